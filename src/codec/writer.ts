@@ -1,0 +1,117 @@
+import { ConfigError } from '../errors.js';
+
+/** Largest value a QUIC variable-length integer can carry (RFC 9000 §16). */
+export const MAX_VARINT = 2 ** 62 - 1;
+
+/** Number of bytes the QUIC varint encoding of `v` takes. */
+export function varintLength(v: number): 1 | 2 | 4 | 8 {
+  if (v < 0x40) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x40000000) return 4;
+  return 8;
+}
+
+/**
+ * Growable byte writer. Length-prefixed vectors are written with
+ * {@link Writer.vec}, which back-patches the prefix and checks it fits.
+ */
+export class Writer {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(initialCapacity = 256) {
+    this.buf = new Uint8Array(initialCapacity);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  u8(v: number): this {
+    this.reserve(1);
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+  u16(v: number): this {
+    this.reserve(2);
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+  u24(v: number): this {
+    this.reserve(3);
+    this.buf[this.pos++] = (v >>> 16) & 0xff;
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+  u32(v: number): this {
+    this.reserve(4);
+    this.buf[this.pos++] = (v >>> 24) & 0xff;
+    this.buf[this.pos++] = (v >>> 16) & 0xff;
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  /**
+   * Writes a vector with a `prefixBytes`-byte length prefix; `body` writes the
+   * contents. Throws if the contents do not fit the prefix or [min, max].
+   */
+  vec(prefixBytes: 1 | 2 | 3 | 4, body: (w: this) => void, min = 0, max = 2 ** (8 * prefixBytes) - 1): this {
+    this.reserve(prefixBytes);
+    const at = this.pos;
+    this.pos += prefixBytes;
+    body(this);
+    const len = this.pos - at - prefixBytes;
+    if (len < min || len > max) throw new ConfigError(`vector length ${len} outside [${min}, ${max}]`);
+    for (let i = prefixBytes - 1, v = len; i >= 0; i--, v = Math.floor(v / 256)) this.buf[at + i] = v & 0xff;
+    return this;
+  }
+
+  /** Shorthand for a length-prefixed byte string. */
+  vecBytes(prefixBytes: 1 | 2 | 3 | 4, b: Uint8Array, min = 0, max?: number): this {
+    return this.vec(prefixBytes, (w) => w.bytes(b), min, max);
+  }
+
+  /** QUIC variable-length integer (RFC 9000 §16), shortest encoding unless `len` forces a longer one. */
+  varint(v: number, len: 1 | 2 | 4 | 8 = varintLength(v)): this {
+    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_VARINT) throw new ConfigError(`varint out of range: ${v}`);
+    if (len < varintLength(v)) throw new ConfigError(`varint ${v} does not fit in ${len} bytes`);
+    this.reserve(len);
+    const prefix = len === 1 ? 0 : len === 2 ? 1 : len === 4 ? 2 : 3;
+    let x = v;
+    for (let i = len - 1; i >= 0; i--) {
+      this.buf[this.pos + i] = x % 256;
+      x = Math.floor(x / 256);
+    }
+    this.buf[this.pos] = (this.buf[this.pos] as number) | (prefix << 6);
+    this.pos += len;
+    return this;
+  }
+
+  /** A QUIC varint-length-prefixed byte string. */
+  varintBytes(b: Uint8Array): this {
+    return this.varint(b.length).bytes(b);
+  }
+
+  /** The bytes written so far (a copy sized exactly). */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}

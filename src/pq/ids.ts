@@ -1,0 +1,102 @@
+/**
+ * IANA code points for the algorithms the library negotiates, with their
+ * registry names. Kept apart from any backend so that protocol code and
+ * configuration can name algorithms without touching an implementation.
+ */
+
+/** TLS NamedGroup values (RFC 8446 §4.2.7, draft-ietf-tls-ecdhe-mlkem, draft-ietf-tls-mlkem). */
+export const NamedGroup = {
+  secp256r1: 0x0017,
+  secp384r1: 0x0018,
+  x25519: 0x001d,
+  MLKEM512: 0x0200,
+  MLKEM768: 0x0201,
+  MLKEM1024: 0x0202,
+  SecP256r1MLKEM768: 0x11eb,
+  X25519MLKEM768: 0x11ec,
+  SecP384r1MLKEM1024: 0x11ed,
+} as const;
+export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup];
+export type NamedGroupName = keyof typeof NamedGroup;
+
+/** TLS SignatureScheme values (RFC 8446 §4.2.3, draft-ietf-tls-mldsa). */
+export const SignatureScheme = {
+  rsa_pkcs1_sha256: 0x0401,
+  rsa_pkcs1_sha384: 0x0501,
+  rsa_pkcs1_sha512: 0x0601,
+  ecdsa_secp256r1_sha256: 0x0403,
+  ecdsa_secp384r1_sha384: 0x0503,
+  rsa_pss_rsae_sha256: 0x0804,
+  rsa_pss_rsae_sha384: 0x0805,
+  rsa_pss_rsae_sha512: 0x0806,
+  ed25519: 0x0807,
+  mldsa44: 0x0904,
+  mldsa65: 0x0905,
+  mldsa87: 0x0906,
+} as const;
+export type SignatureScheme = (typeof SignatureScheme)[keyof typeof SignatureScheme];
+export type SignatureSchemeName = keyof typeof SignatureScheme;
+
+/** Key types a {@link PrivateKeyRef} can hold. */
+export type KeyAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
+export type MlDsaAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
+
+export type HashAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
+export type AeadAlgorithm = 'AES-128-GCM' | 'AES-256-GCM' | 'CHACHA20-POLY1305';
+/** QUIC header protection (RFC 9001 §5.4.3, §5.4.4). */
+export type HeaderProtectionAlgorithm = 'AES-128-ECB' | 'AES-256-ECB' | 'CHACHA20';
+
+function invert<T extends Record<string, number>>(o: T): Map<number, keyof T & string> {
+  return new Map(Object.entries(o).map(([k, v]) => [v, k as keyof T & string]));
+}
+const groupNames = invert(NamedGroup);
+const schemeNames = invert(SignatureScheme);
+
+/** Registry name of a group (`X25519MLKEM768`), or `0x....` for one we do not know. */
+export function groupName(g: number): string {
+  return groupNames.get(g) ?? `0x${g.toString(16).padStart(4, '0')}`;
+}
+/** Registry name of a signature scheme (`mldsa65`), or `0x....` for one we do not know. */
+export function signatureSchemeName(s: number): string {
+  return schemeNames.get(s) ?? `0x${s.toString(16).padStart(4, '0')}`;
+}
+export function isNamedGroup(g: number): g is NamedGroup {
+  return groupNames.has(g);
+}
+export function isSignatureScheme(s: number): s is SignatureScheme {
+  return schemeNames.has(s);
+}
+/** Parses a group name case-insensitively (`x25519mlkem768`, `X25519MLKEM768`); undefined if unknown. */
+export function parseGroupName(name: string): NamedGroup | undefined {
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(NamedGroup)) if (k.toLowerCase() === want) return v;
+  return undefined;
+}
+/** Parses a signature scheme name case-insensitively; undefined if unknown. */
+export function parseSignatureSchemeName(name: string): SignatureScheme | undefined {
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(SignatureScheme)) if (k.toLowerCase() === want) return v;
+  return undefined;
+}
+
+/** The key algorithm a signature scheme signs with. */
+export function schemeKeyAlgorithm(s: SignatureScheme): KeyAlgorithm {
+  switch (s) {
+    case SignatureScheme.mldsa44: return 'ml-dsa-44';
+    case SignatureScheme.mldsa65: return 'ml-dsa-65';
+    case SignatureScheme.mldsa87: return 'ml-dsa-87';
+    case SignatureScheme.ed25519: return 'ed25519';
+    case SignatureScheme.ecdsa_secp256r1_sha256: return 'ecdsa-p256';
+    case SignatureScheme.ecdsa_secp384r1_sha384: return 'ecdsa-p384';
+    default: return 'rsa';
+  }
+}
+
+/** AEAD key length in bytes. */
+export function aeadKeyLength(a: AeadAlgorithm): 16 | 32 {
+  return a === 'AES-128-GCM' ? 16 : 32;
+}
+/** Output length in bytes. */
+export function hashLength(h: HashAlgorithm): 32 | 48 | 64 {
+  return h === 'SHA-256' ? 32 : h === 'SHA-384' ? 48 : 64;
+}

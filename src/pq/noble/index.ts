@@ -1,0 +1,54 @@
+import { UnsupportedAlgorithmError } from '../../errors.js';
+import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SignatureScheme } from '../ids.js';
+import { groupName } from '../ids.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
+import { systemRandom, type RandomSource } from '../random.js';
+import { NOBLE_GROUPS, nobleKeyExchange } from './kex.js';
+import { NobleSigner, NOBLE_SCHEMES } from './signatures.js';
+import { nobleAead, nobleHash, nobleHeaderProtection, nobleHkdfExpand, nobleHkdfExtract, nobleHmac } from './symmetric.js';
+
+export interface NobleProviderOptions {
+  /**
+   * Source of every random byte the provider uses: key generation, key shares,
+   * hedged signatures, `random()`. Defaults to the platform CSPRNG; tests pass
+   * {@link seededRandom} for reproducible runs.
+   */
+  random?: RandomSource;
+}
+
+/**
+ * The default backend: pure TypeScript on @noble/post-quantum, curves, ciphers
+ * and hashes, running unchanged in Node, browsers, Workers, Deno and Bun.
+ */
+export function createNobleProvider(options: NobleProviderOptions = {}): CryptoProvider {
+  const random = options.random ?? systemRandom;
+  const name = 'noble';
+  const signer = new NobleSigner(name, random);
+  const kex = new Map<NamedGroup, KeyExchange>();
+  for (const g of NOBLE_GROUPS) kex.set(g, nobleKeyExchange(g, name, random));
+
+  return Object.freeze({
+    name,
+    groups: NOBLE_GROUPS,
+    signatureSchemes: NOBLE_SCHEMES,
+    random: async (length: number) => random(length),
+    hash: (alg: HashAlgorithm) => nobleHash(alg),
+    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nobleHmac(alg, key, data),
+    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nobleHkdfExtract(alg, salt, ikm),
+    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) =>
+      nobleHkdfExpand(alg, prk, info, length),
+    aead: async (alg: AeadAlgorithm, key: Uint8Array) => nobleAead(alg, key),
+    headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => nobleHeaderProtection(alg, key),
+    keyExchange: (group: NamedGroup) => {
+      const k = kex.get(group);
+      if (!k) throw new UnsupportedAlgorithmError(`noble provider has no key exchange for group ${groupName(group)}`);
+      return k;
+    },
+    sign: async (scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
+    verify: async (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+      signer.verify(scheme, publicKey, message, signature),
+    generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
+    importPrivateKey: async (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),
+    exportPrivateKey: async (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => signer.exportPrivateKey(key),
+  });
+}

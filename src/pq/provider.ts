@@ -1,0 +1,158 @@
+import type {
+  AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, MlDsaAlgorithm, NamedGroup,
+  SignatureScheme,
+} from './ids.js';
+
+/**
+ * The crypto provider: the one door through which protocol code performs every
+ * cryptographic operation. In the manner of rustls's `CryptoProvider`, a
+ * connection is configured with one, and nothing in `tls13` or `quic` imports a
+ * crypto library directly.
+ *
+ * Operations that may be offloaded (to WebCrypto, a hardware card, a batching
+ * queue) return Promises. Incremental hashing is synchronous on purpose: a
+ * transcript hash is updated per message and forked at every Finished, which no
+ * offload engine makes cheaper, and an async transcript would serialise the
+ * whole handshake on microtasks for nothing.
+ */
+export interface CryptoProvider {
+  /** A short name for diagnostics (`noble`, `quac100`, `node`). */
+  readonly name: string;
+
+  /** `length` bytes from a cryptographically secure source (or the injected test source). */
+  random(length: number): Promise<Uint8Array>;
+
+  /** Hash function; throws {@link UnsupportedAlgorithmError} for one the backend lacks. */
+  hash(alg: HashAlgorithm): HashFunction;
+  hmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  /** HKDF-Extract (RFC 5869 §2.2). An empty salt means HashLen zero bytes. */
+  hkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Promise<Uint8Array>;
+  /** HKDF-Expand (RFC 5869 §2.3); `length` ≤ 255·HashLen. */
+  hkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array>;
+
+  /** Keys an AEAD once, for many records or packets. */
+  aead(alg: AeadAlgorithm, key: Uint8Array): Promise<AeadKey>;
+  /** Keys a QUIC header-protection mask function once (RFC 9001 §5.4). */
+  headerProtection(alg: HeaderProtectionAlgorithm, key: Uint8Array): Promise<HeaderProtectionKey>;
+
+  /** Groups this backend implements, in its preference order. */
+  readonly groups: readonly NamedGroup[];
+  /** Key exchange for a TLS NamedGroup; throws {@link UnsupportedAlgorithmError} if absent. */
+  keyExchange(group: NamedGroup): KeyExchange;
+
+  /** Signature schemes this backend can sign and verify with. */
+  readonly signatureSchemes: readonly SignatureScheme[];
+  /**
+   * Signs `message` (the whole message; the scheme's hash, if any, is applied
+   * here). The key's algorithm must match the scheme.
+   */
+  sign(scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Verifies a signature. Returns false for any signature that does not verify,
+   * malformed encodings included; throws {@link IllegalParameterError} only for a
+   * public key that is not a valid key of the scheme's type.
+   *
+   * Public-key encodings: ML-DSA raw (FIPS 204 pk), Ed25519 raw 32 bytes, ECDSA
+   * SEC1 point, RSA DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
+   * `Ecdsa-Sig-Value` as in TLS and X.509.
+   */
+  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
+  /** Generates a signing key pair inside the backend. */
+  generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair>;
+  /** Imports private key material; validates it (e.g. ML-DSA seed and expanded key agree). */
+  importPrivateKey(material: PrivateKeyMaterial): Promise<KeyPair>;
+  /**
+   * Exports a key's material, for writing PKCS #8. A backend whose keys never
+   * leave a device throws {@link KeyUnavailableError}.
+   */
+  exportPrivateKey(key: PrivateKeyRef): Promise<PrivateKeyMaterial>;
+}
+
+/** A hash algorithm with incremental contexts. */
+export interface HashFunction {
+  readonly algorithm: HashAlgorithm;
+  readonly outputLength: number;
+  readonly blockLength: number;
+  create(): HashContext;
+  digest(data: Uint8Array): Uint8Array;
+}
+
+/** An incremental hash. `clone` forks it, e.g. to read a transcript hash mid-handshake. */
+export interface HashContext {
+  update(data: Uint8Array): this;
+  /** The digest of everything so far; the context remains usable. */
+  digest(): Uint8Array;
+  clone(): HashContext;
+}
+
+/** An AEAD keyed once. Nonces are 12 bytes and tags 16 for all three TLS 1.3 suites. */
+export interface AeadKey {
+  readonly algorithm: AeadAlgorithm;
+  readonly tagLength: 16;
+  readonly nonceLength: 12;
+  /** Returns ciphertext ‖ tag. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  /** Returns the plaintext, or null if authentication fails (never throws for bad input). */
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
+}
+
+/** QUIC header protection keyed once: maps a 16-byte sample to a 5-byte mask. */
+export interface HeaderProtectionKey {
+  readonly algorithm: HeaderProtectionAlgorithm;
+  mask(sample: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Key exchange for one NamedGroup, in KEM shape: the client generates, the
+ * server encapsulates to the client's share, the client completes with the
+ * server's share. For (EC)DH groups "encapsulate" is an ephemeral key plus DH.
+ * Malformed or invalid shares raise {@link IllegalParameterError}.
+ */
+export interface KeyExchange {
+  readonly group: NamedGroup;
+  /** Byte length of the client's share. */
+  readonly clientShareLength: number;
+  /** Byte length of the server's share. */
+  readonly serverShareLength: number;
+  generate(): Promise<KeyShare>;
+  encapsulate(clientShare: Uint8Array): Promise<{ share: Uint8Array; secret: Uint8Array }>;
+}
+
+/** A client key share awaiting the server's reply. */
+export interface KeyShare {
+  readonly group: NamedGroup;
+  /** The key_share bytes to send (KeyShareEntry.key_exchange). */
+  readonly share: Uint8Array;
+  /** The share's private half, opaque. */
+  readonly privateKey: PrivateKeyRef;
+  /** Derives the shared secret from the server's share. */
+  complete(serverShare: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * An opaque reference to a private key held by a provider. Only the provider
+ * that made it can use it; a hardware backend's reference names a key slot and
+ * the key itself never leaves the device.
+ */
+export interface PrivateKeyRef {
+  readonly algorithm: KeyAlgorithm | 'kex';
+  /** Name of the provider that owns the key. */
+  readonly provider: string;
+}
+
+export interface KeyPair {
+  readonly privateKey: PrivateKeyRef;
+  /** Public key in the encoding {@link CryptoProvider.verify} takes. */
+  readonly publicKey: Uint8Array;
+}
+
+/**
+ * Private key material as stored in PKCS #8. ML-DSA keys come as a 32-byte
+ * seed, the FIPS 204 expanded key, or both (RFC 9881 §6); Ed25519 as its 32-byte
+ * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`.
+ */
+export type PrivateKeyMaterial =
+  | { readonly algorithm: MlDsaAlgorithm; readonly seed?: Uint8Array; readonly expanded?: Uint8Array }
+  | { readonly algorithm: 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384'; readonly secret: Uint8Array }
+  | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array };

@@ -1,0 +1,27 @@
+import { utf8 } from '../bytes.js';
+import { Writer } from '../codec/writer.js';
+import type { HashAlgorithm } from '../pq/ids.js';
+import type { CryptoProvider } from '../pq/provider.js';
+
+/** The HkdfLabel structure of RFC 8446 §7.1: length, "tls13 " + label, context. */
+export function hkdfLabel(label: string, context: Uint8Array, length: number): Uint8Array {
+  return new Writer(10 + label.length + context.length)
+    .u16(length)
+    .vecBytes(1, utf8('tls13 ' + label), 7, 255)
+    .vecBytes(1, context, 0, 255)
+    .finish();
+}
+
+/** HKDF-Expand-Label (RFC 8446 §7.1). QUIC uses it too, with labels such as "quic key" (RFC 9001 §5.1). */
+export function hkdfExpandLabel(
+  provider: CryptoProvider, hash: HashAlgorithm, secret: Uint8Array, label: string, context: Uint8Array, length: number,
+): Promise<Uint8Array> {
+  return provider.hkdfExpand(hash, secret, hkdfLabel(label, context, length), length);
+}
+
+/** Derive-Secret (RFC 8446 §7.1): `transcriptHash` is Transcript-Hash(Messages), already computed. */
+export function deriveSecret(
+  provider: CryptoProvider, hash: HashAlgorithm, secret: Uint8Array, label: string, transcriptHash: Uint8Array,
+): Promise<Uint8Array> {
+  return hkdfExpandLabel(provider, hash, secret, label, transcriptHash, transcriptHash.length);
+}

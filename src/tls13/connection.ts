@@ -1,0 +1,344 @@
+import { AlertDescription, ConfigError, PqtlsError, alertName } from '../errors.js';
+import { concat } from '../bytes.js';
+import { ContentType, MAX_PLAINTEXT } from './content-type.js';
+import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from './config.js';
+import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from './handshake/common.js';
+import { handleClient, startClient, type ClientState } from './handshake/client.js';
+import { exporter, updateWriteKey, type Connected } from './handshake/post-handshake.js';
+import { handleServer, startServer, type ServerState } from './handshake/server.js';
+import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
+import { RecordReader, encodeRecord, encodeRecords, fragment } from './record-layer.js';
+import { RecordProtector, type PaddingPolicy } from './record-protection.js';
+
+/** Something the connection reports to its owner; read them with {@link TlsConnection.poll}. */
+export type TlsEvent =
+  | { readonly type: 'handshake'; readonly info: HandshakeInfo }
+  | { readonly type: 'data'; readonly data: Uint8Array }
+  /** The peer sent close_notify: it will send no more data. */
+  | { readonly type: 'peerClosed' }
+  /** The peer sent a fatal alert. */
+  | { readonly type: 'alertReceived'; readonly alert: number; readonly name: string }
+  /** We ended the connection with a fatal alert (already queued for sending). */
+  | { readonly type: 'error'; readonly error: PqtlsError }
+  /** A NewSessionTicket body, for session resumption. */
+  | { readonly type: 'ticket'; readonly body: Uint8Array };
+
+export interface ConnectionLimits {
+  /** Most bytes of received, not yet processed data held (default 256 KiB). */
+  readonly maxBufferedBytes?: number;
+  /** Padding policy for records we send. */
+  readonly padding?: PaddingPolicy;
+}
+
+type State = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
+
+/**
+ * A TLS 1.3 connection, sans-IO. Feed it the bytes the transport received
+ * with {@link receive}; send whatever {@link takeOutput} returns; read events
+ * with {@link poll}. Nothing here touches a socket, a timer or a clock.
+ *
+ * Calls may be made without awaiting the previous one: they run in order.
+ */
+export class TlsConnection {
+  private readonly reader: RecordReader;
+  private readonly reassembler: HandshakeReassembler;
+  private readonly events: TlsEvent[] = [];
+  private output: Uint8Array[] = [];
+  private readProtector: RecordProtector | undefined;
+  private writeProtector: RecordProtector | undefined;
+  private readLevel: Level = 'initial';
+  private writeLevel: Level = 'initial';
+  private pendingWrites: Uint8Array[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private info: HandshakeInfo | undefined;
+  private failed: PqtlsError | undefined;
+  private sentClose = false;
+  private receivedClose = false;
+  private peerFinishedSeen = false;
+
+  private constructor(
+    private state: State,
+    private readonly outbox: Outbox,
+    private readonly limits: ConnectionLimits,
+    maxHandshakeMessageSize: number,
+  ) {
+    this.reader = new RecordReader({ maxBufferedBytes: limits.maxBufferedBytes ?? 256 * 1024 });
+    this.reassembler = new HandshakeReassembler(maxHandshakeMessageSize);
+  }
+
+  /** Starts a client: the ClientHello is ready in {@link takeOutput} when this resolves. */
+  static async client(options: ClientOptions, limits: ConnectionLimits = {}): Promise<TlsConnection> {
+    const cfg = resolveClientOptions(options);
+    const { state, out } = await startClient(cfg);
+    const c = new TlsConnection({ role: 'client', s: state }, out, limits, cfg.maxHandshakeMessageSize);
+    await c.apply();
+    return c;
+  }
+
+  /** A server awaiting a ClientHello. Options are validated here, so misconfiguration throws at once. */
+  static server(options: ServerOptions, limits: ConnectionLimits = {}): TlsConnection {
+    const cfg = resolveServerOptions(options);
+    return new TlsConnection({ role: 'server', s: startServer(cfg) }, new Outbox(cfg.keyLog, new Uint8Array(32)), limits, cfg.maxHandshakeMessageSize);
+  }
+
+  /** Negotiated parameters, once the handshake is complete. */
+  get handshakeInfo(): HandshakeInfo | undefined {
+    return this.info;
+  }
+  get isHandshaking(): boolean {
+    return this.info === undefined && !this.failed;
+  }
+  /** The error that ended the connection, if one did. */
+  get error(): PqtlsError | undefined {
+    return this.failed;
+  }
+  /** True once neither side can send more: an error, or close_notify both ways. */
+  get isClosed(): boolean {
+    return this.failed !== undefined || (this.sentClose && this.receivedClose);
+  }
+  get peerHasClosed(): boolean {
+    return this.receivedClose;
+  }
+
+  /** The next event, or undefined. */
+  poll(): TlsEvent | undefined {
+    return this.events.shift();
+  }
+
+  /** Bytes to hand to the transport (empty if none). */
+  takeOutput(): Uint8Array {
+    const out = this.output.length === 1 ? (this.output[0] as Uint8Array) : concat(...this.output);
+    this.output = [];
+    return out;
+  }
+
+  /** Whether {@link takeOutput} has something. */
+  get wantsWrite(): boolean {
+    return this.output.length > 0;
+  }
+
+  /** Processes bytes received from the peer. Errors become an alert and an `error` event, never a rejection. */
+  receive(data: Uint8Array): Promise<void | undefined> {
+    return this.serial(async () => {
+      if (this.failed || this.receivedClose) return;
+      this.reader.push(data);
+      for (let rec = this.reader.next(); rec; rec = this.reader.next()) {
+        await this.onRecord(rec.type, rec.header, rec.fragment);
+        if (this.failed || this.receivedClose) return;
+      }
+    });
+  }
+
+  /** Queues application data. Before the handshake has an application key it is held back. */
+  write(data: Uint8Array): Promise<void | undefined> {
+    return this.serial(async () => {
+      if (this.failed) throw this.failed;
+      if (this.sentClose) throw new ConfigError('write after close');
+      if (this.writeLevel !== 'application') {
+        this.pendingWrites.push(data.slice());
+        return;
+      }
+      await this.sendAppData(data);
+    });
+  }
+
+  /** Sends close_notify (RFC 8446 §6.1). The peer may still send until it closes too. */
+  close(): Promise<void | undefined> {
+    return this.serial(async () => {
+      if (this.sentClose || this.failed) return;
+      await this.sendAlert(AlertDescription.close_notify);
+      this.sentClose = true;
+    });
+  }
+
+  /** Sends a KeyUpdate and switches to the next write key; `requestPeer` asks the peer to update too (§4.6.3). */
+  keyUpdate(requestPeer = true): Promise<void | undefined> {
+    return this.serial(async () => {
+      const s = this.connected();
+      const next = await updateWriteKey(s, requestPeer, this.outbox);
+      this.state = { ...this.state, s: next } as State;
+      await this.apply();
+    });
+  }
+
+  /** TLS-Exporter (RFC 8446 §7.5, RFC 5705 interface). */
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
+    return exporter(this.connected(), label, context, length);
+  }
+
+  private connected(): Connected {
+    if (this.state.s.kind !== 'Connected') throw new ConfigError('the handshake is not complete');
+    return this.state.s;
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T | undefined> {
+    const run = this.queue.then(() => this.guard(f));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async guard<T>(f: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await f();
+    } catch (e) {
+      // Caller misuse is reported to the caller; everything else ends the connection with an alert.
+      if (e instanceof ConfigError && !this.failed) throw e;
+      if (e === this.failed) throw e;
+      await this.abort(e);
+      return undefined;
+    }
+  }
+
+  private async abort(e: unknown): Promise<void> {
+    const err = e instanceof PqtlsError ? e : new PqtlsError(`internal error: ${e instanceof Error ? e.message : String(e)}`, AlertDescription.internal_error, { cause: e });
+    if (this.failed) return;
+    this.failed = err;
+    try {
+      await this.sendAlert(err.alert);
+    } catch {
+      // The alert is best effort; the error event below is what the owner acts on.
+    }
+    this.events.push({ type: 'error', error: err });
+  }
+
+  private async onRecord(type: number, header: Uint8Array, payload: Uint8Array): Promise<void> {
+    if (type === ContentType.change_cipher_spec) {
+      // §5: one byte 0x01, between the first ClientHello and the peer's Finished, is dropped.
+      if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen) {
+        throw new PqtlsError('unexpected change_cipher_spec', AlertDescription.unexpected_message);
+      }
+      return;
+    }
+    let contentType: number = type;
+    let content = payload;
+    if (this.readProtector) {
+      if (type !== ContentType.application_data) {
+        throw new PqtlsError(`plaintext record of type ${type} after keys were established`, AlertDescription.unexpected_message);
+      }
+      const opened = await this.readProtector.open(header, payload);
+      contentType = opened.contentType;
+      content = opened.content;
+    } else if (type === ContentType.application_data) {
+      throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
+    }
+    switch (contentType) {
+      case ContentType.handshake:
+        await this.onHandshakeBytes(content);
+        return;
+      case ContentType.alert:
+        this.onAlert(content);
+        return;
+      case ContentType.application_data:
+        if (this.readLevel !== 'application' || !this.info) {
+          throw new PqtlsError('application data before the handshake completed', AlertDescription.unexpected_message);
+        }
+        this.events.push({ type: 'data', data: content.slice() });
+        return;
+      default:
+        throw new PqtlsError(`unexpected content type ${contentType}`, AlertDescription.unexpected_message);
+    }
+  }
+
+  private onAlert(content: Uint8Array): void {
+    if (content.length !== 2) throw new PqtlsError('malformed alert', AlertDescription.decode_error);
+    const description = content[1] as number;
+    if (description === AlertDescription.close_notify) {
+      this.receivedClose = true;
+      this.events.push({ type: 'peerClosed' });
+      return;
+    }
+    if (description === AlertDescription.user_canceled) return; // §6.1: a warning; close_notify follows.
+    // §6.2: every other alert is fatal, whatever its level byte says.
+    this.failed = new PqtlsError(`peer sent alert ${alertName(description)}`, description as AlertDescription);
+    this.events.push({ type: 'alertReceived', alert: description, name: alertName(description) });
+  }
+
+  private async onHandshakeBytes(content: Uint8Array): Promise<void> {
+    this.reassembler.push(content);
+    for (let msg = this.reassembler.next(); msg; msg = this.reassembler.next()) {
+      await this.step(msg);
+      if (this.failed) return;
+    }
+  }
+
+  private async step(msg: HandshakeMessage): Promise<void> {
+    const level = this.readLevel;
+    if (this.state.role === 'client') {
+      this.state = { role: 'client', s: await handleClient(this.state.s, level, msg, this.outbox) };
+    } else {
+      this.state = { role: 'server', s: await handleServer(this.state.s, level, msg, this.outbox) };
+    }
+    await this.apply();
+  }
+
+  /** Carries out the handshake's actions in order. */
+  private async apply(): Promise<void> {
+    const actions = this.outbox.actions.splice(0);
+    for (const a of actions) await this.applyOne(a);
+  }
+
+  private async applyOne(a: HandshakeAction): Promise<void> {
+    switch (a.kind) {
+      case 'send':
+        if (a.level !== this.writeLevel) throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
+        await this.sendRecords(ContentType.handshake, a.data);
+        return;
+      case 'changeCipherSpec':
+        this.output.push(encodeRecord(ContentType.change_cipher_spec, new Uint8Array([1])));
+        return;
+      case 'readSecret':
+        // §5.1: handshake messages must not span a key change.
+        if (this.reassembler.hasPartial) throw new PqtlsError('handshake message spans a key change', AlertDescription.unexpected_message);
+        this.readProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret);
+        if (a.level === 'application' && this.readLevel === 'handshake') this.peerFinishedSeen = true;
+        this.readLevel = a.level;
+        return;
+      case 'writeSecret':
+        this.writeProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
+        this.writeLevel = a.level;
+        if (a.level === 'application' && this.pendingWrites.length) {
+          const queued = this.pendingWrites;
+          this.pendingWrites = [];
+          for (const d of queued) await this.sendAppData(d);
+        }
+        return;
+      case 'complete':
+        this.info = a.info;
+        this.events.push({ type: 'handshake', info: a.info });
+        return;
+      case 'ticket':
+        this.events.push({ type: 'ticket', body: a.body });
+        return;
+    }
+  }
+
+  private stateProvider() {
+    const s = this.state.s;
+    if (s.kind === 'Connected') return s.provider;
+    if (this.state.role === 'client') {
+      const c = s as Exclude<ClientState, Connected>;
+      return c.kind === 'ExpectServerHello' ? c.hello.cfg.provider : c.n.hello.cfg.provider;
+    }
+    const v = s as Exclude<ServerState, Connected>;
+    return v.kind === 'ExpectClientHello' ? v.cfg.provider : v.n.cfg.provider;
+  }
+
+  private async sendRecords(type: ContentType, data: Uint8Array): Promise<void> {
+    if (!this.writeProtector) {
+      for (const r of encodeRecords(type, data)) this.output.push(r);
+      return;
+    }
+    for (const f of fragment(data, MAX_PLAINTEXT)) this.output.push(await this.writeProtector.seal(type, f));
+  }
+
+  private async sendAppData(data: Uint8Array): Promise<void> {
+    if (data.length === 0) return;
+    await this.sendRecords(ContentType.application_data, data);
+  }
+
+  private async sendAlert(description: number): Promise<void> {
+    // §6: alerts are sent under the current write key; level is ignored in TLS 1.3 but 1 (warning) for close_notify.
+    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? 1 : 2;
+    await this.sendRecords(ContentType.alert, new Uint8Array([level, description]));
+  }
+}

@@ -1,0 +1,380 @@
+import { AlertDescription, PqtlsError } from '../../errors.js';
+import { equalBytes } from '../../bytes.js';
+import { Reader } from '../../codec/reader.js';
+import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
+import type { KeyShare } from '../../pq/provider.js';
+import { cipherSuiteInfo, type CipherSuiteInfo } from '../cipher-suites.js';
+import type { PeerIdentity, ResolvedClient } from '../config.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ExtensionType, HandshakeType, TLS12, TLS13 } from '../constants.js';
+import {
+  decodeCertificate, decodeCertificateRequest, decodeCertificateVerify, decodeEncryptedExtensions, decodeFinished,
+  decodeKeyUpdate, encodeCertificate, encodeCertificateVerify, encodeFinished,
+} from '../messages/certificate.js';
+import {
+  EMPTY, decodeAlpn, decodeCookie, decodeKeyShareHrr, decodeKeyShareServer, decodeSupportedVersionsServer, decodeU16List,
+  encodeAlpn, encodeCookie, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
+  findExtension, type Extension,
+} from '../messages/extensions.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import { decodeServerHello, encodeClientHello, isHelloRetryRequest, type ClientHello } from '../messages/hello.js';
+import { Transcript } from '../transcript.js';
+import {
+  KeyLogLabel, Outbox, certificateVerifyContent, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
+} from './common.js';
+import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage } from './secrets.js';
+import { Connected, handlePostHandshake } from './post-handshake.js';
+
+/** Extra inputs a QUIC connection gives the client handshake (RFC 9001 §8). */
+export interface ClientQuicParams {
+  readonly transportParameters: Uint8Array;
+}
+
+interface Hello {
+  readonly cfg: ResolvedClient;
+  readonly random: Uint8Array;
+  readonly sessionId: Uint8Array;
+  readonly shares: readonly KeyShare[];
+  readonly extensions: Extension[];
+  readonly offered: ReadonlySet<number>;
+  readonly quic: ClientQuicParams | undefined;
+}
+
+interface Negotiated {
+  readonly hello: Hello;
+  readonly suite: CipherSuiteInfo;
+  readonly group: NamedGroup;
+  readonly transcript: Transcript;
+  readonly stage: HandshakeStage;
+  readonly hrr: boolean;
+  readonly alpn?: string;
+  readonly peerTransportParameters?: Uint8Array;
+  readonly certRequest?: { readonly context: Uint8Array; readonly schemes: readonly number[] };
+  readonly peerChain?: readonly Uint8Array[];
+  readonly peer?: PeerIdentity;
+  readonly peerScheme?: SignatureScheme;
+}
+
+/** Client handshake states (RFC 8446 Appendix A.1), one per expected message. */
+export type ClientState =
+  | { readonly kind: 'ExpectServerHello'; readonly hello: Hello; readonly transcript: Transcript; readonly afterHrr: CipherSuiteInfo | undefined }
+  | { readonly kind: 'ExpectEncryptedExtensions'; readonly n: Negotiated }
+  | { readonly kind: 'ExpectCertificateOrRequest'; readonly n: Negotiated }
+  | { readonly kind: 'ExpectCertificate'; readonly n: Negotiated }
+  | { readonly kind: 'ExpectCertificateVerify'; readonly n: Negotiated }
+  | { readonly kind: 'ExpectFinished'; readonly n: Negotiated }
+  | Connected;
+
+/** The level each state reads its next message at; anything else is unexpected_message. */
+export function clientReadLevel(s: ClientState): Level {
+  switch (s.kind) {
+    case 'ExpectServerHello': return 'initial';
+    case 'Connected': return 'application';
+    default: return 'handshake';
+  }
+}
+
+/** Builds and sends the first ClientHello. */
+export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams): Promise<{ state: ClientState; out: Outbox }> {
+  const p = cfg.provider;
+  const random = await p.random(32);
+  // QUIC forbids the compatibility session id (RFC 9001 §8.4).
+  const sessionId = cfg.middleboxCompat && !quic ? await p.random(32) : new Uint8Array(0);
+  const shares: KeyShare[] = [];
+  for (const g of cfg.keyShareGroups) shares.push(await p.keyExchange(g).generate());
+  const extensions: Extension[] = [];
+  if (cfg.serverName && !isIpAddress(cfg.serverName)) {
+    extensions.push({ type: ExtensionType.server_name, data: encodeServerName(cfg.serverName) });
+  }
+  extensions.push(
+    { type: ExtensionType.supported_versions, data: encodeSupportedVersionsClient([TLS13]) },
+    { type: ExtensionType.supported_groups, data: encodeU16List(cfg.groups) },
+    { type: ExtensionType.signature_algorithms, data: encodeU16List(cfg.signatureSchemes.filter((s) => !isPkcs1(s))) },
+    { type: ExtensionType.signature_algorithms_cert, data: encodeU16List(cfg.signatureSchemes) },
+    { type: ExtensionType.key_share, data: encodeKeyShareClient(shares.map((s) => ({ group: s.group, share: s.share }))) },
+  );
+  if (cfg.alpnProtocols.length) {
+    extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(cfg.alpnProtocols) });
+  }
+  if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
+  const offered = new Set(extensions.map((e) => e.type));
+  const hello: Hello = { cfg, random, sessionId, shares, extensions, offered, quic };
+  const out = new Outbox(cfg.keyLog, random);
+  const transcript = Transcript.buffered();
+  const ch = encodeClientHello(clientHelloOf(hello));
+  transcript.update(ch);
+  out.send('initial', ch);
+  return { state: { kind: 'ExpectServerHello', hello, transcript, afterHrr: undefined }, out };
+}
+
+function clientHelloOf(h: Hello): ClientHello {
+  return { random: h.random, legacySessionId: h.sessionId, cipherSuites: h.cfg.cipherSuites, extensions: h.extensions };
+}
+
+/** Feeds one handshake message received at `level` to the client; returns the next state. */
+export async function handleClient(state: ClientState, level: Level, msg: HandshakeMessage, out: Outbox): Promise<ClientState> {
+  if (level !== clientReadLevel(state)) {
+    fail(AlertDescription.unexpected_message, `handshake message ${msg.type} at ${level} level in state ${state.kind}`);
+  }
+  switch (state.kind) {
+    case 'ExpectServerHello':
+      expectType(msg, HandshakeType.server_hello, state.kind);
+      return onServerHello(state, msg, out);
+    case 'ExpectEncryptedExtensions':
+      expectType(msg, HandshakeType.encrypted_extensions, state.kind);
+      return onEncryptedExtensions(state.n, msg);
+    case 'ExpectCertificateOrRequest':
+      if (msg.type === HandshakeType.certificate_request) return onCertificateRequest(state.n, msg);
+      expectType(msg, HandshakeType.certificate, state.kind);
+      return onCertificate(state.n, msg);
+    case 'ExpectCertificate':
+      expectType(msg, HandshakeType.certificate, state.kind);
+      return onCertificate(state.n, msg);
+    case 'ExpectCertificateVerify':
+      expectType(msg, HandshakeType.certificate_verify, state.kind);
+      return onCertificateVerify(state.n, msg);
+    case 'ExpectFinished':
+      expectType(msg, HandshakeType.finished, state.kind);
+      return onFinished(state.n, msg, out);
+    case 'Connected':
+      return handlePostHandshake(state, msg, out);
+  }
+}
+
+function expectType(msg: HandshakeMessage, type: number, state: string): void {
+  if (msg.type !== type) fail(AlertDescription.unexpected_message, `got handshake message ${msg.type} in ${state}`);
+}
+
+async function onServerHello(
+  state: Extract<ClientState, { kind: 'ExpectServerHello' }>, msg: HandshakeMessage, out: Outbox,
+): Promise<ClientState> {
+  const { hello, transcript } = state;
+  const cfg = hello.cfg;
+  const sh = decodeServerHello(msg.body);
+  const versionExt = findExtension(sh.extensions, ExtensionType.supported_versions);
+  if (!versionExt) {
+    // A TLS 1.2 (or older) ServerHello. §4.1.3: a TLS 1.3 client seeing the downgrade sentinel aborts.
+    const tail = sh.random.subarray(24);
+    if (equalBytes(tail, DOWNGRADE_TLS12) || equalBytes(tail, DOWNGRADE_TLS11)) {
+      fail(AlertDescription.illegal_parameter, 'server signalled a downgrade (RFC 8446 §4.1.3 sentinel)');
+    }
+    fail(AlertDescription.protocol_version, 'server does not speak TLS 1.3');
+  }
+  if (decodeSupportedVersionsServer(versionExt) !== TLS13) fail(AlertDescription.illegal_parameter, 'server selected a version we did not offer');
+  if (sh.legacyVersion !== TLS12) fail(AlertDescription.illegal_parameter, 'ServerHello.legacy_version must be 0x0303');
+  if (!equalBytes(sh.legacySessionIdEcho, hello.sessionId)) fail(AlertDescription.illegal_parameter, 'legacy_session_id_echo does not match');
+  const suite = cipherSuiteInfo(sh.cipherSuite);
+  if (!suite || !cfg.cipherSuites.includes(suite.id)) fail(AlertDescription.illegal_parameter, 'server selected a cipher suite we did not offer');
+  if (state.afterHrr && state.afterHrr.id !== suite.id) fail(AlertDescription.illegal_parameter, 'ServerHello suite differs from HelloRetryRequest');
+
+  if (isHelloRetryRequest(sh)) {
+    if (state.afterHrr) fail(AlertDescription.unexpected_message, 'second HelloRetryRequest');
+    checkExtensions('HRR', sh.extensions, hello.offered);
+    return onHelloRetryRequest(state, sh.extensions, suite, msg, out);
+  }
+
+  checkExtensions('SH', sh.extensions, hello.offered);
+  if (findExtension(sh.extensions, ExtensionType.pre_shared_key)) {
+    fail(AlertDescription.illegal_parameter, 'server selected a PSK we did not offer');
+  }
+  const ksExt = findExtension(sh.extensions, ExtensionType.key_share);
+  if (!ksExt) fail(AlertDescription.missing_extension, 'ServerHello without key_share');
+  const entry = decodeKeyShareServer(ksExt);
+  const share = hello.shares.find((s) => s.group === entry.group);
+  if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
+  const shared = await share.complete(entry.share);
+
+  if (!transcript.started) transcript.start(cfg.provider, suite.hash);
+  transcript.update(msg.raw);
+  const ks = await HandshakeKeySchedule.start(cfg.provider, suite);
+  const stage = await ks.handshake(shared, transcript.hash());
+  out.log(KeyLogLabel.clientHandshake, stage.clientSecret);
+  out.log(KeyLogLabel.serverHandshake, stage.serverSecret);
+  out.read('handshake', suite, stage.serverSecret);
+  // Compatibility mode: one dummy change_cipher_spec before the second flight (Appendix D.4), unless sent before ClientHello2.
+  if (hello.sessionId.length && !state.afterHrr) out.changeCipherSpec();
+  out.write('handshake', suite, stage.clientSecret);
+  return {
+    kind: 'ExpectEncryptedExtensions',
+    n: { hello, suite, group: share.group, transcript, stage, hrr: state.afterHrr !== undefined },
+  };
+}
+
+async function onHelloRetryRequest(
+  state: Extract<ClientState, { kind: 'ExpectServerHello' }>, exts: readonly Extension[], suite: CipherSuiteInfo,
+  msg: HandshakeMessage, out: Outbox,
+): Promise<ClientState> {
+  const { hello, transcript } = state;
+  const cfg = hello.cfg;
+  const ksExt = findExtension(exts, ExtensionType.key_share);
+  const cookieExt = findExtension(exts, ExtensionType.cookie);
+  // §4.1.4: an HRR that would not change the ClientHello is illegal_parameter.
+  if (!ksExt && !cookieExt) fail(AlertDescription.illegal_parameter, 'HelloRetryRequest changes nothing');
+  let shares = hello.shares;
+  if (ksExt) {
+    const group = decodeKeyShareHrr(ksExt);
+    if (!cfg.groups.includes(group as NamedGroup)) fail(AlertDescription.illegal_parameter, `HRR asks for ${groupName(group)}, which we do not support`);
+    if (hello.shares.some((s) => s.group === group)) fail(AlertDescription.illegal_parameter, `HRR asks for ${groupName(group)}, for which we sent a share`);
+    shares = [await cfg.provider.keyExchange(group as NamedGroup).generate()];
+  }
+  const extensions = hello.extensions.map((e) =>
+    e.type === ExtensionType.key_share
+      ? { type: e.type, data: encodeKeyShareClient(shares.map((s) => ({ group: s.group, share: s.share }))) }
+      : e,
+  );
+  if (cookieExt) {
+    decodeCookie(cookieExt);
+    extensions.push({ type: ExtensionType.cookie, data: cookieExt });
+  }
+  const next: Hello = { ...hello, shares, extensions };
+  transcript.start(cfg.provider, suite.hash);
+  transcript.replaceWithMessageHash();
+  transcript.update(msg.raw);
+  const ch2 = encodeClientHello(clientHelloOf(next));
+  transcript.update(ch2);
+  if (hello.sessionId.length) out.changeCipherSpec();
+  out.send('initial', ch2);
+  return { kind: 'ExpectServerHello', hello: next, transcript, afterHrr: suite };
+}
+
+function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage): ClientState {
+  const exts = decodeEncryptedExtensions(msg.body);
+  checkExtensions('EE', exts, n.hello.offered);
+  let alpn: string | undefined;
+  const alpnExt = findExtension(exts, ExtensionType.application_layer_protocol_negotiation);
+  if (alpnExt) {
+    const list = decodeAlpn(alpnExt);
+    if (list.length !== 1 || !n.hello.cfg.alpnProtocols.includes(list[0] as string)) {
+      fail(AlertDescription.illegal_parameter, 'server selected an ALPN protocol we did not offer');
+    }
+    alpn = list[0];
+  }
+  const sni = findExtension(exts, ExtensionType.server_name);
+  if (sni && sni.length !== 0) fail(AlertDescription.decode_error, 'server_name in EncryptedExtensions must be empty');
+  const tp = findExtension(exts, ExtensionType.quic_transport_parameters);
+  if (n.hello.quic) {
+    if (!tp) fail(AlertDescription.missing_extension, 'QUIC server sent no quic_transport_parameters');
+    if (alpn === undefined) fail(AlertDescription.no_application_protocol, 'QUIC requires ALPN (RFC 9001 §8.1)');
+  }
+  n.transcript.update(msg.raw);
+  return { kind: 'ExpectCertificateOrRequest', n: { ...n, alpn, peerTransportParameters: tp } };
+}
+
+function onCertificateRequest(n: Negotiated, msg: HandshakeMessage): ClientState {
+  const cr = decodeCertificateRequest(msg.body);
+  checkExtensions('CR', cr.extensions, n.hello.offered);
+  // §4.3.2: the context is empty in the handshake.
+  if (cr.context.length !== 0) fail(AlertDescription.illegal_parameter, 'CertificateRequest context must be empty during the handshake');
+  const sa = findExtension(cr.extensions, ExtensionType.signature_algorithms);
+  if (!sa) fail(AlertDescription.missing_extension, 'CertificateRequest without signature_algorithms');
+  n.transcript.update(msg.raw);
+  return { kind: 'ExpectCertificate', n: { ...n, certRequest: { context: cr.context, schemes: decodeU16List(sa, 'signature_algorithms') } } };
+}
+
+async function onCertificate(n: Negotiated, msg: HandshakeMessage): Promise<ClientState> {
+  const cert = decodeCertificate(msg.body);
+  if (cert.context.length !== 0) fail(AlertDescription.illegal_parameter, 'server Certificate with a request context');
+  // §4.4.2.4: a server must send a certificate; an empty one is decode_error.
+  if (cert.entries.length === 0) fail(AlertDescription.decode_error, 'server sent an empty Certificate');
+  for (const e of cert.entries) checkExtensions('CT', e.extensions, n.hello.offered);
+  const chain = cert.entries.map((e) => e.certData);
+  const cfg = n.hello.cfg;
+  const peer = await cfg.verifier.verify(chain, { serverName: cfg.serverName, purpose: 'serverAuth', now: cfg.now() });
+  n.transcript.update(msg.raw);
+  return { kind: 'ExpectCertificateVerify', n: { ...n, peerChain: chain, peer } };
+}
+
+async function onCertificateVerify(n: Negotiated, msg: HandshakeMessage): Promise<ClientState> {
+  const cv = decodeCertificateVerify(msg.body);
+  const cfg = n.hello.cfg;
+  const peer = n.peer as PeerIdentity;
+  const scheme = await verifyPeerSignature(cfg.provider, cfg.signatureSchemes, peer, cv, 'server', n.transcript.hash());
+  n.transcript.update(msg.raw);
+  return { kind: 'ExpectFinished', n: { ...n, peerScheme: scheme } };
+}
+
+/** Checks a CertificateVerify against the peer's leaf key (RFC 8446 §4.4.3). */
+export async function verifyPeerSignature(
+  provider: ResolvedClient['provider'], ours: readonly SignatureScheme[], peer: PeerIdentity,
+  cv: { scheme: number; signature: Uint8Array }, role: 'server' | 'client', th: Uint8Array,
+): Promise<SignatureScheme> {
+  const scheme = cv.scheme as SignatureScheme;
+  if (!ours.includes(scheme) || isPkcs1(scheme)) {
+    fail(AlertDescription.illegal_parameter, `peer signed with ${signatureSchemeName(cv.scheme)}, which we did not offer`);
+  }
+  if (schemeKeyAlgorithm(scheme) !== peer.keyAlgorithm) {
+    fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} does not fit the certificate's ${peer.keyAlgorithm} key`);
+  }
+  const ok = await provider.verify(scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature);
+  if (!ok) fail(AlertDescription.decrypt_error, `${role} CertificateVerify signature does not verify`);
+  return scheme;
+}
+
+async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Promise<ClientState> {
+  const cfg = n.hello.cfg;
+  const p = cfg.provider;
+  const { suite, transcript, stage } = n;
+  const verifyData = decodeFinished(msg.body, suite.hashLength);
+  const expected = await finishedVerifyData(p, suite, stage.serverSecret, transcript.hash());
+  if (!equalBytes(expected, verifyData)) fail(AlertDescription.decrypt_error, 'server Finished does not verify');
+  transcript.update(msg.raw);
+  const master = await stage.master(transcript.hash());
+  out.log(KeyLogLabel.serverTraffic0, master.serverSecret);
+  out.log(KeyLogLabel.clientTraffic0, master.clientSecret);
+  out.log(KeyLogLabel.exporter, master.exporterSecret);
+  out.read('application', suite, master.serverSecret);
+
+  let signatureScheme: SignatureScheme | undefined;
+  if (n.certRequest) {
+    const cert = cfg.certificate;
+    const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, n.certRequest.schemes) : undefined;
+    // No usable certificate: send an empty Certificate and let the server decide (§4.4.2).
+    const chain = cert && scheme !== undefined ? cert.chain : [];
+    const certMsg = encodeCertificate({ context: n.certRequest.context, entries: chain.map((c) => ({ certData: c, extensions: [] })) });
+    transcript.update(certMsg);
+    out.send('handshake', certMsg);
+    if (cert && scheme !== undefined) {
+      const sig = await p.sign(scheme, cert.privateKey, certificateVerifyContent('client', transcript.hash()));
+      const cvMsg = encodeCertificateVerify({ scheme, signature: sig });
+      transcript.update(cvMsg);
+      out.send('handshake', cvMsg);
+      signatureScheme = scheme;
+    }
+  }
+  const fin = encodeFinished(await finishedVerifyData(p, suite, stage.clientSecret, transcript.hash()));
+  transcript.update(fin);
+  out.send('handshake', fin);
+  out.write('application', suite, master.clientSecret);
+  const resumption = await resumptionMasterSecret(p, suite, master.master, transcript.hash());
+  const info: HandshakeInfo = {
+    version: 'TLSv1.3',
+    cipherSuite: suite,
+    group: n.group,
+    peerSignatureScheme: n.peerScheme,
+    signatureScheme,
+    alpn: n.alpn,
+    serverName: cfg.serverName,
+    peerCertificates: n.peerChain ?? [],
+    helloRetryRequest: n.hrr,
+    resumed: false,
+    peerTransportParameters: n.peerTransportParameters,
+  };
+  out.actions.push({ kind: 'complete', info });
+  return {
+    kind: 'Connected',
+    role: 'client',
+    provider: p,
+    suite,
+    info,
+    exporterSecret: master.exporterSecret,
+    resumptionSecret: resumption,
+    readSecret: master.serverSecret,
+    writeSecret: master.clientSecret,
+    quic: n.hello.quic !== undefined,
+  };
+}
+
+/** Whether `name` is an IPv4 or IPv6 literal (RFC 6066 §3: no IP addresses in SNI). */
+export function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+}
+

@@ -1,0 +1,74 @@
+import { AlertDescription } from '../../errors.js';
+import { Reader } from '../../codec/reader.js';
+import type { CryptoProvider } from '../../pq/provider.js';
+import type { CipherSuiteInfo } from '../cipher-suites.js';
+import { HandshakeType } from '../constants.js';
+import { decodeKeyUpdate, encodeKeyUpdate } from '../messages/certificate.js';
+import { readExtensions } from '../messages/extensions.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import { checkExtensions, fail, type HandshakeInfo, type Outbox } from './common.js';
+import { exportKeyingMaterial, nextTrafficSecret } from './secrets.js';
+
+/** After the handshake (RFC 8446 §4.6): key updates, tickets, exporters. */
+export interface Connected {
+  readonly kind: 'Connected';
+  readonly role: 'client' | 'server';
+  readonly provider: CryptoProvider;
+  readonly suite: CipherSuiteInfo;
+  readonly info: HandshakeInfo;
+  readonly exporterSecret: Uint8Array;
+  readonly resumptionSecret: Uint8Array;
+  readonly readSecret: Uint8Array;
+  readonly writeSecret: Uint8Array;
+  /** QUIC forbids KeyUpdate messages (RFC 9001 §6) and uses its own key phases. */
+  readonly quic: boolean;
+}
+
+export async function handlePostHandshake(s: Connected, msg: HandshakeMessage, out: Outbox): Promise<Connected> {
+  switch (msg.type) {
+    case HandshakeType.key_update: {
+      if (s.quic) fail(AlertDescription.unexpected_message, 'KeyUpdate is not allowed in QUIC (RFC 9001 §6)');
+      const requested = decodeKeyUpdate(msg.body);
+      const readSecret = await nextTrafficSecret(s.provider, s.suite, s.readSecret);
+      out.read('application', s.suite, readSecret);
+      const next = { ...s, readSecret };
+      // §4.6.3: answer a request with our own update, not requesting one back.
+      return requested ? updateWriteKey(next, false, out) : next;
+    }
+    case HandshakeType.new_session_ticket: {
+      if (s.role !== 'client') fail(AlertDescription.unexpected_message, 'NewSessionTicket sent to a server');
+      validateTicket(msg.body);
+      out.actions.push({ kind: 'ticket', body: msg.body });
+      return s;
+    }
+    default:
+      // post_handshake_auth is never offered, so a CertificateRequest here is unexpected too (§4.6.2).
+      return fail(AlertDescription.unexpected_message, `post-handshake message ${msg.type} not expected`);
+  }
+}
+
+/** Sends KeyUpdate under the current key, then moves to the next write secret (§4.6.3, §7.2). */
+export async function updateWriteKey(s: Connected, requestPeer: boolean, out: Outbox): Promise<Connected> {
+  if (s.quic) fail(AlertDescription.internal_error, 'QUIC updates keys with the key-phase bit, not KeyUpdate');
+  out.send('application', encodeKeyUpdate(requestPeer));
+  const writeSecret = await nextTrafficSecret(s.provider, s.suite, s.writeSecret);
+  out.write('application', s.suite, writeSecret);
+  return { ...s, writeSecret };
+}
+
+/** TLS-Exporter over this connection (RFC 8446 §7.5). */
+export function exporter(s: Connected, label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
+  return exportKeyingMaterial(s.provider, s.suite, s.exporterSecret, label, context, length);
+}
+
+/** NewSessionTicket structure (§4.6.1), checked so a malformed one is decode_error. */
+function validateTicket(body: Uint8Array): void {
+  const r = new Reader(body, 'NewSessionTicket');
+  r.u32(); // ticket_lifetime
+  r.u32(); // ticket_age_add
+  r.vec(1); // ticket_nonce
+  r.vec(2, 1); // ticket
+  const exts = readExtensions(r);
+  r.end();
+  checkExtensions('NST', exts, new Set());
+}

@@ -1,0 +1,54 @@
+import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
+import { createNobleProvider } from '../pq/noble/index.js';
+import type { ClientOptions, ServerOptions } from '../tls13/config.js';
+import { TlsConnection, type ConnectionLimits } from '../tls13/connection.js';
+import { PqTlsSocket, envKeyLog } from './socket.js';
+
+export { PqTlsSocket } from './socket.js';
+
+type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
+
+/** Options for {@link connect}: the client options, where provider and clock default to noble and `Date.now`. */
+export type ConnectOptions = WithDefaults<ClientOptions> & { host: string; port: number; limits?: ConnectionLimits };
+export type PqTlsServerOptions = WithDefaults<ServerOptions> & { limits?: ConnectionLimits };
+
+/** Opens a TCP connection and runs a TLS 1.3 client over it. `secureConnect` fires when the handshake completes. */
+export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
+  const provider = options.provider ?? createNobleProvider();
+  return new Promise((resolve, reject) => {
+    const sock: Socket = netConnect({ host: options.host, port: options.port });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      TlsConnection.client({ ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() }, options.limits).then(
+        (conn) => {
+          const s = new PqTlsSocket(conn, sock, 'client');
+          sock.off('error', reject);
+          s.once('secureConnect', () => resolve(s));
+          s.once('error', reject);
+          s.once('close', () => reject(new Error('connection closed before the handshake completed')));
+        },
+        (err: unknown) => {
+          sock.destroy();
+          reject(err);
+        },
+      );
+    });
+  });
+}
+
+/**
+ * A TCP server speaking TLS 1.3. `onConnection` receives each socket once its
+ * handshake completes; failed handshakes emit `tlsClientError` on the server.
+ */
+export function createServer(options: PqTlsServerOptions, onConnection: (socket: PqTlsSocket) => void): Server {
+  const provider = options.provider ?? createNobleProvider();
+  const opts: ServerOptions = { ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() };
+  // Validate once, so a misconfiguration throws here rather than on the first connection.
+  TlsConnection.server(opts, options.limits);
+  const server = netCreateServer((sock) => {
+    const s = new PqTlsSocket(TlsConnection.server(opts, options.limits), sock, 'server');
+    s.once('secure', () => onConnection(s));
+    s.on('error', (err) => server.emit('tlsClientError', err, s));
+  });
+  return server;
+}

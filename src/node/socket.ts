@@ -1,0 +1,156 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import type { PqtlsError } from '../errors.js';
+import { groupName, signatureSchemeName } from '../pq/ids.js';
+import type { TlsConnection } from '../tls13/connection.js';
+import type { HandshakeInfo } from '../tls13/handshake/common.js';
+
+/**
+ * A TLS 1.3 stream over a Node socket: a Duplex with the accessors of
+ * `tls.TLSSocket` that make sense for TLS 1.3. All protocol work happens in the
+ * sans-IO {@link TlsConnection}; this class only moves bytes and events.
+ */
+export class PqTlsSocket extends Duplex {
+  /** True once the handshake has completed. */
+  encrypted = true as const;
+  private info: HandshakeInfo | undefined;
+  private closedByPeer = false;
+
+  constructor(
+    private readonly conn: TlsConnection,
+    readonly socket: Socket,
+    readonly role: 'client' | 'server',
+  ) {
+    super({ allowHalfOpen: true });
+    socket.on('data', (d: Buffer) => {
+      socket.pause();
+      void this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
+        this.afterProcessing();
+        if (!this.destroyed) socket.resume();
+      });
+    });
+    socket.on('end', () => {
+      // A transport EOF without close_notify is a truncation (RFC 8446 §6.1).
+      if (!this.closedByPeer && !this.destroyed) {
+        if (this.info) this.push(null);
+        else this.destroy(new Error('connection closed by peer during the handshake'));
+      }
+    });
+    socket.on('error', (e) => this.destroy(e));
+    socket.on('close', () => {
+      if (!this.destroyed) this.destroy();
+    });
+    this.flush();
+  }
+
+  /** Sends whatever the connection has queued. */
+  private flush(): void {
+    if (this.conn.wantsWrite && !this.socket.destroyed) this.socket.write(this.conn.takeOutput());
+  }
+
+  private afterProcessing(): void {
+    this.flush();
+    for (let e = this.conn.poll(); e; e = this.conn.poll()) {
+      switch (e.type) {
+        case 'handshake':
+          this.info = e.info;
+          this.emit(this.role === 'client' ? 'secureConnect' : 'secure');
+          break;
+        case 'data':
+          this.push(e.data);
+          break;
+        case 'peerClosed':
+          this.closedByPeer = true;
+          this.push(null);
+          break;
+        case 'alertReceived':
+        case 'error': {
+          const err: PqtlsError | undefined = this.conn.error;
+          this.flush();
+          this.socket.end();
+          this.destroy(err ?? new Error(`TLS alert ${e.type === 'alertReceived' ? e.name : ''}`));
+          return;
+        }
+        case 'ticket':
+          this.emit('session', e.body);
+          break;
+      }
+    }
+  }
+
+  override _read(): void {
+    // Data is pushed as records arrive; the socket is paused while each batch is processed.
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)).then(
+      () => {
+        this.flush();
+        cb(this.conn.error ?? null);
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.conn.close().then(
+      () => {
+        this.flush();
+        this.socket.end();
+        cb();
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+
+  /** Negotiated parameters (undefined before the handshake completes). */
+  get handshakeInfo(): HandshakeInfo | undefined {
+    return this.info;
+  }
+  getProtocol(): string | null {
+    return this.info ? 'TLSv1.3' : null;
+  }
+  getCipher(): { name: string; standardName: string; version: string } | undefined {
+    if (!this.info) return undefined;
+    const n = this.info.cipherSuite.name;
+    return { name: n, standardName: n, version: 'TLSv1.3' };
+  }
+  get alpnProtocol(): string | false {
+    return this.info?.alpn ?? false;
+  }
+  /** The key-exchange group, in the shape of `tls.TLSSocket#getEphemeralKeyInfo`. */
+  getEphemeralKeyInfo(): { type: string; name: string } | Record<string, never> {
+    return this.info ? { type: 'TLSGroup', name: groupName(this.info.group) } : {};
+  }
+  /** The scheme the peer signed with, e.g. `mldsa65`. */
+  getPeerSignatureScheme(): string | undefined {
+    const s = this.info?.peerSignatureScheme;
+    return s === undefined ? undefined : signatureSchemeName(s);
+  }
+  /** The peer's certificates as sent, leaf first (DER). */
+  getPeerCertificateChain(): readonly Uint8Array[] {
+    return this.info?.peerCertificates ?? [];
+  }
+  /** RFC 8446 §7.5 exporter (argument order as `tls.TLSSocket#exportKeyingMaterial`, but async). */
+  exportKeyingMaterial(length: number, label: string, context: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    return this.conn.exportKeyingMaterial(label, context, length);
+  }
+  /** Sends a KeyUpdate (RFC 8446 §4.6.3). */
+  async keyUpdate(requestPeer = true): Promise<void> {
+    await this.conn.keyUpdate(requestPeer);
+    this.flush();
+  }
+}
+
+/** A key-log sink appending to `SSLKEYLOGFILE` when it is set, as OpenSSL and browsers do. */
+export function envKeyLog(): ((line: string) => void) | undefined {
+  const file = process.env.SSLKEYLOGFILE;
+  if (!file) return undefined;
+  return (line) => appendFileSync(file, line + '\n');
+}

@@ -112,12 +112,12 @@ export function nobleHeaderProtection(alg: HeaderProtectionAlgorithm, key: Uint8
       },
     });
   }
-  const cipher = ecb(k, { disablePadding: true });
   return Object.freeze({
     algorithm: alg,
     mask: async (sample: Uint8Array) => {
       if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-      return cipher.encrypt(sample).subarray(0, 5);
+      // noble cipher instances refuse a second encrypt(), so each mask needs its own.
+      return ecb(k, { disablePadding: true }).encrypt(sample).subarray(0, 5);
     },
   });
 }

@@ -1,0 +1,221 @@
+/**
+ * The signature half of the noble provider: ML-DSA, Ed25519 and ECDSA on
+ * noble, RSA on native bigint (rsa.ts). Implements the signing and key-handling
+ * members of {@link CryptoProvider} with exactly its error contract.
+ *
+ * ## Randomness
+ * Every random byte comes from the provider's {@link RandomSource}, so a seeded
+ * source reproduces keys and signatures exactly:
+ * - key generation: ML-DSA one 32-byte seed ξ (FIPS 204 Alg. 1), Ed25519 the
+ *   32-byte private key, ECDSA 48 (P-256) or 72 (P-384) bytes reduced to a scalar;
+ * - signing: ML-DSA 32 bytes of rnd (FIPS 204 Alg. 2, hedged), ECDSA 32 bytes of
+ *   extra entropy for RFC 6979 §3.6, RSA-PSS a hash-length salt and then k+8
+ *   bytes per blinding attempt (RSA PKCS #1 v1.5 only the latter); Ed25519 draws
+ *   nothing.
+ */
+import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../ids.js';
+import { SignatureScheme, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
+import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
+import type { RandomSource } from '../random.js';
+import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
+import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
+import { KeyStore } from './keys.js';
+import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
+import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
+import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
+
+/** Signature schemes of the noble provider, most preferred first: post-quantum, then EdDSA, ECDSA, RSA. */
+export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
+  SignatureScheme.mldsa65,
+  SignatureScheme.mldsa87,
+  SignatureScheme.mldsa44,
+  SignatureScheme.ed25519,
+  SignatureScheme.ecdsa_secp256r1_sha256,
+  SignatureScheme.ecdsa_secp384r1_sha384,
+  SignatureScheme.rsa_pss_rsae_sha256,
+  SignatureScheme.rsa_pss_rsae_sha384,
+  SignatureScheme.rsa_pss_rsae_sha512,
+  SignatureScheme.rsa_pkcs1_sha256,
+  SignatureScheme.rsa_pkcs1_sha384,
+  SignatureScheme.rsa_pkcs1_sha512,
+]);
+
+type RsaKey = { readonly algorithm: 'rsa'; readonly key: RsaPrivateKey; readonly publicKey: Uint8Array };
+/** What a {@link PrivateKeyRef} of this signer stands for. */
+type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey;
+
+/** How an RSA scheme pads, and with which hash. */
+function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
+  switch (scheme) {
+    case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
+    case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
+    default: throw new UnsupportedAlgorithmError(`${signatureSchemeName(scheme)} is not an RSA scheme`);
+  }
+}
+
+function rsaKey(pkcs1: Uint8Array): RsaKey {
+  const key = parseRsaPrivateKey(pkcs1);
+  return { algorithm: 'rsa', key, publicKey: encodeRsaPublicKey(key) };
+}
+
+/**
+ * Signs, verifies and manages signing keys for the noble provider. Private keys
+ * never leave it except through {@link NobleSigner.exportPrivateKey}; callers
+ * hold opaque {@link PrivateKeyRef}s.
+ *
+ * Errors: a scheme outside {@link NOBLE_SCHEMES} is an
+ * {@link UnsupportedAlgorithmError}; a key of another algorithm than the scheme
+ * needs, a key from another provider, or invalid private key material is a
+ * {@link ConfigError}; a malformed peer public key is an
+ * {@link IllegalParameterError}.
+ */
+export class NobleSigner {
+  private readonly keys: KeyStore<SigningKey>;
+
+  constructor(providerName: string, private readonly random: RandomSource) {
+    this.keys = new KeyStore<SigningKey>(providerName);
+  }
+
+  private static supported(scheme: SignatureScheme): void {
+    if (!NOBLE_SCHEMES.includes(scheme)) {
+      throw new UnsupportedAlgorithmError(`noble provider has no signature scheme ${signatureSchemeName(scheme)}`);
+    }
+  }
+
+  private wrap(key: SigningKey): KeyPair {
+    return { privateKey: this.keys.wrap(key.algorithm, key), publicKey: key.publicKey.slice() };
+  }
+
+  /**
+   * Signs `message` under `scheme`. ML-DSA is hedged (32 bytes of `random` per
+   * signature, empty context); ECDSA is hedged RFC 6979 with DER output; RSA-PSS
+   * draws a hash-length salt; Ed25519 and RSA PKCS #1 v1.5 are deterministic.
+   */
+  sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
+    NobleSigner.supported(scheme);
+    const key = this.keys.unwrap(ref);
+    const want = schemeKeyAlgorithm(scheme);
+    if (key.algorithm !== want) {
+      throw new ConfigError(`${signatureSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
+    }
+    switch (key.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return mlDsaSign(key, message, this.random(32));
+      case 'ed25519':
+        return ed25519Sign(key, message);
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return ecdsaSign(key, message, this.random);
+      case 'rsa': {
+        const mode = rsaMode(scheme);
+        return mode.pss
+          ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
+          : rsaPkcs1Sign(key.key, message, mode.hash, this.random);
+      }
+    }
+  }
+
+  /**
+   * Verifies per the {@link CryptoProvider.verify} contract: false for any bad
+   * signature, {@link IllegalParameterError} for a public key that is not a
+   * valid key of the scheme's type (wrong length, not on the curve, malformed
+   * `RSAPublicKey`, RSA modulus under 1024 bits).
+   */
+  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    NobleSigner.supported(scheme);
+    const alg = schemeKeyAlgorithm(scheme);
+    switch (alg) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return mlDsaVerify(alg, publicKey, message, signature);
+      case 'ed25519':
+        return ed25519Verify(publicKey, message, signature);
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return ecdsaVerify(alg, publicKey, message, signature);
+      case 'rsa': {
+        const key = parseRsaPublicKey(publicKey);
+        const mode = rsaMode(scheme);
+        return mode.pss
+          ? rsaPssVerify(key, message, signature, tlsPssParams(mode.hash))
+          : rsaPkcs1Verify(key, message, signature, mode.hash);
+      }
+    }
+  }
+
+  /**
+   * Generates a key pair from `random`. RSA is refused with
+   * {@link UnsupportedAlgorithmError}: this backend does not generate RSA keys
+   * (prime generation on bigint is slow and easy to get subtly wrong); import an
+   * existing `RSAPrivateKey` instead.
+   */
+  generateKeyPair(alg: KeyAlgorithm): KeyPair {
+    switch (alg) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.wrap(mlDsaGenerate(alg, this.random));
+      case 'ed25519':
+        return this.wrap(ed25519Generate(this.random));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return this.wrap(ecdsaGenerate(alg, this.random));
+      case 'rsa':
+        throw new UnsupportedAlgorithmError('noble provider does not generate RSA keys; import one instead');
+      default:
+        throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String(alg)}`);
+    }
+  }
+
+  /**
+   * Imports and validates private key material. ML-DSA accepts a seed, an
+   * expanded key or both (which must agree); invalid material of any kind is a
+   * {@link ConfigError}, since private keys come from local configuration.
+   */
+  importPrivateKey(material: PrivateKeyMaterial): KeyPair {
+    switch (material.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.wrap(mlDsaImport(material.algorithm, material.seed, material.expanded));
+      case 'ed25519':
+        return this.wrap(ed25519Import(material.secret));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return this.wrap(ecdsaImport(material.algorithm, material.secret));
+      case 'rsa':
+        return this.wrap(rsaKey(material.pkcs1));
+      default:
+        throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
+    }
+  }
+
+  /** Exports a key's material; ML-DSA gives the seed and expanded key when the seed is known, else the expanded key only. */
+  exportPrivateKey(ref: PrivateKeyRef): PrivateKeyMaterial {
+    const key = this.keys.unwrap(ref);
+    switch (key.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87': {
+        const algorithm: MlDsaAlgorithm = key.algorithm;
+        return key.seed
+          ? { algorithm, seed: key.seed.slice(), expanded: key.expanded.slice() }
+          : { algorithm, expanded: key.expanded.slice() };
+      }
+      case 'ed25519':
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return { algorithm: key.algorithm, secret: key.secret.slice() };
+      case 'rsa':
+        return { algorithm: 'rsa', pkcs1: key.key.pkcs1.slice() };
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PqtlsError, alertName } from '../errors.js';
+import { createNobleProvider } from '../pq/noble/index.js';
+import { groupName, signatureSchemeName } from '../pq/ids.js';
+import { connect, createServer, type PqTlsSocket } from '../node/index.js';
+import { loadCertifiedKey } from '../tls13/credentials.js';
+import { webPkiVerifier } from '../tls13/verifier.js';
+import type { CertificateVerifier } from '../tls13/config.js';
+import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
+
+const SERVER_HELP = `Usage: pqtls server --port P --cert chain.pem --key key.pem [options]
+
+Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
+
+  --port P                 TCP port (0 picks one; the chosen port is printed)
+  --host ADDR              address to listen on (default 127.0.0.1)
+  --cert FILE              certificate chain, leaf first (PEM)
+  --key FILE               the leaf's private key (PKCS #8 PEM)
+  --ca FILE                trust anchors for client certificates (PEM)
+  --require-client-cert    reject clients without a valid certificate (needs --ca)
+  --groups LIST            key-exchange groups by preference, comma-separated
+  --alpn LIST              ALPN protocols by preference, comma-separated
+  --echo                   echo what each client sends (default: print it)
+  --keylog FILE            append NSS key-log lines to FILE
+  --max-connections N      exit after N connections
+`;
+
+const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
+
+Connects with TLS 1.3 and prints what was negotiated.
+
+  --ca FILE              trust anchors (PEM); required
+  --servername NAME      name to send (SNI) and verify (default: HOST)
+  --cert FILE --key FILE client certificate chain and key, for mutual TLS
+  --groups LIST          key-exchange groups by preference (default: all, X25519MLKEM768 first)
+  --key-shares LIST      groups to send key shares for (default: X25519MLKEM768,x25519)
+  --alpn LIST            ALPN protocols to offer
+  --send TEXT            send TEXT and print the reply until the server closes
+  --keylog FILE          append NSS key-log lines to FILE
+  --json                 print one JSON object instead of a summary
+`;
+
+const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+const fileKeyLog = (f: string | undefined) => (f ? (line: string) => appendFileSync(f, line + '\n') : undefined);
+
+export async function serverCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
+      ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
+      echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SERVER_HELP);
+    return 0;
+  }
+  if (!values.port || !values.cert || !values.key) {
+    process.stderr.write('pqtls server: --port, --cert and --key are required\n\n' + SERVER_HELP);
+    return 2;
+  }
+  if (values['require-client-cert'] && !values.ca) {
+    process.stderr.write('pqtls server: --require-client-cert needs --ca\n');
+    return 2;
+  }
+  const provider = createNobleProvider();
+  const certificate = await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'));
+  const clientAuth = values.ca
+    ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
+    : undefined;
+  let remaining = values['max-connections'] ? Number(values['max-connections']) : Infinity;
+  const server = createServer(
+    { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: list(values.alpn), keyLog: fileKeyLog(values.keylog) },
+    (s) => {
+      const info = s.handshakeInfo;
+      process.stdout.write(
+        `connection: group=${info ? groupName(info.group) : '?'} cipher=${info?.cipherSuite.name} alpn=${info?.alpn ?? '-'}` +
+          ` client-cert=${info?.peerCertificates.length ? 'yes' : 'no'}\n`,
+      );
+      s.on('data', (d: Buffer) => (values.echo ? s.write(d) : process.stdout.write(d)));
+      s.on('end', () => s.end());
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        if (--remaining <= 0) server.close();
+      });
+    },
+  );
+  server.on('tlsClientError', (err: Error) => {
+    process.stderr.write(`handshake failed: ${describe(err)}\n`);
+    if (--remaining <= 0) server.close();
+  });
+  await new Promise<void>((resolve) => server.listen(Number(values.port), values.host, resolve));
+  const addr = server.address();
+  process.stdout.write(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : values.port}\n`);
+  await new Promise<void>((resolve) => server.on('close', resolve));
+  return 0;
+}
+
+/** The JSON summary `pqtls client --json` prints. */
+export interface ClientSummary {
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly group: string;
+  readonly signatureScheme: string | null;
+  readonly alpn: string | null;
+  readonly resumed: boolean;
+  readonly helloRetryRequest: boolean;
+  readonly peerCertificates: readonly { subject: string; issuer: string; publicKeyAlgorithm: string }[];
+  readonly handshakeMs: number;
+  readonly reply?: string;
+}
+
+export function summarize(s: PqTlsSocket, handshakeMs: number): ClientSummary {
+  const info = s.handshakeInfo;
+  if (!info) throw new Error('handshake not complete');
+  return {
+    protocol: 'TLSv1.3',
+    cipher: info.cipherSuite.name,
+    group: groupName(info.group),
+    signatureScheme: info.peerSignatureScheme === undefined ? null : signatureSchemeName(info.peerSignatureScheme),
+    alpn: info.alpn ?? null,
+    resumed: info.resumed,
+    helloRetryRequest: info.helloRetryRequest,
+    peerCertificates: info.peerCertificates.map((der) => {
+      const c = summarizeCertificate(parseCertificate(der));
+      return { subject: c.subject, issuer: c.issuer, publicKeyAlgorithm: c.publicKeyAlgorithm };
+    }),
+    handshakeMs: Math.round(handshakeMs * 100) / 100,
+  };
+}
+
+export function formatSummary(s: ClientSummary): string {
+  const lines = [
+    `Protocol:          ${s.protocol}`,
+    `Cipher suite:      ${s.cipher}`,
+    `Key exchange:      ${s.group}${s.helloRetryRequest ? ' (after HelloRetryRequest)' : ''}`,
+    `Peer signature:    ${s.signatureScheme ?? '-'}`,
+    `ALPN:              ${s.alpn ?? '-'}`,
+    `Resumed:           ${s.resumed ? 'yes' : 'no'}`,
+    `Handshake:         ${s.handshakeMs.toFixed(1)} ms`,
+    'Peer certificates:',
+    ...s.peerCertificates.map((c, i) => `  ${i}: ${c.subject}  [${c.publicKeyAlgorithm}]  issued by ${c.issuer}`),
+  ];
+  if (s.reply !== undefined) lines.push(`Reply:             ${JSON.stringify(s.reply)}`);
+  return lines.join('\n') + '\n';
+}
+
+export async function clientCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ca: { type: 'string' }, servername: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
+      groups: { type: 'string' }, 'key-shares': { type: 'string' }, alpn: { type: 'string' }, send: { type: 'string' },
+      keylog: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(CLIENT_HELP);
+    return 0;
+  }
+  const target = positionals[0];
+  const m = target ? /^(.+):(\d+)$/.exec(target) : null;
+  if (!m || !values.ca) {
+    process.stderr.write('pqtls client: HOST:PORT and --ca are required\n\n' + CLIENT_HELP);
+    return 2;
+  }
+  const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
+  const provider = createNobleProvider();
+  const verifier: CertificateVerifier = webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] });
+  const certificate = values.cert && values.key
+    ? await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'))
+    : undefined;
+  const start = performance.now();
+  let sock: PqTlsSocket;
+  try {
+    sock = await connect({
+      host, port: Number(m[2]), provider, verifier, certificate, serverName: values.servername ?? host,
+      groups: list(values.groups), keyShareGroups: list(values['key-shares']), alpnProtocols: list(values.alpn),
+      keyLog: fileKeyLog(values.keylog),
+    });
+  } catch (e) {
+    process.stderr.write(`pqtls client: handshake failed: ${describe(e)}\n`);
+    return 1;
+  }
+  let summary = summarize(sock, performance.now() - start);
+  if (values.send !== undefined) {
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise<void>((resolve) => {
+      sock.on('end', resolve);
+      sock.on('close', resolve);
+    });
+    sock.end(values.send);
+    await ended;
+    summary = { ...summary, reply: Buffer.concat(chunks).toString('utf8') };
+  } else {
+    sock.end();
+  }
+  process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  sock.destroy();
+  return 0;
+}
+
+/** An error as a user should read it: the alert's name first when there is one. */
+export function describe(e: unknown): string {
+  if (e instanceof PqtlsError) return `${alertName(e.alert)}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

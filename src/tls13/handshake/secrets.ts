@@ -1,34 +1,28 @@
 import type { CryptoProvider } from '../../pq/provider.js';
 import type { CipherSuiteInfo } from '../cipher-suites.js';
-import { deriveSecret, hkdfExpandLabel } from '../hkdf-label.js';
+import { deriveSecret } from '../hkdf-label.js';
+import {
+  computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData, nextTrafficSecret as next,
+  tlsExporter,
+} from '../key-schedule.js';
 
 /**
- * The RFC 8446 §7.1 key schedule as one handshake walks it: early secret,
- * handshake secret from the key exchange, master secret. Each step needs the
- * transcript hash at a fixed point, which the caller passes in.
+ * The key schedule (RFC 8446 §7.1) as immutable stages, so each handshake
+ * state holds exactly the secrets it may use. The derivations themselves are
+ * those of key-schedule.ts, proven against RFC 8448.
  */
 export class HandshakeKeySchedule {
-  private constructor(
-    private readonly p: CryptoProvider,
-    readonly suite: CipherSuiteInfo,
-    private readonly earlySecret: Uint8Array,
-  ) {}
+  private constructor(private readonly p: CryptoProvider, readonly suite: CipherSuiteInfo, private readonly earlySecret: Uint8Array) {}
 
   /** Early Secret = HKDF-Extract(0, PSK or zeros). */
   static async start(p: CryptoProvider, suite: CipherSuiteInfo, psk?: Uint8Array): Promise<HandshakeKeySchedule> {
-    const early = await p.hkdfExtract(suite.hash, new Uint8Array(0), psk ?? new Uint8Array(suite.hashLength));
-    return new HandshakeKeySchedule(p, suite, early);
-  }
-
-  private emptyHash(): Uint8Array {
-    return this.p.hash(this.suite.hash).digest(new Uint8Array(0));
+    return new HandshakeKeySchedule(p, suite, await computeEarlySecret(p, suite.hash, psk));
   }
 
   /** Handshake Secret and both handshake traffic secrets; `th` = Hash(ClientHello..ServerHello). */
-  async handshake(sharedSecret: Uint8Array, th: Uint8Array): Promise<HandshakeStage> {
+  async handshake(sharedSecret: Uint8Array | null, th: Uint8Array): Promise<HandshakeStage> {
     const { p, suite } = this;
-    const derived = await deriveSecret(p, suite.hash, this.earlySecret, 'derived', this.emptyHash());
-    const hs = await p.hkdfExtract(suite.hash, derived, sharedSecret);
+    const hs = await computeHandshakeSecret(p, suite.hash, this.earlySecret, sharedSecret);
     const client = await deriveSecret(p, suite.hash, hs, 'c hs traffic', th);
     const server = await deriveSecret(p, suite.hash, hs, 's hs traffic', th);
     return new HandshakeStage(p, suite, hs, client, server);
@@ -47,9 +41,7 @@ export class HandshakeStage {
   /** Master Secret and the application secrets; `th` = Hash(ClientHello..server Finished). */
   async master(th: Uint8Array): Promise<MasterStage> {
     const { p, suite } = this;
-    const empty = p.hash(suite.hash).digest(new Uint8Array(0));
-    const derived = await deriveSecret(p, suite.hash, this.handshakeSecret, 'derived', empty);
-    const master = await p.hkdfExtract(suite.hash, derived, new Uint8Array(suite.hashLength));
+    const master = await computeMasterSecret(p, suite.hash, this.handshakeSecret);
     return {
       master,
       clientSecret: await deriveSecret(p, suite.hash, master, 'c ap traffic', th),
@@ -71,22 +63,19 @@ export function resumptionMasterSecret(p: CryptoProvider, suite: CipherSuiteInfo
   return deriveSecret(p, suite.hash, master, 'res master', th);
 }
 
-/** Finished.verify_data = HMAC(finished_key, th) (RFC 8446 §4.4.4). */
-export async function finishedVerifyData(p: CryptoProvider, suite: CipherSuiteInfo, baseKey: Uint8Array, th: Uint8Array): Promise<Uint8Array> {
-  const key = await hkdfExpandLabel(p, suite.hash, baseKey, 'finished', new Uint8Array(0), suite.hashLength);
-  return p.hmac(suite.hash, key, th);
+/** Finished.verify_data (RFC 8446 §4.4.4). */
+export function finishedVerifyData(p: CryptoProvider, suite: CipherSuiteInfo, baseKey: Uint8Array, th: Uint8Array): Promise<Uint8Array> {
+  return verifyData(p, suite.hash, baseKey, th);
 }
 
 /** application_traffic_secret_N+1 (RFC 8446 §7.2). */
 export function nextTrafficSecret(p: CryptoProvider, suite: CipherSuiteInfo, secret: Uint8Array): Promise<Uint8Array> {
-  return hkdfExpandLabel(p, suite.hash, secret, 'traffic upd', new Uint8Array(0), suite.hashLength);
+  return next(p, suite.hash, secret);
 }
 
 /** TLS-Exporter (RFC 8446 §7.5). */
-export async function exportKeyingMaterial(
+export function exportKeyingMaterial(
   p: CryptoProvider, suite: CipherSuiteInfo, exporterSecret: Uint8Array, label: string, context: Uint8Array, length: number,
 ): Promise<Uint8Array> {
-  const h = p.hash(suite.hash);
-  const secret = await deriveSecret(p, suite.hash, exporterSecret, label, h.digest(new Uint8Array(0)));
-  return hkdfExpandLabel(p, suite.hash, secret, 'exporter', h.digest(context), length);
+  return tlsExporter(p, suite.hash, exporterSecret, label, context, length);
 }

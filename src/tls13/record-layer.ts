@@ -1,0 +1,177 @@
+import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError } from '../errors.js';
+import {
+  ContentType, isRecordContentType, type RecordContentType, LEGACY_RECORD_VERSION, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH,
+} from './content-type.js';
+
+/**
+ * The TLS record layer's framing (RFC 8446 §5.1), sans-IO and unaware of the
+ * handshake: {@link RecordReader} turns a byte stream into whole records,
+ * {@link encodeRecords} and {@link fragment} cut outgoing data into records.
+ * Protection is {@link RecordProtector}'s job; a protected record is framed
+ * here like any other (outer type application_data).
+ */
+
+/** One record as framed on the wire. */
+export interface TlsRecord {
+  /** The (outer) content type. */
+  readonly type: RecordContentType;
+  /** legacy_record_version, reported but not checked (§5.1 says to ignore it). */
+  readonly legacyVersion: number;
+  /** The 5-byte header, which is the additional data of a protected record. */
+  readonly header: Uint8Array;
+  /** TLSPlaintext.fragment or TLSCiphertext.encrypted_record. */
+  readonly fragment: Uint8Array;
+}
+
+export interface RecordReaderOptions {
+  /**
+   * Most bytes the reader holds at once. A caller that drains records after
+   * each `push` needs at most one partial record plus one read; pushing past
+   * the limit raises ConfigError. Default 256 KiB.
+   */
+  readonly maxBufferedBytes?: number;
+}
+
+const DEFAULT_MAX_BUFFERED = 256 * 1024;
+
+/** Largest record a peer may send with this outer type: 2^14 for plaintext types, 2^14 + 256 for protected records. */
+export function maxRecordLength(type: number): number {
+  return type === ContentType.application_data ? MAX_CIPHERTEXT : MAX_PLAINTEXT;
+}
+
+/**
+ * Accumulates received bytes and yields complete records. A header is checked
+ * as soon as its 5 bytes are in, before the body arrives: an unknown content
+ * type raises unexpected_message; a length over the limit for its type
+ * (§5.1, §5.2) raises RecordOverflowError; an empty handshake or alert record
+ * raises unexpected_message (§5.1: they are never empty). After an error the
+ * stream cannot be resynchronised, so every later call raises it again.
+ */
+export class RecordReader {
+  private buf: Uint8Array;
+  private start = 0;
+  private end = 0;
+  private readonly max: number;
+  private failure: PqtlsError | null = null;
+
+  constructor(options: RecordReaderOptions = {}) {
+    this.max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    if (!Number.isInteger(this.max) || this.max < RECORD_HEADER_LENGTH + MAX_CIPHERTEXT) {
+      throw new ConfigError(`maxBufferedBytes must hold at least one full record (${RECORD_HEADER_LENGTH + MAX_CIPHERTEXT} bytes)`);
+    }
+    this.buf = new Uint8Array(Math.min(this.max, 2 * (RECORD_HEADER_LENGTH + MAX_CIPHERTEXT)));
+  }
+
+  /** Bytes received but not yet returned as records. */
+  get bufferedBytes(): number {
+    return this.end - this.start;
+  }
+
+  /** True when the stream ends mid-record, so a close now would be a truncation. */
+  get hasPartialRecord(): boolean {
+    return this.end > this.start;
+  }
+
+  /** Appends received bytes (copied). */
+  push(data: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    const held = this.end - this.start;
+    if (held + data.length > this.max) {
+      throw new ConfigError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
+    }
+    if (this.end + data.length > this.buf.length) {
+      const need = held + data.length;
+      if (need > this.buf.length) {
+        const grown = new Uint8Array(Math.min(this.max, Math.max(need, 2 * this.buf.length)));
+        grown.set(this.buf.subarray(this.start, this.end));
+        this.buf = grown;
+      } else {
+        this.buf.copyWithin(0, this.start, this.end);
+      }
+      this.start = 0;
+      this.end = held;
+    }
+    this.buf.set(data, this.end);
+    this.end += data.length;
+  }
+
+  /** The next complete record, or undefined until more bytes arrive. */
+  next(): TlsRecord | undefined {
+    if (this.failure) throw this.failure;
+    const held = this.end - this.start;
+    if (held < RECORD_HEADER_LENGTH) return undefined;
+    const b = this.buf, p = this.start;
+    const type = b[p] as number;
+    const length = ((b[p + 3] as number) << 8) | (b[p + 4] as number);
+    this.failure = checkHeader(type, length);
+    if (this.failure) throw this.failure;
+    if (held < RECORD_HEADER_LENGTH + length) return undefined;
+    const header = b.slice(p, p + RECORD_HEADER_LENGTH);
+    const fragment = b.slice(p + RECORD_HEADER_LENGTH, p + RECORD_HEADER_LENGTH + length);
+    this.start += RECORD_HEADER_LENGTH + length;
+    if (this.start === this.end) this.start = this.end = 0;
+    return {
+      type: type as TlsRecord['type'],
+      legacyVersion: ((header[1] as number) << 8) | (header[2] as number),
+      header,
+      fragment,
+    };
+  }
+
+  /** Every complete record now buffered. */
+  *records(): Generator<TlsRecord, void, undefined> {
+    for (let r = this.next(); r; r = this.next()) yield r;
+  }
+}
+
+function checkHeader(type: number, length: number): PqtlsError | null {
+  if (!isRecordContentType(type)) return new PqtlsError(`unknown record content type ${type}`, AlertDescription.unexpected_message);
+  if (length > maxRecordLength(type)) return new RecordOverflowError(`record of type ${type} with ${length} bytes exceeds ${maxRecordLength(type)}`);
+  if (length === 0 && (type === ContentType.handshake || type === ContentType.alert)) {
+    return new PqtlsError(`empty ${type === ContentType.handshake ? 'handshake' : 'alert'} record`, AlertDescription.unexpected_message);
+  }
+  return null;
+}
+
+/**
+ * Splits data into fragments of at most `maxFragmentLength` bytes (2^14 by
+ * default; less under a record_size_limit). Returns views, not copies; no
+ * fragments for empty data.
+ */
+export function fragment(data: Uint8Array, maxFragmentLength: number = MAX_PLAINTEXT): Uint8Array[] {
+  if (!Number.isInteger(maxFragmentLength) || maxFragmentLength < 1 || maxFragmentLength > MAX_PLAINTEXT) {
+    throw new ConfigError(`fragment length must be in [1, 2^14], got ${maxFragmentLength}`);
+  }
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < data.length; o += maxFragmentLength) out.push(data.subarray(o, Math.min(data.length, o + maxFragmentLength)));
+  return out;
+}
+
+/** One TLSPlaintext record: header and fragment (at most 2^14 bytes). */
+export function encodeRecord(type: ContentType, fragmentBytes: Uint8Array, legacyVersion: number = LEGACY_RECORD_VERSION): Uint8Array {
+  if (fragmentBytes.length > MAX_PLAINTEXT) throw new ConfigError(`record fragment of ${fragmentBytes.length} bytes exceeds 2^14`);
+  if (!isRecordContentType(type)) throw new ConfigError(`invalid record content type ${type}`);
+  const out = new Uint8Array(RECORD_HEADER_LENGTH + fragmentBytes.length);
+  out[0] = type;
+  out[1] = (legacyVersion >> 8) & 0xff;
+  out[2] = legacyVersion & 0xff;
+  out[3] = fragmentBytes.length >> 8;
+  out[4] = fragmentBytes.length & 0xff;
+  out.set(fragmentBytes, RECORD_HEADER_LENGTH);
+  return out;
+}
+
+export interface EncodeRecordsOptions {
+  /** legacy_record_version; 0x0303 except possibly 0x0301 for an initial ClientHello (§5.1). */
+  readonly legacyVersion?: number;
+  /** Largest fragment, 2^14 by default. */
+  readonly maxFragmentLength?: number;
+}
+
+/**
+ * Frames unprotected data as TLSPlaintext records of at most 2^14 bytes each
+ * (handshake messages may span records, §5.1). Empty data yields no records.
+ */
+export function encodeRecords(type: ContentType, data: Uint8Array, options: EncodeRecordsOptions = {}): Uint8Array[] {
+  return fragment(data, options.maxFragmentLength).map((f) => encodeRecord(type, f, options.legacyVersion));
+}

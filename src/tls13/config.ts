@@ -5,6 +5,8 @@ import {
 } from '../pq/ids.js';
 import type { CryptoProvider, PrivateKeyRef } from '../pq/provider.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuiteInfo, type CipherSuite } from './cipher-suites.js';
+import type { Extension } from './messages/extensions.js';
+import type { ClientHello } from './messages/hello.js';
 
 /** A certificate chain (leaf first, DER) with the private key of its leaf. */
 export interface CertifiedKey {
@@ -46,6 +48,23 @@ export interface CommonOptions {
   readonly keyLog?: (line: string) => void;
   /** Largest handshake message accepted (default 256 KiB: an ML-DSA-87 chain of four is about 30 KB). */
   readonly maxHandshakeMessageSize?: number;
+  /**
+   * The record_size_limit we announce (RFC 8449): the largest TLSInnerPlaintext
+   * we accept, 64..16385. Default 16385 (2^14 + 1, the TLS 1.3 maximum).
+   */
+  readonly recordSizeLimit?: number;
+  /**
+   * @internal Reshapes messages before they are sent, so a published trace
+   * (RFC 8448) whose peer offered extensions this library does not implement can
+   * be replayed byte for byte. Not for applications.
+   */
+  readonly traceHooks?: TraceHooks;
+}
+
+/** @internal See {@link CommonOptions.traceHooks}. */
+export interface TraceHooks {
+  readonly clientHello?: (ours: ClientHello) => ClientHello;
+  readonly encryptedExtensions?: (ours: readonly Extension[]) => Extension[];
 }
 
 export interface ClientOptions extends CommonOptions {
@@ -70,6 +89,8 @@ export interface ServerOptions extends CommonOptions {
 
 export const DEFAULT_KEY_SHARES: readonly NamedGroup[] = [NamedGroup.X25519MLKEM768, NamedGroup.x25519];
 export const DEFAULT_MAX_HANDSHAKE_MESSAGE = 256 * 1024;
+/** 2^14 + 1: a full TLS 1.3 record's content plus its content-type byte (RFC 8449 §4). */
+export const MAX_RECORD_SIZE_LIMIT = 16385;
 
 /** Resolved configuration every handshake state can rely on. */
 export interface Resolved {
@@ -81,6 +102,8 @@ export interface Resolved {
   readonly now: () => number;
   readonly keyLog: ((line: string) => void) | undefined;
   readonly maxHandshakeMessageSize: number;
+  readonly recordSizeLimit: number;
+  readonly traceHooks: TraceHooks | undefined;
 }
 
 function resolveGroups(list: readonly (NamedGroup | string)[], provider: CryptoProvider, what: string): NamedGroup[] {
@@ -118,7 +141,14 @@ function resolveCommon(o: CommonOptions): Resolved {
   if (!(maxHandshakeMessageSize >= 1024 && maxHandshakeMessageSize <= 0xffffff)) {
     throw new ConfigError('maxHandshakeMessageSize must be between 1 KiB and 2^24-1');
   }
-  return { provider: o.provider, groups, cipherSuites, signatureSchemes, alpnProtocols, now: o.now, keyLog: o.keyLog, maxHandshakeMessageSize };
+  const recordSizeLimit = o.recordSizeLimit ?? MAX_RECORD_SIZE_LIMIT;
+  if (!Number.isInteger(recordSizeLimit) || recordSizeLimit < 64 || recordSizeLimit > MAX_RECORD_SIZE_LIMIT) {
+    throw new ConfigError('recordSizeLimit must be between 64 and 16385 (RFC 8449)');
+  }
+  return {
+    provider: o.provider, groups, cipherSuites, signatureSchemes, alpnProtocols, now: o.now, keyLog: o.keyLog,
+    maxHandshakeMessageSize, recordSizeLimit, traceHooks: o.traceHooks,
+  };
 }
 
 export interface ResolvedClient extends Resolved {

@@ -55,6 +55,9 @@ export class TlsConnection {
   private sentClose = false;
   private receivedClose = false;
   private peerFinishedSeen = false;
+  /** Largest content per protected record: 2^14, or less under the peer's record_size_limit (RFC 8449). */
+  private maxFragment = MAX_PLAINTEXT;
+  private sentAnyRecord = false;
 
   private constructor(
     private state: State,
@@ -271,17 +274,37 @@ export class TlsConnection {
     await this.apply();
   }
 
-  /** Carries out the handshake's actions in order. */
+  /**
+   * Carries out the handshake's actions in order. Consecutive handshake
+   * messages for the same level share records, as a flight is usually sent.
+   */
   private async apply(): Promise<void> {
     const actions = this.outbox.actions.splice(0);
-    for (const a of actions) await this.applyOne(a);
+    let flight: Uint8Array[] = [];
+    const flush = async (): Promise<void> => {
+      if (flight.length) await this.sendRecords(ContentType.handshake, concat(...flight));
+      flight = [];
+    };
+    for (const a of actions) {
+      if (a.kind === 'send') {
+        if (a.level !== this.writeLevel) throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
+        flight.push(a.data);
+        continue;
+      }
+      await flush();
+      await this.applyOne(a);
+    }
+    await flush();
   }
 
   private async applyOne(a: HandshakeAction): Promise<void> {
     switch (a.kind) {
       case 'send':
-        if (a.level !== this.writeLevel) throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
         await this.sendRecords(ContentType.handshake, a.data);
+        return;
+      case 'peerRecordSizeLimit':
+        // The limit counts the content-type byte; TLS 1.3 caps it at 2^14 + 1 (RFC 8449 §4).
+        this.maxFragment = Math.min(MAX_PLAINTEXT, a.limit - 1);
         return;
       case 'changeCipherSpec':
         this.output.push(encodeRecord(ContentType.change_cipher_spec, new Uint8Array([1])));
@@ -325,10 +348,21 @@ export class TlsConnection {
 
   private async sendRecords(type: ContentType, data: Uint8Array): Promise<void> {
     if (!this.writeProtector) {
-      for (const r of encodeRecords(type, data)) this.output.push(r);
+      // §5.1: the initial ClientHello may say 0x0301, as most stacks do, for old middleboxes.
+      const legacyVersion = this.state.role === 'client' && !this.sentAnyRecord ? 0x0301 : 0x0303;
+      this.sentAnyRecord = true;
+      for (const r of encodeRecords(type, data, { legacyVersion })) this.output.push(r);
       return;
     }
-    for (const f of fragment(data, MAX_PLAINTEXT)) this.output.push(await this.writeProtector.seal(type, f));
+    for (const f of fragment(data, this.maxFragment)) {
+      // Padding must keep the inner plaintext within the peer's limit too.
+      const pad = this.maxFragment < MAX_PLAINTEXT ? Math.min(this.padFor(type, f.length), this.maxFragment - f.length) : undefined;
+      this.output.push(await this.writeProtector.seal(type, f, pad));
+    }
+  }
+
+  private padFor(type: ContentType, length: number): number {
+    return this.limits.padding ? this.limits.padding(type, length) : 0;
   }
 
   private async sendAppData(data: Uint8Array): Promise<void> {

@@ -14,6 +14,12 @@ export interface NobleProviderOptions {
    * {@link seededRandom} for reproducible runs.
    */
   random?: RandomSource;
+  /**
+   * Smallest RSA modulus, in bits, that a private key may have to be imported
+   * for signing. Default 2048. Lower it only to reproduce published traces
+   * (RFC 8448's server key has 1024 bits), never for real keys.
+   */
+  minRsaSigningBits?: number;
 }
 
 /**
@@ -23,7 +29,7 @@ export interface NobleProviderOptions {
 export function createNobleProvider(options: NobleProviderOptions = {}): CryptoProvider {
   const random = options.random ?? systemRandom;
   const name = 'noble';
-  const signer = new NobleSigner(name, random);
+  const signer = new NobleSigner(name, random, options.minRsaSigningBits);
   const kex = new Map<NamedGroup, KeyExchange>();
   for (const g of NOBLE_GROUPS) kex.set(g, nobleKeyExchange(g, name, random));
 

@@ -81,7 +81,7 @@ export function encodeRsaPublicKey(key: RsaPublicKey): Uint8Array {
  * refused here rather than producing faulty signatures later. Problems are
  * {@link ConfigError}s: private keys come from the local configuration.
  */
-export function parseRsaPrivateKey(der: Uint8Array): RsaPrivateKey {
+export function parseRsaPrivateKey(der: Uint8Array, minBits: number = RSA_MIN_SIGN_BITS): RsaPrivateKey {
   const ints: bigint[] = [];
   try {
     const outer = new Reader(der, 'RSAPrivateKey');
@@ -96,7 +96,7 @@ export function parseRsaPrivateKey(der: Uint8Array): RsaPrivateKey {
     throw err;
   }
   const [n, e, d, p, q, dp, dq, qInv] = ints as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
-  const problem = checkPublic(n, e, RSA_MIN_SIGN_BITS);
+  const problem = checkPublic(n, e, minBits);
   if (problem) throw new ConfigError(problem);
   const consistent =
     p > 1n && q > 1n && p * q === n &&

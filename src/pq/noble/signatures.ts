@@ -23,7 +23,7 @@ import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed2551
 import { KeyStore } from './keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
 import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
-import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
+import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
 
 /** Signature schemes of the noble provider, most preferred first: post-quantum, then EdDSA, ECDSA, RSA. */
 export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
@@ -58,8 +58,8 @@ function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly has
   }
 }
 
-function rsaKey(pkcs1: Uint8Array): RsaKey {
-  const key = parseRsaPrivateKey(pkcs1);
+function rsaKey(pkcs1: Uint8Array, minBits: number): RsaKey {
+  const key = parseRsaPrivateKey(pkcs1, minBits);
   return { algorithm: 'rsa', key, publicKey: encodeRsaPublicKey(key) };
 }
 
@@ -77,7 +77,12 @@ function rsaKey(pkcs1: Uint8Array): RsaKey {
 export class NobleSigner {
   private readonly keys: KeyStore<SigningKey>;
 
-  constructor(providerName: string, private readonly random: RandomSource) {
+  constructor(
+    providerName: string,
+    private readonly random: RandomSource,
+    /** Smallest RSA modulus accepted for signing (see {@link NobleProviderOptions.minRsaSigningBits}). */
+    private readonly minRsaBits: number = RSA_MIN_SIGN_BITS,
+  ) {
     this.keys = new KeyStore<SigningKey>(providerName);
   }
 
@@ -192,7 +197,7 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
-        return this.wrap(rsaKey(material.pkcs1));
+        return this.wrap(rsaKey(material.pkcs1, this.minRsaBits));
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }

@@ -12,7 +12,7 @@ import {
 } from '../messages/certificate.js';
 import {
   EMPTY, decodeAlpn, decodeCookie, decodeKeyShareHrr, decodeKeyShareServer, decodeSupportedVersionsServer, decodeU16List,
-  encodeAlpn, encodeCookie, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
+  decodeRecordSizeLimit, encodeRecordSizeLimit, encodeAlpn, encodeCookie, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
   findExtension, type Extension,
 } from '../messages/extensions.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
@@ -95,12 +95,16 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   if (cfg.alpnProtocols.length) {
     extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(cfg.alpnProtocols) });
   }
+  // QUIC has no records, so no record size limit (RFC 9001 §8.4 forbids nothing, but it would be meaningless).
+  if (!quic) extensions.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
-  const offered = new Set(extensions.map((e) => e.type));
-  const hello: Hello = { cfg, random, sessionId, shares, extensions, offered, quic };
-  const out = new Outbox(cfg.keyLog, random);
+  let hello: Hello = { cfg, random, sessionId, shares, extensions, offered: new Set(), quic };
+  const shaped = cfg.traceHooks?.clientHello?.(clientHelloOf(hello));
+  if (shaped) hello = { ...hello, random: shaped.random, sessionId: shaped.legacySessionId, extensions: [...shaped.extensions] };
+  hello = { ...hello, offered: new Set(hello.extensions.map((e) => e.type)) };
+  const out = new Outbox(cfg.keyLog, hello.random);
   const transcript = Transcript.buffered();
-  const ch = encodeClientHello(clientHelloOf(hello));
+  const ch = encodeClientHello(shaped ?? clientHelloOf(hello));
   transcript.update(ch);
   out.send('initial', ch);
   return { state: { kind: 'ExpectServerHello', hello, transcript, afterHrr: undefined }, out };
@@ -121,7 +125,7 @@ export async function handleClient(state: ClientState, level: Level, msg: Handsh
       return onServerHello(state, msg, out);
     case 'ExpectEncryptedExtensions':
       expectType(msg, HandshakeType.encrypted_extensions, state.kind);
-      return onEncryptedExtensions(state.n, msg);
+      return onEncryptedExtensions(state.n, msg, out);
     case 'ExpectCertificateOrRequest':
       if (msg.type === HandshakeType.certificate_request) return onCertificateRequest(state.n, msg);
       expectType(msg, HandshakeType.certificate, state.kind);
@@ -236,7 +240,7 @@ async function onHelloRetryRequest(
   return { kind: 'ExpectServerHello', hello: next, transcript, afterHrr: suite };
 }
 
-function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage): ClientState {
+function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage, out: Outbox): ClientState {
   const exts = decodeEncryptedExtensions(msg.body);
   checkExtensions('EE', exts, n.hello.offered);
   let alpn: string | undefined;
@@ -250,6 +254,8 @@ function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage): ClientStat
   }
   const sni = findExtension(exts, ExtensionType.server_name);
   if (sni && sni.length !== 0) fail(AlertDescription.decode_error, 'server_name in EncryptedExtensions must be empty');
+  const rsl = findExtension(exts, ExtensionType.record_size_limit);
+  if (rsl) out.actions.push({ kind: 'peerRecordSizeLimit', limit: decodeRecordSizeLimit(rsl) });
   const tp = findExtension(exts, ExtensionType.quic_transport_parameters);
   if (n.hello.quic) {
     if (!tp) fail(AlertDescription.missing_extension, 'QUIC server sent no quic_transport_parameters');

@@ -18,6 +18,8 @@ export type HandshakeAction =
   | { readonly kind: 'writeSecret'; readonly level: Level; readonly suite: CipherSuiteInfo; readonly secret: Uint8Array }
   | { readonly kind: 'complete'; readonly info: HandshakeInfo }
   | { readonly kind: 'ticket'; readonly body: Uint8Array }
+  /** The peer's record_size_limit (RFC 8449): our protected records must not exceed it from now on. */
+  | { readonly kind: 'peerRecordSizeLimit'; readonly limit: number }
   /** TLS only: send a dummy change_cipher_spec now (middlebox compatibility, RFC 8446 Appendix D.4). */
   | { readonly kind: 'changeCipherSpec' };
 

@@ -9,7 +9,7 @@ import {
   encodeCertificateVerify, encodeEncryptedExtensions, encodeFinished,
 } from '../messages/certificate.js';
 import {
-  EMPTY, decodeAlpn, decodeCookie, decodeKeyShareClient, decodeServerName, decodeSupportedVersionsClient, decodeU16List,
+  EMPTY, decodeRecordSizeLimit, encodeRecordSizeLimit, decodeAlpn, decodeCookie, decodeKeyShareClient, decodeServerName, decodeSupportedVersionsClient, decodeU16List,
   encodeAlpn, encodeCookie, encodeKeyShareHrr, encodeKeyShareServer, encodeSupportedVersionsServer, encodeU16List,
   findExtension, type Extension, type KeyShareEntry,
 } from '../messages/extensions.js';
@@ -161,8 +161,8 @@ async function onClientHello(
     legacySessionIdEcho: ch.legacySessionId,
     cipherSuite: suite.id,
     extensions: [
-      { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13) },
       { type: ExtensionType.key_share, data: encodeKeyShareServer({ group, share: serverShare }) },
+      { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13) },
     ],
   });
   const transcript = hrr?.transcript ?? Transcript.buffered().start(p, suite.hash);
@@ -178,10 +178,17 @@ async function onClientHello(
   out.write('handshake', suite, stage.serverSecret);
   out.read('handshake', suite, stage.clientSecret);
 
-  const ee: Extension[] = [];
+  let ee: Extension[] = [];
   if (serverName !== undefined) ee.push({ type: ExtensionType.server_name, data: EMPTY });
+  const rsl = quic ? undefined : findExtension(ch.extensions, ExtensionType.record_size_limit);
+  if (rsl) {
+    // RFC 8449 §4: the client's limit binds our records from EncryptedExtensions on; we answer with ours.
+    out.actions.push({ kind: 'peerRecordSizeLimit', limit: decodeRecordSizeLimit(rsl) });
+    ee.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
+  }
   if (alpn !== undefined) ee.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([alpn]) });
   if (quic) ee.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
+  ee = cfg.traceHooks?.encryptedExtensions?.(ee) ?? ee;
   sendHs(out, transcript, encodeEncryptedExtensions(ee));
   if (cfg.clientAuth) {
     sendHs(out, transcript, encodeCertificateRequest({

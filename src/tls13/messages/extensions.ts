@@ -151,4 +151,13 @@ export const decodeCookie = (d: Uint8Array): Uint8Array => parseExtension(d, 'co
 export const encodePskModes = (modes: readonly number[]): Uint8Array => build((w) => w.vec(1, (w) => modes.forEach((m) => w.u8(m)), 1));
 export const decodePskModes = (d: Uint8Array): number[] => parseExtension(d, 'psk_key_exchange_modes', (r) => Array.from(r.vec(1, 1)));
 
+// --- record_size_limit (RFC 8449 §4) ---
+export const encodeRecordSizeLimit = (limit: number): Uint8Array => build((w) => w.u16(limit));
+/** Values under 64 are illegal_parameter (RFC 8449 §4). */
+export function decodeRecordSizeLimit(d: Uint8Array): number {
+  const v = parseExtension(d, 'record_size_limit', (r) => r.u16());
+  if (v < 64) throw new DecodeError(`record_size_limit ${v} is below 64`, AlertDescription.illegal_parameter);
+  return v;
+}
+
 export { ExtensionType };

@@ -135,13 +135,15 @@ describe('tampering with the server flight on the wire', () => {
     expect(c.error?.alert).toBe(AlertDescription.unexpected_message);
   });
 
-  it('encrypted records reordered → bad_record_mac (sequence numbers, RFC 8446 §5.3)', async () => {
-    // SH, CCS, then one encrypted record per handshake message.
-    const c = await withServerFlight((r) => {
-      const [sh, ccs, ...enc] = r;
-      return [sh as Uint8Array, ccs as Uint8Array, ...enc.reverse()];
-    });
-    expect(c.error?.alert).toBe(AlertDescription.bad_record_mac);
+  it('encrypted records reordered → bad_record_mac (sequence numbers in the nonce, RFC 8446 §5.3)', async () => {
+    const { provider, key } = await setup('reorder');
+    const { client, server } = await connectPair({ provider, verifier: pinnedKeyVerifier(key) }, { provider, certificate: { chain: [key.publicKey], ...key } });
+    await client.write(new Uint8Array([1]));
+    await client.write(new Uint8Array([2]));
+    const [first, second] = records(client.takeOutput());
+    await server.receive(second as Uint8Array);
+    await server.receive(first as Uint8Array);
+    expect(server.error?.alert).toBe(AlertDescription.bad_record_mac);
   });
 
   it('a ServerHello truncated and followed by an alert record is reported, not hung', async () => {

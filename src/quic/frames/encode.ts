@@ -1,0 +1,104 @@
+import { ConfigError } from '../../errors.js';
+import { Writer } from '../../codec/writer.js';
+import { FrameType, MAX_STREAMS_LIMIT, type AckRange, type Frame } from './types.js';
+
+/** Appends the wire encoding of `f` (RFC 9000 §19) to `w`. */
+export function encodeFrame(w: Writer, f: Frame): void {
+  switch (f.type) {
+    case 'padding':
+      if (!Number.isInteger(f.length) || f.length < 1) throw new ConfigError('PADDING length must be at least 1');
+      w.bytes(new Uint8Array(f.length));
+      return;
+    case 'ping': w.u8(FrameType.PING); return;
+    case 'ack': encodeAck(w, f.ackDelay, f.ranges, f.ecn); return;
+    case 'reset_stream': w.u8(FrameType.RESET_STREAM).varint(f.streamId).varint(f.errorCode).varint(f.finalSize); return;
+    case 'stop_sending': w.u8(FrameType.STOP_SENDING).varint(f.streamId).varint(f.errorCode); return;
+    case 'crypto': w.u8(FrameType.CRYPTO).varint(f.offset).varintBytes(f.data); return;
+    case 'new_token':
+      if (f.token.length === 0) throw new ConfigError('NEW_TOKEN token must not be empty');
+      w.u8(FrameType.NEW_TOKEN).varintBytes(f.token);
+      return;
+    case 'stream': {
+      const off = f.offset !== 0;
+      w.u8(FrameType.STREAM | (off ? 0x04 : 0) | (f.hasLength ? 0x02 : 0) | (f.fin ? 0x01 : 0)).varint(f.streamId);
+      if (off) w.varint(f.offset);
+      if (f.hasLength) w.varint(f.data.length);
+      w.bytes(f.data);
+      return;
+    }
+    case 'max_data': w.u8(FrameType.MAX_DATA).varint(f.maximum); return;
+    case 'max_stream_data': w.u8(FrameType.MAX_STREAM_DATA).varint(f.streamId).varint(f.maximum); return;
+    case 'max_streams':
+      checkStreamCount(f.maximum);
+      w.u8(f.bidirectional ? FrameType.MAX_STREAMS_BIDI : FrameType.MAX_STREAMS_UNI).varint(f.maximum);
+      return;
+    case 'data_blocked': w.u8(FrameType.DATA_BLOCKED).varint(f.limit); return;
+    case 'stream_data_blocked': w.u8(FrameType.STREAM_DATA_BLOCKED).varint(f.streamId).varint(f.limit); return;
+    case 'streams_blocked':
+      checkStreamCount(f.limit);
+      w.u8(f.bidirectional ? FrameType.STREAMS_BLOCKED_BIDI : FrameType.STREAMS_BLOCKED_UNI).varint(f.limit);
+      return;
+    case 'new_connection_id':
+      if (f.connectionId.length < 1 || f.connectionId.length > 20) throw new ConfigError('NEW_CONNECTION_ID: connection ID must be 1–20 bytes');
+      if (f.statelessResetToken.length !== 16) throw new ConfigError('NEW_CONNECTION_ID: stateless reset token must be 16 bytes');
+      if (f.retirePriorTo > f.sequenceNumber) throw new ConfigError('NEW_CONNECTION_ID: Retire Prior To exceeds Sequence Number');
+      w.u8(FrameType.NEW_CONNECTION_ID).varint(f.sequenceNumber).varint(f.retirePriorTo)
+        .vecBytes(1, f.connectionId).bytes(f.statelessResetToken);
+      return;
+    case 'retire_connection_id': w.u8(FrameType.RETIRE_CONNECTION_ID).varint(f.sequenceNumber); return;
+    case 'path_challenge':
+    case 'path_response':
+      if (f.data.length !== 8) throw new ConfigError(`${f.type}: data must be 8 bytes`);
+      w.u8(f.type === 'path_challenge' ? FrameType.PATH_CHALLENGE : FrameType.PATH_RESPONSE).bytes(f.data);
+      return;
+    case 'connection_close':
+      if (f.application) {
+        w.u8(FrameType.CONNECTION_CLOSE_APP).varint(f.errorCode);
+      } else {
+        w.u8(FrameType.CONNECTION_CLOSE).varint(f.errorCode).varint(f.frameType);
+      }
+      w.varintBytes(f.reason);
+      return;
+    case 'handshake_done': w.u8(FrameType.HANDSHAKE_DONE); return;
+    case 'datagram':
+      if (f.hasLength) w.u8(FrameType.DATAGRAM_LEN).varintBytes(f.data);
+      else w.u8(FrameType.DATAGRAM).bytes(f.data);
+      return;
+  }
+}
+
+function checkStreamCount(n: number): void {
+  if (n > MAX_STREAMS_LIMIT) throw new ConfigError(`stream count ${n} exceeds 2^60`);
+}
+
+/** ACK ranges to First ACK Range and (Gap, ACK Range Length) pairs (RFC 9000 §19.3.1). */
+function encodeAck(w: Writer, ackDelay: number, ranges: readonly AckRange[], ecn: { ect0: number; ect1: number; ce: number } | undefined): void {
+  const first = ranges[0];
+  if (!first) throw new ConfigError('ACK needs at least one range');
+  if (first.smallest < 0 || first.smallest > first.largest) throw new ConfigError('ACK range smallest above largest');
+  w.u8(ecn ? FrameType.ACK_ECN : FrameType.ACK).varint(first.largest).varint(ackDelay).varint(ranges.length - 1)
+    .varint(first.largest - first.smallest);
+  let smallest = first.smallest;
+  for (let i = 1; i < ranges.length; i++) {
+    const r = ranges[i] as AckRange;
+    // Gap counts the unacknowledged packets between ranges, minus one.
+    const gap = smallest - r.largest - 2;
+    if (gap < 0 || r.smallest < 0 || r.smallest > r.largest) throw new ConfigError('ACK ranges must be descending and disjoint');
+    w.varint(gap).varint(r.largest - r.smallest);
+    smallest = r.smallest;
+  }
+  if (ecn) w.varint(ecn.ect0).varint(ecn.ect1).varint(ecn.ce);
+}
+
+/** Encodes a packet payload: the frames in order. */
+export function encodeFrames(frames: readonly Frame[]): Uint8Array {
+  const w = new Writer(256);
+  frames.forEach((f, i) => {
+    // Without a Length field the data runs to the end of the packet (RFC 9000 §19.8).
+    if ((f.type === 'stream' || f.type === 'datagram') && !f.hasLength && i !== frames.length - 1) {
+      throw new ConfigError(`a ${f.type} frame without a Length field must be the last frame`);
+    }
+    encodeFrame(w, f);
+  });
+  return w.finish();
+}

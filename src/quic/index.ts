@@ -1,0 +1,41 @@
+/**
+ * QUIC wire format and packet protection (RFC 9000 §12–19, RFC 9001 §5–6,
+ * RFC 9369): versions, packet headers, packet numbers, Initial and per-level
+ * keys, header and payload protection with key update, Retry integrity,
+ * frames, transport parameters and stateless resets.
+ * @module
+ */
+export {
+  TransportErrorCode, QuicTransportError, InvalidPacketError, transportErrorName,
+} from './errors.js';
+export {
+  QUIC_V1, QUIC_V2, quicVersion, registerQuicVersion, supportedQuicVersions, isReservedVersion, longPacketType,
+  type QuicVersion, type LongPacketType,
+} from './versions.js';
+export { packetNumberLength, truncatePacketNumber, decodePacketNumber, MAX_PACKET_NUMBER } from './packet-number.js';
+export {
+  parsePacket, encodeVersionNegotiation, headerLength, writeHeader, MAX_CID_LENGTH, TAG_LENGTH,
+  type Packet, type ProtectedPacket, type ProtectedPacketType, type RetryPacket, type VersionNegotiationPacket,
+  type UnsupportedVersionPacket, type ParseOptions, type OutgoingHeader,
+} from './header.js';
+export { splitDatagram, coalescePackets, type SplitDatagram } from './datagram.js';
+export {
+  AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256, quicCipherSuite, initialSecrets, initialKeys,
+  deriveDirectionalKeys, derivePacketKey, nextTrafficSecret,
+  type QuicCipherSuite, type PacketKey, type DirectionalKeys,
+} from './keys.js';
+export {
+  sealPacket, openPacket, packetNonce, removeHeaderProtection, restoreHeaderProtection, decryptPayload,
+  type PacketNumbering, type OpenedPacket, type UnmaskedHeader,
+} from './protection.js';
+export { OneRttKeys, type OpenedOneRttPacket } from './key-update.js';
+export { encodeRetry, verifyRetry, type RetryFields } from './retry.js';
+export * from './frames/index.js';
+export {
+  TransportParameterId, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters, decodeTransportParameters,
+  type TransportParameters, type PreferredAddress, type VersionInformation,
+} from './transport-parameters.js';
+export {
+  statelessResetToken, statelessResetLength, encodeStatelessReset, isStatelessReset,
+  STATELESS_RESET_TOKEN_LENGTH, MIN_STATELESS_RESET_LENGTH,
+} from './stateless-reset.js';

@@ -1,0 +1,156 @@
+import { ConfigError } from '../errors.js';
+import type { HeaderProtectionKey } from '../pq/provider.js';
+import { QuicTransportError, TransportErrorCode } from './errors.js';
+import { headerLength, TAG_LENGTH, writeHeader, type OutgoingHeader, type ProtectedPacket } from './header.js';
+import type { DirectionalKeys, PacketKey } from './keys.js';
+import { decodePacketNumber, packetNumberLength, truncatePacketNumber } from './packet-number.js';
+
+/** Header protection samples 16 bytes starting 4 bytes after the packet number's start (RFC 9001 §5.4.2). */
+const SAMPLE_OFFSET = 4;
+const SAMPLE_LENGTH = 16;
+
+/** How to number a packet being sealed. */
+export interface PacketNumbering {
+  readonly packetNumber: number;
+  /** Largest packet number the peer acknowledged in this space; undefined before the first ACK. */
+  readonly largestAcked?: number;
+  /** Force an encoding length instead of the shortest safe one (RFC 9000 §17.1 allows longer). */
+  readonly pnLength?: 1 | 2 | 3 | 4;
+}
+
+/** The AEAD nonce: the IV XORed with the packet number, left-padded to 12 bytes (RFC 9001 §5.3). */
+export function packetNonce(iv: Uint8Array, pn: number): Uint8Array {
+  const nonce = iv.slice();
+  const lo = pn >>> 0;
+  const hi = Math.floor(pn / 0x100000000);
+  nonce[4] = (nonce[4] as number) ^ (hi >>> 24);
+  nonce[5] = (nonce[5] as number) ^ ((hi >>> 16) & 0xff);
+  nonce[6] = (nonce[6] as number) ^ ((hi >>> 8) & 0xff);
+  nonce[7] = (nonce[7] as number) ^ (hi & 0xff);
+  nonce[8] = (nonce[8] as number) ^ (lo >>> 24);
+  nonce[9] = (nonce[9] as number) ^ ((lo >>> 16) & 0xff);
+  nonce[10] = (nonce[10] as number) ^ ((lo >>> 8) & 0xff);
+  nonce[11] = (nonce[11] as number) ^ (lo & 0xff);
+  return nonce;
+}
+
+/**
+ * Builds and protects one packet (RFC 9001 §5.3, §5.4): writes the header,
+ * seals `payload` with the header as associated data, then masks the first
+ * byte and packet number in place. A payload too short to leave a header
+ * protection sample is padded with PADDING frames (zero bytes, RFC 9001 §5.4.2).
+ * One allocation for the packet; the AEAD's own output is the only other.
+ */
+export async function sealPacket(
+  keys: { readonly packet: PacketKey; readonly header: HeaderProtectionKey },
+  header: OutgoingHeader, payload: Uint8Array, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
+): Promise<Uint8Array> {
+  const pn = numbering.packetNumber;
+  const pnLength = numbering.pnLength ?? packetNumberLength(pn, numbering.largestAcked);
+  if (!Number.isSafeInteger(pn) || pn < 0) throw new ConfigError(`packet number out of range: ${pn}`);
+  let body = payload;
+  if (pnLength + body.length < SAMPLE_OFFSET) {
+    body = new Uint8Array(SAMPLE_OFFSET - pnLength);
+    body.set(payload);
+  }
+  const length = pnLength + body.length + TAG_LENGTH;
+  const out = new Uint8Array(headerLength(header, length) + length);
+  const pnOffset = writeHeader(out, header, length, pnLength, truncatePacketNumber(pn, pnLength), keyPhase);
+  const headerEnd = pnOffset + pnLength;
+  const sealed = await keys.packet.aead.seal(packetNonce(keys.packet.iv, pn), out.subarray(0, headerEnd), body);
+  out.set(sealed, headerEnd);
+  const mask = await keys.header.mask(out.subarray(pnOffset + SAMPLE_OFFSET, pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH));
+  applyMask(out, pnOffset, pnLength, mask);
+  return out;
+}
+
+function applyMask(b: Uint8Array, pnOffset: number, pnLength: number, mask: Uint8Array): void {
+  b[0] = (b[0] as number) ^ ((mask[0] as number) & ((b[0] as number) & 0x80 ? 0x0f : 0x1f));
+  for (let i = 0; i < pnLength; i++) b[pnOffset + i] = (b[pnOffset + i] as number) ^ (mask[1 + i] as number);
+}
+
+/** A header whose protection has been removed in place, with what is needed to put it back. */
+export interface UnmaskedHeader {
+  /** The unprotected first byte. */
+  readonly firstByte: number;
+  readonly pnLength: 1 | 2 | 3 | 4;
+  readonly truncatedPn: number;
+  /** Offset of the payload: the end of the associated data. */
+  readonly headerEnd: number;
+  readonly mask: Uint8Array;
+}
+
+/**
+ * Removes header protection in place (RFC 9001 §5.4.1). Returns null for a
+ * packet too short to hold a sample, which must be discarded.
+ */
+export async function removeHeaderProtection(hp: HeaderProtectionKey, packet: ProtectedPacket): Promise<UnmaskedHeader | null> {
+  const b = packet.bytes;
+  const pnOffset = packet.pnOffset;
+  if (b.length < pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH) return null;
+  const mask = await hp.mask(b.subarray(pnOffset + SAMPLE_OFFSET, pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH));
+  b[0] = (b[0] as number) ^ ((mask[0] as number) & ((b[0] as number) & 0x80 ? 0x0f : 0x1f));
+  const pnLength = (((b[0] as number) & 3) + 1) as 1 | 2 | 3 | 4;
+  let truncatedPn = 0;
+  for (let i = 0; i < pnLength; i++) {
+    const v = (b[pnOffset + i] as number) ^ (mask[1 + i] as number);
+    b[pnOffset + i] = v;
+    truncatedPn = truncatedPn * 256 + v;
+  }
+  return { firstByte: b[0] as number, pnLength, truncatedPn, headerEnd: pnOffset + pnLength, mask };
+}
+
+/** Puts header protection back, so a packet that failed to open leaves the caller's bytes as they were. */
+export function restoreHeaderProtection(packet: ProtectedPacket, h: UnmaskedHeader): void {
+  applyMask(packet.bytes, packet.pnOffset, h.pnLength, h.mask);
+}
+
+/** A packet whose protection has been removed. */
+export interface OpenedPacket {
+  readonly packetNumber: number;
+  /** The plaintext frames. */
+  readonly payload: Uint8Array;
+  /** The 1-RTT key-phase bit (RFC 9001 §6); 0 for long headers. */
+  readonly keyPhase: 0 | 1;
+  /** The 1-RTT spin bit (RFC 9000 §17.4); false for long headers. */
+  readonly spin: boolean;
+}
+
+/**
+ * Decrypts the payload of a packet whose header is already unmasked. Returns
+ * null when authentication fails; then the header is re-masked.
+ */
+export async function decryptPayload(
+  key: PacketKey, packet: ProtectedPacket, h: UnmaskedHeader, packetNumber: number,
+): Promise<OpenedPacket | null> {
+  const b = packet.bytes;
+  const payload = await key.aead.open(packetNonce(key.iv, packetNumber), b.subarray(0, h.headerEnd), b.subarray(h.headerEnd));
+  if (payload === null) {
+    restoreHeaderProtection(packet, h);
+    return null;
+  }
+  const long = (h.firstByte & 0x80) !== 0;
+  // Reserved bits are checked only after authentication (RFC 9000 §17.2, §17.3.1).
+  if ((h.firstByte & (long ? 0x0c : 0x18)) !== 0) {
+    throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved header bits are not zero');
+  }
+  return {
+    packetNumber,
+    payload,
+    keyPhase: long ? 0 : (((h.firstByte >> 2) & 1) as 0 | 1),
+    spin: !long && (h.firstByte & 0x20) !== 0,
+  };
+}
+
+/**
+ * Removes header and packet protection (RFC 9001 §5). `largestPn` is the
+ * largest packet number processed in this space (-1 if none). Returns null for
+ * a packet that does not authenticate or is too short: such a packet is
+ * discarded (RFC 9001 §5.5), never raised as an error. On success the header
+ * bytes of `packet.bytes` are left unprotected.
+ */
+export async function openPacket(keys: DirectionalKeys, packet: ProtectedPacket, largestPn: number): Promise<OpenedPacket | null> {
+  const h = await removeHeaderProtection(keys.header, packet);
+  if (!h) return null;
+  return decryptPayload(keys.packet, packet, h, decodePacketNumber(largestPn, h.truncatedPn, h.pnLength));
+}

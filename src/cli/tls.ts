@@ -7,6 +7,7 @@ import { connect, createServer, type PqTlsSocket } from '../node/index.js';
 import { loadCertifiedKey } from '../tls13/credentials.js';
 import { webPkiVerifier } from '../tls13/verifier.js';
 import type { CertificateVerifier } from '../tls13/config.js';
+import type { CliCommand, CliIo } from './command.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
 
 const SERVER_HELP = `Usage: pqtls server --port P --cert chain.pem --key key.pem [options]
@@ -41,12 +42,15 @@ Connects with TLS 1.3 and prints what was negotiated.
   --json                 print one JSON object instead of a summary
 `;
 
+export const serverCommand: CliCommand = { summary: 'run a TLS 1.3 server (hybrid PQ key exchange)', run: runServer };
+export const clientCommand: CliCommand = { summary: 'connect with TLS 1.3 and report what was negotiated', run: runClient };
+
 const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
 const fileKeyLog = (f: string | undefined) => (f ? (line: string) => appendFileSync(f, line + '\n') : undefined);
 
-export async function serverCommand(argv: string[]): Promise<number> {
+async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
-    args: argv,
+    args: [...argv],
     options: {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
@@ -54,15 +58,15 @@ export async function serverCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(SERVER_HELP);
+    io.out(SERVER_HELP);
     return 0;
   }
   if (!values.port || !values.cert || !values.key) {
-    process.stderr.write('pqtls server: --port, --cert and --key are required\n\n' + SERVER_HELP);
+    io.err('pqtls server: --port, --cert and --key are required\n\n' + SERVER_HELP);
     return 2;
   }
   if (values['require-client-cert'] && !values.ca) {
-    process.stderr.write('pqtls server: --require-client-cert needs --ca\n');
+    io.err('pqtls server: --require-client-cert needs --ca\n');
     return 2;
   }
   const provider = createNobleProvider();
@@ -75,11 +79,11 @@ export async function serverCommand(argv: string[]): Promise<number> {
     { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: list(values.alpn), keyLog: fileKeyLog(values.keylog) },
     (s) => {
       const info = s.handshakeInfo;
-      process.stdout.write(
+      io.out(
         `connection: group=${info ? groupName(info.group) : '?'} cipher=${info?.cipherSuite.name} alpn=${info?.alpn ?? '-'}` +
           ` client-cert=${info?.peerCertificates.length ? 'yes' : 'no'}\n`,
       );
-      s.on('data', (d: Buffer) => (values.echo ? s.write(d) : process.stdout.write(d)));
+      s.on('data', (d: Buffer) => (values.echo ? s.write(d) : io.out(d.toString('utf8'))));
       s.on('end', () => s.end());
       s.on('error', () => undefined);
       s.on('close', () => {
@@ -88,12 +92,12 @@ export async function serverCommand(argv: string[]): Promise<number> {
     },
   );
   server.on('tlsClientError', (err: Error) => {
-    process.stderr.write(`handshake failed: ${describe(err)}\n`);
+    io.err(`handshake failed: ${describe(err)}\n`);
     if (--remaining <= 0) server.close();
   });
   await new Promise<void>((resolve) => server.listen(Number(values.port), values.host, resolve));
   const addr = server.address();
-  process.stdout.write(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : values.port}\n`);
+  io.out(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : values.port}\n`);
   await new Promise<void>((resolve) => server.on('close', resolve));
   return 0;
 }
@@ -147,9 +151,9 @@ export function formatSummary(s: ClientSummary): string {
   return lines.join('\n') + '\n';
 }
 
-export async function clientCommand(argv: string[]): Promise<number> {
+async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: [...argv],
     allowPositionals: true,
     options: {
       ca: { type: 'string' }, servername: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
@@ -158,13 +162,13 @@ export async function clientCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(CLIENT_HELP);
+    io.out(CLIENT_HELP);
     return 0;
   }
   const target = positionals[0];
   const m = target ? /^(.+):(\d+)$/.exec(target) : null;
   if (!m || !values.ca) {
-    process.stderr.write('pqtls client: HOST:PORT and --ca are required\n\n' + CLIENT_HELP);
+    io.err('pqtls client: HOST:PORT and --ca are required\n\n' + CLIENT_HELP);
     return 2;
   }
   const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
@@ -182,7 +186,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
       keyLog: fileKeyLog(values.keylog),
     });
   } catch (e) {
-    process.stderr.write(`pqtls client: handshake failed: ${describe(e)}\n`);
+    io.err(`pqtls client: handshake failed: ${describe(e)}\n`);
     return 1;
   }
   let summary = summarize(sock, performance.now() - start);
@@ -199,7 +203,7 @@ export async function clientCommand(argv: string[]): Promise<number> {
   } else {
     sock.end();
   }
-  process.stdout.write(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  io.out(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   sock.destroy();
   return 0;
 }

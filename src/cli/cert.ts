@@ -1,0 +1,339 @@
+/**
+ * `pqtls cert`: mint a post-quantum test PKI (ca, intermediate, leaf), show
+ * certificates, and check a chain with the library's own validator.
+ *
+ * Every issuing command writes into --out DIR:
+ *   cert.pem   the new certificate
+ *   key.pem    its PKCS #8 private key (ML-DSA in seed form unless --key-format says otherwise), mode 0600
+ *   chain.pem  the certificate followed by the intermediates above it (root excluded): what a server sends
+ *   root.pem   the trust anchor the chain leads to (for --CAfile / trustAnchors)
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { PqtlsError } from '../errors.js';
+import { createNobleProvider } from '../pq/noble/index.js';
+import type { KeyAlgorithm } from '../pq/ids.js';
+import type { CryptoProvider } from '../pq/provider.js';
+import {
+  CA_KEY_ALGORITHMS, certificateToPem, chainToPem, exportPrivateKeyPem, formatCertificate, generateRoot, importPrivateKeyPem,
+  isSelfIssued, issueIntermediate, issueLeaf, parsePemChain, verifyChain, type Certificate, type IssuedCertificate,
+  type IssuerCredentials, type KeyPurpose, type MlDsaKeyFormat,
+} from '../x509/index.js';
+import { UsageError, type CliCommand, type CliIo } from './command.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Sub {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  run(values: Values, positionals: string[], io: CliIo, provider: CryptoProvider): Promise<number>;
+}
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+const ALGS = CA_KEY_ALGORITHMS.join(', ');
+const help = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
+const issueOptions = {
+  ...help,
+  alg: { type: 'string' },
+  subject: { type: 'string' },
+  out: { type: 'string' },
+  days: { type: 'string' },
+  'not-before': { type: 'string' },
+  'key-format': { type: 'string' },
+  force: { type: 'boolean' },
+} as const satisfies Options;
+
+const issueHelp = `
+  --alg ALG            key algorithm: ${ALGS} (default ml-dsa-65)
+  --out DIR            directory for cert.pem, key.pem, chain.pem, root.pem (created if missing)
+  --days N             validity in days from --not-before
+  --not-before TIME    ISO 8601 start of validity (default: now)
+  --key-format F       ML-DSA private key form: seed (default, RFC 9881 recommended), expanded, both
+  --force              overwrite existing files in DIR
+  -h, --help           this help`;
+
+const subs: Record<string, Sub> = {
+  ca: {
+    summary: 'create a self-signed root CA',
+    usage: `usage: pqtls cert ca --subject DN --out DIR [options]
+
+Creates a self-signed root: basicConstraints CA (critical), keyUsage keyCertSign+cRLSign.
+
+  --subject DN         e.g. "CN=PQ test root,O=Example" (RFC 4514) or "/O=Example/CN=PQ test root"
+  --path-len N         basicConstraints pathLenConstraint${issueHelp.replace('validity in days from --not-before', 'validity in days from --not-before (default 3650)')}
+`,
+    options: { ...issueOptions, 'path-len': { type: 'string' } },
+    async run(v, _p, io, provider) {
+      const validity = validityOf(v, io, 3650);
+      const issued = await generateRoot({
+        provider, algorithm: algOf(v), subject: required(v, 'subject'), ...validity, ...pathLenOf(v),
+      });
+      return write(v, io, provider, issued, [], issued.certificate);
+    },
+  },
+  intermediate: {
+    summary: 'create an intermediate CA signed by --ca DIR',
+    usage: `usage: pqtls cert intermediate --ca DIR --subject DN --out DIR [options]
+
+Creates an intermediate CA signed by the CA in DIR (its cert.pem and key.pem).
+
+  --ca DIR             the issuing CA's directory (from \`pqtls cert ca\` or \`intermediate\`)
+  --subject DN         e.g. "CN=PQ test intermediate"
+  --path-len N         basicConstraints pathLenConstraint${issueHelp.replace('validity in days from --not-before', 'validity in days from --not-before (default 1825)')}
+`,
+    options: { ...issueOptions, ca: { type: 'string' }, 'path-len': { type: 'string' } },
+    async run(v, _p, io, provider) {
+      const ca = await loadCa(required(v, 'ca'), provider);
+      const issued = await issueIntermediate({
+        provider, issuer: ca.credentials, algorithm: algOf(v), subject: required(v, 'subject'), ...validityOf(v, io, 1825), ...pathLenOf(v),
+      });
+      return write(v, io, provider, issued, ca.chain, ca.root);
+    },
+  },
+  leaf: {
+    summary: 'create an end-entity (server or client) certificate signed by --ca DIR',
+    usage: `usage: pqtls cert leaf --ca DIR (--dns NAME | --ip ADDR)... --out DIR [options]
+
+Creates an end-entity certificate: basicConstraints CA:FALSE, keyUsage digitalSignature,
+extendedKeyUsage serverAuth (or as --eku says), subjectAltName from --dns and --ip.
+
+  --ca DIR             the issuing CA's directory
+  --dns NAME           DNS subjectAltName (repeatable); "*.example.com" for a wildcard
+  --ip ADDR            IP-address subjectAltName, IPv4 or IPv6 (repeatable)
+  --subject DN         default "CN=<first --dns or --ip>"
+  --eku PURPOSE        serverAuth or clientAuth (repeatable; default serverAuth)${issueHelp.replace('validity in days from --not-before', 'validity in days from --not-before (default 365)')}
+`,
+    options: {
+      ...issueOptions, ca: { type: 'string' }, dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true },
+      eku: { type: 'string', multiple: true },
+    },
+    async run(v, _p, io, provider) {
+      const ca = await loadCa(required(v, 'ca'), provider);
+      const dns = strings(v['dns']);
+      const ip = strings(v['ip']);
+      if (dns.length + ip.length === 0) throw new UsageError('a leaf needs at least one --dns or --ip');
+      const eku = strings(v['eku']).map((e): KeyPurpose => {
+        if (e !== 'serverAuth' && e !== 'clientAuth') throw new UsageError(`--eku must be serverAuth or clientAuth, not "${e}"`);
+        return e;
+      });
+      const subject = typeof v['subject'] === 'string' ? { subject: v['subject'] } : {};
+      const issued = await issueLeaf({
+        provider, issuer: ca.credentials, algorithm: algOf(v), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
+        ...validityOf(v, io, 365),
+      });
+      return write(v, io, provider, issued, ca.chain, ca.root);
+    },
+  },
+  show: {
+    summary: 'print a summary of each certificate in a PEM file',
+    usage: `usage: pqtls cert show FILE...
+
+Prints subject, issuer, algorithms, validity and names of every certificate in each PEM file.
+
+  -h, --help           this help
+`,
+    options: help,
+    async run(_v, positionals, io) {
+      if (positionals.length === 0) throw new UsageError('name at least one PEM file');
+      const blocks: string[] = [];
+      for (const file of positionals) {
+        for (const [i, c] of parsePemChain(readFileSync(file, 'utf8')).entries()) blocks.push(`${file} [${i}]\n${indent(formatCertificate(c))}`);
+      }
+      io.out(`${blocks.join('\n\n')}\n`);
+      return 0;
+    },
+  },
+  verify: {
+    summary: 'validate a certificate chain with the pqtls validator',
+    usage: `usage: pqtls cert verify --ca ROOTS.pem [--untrusted CHAIN.pem] [--host NAME] [--ip ADDR] CERT.pem
+
+Validates the first certificate of CERT.pem (other certificates in it count as intermediates) up to
+a root in ROOTS.pem at the current time (or --at TIME), and prints the path.
+
+  --ca FILE            PEM file of trust anchors
+  --untrusted FILE     PEM file of intermediates (repeatable)
+  --host NAME          host name (or IP literal) the leaf must be valid for
+  --ip ADDR            IP address the leaf must be valid for
+  --purpose P          serverAuth (default) or clientAuth
+  --at TIME            ISO 8601 time to validate at (default: now)
+  -h, --help           this help
+`,
+    options: {
+      ...help, ca: { type: 'string' }, untrusted: { type: 'string', multiple: true }, host: { type: 'string' },
+      ip: { type: 'string' }, purpose: { type: 'string' }, at: { type: 'string' },
+    },
+    async run(v, positionals, io, provider) {
+      const [file] = positionals;
+      if (file === undefined || positionals.length > 1) throw new UsageError('name exactly one certificate file');
+      const [leaf, ...rest] = parsePemChain(readFileSync(file, 'utf8'));
+      const intermediates = [...rest, ...strings(v['untrusted']).flatMap((f) => parsePemChain(readFileSync(f, 'utf8')))];
+      const trustAnchors = parsePemChain(readFileSync(required(v, 'ca'), 'utf8'));
+      const purpose = (v['purpose'] as string | undefined) ?? 'serverAuth';
+      if (purpose !== 'serverAuth' && purpose !== 'clientAuth') throw new UsageError('--purpose must be serverAuth or clientAuth');
+      const now = typeof v['at'] === 'string' ? dateOf(v['at'], '--at') : io.now();
+      const result = await verifyChain({
+        provider, leaf: leaf as Certificate, intermediates, trustAnchors, now, purpose,
+        ...(typeof v['host'] === 'string' && { hostname: v['host'] }), ...(typeof v['ip'] === 'string' && { ip: v['ip'] }),
+      });
+      io.out(`${file}: OK\n${result.path.map((c, i) => `  ${i}: ${c.subject.text || '(empty subject)'}`).join('\n')}\n`);
+      return 0;
+    },
+  },
+};
+
+function certUsage(): string {
+  const width = Math.max(...Object.keys(subs).map((k) => k.length));
+  return [
+    'usage: pqtls cert <ca|intermediate|leaf|show|verify> [options]',
+    '',
+    ...Object.entries(subs).map(([n, s]) => `  ${n.padEnd(width)}  ${s.summary}`),
+    '',
+    'Files written by ca, intermediate and leaf into --out DIR:',
+    '  cert.pem   the certificate',
+    '  key.pem    its PKCS #8 private key (mode 0600)',
+    '  chain.pem  the certificate and the intermediates above it (what a server sends)',
+    '  root.pem   the root it chains to (the trust anchor)',
+    '',
+    'Example:',
+    '  pqtls cert ca --alg ml-dsa-65 --subject "CN=PQ root" --out pki/root',
+    '  pqtls cert intermediate --ca pki/root --alg ml-dsa-65 --subject "CN=PQ intermediate" --out pki/int',
+    '  pqtls cert leaf --ca pki/int --alg ml-dsa-65 --dns localhost --ip 127.0.0.1 --out pki/server',
+    '',
+  ].join('\n');
+}
+
+/** `pqtls cert ...` */
+export const certCommand: CliCommand = {
+  summary: 'mint and check X.509 certificates (ML-DSA, Ed25519, ECDSA): ca, intermediate, leaf, show, verify',
+  async run(argv, io) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      io.out(certUsage());
+      return name === undefined ? 2 : 0;
+    }
+    const sub = subs[name];
+    if (!sub) {
+      io.err(`pqtls cert: unknown subcommand "${name}"\n\n${certUsage()}`);
+      return 2;
+    }
+    let values: Values;
+    let positionals: string[];
+    try {
+      ({ values, positionals } = parseArgs({ args: [...rest], options: sub.options, allowPositionals: true, strict: true }));
+    } catch (e) {
+      io.err(`pqtls cert ${name}: ${e instanceof Error ? e.message : String(e)}\n\n${sub.usage}`);
+      return 2;
+    }
+    if (values['help']) {
+      io.out(sub.usage);
+      return 0;
+    }
+    if (positionals.length && name !== 'show' && name !== 'verify') {
+      io.err(`pqtls cert ${name}: unexpected argument "${positionals[0] ?? ''}"\n\n${sub.usage}`);
+      return 2;
+    }
+    try {
+      return await sub.run(values, positionals, io, createNobleProvider());
+    } catch (e) {
+      if (e instanceof UsageError) {
+        io.err(`pqtls cert ${name}: ${e.message}\n\n${sub.usage}`);
+        return 2;
+      }
+      if (e instanceof PqtlsError || isFsError(e)) {
+        io.err(`pqtls cert ${name}: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+  },
+};
+
+function isFsError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
+}
+
+function strings(v: Values[string]): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+function required(v: Values, name: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || x.length === 0) throw new UsageError(`--${name} is required`);
+  return x;
+}
+
+function algOf(v: Values): KeyAlgorithm {
+  const a = (v['alg'] as string | undefined) ?? 'ml-dsa-65';
+  const alg = CA_KEY_ALGORITHMS.find((k) => k === a.toLowerCase());
+  if (!alg) throw new UsageError(`--alg must be one of ${ALGS}, not "${a}"`);
+  return alg;
+}
+
+function intOf(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}`);
+  return Number(text);
+}
+
+function dateOf(text: string, flag: string): Date {
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: "${text}" is not an ISO 8601 time`);
+  return d;
+}
+
+function validityOf(v: Values, io: CliIo, defaultDays: number): { notBefore: Date; notAfter: Date } {
+  const notBefore = typeof v['not-before'] === 'string' ? dateOf(v['not-before'], '--not-before') : io.now();
+  const days = typeof v['days'] === 'string' ? intOf(v['days'], '--days', 1, 36500) : defaultDays;
+  return { notBefore, notAfter: new Date(notBefore.getTime() + days * 86_400_000) };
+}
+
+function pathLenOf(v: Values): { pathLen?: number } {
+  return typeof v['path-len'] === 'string' ? { pathLen: intOf(v['path-len'], '--path-len', 0, 255) } : {};
+}
+
+function keyFormatOf(v: Values): MlDsaKeyFormat {
+  const f = (v['key-format'] as string | undefined) ?? 'seed';
+  if (f !== 'seed' && f !== 'expanded' && f !== 'both') throw new UsageError('--key-format must be seed, expanded or both');
+  return f;
+}
+
+interface LoadedCa {
+  readonly credentials: IssuerCredentials;
+  /** Intermediates from this CA up to (not including) the root, this CA first. */
+  readonly chain: readonly Certificate[];
+  readonly root: Certificate;
+}
+
+async function loadCa(dir: string, provider: CryptoProvider): Promise<LoadedCa> {
+  const [certificate] = parsePemChain(readFileSync(join(dir, 'cert.pem'), 'utf8'));
+  const keyPair = await importPrivateKeyPem(provider, readFileSync(join(dir, 'key.pem'), 'utf8'));
+  const cert = certificate as Certificate;
+  if (isSelfIssued(cert)) return { credentials: { certificate: cert, privateKey: keyPair.privateKey }, chain: [], root: cert };
+  const chain = parsePemChain(readFileSync(join(dir, 'chain.pem'), 'utf8'));
+  const [root] = parsePemChain(readFileSync(join(dir, 'root.pem'), 'utf8'));
+  return { credentials: { certificate: cert, privateKey: keyPair.privateKey }, chain, root: root as Certificate };
+}
+
+async function write(
+  v: Values, io: CliIo, provider: CryptoProvider, issued: IssuedCertificate, issuerChain: readonly Certificate[], root: Certificate,
+): Promise<number> {
+  const out = required(v, 'out');
+  const files = ['cert.pem', 'key.pem', 'chain.pem', 'root.pem'].map((f) => join(out, f));
+  const existing = files.filter((f) => existsSync(f));
+  if (existing.length && !v['force']) throw new UsageError(`${existing.join(', ')} already exist (use --force to overwrite)`);
+  const key = await exportPrivateKeyPem(provider, issued.keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) });
+  mkdirSync(out, { recursive: true });
+  const [certFile, keyFile, chainFile, rootFile] = files as [string, string, string, string];
+  writeFileSync(certFile, certificateToPem(issued.certificate));
+  writeFileSync(keyFile, key, { mode: 0o600 });
+  writeFileSync(chainFile, chainToPem([issued.certificate, ...issuerChain]));
+  writeFileSync(rootFile, certificateToPem(root));
+  io.out(`${formatCertificate(issued.certificate)}\nwrote ${files.join(', ')}\n`);
+  return 0;
+}
+
+function indent(s: string): string {
+  return s.split('\n').map((l) => `  ${l}`).join('\n');
+}

@@ -1,0 +1,365 @@
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../pq/ids.js';
+import { SignatureScheme } from '../pq/ids.js';
+import {
+  bits, bitString, contents, contextTag, decodeDer, derNull, integerBytes, nullValue, octetAlignedBits, oid, oidValue, sequence,
+  smallInteger, Tag, type Tlv,
+} from './der.js';
+import { CertificateError, malformed } from './errors.js';
+import { Oid } from './oids.js';
+
+/** ML-DSA public-key sizes (FIPS 204 Table 2; RFC 9881 §4). */
+export const ML_DSA_PUBLIC_KEY_LENGTH: Record<MlDsaAlgorithm, number> = {
+  'ml-dsa-44': 1312,
+  'ml-dsa-65': 1952,
+  'ml-dsa-87': 2592,
+};
+/** ML-DSA expanded private-key sizes (RFC 9881 §6). */
+export const ML_DSA_EXPANDED_KEY_LENGTH: Record<MlDsaAlgorithm, number> = {
+  'ml-dsa-44': 2560,
+  'ml-dsa-65': 4032,
+  'ml-dsa-87': 4896,
+};
+
+const mlDsaByOid = new Map<string, MlDsaAlgorithm>([
+  [Oid.mlDsa44, 'ml-dsa-44'],
+  [Oid.mlDsa65, 'ml-dsa-65'],
+  [Oid.mlDsa87, 'ml-dsa-87'],
+]);
+const mlDsaOid: Record<MlDsaAlgorithm, string> = { 'ml-dsa-44': Oid.mlDsa44, 'ml-dsa-65': Oid.mlDsa65, 'ml-dsa-87': Oid.mlDsa87 };
+
+const mlDsaScheme: Record<MlDsaAlgorithm, SignatureScheme> = {
+  'ml-dsa-44': SignatureScheme.mldsa44,
+  'ml-dsa-65': SignatureScheme.mldsa65,
+  'ml-dsa-87': SignatureScheme.mldsa87,
+};
+
+export function isMlDsa(a: string): a is MlDsaAlgorithm {
+  return a === 'ml-dsa-44' || a === 'ml-dsa-65' || a === 'ml-dsa-87';
+}
+
+/** A parsed AlgorithmIdentifier: the OID and the raw parameters element, if any. */
+export interface AlgorithmIdentifier {
+  readonly oid: string;
+  readonly parameters?: Tlv;
+  /** The whole encoding. */
+  readonly raw: Uint8Array;
+}
+
+export function parseAlgorithmIdentifier(t: Tlv, what: string): AlgorithmIdentifier {
+  const r = contents(t, what);
+  const id = oidValue(r.read(), `${what} algorithm`);
+  const parameters = r.done ? undefined : r.read();
+  r.end();
+  return parameters ? { oid: id, parameters, raw: t.raw } : { oid: id, raw: t.raw };
+}
+
+/** A SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) reduced to what the provider needs. */
+export interface PublicKeyInfo {
+  /** The key's algorithm, or `unsupported` for one this library does not implement. */
+  readonly algorithm: KeyAlgorithm | 'unsupported';
+  /** The algorithm OID as found (with the curve OID for EC keys: `1.2.840.10045.2.1/1.3.132.0.34`). */
+  readonly algorithmOid: string;
+  /**
+   * The key in the encoding {@link CryptoProvider.verify} takes: raw ML-DSA and
+   * Ed25519 keys, a SEC1 point, a DER RSAPublicKey. Empty for `unsupported`.
+   */
+  readonly publicKey: Uint8Array;
+  /** RSA modulus length in bits (RSA only). */
+  readonly rsaBits?: number;
+  /** The whole SubjectPublicKeyInfo encoding. */
+  readonly der: Uint8Array;
+}
+
+const RSA_MIN_BITS = 2048;
+const RSA_MAX_BITS = 16384;
+
+function noParameters(alg: AlgorithmIdentifier, name: string, what: string): void {
+  if (alg.parameters !== undefined) {
+    throw new CertificateError('bad_algorithm_parameters', `${what}: ${name} AlgorithmIdentifier parameters must be absent`);
+  }
+}
+
+/**
+ * Parses a SubjectPublicKeyInfo. With `allowUnsupported`, an algorithm this
+ * library does not implement yields `algorithm: 'unsupported'` (so a trust
+ * store may hold such roots); otherwise it is an `unsupported_algorithm` error.
+ */
+export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): PublicKeyInfo {
+  const what = 'subjectPublicKeyInfo';
+  const r = contents(t, what);
+  const alg = parseAlgorithmIdentifier(r.expect(Tag.SEQUENCE, 'algorithm'), `${what} algorithm`);
+  const keyBits = r.expect(Tag.BIT_STRING, 'subjectPublicKey');
+  r.end();
+  const der = t.raw;
+
+  const ml = mlDsaByOid.get(alg.oid);
+  if (ml) {
+    noParameters(alg, ml.toUpperCase(), what);
+    const key = octetAlignedBits(keyBits, `${what} key`);
+    const want = ML_DSA_PUBLIC_KEY_LENGTH[ml];
+    if (key.length !== want) {
+      throw new CertificateError('bad_public_key', `${ml.toUpperCase()} public key must be ${want} bytes, found ${key.length}`);
+    }
+    return { algorithm: ml, algorithmOid: alg.oid, publicKey: key, der };
+  }
+  switch (alg.oid) {
+    case Oid.ed25519: {
+      noParameters(alg, 'Ed25519', what);
+      const key = octetAlignedBits(keyBits, `${what} key`);
+      if (key.length !== 32) throw new CertificateError('bad_public_key', `Ed25519 public key must be 32 bytes, found ${key.length}`);
+      return { algorithm: 'ed25519', algorithmOid: alg.oid, publicKey: key, der };
+    }
+    case Oid.ecPublicKey: {
+      if (alg.parameters?.tag !== Tag.OID) {
+        throw new CertificateError('bad_algorithm_parameters', 'EC public key parameters must be a namedCurve OID');
+      }
+      const curve = oidValue(alg.parameters, `${what} namedCurve`);
+      const algorithmOid = `${alg.oid}/${curve}`;
+      const size = curve === Oid.secp256r1 ? 32 : curve === Oid.secp384r1 ? 48 : 0;
+      if (size === 0) {
+        if (allowUnsupported) return { algorithm: 'unsupported', algorithmOid, publicKey: new Uint8Array(0), der };
+        throw new CertificateError('unsupported_algorithm', `EC curve ${curve} is not supported (P-256 and P-384 are)`);
+      }
+      const key = octetAlignedBits(keyBits, `${what} key`);
+      const form = key[0];
+      const ok = (form === 4 && key.length === 1 + 2 * size) || ((form === 2 || form === 3) && key.length === 1 + size);
+      if (!ok) throw new CertificateError('bad_public_key', `not a SEC1 P-${size * 8} point (${key.length} bytes, form ${form ?? 'none'})`);
+      return { algorithm: size === 32 ? 'ecdsa-p256' : 'ecdsa-p384', algorithmOid, publicKey: key, der };
+    }
+    case Oid.rsaEncryption: {
+      // RFC 3279 §2.3.1: the parameters MUST be NULL.
+      if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'rsaEncryption parameters must be NULL');
+      try {
+        nullValue(alg.parameters, 'rsaEncryption parameters');
+      } catch {
+        throw new CertificateError('bad_algorithm_parameters', 'rsaEncryption parameters must be NULL');
+      }
+      const key = octetAlignedBits(keyBits, `${what} key`);
+      const rsaBits = checkRsaPublicKey(key);
+      return { algorithm: 'rsa', algorithmOid: alg.oid, publicKey: key, rsaBits, der };
+    }
+    default:
+      if (allowUnsupported) {
+        bitString(keyBits, `${what} key`);
+        return { algorithm: 'unsupported', algorithmOid: alg.oid, publicKey: new Uint8Array(0), der };
+      }
+      throw new CertificateError('unsupported_algorithm', `public-key algorithm ${alg.oid} is not supported`);
+  }
+}
+
+/** Parses a DER SubjectPublicKeyInfo; unsupported algorithms are an error. */
+export function parseSubjectPublicKeyInfo(der: Uint8Array): PublicKeyInfo {
+  return parsePublicKeyInfoTlv(decodeDer(der, 'subjectPublicKeyInfo'), false);
+}
+
+function checkRsaPublicKey(key: Uint8Array): number {
+  const r = contents(decodeDer(key, 'RSAPublicKey'), 'RSAPublicKey');
+  const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
+  const e = integerBytes(r.expect(Tag.INTEGER, 'publicExponent'), 'RSA exponent');
+  r.end();
+  if ((n[0] as number) >= 0x80 || (e[0] as number) >= 0x80) throw new CertificateError('bad_public_key', 'negative RSA modulus or exponent');
+  const mag = n[0] === 0 ? n.subarray(1) : n;
+  const bits = mag.length === 0 ? 0 : (mag.length - 1) * 8 + (32 - Math.clz32(mag[0] as number));
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+    throw new CertificateError('bad_public_key', `RSA modulus of ${bits} bits is outside ${RSA_MIN_BITS}..${RSA_MAX_BITS}`);
+  }
+  if (((e[e.length - 1] as number) & 1) === 0 || (e.length === 1 && (e[0] as number) < 3)) {
+    throw new CertificateError('bad_public_key', 'RSA public exponent must be odd and at least 3');
+  }
+  return bits;
+}
+
+/** Encodes a SubjectPublicKeyInfo for a key in provider encoding. */
+export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
+  return sequence(encodeKeyAlgorithmIdentifier(algorithm), bits(publicKey));
+}
+
+/** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8. */
+export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Array {
+  switch (algorithm) {
+    case 'ml-dsa-44':
+    case 'ml-dsa-65':
+    case 'ml-dsa-87':
+      return sequence(oid(mlDsaOid[algorithm]));
+    case 'ed25519':
+      return sequence(oid(Oid.ed25519));
+    case 'ecdsa-p256':
+      return sequence(oid(Oid.ecPublicKey), oid(Oid.secp256r1));
+    case 'ecdsa-p384':
+      return sequence(oid(Oid.ecPublicKey), oid(Oid.secp384r1));
+    case 'rsa':
+      return sequence(oid(Oid.rsaEncryption), derNull());
+  }
+}
+
+/** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
+export type SignatureAlgorithm =
+  | { readonly kind: 'ml-dsa'; readonly algorithm: MlDsaAlgorithm; readonly oid: string }
+  | { readonly kind: 'ed25519'; readonly oid: string }
+  | { readonly kind: 'ecdsa'; readonly hash: HashAlgorithm; readonly oid: string }
+  | { readonly kind: 'rsa-pkcs1'; readonly hash: HashAlgorithm; readonly oid: string }
+  | { readonly kind: 'rsa-pss'; readonly hash: HashAlgorithm; readonly saltLength: number; readonly oid: string }
+  | { readonly kind: 'unsupported'; readonly oid: string; readonly detail: string };
+
+const hashByOid = new Map<string, HashAlgorithm>([[Oid.sha256, 'SHA-256'], [Oid.sha384, 'SHA-384'], [Oid.sha512, 'SHA-512']]);
+const hashLen: Record<HashAlgorithm, number> = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
+
+/**
+ * Decodes a signature AlgorithmIdentifier. Wrong parameters for an algorithm
+ * we know are an error now; an algorithm we do not know is recorded as
+ * `unsupported` and refused only if a path needs it.
+ */
+export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgorithm {
+  const id = alg.oid;
+  const ml = mlDsaByOid.get(id);
+  if (ml) {
+    noParameters(alg, ml.toUpperCase(), 'signatureAlgorithm');
+    return { kind: 'ml-dsa', algorithm: ml, oid: id };
+  }
+  switch (id) {
+    case Oid.ed25519:
+      noParameters(alg, 'Ed25519', 'signatureAlgorithm');
+      return { kind: 'ed25519', oid: id };
+    case Oid.ecdsaWithSha256:
+    case Oid.ecdsaWithSha384:
+      // RFC 5758 §3.2: the parameters MUST be absent.
+      noParameters(alg, 'ECDSA', 'signatureAlgorithm');
+      return { kind: 'ecdsa', hash: id === Oid.ecdsaWithSha256 ? 'SHA-256' : 'SHA-384', oid: id };
+    case Oid.sha256WithRsa:
+    case Oid.sha384WithRsa:
+    case Oid.sha512WithRsa: {
+      // RFC 4055 §5: NULL; absent is tolerated because some encoders omit it.
+      if (alg.parameters !== undefined && (alg.parameters.tag !== Tag.NULL || alg.parameters.value.length !== 0)) {
+        throw new CertificateError('bad_algorithm_parameters', 'RSA PKCS #1 v1.5 signature parameters must be NULL');
+      }
+      const hash: HashAlgorithm = id === Oid.sha256WithRsa ? 'SHA-256' : id === Oid.sha384WithRsa ? 'SHA-384' : 'SHA-512';
+      return { kind: 'rsa-pkcs1', hash, oid: id };
+    }
+    case Oid.rsassaPss:
+      return parsePssParameters(alg);
+    default:
+      return { kind: 'unsupported', oid: id, detail: `signature algorithm ${id} is not supported` };
+  }
+}
+
+/** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
+function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
+  const id = alg.oid;
+  if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'RSASSA-PSS requires parameters');
+  const r = contents(alg.parameters, 'RSASSA-PSS-params');
+  const hashT = r.optional(contextTag(0, true));
+  const mgfT = r.optional(contextTag(1, true));
+  const saltT = r.optional(contextTag(2, true));
+  const trailerT = r.optional(contextTag(3, true));
+  r.end();
+  const hashAlgOf = (t: Tlv, what: string): string => {
+    const inner = contents(t, what, t.tag);
+    const a = parseAlgorithmIdentifier(inner.expect(Tag.SEQUENCE, what), what);
+    inner.end();
+    if (a.parameters !== undefined) nullValue(a.parameters, `${what} parameters`);
+    return a.oid;
+  };
+  const hashOid = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : '1.3.14.3.2.26';
+  const hash = hashByOid.get(hashOid);
+  if (!hash) return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS with hash ${hashOid} is not supported` };
+  if (!mgfT) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with MGF1-SHA1 is not supported' };
+  const mgfR = contents(mgfT, 'PSS maskGenAlgorithm', mgfT.tag);
+  const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
+  mgfR.end();
+  if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) {
+    return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS mask generation ${mgf.oid} is not supported` };
+  }
+  const mgfHash = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
+  if (mgfHash.parameters !== undefined) nullValue(mgfHash.parameters, 'MGF1 hash parameters');
+  if (mgfHash.oid !== hashOid) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported' };
+  let saltLength = 20;
+  if (saltT) {
+    const sr = contents(saltT, 'PSS saltLength', saltT.tag);
+    saltLength = smallInteger(sr.expect(Tag.INTEGER, 'saltLength'), 'saltLength', 0xffff);
+    sr.end();
+  }
+  if (trailerT) {
+    const tr = contents(trailerT, 'PSS trailerField', trailerT.tag);
+    if (smallInteger(tr.expect(Tag.INTEGER, 'trailerField'), 'trailerField') !== 1) throw malformed('RSASSA-PSS trailerField must be 1');
+    tr.end();
+  }
+  if (saltLength !== hashLen[hash]) {
+    return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS salt length ${saltLength} is not the hash length ${hashLen[hash]}` };
+  }
+  return { kind: 'rsa-pss', hash, saltLength, oid: id };
+}
+
+/** Display name of a signature algorithm (`ML-DSA-65`, `ecdsa-with-SHA256`). */
+export function signatureAlgorithmName(s: SignatureAlgorithm): string {
+  switch (s.kind) {
+    case 'ml-dsa': return s.algorithm.toUpperCase();
+    case 'ed25519': return 'Ed25519';
+    case 'ecdsa': return `ecdsa-with-${s.hash.replace('-', '')}`;
+    case 'rsa-pkcs1': return `${s.hash.replace('-', '').toLowerCase()}WithRSAEncryption`;
+    case 'rsa-pss': return `RSASSA-PSS (${s.hash})`;
+    case 'unsupported': return `unsupported (${s.oid})`;
+  }
+}
+
+/** Display name of a key algorithm (`ML-DSA-65`, `ECDSA P-256`, `RSA 2048`). */
+export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
+  switch (k.algorithm) {
+    case 'ml-dsa-44':
+    case 'ml-dsa-65':
+    case 'ml-dsa-87':
+      return k.algorithm.toUpperCase();
+    case 'ed25519': return 'Ed25519';
+    case 'ecdsa-p256': return 'ECDSA P-256';
+    case 'ecdsa-p384': return 'ECDSA P-384';
+    case 'rsa': return `RSA ${k.rsaBits ?? ''}`.trim();
+    case 'unsupported': return `unsupported (${k.algorithmOid})`;
+  }
+}
+
+/**
+ * The TLS SignatureScheme that verifies a certificate signature made with
+ * `sig` by the holder of `issuerKey`. Combinations TLS has no scheme for
+ * (ECDSA-SHA384 on P-256, PSS with a PSS-only key, ...) are unsupported.
+ */
+export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: PublicKeyInfo): SignatureScheme {
+  const mismatch = (): CertificateError =>
+    new CertificateError('unsupported_algorithm', `signature algorithm ${signatureAlgorithmName(sig)} with an issuer key of type ${publicKeyAlgorithmName(issuerKey)} is not supported`);
+  switch (sig.kind) {
+    case 'unsupported':
+      throw new CertificateError('unsupported_algorithm', sig.detail);
+    case 'ml-dsa':
+      if (issuerKey.algorithm !== sig.algorithm) throw mismatch();
+      return mlDsaScheme[sig.algorithm];
+    case 'ed25519':
+      if (issuerKey.algorithm !== 'ed25519') throw mismatch();
+      return SignatureScheme.ed25519;
+    case 'ecdsa':
+      if (sig.hash === 'SHA-256' && issuerKey.algorithm === 'ecdsa-p256') return SignatureScheme.ecdsa_secp256r1_sha256;
+      if (sig.hash === 'SHA-384' && issuerKey.algorithm === 'ecdsa-p384') return SignatureScheme.ecdsa_secp384r1_sha384;
+      throw mismatch();
+    case 'rsa-pkcs1':
+      if (issuerKey.algorithm !== 'rsa') throw mismatch();
+      return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pkcs1_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pkcs1_sha384 : SignatureScheme.rsa_pkcs1_sha512;
+    case 'rsa-pss':
+      if (issuerKey.algorithm !== 'rsa') throw mismatch();
+      return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_rsae_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_rsae_sha384 : SignatureScheme.rsa_pss_rsae_sha512;
+  }
+}
+
+/** The signature AlgorithmIdentifier and TLS scheme a CA with key `algorithm` signs with. */
+export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SignatureScheme } {
+  switch (algorithm) {
+    case 'ml-dsa-44':
+    case 'ml-dsa-65':
+    case 'ml-dsa-87':
+      return { identifier: sequence(oid(mlDsaOid[algorithm])), scheme: mlDsaScheme[algorithm] };
+    case 'ed25519':
+      return { identifier: sequence(oid(Oid.ed25519)), scheme: SignatureScheme.ed25519 };
+    case 'ecdsa-p256':
+      return { identifier: sequence(oid(Oid.ecdsaWithSha256)), scheme: SignatureScheme.ecdsa_secp256r1_sha256 };
+    case 'ecdsa-p384':
+      return { identifier: sequence(oid(Oid.ecdsaWithSha384)), scheme: SignatureScheme.ecdsa_secp384r1_sha384 };
+    case 'rsa':
+      return { identifier: sequence(oid(Oid.sha256WithRsa), derNull()), scheme: SignatureScheme.rsa_pkcs1_sha256 };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * `pqtls cert`: the CLI mints a root, an intermediate and a leaf into
+ * directories with cert.pem / key.pem / chain.pem / root.pem, and the results
+ * validate under our validator. Runs `main()` in-process with an injected clock.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../src/cli/main.js';
+import { createNobleProvider } from '../../src/pq/noble/index.js';
+import { decodePem, importPrivateKeyPem, parsePemChain, verifyChain, type Certificate } from '../../src/x509/index.js';
+
+const NOW = new Date('2026-03-01T00:00:00Z');
+const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = { out: (s) => void (out += s), err: (s) => void (err += s), now: () => NOW };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+describe('pqtls cert', () => {
+  it('ca → intermediate → leaf, files with clear names, chain validates', async () => {
+    const root = join(dir, 'root');
+    const inter = join(dir, 'int');
+    const leaf = join(dir, 'leaf');
+    expect(await run('cert', 'ca', '--alg', 'ml-dsa-65', '--subject', 'CN=CLI Root,O=pqtls', '--out', root)).toMatchObject({ code: 0 });
+    expect(await run('cert', 'intermediate', '--ca', root, '--alg', 'ml-dsa-87', '--subject', 'CN=CLI Intermediate', '--path-len', '0', '--out', inter))
+      .toMatchObject({ code: 0 });
+    const r = await run('cert', 'leaf', '--ca', inter, '--alg', 'ml-dsa-44', '--dns', 'localhost', '--ip', '127.0.0.1', '--ip', '::1', '--out', leaf);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toContain('names:      DNS:localhost, IP:127.0.0.1, IP:::1');
+    for (const d of [root, inter, leaf]) for (const file of ['cert.pem', 'key.pem', 'chain.pem', 'root.pem']) expect(existsSync(join(d, file))).toBe(true);
+    expect(statSync(join(leaf, 'key.pem')).mode & 0o777).toBe(0o600);
+
+    const chain = parsePemChain(readFileSync(join(leaf, 'chain.pem'), 'utf8'));
+    expect(chain.map((c) => c.subject.text)).toEqual(['CN=localhost', 'CN=CLI Intermediate']);
+    const provider = createNobleProvider();
+    const result = await verifyChain({
+      provider, leaf: chain[0] as Certificate, intermediates: chain.slice(1), trustAnchors: parsePemChain(readFileSync(join(leaf, 'root.pem'), 'utf8')),
+      now: NOW, hostname: 'localhost', purpose: 'serverAuth',
+    });
+    expect(result.path.map((c) => c.subject.text)).toEqual(['CN=localhost', 'CN=CLI Intermediate', 'CN=CLI Root,O=pqtls']);
+    expect(result.leaf.notBefore).toEqual(NOW);
+    expect(result.leaf.notAfter).toEqual(new Date(NOW.getTime() + 365 * 86_400_000));
+    // ML-DSA keys are written in seed form by default (RFC 9881 §6): 54 bytes of PKCS #8.
+    const keyPem = readFileSync(join(leaf, 'key.pem'), 'utf8');
+    expect(decodePem(keyPem)[0]?.bytes).toHaveLength(54);
+    expect((await importPrivateKeyPem(provider, keyPem)).publicKey).toEqual(result.leaf.publicKey.publicKey);
+
+    const verified = await run('cert', 'verify', '--ca', join(leaf, 'root.pem'), '--host', 'localhost', join(leaf, 'chain.pem'));
+    expect(verified).toMatchObject({ code: 0 });
+    expect(verified.out).toContain('2: CN=CLI Root,O=pqtls');
+    const wrong = await run('cert', 'verify', '--ca', join(leaf, 'root.pem'), '--host', 'example.com', join(leaf, 'chain.pem'));
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain('hostname_mismatch: not valid for "example.com"');
+    const shown = await run('cert', 'show', join(leaf, 'chain.pem'));
+    expect(shown.out).toMatch(/chain\.pem \[1\]\n {2}subject: {4}CN=CLI Intermediate/);
+  });
+
+  it('--key-format both writes seed and expanded key; refuses to overwrite without --force', async () => {
+    const out = join(dir, 'both');
+    expect((await run('cert', 'ca', '--alg', 'ml-dsa-44', '--subject', 'CN=x', '--key-format', 'both', '--out', out)).code).toBe(0);
+    expect(decodePem(readFileSync(join(out, 'key.pem'), 'utf8'))[0]?.bytes.length).toBeGreaterThan(2560 + 32);
+    const again = await run('cert', 'ca', '--alg', 'ml-dsa-44', '--subject', 'CN=x', '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('already exist (use --force to overwrite)');
+    expect((await run('cert', 'ca', '--alg', 'ed25519', '--subject', 'CN=x', '--out', out, '--force')).code).toBe(0);
+  });
+
+  it('--help for the dispatcher, cert and every subcommand', async () => {
+    expect((await run('--help')).out).toContain('cert  mint and check X.509 certificates');
+    expect((await run('cert', '--help')).out).toContain('chain.pem  the certificate and the intermediates above it');
+    for (const sub of ['ca', 'intermediate', 'leaf', 'show', 'verify']) {
+      const r = await run('cert', sub, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^usage: pqtls cert ${sub}`));
+    }
+  });
+
+  it('usage errors exit 2 and say what is wrong', async () => {
+    expect(await run('nope')).toMatchObject({ code: 2, err: expect.stringContaining('unknown command "nope"') as unknown });
+    expect(await run('cert', 'ca', '--subject', 'CN=x')).toMatchObject({ code: 2, err: expect.stringContaining('--out is required') as unknown });
+    expect(await run('cert', 'ca', '--alg', 'rsa', '--subject', 'CN=x', '--out', join(dir, 'r'))).toMatchObject({ code: 2, err: expect.stringContaining('--alg must be one of') as unknown });
+    expect(await run('cert', 'ca', '--bogus')).toMatchObject({ code: 2, err: expect.stringContaining("Unknown option '--bogus'") as unknown });
+    expect(await run('cert', 'leaf', '--ca', join(dir, 'root'), '--out', join(dir, 'l2'))).toMatchObject({ code: 2, err: expect.stringContaining('at least one --dns or --ip') as unknown });
+    expect(await run('cert', 'leaf', '--ca', join(dir, 'missing'), '--dns', 'a', '--out', join(dir, 'l3'))).toMatchObject({ code: 1, err: expect.stringContaining('ENOENT') as unknown });
+  });
+});

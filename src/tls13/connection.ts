@@ -30,6 +30,9 @@ export interface ConnectionLimits {
   readonly padding?: PaddingPolicy;
 }
 
+/** A full protected record with its header. */
+const RECEIVE_SLICE = 5 + (1 << 14) + 256;
+
 type State = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
 
 /**
@@ -123,11 +126,15 @@ export class TlsConnection {
   /** Processes bytes received from the peer. Errors become an alert and an `error` event, never a rejection. */
   receive(data: Uint8Array): Promise<void | undefined> {
     return this.serial(async () => {
-      if (this.failed || this.receivedClose) return;
-      this.reader.push(data);
-      for (let rec = this.reader.next(); rec; rec = this.reader.next()) {
-        await this.onRecord(rec.type, rec.header, rec.fragment);
+      // Fed a record's worth at a time, so however much the transport hands over at once,
+      // the reader never holds more than one partial record plus one slice.
+      for (let o = 0; o < data.length; o += RECEIVE_SLICE) {
         if (this.failed || this.receivedClose) return;
+        this.reader.push(data.subarray(o, o + RECEIVE_SLICE));
+        for (let rec = this.reader.next(); rec; rec = this.reader.next()) {
+          await this.onRecord(rec.type, rec.header, rec.fragment);
+          if (this.failed || this.receivedClose) return;
+        }
       }
     });
   }

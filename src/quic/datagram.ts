@@ -1,3 +1,4 @@
+import { concat } from '../bytes.js';
 import { InvalidPacketError } from './errors.js';
 import { parsePacket, type Packet, type ParseOptions } from './header.js';
 
@@ -36,13 +37,5 @@ export function splitDatagram(datagram: Uint8Array, options: ParseOptions): Spli
 
 /** Concatenates packets into one datagram (RFC 9000 §12.2); the caller keeps the short-header packet last. */
 export function coalescePackets(packets: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of packets) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of packets) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(...packets);
 }

@@ -10,6 +10,7 @@ import { frameHandshake } from '../../src/tls13/messages/handshake.js';
 import { encodeServerHello } from '../../src/tls13/messages/hello.js';
 import { encodeRecord } from '../../src/tls13/record-layer.js';
 import { Reader } from '../../src/codec/reader.js';
+import { concat } from '../../src/bytes.js';
 import { clock, connectPair, pinnedKeyVerifier, pump, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
 
 /** Splits a byte stream into TLS records (header + body). */
@@ -161,7 +162,7 @@ describe('random handshake message sequences never escape as exceptions', () => 
   const handshakeTypes = [1, 2, 4, 5, 8, 11, 13, 15, 20, 24, 254, 99];
   const message = fc.record({ type: fc.constantFrom(...handshakeTypes), body: fc.uint8Array({ maxLength: 300 }) });
   const recordArb = fc.oneof(
-    fc.array(message, { minLength: 1, maxLength: 4 }).map((ms) => encodeRecord(ContentType.handshake, concatAll(ms.map((m) => frameHandshake(m.type, m.body))))),
+    fc.array(message, { minLength: 1, maxLength: 4 }).map((ms) => encodeRecord(ContentType.handshake, concat(...ms.map((m) => frameHandshake(m.type, m.body))))),
     fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => encodeRecord(ContentType.application_data, b)),
     fc.constant(encodeRecord(ContentType.change_cipher_spec, new Uint8Array([1]))),
     fc.uint8Array({ minLength: 0, maxLength: 50 }),
@@ -221,15 +222,4 @@ describe('random handshake message sequences never escape as exceptions', () => 
 function expectCleanState(c: TlsConnection): void {
   if (c.error) expect(c.error).toBeInstanceOf(PqtlsError);
   if (c.error) expect(typeof c.error.alert).toBe('number');
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

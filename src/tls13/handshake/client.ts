@@ -19,7 +19,7 @@ import type { HandshakeMessage } from '../messages/handshake.js';
 import { decodeServerHello, encodeClientHello, isHelloRetryRequest, type ClientHello } from '../messages/hello.js';
 import { Transcript } from '../transcript.js';
 import {
-  KeyLogLabel, Outbox, certificateVerifyContent, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
+  KeyLogLabel, Outbox, certificateVerifyContent, expectType, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
 } from './common.js';
 import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage } from './secrets.js';
 import { Connected, handlePostHandshake } from './post-handshake.js';
@@ -142,10 +142,6 @@ export async function handleClient(state: ClientState, level: Level, msg: Handsh
     case 'Connected':
       return handlePostHandshake(state, msg, out);
   }
-}
-
-function expectType(msg: HandshakeMessage, type: number, state: string): void {
-  if (msg.type !== type) fail(AlertDescription.unexpected_message, `got handshake message ${msg.type} in ${state}`);
 }
 
 async function onServerHello(

@@ -72,6 +72,11 @@ export function fail(alert: AlertDescription, message: string): never {
   throw new PqtlsError(message, alert);
 }
 
+/** Any message but the one a state waits for is unexpected_message (RFC 8446 §6.2). */
+export function expectType(msg: { readonly type: number }, type: number, state: string): void {
+  if (msg.type !== type) fail(AlertDescription.unexpected_message, `got handshake message ${msg.type} in ${state}`);
+}
+
 /** The content a CertificateVerify signs (RFC 8446 §4.4.3). */
 export function certificateVerifyContent(role: 'server' | 'client', transcriptHash: Uint8Array): Uint8Array {
   const pad = new Uint8Array(64).fill(0x20);

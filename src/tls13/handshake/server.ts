@@ -18,7 +18,7 @@ import { decodeClientHello, encodeServerHello, type ClientHello } from '../messa
 import { Transcript } from '../transcript.js';
 import { verifyPeerSignature } from './client.js';
 import {
-  KeyLogLabel, Outbox, certificateVerifyContent, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
+  KeyLogLabel, Outbox, certificateVerifyContent, expectType, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
 } from './common.js';
 import { handlePostHandshake, type Connected } from './post-handshake.js';
 import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage, type MasterStage } from './secrets.js';
@@ -91,10 +91,6 @@ export async function handleServer(state: ServerState, level: Level, msg: Handsh
     case 'Connected':
       return handlePostHandshake(state, msg, out);
   }
-}
-
-function expectType(msg: HandshakeMessage, type: number, state: string): void {
-  if (msg.type !== type) fail(AlertDescription.unexpected_message, `got handshake message ${msg.type} in ${state}`);
 }
 
 function required(exts: readonly Extension[], type: number, name: string): Uint8Array {

@@ -155,3 +155,22 @@ describe('close_notify (RFC 8446 §6.1)', () => {
     expect(client.isClosed && server.isClosed).toBe(true);
   });
 });
+
+// NSS key log format (what SSLKEYLOGFILE readers such as Wireshark expect).
+describe('key log', () => {
+  it('both sides log the same five secrets under the client random', async () => {
+    const provider = seededProvider('keylog');
+    const key = await testKey(provider, 'ed25519');
+    const clientLines: string[] = [];
+    const serverLines: string[] = [];
+    await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key), keyLog: (l) => clientLines.push(l) },
+      { provider, certificate: { chain: [key.publicKey], ...key }, keyLog: (l) => serverLines.push(l) },
+    );
+    expect(clientLines.map((l) => l.split(' ')[0]).sort()).toEqual([
+      'CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'EXPORTER_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_TRAFFIC_SECRET_0',
+    ]);
+    expect([...serverLines].sort()).toEqual([...clientLines].sort());
+    for (const l of clientLines) expect(l).toMatch(/^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64}$/);
+  });
+});

@@ -80,7 +80,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     (s) => {
       const info = s.handshakeInfo;
       io.out(
-        `connection: group=${info ? groupName(info.group) : '?'} cipher=${info?.cipherSuite.name} alpn=${info?.alpn ?? '-'}` +
+        `connection: group=${info ? (info.group === undefined ? 'none (psk_ke)' : groupName(info.group)) : '?'} cipher=${info?.cipherSuite.name} alpn=${info?.alpn ?? '-'}` +
           ` client-cert=${info?.peerCertificates.length ? 'yes' : 'no'}\n`,
       );
       s.on('data', (d: Buffer) => (values.echo ? s.write(d) : io.out(d.toString('utf8'))));
@@ -122,7 +122,7 @@ export function summarize(s: PqTlsSocket, handshakeMs: number): ClientSummary {
   return {
     protocol: 'TLSv1.3',
     cipher: info.cipherSuite.name,
-    group: groupName(info.group),
+    group: info.group === undefined ? 'none (psk_ke)' : groupName(info.group),
     signatureScheme: info.peerSignatureScheme === undefined ? null : signatureSchemeName(info.peerSignatureScheme),
     alpn: info.alpn ?? null,
     resumed: info.resumed,

@@ -126,7 +126,8 @@ export class PqTlsSocket extends Duplex {
   }
   /** The key-exchange group, in the shape of `tls.TLSSocket#getEphemeralKeyInfo`. */
   getEphemeralKeyInfo(): { type: string; name: string } | Record<string, never> {
-    return this.info ? { type: 'TLSGroup', name: groupName(this.info.group) } : {};
+    // psk_ke resumption has no ephemeral key.
+    return this.info?.group !== undefined ? { type: 'TLSGroup', name: groupName(this.info.group) } : {};
   }
   /** The scheme the peer signed with, e.g. `mldsa65`. */
   getPeerSignatureScheme(): string | undefined {

@@ -7,6 +7,9 @@ import type { CryptoProvider, PrivateKeyRef } from '../pq/provider.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuiteInfo, type CipherSuite } from './cipher-suites.js';
 import type { Extension } from './messages/extensions.js';
 import type { ClientHello } from './messages/hello.js';
+import type { AntiReplay } from './anti-replay.js';
+import type { SessionStore } from './session.js';
+import type { TicketSealer } from './tickets.js';
 
 /** A certificate chain (leaf first, DER) with the private key of its leaf. */
 export interface CertifiedKey {
@@ -77,6 +80,44 @@ export interface ClientOptions extends CommonOptions {
   readonly certificate?: CertifiedKey & { readonly keyAlgorithm: KeyAlgorithm };
   /** RFC 8446 Appendix D.4 middlebox compatibility mode (default on; off for QUIC). */
   readonly middleboxCompat?: boolean;
+  /**
+   * Where tickets are kept and looked up (by `serverName`) for resumption.
+   * Without a store the client neither offers nor keeps sessions.
+   */
+  readonly sessionStore?: SessionStore;
+  /**
+   * Key-exchange modes offered with a PSK (RFC 8446 §4.2.9). Default
+   * `['psk_dhe_ke']`, which keeps the hybrid PQ key exchange on resumption;
+   * `psk_ke` (no fresh key exchange, no forward secrecy) is opt-in.
+   */
+  readonly pskModes?: readonly PskModeName[];
+  /**
+   * Data to send as 0-RTT early data when the resumed session allows it
+   * (RFC 8446 §4.2.10). It is replayable by an attacker: send only idempotent requests.
+   */
+  readonly earlyData?: Uint8Array;
+  /** When the server rejects early data, send it again as ordinary data after the handshake. */
+  readonly replayRejectedEarlyData?: boolean;
+}
+
+export type PskModeName = 'psk_dhe_ke' | 'psk_ke';
+
+/** Session tickets a server issues (RFC 8446 §4.6.1). */
+export interface TicketOptions {
+  /** Seals tickets; share a {@link TicketKeyRing}'s keys between servers to resume across them. */
+  readonly sealer: TicketSealer;
+  /** Tickets sent after each handshake (default 2). */
+  readonly count?: number;
+  /** ticket_lifetime in seconds (default 7200; at most 604800). */
+  readonly lifetime?: number;
+}
+
+/** 0-RTT acceptance on a server (RFC 8446 §4.2.10, §8). Off unless given. */
+export interface EarlyDataOptions {
+  /** max_early_data_size promised in tickets and enforced. */
+  readonly maxSize: number;
+  /** ClientHello recording; share one across a fleet. */
+  readonly antiReplay: AntiReplay;
 }
 
 export interface ServerOptions extends CommonOptions {
@@ -85,6 +126,11 @@ export interface ServerOptions extends CommonOptions {
   readonly clientAuth?: { readonly verifier: CertificateVerifier; readonly required: boolean };
   /** Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2). */
   readonly hrrCookie?: boolean;
+  /** Issue session tickets and accept them for resumption. */
+  readonly tickets?: TicketOptions;
+  /** PSK modes accepted (default `['psk_dhe_ke']`). */
+  readonly pskModes?: readonly PskModeName[];
+  readonly earlyData?: EarlyDataOptions;
 }
 
 export const DEFAULT_KEY_SHARES: readonly NamedGroup[] = [NamedGroup.X25519MLKEM768, NamedGroup.x25519];
@@ -157,12 +203,19 @@ export interface ResolvedClient extends Resolved {
   readonly keyShareGroups: readonly NamedGroup[];
   readonly certificate: ClientOptions['certificate'];
   readonly middleboxCompat: boolean;
+  readonly sessionStore: SessionStore | undefined;
+  readonly pskModes: readonly PskModeName[];
+  readonly earlyData: Uint8Array | undefined;
+  readonly replayRejectedEarlyData: boolean;
 }
 
 export interface ResolvedServer extends Resolved {
   readonly certificate: ServerOptions['certificate'];
   readonly clientAuth: ServerOptions['clientAuth'];
   readonly hrrCookie: boolean;
+  readonly tickets: Required<TicketOptions> | undefined;
+  readonly pskModes: readonly PskModeName[];
+  readonly earlyData: EarlyDataOptions | undefined;
 }
 
 /** Validates client options up front, so a mistake is a clear error before any byte is sent. */
@@ -184,6 +237,10 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClient {
     keyShareGroups,
     certificate: o.certificate,
     middleboxCompat: o.middleboxCompat ?? true,
+    sessionStore: o.sessionStore,
+    pskModes: resolvePskModes(o.pskModes),
+    earlyData: o.earlyData,
+    replayRejectedEarlyData: o.replayRejectedEarlyData ?? false,
   };
 }
 
@@ -192,7 +249,33 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServer {
   if (!o.certificate) throw new ConfigError('certificate is required for a server');
   checkCertifiedKey(o.certificate, 'certificate');
   if (o.clientAuth && !o.clientAuth.verifier) throw new ConfigError('clientAuth.verifier is required');
-  return { ...base, certificate: o.certificate, clientAuth: o.clientAuth, hrrCookie: o.hrrCookie ?? false };
+  let tickets: Required<TicketOptions> | undefined;
+  if (o.tickets) {
+    tickets = { sealer: o.tickets.sealer, count: o.tickets.count ?? 2, lifetime: o.tickets.lifetime ?? 7200 };
+    if (!tickets.sealer) throw new ConfigError('tickets.sealer is required');
+    if (!Number.isInteger(tickets.count) || tickets.count < 0 || tickets.count > 16) throw new ConfigError('tickets.count must be 0..16');
+    if (!Number.isInteger(tickets.lifetime) || tickets.lifetime < 1 || tickets.lifetime > 604800) {
+      throw new ConfigError('tickets.lifetime must be 1..604800 seconds (RFC 8446 §4.6.1)');
+    }
+  }
+  if (o.earlyData) {
+    if (!tickets) throw new ConfigError('earlyData needs tickets: 0-RTT only happens on resumption');
+    if (!o.earlyData.antiReplay) throw new ConfigError('earlyData.antiReplay is required (RFC 8446 §8)');
+    if (!Number.isInteger(o.earlyData.maxSize) || o.earlyData.maxSize < 1 || o.earlyData.maxSize > 0xffffffff) {
+      throw new ConfigError('earlyData.maxSize must be a positive 32-bit integer');
+    }
+  }
+  return {
+    ...base, certificate: o.certificate, clientAuth: o.clientAuth, hrrCookie: o.hrrCookie ?? false,
+    tickets, pskModes: resolvePskModes(o.pskModes), earlyData: o.earlyData,
+  };
+}
+
+function resolvePskModes(m: readonly PskModeName[] | undefined): readonly PskModeName[] {
+  const modes = m ?? ['psk_dhe_ke'];
+  for (const x of modes) if (x !== 'psk_dhe_ke' && x !== 'psk_ke') throw new ConfigError(`pskModes: unknown mode ${String(x)}`);
+  if (modes.length === 0) throw new ConfigError('pskModes: empty');
+  return modes;
 }
 
 function checkCertifiedKey(c: CertifiedKey & { keyAlgorithm: KeyAlgorithm }, what: string): void {

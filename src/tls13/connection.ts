@@ -1,4 +1,4 @@
-import { AlertDescription, ConfigError, PqtlsError, alertName } from '../errors.js';
+import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, alertName } from '../errors.js';
 import { concat } from '../bytes.js';
 import { ContentType, MAX_PLAINTEXT } from './content-type.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from './config.js';
@@ -14,6 +14,8 @@ import { RecordProtector, type PaddingPolicy } from './record-protection.js';
 export type TlsEvent =
   | { readonly type: 'handshake'; readonly info: HandshakeInfo }
   | { readonly type: 'data'; readonly data: Uint8Array }
+  /** Server: 0-RTT data the client sent before the handshake completed (replayable: RFC 8446 §8). */
+  | { readonly type: 'earlyData'; readonly data: Uint8Array }
   /** The peer sent close_notify: it will send no more data. */
   | { readonly type: 'peerClosed' }
   /** The peer sent a fatal alert. */
@@ -61,6 +63,13 @@ export class TlsConnection {
   /** Largest content per protected record: 2^14, or less under the peer's record_size_limit (RFC 8449). */
   private maxFragment = MAX_PLAINTEXT;
   private sentAnyRecord = false;
+  /** Server: bytes of early data still acceptable (§4.2.10), while reading at the early level. */
+  private earlyBudget = 0;
+  /** Server: after rejecting 0-RTT, bytes of undecryptable records still to skip; undefined when not skipping. */
+  private skipBudget: number | undefined;
+  /** Client: the 0-RTT data to send when the session allows it. */
+  private earlyDataToSend: Uint8Array | undefined;
+  private replayEarlyData = false;
 
   private constructor(
     private state: State,
@@ -77,6 +86,8 @@ export class TlsConnection {
     const cfg = resolveClientOptions(options);
     const { state, out } = await startClient(cfg);
     const c = new TlsConnection({ role: 'client', s: state }, out, limits, cfg.maxHandshakeMessageSize);
+    c.earlyDataToSend = cfg.earlyData;
+    c.replayEarlyData = cfg.replayRejectedEarlyData;
     await c.apply();
     return c;
   }
@@ -225,10 +236,18 @@ export class TlsConnection {
       if (type !== ContentType.application_data) {
         throw new PqtlsError(`plaintext record of type ${type} after keys were established`, AlertDescription.unexpected_message);
       }
-      const opened = await this.readProtector.open(header, payload);
+      let opened;
+      try {
+        opened = await this.readProtector.open(header, payload);
+      } catch (e) {
+        if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
+        throw e;
+      }
+      this.skipBudget = undefined;
       contentType = opened.contentType;
       content = opened.content;
     } else if (type === ContentType.application_data) {
+      if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
     }
     switch (contentType) {
@@ -239,6 +258,12 @@ export class TlsConnection {
         this.onAlert(content);
         return;
       case ContentType.application_data:
+        if (this.readLevel === 'early') {
+          this.earlyBudget -= content.length;
+          if (this.earlyBudget < 0) throw new PqtlsError('early data exceeds max_early_data_size', AlertDescription.unexpected_message);
+          this.events.push({ type: 'earlyData', data: content.slice() });
+          return;
+        }
         if (this.readLevel !== 'application' || !this.info) {
           throw new PqtlsError('application data before the handshake completed', AlertDescription.unexpected_message);
         }
@@ -247,6 +272,12 @@ export class TlsConnection {
       default:
         throw new PqtlsError(`unexpected content type ${contentType}`, AlertDescription.unexpected_message);
     }
+  }
+
+  /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */
+  private skipEarly(payload: Uint8Array): void {
+    this.skipBudget = (this.skipBudget ?? 0) - payload.length;
+    if (this.skipBudget < 0) throw new PqtlsError('too much rejected early data', AlertDescription.unexpected_message);
   }
 
   private onAlert(content: Uint8Array): void {
@@ -288,13 +319,19 @@ export class TlsConnection {
   private async apply(): Promise<void> {
     const actions = this.outbox.actions.splice(0);
     let flight: Uint8Array[] = [];
+    let flightLevel: Level = 'initial';
     const flush = async (): Promise<void> => {
-      if (flight.length) await this.sendRecords(ContentType.handshake, concat(...flight));
+      if (flight.length) await this.sendRecords(ContentType.handshake, concat(...flight), flightLevel === 'initial');
       flight = [];
     };
     for (const a of actions) {
       if (a.kind === 'send') {
-        if (a.level !== this.writeLevel) throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
+        // Initial-level messages are plaintext whatever key is current: a ClientHello2 may follow early data.
+        if (a.level !== 'initial' && a.level !== this.writeLevel) {
+          throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
+        }
+        if (a.level !== flightLevel) await flush();
+        flightLevel = a.level;
         flight.push(a.data);
         continue;
       }
@@ -304,10 +341,13 @@ export class TlsConnection {
     await flush();
   }
 
-  private async applyOne(a: HandshakeAction): Promise<void> {
+  private async applyOne(a: Exclude<HandshakeAction, { kind: 'send' }>): Promise<void> {
     switch (a.kind) {
-      case 'send':
-        await this.sendRecords(ContentType.handshake, a.data);
+      case 'acceptEarlyData':
+        this.earlyBudget = a.maxBytes;
+        return;
+      case 'skipEarlyData':
+        this.skipBudget = a.maxBytes;
         return;
       case 'peerRecordSizeLimit':
         // The limit counts the content-type byte; TLS 1.3 caps it at 2^14 + 1 (RFC 8449 §4).
@@ -326,6 +366,7 @@ export class TlsConnection {
       case 'writeSecret':
         this.writeProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
         this.writeLevel = a.level;
+        if (a.level === 'early' && this.earlyDataToSend) await this.sendAppData(this.earlyDataToSend);
         if (a.level === 'application' && this.pendingWrites.length) {
           const queued = this.pendingWrites;
           this.pendingWrites = [];
@@ -335,6 +376,7 @@ export class TlsConnection {
       case 'complete':
         this.info = a.info;
         this.events.push({ type: 'handshake', info: a.info });
+        if (a.info.earlyData === 'rejected' && this.replayEarlyData && this.earlyDataToSend) await this.sendAppData(this.earlyDataToSend);
         return;
       case 'ticket':
         this.events.push({ type: 'ticket', body: a.body });
@@ -353,8 +395,8 @@ export class TlsConnection {
     return v.kind === 'ExpectClientHello' ? v.cfg.provider : v.n.cfg.provider;
   }
 
-  private async sendRecords(type: ContentType, data: Uint8Array): Promise<void> {
-    if (!this.writeProtector) {
+  private async sendRecords(type: ContentType, data: Uint8Array, plaintext = false): Promise<void> {
+    if (!this.writeProtector || plaintext) {
       // §5.1: the initial ClientHello may say 0x0301, as most stacks do, for old middleboxes.
       const legacyVersion = this.state.role === 'client' && !this.sentAnyRecord ? 0x0301 : 0x0303;
       this.sentAnyRecord = true;

@@ -23,6 +23,9 @@ import {
 } from './common.js';
 import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage } from './secrets.js';
 import { Connected, handlePostHandshake } from './post-handshake.js';
+import { encodeHelloWithBinder, preparePskOffer, pskExtensions, reparse, sessionFromTicket, sessionKey, type PskOffer } from './client-psk.js';
+import { decodeSelectedIdentity, encodeEndOfEarlyData } from '../messages/psk.js';
+import type { Session } from '../session.js';
 
 /** Extra inputs a QUIC connection gives the client handshake (RFC 9001 §8). */
 export interface ClientQuicParams {
@@ -37,15 +40,24 @@ interface Hello {
   readonly extensions: Extension[];
   readonly offered: ReadonlySet<number>;
   readonly quic: ClientQuicParams | undefined;
+  /** The session offered for resumption, if any. */
+  readonly psk: PskOffer | undefined;
+  /** Whether the compatibility change_cipher_spec has gone out (it is sent once). */
+  readonly ccsSent: boolean;
 }
 
 interface Negotiated {
   readonly hello: Hello;
   readonly suite: CipherSuiteInfo;
-  readonly group: NamedGroup;
+  readonly group: NamedGroup | undefined;
   readonly transcript: Transcript;
   readonly stage: HandshakeStage;
   readonly hrr: boolean;
+  /** The session the server accepted, when resuming. */
+  readonly resumed: Session | undefined;
+  /** Early data was offered and is still being written (until EncryptedExtensions says whether it was accepted). */
+  readonly earlyOffered: boolean;
+  readonly earlyAccepted?: boolean;
   readonly alpn?: string;
   readonly peerTransportParameters?: Uint8Array;
   readonly certRequest?: { readonly context: Uint8Array; readonly schemes: readonly number[] };
@@ -98,15 +110,28 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   // QUIC has no records, so no record size limit (RFC 9001 §8.4 forbids nothing, but it would be meaningless).
   if (!quic) extensions.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
-  let hello: Hello = { cfg, random, sessionId, shares, extensions, offered: new Set(), quic };
-  const shaped = cfg.traceHooks?.clientHello?.(clientHelloOf(hello));
-  if (shaped) hello = { ...hello, random: shaped.random, sessionId: shaped.legacySessionId, extensions: [...shaped.extensions] };
+  const psk = await preparePskOffer(cfg, quic !== undefined);
+  if (psk) extensions.push(...pskExtensions(cfg, psk, psk.earlyData));
+  let hello: Hello = { cfg, random, sessionId, shares, extensions, offered: new Set(), quic, psk, ccsSent: false };
+  let ch = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(hello), psk, undefined) : encodeClientHello(clientHelloOf(hello));
+  const shaped = cfg.traceHooks?.clientHello?.(reparse(ch));
+  if (shaped) {
+    hello = { ...hello, random: shaped.random, sessionId: shaped.legacySessionId, extensions: [...shaped.extensions] };
+    ch = encodeClientHello(shaped);
+  }
   hello = { ...hello, offered: new Set(hello.extensions.map((e) => e.type)) };
   const out = new Outbox(cfg.keyLog, hello.random);
   const transcript = Transcript.buffered();
-  const ch = encodeClientHello(shaped ?? clientHelloOf(hello));
   transcript.update(ch);
   out.send('initial', ch);
+  if (psk?.earlyData) {
+    // 0-RTT (§2.3): early data goes out right behind the ClientHello under client_early_traffic_secret.
+    const secret = await psk.schedule.clientEarlyTrafficSecret(cfg.provider.hash(psk.suite.hash).digest(ch));
+    out.log(KeyLogLabel.clientEarly, secret);
+    if (hello.sessionId.length) out.changeCipherSpec();
+    hello = { ...hello, ccsSent: hello.sessionId.length > 0 };
+    out.write('early', psk.suite, secret);
+  }
   return { state: { kind: 'ExpectServerHello', hello, transcript, afterHrr: undefined }, out };
 }
 
@@ -173,30 +198,49 @@ async function onServerHello(
   }
 
   checkExtensions('SH', sh.extensions, hello.offered);
-  if (findExtension(sh.extensions, ExtensionType.pre_shared_key)) {
-    fail(AlertDescription.illegal_parameter, 'server selected a PSK we did not offer');
+  let resumed: Session | undefined;
+  const pskExt = findExtension(sh.extensions, ExtensionType.pre_shared_key);
+  if (pskExt) {
+    // §4.2.11: the server picks one of the identities we offered (we offer one), with a suite of the same hash.
+    if (!hello.psk || decodeSelectedIdentity(pskExt) !== 0) fail(AlertDescription.illegal_parameter, 'server selected a PSK we did not offer');
+    if (hello.psk.suite.hash !== suite.hash) fail(AlertDescription.illegal_parameter, 'server resumed with a suite of another hash');
+    resumed = hello.psk.session;
   }
   const ksExt = findExtension(sh.extensions, ExtensionType.key_share);
-  if (!ksExt) fail(AlertDescription.missing_extension, 'ServerHello without key_share');
-  const entry = decodeKeyShareServer(ksExt);
-  const share = hello.shares.find((s) => s.group === entry.group);
-  if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
-  const shared = await share.complete(entry.share);
+  let shared: Uint8Array | null = null;
+  let group: NamedGroup | undefined;
+  if (ksExt) {
+    const entry = decodeKeyShareServer(ksExt);
+    const share = hello.shares.find((s) => s.group === entry.group);
+    if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
+    shared = await share.complete(entry.share);
+    group = share.group;
+  } else if (!resumed || !cfg.pskModes.includes('psk_ke')) {
+    // Only psk_ke resumption may go without a key share (§4.2.9).
+    fail(AlertDescription.missing_extension, 'ServerHello without key_share');
+  }
 
   if (!transcript.started) transcript.start(cfg.provider, suite.hash);
   transcript.update(msg.raw);
-  const ks = await HandshakeKeySchedule.start(cfg.provider, suite);
+  const ks = await HandshakeKeySchedule.start(cfg.provider, suite, resumed?.psk);
   const stage = await ks.handshake(shared, transcript.hash());
   out.log(KeyLogLabel.clientHandshake, stage.clientSecret);
   out.log(KeyLogLabel.serverHandshake, stage.serverSecret);
   out.read('handshake', suite, stage.serverSecret);
-  // Compatibility mode: one dummy change_cipher_spec before the second flight (Appendix D.4), unless sent before ClientHello2.
-  if (hello.sessionId.length && !state.afterHrr) out.changeCipherSpec();
-  out.write('handshake', suite, stage.clientSecret);
+  // While early data is in flight the client keeps writing under the early key until
+  // EncryptedExtensions says whether it was accepted (§4.2.10).
+  const earlyOffered = hello.psk?.earlyData === true && !state.afterHrr;
+  if (!earlyOffered) switchToHandshakeWrites(hello, suite, stage, out);
   return {
     kind: 'ExpectEncryptedExtensions',
-    n: { hello, suite, group: share.group, transcript, stage, hrr: state.afterHrr !== undefined },
+    n: { hello, suite, group, transcript, stage, hrr: state.afterHrr !== undefined, resumed, earlyOffered },
   };
+}
+
+/** Compatibility mode sends one dummy change_cipher_spec before the second flight (Appendix D.4), if not already sent. */
+function switchToHandshakeWrites(hello: Hello, suite: CipherSuiteInfo, stage: HandshakeStage, out: Outbox): void {
+  if (hello.sessionId.length && !hello.ccsSent) out.changeCipherSpec();
+  out.write('handshake', suite, stage.clientSecret);
 }
 
 async function onHelloRetryRequest(
@@ -221,17 +265,22 @@ async function onHelloRetryRequest(
       ? { type: e.type, data: encodeKeyShareClient(shares.map((s) => ({ group: s.group, share: s.share }))) }
       : e,
   );
+  // §4.1.2: no early data after a HelloRetryRequest; the PSK stays only if its hash fits the suite.
+  const psk = hello.psk && hello.psk.suite.hash === suite.hash ? hello.psk : undefined;
+  const pskTypes: number[] = [ExtensionType.psk_key_exchange_modes, ExtensionType.early_data, ExtensionType.pre_shared_key];
+  const kept = extensions.filter((e) => !pskTypes.includes(e.type));
   if (cookieExt) {
     decodeCookie(cookieExt);
-    extensions.push({ type: ExtensionType.cookie, data: cookieExt });
+    kept.push({ type: ExtensionType.cookie, data: cookieExt });
   }
-  const next: Hello = { ...hello, shares, extensions };
+  if (psk) kept.push(...pskExtensions(cfg, psk, false));
   transcript.start(cfg.provider, suite.hash);
   transcript.replaceWithMessageHash();
   transcript.update(msg.raw);
-  const ch2 = encodeClientHello(clientHelloOf(next));
+  const next: Hello = { ...hello, shares, extensions: kept, psk, ccsSent: hello.sessionId.length > 0, offered: new Set([...hello.offered, ...kept.map((e) => e.type)]) };
+  const ch2 = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(next), psk, transcript) : encodeClientHello(clientHelloOf(next));
   transcript.update(ch2);
-  if (hello.sessionId.length) out.changeCipherSpec();
+  if (hello.sessionId.length && !hello.ccsSent) out.changeCipherSpec();
   out.send('initial', ch2);
   return { kind: 'ExpectServerHello', hello: next, transcript, afterHrr: suite };
 }
@@ -257,8 +306,13 @@ function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage, out: Outbox
     if (!tp) fail(AlertDescription.missing_extension, 'QUIC server sent no quic_transport_parameters');
     if (alpn === undefined) fail(AlertDescription.no_application_protocol, 'QUIC requires ALPN (RFC 9001 §8.1)');
   }
+  const earlyAccepted = findExtension(exts, ExtensionType.early_data) !== undefined;
+  if (earlyAccepted && !(n.earlyOffered && n.resumed)) fail(AlertDescription.illegal_parameter, 'server accepted early data that was not offered');
+  // Rejected: stop writing early data now and go on under the handshake key.
+  if (n.earlyOffered && !earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);
   n.transcript.update(msg.raw);
-  return { kind: 'ExpectCertificateOrRequest', n: { ...n, alpn, peerTransportParameters: tp } };
+  const next = { ...n, alpn, peerTransportParameters: tp, earlyAccepted };
+  return n.resumed ? { kind: 'ExpectFinished', n: next } : { kind: 'ExpectCertificateOrRequest', n: next };
 }
 
 function onCertificateRequest(n: Negotiated, msg: HandshakeMessage): ClientState {
@@ -324,6 +378,13 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
   out.log(KeyLogLabel.clientTraffic0, master.clientSecret);
   out.log(KeyLogLabel.exporter, master.exporterSecret);
   out.read('application', suite, master.serverSecret);
+  if (n.earlyAccepted) {
+    // §4.5: EndOfEarlyData closes the early data under the early key; it is in the transcript.
+    const eoed = encodeEndOfEarlyData();
+    out.send('early', eoed);
+    transcript.update(eoed);
+    switchToHandshakeWrites(n.hello, suite, stage, out);
+  }
 
   let signatureScheme: SignatureScheme | undefined;
   if (n.certRequest) {
@@ -351,15 +412,18 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
     version: 'TLSv1.3',
     cipherSuite: suite,
     group: n.group,
-    peerSignatureScheme: n.peerScheme,
+    peerSignatureScheme: n.resumed ? (n.resumed.peerSignatureScheme as SignatureScheme | undefined) : n.peerScheme,
     signatureScheme,
     alpn: n.alpn,
     serverName: cfg.serverName,
-    peerCertificates: n.peerChain ?? [],
+    peerCertificates: n.resumed ? n.resumed.peerCertificates : n.peerChain ?? [],
     helloRetryRequest: n.hrr,
-    resumed: false,
+    resumed: n.resumed !== undefined,
+    earlyData: !n.hello.psk?.earlyData ? 'none' : n.earlyAccepted ? 'accepted' : 'rejected',
     peerTransportParameters: n.peerTransportParameters,
   };
+  const original = { alpn: info.alpn, peerCertificates: info.peerCertificates, peerSignatureScheme: info.peerSignatureScheme };
+  const store = cfg.sessionStore;
   out.actions.push({ kind: 'complete', info });
   return {
     kind: 'Connected',
@@ -372,6 +436,9 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
     readSecret: master.serverSecret,
     writeSecret: master.clientSecret,
     quic: n.hello.quic !== undefined,
+    keepTicket: store
+      ? async (nst) => store.put(sessionKey(cfg), await sessionFromTicket(cfg, suite, resumption, nst, original))
+      : undefined,
   };
 }
 

@@ -18,6 +18,10 @@ export type HandshakeAction =
   | { readonly kind: 'writeSecret'; readonly level: Level; readonly suite: CipherSuiteInfo; readonly secret: Uint8Array }
   | { readonly kind: 'complete'; readonly info: HandshakeInfo }
   | { readonly kind: 'ticket'; readonly body: Uint8Array }
+  /** Server: early data is accepted, up to `maxBytes` (RFC 8446 §4.2.10). */
+  | { readonly kind: 'acceptEarlyData'; readonly maxBytes: number }
+  /** Server: early data was offered and rejected; skip records that do not decrypt, up to `maxBytes`. */
+  | { readonly kind: 'skipEarlyData'; readonly maxBytes: number }
   /** The peer's record_size_limit (RFC 8449): our protected records must not exceed it from now on. */
   | { readonly kind: 'peerRecordSizeLimit'; readonly limit: number }
   /** TLS only: send a dummy change_cipher_spec now (middlebox compatibility, RFC 8446 Appendix D.4). */
@@ -27,7 +31,8 @@ export type HandshakeAction =
 export interface HandshakeInfo {
   readonly version: 'TLSv1.3';
   readonly cipherSuite: CipherSuiteInfo;
-  readonly group: NamedGroup;
+  /** The key-exchange group; undefined only for psk_ke resumption, which has no key exchange. */
+  readonly group: NamedGroup | undefined;
   /** The scheme the peer signed its CertificateVerify with (undefined if it sent no certificate). */
   readonly peerSignatureScheme: SignatureScheme | undefined;
   /** The scheme we signed with (undefined if we sent no certificate). */
@@ -38,6 +43,8 @@ export interface HandshakeInfo {
   readonly peerCertificates: readonly Uint8Array[];
   readonly helloRetryRequest: boolean;
   readonly resumed: boolean;
+  /** 0-RTT: not attempted, accepted by the server, or rejected (the data was not delivered). */
+  readonly earlyData: 'none' | 'accepted' | 'rejected';
   /** QUIC only: the peer's quic_transport_parameters extension body. */
   readonly peerTransportParameters: Uint8Array | undefined;
 }

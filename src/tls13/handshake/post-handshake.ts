@@ -1,10 +1,9 @@
 import { AlertDescription } from '../../errors.js';
-import { Reader } from '../../codec/reader.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import type { CipherSuiteInfo } from '../cipher-suites.js';
 import { HandshakeType } from '../constants.js';
 import { decodeKeyUpdate, encodeKeyUpdate } from '../messages/certificate.js';
-import { readExtensions } from '../messages/extensions.js';
+import { decodeNewSessionTicket, type NewSessionTicket } from '../messages/psk.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { checkExtensions, fail, type HandshakeInfo, type Outbox } from './common.js';
 import { exportKeyingMaterial, nextTrafficSecret } from './secrets.js';
@@ -22,6 +21,8 @@ export interface Connected {
   readonly writeSecret: Uint8Array;
   /** QUIC forbids KeyUpdate messages (RFC 9001 §6) and uses its own key phases. */
   readonly quic: boolean;
+  /** Client with a session store: turns each NewSessionTicket into a stored session. */
+  readonly keepTicket?: ((nst: NewSessionTicket) => Promise<void>) | undefined;
 }
 
 export async function handlePostHandshake(s: Connected, msg: HandshakeMessage, out: Outbox): Promise<Connected> {
@@ -37,7 +38,9 @@ export async function handlePostHandshake(s: Connected, msg: HandshakeMessage, o
     }
     case HandshakeType.new_session_ticket: {
       if (s.role !== 'client') fail(AlertDescription.unexpected_message, 'NewSessionTicket sent to a server');
-      validateTicket(msg.body);
+      const nst = decodeNewSessionTicket(msg.body);
+      checkExtensions('NST', nst.extensions, new Set());
+      await s.keepTicket?.(nst);
       out.actions.push({ kind: 'ticket', body: msg.body });
       return s;
     }
@@ -59,16 +62,4 @@ export async function updateWriteKey(s: Connected, requestPeer: boolean, out: Ou
 /** TLS-Exporter over this connection (RFC 8446 §7.5). */
 export function exporter(s: Connected, label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
   return exportKeyingMaterial(s.provider, s.suite, s.exporterSecret, label, context, length);
-}
-
-/** NewSessionTicket structure (§4.6.1), checked so a malformed one is decode_error. */
-function validateTicket(body: Uint8Array): void {
-  const r = new Reader(body, 'NewSessionTicket');
-  r.u32(); // ticket_lifetime
-  r.u32(); // ticket_age_add
-  r.vec(1); // ticket_nonce
-  r.vec(2, 1); // ticket
-  const exts = readExtensions(r);
-  r.end();
-  checkExtensions('NST', exts, new Set());
 }

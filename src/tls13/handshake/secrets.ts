@@ -2,7 +2,7 @@ import type { CryptoProvider } from '../../pq/provider.js';
 import type { CipherSuiteInfo } from '../cipher-suites.js';
 import { deriveSecret } from '../hkdf-label.js';
 import {
-  computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData, nextTrafficSecret as next,
+  computeBinder, deriveBinderKey, ticketPsk, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData, nextTrafficSecret as next,
   tlsExporter,
 } from '../key-schedule.js';
 
@@ -17,6 +17,17 @@ export class HandshakeKeySchedule {
   /** Early Secret = HKDF-Extract(0, PSK or zeros). */
   static async start(p: CryptoProvider, suite: CipherSuiteInfo, psk?: Uint8Array): Promise<HandshakeKeySchedule> {
     return new HandshakeKeySchedule(p, suite, await computeEarlySecret(p, suite.hash, psk));
+  }
+
+  /** The PSK binder over Hash(Truncate(ClientHello)) with the resumption binder key (§4.2.11.2). */
+  async binder(truncatedHelloHash: Uint8Array): Promise<Uint8Array> {
+    const key = await deriveBinderKey(this.p, this.suite.hash, this.earlySecret, 'resumption');
+    return computeBinder(this.p, this.suite.hash, key, truncatedHelloHash);
+  }
+
+  /** client_early_traffic_secret; `th` = Hash(ClientHello). */
+  clientEarlyTrafficSecret(th: Uint8Array): Promise<Uint8Array> {
+    return deriveSecret(this.p, this.suite.hash, this.earlySecret, 'c e traffic', th);
   }
 
   /** Handshake Secret and both handshake traffic secrets; `th` = Hash(ClientHello..ServerHello). */
@@ -71,6 +82,11 @@ export function finishedVerifyData(p: CryptoProvider, suite: CipherSuiteInfo, ba
 /** application_traffic_secret_N+1 (RFC 8446 §7.2). */
 export function nextTrafficSecret(p: CryptoProvider, suite: CipherSuiteInfo, secret: Uint8Array): Promise<Uint8Array> {
   return next(p, suite.hash, secret);
+}
+
+/** The PSK of a NewSessionTicket (§4.6.1). */
+export function ticketPskFor(p: CryptoProvider, suite: CipherSuiteInfo, resumptionSecret: Uint8Array, nonce: Uint8Array): Promise<Uint8Array> {
+  return ticketPsk(p, suite.hash, resumptionSecret, nonce);
 }
 
 /** TLS-Exporter (RFC 8446 §7.5). */

@@ -16,6 +16,9 @@ import {
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { decodeClientHello, encodeServerHello, type ClientHello } from '../messages/hello.js';
 import { Transcript } from '../transcript.js';
+import type { TicketState } from '../tickets.js';
+import { encodeSelectedIdentity } from '../messages/psk.js';
+import { acceptPsk, issueTickets } from './server-psk.js';
 import { verifyPeerSignature } from './client.js';
 import {
   KeyLogLabel, Outbox, certificateVerifyContent, expectType, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
@@ -40,10 +43,12 @@ interface AfterHrr {
 interface Negotiated {
   readonly cfg: ResolvedServer;
   readonly suite: CipherSuiteInfo;
-  readonly group: NamedGroup;
+  readonly group: NamedGroup | undefined;
   readonly transcript: Transcript;
   readonly stage: HandshakeStage;
   readonly master: MasterStage;
+  /** The ticket this handshake resumed. */
+  readonly resumed: TicketState | undefined;
   readonly base: Omit<HandshakeInfo, 'peerSignatureScheme' | 'peerCertificates'>;
   readonly quic: boolean;
   readonly peerChain?: readonly Uint8Array[];
@@ -54,6 +59,7 @@ interface Negotiated {
 /** Server handshake states (RFC 8446 Appendix A.2). */
 export type ServerState =
   | { readonly kind: 'ExpectClientHello'; readonly cfg: ResolvedServer; readonly quic: ServerQuicParams | undefined; readonly hrr: AfterHrr | undefined }
+  | { readonly kind: 'ExpectEndOfEarlyData'; readonly n: Negotiated }
   | { readonly kind: 'ExpectCertificate'; readonly n: Negotiated }
   | { readonly kind: 'ExpectCertificateVerify'; readonly n: Negotiated }
   | { readonly kind: 'ExpectFinished'; readonly n: Negotiated }
@@ -62,6 +68,7 @@ export type ServerState =
 export function serverReadLevel(s: ServerState): Level {
   switch (s.kind) {
     case 'ExpectClientHello': return 'initial';
+    case 'ExpectEndOfEarlyData': return 'early';
     case 'Connected': return 'application';
     default: return 'handshake';
   }
@@ -79,6 +86,9 @@ export async function handleServer(state: ServerState, level: Level, msg: Handsh
     case 'ExpectClientHello':
       expectType(msg, HandshakeType.client_hello, state.kind);
       return onClientHello(state, msg, out);
+    case 'ExpectEndOfEarlyData':
+      expectType(msg, HandshakeType.end_of_early_data, state.kind);
+      return onEndOfEarlyData(state.n, msg, out);
     case 'ExpectCertificate':
       expectType(msg, HandshakeType.certificate, state.kind);
       return onClientCertificate(state.n, msg);
@@ -109,24 +119,27 @@ async function onClientHello(
   if (!versions || !decodeSupportedVersionsClient(versions).includes(TLS13)) {
     fail(AlertDescription.protocol_version, 'client does not offer TLS 1.3');
   }
-  // §4.2.11: pre_shared_key, if present, must be last. We do not resume yet, so it is only checked.
+  // §4.2.11: pre_shared_key, if present, must be the last extension.
   const pskIndex = ch.extensions.findIndex((e) => e.type === ExtensionType.pre_shared_key);
   if (pskIndex !== -1 && pskIndex !== ch.extensions.length - 1) fail(AlertDescription.illegal_parameter, 'pre_shared_key is not the last extension');
+  const offersPsk = pskIndex !== -1;
 
   const suite = hrr?.suite ?? chooseSuite(cfg, ch);
   if (hrr && !ch.cipherSuites.includes(hrr.suite.id)) fail(AlertDescription.illegal_parameter, 'ClientHello2 dropped the selected cipher suite');
   if (hrr && !equalBytes(ch.legacySessionId, hrr.sessionId)) fail(AlertDescription.illegal_parameter, 'ClientHello2 changed legacy_session_id');
 
-  const clientGroups = decodeU16List(required(ch.extensions, ExtensionType.supported_groups, 'supported_groups'), 'supported_groups');
-  const shares = decodeKeyShareClient(required(ch.extensions, ExtensionType.key_share, 'key_share'));
+  // Without a PSK, supported_groups and key_share are mandatory (§9.2); with one they may be absent (psk_ke).
+  const groupsExt = offersPsk ? findExtension(ch.extensions, ExtensionType.supported_groups) : required(ch.extensions, ExtensionType.supported_groups, 'supported_groups');
+  const sharesExt = offersPsk ? findExtension(ch.extensions, ExtensionType.key_share) : required(ch.extensions, ExtensionType.key_share, 'key_share');
+  if ((groupsExt === undefined) !== (sharesExt === undefined)) fail(AlertDescription.missing_extension, 'supported_groups and key_share must come together');
+  const clientGroups = groupsExt ? decodeU16List(groupsExt, 'supported_groups') : [];
+  const shares = sharesExt ? decodeKeyShareClient(sharesExt) : [];
   for (const s of shares) {
     if (!clientGroups.includes(s.group)) fail(AlertDescription.illegal_parameter, `key share for ${groupName(s.group)}, which is not in supported_groups`);
   }
-  const clientSchemes = decodeU16List(required(ch.extensions, ExtensionType.signature_algorithms, 'signature_algorithms'), 'signature_algorithms');
-  const scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes);
-  if (scheme === undefined) fail(AlertDescription.handshake_failure, `client accepts no signature scheme for our ${cfg.certificate.keyAlgorithm} key`);
 
   let share: KeyShareEntry | undefined;
+  const mutual = cfg.groups.filter((g) => clientGroups.includes(g));
   if (hrr) {
     const cookie = findExtension(ch.extensions, ExtensionType.cookie);
     if (hrr.cookie && (!cookie || !constantTimeEqual(decodeCookie(cookie), hrr.cookie))) {
@@ -136,12 +149,8 @@ async function onClientHello(
     if (shares.length !== 1 || shares[0]?.group !== hrr.group) fail(AlertDescription.illegal_parameter, 'ClientHello2 key_share is not the requested group');
     share = shares[0];
   } else {
-    const mutual = cfg.groups.filter((g) => clientGroups.includes(g));
-    if (mutual.length === 0) fail(AlertDescription.handshake_failure, 'no key-exchange group in common');
     share = cfg.groups.map((g) => shares.find((s) => s.group === g)).find((s) => s !== undefined);
-    if (!share) return helloRetry(state, ch, msg, suite, mutual[0] as NamedGroup, out);
   }
-  const group = share.group as NamedGroup;
 
   let serverName: string | undefined;
   const sni = findExtension(ch.extensions, ExtensionType.server_name);
@@ -150,29 +159,54 @@ async function onClientHello(
   const peerTp = findExtension(ch.extensions, ExtensionType.quic_transport_parameters);
   if (quic && !peerTp) fail(AlertDescription.missing_extension, 'QUIC client sent no quic_transport_parameters');
 
-  const { share: serverShare, secret } = await p.keyExchange(group).encapsulate(share.share);
+  const psk = await acceptPsk(cfg, ch.extensions, msg, suite, hrr?.transcript, share !== undefined, alpn);
+  if (!share && psk?.mode !== 'psk_ke') {
+    if (mutual.length === 0) fail(AlertDescription.handshake_failure, 'no key-exchange group in common');
+    if (hrr) fail(AlertDescription.illegal_parameter, 'ClientHello2 without a usable key share');
+    // Any 0-RTT data behind this ClientHello is rejected: skip it (§4.2.10).
+    if (findExtension(ch.extensions, ExtensionType.early_data)) out.actions.push({ kind: 'skipEarlyData', maxBytes: cfg.earlyData?.maxSize ?? 1 << 14 });
+    return helloRetry(state, ch, msg, suite, mutual[0] as NamedGroup, out);
+  }
+  let scheme: SignatureScheme | undefined;
+  if (!psk) {
+    const clientSchemes = decodeU16List(required(ch.extensions, ExtensionType.signature_algorithms, 'signature_algorithms'), 'signature_algorithms');
+    scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes);
+    if (scheme === undefined) fail(AlertDescription.handshake_failure, `client accepts no signature scheme for our ${cfg.certificate.keyAlgorithm} key`);
+  }
+  const dhe = psk?.mode !== 'psk_ke' && share ? share : undefined;
+  const group = dhe ? (dhe.group as NamedGroup) : undefined;
+
+  const kex = dhe && group !== undefined ? await p.keyExchange(group).encapsulate(dhe.share) : undefined;
   const random = await p.random(32);
-  const sh = encodeServerHello({
-    random,
-    legacySessionIdEcho: ch.legacySessionId,
-    cipherSuite: suite.id,
-    extensions: [
-      { type: ExtensionType.key_share, data: encodeKeyShareServer({ group, share: serverShare }) },
-      { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13) },
-    ],
-  });
+  const shExts: Extension[] = [];
+  if (psk) shExts.push({ type: ExtensionType.pre_shared_key, data: encodeSelectedIdentity(psk.index) });
+  if (kex && group !== undefined) shExts.push({ type: ExtensionType.key_share, data: encodeKeyShareServer({ group, share: kex.share }) });
+  shExts.push({ type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13) });
+  const sh = encodeServerHello({ random, legacySessionIdEcho: ch.legacySessionId, cipherSuite: suite.id, extensions: shExts });
   const transcript = hrr?.transcript ?? Transcript.buffered().start(p, suite.hash);
-  transcript.update(msg.raw).update(sh);
+  transcript.update(msg.raw);
   out.setClientRandom(ch.random);
+  const earlyOffered = findExtension(ch.extensions, ExtensionType.early_data) !== undefined;
+  if (psk?.earlyData) {
+    // §4.2.10: the early data that follows the ClientHello is read under client_early_traffic_secret.
+    const early = await psk.schedule.clientEarlyTrafficSecret(transcript.hash());
+    out.log(KeyLogLabel.clientEarly, early);
+    out.read('early', suite, early);
+    out.actions.push({ kind: 'acceptEarlyData', maxBytes: psk.state.maxEarlyData });
+  } else if (earlyOffered) {
+    // Rejected 0-RTT: skip what cannot be decrypted, up to the size we would have accepted.
+    out.actions.push({ kind: 'skipEarlyData', maxBytes: cfg.earlyData?.maxSize ?? 1 << 14 });
+  }
+  transcript.update(sh);
   out.send('initial', sh);
   if (ch.legacySessionId.length && !quic && !hrr) out.changeCipherSpec();
 
-  const ks = await HandshakeKeySchedule.start(p, suite);
-  const stage = await ks.handshake(secret, transcript.hash());
+  const ks = psk ? psk.schedule : await HandshakeKeySchedule.start(p, suite);
+  const stage = await ks.handshake(kex?.secret ?? null, transcript.hash());
   out.log(KeyLogLabel.clientHandshake, stage.clientSecret);
   out.log(KeyLogLabel.serverHandshake, stage.serverSecret);
   out.write('handshake', suite, stage.serverSecret);
-  out.read('handshake', suite, stage.clientSecret);
+  if (!psk?.earlyData) out.read('handshake', suite, stage.clientSecret);
 
   let ee: Extension[] = [];
   if (serverName !== undefined) ee.push({ type: ExtensionType.server_name, data: EMPTY });
@@ -184,8 +218,31 @@ async function onClientHello(
   }
   if (alpn !== undefined) ee.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([alpn]) });
   if (quic) ee.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
+  if (psk?.earlyData) ee.push({ type: ExtensionType.early_data, data: EMPTY });
   ee = cfg.traceHooks?.encryptedExtensions?.(ee) ?? ee;
   sendHs(out, transcript, encodeEncryptedExtensions(ee));
+  if (!psk) await sendCertificateFlight(cfg, transcript, scheme as SignatureScheme, out);
+  sendHs(out, transcript, encodeFinished(await finishedVerifyData(p, suite, stage.serverSecret, transcript.hash())));
+  const master = await stage.master(transcript.hash());
+  out.log(KeyLogLabel.serverTraffic0, master.serverSecret);
+  out.log(KeyLogLabel.clientTraffic0, master.clientSecret);
+  out.log(KeyLogLabel.exporter, master.exporterSecret);
+  out.write('application', suite, master.serverSecret);
+
+  const n: Negotiated = {
+    cfg, suite, group, transcript, stage, master, quic: quic !== undefined, resumed: psk?.state,
+    base: {
+      version: 'TLSv1.3', cipherSuite: suite, group, signatureScheme: scheme, alpn, serverName,
+      helloRetryRequest: hrr !== undefined, resumed: psk !== undefined, peerTransportParameters: peerTp,
+      earlyData: !earlyOffered ? 'none' : psk?.earlyData ? 'accepted' : 'rejected',
+    },
+  };
+  if (psk?.earlyData) return { kind: 'ExpectEndOfEarlyData', n };
+  return cfg.clientAuth && !psk ? { kind: 'ExpectCertificate', n } : { kind: 'ExpectFinished', n };
+}
+
+/** CertificateRequest (for mutual TLS), Certificate and CertificateVerify of a full handshake. */
+async function sendCertificateFlight(cfg: ResolvedServer, transcript: Transcript, scheme: SignatureScheme, out: Outbox): Promise<void> {
   if (cfg.clientAuth) {
     sendHs(out, transcript, encodeCertificateRequest({
       context: new Uint8Array(0),
@@ -196,23 +253,16 @@ async function onClientHello(
     }));
   }
   sendHs(out, transcript, encodeCertificate({ context: new Uint8Array(0), entries: cfg.certificate.chain.map((c) => ({ certData: c, extensions: [] })) }));
-  const sig = await p.sign(scheme, cfg.certificate.privateKey, certificateVerifyContent('server', transcript.hash()));
+  const sig = await cfg.provider.sign(scheme, cfg.certificate.privateKey, certificateVerifyContent('server', transcript.hash()));
   sendHs(out, transcript, encodeCertificateVerify({ scheme, signature: sig }));
-  sendHs(out, transcript, encodeFinished(await finishedVerifyData(p, suite, stage.serverSecret, transcript.hash())));
-  const master = await stage.master(transcript.hash());
-  out.log(KeyLogLabel.serverTraffic0, master.serverSecret);
-  out.log(KeyLogLabel.clientTraffic0, master.clientSecret);
-  out.log(KeyLogLabel.exporter, master.exporterSecret);
-  out.write('application', suite, master.serverSecret);
+}
 
-  const n: Negotiated = {
-    cfg, suite, group, transcript, stage, master, quic: quic !== undefined,
-    base: {
-      version: 'TLSv1.3', cipherSuite: suite, group, signatureScheme: scheme, alpn, serverName,
-      helloRetryRequest: hrr !== undefined, resumed: false, peerTransportParameters: peerTp,
-    },
-  };
-  return cfg.clientAuth ? { kind: 'ExpectCertificate', n } : { kind: 'ExpectFinished', n };
+/** EndOfEarlyData (§4.5) ends the early data; the client's handshake key follows it. */
+function onEndOfEarlyData(n: Negotiated, msg: HandshakeMessage, out: Outbox): ServerState {
+  if (msg.body.length !== 0) fail(AlertDescription.decode_error, 'EndOfEarlyData is not empty');
+  n.transcript.update(msg.raw);
+  out.read('handshake', n.suite, n.stage.clientSecret);
+  return { kind: 'ExpectFinished', n };
 }
 
 function sendHs(out: Outbox, transcript: Transcript, msg: Uint8Array): void {
@@ -289,8 +339,13 @@ async function onClientFinished(n: Negotiated, msg: HandshakeMessage, out: Outbo
   if (!constantTimeEqual(expected, verifyData)) fail(AlertDescription.decrypt_error, 'client Finished does not verify');
   n.transcript.update(msg.raw);
   out.read('application', n.suite, n.master.clientSecret);
-  const info: HandshakeInfo = { ...n.base, peerSignatureScheme: n.peerScheme, peerCertificates: n.peerChain ?? [] };
+  const peerCertificates = n.resumed ? n.resumed.peerCertificates : n.peerChain ?? [];
+  const info: HandshakeInfo = { ...n.base, peerSignatureScheme: n.peerScheme, peerCertificates };
   out.actions.push({ kind: 'complete', info });
+  const resumptionSecret = await resumptionMasterSecret(p, n.suite, n.master.master, n.transcript.hash());
+  for (const nst of await issueTickets(n.cfg, n.suite, resumptionSecret, { alpn: info.alpn, serverName: info.serverName, peerCertificates })) {
+    out.send('application', nst);
+  }
   return {
     kind: 'Connected',
     role: 'server',
@@ -298,7 +353,7 @@ async function onClientFinished(n: Negotiated, msg: HandshakeMessage, out: Outbo
     suite: n.suite,
     info,
     exporterSecret: n.master.exporterSecret,
-    resumptionSecret: await resumptionMasterSecret(p, n.suite, n.master.master, n.transcript.hash()),
+    resumptionSecret,
     readSecret: n.master.clientSecret,
     writeSecret: n.master.serverSecret,
     quic: n.quic,

@@ -26,7 +26,13 @@ import { bigIntToBytes, bytesToBigInt, modPow } from '../../src/pq/noble/bigint.
 import { integer, sequence } from '../../src/x509/der.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import rsaKey from '../../test-vectors/rfc8448/server-rsa-key.json' with { type: 'json' };
-import { simple1Rtt as t } from '../helpers/rfc8448.js';
+import { resumed0Rtt as t4, simple1Rtt as t } from '../helpers/rfc8448.js';
+import { MemorySessionStore } from '../../src/tls13/session.js';
+import { MemoryAntiReplay } from '../../src/tls13/anti-replay.js';
+import type { TicketSealer } from '../../src/tls13/tickets.js';
+import { encodeTicketState } from '../../src/tls13/tickets.js';
+import { decodeNewSessionTicket, decodeOfferedPsks } from '../../src/tls13/messages/psk.js';
+import { NOW } from '../helpers/tls-pair.js';
 import { clock, drain } from '../helpers/tls-pair.js';
 
 const hex = (s: string): Uint8Array => fromHex(s);
@@ -51,11 +57,18 @@ const pinnedRsa: CertificateVerifier = {
 
 describe('RFC 8448 §3 through the client state machine', () => {
   it('emits the trace client Finished, application data and close_notify records byte for byte', async () => {
+    await replaySection3Client(new MemorySessionStore());
+  });
+});
+
+/** The §3 client run; the NewSessionTicket it receives lands in `store` for §4. */
+async function replaySection3Client(store: MemorySessionStore): Promise<void> {
+  {
     const x = t.x25519 as NonNullable<typeof t.x25519>;
     const provider = createNobleProvider({ random: scriptedRandom([hex(t.randoms.client), hex(x.client.privateKey)]) });
     const traceHello = decodeClientHello(hex(t.messages.clientHello as string).subarray(4));
     const client = await TlsConnection.client({
-      provider, now: clock, serverName: 'server', verifier: pinnedRsa, middleboxCompat: false,
+      provider, now: clock, serverName: 'server', verifier: pinnedRsa, middleboxCompat: false, sessionStore: store,
       groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1], keyShareGroups: [NamedGroup.x25519],
       traceHooks: {
         clientHello: (ours) => {
@@ -92,8 +105,8 @@ describe('RFC 8448 §3 through the client state machine', () => {
     expect(client.isClosed).toBe(true);
     // §7.5: the exporter works off the trace's exporter_master_secret.
     expect((await client.exportKeyingMaterial('EXPORTER', utf8(''), 32)).length).toBe(32);
-  });
-});
+  }
+}
 
 function encodedShare(exts: readonly { type: number; data: Uint8Array }[]): Uint8Array {
   return exts.find((e) => e.type === 51)?.data ?? new Uint8Array(0);
@@ -155,5 +168,94 @@ describe('RFC 8448 §3 through the server state machine', () => {
     await server.receive(record('clientApplicationData'));
     const [data] = drain(server);
     expect(data?.type === 'data' && toHex(data.data)).toBe((t.records.clientApplicationData as { payload: string }).payload);
+  });
+});
+
+// RFC 8448 §4: the same client and server resume with the §3 ticket and send 0-RTT data.
+const record4 = (name: string): Uint8Array => hex((t4.records[name] as { record: string }).record);
+const section3Ticket = decodeNewSessionTicket(hex(t.messages.newSessionTicket as string).subarray(4));
+const section4Hello = decodeClientHello(hex(t4.messages.clientHello as string).subarray(4));
+/** The client's view of the ticket's age in the trace: obfuscated_ticket_age − ticket_age_add (ms). */
+const clientAge = ((decodeOfferedPsks(section4Hello.extensions.at(-1)?.data as Uint8Array).identities[0]?.obfuscatedTicketAge as number) - section3Ticket.ageAdd + 2 ** 32) % 2 ** 32;
+
+describe('RFC 8448 §4 (resumed 0-RTT) through the client state machine', () => {
+  it('offers the §3 ticket with the trace binder, sends the trace early data, EndOfEarlyData and Finished byte for byte', async () => {
+    const store = new MemorySessionStore();
+    await replaySection3Client(store);
+    const x = t4.x25519 as NonNullable<typeof t4.x25519>;
+    const provider = createNobleProvider({ random: scriptedRandom([hex(t4.randoms.client), hex(x.client.privateKey)]) });
+    const earlyData = hex((t4.records.clientEarlyData as { payload: string }).payload);
+    const client = await TlsConnection.client({
+      provider, now: () => NOW + clientAge, serverName: 'server', verifier: pinnedRsa, middleboxCompat: false, sessionStore: store,
+      groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1], keyShareGroups: [NamedGroup.x25519], earlyData,
+      traceHooks: {
+        clientHello: (ours) => {
+          // Our offer names the §3 ticket with the trace's obfuscated age; the binder is computed below, over the trace's hello.
+          const mine = decodeOfferedPsks(ours.extensions.at(-1)?.data as Uint8Array);
+          const theirs = decodeOfferedPsks(section4Hello.extensions.at(-1)?.data as Uint8Array);
+          expect(mine.identities).toEqual(theirs.identities);
+          return { ...section4Hello, extensions: section4Hello.extensions.map((e) => (e.type === ExtensionType.pre_shared_key ? ours.extensions.at(-1) as typeof e : e)) };
+        },
+      },
+    });
+    expect(toHex(client.takeOutput())).toBe(toHex(record4('clientHello')) + toHex(record4('clientEarlyData')));
+
+    await client.receive(record4('serverHello'));
+    await client.receive(record4('serverHandshakeFlight'));
+    expect(client.error).toBeUndefined();
+    expect(toHex(client.takeOutput())).toBe(toHex(record4('endOfEarlyData')) + toHex(record4('clientFinished')));
+    expect(client.handshakeInfo?.earlyData).toBe('accepted');
+    expect(client.handshakeInfo?.resumed).toBe(true);
+
+    await client.write(hex((t4.records.clientApplicationData as { payload: string }).payload));
+    expect(toHex(client.takeOutput())).toBe(toHex(record4('clientApplicationData')));
+    await client.receive(record4('serverApplicationData'));
+    await client.close();
+    expect(toHex(client.takeOutput())).toBe(toHex(record4('clientAlert')));
+  });
+});
+
+describe('RFC 8448 §4 (resumed 0-RTT) through the server state machine', () => {
+  it('accepts the ticket and early data and emits the trace ServerHello and flight byte for byte', async () => {
+    // The trace's ticket is opaque to us; this sealer stands for the §3 server that issued it.
+    const ticketPsk = hex((t.ticket as { psk: string }).psk);
+    const sealer: TicketSealer = {
+      seal: async () => { throw new Error('no tickets are issued in §4'); },
+      open: async (ticket) => toHex(ticket) === toHex(section3Ticket.ticket)
+        ? encodeTicketState({
+          suite: 0x1301, psk: ticketPsk, issuedAt: NOW, lifetime: section3Ticket.lifetime, ageAdd: section3Ticket.ageAdd,
+          maxEarlyData: 1024, alpn: undefined, serverName: 'server', peerCertificates: [],
+        })
+        : undefined,
+    };
+    const x = t4.x25519 as NonNullable<typeof t4.x25519>;
+    const provider = createNobleProvider({ minRsaSigningBits: 1024, random: scriptedRandom([hex(x.server.privateKey), hex(t4.randoms.server)]) });
+    const key = await provider.importPrivateKey({ algorithm: 'rsa', pkcs1: traceRsaPrivateKey() });
+    const certDer = decodeCertificate(hex(t.messages.certificate as string).subarray(4)).entries[0]?.certData as Uint8Array;
+    const traceEe = decodeEncryptedExtensions(hex(t4.messages.encryptedExtensions as string).subarray(4));
+    const server = TlsConnection.server({
+      provider, now: () => NOW + clientAge, certificate: { chain: [certDer], privateKey: key.privateKey, keyAlgorithm: 'rsa' },
+      groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1],
+      tickets: { sealer, count: 0 }, earlyData: { maxSize: 1024, antiReplay: new MemoryAntiReplay() },
+      traceHooks: {
+        encryptedExtensions: (ours) => {
+          for (const e of ours) expect(traceEe.find((f) => f.type === e.type)?.data).toEqual(e.data);
+          expect(ours.map((e) => e.type)).toContain(ExtensionType.early_data);
+          return traceEe;
+        },
+      },
+    });
+    await server.receive(record4('clientHello'));
+    expect(server.error).toBeUndefined();
+    expect(toHex(server.takeOutput())).toBe(toHex(record4('serverHello')) + toHex(record4('serverHandshakeFlight')));
+    await server.receive(record4('clientEarlyData'));
+    const [early] = drain(server);
+    expect(early?.type === 'earlyData' && toHex(early.data)).toBe((t4.records.clientEarlyData as { payload: string }).payload);
+    await server.receive(record4('endOfEarlyData'));
+    await server.receive(record4('clientFinished'));
+    expect(drain(server).map((e) => e.type)).toEqual(['handshake']);
+    expect(server.handshakeInfo?.earlyData).toBe('accepted');
+    await server.write(hex((t4.records.serverApplicationData as { payload: string }).payload));
+    expect(toHex(server.takeOutput())).toBe(toHex(record4('serverApplicationData')));
   });
 });

@@ -2,7 +2,7 @@ import { cipherSuiteInfo, type CipherSuiteInfo } from '../cipher-suites.js';
 import type { ResolvedClient } from '../config.js';
 import { ExtensionType } from '../constants.js';
 import { encodePskModes, type Extension } from '../messages/extensions.js';
-import { decodeClientHello, encodeClientHello, type ClientHello } from '../messages/hello.js';
+import { encodeClientHello, type ClientHello } from '../messages/hello.js';
 import { EMPTY } from '../messages/extensions.js';
 import { bindersLength, encodeOfferedPsks, PskMode, type NewSessionTicket } from '../messages/psk.js';
 import { decodeMaxEarlyData } from '../messages/psk.js';
@@ -70,9 +70,6 @@ export async function encodeHelloWithBinder(
   bytes.set(await offer.schedule.binder(th), bytes.length - binderLen);
   return bytes;
 }
-
-/** The ClientHello as an object again, for the trace hooks. */
-export const reparse = (bytes: Uint8Array): ClientHello => decodeClientHello(bytes.subarray(4));
 
 /** Turns a NewSessionTicket into a stored session (§4.6.1). */
 export async function sessionFromTicket(

@@ -23,7 +23,7 @@ import {
 } from './common.js';
 import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage } from './secrets.js';
 import { Connected, handlePostHandshake } from './post-handshake.js';
-import { encodeHelloWithBinder, preparePskOffer, pskExtensions, reparse, sessionFromTicket, sessionKey, type PskOffer } from './client-psk.js';
+import { encodeHelloWithBinder, preparePskOffer, pskExtensions, sessionFromTicket, sessionKey, type PskOffer } from './client-psk.js';
 import { decodeSelectedIdentity, encodeEndOfEarlyData } from '../messages/psk.js';
 import type { Session } from '../session.js';
 
@@ -113,12 +113,13 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   const psk = await preparePskOffer(cfg, quic !== undefined);
   if (psk) extensions.push(...pskExtensions(cfg, psk, psk.earlyData));
   let hello: Hello = { cfg, random, sessionId, shares, extensions, offered: new Set(), quic, psk, ccsSent: false };
-  let ch = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(hello), psk, undefined) : encodeClientHello(clientHelloOf(hello));
-  const shaped = cfg.traceHooks?.clientHello?.(reparse(ch));
+  let chObj = clientHelloOf(hello);
+  const shaped = cfg.traceHooks?.clientHello?.(chObj);
   if (shaped) {
     hello = { ...hello, random: shaped.random, sessionId: shaped.legacySessionId, extensions: [...shaped.extensions] };
-    ch = encodeClientHello(shaped);
+    chObj = shaped;
   }
+  const ch = psk ? await encodeHelloWithBinder(cfg, chObj, psk, undefined) : encodeClientHello(chObj);
   hello = { ...hello, offered: new Set(hello.extensions.map((e) => e.type)) };
   const out = new Outbox(cfg.keyLog, hello.random);
   const transcript = Transcript.buffered();

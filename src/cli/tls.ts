@@ -8,6 +8,9 @@ import { loadCertifiedKey } from '../tls13/credentials.js';
 import { webPkiVerifier } from '../tls13/verifier.js';
 import type { CertificateVerifier } from '../tls13/config.js';
 import type { CliCommand, CliIo } from './command.js';
+import { FileSessionStore } from '../node/session-file.js';
+import { MemoryAntiReplay } from '../tls13/anti-replay.js';
+import { TicketKeyRing } from '../tls13/tickets.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
 
 const SERVER_HELP = `Usage: pqtls server --port P --cert chain.pem --key key.pem [options]
@@ -23,6 +26,7 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --groups LIST            key-exchange groups by preference, comma-separated
   --alpn LIST              ALPN protocols by preference, comma-separated
   --echo                   echo what each client sends (default: print it)
+  --early-data             accept 0-RTT early data on resumption (replay-protected by ClientHello recording)
   --keylog FILE            append NSS key-log lines to FILE
   --max-connections N      exit after N connections
 `;
@@ -38,6 +42,8 @@ Connects with TLS 1.3 and prints what was negotiated.
   --key-shares LIST      groups to send key shares for (default: X25519MLKEM768,x25519)
   --alpn LIST            ALPN protocols to offer
   --send TEXT            send TEXT and print the reply until the server closes
+  --session FILE         resume with the session in FILE if it is usable, and save the newest ticket there
+  --early-data TEXT      with --session: send TEXT as 0-RTT early data if the ticket allows it
   --keylog FILE          append NSS key-log lines to FILE
   --json                 print one JSON object instead of a summary
 `;
@@ -54,7 +60,8 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     options: {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
-      echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -75,13 +82,18 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
     : undefined;
   let remaining = values['max-connections'] ? Number(values['max-connections']) : Infinity;
+  const tickets = { sealer: await TicketKeyRing.create(provider) };
+  const earlyData = values['early-data'] ? { maxSize: 16384, antiReplay: new MemoryAntiReplay() } : undefined;
   const server = createServer(
-    { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: list(values.alpn), keyLog: fileKeyLog(values.keylog) },
+    {
+      provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: list(values.alpn), keyLog: fileKeyLog(values.keylog),
+      tickets, earlyData,
+    },
     (s) => {
       const info = s.handshakeInfo;
       io.out(
         `connection: group=${info ? (info.group === undefined ? 'none (psk_ke)' : groupName(info.group)) : '?'} cipher=${info?.cipherSuite.name} alpn=${info?.alpn ?? '-'}` +
-          ` client-cert=${info?.peerCertificates.length ? 'yes' : 'no'}\n`,
+          ` client-cert=${info?.peerCertificates.length ? 'yes' : 'no'} resumed=${info?.resumed ? 'yes' : 'no'} early-data=${info?.earlyData ?? 'none'}\n`,
       );
       s.on('data', (d: Buffer) => (values.echo ? s.write(d) : io.out(d.toString('utf8'))));
       s.on('end', () => s.end());
@@ -110,6 +122,8 @@ export interface ClientSummary {
   readonly signatureScheme: string | null;
   readonly alpn: string | null;
   readonly resumed: boolean;
+  /** null when no early data was attempted. */
+  readonly earlyDataAccepted: boolean | null;
   readonly helloRetryRequest: boolean;
   readonly peerCertificates: readonly { subject: string; issuer: string; publicKeyAlgorithm: string }[];
   readonly handshakeMs: number;
@@ -126,6 +140,7 @@ export function summarize(s: PqTlsSocket, handshakeMs: number): ClientSummary {
     signatureScheme: info.peerSignatureScheme === undefined ? null : signatureSchemeName(info.peerSignatureScheme),
     alpn: info.alpn ?? null,
     resumed: info.resumed,
+    earlyDataAccepted: info.earlyData === 'none' ? null : info.earlyData === 'accepted',
     helloRetryRequest: info.helloRetryRequest,
     peerCertificates: info.peerCertificates.map((der) => {
       const c = summarizeCertificate(parseCertificate(der));
@@ -143,6 +158,7 @@ export function formatSummary(s: ClientSummary): string {
     `Peer signature:    ${s.signatureScheme ?? '-'}`,
     `ALPN:              ${s.alpn ?? '-'}`,
     `Resumed:           ${s.resumed ? 'yes' : 'no'}`,
+    `Early data:        ${s.earlyDataAccepted === null ? '-' : s.earlyDataAccepted ? 'accepted' : 'rejected'}`,
     `Handshake:         ${s.handshakeMs.toFixed(1)} ms`,
     'Peer certificates:',
     ...s.peerCertificates.map((c, i) => `  ${i}: ${c.subject}  [${c.publicKeyAlgorithm}]  issued by ${c.issuer}`),
@@ -158,7 +174,8 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
     options: {
       ca: { type: 'string' }, servername: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
       groups: { type: 'string' }, 'key-shares': { type: 'string' }, alpn: { type: 'string' }, send: { type: 'string' },
-      keylog: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      keylog: { type: 'string' }, json: { type: 'boolean' }, session: { type: 'string' }, 'early-data': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -184,25 +201,26 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       host, port: Number(m[2]), provider, verifier, certificate, serverName: values.servername ?? host,
       groups: list(values.groups), keyShareGroups: list(values['key-shares']), alpnProtocols: list(values.alpn),
       keyLog: fileKeyLog(values.keylog),
+      sessionStore: values.session ? new FileSessionStore(values.session) : undefined,
+      earlyData: values['early-data'] !== undefined ? new TextEncoder().encode(values['early-data']) : undefined,
     });
   } catch (e) {
     io.err(`pqtls client: handshake failed: ${describe(e)}\n`);
     return 1;
   }
   let summary = summarize(sock, performance.now() - start);
-  if (values.send !== undefined) {
-    const chunks: Buffer[] = [];
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    const ended = new Promise<void>((resolve) => {
-      sock.on('end', resolve);
-      sock.on('close', resolve);
-    });
-    sock.end(values.send);
-    await ended;
-    summary = { ...summary, reply: Buffer.concat(chunks).toString('utf8') };
-  } else {
-    sock.end();
-  }
+  const chunks: Buffer[] = [];
+  sock.on('data', (d: Buffer) => chunks.push(d));
+  // Wait for the server to close (tickets arrive meanwhile), but not forever when it does not.
+  const ended = new Promise<void>((resolve) => {
+    sock.on('end', resolve);
+    sock.on('close', resolve);
+    sock.on('error', () => resolve());
+    setTimeout(resolve, values.send !== undefined ? 30_000 : 1_000).unref();
+  });
+  sock.end(values.send);
+  await ended;
+  if (values.send !== undefined) summary = { ...summary, reply: Buffer.concat(chunks).toString('utf8') };
   io.out(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   sock.destroy();
   return 0;

@@ -1,10 +1,13 @@
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import { createNobleProvider } from '../pq/noble/index.js';
+import type { CryptoProvider } from '../pq/provider.js';
+import { TicketKeyRing, type TicketSealer } from '../tls13/tickets.js';
 import type { ClientOptions, ServerOptions } from '../tls13/config.js';
 import { TlsConnection, type ConnectionLimits } from '../tls13/connection.js';
 import { PqTlsSocket, envKeyLog } from './socket.js';
 
 export { PqTlsSocket } from './socket.js';
+export { FileSessionStore } from './session-file.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 
@@ -36,13 +39,24 @@ export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
   });
 }
 
+/** A ticket key ring created on first use, so `createServer` can stay synchronous. */
+function lazyTicketRing(provider: CryptoProvider): TicketSealer {
+  let ring: Promise<TicketKeyRing> | undefined;
+  const get = (): Promise<TicketKeyRing> => (ring ??= TicketKeyRing.create(provider));
+  return { seal: async (p) => (await get()).seal(p), open: async (t) => (await get()).open(t) };
+}
+
 /**
  * A TCP server speaking TLS 1.3. `onConnection` receives each socket once its
  * handshake completes; failed handshakes emit `tlsClientError` on the server.
  */
 export function createServer(options: PqTlsServerOptions, onConnection: (socket: PqTlsSocket) => void): Server {
   const provider = options.provider ?? createNobleProvider();
-  const opts: ServerOptions = { ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() };
+  const opts: ServerOptions = {
+    ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog(),
+    // Tickets by default, as OpenSSL and node:tls do, under a key ring private to this server.
+    tickets: options.tickets ?? { sealer: lazyTicketRing(provider) },
+  };
   // Validate once, so a misconfiguration throws here rather than on the first connection.
   TlsConnection.server(opts, options.limits);
   const server = netCreateServer((sock) => {

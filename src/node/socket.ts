@@ -16,6 +16,8 @@ export class PqTlsSocket extends Duplex {
   encrypted = true as const;
   private info: HandshakeInfo | undefined;
   private closedByPeer = false;
+  /** Server: bytes of 0-RTT data received (replayable; RFC 8446 §8). */
+  earlyDataReceived = 0;
 
   constructor(
     private readonly conn: TlsConnection,
@@ -58,6 +60,12 @@ export class PqTlsSocket extends Duplex {
           this.emit(this.role === 'client' ? 'secureConnect' : 'secure');
           break;
         case 'data':
+          this.push(e.data);
+          break;
+        case 'earlyData':
+          // 0-RTT data reads like the rest of the stream; `earlyDataReceived` says some of it came early.
+          this.earlyDataReceived += e.data.length;
+          this.emit('earlyData', e.data);
           this.push(e.data);
           break;
         case 'peerClosed':

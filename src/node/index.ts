@@ -61,8 +61,15 @@ export function createServer(options: PqTlsServerOptions, onConnection: (socket:
   TlsConnection.server(opts, options.limits);
   const server = netCreateServer((sock) => {
     const s = new PqTlsSocket(TlsConnection.server(opts, options.limits), sock, 'server');
-    s.once('secure', () => onConnection(s));
-    s.on('error', (err) => server.emit('tlsClientError', err, s));
+    let secure = false;
+    s.once('secure', () => {
+      secure = true;
+      onConnection(s);
+    });
+    // As with node:tls, `tlsClientError` is for failed handshakes; later errors belong to the socket's owner.
+    s.on('error', (err) => {
+      if (!secure) server.emit('tlsClientError', err, s);
+    });
   });
   return server;
 }

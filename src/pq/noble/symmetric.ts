@@ -84,7 +84,11 @@ export function nobleAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     algorithm: alg,
     tagLength: 16 as const,
     nonceLength: 12 as const,
-    seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => make(k, nonce, aad).encrypt(plaintext),
+    seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => {
+      // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
+      if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+      return make(k, nonce, aad).encrypt(plaintext);
+    },
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
       if (nonce.length !== 12 || ciphertext.length < 16) return null;
       try {

@@ -13,6 +13,7 @@ const MODULES: readonly string[] = [
   'pq-provider',
   'quic-protection',
   'tls-handshake',
+  'tls-resumption',
 ];
 
 type Bench = () => Promise<string>;

@@ -4,6 +4,7 @@ import { appendFileSync } from 'node:fs';
 import type { PqtlsError } from '../errors.js';
 import { groupName, signatureSchemeName } from '../pq/ids.js';
 import type { TlsConnection } from '../tls13/connection.js';
+import { parseCertificate, summarizeCertificate, type CertificateSummary } from '../x509/certificate.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 
 /**
@@ -18,6 +19,8 @@ export class PqTlsSocket extends Duplex {
   private closedByPeer = false;
   /** Server: bytes of 0-RTT data received (replayable; RFC 8446 §8). */
   earlyDataReceived = 0;
+  /** 0-RTT data that arrived before 'secure', when no one could have listened yet (see 'earlyData'). */
+  private earlyBeforeSecure: Uint8Array[] = [];
 
   constructor(
     private readonly conn: TlsConnection,
@@ -58,14 +61,18 @@ export class PqTlsSocket extends Duplex {
         case 'handshake':
           this.info = e.info;
           this.emit(this.role === 'client' ? 'secureConnect' : 'secure');
+          for (const d of this.earlyBeforeSecure.splice(0)) this.emit('earlyData', d);
           break;
         case 'data':
           this.push(e.data);
           break;
         case 'earlyData':
           // 0-RTT data reads like the rest of the stream; `earlyDataReceived` says some of it came early.
+          // It always arrives before the client's Finished, so before 'secure' and thus before
+          // createServer hands the socket out: 'earlyData' is emitted right after 'secure' instead.
           this.earlyDataReceived += e.data.length;
-          this.emit('earlyData', e.data);
+          if (this.info) this.emit('earlyData', e.data);
+          else this.earlyBeforeSecure.push(e.data);
           this.push(e.data);
           break;
         case 'peerClosed':
@@ -141,6 +148,15 @@ export class PqTlsSocket extends Duplex {
   getPeerSignatureScheme(): string | undefined {
     const s = this.info?.peerSignatureScheme;
     return s === undefined ? undefined : signatureSchemeName(s);
+  }
+  /**
+   * The peer's leaf certificate, summarised (subject, issuer, validity, names,
+   * algorithms) with its DER as `raw`, in the spirit of
+   * `tls.TLSSocket#getPeerCertificate`; undefined if the peer sent none.
+   */
+  getPeerCertificate(): (CertificateSummary & { readonly raw: Uint8Array }) | undefined {
+    const der = this.info?.peerCertificates[0];
+    return der ? { ...summarizeCertificate(parseCertificate(der)), raw: der } : undefined;
   }
   /** The peer's certificates as sent, leaf first (DER). */
   getPeerCertificateChain(): readonly Uint8Array[] {

@@ -20,6 +20,7 @@ describe('Node adapter over loopback TCP', () => {
       expect(sock.getPeerSignatureScheme()).toBe('mldsa65');
       expect(sock.alpnProtocol).toBe('echo');
       expect(sock.getCipher()?.name).toBe('TLS_AES_128_GCM_SHA256');
+      expect(sock.getPeerCertificateChain()).toEqual([key.publicKey]);
       const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
       const chunks: Buffer[] = [];
       const done = new Promise<void>((r) => sock.on('end', r));
@@ -27,6 +28,31 @@ describe('Node adapter over loopback TCP', () => {
       sock.end(big);
       await done;
       expect(new Uint8Array(Buffer.concat(chunks))).toEqual(big);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('Node adapter with an X.509 chain', () => {
+  it('getPeerCertificate() summarises the validated ML-DSA-65 leaf', async () => {
+    const { createNobleProvider } = await import('../../src/pq/index.js');
+    const { generateRoot, issueLeaf } = await import('../../src/x509/ca.js');
+    const { webPkiVerifier } = await import('../../src/tls13/verifier.js');
+    const provider = createNobleProvider();
+    const validity = { notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 3600_000) };
+    const root = await generateRoot({ provider, subject: 'CN=adapter root', ...validity });
+    const leaf = await issueLeaf({ provider, dns: ['localhost'], ...validity, issuer: { certificate: root.certificate, privateKey: root.keyPair.privateKey } });
+    const certificate = { chain: [leaf.certificate.der, root.certificate.der], privateKey: leaf.keyPair.privateKey, keyAlgorithm: 'ml-dsa-65' as const };
+    const server = createServer({ provider, certificate }, (s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const sock = await connect({ host: '127.0.0.1', port, provider, serverName: 'localhost', verifier: webPkiVerifier({ provider, trustAnchors: [root.certificate.der] }) });
+      const peer = sock.getPeerCertificate();
+      expect(peer).toMatchObject({ subject: 'CN=localhost', issuer: 'CN=adapter root', publicKeyAlgorithm: 'ML-DSA-65', dns: ['localhost'] });
+      expect(peer?.raw).toEqual(leaf.certificate.der);
+      sock.destroy();
     } finally {
       server.close();
     }

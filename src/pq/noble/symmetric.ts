@@ -1,4 +1,4 @@
-import { gcm, ecb } from '@noble/ciphers/aes.js';
+import { gcm, unsafe as aesUnsafe } from '@noble/ciphers/aes.js';
 import { chacha20, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { extract, expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -116,12 +116,14 @@ export function nobleHeaderProtection(alg: HeaderProtectionAlgorithm, key: Uint8
       },
     });
   }
+  // AES-ECB of one block is the raw block cipher: expand the key once and encrypt each sample
+  // with noble's block primitive (its ecb() objects refuse a second encrypt()).
+  const xk = aesUnsafe.expandKeyLE(k);
   return Object.freeze({
     algorithm: alg,
     mask: async (sample: Uint8Array) => {
       if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-      // noble cipher instances refuse a second encrypt(), so each mask needs its own.
-      return ecb(k, { disablePadding: true }).encrypt(sample).subarray(0, 5);
+      return aesUnsafe.encryptBlock(xk, sample.slice()).subarray(0, 5);
     },
   });
 }

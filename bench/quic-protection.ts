@@ -11,6 +11,7 @@ import { gcm, ecb } from '@noble/ciphers/aes.js';
 import { chacha20, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { pathToFileURL } from 'node:url';
 import { createNobleProvider } from '../src/pq/noble/index.js';
+import { median } from './compare.js';
 import { seededRandom } from '../src/pq/random.js';
 import {
   AES_128_GCM_SHA256, CHACHA20_POLY1305_SHA256, QUIC_V1, deriveDirectionalKeys, openPacket, parsePacket, sealPacket,
@@ -33,10 +34,6 @@ async function time(op: Op, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 interface Pair { readonly bare: Op; readonly layer: Op }
 

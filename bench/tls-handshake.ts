@@ -28,6 +28,8 @@ import type { CryptoProvider } from '../src/pq/provider.js';
 import type { CertificateVerifier, ClientOptions, ServerOptions } from '../src/tls13/config.js';
 import { TlsConnection } from '../src/tls13/connection.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
+import { median } from './compare.js';
+import { f1, f2, pct, timed, type Side } from './side.js';
 import { ProviderClock, timedProvider, type PrimitiveStats } from './timed-provider.js';
 import { SERVER_NAME, mintPki, writePem, type BenchPki } from './tls-fixtures.js';
 
@@ -45,30 +47,8 @@ const NODE24_SCRIPT = fileURLToPath(new URL('./node24-tls-handshake.mjs', import
 
 const run$ = promisify(execFile);
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
-const f1 = (x: number): string => x.toFixed(1);
-const f2 = (x: number): string => x.toFixed(2);
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-/** One side of an in-memory pair: wall time inside its calls, and its provider's clock. */
-interface Side {
-  ms: number;
-  readonly clock: ProviderClock;
-}
-
-async function timed<T>(side: Side, f: () => T | Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await f();
-  } finally {
-    side.ms += performance.now() - t0;
-  }
-}
 
 /** Labels provider calls made during chain validation, and times the verifier as a whole. */
 function chainLabelled(inner: CertificateVerifier, clock: ProviderClock, spent: { ms: number }): CertificateVerifier {

@@ -27,6 +27,8 @@ import { TlsConnection } from '../src/tls13/connection.js';
 import { MemorySessionStore } from '../src/tls13/session.js';
 import { TicketKeyRing } from '../src/tls13/tickets.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
+import { median } from './compare.js';
+import { f1, f2, pct, timed, type Side } from './side.js';
 import { ProviderClock, timedProvider } from './timed-provider.js';
 import { SERVER_NAME, mintPki } from './tls-fixtures.js';
 
@@ -43,31 +45,9 @@ const LABEL: Readonly<Record<Mode, string>> = {
   psk_ke: 'resumed, psk_ke (ticket only)',
 };
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
-const f1 = (x: number): string => x.toFixed(1);
-const f2 = (x: number): string => x.toFixed(2);
 const f3 = (x: number): string => x.toFixed(3);
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-/** One side of an in-memory pair: wall time inside its calls, and its provider's clock. */
-interface Side {
-  ms: number;
-  readonly clock: ProviderClock;
-}
-
-async function timed<T>(side: Side, f: () => T | Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await f();
-  } finally {
-    side.ms += performance.now() - t0;
-  }
-}
 
 interface Setup {
   readonly client: Side;

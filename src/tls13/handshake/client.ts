@@ -13,7 +13,7 @@ import {
 import {
   EMPTY, decodeAlpn, decodeCookie, decodeKeyShareHrr, decodeKeyShareServer, decodeSupportedVersionsServer, decodeU16List,
   decodeRecordSizeLimit, encodeRecordSizeLimit, encodeAlpn, encodeCookie, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
-  findExtension, type Extension,
+  encodePskModes, findExtension, type Extension,
 } from '../messages/extensions.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { decodeServerHello, encodeClientHello, isHelloRetryRequest, type ClientHello } from '../messages/hello.js';
@@ -24,7 +24,7 @@ import {
 import { HandshakeKeySchedule, finishedVerifyData, resumptionMasterSecret, type HandshakeStage } from './secrets.js';
 import { Connected, handlePostHandshake } from './post-handshake.js';
 import { encodeHelloWithBinder, preparePskOffer, pskExtensions, sessionFromTicket, sessionKey, type PskOffer } from './client-psk.js';
-import { decodeSelectedIdentity, encodeEndOfEarlyData } from '../messages/psk.js';
+import { PskMode, decodeSelectedIdentity, encodeEndOfEarlyData } from '../messages/psk.js';
 import type { Session } from '../session.js';
 
 /** Extra inputs a QUIC connection gives the client handshake (RFC 9001 §8). */
@@ -112,6 +112,8 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
   const psk = await preparePskOffer(cfg, quic !== undefined);
   if (psk) extensions.push(...pskExtensions(cfg, psk, psk.earlyData));
+  // Without a session to offer, the modes still tell servers that tickets are wanted, and which (§4.2.9).
+  else if (cfg.sessionStore) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes(cfg.pskModes.map((m) => PskMode[m])) });
   let hello: Hello = { cfg, random, sessionId, shares, extensions, offered: new Set(), quic, psk, ccsSent: false };
   let chObj = clientHelloOf(hello);
   const shaped = cfg.traceHooks?.clientHello?.(chObj);

@@ -92,6 +92,17 @@ async function acceptEarlyData(
   return ed.antiReplay.firstSeen(binder, cfg.now());
 }
 
+/**
+ * Tickets are only worth sending to a client whose psk_key_exchange_modes
+ * include one we accept (§4.2.9: servers SHOULD NOT send incompatible tickets).
+ */
+export function clientWantsTickets(cfg: ResolvedServer, exts: readonly Extension[]): boolean {
+  const modes = findExtension(exts, ExtensionType.psk_key_exchange_modes);
+  if (!cfg.tickets || !modes) return false;
+  const offered = decodePskModes(modes);
+  return cfg.pskModes.some((m) => offered.includes(PskMode[m]));
+}
+
 /** The NewSessionTicket messages a server sends after the handshake (§4.6.1). */
 export async function issueTickets(
   cfg: ResolvedServer, suite: CipherSuiteInfo, resumptionSecret: Uint8Array,

@@ -18,7 +18,7 @@ import { decodeClientHello, encodeServerHello, type ClientHello } from '../messa
 import { Transcript } from '../transcript.js';
 import type { TicketState } from '../tickets.js';
 import { encodeSelectedIdentity } from '../messages/psk.js';
-import { acceptPsk, issueTickets } from './server-psk.js';
+import { acceptPsk, clientWantsTickets, issueTickets } from './server-psk.js';
 import { verifyPeerSignature } from './client.js';
 import {
   KeyLogLabel, Outbox, certificateVerifyContent, expectType, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
@@ -49,6 +49,8 @@ interface Negotiated {
   readonly master: MasterStage;
   /** The ticket this handshake resumed. */
   readonly resumed: TicketState | undefined;
+  /** Whether the client's psk_key_exchange_modes allow a ticket we would accept (§4.2.9). */
+  readonly wantsTickets: boolean;
   readonly base: Omit<HandshakeInfo, 'peerSignatureScheme' | 'peerCertificates'>;
   readonly quic: boolean;
   readonly peerChain?: readonly Uint8Array[];
@@ -231,6 +233,7 @@ async function onClientHello(
 
   const n: Negotiated = {
     cfg, suite, group, transcript, stage, master, quic: quic !== undefined, resumed: psk?.state,
+    wantsTickets: clientWantsTickets(cfg, ch.extensions),
     base: {
       version: 'TLSv1.3', cipherSuite: suite, group, signatureScheme: scheme, alpn, serverName,
       helloRetryRequest: hrr !== undefined, resumed: psk !== undefined, peerTransportParameters: peerTp,
@@ -343,7 +346,8 @@ async function onClientFinished(n: Negotiated, msg: HandshakeMessage, out: Outbo
   const info: HandshakeInfo = { ...n.base, peerSignatureScheme: n.peerScheme, peerCertificates };
   out.actions.push({ kind: 'complete', info });
   const resumptionSecret = await resumptionMasterSecret(p, n.suite, n.master.master, n.transcript.hash());
-  for (const nst of await issueTickets(n.cfg, n.suite, resumptionSecret, { alpn: info.alpn, serverName: info.serverName, peerCertificates })) {
+  const tickets = n.wantsTickets ? await issueTickets(n.cfg, n.suite, resumptionSecret, { alpn: info.alpn, serverName: info.serverName, peerCertificates }) : [];
+  for (const nst of tickets) {
     out.send('application', nst);
   }
   return {

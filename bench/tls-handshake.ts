@@ -29,7 +29,7 @@ import type { CertificateVerifier, ClientOptions, ServerOptions } from '../src/t
 import { TlsConnection } from '../src/tls13/connection.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
 import { median } from './compare.js';
-import { f1, f2, pct, timed, type Side } from './side.js';
+import { f1, f2, pct, timed, timedPump, type Side } from './side.js';
 import { ProviderClock, timedProvider, type PrimitiveStats } from './timed-provider.js';
 import { SERVER_NAME, mintPki, writePem, type BenchPki } from './tls-fixtures.js';
 
@@ -99,17 +99,7 @@ async function setup(): Promise<Setup> {
 async function memoryHandshake(s: Setup): Promise<{ group: string; scheme: string; suite: string }> {
   const server = await timed(s.server, () => TlsConnection.server(s.memoryServer));
   const client = await timed(s.client, () => TlsConnection.client(s.memoryClient));
-  const legs = [[client, s.client, server, s.server], [server, s.server, client, s.client]] as const;
-  for (let i = 0; i < 20; i++) {
-    let moved = false;
-    for (const [from, fromSide, to, toSide] of legs) {
-      if (!from.wantsWrite) continue;
-      const bytes = await timed(fromSide, () => from.takeOutput());
-      await timed(toSide, () => to.receive(bytes));
-      moved = true;
-    }
-    if (!moved) break;
-  }
+  await timedPump(client, s.client, server, s.server);
   const info = client.handshakeInfo;
   if (!info || !server.handshakeInfo) {
     throw new Error(`in-memory handshake failed: ${client.error?.message ?? server.error?.message ?? 'did not complete'}`);

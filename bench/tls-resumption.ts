@@ -28,7 +28,7 @@ import { MemorySessionStore } from '../src/tls13/session.js';
 import { TicketKeyRing } from '../src/tls13/tickets.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
 import { median } from './compare.js';
-import { f1, f2, pct, timed, type Side } from './side.js';
+import { f1, f2, pct, timed, timedPump, type Side } from './side.js';
 import { ProviderClock, timedProvider } from './timed-provider.js';
 import { SERVER_NAME, mintPki } from './tls-fixtures.js';
 
@@ -87,17 +87,7 @@ async function setup(): Promise<Setup> {
 async function handshake(s: Setup, mode: Mode, priming = false): Promise<void> {
   const server = await timed(s.server, () => TlsConnection.server(s.serverOptions));
   const client = await timed(s.client, () => TlsConnection.client(s.clientOptions[mode]));
-  const legs = [[client, s.client, server, s.server], [server, s.server, client, s.client]] as const;
-  for (let i = 0; i < 20; i++) {
-    let moved = false;
-    for (const [from, fromSide, to, toSide] of legs) {
-      if (!from.wantsWrite) continue;
-      const bytes = await timed(fromSide, () => from.takeOutput());
-      await timed(toSide, () => to.receive(bytes));
-      moved = true;
-    }
-    if (!moved) break;
-  }
+  await timedPump(client, s.client, server, s.server);
   const info = client.handshakeInfo;
   if (!info || !server.handshakeInfo) {
     throw new Error(`${mode} handshake failed: ${client.error?.message ?? server.error?.message ?? 'did not complete'}`);

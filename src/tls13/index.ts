@@ -6,8 +6,11 @@
 export { TlsConnection, type TlsEvent, type ConnectionLimits } from './connection.js';
 export {
   type ClientOptions, type ServerOptions, type CommonOptions, type CertifiedKey, type CertificateVerifier, type PeerIdentity,
-  DEFAULT_KEY_SHARES, MAX_RECORD_SIZE_LIMIT,
+  type PskModeName, type TicketOptions, type EarlyDataOptions, DEFAULT_KEY_SHARES, MAX_RECORD_SIZE_LIMIT,
 } from './config.js';
+export { TicketKeyRing, type TicketSealer, type TicketKeyMaterial, type TicketState } from './tickets.js';
+export { MemorySessionStore, encodeSession, decodeSession, sessionUsable, type Session, type SessionStore } from './session.js';
+export { MemoryAntiReplay, type AntiReplay } from './anti-replay.js';
 export { webPkiVerifier, type WebPkiVerifierOptions } from './verifier.js';
 export { loadCertifiedKey, pemCertificates } from './credentials.js';
 export { CipherSuite, cipherSuiteInfo, cipherSuiteName, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo, type CipherSuiteName } from './cipher-suites.js';

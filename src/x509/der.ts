@@ -197,6 +197,16 @@ export function oidValue(tlv: Tlv, what: string): string {
   return [...head, ...arcs.slice(1)].join('.');
 }
 
+/**
+ * Bytes as the code points of the same values, in slices: spreading a whole
+ * value into String.fromCharCode overflows the call stack past ~100 KB.
+ */
+function byteString(v: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < v.length; i += 8192) s += String.fromCharCode(...v.subarray(i, i + 8192));
+  return s;
+}
+
 /** Decodes a string type found in names (X.520 DirectoryString and friends). */
 export function stringValue(tlv: Tlv, what: string): string {
   const v = tlv.value;
@@ -210,9 +220,9 @@ export function stringValue(tlv: Tlv, what: string): string {
     case Tag.PrintableString:
     case Tag.IA5String:
       for (const b of v) if (b >= 0x80) throw malformed(`${what}: non-ASCII byte in ${tlv.tag === Tag.IA5String ? 'IA5String' : 'PrintableString'}`);
-      return String.fromCharCode(...v);
+      return byteString(v);
     case Tag.TeletexString:
-      return String.fromCharCode(...v);
+      return byteString(v);
     case Tag.BMPString: {
       if (v.length % 2) throw malformed(`${what}: odd-length BMPString`);
       let s = '';
@@ -236,7 +246,7 @@ export function stringValue(tlv: Tlv, what: string): string {
 
 /** UTCTime or GeneralizedTime in the forms RFC 5280 §4.1.2.5 allows (seconds, `Z`, no fractions). */
 export function timeValue(tlv: Tlv, what: string): Date {
-  const s = String.fromCharCode(...tlv.value);
+  const s = byteString(tlv.value);
   let m: RegExpExecArray | null;
   let year: number;
   if (tlv.tag === Tag.UTCTime) {

@@ -34,7 +34,7 @@ export type CertificateErrorReason =
   | 'chain_too_long'
   /** More bytes than `limits.maxTotalBytes`. */
   | 'chain_too_large'
-  /** Path building gave up after `limits.maxSignatureChecks` signature verifications. */
+  /** Path building gave up after `limits.maxSignatureChecks` signature verifications or `limits.maxNameConstraintChecks` comparisons. */
   | 'path_search_exhausted';
 
 const alertOf: Record<CertificateErrorReason, AlertDescription> = {

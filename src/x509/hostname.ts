@@ -20,10 +20,28 @@ export function normalizeDnsName(name: string): string | undefined {
   return n;
 }
 
+/**
+ * A reference identity (the name the client asked for) normalized, or
+ * undefined if it is not a concrete host name: labels of letters, digits,
+ * hyphens and underscores only (no `*`, brackets, `:` or `%`), and a last label
+ * that is not a number. A resolver reads `127.1`, `0x7f.0.0.1` or `0177.0.0.1`
+ * as IPv4 (inet_aton; WHATWG URL "ends in a number"), so a dNSName spelling
+ * one of those must never vouch for it; strict IP literals go to
+ * {@link sanCoversIp} instead.
+ */
+export function normalizeReferenceName(name: string): string | undefined {
+  const n = normalizeDnsName(name);
+  if (n === undefined) return undefined;
+  const labels = n.split('.');
+  if (!labels.every((l) => /^[a-z0-9_-]+$/.test(l))) return undefined;
+  if (/^(\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1] as string)) return undefined;
+  return n;
+}
+
 /** Does the presented identifier `pattern` (a SAN dNSName) match the reference host name `host`? */
 export function dnsNameMatches(pattern: string, host: string): boolean {
   const p = normalizeDnsName(pattern);
-  const h = normalizeDnsName(host);
+  const h = normalizeReferenceName(host);
   if (!p || !h) return false;
   if (!p.includes('*')) return p === h;
   const [first, ...rest] = p.split('.');

@@ -30,13 +30,14 @@ function parseIpv6(text: string): Uint8Array | undefined {
   if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length < 2) return undefined;
   const halves = s.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
+  // RFC 4291 §2.2 (3): an embedded IPv4 address is always the last 32 bits, so only the final half may hold one.
+  const groups = (h: string, last: boolean): number[] | undefined => {
     if (h === '') return [];
     const out: number[] = [];
     const parts = h.split(':');
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i] as string;
-      if (i === parts.length - 1 && p.includes('.')) {
+      if (last && i === parts.length - 1 && p.includes('.')) {
         const v4 = parseIpv4(p);
         if (!v4) return undefined;
         out.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
@@ -47,8 +48,8 @@ function parseIpv6(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = groups(halves[0] as string);
-  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
+  const head = groups(halves[0] as string, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1] as string, true) : [];
   if (!head || !tail) return undefined;
   const fill = 8 - head.length - tail.length;
   if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;

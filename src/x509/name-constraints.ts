@@ -9,9 +9,18 @@ import { formatIp } from './ip.js';
  * an exclusion would widen what the CA meant to allow.
  */
 
+/**
+ * A subtree base compared the way SAN names are (lowercase, one root dot
+ * dropped), so an exclusion written `secret.example.com.` still excludes.
+ */
+function normalizeBase(base: string): string {
+  const b = base.toLowerCase();
+  return b.length > 1 && b.endsWith('.') ? b.slice(0, -1) : b;
+}
+
 /** RFC 5280 §4.2.1.10: "example.com" covers itself and subdomains; ".example.com" only subdomains. */
 function dnsWithin(name: string, base: string): boolean {
-  const b = base.toLowerCase();
+  const b = normalizeBase(base);
   if (b === '' || b === '.') return true;
   if (b.startsWith('.')) return name.endsWith(b);
   return name === b || name.endsWith(`.${b}`);
@@ -19,13 +28,13 @@ function dnsWithin(name: string, base: string): boolean {
 
 /** Every name `*.rest` can stand for lies within `base`. */
 function wildcardWithin(rest: string, base: string): boolean {
-  return dnsWithin(rest, base) || rest === base.toLowerCase().replace(/^\./, '');
+  return dnsWithin(rest, base) || rest === normalizeBase(base).replace(/^\./, '');
 }
 
 /** Some name `*.rest` can stand for lies within `base` (a wildcard matches exactly one label). */
 function wildcardMeets(rest: string, base: string): boolean {
   if (wildcardWithin(rest, base)) return true;
-  const b = base.toLowerCase();
+  const b = normalizeBase(base);
   if (b.startsWith('.')) return false;
   const dot = b.indexOf('.');
   return dot > 0 && b.slice(dot + 1) === rest;
@@ -38,6 +47,17 @@ function ipWithin(ip: Uint8Array, s: { address: Uint8Array; mask: Uint8Array }):
     if (((ip[i] as number) & m) !== ((s.address[i] as number) & m)) return false;
   }
   return true;
+}
+
+/**
+ * The address and, for IPv4 or IPv4-mapped IPv6 (RFC 4291 §2.5.5.2,
+ * `::ffff:a.b.c.d`), its other spelling: both reach the same host, so an
+ * exclusion written in either family must catch both.
+ */
+function ipForms(ip: Uint8Array): Uint8Array[] {
+  if (ip.length === 4) return [ip, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip)];
+  const mapped = ip.length === 16 && ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
+  return mapped ? [ip, ip.subarray(12)] : [ip];
 }
 
 /**
@@ -61,7 +81,8 @@ export function nameConstraintViolation(nc: NameConstraints, san: SubjectAltName
   }
   for (const ip of san?.ip ?? []) {
     if (permittedIp.length && !permittedIp.some((s) => ipWithin(ip, s))) return `IP address ${formatIp(ip)} is outside the permitted subtrees`;
-    const hit = nc.excluded.find((s) => s.kind === 'ip' && ipWithin(ip, s));
+    const forms = ipForms(ip);
+    const hit = nc.excluded.find((s) => s.kind === 'ip' && forms.some((f) => ipWithin(f, s)));
     if (hit) return `IP address ${formatIp(ip)} falls in an excluded subtree`;
   }
   return undefined;

@@ -30,6 +30,8 @@ export function webPkiVerifier(options: WebPkiVerifierOptions): CertificateVerif
     async verify(chain, { serverName, purpose, now }) {
       const [leaf, ...intermediates] = chain;
       if (!leaf) throw new ConfigError('empty chain');
+      // A server certificate proves nothing without the name it must be valid for (RFC 9525 §6).
+      if (purpose === 'serverAuth' && serverName === undefined) throw new ConfigError('serverName is required to verify a server certificate');
       const ip = serverName !== undefined && isIpAddress(serverName);
       const verified = await verifyChain({
         provider: options.provider,

@@ -58,3 +58,15 @@ describe('Node adapter with an X.509 chain', () => {
     }
   });
 });
+
+describe('webPkiVerifier', () => {
+  it('refuses to authenticate a server without the name it must match (RFC 9525 §6)', async () => {
+    const { createNobleProvider } = await import('../../src/pq/index.js');
+    const { generateRoot } = await import('../../src/x509/ca.js');
+    const { webPkiVerifier } = await import('../../src/tls13/verifier.js');
+    const provider = createNobleProvider();
+    const root = await generateRoot({ provider, subject: 'CN=r', notBefore: new Date(0), notAfter: new Date(2 ** 42) });
+    const v = webPkiVerifier({ provider, trustAnchors: [root.certificate.der] });
+    await expect(v.verify([root.certificate.der], { purpose: 'serverAuth', now: Date.now() })).rejects.toThrow(/serverName is required/);
+  });
+});

@@ -225,7 +225,7 @@ export class TlsConnection {
   private async onRecord(type: number, header: Uint8Array, payload: Uint8Array): Promise<void> {
     if (type === ContentType.change_cipher_spec) {
       // §5: one byte 0x01, between the first ClientHello and the peer's Finished, is dropped.
-      if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen) {
+      if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen || this.beforeFirstClientHello()) {
         throw new PqtlsError('unexpected change_cipher_spec', AlertDescription.unexpected_message);
       }
       return;
@@ -250,6 +250,11 @@ export class TlsConnection {
       if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
     }
+    // §5.1: nothing may come between the records of a fragmented handshake message
+    // (a fatal alert is still read, so the peer's reason is reported).
+    if (contentType === ContentType.application_data && this.reassembler.hasPartial) {
+      throw new PqtlsError('application data inside a fragmented handshake message', AlertDescription.unexpected_message);
+    }
     switch (contentType) {
       case ContentType.handshake:
         await this.onHandshakeBytes(content);
@@ -272,6 +277,11 @@ export class TlsConnection {
       default:
         throw new PqtlsError(`unexpected content type ${contentType}`, AlertDescription.unexpected_message);
     }
+  }
+
+  /** A server that has not yet seen a ClientHello (after a HelloRetryRequest it has). */
+  private beforeFirstClientHello(): boolean {
+    return this.state.role === 'server' && this.state.s.kind === 'ExpectClientHello' && this.state.s.hrr === undefined;
   }
 
   /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */

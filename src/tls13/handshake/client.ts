@@ -218,9 +218,11 @@ async function onServerHello(
     if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
     shared = await share.complete(entry.share);
     group = share.group;
-  } else if (!resumed || !cfg.pskModes.includes('psk_ke')) {
-    // Only psk_ke resumption may go without a key share (§4.2.9).
+  } else if (!resumed) {
     fail(AlertDescription.missing_extension, 'ServerHello without key_share');
+  } else if (!cfg.pskModes.includes('psk_ke')) {
+    // §4.2.11: a resumption without the key share our psk_key_exchange_modes require is illegal_parameter.
+    fail(AlertDescription.illegal_parameter, 'ServerHello resumes without key_share, but we offered only psk_dhe_ke');
   }
 
   if (!transcript.started) transcript.start(cfg.provider, suite.hash);
@@ -270,13 +272,13 @@ async function onHelloRetryRequest(
   );
   // §4.1.2: no early data after a HelloRetryRequest; the PSK stays only if its hash fits the suite.
   const psk = hello.psk && hello.psk.suite.hash === suite.hash ? hello.psk : undefined;
-  const pskTypes: number[] = [ExtensionType.psk_key_exchange_modes, ExtensionType.early_data, ExtensionType.pre_shared_key];
-  const kept = extensions.filter((e) => !pskTypes.includes(e.type));
+  // psk_key_exchange_modes stays as it was: only early_data, pre_shared_key and the cookie may change (§4.1.2).
+  const kept = extensions.filter((e) => e.type !== ExtensionType.early_data && e.type !== ExtensionType.pre_shared_key);
   if (cookieExt) {
     decodeCookie(cookieExt);
     kept.push({ type: ExtensionType.cookie, data: cookieExt });
   }
-  if (psk) kept.push(...pskExtensions(cfg, psk, false));
+  if (psk) kept.push(...pskExtensions(cfg, psk, false).filter((e) => e.type === ExtensionType.pre_shared_key));
   transcript.start(cfg.provider, suite.hash);
   transcript.replaceWithMessageHash();
   transcript.update(msg.raw);

@@ -32,16 +32,18 @@ export async function acceptPsk(
   canDhe: boolean, alpn: string | undefined,
 ): Promise<AcceptedPsk | undefined> {
   const ext = findExtension(exts, ExtensionType.pre_shared_key);
-  if (!ext || !cfg.tickets) return undefined;
+  if (!ext) return undefined;
   const modesExt = findExtension(exts, ExtensionType.psk_key_exchange_modes);
-  // §4.2.9: a client offering a PSK must say which modes it allows.
+  // §4.2.9: a client offering a PSK must say which modes it allows, whether or not we resume.
   if (!modesExt) fail(AlertDescription.missing_extension, 'pre_shared_key without psk_key_exchange_modes');
   const modes = decodePskModes(modesExt);
+  // Decoded even when we cannot resume, so a malformed offer (e.g. a binder count mismatch) is refused.
+  const offered = decodeOfferedPsks(ext);
+  if (!cfg.tickets) return undefined;
   const mode = modes.includes(PskMode.psk_dhe_ke) && cfg.pskModes.includes('psk_dhe_ke') && canDhe
     ? 'psk_dhe_ke'
     : modes.includes(PskMode.psk_ke) && cfg.pskModes.includes('psk_ke') ? 'psk_ke' : undefined;
   if (!mode) return undefined;
-  const offered = decodeOfferedPsks(ext);
   const p = cfg.provider;
   const now = cfg.now();
   for (let i = 0; i < offered.identities.length; i++) {

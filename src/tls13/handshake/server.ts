@@ -38,6 +38,8 @@ interface AfterHrr {
   readonly transcript: Transcript;
   readonly sessionId: Uint8Array;
   readonly cookie: Uint8Array | undefined;
+  /** ClientHello1, which ClientHello2 must repeat but for the changes §4.1.2 permits. */
+  readonly first: ClientHello;
 }
 
 interface Negotiated {
@@ -129,6 +131,7 @@ async function onClientHello(
   const suite = hrr?.suite ?? chooseSuite(cfg, ch);
   if (hrr && !ch.cipherSuites.includes(hrr.suite.id)) fail(AlertDescription.illegal_parameter, 'ClientHello2 dropped the selected cipher suite');
   if (hrr && !equalBytes(ch.legacySessionId, hrr.sessionId)) fail(AlertDescription.illegal_parameter, 'ClientHello2 changed legacy_session_id');
+  if (hrr) checkSecondHello(hrr.first, ch);
 
   // Without a PSK, supported_groups and key_share are mandatory (§9.2); with one they may be absent (psk_ke).
   const groupsExt = offersPsk ? findExtension(ch.extensions, ExtensionType.supported_groups) : required(ch.extensions, ExtensionType.supported_groups, 'supported_groups');
@@ -310,7 +313,33 @@ async function helloRetry(
   const transcript = Transcript.buffered().start(cfg.provider, suite.hash).update(msg.raw).replaceWithMessageHash().update(hrrMsg);
   out.send('initial', hrrMsg);
   if (ch.legacySessionId.length && !state.quic) out.changeCipherSpec();
-  return { ...state, hrr: { suite, group, transcript, sessionId: ch.legacySessionId, cookie } };
+  return { ...state, hrr: { suite, group, transcript, sessionId: ch.legacySessionId, cookie, first: ch } };
+}
+
+/** Extensions ClientHello2 may change (§4.1.2): key_share replaced, early_data dropped, cookie added, PSKs updated or dropped, padding. */
+const MAY_CHANGE_AFTER_HRR: readonly number[] = [
+  ExtensionType.key_share, ExtensionType.early_data, ExtensionType.cookie, ExtensionType.pre_shared_key, ExtensionType.padding,
+];
+
+/** §4.1.2: ClientHello2 is ClientHello1 but for the permitted changes; anything else is illegal_parameter. */
+function checkSecondHello(first: ClientHello, second: ClientHello): void {
+  const same = equalBytes(first.random, second.random)
+    && first.cipherSuites.length === second.cipherSuites.length
+    && first.cipherSuites.every((s, i) => second.cipherSuites[i] === s);
+  if (!same) fail(AlertDescription.illegal_parameter, 'ClientHello2 changed random or cipher_suites');
+  // §4.2.10: no early data after a HelloRetryRequest.
+  if (findExtension(second.extensions, ExtensionType.early_data)) fail(AlertDescription.illegal_parameter, 'ClientHello2 offers early_data');
+  for (const e of first.extensions) {
+    if (MAY_CHANGE_AFTER_HRR.includes(e.type)) continue;
+    const again = findExtension(second.extensions, e.type);
+    if (!again || !equalBytes(again, e.data)) fail(AlertDescription.illegal_parameter, `ClientHello2 changed or dropped extension ${e.type}`);
+  }
+  for (const e of second.extensions) {
+    const added = findExtension(first.extensions, e.type) === undefined;
+    if (added && e.type !== ExtensionType.cookie && e.type !== ExtensionType.padding && e.type !== ExtensionType.key_share) {
+      fail(AlertDescription.illegal_parameter, `ClientHello2 adds extension ${e.type}`);
+    }
+  }
 }
 
 async function onClientCertificate(n: Negotiated, msg: HandshakeMessage): Promise<ServerState> {

@@ -1,0 +1,142 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { createNobleProvider } from '../pq/noble/index.js';
+import { toHex } from '../bytes.js';
+import { parsePacket } from '../quic/header.js';
+import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * A QUIC connection on a UDP socket: the sans-IO {@link QuicConnection} plus
+ * the socket, a timer and an event emitter. Emits `connected`, `stream`
+ * (a stream event), `closed`.
+ */
+export class QuicSession extends EventEmitter {
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly connection: QuicConnection,
+    private readonly send: (d: Uint8Array) => void,
+    private readonly onDone?: () => void,
+  ) {
+    super();
+  }
+
+  /** Feeds a datagram (in order with every other call on this session). */
+  receive(d: Uint8Array): void {
+    this.run(() => this.connection.handleDatagram(d, now()));
+  }
+
+  /** Runs `f` on the connection, then sends what it queued, reports events and re-arms the timer. */
+  run(f: () => unknown): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      await f();
+      await this.flush();
+    }).catch((e: unknown) => {
+      this.emit('error', e);
+    });
+    return this.chain;
+  }
+
+  private async flush(): Promise<void> {
+    for (let d = await this.connection.pollTransmit(now()); d; d = await this.connection.pollTransmit(now())) this.send(d);
+    for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
+      if (e.type === 'stream') this.emit('stream', e.event);
+      else this.emit(e.type, e);
+    }
+    clearTimeout(this.timer);
+    if (this.connection.isClosed) {
+      this.onDone?.();
+      this.emit('done');
+      return;
+    }
+    const t = this.connection.pollTimeout();
+    if (t !== undefined) {
+      this.timer = setTimeout(() => void this.run(() => this.connection.handleTimeout(now())), Math.max(0, t - now()));
+      this.timer.unref();
+    }
+  }
+
+  /** Opens a stream, writes `data` and optionally FIN. */
+  write(id: number, data: Uint8Array, fin = false): Promise<void> {
+    return this.run(() => this.connection.writeStream(id, data, fin));
+  }
+
+  close(errorCode = 0, reason = ''): Promise<void> {
+    return this.run(() => this.connection.close(now(), errorCode, reason));
+  }
+}
+
+export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
+};
+
+/** Connects over UDP; resolves once the handshake completes. */
+export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
+  const provider = options.tls.provider ?? createNobleProvider();
+  const sock: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
+  await new Promise<void>((resolve) => sock.bind(0, resolve));
+  const conn = await QuicConnection.connect({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
+  const session = new QuicSession(conn, (d) => sock.send(d, options.port, options.host), () => sock.close());
+  sock.on('message', (msg: Buffer) => session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)));
+  await session.run(() => undefined);
+  return new Promise((resolve, reject) => {
+    session.once('connected', () => resolve(session));
+    session.once('closed', (e: QuicEvent) => reject(new Error(`QUIC connection closed during the handshake: ${e.type === 'closed' ? `${e.code} ${e.reason}` : ''}`)));
+    session.once('error', reject);
+  });
+}
+
+export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
+  readonly tls: Omit<QuicServerOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicServerOptions['tls'], 'provider' | 'now'>>;
+};
+
+/**
+ * A QUIC server endpoint on one UDP socket: routes datagrams by destination
+ * connection ID, accepts new connections from Initial packets, and hands each
+ * session to `onConnection` as soon as it exists (listen for `connected`).
+ */
+export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): Socket {
+  const provider = options.tls.provider ?? createNobleProvider();
+  const opts: QuicServerOptions = { ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
+  const sock = createSocket('udp4');
+  const byCid = new Map<string, QuicSession>();
+  const starting = new Map<string, Promise<QuicSession | undefined>>();
+  sock.on('message', (msg: Buffer, from: RemoteInfo) => {
+    const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    let dcid: string;
+    try {
+      dcid = toHex(parsePacket(d, 0, { shortDcidLength: 8 }).packet.dcid);
+    } catch {
+      return; // not a QUIC packet we can route
+    }
+    const known = byCid.get(dcid);
+    if (known) return known.receive(d);
+    const pending = starting.get(dcid);
+    if (pending) {
+      void pending.then((s) => s?.receive(d));
+      return;
+    }
+    const p = QuicConnection.accept(opts, d, now()).then(
+      (conn) => {
+        const keys = [dcid, toHex(conn.localCid)];
+        const s = new QuicSession(conn, (out) => sock.send(out, from.port, from.address), () => keys.forEach((k) => byCid.delete(k)));
+        for (const k of keys) byCid.set(k, s);
+        starting.delete(dcid);
+        onConnection(s);
+        void s.run(() => undefined);
+        return s;
+      },
+      () => {
+        starting.delete(dcid);
+        return undefined; // not a valid first Initial: dropped, as RFC 9000 §5.2.2 allows
+      },
+    );
+    starting.set(dcid, p);
+  });
+  return sock;
+}

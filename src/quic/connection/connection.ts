@@ -1,0 +1,689 @@
+import { PqtlsError } from '../../errors.js';
+import { concat, equalBytes } from '../../bytes.js';
+import type { CryptoProvider } from '../../pq/provider.js';
+import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
+import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
+import { handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
+import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
+import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
+import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
+import { decodeFrames } from '../frames/decode.js';
+import { encodeFrames } from '../frames/encode.js';
+import type { Frame } from '../frames/types.js';
+import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket } from '../header.js';
+import { OneRttKeys } from '../key-update.js';
+import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type QuicCipherSuite } from '../keys.js';
+import { openPacket, sealPacket } from '../protection.js';
+import { packetNumberLength } from '../packet-number.js';
+import { verifyRetry } from '../retry.js';
+import {
+  DEFAULT_TRANSPORT_PARAMETERS, decodeTransportParameters, encodeTransportParameters, type TransportParameters,
+} from '../transport-parameters.js';
+import { QUIC_V1, type QuicVersion } from '../versions.js';
+import { Recovery, type SentPacket } from './recovery.js';
+import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
+import { StreamManager, type StreamEvent } from './streams.js';
+
+/** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
+export type QuicEvent =
+  | { readonly type: 'connected'; readonly info: HandshakeInfo; readonly peerParameters: TransportParameters }
+  | { readonly type: 'stream'; readonly event: StreamEvent }
+  | { readonly type: 'closed'; readonly local: boolean; readonly code: number; readonly application: boolean; readonly reason: string };
+
+export interface QuicCommonOptions {
+  /** Transport parameters we advertise (RFC 9000 §18.2); connection IDs are filled in. */
+  readonly transportParameters?: Partial<TransportParameters>;
+  readonly version?: QuicVersion;
+  /** Largest UDP payload we send (default 1200, the minimum every path must carry). */
+  readonly maxDatagramSize?: number;
+}
+export interface QuicClientOptions extends QuicCommonOptions {
+  readonly tls: ClientOptions;
+}
+export interface QuicServerOptions extends QuicCommonOptions {
+  readonly tls: ServerOptions;
+}
+
+const CID_LENGTH = 8;
+
+/**
+ * What we advertise unless told otherwise. RFC 9000's defaults are zero
+ * windows (nothing may be sent); these are working ones, in the spirit of
+ * quinn's: 1 MiB per connection, 256 KiB per stream, 100 streams each way.
+ */
+export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
+  maxIdleTimeout: 30_000,
+  initialMaxData: 1 << 20,
+  initialMaxStreamDataBidiLocal: 1 << 18,
+  initialMaxStreamDataBidiRemote: 1 << 18,
+  initialMaxStreamDataUni: 1 << 18,
+  initialMaxStreamsBidi: 100,
+  initialMaxStreamsUni: 100,
+});
+const MIN_INITIAL_DATAGRAM = 1200;
+const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
+
+type Tls = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
+
+/**
+ * A QUIC v1/v2 connection, sans-IO in the manner of quinn-proto: feed it
+ * datagrams with {@link handleDatagram}, send what {@link pollTransmit}
+ * returns, call {@link handleTimeout} at {@link pollTimeout}, and read
+ * {@link poll} events. Time is passed in as milliseconds; nothing here reads a
+ * clock, opens a socket or starts a timer. The TLS 1.3 handshake is the very
+ * engine of `src/tls13`, carried in CRYPTO frames (RFC 9001 §4).
+ */
+export class QuicConnection {
+  private readonly spaces: Record<SpaceName, PacketSpace> = {
+    initial: new PacketSpace('initial'), handshake: new PacketSpace('handshake'), application: new PacketSpace('application'),
+  };
+  private oneRtt: OneRttKeys | undefined;
+  private appSecrets: { read?: Uint8Array; write?: Uint8Array; suite?: QuicCipherSuite } = {};
+  private readonly events: QuicEvent[] = [];
+  private readonly recovery: Recovery;
+  private readonly streams: StreamManager;
+  private peerParams: TransportParameters | undefined;
+  private handshakeDone = false;
+  private confirmed = false;
+  private sendHandshakeDone = false;
+  private addressValidated: boolean;
+  private bytesReceived = 0;
+  private bytesSent = 0;
+  private lastActivity: number;
+  private closeState: { kind: 'closing' | 'draining' | 'closed'; until: number; frame?: Frame; sent?: boolean } | undefined;
+  private retryToken = new Uint8Array(0);
+  private retried = false;
+  private receivedFromPeer = false;
+  private pathResponses: Uint8Array[] = [];
+  private pendingError: QuicTransportError | undefined;
+  private readonly maxDatagramSize: number;
+
+  private constructor(
+    private readonly provider: CryptoProvider,
+    private tls: Tls,
+    private readonly out: Outbox,
+    readonly version: QuicVersion,
+    /** Our connection ID (the peer's Destination Connection ID). */
+    readonly localCid: Uint8Array,
+    /** The peer's connection ID we send to. */
+    private remoteCid: Uint8Array,
+    /** The Destination Connection ID of the client's first Initial (RFC 9000 §7.3). */
+    private readonly originalDcid: Uint8Array,
+    private readonly localParams: TransportParameters,
+    now: number,
+    maxDatagramSize: number,
+  ) {
+    this.maxDatagramSize = maxDatagramSize;
+    this.addressValidated = tls.role === 'client';
+    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client' });
+    this.streams = new StreamManager(tls.role, localParams);
+    this.lastActivity = now;
+  }
+
+  get role(): 'client' | 'server' {
+    return this.tls.role;
+  }
+  get isHandshakeComplete(): boolean {
+    return this.handshakeDone;
+  }
+  get isClosed(): boolean {
+    return this.closeState?.kind === 'closed';
+  }
+
+  /** Starts a client: its first Initial is ready in {@link pollTransmit}. */
+  static async connect(options: QuicClientOptions, now: number): Promise<QuicConnection> {
+    const p = options.tls.provider;
+    const version = options.version ?? QUIC_V1;
+    const dcid = await p.random(CID_LENGTH);
+    const scid = await p.random(CID_LENGTH);
+    const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
+    const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
+    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
+    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    await c.installInitialKeys(dcid);
+    await c.applyTls();
+    return c;
+  }
+
+  /**
+   * A server for the client whose first datagram is `datagram` (the caller's
+   * endpoint routes by connection ID and calls this for unknown Initials).
+   */
+  static async accept(options: QuicServerOptions, datagram: Uint8Array, now: number): Promise<QuicConnection> {
+    const p = options.tls.provider;
+    const first = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH }).packet;
+    if (!('pnOffset' in first) || first.type !== 'initial' || !first.version) throw new InvalidPacketError('not an Initial packet');
+    if (datagram.length < MIN_INITIAL_DATAGRAM) throw new InvalidPacketError('client Initial datagram below 1200 bytes (RFC 9000 §14.1)');
+    const scid = await p.random(CID_LENGTH);
+    const params: TransportParameters = {
+      ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid,
+      originalDestinationConnectionId: first.dcid.slice(),
+    };
+    const cfg = resolveServerOptions(options.tls);
+    const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
+    const s = new QuicConnection(
+      p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, scid, first.scid.slice(), first.dcid.slice(), params, now,
+      options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
+    );
+    await s.installInitialKeys(first.dcid);
+    await s.handleDatagram(datagram, now);
+    return s;
+  }
+
+  private async installInitialKeys(dcid: Uint8Array): Promise<void> {
+    const keys = await initialKeys(this.provider, this.version, dcid);
+    const sp = this.spaces.initial;
+    sp.write = this.role === 'client' ? keys.client : keys.server;
+    sp.read = this.role === 'client' ? keys.server : keys.client;
+  }
+
+  // ---- events and streams ----
+
+  poll(): QuicEvent | undefined {
+    const e = this.events.shift();
+    if (e) return e;
+    const s = this.streams.pollEvent();
+    return s ? { type: 'stream', event: s } : undefined;
+  }
+
+  openStream(bidirectional = true): number {
+    return this.streams.open(bidirectional);
+  }
+  writeStream(id: number, data: Uint8Array, fin = false): void {
+    this.streams.write(id, data, fin);
+  }
+  readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
+    return this.streams.read(id, max);
+  }
+  resetStream(id: number, errorCode: number): void {
+    this.streams.reset(id, errorCode);
+  }
+  stopSending(id: number, errorCode: number): void {
+    this.streams.stopSending(id, errorCode);
+  }
+
+  /** Closes the connection with an application error code (RFC 9000 §10.2). */
+  close(now: number, errorCode = 0, reason = ''): void {
+    if (this.closeState) return;
+    const frame: Frame = this.handshakeDone
+      ? { type: 'connection_close', application: true, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) }
+      // Before the handshake, an application close is sent as a transport APPLICATION_ERROR (§10.2.3).
+      : { type: 'connection_close', application: false, errorCode: TransportErrorCode.APPLICATION_ERROR, frameType: 0, reason: new Uint8Array(0) };
+    this.enterClosing(now, frame, { local: true, code: errorCode, application: true, reason });
+  }
+
+  private enterClosing(now: number, frame: Frame, report: Omit<Extract<QuicEvent, { type: 'closed' }>, 'type'>): void {
+    this.closeState = { kind: 'closing', until: now + 3 * this.pto(), frame };
+    this.events.push({ type: 'closed', ...report });
+  }
+
+  private pto(): number {
+    const r = this.recovery.rtt;
+    return r.smoothed + Math.max(4 * r.rttvar, 1) + (this.peerParams?.maxAckDelay ?? 25);
+  }
+
+  // ---- receiving ----
+
+  /** Processes one UDP datagram from the peer. Errors close the connection; nothing is thrown for bad input. */
+  async handleDatagram(datagram: Uint8Array, now: number): Promise<void> {
+    if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
+    this.bytesReceived += datagram.length;
+    try {
+      let offset = 0;
+      while (offset < datagram.length) {
+        let parsed;
+        try {
+          parsed = parsePacket(datagram, offset, { shortDcidLength: CID_LENGTH });
+        } catch (e) {
+          if (e instanceof InvalidPacketError) return; // §12.2: the rest of the datagram is dropped
+          throw e;
+        }
+        offset = parsed.next;
+        const pkt = parsed.packet;
+        if (pkt.type === 'retry') await this.onRetry(pkt);
+        else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt.versions, now);
+        else if ('pnOffset' in pkt) await this.onPacket(pkt, now);
+        if (this.closeState) return;
+      }
+    } catch (e) {
+      this.fail(e, now);
+    }
+  }
+
+  private fail(e: unknown, now: number): void {
+    const err = e instanceof QuicTransportError ? e
+      : e instanceof PqtlsError ? QuicTransportError.crypto(e.alert, e.message)
+      : new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, e instanceof Error ? e.message : String(e), { cause: e });
+    if (this.closeState) return;
+    this.pendingError = err;
+    this.enterClosing(now, { type: 'connection_close', application: false, errorCode: err.code, frameType: err.frameType ?? 0, reason: new TextEncoder().encode(err.message.slice(0, 100)) },
+      { local: true, code: err.code, application: false, reason: err.message });
+  }
+
+  /** The error that closed the connection, if we closed it for one. */
+  get error(): QuicTransportError | undefined {
+    return this.pendingError;
+  }
+
+  private async onRetry(pkt: RetryPacket): Promise<void> {
+    // §17.2.5.2: one Retry, only before anything else from the server, and only with a valid tag.
+    if (this.role !== 'client' || this.retried || this.receivedFromPeer) return;
+    if (!(await verifyRetry(this.provider, pkt, this.originalDcid))) return;
+    if (pkt.token.length === 0) return;
+    this.retried = true;
+    this.retryToken = pkt.token.slice();
+    this.remoteCid = pkt.scid.slice();
+    this.retrySourceCid = pkt.scid.slice();
+    await this.installInitialKeys(pkt.scid);
+    // The ClientHello goes again, in a new Initial, from offset 0 (§17.2.5.3).
+    this.recovery.discardSpace('initial');
+    this.spaces.initial.cryptoSend.retransmitUnacked();
+  }
+  private retrySourceCid: Uint8Array | undefined;
+
+  private onVersionNegotiation(versions: readonly number[], now: number): void {
+    // §6.2: a client that gets no version it supports gives up; we speak only the version we started with.
+    if (this.role !== 'client' || this.receivedFromPeer || versions.includes(this.version.number)) return;
+    this.closeState = { kind: 'closed', until: now };
+    this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${versions.map((v) => v.toString(16)).join(', ')}` });
+  }
+
+  private spaceOf(type: ProtectedPacket['type']): PacketSpace | undefined {
+    if (type === 'initial') return this.spaces.initial;
+    if (type === 'handshake') return this.spaces.handshake;
+    if (type === '1rtt') return this.spaces.application;
+    return undefined; // 0-RTT is not accepted
+  }
+
+  private async onPacket(pkt: ProtectedPacket, now: number): Promise<void> {
+    const space = this.spaceOf(pkt.type);
+    if (!space || space.discarded) return;
+    let opened;
+    if (pkt.type === '1rtt') {
+      if (!this.oneRtt) return;
+      opened = await this.oneRtt.open(pkt, space.largestReceived);
+    } else {
+      if (!space.read) return;
+      opened = await openPacket(space.read, pkt, space.largestReceived);
+    }
+    if (!opened) return; // §12.2: undecryptable packets are dropped
+    if (space.acks.isDuplicate(opened.packetNumber)) return;
+    if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
+      // §7.2: the client adopts the server's chosen connection ID.
+      this.remoteCid = pkt.scid.slice();
+    }
+    this.receivedFromPeer = true;
+    this.lastActivity = now;
+    space.largestReceived = Math.max(space.largestReceived, opened.packetNumber);
+    if (this.role === 'server' && pkt.type === 'handshake') {
+      // §8.1: a Handshake packet proves the address; §4.9.1 of RFC 9001: Initial keys go.
+      this.addressValidated = true;
+      this.discardSpace('initial');
+    }
+    const frames = decodeFrames(opened.payload, pkt.type, { maxDatagramFrameSize: this.localParams.maxDatagramFrameSize });
+    let ackEliciting = false;
+    for (const f of frames) {
+      if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
+      await this.onFrame(space, f, now);
+      if (this.closeState) return;
+    }
+    space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
+  }
+
+  private async onFrame(space: PacketSpace, f: Frame, now: number): Promise<void> {
+    switch (f.type) {
+      case 'padding':
+      case 'ping':
+        return;
+      case 'ack':
+        return this.onAck(space, f, now);
+      case 'crypto':
+        return this.onCrypto(space, f.offset, f.data);
+      case 'handshake_done':
+        // §19.20: only a server sends it.
+        if (this.role === 'server') throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from a client', { frameType: 0x1e });
+        this.confirm();
+        return;
+      case 'connection_close':
+        this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+        this.events.push({ type: 'closed', local: false, code: f.errorCode, application: f.application, reason: new TextDecoder().decode(f.reason) });
+        return;
+      case 'path_challenge':
+        this.pathResponses.push(f.data.slice());
+        return;
+      case 'path_response':
+      case 'new_token':
+      case 'new_connection_id':
+      case 'retire_connection_id':
+      case 'datagram':
+        // Accepted and ignored: we neither migrate nor use DATAGRAM yet; decode already checked them.
+        return;
+      default:
+        this.streams.onFrame(f);
+    }
+  }
+
+  private async onCrypto(space: PacketSpace, offset: number, data: Uint8Array): Promise<void> {
+    const bytes = space.cryptoRecv.push(offset, data);
+    if (bytes.length === 0) return;
+    space.messages.push(bytes);
+    for (let m = space.messages.next(); m; m = space.messages.next()) await this.tlsStep(LEVEL_OF[space.name], m);
+  }
+
+  private async tlsStep(level: Level, msg: HandshakeMessage): Promise<void> {
+    if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
+    else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
+    await this.applyTls();
+  }
+
+  /** Carries out what the TLS handshake asked for (RFC 9001 §4.1). */
+  private async applyTls(): Promise<void> {
+    for (const a of this.out.actions.splice(0)) await this.applyAction(a);
+  }
+
+  private async applyAction(a: HandshakeAction): Promise<void> {
+    switch (a.kind) {
+      case 'send':
+        this.spaceForLevel(a.level).cryptoSend.append(a.data);
+        return;
+      case 'readSecret':
+      case 'writeSecret': {
+        const suite = quicCipherSuite(a.suite.id);
+        if (!suite) throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, `no QUIC packet protection for suite ${a.suite.name}`);
+        if (a.level === 'application') {
+          if (a.kind === 'readSecret') this.appSecrets.read = a.secret;
+          else this.appSecrets.write = a.secret;
+          this.appSecrets.suite = suite;
+          if (this.appSecrets.read && this.appSecrets.write && !this.oneRtt) {
+            this.oneRtt = await OneRttKeys.create(this.provider, this.version, suite, this.appSecrets.write, this.appSecrets.read);
+          }
+          return;
+        }
+        const space = this.spaceForLevel(a.level);
+        const keys = await deriveDirectionalKeys(this.provider, this.version, suite, a.secret);
+        if (a.kind === 'readSecret') space.read = keys;
+        else space.write = keys;
+        return;
+      }
+      case 'complete':
+        return this.onHandshakeComplete(a.info);
+      default:
+        // Record-layer matters (change_cipher_spec, record sizes, early data) do not exist in QUIC; tickets are not kept yet.
+        return;
+    }
+  }
+
+  private spaceForLevel(level: Level): PacketSpace {
+    if (level === 'initial') return this.spaces.initial;
+    if (level === 'handshake') return this.spaces.handshake;
+    if (level === 'application') return this.spaces.application;
+    throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT is not supported');
+  }
+
+  private onHandshakeComplete(info: HandshakeInfo): void {
+    const raw = info.peerTransportParameters;
+    if (!raw) throw new QuicTransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'no transport parameters');
+    const peer = decodeTransportParameters(raw, this.role === 'client' ? 'server' : 'client');
+    this.checkConnectionIds(peer);
+    this.peerParams = peer;
+    this.streams.setPeerLimits(peer);
+    this.handshakeDone = true;
+    if (this.role === 'server') {
+      // RFC 9001 §4.1.2: the server's handshake is confirmed at completion; it tells the client with HANDSHAKE_DONE.
+      this.sendHandshakeDone = true;
+      this.confirm();
+    }
+    this.events.push({ type: 'connected', info, peerParameters: peer });
+  }
+
+  /** RFC 9000 §7.3: connection IDs must match what the transport parameters authenticate. */
+  private checkConnectionIds(peer: TransportParameters): void {
+    const bad = (what: string): never => {
+      throw new QuicTransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, `${what} does not match`);
+    };
+    if (!peer.initialSourceConnectionId || !equalBytes(peer.initialSourceConnectionId, this.remoteCid)) bad('initial_source_connection_id');
+    if (this.role === 'client') {
+      if (!peer.originalDestinationConnectionId || !equalBytes(peer.originalDestinationConnectionId, this.originalDcid)) bad('original_destination_connection_id');
+      const retrySource = peer.retrySourceConnectionId;
+      if ((retrySource === undefined) !== (this.retrySourceCid === undefined)) bad('retry_source_connection_id');
+      if (retrySource && this.retrySourceCid && !equalBytes(retrySource, this.retrySourceCid)) bad('retry_source_connection_id');
+    }
+  }
+
+  private confirm(): void {
+    if (this.confirmed) return;
+    this.confirmed = true;
+    // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
+    this.discardSpace('handshake');
+  }
+
+  private discardSpace(name: SpaceName): void {
+    const s = this.spaces[name];
+    if (s.discarded) return;
+    s.discarded = true;
+    s.read = undefined;
+    s.write = undefined;
+    this.recovery.discardSpace(name);
+  }
+
+  private async onAck(space: PacketSpace, f: Extract<Frame, { type: 'ack' }>, now: number): Promise<void> {
+    const peer = this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS;
+    const { acked, lost } = this.recovery.onAck(space.name, f, now, { ackDelayExponent: peer.ackDelayExponent, maxAckDelay: peer.maxAckDelay }, this.confirmed);
+    for (const p of acked) this.onPacketAcked(p);
+    for (const p of lost) this.onPacketLost(p);
+    if (this.role === 'client' && space.name === 'handshake') this.discardSpace('initial');
+  }
+
+  private onPacketAcked(p: SentPacket): void {
+    const space = this.spaces[p.space];
+    for (const f of p.frames) {
+      if (f.type === 'crypto') space.cryptoSend.onAcked(f.offset, f.data.length);
+      else if (f.type === 'ack') space.acks.onAckOfAckReceived(f.ranges[0]?.largest ?? 0);
+      else if (isStreamFrame(f)) this.streams.onAcked(f);
+    }
+  }
+
+  private onPacketLost(p: SentPacket): void {
+    const space = this.spaces[p.space];
+    for (const f of p.frames) {
+      if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
+      else if (f.type === 'handshake_done') this.sendHandshakeDone = true;
+      else if (isStreamFrame(f)) this.streams.onLost(f);
+    }
+  }
+
+  // ---- timers ----
+
+  /** When {@link handleTimeout} should next be called, or undefined. */
+  pollTimeout(): number | undefined {
+    if (this.closeState) return this.closeState.kind === 'closed' ? undefined : this.closeState.until;
+    const times: number[] = [];
+    const idle = this.idleTimeout();
+    if (idle !== undefined) times.push(this.lastActivity + idle);
+    const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
+    if (r !== undefined) times.push(r);
+    for (const n of SPACES) {
+      const s = this.spaces[n];
+      const d = s.discarded ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
+      if (d !== undefined) times.push(d);
+    }
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  /** Initial and Handshake packets are acknowledged at once (RFC 9000 §13.2.1); 1-RTT ones within max_ack_delay. */
+  private ackDelayFor(name: SpaceName): number {
+    return name === 'application' ? this.localParams.maxAckDelay : 0;
+  }
+
+  private idleTimeout(): number | undefined {
+    const a = this.localParams.maxIdleTimeout;
+    const b = this.peerParams?.maxIdleTimeout ?? 0;
+    const t = a && b ? Math.min(a, b) : a || b;
+    return t ? Math.max(t, 3 * this.pto()) : undefined;
+  }
+
+  private recoveryState() {
+    return { handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined };
+  }
+
+  async handleTimeout(now: number): Promise<void> {
+    if (this.closeState) {
+      if (this.closeState.kind !== 'closed' && now >= this.closeState.until) this.closeState = { kind: 'closed', until: now };
+      return;
+    }
+    const idle = this.idleTimeout();
+    if (idle !== undefined && now >= this.lastActivity + idle) {
+      // §10.1: an idle timeout closes silently.
+      this.closeState = { kind: 'closed', until: now };
+      this.events.push({ type: 'closed', local: true, code: TransportErrorCode.NO_ERROR, application: false, reason: 'idle timeout' });
+      return;
+    }
+    const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
+    if (r !== undefined && now >= r) {
+      const { lost, probe } = this.recovery.onTimeout(now, this.recoveryState());
+      for (const p of lost) this.onPacketLost(p);
+      if (probe) {
+        this.spaces[probe.space].probes += probe.count;
+        // Probes carry data rather than bare PINGs where they can (RFC 9002 §6.2.4): the handshake
+        // bytes not yet acknowledged, in every space still in use, so a lost flight is resent at once.
+        if (!this.confirmed) for (const n of SPACES) if (!this.spaces[n].discarded) this.spaces[n].cryptoSend.retransmitUnacked();
+      }
+    }
+  }
+
+  // ---- sending ----
+
+  /** The next datagram to send, or undefined when there is nothing (or congestion control says wait). */
+  async pollTransmit(now: number): Promise<Uint8Array | undefined> {
+    if (this.closeState) return this.closeDatagram();
+    let budget = this.maxDatagramSize;
+    if (!this.addressValidated) budget = Math.min(budget, 3 * this.bytesReceived - this.bytesSent); // §8.1
+    const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
+    let used = 0;
+    // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5), all of it.
+    const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    for (const name of SPACES) {
+      const space = this.spaces[name];
+      if (space.discarded || !(name === 'application' ? this.oneRtt : space.write)) continue;
+      const room = budget - used - this.overhead(name);
+      if (room < 32) break;
+      const frames = this.framesFor(space, room, now, probing);
+      if (!frames.length) continue;
+      const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
+      packets.push({ space, frames, ackEliciting });
+      used += this.overhead(name) + encodeFrames(frames).length;
+    }
+    if (!packets.length) return undefined;
+    // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
+    // 1200 bytes with PADDING frames in the last packet.
+    const needsPadding = packets.some((p) => p.space.name === 'initial' && (this.role === 'client' || p.ackEliciting));
+    if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
+      const last = packets[packets.length - 1] as (typeof packets)[number];
+      const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, encodeFrames(p.frames).length), 0);
+      // A longer payload can lengthen the Length varint by a byte; a second pass absorbs that.
+      for (let i = 0; i < 2 && size() < MIN_INITIAL_DATAGRAM; i++) last.frames.push({ type: 'padding', length: MIN_INITIAL_DATAGRAM - size() });
+    }
+    const datagram: Uint8Array[] = [];
+    for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
+    const out = concat(...datagram);
+    this.bytesSent += out.length;
+    if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
+    return out;
+  }
+
+  /** Upper bound on a packet's bytes beyond its frames: header with a 4-byte packet number and 2-byte length, and the tag. */
+  private overhead(name: SpaceName): number {
+    return headerLength(this.headerFor(name), 0x3fff) + 4 + 16;
+  }
+
+  private framesFor(space: PacketSpace, room: number, now: number, probing: boolean): Frame[] {
+    const frames: Frame[] = [];
+    let left = room;
+    const add = (f: Frame): boolean => {
+      const n = encodeFrames([f]).length;
+      if (n > left) return false;
+      frames.push(f);
+      left -= n;
+      return true;
+    };
+    const peerExp = this.localParams.ackDelayExponent;
+    const wantsToSend = space.cryptoSend.hasPending || space.probes > 0 || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponses.length > 0 || this.streams.hasPendingFrames));
+    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
+    if (ack) add(ack);
+    const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
+    if (!congestionOk) return frames;
+    while (space.cryptoSend.hasPending && left > 16) {
+      const chunk = space.cryptoSend.next(left - 12);
+      if (!chunk) break;
+      add({ type: 'crypto', offset: chunk.offset, data: chunk.data });
+    }
+    if (space.name === 'application') {
+      if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
+      while (this.pathResponses.length && add({ type: 'path_response', data: this.pathResponses[0] as Uint8Array })) this.pathResponses.shift();
+      // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
+      if (this.handshakeDone) {
+        for (const f of this.streams.pollFrames(left)) {
+          frames.push(f);
+          left -= encodeFrames([f]).length;
+        }
+      }
+    }
+    if (space.probes > 0) {
+      if (!frames.some((f) => f.type !== 'ack')) add({ type: 'ping' });
+      space.probes--;
+    }
+    return frames;
+  }
+
+  private headerFor(name: SpaceName): OutgoingHeader {
+    if (name === 'application') return { type: '1rtt', dcid: this.remoteCid };
+    return { type: name, version: this.version, dcid: this.remoteCid, scid: this.localCid, ...(name === 'initial' ? { token: this.retryToken } : {}) };
+  }
+
+  /** The exact size of the next packet of `space` with a payload of `payloadLength` bytes. */
+  private packetSize(space: PacketSpace, payloadLength: number): number {
+    const pnLength = packetNumberLength(space.nextPn, undefined);
+    // sealPacket pads the payload so that a header-protection sample exists (RFC 9001 §5.4.2).
+    const length = pnLength + Math.max(payloadLength, 4 - pnLength) + 16;
+    return headerLength(this.headerFor(space.name), length) + length;
+  }
+
+  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number): Promise<Uint8Array> {
+    const pn = space.nextPn++;
+    const payload = encodeFrames(frames);
+    const header = this.headerFor(space.name);
+    const bytes = header.type === '1rtt'
+      ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
+      : await sealPacket(space.write as NonNullable<typeof space.write>, header, payload, { packetNumber: pn });
+    const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
+    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
+    return bytes;
+  }
+
+  private async closeDatagram(): Promise<Uint8Array | undefined> {
+    const c = this.closeState;
+    if (!c || c.kind !== 'closing' || c.sent || !c.frame) return undefined;
+    c.sent = true;
+    // In the highest space we have keys for (§10.2.3).
+    const name = this.oneRtt ? 'application' : (['handshake', 'initial'] as const).find((n) => this.spaces[n].write && !this.spaces[n].discarded);
+    if (!name) return undefined;
+    let frame = c.frame;
+    // Application closes are only sent in 1-RTT packets (§10.2.3).
+    if (name !== 'application' && frame.type === 'connection_close' && frame.application) {
+      frame = { ...frame, application: false, errorCode: TransportErrorCode.APPLICATION_ERROR };
+    }
+    const space = this.spaces[name];
+    const frames: Frame[] = [frame];
+    // A client's Initial datagram is at least 1200 bytes, closing ones included (RFC 9000 §14.1).
+    if (name === 'initial' && this.role === 'client') {
+      const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, encodeFrames(frames).length);
+      if (short > 0) frames.push({ type: 'padding', length: short });
+    }
+    return this.seal(space, frames, false, 0);
+  }
+}
+
+function isStreamFrame(f: Frame): boolean {
+  return f.type === 'stream' || f.type === 'reset_stream' || f.type === 'stop_sending' || f.type === 'max_data' || f.type === 'max_stream_data'
+    || f.type === 'max_streams' || f.type === 'data_blocked' || f.type === 'stream_data_blocked' || f.type === 'streams_blocked';
+}

@@ -1,0 +1,83 @@
+/**
+ * An in-memory network for QUIC connections (quinn-proto's test approach):
+ * datagrams travel with a fixed one-way delay, may be dropped or reordered by
+ * a seeded random choice, and simulated time jumps straight to the next
+ * delivery or timer, so a lossy handshake runs in milliseconds of real time.
+ */
+import { seededRandom } from '../../src/pq/random.js';
+import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+
+export interface SimOptions {
+  /** One-way delay in ms (default 20). */
+  readonly delay?: number;
+  /** Probability that a datagram is lost, 0..1. */
+  readonly loss?: number;
+  /** Probability that a datagram is held back an extra delay (reordering). */
+  readonly reorder?: number;
+  readonly seed?: string;
+  /** Drop the first N datagrams from the client (e.g. its first Initial). */
+  readonly dropFirstFromClient?: number;
+}
+
+interface InFlight {
+  readonly at: number;
+  readonly toServer: boolean;
+  readonly data: Uint8Array;
+}
+
+export class QuicSim {
+  now = 1_000_000;
+  server: QuicConnection | undefined;
+  private queue: InFlight[] = [];
+  private readonly rnd: () => number;
+  private clientSent = 0;
+  /** Datagrams delivered each way, for assertions. */
+  readonly delivered = { toServer: 0, toClient: 0 };
+
+  constructor(readonly client: QuicConnection, private readonly serverOptions: QuicServerOptions, private readonly o: SimOptions = {}) {
+    const bytes = seededRandom(o.seed ?? 'sim');
+    this.rnd = () => (bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) / 2 ** 32;
+  }
+
+  private async flush(conn: QuicConnection, toServer: boolean): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      const d = await conn.pollTransmit(this.now);
+      if (!d) return;
+      if (toServer && this.clientSent++ < (this.o.dropFirstFromClient ?? 0)) continue;
+      if (this.rnd() < (this.o.loss ?? 0)) continue;
+      const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
+      this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data: d });
+    }
+    throw new Error('endpoint keeps sending');
+  }
+
+  /** Runs until `done` holds or the simulated time limit passes. */
+  async run(done: () => boolean, limitMs = 60_000): Promise<void> {
+    const end = this.now + limitMs;
+    while (!done()) {
+      await this.flush(this.client, true);
+      if (this.server) await this.flush(this.server, false);
+      if (done()) return;
+      const timers = [this.client.pollTimeout(), this.server?.pollTimeout(), ...this.queue.map((q) => q.at)].filter((t): t is number => t !== undefined);
+      if (!timers.length) return;
+      this.now = Math.max(this.now, Math.min(...timers));
+      if (this.now > end) throw new Error('simulation time limit reached');
+      const due = this.queue.filter((q) => q.at <= this.now);
+      this.queue = this.queue.filter((q) => q.at > this.now);
+      for (const q of due) {
+        if (q.toServer) {
+          this.delivered.toServer++;
+          if (!this.server) this.server = await QuicConnection.accept(this.serverOptions, q.data, this.now);
+          else await this.server.handleDatagram(q.data, this.now);
+        } else {
+          this.delivered.toClient++;
+          await this.client.handleDatagram(q.data, this.now);
+        }
+      }
+      for (const c of [this.client, this.server]) {
+        const t = c?.pollTimeout();
+        if (c && t !== undefined && t <= this.now) await c.handleTimeout(this.now);
+      }
+    }
+  }
+}

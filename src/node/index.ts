@@ -8,6 +8,7 @@ import { PqTlsSocket, envKeyLog } from './socket.js';
 
 export { PqTlsSocket } from './socket.js';
 export { FileSessionStore } from './session-file.js';
+export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions } from './quic.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 

@@ -39,3 +39,7 @@ export {
   statelessResetToken, statelessResetLength, encodeStatelessReset, isStatelessReset,
   STATELESS_RESET_TOKEN_LENGTH, MIN_STATELESS_RESET_LENGTH,
 } from './stateless-reset.js';
+export {
+  QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
+} from './connection/connection.js';
+export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';

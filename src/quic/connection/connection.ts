@@ -93,6 +93,8 @@ export class QuicConnection {
   private closeState: { kind: 'closing' | 'draining' | 'closed'; until: number; frame?: Frame; sent?: boolean } | undefined;
   private retryToken = new Uint8Array(0);
   private retried = false;
+  /** The Source Connection ID of the server's Retry, which its transport parameters must repeat (RFC 9000 §7.3). */
+  private retrySourceCid: Uint8Array | undefined;
   private receivedFromPeer = false;
   private pathResponses: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
@@ -279,7 +281,6 @@ export class QuicConnection {
     this.recovery.discardSpace('initial');
     this.spaces.initial.cryptoSend.retransmitUnacked();
   }
-  private retrySourceCid: Uint8Array | undefined;
 
   private onVersionNegotiation(versions: readonly number[], now: number): void {
     // §6.2: a client that gets no version it supports gives up; we speak only the version we started with.

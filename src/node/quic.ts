@@ -4,6 +4,7 @@ import { createNobleProvider } from '../pq/noble/index.js';
 import { toHex } from '../bytes.js';
 import { parsePacket } from '../quic/header.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
+import type { HandshakeInfo } from '../tls13/handshake/common.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -15,6 +16,11 @@ const now = (): number => performance.timeOrigin + performance.now();
 export class QuicSession extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /**
+   * What the handshake negotiated, once `connected` has been emitted: a
+   * client from {@link quicConnect} only gets the session after that event.
+   */
+  handshake: HandshakeInfo | undefined;
 
   constructor(
     readonly connection: QuicConnection,
@@ -44,7 +50,10 @@ export class QuicSession extends EventEmitter {
     for (let d = await this.connection.pollTransmit(now()); d; d = await this.connection.pollTransmit(now())) this.send(d);
     for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
       if (e.type === 'stream') this.emit('stream', e.event);
-      else this.emit(e.type, e);
+      else {
+        if (e.type === 'connected') this.handshake = e.info;
+        this.emit(e.type, e);
+      }
     }
     clearTimeout(this.timer);
     if (this.connection.isClosed) {

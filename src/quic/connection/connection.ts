@@ -258,7 +258,9 @@ export class QuicConnection {
       : new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, e instanceof Error ? e.message : String(e), { cause: e });
     if (this.closeState) return;
     this.pendingError = err;
-    this.enterClosing(now, { type: 'connection_close', application: false, errorCode: err.code, frameType: err.frameType ?? 0, reason: new TextEncoder().encode(err.message.slice(0, 100)) },
+    // The peer learns the code; the wording of an internal failure stays here (it may describe our internals).
+    const wire = err.code === TransportErrorCode.INTERNAL_ERROR ? 'internal error' : err.message.slice(0, 100);
+    this.enterClosing(now, { type: 'connection_close', application: false, errorCode: err.code, frameType: err.frameType ?? 0, reason: new TextEncoder().encode(wire) },
       { local: true, code: err.code, application: false, reason: err.message });
   }
 

@@ -1,0 +1,103 @@
+/**
+ * QUIC v1 (RFC 9000, RFC 9001) against OpenSSL 3.5's QUIC stack, both
+ * directions, with the post-quantum suite end to end: X25519MLKEM768
+ * (draft-ietf-tls-ecdhe-mlkem) and an ML-DSA-65 chain minted by our own CA
+ * (draft-ietf-tls-mldsa), the ~11 KB Certificate message spanning several
+ * Handshake packets (RFC 9001 §4.1.3).
+ *
+ * - our client (`quicConnect`) → `openssl-quic-server`, which echoes the
+ *   first bidirectional stream and prints the group, cipher, ALPN and echoed
+ *   byte count it saw;
+ * - `openssl s_client -quic` → our server (`createQuicServer`): s_client
+ *   prints the protocol, peer signature type and verification result, and
+ *   sends its stdin line on a bidirectional stream we echo.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NamedGroup, SignatureScheme } from '../../src/pq/ids.js';
+import { createNobleProvider, seededRandom, type CryptoProvider } from '../../src/pq/index.js';
+import { webPkiVerifier } from '../../src/tls13/verifier.js';
+import { mintOurPki, type OurPki } from '../helpers/our-pki.js';
+import { freePort, interopDisabled, requirePeer, spawnPeer, waitForPort } from '../helpers/peers.js';
+import { listenOurQuicServer, ourQuicClient, sendOnNewStream, until } from '../helpers/quic-interop.js';
+
+const CASE_TIMEOUT_MS = 20_000;
+const PEER_LIFETIME_MS = 15_000;
+
+describe.runIf(!interopDisabled)('QUIC interop with OpenSSL 3.5 (openssl-quic-server, s_client -quic)', () => {
+  let dir = '';
+  let provider: CryptoProvider;
+  let pki: OurPki;
+
+  beforeAll(async () => {
+    requirePeer('openssl');
+    requirePeer('openssl-quic-server');
+    dir = mkdtempSync(join(tmpdir(), 'pqtls-interop-quic-openssl-'));
+    provider = createNobleProvider({ random: seededRandom('interop quic openssl') });
+    pki = await mintOurPki(provider, dir);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('our client → openssl-quic-server: X25519MLKEM768, ML-DSA-65 chain, ALPN "test", stream echoed', async () => {
+    const port = await freePort('udp');
+    const peer = spawnPeer('openssl-quic-server', ['-alpn', 'test', String(port), pki.mldsa.server.chainFile, pki.mldsa.server.keyFile], {
+      timeoutMs: PEER_LIFETIME_MS,
+    });
+    await waitForPort(port, { protocol: 'udp', process: peer });
+
+    const { log, info } = await ourQuicClient({
+      host: '127.0.0.1', port,
+      tls: { provider, serverName: 'localhost', alpnProtocols: ['test'], verifier: webPkiVerifier({ provider, trustAnchors: [pki.mldsa.rootDer] }) },
+    });
+    expect(info.group).toBe(NamedGroup.X25519MLKEM768);
+    expect(info.peerSignatureScheme).toBe(SignatureScheme.mldsa65);
+    expect(info.alpn).toBe('test');
+    expect(info.peerCertificates).toEqual(pki.mldsa.server.credentials.chain);
+
+    const message = 'post-quantum over QUIC\n';
+    const id = await sendOnNewStream(log.session, message);
+    await until(() => log.finished.has(id), `the echo of stream ${id}; peer said:\n${peer.output}`);
+    expect(log.text(id)).toBe(message);
+
+    const line = await peer.waitForLine(/^connection: /);
+    expect(line).toMatch(/group=X25519MLKEM768 /);
+    expect(line).toMatch(/cipher=TLS_AES_(128|256)_GCM_SHA(256|384) /);
+    expect(line).toContain('alpn=test');
+    expect(line).toContain(`echoed=${message.length}`);
+    expect(log.errors).toEqual([]);
+  }, CASE_TIMEOUT_MS);
+
+  it('openssl s_client -quic → our server: QUICv1, mldsa65 CertificateVerify, our chain verified, stdin line echoed', async () => {
+    const server = await listenOurQuicServer({
+      tls: { provider, certificate: pki.mldsa.server.credentials, alpnProtocols: ['test'] },
+    });
+    const message = 'hello from s_client\n';
+    const peer = spawnPeer('openssl', [
+      's_client', '-quic', '-alpn', 'test', '-connect', `127.0.0.1:${server.port}`, '-groups', 'X25519MLKEM768',
+      '-CAfile', pki.mldsa.rootFile, '-servername', 'localhost', '-verify_return_error',
+    ], { timeoutMs: PEER_LIFETIME_MS });
+    peer.write(message);
+
+    const { log, info } = await server.connected();
+    expect(info.group).toBe(NamedGroup.X25519MLKEM768);
+    expect(info.signatureScheme).toBe(SignatureScheme.mldsa65);
+    expect(info.alpn).toBe('test');
+    expect(info.serverName).toBe('localhost');
+
+    await peer.waitForLine('Protocol: QUICv1');
+    await peer.waitForLine('Peer signature type: mldsa65');
+    await peer.waitForLine('Verification: OK');
+    await until(() => log.text(0) === message, `our server to receive the s_client line (got ${JSON.stringify(log.text(0))})`);
+    // The echo comes back on the same bidirectional stream, printed by s_client.
+    await peer.waitForLine(message.trim());
+    peer.closeStdin();
+    const exit = await peer.exited;
+    expect(exit.timedOut, peer.output).toBe(false);
+    expect(peer.output).not.toMatch(/verify error/i);
+    expect(log.errors).toEqual([]);
+  }, CASE_TIMEOUT_MS);
+});

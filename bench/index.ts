@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 
 const MODULES: readonly string[] = [
   'pq-provider',
+  'node-provider',
   'quic-protection',
   'tls-handshake',
   'tls-resumption',

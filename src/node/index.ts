@@ -7,6 +7,7 @@ import { TlsConnection, type ConnectionLimits } from '../tls13/connection.js';
 import { PqTlsSocket, envKeyLog } from './socket.js';
 
 export { PqTlsSocket } from './socket.js';
+export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './crypto-provider.js';
 export { FileSessionStore } from './session-file.js';
 export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions } from './quic.js';
 

@@ -73,6 +73,17 @@ const PARTS: ReadonlyMap<NamedGroup, KexPart> = new Map<NamedGroup, KexPart>([
 export function nobleKeyExchange(group: NamedGroup, providerName: string, random: RandomSource): KeyExchange {
   const part = PARTS.get(group);
   if (!part) throw new UnsupportedAlgorithmError(`noble has no key exchange for group ${groupName(group)}`);
+  return keyExchangeFromPart(group, part, providerName, random);
+}
+
+/**
+ * The {@link KeyExchange} lifecycle around one {@link KexPart}, shared by every
+ * backend built from parts (noble's, and the node backend whose ECDH halves are
+ * native): shares of the wrong length are refused before anything is drawn,
+ * `complete` runs once and wipes the private half whatever happens, and the
+ * `privateKey` is a bare `'kex'` tag.
+ */
+export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerName: string, random: RandomSource): KeyExchange {
   const label = groupName(group);
 
   const generate = async (): Promise<KeyShare> => {

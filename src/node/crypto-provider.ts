@@ -1,0 +1,77 @@
+/**
+ * The native backend: the CryptoProvider on node:crypto (OpenSSL) wherever
+ * the runtime has the primitive, and on the noble backend for what Node 20
+ * lacks, ML-KEM and ML-DSA. It lives outside the core because it imports
+ * node:crypto; protocol code sees only the {@link CryptoProvider} interface.
+ */
+import { randomFillSync } from 'node:crypto';
+import { UnsupportedAlgorithmError } from '../errors.js';
+import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme } from '../pq/ids.js';
+import { createNobleProvider } from '../pq/noble/index.js';
+import { RSA_MIN_SIGN_BITS } from '../pq/noble/rsa-keys.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../pq/provider.js';
+import type { RandomSource } from '../pq/random.js';
+import { NODE_GROUPS, nodeKeyExchange } from './crypto/kex.js';
+import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
+import { nodeAead, nodeHash, nodeHeaderProtection, nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/symmetric.js';
+
+export interface NodeCryptoProviderOptions {
+  /**
+   * Source of every random byte the provider decides: key generation, key
+   * shares, ML-DSA hedges, RSA-PSS salts, `random()`. Defaults to OpenSSL's
+   * CSPRNG. A seeded source makes runs reproducible and byte-identical to the
+   * noble backend fed the same stream (ECDSA signatures aside: OpenSSL draws
+   * their nonces itself).
+   */
+  random?: RandomSource;
+  /** Smallest RSA modulus, in bits, accepted for signing keys. Default 2048; lower it only to replay published traces. */
+  minRsaSigningBits?: number;
+}
+
+/** OpenSSL's CSPRNG as a {@link RandomSource}. */
+const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(length));
+
+/**
+ * A {@link CryptoProvider} named `node`, with the same groups, signature
+ * schemes, encodings, randomness draws and errors as `createNobleProvider()`:
+ * - node:crypto: SHA-2, HMAC, HKDF, AES-GCM, ChaCha20-Poly1305, AES-ECB and
+ *   ChaCha20 header protection, X25519, P-256 and P-384 ECDH, Ed25519, ECDSA,
+ *   RSA-PSS and RSA PKCS #1 v1.5;
+ * - noble, through an internal `createNobleProvider` on the same random source:
+ *   ML-KEM (alone and as the ML-KEM half of the hybrids) and ML-DSA.
+ *
+ * Private keys are opaque {@link PrivateKeyRef}s owned by this provider. RSA
+ * keys are imported, never generated (as with noble).
+ */
+export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}): CryptoProvider {
+  const random = options.random ?? opensslRandom;
+  const name = 'node';
+  const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
+  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble);
+  const kex = new Map<NamedGroup, KeyExchange>();
+  for (const g of NODE_GROUPS) kex.set(g, nodeKeyExchange(g, name, random));
+
+  return Object.freeze({
+    name,
+    groups: NODE_GROUPS,
+    signatureSchemes: NODE_SCHEMES,
+    random: async (length: number) => random(length),
+    hash: (alg: HashAlgorithm) => nodeHash(alg),
+    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nodeHmac(alg, key, data),
+    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nodeHkdfExtract(alg, salt, ikm),
+    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nodeHkdfExpand(alg, prk, info, length),
+    aead: async (alg: AeadAlgorithm, key: Uint8Array) => nodeAead(alg, key),
+    headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => nodeHeaderProtection(alg, key),
+    keyExchange: (group: NamedGroup) => {
+      const k = kex.get(group);
+      if (!k) throw new UnsupportedAlgorithmError(`node provider has no key exchange for group ${groupName(group)}`);
+      return k;
+    },
+    sign: (scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
+    verify: (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+      signer.verify(scheme, publicKey, message, signature),
+    generateKeyPair: (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
+    importPrivateKey: (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),
+    exportPrivateKey: (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => signer.exportPrivateKey(key),
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * Key exchange on node:crypto: X25519, secp256r1 and secp384r1 natively, the
+ * ML-KEM parameter sets from the noble backend (Node 20 has no ML-KEM), and
+ * the hybrids of draft-ietf-tls-ecdhe-mlkem assembled from one native ECDH
+ * half and noble's ML-KEM half with noble's own {@link HybridPart}, so the
+ * layouts (ML-KEM first only in X25519MLKEM768) cannot drift apart.
+ *
+ * Every random byte is drawn from the injected source in the order noble
+ * documents (src/pq/noble/kex.ts), and the private keys ARE those bytes, so a
+ * seeded stream gives byte-identical shares and secrets on either backend.
+ */
+import { createECDH, diffieHellman, type ECDH, type KeyObject } from 'node:crypto';
+import { ConfigError, IllegalParameterError, UnsupportedAlgorithmError } from '../../errors.js';
+import { groupName, NamedGroup } from '../../pq/ids.js';
+import { HybridPart } from '../../pq/noble/kex-hybrid.js';
+import { MLKEM1024_PART, MLKEM512_PART, MLKEM768_PART } from '../../pq/noble/kex-mlkem.js';
+import { requireLength, type KexPart, type PendingShare } from '../../pq/noble/kex-part.js';
+import { NOBLE_GROUPS, keyExchangeFromPart } from '../../pq/noble/kex.js';
+import type { KeyExchange } from '../../pq/provider.js';
+import type { RandomSource } from '../../pq/random.js';
+import { bytesToBigInt } from './buffers.js';
+import { okpPrivateKey, okpPublicKey, okpRawPublicKey } from './key-objects.js';
+
+/**
+ * X25519 (RFC 7748) with the RFC 8446 §7.4.2 all-zero check. OpenSSL refuses
+ * to derive an all-zero secret, so a derivation failure on a 32-byte share is
+ * exactly that case.
+ */
+function x25519Secret(privateKey: KeyObject, peerShare: Uint8Array): Uint8Array {
+  requireLength(peerShare, 32, 'X25519 share');
+  try {
+    return new Uint8Array(diffieHellman({ privateKey, publicKey: okpPublicKey('X25519', peerShare) }));
+  } catch {
+    throw new IllegalParameterError('X25519 share is a low-order point: the shared secret is all-zero (RFC 8446 §7.4.2)');
+  }
+}
+
+/** A private KeyObject from one 32-byte draw (which is the private key itself); the drawn bytes are zeroed. */
+function x25519Key(random: RandomSource): KeyObject {
+  const d = random(32);
+  try {
+    return okpPrivateKey('X25519', d);
+  } finally {
+    d.fill(0);
+  }
+}
+
+/**
+ * One 32-byte draw per `generate` / `encapsulate`. node cannot zero a
+ * KeyObject, so `wipe` drops the reference and refuses further use.
+ */
+export const NODE_X25519_PART: KexPart = Object.freeze({
+  name: 'X25519',
+  clientShareLength: 32,
+  serverShareLength: 32,
+  secretLength: 32,
+  generate(random: RandomSource): PendingShare {
+    let key: KeyObject | undefined = x25519Key(random);
+    return {
+      share: okpRawPublicKey(key),
+      complete: (serverShare: Uint8Array) => {
+        if (!key) throw new ConfigError('X25519 key share was wiped');
+        return x25519Secret(key, serverShare);
+      },
+      wipe: () => {
+        key = undefined;
+      },
+    };
+  },
+  encapsulate(clientShare: Uint8Array, random: RandomSource) {
+    const key = x25519Key(random);
+    // The secret first, as noble: a low-order client share is refused before any share is produced.
+    const secret = x25519Secret(key, clientShare);
+    return { share: okpRawPublicKey(key), secret };
+  },
+});
+
+/** Draws far beyond any plausible rejection streak, as noble does. */
+const MAX_SCALAR_DRAWS = 64;
+
+/**
+ * ECDHE over secp256r1 / secp384r1 (RFC 8446 §4.2.8.2, §7.4.2). Shares are
+ * uncompressed SEC 1 points: node's `computeSecret` would also take a
+ * compressed one, so the form is checked here before OpenSSL checks the curve
+ * equation. The secret is the X coordinate, field-length bytes.
+ *
+ * Randomness: a field-length draw used as the big-endian scalar, redrawn while
+ * it is 0 or ≥ n (the same rejection noble performs).
+ */
+export class NodeEcdhPart implements KexPart {
+  readonly clientShareLength: number;
+  readonly serverShareLength: number;
+
+  constructor(
+    readonly name: string,
+    private readonly curve: 'prime256v1' | 'secp384r1',
+    readonly secretLength: number,
+    private readonly order: bigint,
+  ) {
+    this.clientShareLength = this.serverShareLength = 1 + 2 * secretLength;
+    Object.freeze(this);
+  }
+
+  private drawScalar(random: RandomSource): Uint8Array {
+    for (let i = 0; i < MAX_SCALAR_DRAWS; i++) {
+      const candidate = random(this.secretLength);
+      const s = bytesToBigInt(candidate);
+      if (s > 0n && s < this.order) return candidate;
+      candidate.fill(0);
+    }
+    throw new ConfigError(`random source gave ${MAX_SCALAR_DRAWS} invalid ${this.name} scalars in a row`);
+  }
+
+  private checkPeer(share: Uint8Array): void {
+    requireLength(share, this.clientShareLength, `${this.name} share`);
+    if (share[0] !== 0x04) throw new IllegalParameterError(`${this.name} share is not an uncompressed point (RFC 8446 §4.2.8.2)`);
+  }
+
+  private secret(ecdh: ECDH, peer: Uint8Array): Uint8Array {
+    try {
+      return new Uint8Array(ecdh.computeSecret(peer));
+    } catch {
+      throw new IllegalParameterError(`${this.name} share is not a point on the curve (RFC 8446 §4.2.8.2)`);
+    }
+  }
+
+  private keyed(scalar: Uint8Array): ECDH {
+    const ecdh = createECDH(this.curve);
+    ecdh.setPrivateKey(scalar);
+    return ecdh;
+  }
+
+  generate(random: RandomSource): PendingShare {
+    const scalar = this.drawScalar(random);
+    let ecdh: ECDH | undefined = this.keyed(scalar);
+    scalar.fill(0);
+    return {
+      share: new Uint8Array(ecdh.getPublicKey()),
+      complete: (serverShare: Uint8Array) => {
+        if (!ecdh) throw new ConfigError(`${this.name} key share was wiped`);
+        this.checkPeer(serverShare);
+        return this.secret(ecdh, serverShare);
+      },
+      // node cannot zero an ECDH object's key; dropping the reference is the most we can do.
+      wipe: () => {
+        ecdh = undefined;
+      },
+    };
+  }
+
+  encapsulate(clientShare: Uint8Array, random: RandomSource): { share: Uint8Array; secret: Uint8Array } {
+    // Validate the form before drawing, as noble does, so a bad share costs no randomness.
+    this.checkPeer(clientShare);
+    const scalar = this.drawScalar(random);
+    const ecdh = this.keyed(scalar);
+    scalar.fill(0);
+    return { secret: this.secret(ecdh, clientShare), share: new Uint8Array(ecdh.getPublicKey()) };
+  }
+}
+
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P384_ORDER = 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n;
+export const NODE_P256_PART = new NodeEcdhPart('secp256r1', 'prime256v1', 32, P256_ORDER);
+export const NODE_P384_PART = new NodeEcdhPart('secp384r1', 'secp384r1', 48, P384_ORDER);
+
+/** The same groups, in the same preference order, as the noble backend. */
+export const NODE_GROUPS: readonly NamedGroup[] = NOBLE_GROUPS;
+
+const PARTS: ReadonlyMap<NamedGroup, KexPart> = new Map<NamedGroup, KexPart>([
+  [NamedGroup.X25519MLKEM768, new HybridPart('X25519MLKEM768', MLKEM768_PART, NODE_X25519_PART)],
+  [NamedGroup.SecP256r1MLKEM768, new HybridPart('SecP256r1MLKEM768', NODE_P256_PART, MLKEM768_PART)],
+  [NamedGroup.SecP384r1MLKEM1024, new HybridPart('SecP384r1MLKEM1024', NODE_P384_PART, MLKEM1024_PART)],
+  [NamedGroup.MLKEM512, MLKEM512_PART],
+  [NamedGroup.MLKEM768, MLKEM768_PART],
+  [NamedGroup.MLKEM1024, MLKEM1024_PART],
+  [NamedGroup.x25519, NODE_X25519_PART],
+  [NamedGroup.secp256r1, NODE_P256_PART],
+  [NamedGroup.secp384r1, NODE_P384_PART],
+]);
+
+/**
+ * The {@link KeyExchange} for `group`, with the KeyShare lifecycle of the
+ * noble backend: `complete` runs once and wipes the private half whether it
+ * succeeded or not, a second call is a {@link ConfigError}, shares of the wrong
+ * length are refused before anything is drawn, and the `privateKey` is a bare
+ * `'kex'` tag carrying no key bytes.
+ *
+ * @throws UnsupportedAlgorithmError for a group not in {@link NODE_GROUPS}.
+ */
+export function nodeKeyExchange(group: NamedGroup, providerName: string, random: RandomSource): KeyExchange {
+  const part = PARTS.get(group);
+  if (!part) throw new UnsupportedAlgorithmError(`${providerName} provider has no key exchange for group ${groupName(group)}`);
+  return keyExchangeFromPart(group, part, providerName, random);
+}

@@ -1,0 +1,117 @@
+/**
+ * RSA signatures for TLS on node:crypto: RSASSA-PKCS1-v1_5 and RSASSA-PSS
+ * with MGF1 on the same hash and salt length = hash length
+ * (`rsa_pss_rsae_*`, RFC 8446 §4.2.3).
+ *
+ * Keys are parsed and checked by the noble backend's strict PKCS #1 parser
+ * (src/pq/noble/rsa-keys.ts) before OpenSSL sees them, so both backends accept
+ * and refuse the same keys with the same errors.
+ *
+ * PSS signing encodes EMSA-PSS here (RFC 8017 §9.1.1) and leaves only the raw
+ * private-key operation to OpenSSL: node's PSS signer draws its salt from
+ * OpenSSL's generator, and the provider's contract is that every random byte
+ * comes from the injected source. OpenSSL blinds and fault-checks the raw
+ * operation itself.
+ */
+import { constants, createHash, createPrivateKey, createPublicKey, privateEncrypt, sign, verify, type KeyObject } from 'node:crypto';
+import { AlertDescription, PqtlsError } from '../../errors.js';
+import { concat } from '../../bytes.js';
+import { hashLength, type HashAlgorithm } from '../../pq/ids.js';
+import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPublicKey } from '../../pq/noble/rsa-keys.js';
+import { nodeDigestName } from './symmetric.js';
+
+export interface NodeRsaKey {
+  readonly algorithm: 'rsa';
+  readonly key: KeyObject;
+  /** DER `RSAPrivateKey`, kept for export. */
+  readonly pkcs1: Uint8Array;
+  /** DER `RSAPublicKey`. */
+  readonly publicKey: Uint8Array;
+  readonly bits: number;
+  /** Modulus length in bytes. */
+  readonly k: number;
+}
+
+/** Imports a DER `RSAPrivateKey`; invalid or too-small keys are a ConfigError (from the shared parser). */
+export function rsaImport(pkcs1: Uint8Array, minBits: number): NodeRsaKey {
+  const parsed = parseRsaPrivateKey(pkcs1, minBits);
+  return {
+    algorithm: 'rsa',
+    key: createPrivateKey({ key: Buffer.from(pkcs1), format: 'der', type: 'pkcs1' }),
+    pkcs1: pkcs1.slice(),
+    publicKey: encodeRsaPublicKey(parsed),
+    bits: parsed.bits,
+    k: parsed.k,
+  };
+}
+
+const digest = (alg: HashAlgorithm, ...parts: Uint8Array[]): Uint8Array => {
+  const h = createHash(nodeDigestName(alg));
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** MGF1 (RFC 8017 §B.2.1). */
+function mgf1(alg: HashAlgorithm, seed: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const counter = new Uint8Array(4);
+  for (let i = 0, o = 0; o < length; i++, o += hashLength(alg)) {
+    new DataView(counter.buffer).setUint32(0, i);
+    const t = digest(alg, seed, counter);
+    out.set(t.subarray(0, Math.min(t.length, length - o)), o);
+  }
+  return out;
+}
+
+/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1) to emBits bits, MGF1 on the same hash. */
+function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt: Uint8Array): Uint8Array {
+  const hLen = hashLength(alg);
+  const emLen = Math.ceil(emBits / 8);
+  if (emLen < hLen + salt.length + 2) throw new PqtlsError('RSA modulus too small for PSS parameters', AlertDescription.internal_error);
+  const h = digest(alg, new Uint8Array(8), digest(alg, message), salt);
+  const db = new Uint8Array(emLen - hLen - 1);
+  db[db.length - salt.length - 1] = 0x01;
+  db.set(salt, db.length - salt.length);
+  const mask = mgf1(alg, h, db.length);
+  for (let i = 0; i < db.length; i++) db[i] = (db[i] as number) ^ (mask[i] as number);
+  db[0] = (db[0] as number) & (0xff >>> (8 * emLen - emBits));
+  return concat(db, h, Uint8Array.of(0xbc));
+}
+
+/** RSASSA-PSS-SIGN (RFC 8017 §8.1.1) with the given hash-length salt. */
+export function rsaPssSign(key: NodeRsaKey, alg: HashAlgorithm, message: Uint8Array, salt: Uint8Array): Uint8Array {
+  const em = pssEncode(alg, message, key.bits - 1, salt);
+  // RSASP1 on the k-byte representative (EM is one byte shorter when bits ≡ 1 mod 8).
+  const m = new Uint8Array(key.k);
+  m.set(em, key.k - em.length);
+  return new Uint8Array(privateEncrypt({ key: key.key, padding: constants.RSA_NO_PADDING }, m));
+}
+
+/** RSASSA-PKCS1-V1_5-SIGN (RFC 8017 §8.2.1): deterministic, so OpenSSL's signer is used whole. */
+export function rsaPkcs1Sign(key: NodeRsaKey, alg: HashAlgorithm, message: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(nodeDigestName(alg), message, { key: key.key, padding: constants.RSA_PKCS1_PADDING }));
+}
+
+/** Parses a peer's DER `RSAPublicKey` (IllegalParameterError if malformed or out of bounds) into a KeyObject. */
+export function rsaPublicKey(der: Uint8Array): { readonly parsed: RsaPublicKey; readonly key: KeyObject } {
+  const parsed = parseRsaPublicKey(der);
+  return { parsed, key: createPublicKey({ key: Buffer.from(der), format: 'der', type: 'pkcs1' }) };
+}
+
+/**
+ * RSASSA-PSS-VERIFY or RSASSA-PKCS1-V1_5-VERIFY. A signature that is not
+ * exactly k bytes is refused first (RFC 8017 §8.1.2 and §8.2.2 step 1), since
+ * OpenSSL would accept a shorter one with the leading zeros dropped.
+ */
+export function rsaVerify(der: Uint8Array, pss: boolean, alg: HashAlgorithm, message: Uint8Array, signature: Uint8Array): boolean {
+  const { parsed, key } = rsaPublicKey(der);
+  if (signature.length !== parsed.k) return false;
+  const padding = pss
+    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength(alg) }
+    : { key, padding: constants.RSA_PKCS1_PADDING };
+  try {
+    return verify(nodeDigestName(alg), message, padding, signature);
+  } catch {
+    return false;
+  }
+}

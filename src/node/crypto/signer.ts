@@ -1,0 +1,219 @@
+/**
+ * The signature half of the node:crypto provider: Ed25519, ECDSA and RSA on
+ * OpenSSL, ML-DSA delegated to a noble provider (Node 20 has no ML-DSA). Same
+ * schemes, key encodings and error contract as {@link NobleSigner}.
+ *
+ * ## Randomness
+ * Draws from the provider's source exactly what the noble signer draws, in the
+ * same order, so one seeded stream drives either backend to the same keys and
+ * leaves it in the same state after every operation:
+ * - key generation: ML-DSA a 32-byte seed (through noble), Ed25519 the 32-byte
+ *   private key, ECDSA 48 (P-256) or 72 (P-384) bytes reduced to a scalar;
+ * - signing: ML-DSA 32 bytes (through noble); RSA-PSS the hash-length salt, then
+ *   k+8 bytes; RSA PKCS #1 v1.5 k+8 bytes; ECDSA 32 bytes; Ed25519 nothing.
+ *
+ * Where OpenSSL cannot take our bytes — ECDSA's nonce, RSA's blinding factor —
+ * it uses its own generator, and the matching draw (noble's hedge and
+ * blinding) is taken and discarded only to keep the streams in step. Ed25519,
+ * RSA PKCS #1 v1.5 and RSA-PSS (whose salt we supply) therefore give the same
+ * signatures as noble; ECDSA signatures differ but verify on either.
+ */
+import { sign, verify } from 'node:crypto';
+import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
+import { SignatureScheme, hashLength, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm } from '../../pq/ids.js';
+import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
+import { KeyStore } from '../../pq/noble/keys.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../../pq/provider.js';
+import type { RandomSource } from '../../pq/random.js';
+import { okpPublicKey } from './key-objects.js';
+import {
+  ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
+} from './ec-keys.js';
+import { NOBLE_SCHEMES } from '../../pq/noble/signatures.js';
+import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
+
+/** The same schemes, in the same preference order, as the noble backend. */
+export const NODE_SCHEMES: readonly SignatureScheme[] = NOBLE_SCHEMES;
+
+/** An ML-DSA key lives in the delegate; we hold its reference. */
+interface DelegatedKey {
+  readonly algorithm: MlDsaAlgorithm;
+  readonly ref: PrivateKeyRef;
+  readonly publicKey: Uint8Array;
+}
+type SigningKey = DelegatedKey | NodeEd25519Key | NodeEcdsaKey | NodeRsaKey;
+
+function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
+  switch (scheme) {
+    case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
+    case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
+    default: throw new UnsupportedAlgorithmError(`${signatureSchemeName(scheme)} is not an RSA scheme`);
+  }
+}
+
+const ecdsaHash = (alg: 'ecdsa-p256' | 'ecdsa-p384'): string => (alg === 'ecdsa-p256' ? 'sha256' : 'sha384');
+
+/**
+ * Signs, verifies and manages signing keys for the node provider; callers hold
+ * opaque {@link PrivateKeyRef}s naming this provider, ML-DSA ones included.
+ */
+export class NodeSigner {
+  private readonly keys: KeyStore<SigningKey>;
+
+  constructor(
+    private readonly providerName: string,
+    private readonly random: RandomSource,
+    private readonly minRsaBits: number,
+    /** Performs ML-DSA; must draw from the same `random`. */
+    private readonly mlDsa: CryptoProvider,
+  ) {
+    this.keys = new KeyStore<SigningKey>(providerName);
+  }
+
+  private supported(scheme: SignatureScheme): void {
+    if (!NODE_SCHEMES.includes(scheme)) {
+      throw new UnsupportedAlgorithmError(`${this.providerName} provider has no signature scheme ${signatureSchemeName(scheme)}`);
+    }
+  }
+
+  private wrap(key: SigningKey): KeyPair {
+    return { privateKey: this.keys.wrap(key.algorithm, key), publicKey: key.publicKey.slice() };
+  }
+
+  private delegated(pair: KeyPair, algorithm: MlDsaAlgorithm): KeyPair {
+    return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
+  }
+
+  async sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array> {
+    this.supported(scheme);
+    const key = this.keys.unwrap(ref);
+    const want = schemeKeyAlgorithm(scheme);
+    if (key.algorithm !== want) throw new ConfigError(`${signatureSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
+    switch (key.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.mlDsa.sign(scheme, key.ref, message);
+      case 'ed25519':
+        return new Uint8Array(sign(null, message, key.key));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        this.random(32); // noble's RFC 6979 §3.6 hedge; OpenSSL picks its own nonce
+        return new Uint8Array(sign(ecdsaHash(key.algorithm), message, { key: key.key, dsaEncoding: 'der' }));
+      case 'rsa': {
+        const mode = rsaMode(scheme);
+        const signature = mode.pss
+          ? rsaPssSign(key, mode.hash, message, this.random(hashLength(mode.hash)))
+          : rsaPkcs1Sign(key, mode.hash, message);
+        this.random(key.k + 8); // noble's blinding factor; OpenSSL blinds with its own
+        return signature;
+      }
+    }
+  }
+
+  /**
+   * False for any signature that does not verify; {@link IllegalParameterError}
+   * for a public key that is not a valid key of the scheme's type.
+   */
+  async verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    this.supported(scheme);
+    const alg = schemeKeyAlgorithm(scheme);
+    switch (alg) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.mlDsa.verify(scheme, publicKey, message, signature);
+      case 'ed25519':
+        return ed25519Verify(publicKey, message, signature);
+      case 'ecdsa-p256':
+      case 'ecdsa-p384': {
+        const key = ecdsaPublicKey(alg, publicKey);
+        try {
+          return verify(ecdsaHash(alg), message, { key, dsaEncoding: 'der' }, signature);
+        } catch {
+          return false;
+        }
+      }
+      case 'rsa': {
+        const mode = rsaMode(scheme);
+        return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
+      }
+    }
+  }
+
+  /** Generates from `random`; RSA is refused, as by noble, since OpenSSL's prime search cannot draw from our source. */
+  async generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair> {
+    switch (alg) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.delegated(await this.mlDsa.generateKeyPair(alg), alg);
+      case 'ed25519':
+        return this.wrap(ed25519Import(this.random(32)));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return this.wrap(ecdsaImport(alg, ecdsaScalarFromSeed(alg, this.random(ecdsaSeedLength(alg)))));
+      case 'rsa':
+        throw new UnsupportedAlgorithmError(`${this.providerName} provider does not generate RSA keys; import one instead`);
+      default:
+        throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String(alg)}`);
+    }
+  }
+
+  async importPrivateKey(material: PrivateKeyMaterial): Promise<KeyPair> {
+    switch (material.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.delegated(await this.mlDsa.importPrivateKey(material), material.algorithm);
+      case 'ed25519':
+        return this.wrap(ed25519Import(material.secret));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return this.wrap(ecdsaImport(material.algorithm, material.secret));
+      case 'rsa':
+        return this.wrap(rsaImport(material.pkcs1, this.minRsaBits));
+      default:
+        throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
+    }
+  }
+
+  async exportPrivateKey(ref: PrivateKeyRef): Promise<PrivateKeyMaterial> {
+    const key = this.keys.unwrap(ref);
+    switch (key.algorithm) {
+      case 'ml-dsa-44':
+      case 'ml-dsa-65':
+      case 'ml-dsa-87':
+        return this.mlDsa.exportPrivateKey(key.ref);
+      case 'ed25519':
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return { algorithm: key.algorithm, secret: key.secret.slice() };
+      case 'rsa':
+        return { algorithm: 'rsa', pkcs1: key.pkcs1.slice() };
+    }
+  }
+}
+
+/**
+ * Ed25519 verification (RFC 8032 §5.1.7). OpenSSL does not validate a raw
+ * public key on import, so only when verification fails is the key decoded,
+ * to tell a bad key (IllegalParameterError) from a bad signature (false).
+ */
+function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32) checkEd25519PublicKey(publicKey);
+  let ok = false;
+  if (signature.length === 64) {
+    try {
+      ok = verify(null, message, okpPublicKey('Ed25519', publicKey), signature);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) checkEd25519PublicKey(publicKey);
+  return ok;
+}

@@ -1,0 +1,175 @@
+/**
+ * Hashes, HMAC, HKDF, the TLS 1.3 AEADs and QUIC header protection on
+ * node:crypto (OpenSSL), with exactly the checks and error types of the noble
+ * backend (src/pq/noble/symmetric.ts), so either can stand in for the other.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, type Hash, type KeyObject } from 'node:crypto';
+import { ConfigError } from '../../errors.js';
+import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
+import type { AeadKey, HashContext, HashFunction, HeaderProtectionKey } from '../../pq/provider.js';
+import { plain } from './buffers.js';
+
+/** OpenSSL digest names. */
+const DIGEST: Record<HashAlgorithm, string> = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
+
+export function nodeDigestName(alg: HashAlgorithm): string {
+  return DIGEST[alg];
+}
+
+class NodeHashContext implements HashContext {
+  constructor(private readonly h: Hash) {}
+  update(data: Uint8Array): this {
+    this.h.update(data);
+    return this;
+  }
+  digest(): Uint8Array {
+    // digest() finalises a node Hash; a copy keeps this context usable.
+    return plain(this.h.copy().digest());
+  }
+  clone(): HashContext {
+    return new NodeHashContext(this.h.copy());
+  }
+}
+
+function makeHash(alg: HashAlgorithm): HashFunction {
+  const name = DIGEST[alg];
+  return Object.freeze({
+    algorithm: alg,
+    outputLength: hashLength(alg),
+    blockLength: alg === 'SHA-256' ? 64 : 128,
+    create: () => new NodeHashContext(createHash(name)),
+    digest: (data: Uint8Array) => plain(createHash(name).update(data).digest()),
+  });
+}
+const HASHES: Record<HashAlgorithm, HashFunction> = {
+  'SHA-256': makeHash('SHA-256'),
+  'SHA-384': makeHash('SHA-384'),
+  'SHA-512': makeHash('SHA-512'),
+};
+export const nodeHash = (alg: HashAlgorithm): HashFunction => HASHES[alg];
+
+export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+  return plain(createHmac(DIGEST[alg], key).update(data).digest());
+}
+
+/**
+ * HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM). node's `hkdfSync` only
+ * offers Extract and Expand fused, while TLS 1.3's key schedule needs them apart.
+ */
+export function nodeHkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return nodeHmac(alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm);
+}
+
+/** HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i), concatenated and truncated. */
+export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const hLen = hashLength(alg);
+  if (!Number.isInteger(length) || length < 0 || length > 255 * hLen) {
+    throw new ConfigError(`HKDF-Expand length ${length} out of range for ${alg}`);
+  }
+  if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
+  const key = createSecretKey(prk);
+  const out = new Uint8Array(length);
+  let t: Uint8Array = new Uint8Array(0);
+  for (let i = 1, o = 0; o < length; i++, o += hLen) {
+    t = createHmac(DIGEST[alg], key).update(t).update(info).update(Uint8Array.of(i)).digest();
+    out.set(t.subarray(0, Math.min(hLen, length - o)), o);
+  }
+  return out;
+}
+
+function checkKey(what: string, key: Uint8Array, len: number): void {
+  if (key.length !== len) throw new ConfigError(`${what} key must be ${len} bytes, got ${key.length}`);
+}
+
+const CIPHER = { 'AES-128-GCM': 'aes-128-gcm', 'AES-256-GCM': 'aes-256-gcm', 'CHACHA20-POLY1305': 'chacha20-poly1305' } as const;
+
+// node's typings pick the AEAD overload per literal cipher name, hence the branch on each.
+function sealer(cipher: (typeof CIPHER)[AeadAlgorithm], key: KeyObject, nonce: Uint8Array) {
+  return cipher === 'chacha20-poly1305'
+    ? createCipheriv(cipher, key, nonce, { authTagLength: 16 })
+    : createCipheriv(cipher, key, nonce, { authTagLength: 16 });
+}
+function opener(cipher: (typeof CIPHER)[AeadAlgorithm], key: KeyObject, nonce: Uint8Array) {
+  return cipher === 'chacha20-poly1305'
+    ? createDecipheriv(cipher, key, nonce, { authTagLength: 16 })
+    : createDecipheriv(cipher, key, nonce, { authTagLength: 16 });
+}
+
+/**
+ * An AEAD keyed once: the key becomes a KeyObject (a copy, so the caller may
+ * wipe theirs), and each record gets a fresh OpenSSL context, since a GCM or
+ * ChaCha20-Poly1305 context cannot be re-nonced through node's API.
+ */
+export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
+  checkKey(alg, key, aeadKeyLength(alg));
+  const k: KeyObject = createSecretKey(key);
+  const cipher = CIPHER[alg];
+  return Object.freeze({
+    algorithm: alg,
+    tagLength: 16 as const,
+    nonceLength: 12 as const,
+    seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => {
+      // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
+      if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+      const c = sealer(cipher, k, nonce);
+      c.setAAD(aad, { plaintextLength: plaintext.length });
+      const body = c.update(plaintext);
+      const tail = c.final();
+      const out = new Uint8Array(body.length + tail.length + 16);
+      out.set(body);
+      out.set(tail, body.length);
+      out.set(c.getAuthTag(), body.length + tail.length);
+      return out;
+    },
+    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
+      if (nonce.length !== 12 || ciphertext.length < 16) return null;
+      const split = ciphertext.length - 16;
+      try {
+        const d = opener(cipher, k, nonce);
+        d.setAAD(aad, { plaintextLength: split });
+        d.setAuthTag(ciphertext.subarray(split));
+        const body = d.update(ciphertext.subarray(0, split));
+        // final() throws when the tag does not verify; nothing of `body` escapes before it.
+        const tail = d.final();
+        return tail.length === 0 ? plain(body) : new Uint8Array(Buffer.concat([body, tail]));
+      } catch {
+        return null;
+      }
+    },
+  });
+}
+
+/**
+ * RFC 9001 §5.4.3 (AES) and §5.4.4 (ChaCha20) header-protection masks.
+ *
+ * AES: one ECB context for the key's lifetime. ECB chains nothing between
+ * blocks, and with padding off `update` of one block returns its encryption
+ * at once, so the context serves every sample and `final` is never called.
+ *
+ * ChaCha20: OpenSSL's 16-byte IV is counter (4 bytes, little-endian) ‖ nonce
+ * (12 bytes), which is exactly the sample's layout in §5.4.4, so the sample is
+ * the IV and the mask is the first 5 keystream bytes.
+ */
+export function nodeHeaderProtection(alg: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtectionKey {
+  checkKey(alg, key, alg === 'AES-128-ECB' ? 16 : 32);
+  const k = createSecretKey(key);
+  if (alg === 'CHACHA20') {
+    const zeros = new Uint8Array(5);
+    return Object.freeze({
+      algorithm: alg,
+      mask: async (sample: Uint8Array) => {
+        if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+        return new Uint8Array(createCipheriv('chacha20', k, sample).update(zeros));
+      },
+    });
+  }
+  const ecb = createCipheriv(alg === 'AES-128-ECB' ? 'aes-128-ecb' : 'aes-256-ecb', k, null);
+  ecb.setAutoPadding(false);
+  return Object.freeze({
+    algorithm: alg,
+    mask: async (sample: Uint8Array) => {
+      if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+      return new Uint8Array(ecb.update(sample).subarray(0, 5));
+    },
+  });
+}

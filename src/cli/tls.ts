@@ -7,7 +7,9 @@ import { connect, createServer, type PqTlsSocket } from '../node/index.js';
 import { loadCertifiedKey } from '../tls13/credentials.js';
 import { webPkiVerifier } from '../tls13/verifier.js';
 import type { CertificateVerifier } from '../tls13/config.js';
-import type { CliCommand, CliIo } from './command.js';
+import { UsageError, type CliCommand, type CliIo } from './command.js';
+import { createNodeCryptoProvider } from '../node/crypto-provider.js';
+import type { CryptoProvider } from '../pq/provider.js';
 import { FileSessionStore } from '../node/session-file.js';
 import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
@@ -29,6 +31,7 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --early-data             accept 0-RTT early data on resumption (replay-protected by ClientHello recording)
   --keylog FILE            append NSS key-log lines to FILE
   --max-connections N      exit after N connections
+  --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
 `;
 
 const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
@@ -46,10 +49,30 @@ Connects with TLS 1.3 and prints what was negotiated.
   --early-data TEXT      with --session: send TEXT as 0-RTT early data if the ticket allows it
   --keylog FILE          append NSS key-log lines to FILE
   --json                 print one JSON object instead of a summary
+  --provider noble|node  crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
 `;
 
-export const serverCommand: CliCommand = { summary: 'run a TLS 1.3 server (hybrid PQ key exchange)', run: runServer };
-export const clientCommand: CliCommand = { summary: 'connect with TLS 1.3 and report what was negotiated', run: runClient };
+/** Usage mistakes print the message and the help, exit code 2. */
+function withUsage(run: (argv: readonly string[], io: CliIo) => Promise<number>, help: string) {
+  return async (argv: readonly string[], io: CliIo): Promise<number> => {
+    try {
+      return await run(argv, io);
+    } catch (e) {
+      if (!(e instanceof UsageError) && !(e instanceof TypeError && /parseArgs|option/i.test(e.message))) throw e;
+      io.err(`${e.message}\n\n${help}`);
+      return 2;
+    }
+  };
+}
+
+export const serverCommand: CliCommand = { summary: 'run a TLS 1.3 server (hybrid PQ key exchange)', run: withUsage(runServer, SERVER_HELP) };
+export const clientCommand: CliCommand = { summary: 'connect with TLS 1.3 and report what was negotiated', run: withUsage(runClient, CLIENT_HELP) };
+
+function makeProvider(name: string | undefined): CryptoProvider {
+  if (name === 'node') return createNodeCryptoProvider();
+  if (name === undefined || name === 'noble') return createNobleProvider();
+  throw new UsageError(`unknown provider "${name}" (noble or node)`);
+}
 
 const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
 const fileKeyLog = (f: string | undefined) => (f ? (line: string) => appendFileSync(f, line + '\n') : undefined);
@@ -61,7 +84,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      provider: { type: 'string', default: 'noble' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -76,7 +99,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     io.err('pqtls server: --require-client-cert needs --ca\n');
     return 2;
   }
-  const provider = createNobleProvider();
+  const provider = makeProvider(values.provider);
   const certificate = await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'));
   const clientAuth = values.ca
     ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
@@ -175,7 +198,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       ca: { type: 'string' }, servername: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
       groups: { type: 'string' }, 'key-shares': { type: 'string' }, alpn: { type: 'string' }, send: { type: 'string' },
       keylog: { type: 'string' }, json: { type: 'boolean' }, session: { type: 'string' }, 'early-data': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      provider: { type: 'string', default: 'noble' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -189,7 +212,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
     return 2;
   }
   const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
-  const provider = createNobleProvider();
+  const provider = makeProvider(values.provider);
   const verifier: CertificateVerifier = webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] });
   const certificate = values.cert && values.key
     ? await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'))

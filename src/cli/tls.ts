@@ -11,6 +11,11 @@ import { UsageError, type CliCommand, type CliIo } from './command.js';
 import { createNodeCryptoProvider } from '../node/crypto-provider.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { FileSessionStore } from '../node/session-file.js';
+import { createQuicServer, quicConnect, type QuicConnectOptions, type QuicListenOptions, type QuicSession } from '../node/quic.js';
+import type { QuicEvent } from '../quic/connection/connection.js';
+import type { StreamEvent } from '../quic/connection/streams.js';
+import type { HandshakeInfo } from '../tls13/handshake/common.js';
+import { concat } from '../bytes.js';
 import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
@@ -32,6 +37,8 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --keylog FILE            append NSS key-log lines to FILE
   --max-connections N      exit after N connections
   --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
+  --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
+                           bidirectional stream
 `;
 
 const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
@@ -50,6 +57,7 @@ Connects with TLS 1.3 and prints what was negotiated.
   --keylog FILE          append NSS key-log lines to FILE
   --json                 print one JSON object instead of a summary
   --provider noble|node  crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
+  --quic                 connect with QUIC v1 over UDP instead of TLS over TCP (needs --alpn)
 `;
 
 /** Usage mistakes print the message and the help, exit code 2. */
@@ -84,7 +92,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
-      provider: { type: 'string', default: 'noble' }, help: { type: 'boolean', short: 'h' },
+      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -105,6 +113,12 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
     : undefined;
   let remaining = values['max-connections'] ? Number(values['max-connections']) : Infinity;
+  if (values.quic) {
+    return quicServe(io, {
+      port: Number(values.port), host: values.host ?? '127.0.0.1', echo: values.echo ?? false, maxConnections: remaining,
+      tls: { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog) },
+    });
+  }
   const tickets = { sealer: await TicketKeyRing.create(provider) };
   const earlyData = values['early-data'] ? { maxSize: 16384, antiReplay: new MemoryAntiReplay() } : undefined;
   const server = createServer(
@@ -154,10 +168,14 @@ export interface ClientSummary {
 }
 
 export function summarize(s: PqTlsSocket, handshakeMs: number): ClientSummary {
-  const info = s.handshakeInfo;
-  if (!info) throw new Error('handshake not complete');
+  if (!s.handshakeInfo) throw new Error('handshake not complete');
+  return summarizeInfo(s.handshakeInfo, handshakeMs, 'TLSv1.3');
+}
+
+/** The summary of a completed handshake, over TLS or QUIC. */
+export function summarizeInfo(info: HandshakeInfo, handshakeMs: number, protocol: string): ClientSummary {
   return {
-    protocol: 'TLSv1.3',
+    protocol,
     cipher: info.cipherSuite.name,
     group: info.group === undefined ? 'none (psk_ke)' : groupName(info.group),
     signatureScheme: info.peerSignatureScheme === undefined ? null : signatureSchemeName(info.peerSignatureScheme),
@@ -198,7 +216,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       ca: { type: 'string' }, servername: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
       groups: { type: 'string' }, 'key-shares': { type: 'string' }, alpn: { type: 'string' }, send: { type: 'string' },
       keylog: { type: 'string' }, json: { type: 'boolean' }, session: { type: 'string' }, 'early-data': { type: 'string' },
-      provider: { type: 'string', default: 'noble' }, help: { type: 'boolean', short: 'h' },
+      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -218,6 +236,15 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
     ? await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'))
     : undefined;
   const start = performance.now();
+  if (values.quic) {
+    return quicClient(io, {
+      host, port: Number(m[2]), send: values.send, json: values.json ?? false, start,
+      tls: {
+        provider, verifier, certificate, serverName: values.servername ?? host, groups: list(values.groups),
+        keyShareGroups: list(values['key-shares']), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog),
+      },
+    });
+  }
   let sock: PqTlsSocket;
   try {
     sock = await connect({
@@ -246,6 +273,78 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   if (values.send !== undefined) summary = { ...summary, reply: Buffer.concat(chunks).toString('utf8') };
   io.out(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   sock.destroy();
+  return 0;
+}
+
+function required<T>(v: T | undefined, message: string): T {
+  if (v === undefined) throw new UsageError(message);
+  return v;
+}
+
+/** `pqtls client --quic`: one bidirectional stream carries --send, the reply is read until FIN. */
+async function quicClient(
+  io: CliIo, o: { host: string; port: number; send: string | undefined; json: boolean; start: number; tls: QuicConnectOptions['tls'] },
+): Promise<number> {
+  let session: QuicSession;
+  try {
+    session = await quicConnect({ host: o.host, port: o.port, tls: o.tls });
+  } catch (e) {
+    io.err(`pqtls client: QUIC handshake failed: ${describe(e)}\n`);
+    return 1;
+  }
+  let summary = summarizeInfo(session.handshake as HandshakeInfo, performance.now() - o.start, 'QUICv1');
+  if (o.send !== undefined) {
+    const id = session.connection.openStream(true);
+    const chunks: Uint8Array[] = [];
+    const done = new Promise<void>((resolve) => {
+      session.on('stream', (ev: StreamEvent) => {
+        if ((ev.type !== 'readable' && ev.type !== 'finished') || ev.id !== id) return;
+        for (let r = session.connection.readStream(id); r && (r.data.length || r.fin); r = session.connection.readStream(id)) {
+          chunks.push(r.data);
+          if (r.fin) resolve();
+        }
+      });
+      session.on('closed', () => resolve());
+      setTimeout(resolve, 30_000).unref();
+    });
+    await session.write(id, new TextEncoder().encode(o.send), true);
+    await done;
+    summary = { ...summary, reply: new TextDecoder().decode(concat(...chunks)) };
+  }
+  await session.close(0, '');
+  io.out(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  return 0;
+}
+
+/** `pqtls server --quic`: prints each connection; with --echo, every bidirectional stream is sent back. */
+async function quicServe(
+  io: CliIo, o: { port: number; host: string; echo: boolean; maxConnections: number; tls: QuicListenOptions['tls'] },
+): Promise<number> {
+  let remaining = o.maxConnections;
+  const closed = new Promise<void>((resolve) => {
+    const sock = createQuicServer({ tls: o.tls }, (s) => {
+      s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
+        io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
+      });
+      s.on('stream', (ev: StreamEvent) => {
+        if (ev.type !== 'readable' && ev.type !== 'finished') return;
+        for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
+          // Bidirectional streams (id bit 1 clear) can be answered; unidirectional ones are only read.
+          if (o.echo && (ev.id & 2) === 0) void s.write(ev.id, r.data, r.fin);
+          else if (!o.echo) io.out(new TextDecoder().decode(r.data));
+        }
+      });
+      s.on('error', () => undefined);
+      s.on('done', () => {
+        if (--remaining <= 0) sock.close(() => resolve());
+      });
+    });
+    sock.bind(o.port, o.host, () => {
+      const a = sock.address();
+      io.out(`listening on ${o.host}:${a.port} (QUIC)\n`);
+    });
+  });
+  await closed;
   return 0;
 }
 

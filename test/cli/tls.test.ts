@@ -65,3 +65,24 @@ describe('pqtls server / client', () => {
     expect(srv.text()).toMatch(/resumed=yes early-data=accepted/);
   });
 });
+
+describe('pqtls server --quic / client --quic', () => {
+  it('a hybrid PQ QUIC handshake and a stream echoed, summarised as JSON', async () => {
+    const ca = join(dir, 'qca');
+    const leaf = join(dir, 'qleaf');
+    expect(await main(['cert', 'ca', '--alg', 'ml-dsa-44', '--subject', 'CN=QUIC root', '--out', ca], io())).toBe(0);
+    expect(await main(['cert', 'leaf', '--ca', ca, '--alg', 'ml-dsa-44', '--dns', 'localhost', '--out', leaf], io())).toBe(0);
+    const srv = io();
+    const serving = main(['server', '--quic', '--port', '0', '--cert', join(leaf, 'chain.pem'), '--key', join(leaf, 'key.pem'), '--alpn', 'pq', '--echo', '--max-connections', '1'], srv);
+    const port = await listening(srv);
+    const c = io();
+    expect(await main(['client', '--quic', `127.0.0.1:${port}`, '--ca', join(ca, 'cert.pem'), '--servername', 'localhost', '--alpn', 'pq', '--send', 'over quic', '--json'], c), c.errors()).toBe(0);
+    expect(JSON.parse(c.text())).toMatchObject({ protocol: 'QUICv1', group: 'X25519MLKEM768', signatureScheme: 'mldsa44', alpn: 'pq', reply: 'over quic' });
+    expect(await serving).toBe(0);
+    expect(srv.text()).toMatch(/connection: quic group=X25519MLKEM768/);
+    // --quic without --alpn is a usage error.
+    const bad = io();
+    expect(await main(['client', '--quic', `127.0.0.1:${port}`, '--ca', join(ca, 'cert.pem')], bad)).toBe(2);
+    expect(bad.errors()).toMatch(/--quic needs --alpn/);
+  });
+});

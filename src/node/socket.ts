@@ -17,6 +17,8 @@ export class PqTlsSocket extends Duplex {
   encrypted = true as const;
   private info: HandshakeInfo | undefined;
   private closedByPeer = false;
+  /** push() said the readable side is full; reading from the socket waits for _read. */
+  private readerFull = false;
   /** Server: bytes of 0-RTT data received (replayable; RFC 8446 §8). */
   earlyDataReceived = 0;
   /** 0-RTT data that arrived before 'secure', when no one could have listened yet (see 'earlyData'). */
@@ -32,7 +34,8 @@ export class PqTlsSocket extends Duplex {
       socket.pause();
       void this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
         this.afterProcessing();
-        if (!this.destroyed) socket.resume();
+        // Backpressure: while the reader is behind, the socket stays paused until _read asks for more.
+        if (!this.destroyed && !this.readerFull) socket.resume();
       });
     });
     socket.on('end', () => {
@@ -64,7 +67,7 @@ export class PqTlsSocket extends Duplex {
           for (const d of this.earlyBeforeSecure.splice(0)) this.emit('earlyData', d);
           break;
         case 'data':
-          this.push(e.data);
+          if (!this.push(e.data)) this.readerFull = true;
           break;
         case 'earlyData':
           // 0-RTT data reads like the rest of the stream; `earlyDataReceived` says some of it came early.
@@ -95,7 +98,11 @@ export class PqTlsSocket extends Duplex {
   }
 
   override _read(): void {
-    // Data is pushed as records arrive; the socket is paused while each batch is processed.
+    // Records are decrypted as they arrive; when the consumer was behind, reading resumes here.
+    if (this.readerFull) {
+      this.readerFull = false;
+      if (!this.destroyed) this.socket.resume();
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -70,3 +70,28 @@ describe('webPkiVerifier', () => {
     await expect(v.verify([root.certificate.der], { purpose: 'serverAuth', now: Date.now() })).rejects.toThrow(/serverName is required/);
   });
 });
+
+describe('Node adapter backpressure', () => {
+  it('a reader that does not read stops the socket from being drained, and resumes when it reads', async () => {
+    const provider = seededProvider('backpressure');
+    const key = await testKey(provider, 'ed25519');
+    const big = new Uint8Array(4 << 20).map((_, i) => i & 0xff);
+    const server = createServer({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } }, (s) => s.end(big));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const sock = await connect({ host: '127.0.0.1', port, provider, now: clock, verifier: pinnedKeyVerifier(key) });
+      await new Promise((r) => setTimeout(r, 300));
+      // Without reading, only about a highWaterMark's worth is taken off the socket, not all 4 MiB.
+      expect(sock.readableLength).toBeLessThan(1 << 20);
+      let got = 0;
+      await new Promise<void>((resolve) => {
+        sock.on('data', (d: Buffer) => (got += d.length));
+        sock.on('end', resolve);
+      });
+      expect(got).toBe(big.length);
+    } finally {
+      server.close();
+    }
+  });
+});

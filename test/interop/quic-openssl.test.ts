@@ -71,6 +71,29 @@ describe.runIf(!interopDisabled)('QUIC interop with OpenSSL 3.5 (openssl-quic-se
     expect(log.errors).toEqual([]);
   }, CASE_TIMEOUT_MS);
 
+  it('our client updates its 1-RTT keys (RFC 9001 §6) before sending; openssl-quic-server follows and echoes', async () => {
+    const port = await freePort('udp');
+    const peer = spawnPeer('openssl-quic-server', ['-alpn', 'test', String(port), pki.mldsa.server.chainFile, pki.mldsa.server.keyFile], {
+      timeoutMs: PEER_LIFETIME_MS,
+    });
+    await waitForPort(port, { protocol: 'udp', process: peer });
+    const { log } = await ourQuicClient({
+      host: '127.0.0.1', port,
+      tls: { provider, serverName: 'localhost', alpnProtocols: ['test'], verifier: webPkiVerifier({ provider, trustAnchors: [pki.mldsa.rootDer] }) },
+    });
+    const conn = log.session.connection;
+    // Key updates wait for HANDSHAKE_DONE (the handshake is confirmed); it arrives right after the handshake.
+    await until(() => conn.isHandshakeConfirmed, 'the handshake to be confirmed');
+    await log.session.run(() => conn.updateKeys(performance.timeOrigin + performance.now()));
+    expect(conn.keyPhase).toEqual({ phase: 1, updates: 1 });
+    const message = 'after a key update\n';
+    const id = await sendOnNewStream(log.session, message);
+    await until(() => log.finished.has(id), `the echo of stream ${id}; peer said:\n${peer.output}`);
+    expect(log.text(id)).toBe(message);
+    expect(await peer.waitForLine(/^connection: /)).toContain(`echoed=${message.length}`);
+    expect(log.errors).toEqual([]);
+  }, CASE_TIMEOUT_MS);
+
   it('openssl s_client -quic → our server: QUICv1, mldsa65 CertificateVerify, our chain verified, stdin line echoed', async () => {
     const server = await listenOurQuicServer({
       tls: { provider, certificate: pki.mldsa.server.credentials, alpnProtocols: ['test'] },
@@ -101,3 +124,4 @@ describe.runIf(!interopDisabled)('QUIC interop with OpenSSL 3.5 (openssl-quic-se
     expect(log.errors).toEqual([]);
   }, CASE_TIMEOUT_MS);
 });
+

@@ -128,3 +128,25 @@ describe('QUIC under random loss and reordering', () => {
     });
   }
 });
+
+describe('1-RTT key update (RFC 9001 §6)', () => {
+  it('the client updates its keys, the server follows, data keeps flowing, and a second update waits for an ACK', async () => {
+    const { sim, client } = await setup('quic-key-update');
+    await echoRoundTrip(sim, client, 1000);
+    await client.updateKeys(sim.now);
+    expect(client.keyPhase).toEqual({ phase: 1, updates: 1 });
+    // §6.1: no further update before a packet with the new keys is acknowledged.
+    await expect(client.updateKeys(sim.now)).rejects.toThrow(/not acknowledged/);
+    await echoRoundTrip(sim, client, 20_000);
+    expect(sim.server?.keyPhase).toEqual({ phase: 1, updates: 1 });
+    await client.updateKeys(sim.now);
+    await echoRoundTrip(sim, client, 5000);
+    expect(client.keyPhase.phase).toBe(0);
+    expect(sim.server?.keyPhase).toEqual({ phase: 0, updates: 2 });
+  });
+
+  it('is refused before the handshake is confirmed', async () => {
+    const { client } = await setup('quic-key-update-early');
+    await expect(client.updateKeys(0)).rejects.toThrow(/confirmed/);
+  });
+});

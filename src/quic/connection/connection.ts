@@ -1,4 +1,4 @@
-import { PqtlsError } from '../../errors.js';
+import { ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
@@ -98,6 +98,10 @@ export class QuicConnection {
   private receivedFromPeer = false;
   private pathResponses: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
+  /** When the previous 1-RTT keys go, after a key update (RFC 9001 §6.5). */
+  private discardPreviousKeysAt: number | undefined;
+  /** First packet number sent with keys from our own update; until one at or above it is acknowledged, no further update (§6.1). */
+  private updateAwaitingAck: number | undefined;
   private readonly maxDatagramSize: number;
 
   private constructor(
@@ -127,6 +131,10 @@ export class QuicConnection {
   }
   get isHandshakeComplete(): boolean {
     return this.handshakeDone;
+  }
+  /** RFC 9001 §4.1.2: the server on completion, the client on HANDSHAKE_DONE. */
+  get isHandshakeConfirmed(): boolean {
+    return this.confirmed;
   }
   get isClosed(): boolean {
     return this.closeState?.kind === 'closed';
@@ -202,6 +210,24 @@ export class QuicConnection {
   }
   stopSending(id: number, errorCode: number): void {
     this.streams.stopSending(id, errorCode);
+  }
+
+  /**
+   * Starts a 1-RTT key update (RFC 9001 §6.1): later packets use the next
+   * key generation and the flipped key phase. Allowed once the handshake is
+   * confirmed and the previous update has been acknowledged.
+   */
+  async updateKeys(now: number): Promise<void> {
+    if (!this.confirmed || !this.oneRtt) throw new ConfigError('key updates wait until the handshake is confirmed (RFC 9001 §6.1)');
+    if (this.updateAwaitingAck !== undefined) throw new ConfigError('the previous key update is not acknowledged yet (RFC 9001 §6.1)');
+    await this.oneRtt.initiateKeyUpdate();
+    this.updateAwaitingAck = this.spaces.application.nextPn;
+    this.discardPreviousKeysAt = now + 3 * this.pto();
+  }
+
+  /** Key phase this endpoint sends (0 or 1), and how many updates either side made. */
+  get keyPhase(): { readonly phase: 0 | 1; readonly updates: number } {
+    return { phase: this.oneRtt?.keyPhase ?? 0, updates: this.oneRtt?.updates ?? 0 };
   }
 
   /** Closes the connection with an application error code (RFC 9000 §10.2). */
@@ -310,6 +336,7 @@ export class QuicConnection {
       opened = await openPacket(space.read, pkt, space.largestReceived);
     }
     if (!opened) return; // §12.2: undecryptable packets are dropped
+    if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) this.discardPreviousKeysAt = now + 3 * this.pto();
     if (space.acks.isDuplicate(opened.packetNumber)) return;
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
@@ -473,6 +500,9 @@ export class QuicConnection {
     const peer = this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS;
     const { acked, lost } = this.recovery.onAck(space.name, f, now, { ackDelayExponent: peer.ackDelayExponent, maxAckDelay: peer.maxAckDelay }, this.confirmed);
     for (const p of acked) this.onPacketAcked(p);
+    if (space.name === 'application' && this.updateAwaitingAck !== undefined && acked.some((p) => p.pn >= (this.updateAwaitingAck as number))) {
+      this.updateAwaitingAck = undefined;
+    }
     for (const p of lost) this.onPacketLost(p);
     if (this.role === 'client' && space.name === 'handshake') this.discardSpace('initial');
   }
@@ -503,6 +533,7 @@ export class QuicConnection {
     const times: number[] = [];
     const idle = this.idleTimeout();
     if (idle !== undefined) times.push(this.lastActivity + idle);
+    if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
     for (const n of SPACES) {
@@ -540,6 +571,10 @@ export class QuicConnection {
       this.closeState = { kind: 'closed', until: now };
       this.events.push({ type: 'closed', local: true, code: TransportErrorCode.NO_ERROR, application: false, reason: 'idle timeout' });
       return;
+    }
+    if (this.discardPreviousKeysAt !== undefined && now >= this.discardPreviousKeysAt) {
+      this.oneRtt?.discardPreviousKeys();
+      this.discardPreviousKeysAt = undefined;
     }
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined && now >= r) {

@@ -4,6 +4,7 @@ import { createNobleProvider } from '../pq/noble/index.js';
 import { toHex } from '../bytes.js';
 import { parsePacket } from '../quic/header.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
+import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -102,17 +103,22 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
 
 export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
   readonly tls: Omit<QuicServerOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicServerOptions['tls'], 'provider' | 'now'>>;
+  /** Validate client addresses with a stateless Retry before any handshake work (RFC 9000 §8.1.2). */
+  readonly retry?: boolean;
 };
 
 /**
  * A QUIC server endpoint on one UDP socket: routes datagrams by destination
  * connection ID, accepts new connections from Initial packets, and hands each
  * session to `onConnection` as soon as it exists (listen for `connected`).
+ * With `retry`, the socket emits `retry` (with the client's address) for each
+ * Retry it sends.
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): Socket {
   const provider = options.tls.provider ?? createNobleProvider();
   const opts: QuicServerOptions = { ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const sock = createSocket('udp4');
+  const tokens = options.retry ? RetryTokens.create(provider) : undefined;
   const byCid = new Map<string, QuicSession>();
   const starting = new Map<string, Promise<QuicSession | undefined>>();
   sock.on('message', (msg: Buffer, from: RemoteInfo) => {
@@ -130,7 +136,10 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       void pending.then((s) => s?.receive(d));
       return;
     }
-    const p = QuicConnection.accept(opts, d, now()).then(
+    const p = admit(d, `${from.address}:${from.port}`).then((validated) => {
+      if (validated === 'retried') throw new Error('retried');
+      return QuicConnection.accept(opts, d, now(), validated);
+    }).then(
       (conn) => {
         const keys = [dcid, toHex(conn.localCid)];
         const s = new QuicSession(conn, (out) => sock.send(out, from.port, from.address), () => keys.forEach((k) => byCid.delete(k)));
@@ -147,5 +156,19 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     );
     starting.set(dcid, p);
   });
+  /** With Retry on: a token-less Initial gets a Retry; one with a valid token is admitted with what it proves. */
+  async function admit(d: Uint8Array, address: string): Promise<ValidatedAddress | undefined | 'retried'> {
+    if (!tokens) return undefined;
+    const t = await tokens;
+    const validated = await t.validate(d, address, now());
+    if (validated) return validated;
+    const retry = await t.retryFor(d, address, now());
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+    if (retry) {
+      sock.send(retry, port, host);
+      sock.emit('retry', address);
+    }
+    return 'retried';
+  }
   return sock;
 }

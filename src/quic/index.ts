@@ -43,3 +43,4 @@ export {
   QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
 } from './connection/connection.js';
 export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
+export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';

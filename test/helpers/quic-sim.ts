@@ -6,6 +6,7 @@
  */
 import { seededRandom } from '../../src/pq/random.js';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import type { RetryTokens } from '../../src/quic/connection/address-validation.js';
 
 export interface SimOptions {
   /** One-way delay in ms (default 20). */
@@ -17,6 +18,8 @@ export interface SimOptions {
   readonly seed?: string;
   /** Drop the first N datagrams from the client (e.g. its first Initial). */
   readonly dropFirstFromClient?: number;
+  /** The server validates addresses with Retry first (RFC 9000 §8.1.2). */
+  readonly retry?: RetryTokens;
 }
 
 interface InFlight {
@@ -51,6 +54,28 @@ export class QuicSim {
     throw new Error('endpoint keeps sending');
   }
 
+  /** Retries sent by the server's endpoint. */
+  retries = 0;
+
+  /** The endpoint's side of a first Initial: accept it, or answer with a Retry when validating addresses. */
+  private async admit(d: Uint8Array): Promise<void> {
+    const tokens = this.o.retry;
+    if (!tokens) {
+      this.server = await QuicConnection.accept(this.serverOptions, d, this.now);
+      return;
+    }
+    const validated = await tokens.validate(d, 'client', this.now);
+    if (validated) {
+      this.server = await QuicConnection.accept(this.serverOptions, d, this.now, validated);
+      return;
+    }
+    const retry = await tokens.retryFor(d, 'client', this.now);
+    if (retry) {
+      this.retries++;
+      this.queue.push({ at: this.now + (this.o.delay ?? 20), toServer: false, data: retry });
+    }
+  }
+
   /** Runs until `done` holds or the simulated time limit passes. */
   async run(done: () => boolean, limitMs = 60_000): Promise<void> {
     const end = this.now + limitMs;
@@ -67,7 +92,7 @@ export class QuicSim {
       for (const q of due) {
         if (q.toServer) {
           this.delivered.toServer++;
-          if (!this.server) this.server = await QuicConnection.accept(this.serverOptions, q.data, this.now);
+          if (!this.server) await this.admit(q.data);
           else await this.server.handleDatagram(q.data, this.now);
         } else {
           this.delivered.toClient++;

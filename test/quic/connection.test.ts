@@ -150,3 +150,29 @@ describe('1-RTT key update (RFC 9001 §6)', () => {
     await expect(client.updateKeys(0)).rejects.toThrow(/confirmed/);
   });
 });
+
+describe('server address validation with Retry (RFC 9000 §8.1.2, §17.2.5)', () => {
+  it('the first Initial gets a Retry; the client comes back with the token and the handshake completes', async () => {
+    const { RetryTokens } = await import('../../src/quic/connection/address-validation.js');
+    const tokens = await RetryTokens.create(seededProvider('retry-tokens'));
+    const { sim, client } = await setup('quic-retry', { retry: tokens });
+    await echoRoundTrip(sim, client, 2000);
+    // The hybrid ClientHello spans two Initial datagrams, each answered statelessly; the client follows only the first Retry.
+    expect(sim.retries).toBe(2);
+  });
+
+  it('tokens are bound to the address, the connection ID and a lifetime', async () => {
+    const { RetryTokens } = await import('../../src/quic/connection/address-validation.js');
+    const provider = seededProvider('retry-bind');
+    const tokens = await RetryTokens.create(provider, { lifetimeMs: 1000 });
+    const { client } = await setup('quic-retry-bind');
+    const first = await client.pollTransmit(0);
+    const retry = await tokens.retryFor(first as Uint8Array, '10.0.0.1:4433', 0);
+    await client.handleDatagram(retry as Uint8Array, 1);
+    const second = await client.pollTransmit(2);
+    expect(await tokens.validate(second as Uint8Array, '10.0.0.1:4433', 2)).toBeDefined();
+    expect(await tokens.validate(second as Uint8Array, '10.0.0.2:4433', 2)).toBeUndefined();
+    expect(await tokens.validate(second as Uint8Array, '10.0.0.1:4433', 5000)).toBeUndefined();
+    expect(await tokens.validate(first as Uint8Array, '10.0.0.1:4433', 2)).toBeUndefined();
+  });
+});

@@ -22,6 +22,7 @@ import {
 import { QUIC_V1, type QuicVersion } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
+import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
@@ -159,7 +160,7 @@ export class QuicConnection {
    * A server for the client whose first datagram is `datagram` (the caller's
    * endpoint routes by connection ID and calls this for unknown Initials).
    */
-  static async accept(options: QuicServerOptions, datagram: Uint8Array, now: number): Promise<QuicConnection> {
+  static async accept(options: QuicServerOptions, datagram: Uint8Array, now: number, validated?: ValidatedAddress): Promise<QuicConnection> {
     const p = options.tls.provider;
     const first = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH }).packet;
     if (!('pnOffset' in first) || first.type !== 'initial' || !first.version) throw new InvalidPacketError('not an Initial packet');
@@ -167,14 +168,18 @@ export class QuicConnection {
     const scid = await p.random(CID_LENGTH);
     const params: TransportParameters = {
       ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid,
-      originalDestinationConnectionId: first.dcid.slice(),
+      // After a Retry these name the client's first Initial and our Retry (RFC 9000 §7.3).
+      originalDestinationConnectionId: (validated?.originalDcid ?? first.dcid).slice(),
+      ...(validated ? { retrySourceConnectionId: validated.retrySourceCid.slice() } : {}),
     };
     const cfg = resolveServerOptions(options.tls);
     const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
     const s = new QuicConnection(
-      p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, scid, first.scid.slice(), first.dcid.slice(), params, now,
-      options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
+      p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, scid, first.scid.slice(),
+      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
     );
+    // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
+    if (validated) s.addressValidated = true;
     await s.installInitialKeys(first.dcid);
     await s.handleDatagram(datagram, now);
     return s;

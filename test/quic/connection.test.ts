@@ -176,3 +176,37 @@ describe('server address validation with Retry (RFC 9000 §8.1.2, §17.2.5)', ()
     expect(await tokens.validate(first as Uint8Array, '10.0.0.1:4433', 2)).toBeUndefined();
   });
 });
+
+describe('QUIC session resumption (RFC 9001 §4.5)', () => {
+  it('a ticket from the first connection resumes the second, keeping X25519MLKEM768', async () => {
+    const { MemorySessionStore } = await import('../../src/tls13/session.js');
+    const { TicketKeyRing } = await import('../../src/tls13/tickets.js');
+    const provider = seededProvider('quic-resume');
+    const key = await testKey(provider, 'ml-dsa-65');
+    const store = new MemorySessionStore();
+    const tickets = { sealer: await TicketKeyRing.create(provider) };
+    const serverOptions: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['r'], tickets } };
+    const connect = () => QuicConnection.connect({ tls: { provider, now: clock, serverName: 'quic.test', verifier: pinnedKeyVerifier(key), alpnProtocols: ['r'], sessionStore: store } }, 1_000_000);
+
+    const first = new QuicSim(await connect(), serverOptions, { seed: 'r1' });
+    const e1: QuicEvent[] = [];
+    // Run past the handshake so the server's NewSessionTickets (1-RTT CRYPTO frames) arrive.
+    await first.run(() => {
+      e1.push(...drain(first.client));
+      return first.client.isHandshakeConfirmed && first.now > 1_000_500;
+    });
+    const c1 = e1.find((e) => e.type === 'connected');
+    expect(c1?.type === 'connected' && c1.info.resumed).toBe(false);
+
+    const second = new QuicSim(await connect(), serverOptions, { seed: 'r2' });
+    const e2: QuicEvent[] = [];
+    await second.run(() => {
+      e2.push(...drain(second.client));
+      return e2.some((e) => e.type === 'connected');
+    });
+    const c2 = e2.find((e) => e.type === 'connected');
+    if (c2?.type !== 'connected') throw new Error('second connection did not complete');
+    expect(c2.info.resumed).toBe(true);
+    expect(c2.info.group).toBe(NamedGroup.X25519MLKEM768);
+  });
+});

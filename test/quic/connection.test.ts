@@ -210,3 +210,45 @@ describe('QUIC session resumption (RFC 9001 §4.5)', () => {
     expect(c2.info.group).toBe(NamedGroup.X25519MLKEM768);
   });
 });
+
+describe('DATAGRAM frames (RFC 9221)', () => {
+  async function datagramPair(clientMax: number | undefined, serverMax: number | undefined) {
+    const provider = seededProvider('quic-datagram');
+    const key = await testKey(provider, 'ed25519');
+    const so: QuicServerOptions = {
+      tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['d'] },
+      transportParameters: serverMax === undefined ? {} : { maxDatagramFrameSize: serverMax },
+    };
+    const client = await QuicConnection.connect({
+      tls: { provider, now: clock, serverName: 'd', verifier: pinnedKeyVerifier(key), alpnProtocols: ['d'] },
+      transportParameters: clientMax === undefined ? {} : { maxDatagramFrameSize: clientMax },
+    }, 1_000_000);
+    const sim = new QuicSim(client, so, { seed: 'dg' });
+    await sim.run(() => client.isHandshakeComplete && sim.server?.isHandshakeComplete === true);
+    return { sim, client };
+  }
+
+  it('datagrams go both ways when both sides advertise max_datagram_frame_size', async () => {
+    const { sim, client } = await datagramPair(1200, 1200);
+    client.sendDatagram(new TextEncoder().encode('ping'));
+    const got: string[] = [];
+    await sim.run(() => {
+      for (const e of drain(sim.server)) if (e.type === 'datagram') got.push(new TextDecoder().decode(e.data));
+      return got.length > 0;
+    });
+    expect(got).toEqual(['ping']);
+    sim.server?.sendDatagram(new TextEncoder().encode('pong'));
+    const back: string[] = [];
+    await sim.run(() => {
+      for (const e of drain(client)) if (e.type === 'datagram') back.push(new TextDecoder().decode(e.data));
+      return back.length > 0;
+    });
+    expect(back).toEqual(['pong']);
+  });
+
+  it('are refused locally when the peer did not advertise them, or too large for its limit', async () => {
+    const { sim, client } = await datagramPair(undefined, 100);
+    expect(() => client.sendDatagram(new Uint8Array(200))).toThrow(/does not fit/);
+    expect(() => sim.server?.sendDatagram(new Uint8Array(10))).toThrow(/does not accept DATAGRAM/);
+  });
+});

@@ -29,6 +29,8 @@ import { StreamManager, type StreamEvent } from './streams.js';
 export type QuicEvent =
   | { readonly type: 'connected'; readonly info: HandshakeInfo; readonly peerParameters: TransportParameters }
   | { readonly type: 'stream'; readonly event: StreamEvent }
+  /** An unreliable DATAGRAM frame's payload (RFC 9221). */
+  | { readonly type: 'datagram'; readonly data: Uint8Array }
   | { readonly type: 'closed'; readonly local: boolean; readonly code: number; readonly application: boolean; readonly reason: string };
 
 export interface QuicCommonOptions {
@@ -98,6 +100,8 @@ export class QuicConnection {
   private retrySourceCid: Uint8Array | undefined;
   private receivedFromPeer = false;
   private pathResponses: Uint8Array[] = [];
+  /** DATAGRAM payloads waiting for room; they are never retransmitted (RFC 9221 §5). */
+  private datagrams: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
   /** When the previous 1-RTT keys go, after a key update (RFC 9001 §6.5). */
   private discardPreviousKeysAt: number | undefined;
@@ -233,6 +237,18 @@ export class QuicConnection {
   /** Key phase this endpoint sends (0 or 1), and how many updates either side made. */
   get keyPhase(): { readonly phase: 0 | 1; readonly updates: number } {
     return { phase: this.oneRtt?.keyPhase ?? 0, updates: this.oneRtt?.updates ?? 0 };
+  }
+
+  /**
+   * Queues an unreliable datagram (RFC 9221). The peer must have advertised
+   * max_datagram_frame_size large enough for it; a lost datagram is not resent.
+   */
+  sendDatagram(data: Uint8Array): void {
+    const max = this.peerParams?.maxDatagramFrameSize;
+    if (!this.handshakeDone || max === undefined) throw new ConfigError('the peer does not accept DATAGRAM frames (RFC 9221 §3)');
+    const frameSize = encodeFrames([{ type: 'datagram', data, hasLength: true }]).length;
+    if (frameSize > max || frameSize > this.maxDatagramSize - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
+    this.datagrams.push(data.slice());
   }
 
   /** Closes the connection with an application error code (RFC 9000 §10.2). */
@@ -386,12 +402,15 @@ export class QuicConnection {
       case 'path_challenge':
         this.pathResponses.push(f.data.slice());
         return;
+      case 'datagram':
+        // decodeFrames already refused it unless we advertised max_datagram_frame_size and it fits.
+        this.events.push({ type: 'datagram', data: f.data.slice() });
+        return;
       case 'path_response':
       case 'new_token':
       case 'new_connection_id':
       case 'retire_connection_id':
-      case 'datagram':
-        // Accepted and ignored: we neither migrate nor use DATAGRAM yet; decode already checked them.
+        // Accepted and ignored: we neither migrate nor keep tokens yet; decode already checked them.
         return;
       default:
         this.streams.onFrame(f);
@@ -650,7 +669,8 @@ export class QuicConnection {
       return true;
     };
     const peerExp = this.localParams.ackDelayExponent;
-    const wantsToSend = space.cryptoSend.hasPending || space.probes > 0 || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponses.length > 0 || this.streams.hasPendingFrames));
+    const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
+      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponses.length > 0 || this.streams.hasPendingFrames || this.datagrams.length > 0));
     const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
     if (ack) add(ack);
     const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
@@ -663,6 +683,7 @@ export class QuicConnection {
     if (space.name === 'application') {
       if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
       while (this.pathResponses.length && add({ type: 'path_response', data: this.pathResponses[0] as Uint8Array })) this.pathResponses.shift();
+      while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone) {
         for (const f of this.streams.pollFrames(left)) {

@@ -5,6 +5,7 @@ import { toHex } from '../bytes.js';
 import { parsePacket } from '../quic/header.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
+import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -116,7 +117,9 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): Socket {
   const provider = options.tls.provider ?? createNobleProvider();
-  const opts: QuicServerOptions = { ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
+  // One reset key per endpoint: it answers packets for connections it no longer has (RFC 9000 §10.3).
+  const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
+  const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const sock = createSocket('udp4');
   const tokens = options.retry ? RetryTokens.create(provider) : undefined;
   const byCid = new Map<string, QuicSession>();
@@ -124,13 +127,20 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   sock.on('message', (msg: Buffer, from: RemoteInfo) => {
     const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     let dcid: string;
+    let shortHeader: boolean;
     try {
-      dcid = toHex(parsePacket(d, 0, { shortDcidLength: 8 }).packet.dcid);
+      const packet = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
+      dcid = toHex(packet.dcid);
+      shortHeader = 'pnOffset' in packet && packet.type === '1rtt';
     } catch {
       return; // not a QUIC packet we can route
     }
     const known = byCid.get(dcid);
     if (known) return known.receive(d);
+    if (shortHeader) {
+      void statelessReset(d, from);
+      return;
+    }
     const pending = starting.get(dcid);
     if (pending) {
       void pending.then((s) => s?.receive(d));
@@ -156,6 +166,14 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     );
     starting.set(dcid, p);
   });
+  /** A 1-RTT packet for a connection we do not have: answer with a Stateless Reset, smaller than the trigger (§10.3). */
+  async function statelessReset(d: Uint8Array, from: RemoteInfo): Promise<void> {
+    const len = statelessResetLength(d.length);
+    if (len === undefined) return;
+    const token = await statelessResetToken(provider, resetKey, parsePacket(d, 0, { shortDcidLength: 8 }).packet.dcid);
+    sock.send(encodeStatelessReset(token, await provider.random(len - 16)), from.port, from.address);
+  }
+
   /** With Retry on: a token-less Initial gets a Retry; one with a valid token is admitted with what it proves. */
   async function admit(d: Uint8Array, address: string): Promise<ValidatedAddress | undefined | 'retried'> {
     if (!tokens) return undefined;

@@ -252,3 +252,24 @@ describe('DATAGRAM frames (RFC 9221)', () => {
     expect(() => sim.server?.sendDatagram(new Uint8Array(10))).toThrow(/does not accept DATAGRAM/);
   });
 });
+
+describe('stateless reset (RFC 9000 §10.3)', () => {
+  it('a client that receives the server’s token at the end of an undecryptable packet drains silently', async () => {
+    const { statelessResetToken, encodeStatelessReset } = await import('../../src/quic/stateless-reset.js');
+    const provider = seededProvider('quic-reset');
+    const key = await testKey(provider, 'ed25519');
+    const resetKey = new Uint8Array(32).fill(7);
+    const so: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['r'] }, statelessResetKey: resetKey };
+    const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'r', verifier: pinnedKeyVerifier(key), alpnProtocols: ['r'] } }, 1_000_000);
+    const sim = new QuicSim(client, so, { seed: 'reset' });
+    await sim.run(() => client.isHandshakeConfirmed);
+    const server = sim.server as QuicConnection;
+    const token = await statelessResetToken(provider, resetKey, server.localCid);
+    // Something else that merely looks like a short-header packet changes nothing.
+    await client.handleDatagram(encodeStatelessReset(new Uint8Array(16).fill(1), new Uint8Array(30).fill(0x41)), sim.now);
+    expect(drain(client).some((e) => e.type === 'closed')).toBe(false);
+    await client.handleDatagram(encodeStatelessReset(token, new Uint8Array(30).fill(0x41)), sim.now);
+    expect(drain(client).find((e) => e.type === 'closed')).toMatchObject({ local: false, reason: 'stateless reset' });
+    expect(await client.pollTransmit(sim.now)).toBeUndefined();
+  });
+});

@@ -16,6 +16,7 @@ import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type QuicCipherSui
 import { openPacket, sealPacket } from '../protection.js';
 import { packetNumberLength } from '../packet-number.js';
 import { verifyRetry } from '../retry.js';
+import { isStatelessReset, statelessResetToken } from '../stateless-reset.js';
 import {
   DEFAULT_TRANSPORT_PARAMETERS, decodeTransportParameters, encodeTransportParameters, type TransportParameters,
 } from '../transport-parameters.js';
@@ -45,6 +46,12 @@ export interface QuicClientOptions extends QuicCommonOptions {
 }
 export interface QuicServerOptions extends QuicCommonOptions {
   readonly tls: ServerOptions;
+  /**
+   * Secret (≥ 32 bytes) from which stateless reset tokens are derived per
+   * connection ID (RFC 9000 §10.3.2); share it with the endpoint that answers
+   * packets for connections it no longer knows. Without it no token is sent.
+   */
+  readonly statelessResetKey?: Uint8Array;
 }
 
 const CID_LENGTH = 8;
@@ -170,8 +177,10 @@ export class QuicConnection {
     if (!('pnOffset' in first) || first.type !== 'initial' || !first.version) throw new InvalidPacketError('not an Initial packet');
     if (datagram.length < MIN_INITIAL_DATAGRAM) throw new InvalidPacketError('client Initial datagram below 1200 bytes (RFC 9000 §14.1)');
     const scid = await p.random(CID_LENGTH);
+    const resetToken = options.statelessResetKey ? await statelessResetToken(p, options.statelessResetKey, scid) : undefined;
     const params: TransportParameters = {
       ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid,
+      ...(resetToken ? { statelessResetToken: resetToken } : {}),
       // After a Retry these name the client's first Initial and our Retry (RFC 9000 §7.3).
       originalDestinationConnectionId: (validated?.originalDcid ?? first.dcid).slice(),
       ...(validated ? { retrySourceConnectionId: validated.retrySourceCid.slice() } : {}),
@@ -291,7 +300,10 @@ export class QuicConnection {
         const pkt = parsed.packet;
         if (pkt.type === 'retry') await this.onRetry(pkt);
         else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt.versions, now);
-        else if ('pnOffset' in pkt) await this.onPacket(pkt, now);
+        else if ('pnOffset' in pkt) {
+          const processed = await this.onPacket(pkt, now);
+          if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
+        }
         if (this.closeState) return;
       }
     } catch (e) {
@@ -345,20 +357,33 @@ export class QuicConnection {
     return undefined; // 0-RTT is not accepted
   }
 
-  private async onPacket(pkt: ProtectedPacket, now: number): Promise<void> {
+  /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
+  private isResetFromPeer(datagram: Uint8Array): boolean {
+    const token = this.peerParams?.statelessResetToken;
+    return this.role === 'client' && token !== undefined && isStatelessReset(datagram, [token]);
+  }
+
+  private onStatelessReset(now: number): void {
+    // §10.3.1: the peer lost the connection; enter draining without sending anything.
+    this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+    this.events.push({ type: 'closed', local: false, code: TransportErrorCode.NO_ERROR, application: false, reason: 'stateless reset' });
+  }
+
+  /** Returns false if the packet could not be decrypted (or has no keys), true once processed. */
+  private async onPacket(pkt: ProtectedPacket, now: number): Promise<boolean> {
     const space = this.spaceOf(pkt.type);
-    if (!space || space.discarded) return;
+    if (!space || space.discarded) return false;
     let opened;
     if (pkt.type === '1rtt') {
-      if (!this.oneRtt) return;
+      if (!this.oneRtt) return false;
       opened = await this.oneRtt.open(pkt, space.largestReceived);
     } else {
-      if (!space.read) return;
+      if (!space.read) return false;
       opened = await openPacket(space.read, pkt, space.largestReceived);
     }
-    if (!opened) return; // §12.2: undecryptable packets are dropped
+    if (!opened) return false; // §12.2: undecryptable packets are dropped
     if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) this.discardPreviousKeysAt = now + 3 * this.pto();
-    if (space.acks.isDuplicate(opened.packetNumber)) return;
+    if (space.acks.isDuplicate(opened.packetNumber)) return true;
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
@@ -376,9 +401,10 @@ export class QuicConnection {
     for (const f of frames) {
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
       await this.onFrame(space, f, now);
-      if (this.closeState) return;
+      if (this.closeState) return true;
     }
     space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
+    return true;
   }
 
   private async onFrame(space: PacketSpace, f: Frame, now: number): Promise<void> {

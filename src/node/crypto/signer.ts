@@ -29,7 +29,7 @@ import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
-import { NOBLE_SCHEMES } from '../../pq/noble/signatures.js';
+import { NOBLE_SCHEMES, rsaMode } from '../../pq/noble/signatures.js';
 import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
@@ -43,17 +43,6 @@ interface DelegatedKey {
 }
 type SigningKey = DelegatedKey | NodeEd25519Key | NodeEcdsaKey | NodeRsaKey;
 
-function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
-  switch (scheme) {
-    case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
-    case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
-    case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
-    case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
-    case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
-    case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
-    default: throw new UnsupportedAlgorithmError(`${signatureSchemeName(scheme)} is not an RSA scheme`);
-  }
-}
 
 const ecdsaHash = (alg: 'ecdsa-p256' | 'ecdsa-p384'): string => (alg === 'ecdsa-p256' ? 'sha256' : 'sha384');
 

@@ -46,7 +46,7 @@ type RsaKey = { readonly algorithm: 'rsa'; readonly key: RsaPrivateKey; readonly
 type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey;
 
 /** How an RSA scheme pads, and with which hash. */
-function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
+export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
   switch (scheme) {
     case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
     case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };

@@ -2,7 +2,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { toHex } from '../bytes.js';
-import { parsePacket } from '../quic/header.js';
+import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
+import { supportedQuicVersions } from '../quic/versions.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
@@ -130,6 +131,11 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     let shortHeader: boolean;
     try {
       const packet = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
+      if (packet.type === 'unsupported-version') {
+        // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
+        if (d.length >= 1200) sock.send(encodeVersionNegotiation(packet.dcid, packet.scid, supportedQuicVersions()), from.port, from.address);
+        return;
+      }
       dcid = toHex(packet.dcid);
       shortHeader = 'pnOffset' in packet && packet.type === '1rtt';
     } catch {

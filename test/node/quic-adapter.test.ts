@@ -33,3 +33,33 @@ describe('QUIC over UDP', () => {
     }
   });
 });
+
+describe('QUIC version negotiation at the server endpoint (RFC 9000 §6.1)', () => {
+  it('a 1200-byte Initial in an unknown version gets a Version Negotiation listing v1 and v2', async () => {
+    const { createSocket } = await import('node:dgram');
+    const { parsePacket } = await import('../../src/quic/header.js');
+    const provider = seededProvider('vn');
+    const key = await testKey(provider, 'ed25519');
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['v'] } }, () => undefined);
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const probe = createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+    try {
+      // A long header in version 0x1a2a3a4a (reserved for exercising negotiation), DCID 01..08, SCID aa bb.
+      const d = new Uint8Array(1200);
+      d.set([0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 2, 0xaa, 0xbb]);
+      const reply = new Promise<Uint8Array>((resolve) => probe.once('message', (m: Buffer) => resolve(new Uint8Array(m))));
+      probe.send(d, server.address().port, '127.0.0.1');
+      const vn = parsePacket(await reply, 0, { shortDcidLength: 8 }).packet;
+      expect(vn.type).toBe('version-negotiation');
+      if (vn.type !== 'version-negotiation') return;
+      // The client's connection IDs come back swapped.
+      expect(Array.from(vn.dcid)).toEqual([0xaa, 0xbb]);
+      expect(Array.from(vn.scid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(vn.versions).toEqual(expect.arrayContaining([0x00000001, 0x6b3343cf]));
+    } finally {
+      probe.close();
+      server.close();
+    }
+  });
+});

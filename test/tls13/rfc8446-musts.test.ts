@@ -265,6 +265,24 @@ describe('a client checks the ServerHello and HelloRetryRequest (RFC 8446 §4.1.
     expectAlert(c, illegal_parameter);
   });
 
+  const shWithLegacyVersion = (v: number) => (ch: ClientHello): Uint8Array[] => {
+    const sh = serverHello(ch, [versions, x25519Share]);
+    sh[4] = v >> 8;
+    sh[5] = v & 0xff;
+    return [sh];
+  };
+  for (const v of [0x0300, 0x0000, 0x0103]) {
+    it(`Appendix D.5: ServerHello.legacy_version 0x${v.toString(16).padStart(4, '0')} (SSL 3.0 or older), even with supported_versions → protocol_version`, async () => {
+      const b = await bench(`sh-legacy-${v}`);
+      expectAlert(await clientGets(b, shWithLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  it('§4.1.3: ServerHello.legacy_version other than 0x0303 alongside supported_versions TLS 1.3 → illegal_parameter', async () => {
+    const b = await bench('sh-legacy-0304');
+    expectAlert(await clientGets(b, shWithLegacyVersion(0x0304)), illegal_parameter);
+  });
+
   it('§4.1.3: a cipher suite that was not offered → illegal_parameter', async () => {
     const b = await bench('sh-suite');
     const c = await clientGets(b, (ch) => [serverHello(ch, [versions, x25519Share], { suite: CipherSuite.TLS_CHACHA20_POLY1305_SHA256 })]);
@@ -562,6 +580,33 @@ describe('a server checks the ClientHello (RFC 8446 §4.1.2, §4.2)', () => {
       return m;
     });
     expectAlert(s, illegal_parameter);
+  });
+
+  const withLegacyVersion = (v: number) => (ch: ClientHello): Uint8Array => {
+    const m = encodeClientHello(ch);
+    m[4] = v >> 8;
+    m[5] = v & 0xff;
+    return m;
+  };
+  for (const v of [0x0300, 0x0000, 0x0100, 0x0103, 0x0200, 0x0002]) {
+    it(`Appendix D.5: ClientHello.legacy_version 0x${v.toString(16).padStart(4, '0')} (SSL 3.0 or older), even with supported_versions → protocol_version`, async () => {
+      const b = await bench(`ch-legacy-${v}`);
+      expectAlert(await serverGets(b, withLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  for (const v of [0x0403, 0xfefd, 0xffff]) {
+    it(`§4.1.2: ClientHello.legacy_version 0x${v.toString(16)} (not a TLS version) → protocol_version`, async () => {
+      const b = await bench(`ch-legacy-${v}`);
+      expectAlert(await serverGets(b, withLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  it('§4.2.1: legacy_version 0x0301 with supported_versions offering TLS 1.3 is answered (the extension alone negotiates)', async () => {
+    const b = await bench('ch-legacy-0301');
+    const s = await serverGets(b, withLegacyVersion(0x0301));
+    expect(s.error).toBeUndefined();
+    expect(records(s.takeOutput())[0]?.[5]).toBe(HandshakeType.server_hello);
   });
 
   it('§4.2.1: a ClientHello without supported_versions (TLS 1.2 only) → protocol_version', async () => {

@@ -178,6 +178,9 @@ async function onServerHello(
   const { hello, transcript } = state;
   const cfg = hello.cfg;
   const sh = decodeServerHello(msg.body);
+  // Appendix D.5: a ServerHello.legacy_version of 0x0300 or less MUST abort with protocol_version,
+  // whatever supported_versions says.
+  if (sh.legacyVersion <= 0x0300) fail(AlertDescription.protocol_version, `ServerHello.legacy_version 0x${sh.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
   const versionExt = findExtension(sh.extensions, ExtensionType.supported_versions);
   if (!versionExt) {
     // A TLS 1.2 (or older) ServerHello. §4.1.3: a TLS 1.3 client seeing the downgrade sentinel aborts.

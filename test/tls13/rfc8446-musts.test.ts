@@ -542,6 +542,13 @@ describe('a client checks the server\'s encrypted flight (RFC 8446 §4.3, §4.4)
     expectAlert(c, decrypt_error);
   });
 
+  it('§4.4.3: an empty CertificateVerify signature (signature<0..2^16-1> allows it) decodes and fails verification → decrypt_error', async () => {
+    const b = await bench('cv-empty-sig');
+    const c = await tamperServerFlight(b, replace(HandshakeType.certificate_verify, (m) =>
+      encodeCertificateVerify({ scheme: decodeCertificateVerify(m.body).scheme, signature: new Uint8Array(0) })));
+    expectAlert(c, decrypt_error);
+  });
+
   it('§4.4.4: a server Finished that does not verify → decrypt_error', async () => {
     const b = await bench('fin-bad');
     const c = await tamperServerFlight(b, replace(HandshakeType.finished, (m) => {
@@ -607,6 +614,19 @@ describe('a server checks the ClientHello (RFC 8446 §4.1.2, §4.2)', () => {
     const s = await serverGets(b, withLegacyVersion(0x0301));
     expect(s.error).toBeUndefined();
     expect(records(s.takeOutput())[0]?.[5]).toBe(HandshakeType.server_hello);
+  });
+
+  it('§4.1.2: a TLS 1.3 ClientHello with extensions<8..2^16-1> shorter than 8 bytes (supported_versions alone) → decode_error', async () => {
+    const b = await bench('ch-ext-short');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: ch.extensions.filter((e) => e.type === ExtensionType.supported_versions)
+      .map((e) => ({ type: e.type, data: fromHex('020304') })) }));
+    expectAlert(s, decode_error);
+  });
+
+  it('§4.1.2: a pre-TLS 1.3 ClientHello with fewer than 8 bytes of extensions still gets protocol_version', async () => {
+    const b = await bench('ch-ext-short-tls12');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: [{ type: 0xff01, data: fromHex('00') }] }));
+    expectAlert(s, AlertDescription.protocol_version);
   });
 
   it('§4.2.1: a ClientHello without supported_versions (TLS 1.2 only) → protocol_version', async () => {
@@ -854,6 +874,13 @@ describe('a server checks the client\'s authentication messages (RFC 8446 §4.4)
     expectAlert(s, decrypt_error);
   });
 
+  it('§4.4.3: an empty client CertificateVerify signature → decrypt_error', async () => {
+    const b = await bench('ccv-empty-sig');
+    const s = await tamperClientFlight(b, replace(HandshakeType.certificate_verify, (m) =>
+      encodeCertificateVerify({ scheme: decodeCertificateVerify(m.body).scheme, signature: new Uint8Array(0) })));
+    expectAlert(s, decrypt_error);
+  });
+
   it('§4.4.4: a client Finished that does not verify → decrypt_error', async () => {
     const b = await bench('cfin');
     const s = await tamperClientFlight(b, replace(HandshakeType.finished, (m) => {
@@ -925,6 +952,30 @@ describe('post-handshake messages (RFC 8446 §4.5, §4.6)', () => {
     const b = await bench('nst-ok');
     const e = await established(b);
     await e.client.receive(await e.fromServer(ContentType.handshake, nst(604800, [{ type: 0x7a7a, data: EMPTY }])));
+    expect(e.client.error).toBeUndefined();
+    expect(drain(e.client).map((x) => x.type)).toEqual(['ticket']);
+  });
+
+  /** Delivers a handshake message of any size as consecutive protected records (2^14 bytes each). */
+  async function deliverLarge(e: Awaited<ReturnType<typeof established>>, msg: Uint8Array): Promise<void> {
+    for (let o = 0, seq = 0; o < msg.length; o += 1 << 14, seq++) {
+      await e.client.receive(await e.fromServer(ContentType.handshake, msg.subarray(o, o + (1 << 14)), seq));
+    }
+  }
+  /** One unknown extension whose block is exactly `blockLength` bytes. */
+  const filler = (blockLength: number): Extension[] => [{ type: 0x7a7a, data: new Uint8Array(blockLength - 4) }];
+
+  it('§4.6.1: NewSessionTicket extensions<0..2^16-2>: a block of 2^16-1 bytes → decode_error', async () => {
+    const b = await bench('nst-ext-max');
+    const e = await established(b);
+    await deliverLarge(e, nst(3600, filler(0xffff)));
+    expectAlert(e.client, decode_error);
+  });
+
+  it('§4.6.1: a NewSessionTicket extension block of exactly 2^16-2 bytes is accepted', async () => {
+    const b = await bench('nst-ext-max-ok');
+    const e = await established(b);
+    await deliverLarge(e, nst(3600, filler(0xfffe)));
     expect(e.client.error).toBeUndefined();
     expect(drain(e.client).map((x) => x.type)).toEqual(['ticket']);
   });

@@ -249,6 +249,10 @@ export class TlsConnection {
     } else if (type === ContentType.application_data) {
       if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
+    } else if (type === ContentType.handshake) {
+      // §4.2.10: after a HelloRetryRequest, 0-RTT records are skipped only until ClientHello2 (which
+      // cannot offer early data): from then on every record must decrypt, or it is bad_record_mac.
+      this.skipBudget = undefined;
     }
     // §5.1: nothing may come between the records of a fragmented handshake message
     // (a fatal alert is still read, so the peer's reason is reported).

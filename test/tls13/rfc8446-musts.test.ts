@@ -1026,6 +1026,46 @@ describe('0-RTT limits on the server (RFC 8446 §4.2.10)', () => {
     expectAlert(server, unexpected_message);
   });
 
+  /**
+   * A resuming client sends ClientHello1 with early data; the server wants another group, so it
+   * answers HelloRetryRequest and skips the 0-RTT records (§4.2.10), then takes ClientHello2.
+   */
+  async function afterHrrWithEarlyData(seed: string): Promise<{ server: TlsConnection; client: TlsConnection }> {
+    const b = await bench(seed);
+    const r = await resumable(b, { maxSize: 64 });
+    const client = await TlsConnection.client(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }));
+    const server = TlsConnection.server(r.server({ groups: [NamedGroup.secp256r1] }));
+    const flight1 = records(client.takeOutput());
+    expect(flight1.some((x) => x[0] === ContentType.application_data)).toBe(true);
+    await server.receive(concat(...flight1));
+    expect(server.error).toBeUndefined();
+    await client.receive(server.takeOutput());
+    await server.receive(client.takeOutput());
+    expect(server.error).toBeUndefined();
+    expect(records(server.takeOutput())[0]?.[5]).toBe(HandshakeType.server_hello);
+    return { server, client };
+  }
+
+  it('§4.2.10: after HelloRetryRequest the 0-RTT records before ClientHello2 are skipped, and the handshake completes', async () => {
+    const b = await bench('hrr-0rtt-ok');
+    const r = await resumable(b, { maxSize: 64 });
+    const { client, server } = await connectPair(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }), r.server({ groups: [NamedGroup.secp256r1] }));
+    expect(server.handshakeInfo?.helloRetryRequest).toBe(true);
+    expect(client.handshakeInfo?.earlyData).toBe('rejected');
+  });
+
+  it('§4.2.10, §5.2: after HelloRetryRequest, a record after ClientHello2 that fails to decrypt → bad_record_mac (the skip ends at ClientHello2)', async () => {
+    const { server } = await afterHrrWithEarlyData('hrr-0rtt-garbage');
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(8).fill(0x33)));
+    expectAlert(server, AlertDescription.bad_record_mac);
+  });
+
+  it('§4.2.10, §5.2: after HelloRetryRequest, an undecryptable record after ClientHello2 larger than max_early_data_size → bad_record_mac', async () => {
+    const { server } = await afterHrrWithEarlyData('hrr-0rtt-garbage-big');
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(100).fill(0x33)));
+    expectAlert(server, AlertDescription.bad_record_mac);
+  });
+
   it('§4.2.10: an accepted-0-RTT record that fails to decrypt → bad_record_mac', async () => {
     const { server } = await earlyServer('0rtt-mac');
     await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(40).fill(0x33)));

@@ -290,7 +290,9 @@ export class TlsConnection {
 
   /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */
   private skipEarly(payload: Uint8Array): void {
-    this.skipBudget = (this.skipBudget ?? 0) - payload.length;
+    // max_early_data_size counts plaintext; a 0-RTT record adds at least a 16-byte AEAD tag and the
+    // content-type byte to it. Each record costs at least 1, so the skipping always ends.
+    this.skipBudget = (this.skipBudget ?? 0) - Math.max(1, payload.length - 17);
     if (this.skipBudget < 0) throw new PqtlsError('too much rejected early data', AlertDescription.unexpected_message);
   }
 

@@ -1054,6 +1054,27 @@ describe('0-RTT limits on the server (RFC 8446 §4.2.10)', () => {
     expect(client.handshakeInfo?.earlyData).toBe('rejected');
   });
 
+  it('§4.2.10: rejected 0-RTT of exactly max_early_data_size bytes is skipped (the budget counts plaintext, not record overhead)', async () => {
+    const b = await bench('hrr-0rtt-exact');
+    const r = await resumable(b, { maxSize: 16 });
+    const { client, server } = await connectPair(b.client({ sessionStore: r.store, earlyData: new Uint8Array(16) }), r.server({ groups: [NamedGroup.secp256r1] }));
+    expect(server.error).toBeUndefined();
+    expect(server.handshakeInfo?.helloRetryRequest).toBe(true);
+    expect(client.handshakeInfo?.earlyData).toBe('rejected');
+  });
+
+  it('§4.2.10: rejected 0-RTT beyond max_early_data_size → unexpected_message', async () => {
+    const b = await bench('hrr-0rtt-over');
+    const r = await resumable(b, { maxSize: 16 });
+    const client = await TlsConnection.client(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }));
+    const server = TlsConnection.server(r.server({ groups: [NamedGroup.secp256r1] }));
+    await server.receive(client.takeOutput());
+    expect(server.error).toBeUndefined();
+    // 13 more bytes of plaintext under a 16-byte tag and the content-type byte: 17 + 30 bytes skipped in all.
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(30).fill(0x33)));
+    expectAlert(server, unexpected_message);
+  });
+
   it('§4.2.10, §5.2: after HelloRetryRequest, a record after ClientHello2 that fails to decrypt → bad_record_mac (the skip ends at ClientHello2)', async () => {
     const { server } = await afterHrrWithEarlyData('hrr-0rtt-garbage');
     await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(8).fill(0x33)));

@@ -19,7 +19,7 @@ import { ContentType, ExtensionType, HRR_RANDOM, HandshakeType, TLS12, TLS13 } f
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { deriveTrafficKeys } from '../../src/tls13/key-schedule.js';
 import {
-  decodeCertificate, decodeCertificateVerify, encodeCertificate, encodeCertificateRequest, encodeCertificateVerify,
+  decodeCertificate, decodeCertificateVerify, decodeEncryptedExtensions, encodeCertificate, encodeCertificateRequest, encodeCertificateVerify,
   encodeEncryptedExtensions, encodeKeyUpdate,
 } from '../../src/tls13/messages/certificate.js';
 import {
@@ -542,6 +542,23 @@ describe('a client checks the server\'s encrypted flight (RFC 8446 §4.3, §4.4)
     expectAlert(c, decrypt_error);
   });
 
+  it('§4.2.10: early_data in EncryptedExtensions with a body (it is struct {} Empty) → decode_error', async () => {
+    const b = await bench('ee-early-body');
+    const r = await resumable(b, { maxSize: 64 });
+    const c = await tamperServerFlight(b, replace(HandshakeType.encrypted_extensions, (m) => encodeEncryptedExtensions(
+      decodeEncryptedExtensions(m.body).map((e) => (e.type === ExtensionType.early_data ? { type: e.type, data: fromHex('00') } : e)))),
+    { sessionStore: r.store, earlyData: new Uint8Array(4) }, r.server());
+    expectAlert(c, decode_error);
+  });
+
+  it('§4.2.10: early_data in EncryptedExtensions, empty, accepts the 0-RTT data (the check above is not over-strict)', async () => {
+    const b = await bench('ee-early-ok');
+    const r = await resumable(b, { maxSize: 64 });
+    const c = await tamperServerFlight(b, (ms) => ms.map((m) => m.raw), { sessionStore: r.store, earlyData: new Uint8Array(4) }, r.server());
+    expect(c.error).toBeUndefined();
+    expect(c.handshakeInfo?.earlyData).toBe('accepted');
+  });
+
   it('§4.4.3: an empty CertificateVerify signature (signature<0..2^16-1> allows it) decodes and fails verification → decrypt_error', async () => {
     const b = await bench('cv-empty-sig');
     const c = await tamperServerFlight(b, replace(HandshakeType.certificate_verify, (m) =>
@@ -627,6 +644,12 @@ describe('a server checks the ClientHello (RFC 8446 §4.1.2, §4.2)', () => {
     const b = await bench('ch-ext-short-tls12');
     const s = await serverGets(b, (ch) => ({ ...ch, extensions: [{ type: 0xff01, data: fromHex('00') }] }));
     expectAlert(s, AlertDescription.protocol_version);
+  });
+
+  it('§4.2.10: early_data in a ClientHello with a body (it is struct {} Empty) → decode_error', async () => {
+    const b = await bench('ch-early-body');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: [...ch.extensions, { type: ExtensionType.early_data, data: fromHex('00') }] }));
+    expectAlert(s, decode_error);
   });
 
   it('§4.2.1: a ClientHello without supported_versions (TLS 1.2 only) → protocol_version', async () => {

@@ -249,6 +249,10 @@ export class TlsConnection {
     } else if (type === ContentType.application_data) {
       if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
+    } else if (type === ContentType.handshake) {
+      // §4.2.10: after a HelloRetryRequest, 0-RTT records are skipped only until ClientHello2 (which
+      // cannot offer early data): from then on every record must decrypt, or it is bad_record_mac.
+      this.skipBudget = undefined;
     }
     // §5.1: nothing may come between the records of a fragmented handshake message
     // (a fatal alert is still read, so the peer's reason is reported).
@@ -286,7 +290,9 @@ export class TlsConnection {
 
   /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */
   private skipEarly(payload: Uint8Array): void {
-    this.skipBudget = (this.skipBudget ?? 0) - payload.length;
+    // max_early_data_size counts plaintext; a 0-RTT record adds at least a 16-byte AEAD tag and the
+    // content-type byte to it. Each record costs at least 1, so the skipping always ends.
+    this.skipBudget = (this.skipBudget ?? 0) - Math.max(1, payload.length - 17);
     if (this.skipBudget < 0) throw new PqtlsError('too much rejected early data', AlertDescription.unexpected_message);
   }
 

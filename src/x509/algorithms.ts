@@ -169,6 +169,60 @@ function checkRsaPublicKey(key: Uint8Array): number {
   return bits;
 }
 
+/**
+ * Largest RSA modulus whose signatures are checked. Parsing accepts up to
+ * 16384 bits (a trust store may list such a root), but one RSA-16384
+ * verification costs as much as 15 RSA-2048 ones with e = 65537 and 50 with
+ * e = 2^32-1 (measured), and a peer picks its keys: seven same-name
+ * intermediates sharing one such key made a single path search cost 0.3-1.2 s.
+ */
+export const RSA_MAX_VERIFY_BITS = 8192;
+
+/**
+ * Relative cost of one verification, in units of one RSA-2048 (e = 65537)
+ * verification, measured on the noble provider (`bench`-style loop, Node 20):
+ * RSA-2048 0.29 ms, ML-DSA-44 2.1 ms, ML-DSA-65 2.8 ms, ML-DSA-87 4.0 ms,
+ * Ed25519 2.3 ms, ECDSA P-256 3.5 ms, P-384 8.3 ms. Rounded up.
+ */
+const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa'>, number> = {
+  'ml-dsa-44': 8,
+  'ml-dsa-65': 10,
+  'ml-dsa-87': 14,
+  'ed25519': 8,
+  'ecdsa-p256': 13,
+  'ecdsa-p384': 29,
+};
+
+/**
+ * What one signature check with `key` costs against a chain's signature
+ * budget ({@link VERIFY_COST} units). RSA is charged (bits/2048)² — the
+ * schoolbook bound on a modular multiplication — times the multiplications its
+ * public exponent needs relative to 65537's 17, so a 2^32-1 exponent costs
+ * 3.6 times as much. Refuses an RSA modulus over {@link RSA_MAX_VERIFY_BITS}
+ * with `bad_public_key`.
+ */
+export function signatureVerificationCost(key: PublicKeyInfo): number {
+  if (key.algorithm === 'unsupported') throw new CertificateError('unsupported_algorithm', `public-key algorithm ${key.algorithmOid} is not supported`);
+  if (key.algorithm !== 'rsa') return VERIFY_COST[key.algorithm];
+  const r = contents(decodeDer(key.publicKey, 'RSAPublicKey'), 'RSAPublicKey');
+  const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
+  const e = integerBytes(r.expect(Tag.INTEGER, 'publicExponent'), 'RSA exponent');
+  const bits = key.rsaBits ?? byteStringBits(n);
+  if (bits > RSA_MAX_VERIFY_BITS) {
+    throw new CertificateError('bad_public_key', `RSA modulus of ${bits} bits is over the ${RSA_MAX_VERIFY_BITS}-bit limit for signature verification`);
+  }
+  let ones = 0;
+  for (const b of e) for (let x = b; x; x &= x - 1) ones++;
+  const multiplications = Math.max(1, byteStringBits(e) + ones - 2);
+  return Math.ceil((bits / 2048) ** 2 * (multiplications / 17));
+}
+
+function byteStringBits(v: Uint8Array): number {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  return i === v.length ? 0 : (v.length - i - 1) * 8 + (32 - Math.clz32(v[i] as number));
+}
+
 /** Encodes a SubjectPublicKeyInfo for a key in provider encoding. */
 export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
   return sequence(encodeKeyAlgorithmIdentifier(algorithm), bits(publicKey));

@@ -35,7 +35,13 @@ export type CertificateErrorReason =
   /** More bytes than `limits.maxTotalBytes`. */
   | 'chain_too_large'
   /** Path building gave up after `limits.maxSignatureChecks` signature verifications or `limits.maxNameConstraintChecks` comparisons. */
-  | 'path_search_exhausted';
+  | 'path_search_exhausted'
+  /**
+   * The signatures a path search needed would cost more than
+   * `limits.maxSignatureCost`: the peer sent certificates that are expensive to
+   * check (large RSA keys, many look-alike issuers), not merely an unknown chain.
+   */
+  | 'signature_budget_exceeded';
 
 const alertOf: Record<CertificateErrorReason, AlertDescription> = {
   malformed: AlertDescription.bad_certificate,
@@ -56,6 +62,7 @@ const alertOf: Record<CertificateErrorReason, AlertDescription> = {
   chain_too_long: AlertDescription.certificate_unknown,
   chain_too_large: AlertDescription.certificate_unknown,
   path_search_exhausted: AlertDescription.certificate_unknown,
+  signature_budget_exceeded: AlertDescription.bad_certificate,
 };
 
 /** The TLS alert a {@link CertificateErrorReason} is reported with. */

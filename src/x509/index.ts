@@ -13,7 +13,8 @@ export { parsePemChain, certificateToPem, chainToPem } from './pem-certificates.
 export { decodePem, encodePem, type PemBlock } from './pem.js';
 export {
   parseSubjectPublicKeyInfo, encodeSubjectPublicKeyInfo, publicKeyAlgorithmName, signatureAlgorithmName,
-  certificateSignatureScheme, ML_DSA_PUBLIC_KEY_LENGTH, ML_DSA_EXPANDED_KEY_LENGTH, type PublicKeyInfo, type SignatureAlgorithm,
+  certificateSignatureScheme, signatureVerificationCost, RSA_MAX_VERIFY_BITS, ML_DSA_PUBLIC_KEY_LENGTH, ML_DSA_EXPANDED_KEY_LENGTH,
+  type PublicKeyInfo, type SignatureAlgorithm,
 } from './algorithms.js';
 export {
   parsePkcs8, parsePkcs8Pem, encodePkcs8, importPrivateKey, importPrivateKeyPem, exportPrivateKeyPem, type Pkcs8Key,

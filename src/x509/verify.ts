@@ -1,7 +1,7 @@
 import { equalBytes } from '../bytes.js';
 import { ConfigError, IllegalParameterError } from '../errors.js';
 import type { CryptoProvider } from '../pq/provider.js';
-import { certificateSignatureScheme, isMlDsa } from './algorithms.js';
+import { certificateSignatureScheme, isMlDsa, signatureVerificationCost } from './algorithms.js';
 import { isSelfIssued, parseCertificate, type Certificate } from './certificate.js';
 import { CertificateError, type CertificateRef } from './errors.js';
 import type { KeyUsageBit } from './extensions.js';
@@ -25,6 +25,14 @@ export interface ChainLimits {
   /** Most signature verifications one path search may spend. Default 64. */
   readonly maxSignatureChecks?: number;
   /**
+   * Most signature-verification work one path search may spend, in units of one
+   * RSA-2048 verification (ML-DSA-65 costs 10, ECDSA P-384 29, RSA-8192 16 or
+   * more; see `signatureVerificationCost`). Default 512: over twice the
+   * costliest legitimate path the other limits allow (seven P-384 checks, 203),
+   * while 64 checks of large keys would cost seconds.
+   */
+  readonly maxSignatureCost?: number;
+  /**
    * Most name-constraint comparisons (SAN names × subtrees, summed over every
    * check) one path search may spend. Default 250 000, as Go's crypto/x509:
    * without it ~110 KB of peer certificates buy seconds of CPU.
@@ -41,6 +49,7 @@ export const DEFAULT_CHAIN_LIMITS: Required<ChainLimits> = {
   maxChainLength: 8,
   maxTotalBytes: 128 * 1024,
   maxSignatureChecks: 64,
+  maxSignatureCost: 512,
   maxNameConstraintChecks: 250_000,
 };
 
@@ -100,7 +109,7 @@ function resolveLimits(given: ChainLimits | undefined): Required<ChainLimits> {
   };
   return {
     maxChainLength: pick('maxChainLength'), maxTotalBytes: pick('maxTotalBytes'), maxSignatureChecks: pick('maxSignatureChecks'),
-    maxNameConstraintChecks: pick('maxNameConstraintChecks'),
+    maxSignatureCost: pick('maxSignatureCost'), maxNameConstraintChecks: pick('maxNameConstraintChecks'),
   };
 }
 
@@ -190,6 +199,7 @@ function checkIdentity(leaf: Node, options: VerifyChainOptions): void {
 /** Depth-first path building with backtracking, loop avoidance, a depth limit and a signature budget. */
 class PathSearch {
   private signatureChecks = 0;
+  private signatureCost = 0;
   private nameConstraintChecks = 0;
   /** First error that is more specific than "no issuer found", kept to report if no path exists. */
   private firstSpecific: CertificateError | undefined;
@@ -216,7 +226,7 @@ class PathSearch {
 
   private record(e: unknown): void {
     if (!(e instanceof CertificateError)) throw e;
-    if (e.reason === 'path_search_exhausted') throw e;
+    if (e.reason === 'path_search_exhausted' || e.reason === 'signature_budget_exceeded') throw e;
     this.firstSpecific ??= e;
   }
 
@@ -307,6 +317,12 @@ class PathSearch {
     if (n.cert.publicKey.algorithm === 'unsupported') {
       throw new CertificateError('unsupported_algorithm', `public-key algorithm ${n.cert.publicKey.algorithmOid} is not supported`, n.ref);
     }
+    // The leaf's key verifies the handshake signature: the RSA size cap applies to it too.
+    try {
+      signatureVerificationCost(n.cert.publicKey);
+    } catch (e) {
+      throw e instanceof CertificateError ? e.withCertificate(n.ref) : e;
+    }
   }
 
   /** Checks that `issuer` may have issued the top of `path` and did (RFC 5280 §6.1.3-6.1.4). */
@@ -360,8 +376,19 @@ class PathSearch {
     } catch (e) {
       throw e instanceof CertificateError ? e.withCertificate(child.ref) : e;
     }
+    let cost: number;
+    try {
+      cost = signatureVerificationCost(issuer.cert.publicKey);
+    } catch (e) {
+      throw e instanceof CertificateError ? e.withCertificate(issuer.ref) : e;
+    }
     if (++this.signatureChecks > this.limits.maxSignatureChecks) {
       throw new CertificateError('path_search_exhausted', `gave up after ${this.limits.maxSignatureChecks} signature checks`, child.ref);
+    }
+    this.signatureCost += cost;
+    if (this.signatureCost > this.limits.maxSignatureCost) {
+      throw new CertificateError('signature_budget_exceeded',
+        `checking the signature by "${issuer.cert.subject.text}" would bring the path search to ${this.signatureCost} units of signature work, the limit is ${this.limits.maxSignatureCost}`, child.ref);
     }
     let ok: boolean;
     try {

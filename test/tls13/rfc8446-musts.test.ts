@@ -19,7 +19,7 @@ import { ContentType, ExtensionType, HRR_RANDOM, HandshakeType, TLS12, TLS13 } f
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { deriveTrafficKeys } from '../../src/tls13/key-schedule.js';
 import {
-  decodeCertificate, decodeCertificateVerify, encodeCertificate, encodeCertificateRequest, encodeCertificateVerify,
+  decodeCertificate, decodeCertificateVerify, decodeEncryptedExtensions, encodeCertificate, encodeCertificateRequest, encodeCertificateVerify,
   encodeEncryptedExtensions, encodeKeyUpdate,
 } from '../../src/tls13/messages/certificate.js';
 import {
@@ -263,6 +263,24 @@ describe('a client checks the ServerHello and HelloRetryRequest (RFC 8446 §4.1.
     const b = await bench('sh-sid');
     const c = await clientGets(b, (ch) => [encodeServerHello({ random: new Uint8Array(32), legacySessionIdEcho: new Uint8Array(32).fill(1), cipherSuite: SUITE, extensions: [versions, x25519Share] })]);
     expectAlert(c, illegal_parameter);
+  });
+
+  const shWithLegacyVersion = (v: number) => (ch: ClientHello): Uint8Array[] => {
+    const sh = serverHello(ch, [versions, x25519Share]);
+    sh[4] = v >> 8;
+    sh[5] = v & 0xff;
+    return [sh];
+  };
+  for (const v of [0x0300, 0x0000, 0x0103]) {
+    it(`Appendix D.5: ServerHello.legacy_version 0x${v.toString(16).padStart(4, '0')} (SSL 3.0 or older), even with supported_versions → protocol_version`, async () => {
+      const b = await bench(`sh-legacy-${v}`);
+      expectAlert(await clientGets(b, shWithLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  it('§4.1.3: ServerHello.legacy_version other than 0x0303 alongside supported_versions TLS 1.3 → illegal_parameter', async () => {
+    const b = await bench('sh-legacy-0304');
+    expectAlert(await clientGets(b, shWithLegacyVersion(0x0304)), illegal_parameter);
   });
 
   it('§4.1.3: a cipher suite that was not offered → illegal_parameter', async () => {
@@ -524,6 +542,30 @@ describe('a client checks the server\'s encrypted flight (RFC 8446 §4.3, §4.4)
     expectAlert(c, decrypt_error);
   });
 
+  it('§4.2.10: early_data in EncryptedExtensions with a body (it is struct {} Empty) → decode_error', async () => {
+    const b = await bench('ee-early-body');
+    const r = await resumable(b, { maxSize: 64 });
+    const c = await tamperServerFlight(b, replace(HandshakeType.encrypted_extensions, (m) => encodeEncryptedExtensions(
+      decodeEncryptedExtensions(m.body).map((e) => (e.type === ExtensionType.early_data ? { type: e.type, data: fromHex('00') } : e)))),
+    { sessionStore: r.store, earlyData: new Uint8Array(4) }, r.server());
+    expectAlert(c, decode_error);
+  });
+
+  it('§4.2.10: early_data in EncryptedExtensions, empty, accepts the 0-RTT data (the check above is not over-strict)', async () => {
+    const b = await bench('ee-early-ok');
+    const r = await resumable(b, { maxSize: 64 });
+    const c = await tamperServerFlight(b, (ms) => ms.map((m) => m.raw), { sessionStore: r.store, earlyData: new Uint8Array(4) }, r.server());
+    expect(c.error).toBeUndefined();
+    expect(c.handshakeInfo?.earlyData).toBe('accepted');
+  });
+
+  it('§4.4.3: an empty CertificateVerify signature (signature<0..2^16-1> allows it) decodes and fails verification → decrypt_error', async () => {
+    const b = await bench('cv-empty-sig');
+    const c = await tamperServerFlight(b, replace(HandshakeType.certificate_verify, (m) =>
+      encodeCertificateVerify({ scheme: decodeCertificateVerify(m.body).scheme, signature: new Uint8Array(0) })));
+    expectAlert(c, decrypt_error);
+  });
+
   it('§4.4.4: a server Finished that does not verify → decrypt_error', async () => {
     const b = await bench('fin-bad');
     const c = await tamperServerFlight(b, replace(HandshakeType.finished, (m) => {
@@ -562,6 +604,52 @@ describe('a server checks the ClientHello (RFC 8446 §4.1.2, §4.2)', () => {
       return m;
     });
     expectAlert(s, illegal_parameter);
+  });
+
+  const withLegacyVersion = (v: number) => (ch: ClientHello): Uint8Array => {
+    const m = encodeClientHello(ch);
+    m[4] = v >> 8;
+    m[5] = v & 0xff;
+    return m;
+  };
+  for (const v of [0x0300, 0x0000, 0x0100, 0x0103, 0x0200, 0x0002]) {
+    it(`Appendix D.5: ClientHello.legacy_version 0x${v.toString(16).padStart(4, '0')} (SSL 3.0 or older), even with supported_versions → protocol_version`, async () => {
+      const b = await bench(`ch-legacy-${v}`);
+      expectAlert(await serverGets(b, withLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  for (const v of [0x0403, 0xfefd, 0xffff]) {
+    it(`§4.1.2: ClientHello.legacy_version 0x${v.toString(16)} (not a TLS version) → protocol_version`, async () => {
+      const b = await bench(`ch-legacy-${v}`);
+      expectAlert(await serverGets(b, withLegacyVersion(v)), AlertDescription.protocol_version);
+    });
+  }
+
+  it('§4.2.1: legacy_version 0x0301 with supported_versions offering TLS 1.3 is answered (the extension alone negotiates)', async () => {
+    const b = await bench('ch-legacy-0301');
+    const s = await serverGets(b, withLegacyVersion(0x0301));
+    expect(s.error).toBeUndefined();
+    expect(records(s.takeOutput())[0]?.[5]).toBe(HandshakeType.server_hello);
+  });
+
+  it('§4.1.2: a TLS 1.3 ClientHello with extensions<8..2^16-1> shorter than 8 bytes (supported_versions alone) → decode_error', async () => {
+    const b = await bench('ch-ext-short');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: ch.extensions.filter((e) => e.type === ExtensionType.supported_versions)
+      .map((e) => ({ type: e.type, data: fromHex('020304') })) }));
+    expectAlert(s, decode_error);
+  });
+
+  it('§4.1.2: a pre-TLS 1.3 ClientHello with fewer than 8 bytes of extensions still gets protocol_version', async () => {
+    const b = await bench('ch-ext-short-tls12');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: [{ type: 0xff01, data: fromHex('00') }] }));
+    expectAlert(s, AlertDescription.protocol_version);
+  });
+
+  it('§4.2.10: early_data in a ClientHello with a body (it is struct {} Empty) → decode_error', async () => {
+    const b = await bench('ch-early-body');
+    const s = await serverGets(b, (ch) => ({ ...ch, extensions: [...ch.extensions, { type: ExtensionType.early_data, data: fromHex('00') }] }));
+    expectAlert(s, decode_error);
   });
 
   it('§4.2.1: a ClientHello without supported_versions (TLS 1.2 only) → protocol_version', async () => {
@@ -809,6 +897,13 @@ describe('a server checks the client\'s authentication messages (RFC 8446 §4.4)
     expectAlert(s, decrypt_error);
   });
 
+  it('§4.4.3: an empty client CertificateVerify signature → decrypt_error', async () => {
+    const b = await bench('ccv-empty-sig');
+    const s = await tamperClientFlight(b, replace(HandshakeType.certificate_verify, (m) =>
+      encodeCertificateVerify({ scheme: decodeCertificateVerify(m.body).scheme, signature: new Uint8Array(0) })));
+    expectAlert(s, decrypt_error);
+  });
+
   it('§4.4.4: a client Finished that does not verify → decrypt_error', async () => {
     const b = await bench('cfin');
     const s = await tamperClientFlight(b, replace(HandshakeType.finished, (m) => {
@@ -884,6 +979,30 @@ describe('post-handshake messages (RFC 8446 §4.5, §4.6)', () => {
     expect(drain(e.client).map((x) => x.type)).toEqual(['ticket']);
   });
 
+  /** Delivers a handshake message of any size as consecutive protected records (2^14 bytes each). */
+  async function deliverLarge(e: Awaited<ReturnType<typeof established>>, msg: Uint8Array): Promise<void> {
+    for (let o = 0, seq = 0; o < msg.length; o += 1 << 14, seq++) {
+      await e.client.receive(await e.fromServer(ContentType.handshake, msg.subarray(o, o + (1 << 14)), seq));
+    }
+  }
+  /** One unknown extension whose block is exactly `blockLength` bytes. */
+  const filler = (blockLength: number): Extension[] => [{ type: 0x7a7a, data: new Uint8Array(blockLength - 4) }];
+
+  it('§4.6.1: NewSessionTicket extensions<0..2^16-2>: a block of 2^16-1 bytes → decode_error', async () => {
+    const b = await bench('nst-ext-max');
+    const e = await established(b);
+    await deliverLarge(e, nst(3600, filler(0xffff)));
+    expectAlert(e.client, decode_error);
+  });
+
+  it('§4.6.1: a NewSessionTicket extension block of exactly 2^16-2 bytes is accepted', async () => {
+    const b = await bench('nst-ext-max-ok');
+    const e = await established(b);
+    await deliverLarge(e, nst(3600, filler(0xfffe)));
+    expect(e.client.error).toBeUndefined();
+    expect(drain(e.client).map((x) => x.type)).toEqual(['ticket']);
+  });
+
   it('§4.2: a NewSessionTicket carrying an extension not allowed there (key_share) → illegal_parameter', async () => {
     const b = await bench('nst-ext');
     const e = await established(b);
@@ -928,6 +1047,67 @@ describe('0-RTT limits on the server (RFC 8446 §4.2.10)', () => {
     expect(server.error).toBeUndefined();
     await server.receive(await seal(b.provider, early, ContentType.application_data, new Uint8Array(1), 1));
     expectAlert(server, unexpected_message);
+  });
+
+  /**
+   * A resuming client sends ClientHello1 with early data; the server wants another group, so it
+   * answers HelloRetryRequest and skips the 0-RTT records (§4.2.10), then takes ClientHello2.
+   */
+  async function afterHrrWithEarlyData(seed: string): Promise<{ server: TlsConnection; client: TlsConnection }> {
+    const b = await bench(seed);
+    const r = await resumable(b, { maxSize: 64 });
+    const client = await TlsConnection.client(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }));
+    const server = TlsConnection.server(r.server({ groups: [NamedGroup.secp256r1] }));
+    const flight1 = records(client.takeOutput());
+    expect(flight1.some((x) => x[0] === ContentType.application_data)).toBe(true);
+    await server.receive(concat(...flight1));
+    expect(server.error).toBeUndefined();
+    await client.receive(server.takeOutput());
+    await server.receive(client.takeOutput());
+    expect(server.error).toBeUndefined();
+    expect(records(server.takeOutput())[0]?.[5]).toBe(HandshakeType.server_hello);
+    return { server, client };
+  }
+
+  it('§4.2.10: after HelloRetryRequest the 0-RTT records before ClientHello2 are skipped, and the handshake completes', async () => {
+    const b = await bench('hrr-0rtt-ok');
+    const r = await resumable(b, { maxSize: 64 });
+    const { client, server } = await connectPair(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }), r.server({ groups: [NamedGroup.secp256r1] }));
+    expect(server.handshakeInfo?.helloRetryRequest).toBe(true);
+    expect(client.handshakeInfo?.earlyData).toBe('rejected');
+  });
+
+  it('§4.2.10: rejected 0-RTT of exactly max_early_data_size bytes is skipped (the budget counts plaintext, not record overhead)', async () => {
+    const b = await bench('hrr-0rtt-exact');
+    const r = await resumable(b, { maxSize: 16 });
+    const { client, server } = await connectPair(b.client({ sessionStore: r.store, earlyData: new Uint8Array(16) }), r.server({ groups: [NamedGroup.secp256r1] }));
+    expect(server.error).toBeUndefined();
+    expect(server.handshakeInfo?.helloRetryRequest).toBe(true);
+    expect(client.handshakeInfo?.earlyData).toBe('rejected');
+  });
+
+  it('§4.2.10: rejected 0-RTT beyond max_early_data_size → unexpected_message', async () => {
+    const b = await bench('hrr-0rtt-over');
+    const r = await resumable(b, { maxSize: 16 });
+    const client = await TlsConnection.client(b.client({ sessionStore: r.store, earlyData: new Uint8Array(4) }));
+    const server = TlsConnection.server(r.server({ groups: [NamedGroup.secp256r1] }));
+    await server.receive(client.takeOutput());
+    expect(server.error).toBeUndefined();
+    // 13 more bytes of plaintext under a 16-byte tag and the content-type byte: 17 + 30 bytes skipped in all.
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(30).fill(0x33)));
+    expectAlert(server, unexpected_message);
+  });
+
+  it('§4.2.10, §5.2: after HelloRetryRequest, a record after ClientHello2 that fails to decrypt → bad_record_mac (the skip ends at ClientHello2)', async () => {
+    const { server } = await afterHrrWithEarlyData('hrr-0rtt-garbage');
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(8).fill(0x33)));
+    expectAlert(server, AlertDescription.bad_record_mac);
+  });
+
+  it('§4.2.10, §5.2: after HelloRetryRequest, an undecryptable record after ClientHello2 larger than max_early_data_size → bad_record_mac', async () => {
+    const { server } = await afterHrrWithEarlyData('hrr-0rtt-garbage-big');
+    await server.receive(encodeRecord(ContentType.application_data, new Uint8Array(100).fill(0x33)));
+    expectAlert(server, AlertDescription.bad_record_mac);
   });
 
   it('§4.2.10: an accepted-0-RTT record that fails to decrypt → bad_record_mac', async () => {

@@ -178,6 +178,9 @@ async function onServerHello(
   const { hello, transcript } = state;
   const cfg = hello.cfg;
   const sh = decodeServerHello(msg.body);
+  // Appendix D.5: a ServerHello.legacy_version of 0x0300 or less MUST abort with protocol_version,
+  // whatever supported_versions says.
+  if (sh.legacyVersion <= 0x0300) fail(AlertDescription.protocol_version, `ServerHello.legacy_version 0x${sh.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
   const versionExt = findExtension(sh.extensions, ExtensionType.supported_versions);
   if (!versionExt) {
     // A TLS 1.2 (or older) ServerHello. §4.1.3: a TLS 1.3 client seeing the downgrade sentinel aborts.
@@ -311,7 +314,10 @@ function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage, out: Outbox
     if (!tp) fail(AlertDescription.missing_extension, 'QUIC server sent no quic_transport_parameters');
     if (alpn === undefined) fail(AlertDescription.no_application_protocol, 'QUIC requires ALPN (RFC 9001 §8.1)');
   }
-  const earlyAccepted = findExtension(exts, ExtensionType.early_data) !== undefined;
+  const earlyExt = findExtension(exts, ExtensionType.early_data);
+  // §4.2.10: in EncryptedExtensions, early_data is `struct {} Empty`.
+  if (earlyExt?.length) fail(AlertDescription.decode_error, 'early_data in EncryptedExtensions must be empty');
+  const earlyAccepted = earlyExt !== undefined;
   if (earlyAccepted && !(n.earlyOffered && n.resumed)) fail(AlertDescription.illegal_parameter, 'server accepted early data that was not offered');
   // Rejected: stop writing early data now and go on under the handshake key.
   if (n.earlyOffered && !earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);

@@ -123,6 +123,11 @@ async function onClientHello(
   if (!versions || !decodeSupportedVersionsClient(versions).includes(TLS13)) {
     fail(AlertDescription.protocol_version, 'client does not offer TLS 1.3');
   }
+  // §4.1.2: a TLS 1.3 ClientHello has extensions<8..2^16-1>. Checked only now: an older version's
+  // hello may carry fewer bytes (or none) and is owed protocol_version, not decode_error.
+  if (ch.extensions.reduce((n, e) => n + 4 + e.data.length, 0) < 8) fail(AlertDescription.decode_error, 'ClientHello extensions shorter than 8 bytes');
+  // §4.2.10: in a ClientHello, early_data is `struct {} Empty`.
+  if (findExtension(ch.extensions, ExtensionType.early_data)?.length) fail(AlertDescription.decode_error, 'early_data in ClientHello must be empty');
   // §4.2.11: pre_shared_key, if present, must be the last extension.
   const pskIndex = ch.extensions.findIndex((e) => e.type === ExtensionType.pre_shared_key);
   if (pskIndex !== -1 && pskIndex !== ch.extensions.length - 1) fail(AlertDescription.illegal_parameter, 'pre_shared_key is not the last extension');

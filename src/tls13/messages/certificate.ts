@@ -53,7 +53,8 @@ export const encodeCertificateVerify = (m: CertificateVerifyMessage): Uint8Array
 
 export function decodeCertificateVerify(body: Uint8Array): CertificateVerifyMessage {
   const r = new Reader(body, 'CertificateVerify');
-  const m = { scheme: r.u16(), signature: r.vec(2, 1) };
+  // signature<0..2^16-1>: an empty one is well-formed and fails verification (decrypt_error), not decoding.
+  const m = { scheme: r.u16(), signature: r.vec(2) };
   r.end();
   return m;
 }

@@ -11,12 +11,12 @@ export interface Extension {
 }
 
 /**
- * Reads an `Extension extensions<min..2^16-1>` block. Duplicates are an
+ * Reads an `Extension extensions<min..max>` block. Duplicates are an
  * illegal_parameter (RFC 8446 §4.2: "There MUST NOT be more than one extension
  * of the same type").
  */
-export function readExtensions(r: Reader, min = 0): Extension[] {
-  const body = r.sub(2, min, 0xffff, 'extensions');
+export function readExtensions(r: Reader, min = 0, max = 0xffff): Extension[] {
+  const body = r.sub(2, min, max, 'extensions');
   const out: Extension[] = [];
   const seen = new Set<number>();
   while (!body.done) {

@@ -25,7 +25,13 @@ export function encodeClientHello(ch: ClientHello): Uint8Array {
 
 export function decodeClientHello(body: Uint8Array): ClientHello {
   const r = new Reader(body, 'ClientHello');
-  r.u16(); // legacy_version: ignored in favour of supported_versions (§4.1.2)
+  // supported_versions, not legacy_version, negotiates (§4.2.1), so 0x0301..0x03ff are all tolerated.
+  // Appendix D.5: 0x0300 (SSL 3.0) or less MUST abort with protocol_version; a major version other
+  // than 3 (0x0000, 0x0103, DTLS's 0xfefd) names no TLS version at all and gets the same alert.
+  const legacyVersion = r.u16();
+  if (legacyVersion <= 0x0300 || legacyVersion >> 8 !== 0x03) {
+    throw new DecodeError(`ClientHello: legacy_version 0x${legacyVersion.toString(16).padStart(4, '0')} is not a TLS version`, AlertDescription.protocol_version);
+  }
   const random = r.bytes(32);
   const legacySessionId = r.vec(1, 0, 32);
   const suites = r.sub(2, 2, 0xfffe);

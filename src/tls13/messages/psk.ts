@@ -70,7 +70,8 @@ export function encodeNewSessionTicket(t: NewSessionTicket): Uint8Array {
 
 export function decodeNewSessionTicket(body: Uint8Array): NewSessionTicket {
   const r = new Reader(body, 'NewSessionTicket');
-  const t = { lifetime: r.u32(), ageAdd: r.u32(), nonce: r.vec(1).slice(), ticket: r.vec(2, 1).slice(), extensions: readExtensions(r) };
+  // §4.6.1: unlike the other messages' blocks, NewSessionTicket's is extensions<0..2^16-2>.
+  const t = { lifetime: r.u32(), ageAdd: r.u32(), nonce: r.vec(1).slice(), ticket: r.vec(2, 1).slice(), extensions: readExtensions(r, 0, 0xfffe) };
   r.end();
   // §4.6.1: lifetimes over seven days are not allowed.
   if (t.lifetime > 604800) throw new DecodeError('NewSessionTicket lifetime exceeds 7 days', AlertDescription.illegal_parameter);

@@ -1,5 +1,4 @@
 import type { DirectionalKeys } from '../keys.js';
-import { HandshakeReassembler } from '../../tls13/messages/handshake.js';
 import type { Level } from '../../tls13/handshake/common.js';
 import { AckTracker } from './ack-tracker.js';
 import { CryptoRecvStream, CryptoSendStream } from './crypto-stream.js';
@@ -28,8 +27,7 @@ export class PacketSpace {
   probes = 0;
   readonly acks = new AckTracker();
   readonly cryptoSend = new CryptoSendStream();
-  readonly cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4);
-  readonly messages = new HandshakeReassembler(MAX_HANDSHAKE_MESSAGE);
+  readonly cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4, MAX_HANDSHAKE_MESSAGE);
 
   constructor(readonly name: SpaceName) {}
 }

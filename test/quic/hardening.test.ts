@@ -396,3 +396,23 @@ describe('connection ID frames are checked (RFC 9000 §5.1.1, §5.1.2, §19.15, 
     expect(c.server.error?.code).toBe(TransportErrorCode.PROTOCOL_VIOLATION);
   });
 });
+
+describe('a forged Initial cannot make a connection allocate its whole CRYPTO buffer (RFC 9000 §7.5)', () => {
+  it('Initial CRYPTO data may reach only INITIAL_OUT_OF_ORDER bytes past what arrived in order', async () => {
+    const { PacketSpace, INITIAL_OUT_OF_ORDER } = await import('../../src/quic/connection/space.js');
+    const initial = new PacketSpace('initial').cryptoRecv;
+    initial.push(INITIAL_OUT_OF_ORDER - 1, new Uint8Array([1]));
+    expect(initial.capacity).toBeLessThanOrEqual(INITIAL_OUT_OF_ORDER);
+    expect(() => initial.push(200_000, new Uint8Array([1]))).toThrow(expect.objectContaining({ code: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED }));
+    expect(initial.capacity).toBeLessThanOrEqual(INITIAL_OUT_OF_ORDER);
+    // A Handshake flight whose first packets were lost may still arrive far ahead.
+    const handshake = new PacketSpace('handshake').cryptoRecv;
+    expect(() => handshake.push(200_000, new Uint8Array([1]))).not.toThrow();
+  });
+
+  it('a server given one CRYPTO byte far ahead in its first Initial closes with CRYPTO_BUFFER_EXCEEDED', async () => {
+    const initial = await attackerInitials('far-attacker');
+    const server = await QuicConnection.accept(await serverOptions('far'), await initial([{ type: 'crypto', offset: 250_000, data: new Uint8Array([1]) }]), 0);
+    expect(server.error?.code).toBe(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED);
+  });
+});

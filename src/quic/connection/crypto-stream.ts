@@ -93,8 +93,10 @@ export const MAX_CRYPTO_FRAGMENTS = 256;
  * search plus its own bytes, and a message is copied out once when its last
  * byte arrives: feeding a message one byte per frame is linear, not quadratic.
  * Data more than `limit` bytes beyond the next message's start is refused with
- * CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5), and so is data that would leave more
- * than `maxFragments` disjoint runs. Data that differs from bytes already
+ * CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5), and so is data reaching more than
+ * `maxOutOfOrder` bytes past the contiguous data (the buffer spans up to the
+ * highest byte held, so this bounds memory by what actually arrived plus that
+ * reach), and data that would leave more than `maxFragments` disjoint runs. Data that differs from bytes already
  * held is a PROTOCOL_VIOLATION (§2.2 lets a receiver say so for streams).
  */
 export class CryptoRecvStream {
@@ -103,8 +105,14 @@ export class CryptoRecvStream {
   /**
    * @param limit bytes held beyond the start of the next undelivered message.
    * @param maxMessageSize largest handshake message accepted (its declared length is checked first).
+   * @param maxOutOfOrder how far past the contiguous data a frame may reach (§7.5: at least 4096).
    */
-  constructor(private readonly limit: number, private readonly maxMessageSize = limit - 4, maxFragments = MAX_CRYPTO_FRAGMENTS) {
+  constructor(
+    private readonly limit: number,
+    private readonly maxMessageSize = limit - 4,
+    private readonly maxOutOfOrder = limit,
+    maxFragments = MAX_CRYPTO_FRAGMENTS,
+  ) {
     this.buffer = new RecvBuffer(limit, maxFragments);
   }
 
@@ -113,11 +121,21 @@ export class CryptoRecvStream {
     return this.buffer.fragments;
   }
 
+  /** Bytes allocated (for tests of the memory bound). */
+  get capacity(): number {
+    return this.buffer.capacity;
+  }
+
   /** Takes a CRYPTO frame; complete messages are then read with {@link nextMessage}. */
   push(offset: number, data: Uint8Array): void {
     const end = offset + data.length;
     if (end > this.buffer.readOffset + this.limit) {
       throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, `CRYPTO data up to ${end} exceeds the ${this.limit}-byte buffer`, { frameType: FrameType.CRYPTO });
+    }
+    const contiguous = this.buffer.readOffset + this.buffer.available;
+    if (end > contiguous + this.maxOutOfOrder) {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
+        `CRYPTO data up to ${end} is more than ${this.maxOutOfOrder} bytes past the ${contiguous} received in order`, { frameType: FrameType.CRYPTO });
     }
     const r = this.buffer.insert(offset, data);
     if (r === 'conflict') {

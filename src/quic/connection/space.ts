@@ -12,6 +12,17 @@ export const LEVEL_OF: Record<SpaceName, Level> = { initial: 'initial', handshak
 const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
 
 /**
+ * How far out-of-order CRYPTO data may reach in Initial packets, which anyone
+ * can forge: a frame far ahead would otherwise make a fresh connection allocate
+ * up to its whole buffer for a single spoofed datagram. A ClientHello or
+ * ServerHello with hybrid key shares spans a few datagrams; RFC 9000 §7.5 asks
+ * for at least 4096 bytes. Handshake and 1-RTT data come from a peer holding
+ * handshake keys and keep the full reach, which a large certificate flight
+ * whose first packet was lost needs.
+ */
+export const INITIAL_OUT_OF_ORDER = 8 * 1024;
+
+/**
  * One packet number space (RFC 9000 §12.3): its keys (Initial and Handshake;
  * 1-RTT keys live in the connection because of key updates), packet numbers,
  * what was received (for ACKs), and its CRYPTO stream both ways.
@@ -27,7 +38,9 @@ export class PacketSpace {
   probes = 0;
   readonly acks = new AckTracker();
   readonly cryptoSend = new CryptoSendStream();
-  readonly cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4, MAX_HANDSHAKE_MESSAGE);
+  readonly cryptoRecv: CryptoRecvStream;
 
-  constructor(readonly name: SpaceName) {}
+  constructor(readonly name: SpaceName) {
+    this.cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4, MAX_HANDSHAKE_MESSAGE, name === 'initial' ? INITIAL_OUT_OF_ORDER : MAX_HANDSHAKE_MESSAGE + 4);
+  }
 }

@@ -416,3 +416,25 @@ describe('a forged Initial cannot make a connection allocate its whole CRYPTO bu
     expect(server.error?.code).toBe(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED);
   });
 });
+
+describe('a client holds the server to its first Source Connection ID (RFC 9000 §7.2)', () => {
+  it('a later long-header packet with another Source Connection ID is discarded', async () => {
+    const provider = seededProvider('c17-scid');
+    const key = await testKey(provider, 'ed25519');
+    const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 0);
+    const first = await client.pollTransmit(0);
+    while (await client.pollTransmit(0));
+    const originalDcid = parsePacket(first as Uint8Array, 0, { shortDcidLength: 8 }).packet.dcid;
+    // An on-path attacker knows the Initial keys too (RFC 9001 §5.2).
+    const keys = await initialKeys(provider, QUIC_V1, originalDcid);
+    const serverInitial = (scid: Uint8Array, pn: number, frames: Frame[]) =>
+      sealPacket(keys.server, { type: 'initial', version: QUIC_V1, dcid: client.localCid, scid }, encodeFrames(frames), { packetNumber: pn });
+    await client.handleDatagram(await serverInitial(new Uint8Array(8).fill(0xaa), 0, [{ type: 'ping' }, { type: 'padding', length: 20 }]), 1);
+    const close: Frame = { type: 'connection_close', application: false, errorCode: 0x0a, frameType: 0, reason: new Uint8Array(0) };
+    await client.handleDatagram(await serverInitial(new Uint8Array(8).fill(0xbb), 1, [close]), 2);
+    expect(client.poll()).toBeUndefined();
+    // The same frame under the first SCID is processed: the check is what makes the difference.
+    await client.handleDatagram(await serverInitial(new Uint8Array(8).fill(0xaa), 2, [close]), 3);
+    expect(client.poll()).toMatchObject({ type: 'closed', local: false, code: 0x0a });
+  });
+});

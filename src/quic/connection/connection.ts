@@ -109,6 +109,8 @@ export class QuicConnection {
   /** The Source Connection ID of the server's Retry, which its transport parameters must repeat (RFC 9000 §7.3). */
   private retrySourceCid: Uint8Array | undefined;
   private receivedFromPeer = false;
+  /** The Source Connection ID of the first server packet the client processed (RFC 9000 §7.2). */
+  private serverScid: Uint8Array | undefined;
   /**
    * The PATH_RESPONSE owed, to the latest PATH_CHALLENGE only: we have one path,
    * and a peer that never acknowledges could otherwise queue one per challenge.
@@ -391,6 +393,8 @@ export class QuicConnection {
     if (!space || space.discarded) return false;
     // §17.2.2: a server's Initial carries no token; a client discards one that does.
     if (this.role === 'client' && pkt.type === 'initial' && pkt.token.length > 0) return false;
+    // §7.2: once a server packet was processed, any other Source Connection ID is discarded.
+    if (this.role === 'client' && pkt.type !== '1rtt' && this.serverScid && !equalBytes(pkt.scid, this.serverScid)) return false;
     let opened;
     if (pkt.type === '1rtt') {
       if (!this.oneRtt) return false;
@@ -405,6 +409,7 @@ export class QuicConnection {
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
+      this.serverScid = this.remoteCid;
     }
     this.receivedFromPeer = true;
     this.lastActivity = now;

@@ -79,9 +79,9 @@ export class CryptoSendStream {
 
 /**
  * Disjoint runs of CRYPTO data held per space. A handshake flight of the
- * largest size accepted (256 KiB) spans about 220 full packets, so even
- * alternate packets lost leave far fewer gaps; more is an attack (issue: 1-byte
- * frames at every other offset), refused before each frame costs more.
+ * largest size accepted (256 KiB) spans about 220 full packets, so even every
+ * other packet lost leaves far fewer gaps; tiny frames at every other offset
+ * are an attack and are refused before the run list makes each frame dear.
  */
 export const MAX_CRYPTO_FRAGMENTS = 256;
 
@@ -89,15 +89,16 @@ export const MAX_CRYPTO_FRAGMENTS = 256;
  * The incoming CRYPTO stream of one space: frames may arrive out of order and
  * overlap; complete handshake messages leave in order.
  *
- * The bytes are held in a {@link RecvBuffer}, so each frame costs a binary
- * search plus its own bytes, and a message is copied out once when its last
- * byte arrives: feeding a message one byte per frame is linear, not quadratic.
- * Data more than `limit` bytes beyond the next message's start is refused with
- * CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5), and so is data reaching more than
- * `maxOutOfOrder` bytes past the contiguous data (the buffer spans up to the
- * highest byte held, so this bounds memory by what actually arrived plus that
- * reach), and data that would leave more than `maxFragments` disjoint runs. Data that differs from bytes already
- * held is a PROTOCOL_VIOLATION (§2.2 lets a receiver say so for streams).
+ * The bytes are held in a {@link RecvBuffer}: each frame costs a binary search
+ * over at most `maxFragments` runs plus its own bytes, and a message is copied
+ * out once, when its last byte arrives, so feeding a message one byte per frame
+ * is linear, not quadratic. Refused with CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5):
+ * data more than `limit` bytes beyond the next message's start; data reaching
+ * more than `maxOutOfOrder` bytes past the in-order data (the buffer spans up
+ * to the highest byte held, so this bounds memory by what arrived plus that
+ * reach); data that would leave more than `maxFragments` disjoint runs. Data
+ * that differs from bytes already held is a PROTOCOL_VIOLATION (as §2.2 allows
+ * for streams).
  */
 export class CryptoRecvStream {
   private readonly buffer: RecvBuffer;

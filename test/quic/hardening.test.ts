@@ -438,3 +438,31 @@ describe('a client holds the server to its first Source Connection ID (RFC 9000 
     expect(client.poll()).toMatchObject({ type: 'closed', local: false, code: 0x0a });
   });
 });
+
+describe('PeerConnectionIds (RFC 9000 §5.1)', () => {
+  const frame = (seq: number, retirePriorTo: number): Extract<Frame, { type: 'new_connection_id' }> =>
+    ({ type: 'new_connection_id', sequenceNumber: seq, retirePriorTo, connectionId: new Uint8Array(4).fill(seq + 1), statelessResetToken: new Uint8Array(16).fill(seq) });
+
+  it('NEW_CONNECTION_ID to an endpoint that uses a zero-length connection ID is a PROTOCOL_VIOLATION (§19.15)', async () => {
+    const { PeerConnectionIds } = await import('../../src/quic/connection/connection-ids.js');
+    const ids = new PeerConnectionIds(new Uint8Array(0), 2);
+    expect(() => ids.onNewConnectionId(frame(1, 0))).toThrow(expect.objectContaining({ code: TransportErrorCode.PROTOCOL_VIOLATION }));
+  });
+
+  it('retired IDs are replaced by the lowest active one, and each retirement is sent until acknowledged (§5.1.2)', async () => {
+    const { PeerConnectionIds } = await import('../../src/quic/connection/connection-ids.js');
+    const ids = new PeerConnectionIds(new Uint8Array([9]), 3);
+    ids.onNewConnectionId(frame(1, 0));
+    ids.onNewConnectionId(frame(2, 0));
+    ids.onNewConnectionId(frame(3, 2));
+    expect(ids.current).toEqual(new Uint8Array(4).fill(3));
+    expect(ids.activeCount).toBe(2);
+    const sent = [ids.pollRetire(), ids.pollRetire(), ids.pollRetire()];
+    expect(sent).toEqual([{ type: 'retire_connection_id', sequenceNumber: 0 }, { type: 'retire_connection_id', sequenceNumber: 1 }, undefined]);
+    ids.onRetireLost(1);
+    ids.onRetireAcked(0);
+    expect(ids.pollRetire()).toEqual({ type: 'retire_connection_id', sequenceNumber: 1 });
+    ids.onRetireAcked(1);
+    expect(ids.retiring).toBe(0);
+  });
+});

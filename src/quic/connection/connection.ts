@@ -10,7 +10,7 @@ import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../e
 import { decodeFrames } from '../frames/decode.js';
 import { encodeFrames } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
-import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket } from '../header.js';
+import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
 import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type QuicCipherSuite } from '../keys.js';
 import { openPacket, sealPacket } from '../protection.js';
@@ -25,6 +25,7 @@ import { Recovery, type SentPacket } from './recovery.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
+import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -71,6 +72,8 @@ export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
   initialMaxStreamsUni: 100,
 });
 const MIN_INITIAL_DATAGRAM = 1200;
+/** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
+const MAX_QUEUED_DATAGRAMS = 1024;
 const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
 
 type Tls = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
@@ -106,7 +109,17 @@ export class QuicConnection {
   /** The Source Connection ID of the server's Retry, which its transport parameters must repeat (RFC 9000 §7.3). */
   private retrySourceCid: Uint8Array | undefined;
   private receivedFromPeer = false;
-  private pathResponses: Uint8Array[] = [];
+  /** The Source Connection ID of the first server packet the client processed (RFC 9000 §7.2). */
+  private serverScid: Uint8Array | undefined;
+  /**
+   * The PATH_RESPONSE owed, to the latest PATH_CHALLENGE only: we have one path,
+   * and a peer that never acknowledges could otherwise queue one per challenge.
+   */
+  private pathResponse: Uint8Array | undefined;
+  /** Connection IDs the peer issued (RFC 9000 §5.1), from its first NEW_CONNECTION_ID on. */
+  private peerCids: PeerConnectionIds | undefined;
+  /** DATAGRAM payloads received and not yet polled. */
+  private datagramEvents = 0;
   /** DATAGRAM payloads waiting for room; they are never retransmitted (RFC 9221 §5). */
   private datagrams: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
@@ -209,6 +222,7 @@ export class QuicConnection {
 
   poll(): QuicEvent | undefined {
     const e = this.events.shift();
+    if (e?.type === 'datagram') this.datagramEvents--;
     if (e) return e;
     const s = this.streams.pollEvent();
     return s ? { type: 'stream', event: s } : undefined;
@@ -299,7 +313,7 @@ export class QuicConnection {
         offset = parsed.next;
         const pkt = parsed.packet;
         if (pkt.type === 'retry') await this.onRetry(pkt);
-        else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt.versions, now);
+        else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now);
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
@@ -331,6 +345,8 @@ export class QuicConnection {
   private async onRetry(pkt: RetryPacket): Promise<void> {
     // §17.2.5.2: one Retry, only before anything else from the server, and only with a valid tag.
     if (this.role !== 'client' || this.retried || this.receivedFromPeer) return;
+    // It must be addressed to us, and must not name our original DCID as its own (a reflected or forged Retry).
+    if (!equalBytes(pkt.dcid, this.localCid) || equalBytes(pkt.scid, this.originalDcid)) return;
     if (!(await verifyRetry(this.provider, pkt, this.originalDcid))) return;
     if (pkt.token.length === 0) return;
     this.retried = true;
@@ -343,11 +359,13 @@ export class QuicConnection {
     this.spaces.initial.cryptoSend.retransmitUnacked();
   }
 
-  private onVersionNegotiation(versions: readonly number[], now: number): void {
+  private onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): void {
     // §6.2: a client that gets no version it supports gives up; we speak only the version we started with.
-    if (this.role !== 'client' || this.receivedFromPeer || versions.includes(this.version.number)) return;
+    if (this.role !== 'client' || this.receivedFromPeer || this.retried || pkt.versions.includes(this.version.number)) return;
+    // §17.2.1: its connection IDs must echo those of a packet we sent, or it is discarded: anyone can forge one.
+    if (!equalBytes(pkt.dcid, this.localCid) || !equalBytes(pkt.scid, this.remoteCid)) return;
     this.closeState = { kind: 'closed', until: now };
-    this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${versions.map((v) => v.toString(16)).join(', ')}` });
+    this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
   }
 
   private spaceOf(type: ProtectedPacket['type']): PacketSpace | undefined {
@@ -373,6 +391,10 @@ export class QuicConnection {
   private async onPacket(pkt: ProtectedPacket, now: number): Promise<boolean> {
     const space = this.spaceOf(pkt.type);
     if (!space || space.discarded) return false;
+    // §17.2.2: a server's Initial carries no token; a client discards one that does.
+    if (this.role === 'client' && pkt.type === 'initial' && pkt.token.length > 0) return false;
+    // §7.2: once a server packet was processed, any other Source Connection ID is discarded.
+    if (this.role === 'client' && pkt.type !== '1rtt' && this.serverScid && !equalBytes(pkt.scid, this.serverScid)) return false;
     let opened;
     if (pkt.type === '1rtt') {
       if (!this.oneRtt) return false;
@@ -387,6 +409,7 @@ export class QuicConnection {
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
+      this.serverScid = this.remoteCid;
     }
     this.receivedFromPeer = true;
     this.lastActivity = now;
@@ -426,28 +449,45 @@ export class QuicConnection {
         this.events.push({ type: 'closed', local: false, code: f.errorCode, application: f.application, reason: new TextDecoder().decode(f.reason) });
         return;
       case 'path_challenge':
-        this.pathResponses.push(f.data.slice());
+        this.pathResponse = f.data.slice();
         return;
       case 'datagram':
         // decodeFrames already refused it unless we advertised max_datagram_frame_size and it fits.
+        // RFC 9221 §5: datagrams may be dropped; an application that stops polling does not make us hoard them.
+        if (this.datagramEvents >= MAX_QUEUED_DATAGRAMS) return;
+        this.datagramEvents++;
         this.events.push({ type: 'datagram', data: f.data.slice() });
         return;
-      case 'path_response':
       case 'new_token':
+        // §19.7: only a server sends it.
+        if (this.role === 'server') throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_TOKEN from a client', { frameType: 0x07 });
+        return; // tokens are not kept yet
       case 'new_connection_id':
+        this.peerConnectionIds().onNewConnectionId(f);
+        this.remoteCid = this.peerConnectionIds().current;
+        return;
       case 'retire_connection_id':
-        // Accepted and ignored: we neither migrate nor keep tokens yet; decode already checked them.
+        // We issue only the handshake's connection ID, sequence 0, which every packet carrying this frame is sent to.
+        checkRetireConnectionId(f, 0, 0);
+        return;
+      case 'path_response':
+        // Accepted and ignored: we never send PATH_CHALLENGE (no migration).
         return;
       default:
         this.streams.onFrame(f);
     }
   }
 
+  private peerConnectionIds(): PeerConnectionIds {
+    // Created on first use: NEW_CONNECTION_ID comes in 1-RTT packets, when the handshake's connection IDs are settled.
+    this.peerCids ??= new PeerConnectionIds(this.remoteCid, this.localParams.activeConnectionIdLimit);
+    return this.peerCids;
+  }
+
   private async onCrypto(space: PacketSpace, offset: number, data: Uint8Array): Promise<void> {
-    const bytes = space.cryptoRecv.push(offset, data);
-    if (bytes.length === 0) return;
-    space.messages.push(bytes);
-    for (let m = space.messages.next(); m; m = space.messages.next()) await this.tlsStep(LEVEL_OF[space.name], m);
+    space.cryptoRecv.push(offset, data);
+    // Whole messages only: the TLS layer never sees (or copies) a fragment.
+    for (let m = space.cryptoRecv.nextMessage(); m; m = space.cryptoRecv.nextMessage()) await this.tlsStep(LEVEL_OF[space.name], m);
   }
 
   private async tlsStep(level: Level, msg: HandshakeMessage): Promise<void> {
@@ -562,6 +602,7 @@ export class QuicConnection {
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onAcked(f.offset, f.data.length);
       else if (f.type === 'ack') space.acks.onAckOfAckReceived(f.ranges[0]?.largest ?? 0);
+      else if (f.type === 'retire_connection_id') this.peerCids?.onRetireAcked(f.sequenceNumber);
       else if (isStreamFrame(f)) this.streams.onAcked(f);
     }
   }
@@ -571,6 +612,7 @@ export class QuicConnection {
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
       else if (f.type === 'handshake_done') this.sendHandshakeDone = true;
+      else if (f.type === 'retire_connection_id') this.peerCids?.onRetireLost(f.sequenceNumber);
       else if (isStreamFrame(f)) this.streams.onLost(f);
     }
   }
@@ -696,7 +738,7 @@ export class QuicConnection {
     };
     const peerExp = this.localParams.ackDelayExponent;
     const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
-      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponses.length > 0 || this.streams.hasPendingFrames || this.datagrams.length > 0));
+      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
     const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
     if (ack) add(ack);
     const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
@@ -708,7 +750,13 @@ export class QuicConnection {
     }
     if (space.name === 'application') {
       if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
-      while (this.pathResponses.length && add({ type: 'path_response', data: this.pathResponses[0] as Uint8Array })) this.pathResponses.shift();
+      if (this.pathResponse && add({ type: 'path_response', data: this.pathResponse })) this.pathResponse = undefined;
+      for (let r = this.peerCids?.pollRetire(); r; r = this.peerCids?.pollRetire()) {
+        if (!add(r)) {
+          this.peerCids?.unpoll(r.sequenceNumber);
+          break;
+        }
+      }
       while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone) {

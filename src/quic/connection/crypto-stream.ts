@@ -1,4 +1,8 @@
+import { DecodeError } from '../../errors.js';
+import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode } from '../errors.js';
+import { FrameType } from '../frames/types.js';
+import { RecvBuffer } from './recv-buffer.js';
 
 /**
  * The outgoing CRYPTO stream of one packet number space (RFC 9000 §19.6):
@@ -74,50 +78,84 @@ export class CryptoSendStream {
 }
 
 /**
+ * Disjoint runs of CRYPTO data held per space. A handshake flight of the
+ * largest size accepted (256 KiB) spans about 220 full packets, so even every
+ * other packet lost leaves far fewer gaps; tiny frames at every other offset
+ * are an attack and are refused before the run list makes each frame dear.
+ */
+export const MAX_CRYPTO_FRAGMENTS = 256;
+
+/**
  * The incoming CRYPTO stream of one space: frames may arrive out of order and
- * overlap; bytes are released in order. Data more than `limit` bytes beyond
- * what has been released is refused with CRYPTO_BUFFER_EXCEEDED (§7.5).
+ * overlap; complete handshake messages leave in order.
+ *
+ * The bytes are held in a {@link RecvBuffer}: each frame costs a binary search
+ * over at most `maxFragments` runs plus its own bytes, and a message is copied
+ * out once, when its last byte arrives, so feeding a message one byte per frame
+ * is linear, not quadratic. Refused with CRYPTO_BUFFER_EXCEEDED (RFC 9000 §7.5):
+ * data more than `limit` bytes beyond the next message's start; data reaching
+ * more than `maxOutOfOrder` bytes past the in-order data (the buffer spans up
+ * to the highest byte held, so this bounds memory by what arrived plus that
+ * reach); data that would leave more than `maxFragments` disjoint runs. Data
+ * that differs from bytes already held is a PROTOCOL_VIOLATION (as §2.2 allows
+ * for streams).
  */
 export class CryptoRecvStream {
-  private readonly pending = new Map<number, Uint8Array>();
-  private delivered = 0;
+  private readonly buffer: RecvBuffer;
 
-  constructor(private readonly limit: number) {}
+  /**
+   * @param limit bytes held beyond the start of the next undelivered message.
+   * @param maxMessageSize largest handshake message accepted (its declared length is checked first).
+   * @param maxOutOfOrder how far past the contiguous data a frame may reach (§7.5: at least 4096).
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly maxMessageSize = limit - 4,
+    private readonly maxOutOfOrder = limit,
+    maxFragments = MAX_CRYPTO_FRAGMENTS,
+  ) {
+    this.buffer = new RecvBuffer(limit, maxFragments);
+  }
 
-  /** Takes a CRYPTO frame; returns the bytes now available in order (possibly empty). */
-  push(offset: number, data: Uint8Array): Uint8Array {
+  /** Disjoint runs of bytes held. */
+  get fragments(): number {
+    return this.buffer.fragments;
+  }
+
+  /** Bytes allocated (for tests of the memory bound). */
+  get capacity(): number {
+    return this.buffer.capacity;
+  }
+
+  /** Takes a CRYPTO frame; complete messages are then read with {@link nextMessage}. */
+  push(offset: number, data: Uint8Array): void {
     const end = offset + data.length;
-    if (end > this.delivered + this.limit) {
-      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, `CRYPTO data up to ${end} exceeds the ${this.limit}-byte buffer`);
+    if (end > this.buffer.readOffset + this.limit) {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, `CRYPTO data up to ${end} exceeds the ${this.limit}-byte buffer`, { frameType: FrameType.CRYPTO });
     }
-    if (end <= this.delivered) return new Uint8Array(0);
-    const start = Math.max(offset, this.delivered);
-    const existing = this.pending.get(start);
-    if (!existing || existing.length < end - start) this.pending.set(start, data.subarray(start - offset));
-    const out: Uint8Array[] = [];
-    for (;;) {
-      let best: Uint8Array | undefined;
-      for (const [o, d] of this.pending) {
-        if (o <= this.delivered && o + d.length > this.delivered) {
-          const tail = d.subarray(this.delivered - o);
-          if (!best || tail.length > best.length) best = tail;
-        }
-        if (o + d.length <= this.delivered) this.pending.delete(o);
-      }
-      if (!best) break;
-      out.push(best);
-      this.delivered += best.length;
+    const contiguous = this.buffer.readOffset + this.buffer.available;
+    if (end > contiguous + this.maxOutOfOrder) {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
+        `CRYPTO data up to ${end} is more than ${this.maxOutOfOrder} bytes past the ${contiguous} received in order`, { frameType: FrameType.CRYPTO });
     }
-    for (const [o, d] of this.pending) if (o + d.length <= this.delivered) this.pending.delete(o);
-    if (out.length === 1) return out[0] as Uint8Array;
-    const n = out.reduce((a, b) => a + b.length, 0);
-    const joined = new Uint8Array(n);
-    let p = 0;
-    for (const b of out) {
-      joined.set(b, p);
-      p += b.length;
+    const r = this.buffer.insert(offset, data);
+    if (r === 'conflict') {
+      throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `CRYPTO data at offset ${offset} differs from data received before`, { frameType: FrameType.CRYPTO });
     }
-    return joined;
+    if (r === 'fragmented') {
+      throw new QuicTransportError(TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, 'too many disjoint pieces of CRYPTO data outstanding', { frameType: FrameType.CRYPTO });
+    }
+  }
+
+  /** The next complete handshake message, or undefined until more bytes arrive. */
+  nextMessage(): HandshakeMessage | undefined {
+    const header = this.buffer.peek(4);
+    if (header.length < 4) return undefined;
+    const len = ((header[1] as number) << 16) | ((header[2] as number) << 8) | (header[3] as number);
+    if (len > this.maxMessageSize) throw new DecodeError(`handshake message of ${len} bytes exceeds limit ${this.maxMessageSize}`);
+    if (this.buffer.available < 4 + len) return undefined;
+    const raw = this.buffer.read(4 + len);
+    return { type: raw[0] as number, body: raw.subarray(4), raw };
   }
 }
 

@@ -64,10 +64,20 @@ export interface ProbeRequest {
   readonly count: 1 | 2;
 }
 
+/**
+ * Packets not in flight (ACK-only) remembered per space. Their loss changes
+ * nothing and their acknowledgment only lets the ACK tracker forget ranges
+ * sooner, so the newest few suffice; a peer that never acknowledges would
+ * otherwise grow the map by one per ACK we send (Appendix A.1 leaves the choice).
+ */
+export const MAX_TRACKED_NOT_IN_FLIGHT = 64;
+
 /** Loss detection state of one packet number space (Appendix A.3). */
 class SpaceRecovery {
   /** Outstanding packets; a Map keeps insertion order, which is packet-number order. */
   readonly sent = new Map<number, SentPacket>();
+  /** Packet numbers of the not-in-flight packets recorded, oldest first (some may be gone from `sent` already). */
+  notInFlight: number[] = [];
   largestSent = -1;
   largestAcked: number | undefined;
   timeOfLastAckEliciting: number | undefined;
@@ -137,6 +147,11 @@ export class Recovery {
     return this.ptoCountValue;
   }
 
+  /** Packets of `space` recorded and not yet acknowledged, declared lost or forgotten. */
+  trackedPackets(space: Space): number {
+    return this.spaces[space].sent.size;
+  }
+
   /** True if `bytes` more fit in the congestion window (probe packets on PTO may ignore it, §7.5). */
   canSend(bytes: number): boolean {
     return this.cc.canSend(bytes);
@@ -155,7 +170,11 @@ export class Recovery {
     if (p.ackEliciting && !p.inFlight) throw new ConfigError('an ack-eliciting packet must count as in flight');
     s.largestSent = p.pn;
     s.sent.set(p.pn, p);
-    if (!p.inFlight) return;
+    if (!p.inFlight) {
+      s.notInFlight.push(p.pn);
+      if (s.notInFlight.length > MAX_TRACKED_NOT_IN_FLIGHT) s.sent.delete(s.notInFlight.shift() as number);
+      return;
+    }
     if (p.ackEliciting) {
       s.timeOfLastAckEliciting = p.timeSent;
       s.ackElicitingInFlight++;
@@ -280,6 +299,7 @@ export class Recovery {
     const dropped = [...s.sent.values()];
     this.cc.removeFromBytesInFlight(dropped);
     s.sent.clear();
+    s.notInFlight = [];
     s.ackElicitingInFlight = 0;
     s.timeOfLastAckEliciting = undefined;
     s.lossTime = undefined;

@@ -1,7 +1,15 @@
 import { RangeSet } from './range-set.js';
 
 /** Result of {@link RecvBuffer.insert}. */
-export type InsertResult = 'ok' | 'conflict';
+export type InsertResult = 'ok' | 'conflict' | 'fragmented';
+
+/**
+ * Disjoint runs of bytes held at once, unless the caller says otherwise. Each
+ * insertion costs up to a copy of the run list, so this bounds the work per
+ * frame; a sender that loses packets leaves one gap per lost packet, and a
+ * 256 KiB window spans about 220 full packets, so an honest peer stays well below.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 1024;
 
 /**
  * Reassembly of one stream's incoming bytes (RFC 9000 §2.2): frames may
@@ -17,6 +25,10 @@ export type InsertResult = 'ok' | 'conflict';
  * Overlapping data must repeat the bytes already held (§2.2 lets a receiver
  * treat a change as PROTOCOL_VIOLATION); {@link insert} reports a mismatch as
  * `'conflict'`. Bytes already read are gone and cannot be compared.
+ *
+ * Data that would leave more than `maxFragments` disjoint runs is refused as
+ * `'fragmented'` (and not stored): tiny frames at every other offset would
+ * otherwise make each insertion cost time linear in the frames already held.
  */
 export class RecvBuffer {
   private buf = new Uint8Array(0);
@@ -25,8 +37,11 @@ export class RecvBuffer {
   private received = new RangeSet();
   private offset = 0;
 
-  /** @param capacityLimit the most bytes ever held beyond the read offset (the flow-control window). */
-  constructor(private readonly capacityLimit: number) {}
+  /**
+   * @param capacityLimit the most bytes ever held beyond the read offset (the flow-control window).
+   * @param maxFragments the most disjoint runs of bytes held at once.
+   */
+  constructor(private readonly capacityLimit: number, private readonly maxFragments = DEFAULT_MAX_FRAGMENTS) {}
 
   /** Stream offset of the next byte {@link read} returns. */
   get readOffset(): number {
@@ -74,10 +89,19 @@ export class RecvBuffer {
       }
       cursor = g.end;
     }
+    if (gaps.length === 0) return 'ok';
+    // A new run adds one to the count only if it touches nothing held.
+    if (this.received.size >= this.maxFragments && this.isolated(from, end)) return 'fragmented';
     this.ensure(end - this.offset);
     for (const g of gaps) this.buf.set(bytes.subarray(g.start - from, g.end - from), this.start + g.start - this.offset);
     this.received.add(from, end);
     return 'ok';
+  }
+
+  /** Up to `max` in-order bytes from {@link readOffset}, without taking them: a view valid until the next change. */
+  peek(max: number): Uint8Array {
+    const n = Math.max(0, Math.min(this.available, max));
+    return this.buf.subarray(this.start, this.start + n);
   }
 
   /** Takes up to `max` in-order bytes (a copy). */
@@ -100,6 +124,13 @@ export class RecvBuffer {
     this.start = 0;
     this.received.clear();
     this.offset = Math.max(this.offset, offset);
+  }
+
+  /** True if [from, end) neither overlaps nor touches anything held: storing it would add a run. */
+  private isolated(from: number, end: number): boolean {
+    const around = this.received.gaps(from - 1, end + 1);
+    const only = around[0];
+    return around.length === 1 && only !== undefined && only.start === from - 1 && only.end === end + 1;
   }
 
   /** Makes room for `span` bytes from the read offset: compact first, grow only if needed. */

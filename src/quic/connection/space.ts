@@ -1,5 +1,4 @@
 import type { DirectionalKeys } from '../keys.js';
-import { HandshakeReassembler } from '../../tls13/messages/handshake.js';
 import type { Level } from '../../tls13/handshake/common.js';
 import { AckTracker } from './ack-tracker.js';
 import { CryptoRecvStream, CryptoSendStream } from './crypto-stream.js';
@@ -11,6 +10,17 @@ export const LEVEL_OF: Record<SpaceName, Level> = { initial: 'initial', handshak
 
 /** Largest handshake message accepted over CRYPTO frames: ML-DSA-87 chains fit easily. */
 const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
+
+/**
+ * How far out-of-order CRYPTO data may reach in Initial packets, which anyone
+ * can forge: a frame far ahead would otherwise make a fresh connection allocate
+ * up to its whole buffer for a single spoofed datagram. A ClientHello or
+ * ServerHello with hybrid key shares spans a few datagrams; RFC 9000 §7.5 asks
+ * for at least 4096 bytes. Handshake and 1-RTT data come from a peer holding
+ * handshake keys and keep the full reach, which a large certificate flight
+ * whose first packet was lost needs.
+ */
+export const INITIAL_OUT_OF_ORDER = 8 * 1024;
 
 /**
  * One packet number space (RFC 9000 §12.3): its keys (Initial and Handshake;
@@ -28,8 +38,9 @@ export class PacketSpace {
   probes = 0;
   readonly acks = new AckTracker();
   readonly cryptoSend = new CryptoSendStream();
-  readonly cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4);
-  readonly messages = new HandshakeReassembler(MAX_HANDSHAKE_MESSAGE);
+  readonly cryptoRecv: CryptoRecvStream;
 
-  constructor(readonly name: SpaceName) {}
+  constructor(readonly name: SpaceName) {
+    this.cryptoRecv = new CryptoRecvStream(MAX_HANDSHAKE_MESSAGE + 4, MAX_HANDSHAKE_MESSAGE, name === 'initial' ? INITIAL_OUT_OF_ORDER : MAX_HANDSHAKE_MESSAGE + 4);
+  }
 }

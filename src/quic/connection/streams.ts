@@ -598,8 +598,13 @@ export class StreamManager {
     }
     if (r.state === 'data_recvd' || r.state === 'data_read') return;
     const before = r.buffer.available;
-    if (r.buffer.insert(f.offset, f.data) === 'conflict') {
+    const inserted = r.buffer.insert(f.offset, f.data);
+    if (inserted === 'conflict') {
       throw transportError(TransportErrorCode.PROTOCOL_VIOLATION, `stream ${f.streamId}: data at offset ${f.offset} differs from data received before (§2.2)`, ft);
+    }
+    if (inserted === 'fragmented') {
+      // No honest sender scatters this many disjoint pieces; holding them would cost time per frame without bound.
+      throw transportError(TransportErrorCode.PROTOCOL_VIOLATION, `stream ${f.streamId}: too many disjoint pieces of data outstanding`, ft);
     }
     const complete = r.state === 'size_known' && r.complete;
     if (r.buffer.available > before || complete) this.queueReadable(f.streamId);

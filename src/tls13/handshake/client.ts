@@ -1,4 +1,4 @@
-import { AlertDescription, PqtlsError } from '../../errors.js';
+import { AlertDescription, PqtlsError, SizeOverflowError } from '../../errors.js';
 import { equalBytes } from '../../bytes.js';
 import { Reader } from '../../codec/reader.js';
 import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
@@ -283,7 +283,14 @@ async function onHelloRetryRequest(
   transcript.replaceWithMessageHash();
   transcript.update(msg.raw);
   const next: Hello = { ...hello, shares, extensions: kept, psk, ccsSent: hello.sessionId.length > 0, offered: new Set([...hello.offered, ...kept.map((e) => e.type)]) };
-  const ch2 = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(next), psk, transcript) : encodeClientHello(clientHelloOf(next));
+  let ch2: Uint8Array;
+  try {
+    ch2 = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(next), psk, transcript) : encodeClientHello(clientHelloOf(next));
+  } catch (e) {
+    // The cookie is the server's to size: one too large for the ClientHello to carry is the server's fault.
+    if (e instanceof SizeOverflowError) fail(AlertDescription.illegal_parameter, `HelloRetryRequest asks for a ClientHello that cannot be encoded (${e.message})`);
+    throw e;
+  }
   transcript.update(ch2);
   if (hello.sessionId.length && !hello.ccsSent) out.changeCipherSpec();
   out.send('initial', ch2);

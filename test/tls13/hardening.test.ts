@@ -15,7 +15,7 @@ import { TlsConnection, type ConnectionLimits, type TlsEvent } from '../../src/t
 import { encodeCookie, encodeSupportedVersionsServer } from '../../src/tls13/messages/extensions.js';
 import { encodeServerHello } from '../../src/tls13/messages/hello.js';
 import { encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
-import { encodeRecord, encodeRecords } from '../../src/tls13/record-layer.js';
+import { encodeRecord, encodeRecords, fragment } from '../../src/tls13/record-layer.js';
 import { RecordProtector } from '../../src/tls13/record-protection.js';
 import { MemorySessionStore } from '../../src/tls13/session.js';
 import { TicketKeyRing } from '../../src/tls13/tickets.js';
@@ -131,6 +131,22 @@ describe('A: peer-sized encodings end the connection with an alert, never a reje
       await pump(client, server);
       expect(drain(server).some((e) => e.type === 'data')).toBe(true);
     });
+  });
+
+  it('a stored ticket too large to offer beside our key shares is not offered: TlsConnection.client() resolves and handshakes in full', async () => {
+    const store = new MemorySessionStore();
+    const { provider, key, client, asServer } = await connectedWithPeerKeys('huge-ticket', {}, { sessionStore: store, serverName: 'example.test' });
+    // ticket<1..2^16-1>: the largest ticket a server may send (RFC 8446 §4.6.1).
+    const nst = encodeNewSessionTicket({ lifetime: 3600, ageAdd: 1, nonce: new Uint8Array([0]), ticket: new Uint8Array(65_535).fill(5), extensions: [] });
+    for (const part of fragment(nst)) await feed(client, await asServer.seal(ContentType.handshake, part));
+    expect(client.error).toBeUndefined();
+    expect(drain(client).some((e) => e.type === 'ticket')).toBe(true);
+
+    const server = TlsConnection.server({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } });
+    const again = await TlsConnection.client({ provider, now: clock, serverName: 'example.test', verifier: pinnedKeyVerifier(key), sessionStore: store });
+    await pump(again, server);
+    expect(again.handshakeInfo?.resumed).toBe(false);
+    expect(server.handshakeInfo).toBeDefined();
   });
 
   describe('A.3 limits.maxBufferedBytes', () => {

@@ -110,7 +110,11 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   // QUIC has no records, so no record size limit (RFC 9001 §8.4 forbids nothing, but it would be meaningless).
   if (!quic) extensions.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
-  const psk = await preparePskOffer(cfg, quic !== undefined);
+  let psk = await preparePskOffer(cfg, quic !== undefined);
+  // A ticket is the server's to size (up to 2^16-1 bytes): one that leaves no room in the
+  // ClientHello for our key shares is not offered, and the handshake goes ahead in full.
+  const offer = psk;
+  if (offer && !fitsClientHello(random, sessionId, cfg, () => [...extensions, ...pskExtensions(cfg, offer, offer.earlyData)])) psk = undefined;
   if (psk) extensions.push(...pskExtensions(cfg, psk, psk.earlyData));
   // Without a session to offer, the modes still tell servers that tickets are wanted, and which (§4.2.9).
   else if (cfg.sessionStore) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes(cfg.pskModes.map((m) => PskMode[m])) });
@@ -136,6 +140,16 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
     out.write('early', psk.suite, secret);
   }
   return { state: { kind: 'ExpectServerHello', hello, transcript, afterHrr: undefined }, out };
+}
+
+function fitsClientHello(random: Uint8Array, sessionId: Uint8Array, cfg: ResolvedClient, extensions: () => Extension[]): boolean {
+  try {
+    encodeClientHello({ random, legacySessionId: sessionId, cipherSuites: cfg.cipherSuites, extensions: extensions() });
+    return true;
+  } catch (e) {
+    if (e instanceof SizeOverflowError) return false;
+    throw e;
+  }
 }
 
 function clientHelloOf(h: Hello): ClientHello {

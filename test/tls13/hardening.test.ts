@@ -264,6 +264,40 @@ describe('A: peer-sized encodings end the connection with an alert, never a reje
   });
 });
 
+describe('property: random protected records after the handshake', () => {
+  it('whatever a keyed peer seals (handshake messages, alerts, data, padding), receive() resolves and failures are error events', async () => {
+    const handshakeTypes = [1, 2, 4, 5, 8, 11, 13, 15, 20, 24, 254];
+    const message = fc.oneof(
+      // A framed handshake message of a known type with a random body (the length may lie).
+      fc.record({ type: fc.constantFrom(...handshakeTypes), body: fc.uint8Array({ maxLength: 80 }), lie: fc.option(fc.integer({ min: 0, max: 0xffffff }), { nil: undefined }) })
+        .map(({ type, body, lie }) => ({ contentType: ContentType.handshake, content: concat(new Uint8Array([type, ...u24(lie ?? body.length)]), body) })),
+      fc.record({ contentType: fc.constantFrom(ContentType.handshake, ContentType.alert, ContentType.application_data), content: fc.uint8Array({ maxLength: 60 }) }),
+    );
+    const records = fc.array(fc.record({ m: message, pad: fc.integer({ min: 0, max: 40 }), toServer: fc.boolean() }), { minLength: 1, maxLength: 12 });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(records, async (recs) => {
+        const { client, server, asClient, asServer } = await connectedWithPeerKeys(`post-${run++}`);
+        for (const { m, pad, toServer } of recs) {
+          if (m.content.length === 0 && m.contentType !== ContentType.application_data) continue;
+          const sealed = await (toServer ? asClient : asServer).seal(m.contentType, m.content, pad);
+          await feed(toServer ? server : client, sealed);
+        }
+        for (const c of [client, server]) {
+          const events = drain(c);
+          if (c.error && !events.some((e) => e.type === 'alertReceived')) expect(errorEvent(events)).toBeDefined();
+          expect(events.some((e) => e.type === 'data' && e.data.length === 0)).toBe(false);
+        }
+      }),
+      { numRuns: 40, seed: 0x5eed },
+    );
+  });
+});
+
+function u24(n: number): number[] {
+  return [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+}
+
 describe('B.10: per-connection work a peer can ask for is bounded (limits, unexpected_message)', () => {
   it('KeyUpdate(update_requested): 32 without application data are answered, the 33rd ends the connection (RFC 8446 §4.6.3)', async () => {
     const { client, server } = await connectedWithPeerKeys('ku-flood');

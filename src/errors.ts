@@ -89,6 +89,19 @@ export class RecordOverflowError extends PqtlsError {
   }
 }
 
+/**
+ * A length that does not fit its length field or buffer. Encoders and buffers
+ * raise it because the size may come from a peer (a cookie to echo, a chain to
+ * seal into a ticket, bytes to buffer), so unlike {@link ConfigError} it never
+ * means caller misuse: a connection turns it into an alert. Code that knows the
+ * size came from the peer catches it and sends a more precise alert.
+ */
+export class SizeOverflowError extends PqtlsError {
+  constructor(message: string, alert: AlertDescription = AlertDescription.internal_error) {
+    super(message, alert);
+  }
+}
+
 /** Misuse of the API by the caller (bad configuration, wrong key type). Never caused by a peer. */
 export class ConfigError extends PqtlsError {
   constructor(message: string) {

@@ -245,13 +245,14 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       },
     });
   }
+  const sessionStore = values.session ? new FileSessionStore(values.session) : undefined;
   let sock: PqTlsSocket;
   try {
     sock = await connect({
       host, port: Number(m[2]), provider, verifier, certificate, serverName: values.servername ?? host,
       groups: list(values.groups), keyShareGroups: list(values['key-shares']), alpnProtocols: list(values.alpn),
       keyLog: fileKeyLog(values.keylog),
-      sessionStore: values.session ? new FileSessionStore(values.session) : undefined,
+      sessionStore,
       earlyData: values['early-data'] !== undefined ? new TextEncoder().encode(values['early-data']) : undefined,
     });
   } catch (e) {
@@ -270,6 +271,12 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   });
   sock.end(values.send);
   await ended;
+  // The store writes in the background; the newest ticket must be on disk before we exit.
+  try {
+    await sessionStore?.flush();
+  } catch (e) {
+    io.err(`pqtls client: could not save the session: ${describe(e)}\n`);
+  }
   if (values.send !== undefined) summary = { ...summary, reply: Buffer.concat(chunks).toString('utf8') };
   io.out(values.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   sock.destroy();

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, SizeOverflowError } from '../errors.js';
 
 /** Largest value a QUIC variable-length integer can carry (RFC 9000 §16). */
 export const MAX_VARINT = 2 ** 62 - 1;
@@ -71,7 +71,8 @@ export class Writer {
 
   /**
    * Writes a vector with a `prefixBytes`-byte length prefix; `body` writes the
-   * contents. Throws if the contents do not fit the prefix or [min, max].
+   * contents. Throws {@link SizeOverflowError} if the contents do not fit the
+   * prefix or [min, max]: what is written may be sized by a peer.
    */
   vec(prefixBytes: 1 | 2 | 3 | 4, body: (w: this) => void, min = 0, max = 2 ** (8 * prefixBytes) - 1): this {
     this.reserve(prefixBytes);
@@ -79,7 +80,7 @@ export class Writer {
     this.pos += prefixBytes;
     body(this);
     const len = this.pos - at - prefixBytes;
-    if (len < min || len > max) throw new ConfigError(`vector length ${len} outside [${min}, ${max}]`);
+    if (len < min || len > max) throw new SizeOverflowError(`vector length ${len} outside [${min}, ${max}]`);
     for (let i = prefixBytes - 1, v = len; i >= 0; i--, v = Math.floor(v / 256)) this.buf[at + i] = v & 0xff;
     return this;
   }

@@ -1,6 +1,7 @@
 import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, alertName } from '../errors.js';
 import { concat } from '../bytes.js';
 import { ContentType, MAX_PLAINTEXT } from './content-type.js';
+import { HandshakeType } from './constants.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from './config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from './handshake/common.js';
 import { handleClient, startClient, type ClientState } from './handshake/client.js';
@@ -25,11 +26,58 @@ export type TlsEvent =
   /** A NewSessionTicket body, for session resumption. */
   | { readonly type: 'ticket'; readonly body: Uint8Array };
 
+/**
+ * Bounds on what a peer can make one connection do. A peer that exceeds a count
+ * is cut off with unexpected_message. The counts follow BoringSSL (kMaxKeyUpdates,
+ * kMaxEmptyRecords, kMaxWarningAlerts), which rustls copies in its TemperCounters,
+ * and OpenSSL (MAX_EMPTY_RECORDS = 32). "Without application data" means the count
+ * restarts whenever a non-empty application data record arrives, so a long-lived
+ * connection may see any number of these, just not an unbroken flood.
+ */
 export interface ConnectionLimits {
-  /** Most bytes of received, not yet processed data held (default 256 KiB). */
+  /**
+   * Most bytes of received, not yet processed data held (default 256 KiB); at
+   * least one full protected record (16,645 bytes).
+   */
   readonly maxBufferedBytes?: number;
+  /** KeyUpdate messages accepted without application data in between (default 32). Each one requesting an update is answered. */
+  readonly maxKeyUpdates?: number;
+  /** Consecutive records with no content (after decryption) accepted (default 32). */
+  readonly maxEmptyRecords?: number;
+  /** user_canceled warning alerts accepted without application data in between (default 4). */
+  readonly maxWarningAlerts?: number;
+  /** Client: NewSessionTicket messages accepted without application data in between (default 16). */
+  readonly maxTickets?: number;
+  /**
+   * Compatibility change_cipher_spec records accepted in all (default 2: a
+   * compliant peer sends at most one, RFC 8446 Appendix D.4; rustls allows two).
+   */
+  readonly maxChangeCipherSpecs?: number;
   /** Padding policy for records we send. */
   readonly padding?: PaddingPolicy;
+}
+
+type Counted = 'maxKeyUpdates' | 'maxEmptyRecords' | 'maxWarningAlerts' | 'maxTickets' | 'maxChangeCipherSpecs';
+
+const DEFAULT_COUNTS: Readonly<Record<Counted, number>> = {
+  maxKeyUpdates: 32, maxEmptyRecords: 32, maxWarningAlerts: 4, maxTickets: 16, maxChangeCipherSpecs: 2,
+};
+
+const DEFAULT_MAX_BUFFERED = 256 * 1024;
+
+/** Validates limits up front, so a bad value is a ConfigError at construction, not a surprise mid-connection. */
+function resolveLimits(limits: ConnectionLimits): Readonly<Record<Counted, number>> & { readonly maxBufferedBytes: number } {
+  const maxBufferedBytes = limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+  if (!Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < RECEIVE_SLICE) {
+    throw new ConfigError(`limits.maxBufferedBytes must be an integer of at least ${RECEIVE_SLICE} (one full protected record), not ${maxBufferedBytes}`);
+  }
+  const out = { ...DEFAULT_COUNTS, maxBufferedBytes };
+  for (const key of Object.keys(DEFAULT_COUNTS) as Counted[]) {
+    const v = limits[key] ?? DEFAULT_COUNTS[key];
+    if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`limits.${key} must be a non-negative integer, not ${v}`);
+    out[key] = v;
+  }
+  return out;
 }
 
 /** A full protected record with its header. */
@@ -70,6 +118,11 @@ export class TlsConnection {
   /** Client: the 0-RTT data to send when the session allows it. */
   private earlyDataToSend: Uint8Array | undefined;
   private replayEarlyData = false;
+  private readonly caps: ReturnType<typeof resolveLimits>;
+  /** What the peer has sent against each cap (see {@link ConnectionLimits}). */
+  private readonly counts: Record<Counted, number> = {
+    maxKeyUpdates: 0, maxEmptyRecords: 0, maxWarningAlerts: 0, maxTickets: 0, maxChangeCipherSpecs: 0,
+  };
 
   private constructor(
     private state: State,
@@ -77,13 +130,15 @@ export class TlsConnection {
     private readonly limits: ConnectionLimits,
     maxHandshakeMessageSize: number,
   ) {
-    this.reader = new RecordReader({ maxBufferedBytes: limits.maxBufferedBytes ?? 256 * 1024 });
+    this.caps = resolveLimits(limits);
+    this.reader = new RecordReader({ maxBufferedBytes: this.caps.maxBufferedBytes });
     this.reassembler = new HandshakeReassembler(maxHandshakeMessageSize);
   }
 
   /** Starts a client: the ClientHello is ready in {@link takeOutput} when this resolves. */
   static async client(options: ClientOptions, limits: ConnectionLimits = {}): Promise<TlsConnection> {
     const cfg = resolveClientOptions(options);
+    resolveLimits(limits);
     const { state, out } = await startClient(cfg);
     const c = new TlsConnection({ role: 'client', s: state }, out, limits, cfg.maxHandshakeMessageSize);
     c.earlyDataToSend = cfg.earlyData;
@@ -134,20 +189,26 @@ export class TlsConnection {
     return this.output.length > 0;
   }
 
-  /** Processes bytes received from the peer. Errors become an alert and an `error` event, never a rejection. */
+  /**
+   * Processes bytes received from the peer. Whatever the bytes, and whatever
+   * the connection's own code or callbacks throw meanwhile, this never rejects:
+   * failures become an alert and an `error` event.
+   */
   receive(data: Uint8Array): Promise<void | undefined> {
     return this.serial(async () => {
-      // Fed a record's worth at a time, so however much the transport hands over at once,
-      // the reader never holds more than one partial record plus one slice.
-      for (let o = 0; o < data.length; o += RECEIVE_SLICE) {
+      // Fed at most a record's worth at a time and never more than the reader has room for,
+      // so however much the transport hands over at once the reader stays within its limit.
+      for (let o = 0; o < data.length; ) {
         if (this.failed || this.receivedClose) return;
-        this.reader.push(data.subarray(o, o + RECEIVE_SLICE));
+        const n = Math.min(RECEIVE_SLICE, this.reader.room, data.length - o);
+        this.reader.push(data.subarray(o, o + n));
+        o += n;
         for (let rec = this.reader.next(); rec; rec = this.reader.next()) {
           await this.onRecord(rec.type, rec.header, rec.fragment);
           if (this.failed || this.receivedClose) return;
         }
       }
-    });
+    }, true);
   }
 
   /** Queues application data. Before the handshake has an application key it is held back. */
@@ -192,22 +253,37 @@ export class TlsConnection {
     return this.state.s;
   }
 
-  private serial<T>(f: () => Promise<T>): Promise<T | undefined> {
-    const run = this.queue.then(() => this.guard(f));
+  private serial<T>(f: () => Promise<T>, fromPeer = false): Promise<T | undefined> {
+    const run = this.queue.then(() => this.guard(f, fromPeer));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async guard<T>(f: () => Promise<T>): Promise<T | undefined> {
+  private async guard<T>(f: () => Promise<T>, fromPeer: boolean): Promise<T | undefined> {
     try {
       return await f();
     } catch (e) {
-      // Caller misuse is reported to the caller; everything else ends the connection with an alert.
-      if (e instanceof ConfigError && !this.failed) throw e;
-      if (e === this.failed) throw e;
+      // Misuse by the application (write after close, a key update mid-handshake) is reported
+      // to the caller. Nothing that happens while processing received bytes is: a ConfigError
+      // there may come from a size the peer chose, so it ends the connection like any error.
+      if (!fromPeer && ((e instanceof ConfigError && !this.failed) || e === this.failed)) throw e;
       await this.abort(e);
       return undefined;
     }
+  }
+
+  /** Counts one more of something a peer may only send a bounded number of (see {@link ConnectionLimits}). */
+  private count(what: Counted, description: string): void {
+    if (++this.counts[what] > this.caps[what]) {
+      throw new PqtlsError(`too many ${description} (limit ${this.caps[what]}, limits.${what})`, AlertDescription.unexpected_message);
+    }
+  }
+
+  /** Application data restarts the counts that bound floods between data. */
+  private onPeerData(): void {
+    this.counts.maxKeyUpdates = 0;
+    this.counts.maxTickets = 0;
+    this.counts.maxWarningAlerts = 0;
   }
 
   private async abort(e: unknown): Promise<void> {
@@ -228,6 +304,7 @@ export class TlsConnection {
       if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen || this.beforeFirstClientHello()) {
         throw new PqtlsError('unexpected change_cipher_spec', AlertDescription.unexpected_message);
       }
+      this.count('maxChangeCipherSpecs', 'change_cipher_spec records');
       return;
     }
     let contentType: number = type;
@@ -246,6 +323,9 @@ export class TlsConnection {
       this.skipBudget = undefined;
       contentType = opened.contentType;
       content = opened.content;
+      // An empty record costs a decryption and yields nothing: a run of them is a flood (§5.4 allows them, not unboundedly).
+      if (content.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
+      else this.counts.maxEmptyRecords = 0;
     } else if (type === ContentType.application_data) {
       if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
@@ -270,12 +350,14 @@ export class TlsConnection {
         if (this.readLevel === 'early') {
           this.earlyBudget -= content.length;
           if (this.earlyBudget < 0) throw new PqtlsError('early data exceeds max_early_data_size', AlertDescription.unexpected_message);
-          this.events.push({ type: 'earlyData', data: content.slice() });
+          if (content.length) this.events.push({ type: 'earlyData', data: content.slice() });
           return;
         }
         if (this.readLevel !== 'application' || !this.info) {
           throw new PqtlsError('application data before the handshake completed', AlertDescription.unexpected_message);
         }
+        if (content.length === 0) return;
+        this.onPeerData();
         this.events.push({ type: 'data', data: content.slice() });
         return;
       default:
@@ -290,6 +372,9 @@ export class TlsConnection {
 
   /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */
   private skipEarly(payload: Uint8Array): void {
+    // An empty record would barely use up the budget, so it is counted like any empty record.
+    if (payload.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
+    else this.counts.maxEmptyRecords = 0;
     // max_early_data_size counts plaintext; a 0-RTT record adds at least a 16-byte AEAD tag and the
     // content-type byte to it. Each record costs at least 1, so the skipping always ends.
     this.skipBudget = (this.skipBudget ?? 0) - Math.max(1, payload.length - 17);
@@ -304,7 +389,11 @@ export class TlsConnection {
       this.events.push({ type: 'peerClosed' });
       return;
     }
-    if (description === AlertDescription.user_canceled) return; // §6.1: a warning; close_notify follows.
+    if (description === AlertDescription.user_canceled) {
+      // §6.1: a warning; close_notify follows. More than a few in a row are a flood.
+      this.count('maxWarningAlerts', 'user_canceled alerts');
+      return;
+    }
     // §6.2: every other alert is fatal, whatever its level byte says.
     this.failed = new PqtlsError(`peer sent alert ${alertName(description)}`, description as AlertDescription);
     this.events.push({ type: 'alertReceived', alert: description, name: alertName(description) });
@@ -320,6 +409,12 @@ export class TlsConnection {
 
   private async step(msg: HandshakeMessage): Promise<void> {
     const level = this.readLevel;
+    if (this.state.s.kind === 'Connected') {
+      // Each KeyUpdate costs a key derivation (and an answer when requested); each ticket a PSK
+      // derivation and a session store write: bounded between application data.
+      if (msg.type === HandshakeType.key_update) this.count('maxKeyUpdates', 'KeyUpdate messages without application data');
+      if (msg.type === HandshakeType.new_session_ticket) this.count('maxTickets', 'NewSessionTicket messages without application data');
+    }
     if (this.state.role === 'client') {
       this.state = { role: 'client', s: await handleClient(this.state.s, level, msg, this.outbox) };
     } else {

@@ -1,4 +1,4 @@
-import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError } from '../errors.js';
+import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError, SizeOverflowError } from '../errors.js';
 import {
   ContentType, isRecordContentType, type RecordContentType, LEGACY_RECORD_VERSION, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH,
 } from './content-type.js';
@@ -27,7 +27,8 @@ export interface RecordReaderOptions {
   /**
    * Most bytes the reader holds at once. A caller that drains records after
    * each `push` needs at most one partial record plus one read; pushing past
-   * the limit raises ConfigError. Default 256 KiB.
+   * the limit raises SizeOverflowError (push at most {@link RecordReader.room}
+   * bytes to stay within it). At least one full protected record. Default 256 KiB.
    */
   readonly maxBufferedBytes?: number;
 }
@@ -67,6 +68,15 @@ export class RecordReader {
     return this.end - this.start;
   }
 
+  /**
+   * Bytes that may be pushed now. After draining every complete record it is at
+   * least 1, since what stays buffered is less than one record: a caller that
+   * pushes at most this much always makes progress.
+   */
+  get room(): number {
+    return this.max - (this.end - this.start);
+  }
+
   /** True when the stream ends mid-record, so a close now would be a truncation. */
   get hasPartialRecord(): boolean {
     return this.end > this.start;
@@ -77,7 +87,7 @@ export class RecordReader {
     if (this.failure) throw this.failure;
     const held = this.end - this.start;
     if (held + data.length > this.max) {
-      throw new ConfigError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
+      throw new SizeOverflowError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
     }
     if (this.end + data.length > this.buf.length) {
       const need = held + data.length;

@@ -19,7 +19,10 @@ export interface TicketState {
   readonly maxEarlyData: number;
   readonly alpn: string | undefined;
   readonly serverName: string | undefined;
-  /** The client's certificate chain, when the original handshake authenticated one (DER). */
+  /**
+   * The client's leaf certificate, when the original handshake authenticated one (DER):
+   * the chain is the client's to size, the ticket is not, so only the leaf is kept.
+   */
   readonly peerCertificates: readonly Uint8Array[];
 }
 

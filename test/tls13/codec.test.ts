@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Reader } from '../../src/codec/reader.js';
 import { varintLength, Writer } from '../../src/codec/writer.js';
-import { AlertDescription, ConfigError, DecodeError } from '../../src/errors.js';
+import { AlertDescription, ConfigError, DecodeError, SizeOverflowError } from '../../src/errors.js';
 
 const RUNS = { numRuns: 300, seed: 8446 };
 
@@ -102,9 +102,9 @@ describe('vectors with <min..max> bounds (RFC 8446 §3.4)', () => {
       const max = Math.min(min + span, 2 ** (8 * prefix) - 1);
       const ok = data.length >= min && data.length <= max;
       if (ok) expect(new Writer().vecBytes(prefix, data, min, max).length).toBe(prefix + data.length);
-      else expect(() => new Writer().vecBytes(prefix, data, min, max)).toThrow(ConfigError);
+      else expect(() => new Writer().vecBytes(prefix, data, min, max)).toThrow(SizeOverflowError);
     }), RUNS);
-    expect(() => new Writer().vecBytes(1, new Uint8Array(256))).toThrow(ConfigError);
+    expect(() => new Writer().vecBytes(1, new Uint8Array(256))).toThrow(SizeOverflowError);
   });
 
   it('a declared length past the end of the input is a DecodeError, never an over-read', () => {

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError } from '../../src/errors.js';
+import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError, SizeOverflowError } from '../../src/errors.js';
 import { seededRandom } from '../../src/pq/random.js';
 import { ContentType, MAX_CIPHERTEXT, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import { encodeRecord, encodeRecords, fragment, maxRecordLength, RecordReader, type TlsRecord } from '../../src/tls13/record-layer.js';
@@ -122,8 +122,9 @@ describe('RecordReader (§5.1)', () => {
         reader.push(rec);
         pushed += rec.length;
       }
-    }).toThrow(ConfigError);
+    }).toThrow(SizeOverflowError);
     expect(pushed).toBeLessThanOrEqual(limit);
+    expect(reader.room).toBe(limit - pushed);
     expect(reader.bufferedBytes).toBe(pushed);
     // Draining makes room again.
     expect([...reader.records()].length).toBe(pushed / rec.length);

@@ -1,4 +1,4 @@
-import { AlertDescription, PqtlsError } from '../../errors.js';
+import { AlertDescription, PqtlsError, SizeOverflowError } from '../../errors.js';
 import { equalBytes } from '../../bytes.js';
 import { Reader } from '../../codec/reader.js';
 import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
@@ -110,7 +110,11 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   // QUIC has no records, so no record size limit (RFC 9001 §8.4 forbids nothing, but it would be meaningless).
   if (!quic) extensions.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
-  const psk = await preparePskOffer(cfg, quic !== undefined);
+  let psk = await preparePskOffer(cfg, quic !== undefined);
+  // A ticket is the server's to size (up to 2^16-1 bytes): one that leaves no room in the
+  // ClientHello for our key shares is not offered, and the handshake goes ahead in full.
+  const offer = psk;
+  if (offer && !fitsClientHello(random, sessionId, cfg, () => [...extensions, ...pskExtensions(cfg, offer, offer.earlyData)])) psk = undefined;
   if (psk) extensions.push(...pskExtensions(cfg, psk, psk.earlyData));
   // Without a session to offer, the modes still tell servers that tickets are wanted, and which (§4.2.9).
   else if (cfg.sessionStore) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes(cfg.pskModes.map((m) => PskMode[m])) });
@@ -136,6 +140,16 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
     out.write('early', psk.suite, secret);
   }
   return { state: { kind: 'ExpectServerHello', hello, transcript, afterHrr: undefined }, out };
+}
+
+function fitsClientHello(random: Uint8Array, sessionId: Uint8Array, cfg: ResolvedClient, extensions: () => Extension[]): boolean {
+  try {
+    encodeClientHello({ random, legacySessionId: sessionId, cipherSuites: cfg.cipherSuites, extensions: extensions() });
+    return true;
+  } catch (e) {
+    if (e instanceof SizeOverflowError) return false;
+    throw e;
+  }
 }
 
 function clientHelloOf(h: Hello): ClientHello {
@@ -286,7 +300,14 @@ async function onHelloRetryRequest(
   transcript.replaceWithMessageHash();
   transcript.update(msg.raw);
   const next: Hello = { ...hello, shares, extensions: kept, psk, ccsSent: hello.sessionId.length > 0, offered: new Set([...hello.offered, ...kept.map((e) => e.type)]) };
-  const ch2 = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(next), psk, transcript) : encodeClientHello(clientHelloOf(next));
+  let ch2: Uint8Array;
+  try {
+    ch2 = psk ? await encodeHelloWithBinder(cfg, clientHelloOf(next), psk, transcript) : encodeClientHello(clientHelloOf(next));
+  } catch (e) {
+    // The cookie is the server's to size: one too large for the ClientHello to carry is the server's fault.
+    if (e instanceof SizeOverflowError) fail(AlertDescription.illegal_parameter, `HelloRetryRequest asks for a ClientHello that cannot be encoded (${e.message})`);
+    throw e;
+  }
   transcript.update(ch2);
   if (hello.sessionId.length && !hello.ccsSent) out.changeCipherSpec();
   out.send('initial', ch2);

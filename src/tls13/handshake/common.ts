@@ -39,7 +39,10 @@ export interface HandshakeInfo {
   readonly signatureScheme: SignatureScheme | undefined;
   readonly alpn: string | undefined;
   readonly serverName: string | undefined;
-  /** The peer's certificate chain as sent, leaf first (DER). */
+  /**
+   * The peer's certificate chain as sent, leaf first (DER). A server resuming a
+   * session has only the client's leaf: its tickets do not carry the chain.
+   */
   readonly peerCertificates: readonly Uint8Array[];
   readonly helloRetryRequest: boolean;
   readonly resumed: boolean;

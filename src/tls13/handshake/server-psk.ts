@@ -105,6 +105,9 @@ export function clientWantsTickets(cfg: ResolvedServer, exts: readonly Extension
   return cfg.pskModes.some((m) => offered.includes(PskMode[m]));
 }
 
+/** NewSessionTicket.ticket is `opaque ticket<1..2^16-1>` (RFC 8446 §4.6.1). */
+const MAX_TICKET_LENGTH = 0xffff;
+
 /** The NewSessionTicket messages a server sends after the handshake (§4.6.1). */
 export async function issueTickets(
   cfg: ResolvedServer, suite: CipherSuiteInfo, resumptionSecret: Uint8Array,
@@ -115,16 +118,22 @@ export async function issueTickets(
   const p = cfg.provider;
   const out: Uint8Array[] = [];
   const maxEarlyData = cfg.earlyData?.maxSize ?? 0;
+  // The client's chain is the peer's to size (up to the handshake message limit), and a ticket
+  // is at most 2^16-1 bytes (§4.6.1): only the leaf, which identifies the client, goes in.
+  const peerCertificates = session.peerCertificates.slice(0, 1);
   for (let i = 0; i < t.count; i++) {
     const nonce = new Uint8Array([i]);
     const r = await p.random(4);
     const ageAdd = (((r[0] as number) << 24) | ((r[1] as number) << 16) | ((r[2] as number) << 8) | (r[3] as number)) >>> 0;
     const state: TicketState = {
       suite: suite.id, psk: await ticketPskFor(p, suite, resumptionSecret, nonce), issuedAt: cfg.now(), lifetime: t.lifetime,
-      ageAdd, maxEarlyData, ...session,
+      ageAdd, maxEarlyData, ...session, peerCertificates,
     };
+    const ticket = await t.sealer.seal(encodeTicketState(state));
+    // A leaf too large to fit (or a sealer that pads too much) means no tickets: the connection is fine without them.
+    if (ticket.length < 1 || ticket.length > MAX_TICKET_LENGTH) return out;
     out.push(encodeNewSessionTicket({
-      lifetime: t.lifetime, ageAdd, nonce, ticket: await t.sealer.seal(encodeTicketState(state)),
+      lifetime: t.lifetime, ageAdd, nonce, ticket,
       extensions: maxEarlyData ? [{ type: ExtensionType.early_data, data: encodeMaxEarlyData(maxEarlyData) }] : [],
     }));
   }

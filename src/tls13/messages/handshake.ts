@@ -18,40 +18,69 @@ export function frameHandshake(type: number, body: Uint8Array): Uint8Array {
  * (records or QUIC CRYPTO frames). A message may span records and a record may
  * hold several messages (RFC 8446 §5.1). A declared length above `maxMessageSize`
  * is refused before anything is buffered for it.
+ *
+ * Once a message's 4-byte header is in, a buffer of exactly its size is
+ * allocated and each fragment is copied into it once, so a message sent a byte
+ * per record costs linear copying, not a copy of everything so far per record.
  */
 export class HandshakeReassembler {
-  private buf: Uint8Array = new Uint8Array(0);
+  private readonly header = new Uint8Array(4);
+  private headerFilled = 0;
+  /** The message being filled (header included), once its header is complete. */
+  private current: Uint8Array | undefined;
+  private filled = 0;
+  private readonly ready: HandshakeMessage[] = [];
+  /** An oversized header seen after complete messages: raised once they have been taken. */
+  private failure: DecodeError | undefined;
 
   constructor(private readonly maxMessageSize: number) {}
 
-  /** True while a partial message is buffered (a key change must not happen then, §5.1). */
+  /** True while any received bytes are not yet returned by {@link next} (a key change must not happen then, §5.1). */
   get hasPartial(): boolean {
-    return this.buf.length > 0;
+    return this.ready.length > 0 || this.headerFilled > 0 || this.current !== undefined;
   }
 
   push(data: Uint8Array): void {
-    if (data.length === 0) return;
-    const next = new Uint8Array(this.buf.length + data.length);
-    next.set(this.buf);
-    next.set(data, this.buf.length);
-    this.buf = next;
-    if (this.buf.length >= 4) this.checkLength();
-  }
-
-  private checkLength(): void {
-    const len = ((this.buf[1] as number) << 16) | ((this.buf[2] as number) << 8) | (this.buf[3] as number);
-    if (len > this.maxMessageSize) throw new DecodeError(`handshake message of ${len} bytes exceeds limit ${this.maxMessageSize}`);
+    if (this.failure) {
+      if (this.ready.length === 0) throw this.failure;
+      return;
+    }
+    let o = 0;
+    while (o < data.length) {
+      if (!this.current) {
+        const take = Math.min(4 - this.headerFilled, data.length - o);
+        this.header.set(data.subarray(o, o + take), this.headerFilled);
+        this.headerFilled += take;
+        o += take;
+        if (this.headerFilled < 4) break;
+        const len = ((this.header[1] as number) << 16) | ((this.header[2] as number) << 8) | (this.header[3] as number);
+        if (len > this.maxMessageSize) {
+          this.failure = new DecodeError(`handshake message of ${len} bytes exceeds limit ${this.maxMessageSize}`);
+          if (this.ready.length === 0) throw this.failure;
+          return;
+        }
+        this.current = new Uint8Array(4 + len);
+        this.current.set(this.header);
+        this.filled = 4;
+        this.headerFilled = 0;
+      }
+      const take = Math.min(this.current.length - this.filled, data.length - o);
+      this.current.set(data.subarray(o, o + take), this.filled);
+      this.filled += take;
+      o += take;
+      if (this.filled === this.current.length) {
+        const raw = this.current;
+        this.ready.push({ type: raw[0] as number, body: raw.subarray(4), raw });
+        this.current = undefined;
+      }
+    }
   }
 
   /** The next complete message, or undefined if more bytes are needed. */
   next(): HandshakeMessage | undefined {
-    if (this.buf.length < 4) return undefined;
-    this.checkLength();
-    const len = ((this.buf[1] as number) << 16) | ((this.buf[2] as number) << 8) | (this.buf[3] as number);
-    if (this.buf.length < 4 + len) return undefined;
-    const raw = this.buf.slice(0, 4 + len);
-    this.buf = this.buf.subarray(4 + len);
-    if (this.buf.length === 0) this.buf = new Uint8Array(0);
-    return { type: raw[0] as number, body: raw.subarray(4), raw };
+    const m = this.ready.shift();
+    if (m) return m;
+    if (this.failure) throw this.failure;
+    return undefined;
   }
 }

@@ -15,7 +15,8 @@
 #   Parallel runs serialise on a lock. On failure the last line is `pqtls-peers: error: ...`, exit 1.
 # Needs: bash, flock, apt-get, dpkg-deb, tar, gcc, node >= 20 with npm; network access to the Debian
 # mirror and the npm registry. Environment: PQTLS_PEERS_DIR, PQTLS_NODE24_VERSION (default 24.21.0),
-# PQTLS_DEBIAN_MIRROR / PQTLS_DEBIAN_SECURITY_MIRROR, PQTLS_PEERS_RUN_ID (see "same run" below).
+# PQTLS_DEBIAN_MIRROR / PQTLS_DEBIAN_SECURITY_MIRROR (default: the mirrors this machine's apt sources
+# name; with neither the Debian peers fail, saying so), PQTLS_PEERS_RUN_ID (see "same run" below).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

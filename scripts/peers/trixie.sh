@@ -9,15 +9,24 @@ TRIXIE_LIB=$TRIXIE/usr/lib/x86_64-linux-gnu
 APT_HOME=$PEERS/apt
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
+# Where this machine's apt configuration lives (a constant; test/peers-mirror.test.ts points it at a
+# fixture after sourcing this file).
+APT_ETC=/etc/apt
+
 # The Debian and Debian-security mirrors: $PQTLS_DEBIAN_MIRROR / $PQTLS_DEBIAN_SECURITY_MIRROR, else
-# the ones this machine's apt sources name (one-line or deb822 format), else deb.debian.org.
-debian_mirror() { # SUFFIX
-  local from_apt override
-  [ "$1" = debian ] && override=${PQTLS_DEBIAN_MIRROR:-} || override=${PQTLS_DEBIAN_SECURITY_MIRROR:-}
-  if [ -n "$override" ]; then echo "${override%/}"; return; fi
-  from_apt=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+# the first URL ending in /debian (/debian-security) that this machine's apt sources name, in
+# one-line (sources.list, *.list) or deb822 (*.sources) format. No mirror is built in: with neither,
+# this stops and says which variable to set.
+debian_mirror() { # SUFFIX: debian or debian-security
+  local var from_apt
+  [ "$1" = debian ] && var=PQTLS_DEBIAN_MIRROR || var=PQTLS_DEBIAN_SECURITY_MIRROR
+  if [ -n "${!var:-}" ]; then echo "${!var%/}"; return; fi
+  from_apt=$(cat "$APT_ETC/sources.list" "$APT_ETC"/sources.list.d/*.list "$APT_ETC"/sources.list.d/*.sources 2>/dev/null |
     grep -v '^[[:space:]]*#' | grep -oE "https?://[^[:space:]]+/$1/?([[:space:]]|\$)" | head -n 1 | tr -d '[:space:]' || true)
-  echo "${from_apt:-http://deb.debian.org/$1}" | sed 's:/*$::'
+  [ -n "$from_apt" ] || die "no Debian mirror found for '$1': neither \$$var is set nor does the apt configuration" \
+    "($APT_ETC/sources.list, $APT_ETC/sources.list.d/*.list, *.sources) name a URL ending in /$1;" \
+    "set $var to the mirror's URL (the one ending in /$1)"
+  echo "$from_apt" | sed 's:/*$::'
 }
 
 apt_private() { # apt-get|apt-cache ARGS...: apt on the private configuration only
@@ -59,8 +68,9 @@ trixie_refresh_index() {
     die "$(cat "$stamp")"
   fi
   [ -r "$KEYRING" ] || die "$KEYRING is missing (Debian package debian-archive-keyring)"
-  main=$(debian_mirror debian)
-  security=$(debian_mirror debian-security)
+  # debian_mirror runs in a subshell here: its die message is printed and recorded, exit follows.
+  main=$(debian_mirror debian) || exit 1
+  security=$(debian_mirror debian-security) || exit 1
   mkdir -p "$APT_HOME/lists/partial" "$APT_HOME/cache/archives/partial"
   {
     echo "deb [signed-by=$KEYRING] $main trixie main"

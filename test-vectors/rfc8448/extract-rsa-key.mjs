@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Transcribes the RSA private key that RFC 8448's server uses (the text before §3) into
-// server-rsa-key.json. Usage: node extract-rsa-key.mjs [path/to/rfc8448.txt]
+// server-rsa-key.json. Usage: node extract-rsa-key.mjs [path/to/rfc8448.txt [outDir]]
+// (default: the copy in test-vectors/specs/, output beside this script).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const src = process.argv[2] ?? process.env.RFC8448_TXT ?? join(here, '../../../shared/specs/rfc8448.txt');
+const src = process.argv[2] ?? join(here, '../specs/rfc8448.txt');
+const outDir = process.argv[3] ?? here;
 const text = readFileSync(src, 'utf8');
 const start = text.indexOf('The server in most examples uses an RSA certificate');
 const end = text.indexOf('3.  Simple 1-RTT Handshake', start);
@@ -29,4 +31,4 @@ for (const line of lines) {
   }
 }
 for (const n of Object.values(names)) if (!key[n]) throw new Error(`missing ${n}`);
-writeFileSync(join(here, 'server-rsa-key.json'), JSON.stringify({ source: 'RFC 8448 §2 (server RSA key)', ...key }, null, 2) + '\n');
+writeFileSync(join(outDir, 'server-rsa-key.json'), JSON.stringify({ source: 'RFC 8448 §2 (server RSA key)', ...key }, null, 2) + '\n');

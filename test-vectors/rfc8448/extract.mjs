@@ -6,8 +6,8 @@
  *
  *   node test-vectors/rfc8448/extract.mjs [path/to/rfc8448.txt [outDir]]
  *
- * The RFC defaults to ../shared/specs/rfc8448.txt beside the repository (or
- * env RFC8448_TXT); the output directory to this script's own. Writes `simple-1rtt.json`, `resumed-0rtt.json` and
+ * The RFC defaults to the copy in test-vectors/specs/rfc8448.txt; the output
+ * directory to this script's own. Writes `simple-1rtt.json`, `resumed-0rtt.json` and
  * `hello-retry-request.json` next to this script. Each file holds:
  *  - `steps`: every value the section lists, in order, keyed by the RFC's own
  *    labels (`PRK`, `info`, `expanded`, `complete record`, ...), so nothing
@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const source = process.argv[2] ?? process.env.RFC8448_TXT ?? resolve(here, '../../../shared/specs/rfc8448.txt');
+const source = process.argv[2] ?? resolve(here, '../specs/rfc8448.txt');
 const outDir = process.argv[3] ?? here;
 
 // ---------------------------------------------------------------- parsing

@@ -3,8 +3,9 @@
 // vectors.json beside this script. RFC 9369 Appendix A has the same layout and
 // is extracted by ../rfc9369/extract.mjs with the function exported here.
 //
-// Usage: node test-vectors/rfc9001/extract.mjs [path/to/rfc9001.txt]
-// (default: the specs folder shared beside the repository, or $QUIC_SPECS_DIR).
+// Usage: node test-vectors/rfc9001/extract.mjs [path/to/rfc9001.txt [outDir]]
+// (default: the copy in test-vectors/specs/; the output goes beside this script
+// unless outDir is given, which test/vectors-extract.test.ts uses to compare).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 export function specPath(name) {
-  const dir = process.env.QUIC_SPECS_DIR ?? join(here, '..', '..', '..', 'shared', 'specs');
-  return join(dir, name);
+  return join(here, '..', 'specs', name);
 }
 
 const HEX_LINE = /^[0-9a-f ]+$/;
@@ -157,6 +157,7 @@ export function writeVectors(dir, vectors) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const text = readFileSync(process.argv[2] ?? specPath('rfc9001.txt'), 'utf8');
-  writeVectors(here, extractAppendixA(text, 9001, 'quic'));
-  console.log(`wrote ${join(here, 'vectors.json')}`);
+  const outDir = process.argv[3] ?? here;
+  writeVectors(outDir, extractAppendixA(text, 9001, 'quic'));
+  console.log(`wrote ${join(outDir, 'vectors.json')}`);
 }

@@ -1,14 +1,11 @@
 /**
  * Shared loader for Wycheproof vector files (https://github.com/C2SP/wycheproof).
  *
- * The vectors are read in place, never copied into the project: from
- * `WYCHEPROOF_DIR` if set, else from `/work/shared/test-vectors/wycheproof/`
- * (resolved relative to the repository root). A missing directory FAILS the
- * suite loudly unless `PQTLS_SKIP_WYCHEPROOF=1` is set, so a misconfigured CI
- * cannot pass by silently testing nothing.
+ * The files the suites read are committed, unmodified, in
+ * `test-vectors/wycheproof/` (upstream commit in its `SOURCE`), so the suites
+ * always run: there is no opt-out, and a missing file fails its suite.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
 
 /** One test case; fields beyond these vary per file and are narrowed by the caller. */
 export interface WycheproofTest {
@@ -34,26 +31,7 @@ export interface WycheproofFile {
 }
 
 /** Directory the vectors are read from (a file URL ending in `/`). */
-export const wycheproofDir: URL = process.env['WYCHEPROOF_DIR']
-  ? pathToFileURL(process.env['WYCHEPROOF_DIR'].replace(/\/?$/, '/'))
-  : new URL('../../../shared/test-vectors/wycheproof/', import.meta.url);
-
-/** True when the opt-out `PQTLS_SKIP_WYCHEPROOF=1` is set. */
-export const wycheproofSkipRequested: boolean = process.env['PQTLS_SKIP_WYCHEPROOF'] === '1';
-
-/**
- * Whether Wycheproof suites should run. Throws (failing the test file at
- * collection) if the directory is missing and skipping was not requested.
- * Use as `describe.runIf(wycheproofAvailable())(...)`.
- */
-export function wycheproofAvailable(): boolean {
-  if (existsSync(fileURLToPath(wycheproofDir))) return true;
-  if (wycheproofSkipRequested) return false;
-  throw new Error(
-    `Wycheproof vectors not found at ${fileURLToPath(wycheproofDir)}; set WYCHEPROOF_DIR, ` +
-      'or PQTLS_SKIP_WYCHEPROOF=1 to skip these suites deliberately',
-  );
-}
+export const wycheproofDir: URL = new URL('../../test-vectors/wycheproof/', import.meta.url);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -18,6 +18,7 @@ import {
 import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { RSA_2048_PKCS1_HEX, RSA_2048_PUBLIC_HEX } from '../fixtures/rsa-2048.js';
 import { connectPair, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { seeded } from '../helpers/fc.js';
 
 const S = SignatureScheme;
 const rsaPkcs1 = fromHex(RSA_2048_PKCS1_HEX);
@@ -64,7 +65,7 @@ describe('raw key import', () => {
   it('the fast JWK import of X25519 and Ed25519 private keys gives the key the PKCS #8 import (RFC 8410) gives', () => {
     fc.assert(fc.property(fc.constantFrom('X25519', 'Ed25519' as const), fc.uint8Array({ minLength: 32, maxLength: 32 }), (curve, d) => {
       expect(toHex(okpRawPublicKey(okpPrivateKey(curve, d)))).toBe(toHex(okpRawPublicKey(okpPrivateKeyPkcs8(curve, d))));
-    }), { numRuns: 20 });
+    }), seeded(653, { numRuns: 20 }));
   });
 });
 
@@ -161,7 +162,7 @@ describe('symmetric primitives equal noble', () => {
       expect(toHex(ca.digest())).toBe(toHex(b.digest(concat(...parts))));
       expect(toHex(fork.digest())).toBe(toHex(b.digest(concat(...parts, Uint8Array.of(1)))));
       expect(toHex(a.digest(concat(...parts)))).toBe(toHex(b.digest(concat(...parts))));
-    }), { numRuns: 60 });
+    }), seeded(67292, { numRuns: 60 }));
   });
 
   it('HMAC, HKDF-Extract (empty salt = HashLen zeros) and HKDF-Expand (RFC 5869)', async () => {
@@ -174,7 +175,7 @@ describe('symmetric primitives equal noble', () => {
         expect(toHex(prk)).toBe(toHex(await noble.hkdfExtract(alg, key, ikm)));
         expect(await outcome(() => node.hkdfExpand(alg, prk, info, length))).toBe(await outcome(() => noble.hkdfExpand(alg, prk, info, length)));
       },
-    ), { numRuns: 60 });
+    ), seeded(45079, { numRuns: 60 }));
     // Out-of-range lengths and short PRKs are caller bugs on both: ConfigError.
     for (const [prk, length] of [[new Uint8Array(32), 255 * 32 + 1], [new Uint8Array(32), -1], [new Uint8Array(31), 32]] as const) {
       await expect(node.hkdfExpand('SHA-256', prk, new Uint8Array(0), length)).rejects.toBeInstanceOf(ConfigError);
@@ -199,7 +200,7 @@ describe('symmetric primitives equal noble', () => {
         expect(await a.open(nonce, aad, bent)).toBeNull();
         expect(await a.open(nonce, concat(aad, Uint8Array.of(0)), sealed)).toBeNull();
       },
-    ), { numRuns: 80 });
+    ), seeded(11719, { numRuns: 80 }));
   });
 
   it('AEAD misuse: wrong key length and seal nonce length are ConfigError; open of short input or bad nonce is null', async () => {
@@ -218,7 +219,7 @@ describe('symmetric primitives equal noble', () => {
       const [a, b] = [await node.headerProtection(alg, key), await noble.headerProtection(alg, key)];
       await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 16, maxLength: 16 }), async (sample) => {
         expect(toHex(await a.mask(sample))).toBe(toHex(await b.mask(sample)));
-      }), { numRuns: 40 });
+      }), seeded(89505, { numRuns: 40 }));
       await expect(a.mask(new Uint8Array(15))).rejects.toBeInstanceOf(ConfigError);
     }
     await expect(node.headerProtection('AES-256-ECB', new Uint8Array(16))).rejects.toBeInstanceOf(ConfigError);

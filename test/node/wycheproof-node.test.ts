@@ -17,7 +17,7 @@ import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError, IllegalParameterError, PqtlsError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { NamedGroup, SignatureScheme, scriptedRandom, type AeadAlgorithm, type HashAlgorithm, type RandomSource } from '../../src/pq/index.js';
-import { loadWycheproof, str, wycheproofAvailable, type WycheproofFile, type WycheproofGroup, type WycheproofTest } from '../helpers/wycheproof.js';
+import { loadWycheproof, str, type WycheproofFile, type WycheproofGroup, type WycheproofTest } from '../helpers/wycheproof.js';
 
 let script: RandomSource = scriptedRandom([]);
 const provider = createNodeCryptoProvider({ random: (n) => script(n) });
@@ -71,7 +71,7 @@ async function check(
 
 const total = (f: WycheproofFile): number => f.numberOfTests;
 
-describe.runIf(wycheproofAvailable())('Wycheproof against the node:crypto provider', () => {
+describe('Wycheproof against the node:crypto provider', () => {
   it.each([['aes_gcm_test.json', 'AES-GCM'], ['chacha20_poly1305_test.json', 'CHACHA20-POLY1305']] as const)('%s', async (name, kind) => {
     const file = loadWycheproof(name);
     const ran = await check(file, async (g, t) => {

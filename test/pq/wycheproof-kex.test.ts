@@ -28,7 +28,7 @@ import { NamedGroup } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { ML_KEM_1024, ML_KEM_512, ML_KEM_768, mlkemDecapsulate, mlkemKeygen, type MlKemParams } from '../../src/pq/noble/kex-mlkem.js';
 import { scriptedRandom, type RandomSource } from '../../src/pq/random.js';
-import { loadWycheproof, str, wycheproofAvailable, type WycheproofFile, type WycheproofTest } from '../helpers/wycheproof.js';
+import { loadWycheproof, str, type WycheproofFile, type WycheproofTest } from '../helpers/wycheproof.js';
 
 /** One provider for the file; each case scripts the bytes it will draw. */
 let script: RandomSource = scriptedRandom([]);
@@ -86,7 +86,7 @@ function scalarBytes(hex: string, length: number): Uint8Array {
   return fromHex(BigInt(`0x${hex || '0'}`).toString(16).padStart(2 * length, '0'));
 }
 
-describe.runIf(wycheproofAvailable())('Wycheproof key exchange through the provider', () => {
+describe('Wycheproof key exchange through the provider', () => {
   it('x25519_test.json (RFC 7748, RFC 8446 §7.4.2)', async () => {
     const file = loadWycheproof('x25519_test.json');
     await checkAll(

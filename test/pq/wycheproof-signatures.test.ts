@@ -31,7 +31,7 @@ import { parseRsaPublicKey } from '../../src/pq/noble/rsa-keys.js';
 import { rsaPssVerify, type Digest } from '../../src/pq/noble/rsa.js';
 import { seededRandom } from '../../src/pq/random.js';
 import {
-  loadWycheproof, str, wycheproofAvailable, type WycheproofFile, type WycheproofGroup, type WycheproofTest,
+  loadWycheproof, str, type WycheproofFile, type WycheproofGroup, type WycheproofTest,
 } from '../helpers/wycheproof.js';
 
 const S = SignatureScheme;
@@ -99,7 +99,7 @@ async function runFile(
   return { checked };
 }
 
-describe.runIf(wycheproofAvailable())('Wycheproof signature vectors', () => {
+describe('Wycheproof signature vectors', () => {
   describe('ECDSA, DER signatures (RFC 8446 §4.2.3 ecdsa_secp256r1_sha256 / ecdsa_secp384r1_sha384)', () => {
     it.each([
       ['ecdsa_secp256r1_sha256_test.json', S.ecdsa_secp256r1_sha256],

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, concat } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
 import { createNobleProvider, type AeadAlgorithm, type HashAlgorithm } from '../../src/pq/index.js';
-import { loadWycheproof, str, wycheproofAvailable, type WycheproofFile } from '../helpers/wycheproof.js';
+import { loadWycheproof, str, type WycheproofFile } from '../helpers/wycheproof.js';
 
 const provider = createNobleProvider();
 const num = (o: Readonly<Record<string, unknown>>, f: string): number => {
@@ -21,7 +21,7 @@ const num = (o: Readonly<Record<string, unknown>>, f: string): number => {
 };
 const count = (f: WycheproofFile): number => f.testGroups.reduce((n, g) => n + g.tests.length, 0);
 
-describe.runIf(wycheproofAvailable())('Wycheproof: symmetric primitives through the provider', () => {
+describe('Wycheproof: symmetric primitives through the provider', () => {
   for (const [file, kind] of [['aes_gcm_test.json', 'AES-GCM'], ['chacha20_poly1305_test.json', 'CHACHA20-POLY1305']] as const) {
     it(file, async () => {
       const f = loadWycheproof(file);

@@ -9,6 +9,7 @@ import {
   decodeFrames, encodeFrames, isFrameAllowed, QuicTransportError, TransportErrorCode, type Frame, type ProtectedPacketType,
 } from '../../src/quic/index.js';
 import { payloadFrames } from './arbitraries.js';
+import { seeded } from '../helpers/fc.js';
 
 const DATAGRAMS = { maxDatagramFrameSize: 65535 };
 
@@ -27,7 +28,7 @@ describe('frame round trips (RFC 9000 §19)', () => {
   it('every frame type encodes and decodes to itself', () => {
     fc.assert(fc.property(payloadFrames(), (frames) => {
       expect(decodeFrames(encodeFrames(frames), '1rtt', DATAGRAMS)).toEqual(frames);
-    }), { numRuns: 400 });
+    }), seeded(22647, { numRuns: 400 }));
   });
 });
 

@@ -5,6 +5,7 @@ import { toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { seededRandom } from '../../src/pq/random.js';
 import { QUIC_V1, QUIC_V2, encodeRetry, parsePacket, verifyRetry, type RetryPacket } from '../../src/quic/index.js';
+import { seeded } from '../helpers/fc.js';
 
 const provider = createNobleProvider({ random: seededRandom('quic retry') });
 const cid = fc.uint8Array({ maxLength: 20 });
@@ -22,7 +23,7 @@ describe.each([['v1', QUIC_V1], ['v2', QUIC_V2]] as const)('Retry %s', (_n, vers
         expect(await verifyRetry(provider, retry, odcid)).toBe(true);
         const other = new Uint8Array([...odcid, 0]);
         expect(await verifyRetry(provider, retry, other)).toBe(false);
-      }), { numRuns: 50 });
+      }), seeded(17848, { numRuns: 50 }));
   });
 
   it('any flipped bit in the token or tag fails the check', async () => {

@@ -7,6 +7,7 @@ import {
   DEFAULT_TRANSPORT_PARAMETERS, QuicTransportError, TransportErrorCode, decodeTransportParameters,
   encodeTransportParameters, type TransportParameters,
 } from '../../src/quic/index.js';
+import { seeded } from '../helpers/fc.js';
 
 const param = (id: number, value: Uint8Array): Uint8Array => new Writer().varint(id).varintBytes(value).finish();
 const int = (id: number, v: number): Uint8Array => param(id, new Writer().varint(v).finish());
@@ -60,7 +61,7 @@ describe('transport parameters (RFC 9000 §18)', () => {
   it('every parameter round-trips', () => {
     fc.assert(fc.property(serverParams, (p) => {
       expect(decodeTransportParameters(encodeTransportParameters(p), 'server')).toEqual(p);
-    }), { numRuns: 300 });
+    }), seeded(7025, { numRuns: 300 }));
   });
 
   it('absent parameters take the §18.2 defaults', () => {

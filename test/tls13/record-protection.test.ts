@@ -220,7 +220,7 @@ describe('padding policies (§5.4)', () => {
         expect(inner).toBeGreaterThanOrEqual(len + 1);
         expect(inner - (len + 1)).toBeLessThan(n);
         expect((await open(opener, rec)).content.length).toBe(len);
-      }), { numRuns: 25, seed: n });
+      }), { numRuns: 25, seed: 54 });
     }
   });
 

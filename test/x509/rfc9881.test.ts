@@ -1,8 +1,9 @@
 /**
  * RFC 9881 (ML-DSA in X.509): the Appendix C examples, read in place from the
- * shared spec text, and the encoding rules of §2, §4 and §6.
+ * spec text committed in test-vectors/specs/, and the encoding rules of §2, §4 and §6.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SignatureScheme } from '../../src/pq/ids.js';
 import {
@@ -12,10 +13,7 @@ import {
 import { bits, derNull, integer, octets, oid, sequence, tlv } from '../../src/x509/der.js';
 import { testProvider } from './pki.js';
 
-const specFile = process.env['PQTLS_SPECS_DIR']
-  ? `${process.env['PQTLS_SPECS_DIR']}/rfc9881-draft-ietf-lamps-dilithium-certificates.txt`
-  : new URL('../../../shared/specs/rfc9881-draft-ietf-lamps-dilithium-certificates.txt', import.meta.url).pathname;
-if (!existsSync(specFile)) throw new Error(`RFC 9881 text not found at ${specFile} (set PQTLS_SPECS_DIR)`);
+const specFile = fileURLToPath(new URL('../../test-vectors/specs/rfc9881-draft-ietf-lamps-dilithium-certificates.txt', import.meta.url));
 const spec = readFileSync(specFile, 'utf8');
 
 /** The PEM blocks of one appendix section, in order. */

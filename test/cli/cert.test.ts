@@ -8,8 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
+import { SignatureScheme } from '../../src/pq/ids.js';
+import { webPkiVerifier } from '../../src/tls13/verifier.js';
+import { freePort, interopDisabled, requirePeer, runPeer, spawnPeer, waitForPort } from '../helpers/peers.js';
+import { ourQuicClient } from '../helpers/quic-interop.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { decodePem, importPrivateKeyPem, parsePemChain, verifyChain, type Certificate } from '../../src/x509/index.js';
+import { decodePem, importPrivateKeyPem, parsePemChain, parsePkcs8Pem, verifyChain, type Certificate } from '../../src/x509/index.js';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-'));
@@ -90,4 +94,74 @@ describe('pqtls cert', () => {
     expect(await run('cert', 'leaf', '--ca', join(dir, 'root'), '--out', join(dir, 'l2'))).toMatchObject({ code: 2, err: expect.stringContaining('at least one --dns or --ip') as unknown });
     expect(await run('cert', 'leaf', '--ca', join(dir, 'missing'), '--dns', 'a', '--out', join(dir, 'l3'))).toMatchObject({ code: 1, err: expect.stringContaining('ENOENT') as unknown });
   });
+});
+
+describe('pqtls cert --alg ecdsa-*: the PKCS #8 key carries its public key (RFC 5915 [1] publicKey)', () => {
+  for (const alg of ['ecdsa-p256', 'ecdsa-p384'] as const) {
+    it(`${alg}: key.pem holds the ECPrivateKey publicKey, equal to the certificate's key`, async () => {
+      const out = join(dir, `${alg}-ca`);
+      expect((await run('cert', 'ca', '--alg', alg, '--subject', `CN=${alg}`, '--out', out)).code).toBe(0);
+      const key = parsePkcs8Pem(readFileSync(join(out, 'key.pem'), 'utf8'));
+      const [cert] = parsePemChain(readFileSync(join(out, 'cert.pem'), 'utf8'));
+      // An uncompressed SEC1 point (0x04 || X || Y), the same one the certificate certifies.
+      expect(key.publicKey).toEqual(cert?.publicKey.publicKey);
+      expect(key.publicKey?.[0]).toBe(0x04);
+    });
+  }
+});
+
+/**
+ * Other stacks load the ECDSA keys the CLI writes: OpenSSL checks the key and
+ * derives the same SubjectPublicKeyInfo; GnuTLS 3.8 (ngtcp2-server) loaded
+ * keys without [1] publicKey as "ASN1 parser: Element was not found", so a
+ * QUIC handshake signed with the CLI's key proves GnuTLS reads it.
+ */
+describe.runIf(!interopDisabled)('pqtls cert ECDSA keys in OpenSSL 3.5 and GnuTLS 3.8', () => {
+  // Real validity around the wall clock: ngtcp2 and our verifier check it against now.
+  const notBefore = new Date(Date.now() - 3_600_000).toISOString();
+
+  async function mint(alg: 'ecdsa-p256' | 'ecdsa-p384', tag: string): Promise<{ root: string; leaf: string }> {
+    const root = join(dir, `${tag}-${alg}-root`);
+    const leaf = join(dir, `${tag}-${alg}-leaf`);
+    expect((await run('cert', 'ca', '--alg', alg, '--subject', `CN=${alg} interop root`, '--not-before', notBefore, '--out', root)).code).toBe(0);
+    expect((await run('cert', 'leaf', '--ca', root, '--alg', alg, '--dns', 'localhost', '--not-before', notBefore, '--days', '2', '--out', leaf)).code)
+      .toBe(0);
+    return { root, leaf };
+  }
+
+  for (const alg of ['ecdsa-p256', 'ecdsa-p384'] as const) {
+    it(`${alg}: openssl pkey -check accepts key.pem, and -pubout gives the certificate's SubjectPublicKeyInfo`, async () => {
+      requirePeer('openssl');
+      const { leaf } = await mint(alg, 'openssl');
+      const check = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-check', '-noout']);
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect(check.stdout + check.stderr).toContain('Key is valid');
+      const pub = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-pubout']);
+      expect(pub.code).toBe(0);
+      const [cert] = parsePemChain(readFileSync(join(leaf, 'cert.pem'), 'utf8'));
+      expect(decodePem(pub.stdout)[0]?.bytes).toEqual(cert?.publicKey.der);
+      // OpenSSL's own text form lists the public point inside the private key.
+      const text = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-text', '-noout']);
+      expect(text.stdout).toContain('pub:');
+    });
+
+    it(`${alg}: ngtcp2-server (GnuTLS) loads key.pem + chain.pem and completes a QUIC handshake with our client`, async () => {
+      requirePeer('ngtcp2-server');
+      const { root, leaf } = await mint(alg, 'gnutls');
+      const port = await freePort('udp');
+      const peer = spawnPeer('ngtcp2-server', [
+        '--no-quic-dump', '--no-http-dump', '-d', dir, '127.0.0.1', String(port), join(leaf, 'key.pem'), join(leaf, 'chain.pem'),
+      ], { timeoutMs: 15_000 });
+      await waitForPort(port, { protocol: 'udp', process: peer });
+      const provider = createNobleProvider();
+      const trustAnchors = parsePemChain(readFileSync(join(root, 'cert.pem'), 'utf8')).map((c) => c.der);
+      const { log, info } = await ourQuicClient({
+        host: '127.0.0.1', port, tls: { provider, serverName: 'localhost', alpnProtocols: ['h3'], verifier: webPkiVerifier({ provider, trustAnchors }) },
+      });
+      expect(info.peerSignatureScheme).toBe(alg === 'ecdsa-p256' ? SignatureScheme.ecdsa_secp256r1_sha256 : SignatureScheme.ecdsa_secp384r1_sha384);
+      await peer.waitForLine('QUIC handshake has completed');
+      expect(peer.output).not.toContain('ASN1 parser');
+      expect(log.errors).toEqual([]);
+    }, 20_000);
+  }
 });

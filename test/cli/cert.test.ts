@@ -3,7 +3,7 @@
  * directories with cert.pem / key.pem / chain.pem / root.pem, and the results
  * validate under our validator. Runs `main()` in-process with an injected clock.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,7 +79,7 @@ describe('pqtls cert', () => {
   it('--help for the dispatcher, cert and every subcommand', async () => {
     expect((await run('--help')).out).toMatch(/cert +mint and check X.509 certificates/);
     expect((await run('cert', '--help')).out).toContain('chain.pem  the certificate and the intermediates above it');
-    for (const sub of ['ca', 'intermediate', 'leaf', 'show', 'verify']) {
+    for (const sub of ['ca', 'intermediate', 'leaf', 'csr', 'show', 'verify']) {
       const r = await run('cert', sub, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(new RegExp(`^usage: pqtls cert ${sub}`));
@@ -93,6 +93,56 @@ describe('pqtls cert', () => {
     expect(await run('cert', 'ca', '--bogus')).toMatchObject({ code: 2, err: expect.stringContaining("Unknown option '--bogus'") as unknown });
     expect(await run('cert', 'leaf', '--ca', join(dir, 'root'), '--out', join(dir, 'l2'))).toMatchObject({ code: 2, err: expect.stringContaining('at least one --dns or --ip') as unknown });
     expect(await run('cert', 'leaf', '--ca', join(dir, 'missing'), '--dns', 'a', '--out', join(dir, 'l3'))).toMatchObject({ code: 1, err: expect.stringContaining('ENOENT') as unknown });
+  });
+});
+
+describe('pqtls cert csr and leaf --csr', () => {
+  it('csr --new-key → leaf --csr: the CA certifies the requester\'s key, writes no key.pem, and the chain validates', async () => {
+    const ca = join(dir, 'csr-ca');
+    expect((await run('cert', 'ca', '--alg', 'ml-dsa-87', '--subject', 'CN=CSR CA', '--out', ca)).code).toBe(0);
+    const key = join(dir, 'req.key');
+    const req = join(dir, 'req.csr');
+    const made = await run('cert', 'csr', '--new-key', key, '--alg', 'ml-dsa-65', '--subject', 'CN=req,O=pqtls', '--dns', 'req.example', '--ip', '::1', '--out', req);
+    expect(made).toMatchObject({ code: 0, err: '' });
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    expect(readFileSync(req, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
+
+    const out = join(dir, 'csr-leaf');
+    const issued = await run('cert', 'leaf', '--ca', ca, '--csr', req, '--dns', 'extra.example', '--out', out);
+    expect(issued).toMatchObject({ code: 0, err: '' });
+    expect(issued.out).toContain('names:      DNS:req.example, DNS:extra.example, IP:::1');
+    expect(existsSync(join(out, 'key.pem'))).toBe(false);
+    const provider = createNobleProvider();
+    const [leaf] = parsePemChain(readFileSync(join(out, 'cert.pem'), 'utf8'));
+    expect(leaf?.subject.text).toBe('CN=req,O=pqtls');
+    // The certified key is the one in the requester's key file.
+    expect(leaf?.publicKey.publicKey).toEqual((await importPrivateKeyPem(provider, readFileSync(key, 'utf8'))).publicKey);
+    const verified = await run('cert', 'verify', '--ca', join(out, 'root.pem'), '--host', 'req.example', join(out, 'chain.pem'));
+    expect(verified).toMatchObject({ code: 0 });
+
+    // csr --key with the existing key, to standard output.
+    const again = await run('cert', 'csr', '--key', key, '--dns', 'req.example');
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
+  });
+
+  it('leaf --csr refuses a request whose signature does not verify, and flags that do not apply', async () => {
+    const ca = join(dir, 'csr-ca2');
+    expect((await run('cert', 'ca', '--alg', 'ed25519', '--subject', 'CN=CSR CA 2', '--out', ca)).code).toBe(0);
+    const req = join(dir, 'bad.csr');
+    expect((await run('cert', 'csr', '--new-key', join(dir, 'bad.key'), '--alg', 'ed25519', '--dns', 'bad.example', '--out', req)).code).toBe(0);
+    const der = decodePem(readFileSync(req, 'utf8'))[0]?.bytes.slice() as Uint8Array;
+    der[der.length - 1] = (der[der.length - 1] as number) ^ 1;
+    writeFileSync(req, der);
+    const refused = await run('cert', 'leaf', '--ca', ca, '--csr', req, '--out', join(dir, 'bad-leaf'));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('bad_signature: the request is not signed by the key it names');
+    expect(existsSync(join(dir, 'bad-leaf'))).toBe(false);
+    expect(await run('cert', 'leaf', '--ca', ca, '--csr', req, '--alg', 'ed25519', '--out', join(dir, 'x'))).toMatchObject({
+      code: 2, err: expect.stringContaining('--alg does not apply with --csr') as unknown,
+    });
+    expect(await run('cert', 'csr', '--dns', 'a.example')).toMatchObject({ code: 2, err: expect.stringContaining('exactly one of --key FILE and --new-key FILE') as unknown });
+    expect(await run('cert', 'csr', '--key', join(dir, 'bad.key'))).toMatchObject({ code: 2, err: expect.stringContaining('needs --subject or at least one') as unknown });
   });
 });
 

@@ -5,6 +5,7 @@
  * critical extensions it does not understand, bounds every size, and takes
  * only the subject, the key and the DNS/IP subjectAltNames from the request.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import type { KeyPair } from '../../src/pq/provider.js';
@@ -200,5 +201,30 @@ describe('strict structure and size limits', () => {
       extensions: [subjectAltNameExtension({ dns: Array.from({ length: DEFAULT_CSR_LIMITS.maxSubjectAltNames + 1 }, (_, i) => `h${i}.example`) })],
     });
     expect(await reason(() => parseCertificationRequest(manyNames))).toMatch(/^malformed: .*101 entries/);
+  });
+});
+
+describe('mutated requests (attacker input to a CA)', () => {
+  it('parsing and verifying throw only CertificateError, and a mutation never yields a request that verifies with other contents', async () => {
+    const requests = await Promise.all((['ml-dsa-44', 'ed25519', 'ecdsa-p256'] as const).map(async (alg) => {
+      const keyPair = await provider.generateKeyPair(alg);
+      return createCertificationRequest({ provider, keyPair, subject: 'CN=m,O=pqtls', dns: ['m.example'], ip: ['10.1.2.3'] });
+    }));
+    const edit = fc.record({
+      pick: fc.nat(), at: fc.nat(), head: fc.boolean(), mask: fc.integer({ min: 1, max: 255 }), cut: fc.boolean(),
+    });
+    await fc.assert(fc.asyncProperty(edit, async ({ pick, at, head, mask, cut }) => {
+      const der = requests[pick % requests.length] as Uint8Array;
+      const i = head ? at % Math.min(200, der.length) : at % der.length;
+      const m = cut ? der.slice(0, i) : der.slice();
+      if (!cut) m[i] = (m[i] as number) ^ mask;
+      try {
+        const csr = await verifyCertificationRequest(provider, m);
+        // A mutated request that still verifies can only differ outside the signed info.
+        expect(csr.info).toEqual(parseCertificationRequest(der).info);
+      } catch (e) {
+        if (!(e instanceof CertificateError)) throw e;
+      }
+    }), { seed: 0xc5a, numRuns: 300 });
   });
 });

@@ -8,10 +8,10 @@
  *   chain.pem  the certificate followed by the intermediates above it (root excluded): what a server sends
  *   root.pem   the trust anchor the chain leads to (for --CAfile / trustAnchors)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { PqtlsError } from '../errors.js';
+import { ConfigError, PqtlsError } from '../errors.js';
 import { createNobleProvider } from '../pq/noble/index.js';
 import type { KeyAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair } from '../pq/provider.js';
@@ -20,7 +20,7 @@ import {
   isSelfIssued, issueIntermediate, issueLeaf, parsePemChain, verifyChain, type Certificate, type IssuedCertificate,
   type IssuerCredentials, type KeyPurpose, type MlDsaKeyFormat,
 } from '../x509/index.js';
-import { certificationRequestToPem, createCertificationRequest, issueLeafFromRequest } from '../x509/csr.js';
+import { DEFAULT_CSR_LIMITS, certificationRequestToPem, createCertificationRequest, issueLeafFromRequest } from '../x509/csr.js';
 import { UsageError, type CliCommand, type CliIo } from './command.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -410,8 +410,10 @@ async function write(
   return 0;
 }
 
-/** A request file as PEM text, or DER bytes when it is not PEM. */
+/** A request file as PEM text, or DER bytes when it is not PEM; a file far over the parser's limit is not read at all. */
 function readRequest(file: string): string | Uint8Array {
+  const max = DEFAULT_CSR_LIMITS.maxBytes * 2 + 1024;
+  if (statSync(file).size > max) throw new ConfigError(`${file}: over ${max} bytes, too large for a certification request`);
   const bytes = readFileSync(file);
   const text = bytes.toString('latin1');
   return text.includes('-----BEGIN') ? text : new Uint8Array(bytes);

@@ -23,6 +23,12 @@ import { decodePem, encodePem } from './pem.js';
  * from it under the CA's own policy. The request proposes; the CA decides: only
  * the subject, the key and the DNS/IP subjectAltNames are taken from it, never
  * basicConstraints, keyUsage or anything else it asks for.
+ *
+ * Written on our own DER layer rather than with pkijs/asn1js: a request is
+ * attacker input to a CA, so it gets the same strict DER and size limits as a
+ * certificate; ML-DSA (and every other algorithm) verifies through the crypto
+ * provider without a WebCrypto engine; and the package keeps no runtime
+ * dependency beyond noble (pkijs is only the independent parser of the tests).
  */
 
 /** PKCS #9 extensionRequest (RFC 2985 §5.4.2): the requested X.509 extensions. */

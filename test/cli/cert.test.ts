@@ -141,6 +141,10 @@ describe('pqtls cert csr and leaf --csr', () => {
     expect(await run('cert', 'leaf', '--ca', ca, '--csr', req, '--alg', 'ed25519', '--out', join(dir, 'x'))).toMatchObject({
       code: 2, err: expect.stringContaining('--alg does not apply with --csr') as unknown,
     });
+    writeFileSync(join(dir, 'huge.csr'), new Uint8Array(200_000));
+    expect(await run('cert', 'leaf', '--ca', ca, '--csr', join(dir, 'huge.csr'), '--out', join(dir, 'y'))).toMatchObject({
+      code: 1, err: expect.stringContaining('too large for a certification request') as unknown,
+    });
     expect(await run('cert', 'csr', '--dns', 'a.example')).toMatchObject({ code: 2, err: expect.stringContaining('exactly one of --key FILE and --new-key FILE') as unknown });
     expect(await run('cert', 'csr', '--key', join(dir, 'bad.key'))).toMatchObject({ code: 2, err: expect.stringContaining('needs --subject or at least one') as unknown });
   });

@@ -269,11 +269,14 @@ function certUsage(): string {
     '  key.pem    its PKCS #8 private key (mode 0600)',
     '  chain.pem  the certificate and the intermediates above it (what a server sends)',
     '  root.pem   the root it chains to (the trust anchor)',
+    '(leaf --csr writes no key.pem: the key stays with whoever made the request)',
     '',
     'Example:',
     '  pqtls cert ca --alg ml-dsa-65 --subject "CN=PQ root" --out pki/root',
     '  pqtls cert intermediate --ca pki/root --alg ml-dsa-65 --subject "CN=PQ intermediate" --out pki/int',
     '  pqtls cert leaf --ca pki/int --alg ml-dsa-65 --dns localhost --ip 127.0.0.1 --out pki/server',
+    '  pqtls cert csr --new-key web.key --alg ml-dsa-44 --dns www.example.com --out web.csr',
+    '  pqtls cert leaf --ca pki/int --csr web.csr --out pki/web',
     '',
   ].join('\n');
 }

@@ -8,18 +8,19 @@
  *   chain.pem  the certificate followed by the intermediates above it (root excluded): what a server sends
  *   root.pem   the trust anchor the chain leads to (for --CAfile / trustAnchors)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { PqtlsError } from '../errors.js';
+import { ConfigError, PqtlsError } from '../errors.js';
 import { createNobleProvider } from '../pq/noble/index.js';
 import type { KeyAlgorithm } from '../pq/ids.js';
-import type { CryptoProvider } from '../pq/provider.js';
+import type { CryptoProvider, KeyPair } from '../pq/provider.js';
 import {
   CA_KEY_ALGORITHMS, certificateToPem, chainToPem, exportPrivateKeyPem, formatCertificate, generateRoot, importPrivateKeyPem,
   isSelfIssued, issueIntermediate, issueLeaf, parsePemChain, verifyChain, type Certificate, type IssuedCertificate,
   type IssuerCredentials, type KeyPurpose, type MlDsaKeyFormat,
 } from '../x509/index.js';
+import { DEFAULT_CSR_LIMITS, certificationRequestToPem, createCertificationRequest, issueLeafFromRequest } from '../x509/csr.js';
 import { UsageError, type CliCommand, type CliIo } from './command.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -95,11 +96,19 @@ Creates an intermediate CA signed by the CA in DIR (its cert.pem and key.pem).
   leaf: {
     summary: 'create an end-entity (server or client) certificate signed by --ca DIR',
     usage: `usage: pqtls cert leaf --ca DIR (--dns NAME | --ip ADDR)... --out DIR [options]
+       pqtls cert leaf --ca DIR --csr FILE --out DIR [options]
 
 Creates an end-entity certificate: basicConstraints CA:FALSE, keyUsage digitalSignature,
 extendedKeyUsage serverAuth (or as --eku says), subjectAltName from --dns and --ip.
 
+With --csr, certifies the key of a PKCS #10 request instead of generating one (no key.pem
+is written): the request's signature must verify with its own key (proof of possession),
+and only its subject and DNS/IP subjectAltNames are taken from it (--dns/--ip add names,
+--subject replaces the subject); whatever else it asks for (CA, key usage) is not granted,
+and a critical extension this CA does not understand makes it refuse the request.
+
   --ca DIR             the issuing CA's directory
+  --csr FILE           PEM or DER certification request to issue from
   --dns NAME           DNS subjectAltName (repeatable); "*.example.com" for a wildcard
   --ip ADDR            IP-address subjectAltName, IPv4 or IPv6 (repeatable)
   --subject DN         default "CN=<first --dns or --ip>"
@@ -107,23 +116,88 @@ extendedKeyUsage serverAuth (or as --eku says), subjectAltName from --dns and --
 `,
     options: {
       ...issueOptions, ca: { type: 'string' }, dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true },
-      eku: { type: 'string', multiple: true },
+      eku: { type: 'string', multiple: true }, csr: { type: 'string' },
     },
     async run(v, _p, io, provider) {
       const ca = await loadCa(required(v, 'ca'), provider);
       const dns = strings(v['dns']);
       const ip = strings(v['ip']);
-      if (dns.length + ip.length === 0) throw new UsageError('a leaf needs at least one --dns or --ip');
       const eku = strings(v['eku']).map((e): KeyPurpose => {
         if (e !== 'serverAuth' && e !== 'clientAuth') throw new UsageError(`--eku must be serverAuth or clientAuth, not "${e}"`);
         return e;
       });
       const subject = typeof v['subject'] === 'string' ? { subject: v['subject'] } : {};
+      if (typeof v['csr'] === 'string') {
+        for (const flag of ['alg', 'key-format']) if (v[flag] !== undefined) throw new UsageError(`--${flag} does not apply with --csr (the key is the request's)`);
+        const certificate = await issueLeafFromRequest({
+          provider, issuer: ca.credentials, request: readRequest(v['csr']), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
+          ...validityOf(v, io, 365),
+        });
+        return write(v, io, provider, { certificate }, ca.chain, ca.root);
+      }
+      if (dns.length + ip.length === 0) throw new UsageError('a leaf needs at least one --dns or --ip');
       const issued = await issueLeaf({
         provider, issuer: ca.credentials, algorithm: algOf(v), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
         ...validityOf(v, io, 365),
       });
       return write(v, io, provider, issued, ca.chain, ca.root);
+    },
+  },
+  csr: {
+    summary: 'write a PKCS #10 certification request for a key (to have it certified by a CA)',
+    usage: `usage: pqtls cert csr (--key FILE | --new-key FILE) (--subject DN | --dns NAME | --ip ADDR)... [--out FILE] [options]
+
+Writes a PKCS #10 certification request (PEM), signed with the key it asks to have certified;
+the DNS names and IP addresses go into an extensionRequest subjectAltName. A CA issues from it
+with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
+
+  --key FILE           the PKCS #8 private key to certify (PEM)
+  --new-key FILE       generate a new key of --alg and write it to FILE (mode 0600)
+  --alg ALG            key algorithm for --new-key: ${ALGS} (default ml-dsa-65)
+  --key-format F       ML-DSA form of the --new-key file: seed (default), expanded, both
+  --subject DN         e.g. "CN=www.example.com,O=Example"; default "CN=<first --dns or --ip>"
+  --dns NAME           DNS subjectAltName to ask for (repeatable)
+  --ip ADDR            IP-address subjectAltName to ask for (repeatable)
+  --out FILE           where to write the request (default: standard output)
+  --force              overwrite existing files
+  -h, --help           this help
+`,
+    options: {
+      ...help, key: { type: 'string' }, 'new-key': { type: 'string' }, alg: { type: 'string' }, 'key-format': { type: 'string' },
+      subject: { type: 'string' }, dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true }, out: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+    async run(v, _p, io, provider) {
+      const dns = strings(v['dns']);
+      const ip = strings(v['ip']);
+      const first = dns[0] ?? ip[0];
+      const subject = typeof v['subject'] === 'string' ? v['subject'] : first !== undefined ? `CN=${first}` : undefined;
+      if (subject === undefined) throw new UsageError('a request needs --subject or at least one --dns or --ip');
+      const keyFile = v['key'];
+      const newKey = v['new-key'];
+      if ((typeof keyFile === 'string') === (typeof newKey === 'string')) throw new UsageError('give exactly one of --key FILE and --new-key FILE');
+      const out = typeof v['out'] === 'string' ? v['out'] : undefined;
+      for (const f of [newKey, out]) {
+        if (typeof f === 'string' && existsSync(f) && !v['force']) throw new UsageError(`${f} already exists (use --force to overwrite)`);
+      }
+      let keyPair: KeyPair;
+      if (typeof newKey === 'string') {
+        keyPair = await provider.generateKeyPair(algOf(v));
+        writeFileSync(newKey, await exportPrivateKeyPem(provider, keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) }), { mode: 0o600 });
+      } else {
+        if (v['alg'] !== undefined) throw new UsageError('--alg applies only to --new-key (the key file says its algorithm)');
+        keyPair = await importPrivateKeyPem(provider, readFileSync(keyFile as string, 'utf8'));
+      }
+      const pem = certificationRequestToPem(await createCertificationRequest({
+        provider, keyPair, subject, dns, ip,
+      }));
+      if (out === undefined) {
+        io.out(pem);
+      } else {
+        writeFileSync(out, pem);
+        io.out(`wrote ${[...(typeof newKey === 'string' ? [newKey] : []), out].join(', ')}\n`);
+      }
+      return 0;
     },
   },
   show: {
@@ -186,7 +260,7 @@ a root in ROOTS.pem at the current time (or --at TIME), and prints the path.
 function certUsage(): string {
   const width = Math.max(...Object.keys(subs).map((k) => k.length));
   return [
-    'usage: pqtls cert <ca|intermediate|leaf|show|verify> [options]',
+    'usage: pqtls cert <ca|intermediate|leaf|csr|show|verify> [options]',
     '',
     ...Object.entries(subs).map(([n, s]) => `  ${n.padEnd(width)}  ${s.summary}`),
     '',
@@ -195,18 +269,21 @@ function certUsage(): string {
     '  key.pem    its PKCS #8 private key (mode 0600)',
     '  chain.pem  the certificate and the intermediates above it (what a server sends)',
     '  root.pem   the root it chains to (the trust anchor)',
+    '(leaf --csr writes no key.pem: the key stays with whoever made the request)',
     '',
     'Example:',
     '  pqtls cert ca --alg ml-dsa-65 --subject "CN=PQ root" --out pki/root',
     '  pqtls cert intermediate --ca pki/root --alg ml-dsa-65 --subject "CN=PQ intermediate" --out pki/int',
     '  pqtls cert leaf --ca pki/int --alg ml-dsa-65 --dns localhost --ip 127.0.0.1 --out pki/server',
+    '  pqtls cert csr --new-key web.key --alg ml-dsa-44 --dns www.example.com --out web.csr',
+    '  pqtls cert leaf --ca pki/int --csr web.csr --out pki/web',
     '',
   ].join('\n');
 }
 
 /** `pqtls cert ...` */
 export const certCommand: CliCommand = {
-  summary: 'mint and check X.509 certificates (ML-DSA, Ed25519, ECDSA): ca, intermediate, leaf, show, verify',
+  summary: 'mint and check X.509 certificates (ML-DSA, Ed25519, ECDSA): ca, intermediate, leaf, csr, show, verify',
   async run(argv, io) {
     const [name, ...rest] = argv;
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -316,22 +393,33 @@ async function loadCa(dir: string, provider: CryptoProvider): Promise<LoadedCa> 
   return { credentials: { certificate: cert, privateKey: keyPair.privateKey }, chain, root: root as Certificate };
 }
 
+/** Writes the files into --out DIR; key.pem only when we made the key (not for a --csr leaf). */
 async function write(
-  v: Values, io: CliIo, provider: CryptoProvider, issued: IssuedCertificate, issuerChain: readonly Certificate[], root: Certificate,
+  v: Values, io: CliIo, provider: CryptoProvider, issued: Pick<IssuedCertificate, 'certificate'> & Partial<IssuedCertificate>,
+  issuerChain: readonly Certificate[], root: Certificate,
 ): Promise<number> {
   const out = required(v, 'out');
-  const files = ['cert.pem', 'key.pem', 'chain.pem', 'root.pem'].map((f) => join(out, f));
+  const [certFile, keyFile, chainFile, rootFile] = ['cert.pem', 'key.pem', 'chain.pem', 'root.pem'].map((f) => join(out, f)) as [string, string, string, string];
+  const files = issued.keyPair ? [certFile, keyFile, chainFile, rootFile] : [certFile, chainFile, rootFile];
   const existing = files.filter((f) => existsSync(f));
   if (existing.length && !v['force']) throw new UsageError(`${existing.join(', ')} already exist (use --force to overwrite)`);
-  const key = await exportPrivateKeyPem(provider, issued.keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) });
+  const key = issued.keyPair && (await exportPrivateKeyPem(provider, issued.keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) }));
   mkdirSync(out, { recursive: true });
-  const [certFile, keyFile, chainFile, rootFile] = files as [string, string, string, string];
   writeFileSync(certFile, certificateToPem(issued.certificate));
-  writeFileSync(keyFile, key, { mode: 0o600 });
+  if (key !== undefined) writeFileSync(keyFile, key, { mode: 0o600 });
   writeFileSync(chainFile, chainToPem([issued.certificate, ...issuerChain]));
   writeFileSync(rootFile, certificateToPem(root));
   io.out(`${formatCertificate(issued.certificate)}\nwrote ${files.join(', ')}\n`);
   return 0;
+}
+
+/** A request file as PEM text, or DER bytes when it is not PEM; a file far over the parser's limit is not read at all. */
+function readRequest(file: string): string | Uint8Array {
+  const max = DEFAULT_CSR_LIMITS.maxBytes * 2 + 1024;
+  if (statSync(file).size > max) throw new ConfigError(`${file}: over ${max} bytes, too large for a certification request`);
+  const bytes = readFileSync(file);
+  const text = bytes.toString('latin1');
+  return text.includes('-----BEGIN') ? text : new Uint8Array(bytes);
 }
 
 function indent(s: string): string {

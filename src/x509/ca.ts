@@ -218,26 +218,49 @@ function authorityKeyId(o: { provider: CryptoProvider; issuer: IssuerCredentials
  */
 export async function issueLeaf(o: LeafOptions): Promise<IssuedCertificate> {
   checkIssuer(o.issuer);
+  if ((o.dns ?? []).length + (o.ip ?? []).length === 0 && o.subject === undefined) {
+    throw new ConfigError('a leaf needs a subject or at least one DNS name or IP address');
+  }
+  const keyPair = await keyFor(o);
+  const certificate = await signLeaf(o, { algorithm: algorithmOf(keyPair), publicKey: keyPair.publicKey });
+  return { certificate, keyPair };
+}
+
+/** What {@link signLeaf} certifies: a key by algorithm and bytes, or a SubjectPublicKeyInfo copied as is. */
+export type LeafSubjectKey =
+  | { readonly algorithm: KeyAlgorithm; readonly publicKey: Uint8Array }
+  /** `publicKey` is the subjectPublicKey bits (for the key identifier). */
+  | { readonly spki: Uint8Array; readonly publicKey: Uint8Array };
+
+/**
+ * Signs a leaf for a public key the CA does not hold the private half of
+ * (issueLeaf's key pair, or a certification request's key): the extensions of
+ * {@link issueLeaf}. `subject` may be DER (a request's Name, copied byte for byte).
+ */
+export async function signLeaf(
+  o: Omit<LeafOptions, 'subject' | 'algorithm' | 'keyPair'> & { readonly subject?: string | Uint8Array }, key: LeafSubjectKey,
+): Promise<Certificate> {
+  checkIssuer(o.issuer);
   const dns = o.dns ?? [];
   const ip = o.ip ?? [];
   if (dns.length + ip.length === 0 && o.subject === undefined) throw new ConfigError('a leaf needs a subject or at least one DNS name or IP address');
-  const subject = o.subject ?? `CN=${dns[0] ?? ip[0] ?? ''}`;
-  const keyPair = await keyFor(o);
+  const subjectName = nameDer(o.subject ?? `CN=${dns[0] ?? ip[0] ?? ''}`);
+  const emptySubject = subjectName.length === 2;
+  if (emptySubject && dns.length + ip.length === 0) throw new ConfigError('a leaf with an empty subject needs at least one DNS name or IP address');
   const purposes = o.extKeyUsage ?? ['serverAuth'];
-  const subjectName = nameDer(subject);
   const extensions: ExtensionSpec[] = [
     basicConstraintsExtension(false),
     keyUsageExtension(['digitalSignature']),
     ...(purposes.length ? [extKeyUsageExtension(purposes.map((p) => (p === 'serverAuth' ? Oid.serverAuth : Oid.clientAuth)))] : []),
-    ...(dns.length + ip.length ? [subjectAltNameExtension({ dns, ip }, subjectName.length === 2)] : []),
-    subjectKeyIdExtension(keyIdentifier(o.provider, keyPair.publicKey)),
+    ...(dns.length + ip.length ? [subjectAltNameExtension({ dns, ip }, emptySubject)] : []),
+    subjectKeyIdExtension(keyIdentifier(o.provider, key.publicKey)),
     authorityKeyIdExtension(authorityKeyId(o)),
   ];
   const certificate = await issueCertificate({
-    provider: o.provider, subject: subjectName, subjectKey: { algorithm: algorithmOf(keyPair), publicKey: keyPair.publicKey },
+    provider: o.provider, subject: subjectName, subjectKey: 'spki' in key ? { spki: key.spki } : key,
     issuer: { name: o.issuer.certificate.subject.der, privateKey: o.issuer.privateKey }, notBefore: o.notBefore, notAfter: o.notAfter,
     ...(o.serialNumber && { serialNumber: o.serialNumber }), extensions,
   });
   await checkSignedBy(o.provider, certificate, o.issuer.certificate);
-  return { certificate, keyPair };
+  return certificate;
 }

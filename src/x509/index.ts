@@ -39,4 +39,8 @@ export {
   basicConstraintsExtension, keyUsageExtension, extKeyUsageExtension, subjectAltNameExtension, subjectKeyIdExtension,
   authorityKeyIdExtension, nameConstraintsExtension, type ExtensionSpec, type NameConstraintsSpec,
 } from './extension-encoding.js';
+export {
+  parseCertificationRequest, verifyCertificationRequest, createCertificationRequest, certificationRequestToPem, issueLeafFromRequest,
+  DEFAULT_CSR_LIMITS, type CertificationRequest, type CsrLimits, type CsrOptions, type LeafFromRequestOptions,
+} from './csr.js';
 export { Oid } from './oids.js';

@@ -1,5 +1,5 @@
 import { toHex } from '../bytes.js';
-import { contents, oid, oidValue, sequence, set, stringValue, Tag, tlv, type Tlv } from './der.js';
+import { contents, DerReader, oid, oidValue, sequence, set, stringValue, Tag, tlv, type Tlv } from './der.js';
 import { malformed } from './errors.js';
 import { Oid } from './oids.js';
 
@@ -54,6 +54,8 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
       try {
         value = stringValue(v, `${what} ${shortNames[id] ?? id}`);
       } catch {
+        // Not a string: kept as `#hex`, but it must still be an encoding of something.
+        wellFormed(v, `${what} ${shortNames[id] ?? id} value`, 0);
         value = `#${toHex(v.raw)}`;
       }
       attrs.push({ oid: id, type: shortNames[id] ?? id, value });
@@ -62,6 +64,14 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
     rdns.push(attrs);
   }
   return { der: t.raw, rdns, text: formatRdns(rdns) };
+}
+
+/** X.690 §8.1.1: the contents of a constructed encoding are themselves encodings, all the way down. */
+function wellFormed(t: Tlv, what: string, depth: number): void {
+  if ((t.tag & 0x20) === 0) return;
+  if (depth > 8) throw malformed(`${what}: nested more than 8 levels deep`);
+  const r = new DerReader(t.value, what);
+  while (!r.done) wellFormed(r.read(), what, depth + 1);
 }
 
 function escapeValue(v: string): string {

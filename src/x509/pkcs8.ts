@@ -189,11 +189,18 @@ export function importPrivateKeyPem(provider: CryptoProvider, pem: string): Prom
   return importPrivateKey(provider, pem);
 }
 
-/** Exports `key` through the provider and writes it as a `PRIVATE KEY` PEM block. */
+/**
+ * Exports `key` through the provider and writes it as a `PRIVATE KEY` PEM block.
+ * An EC key always carries its public key (RFC 5915 `[1] publicKey`, as OpenSSL
+ * writes it): GnuTLS and tlslite refuse an ECPrivateKey without one. When the
+ * caller does not pass it, the provider derives it from the exported scalar.
+ */
 export async function exportPrivateKeyPem(
   provider: CryptoProvider, key: PrivateKeyRef, options: { mlDsaFormat?: MlDsaKeyFormat; publicKey?: Uint8Array } = {},
 ): Promise<string> {
   const material = await provider.exportPrivateKey(key);
-  return encodePem('PRIVATE KEY', encodePkcs8(material, options));
+  const ec = material.algorithm === 'ecdsa-p256' || material.algorithm === 'ecdsa-p384';
+  const publicKey = options.publicKey ?? (ec ? (await provider.importPrivateKey(material)).publicKey : undefined);
+  return encodePem('PRIVATE KEY', encodePkcs8(material, { ...options, ...(publicKey && { publicKey }) }));
 }
 

@@ -3,13 +3,17 @@
  * directories with cert.pem / key.pem / chain.pem / root.pem, and the results
  * validate under our validator. Runs `main()` in-process with an injected clock.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
+import { SignatureScheme } from '../../src/pq/ids.js';
+import { webPkiVerifier } from '../../src/tls13/verifier.js';
+import { freePort, interopDisabled, requirePeer, runPeer, spawnPeer, waitForPort } from '../helpers/peers.js';
+import { ourQuicClient } from '../helpers/quic-interop.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { decodePem, importPrivateKeyPem, parsePemChain, verifyChain, type Certificate } from '../../src/x509/index.js';
+import { decodePem, importPrivateKeyPem, parsePemChain, parsePkcs8Pem, verifyChain, type Certificate } from '../../src/x509/index.js';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-'));
@@ -75,7 +79,7 @@ describe('pqtls cert', () => {
   it('--help for the dispatcher, cert and every subcommand', async () => {
     expect((await run('--help')).out).toMatch(/cert +mint and check X.509 certificates/);
     expect((await run('cert', '--help')).out).toContain('chain.pem  the certificate and the intermediates above it');
-    for (const sub of ['ca', 'intermediate', 'leaf', 'show', 'verify']) {
+    for (const sub of ['ca', 'intermediate', 'leaf', 'csr', 'show', 'verify']) {
       const r = await run('cert', sub, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(new RegExp(`^usage: pqtls cert ${sub}`));
@@ -90,4 +94,128 @@ describe('pqtls cert', () => {
     expect(await run('cert', 'leaf', '--ca', join(dir, 'root'), '--out', join(dir, 'l2'))).toMatchObject({ code: 2, err: expect.stringContaining('at least one --dns or --ip') as unknown });
     expect(await run('cert', 'leaf', '--ca', join(dir, 'missing'), '--dns', 'a', '--out', join(dir, 'l3'))).toMatchObject({ code: 1, err: expect.stringContaining('ENOENT') as unknown });
   });
+});
+
+describe('pqtls cert csr and leaf --csr', () => {
+  it('csr --new-key → leaf --csr: the CA certifies the requester\'s key, writes no key.pem, and the chain validates', async () => {
+    const ca = join(dir, 'csr-ca');
+    expect((await run('cert', 'ca', '--alg', 'ml-dsa-87', '--subject', 'CN=CSR CA', '--out', ca)).code).toBe(0);
+    const key = join(dir, 'req.key');
+    const req = join(dir, 'req.csr');
+    const made = await run('cert', 'csr', '--new-key', key, '--alg', 'ml-dsa-65', '--subject', 'CN=req,O=pqtls', '--dns', 'req.example', '--ip', '::1', '--out', req);
+    expect(made).toMatchObject({ code: 0, err: '' });
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    expect(readFileSync(req, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
+
+    const out = join(dir, 'csr-leaf');
+    const issued = await run('cert', 'leaf', '--ca', ca, '--csr', req, '--dns', 'extra.example', '--out', out);
+    expect(issued).toMatchObject({ code: 0, err: '' });
+    expect(issued.out).toContain('names:      DNS:req.example, DNS:extra.example, IP:::1');
+    expect(existsSync(join(out, 'key.pem'))).toBe(false);
+    const provider = createNobleProvider();
+    const [leaf] = parsePemChain(readFileSync(join(out, 'cert.pem'), 'utf8'));
+    expect(leaf?.subject.text).toBe('CN=req,O=pqtls');
+    // The certified key is the one in the requester's key file.
+    expect(leaf?.publicKey.publicKey).toEqual((await importPrivateKeyPem(provider, readFileSync(key, 'utf8'))).publicKey);
+    const verified = await run('cert', 'verify', '--ca', join(out, 'root.pem'), '--host', 'req.example', join(out, 'chain.pem'));
+    expect(verified).toMatchObject({ code: 0 });
+
+    // csr --key with the existing key, to standard output.
+    const again = await run('cert', 'csr', '--key', key, '--dns', 'req.example');
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
+  });
+
+  it('leaf --csr refuses a request whose signature does not verify, and flags that do not apply', async () => {
+    const ca = join(dir, 'csr-ca2');
+    expect((await run('cert', 'ca', '--alg', 'ed25519', '--subject', 'CN=CSR CA 2', '--out', ca)).code).toBe(0);
+    const req = join(dir, 'bad.csr');
+    expect((await run('cert', 'csr', '--new-key', join(dir, 'bad.key'), '--alg', 'ed25519', '--dns', 'bad.example', '--out', req)).code).toBe(0);
+    const der = decodePem(readFileSync(req, 'utf8'))[0]?.bytes.slice() as Uint8Array;
+    der[der.length - 1] = (der[der.length - 1] as number) ^ 1;
+    writeFileSync(req, der);
+    const refused = await run('cert', 'leaf', '--ca', ca, '--csr', req, '--out', join(dir, 'bad-leaf'));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('bad_signature: the request is not signed by the key it names');
+    expect(existsSync(join(dir, 'bad-leaf'))).toBe(false);
+    expect(await run('cert', 'leaf', '--ca', ca, '--csr', req, '--alg', 'ed25519', '--out', join(dir, 'x'))).toMatchObject({
+      code: 2, err: expect.stringContaining('--alg does not apply with --csr') as unknown,
+    });
+    writeFileSync(join(dir, 'huge.csr'), new Uint8Array(200_000));
+    expect(await run('cert', 'leaf', '--ca', ca, '--csr', join(dir, 'huge.csr'), '--out', join(dir, 'y'))).toMatchObject({
+      code: 1, err: expect.stringContaining('too large for a certification request') as unknown,
+    });
+    expect(await run('cert', 'csr', '--dns', 'a.example')).toMatchObject({ code: 2, err: expect.stringContaining('exactly one of --key FILE and --new-key FILE') as unknown });
+    expect(await run('cert', 'csr', '--key', join(dir, 'bad.key'))).toMatchObject({ code: 2, err: expect.stringContaining('needs --subject or at least one') as unknown });
+  });
+});
+
+describe('pqtls cert --alg ecdsa-*: the PKCS #8 key carries its public key (RFC 5915 [1] publicKey)', () => {
+  for (const alg of ['ecdsa-p256', 'ecdsa-p384'] as const) {
+    it(`${alg}: key.pem holds the ECPrivateKey publicKey, equal to the certificate's key`, async () => {
+      const out = join(dir, `${alg}-ca`);
+      expect((await run('cert', 'ca', '--alg', alg, '--subject', `CN=${alg}`, '--out', out)).code).toBe(0);
+      const key = parsePkcs8Pem(readFileSync(join(out, 'key.pem'), 'utf8'));
+      const [cert] = parsePemChain(readFileSync(join(out, 'cert.pem'), 'utf8'));
+      // An uncompressed SEC1 point (0x04 || X || Y), the same one the certificate certifies.
+      expect(key.publicKey).toEqual(cert?.publicKey.publicKey);
+      expect(key.publicKey?.[0]).toBe(0x04);
+    });
+  }
+});
+
+/**
+ * Other stacks load the ECDSA keys the CLI writes: OpenSSL checks the key and
+ * derives the same SubjectPublicKeyInfo; GnuTLS 3.8 (ngtcp2-server) loaded
+ * keys without [1] publicKey as "ASN1 parser: Element was not found", so a
+ * QUIC handshake signed with the CLI's key proves GnuTLS reads it.
+ */
+describe.runIf(!interopDisabled)('pqtls cert ECDSA keys in OpenSSL 3.5 and GnuTLS 3.8', () => {
+  // Real validity around the wall clock: ngtcp2 and our verifier check it against now.
+  const notBefore = new Date(Date.now() - 3_600_000).toISOString();
+
+  async function mint(alg: 'ecdsa-p256' | 'ecdsa-p384', tag: string): Promise<{ root: string; leaf: string }> {
+    const root = join(dir, `${tag}-${alg}-root`);
+    const leaf = join(dir, `${tag}-${alg}-leaf`);
+    expect((await run('cert', 'ca', '--alg', alg, '--subject', `CN=${alg} interop root`, '--not-before', notBefore, '--out', root)).code).toBe(0);
+    expect((await run('cert', 'leaf', '--ca', root, '--alg', alg, '--dns', 'localhost', '--not-before', notBefore, '--days', '2', '--out', leaf)).code)
+      .toBe(0);
+    return { root, leaf };
+  }
+
+  for (const alg of ['ecdsa-p256', 'ecdsa-p384'] as const) {
+    it(`${alg}: openssl pkey -check accepts key.pem, and -pubout gives the certificate's SubjectPublicKeyInfo`, async () => {
+      requirePeer('openssl');
+      const { leaf } = await mint(alg, 'openssl');
+      const check = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-check', '-noout']);
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect(check.stdout + check.stderr).toContain('Key is valid');
+      const pub = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-pubout']);
+      expect(pub.code).toBe(0);
+      const [cert] = parsePemChain(readFileSync(join(leaf, 'cert.pem'), 'utf8'));
+      expect(decodePem(pub.stdout)[0]?.bytes).toEqual(cert?.publicKey.der);
+      // OpenSSL's own text form lists the public point inside the private key.
+      const text = await runPeer('openssl', ['pkey', '-in', join(leaf, 'key.pem'), '-text', '-noout']);
+      expect(text.stdout).toContain('pub:');
+    });
+
+    it(`${alg}: ngtcp2-server (GnuTLS) loads key.pem + chain.pem and completes a QUIC handshake with our client`, async () => {
+      requirePeer('ngtcp2-server');
+      const { root, leaf } = await mint(alg, 'gnutls');
+      const port = await freePort('udp');
+      const peer = spawnPeer('ngtcp2-server', [
+        '--no-quic-dump', '--no-http-dump', '-d', dir, '127.0.0.1', String(port), join(leaf, 'key.pem'), join(leaf, 'chain.pem'),
+      ], { timeoutMs: 15_000 });
+      await waitForPort(port, { protocol: 'udp', process: peer });
+      const provider = createNobleProvider();
+      const trustAnchors = parsePemChain(readFileSync(join(root, 'cert.pem'), 'utf8')).map((c) => c.der);
+      const { log, info } = await ourQuicClient({
+        host: '127.0.0.1', port, tls: { provider, serverName: 'localhost', alpnProtocols: ['h3'], verifier: webPkiVerifier({ provider, trustAnchors }) },
+      });
+      expect(info.peerSignatureScheme).toBe(alg === 'ecdsa-p256' ? SignatureScheme.ecdsa_secp256r1_sha256 : SignatureScheme.ecdsa_secp384r1_sha384);
+      await peer.waitForLine('QUIC handshake has completed');
+      expect(peer.output).not.toContain('ASN1 parser');
+      expect(log.errors).toEqual([]);
+    }, 20_000);
+  }
 });

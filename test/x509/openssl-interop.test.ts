@@ -3,8 +3,10 @@
  * what we mint, OpenSSL accepts (x509 -text, verify, s_server/s_client with our
  * key); what OpenSSL mints (ML-DSA-44/65/87 chains, RSA PKCS #1 and PSS,
  * ECDSA, Ed25519; keys in seed+expanded, seed-only and expanded form), we
- * validate and load. A missing openssl peer fails the suite unless
- * PQTLS_SKIP_INTEROP=1 is set.
+ * validate and load. PKCS #10 (RFC 2986) both ways: `pqtls cert csr` requests
+ * pass `openssl req -verify`, and `pqtls cert leaf --csr` issues from OpenSSL's
+ * ML-DSA requests a chain `openssl verify` accepts. A missing openssl peer
+ * fails the suite unless PQTLS_SKIP_INTEROP=1 is set.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import {
   certificateToPem, chainToPem, decodePem, encodePem, exportPrivateKeyPem, importPrivateKeyPem, parseCertificate, parsePemChain,
   summarizeCertificate, verifyChain, type Certificate,
 } from '../../src/x509/index.js';
+import { main, type CliIo } from '../../src/cli/main.js';
 import { makeChain, testProvider } from './pki.js';
 
 const provider = testProvider('openssl interop');
@@ -181,5 +184,80 @@ describe.runIf(!interopDisabled)('X.509 interop with OpenSSL 3.5', () => {
       expect(pub.subarray(pub.length - seed.publicKey.length)).toEqual(seed.publicKey);
     });
   });
-});
 
+  describe('PKCS #10 certification requests (RFC 2986)', () => {
+    /** Runs `pqtls` in-process; the clock is the real one (a minute back), as openssl verify uses it. */
+    async function pqtls(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+      let out = '';
+      let err = '';
+      const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), now: () => new Date(Date.now() - 60_000) };
+      const code = await main(argv, io);
+      return { code, out, err };
+    }
+
+    for (const alg of ['ml-dsa-44', 'ml-dsa-65', 'ml-dsa-87', 'ed25519', 'ecdsa-p256', 'ecdsa-p384']) {
+      it(`${alg}: a request from pqtls cert csr passes openssl req -verify, names and key intact`, async () => {
+        const r = await pqtls('cert', 'csr', '--new-key', f(`csr-${alg}.key`), '--alg', alg, '--subject', 'CN=csr.pq.test,O=pqtls',
+          '--dns', 'csr.pq.test', '--ip', '192.0.2.1', '--out', f(`csr-${alg}.csr`));
+        expect(r, r.err).toMatchObject({ code: 0 });
+        const text = await ossl('req', '-verify', '-in', f(`csr-${alg}.csr`), '-noout', '-text');
+        expect(text).toContain('Certificate request self-signature verify OK');
+        expect(text).toContain('Subject: O=pqtls, CN=csr.pq.test');
+        expect(text).toMatch(/DNS:csr\.pq\.test, IP Address:192\.0\.2\.1/);
+        // The key in the request is the key in the file.
+        const fromReq = decodePem(await ossl('req', '-in', f(`csr-${alg}.csr`), '-noout', '-pubkey'))[0]?.bytes;
+        const fromKey = decodePem(await ossl('pkey', '-in', f(`csr-${alg}.key`), '-pubout'))[0]?.bytes;
+        expect(fromReq).toEqual(fromKey);
+      });
+    }
+
+    it('an OpenSSL ML-DSA-65 request → pqtls cert leaf --csr → openssl verify accepts the chain; the requested CA:TRUE is not granted', async () => {
+      expect((await pqtls('cert', 'ca', '--alg', 'ml-dsa-65', '--subject', 'CN=pqtls CSR root', '--out', f('csr-root'))).code).toBe(0);
+      expect((await pqtls('cert', 'intermediate', '--ca', f('csr-root'), '--alg', 'ml-dsa-87', '--subject', 'CN=pqtls CSR intermediate',
+        '--out', f('csr-int'))).code).toBe(0);
+      await ossl('req', '-new', '-newkey', 'ml-dsa-65', '-nodes', '-keyout', f('ossl-req.key'), '-out', f('ossl-req.csr'), '-subj', '/O=OpenSSL/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+      const issued = await pqtls('cert', 'leaf', '--ca', f('csr-int'), '--csr', f('ossl-req.csr'), '--out', f('ossl-leaf'));
+      expect(issued, issued.err).toMatchObject({ code: 0 });
+      expect(issued.out).toContain('public key: ML-DSA-65');
+      const verified = await ossl('verify', '-CAfile', f('ossl-leaf/root.pem'), '-untrusted', f('ossl-leaf/chain.pem'), '-purpose', 'sslserver',
+        '-verify_hostname', 'localhost', '-verify_ip', '127.0.0.1', f('ossl-leaf/cert.pem'));
+      expect(verified).toContain(': OK');
+      const text = await ossl('x509', '-in', f('ossl-leaf/cert.pem'), '-noout', '-text');
+      expect(text).toMatch(/Basic Constraints: critical\s+CA:FALSE/);
+      expect(text).toMatch(/Key Usage: critical\s+Digital Signature\n/);
+      expect(text).toContain('Subject: O=OpenSSL, CN=localhost');
+      // The certificate certifies OpenSSL's key, which never left OpenSSL.
+      const pub = decodePem(await ossl('pkey', '-in', f('ossl-req.key'), '-pubout'))[0]?.bytes;
+      expect(parseCertificate(read('ossl-leaf/cert.pem')).publicKey.der).toEqual(pub);
+    });
+
+    it('OpenSSL issues from our ML-DSA-44 request (openssl x509 -req) and we validate what it made', async () => {
+      expect((await pqtls('cert', 'csr', '--new-key', f('our-req.key'), '--alg', 'ml-dsa-44', '--dns', 'localhost', '--out', f('our-req.csr'))).code).toBe(0);
+      await ossl('req', '-x509', '-newkey', 'ml-dsa-87', '-nodes', '-keyout', f('ossl-ca.key'), '-out', f('ossl-ca.pem'), '-days', '30',
+        '-subj', '/CN=OpenSSL CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+      writeFileSync(f('our-req.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
+      await ossl('x509', '-req', '-in', f('our-req.csr'), '-CA', f('ossl-ca.pem'), '-CAkey', f('ossl-ca.key'), '-days', '30', '-copy_extensions', 'copy',
+        '-extfile', f('our-req.ext'), '-out', f('our-req.pem'));
+      const leaf = parseCertificate(read('our-req.pem'));
+      expect(leaf.extensions.subjectAltName?.dns).toEqual(['localhost']);
+      const result = await verifyChain({
+        provider, leaf, intermediates: [], trustAnchors: parsePemChain(read('ossl-ca.pem')), now: new Date(), hostname: 'localhost', purpose: 'serverAuth',
+      });
+      expect(result.path).toHaveLength(2);
+    });
+
+    it('a request whose signature OpenSSL rejects, pqtls refuses too (bad_signature), and issues nothing', async () => {
+      await ossl('req', '-new', '-newkey', 'ml-dsa-65', '-nodes', '-keyout', f('tampered.key'), '-out', f('tampered.csr'), '-subj', '/CN=localhost');
+      const der = decodePem(read('tampered.csr'))[0]?.bytes.slice() as Uint8Array;
+      der[der.length - 10] = (der[der.length - 10] as number) ^ 0x40;
+      writeFileSync(f('tampered.csr'), encodePem('CERTIFICATE REQUEST', der));
+      const o = await runPeer('openssl', ['req', '-verify', '-in', f('tampered.csr'), '-noout'], { cwd: dir });
+      expect(o.code).not.toBe(0);
+      expect((await pqtls('cert', 'ca', '--alg', 'ml-dsa-44', '--subject', 'CN=refusing CA', '--out', f('refusing-ca'))).code).toBe(0);
+      const r = await pqtls('cert', 'leaf', '--ca', f('refusing-ca'), '--csr', f('tampered.csr'), '--out', f('tampered-leaf'));
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('bad_signature');
+    });
+  });
+});

@@ -8,20 +8,18 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { concat } from '../../src/bytes.js';
 import { AlertDescription, ConfigError } from '../../src/errors.js';
-import { cipherSuiteInfo, CipherSuite, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
-import type { CertificateVerifier, ClientOptions } from '../../src/tls13/config.js';
+import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { ContentType, ExtensionType, HRR_RANDOM, TLS13 } from '../../src/tls13/constants.js';
 import { TlsConnection, type ConnectionLimits, type TlsEvent } from '../../src/tls13/connection.js';
 import { encodeCookie, encodeSupportedVersionsServer } from '../../src/tls13/messages/extensions.js';
 import { encodeServerHello } from '../../src/tls13/messages/hello.js';
 import { encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
 import { encodeRecord, encodeRecords, fragment } from '../../src/tls13/record-layer.js';
-import { RecordProtector } from '../../src/tls13/record-protection.js';
 import { MemorySessionStore } from '../../src/tls13/session.js';
 import { TicketKeyRing } from '../../src/tls13/tickets.js';
 import { clock, connectPair, drain, pinnedKeyVerifier, pump, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
+import { ATTACK_SUITE as SUITE, connectedWithPeerKeys, keyed } from '../helpers/tls-attacker.js';
 
-const SUITE = CipherSuite.TLS_AES_128_GCM_SHA256;
 
 /** receive() must resolve, never reject: `expect(...).resolves` fails on a rejection. */
 async function feed(c: TlsConnection, bytes: Uint8Array): Promise<void> {
@@ -30,40 +28,6 @@ async function feed(c: TlsConnection, bytes: Uint8Array): Promise<void> {
 
 function errorEvent(events: readonly TlsEvent[]): Extract<TlsEvent, { type: 'error' }> | undefined {
   return events.find((e): e is Extract<TlsEvent, { type: 'error' }> => e.type === 'error');
-}
-
-async function keyed(seed: string): Promise<{ provider: ReturnType<typeof seededProvider>; key: TestKey }> {
-  const provider = seededProvider(seed);
-  return { provider, key: await testKey(provider, 'ed25519') };
-}
-
-/** A keyLog that keeps the secrets, so a test can seal records as a misbehaving peer. */
-function secrets(): { log: (line: string) => void; get: (label: string) => Uint8Array } {
-  const lines = new Map<string, Uint8Array>();
-  return {
-    log: (line) => {
-      const [label, , hex] = line.split(' ');
-      lines.set(label as string, Uint8Array.from((hex as string).match(/../g) as string[], (h) => parseInt(h, 16)));
-    },
-    get: (label) => lines.get(label) as Uint8Array,
-  };
-}
-
-/** A connected pair plus record protectors that seal as the client and as the server under the application keys. */
-async function connectedWithPeerKeys(seed: string, limits: ConnectionLimits = {}, clientExtra: Partial<ClientOptions> = {}) {
-  const { provider, key } = await keyed(seed);
-  const keys = secrets();
-  const server = TlsConnection.server({ provider, now: clock, certificate: { chain: [key.publicKey], ...key }, cipherSuites: [SUITE] }, limits);
-  const client = await TlsConnection.client({ provider, now: clock, verifier: pinnedKeyVerifier(key), keyLog: keys.log, ...clientExtra }, limits);
-  await pump(client, server);
-  expect(client.handshakeInfo && server.handshakeInfo).toBeTruthy();
-  drain(client);
-  drain(server);
-  const suite = cipherSuiteInfo(SUITE) as CipherSuiteInfo;
-  // Neither side has sent anything under its application key yet (no tickets: the server has no sealer).
-  const asClient = await RecordProtector.create(provider, suite, keys.get('CLIENT_TRAFFIC_SECRET_0'));
-  const asServer = await RecordProtector.create(provider, suite, keys.get('SERVER_TRAFFIC_SECRET_0'));
-  return { provider, key, client, server, asClient, asServer };
 }
 
 describe('A: peer-sized encodings end the connection with an alert, never a rejection of receive()', () => {
@@ -388,7 +352,8 @@ describe('B.11: handshake reassembly is linear in the bytes received (RFC 8446 Â
     const { provider, key } = await keyed('reassembly');
     const s = TlsConnection.server({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } });
     const body = size - 4;
-    const msg = concat(new Uint8Array([1, body >> 16, (body >> 8) & 0xff, body & 0xff]), new Uint8Array(body));
+    // legacy_version 0x0303, then zeros: the body is read whole and only then found malformed.
+    const msg = concat(new Uint8Array([1, body >> 16, (body >> 8) & 0xff, body & 0xff, 3, 3]), new Uint8Array(body - 2));
     const wire = new Uint8Array(msg.length * 6);
     for (let i = 0; i < msg.length; i++) wire.set([22, 3, 3, 0, 1, msg[i] as number], i * 6);
     const set = Uint8Array.prototype.set;

@@ -11,7 +11,13 @@ export class FileSessionStore implements SessionStore {
 
   take(_key: string, now: number): Session | undefined {
     if (!existsSync(this.path)) return undefined;
-    const s = decodeSession(new Uint8Array(Buffer.from(readFileSync(this.path, 'utf8').trim(), 'base64')));
+    let s: Session;
+    try {
+      s = decodeSession(new Uint8Array(Buffer.from(readFileSync(this.path, 'utf8').trim(), 'base64')));
+    } catch {
+      // A truncated or foreign file is no session: the handshake goes on as a full one.
+      return undefined;
+    }
     return sessionUsable(s, now) ? s : undefined;
   }
 

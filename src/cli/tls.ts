@@ -368,6 +368,7 @@ async function quicServe(
         if (--remaining <= 0) sock.close(() => resolve(0));
       });
     });
+    sock.on('retry', (address: string) => io.out(`retry sent to ${address}\n`));
     // A socket error (the port is taken, say) ends the server with a message rather than an uncaught exception.
     sock.on('error', (e) => {
       io.err(`pqtls server: ${describe(e)}\n`);

@@ -46,7 +46,11 @@ export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
           sock.destroy();
           reject(err);
         },
-      );
+      ).catch((err: unknown) => {
+        // Setting up the socket threw (a listener, say): this connection fails, the process goes on.
+        sock.destroy();
+        reject(err);
+      });
     });
   });
 }

@@ -90,7 +90,7 @@ export class PqTlsSocket extends Duplex {
           this.earlyDataReceived += e.data.length;
           if (this.info) this.emit('earlyData', e.data);
           else this.earlyBeforeSecure.push(e.data);
-          this.push(e.data);
+          if (!this.push(e.data)) this.readerFull = true;
           break;
         case 'peerClosed':
           this.closedByPeer = true;

@@ -254,7 +254,15 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       for (const k of keys) byCid.set(k, s);
       handshaking.add(s);
       s.once('connected', () => handshaking.delete(s));
-      onConnection(s);
+      try {
+        onConnection(s);
+      } catch (e) {
+        // The application's handler threw: that ends this connection (with `error` to whoever listens), not the endpoint.
+        void s.run(() => {
+          throw e;
+        });
+        return s;
+      }
       void s.run(() => undefined);
       return s;
     }).catch(() => undefined) // not a valid first Initial, or the provider failed: dropped, as RFC 9000 §5.2.2 allows

@@ -309,3 +309,20 @@ describe('PqTlsSocket write backpressure', () => {
     }
   });
 });
+
+describe('FileSessionStore', () => {
+  it('a corrupted session file is no session, not a failed connection', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FileSessionStore } = await import('../../src/node/session-file.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pqtls-session-'));
+    try {
+      const file = join(dir, 's.b64');
+      writeFileSync(file, Buffer.from([1, 2, 3, 250, 251]).toString('base64'));
+      expect(new FileSessionStore(file).take('k', clock())).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

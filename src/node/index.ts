@@ -15,7 +15,13 @@ export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, ty
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 
 /** Options for {@link connect}: the client options, where provider and clock default to noble and `Date.now`. */
-export type ConnectOptions = WithDefaults<ClientOptions> & { host: string; port: number; limits?: ConnectionLimits };
+export type ConnectOptions = WithDefaults<ClientOptions> & {
+  host: string;
+  port: number;
+  limits?: ConnectionLimits;
+  /** The promise rejects and the connection is destroyed if the handshake has not completed after this long. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+};
 export type PqTlsServerOptions = WithDefaults<ServerOptions> & {
   limits?: ConnectionLimits;
   /** A connection whose handshake has not completed after this long is destroyed. Default 10 000 ms. */
@@ -30,27 +36,40 @@ const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 1024;
 /** Opens a TCP connection and runs a TLS 1.3 client over it. `secureConnect` fires when the handshake completes. */
 export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
   const provider = options.provider ?? createNobleProvider();
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const sock: Socket = netConnect({ host: options.host, port: options.port });
-    sock.once('error', reject);
+    let s: PqTlsSocket | undefined;
+    // A server that accepts the connection and then says nothing must not hold the caller forever.
+    const timer = setTimeout(() => {
+      const err = new Error(`TLS handshake not complete after ${timeoutMs} ms`);
+      if (s) s.destroy(err);
+      else fail(err);
+    }, timeoutMs);
+    timer.unref();
+    const fail = (err: unknown): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    sock.once('error', fail);
     sock.once('connect', () => {
       TlsConnection.client({ ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() }, options.limits).then(
         (conn) => {
-          const s = new PqTlsSocket(conn, sock, 'client');
-          sock.off('error', reject);
-          s.once('secureConnect', () => resolve(s));
-          s.once('error', reject);
-          s.once('close', () => reject(new Error('connection closed before the handshake completed')));
+          s = new PqTlsSocket(conn, sock, 'client');
+          sock.off('error', fail);
+          s.once('secureConnect', () => {
+            clearTimeout(timer);
+            resolve(s as PqTlsSocket);
+          });
+          s.once('error', fail);
+          s.once('close', () => fail(new Error('connection closed before the handshake completed')));
         },
-        (err: unknown) => {
-          sock.destroy();
-          reject(err);
-        },
-      ).catch((err: unknown) => {
+        fail,
+      ).catch(
         // Setting up the socket threw (a listener, say): this connection fails, the process goes on.
-        sock.destroy();
-        reject(err);
-      });
+        fail,
+      );
     });
   });
 }

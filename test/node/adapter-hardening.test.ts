@@ -259,6 +259,26 @@ describe('TLS server: half-open handshakes are bounded in time and number', () =
     }
   });
 
+  it('connect() gives up on a server that accepts the connection and never answers', async () => {
+    const { server, accepted } = await (async () => {
+      const server = netCreateServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return { server, accepted: once(server, 'connection') as Promise<[Socket]> };
+    })();
+    try {
+      const provider = seededProvider('silent-server');
+      const key = await testKey(provider, 'ed25519');
+      const attempt = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, provider, now: clock, verifier: pinnedKeyVerifier(key), handshakeTimeoutMs: 200 });
+      await expect(attempt).rejects.toThrow('TLS handshake not complete after 200 ms');
+      // The client's socket is gone too: the server sees the end of the stream once it reads.
+      const [peer] = await accepted;
+      peer.resume();
+      if (!peer.closed) await once(peer, 'close');
+    } finally {
+      server.close();
+    }
+  });
+
   it('the record reader allocates nothing until bytes arrive, then only what they need', () => {
     const r = new RecordReader();
     expect(r.capacity).toBe(0);

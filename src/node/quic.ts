@@ -206,8 +206,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   /** Sessions whose handshake has not completed. */
   const handshaking = new Set<QuicSession>();
   const send = (d: Uint8Array, from: RemoteInfo): void => sendQuietly(sock, d, from.port, from.address);
-  sock.on('message', (msg: Buffer, from: RemoteInfo) => {
-    const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+  sock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from));
+  function onDatagram(d: Uint8Array, from: RemoteInfo): void {
     let dcid: string;
     let shortHeader: boolean;
     let initial: boolean;
@@ -232,7 +232,9 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     }
     const pending = starting.get(dcid);
     if (pending) {
-      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => s?.receive(d));
+      // If the datagram that got there first does not decrypt (a corrupted or forged copy), a queued one
+      // may still start the connection: it is looked at afresh once the first is dropped.
+      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d) : onDatagram(d, from)));
       return;
     }
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
@@ -271,7 +273,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       });
     // Over the cap, Retries are stateless: they are not tracked as connections starting.
     if (!busy) starting.set(dcid, { session, queued: 0 });
-  });
+  }
   /** A 1-RTT packet for a connection we do not have: answer with a Stateless Reset, smaller than the trigger (§10.3). */
   async function statelessReset(d: Uint8Array, from: RemoteInfo): Promise<void> {
     const len = statelessResetLength(d.length);

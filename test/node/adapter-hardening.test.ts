@@ -115,12 +115,12 @@ function junkInitial(n: number): Uint8Array {
 }
 
 describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5.2, §5.5)', () => {
-  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number } = {}) {
+  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number } = {}, serverProvider?: (p: CryptoProvider) => CryptoProvider) {
     const provider = seededProvider(seed);
     const key = await testKey(provider, 'ed25519');
     const accepted: QuicSession[] = [];
     const server = createQuicServer(
-      { ...extra, tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] } },
+      { ...extra, tls: { provider: serverProvider?.(provider) ?? provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] } },
       (s) => void accepted.push(s),
     );
     await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
@@ -171,7 +171,10 @@ describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5
   });
 
   it('a corrupted copy of the first Initial does not fix the connection IDs: the server answers the real client', async () => {
-    const { provider, server, probe, port, accepted } = await quicServer('corrupt-first');
+    // A provider that answers later, as an asynchronous backend would: the real Initial arrives while the
+    // corrupted one is still being decrypted.
+    const slow = (p: CryptoProvider): CryptoProvider => ({ ...p, hkdfExtract: async (...a) => (await sleep(20), p.hkdfExtract(...a)) });
+    const { provider, server, probe, port, accepted } = await quicServer('corrupt-first', {}, slow);
     try {
       const { datagram, scid } = await clientInitial(provider);
       // Same DCID, another SCID: the header is the AEAD's associated data, so this copy cannot decrypt.

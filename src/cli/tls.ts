@@ -330,6 +330,7 @@ async function quicClient(
         }
       });
       session.on('closed', () => resolve());
+      session.on('done', () => resolve()); // also after a failure, which has no 'closed'
       setTimeout(resolve, 30_000).unref();
     });
     await session.write(id, new TextEncoder().encode(o.send), true);

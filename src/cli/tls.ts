@@ -36,9 +36,12 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --early-data             accept 0-RTT early data on resumption (replay-protected by ClientHello recording)
   --keylog FILE            append NSS key-log lines to FILE
   --max-connections N      exit after N connections
+  --handshake-timeout MS   close connections whose handshake is not complete after MS milliseconds (default 10000)
+  --max-handshakes N       connections in handshake at once; more are closed (TCP) or dropped (QUIC) (default 1024 / 256)
   --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
   --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
                            bidirectional stream
+  --retry                  with --quic: validate each client's address with a Retry before the handshake
 `;
 
 const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
@@ -92,7 +95,8 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
-      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' },
+      'handshake-timeout': { type: 'string', default: '10000' }, 'max-handshakes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -113,9 +117,13 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
     : undefined;
   let remaining = values['max-connections'] ? Number(values['max-connections']) : Infinity;
+  const handshakeTimeoutMs = positiveInteger(values['handshake-timeout'], '--handshake-timeout');
+  const maxConcurrentHandshakes = values['max-handshakes'] === undefined ? undefined : positiveInteger(values['max-handshakes'], '--max-handshakes');
+  if (values.retry && !values.quic) throw new UsageError('--retry needs --quic');
   if (values.quic) {
     return quicServe(io, {
       port: Number(values.port), host: values.host ?? '127.0.0.1', echo: values.echo ?? false, maxConnections: remaining,
+      retry: values.retry ?? false, maxConcurrentHandshakes,
       tls: { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog) },
     });
   }
@@ -124,7 +132,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
   const server = createServer(
     {
       provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: list(values.alpn), keyLog: fileKeyLog(values.keylog),
-      tickets, earlyData,
+      tickets, earlyData, handshakeTimeoutMs, maxConcurrentHandshakes,
     },
     (s) => {
       const info = s.handshakeInfo;
@@ -144,7 +152,18 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     io.err(`handshake failed: ${describe(err)}\n`);
     if (--remaining <= 0) server.close();
   });
-  await new Promise<void>((resolve) => server.listen(Number(values.port), values.host, resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(values.port), values.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    io.err(`pqtls server: cannot listen: ${describe(e)}\n`);
+    return 1;
+  }
   const addr = server.address();
   io.out(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : values.port}\n`);
   await new Promise<void>((resolve) => server.on('close', resolve));
@@ -283,6 +302,12 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+function positiveInteger(v: string | undefined, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got "${v}"`);
+  return n;
+}
+
 function required<T>(v: T | undefined, message: string): T {
   if (v === undefined) throw new UsageError(message);
   return v;
@@ -312,6 +337,7 @@ async function quicClient(
         }
       });
       session.on('closed', () => resolve());
+      session.on('done', () => resolve()); // also after a failure, which has no 'closed'
       setTimeout(resolve, 30_000).unref();
     });
     await session.write(id, new TextEncoder().encode(o.send), true);
@@ -325,11 +351,15 @@ async function quicClient(
 
 /** `pqtls server --quic`: prints each connection; with --echo, every bidirectional stream is sent back. */
 async function quicServe(
-  io: CliIo, o: { port: number; host: string; echo: boolean; maxConnections: number; tls: QuicListenOptions['tls'] },
+  io: CliIo,
+  o: {
+    port: number; host: string; echo: boolean; maxConnections: number; retry: boolean; maxConcurrentHandshakes: number | undefined;
+    tls: QuicListenOptions['tls'];
+  },
 ): Promise<number> {
   let remaining = o.maxConnections;
-  const closed = new Promise<void>((resolve) => {
-    const sock = createQuicServer({ tls: o.tls }, (s) => {
+  return new Promise<number>((resolve) => {
+    const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes }, (s) => {
       s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
         io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
       });
@@ -343,16 +373,25 @@ async function quicServe(
       });
       s.on('error', () => undefined);
       s.on('done', () => {
-        if (--remaining <= 0) sock.close(() => resolve());
+        if (--remaining <= 0) sock.close(() => resolve(0));
       });
+    });
+    sock.on('retry', (address: string) => io.out(`retry sent to ${address}\n`));
+    // A socket error (the port is taken, say) ends the server with a message rather than an uncaught exception.
+    sock.on('error', (e) => {
+      io.err(`pqtls server: ${describe(e)}\n`);
+      try {
+        sock.close();
+      } catch {
+        // never bound
+      }
+      resolve(1);
     });
     sock.bind(o.port, o.host, () => {
       const a = sock.address();
-      io.out(`listening on ${o.host}:${a.port} (QUIC)\n`);
+      io.out(`listening on ${o.host}:${a.port} (QUIC${o.retry ? ', Retry on' : ''})\n`);
     });
   });
-  await closed;
-  return 0;
 }
 
 /** An error as a user should read it: the alert's name first when there is one. */

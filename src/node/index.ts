@@ -4,6 +4,7 @@ import type { CryptoProvider } from '../pq/provider.js';
 import { TicketKeyRing, type TicketSealer } from '../tls13/tickets.js';
 import type { ClientOptions, ServerOptions } from '../tls13/config.js';
 import { TlsConnection, type ConnectionLimits } from '../tls13/connection.js';
+import { ConfigError } from '../errors.js';
 import { PqTlsSocket, envKeyLog } from './socket.js';
 
 export { PqTlsSocket } from './socket.js';
@@ -14,28 +15,60 @@ export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, ty
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 
 /** Options for {@link connect}: the client options, where provider and clock default to noble and `Date.now`. */
-export type ConnectOptions = WithDefaults<ClientOptions> & { host: string; port: number; limits?: ConnectionLimits };
-export type PqTlsServerOptions = WithDefaults<ServerOptions> & { limits?: ConnectionLimits };
+export type ConnectOptions = WithDefaults<ClientOptions> & {
+  host: string;
+  port: number;
+  limits?: ConnectionLimits;
+  /** The promise rejects and the connection is destroyed if the handshake has not completed after this long. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+};
+export type PqTlsServerOptions = WithDefaults<ServerOptions> & {
+  limits?: ConnectionLimits;
+  /** A connection whose handshake has not completed after this long is destroyed. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Connections in handshake at once; a connection beyond this is closed as soon as it is accepted. Default 1024. */
+  maxConcurrentHandshakes?: number;
+};
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 1024;
 
 /** Opens a TCP connection and runs a TLS 1.3 client over it. `secureConnect` fires when the handshake completes. */
 export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
   const provider = options.provider ?? createNobleProvider();
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const sock: Socket = netConnect({ host: options.host, port: options.port });
-    sock.once('error', reject);
+    let s: PqTlsSocket | undefined;
+    // A server that accepts the connection and then says nothing must not hold the caller forever.
+    const timer = setTimeout(() => {
+      const err = new Error(`TLS handshake not complete after ${timeoutMs} ms`);
+      if (s) s.destroy(err);
+      else fail(err);
+    }, timeoutMs);
+    timer.unref();
+    const fail = (err: unknown): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    sock.once('error', fail);
     sock.once('connect', () => {
       TlsConnection.client({ ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() }, options.limits).then(
         (conn) => {
-          const s = new PqTlsSocket(conn, sock, 'client');
-          sock.off('error', reject);
-          s.once('secureConnect', () => resolve(s));
-          s.once('error', reject);
-          s.once('close', () => reject(new Error('connection closed before the handshake completed')));
+          s = new PqTlsSocket(conn, sock, 'client');
+          sock.off('error', fail);
+          s.once('secureConnect', () => {
+            clearTimeout(timer);
+            resolve(s as PqTlsSocket);
+          });
+          s.once('error', fail);
+          s.once('close', () => fail(new Error('connection closed before the handshake completed')));
         },
-        (err: unknown) => {
-          sock.destroy();
-          reject(err);
-        },
+        fail,
+      ).catch(
+        // Setting up the socket threw (a listener, say): this connection fails, the process goes on.
+        fail,
       );
     });
   });
@@ -61,11 +94,34 @@ export function createServer(options: PqTlsServerOptions, onConnection: (socket:
   };
   // Validate once, so a misconfiguration throws here rather than on the first connection.
   TlsConnection.server(opts, options.limits);
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
+  if (!(timeoutMs > 0) || !Number.isInteger(maxHandshakes) || maxHandshakes < 1) {
+    throw new ConfigError('handshakeTimeoutMs must be positive and maxConcurrentHandshakes a positive integer');
+  }
+  // Half-open handshakes are what a peer gets for free: their number and their lifetime are both capped.
+  let handshaking = 0;
   const server = netCreateServer((sock) => {
+    if (handshaking >= maxHandshakes) {
+      sock.destroy();
+      return;
+    }
+    handshaking++;
     const s = new PqTlsSocket(TlsConnection.server(opts, options.limits), sock, 'server');
     let secure = false;
+    const timer = setTimeout(() => s.destroy(new Error(`TLS handshake not complete after ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+    let counted = true;
+    const handshakeOver = (): void => {
+      if (!counted) return;
+      counted = false;
+      handshaking--;
+      clearTimeout(timer);
+    };
+    s.once('close', handshakeOver);
     s.once('secure', () => {
       secure = true;
+      handshakeOver();
       onConnection(s);
     });
     // As with node:tls, `tlsClientError` is for failed handshakes; later errors belong to the socket's owner.

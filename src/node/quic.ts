@@ -5,6 +5,8 @@ import { toHex } from '../bytes.js';
 import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
 import { supportedQuicVersions } from '../quic/versions.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
+import { openFirstInitial } from '../quic/first-initial.js';
+import { ConfigError } from '../errors.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
@@ -19,6 +21,7 @@ const now = (): number => performance.timeOrigin + performance.now();
 export class QuicSession extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
+  private failed = false;
   /**
    * What the handshake negotiated, once `connected` has been emitted: a
    * client from {@link quicConnect} only gets the session after that event.
@@ -38,15 +41,40 @@ export class QuicSession extends EventEmitter {
     this.run(() => this.connection.handleDatagram(d, now()));
   }
 
-  /** Runs `f` on the connection, then sends what it queued, reports events and re-arms the timer. */
+  /**
+   * Runs `f` on the connection, then sends what it queued, reports events and
+   * re-arms the timer. The promise never rejects: a failure ends this session
+   * (see {@link fail}).
+   */
   run(f: () => unknown): Promise<void> {
     this.chain = this.chain.then(async () => {
+      if (this.failed) return;
       await f();
       await this.flush();
-    }).catch((e: unknown) => {
-      this.emit('error', e);
-    });
+    }).catch((e: unknown) => this.fail(e));
     return this.chain;
+  }
+
+  /**
+   * Something threw (the connection, the provider, a listener): this session
+   * alone ends, with `error` (when anyone listens: an unheard `error` would
+   * only turn into an unhandled rejection) and then `done`.
+   */
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    clearTimeout(this.timer);
+    try {
+      this.onDone?.();
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    } catch {
+      // A listener threw while we reported a failure: there is no one left to tell.
+    }
+    try {
+      this.emit('done');
+    } catch {
+      // as above
+    }
   }
 
   private async flush(): Promise<void> {
@@ -91,93 +119,167 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
 export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
   const provider = options.tls.provider ?? createNobleProvider();
   const sock: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => sock.bind(0, resolve));
-  const conn = await QuicConnection.connect({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
-  const session = new QuicSession(conn, (d) => sock.send(d, options.port, options.host), () => sock.close());
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+  let conn: QuicConnection;
+  try {
+    conn = await QuicConnection.connect({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
+  } catch (e) {
+    sock.close();
+    throw e;
+  }
+  const session = new QuicSession(conn, (d) => sendQuietly(sock, d, options.port, options.host), () => closeQuietly(sock));
   sock.on('message', (msg: Buffer) => session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)));
-  await session.run(() => undefined);
-  return new Promise((resolve, reject) => {
+  sock.on('error', (e) => void session.run(() => {
+    throw e;
+  }));
+  // Listening before the first run: a failure there must reach this promise, not an empty room.
+  const result = new Promise<QuicSession>((resolve, reject) => {
     session.once('connected', () => resolve(session));
     session.once('closed', (e: QuicEvent) => reject(new Error(`QUIC connection closed during the handshake: ${e.type === 'closed' ? `${e.code} ${e.reason}` : ''}`)));
     session.once('error', reject);
+    session.once('done', () => reject(new Error('QUIC connection ended during the handshake')));
   });
+  void session.run(() => undefined);
+  return result;
+}
+
+/** UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash. */
+function sendQuietly(sock: Socket, d: Uint8Array, port: number, address: string): void {
+  try {
+    sock.send(d, port, address, () => undefined);
+  } catch {
+    // lost
+  }
+}
+
+function closeQuietly(sock: Socket): void {
+  try {
+    sock.close();
+  } catch {
+    // already closed
+  }
 }
 
 export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
   readonly tls: Omit<QuicServerOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicServerOptions['tls'], 'provider' | 'now'>>;
   /** Validate client addresses with a stateless Retry before any handshake work (RFC 9000 §8.1.2). */
   readonly retry?: boolean;
+  /**
+   * Connections in handshake at once (default 256). Beyond it a new client's
+   * Initial gets a Retry when `retry` is on and it has no valid token, and is
+   * dropped otherwise: no state is created for it.
+   */
+  readonly maxConcurrentHandshakes?: number;
 };
+
+const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
+/** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
+const MAX_QUEUED_WHILE_STARTING = 8;
 
 /**
  * A QUIC server endpoint on one UDP socket: routes datagrams by destination
- * connection ID, accepts new connections from Initial packets, and hands each
- * session to `onConnection` as soon as it exists (listen for `connected`).
- * With `retry`, the socket emits `retry` (with the client's address) for each
- * Retry it sends.
+ * connection ID, accepts new connections from Initial packets that decrypt,
+ * and hands each session to `onConnection` as soon as it exists (listen for
+ * `connected`). With `retry`, the socket emits `retry` (with the client's
+ * address) for each Retry it sends.
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): Socket {
   const provider = options.tls.provider ?? createNobleProvider();
   // One reset key per endpoint: it answers packets for connections it no longer has (RFC 9000 §10.3).
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
   const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
+  const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
+  if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
   const sock = createSocket('udp4');
   const tokens = options.retry ? RetryTokens.create(provider) : undefined;
+  // Awaited on each Initial; a failure there must not also surface as an unhandled rejection now.
+  tokens?.catch(() => undefined);
   const byCid = new Map<string, QuicSession>();
-  const starting = new Map<string, Promise<QuicSession | undefined>>();
-  sock.on('message', (msg: Buffer, from: RemoteInfo) => {
-    const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+  /** First Initials being checked and accepted, by their DCID, with how many later datagrams wait on each. */
+  const starting = new Map<string, { session: Promise<QuicSession | undefined>; queued: number }>();
+  /** Sessions whose handshake has not completed. */
+  const handshaking = new Set<QuicSession>();
+  const send = (d: Uint8Array, from: RemoteInfo): void => sendQuietly(sock, d, from.port, from.address);
+  sock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from));
+  function onDatagram(d: Uint8Array, from: RemoteInfo): void {
     let dcid: string;
     let shortHeader: boolean;
+    let initial: boolean;
     try {
       const packet = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
       if (packet.type === 'unsupported-version') {
         // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
-        if (d.length >= 1200) sock.send(encodeVersionNegotiation(packet.dcid, packet.scid, supportedQuicVersions()), from.port, from.address);
+        if (d.length >= 1200) send(encodeVersionNegotiation(packet.dcid, packet.scid, supportedQuicVersions()), from);
         return;
       }
       dcid = toHex(packet.dcid);
       shortHeader = 'pnOffset' in packet && packet.type === '1rtt';
+      initial = 'pnOffset' in packet && packet.type === 'initial';
     } catch {
       return; // not a QUIC packet we can route
     }
     const known = byCid.get(dcid);
     if (known) return known.receive(d);
     if (shortHeader) {
-      void statelessReset(d, from);
+      statelessReset(d, from).catch(() => undefined);
       return;
     }
     const pending = starting.get(dcid);
     if (pending) {
-      void pending.then((s) => s?.receive(d));
+      // If the datagram that got there first does not decrypt (a corrupted or forged copy), a queued one
+      // may still start the connection: it is looked at afresh once the first is dropped.
+      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d) : onDatagram(d, from)));
       return;
     }
-    const p = admit(d, `${from.address}:${from.port}`).then((validated) => {
-      if (validated === 'retried') throw new Error('retried');
-      return QuicConnection.accept(opts, d, now(), validated);
-    }).then(
-      (conn) => {
-        const keys = [dcid, toHex(conn.localCid)];
-        const s = new QuicSession(conn, (out) => sock.send(out, from.port, from.address), () => keys.forEach((k) => byCid.delete(k)));
-        for (const k of keys) byCid.set(k, s);
-        starting.delete(dcid);
+    // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
+    if (!initial || d.length < 1200) return;
+    const busy = handshaking.size + starting.size >= maxHandshakes;
+    if (busy && !tokens) return;
+    const address = `${from.address}:${from.port}`;
+    const session = admit(d, address).then(async (validated) => {
+      if (validated === 'retried' || busy) return undefined;
+      // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
+      // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
+      if (!(await openFirstInitial(provider, d))) return undefined;
+      const conn = await QuicConnection.accept(opts, d, now(), validated);
+      const keys = [dcid, toHex(conn.localCid)];
+      const s = new QuicSession(conn, (out) => send(out, from), () => {
+        keys.forEach((k) => byCid.delete(k));
+        handshaking.delete(s);
+      });
+      for (const k of keys) byCid.set(k, s);
+      handshaking.add(s);
+      s.once('connected', () => handshaking.delete(s));
+      try {
         onConnection(s);
-        void s.run(() => undefined);
+      } catch (e) {
+        // The application's handler threw: that ends this connection (with `error` to whoever listens), not the endpoint.
+        void s.run(() => {
+          throw e;
+        });
         return s;
-      },
-      () => {
-        starting.delete(dcid);
-        return undefined; // not a valid first Initial: dropped, as RFC 9000 §5.2.2 allows
-      },
-    );
-    starting.set(dcid, p);
-  });
+      }
+      void s.run(() => undefined);
+      return s;
+    }).catch(() => undefined) // not a valid first Initial, or the provider failed: dropped, as RFC 9000 §5.2.2 allows
+      .finally(() => {
+        if (starting.get(dcid)?.session === session) starting.delete(dcid);
+      });
+    // Over the cap, Retries are stateless: they are not tracked as connections starting.
+    if (!busy) starting.set(dcid, { session, queued: 0 });
+  }
   /** A 1-RTT packet for a connection we do not have: answer with a Stateless Reset, smaller than the trigger (§10.3). */
   async function statelessReset(d: Uint8Array, from: RemoteInfo): Promise<void> {
     const len = statelessResetLength(d.length);
     if (len === undefined) return;
     const token = await statelessResetToken(provider, resetKey, parsePacket(d, 0, { shortDcidLength: 8 }).packet.dcid);
-    sock.send(encodeStatelessReset(token, await provider.random(len - 16)), from.port, from.address);
+    send(encodeStatelessReset(token, await provider.random(len - 16)), from);
   }
 
   /** With Retry on: a token-less Initial gets a Retry; one with a valid token is admitted with what it proves. */
@@ -189,7 +291,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     const retry = await t.retryFor(d, address, now());
     const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
     if (retry) {
-      sock.send(retry, port, host);
+      sendQuietly(sock, retry, port, host);
       sock.emit('retry', address);
     }
     return 'retried';

@@ -24,7 +24,12 @@ export class FileSessionStore implements SessionStore {
     let s = this.newest;
     if (!s) {
       if (!existsSync(this.path)) return undefined;
-      s = decodeSession(new Uint8Array(Buffer.from(readFileSync(this.path, 'utf8').trim(), 'base64')));
+      try {
+        s = decodeSession(new Uint8Array(Buffer.from(readFileSync(this.path, 'utf8').trim(), 'base64')));
+      } catch {
+        // A truncated or foreign file is no session: the handshake goes on as a full one.
+        return undefined;
+      }
     }
     return sessionUsable(s, now) ? s : undefined;
   }

@@ -32,11 +32,11 @@ export class PqTlsSocket extends Duplex {
     super({ allowHalfOpen: true });
     socket.on('data', (d: Buffer) => {
       socket.pause();
-      void this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
+      this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
         this.afterProcessing();
         // Backpressure: while the reader is behind, the socket stays paused until _read asks for more.
         if (!this.destroyed && !this.readerFull) socket.resume();
-      });
+      }).catch((e: unknown) => this.fail(e));
     });
     socket.on('end', () => {
       // A transport EOF without close_notify is a truncation (RFC 8446 §6.1).
@@ -52,9 +52,23 @@ export class PqTlsSocket extends Duplex {
     this.flush();
   }
 
-  /** Sends whatever the connection has queued. */
-  private flush(): void {
-    if (this.conn.wantsWrite && !this.socket.destroyed) this.socket.write(this.conn.takeOutput());
+  /**
+   * Sends whatever the connection has queued. False when the socket is above
+   * its high-water mark, as `socket.write` says: the caller waits for `drain`.
+   */
+  private flush(): boolean {
+    if (this.conn.wantsWrite && !this.socket.destroyed) return this.socket.write(this.conn.takeOutput());
+    return true;
+  }
+
+  /**
+   * Anything unexpected (a rejected promise, a listener that threw) ends this
+   * one connection with an `error` event, never the process with an
+   * unhandled rejection.
+   */
+  private fail(e: unknown): void {
+    if (this.destroyed) return;
+    this.destroy(e instanceof Error ? e : new Error(String(e)));
   }
 
   private afterProcessing(): void {
@@ -76,7 +90,7 @@ export class PqTlsSocket extends Duplex {
           this.earlyDataReceived += e.data.length;
           if (this.info) this.emit('earlyData', e.data);
           else this.earlyBeforeSecure.push(e.data);
-          this.push(e.data);
+          if (!this.push(e.data)) this.readerFull = true;
           break;
         case 'peerClosed':
           this.closedByPeer = true;
@@ -106,13 +120,27 @@ export class PqTlsSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // The chunk counts as written only once the TCP socket took it without going over its high-water
+    // mark, or drained: until then it stays in this stream's `writableLength` and write() returns false.
     this.conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)).then(
       () => {
-        this.flush();
-        cb(this.conn.error ?? null);
+        if (this.conn.error) cb(this.conn.error);
+        else if (this.flush()) cb();
+        else this.afterDrain(cb);
       },
       (err: Error) => cb(err),
-    );
+    ).catch((e: unknown) => this.fail(e));
+  }
+
+  /** Calls `cb` once the socket drains, or closes (then this stream is destroyed too). */
+  private afterDrain(cb: () => void): void {
+    const done = (): void => {
+      this.socket.off('drain', done);
+      this.socket.off('close', done);
+      cb();
+    };
+    this.socket.on('drain', done);
+    this.socket.on('close', done);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -123,7 +151,7 @@ export class PqTlsSocket extends Duplex {
         cb();
       },
       (err: Error) => cb(err),
-    );
+    ).catch((e: unknown) => this.fail(e));
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

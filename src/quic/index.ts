@@ -30,6 +30,7 @@ export {
 } from './protection.js';
 export { OneRttKeys, type OpenedOneRttPacket } from './key-update.js';
 export { encodeRetry, verifyRetry, type RetryFields } from './retry.js';
+export { openFirstInitial, type FirstInitial } from './first-initial.js';
 export * from './frames/index.js';
 export {
   TransportParameterId, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters, decodeTransportParameters,

@@ -60,7 +60,13 @@ export class RecordReader {
     if (!Number.isInteger(this.max) || this.max < RECORD_HEADER_LENGTH + MAX_CIPHERTEXT) {
       throw new ConfigError(`maxBufferedBytes must hold at least one full record (${RECORD_HEADER_LENGTH + MAX_CIPHERTEXT} bytes)`);
     }
-    this.buf = new Uint8Array(Math.min(this.max, 2 * (RECORD_HEADER_LENGTH + MAX_CIPHERTEXT)));
+    // Allocated on the first push, sized to what arrives: a connection that sends nothing costs nothing.
+    this.buf = new Uint8Array(0);
+  }
+
+  /** Bytes the reader has allocated to hold partial records. */
+  get capacity(): number {
+    return this.buf.length;
   }
 
   /** Bytes received but not yet returned as records. */

@@ -46,6 +46,14 @@ interface Hello {
   readonly ccsSent: boolean;
 }
 
+interface ExpectServerHello {
+  readonly kind: 'ExpectServerHello';
+  readonly hello: Hello;
+  readonly transcript: Transcript;
+  /** The suite a HelloRetryRequest selected, once one has been answered. */
+  readonly afterHrr: CipherSuiteInfo | undefined;
+}
+
 /** What every state after ServerHello knows: the suite, the transcript and the handshake secrets. */
 interface Negotiated {
   readonly hello: Hello;
@@ -98,14 +106,6 @@ interface ExpectFinished extends Negotiated, ServerExtensions {
   readonly resumed: boolean;
   readonly peerCertificates: readonly Uint8Array[];
   readonly peerSignatureScheme: SignatureScheme | undefined;
-}
-
-interface ExpectServerHello {
-  readonly kind: 'ExpectServerHello';
-  readonly hello: Hello;
-  readonly transcript: Transcript;
-  /** The suite a HelloRetryRequest selected, once one has been answered. */
-  readonly afterHrr: CipherSuiteInfo | undefined;
 }
 
 /** The record each state after ServerHello holds. */
@@ -359,7 +359,25 @@ async function onHelloRetryRequest(
 function onEncryptedExtensions(
   n: ExpectEncryptedExtensions, msg: HandshakeMessage, out: Outbox,
 ): In<'ExpectFinished'> | In<'ExpectCertificateOrRequest'> {
-  const exts = decodeEncryptedExtensions(msg.body);
+  const settled = readEncryptedExtensions(n, decodeEncryptedExtensions(msg.body), out);
+  // Rejected: stop writing early data now and go on under the handshake key.
+  if (n.earlyOffered && !settled.earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);
+  n.transcript.update(msg.raw);
+  const { hello, suite, group, transcript, stage, hrr } = n;
+  const next = { hello, suite, group, transcript, stage, hrr, ...settled };
+  if (!n.resumed) return { kind: 'ExpectCertificateOrRequest', n: next };
+  // A resumption authenticates by the PSK: the peer is the one the session was made with.
+  return {
+    kind: 'ExpectFinished',
+    n: {
+      ...next, certRequest: undefined, resumed: true, peerCertificates: n.resumed.peerCertificates,
+      peerSignatureScheme: n.resumed.peerSignatureScheme as SignatureScheme | undefined,
+    },
+  };
+}
+
+/** Checks EncryptedExtensions against what we offered (§4.3.1) and takes what the server settled. */
+function readEncryptedExtensions(n: ExpectEncryptedExtensions, exts: readonly Extension[], out: Outbox): ServerExtensions {
   checkExtensions('EE', exts, n.hello.offered);
   let alpn: string | undefined;
   const alpnExt = findExtension(exts, ExtensionType.application_layer_protocol_negotiation);
@@ -384,20 +402,7 @@ function onEncryptedExtensions(
   if (earlyExt?.length) fail(AlertDescription.decode_error, 'early_data in EncryptedExtensions must be empty');
   const earlyAccepted = earlyExt !== undefined;
   if (earlyAccepted && !(n.earlyOffered && n.resumed)) fail(AlertDescription.illegal_parameter, 'server accepted early data that was not offered');
-  // Rejected: stop writing early data now and go on under the handshake key.
-  if (n.earlyOffered && !earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);
-  n.transcript.update(msg.raw);
-  const { hello, suite, group, transcript, stage, hrr } = n;
-  const next = { hello, suite, group, transcript, stage, hrr, alpn, peerTransportParameters: tp, earlyAccepted };
-  if (!n.resumed) return { kind: 'ExpectCertificateOrRequest', n: next };
-  // A resumption authenticates by the PSK: the peer is the one the session was made with.
-  return {
-    kind: 'ExpectFinished',
-    n: {
-      ...next, certRequest: undefined, resumed: true, peerCertificates: n.resumed.peerCertificates,
-      peerSignatureScheme: n.resumed.peerSignatureScheme as SignatureScheme | undefined,
-    },
-  };
+  return { alpn, peerTransportParameters: tp, earlyAccepted };
 }
 
 function onCertificateRequest(n: ExpectCertificateOrRequest, msg: HandshakeMessage): In<'ExpectCertificate'> {

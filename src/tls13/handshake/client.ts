@@ -16,7 +16,7 @@ import {
   encodePskModes, findExtension, type Extension,
 } from '../messages/extensions.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
-import { decodeServerHello, encodeClientHello, isHelloRetryRequest, type ClientHello } from '../messages/hello.js';
+import { decodeServerHello, encodeClientHello, isHelloRetryRequest, type ClientHello, type ServerHello } from '../messages/hello.js';
 import { Transcript } from '../transcript.js';
 import {
   KeyLogLabel, Outbox, certificateVerifyContent, expectType, checkExtensions, chooseScheme, fail, isPkcs1, type HandshakeInfo, type Level,
@@ -46,34 +46,87 @@ interface Hello {
   readonly ccsSent: boolean;
 }
 
+interface ExpectServerHello {
+  readonly kind: 'ExpectServerHello';
+  readonly hello: Hello;
+  readonly transcript: Transcript;
+  /** The suite a HelloRetryRequest selected, once one has been answered. */
+  readonly afterHrr: CipherSuiteInfo | undefined;
+}
+
+/** What every state after ServerHello knows: the suite, the transcript and the handshake secrets. */
 interface Negotiated {
   readonly hello: Hello;
   readonly suite: CipherSuiteInfo;
+  /** Undefined only for psk_ke resumption, which has no key exchange. */
   readonly group: NamedGroup | undefined;
   readonly transcript: Transcript;
   readonly stage: HandshakeStage;
+  /** Whether the server sent a HelloRetryRequest. */
   readonly hrr: boolean;
+}
+
+interface ExpectEncryptedExtensions extends Negotiated {
   /** The session the server accepted, when resuming. */
   readonly resumed: Session | undefined;
   /** Early data was offered and is still being written (until EncryptedExtensions says whether it was accepted). */
   readonly earlyOffered: boolean;
-  readonly earlyAccepted?: boolean;
-  readonly alpn?: string;
-  readonly peerTransportParameters?: Uint8Array;
-  readonly certRequest?: { readonly context: Uint8Array; readonly schemes: readonly number[] };
-  readonly peerChain?: readonly Uint8Array[];
-  readonly peer?: PeerIdentity;
-  readonly peerScheme?: SignatureScheme;
 }
+
+/** What the server's EncryptedExtensions settled. */
+interface ServerExtensions {
+  readonly alpn: string | undefined;
+  readonly peerTransportParameters: Uint8Array | undefined;
+  readonly earlyAccepted: boolean;
+}
+
+/** A full handshake after EncryptedExtensions: the server authenticates with a certificate next. */
+interface ExpectCertificateOrRequest extends Negotiated, ServerExtensions {}
+
+/** The server's CertificateRequest (§4.3.2): it wants a client certificate. */
+interface CertRequest {
+  readonly context: Uint8Array;
+  readonly schemes: readonly number[];
+}
+
+interface ExpectCertificate extends ExpectCertificateOrRequest {
+  readonly certRequest: CertRequest;
+}
+
+interface ExpectCertificateVerify extends ExpectCertificateOrRequest {
+  /** Undefined when the server asked for no client certificate. */
+  readonly certRequest: CertRequest | undefined;
+  readonly peerChain: readonly Uint8Array[];
+  readonly peer: PeerIdentity;
+}
+
+interface ExpectFinished extends Negotiated, ServerExtensions {
+  readonly certRequest: CertRequest | undefined;
+  /** Whether the server resumed a session; the peer fields below are then the session's. */
+  readonly resumed: boolean;
+  readonly peerCertificates: readonly Uint8Array[];
+  readonly peerSignatureScheme: SignatureScheme | undefined;
+}
+
+/** The record each state after ServerHello holds. */
+interface Records {
+  ExpectEncryptedExtensions: ExpectEncryptedExtensions;
+  ExpectCertificateOrRequest: ExpectCertificateOrRequest;
+  ExpectCertificate: ExpectCertificate;
+  ExpectCertificateVerify: ExpectCertificateVerify;
+  ExpectFinished: ExpectFinished;
+}
+
+type In<K extends keyof Records> = { readonly kind: K; readonly n: Records[K] };
 
 /** Client handshake states (RFC 8446 Appendix A.1), one per expected message. */
 export type ClientState =
-  | { readonly kind: 'ExpectServerHello'; readonly hello: Hello; readonly transcript: Transcript; readonly afterHrr: CipherSuiteInfo | undefined }
-  | { readonly kind: 'ExpectEncryptedExtensions'; readonly n: Negotiated }
-  | { readonly kind: 'ExpectCertificateOrRequest'; readonly n: Negotiated }
-  | { readonly kind: 'ExpectCertificate'; readonly n: Negotiated }
-  | { readonly kind: 'ExpectCertificateVerify'; readonly n: Negotiated }
-  | { readonly kind: 'ExpectFinished'; readonly n: Negotiated }
+  | ExpectServerHello
+  | In<'ExpectEncryptedExtensions'>
+  | In<'ExpectCertificateOrRequest'>
+  | In<'ExpectCertificate'>
+  | In<'ExpectCertificateVerify'>
+  | In<'ExpectFinished'>
   | Connected;
 
 /** The level each state reads its next message at; anything else is unexpected_message. */
@@ -171,10 +224,10 @@ export async function handleClient(state: ClientState, level: Level, msg: Handsh
     case 'ExpectCertificateOrRequest':
       if (msg.type === HandshakeType.certificate_request) return onCertificateRequest(state.n, msg);
       expectType(msg, HandshakeType.certificate, state.kind);
-      return onCertificate(state.n, msg);
+      return onCertificate(state.n, undefined, msg);
     case 'ExpectCertificate':
       expectType(msg, HandshakeType.certificate, state.kind);
-      return onCertificate(state.n, msg);
+      return onCertificate(state.n, state.n.certRequest, msg);
     case 'ExpectCertificateVerify':
       expectType(msg, HandshakeType.certificate_verify, state.kind);
       return onCertificateVerify(state.n, msg);
@@ -186,31 +239,11 @@ export async function handleClient(state: ClientState, level: Level, msg: Handsh
   }
 }
 
-async function onServerHello(
-  state: Extract<ClientState, { kind: 'ExpectServerHello' }>, msg: HandshakeMessage, out: Outbox,
-): Promise<ClientState> {
+async function onServerHello(state: ExpectServerHello, msg: HandshakeMessage, out: Outbox): Promise<ExpectServerHello | In<'ExpectEncryptedExtensions'>> {
   const { hello, transcript } = state;
   const cfg = hello.cfg;
   const sh = decodeServerHello(msg.body);
-  // Appendix D.5: a ServerHello.legacy_version of 0x0300 or less MUST abort with protocol_version,
-  // whatever supported_versions says.
-  if (sh.legacyVersion <= 0x0300) fail(AlertDescription.protocol_version, `ServerHello.legacy_version 0x${sh.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
-  const versionExt = findExtension(sh.extensions, ExtensionType.supported_versions);
-  if (!versionExt) {
-    // A TLS 1.2 (or older) ServerHello. §4.1.3: a TLS 1.3 client seeing the downgrade sentinel aborts.
-    const tail = sh.random.subarray(24);
-    if (equalBytes(tail, DOWNGRADE_TLS12) || equalBytes(tail, DOWNGRADE_TLS11)) {
-      fail(AlertDescription.illegal_parameter, 'server signalled a downgrade (RFC 8446 §4.1.3 sentinel)');
-    }
-    fail(AlertDescription.protocol_version, 'server does not speak TLS 1.3');
-  }
-  if (decodeSupportedVersionsServer(versionExt) !== TLS13) fail(AlertDescription.illegal_parameter, 'server selected a version we did not offer');
-  if (sh.legacyVersion !== TLS12) fail(AlertDescription.illegal_parameter, 'ServerHello.legacy_version must be 0x0303');
-  if (!equalBytes(sh.legacySessionIdEcho, hello.sessionId)) fail(AlertDescription.illegal_parameter, 'legacy_session_id_echo does not match');
-  const suite = cipherSuiteInfo(sh.cipherSuite);
-  if (!suite || !cfg.cipherSuites.includes(suite.id)) fail(AlertDescription.illegal_parameter, 'server selected a cipher suite we did not offer');
-  if (state.afterHrr && state.afterHrr.id !== suite.id) fail(AlertDescription.illegal_parameter, 'ServerHello suite differs from HelloRetryRequest');
-
+  const suite = checkServerHello(state, sh);
   if (isHelloRetryRequest(sh)) {
     if (state.afterHrr) fail(AlertDescription.unexpected_message, 'second HelloRetryRequest');
     checkExtensions('HRR', sh.extensions, hello.offered);
@@ -218,30 +251,8 @@ async function onServerHello(
   }
 
   checkExtensions('SH', sh.extensions, hello.offered);
-  let resumed: Session | undefined;
-  const pskExt = findExtension(sh.extensions, ExtensionType.pre_shared_key);
-  if (pskExt) {
-    // §4.2.11: the server picks one of the identities we offered (we offer one), with a suite of the same hash.
-    if (!hello.psk || decodeSelectedIdentity(pskExt) !== 0) fail(AlertDescription.illegal_parameter, 'server selected a PSK we did not offer');
-    if (hello.psk.suite.hash !== suite.hash) fail(AlertDescription.illegal_parameter, 'server resumed with a suite of another hash');
-    resumed = hello.psk.session;
-  }
-  const ksExt = findExtension(sh.extensions, ExtensionType.key_share);
-  let shared: Uint8Array | null = null;
-  let group: NamedGroup | undefined;
-  if (ksExt) {
-    const entry = decodeKeyShareServer(ksExt);
-    const share = hello.shares.find((s) => s.group === entry.group);
-    if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
-    shared = await share.complete(entry.share);
-    group = share.group;
-  } else if (!resumed) {
-    fail(AlertDescription.missing_extension, 'ServerHello without key_share');
-  } else if (!cfg.pskModes.includes('psk_ke')) {
-    // §4.2.11: a resumption without the key share our psk_key_exchange_modes require is illegal_parameter.
-    fail(AlertDescription.illegal_parameter, 'ServerHello resumes without key_share, but we offered only psk_dhe_ke');
-  }
-
+  const resumed = resumedSession(hello, sh.extensions, suite);
+  const { shared, group } = await completeKeyExchange(hello, sh.extensions, resumed);
   if (!transcript.started) transcript.start(cfg.provider, suite.hash);
   transcript.update(msg.raw);
   const ks = await HandshakeKeySchedule.start(cfg.provider, suite, resumed?.psk);
@@ -259,6 +270,59 @@ async function onServerHello(
   };
 }
 
+/** The version, echo and suite checks a ServerHello or HelloRetryRequest must pass; returns the selected suite. */
+function checkServerHello(state: ExpectServerHello, sh: ServerHello & { readonly legacyVersion: number }): CipherSuiteInfo {
+  const { hello } = state;
+  // Appendix D.5: a ServerHello.legacy_version of 0x0300 or less MUST abort with protocol_version,
+  // whatever supported_versions says.
+  if (sh.legacyVersion <= 0x0300) fail(AlertDescription.protocol_version, `ServerHello.legacy_version 0x${sh.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
+  const versionExt = findExtension(sh.extensions, ExtensionType.supported_versions);
+  if (!versionExt) {
+    // A TLS 1.2 (or older) ServerHello. §4.1.3: a TLS 1.3 client seeing the downgrade sentinel aborts.
+    const tail = sh.random.subarray(24);
+    if (equalBytes(tail, DOWNGRADE_TLS12) || equalBytes(tail, DOWNGRADE_TLS11)) {
+      fail(AlertDescription.illegal_parameter, 'server signalled a downgrade (RFC 8446 §4.1.3 sentinel)');
+    }
+    fail(AlertDescription.protocol_version, 'server does not speak TLS 1.3');
+  }
+  if (decodeSupportedVersionsServer(versionExt) !== TLS13) fail(AlertDescription.illegal_parameter, 'server selected a version we did not offer');
+  if (sh.legacyVersion !== TLS12) fail(AlertDescription.illegal_parameter, 'ServerHello.legacy_version must be 0x0303');
+  if (!equalBytes(sh.legacySessionIdEcho, hello.sessionId)) fail(AlertDescription.illegal_parameter, 'legacy_session_id_echo does not match');
+  const suite = cipherSuiteInfo(sh.cipherSuite);
+  if (!suite || !hello.cfg.cipherSuites.includes(suite.id)) fail(AlertDescription.illegal_parameter, 'server selected a cipher suite we did not offer');
+  if (state.afterHrr && state.afterHrr.id !== suite.id) fail(AlertDescription.illegal_parameter, 'ServerHello suite differs from HelloRetryRequest');
+  return suite;
+}
+
+/** The session the ServerHello resumes, if it selected our PSK (§4.2.11). */
+function resumedSession(hello: Hello, exts: readonly Extension[], suite: CipherSuiteInfo): Session | undefined {
+  const pskExt = findExtension(exts, ExtensionType.pre_shared_key);
+  if (!pskExt) return undefined;
+  // §4.2.11: the server picks one of the identities we offered (we offer one), with a suite of the same hash.
+  if (!hello.psk || decodeSelectedIdentity(pskExt) !== 0) fail(AlertDescription.illegal_parameter, 'server selected a PSK we did not offer');
+  if (hello.psk.suite.hash !== suite.hash) fail(AlertDescription.illegal_parameter, 'server resumed with a suite of another hash');
+  return hello.psk.session;
+}
+
+/** The (EC)DHE/KEM shared secret from the server's key share; none only for a psk_ke resumption. */
+async function completeKeyExchange(
+  hello: Hello, exts: readonly Extension[], resumed: Session | undefined,
+): Promise<{ shared: Uint8Array | null; group: NamedGroup | undefined }> {
+  const ksExt = findExtension(exts, ExtensionType.key_share);
+  if (ksExt) {
+    const entry = decodeKeyShareServer(ksExt);
+    const share = hello.shares.find((s) => s.group === entry.group);
+    if (!share) fail(AlertDescription.illegal_parameter, `server key share for ${groupName(entry.group)}, which we did not send`);
+    return { shared: await share.complete(entry.share), group: share.group };
+  }
+  if (!resumed) fail(AlertDescription.missing_extension, 'ServerHello without key_share');
+  if (!hello.cfg.pskModes.includes('psk_ke')) {
+    // §4.2.11: a resumption without the key share our psk_key_exchange_modes require is illegal_parameter.
+    fail(AlertDescription.illegal_parameter, 'ServerHello resumes without key_share, but we offered only psk_dhe_ke');
+  }
+  return { shared: null, group: undefined };
+}
+
 /** Compatibility mode sends one dummy change_cipher_spec before the second flight (Appendix D.4), if not already sent. */
 function switchToHandshakeWrites(hello: Hello, suite: CipherSuiteInfo, stage: HandshakeStage, out: Outbox): void {
   if (hello.sessionId.length && !hello.ccsSent) out.changeCipherSpec();
@@ -266,9 +330,8 @@ function switchToHandshakeWrites(hello: Hello, suite: CipherSuiteInfo, stage: Ha
 }
 
 async function onHelloRetryRequest(
-  state: Extract<ClientState, { kind: 'ExpectServerHello' }>, exts: readonly Extension[], suite: CipherSuiteInfo,
-  msg: HandshakeMessage, out: Outbox,
-): Promise<ClientState> {
+  state: ExpectServerHello, exts: readonly Extension[], suite: CipherSuiteInfo, msg: HandshakeMessage, out: Outbox,
+): Promise<ExpectServerHello> {
   const { hello, transcript } = state;
   const cfg = hello.cfg;
   const ksExt = findExtension(exts, ExtensionType.key_share);
@@ -314,8 +377,28 @@ async function onHelloRetryRequest(
   return { kind: 'ExpectServerHello', hello: next, transcript, afterHrr: suite };
 }
 
-function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage, out: Outbox): ClientState {
-  const exts = decodeEncryptedExtensions(msg.body);
+function onEncryptedExtensions(
+  n: ExpectEncryptedExtensions, msg: HandshakeMessage, out: Outbox,
+): In<'ExpectFinished'> | In<'ExpectCertificateOrRequest'> {
+  const settled = readEncryptedExtensions(n, decodeEncryptedExtensions(msg.body), out);
+  // Rejected: stop writing early data now and go on under the handshake key.
+  if (n.earlyOffered && !settled.earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);
+  n.transcript.update(msg.raw);
+  const { hello, suite, group, transcript, stage, hrr } = n;
+  const next = { hello, suite, group, transcript, stage, hrr, ...settled };
+  if (!n.resumed) return { kind: 'ExpectCertificateOrRequest', n: next };
+  // A resumption authenticates by the PSK: the peer is the one the session was made with.
+  return {
+    kind: 'ExpectFinished',
+    n: {
+      ...next, certRequest: undefined, resumed: true, peerCertificates: n.resumed.peerCertificates,
+      peerSignatureScheme: n.resumed.peerSignatureScheme as SignatureScheme | undefined,
+    },
+  };
+}
+
+/** Checks EncryptedExtensions against what we offered (§4.3.1) and takes what the server settled. */
+function readEncryptedExtensions(n: ExpectEncryptedExtensions, exts: readonly Extension[], out: Outbox): ServerExtensions {
   checkExtensions('EE', exts, n.hello.offered);
   let alpn: string | undefined;
   const alpnExt = findExtension(exts, ExtensionType.application_layer_protocol_negotiation);
@@ -340,14 +423,10 @@ function onEncryptedExtensions(n: Negotiated, msg: HandshakeMessage, out: Outbox
   if (earlyExt?.length) fail(AlertDescription.decode_error, 'early_data in EncryptedExtensions must be empty');
   const earlyAccepted = earlyExt !== undefined;
   if (earlyAccepted && !(n.earlyOffered && n.resumed)) fail(AlertDescription.illegal_parameter, 'server accepted early data that was not offered');
-  // Rejected: stop writing early data now and go on under the handshake key.
-  if (n.earlyOffered && !earlyAccepted) switchToHandshakeWrites(n.hello, n.suite, n.stage, out);
-  n.transcript.update(msg.raw);
-  const next = { ...n, alpn, peerTransportParameters: tp, earlyAccepted };
-  return n.resumed ? { kind: 'ExpectFinished', n: next } : { kind: 'ExpectCertificateOrRequest', n: next };
+  return { alpn, peerTransportParameters: tp, earlyAccepted };
 }
 
-function onCertificateRequest(n: Negotiated, msg: HandshakeMessage): ClientState {
+function onCertificateRequest(n: ExpectCertificateOrRequest, msg: HandshakeMessage): In<'ExpectCertificate'> {
   const cr = decodeCertificateRequest(msg.body);
   checkExtensions('CR', cr.extensions, n.hello.offered);
   // §4.3.2: the context is empty in the handshake.
@@ -358,7 +437,10 @@ function onCertificateRequest(n: Negotiated, msg: HandshakeMessage): ClientState
   return { kind: 'ExpectCertificate', n: { ...n, certRequest: { context: cr.context, schemes: decodeU16List(sa, 'signature_algorithms') } } };
 }
 
-async function onCertificate(n: Negotiated, msg: HandshakeMessage): Promise<ClientState> {
+/** The server's Certificate, with or without a CertificateRequest before it (`certRequest`). */
+async function onCertificate(
+  n: ExpectCertificateOrRequest, certRequest: CertRequest | undefined, msg: HandshakeMessage,
+): Promise<In<'ExpectCertificateVerify'>> {
   const cert = decodeCertificate(msg.body);
   if (cert.context.length !== 0) fail(AlertDescription.illegal_parameter, 'server Certificate with a request context');
   // §4.4.2.4: a server must send a certificate; an empty one is decode_error.
@@ -368,16 +450,15 @@ async function onCertificate(n: Negotiated, msg: HandshakeMessage): Promise<Clie
   const cfg = n.hello.cfg;
   const peer = await cfg.verifier.verify(chain, { serverName: cfg.serverName, purpose: 'serverAuth', now: cfg.now() });
   n.transcript.update(msg.raw);
-  return { kind: 'ExpectCertificateVerify', n: { ...n, peerChain: chain, peer } };
+  return { kind: 'ExpectCertificateVerify', n: { ...n, certRequest, peerChain: chain, peer } };
 }
 
-async function onCertificateVerify(n: Negotiated, msg: HandshakeMessage): Promise<ClientState> {
+async function onCertificateVerify(n: ExpectCertificateVerify, msg: HandshakeMessage): Promise<In<'ExpectFinished'>> {
   const cv = decodeCertificateVerify(msg.body);
   const cfg = n.hello.cfg;
-  const peer = n.peer as PeerIdentity;
-  const scheme = await verifyPeerSignature(cfg.provider, cfg.signatureSchemes, peer, cv, 'server', n.transcript.hash());
+  const scheme = await verifyPeerSignature(cfg.provider, cfg.signatureSchemes, n.peer, cv, 'server', n.transcript.hash());
   n.transcript.update(msg.raw);
-  return { kind: 'ExpectFinished', n: { ...n, peerScheme: scheme } };
+  return { kind: 'ExpectFinished', n: { ...n, resumed: false, peerCertificates: n.peerChain, peerSignatureScheme: scheme } };
 }
 
 /** Checks a CertificateVerify against the peer's leaf key (RFC 8446 §4.4.3). */
@@ -397,7 +478,7 @@ export async function verifyPeerSignature(
   return scheme;
 }
 
-async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Promise<ClientState> {
+async function onFinished(n: ExpectFinished, msg: HandshakeMessage, out: Outbox): Promise<Connected> {
   const cfg = n.hello.cfg;
   const p = cfg.provider;
   const { suite, transcript, stage } = n;
@@ -417,43 +498,13 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
     transcript.update(eoed);
     switchToHandshakeWrites(n.hello, suite, stage, out);
   }
-
-  let signatureScheme: SignatureScheme | undefined;
-  if (n.certRequest) {
-    const cert = cfg.certificate;
-    const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, n.certRequest.schemes) : undefined;
-    // No usable certificate: send an empty Certificate and let the server decide (§4.4.2).
-    const chain = cert && scheme !== undefined ? cert.chain : [];
-    const certMsg = encodeCertificate({ context: n.certRequest.context, entries: chain.map((c) => ({ certData: c, extensions: [] })) });
-    transcript.update(certMsg);
-    out.send('handshake', certMsg);
-    if (cert && scheme !== undefined) {
-      const sig = await p.sign(scheme, cert.privateKey, certificateVerifyContent('client', transcript.hash()));
-      const cvMsg = encodeCertificateVerify({ scheme, signature: sig });
-      transcript.update(cvMsg);
-      out.send('handshake', cvMsg);
-      signatureScheme = scheme;
-    }
-  }
+  const signatureScheme = n.certRequest ? await sendClientCertificate(cfg, n.certRequest, transcript, out) : undefined;
   const fin = encodeFinished(await finishedVerifyData(p, suite, stage.clientSecret, transcript.hash()));
   transcript.update(fin);
   out.send('handshake', fin);
   out.write('application', suite, master.clientSecret);
   const resumption = await resumptionMasterSecret(p, suite, master.master, transcript.hash());
-  const info: HandshakeInfo = {
-    version: 'TLSv1.3',
-    cipherSuite: suite,
-    group: n.group,
-    peerSignatureScheme: n.resumed ? (n.resumed.peerSignatureScheme as SignatureScheme | undefined) : n.peerScheme,
-    signatureScheme,
-    alpn: n.alpn,
-    serverName: cfg.serverName,
-    peerCertificates: n.resumed ? n.resumed.peerCertificates : n.peerChain ?? [],
-    helloRetryRequest: n.hrr,
-    resumed: n.resumed !== undefined,
-    earlyData: !n.hello.psk?.earlyData ? 'none' : n.earlyAccepted ? 'accepted' : 'rejected',
-    peerTransportParameters: n.peerTransportParameters,
-  };
+  const info = handshakeInfo(n, signatureScheme);
   const original = { alpn: info.alpn, peerCertificates: info.peerCertificates, peerSignatureScheme: info.peerSignatureScheme };
   const store = cfg.sessionStore;
   out.actions.push({ kind: 'complete', info });
@@ -471,6 +522,45 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
     keepTicket: store
       ? async (nst) => store.put(sessionKey(cfg), await sessionFromTicket(cfg, suite, resumption, nst, original))
       : undefined,
+  };
+}
+
+/**
+ * Answers a CertificateRequest with our Certificate and CertificateVerify; returns the scheme we signed
+ * with, or undefined if we had no usable certificate and sent an empty one (§4.4.2).
+ */
+async function sendClientCertificate(
+  cfg: ResolvedClient, req: CertRequest, transcript: Transcript, out: Outbox,
+): Promise<SignatureScheme | undefined> {
+  const cert = cfg.certificate;
+  const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, req.schemes) : undefined;
+  // No usable certificate: send an empty Certificate and let the server decide (§4.4.2).
+  const chain = cert && scheme !== undefined ? cert.chain : [];
+  const certMsg = encodeCertificate({ context: req.context, entries: chain.map((c) => ({ certData: c, extensions: [] })) });
+  transcript.update(certMsg);
+  out.send('handshake', certMsg);
+  if (!cert || scheme === undefined) return undefined;
+  const sig = await cfg.provider.sign(scheme, cert.privateKey, certificateVerifyContent('client', transcript.hash()));
+  const cvMsg = encodeCertificateVerify({ scheme, signature: sig });
+  transcript.update(cvMsg);
+  out.send('handshake', cvMsg);
+  return scheme;
+}
+
+function handshakeInfo(n: ExpectFinished, signatureScheme: SignatureScheme | undefined): HandshakeInfo {
+  return {
+    version: 'TLSv1.3',
+    cipherSuite: n.suite,
+    group: n.group,
+    peerSignatureScheme: n.peerSignatureScheme,
+    signatureScheme,
+    alpn: n.alpn,
+    serverName: n.hello.cfg.serverName,
+    peerCertificates: n.peerCertificates,
+    helloRetryRequest: n.hrr,
+    resumed: n.resumed,
+    earlyData: !n.hello.psk?.earlyData ? 'none' : n.earlyAccepted ? 'accepted' : 'rejected',
+    peerTransportParameters: n.peerTransportParameters,
   };
 }
 

@@ -1,6 +1,5 @@
-import { AlertDescription, PqtlsError, SizeOverflowError } from '../../errors.js';
+import { AlertDescription, SizeOverflowError } from '../../errors.js';
 import { equalBytes } from '../../bytes.js';
-import { Reader } from '../../codec/reader.js';
 import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
 import type { KeyShare } from '../../pq/provider.js';
 import { cipherSuiteInfo, type CipherSuiteInfo } from '../cipher-suites.js';
@@ -8,11 +7,11 @@ import type { PeerIdentity, ResolvedClient } from '../config.js';
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ExtensionType, HandshakeType, TLS12, TLS13 } from '../constants.js';
 import {
   decodeCertificate, decodeCertificateRequest, decodeCertificateVerify, decodeEncryptedExtensions, decodeFinished,
-  decodeKeyUpdate, encodeCertificate, encodeCertificateVerify, encodeFinished,
+  encodeCertificate, encodeCertificateVerify, encodeFinished,
 } from '../messages/certificate.js';
 import {
-  EMPTY, decodeAlpn, decodeCookie, decodeKeyShareHrr, decodeKeyShareServer, decodeSupportedVersionsServer, decodeU16List,
-  decodeRecordSizeLimit, encodeRecordSizeLimit, encodeAlpn, encodeCookie, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
+  decodeAlpn, decodeCookie, decodeKeyShareHrr, decodeKeyShareServer, decodeSupportedVersionsServer, decodeU16List,
+  decodeRecordSizeLimit, encodeRecordSizeLimit, encodeAlpn, encodeKeyShareClient, encodeServerName, encodeSupportedVersionsClient, encodeU16List,
   encodePskModes, findExtension, type Extension,
 } from '../messages/extensions.js';
 import type { HandshakeMessage } from '../messages/handshake.js';

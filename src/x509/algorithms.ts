@@ -1,11 +1,12 @@
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../pq/ids.js';
-import { SignatureScheme } from '../pq/ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, SigningScheme, SlhDsaAlgorithm } from '../pq/ids.js';
+import { SignatureScheme, isSlhDsa, slhDsaSizes } from '../pq/ids.js';
 import {
   bits, bitString, contents, contextTag, decodeDer, derNull, integerBytes, nullValue, octetAlignedBits, oid, oidValue, sequence,
   smallInteger, Tag, type Tlv,
 } from './der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
+import { slhDsaByOid, slhDsaDisplayName, slhDsaOid } from './slh-dsa.js';
 
 /** ML-DSA public-key sizes (FIPS 204 Table 2; RFC 9881 §4). */
 export const ML_DSA_PUBLIC_KEY_LENGTH: Record<MlDsaAlgorithm, number> = {
@@ -102,6 +103,15 @@ export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): Public
     }
     return { algorithm: ml, algorithmOid: alg.oid, publicKey: key, der };
   }
+  const slh = slhDsaByOid.get(alg.oid);
+  if (slh) {
+    // RFC 9909: parameters absent; the key is PK.seed ‖ PK.root, 2n bytes.
+    noParameters(alg, slhDsaDisplayName(slh), what);
+    const key = octetAlignedBits(keyBits, `${what} key`);
+    const want = slhDsaSizes(slh).publicKey;
+    if (key.length !== want) throw new CertificateError('bad_public_key', `${slhDsaDisplayName(slh)} public key must be ${want} bytes, found ${key.length}`);
+    return { algorithm: slh, algorithmOid: alg.oid, publicKey: key, der };
+  }
   switch (alg.oid) {
     case Oid.ed25519: {
       noParameters(alg, 'Ed25519', what);
@@ -176,6 +186,7 @@ export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: U
 
 /** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8. */
 export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Array {
+  if (isSlhDsa(algorithm)) return sequence(oid(slhDsaOid[algorithm]));
   switch (algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':
@@ -195,6 +206,7 @@ export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Arra
 /** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
 export type SignatureAlgorithm =
   | { readonly kind: 'ml-dsa'; readonly algorithm: MlDsaAlgorithm; readonly oid: string }
+  | { readonly kind: 'slh-dsa'; readonly algorithm: SlhDsaAlgorithm; readonly oid: string }
   | { readonly kind: 'ed25519'; readonly oid: string }
   | { readonly kind: 'ecdsa'; readonly hash: HashAlgorithm; readonly oid: string }
   | { readonly kind: 'rsa-pkcs1'; readonly hash: HashAlgorithm; readonly oid: string }
@@ -215,6 +227,12 @@ export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgo
   if (ml) {
     noParameters(alg, ml.toUpperCase(), 'signatureAlgorithm');
     return { kind: 'ml-dsa', algorithm: ml, oid: id };
+  }
+  const slh = slhDsaByOid.get(id);
+  if (slh) {
+    // RFC 9909: the parameters MUST be absent.
+    noParameters(alg, slhDsaDisplayName(slh), 'signatureAlgorithm');
+    return { kind: 'slh-dsa', algorithm: slh, oid: id };
   }
   switch (id) {
     case Oid.ed25519:
@@ -293,6 +311,7 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
 export function signatureAlgorithmName(s: SignatureAlgorithm): string {
   switch (s.kind) {
     case 'ml-dsa': return s.algorithm.toUpperCase();
+    case 'slh-dsa': return slhDsaDisplayName(s.algorithm);
     case 'ed25519': return 'Ed25519';
     case 'ecdsa': return `ecdsa-with-${s.hash.replace('-', '')}`;
     case 'rsa-pkcs1': return `${s.hash.replace('-', '').toLowerCase()}WithRSAEncryption`;
@@ -303,6 +322,7 @@ export function signatureAlgorithmName(s: SignatureAlgorithm): string {
 
 /** Display name of a key algorithm (`ML-DSA-65`, `ECDSA P-256`, `RSA 2048`). */
 export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
+  if (isSlhDsa(k.algorithm)) return slhDsaDisplayName(k.algorithm);
   switch (k.algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':
@@ -320,8 +340,10 @@ export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
  * The TLS SignatureScheme that verifies a certificate signature made with
  * `sig` by the holder of `issuerKey`. Combinations TLS has no scheme for
  * (ECDSA-SHA384 on P-256, PSS with a PSS-only key, ...) are unsupported.
+ * SLH-DSA, which TLS has no scheme for at all, yields its certificate-only
+ * scheme (the parameter-set name); the key must be of that same parameter set.
  */
-export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: PublicKeyInfo): SignatureScheme {
+export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: PublicKeyInfo): SigningScheme {
   const mismatch = (): CertificateError =>
     new CertificateError('unsupported_algorithm', `signature algorithm ${signatureAlgorithmName(sig)} with an issuer key of type ${publicKeyAlgorithmName(issuerKey)} is not supported`);
   switch (sig.kind) {
@@ -330,6 +352,9 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
     case 'ml-dsa':
       if (issuerKey.algorithm !== sig.algorithm) throw mismatch();
       return mlDsaScheme[sig.algorithm];
+    case 'slh-dsa':
+      if (issuerKey.algorithm !== sig.algorithm) throw mismatch();
+      return sig.algorithm;
     case 'ed25519':
       if (issuerKey.algorithm !== 'ed25519') throw mismatch();
       return SignatureScheme.ed25519;
@@ -346,8 +371,9 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
   }
 }
 
-/** The signature AlgorithmIdentifier and TLS scheme a CA with key `algorithm` signs with. */
-export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SignatureScheme } {
+/** The signature AlgorithmIdentifier and TLS (or certificate-only) scheme a CA with key `algorithm` signs with. */
+export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SigningScheme } {
+  if (isSlhDsa(algorithm)) return { identifier: sequence(oid(slhDsaOid[algorithm])), scheme: algorithm };
   switch (algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':

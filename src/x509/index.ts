@@ -30,7 +30,7 @@ export {
   type KeyPurpose,
 } from './verify.js';
 export {
-  generateRoot, issueIntermediate, issueLeaf, issueCertificate, signCertificate, randomSerialNumber, keyIdentifier, CA_KEY_ALGORITHMS,
+  generateRoot, issueIntermediate, issueLeaf, issueCertificate, signCertificate, randomSerialNumber, keyIdentifier, CA_KEY_ALGORITHMS, CA_ONLY_KEY_ALGORITHMS,
   type IssuerCredentials, type IssuedCertificate, type CertificateSpec, type RootOptions, type IntermediateOptions,
   type LeafOptions,
 } from './ca.js';

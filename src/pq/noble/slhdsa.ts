@@ -7,7 +7,6 @@ import {
   slh_dsa_sha2_128f, slh_dsa_sha2_128s, slh_dsa_sha2_192f, slh_dsa_sha2_192s, slh_dsa_sha2_256f, slh_dsa_sha2_256s,
   slh_dsa_shake_128f, slh_dsa_shake_128s, slh_dsa_shake_192f, slh_dsa_shake_192s, slh_dsa_shake_256f, slh_dsa_shake_256s,
 } from '@noble/post-quantum/slh-dsa.js';
-import { constantTimeEqual } from '../../bytes.js';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
 import { slhDsaSizes, type SlhDsaAlgorithm } from '../ids.js';
 import type { RandomSource } from '../random.js';
@@ -46,19 +45,17 @@ export function slhDsaGenerate(algorithm: SlhDsaAlgorithm, random: RandomSource)
 }
 
 /**
- * A key from its 4n-byte private key. PK.root is recomputed from SK.seed and
- * PK.seed, so a corrupted or mismatched key is refused instead of producing
- * signatures that never verify. This costs one top-layer XMSS tree (a key
- * generation), paid once at import.
+ * A key from its 4n-byte private key. Only the length is checked here:
+ * proving that PK.root belongs to SK.seed and PK.seed means rebuilding the top
+ * XMSS tree, a whole key generation (seconds for the "s" sets in pure JS).
+ * {@link slhDsaSign} checks every signature it makes instead, so an
+ * inconsistent key is refused at its first use and never emits a signature
+ * that does not verify.
  */
 export function slhDsaImport(algorithm: SlhDsaAlgorithm, secretKey: Uint8Array): SlhDsaKey {
   const { n, secretKey: want } = slhDsaSizes(algorithm);
   if (secretKey.length !== want) throw new ConfigError(`${algorithm} private key must be ${want} bytes, got ${secretKey.length}`);
-  const key = fromSeeds(algorithm, secretKey.subarray(0, 3 * n));
-  if (!constantTimeEqual(key.secretKey, secretKey)) {
-    throw new ConfigError(`${algorithm} private key is inconsistent (PK.root does not match SK.seed and PK.seed)`);
-  }
-  return key;
+  return { algorithm, secretKey: secretKey.slice(), publicKey: secretKey.slice(2 * n) };
 }
 
 /** Throws {@link IllegalParameterError} unless `publicKey` is 2n bytes (every such string is a valid PK). */
@@ -74,7 +71,13 @@ export function checkSlhDsaPublicKey(algorithm: SlhDsaAlgorithm, publicKey: Uint
 export function slhDsaSign(key: SlhDsaKey, message: Uint8Array, rnd: Uint8Array): Uint8Array {
   const { n } = slhDsaSizes(key.algorithm);
   if (rnd.length !== n) throw new ConfigError(`${key.algorithm} opt_rand must be ${n} bytes`);
-  return impls[key.algorithm].sign(message, key.secretKey, { extraEntropy: rnd, context: new Uint8Array(0) });
+  const signature = impls[key.algorithm].sign(message, key.secretKey, { extraEntropy: rnd, context: new Uint8Array(0) });
+  // Verification costs a small fraction of signing; it catches a private key whose PK.root does not
+  // match its seeds (see slhDsaImport) and a fault during the long signing computation.
+  if (!slhDsaVerify(key.algorithm, key.publicKey, message, signature)) {
+    throw new ConfigError(`${key.algorithm} private key is inconsistent: its signature does not verify under its own public key`);
+  }
+  return signature;
 }
 
 /**

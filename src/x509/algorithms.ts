@@ -371,6 +371,19 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
   }
 }
 
+/**
+ * What one verification under `scheme` spends of a path search's
+ * `maxSignatureChecks`. SLH-DSA verification costs roughly 5 to 80 ML-DSA
+ * verifications (bench/slh-dsa.ts) and its keys are 32 to 64 bytes, so a peer
+ * could otherwise buy seconds of hashing with a few small fake issuers; at 8
+ * units the default budget allows 8 SLH-DSA checks, ample for a chain with
+ * one or two SLH-DSA CAs.
+ */
+export function signatureCheckCost(scheme: SigningScheme): number {
+  return typeof scheme === 'string' ? SLH_DSA_CHECK_COST : 1;
+}
+export const SLH_DSA_CHECK_COST = 8;
+
 /** The signature AlgorithmIdentifier and TLS (or certificate-only) scheme a CA with key `algorithm` signs with. */
 export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SigningScheme } {
   if (isSlhDsa(algorithm)) return { identifier: sequence(oid(slhDsaOid[algorithm])), scheme: algorithm };

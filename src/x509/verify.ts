@@ -1,7 +1,7 @@
 import { equalBytes } from '../bytes.js';
 import { ConfigError, IllegalParameterError } from '../errors.js';
 import type { CryptoProvider } from '../pq/provider.js';
-import { certificateSignatureScheme, isMlDsa } from './algorithms.js';
+import { certificateSignatureScheme, isMlDsa, signatureCheckCost } from './algorithms.js';
 import { isSelfIssued, parseCertificate, type Certificate } from './certificate.js';
 import { CertificateError, type CertificateRef } from './errors.js';
 import type { KeyUsageBit } from './extensions.js';
@@ -22,7 +22,7 @@ export interface ChainLimits {
   readonly maxChainLength?: number;
   /** Most DER bytes in the presented certificates (leaf + intermediates). Default 128 KiB. */
   readonly maxTotalBytes?: number;
-  /** Most signature verifications one path search may spend. Default 64. */
+  /** Most signature verifications one path search may spend. Default 64; an SLH-DSA verification counts as 8. */
   readonly maxSignatureChecks?: number;
   /**
    * Most name-constraint comparisons (SAN names × subtrees, summed over every
@@ -360,7 +360,8 @@ class PathSearch {
     } catch (e) {
       throw e instanceof CertificateError ? e.withCertificate(child.ref) : e;
     }
-    if (++this.signatureChecks > this.limits.maxSignatureChecks) {
+    this.signatureChecks += signatureCheckCost(scheme);
+    if (this.signatureChecks > this.limits.maxSignatureChecks) {
       throw new CertificateError('path_search_exhausted', `gave up after ${this.limits.maxSignatureChecks} signature checks`, child.ref);
     }
     let ok: boolean;

@@ -17,10 +17,11 @@ import { AlertDescription, ConfigError, IllegalParameterError } from '../../src/
 import { SLH_DSA_ALGORITHMS, SignatureScheme, isSignatureScheme, slhDsaSizes, type SlhDsaAlgorithm } from '../../src/pq/ids.js';
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
+import { nameDer } from '../../src/x509/ca.js';
 import { bits, derNull, integer, octets, oid, sequence } from '../../src/x509/der.js';
 import { clock, connectPair, drain, pump, seededProvider } from '../helpers/tls-pair.js';
 import {
-  CertificateError, Oid, encodePkcs8, exportPrivateKeyPem, generateRoot, importPrivateKey, importPrivateKeyPem, issueLeaf, parseCertificate,
+  CertificateError, DEFAULT_CHAIN_LIMITS, Oid, basicConstraintsExtension, encodePkcs8, keyUsageExtension, subjectAltNameExtension, exportPrivateKeyPem, generateRoot, importPrivateKey, importPrivateKeyPem, issueLeaf, parseCertificate,
   parsePemChain, parsePkcs8, parseSubjectPublicKeyInfo, signCertificate, summarizeCertificate, verifyChain, type Certificate,
   type IssuedCertificate,
 } from './exports.js';
@@ -158,6 +159,34 @@ describe(`an ${FAST} root over ML-DSA-65`, () => {
   it('the CA API refuses to mint an SLH-DSA leaf: TLS could never use its key', async () => {
     await expect(issueLeaf({ provider, issuer: creds(chain.root), algorithm: FAST, dns: ['localhost'], notBefore: NOT_BEFORE, notAfter: NOT_AFTER }))
       .rejects.toThrow(/for CA certificates only/);
+  });
+});
+
+describe('the path-search budget: a peer chooses which issuers the validator tries', () => {
+  it('an SLH-DSA verification spends 8 of maxSignatureChecks, so 8 candidate SLH-DSA issuers are tried and the 9th is not', async () => {
+    // Trust anchors named CN=X with (random, valid) SLH-DSA keys, and a leaf under CN=X whose signature claims SLH-DSA.
+    const ed = await provider.generateKeyPair('ed25519');
+    const X = nameDer('CN=X');
+    const validity = { notBefore: NOT_BEFORE, notAfter: NOT_AFTER };
+    const anchors = async (count: number): Promise<Uint8Array[]> => Promise.all(Array.from({ length: count }, (_, i) => signCertificate({
+      provider, subject: X, subjectKey: { algorithm: FAST, publicKey: new Uint8Array(32).fill(i + 1) }, issuer: { name: X, privateKey: ed.privateKey },
+      ...validity, extensions: [basicConstraintsExtension(true), keyUsageExtension(['keyCertSign'])],
+    })));
+    const leaf = await signCertificate({
+      provider, subject: 'CN=localhost', subjectKey: { algorithm: 'ml-dsa-44', publicKey: new Uint8Array(1312) }, issuer: { name: X, privateKey: ed.privateKey },
+      ...validity, extensions: [subjectAltNameExtension({ dns: ['localhost'] })], signatureAlgorithmOverride: sequence(oid(Oid.slhDsaSha2_128f)),
+    });
+    let calls = 0;
+    const counting = { ...provider, verify: (...a: Parameters<typeof provider.verify>) => (calls++, provider.verify(...a)) };
+    const search = async (n: number): Promise<unknown> => {
+      calls = 0;
+      return verifyChain({ provider: counting, leaf, intermediates: [], trustAnchors: await anchors(n), now: NOW, hostname: 'localhost', purpose: 'serverAuth' })
+        .then(() => undefined, (e: unknown) => e);
+    };
+    expect(await search(8)).toMatchObject({ reason: 'bad_signature' });
+    expect(calls).toBe(8);
+    expect(await search(10)).toMatchObject({ reason: 'path_search_exhausted' });
+    expect(calls).toBe(DEFAULT_CHAIN_LIMITS.maxSignatureChecks / 8);
   });
 });
 

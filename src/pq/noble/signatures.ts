@@ -104,6 +104,8 @@ export class NobleSigner {
    * Signs `message` under `scheme`. ML-DSA is hedged (32 bytes of `random` per
    * signature, empty context); ECDSA is hedged RFC 6979 with DER output; RSA-PSS
    * draws a hash-length salt; Ed25519 and RSA PKCS #1 v1.5 are deterministic.
+   * SLH-DSA (certificate-only, named by parameter set) is hedged with n bytes
+   * of opt_rand and empty context, and checked by verification before return.
    */
   sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
     NobleSigner.supported(scheme);
@@ -112,7 +114,7 @@ export class NobleSigner {
     if (key.algorithm !== want) {
       throw new ConfigError(`${signingSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
     }
-    if (isSlhDsa(key.algorithm)) return slhDsaSign(key as SlhDsaKey, message, this.random(slhDsaSizes(key.algorithm).n));
+    if ('secretKey' in key) return slhDsaSign(key, message, this.random(slhDsaSizes(key.algorithm).n));
     switch (key.algorithm) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':

@@ -16,6 +16,7 @@ const MODULES: readonly string[] = [
   'tls-handshake',
   'tls-resumption',
   'adversarial',
+  'slh-dsa',
 ];
 
 type Bench = () => Promise<string>;

@@ -9,7 +9,7 @@
  * hops. Overlapping calls (a Promise.all) are counted once in `totalMs`, which
  * is the union of the intervals; the per-primitive figures are per call.
  */
-import { groupName, signatureSchemeName } from '../src/pq/ids.js';
+import { groupName, signingSchemeName } from '../src/pq/ids.js';
 import type {
   AeadKey, CryptoProvider, HashContext, HashFunction, KeyExchange, KeyShare,
 } from '../src/pq/provider.js';
@@ -136,9 +136,9 @@ export function timedProvider(inner: CryptoProvider, clock: ProviderClock): Cryp
     aead: async (alg, key) => timedAead(await clock.async(`${alg} key`, () => inner.aead(alg, key)), clock),
     headerProtection: (alg, key) => clock.async(`${alg} header protection key`, () => inner.headerProtection(alg, key)),
     keyExchange: (group) => timedKeyExchange(clock.sync(`keyExchange(${groupName(group)})`, () => inner.keyExchange(group)), clock),
-    sign: (scheme, key, message) => clock.async(`sign ${signatureSchemeName(scheme)}`, () => inner.sign(scheme, key, message)),
+    sign: (scheme, key, message) => clock.async(`sign ${signingSchemeName(scheme)}`, () => inner.sign(scheme, key, message)),
     verify: (scheme, publicKey, message, signature) =>
-      clock.async(`verify ${signatureSchemeName(scheme)}`, () => inner.verify(scheme, publicKey, message, signature)),
+      clock.async(`verify ${signingSchemeName(scheme)}`, () => inner.verify(scheme, publicKey, message, signature)),
     generateKeyPair: (alg) => clock.async(`generateKeyPair ${alg}`, () => inner.generateKeyPair(alg)),
     importPrivateKey: (material) => clock.async(`importPrivateKey ${material.algorithm}`, () => inner.importPrivateKey(material)),
     exportPrivateKey: (key) => clock.async(`exportPrivateKey ${key.algorithm}`, () => inner.exportPrivateKey(key)),

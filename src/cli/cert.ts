@@ -16,7 +16,7 @@ import { createNobleProvider } from '../pq/noble/index.js';
 import type { KeyAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair } from '../pq/provider.js';
 import {
-  CA_KEY_ALGORITHMS, certificateToPem, chainToPem, exportPrivateKeyPem, formatCertificate, generateRoot, importPrivateKeyPem,
+  CA_KEY_ALGORITHMS, CA_ONLY_KEY_ALGORITHMS, certificateToPem, chainToPem, exportPrivateKeyPem, formatCertificate, generateRoot, importPrivateKeyPem,
   isSelfIssued, issueIntermediate, issueLeaf, parsePemChain, verifyChain, type Certificate, type IssuedCertificate,
   type IssuerCredentials, type KeyPurpose, type MlDsaKeyFormat,
 } from '../x509/index.js';
@@ -34,6 +34,7 @@ interface Sub {
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 const ALGS = CA_KEY_ALGORITHMS.join(', ');
+const CA_ALGS = CA_ONLY_KEY_ALGORITHMS.join(', ');
 const help = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 const issueOptions = {
   ...help,
@@ -47,7 +48,8 @@ const issueOptions = {
 } as const satisfies Options;
 
 const issueHelp = `
-  --alg ALG            key algorithm: ${ALGS} (default ml-dsa-65)
+  --alg ALG            key algorithm: ${ALGS} (default ml-dsa-65);
+                       for ca and intermediate also SLH-DSA (FIPS 205, certificates only): ${CA_ALGS}
   --out DIR            directory for cert.pem, key.pem, chain.pem, root.pem (created if missing)
   --days N             validity in days from --not-before
   --not-before TIME    ISO 8601 start of validity (default: now)
@@ -69,7 +71,7 @@ Creates a self-signed root: basicConstraints CA (critical), keyUsage keyCertSign
     async run(v, _p, io, provider) {
       const validity = validityOf(v, io, 3650);
       const issued = await generateRoot({
-        provider, algorithm: algOf(v), subject: required(v, 'subject'), ...validity, ...pathLenOf(v),
+        provider, algorithm: algOf(v, true), subject: required(v, 'subject'), ...validity, ...pathLenOf(v),
       });
       return write(v, io, provider, issued, [], issued.certificate);
     },
@@ -88,7 +90,7 @@ Creates an intermediate CA signed by the CA in DIR (its cert.pem and key.pem).
     async run(v, _p, io, provider) {
       const ca = await loadCa(required(v, 'ca'), provider);
       const issued = await issueIntermediate({
-        provider, issuer: ca.credentials, algorithm: algOf(v), subject: required(v, 'subject'), ...validityOf(v, io, 1825), ...pathLenOf(v),
+        provider, issuer: ca.credentials, algorithm: algOf(v, true), subject: required(v, 'subject'), ...validityOf(v, io, 1825), ...pathLenOf(v),
       });
       return write(v, io, provider, issued, ca.chain, ca.root);
     },
@@ -137,7 +139,7 @@ and a critical extension this CA does not understand makes it refuse the request
       }
       if (dns.length + ip.length === 0) throw new UsageError('a leaf needs at least one --dns or --ip');
       const issued = await issueLeaf({
-        provider, issuer: ca.credentials, algorithm: algOf(v), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
+        provider, issuer: ca.credentials, algorithm: algOf(v, false), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
         ...validityOf(v, io, 365),
       });
       return write(v, io, provider, issued, ca.chain, ca.root);
@@ -182,7 +184,7 @@ with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
       }
       let keyPair: KeyPair;
       if (typeof newKey === 'string') {
-        keyPair = await provider.generateKeyPair(algOf(v));
+        keyPair = await provider.generateKeyPair(algOf(v, false));
         writeFileSync(newKey, await exportPrivateKeyPem(provider, keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) }), { mode: 0o600 });
       } else {
         if (v['alg'] !== undefined) throw new UsageError('--alg applies only to --new-key (the key file says its algorithm)');
@@ -283,7 +285,7 @@ function certUsage(): string {
 
 /** `pqtls cert ...` */
 export const certCommand: CliCommand = {
-  summary: 'mint and check X.509 certificates (ML-DSA, Ed25519, ECDSA): ca, intermediate, leaf, csr, show, verify',
+  summary: 'mint and check X.509 certificates (ML-DSA, SLH-DSA CAs, Ed25519, ECDSA): ca, intermediate, leaf, csr, show, verify',
   async run(argv, io) {
     const [name, ...rest] = argv;
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -342,11 +344,15 @@ function required(v: Values, name: string): string {
   return x;
 }
 
-function algOf(v: Values): KeyAlgorithm {
-  const a = (v['alg'] as string | undefined) ?? 'ml-dsa-65';
-  const alg = CA_KEY_ALGORITHMS.find((k) => k === a.toLowerCase());
-  if (!alg) throw new UsageError(`--alg must be one of ${ALGS}, not "${a}"`);
-  return alg;
+/** The --alg key algorithm; SLH-DSA only for a CA, since no TLS CertificateVerify scheme exists for it. */
+function algOf(v: Values, forCa: boolean): KeyAlgorithm {
+  const a = ((v['alg'] as string | undefined) ?? 'ml-dsa-65').toLowerCase();
+  const alg = CA_KEY_ALGORITHMS.find((k) => k === a);
+  if (alg) return alg;
+  const caOnly = CA_ONLY_KEY_ALGORITHMS.find((k) => k === a);
+  if (caOnly && forCa) return caOnly;
+  if (caOnly) throw new UsageError(`--alg ${a} is for CA certificates only (TLS cannot sign a CertificateVerify with SLH-DSA); a leaf takes one of ${ALGS}`);
+  throw new UsageError(`--alg must be one of ${ALGS}${forCa ? `, ${CA_ALGS}` : ''}, not "${v['alg'] as string}"`);
 }
 
 function intOf(text: string, flag: string, min: number, max: number): number {

@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { UnsupportedAlgorithmError } from '../errors.js';
-import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme } from '../pq/ids.js';
+import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme } from '../pq/ids.js';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { RSA_MIN_SIGN_BITS } from '../pq/noble/rsa-keys.js';
 import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../pq/provider.js';
@@ -67,8 +67,8 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
       if (!k) throw new UnsupportedAlgorithmError(`node provider has no key exchange for group ${groupName(group)}`);
       return k;
     },
-    sign: (scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
-    verify: (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+    sign: (scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
+    verify: (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
       signer.verify(scheme, publicKey, message, signature),
     generateKeyPair: (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
     importPrivateKey: (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),

@@ -38,8 +38,41 @@ export type SignatureScheme = (typeof SignatureScheme)[keyof typeof SignatureSch
 export type SignatureSchemeName = keyof typeof SignatureScheme;
 
 /** Key types a {@link PrivateKeyRef} can hold. */
-export type KeyAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
+export type KeyAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa' | SlhDsaAlgorithm;
 export type MlDsaAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
+
+/** The twelve SLH-DSA parameter sets of FIPS 205 Table 2, named as in RFC 9909. */
+export const SLH_DSA_ALGORITHMS = [
+  'slh-dsa-sha2-128s', 'slh-dsa-sha2-128f', 'slh-dsa-sha2-192s', 'slh-dsa-sha2-192f', 'slh-dsa-sha2-256s', 'slh-dsa-sha2-256f',
+  'slh-dsa-shake-128s', 'slh-dsa-shake-128f', 'slh-dsa-shake-192s', 'slh-dsa-shake-192f', 'slh-dsa-shake-256s', 'slh-dsa-shake-256f',
+] as const;
+export type SlhDsaAlgorithm = (typeof SLH_DSA_ALGORITHMS)[number];
+
+export function isSlhDsa(a: unknown): a is SlhDsaAlgorithm {
+  return typeof a === 'string' && (SLH_DSA_ALGORITHMS as readonly string[]).includes(a);
+}
+
+/**
+ * FIPS 205 Table 2 sizes: n is the security parameter; the public key is
+ * PK.seed ‖ PK.root (2n), the private key SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root (4n).
+ */
+export function slhDsaSizes(a: SlhDsaAlgorithm): { readonly n: 16 | 24 | 32; readonly publicKey: number; readonly secretKey: number; readonly signature: number } {
+  const level = a.slice(-4);
+  const n = level.startsWith('128') ? 16 : level.startsWith('192') ? 24 : 32;
+  const signature = { '128s': 7856, '128f': 17088, '192s': 16224, '192f': 35664, '256s': 29792, '256f': 49856 }[level] as number;
+  return { n, publicKey: 2 * n, secretKey: 4 * n, signature };
+}
+
+/**
+ * Signature algorithms that live only in certificates. SLH-DSA has no TLS
+ * SignatureScheme code point, so the provider is handed the parameter-set
+ * name instead of a number: a string cannot be written into, read from, or
+ * matched against a 16-bit signature_algorithms list, and TLS code, which is
+ * typed on {@link SignatureScheme}, cannot name one by accident.
+ */
+export type CertificateOnlyScheme = SlhDsaAlgorithm;
+/** What {@link CryptoProvider.sign} and `verify` accept: a TLS scheme or a certificate-only one. */
+export type SigningScheme = SignatureScheme | CertificateOnlyScheme;
 
 export type HashAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
 export type AeadAlgorithm = 'AES-128-GCM' | 'AES-256-GCM' | 'CHACHA20-POLY1305';
@@ -79,8 +112,21 @@ export function parseSignatureSchemeName(name: string): SignatureScheme | undefi
   return undefined;
 }
 
+/** Display name of a TLS or certificate-only scheme (`mldsa65`, `slh-dsa-sha2-128s`). */
+export function signingSchemeName(s: SigningScheme): string {
+  return typeof s === 'string' ? s : signatureSchemeName(s);
+}
+
+/** The key algorithm a TLS or certificate-only scheme signs with. */
+export function signingKeyAlgorithm(s: SigningScheme): KeyAlgorithm {
+  return typeof s === 'string' ? s : schemeKeyAlgorithm(s);
+}
+
+/** Key algorithms that can sign a TLS CertificateVerify: all but the certificate-only SLH-DSA. */
+export type TlsKeyAlgorithm = Exclude<KeyAlgorithm, SlhDsaAlgorithm>;
+
 /** The key algorithm a signature scheme signs with. */
-export function schemeKeyAlgorithm(s: SignatureScheme): KeyAlgorithm {
+export function schemeKeyAlgorithm(s: SignatureScheme): TlsKeyAlgorithm {
   switch (s) {
     case SignatureScheme.mldsa44: return 'ml-dsa-44';
     case SignatureScheme.mldsa65: return 'ml-dsa-65';

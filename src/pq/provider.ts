@@ -1,6 +1,6 @@
 import type {
   AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, MlDsaAlgorithm, NamedGroup,
-  SignatureScheme,
+  SignatureScheme, SigningScheme, SlhDsaAlgorithm,
 } from './ids.js';
 
 /**
@@ -40,23 +40,29 @@ export interface CryptoProvider {
   /** Key exchange for a TLS NamedGroup; throws {@link UnsupportedAlgorithmError} if absent. */
   keyExchange(group: NamedGroup): KeyExchange;
 
-  /** Signature schemes this backend can sign and verify with. */
+  /**
+   * TLS signature schemes this backend can sign and verify with. Certificate-only
+   * schemes (SLH-DSA) are never listed here, so TLS never offers them.
+   */
   readonly signatureSchemes: readonly SignatureScheme[];
   /**
    * Signs `message` (the whole message; the scheme's hash, if any, is applied
-   * here). The key's algorithm must match the scheme.
+   * here). The key's algorithm must match the scheme. A certificate-only scheme
+   * (an SLH-DSA parameter-set name) signs pure SLH-DSA with an empty context
+   * (FIPS 205 Algorithm 22, RFC 9909); a backend without it throws
+   * {@link UnsupportedAlgorithmError}.
    */
-  sign(scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array>;
+  sign(scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array>;
   /**
    * Verifies a signature. Returns false for any signature that does not verify,
    * malformed encodings included; throws {@link IllegalParameterError} only for a
    * public key that is not a valid key of the scheme's type.
    *
-   * Public-key encodings: ML-DSA raw (FIPS 204 pk), Ed25519 raw 32 bytes, ECDSA
-   * SEC1 point, RSA DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
-   * `Ecdsa-Sig-Value` as in TLS and X.509.
+   * Public-key encodings: ML-DSA raw (FIPS 204 pk), SLH-DSA raw PK.seed ‖ PK.root,
+   * Ed25519 raw 32 bytes, ECDSA SEC1 point, RSA DER `RSAPublicKey` (PKCS #1).
+   * ECDSA signatures are DER `Ecdsa-Sig-Value` as in TLS and X.509.
    */
-  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 
   /** Generates a signing key pair inside the backend. */
   generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair>;
@@ -150,9 +156,11 @@ export interface KeyPair {
 /**
  * Private key material as stored in PKCS #8. ML-DSA keys come as a 32-byte
  * seed, the FIPS 204 expanded key, or both (RFC 9881 §6); Ed25519 as its 32-byte
- * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`.
+ * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`; SLH-DSA as
+ * the FIPS 205 private key SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root.
  */
 export type PrivateKeyMaterial =
   | { readonly algorithm: MlDsaAlgorithm; readonly seed?: Uint8Array; readonly expanded?: Uint8Array }
   | { readonly algorithm: 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384'; readonly secret: Uint8Array }
-  | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array };
+  | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array }
+  | { readonly algorithm: SlhDsaAlgorithm; readonly secretKey: Uint8Array };

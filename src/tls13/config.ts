@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import {
-  NamedGroup, SignatureScheme, groupName, isNamedGroup, isSignatureScheme, parseGroupName, parseSignatureSchemeName,
+  NamedGroup, SignatureScheme, groupName, isNamedGroup, isSignatureScheme, isSlhDsa, parseGroupName, parseSignatureSchemeName,
   signatureSchemeName, type KeyAlgorithm,
 } from '../pq/ids.js';
 import type { CryptoProvider, PrivateKeyRef } from '../pq/provider.js';
@@ -284,4 +284,6 @@ function checkCertifiedKey(c: CertifiedKey & { keyAlgorithm: KeyAlgorithm }, wha
   if (c.privateKey.algorithm !== c.keyAlgorithm) {
     throw new ConfigError(`${what}: private key is ${c.privateKey.algorithm} but keyAlgorithm says ${c.keyAlgorithm}`);
   }
+  // SLH-DSA may sign the certificates above the leaf, never a CertificateVerify: TLS has no SignatureScheme for it.
+  if (isSlhDsa(c.keyAlgorithm)) throw new ConfigError(`${what}: a ${c.keyAlgorithm} key cannot sign a TLS CertificateVerify (SLH-DSA is for CA certificates only)`);
 }

@@ -1,11 +1,12 @@
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../pq/ids.js';
-import { SignatureScheme } from '../pq/ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, SigningScheme, SlhDsaAlgorithm } from '../pq/ids.js';
+import { SignatureScheme, isSlhDsa, slhDsaSizes } from '../pq/ids.js';
 import {
   bits, bitString, contents, contextTag, decodeDer, derNull, integerBytes, nullValue, octetAlignedBits, oid, oidValue, sequence,
   smallInteger, Tag, type Tlv,
 } from './der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
+import { slhDsaByOid, slhDsaDisplayName, slhDsaOid } from './slh-dsa.js';
 
 /** ML-DSA public-key sizes (FIPS 204 Table 2; RFC 9881 §4). */
 export const ML_DSA_PUBLIC_KEY_LENGTH: Record<MlDsaAlgorithm, number> = {
@@ -102,6 +103,15 @@ export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): Public
     }
     return { algorithm: ml, algorithmOid: alg.oid, publicKey: key, der };
   }
+  const slh = slhDsaByOid.get(alg.oid);
+  if (slh) {
+    // RFC 9909: parameters absent; the key is PK.seed ‖ PK.root, 2n bytes.
+    noParameters(alg, slhDsaDisplayName(slh), what);
+    const key = octetAlignedBits(keyBits, `${what} key`);
+    const want = slhDsaSizes(slh).publicKey;
+    if (key.length !== want) throw new CertificateError('bad_public_key', `${slhDsaDisplayName(slh)} public key must be ${want} bytes, found ${key.length}`);
+    return { algorithm: slh, algorithmOid: alg.oid, publicKey: key, der };
+  }
   switch (alg.oid) {
     case Oid.ed25519: {
       noParameters(alg, 'Ed25519', what);
@@ -184,7 +194,7 @@ export const RSA_MAX_VERIFY_BITS = 8192;
  * RSA-2048 0.29 ms, ML-DSA-44 2.1 ms, ML-DSA-65 2.8 ms, ML-DSA-87 4.0 ms,
  * Ed25519 2.3 ms, ECDSA P-256 3.5 ms, P-384 8.3 ms. Rounded up.
  */
-const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa'>, number> = {
+const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa' | SlhDsaAlgorithm>, number> = {
   'ml-dsa-44': 8,
   'ml-dsa-65': 10,
   'ml-dsa-87': 14,
@@ -203,6 +213,7 @@ const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa'>, number> = {
  */
 export function signatureVerificationCost(key: PublicKeyInfo): number {
   if (key.algorithm === 'unsupported') throw new CertificateError('unsupported_algorithm', `public-key algorithm ${key.algorithmOid} is not supported`);
+  if (isSlhDsa(key.algorithm)) return slhDsaVerificationCost(key.algorithm);
   if (key.algorithm !== 'rsa') return VERIFY_COST[key.algorithm];
   const r = contents(decodeDer(key.publicKey, 'RSAPublicKey'), 'RSAPublicKey');
   const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
@@ -217,6 +228,33 @@ export function signatureVerificationCost(key: PublicKeyInfo): number {
   return Math.ceil((bits / 2048) ** 2 * (multiplications / 17));
 }
 
+/**
+ * SLH-DSA verification in the same units, by parameter set (FIPS 205 Table 2).
+ * A peer writes the signature, so it can make every WOTS+ chain run its full
+ * w-1 = 15 steps: the charge is the worst case in hash calls,
+ * k(a+1) + d(15·len + 1 + h'), times the cost of one call on noble, measured
+ * from average-case verifications of random signatures (Node 20): about
+ * 2.7 µs for the SHA2 sets and 7.2 µs for SHAKE, against 2.3 ms for one
+ * ML-DSA-65 verification (10 units). SHA2-128s comes to 46 units, SHAKE-128f
+ * to 372; SHAKE-192f and SHAKE-256f (over 512) need `maxSignatureCost` raised.
+ */
+function slhDsaVerificationCost(a: SlhDsaAlgorithm): number {
+  const set = SLH_DSA_VERIFY_SHAPE[a.slice(-4) as keyof typeof SLH_DSA_VERIFY_SHAPE];
+  const hashCalls = set.k * (set.a + 1) + set.d * (15 * set.len + 1 + set.hPrime);
+  const microsPerCall = a.includes('shake') ? 7.2 : 2.7;
+  return Math.ceil((hashCalls * microsPerCall) / 230);
+}
+
+/** FIPS 205 Table 2: FORS trees k of height a, d hypertree layers of height h', len WOTS+ chains. */
+const SLH_DSA_VERIFY_SHAPE = {
+  '128s': { k: 14, a: 12, d: 7, hPrime: 9, len: 35 },
+  '128f': { k: 33, a: 6, d: 22, hPrime: 3, len: 35 },
+  '192s': { k: 17, a: 14, d: 7, hPrime: 9, len: 51 },
+  '192f': { k: 33, a: 8, d: 22, hPrime: 3, len: 51 },
+  '256s': { k: 22, a: 14, d: 8, hPrime: 8, len: 67 },
+  '256f': { k: 35, a: 9, d: 17, hPrime: 4, len: 67 },
+} as const;
+
 function byteStringBits(v: Uint8Array): number {
   let i = 0;
   while (i < v.length && v[i] === 0) i++;
@@ -230,6 +268,7 @@ export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: U
 
 /** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8. */
 export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Array {
+  if (isSlhDsa(algorithm)) return sequence(oid(slhDsaOid[algorithm]));
   switch (algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':
@@ -249,6 +288,7 @@ export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Arra
 /** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
 export type SignatureAlgorithm =
   | { readonly kind: 'ml-dsa'; readonly algorithm: MlDsaAlgorithm; readonly oid: string }
+  | { readonly kind: 'slh-dsa'; readonly algorithm: SlhDsaAlgorithm; readonly oid: string }
   | { readonly kind: 'ed25519'; readonly oid: string }
   | { readonly kind: 'ecdsa'; readonly hash: HashAlgorithm; readonly oid: string }
   | { readonly kind: 'rsa-pkcs1'; readonly hash: HashAlgorithm; readonly oid: string }
@@ -269,6 +309,12 @@ export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgo
   if (ml) {
     noParameters(alg, ml.toUpperCase(), 'signatureAlgorithm');
     return { kind: 'ml-dsa', algorithm: ml, oid: id };
+  }
+  const slh = slhDsaByOid.get(id);
+  if (slh) {
+    // RFC 9909: the parameters MUST be absent.
+    noParameters(alg, slhDsaDisplayName(slh), 'signatureAlgorithm');
+    return { kind: 'slh-dsa', algorithm: slh, oid: id };
   }
   switch (id) {
     case Oid.ed25519:
@@ -347,6 +393,7 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
 export function signatureAlgorithmName(s: SignatureAlgorithm): string {
   switch (s.kind) {
     case 'ml-dsa': return s.algorithm.toUpperCase();
+    case 'slh-dsa': return slhDsaDisplayName(s.algorithm);
     case 'ed25519': return 'Ed25519';
     case 'ecdsa': return `ecdsa-with-${s.hash.replace('-', '')}`;
     case 'rsa-pkcs1': return `${s.hash.replace('-', '').toLowerCase()}WithRSAEncryption`;
@@ -357,6 +404,7 @@ export function signatureAlgorithmName(s: SignatureAlgorithm): string {
 
 /** Display name of a key algorithm (`ML-DSA-65`, `ECDSA P-256`, `RSA 2048`). */
 export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
+  if (isSlhDsa(k.algorithm)) return slhDsaDisplayName(k.algorithm);
   switch (k.algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':
@@ -374,8 +422,10 @@ export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
  * The TLS SignatureScheme that verifies a certificate signature made with
  * `sig` by the holder of `issuerKey`. Combinations TLS has no scheme for
  * (ECDSA-SHA384 on P-256, PSS with a PSS-only key, ...) are unsupported.
+ * SLH-DSA, which TLS has no scheme for at all, yields its certificate-only
+ * scheme (the parameter-set name); the key must be of that same parameter set.
  */
-export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: PublicKeyInfo): SignatureScheme {
+export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: PublicKeyInfo): SigningScheme {
   const mismatch = (): CertificateError =>
     new CertificateError('unsupported_algorithm', `signature algorithm ${signatureAlgorithmName(sig)} with an issuer key of type ${publicKeyAlgorithmName(issuerKey)} is not supported`);
   switch (sig.kind) {
@@ -384,6 +434,9 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
     case 'ml-dsa':
       if (issuerKey.algorithm !== sig.algorithm) throw mismatch();
       return mlDsaScheme[sig.algorithm];
+    case 'slh-dsa':
+      if (issuerKey.algorithm !== sig.algorithm) throw mismatch();
+      return sig.algorithm;
     case 'ed25519':
       if (issuerKey.algorithm !== 'ed25519') throw mismatch();
       return SignatureScheme.ed25519;
@@ -400,8 +453,10 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
   }
 }
 
-/** The signature AlgorithmIdentifier and TLS scheme a CA with key `algorithm` signs with. */
-export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SignatureScheme } {
+
+/** The signature AlgorithmIdentifier and TLS (or certificate-only) scheme a CA with key `algorithm` signs with. */
+export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier: Uint8Array; scheme: SigningScheme } {
+  if (isSlhDsa(algorithm)) return { identifier: sequence(oid(slhDsaOid[algorithm])), scheme: algorithm };
   switch (algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':

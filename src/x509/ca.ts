@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { KeyAlgorithm } from '../pq/ids.js';
+import { SLH_DSA_ALGORITHMS, isSlhDsa, type KeyAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair, PrivateKeyRef } from '../pq/provider.js';
 import { encodeSubjectPublicKeyInfo, issuingSignatureAlgorithm } from './algorithms.js';
 import { parseCertificate, type Certificate } from './certificate.js';
@@ -24,8 +24,14 @@ export interface IssuedCertificate {
   readonly keyPair: KeyPair;
 }
 
-/** Key algorithms the CA API generates keys for. */
+/** Key algorithms the CA API generates keys for, for any certificate. */
 export const CA_KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ml-dsa-44', 'ml-dsa-65', 'ml-dsa-87', 'ed25519', 'ecdsa-p256', 'ecdsa-p384'];
+/**
+ * Key algorithms the CA API generates keys for roots and intermediates only:
+ * SLH-DSA, which has no TLS CertificateVerify code point, so a leaf with such
+ * a key could never authenticate a handshake.
+ */
+export const CA_ONLY_KEY_ALGORITHMS: readonly KeyAlgorithm[] = SLH_DSA_ALGORITHMS;
 
 /**
  * The low-level issuer: encodes a v3 TBSCertificate exactly as specified and
@@ -144,10 +150,13 @@ export interface LeafOptions extends CommonOptions {
   readonly extKeyUsage?: readonly KeyPurpose[];
 }
 
-async function keyFor(o: CommonOptions): Promise<KeyPair> {
+async function keyFor(o: CommonOptions, forCa: boolean): Promise<KeyPair> {
   if (o.keyPair) return o.keyPair;
   const alg = o.algorithm ?? 'ml-dsa-65';
-  if (!CA_KEY_ALGORITHMS.includes(alg)) throw new ConfigError(`cannot generate ${alg} keys; choose one of ${CA_KEY_ALGORITHMS.join(', ')}`);
+  if (!forCa && isSlhDsa(alg)) throw new ConfigError(`${alg} is for CA certificates only: TLS has no CertificateVerify scheme for SLH-DSA`);
+  if (!CA_KEY_ALGORITHMS.includes(alg) && !CA_ONLY_KEY_ALGORITHMS.includes(alg)) {
+    throw new ConfigError(`cannot generate ${alg} keys; choose one of ${[...CA_KEY_ALGORITHMS, ...CA_ONLY_KEY_ALGORITHMS].join(', ')}`);
+  }
   return o.provider.generateKeyPair(alg);
 }
 
@@ -183,7 +192,7 @@ function algorithmOf(k: KeyPair): KeyAlgorithm {
 
 /** A self-signed root: basicConstraints cA (critical), keyUsage keyCertSign + cRLSign, subjectKeyIdentifier. */
 export async function generateRoot(o: RootOptions): Promise<IssuedCertificate> {
-  const keyPair = await keyFor(o);
+  const keyPair = await keyFor(o, true);
   const name = nameDer(o.subject);
   const certificate = await issueCertificate({
     provider: o.provider, subject: name, subjectKey: { algorithm: algorithmOf(keyPair), publicKey: keyPair.publicKey },
@@ -196,7 +205,7 @@ export async function generateRoot(o: RootOptions): Promise<IssuedCertificate> {
 /** An intermediate CA signed by `issuer`, with the root's extensions plus authorityKeyIdentifier. */
 export async function issueIntermediate(o: IntermediateOptions): Promise<IssuedCertificate> {
   checkIssuer(o.issuer);
-  const keyPair = await keyFor(o);
+  const keyPair = await keyFor(o, true);
   const certificate = await issueCertificate({
     provider: o.provider, subject: o.subject, subjectKey: { algorithm: algorithmOf(keyPair), publicKey: keyPair.publicKey },
     issuer: { name: o.issuer.certificate.subject.der, privateKey: o.issuer.privateKey }, notBefore: o.notBefore, notAfter: o.notAfter,
@@ -221,7 +230,7 @@ export async function issueLeaf(o: LeafOptions): Promise<IssuedCertificate> {
   if ((o.dns ?? []).length + (o.ip ?? []).length === 0 && o.subject === undefined) {
     throw new ConfigError('a leaf needs a subject or at least one DNS name or IP address');
   }
-  const keyPair = await keyFor(o);
+  const keyPair = await keyFor(o, false);
   const certificate = await signLeaf(o, { algorithm: algorithmOf(keyPair), publicKey: keyPair.publicKey });
   return { certificate, keyPair };
 }
@@ -247,6 +256,7 @@ export async function signLeaf(
   const subjectName = nameDer(o.subject ?? `CN=${dns[0] ?? ip[0] ?? ''}`);
   const emptySubject = subjectName.length === 2;
   if (emptySubject && dns.length + ip.length === 0) throw new ConfigError('a leaf with an empty subject needs at least one DNS name or IP address');
+  if ('algorithm' in key && isSlhDsa(key.algorithm)) throw new ConfigError(`${key.algorithm} is for CA certificates only: TLS has no CertificateVerify scheme for SLH-DSA`);
   const purposes = o.extKeyUsage ?? ['serverAuth'];
   const extensions: ExtensionSpec[] = [
     basicConstraintsExtension(false),

@@ -1,6 +1,6 @@
 /**
  * X.509 for post-quantum chains: strict DER parsing of certificates, SPKI and
- * PKCS #8 (ML-DSA per RFC 9881, Ed25519, ECDSA P-256/P-384, RSA), path
+ * PKCS #8 (ML-DSA per RFC 9881, SLH-DSA per RFC 9909, Ed25519, ECDSA P-256/P-384, RSA), path
  * validation for TLS through the crypto provider, and a small CA for minting
  * test PKIs.
  * @module
@@ -31,7 +31,7 @@ export {
   type KeyPurpose,
 } from './verify.js';
 export {
-  generateRoot, issueIntermediate, issueLeaf, issueCertificate, signCertificate, randomSerialNumber, keyIdentifier, CA_KEY_ALGORITHMS,
+  generateRoot, issueIntermediate, issueLeaf, issueCertificate, signCertificate, randomSerialNumber, keyIdentifier, CA_KEY_ALGORITHMS, CA_ONLY_KEY_ALGORITHMS,
   type IssuerCredentials, type IssuedCertificate, type CertificateSpec, type RootOptions, type IntermediateOptions,
   type LeafOptions,
 } from './ca.js';

@@ -1,6 +1,6 @@
 import { equalBytes } from '../bytes.js';
 import { ConfigError } from '../errors.js';
-import type { MlDsaAlgorithm } from '../pq/ids.js';
+import { slhDsaSizes, type MlDsaAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../pq/provider.js';
 import { encodeKeyAlgorithmIdentifier, ML_DSA_EXPANDED_KEY_LENGTH, parseAlgorithmIdentifier } from './algorithms.js';
 import {
@@ -10,6 +10,7 @@ import {
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
 import { decodePem, encodePem } from './pem.js';
+import { slhDsaByOid, slhDsaDisplayName } from './slh-dsa.js';
 
 /** PKCS #8 contents: the key material and, when the file carries it, the public key. */
 export type Pkcs8Key = PrivateKeyMaterial & {
@@ -49,6 +50,14 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
   if (ml) {
     noParams(ml.toUpperCase());
     return withPub(parseMlDsaPrivateKey(ml, privateKey));
+  }
+  const slh = slhDsaByOid.get(alg.oid);
+  if (slh) {
+    // RFC 9909 (and OpenSSL 3.5): privateKey holds SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root directly, with no inner OCTET STRING.
+    noParams(slhDsaDisplayName(slh));
+    const want = slhDsaSizes(slh).secretKey;
+    if (privateKey.length !== want) throw malformed(`${slhDsaDisplayName(slh)} private key must be ${want} bytes, found ${privateKey.length}`);
+    return withPub({ algorithm: slh, secretKey: privateKey });
   }
   switch (alg.oid) {
     case Oid.ed25519: {
@@ -137,6 +146,8 @@ export function encodePkcs8(material: PrivateKeyMaterial, options: { mlDsaFormat
   let inner: Uint8Array;
   if ('pkcs1' in material) {
     inner = material.pkcs1;
+  } else if ('secretKey' in material) {
+    inner = material.secretKey;
   } else if ('secret' in material) {
     if (material.algorithm === 'ed25519') {
       inner = octets(material.secret);

@@ -22,7 +22,7 @@ export interface ChainLimits {
   readonly maxChainLength?: number;
   /** Most DER bytes in the presented certificates (leaf + intermediates). Default 128 KiB. */
   readonly maxTotalBytes?: number;
-  /** Most signature verifications one path search may spend. Default 64. */
+  /** Most signature verifications one path search may spend. Default 64; an SLH-DSA verification counts as 8. */
   readonly maxSignatureChecks?: number;
   /**
    * Most signature-verification work one path search may spend, in units of one

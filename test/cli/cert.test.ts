@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../src/cli/main.js';
-import { SignatureScheme } from '../../src/pq/ids.js';
+import { SLH_DSA_ALGORITHMS, SignatureScheme } from '../../src/pq/ids.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { freePort, interopDisabled, requirePeer, runPeer, spawnPeer, waitForPort } from '../helpers/peers.js';
 import { ourQuicClient } from '../helpers/quic-interop.js';
@@ -74,6 +74,46 @@ describe('pqtls cert', () => {
     expect(again.code).toBe(2);
     expect(again.err).toContain('already exist (use --force to overwrite)');
     expect((await run('cert', 'ca', '--alg', 'ed25519', '--subject', 'CN=x', '--out', out, '--force')).code).toBe(0);
+  });
+
+  it('--alg slh-dsa-sha2-128s mints an SLH-DSA root (FIPS 205, RFC 9909) with OpenSSL\'s PKCS #8 layout', async () => {
+    // The one "s" signature of the suite: small signatures, slow signing, as a long-lived root would choose.
+    const out = join(dir, 'slh-s');
+    const r = await run('cert', 'ca', '--alg', 'slh-dsa-sha2-128s', '--subject', 'CN=SLH-DSA root', '--out', out);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toMatch(/signature: +SLH-DSA-SHA2-128s/);
+    const [root] = parsePemChain(readFileSync(join(out, 'cert.pem'), 'utf8')) as [Certificate];
+    expect(root.signature).toHaveLength(7856);
+    const provider = createNobleProvider();
+    await expect(provider.verify('slh-dsa-sha2-128s', root.publicKey.publicKey, root.tbs, root.signature)).resolves.toBe(true);
+    // 30 52 02 01 00 30 0b <OID> 04 40 <SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root>: 84 bytes, as openssl genpkey writes.
+    const keyPem = readFileSync(join(out, 'key.pem'), 'utf8');
+    expect(decodePem(keyPem)[0]?.bytes).toHaveLength(84);
+    expect((await importPrivateKeyPem(provider, keyPem)).publicKey).toEqual(root.publicKey.publicKey);
+  });
+
+  it('an SLH-DSA-SHA2-128f root → ML-DSA intermediate → ML-DSA leaf validates; SLH-DSA is refused for a leaf', async () => {
+    const root = join(dir, 'slh-f');
+    const inter = join(dir, 'slh-f-int');
+    const leaf = join(dir, 'slh-f-leaf');
+    expect(await run('cert', 'ca', '--alg', 'SLH-DSA-SHA2-128f', '--subject', 'CN=SLH root', '--out', root)).toMatchObject({ code: 0 });
+    expect(await run('cert', 'intermediate', '--ca', root, '--alg', 'ml-dsa-65', '--subject', 'CN=ML-DSA int', '--out', inter)).toMatchObject({ code: 0 });
+    expect(await run('cert', 'leaf', '--ca', inter, '--alg', 'ml-dsa-44', '--dns', 'localhost', '--out', leaf)).toMatchObject({ code: 0 });
+    const verified = await run('cert', 'verify', '--ca', join(leaf, 'root.pem'), '--host', 'localhost', join(leaf, 'chain.pem'));
+    expect(verified).toMatchObject({ code: 0 });
+    expect(verified.out).toContain('2: CN=SLH root');
+    const shown = await run('cert', 'show', join(inter, 'cert.pem'));
+    expect(shown.out).toMatch(/signature: +SLH-DSA-SHA2-128f/);
+    const refused = await run('cert', 'leaf', '--ca', root, '--alg', 'slh-dsa-sha2-128f', '--dns', 'localhost', '--out', join(dir, 'slh-leaf'));
+    expect(refused).toMatchObject({ code: 2, err: expect.stringContaining('--alg slh-dsa-sha2-128f is for CA certificates only') as unknown });
+    expect(existsSync(join(dir, 'slh-leaf'))).toBe(false);
+  });
+
+  it('every SLH-DSA parameter set is named in --help; an unknown one is a usage error', async () => {
+    const help = (await run('cert', 'ca', '--help')).out;
+    for (const alg of SLH_DSA_ALGORITHMS) expect(help).toContain(alg);
+    const bad = await run('cert', 'ca', '--alg', 'slh-dsa-sha2-512s', '--subject', 'CN=x', '--out', join(dir, 'bad-slh'));
+    expect(bad).toMatchObject({ code: 2, err: expect.stringContaining('slh-dsa-shake-256f, not "slh-dsa-sha2-512s"') as unknown });
   });
 
   it('--help for the dispatcher, cert and every subcommand', async () => {

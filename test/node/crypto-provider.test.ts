@@ -113,6 +113,24 @@ describe('same seeded stream, same bytes as noble', () => {
   });
 });
 
+describe('SLH-DSA (certificates only) is delegated to noble, like ML-DSA', () => {
+  it('same seeded stream, same key and signature as noble; each verifies the other\'s; material round-trips', async () => {
+    const { node, noble } = twins('slh-dsa');
+    const alg = 'slh-dsa-sha2-128f' as const;
+    const [a, b] = [await node.generateKeyPair(alg), await noble.generateKeyPair(alg)];
+    expect(toHex(a.publicKey)).toBe(toHex(b.publicKey));
+    const [sa, sb] = [await node.sign(alg, a.privateKey, message), await noble.sign(alg, b.privateKey, message)];
+    expect(toHex(sa)).toBe(toHex(sb));
+    expect(await node.verify(alg, b.publicKey, message, sa)).toBe(true);
+    expect(await noble.verify(alg, a.publicKey, message, sa)).toBe(true);
+    const material = await node.exportPrivateKey(a.privateKey);
+    expect(material).toEqual(await noble.exportPrivateKey(b.privateKey));
+    expect(toHex((await node.importPrivateKey(material)).publicKey)).toBe(toHex(a.publicKey));
+    await expect(node.sign(alg, (await node.generateKeyPair('ed25519')).privateKey, message)).rejects.toBeInstanceOf(ConfigError);
+    expect(node.signatureSchemes).toEqual(noble.signatureSchemes);
+  });
+});
+
 describe('across backends', () => {
   it('every scheme: signed by one backend, verified by the other (and tampering caught by both)', async () => {
     const { node, noble } = twins('cross verify');

@@ -402,3 +402,60 @@ describe('properties', () => {
     );
   });
 });
+
+describe('SLH-DSA, a certificate-only scheme (FIPS 205; no TLS SignatureScheme exists)', () => {
+  const FAST = 'slh-dsa-sha2-128f' as const;
+
+  it('is addressed by its parameter-set name, never by a 16-bit code point, and is absent from signatureSchemes', () => {
+    const p = createNobleProvider({ random: seededRandom('slh list') });
+    expect(p.signatureSchemes.some((s) => typeof s !== 'number')).toBe(false);
+    expect(signatureSchemeName(0x0904)).toBe('mldsa44');
+  });
+
+  it('key generation draws 3n bytes (FIPS 205 Alg. 21), signing n bytes of opt_rand (Alg. 22); same seed, same key and signature', async () => {
+    const draws: number[] = [];
+    const base = seededRandom('slh draws');
+    const p = createNobleProvider({ random: (n) => (draws.push(n), base(n)) });
+    const q = createNobleProvider({ random: seededRandom('slh draws') });
+    const [a, b] = [await p.generateKeyPair(FAST), await q.generateKeyPair(FAST)];
+    expect(draws).toEqual([48]);
+    expect(a.publicKey).toHaveLength(32);
+    expect(toHex(a.publicKey)).toBe(toHex(b.publicKey));
+    const [sa, sb] = [await p.sign(FAST, a.privateKey, message), await q.sign(FAST, b.privateKey, message)];
+    expect(draws).toEqual([48, 16]);
+    expect(sa).toHaveLength(17088);
+    expect(toHex(sa)).toBe(toHex(sb));
+    // Hedged: the next signature by the same key draws fresh opt_rand and differs, and both verify.
+    const again = await p.sign(FAST, a.privateKey, message);
+    expect(toHex(again)).not.toBe(toHex(sa));
+    for (const sig of [sa, again]) expect(await p.verify(FAST, a.publicKey, message, sig)).toBe(true);
+    expect(await p.verify(FAST, a.publicKey, utf8('another message'), sa)).toBe(false);
+    expect(await p.verify(FAST, a.publicKey, message, flipBit(sa, 8 * 100))).toBe(false);
+    expect(await p.verify('slh-dsa-shake-128f', a.publicKey, message, sa)).toBe(false);
+  });
+
+  it('refuses keys of another algorithm or parameter set with ConfigError, and unknown names with UnsupportedAlgorithmError', async () => {
+    const p = createNobleProvider({ random: seededRandom('slh refusals') });
+    const slh = await p.generateKeyPair(FAST);
+    const ml = await p.generateKeyPair('ml-dsa-65');
+    await expect(p.sign(FAST, ml.privateKey, message)).rejects.toBeInstanceOf(ConfigError);
+    await expect(p.sign('slh-dsa-sha2-128s', slh.privateKey, message)).rejects.toBeInstanceOf(ConfigError);
+    await expect(p.sign(S.mldsa65, slh.privateKey, message)).rejects.toBeInstanceOf(ConfigError);
+    const unknown = 'slh-dsa-sha2-512s' as typeof FAST;
+    await expect(p.sign(unknown, slh.privateKey, message)).rejects.toBeInstanceOf(UnsupportedAlgorithmError);
+    await expect(p.verify(unknown, slh.publicKey, message, new Uint8Array(1))).rejects.toBeInstanceOf(UnsupportedAlgorithmError);
+    await expect(p.generateKeyPair(unknown)).rejects.toBeInstanceOf(UnsupportedAlgorithmError);
+  });
+
+  it('exports SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root and re-imports it; a wrong length is ConfigError', async () => {
+    const p = createNobleProvider({ random: seededRandom('slh export') });
+    const pair = await p.generateKeyPair('slh-dsa-shake-256f');
+    const material = await p.exportPrivateKey(pair.privateKey);
+    if (!('secretKey' in material)) throw new Error('expected SLH-DSA material');
+    expect(material.secretKey).toHaveLength(128);
+    expect(material.secretKey.subarray(64)).toEqual(pair.publicKey);
+    expect((await p.importPrivateKey(material)).publicKey).toEqual(pair.publicKey);
+    await expect(p.importPrivateKey({ algorithm: 'slh-dsa-shake-256f', secretKey: material.secretKey.subarray(1) })).rejects.toBeInstanceOf(ConfigError);
+    await expect(p.importPrivateKey({ algorithm: 'slh-dsa-shake-192f', secretKey: material.secretKey })).rejects.toBeInstanceOf(ConfigError);
+  });
+});

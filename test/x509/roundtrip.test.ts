@@ -1,7 +1,7 @@
 /** Everything the CA API issues parses back identically, validates, and its keys reload. */
 import { describe, expect, it } from 'vitest';
-import type { KeyAlgorithm } from '../../src/pq/ids.js';
-import { SignatureScheme } from '../../src/pq/ids.js';
+import type { KeyAlgorithm, SigningScheme } from '../../src/pq/ids.js';
+import { SLH_DSA_ALGORITHMS, SignatureScheme } from '../../src/pq/ids.js';
 import {
   CA_KEY_ALGORITHMS, chainToPem, certificateToPem, exportPrivateKeyPem, formatCertificate, generateRoot, importPrivateKeyPem, issueLeaf,
   parseCertificate, parsePemChain, summarizeCertificate, verifyChain, AlertDescription,
@@ -9,7 +9,8 @@ import {
 import { NOT_AFTER, NOT_BEFORE, NOW, creds, makeChain, testProvider } from './pki.js';
 
 const provider = testProvider('roundtrip');
-const schemeFor: Record<KeyAlgorithm, SignatureScheme> = {
+const schemeFor: Record<KeyAlgorithm, SigningScheme> = {
+  ...(Object.fromEntries(SLH_DSA_ALGORITHMS.map((a) => [a, a])) as Record<(typeof SLH_DSA_ALGORITHMS)[number], SigningScheme>),
   'ml-dsa-44': SignatureScheme.mldsa44, 'ml-dsa-65': SignatureScheme.mldsa65, 'ml-dsa-87': SignatureScheme.mldsa87,
   ed25519: SignatureScheme.ed25519, 'ecdsa-p256': SignatureScheme.ecdsa_secp256r1_sha256,
   'ecdsa-p384': SignatureScheme.ecdsa_secp384r1_sha384, rsa: SignatureScheme.rsa_pss_rsae_sha256,

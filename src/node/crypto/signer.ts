@@ -11,6 +11,7 @@
  *   private key, ECDSA 48 (P-256) or 72 (P-384) bytes reduced to a scalar;
  * - signing: ML-DSA 32 bytes (through noble); RSA-PSS the hash-length salt, then
  *   k+8 bytes; RSA PKCS #1 v1.5 k+8 bytes; ECDSA 32 bytes; Ed25519 nothing.
+ * - SLH-DSA (certificates only) is delegated to noble like ML-DSA, draws included.
  *
  * Where OpenSSL cannot take our bytes — ECDSA's nonce, RSA's blinding factor —
  * it uses its own generator, and the matching draw (noble's hedge and
@@ -20,7 +21,10 @@
  */
 import { sign, verify } from 'node:crypto';
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import { SignatureScheme, hashLength, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm } from '../../pq/ids.js';
+import {
+  SignatureScheme, hashLength, isSlhDsa, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm,
+  type SigningScheme, type SlhDsaAlgorithm,
+} from '../../pq/ids.js';
 import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
 import { KeyStore } from '../../pq/noble/keys.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../../pq/provider.js';
@@ -35,9 +39,9 @@ import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from 
 /** The same schemes, in the same preference order, as the noble backend. */
 export const NODE_SCHEMES: readonly SignatureScheme[] = NOBLE_SCHEMES;
 
-/** An ML-DSA key lives in the delegate; we hold its reference. */
+/** An ML-DSA or SLH-DSA key lives in the delegate; we hold its reference. */
 interface DelegatedKey {
-  readonly algorithm: MlDsaAlgorithm;
+  readonly algorithm: MlDsaAlgorithm | SlhDsaAlgorithm;
   readonly ref: PrivateKeyRef;
   readonly publicKey: Uint8Array;
 }
@@ -73,20 +77,22 @@ export class NodeSigner {
     return { privateKey: this.keys.wrap(key.algorithm, key), publicKey: key.publicKey.slice() };
   }
 
-  private delegated(pair: KeyPair, algorithm: MlDsaAlgorithm): KeyPair {
+  private delegated(pair: KeyPair, algorithm: MlDsaAlgorithm | SlhDsaAlgorithm): KeyPair {
     return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
   }
 
-  async sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array> {
+  async sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array> {
+    if (typeof scheme === 'string') {
+      const key = this.keys.unwrap(ref);
+      if (!('ref' in key)) throw new ConfigError(`${scheme} needs a ${scheme} key, got ${key.algorithm}`);
+      return this.mlDsa.sign(scheme, key.ref, message);
+    }
     this.supported(scheme);
     const key = this.keys.unwrap(ref);
     const want = schemeKeyAlgorithm(scheme);
     if (key.algorithm !== want) throw new ConfigError(`${signatureSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
+    if ('ref' in key) return this.mlDsa.sign(scheme, key.ref, message);
     switch (key.algorithm) {
-      case 'ml-dsa-44':
-      case 'ml-dsa-65':
-      case 'ml-dsa-87':
-        return this.mlDsa.sign(scheme, key.ref, message);
       case 'ed25519':
         return new Uint8Array(sign(null, message, key.key));
       case 'ecdsa-p256':
@@ -108,7 +114,8 @@ export class NodeSigner {
    * False for any signature that does not verify; {@link IllegalParameterError}
    * for a public key that is not a valid key of the scheme's type.
    */
-  async verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  async verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (typeof scheme === 'string') return this.mlDsa.verify(scheme, publicKey, message, signature);
     this.supported(scheme);
     const alg = schemeKeyAlgorithm(scheme);
     switch (alg) {
@@ -136,6 +143,7 @@ export class NodeSigner {
 
   /** Generates from `random`; RSA is refused, as by noble, since OpenSSL's prime search cannot draw from our source. */
   async generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair> {
+    if (isSlhDsa(alg)) return this.delegated(await this.mlDsa.generateKeyPair(alg), alg);
     switch (alg) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -154,6 +162,7 @@ export class NodeSigner {
   }
 
   async importPrivateKey(material: PrivateKeyMaterial): Promise<KeyPair> {
+    if ('secretKey' in material) return this.delegated(await this.mlDsa.importPrivateKey(material), material.algorithm);
     switch (material.algorithm) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -173,11 +182,8 @@ export class NodeSigner {
 
   async exportPrivateKey(ref: PrivateKeyRef): Promise<PrivateKeyMaterial> {
     const key = this.keys.unwrap(ref);
+    if ('ref' in key) return this.mlDsa.exportPrivateKey(key.ref);
     switch (key.algorithm) {
-      case 'ml-dsa-44':
-      case 'ml-dsa-65':
-      case 'ml-dsa-87':
-        return this.mlDsa.exportPrivateKey(key.ref);
       case 'ed25519':
       case 'ecdsa-p256':
       case 'ecdsa-p384':

@@ -1,5 +1,5 @@
 import { UnsupportedAlgorithmError } from '../../errors.js';
-import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SignatureScheme } from '../ids.js';
+import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SigningScheme } from '../ids.js';
 import { groupName } from '../ids.js';
 import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
@@ -50,8 +50,8 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
       if (!k) throw new UnsupportedAlgorithmError(`noble provider has no key exchange for group ${groupName(group)}`);
       return k;
     },
-    sign: async (scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
-    verify: async (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+    sign: async (scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
+    verify: async (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
       signer.verify(scheme, publicKey, message, signature),
     generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
     importPrivateKey: async (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),

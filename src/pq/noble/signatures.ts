@@ -12,16 +12,19 @@
  *   extra entropy for RFC 6979 §3.6, RSA-PSS a hash-length salt and then k+8
  *   bytes per blinding attempt (RSA PKCS #1 v1.5 only the latter); Ed25519 draws
  *   nothing.
+ * - SLH-DSA (certificates only): 3n bytes SK.seed ‖ SK.prf ‖ PK.seed per key
+ *   (FIPS 205 Alg. 21), n bytes of opt_rand per signature (Alg. 22, hedged).
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../ids.js';
-import { SignatureScheme, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, SigningScheme } from '../ids.js';
+import { SignatureScheme, isSlhDsa, signatureSchemeName, signingKeyAlgorithm, signingSchemeName, slhDsaSizes } from '../ids.js';
 import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
 import type { RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
 import { KeyStore } from './keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
+import { slhDsaGenerate, slhDsaImport, slhDsaSign, slhDsaVerify, type SlhDsaKey } from './slhdsa.js';
 import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
 import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
 
@@ -43,7 +46,7 @@ export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
 
 type RsaKey = { readonly algorithm: 'rsa'; readonly key: RsaPrivateKey; readonly publicKey: Uint8Array };
 /** What a {@link PrivateKeyRef} of this signer stands for. */
-type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey;
+type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey | SlhDsaKey;
 
 /** How an RSA scheme pads, and with which hash. */
 export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
@@ -86,9 +89,10 @@ export class NobleSigner {
     this.keys = new KeyStore<SigningKey>(providerName);
   }
 
-  private static supported(scheme: SignatureScheme): void {
-    if (!NOBLE_SCHEMES.includes(scheme)) {
-      throw new UnsupportedAlgorithmError(`noble provider has no signature scheme ${signatureSchemeName(scheme)}`);
+  /** TLS schemes of {@link NOBLE_SCHEMES}, and every SLH-DSA parameter set as a certificate-only scheme. */
+  private static supported(scheme: SigningScheme): void {
+    if (typeof scheme === 'string' ? !isSlhDsa(scheme) : !NOBLE_SCHEMES.includes(scheme)) {
+      throw new UnsupportedAlgorithmError(`noble provider has no signature scheme ${signingSchemeName(scheme)}`);
     }
   }
 
@@ -100,14 +104,17 @@ export class NobleSigner {
    * Signs `message` under `scheme`. ML-DSA is hedged (32 bytes of `random` per
    * signature, empty context); ECDSA is hedged RFC 6979 with DER output; RSA-PSS
    * draws a hash-length salt; Ed25519 and RSA PKCS #1 v1.5 are deterministic.
+   * SLH-DSA (certificate-only, named by parameter set) is hedged with n bytes
+   * of opt_rand and empty context, and checked by verification before return.
    */
-  sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
+  sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
     NobleSigner.supported(scheme);
     const key = this.keys.unwrap(ref);
-    const want = schemeKeyAlgorithm(scheme);
+    const want = signingKeyAlgorithm(scheme);
     if (key.algorithm !== want) {
-      throw new ConfigError(`${signatureSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
+      throw new ConfigError(`${signingSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
     }
+    if ('secretKey' in key) return slhDsaSign(key, message, this.random(slhDsaSizes(key.algorithm).n));
     switch (key.algorithm) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -119,7 +126,7 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return ecdsaSign(key, message, this.random);
       case 'rsa': {
-        const mode = rsaMode(scheme);
+        const mode = rsaMode(scheme as SignatureScheme);
         return mode.pss
           ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
           : rsaPkcs1Sign(key.key, message, mode.hash, this.random);
@@ -133,9 +140,10 @@ export class NobleSigner {
    * valid key of the scheme's type (wrong length, not on the curve, malformed
    * `RSAPublicKey`, RSA modulus under 1024 bits).
    */
-  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
     NobleSigner.supported(scheme);
-    const alg = schemeKeyAlgorithm(scheme);
+    const alg = signingKeyAlgorithm(scheme);
+    if (isSlhDsa(alg)) return slhDsaVerify(alg, publicKey, message, signature);
     switch (alg) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -148,7 +156,7 @@ export class NobleSigner {
         return ecdsaVerify(alg, publicKey, message, signature);
       case 'rsa': {
         const key = parseRsaPublicKey(publicKey);
-        const mode = rsaMode(scheme);
+        const mode = rsaMode(scheme as SignatureScheme);
         return mode.pss
           ? rsaPssVerify(key, message, signature, tlsPssParams(mode.hash))
           : rsaPkcs1Verify(key, message, signature, mode.hash);
@@ -163,6 +171,7 @@ export class NobleSigner {
    * existing `RSAPrivateKey` instead.
    */
   generateKeyPair(alg: KeyAlgorithm): KeyPair {
+    if (isSlhDsa(alg)) return this.wrap(slhDsaGenerate(alg, this.random));
     switch (alg) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -186,6 +195,10 @@ export class NobleSigner {
    * {@link ConfigError}, since private keys come from local configuration.
    */
   importPrivateKey(material: PrivateKeyMaterial): KeyPair {
+    if ('secretKey' in material) {
+      if (!isSlhDsa(material.algorithm)) throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String(material.algorithm)}`);
+      return this.wrap(slhDsaImport(material.algorithm, material.secretKey));
+    }
     switch (material.algorithm) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
@@ -206,6 +219,7 @@ export class NobleSigner {
   /** Exports a key's material; ML-DSA gives the seed and expanded key when the seed is known, else the expanded key only. */
   exportPrivateKey(ref: PrivateKeyRef): PrivateKeyMaterial {
     const key = this.keys.unwrap(ref);
+    if ('secretKey' in key) return { algorithm: key.algorithm, secretKey: key.secretKey.slice() };
     switch (key.algorithm) {
       case 'ml-dsa-44':
       case 'ml-dsa-65':

@@ -8,4 +8,4 @@ export type {
   KeyPair, PrivateKeyMaterial,
 } from './provider.js';
 export { createNobleProvider, type NobleProviderOptions } from './noble/index.js';
-export { systemRandom, seededRandom, scriptedRandom, type RandomSource } from './random.js';
+export { systemRandom, type RandomSource } from './random.js';

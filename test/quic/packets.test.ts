@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256, InvalidPacketError, QUIC_V1, QUIC_V2,
   QuicTransportError, TransportErrorCode, coalescePackets, deriveDirectionalKeys, encodeVersionNegotiation,

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { toHex } from '../bytes.js';
 import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
-import { supportedQuicVersions } from '../quic/versions.js';
+import { DEFAULT_QUIC_VERSIONS, versionTable } from '../quic/versions.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
@@ -122,7 +122,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
   const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const sock = createSocket('udp4');
-  const tokens = options.retry ? RetryTokens.create(provider) : undefined;
+  const versions = versionTable(options.versions ?? DEFAULT_QUIC_VERSIONS);
+  const tokens = options.retry ? RetryTokens.create(provider, { versions: versions.versions }) : undefined;
   const byCid = new Map<string, QuicSession>();
   const starting = new Map<string, Promise<QuicSession | undefined>>();
   sock.on('message', (msg: Buffer, from: RemoteInfo) => {
@@ -130,10 +131,10 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     let dcid: string;
     let shortHeader: boolean;
     try {
-      const packet = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
+      const packet = parsePacket(d, 0, { shortDcidLength: 8, versions }).packet;
       if (packet.type === 'unsupported-version') {
         // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
-        if (d.length >= 1200) sock.send(encodeVersionNegotiation(packet.dcid, packet.scid, supportedQuicVersions()), from.port, from.address);
+        if (d.length >= 1200) sock.send(encodeVersionNegotiation(packet.dcid, packet.scid, versions.numbers), from.port, from.address);
         return;
       }
       dcid = toHex(packet.dcid);

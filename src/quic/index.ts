@@ -9,8 +9,8 @@ export {
   TransportErrorCode, QuicTransportError, InvalidPacketError, transportErrorName,
 } from './errors.js';
 export {
-  QUIC_V1, QUIC_V2, quicVersion, registerQuicVersion, supportedQuicVersions, isReservedVersion, longPacketType,
-  type QuicVersion, type LongPacketType,
+  QUIC_V1, QUIC_V2, DEFAULT_QUIC_VERSIONS, versionTable, isReservedVersion, longPacketType,
+  type QuicVersion, type QuicVersionTable, type LongPacketType,
 } from './versions.js';
 export { packetNumberLength, truncatePacketNumber, decodePacketNumber, MAX_PACKET_NUMBER } from './packet-number.js';
 export {

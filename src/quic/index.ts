@@ -2,9 +2,14 @@
  * QUIC wire format and packet protection (RFC 9000 §12–19, RFC 9001 §5–6,
  * RFC 9369): versions, packet headers, packet numbers, Initial and per-level
  * keys, header and payload protection with key update, Retry integrity,
- * frames, transport parameters and stateless resets.
+ * frames, transport parameters and stateless resets; and the sans-IO
+ * connection.
+ *
+ * Exported flat, like every pqtls entry, with the shared error classes
+ * (`PqtlsError` and its subclasses, `AlertDescription`).
  * @module
  */
+export * from '../errors.js';
 export {
   TransportErrorCode, QuicTransportError, InvalidPacketError, transportErrorName,
 } from './errors.js';

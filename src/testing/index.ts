@@ -5,7 +5,7 @@
  * belongs in a production configuration: a seeded or scripted random source
  * makes every key predictable, and a trace hook can rewrite a ClientHello.
  *
- * Like every entry, this one exports flat.
+ * Exported flat, like every pqtls entry. Not part of the root `pqtls` entry.
  * @module
  */
 import type { CommonOptions } from '../tls13/config.js';
@@ -14,7 +14,7 @@ import { TRACE_HOOKS, type TraceHooks } from '../tls13/trace-hooks.js';
 export { seededRandom, scriptedRandom } from './random.js';
 export type { TraceHooks } from '../tls13/trace-hooks.js';
 export type { ClientHello } from '../tls13/messages/hello.js';
-export type { Extension } from '../tls13/messages/extensions.js';
+export type { Extension as HandshakeExtension } from '../tls13/messages/extensions.js';
 
 /**
  * `options` (client or server, TLS or the `tls` of a QUIC endpoint) with trace

@@ -36,6 +36,14 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
 
+  it('nothing in src but src/testing imports src/testing: test support stays out of the shipped code paths', () => {
+    const bad = files(root).flatMap((f) => {
+      const rel = relative(root, f);
+      return rel.startsWith('testing/') ? [] : imports(f).filter((i) => /(^|\/)testing\//.test(i)).map((i) => `${rel} → ${i}`);
+    });
+    expect(bad).toEqual([]);
+  });
+
   it('the core never reads a clock or Math.random', () => {
     const bad = core.filter((f) => /Date\.now\(|Math\.random\(|performance\.now\(|setTimeout\(|setInterval\(/.test(readFileSync(f, 'utf8')));
     expect(bad.map((f) => relative(root, f))).toEqual([]);

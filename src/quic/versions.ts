@@ -65,8 +65,9 @@ export interface QuicVersionTable {
 
 /**
  * An immutable table of `versions` (preference order). Throws a
- * {@link ConfigError} for an empty list, a repeated or reserved number, or a
- * version whose long-header type codes are not a permutation of 0–3.
+ * {@link ConfigError} for an empty list, a repeated or reserved number, a
+ * version whose long-header type codes are not a permutation of 0–3, or a
+ * Retry key or nonce of the wrong length.
  */
 export function versionTable(versions: readonly QuicVersion[]): QuicVersionTable {
   if (versions.length === 0) throw new ConfigError('QUIC versions: empty');
@@ -78,6 +79,8 @@ export function versionTable(versions: readonly QuicVersion[]): QuicVersionTable
     if (byNumber.has(n)) throw new ConfigError(`QUIC version 0x${n.toString(16)} listed twice`);
     const codes = Object.values(v.longTypeCodes).sort();
     if (codes.length !== 4 || codes.some((c, i) => c !== i)) throw new ConfigError(`QUIC version ${v.name}: long-header type codes must be 0, 1, 2 and 3`);
+    // AES-128-GCM (RFC 9001 §5.8): a wrong length would only surface when a Retry arrives.
+    if (v.retryKey.length !== 16 || v.retryNonce.length !== 12) throw new ConfigError(`QUIC version ${v.name}: Retry key and nonce must be 16 and 12 bytes`);
     byNumber.set(n, v);
   }
   const list = Object.freeze([...versions]);

@@ -49,6 +49,7 @@ describe('version tables', () => {
     ['a reserved number (0x?a?a?a?a, RFC 9000 §15)', [{ ...PRIVATE, number: 0x1a2a3a4a }]],
     ['number 0, which means Version Negotiation', [{ ...PRIVATE, number: 0 }]],
     ['type codes that are not a permutation of 0..3', [{ ...PRIVATE, longTypeCodes: { initial: 0, '0rtt': 0, handshake: 2, retry: 3 } }]],
+    ['a Retry key that is not an AES-128 key (RFC 9001 §5.8)', [{ ...PRIVATE, retryKey: new Uint8Array(32) }]],
   ])('refuse %s', (_what, list) => {
     expect(() => versionTable(list)).toThrow(ConfigError);
   });

@@ -16,7 +16,7 @@
 import { concat } from '../src/bytes.js';
 import { createNobleProvider } from '../src/pq/noble/index.js';
 import type { CryptoProvider } from '../src/pq/provider.js';
-import { seededRandom } from '../src/pq/random.js';
+import { seededRandom } from '../src/testing/index.js';
 import { QuicConnection } from '../src/quic/connection/connection.js';
 import { openFirstInitial } from '../src/quic/first-initial.js';
 import type { Frame } from '../src/quic/frames/types.js';

@@ -21,7 +21,7 @@ import {
 } from '../src/pq/ids.js';
 import { createNobleProvider } from '../src/pq/noble/index.js';
 import type { CryptoProvider, KeyPair } from '../src/pq/provider.js';
-import { seededRandom } from '../src/pq/random.js';
+import { seededRandom } from '../src/testing/index.js';
 import { TlsConnection } from '../src/tls13/connection.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
 import { asyncLoop, clockName, compare, formatRate, now, type CompareOptions, type MetricResult, type RoundFn } from './compare.js';

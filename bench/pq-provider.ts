@@ -27,7 +27,8 @@ import {
 } from '../src/pq/ids.js';
 import { createNobleProvider } from '../src/pq/noble/index.js';
 import type { CryptoProvider, KeyPair } from '../src/pq/provider.js';
-import { seededRandom, type RandomSource } from '../src/pq/random.js';
+import { type RandomSource } from '../src/pq/random.js';
+import { seededRandom } from '../src/testing/index.js';
 import {
   asyncLoop, clockName, compare, formatOverhead, now, formatRate, measureAlone, syncLoop, type CompareOptions, type MetricResult, type RoundFn,
 } from './compare.js';

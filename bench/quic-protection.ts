@@ -12,7 +12,7 @@ import { chacha20, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { pathToFileURL } from 'node:url';
 import { createNobleProvider } from '../src/pq/noble/index.js';
 import { median } from './compare.js';
-import { seededRandom } from '../src/pq/random.js';
+import { seededRandom } from '../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, CHACHA20_POLY1305_SHA256, QUIC_V1, deriveDirectionalKeys, openPacket, parsePacket, sealPacket,
   type DirectionalKeys, type ProtectedPacket, type QuicCipherSuite,

@@ -13,7 +13,7 @@
 import { pathToFileURL } from 'node:url';
 import { SLH_DSA_ALGORITHMS, SignatureScheme, slhDsaSizes, type SigningScheme, type KeyAlgorithm } from '../src/pq/ids.js';
 import { createNobleProvider } from '../src/pq/noble/index.js';
-import { seededRandom } from '../src/pq/random.js';
+import { seededRandom } from '../src/testing/index.js';
 import { now } from './compare.js';
 
 /** A certificate's TBS is about this long; SLH-DSA hashes the message once, so its length barely matters. */

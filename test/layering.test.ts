@@ -118,6 +118,12 @@ describe('layering', () => {
     expect(KNOWN_NOBLE_IN_CORE.filter((e) => !edges.includes(e))).toEqual([]);
   });
 
+  it('nothing in src but src/testing imports src/testing: test support stays out of the shipped code paths', () => {
+    const bad = all.flatMap((f) =>
+      f.rel.startsWith('testing/') ? [] : importsOf(f.source).filter((i) => /(^|\/)testing\//.test(i)).map((i) => `${f.rel} → ${i}`));
+    expect(bad).toEqual([]);
+  });
+
   it('the core never reads a clock or Math.random', () => {
     const bad = nodeFree.filter((f) => /Date\.now\(|Math\.random\(|performance\.now\(|setTimeout\(|setInterval\(/.test(f.source));
     expect(bad.map((f) => f.rel)).toEqual([]);

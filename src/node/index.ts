@@ -1,3 +1,12 @@
+/**
+ * Node.js adapters: TLS over TCP (`connect`, `createServer`), QUIC over UDP
+ * (`quicConnect`, `createQuicServer`), a crypto provider on `node:crypto`, and
+ * a file-backed session store. The only entry that imports `node:*`; not part
+ * of the root `pqtls` entry.
+ *
+ * Exported flat, like every pqtls entry.
+ * @module
+ */
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import { createNobleProvider } from '../pq/noble/index.js';
 import type { CryptoProvider } from '../pq/provider.js';

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { toHex } from '../bytes.js';
 import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
-import { supportedQuicVersions } from '../quic/versions.js';
+import { DEFAULT_QUIC_VERSIONS, versionTable } from '../quic/versions.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
 import { openFirstInitial } from '../quic/first-initial.js';
 import { ConfigError } from '../errors.js';
@@ -197,7 +197,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
   if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
   const sock = createSocket('udp4');
-  const tokens = options.retry ? RetryTokens.create(provider) : undefined;
+  const versions = versionTable(options.versions ?? DEFAULT_QUIC_VERSIONS);
+  const tokens = options.retry ? RetryTokens.create(provider, { versions: versions.versions }) : undefined;
   // Awaited on each Initial; a failure there must not also surface as an unhandled rejection now.
   tokens?.catch(() => undefined);
   const byCid = new Map<string, QuicSession>();
@@ -212,10 +213,10 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     let shortHeader: boolean;
     let initial: boolean;
     try {
-      const packet = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
+      const packet = parsePacket(d, 0, { shortDcidLength: 8, versions }).packet;
       if (packet.type === 'unsupported-version') {
         // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
-        if (d.length >= 1200) send(encodeVersionNegotiation(packet.dcid, packet.scid, supportedQuicVersions()), from);
+        if (d.length >= 1200) send(encodeVersionNegotiation(packet.dcid, packet.scid, versions.numbers), from);
         return;
       }
       dcid = toHex(packet.dcid);

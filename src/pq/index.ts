@@ -1,11 +1,16 @@
 /**
- * The crypto provider interface, algorithm identifiers and the default noble backend.
+ * The crypto provider interface, algorithm identifiers, the default noble
+ * backend and the system random source.
+ *
+ * Exported flat, like every pqtls entry, with the shared error classes
+ * (`PqtlsError` and its subclasses, `AlertDescription`).
  * @module
  */
+export * from '../errors.js';
 export * from './ids.js';
 export type {
   CryptoProvider, HashFunction, HashContext, AeadKey, HeaderProtectionKey, KeyExchange, KeyShare, PrivateKeyRef,
   KeyPair, PrivateKeyMaterial,
 } from './provider.js';
 export { createNobleProvider, type NobleProviderOptions } from './noble/index.js';
-export { systemRandom, seededRandom, scriptedRandom, type RandomSource } from './random.js';
+export { systemRandom, type RandomSource } from './random.js';

@@ -2,7 +2,7 @@ import { ConfigError, DecodeError } from '../errors.js';
 import { Reader } from '../codec/reader.js';
 import { varintLength } from '../codec/writer.js';
 import { InvalidPacketError } from './errors.js';
-import { longPacketType, quicVersion, type QuicVersion } from './versions.js';
+import { DEFAULT_VERSION_TABLE, longPacketType, type QuicVersion, type QuicVersionTable } from './versions.js';
 
 /** Longest connection ID in QUIC v1 and v2 (RFC 9000 §17.2). */
 export const MAX_CID_LENGTH = 20;
@@ -72,6 +72,11 @@ export interface ParseOptions {
   readonly shortDcidLength: number;
   /** Accept a zero fixed bit: true once this endpoint has advertised grease_quic_bit (RFC 9287 §3). */
   readonly allowZeroFixedBit?: boolean;
+  /**
+   * The versions this endpoint speaks (default v1 and v2): a long header of
+   * any other version parses as `unsupported-version`.
+   */
+  readonly versions?: QuicVersionTable;
 }
 
 /**
@@ -112,7 +117,7 @@ function parse(datagram: Uint8Array, offset: number, options: ParseOptions): { p
     while (!lr.done) versions.push(lr.u32());
     return { packet: { type: 'version-negotiation', dcid, scid, versions, bytes: data }, next: datagram.length };
   }
-  const version = quicVersion(versionNumber);
+  const version = (options.versions ?? DEFAULT_VERSION_TABLE).get(versionNumber);
   if (!version) {
     return { packet: { type: 'unsupported-version', version: versionNumber, dcid, scid, bytes: data }, next: datagram.length };
   }

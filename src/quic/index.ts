@@ -2,15 +2,20 @@
  * QUIC wire format and packet protection (RFC 9000 §12–19, RFC 9001 §5–6,
  * RFC 9369): versions, packet headers, packet numbers, Initial and per-level
  * keys, header and payload protection with key update, Retry integrity,
- * frames, transport parameters and stateless resets.
+ * frames, transport parameters and stateless resets; and the sans-IO
+ * connection.
+ *
+ * Exported flat, like every pqtls entry, with the shared error classes
+ * (`PqtlsError` and its subclasses, `AlertDescription`).
  * @module
  */
+export * from '../errors.js';
 export {
   TransportErrorCode, QuicTransportError, InvalidPacketError, transportErrorName,
 } from './errors.js';
 export {
-  QUIC_V1, QUIC_V2, quicVersion, registerQuicVersion, supportedQuicVersions, isReservedVersion, longPacketType,
-  type QuicVersion, type LongPacketType,
+  QUIC_V1, QUIC_V2, DEFAULT_QUIC_VERSIONS, versionTable, isReservedVersion, longPacketType,
+  type QuicVersion, type QuicVersionTable, type LongPacketType,
 } from './versions.js';
 export { packetNumberLength, truncatePacketNumber, decodePacketNumber, MAX_PACKET_NUMBER } from './packet-number.js';
 export {

@@ -1,12 +1,13 @@
 import { fromHex } from '../bytes.js';
+import { ConfigError } from '../errors.js';
 
 /** Long-header packet types, named as in RFC 9000 §17.2; their wire codes differ per version. */
 export type LongPacketType = 'initial' | '0rtt' | 'handshake' | 'retry';
 
 /**
  * Everything version-specific in packet protection and the wire image. Adding
- * a version is adding one of these to {@link registerQuicVersion}; nothing
- * else in `quic/` switches on version numbers.
+ * a version is passing one of these in an endpoint's `versions` option (see
+ * {@link versionTable}); nothing else in `quic/` switches on version numbers.
  */
 export interface QuicVersion {
   readonly name: string;
@@ -44,37 +45,61 @@ export const QUIC_V2: QuicVersion = Object.freeze({
   retryNonce: fromHex('d86969bc2d7c6d9990efb04a'),
 });
 
-const registry = new Map<number, QuicVersion>([
-  [QUIC_V1.number, QUIC_V1],
-  [QUIC_V2.number, QUIC_V2],
-]);
-const typeByCode = new Map<number, readonly LongPacketType[]>();
-function index(v: QuicVersion): void {
-  const byCode: LongPacketType[] = [];
-  for (const [t, c] of Object.entries(v.longTypeCodes) as [LongPacketType, number][]) byCode[c] = t;
-  typeByCode.set(v.number, byCode);
-}
-for (const v of registry.values()) index(v);
+/** What an endpoint speaks unless told otherwise, in preference order (v1 first: RFC 9369 §4 keeps it the default). */
+export const DEFAULT_QUIC_VERSIONS: readonly QuicVersion[] = Object.freeze([QUIC_V1, QUIC_V2]);
 
-/** Adds a version to the table the packet codec consults (for drafts or private versions). */
-export function registerQuicVersion(v: QuicVersion): void {
-  registry.set(v.number >>> 0, v);
-  index(v);
-}
-
-/** The version with this number, or undefined if this library does not speak it. */
-export function quicVersion(n: number): QuicVersion | undefined {
-  return registry.get(n >>> 0);
+/**
+ * The versions one endpoint speaks, looked up by number when a packet is
+ * parsed. Each endpoint builds its own from its options: there is no
+ * process-wide registry, so two endpoints in one process may speak different
+ * versions and nothing an application does elsewhere changes what a packet means.
+ */
+export interface QuicVersionTable {
+  /** In preference order. */
+  readonly versions: readonly QuicVersion[];
+  /** Their numbers, in the same order: the list a Version Negotiation packet carries (RFC 9000 §17.2.1). */
+  readonly numbers: readonly number[];
+  /** The version with this number, or undefined if the table does not have it. */
+  get(n: number): QuicVersion | undefined;
 }
 
-/** Every version this library speaks, in preference order (v1 first: RFC 9369 §4 keeps it the default). */
-export function supportedQuicVersions(): readonly number[] {
-  return [...registry.keys()];
+/**
+ * An immutable table of `versions` (preference order). Throws a
+ * {@link ConfigError} for an empty list, a repeated or reserved number, a
+ * version whose long-header type codes are not a permutation of 0–3, or a
+ * Retry key or nonce of the wrong length.
+ */
+export function versionTable(versions: readonly QuicVersion[]): QuicVersionTable {
+  if (versions.length === 0) throw new ConfigError('QUIC versions: empty');
+  const byNumber = new Map<number, QuicVersion>();
+  for (const v of versions) {
+    const n = v.number;
+    if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new ConfigError(`QUIC version ${v.name}: number must be a nonzero 32-bit value`);
+    if (isReservedVersion(n)) throw new ConfigError(`QUIC version ${v.name}: 0x${n.toString(16)} is reserved for version negotiation (RFC 9000 §15)`);
+    if (byNumber.has(n)) throw new ConfigError(`QUIC version 0x${n.toString(16)} listed twice`);
+    const codes = Object.values(v.longTypeCodes).sort();
+    if (codes.length !== 4 || codes.some((c, i) => c !== i)) throw new ConfigError(`QUIC version ${v.name}: long-header type codes must be 0, 1, 2 and 3`);
+    // AES-128-GCM (RFC 9001 §5.8): a wrong length would only surface when a Retry arrives.
+    if (v.retryKey.length !== 16 || v.retryNonce.length !== 12) throw new ConfigError(`QUIC version ${v.name}: Retry key and nonce must be 16 and 12 bytes`);
+    byNumber.set(n, v);
+  }
+  const list = Object.freeze([...versions]);
+  return Object.freeze({
+    versions: list,
+    numbers: Object.freeze(list.map((v) => v.number)),
+    get: (n: number) => byNumber.get(n >>> 0),
+  });
 }
+
+/** @internal The table of {@link DEFAULT_QUIC_VERSIONS}, shared by everything that is given no versions. */
+export const DEFAULT_VERSION_TABLE: QuicVersionTable = versionTable(DEFAULT_QUIC_VERSIONS);
 
 /** The long-header packet type a two-bit wire code means in version `v`. */
 export function longPacketType(v: QuicVersion, code: number): LongPacketType {
-  return (typeByCode.get(v.number) as readonly LongPacketType[])[code & 3] as LongPacketType;
+  const c = code & 3;
+  const codes = v.longTypeCodes;
+  // versionTable checked that the four codes are a permutation, so one matches.
+  return codes.initial === c ? 'initial' : codes['0rtt'] === c ? '0rtt' : codes.handshake === c ? 'handshake' : 'retry';
 }
 
 /** Versions of the form 0x?a?a?a?a are reserved to exercise version negotiation (RFC 9000 §15). */

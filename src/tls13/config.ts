@@ -5,11 +5,10 @@ import {
 } from '../pq/ids.js';
 import type { CryptoProvider, PrivateKeyRef } from '../pq/provider.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuiteInfo, type CipherSuite } from './cipher-suites.js';
-import type { Extension } from './messages/extensions.js';
-import type { ClientHello } from './messages/hello.js';
 import type { AntiReplay } from './anti-replay.js';
 import type { SessionStore } from './session.js';
 import type { TicketSealer } from './tickets.js';
+import { traceHooksOf, type TraceHooks } from './trace-hooks.js';
 
 /** A certificate chain (leaf first, DER) with the private key of its leaf. */
 export interface CertifiedKey {
@@ -56,18 +55,6 @@ export interface CommonOptions {
    * we accept, 64..16385. Default 16385 (2^14 + 1, the TLS 1.3 maximum).
    */
   readonly recordSizeLimit?: number;
-  /**
-   * @internal Reshapes messages before they are sent, so a published trace
-   * (RFC 8448) whose peer offered extensions this library does not implement can
-   * be replayed byte for byte. Not for applications.
-   */
-  readonly traceHooks?: TraceHooks;
-}
-
-/** @internal See {@link CommonOptions.traceHooks}. */
-export interface TraceHooks {
-  readonly clientHello?: (ours: ClientHello) => ClientHello;
-  readonly encryptedExtensions?: (ours: readonly Extension[]) => Extension[];
 }
 
 export interface ClientOptions extends CommonOptions {
@@ -149,6 +136,7 @@ export interface Resolved {
   readonly keyLog: ((line: string) => void) | undefined;
   readonly maxHandshakeMessageSize: number;
   readonly recordSizeLimit: number;
+  /** @internal Set only through `withTraceHooks` (`pqtls/testing`). */
   readonly traceHooks: TraceHooks | undefined;
 }
 
@@ -193,7 +181,7 @@ function resolveCommon(o: CommonOptions): Resolved {
   }
   return {
     provider: o.provider, groups, cipherSuites, signatureSchemes, alpnProtocols, now: o.now, keyLog: o.keyLog,
-    maxHandshakeMessageSize, recordSizeLimit, traceHooks: o.traceHooks,
+    maxHandshakeMessageSize, recordSizeLimit, traceHooks: traceHooksOf(o),
   };
 }
 

@@ -1,8 +1,12 @@
 /**
  * TLS 1.3 (RFC 8446), sans-IO: configuration, the connection, the handshake
  * seam QUIC drives, and the certificate verifier.
+ *
+ * Exported flat, like every pqtls entry, with the shared error classes
+ * (`PqtlsError` and its subclasses, `AlertDescription`).
  * @module
  */
+export * from '../errors.js';
 export { TlsConnection, type TlsEvent, type ConnectionLimits } from './connection.js';
 export {
   type ClientOptions, type ServerOptions, type CommonOptions, type CertifiedKey, type CertificateVerifier, type PeerIdentity,

@@ -3,8 +3,12 @@
  * PKCS #8 (ML-DSA per RFC 9881, SLH-DSA per RFC 9909, Ed25519, ECDSA P-256/P-384, RSA), path
  * validation for TLS through the crypto provider, and a small CA for minting
  * test PKIs.
+ *
+ * Exported flat, like every pqtls entry, with the shared error classes
+ * (`PqtlsError` and its subclasses, `AlertDescription`).
  * @module
  */
+export * from '../errors.js';
 export { CertificateError, certificateAlert, type CertificateErrorReason, type CertificateRef } from './errors.js';
 export {
   parseCertificate, isSelfIssued, summarizeCertificate, formatCertificate, type Certificate, type CertificateSummary,

@@ -4,7 +4,7 @@
  * a seeded random choice, and simulated time jumps straight to the next
  * delivery or timer, so a lossy handshake runs in milliseconds of real time.
  */
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import type { RetryTokens } from '../../src/quic/connection/address-validation.js';
 

@@ -1,5 +1,6 @@
 import type { CryptoProvider, KeyAlgorithm, PrivateKeyRef } from '../../src/pq/index.js';
-import { createNobleProvider, seededRandom } from '../../src/pq/index.js';
+import { createNobleProvider } from '../../src/pq/index.js';
+import { seededRandom } from '../../src/testing/index.js';
 import type { CertificateVerifier, ClientOptions, ServerOptions } from '../../src/tls13/config.js';
 import { TlsConnection, type TlsEvent } from '../../src/tls13/connection.js';
 import { equalBytes } from '../../src/bytes.js';

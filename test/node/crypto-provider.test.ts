@@ -12,9 +12,10 @@ import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError, Unsup
 import { okpPrivateKey, okpPrivateKeyPkcs8, okpRawPublicKey } from '../../src/node/crypto/key-objects.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import {
-  NamedGroup, SignatureScheme, createNobleProvider, groupName, schemeKeyAlgorithm, seededRandom, signatureSchemeName,
+  NamedGroup, SignatureScheme, createNobleProvider, groupName, schemeKeyAlgorithm, signatureSchemeName,
   type AeadAlgorithm, type CryptoProvider, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type KeyPair,
 } from '../../src/pq/index.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { RSA_2048_PKCS1_HEX, RSA_2048_PUBLIC_HEX } from '../fixtures/rsa-2048.js';
 import { connectPair, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';

@@ -16,7 +16,8 @@ import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError, IllegalParameterError, PqtlsError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
-import { NamedGroup, SignatureScheme, scriptedRandom, type AeadAlgorithm, type HashAlgorithm, type RandomSource } from '../../src/pq/index.js';
+import { NamedGroup, SignatureScheme, type AeadAlgorithm, type HashAlgorithm, type RandomSource } from '../../src/pq/index.js';
+import { scriptedRandom } from '../../src/testing/index.js';
 import { loadWycheproof, str, type WycheproofFile, type WycheproofGroup, type WycheproofTest } from '../helpers/wycheproof.js';
 
 let script: RandomSource = scriptedRandom([]);

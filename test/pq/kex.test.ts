@@ -13,7 +13,8 @@ import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError, Unsup
 import { groupName, NamedGroup, SignatureScheme } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { NOBLE_GROUPS, nobleKeyExchange } from '../../src/pq/noble/kex.js';
-import { scriptedRandom, seededRandom, type RandomSource } from '../../src/pq/random.js';
+import { type RandomSource } from '../../src/pq/random.js';
+import { scriptedRandom, seededRandom } from '../../src/testing/index.js';
 
 /** Sizes from the drafts' text: client share, server share, shared secret. */
 const SIZES: ReadonlyMap<NamedGroup, readonly [number, number, number]> = new Map([

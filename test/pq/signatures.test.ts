@@ -15,7 +15,7 @@ import { NOBLE_SCHEMES } from '../../src/pq/noble/signatures.js';
 import { encodeSequence, encodeUnsignedInteger } from '../../src/pq/noble/der.js';
 import { ML_DSA_SIZES } from '../../src/pq/noble/mldsa.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial } from '../../src/pq/provider.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   RSA_2048_MESSAGE, RSA_2048_PKCS1_HEX, RSA_2048_PKCS1_SHA256_SIG_HEX, RSA_2048_PSS_SHA384_SIG_HEX, RSA_2048_PUBLIC_HEX,
 } from '../fixtures/rsa-2048.js';

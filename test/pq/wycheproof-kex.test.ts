@@ -27,7 +27,8 @@ import { AlertDescription, PqtlsError } from '../../src/errors.js';
 import { NamedGroup } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { ML_KEM_1024, ML_KEM_512, ML_KEM_768, mlkemDecapsulate, mlkemKeygen, type MlKemParams } from '../../src/pq/noble/kex-mlkem.js';
-import { scriptedRandom, type RandomSource } from '../../src/pq/random.js';
+import { type RandomSource } from '../../src/pq/random.js';
+import { scriptedRandom } from '../../src/testing/index.js';
 import { loadWycheproof, str, type WycheproofFile, type WycheproofTest } from '../helpers/wycheproof.js';
 
 /** One provider for the file; each case scripts the bytes it will draw. */

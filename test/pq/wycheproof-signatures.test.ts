@@ -29,7 +29,7 @@ import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { mlDsaFromExpanded, mlDsaFromSeed, mlDsaSign, mlDsaSignMu, mlDsaVerify, type MlDsaKey } from '../../src/pq/noble/mldsa.js';
 import { parseRsaPublicKey } from '../../src/pq/noble/rsa-keys.js';
 import { rsaPssVerify, type Digest } from '../../src/pq/noble/rsa.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   loadWycheproof, str, type WycheproofFile, type WycheproofGroup, type WycheproofTest,
 } from '../helpers/wycheproof.js';

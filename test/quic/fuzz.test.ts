@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, CHACHA20_POLY1305_SHA256, InvalidPacketError, OneRttKeys, QUIC_V1, QuicTransportError,
   TransportErrorCode, decodeFrames, decodeTransportParameters, deriveDirectionalKeys, encodeFrames, openPacket,

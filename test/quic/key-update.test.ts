@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { hashLength } from '../../src/pq/ids.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256, OneRttKeys, QUIC_V1, QUIC_V2, parsePacket,
   type ProtectedPacket, type QuicCipherSuite, type QuicVersion,

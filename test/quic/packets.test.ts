@@ -7,11 +7,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256, InvalidPacketError, QUIC_V1, QUIC_V2,
   QuicTransportError, TransportErrorCode, coalescePackets, deriveDirectionalKeys, encodeVersionNegotiation,
-  isReservedVersion, openPacket, packetNonce, parsePacket, sealPacket, splitDatagram, supportedQuicVersions,
+  isReservedVersion, openPacket, packetNonce, parsePacket, sealPacket, splitDatagram, versionTable, DEFAULT_QUIC_VERSIONS,
   type DirectionalKeys, type OutgoingHeader, type ProtectedPacket, type QuicCipherSuite,
 } from '../../src/quic/index.js';
 import { hashLength } from '../../src/pq/ids.js';
@@ -120,7 +120,7 @@ describe('packet parsing (RFC 9000 §17)', () => {
   });
 
   it('Version Negotiation (§17.2.1) echoes the connection IDs swapped and lists versions', () => {
-    const vn = encodeVersionNegotiation(fromHex('0102'), fromHex('0304'), supportedQuicVersions());
+    const vn = encodeVersionNegotiation(fromHex('0102'), fromHex('0304'), versionTable(DEFAULT_QUIC_VERSIONS).numbers);
     expect(toHex(vn)).toBe('c000000000' + '020304' + '020102' + '00000001' + '6b3343cf');
     const { packet } = parsePacket(vn, 0, { shortDcidLength: 0 });
     expect(packet).toMatchObject({ type: 'version-negotiation', versions: [1, 0x6b3343cf] });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { QUIC_V1, QUIC_V2, encodeRetry, parsePacket, verifyRetry, type RetryPacket } from '../../src/quic/index.js';
 import { seeded } from '../helpers/fc.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   MIN_STATELESS_RESET_LENGTH, encodeStatelessReset, isStatelessReset, parsePacket, statelessResetLength, statelessResetToken,
 } from '../../src/quic/index.js';

@@ -17,7 +17,7 @@ import {
   StreamManager, StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits,
 } from '../../src/quic/connection/streams.js';
 import { decodeFrames, encodeFrames, QuicTransportError, TransportErrorCode, type Frame } from '../../src/quic/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { seeded } from '../helpers/fc.js';
 
 const LIMITS: StreamLimits = {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   CHACHA20_POLY1305_SHA256, QUIC_V1, QUIC_V2, decodeFrames, deriveDirectionalKeys, encodeFrames, encodeRetry,
   initialKeys, initialSecrets, nextTrafficSecret, openPacket, packetNonce, parsePacket, sealPacket, verifyRetry,

@@ -8,7 +8,7 @@ import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { Reader } from '../../src/codec/reader.js';
 import { NamedGroup } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { scriptedRandom, seededRandom } from '../../src/pq/random.js';
+import { scriptedRandom, seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, CipherSuite } from '../../src/tls13/cipher-suites.js';
 import {
   computeBinder, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, deriveBinderKey, deriveTrafficKeys,

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   cipherSuiteInfo, cipherSuiteName, CipherSuite, DEFAULT_CIPHER_SUITES, isCipherSuite,
 } from '../../src/tls13/cipher-suites.js';

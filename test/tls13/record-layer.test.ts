@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
 import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError, SizeOverflowError } from '../../src/errors.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { ContentType, MAX_CIPHERTEXT, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import { encodeRecord, encodeRecords, fragment, maxRecordLength, RecordReader, type TlsRecord } from '../../src/tls13/record-layer.js';
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { concat } from '../../src/bytes.js';
 import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, RecordOverflowError } from '../../src/errors.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
 import { ContentType, MAX_CIPHERTEXT, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import { deriveTrafficKeys } from '../../src/tls13/key-schedule.js';

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, CipherSuite } from '../../src/tls13/cipher-suites.js';
 import type { ContentType } from '../../src/tls13/content-type.js';
 import { encodeRecords, RecordReader } from '../../src/tls13/record-layer.js';

@@ -8,14 +8,15 @@
  * (renegotiation_info, session_ticket, ffdhe groups and SHA-1 schemes in the
  * ClientHello; ffdhe groups in the server's supported_groups), so the client's
  * ClientHello and the server's EncryptedExtensions list are supplied through
- * the internal trace hooks; everything else is ours. The server's RSA key has
+ * the trace hooks of `pqtls/testing`; everything else is ours. The server's RSA key has
  * 1024 bits, below what our validator and signer accept, so the client pins it
  * and the server's provider is told to sign with it.
  */
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
-import { NamedGroup, createNobleProvider, scriptedRandom } from '../../src/pq/index.js';
+import { NamedGroup, createNobleProvider } from '../../src/pq/index.js';
+import { scriptedRandom, withTraceHooks } from '../../src/testing/index.js';
 import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { decodeCertificate } from '../../src/tls13/messages/certificate.js';
@@ -67,17 +68,16 @@ async function replaySection3Client(store: MemorySessionStore): Promise<void> {
     const x = t.x25519 as NonNullable<typeof t.x25519>;
     const provider = createNobleProvider({ random: scriptedRandom([hex(t.randoms.client), hex(x.client.privateKey)]) });
     const traceHello = decodeClientHello(hex(t.messages.clientHello as string).subarray(4));
-    const client = await TlsConnection.client({
+    const client = await TlsConnection.client(withTraceHooks({
       provider, now: clock, serverName: 'server', verifier: pinnedRsa, middleboxCompat: false, sessionStore: store,
       groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1], keyShareGroups: [NamedGroup.x25519],
-      traceHooks: {
-        clientHello: (ours) => {
-          // Our own key share must be the trace's: same private key, same public key.
-          expect(toHex(encodedShare(ours.extensions))).toContain(x.client.publicKey);
-          return traceHello;
-        },
+    }, {
+      clientHello: (ours) => {
+        // Our own key share must be the trace's: same private key, same public key.
+        expect(toHex(encodedShare(ours.extensions))).toContain(x.client.publicKey);
+        return traceHello;
       },
-    });
+    }));
     expect(toHex(client.takeOutput())).toBe(toHex(record('clientHello')));
 
     await client.receive(record('serverHello'));
@@ -147,18 +147,17 @@ describe('RFC 8448 §3 through the server state machine', () => {
     const key = await provider.importPrivateKey({ algorithm: 'rsa', pkcs1: traceRsaPrivateKey() });
     const certDer = decodeCertificate(hex(t.messages.certificate as string).subarray(4)).entries[0]?.certData as Uint8Array;
     const traceEe = decodeEncryptedExtensions(hex(t.messages.encryptedExtensions as string).subarray(4));
-    const server = TlsConnection.server({
+    const server = TlsConnection.server(withTraceHooks({
       provider, now: clock, certificate: { chain: [certDer], privateKey: key.privateKey, keyAlgorithm: 'rsa' },
       groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1],
-      traceHooks: {
-        encryptedExtensions: (ours) => {
-          // What we would send (server_name ack, record_size_limit 0x4001) is in the trace's list too.
-          for (const e of ours) expect(traceEe.find((f) => f.type === e.type)?.data).toEqual(e.data);
-          expect(ours.map((e) => e.type).sort()).toEqual([ExtensionType.server_name, ExtensionType.record_size_limit].sort());
-          return traceEe;
-        },
+    }, {
+      encryptedExtensions: (ours) => {
+        // What we would send (server_name ack, record_size_limit 0x4001) is in the trace's list too.
+        for (const e of ours) expect(traceEe.find((f) => f.type === e.type)?.data).toEqual(e.data);
+        expect(ours.map((e) => e.type).sort()).toEqual([ExtensionType.server_name, ExtensionType.record_size_limit].sort());
+        return traceEe;
       },
-    });
+    }));
     await server.receive(record('clientHello'));
     expect(server.error).toBeUndefined();
     expect(toHex(server.takeOutput())).toBe(toHex(record('serverHello')) + toHex(record('serverHandshakeFlight')));
@@ -185,19 +184,18 @@ describe('RFC 8448 §4 (resumed 0-RTT) through the client state machine', () => 
     const x = t4.x25519 as NonNullable<typeof t4.x25519>;
     const provider = createNobleProvider({ random: scriptedRandom([hex(t4.randoms.client), hex(x.client.privateKey)]) });
     const earlyData = hex((t4.records.clientEarlyData as { payload: string }).payload);
-    const client = await TlsConnection.client({
+    const client = await TlsConnection.client(withTraceHooks({
       provider, now: () => NOW + clientAge, serverName: 'server', verifier: pinnedRsa, middleboxCompat: false, sessionStore: store,
       groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1], keyShareGroups: [NamedGroup.x25519], earlyData,
-      traceHooks: {
-        clientHello: (ours) => {
-          // Our offer names the §3 ticket with the trace's obfuscated age; the binder is computed below, over the trace's hello.
-          const mine = decodeOfferedPsks(ours.extensions.at(-1)?.data as Uint8Array);
-          const theirs = decodeOfferedPsks(section4Hello.extensions.at(-1)?.data as Uint8Array);
-          expect(mine.identities).toEqual(theirs.identities);
-          return { ...section4Hello, extensions: section4Hello.extensions.map((e) => (e.type === ExtensionType.pre_shared_key ? ours.extensions.at(-1) as typeof e : e)) };
-        },
+    }, {
+      clientHello: (ours) => {
+        // Our offer names the §3 ticket with the trace's obfuscated age; the binder is computed below, over the trace's hello.
+        const mine = decodeOfferedPsks(ours.extensions.at(-1)?.data as Uint8Array);
+        const theirs = decodeOfferedPsks(section4Hello.extensions.at(-1)?.data as Uint8Array);
+        expect(mine.identities).toEqual(theirs.identities);
+        return { ...section4Hello, extensions: section4Hello.extensions.map((e) => (e.type === ExtensionType.pre_shared_key ? ours.extensions.at(-1) as typeof e : e)) };
       },
-    });
+    }));
     expect(toHex(client.takeOutput())).toBe(toHex(record4('clientHello')) + toHex(record4('clientEarlyData')));
 
     await client.receive(record4('serverHello'));
@@ -233,18 +231,17 @@ describe('RFC 8448 §4 (resumed 0-RTT) through the server state machine', () => 
     const key = await provider.importPrivateKey({ algorithm: 'rsa', pkcs1: traceRsaPrivateKey() });
     const certDer = decodeCertificate(hex(t.messages.certificate as string).subarray(4)).entries[0]?.certData as Uint8Array;
     const traceEe = decodeEncryptedExtensions(hex(t4.messages.encryptedExtensions as string).subarray(4));
-    const server = TlsConnection.server({
+    const server = TlsConnection.server(withTraceHooks({
       provider, now: () => NOW + clientAge, certificate: { chain: [certDer], privateKey: key.privateKey, keyAlgorithm: 'rsa' },
       groups: [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1],
       tickets: { sealer, count: 0 }, earlyData: { maxSize: 1024, antiReplay: new MemoryAntiReplay() },
-      traceHooks: {
-        encryptedExtensions: (ours) => {
-          for (const e of ours) expect(traceEe.find((f) => f.type === e.type)?.data).toEqual(e.data);
-          expect(ours.map((e) => e.type)).toContain(ExtensionType.early_data);
-          return traceEe;
-        },
+    }, {
+      encryptedExtensions: (ours) => {
+        for (const e of ours) expect(traceEe.find((f) => f.type === e.type)?.data).toEqual(e.data);
+        expect(ours.map((e) => e.type)).toContain(ExtensionType.early_data);
+        return traceEe;
       },
-    });
+    }));
     await server.receive(record4('clientHello'));
     expect(server.error).toBeUndefined();
     expect(toHex(server.takeOutput())).toBe(toHex(record4('serverHello')) + toHex(record4('serverHandshakeFlight')));

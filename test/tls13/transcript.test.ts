@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { concat, toHex } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { KeySchedule } from '../../src/tls13/key-schedule.js';
 import { messageHashMessage, Transcript } from '../../src/tls13/transcript.js';
 import { bytes, helloRetry, sharedSecretOf, simple1Rtt } from '../helpers/rfc8448.js';

@@ -6,7 +6,7 @@
 import type { KeyAlgorithm } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import type { CryptoProvider } from '../../src/pq/provider.js';
-import { seededRandom } from '../../src/pq/random.js';
+import { seededRandom } from '../../src/testing/index.js';
 import {
   generateRoot, issueIntermediate, issueLeaf, type IssuedCertificate, type IssuerCredentials, type LeafOptions,
   type RootOptions,

@@ -11,7 +11,7 @@ export interface NobleProviderOptions {
   /**
    * Source of every random byte the provider uses: key generation, key shares,
    * hedged signatures, `random()`. Defaults to the platform CSPRNG; tests pass
-   * {@link seededRandom} for reproducible runs.
+   * a seeded source from `pqtls/testing` for reproducible runs.
    */
   random?: RandomSource;
   /**

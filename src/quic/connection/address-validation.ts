@@ -3,6 +3,7 @@ import { Reader } from '../../codec/reader.js';
 import { Writer } from '../../codec/writer.js';
 import type { AeadKey, CryptoProvider } from '../../pq/provider.js';
 import { parsePacket } from '../header.js';
+import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { encodeRetry } from '../retry.js';
 
 /** What a valid Retry token proves about a client's Initial (RFC 9000 §8.1.2). */
@@ -23,20 +24,31 @@ const NONCE = 12;
  * address, so the server may accept it without the 3× amplification limit.
  */
 export class RetryTokens {
-  private constructor(private readonly provider: CryptoProvider, private readonly aead: AeadKey, private readonly lifetimeMs: number) {}
+  private constructor(
+    private readonly provider: CryptoProvider,
+    private readonly aead: AeadKey,
+    private readonly lifetimeMs: number,
+    private readonly versions: QuicVersionTable,
+  ) {}
 
-  /** A token issuer under a fresh random key (or `key`, 32 bytes, to share between servers). */
-  static async create(provider: CryptoProvider, options: { key?: Uint8Array; lifetimeMs?: number } = {}): Promise<RetryTokens> {
+  /**
+   * A token issuer under a fresh random key (or `key`, 32 bytes, to share
+   * between servers), for Initials of `versions` (the server's, default v1 and v2).
+   */
+  static async create(
+    provider: CryptoProvider, options: { key?: Uint8Array; lifetimeMs?: number; versions?: readonly QuicVersion[] } = {},
+  ): Promise<RetryTokens> {
     const key = options.key ?? (await provider.random(32));
-    return new RetryTokens(provider, await provider.aead('AES-256-GCM', key), options.lifetimeMs ?? 10_000);
+    const versions = options.versions ? versionTable(options.versions) : DEFAULT_VERSION_TABLE;
+    return new RetryTokens(provider, await provider.aead('AES-256-GCM', key), options.lifetimeMs ?? 10_000, versions);
   }
 
   /**
    * The Retry packet for a client Initial without a token, or undefined if
-   * `datagram` does not start with a v1/v2 Initial.
+   * `datagram` does not start with an Initial of one of our versions.
    */
   async retryFor(datagram: Uint8Array, clientAddress: string, now: number): Promise<Uint8Array | undefined> {
-    const first = parseFirst(datagram);
+    const first = parseFirst(datagram, this.versions);
     if (!first) return undefined;
     const scid = await this.provider.random(8);
     const plain = new Writer(64).u32(Math.floor(now / 2 ** 32)).u32(now >>> 0).vecBytes(1, first.dcid).vecBytes(1, scid).finish();
@@ -47,7 +59,7 @@ export class RetryTokens {
 
   /** Checks the token of a client Initial; undefined if absent, forged, expired, for another address or another CID. */
   async validate(datagram: Uint8Array, clientAddress: string, now: number): Promise<ValidatedAddress | undefined> {
-    const first = parseFirst(datagram);
+    const first = parseFirst(datagram, this.versions);
     if (!first || first.token.length <= NONCE + 16) return undefined;
     const plain = await this.aead.open(first.token.subarray(0, NONCE), utf8(clientAddress), first.token.subarray(NONCE));
     if (!plain) return undefined;
@@ -62,9 +74,9 @@ export class RetryTokens {
   }
 }
 
-function parseFirst(datagram: Uint8Array) {
+function parseFirst(datagram: Uint8Array, versions: QuicVersionTable) {
   try {
-    const p = parsePacket(datagram, 0, { shortDcidLength: 8 }).packet;
+    const p = parsePacket(datagram, 0, { shortDcidLength: 8, versions }).packet;
     return 'pnOffset' in p && p.type === 'initial' && p.version ? { ...p, version: p.version } : undefined;
   } catch {
     return undefined;

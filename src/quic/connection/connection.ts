@@ -20,7 +20,7 @@ import { isStatelessReset, statelessResetToken } from '../stateless-reset.js';
 import {
   DEFAULT_TRANSPORT_PARAMETERS, decodeTransportParameters, encodeTransportParameters, type TransportParameters,
 } from '../transport-parameters.js';
-import { QUIC_V1, type QuicVersion } from '../versions.js';
+import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
@@ -38,6 +38,14 @@ export type QuicEvent =
 export interface QuicCommonOptions {
   /** Transport parameters we advertise (RFC 9000 §18.2); connection IDs are filled in. */
   readonly transportParameters?: Partial<TransportParameters>;
+  /**
+   * The versions this endpoint speaks, in preference order (default
+   * `DEFAULT_QUIC_VERSIONS`: v1, then v2). Long-header packets of any
+   * other version are not processed; a server endpoint answers them with
+   * Version Negotiation (RFC 9000 §6.1).
+   */
+  readonly versions?: readonly QuicVersion[];
+  /** The version a client starts in: one of `versions`, by default the first. */
   readonly version?: QuicVersion;
   /** Largest UDP payload we send (default 1200, the minimum every path must carry). */
   readonly maxDatagramSize?: number;
@@ -56,6 +64,11 @@ export interface QuicServerOptions extends QuicCommonOptions {
 }
 
 const CID_LENGTH = 8;
+
+/** The endpoint's version table; the shared default one unless `versions` is given. */
+function versionsOf(options: QuicCommonOptions): QuicVersionTable {
+  return options.versions ? versionTable(options.versions) : DEFAULT_VERSION_TABLE;
+}
 
 /**
  * What we advertise unless told otherwise. RFC 9000's defaults are zero
@@ -134,6 +147,7 @@ export class QuicConnection {
     private tls: Tls,
     private readonly out: Outbox,
     readonly version: QuicVersion,
+    private readonly versions: QuicVersionTable,
     /** Our connection ID (the peer's Destination Connection ID). */
     readonly localCid: Uint8Array,
     /** The peer's connection ID we send to. */
@@ -168,13 +182,15 @@ export class QuicConnection {
   /** Starts a client: its first Initial is ready in {@link pollTransmit}. */
   static async connect(options: QuicClientOptions, now: number): Promise<QuicConnection> {
     const p = options.tls.provider;
-    const version = options.version ?? QUIC_V1;
+    const versions = versionsOf(options);
+    const version = options.version ?? (versions.versions[0] as QuicVersion);
+    if (versions.get(version.number) !== version) throw new ConfigError(`version ${version.name} is not one of the endpoint's versions`);
     const dcid = await p.random(CID_LENGTH);
     const scid = await p.random(CID_LENGTH);
     const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
-    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -186,7 +202,8 @@ export class QuicConnection {
    */
   static async accept(options: QuicServerOptions, datagram: Uint8Array, now: number, validated?: ValidatedAddress): Promise<QuicConnection> {
     const p = options.tls.provider;
-    const first = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH }).packet;
+    const versions = versionsOf(options);
+    const first = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH, versions }).packet;
     if (!('pnOffset' in first) || first.type !== 'initial' || !first.version) throw new InvalidPacketError('not an Initial packet');
     if (datagram.length < MIN_INITIAL_DATAGRAM) throw new InvalidPacketError('client Initial datagram below 1200 bytes (RFC 9000 §14.1)');
     const scid = await p.random(CID_LENGTH);
@@ -201,7 +218,7 @@ export class QuicConnection {
     const cfg = resolveServerOptions(options.tls);
     const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
     const s = new QuicConnection(
-      p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, scid, first.scid.slice(),
+      p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
       (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
@@ -305,7 +322,7 @@ export class QuicConnection {
       while (offset < datagram.length) {
         let parsed;
         try {
-          parsed = parsePacket(datagram, offset, { shortDcidLength: CID_LENGTH });
+          parsed = parsePacket(datagram, offset, { shortDcidLength: CID_LENGTH, versions: this.versions });
         } catch (e) {
           if (e instanceof InvalidPacketError) return; // §12.2: the rest of the datagram is dropped
           throw e;

@@ -8,4 +8,5 @@ export type {
   KeyPair, PrivateKeyMaterial,
 } from './provider.js';
 export { createNobleProvider, type NobleProviderOptions } from './noble/index.js';
+export type { RsaPrivateOps } from './noble/rsa-webcrypto.js';
 export { systemRandom, seededRandom, scriptedRandom, type RandomSource } from './random.js';

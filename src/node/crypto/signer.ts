@@ -30,6 +30,7 @@ import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
 import { NOBLE_SCHEMES, rsaMode } from '../../pq/noble/signatures.js';
+import { EXPONENT_BLINDING_BYTES } from '../../pq/noble/rsa.js';
 import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
@@ -98,7 +99,9 @@ export class NodeSigner {
         const signature = mode.pss
           ? rsaPssSign(key, mode.hash, message, this.random(hashLength(mode.hash)))
           : rsaPkcs1Sign(key, mode.hash, message);
-        this.random(key.k + 8); // noble's blinding factor; OpenSSL blinds with its own
+        // noble's bigint path draws a base-blinding factor and two exponent-blinding factors here; OpenSSL
+        // blinds with its own generator, but the draws keep the two backends' streams in step.
+        this.random(key.k + 8 + 2 * EXPONENT_BLINDING_BYTES);
         return signature;
       }
     }

@@ -9,21 +9,31 @@
  * - key generation: ML-DSA one 32-byte seed ξ (FIPS 204 Alg. 1), Ed25519 the
  *   32-byte private key, ECDSA 48 (P-256) or 72 (P-384) bytes reduced to a scalar;
  * - signing: ML-DSA 32 bytes of rnd (FIPS 204 Alg. 2, hedged), ECDSA 32 bytes of
- *   extra entropy for RFC 6979 §3.6, RSA-PSS a hash-length salt and then k+8
- *   bytes per blinding attempt (RSA PKCS #1 v1.5 only the latter); Ed25519 draws
- *   nothing.
+ *   extra entropy for RFC 6979 §3.6; RSA on bigint: PSS a hash-length salt,
+ *   then k+8 bytes per base-blinding attempt and 2×8 bytes of exponent
+ *   blinding (PKCS #1 v1.5 only the blinding); Ed25519 draws nothing.
+ *
+ * ## RSA private-key operations
+ * By default RSA signs on the platform's WebCrypto (rsa-webcrypto.ts), whose
+ * engines do fixed-width, blinded arithmetic, when the provider draws from the
+ * platform CSPRNG anyway: WebCrypto makes its own salt and blinding from that
+ * same generator. With an injected source (a seeded test, a replayed trace)
+ * that would break reproducibility, so RSA then signs on bigint (rsa.ts),
+ * which blinds base and exponent from the injected source; so does a runtime
+ * without WebCrypto. {@link NobleProviderOptions.rsaPrivateOps} overrides.
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../ids.js';
 import { SignatureScheme, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
 import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
-import type { RandomSource } from '../random.js';
+import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
 import { KeyStore } from './keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
 import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
 import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
+import { platformSubtle, WebCryptoRsaKey, type RsaPrivateOps } from './rsa-webcrypto.js';
 
 /** Signature schemes of the noble provider, most preferred first: post-quantum, then EdDSA, ECDSA, RSA. */
 export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
@@ -41,7 +51,13 @@ export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
   SignatureScheme.rsa_pkcs1_sha512,
 ]);
 
-type RsaKey = { readonly algorithm: 'rsa'; readonly key: RsaPrivateKey; readonly publicKey: Uint8Array };
+type RsaKey = {
+  readonly algorithm: 'rsa';
+  readonly key: RsaPrivateKey;
+  readonly publicKey: Uint8Array;
+  /** The key imported into WebCrypto, when private operations run there. */
+  readonly webCrypto?: WebCryptoRsaKey;
+};
 /** What a {@link PrivateKeyRef} of this signer stands for. */
 type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey;
 
@@ -58,9 +74,25 @@ export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; reado
   }
 }
 
-function rsaKey(pkcs1: Uint8Array, minBits: number): RsaKey {
+function rsaKey(pkcs1: Uint8Array, minBits: number, subtle: SubtleCrypto | undefined): RsaKey {
   const key = parseRsaPrivateKey(pkcs1, minBits);
-  return { algorithm: 'rsa', key, publicKey: encodeRsaPublicKey(key) };
+  const publicKey = encodeRsaPublicKey(key);
+  return subtle ? { algorithm: 'rsa', key, publicKey, webCrypto: new WebCryptoRsaKey(subtle, key.pkcs1) } : { algorithm: 'rsa', key, publicKey };
+}
+
+/** Resolves {@link RsaPrivateOps} to the SubtleCrypto to sign on, or undefined for bigint. */
+function rsaSubtle(ops: RsaPrivateOps, random: RandomSource): SubtleCrypto | undefined {
+  switch (ops) {
+    case 'bigint':
+      return undefined;
+    case 'webcrypto': {
+      const subtle = platformSubtle();
+      if (!subtle) throw new ConfigError('rsaPrivateOps "webcrypto": this runtime has no crypto.subtle');
+      return subtle;
+    }
+    case 'auto':
+      return random === systemRandom ? platformSubtle() : undefined;
+  }
 }
 
 /**
@@ -76,14 +108,18 @@ function rsaKey(pkcs1: Uint8Array, minBits: number): RsaKey {
  */
 export class NobleSigner {
   private readonly keys: KeyStore<SigningKey>;
+  private readonly subtle: SubtleCrypto | undefined;
 
   constructor(
     providerName: string,
     private readonly random: RandomSource,
     /** Smallest RSA modulus accepted for signing (see {@link NobleProviderOptions.minRsaSigningBits}). */
     private readonly minRsaBits: number = RSA_MIN_SIGN_BITS,
+    /** Where RSA private-key operations run (see {@link NobleProviderOptions.rsaPrivateOps}). */
+    rsaPrivateOps: RsaPrivateOps = 'auto',
   ) {
     this.keys = new KeyStore<SigningKey>(providerName);
+    this.subtle = rsaSubtle(rsaPrivateOps, random);
   }
 
   private static supported(scheme: SignatureScheme): void {
@@ -101,7 +137,7 @@ export class NobleSigner {
    * signature, empty context); ECDSA is hedged RFC 6979 with DER output; RSA-PSS
    * draws a hash-length salt; Ed25519 and RSA PKCS #1 v1.5 are deterministic.
    */
-  sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
+  sign(scheme: SignatureScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array | Promise<Uint8Array> {
     NobleSigner.supported(scheme);
     const key = this.keys.unwrap(ref);
     const want = schemeKeyAlgorithm(scheme);
@@ -120,6 +156,7 @@ export class NobleSigner {
         return ecdsaSign(key, message, this.random);
       case 'rsa': {
         const mode = rsaMode(scheme);
+        if (key.webCrypto) return mode.pss ? key.webCrypto.signPss(mode.hash, message) : key.webCrypto.signPkcs1(mode.hash, message);
         return mode.pss
           ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
           : rsaPkcs1Sign(key.key, message, mode.hash, this.random);
@@ -197,7 +234,7 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
-        return this.wrap(rsaKey(material.pkcs1, this.minRsaBits));
+        return this.wrap(rsaKey(material.pkcs1, this.minRsaBits, this.subtle));
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }

@@ -1,6 +1,6 @@
 import type {
   AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, MlDsaAlgorithm, NamedGroup,
-  SignatureScheme,
+  RsaPssRestriction, SignatureScheme,
 } from './ids.js';
 
 /**
@@ -53,7 +53,7 @@ export interface CryptoProvider {
    * public key that is not a valid key of the scheme's type.
    *
    * Public-key encodings: ML-DSA raw (FIPS 204 pk), Ed25519 raw 32 bytes, ECDSA
-   * SEC1 point, RSA DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
+   * SEC1 point, RSA (rsaEncryption and id-RSASSA-PSS alike) DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
    * `Ecdsa-Sig-Value` as in TLS and X.509.
    */
   verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
@@ -150,9 +150,12 @@ export interface KeyPair {
 /**
  * Private key material as stored in PKCS #8. ML-DSA keys come as a 32-byte
  * seed, the FIPS 204 expanded key, or both (RFC 9881 §6); Ed25519 as its 32-byte
- * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`.
+ * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`, and an
+ * id-RSASSA-PSS key likewise, with the RSASSA-PSS-params restriction if its
+ * AlgorithmIdentifier carried one.
  */
 export type PrivateKeyMaterial =
   | { readonly algorithm: MlDsaAlgorithm; readonly seed?: Uint8Array; readonly expanded?: Uint8Array }
   | { readonly algorithm: 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384'; readonly secret: Uint8Array }
-  | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array };
+  | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array }
+  | { readonly algorithm: 'rsa-pss'; readonly pkcs1: Uint8Array; readonly pss?: RsaPssRestriction };

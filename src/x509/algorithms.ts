@@ -1,8 +1,8 @@
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../pq/ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction } from '../pq/ids.js';
 import { SignatureScheme } from '../pq/ids.js';
 import {
-  bits, bitString, contents, contextTag, decodeDer, derNull, integerBytes, nullValue, octetAlignedBits, oid, oidValue, sequence,
-  smallInteger, Tag, type Tlv,
+  bits, bitString, contents, contextTag, decodeDer, derNull, explicit, integer, integerBytes, nullValue, octetAlignedBits, oid, oidValue,
+  sequence, smallInteger, Tag, type Tlv,
 } from './der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
@@ -66,6 +66,8 @@ export interface PublicKeyInfo {
   readonly publicKey: Uint8Array;
   /** RSA modulus length in bits (RSA only). */
   readonly rsaBits?: number;
+  /** An id-RSASSA-PSS key's RSASSA-PSS-params restriction (RFC 4055 §3.1); absent when unrestricted. */
+  readonly rsaPss?: RsaPssRestriction;
   /** The whole SubjectPublicKeyInfo encoding. */
   readonly der: Uint8Array;
 }
@@ -138,6 +140,17 @@ export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): Public
       const rsaBits = checkRsaPublicKey(key);
       return { algorithm: 'rsa', algorithmOid: alg.oid, publicKey: key, rsaBits, der };
     }
+    case Oid.rsassaPss: {
+      // RFC 4055 §1.2: absent parameters leave the key unrestricted; present ones bind it to one hash and a minimum salt.
+      const restriction = parsePssKeyParameters(alg);
+      if (typeof restriction === 'string') {
+        if (allowUnsupported) return { algorithm: 'unsupported', algorithmOid: alg.oid, publicKey: new Uint8Array(0), der };
+        throw new CertificateError('unsupported_algorithm', restriction);
+      }
+      const key = octetAlignedBits(keyBits, `${what} key`);
+      const rsaBits = checkRsaPublicKey(key);
+      return { algorithm: 'rsa-pss', algorithmOid: alg.oid, publicKey: key, rsaBits, der, ...(restriction ? { rsaPss: restriction } : {}) };
+    }
     default:
       if (allowUnsupported) {
         bitString(keyBits, `${what} key`);
@@ -169,13 +182,13 @@ function checkRsaPublicKey(key: Uint8Array): number {
   return bits;
 }
 
-/** Encodes a SubjectPublicKeyInfo for a key in provider encoding. */
-export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
-  return sequence(encodeKeyAlgorithmIdentifier(algorithm), bits(publicKey));
+/** Encodes a SubjectPublicKeyInfo for a key in provider encoding (`pss`: an id-RSASSA-PSS key's restriction). */
+export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array, pss?: RsaPssRestriction): Uint8Array {
+  return sequence(encodeKeyAlgorithmIdentifier(algorithm, pss), bits(publicKey));
 }
 
-/** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8. */
-export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Array {
+/** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8 (`pss`: an id-RSASSA-PSS key's restriction). */
+export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm, pss?: RsaPssRestriction): Uint8Array {
   switch (algorithm) {
     case 'ml-dsa-44':
     case 'ml-dsa-65':
@@ -189,7 +202,21 @@ export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Arra
       return sequence(oid(Oid.ecPublicKey), oid(Oid.secp384r1));
     case 'rsa':
       return sequence(oid(Oid.rsaEncryption), derNull());
+    case 'rsa-pss':
+      return pss ? sequence(oid(Oid.rsassaPss), encodePssParameters(pss.hash, pss.saltLength)) : sequence(oid(Oid.rsassaPss));
   }
+}
+
+const hashOid: Record<HashAlgorithm, string> = { 'SHA-256': Oid.sha256, 'SHA-384': Oid.sha384, 'SHA-512': Oid.sha512 };
+
+/** RSASSA-PSS-params (RFC 4055 §3.1) for `hash`, MGF1 on the same hash, and `saltLength`; trailerField left at its default. */
+function encodePssParameters(hash: HashAlgorithm, saltLength: number): Uint8Array {
+  const hashId = sequence(oid(hashOid[hash]), derNull());
+  return sequence(
+    explicit(0, hashId),
+    explicit(1, sequence(oid(Oid.mgf1), hashId)),
+    explicit(2, integer(saltLength)),
+  );
 }
 
 /** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
@@ -242,11 +269,22 @@ export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgo
   }
 }
 
-/** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
-function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
-  const id = alg.oid;
-  if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'RSASSA-PSS requires parameters');
-  const r = contents(alg.parameters, 'RSASSA-PSS-params');
+/**
+ * Reads RSASSA-PSS-params (RFC 4055 §3.1): the hash, MGF1 on the same hash,
+ * and the salt length. A shape this library does not implement (SHA-1, another
+ * MGF, unlike hashes) is returned as a string saying why; a malformed encoding
+ * throws.
+ *
+ * `keyRestriction`: the parameters restrict a key rather than describe a
+ * signature. Then the MGF1 hash is not held to the message hash: TLS fixes
+ * MGF1 to the message hash (RFC 8446 §4.2.3) whatever the key says, and
+ * OpenSSL writes `genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256`
+ * keys without a maskGenAlgorithm (the DER default, MGF1-SHA1) yet signs
+ * `rsa_pss_pss_sha256` with them; refusing those keys would refuse OpenSSL's
+ * own output. The hash and the minimum salt are enforced.
+ */
+function readPssParameters(parameters: Tlv, keyRestriction = false): { hash: HashAlgorithm; saltLength: number } | string {
+  const r = contents(parameters, 'RSASSA-PSS-params');
   const hashT = r.optional(contextTag(0, true));
   const mgfT = r.optional(contextTag(1, true));
   const saltT = r.optional(contextTag(2, true));
@@ -259,19 +297,20 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
     if (a.parameters !== undefined) nullValue(a.parameters, `${what} parameters`);
     return a.oid;
   };
-  const hashOid = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : '1.3.14.3.2.26';
-  const hash = hashByOid.get(hashOid);
-  if (!hash) return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS with hash ${hashOid} is not supported` };
-  if (!mgfT) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with MGF1-SHA1 is not supported' };
-  const mgfR = contents(mgfT, 'PSS maskGenAlgorithm', mgfT.tag);
-  const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
-  mgfR.end();
-  if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) {
-    return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS mask generation ${mgf.oid} is not supported` };
+  const hashOidFound = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : '1.3.14.3.2.26';
+  const hash = hashByOid.get(hashOidFound);
+  if (!hash) return `RSASSA-PSS with hash ${hashOidFound} is not supported`;
+  if (!mgfT) {
+    if (!keyRestriction) return 'RSASSA-PSS with MGF1-SHA1 is not supported';
+  } else {
+    const mgfR = contents(mgfT, 'PSS maskGenAlgorithm', mgfT.tag);
+    const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
+    mgfR.end();
+    if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) return `RSASSA-PSS mask generation ${mgf.oid} is not supported`;
+    const mgfHash = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
+    if (mgfHash.parameters !== undefined) nullValue(mgfHash.parameters, 'MGF1 hash parameters');
+    if (mgfHash.oid !== hashOidFound && !keyRestriction) return 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported';
   }
-  const mgfHash = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
-  if (mgfHash.parameters !== undefined) nullValue(mgfHash.parameters, 'MGF1 hash parameters');
-  if (mgfHash.oid !== hashOid) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported' };
   let saltLength = 20;
   if (saltT) {
     const sr = contents(saltT, 'PSS saltLength', saltT.tag);
@@ -283,10 +322,31 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
     if (smallInteger(tr.expect(Tag.INTEGER, 'trailerField'), 'trailerField') !== 1) throw malformed('RSASSA-PSS trailerField must be 1');
     tr.end();
   }
+  return { hash, saltLength };
+}
+
+/** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
+function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
+  const id = alg.oid;
+  if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'RSASSA-PSS requires parameters');
+  const p = readPssParameters(alg.parameters);
+  if (typeof p === 'string') return { kind: 'unsupported', oid: id, detail: p };
+  const { hash, saltLength } = p;
   if (saltLength !== hashLen[hash]) {
     return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS salt length ${saltLength} is not the hash length ${hashLen[hash]}` };
   }
   return { kind: 'rsa-pss', hash, saltLength, oid: id };
+}
+
+/**
+ * The parameters of an id-RSASSA-PSS key's AlgorithmIdentifier (SPKI or
+ * PKCS #8): undefined when absent (the key is unrestricted, RFC 4055 §1.2),
+ * the restriction when present (saltLength is then a minimum, §3.1), or a
+ * string saying why a shape is not supported.
+ */
+export function parsePssKeyParameters(alg: AlgorithmIdentifier): RsaPssRestriction | undefined | string {
+  if (alg.parameters === undefined) return undefined;
+  return readPssParameters(alg.parameters, true);
 }
 
 /** Display name of a signature algorithm (`ML-DSA-65`, `ecdsa-with-SHA256`). */
@@ -312,6 +372,7 @@ export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
     case 'ecdsa-p256': return 'ECDSA P-256';
     case 'ecdsa-p384': return 'ECDSA P-384';
     case 'rsa': return `RSA ${k.rsaBits ?? ''}`.trim();
+    case 'rsa-pss': return `RSASSA-PSS ${k.rsaBits ?? ''}${k.rsaPss ? ` (${k.rsaPss.hash}, salt ≥ ${k.rsaPss.saltLength})` : ''}`.trim();
     case 'unsupported': return `unsupported (${k.algorithmOid})`;
   }
 }
@@ -341,8 +402,16 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
       if (issuerKey.algorithm !== 'rsa') throw mismatch();
       return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pkcs1_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pkcs1_sha384 : SignatureScheme.rsa_pkcs1_sha512;
     case 'rsa-pss':
-      if (issuerKey.algorithm !== 'rsa') throw mismatch();
-      return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_rsae_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_rsae_sha384 : SignatureScheme.rsa_pss_rsae_sha512;
+      if (issuerKey.algorithm === 'rsa') {
+        return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_rsae_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_rsae_sha384 : SignatureScheme.rsa_pss_rsae_sha512;
+      }
+      if (issuerKey.algorithm === 'rsa-pss') {
+        // RFC 4055 §3.1: a restricted key signs only with its hash and at least its minimum salt.
+        const r = issuerKey.rsaPss;
+        if (r && (r.hash !== sig.hash || sig.saltLength < r.saltLength)) throw mismatch();
+        return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_pss_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_pss_sha384 : SignatureScheme.rsa_pss_pss_sha512;
+      }
+      throw mismatch();
   }
 }
 
@@ -361,5 +430,7 @@ export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier
       return { identifier: sequence(oid(Oid.ecdsaWithSha384)), scheme: SignatureScheme.ecdsa_secp384r1_sha384 };
     case 'rsa':
       return { identifier: sequence(oid(Oid.sha256WithRsa), derNull()), scheme: SignatureScheme.rsa_pkcs1_sha256 };
+    case 'rsa-pss':
+      return { identifier: sequence(oid(Oid.rsassaPss), encodePssParameters('SHA-256', 32)), scheme: SignatureScheme.rsa_pss_pss_sha256 };
   }
 }

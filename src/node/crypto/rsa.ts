@@ -16,12 +16,14 @@
 import { constants, createHash, createPrivateKey, createPublicKey, privateEncrypt, sign, verify, type KeyObject } from 'node:crypto';
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat } from '../../bytes.js';
-import { hashLength, type HashAlgorithm } from '../../pq/ids.js';
+import { hashLength, type HashAlgorithm, type RsaPssRestriction } from '../../pq/ids.js';
 import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPublicKey } from '../../pq/noble/rsa-keys.js';
 import { nodeDigestName } from './symmetric.js';
 
 export interface NodeRsaKey {
-  readonly algorithm: 'rsa';
+  /** `rsa-pss`: an id-RSASSA-PSS key, limited to `rsa_pss_pss_*` within {@link NodeRsaKey.pss}. */
+  readonly algorithm: 'rsa' | 'rsa-pss';
+  readonly pss?: RsaPssRestriction;
   readonly key: KeyObject;
   /** DER `RSAPrivateKey`, kept for export. */
   readonly pkcs1: Uint8Array;
@@ -33,10 +35,13 @@ export interface NodeRsaKey {
 }
 
 /** Imports a DER `RSAPrivateKey`; invalid or too-small keys are a ConfigError (from the shared parser). */
-export function rsaImport(pkcs1: Uint8Array, minBits: number): NodeRsaKey {
+export function rsaImport(
+  pkcs1: Uint8Array, minBits: number, algorithm: 'rsa' | 'rsa-pss' = 'rsa', pss?: RsaPssRestriction,
+): NodeRsaKey {
   const parsed = parseRsaPrivateKey(pkcs1, minBits);
   return {
-    algorithm: 'rsa',
+    algorithm,
+    ...(pss ? { pss } : {}),
     key: createPrivateKey({ key: Buffer.from(pkcs1), format: 'der', type: 'pkcs1' }),
     pkcs1: pkcs1.slice(),
     publicKey: encodeRsaPublicKey(parsed),

@@ -20,7 +20,7 @@
  */
 import { sign, verify } from 'node:crypto';
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import { SignatureScheme, hashLength, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm } from '../../pq/ids.js';
+import { SignatureScheme, hashLength, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm } from '../../pq/ids.js';
 import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
 import { KeyStore } from '../../pq/noble/keys.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../../pq/provider.js';
@@ -29,7 +29,7 @@ import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
-import { NOBLE_SCHEMES, rsaMode } from '../../pq/noble/signatures.js';
+import { NOBLE_SCHEMES, checkPssRestriction, rsaMode } from '../../pq/noble/signatures.js';
 import { EXPONENT_BLINDING_BYTES } from '../../pq/noble/rsa.js';
 import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
@@ -94,8 +94,12 @@ export class NodeSigner {
       case 'ecdsa-p384':
         this.random(32); // noble's RFC 6979 §3.6 hedge; OpenSSL picks its own nonce
         return new Uint8Array(sign(ecdsaHash(key.algorithm), message, { key: key.key, dsaEncoding: 'der' }));
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme);
+        if (key.algorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, key.pss)) {
+          throw new ConfigError(`${signatureSchemeName(scheme)} is outside this RSASSA-PSS key's parameters (${key.pss?.hash}, salt ≥ ${key.pss?.saltLength})`);
+        }
         const signature = mode.pss
           ? rsaPssSign(key, mode.hash, message, this.random(hashLength(mode.hash)))
           : rsaPkcs1Sign(key, mode.hash, message);
@@ -130,7 +134,8 @@ export class NodeSigner {
           return false;
         }
       }
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme);
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }
@@ -150,6 +155,7 @@ export class NodeSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(alg, ecdsaScalarFromSeed(alg, this.random(ecdsaSeedLength(alg)))));
       case 'rsa':
+      case 'rsa-pss':
         throw new UnsupportedAlgorithmError(`${this.providerName} provider does not generate RSA keys; import one instead`);
       default:
         throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String(alg)}`);
@@ -169,6 +175,11 @@ export class NodeSigner {
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
         return this.wrap(rsaImport(material.pkcs1, this.minRsaBits));
+      case 'rsa-pss': {
+        const key = rsaImport(material.pkcs1, this.minRsaBits, 'rsa-pss', material.pss);
+        if (material.pss) checkPssRestriction(material.pss, key.bits);
+        return this.wrap(key);
+      }
       default:
         throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }
@@ -187,6 +198,8 @@ export class NodeSigner {
         return { algorithm: key.algorithm, secret: key.secret.slice() };
       case 'rsa':
         return { algorithm: 'rsa', pkcs1: key.pkcs1.slice() };
+      case 'rsa-pss':
+        return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice() };
     }
   }
 }

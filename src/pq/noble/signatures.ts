@@ -23,8 +23,8 @@
  * without WebCrypto. {@link NobleProviderOptions.rsaPrivateOps} overrides.
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm } from '../ids.js';
-import { SignatureScheme, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction } from '../ids.js';
+import { SignatureScheme, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
 import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
@@ -46,13 +46,18 @@ export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
   SignatureScheme.rsa_pss_rsae_sha256,
   SignatureScheme.rsa_pss_rsae_sha384,
   SignatureScheme.rsa_pss_rsae_sha512,
+  SignatureScheme.rsa_pss_pss_sha256,
+  SignatureScheme.rsa_pss_pss_sha384,
+  SignatureScheme.rsa_pss_pss_sha512,
   SignatureScheme.rsa_pkcs1_sha256,
   SignatureScheme.rsa_pkcs1_sha384,
   SignatureScheme.rsa_pkcs1_sha512,
 ]);
 
 type RsaKey = {
-  readonly algorithm: 'rsa';
+  /** `rsa-pss`: an id-RSASSA-PSS key, which signs only `rsa_pss_pss_*` within its restriction. */
+  readonly algorithm: 'rsa' | 'rsa-pss';
+  readonly pss?: RsaPssRestriction;
   readonly key: RsaPrivateKey;
   readonly publicKey: Uint8Array;
   /** The key imported into WebCrypto, when private operations run there. */
@@ -67,6 +72,9 @@ export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; reado
     case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
     case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
     case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
+    case SignatureScheme.rsa_pss_pss_sha256: return { pss: true, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pss_pss_sha384: return { pss: true, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pss_pss_sha512: return { pss: true, hash: 'SHA-512' };
     case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
     case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
     case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
@@ -74,10 +82,26 @@ export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; reado
   }
 }
 
-function rsaKey(pkcs1: Uint8Array, minBits: number, subtle: SubtleCrypto | undefined): RsaKey {
+function rsaKey(
+  algorithm: 'rsa' | 'rsa-pss', pkcs1: Uint8Array, pss: RsaPssRestriction | undefined, minBits: number, subtle: SubtleCrypto | undefined,
+): RsaKey {
   const key = parseRsaPrivateKey(pkcs1, minBits);
-  const publicKey = encodeRsaPublicKey(key);
-  return subtle ? { algorithm: 'rsa', key, publicKey, webCrypto: new WebCryptoRsaKey(subtle, key.pkcs1) } : { algorithm: 'rsa', key, publicKey };
+  if (pss) checkPssRestriction(pss, key.bits);
+  return {
+    algorithm, key, publicKey: encodeRsaPublicKey(key),
+    ...(pss ? { pss } : {}),
+    ...(subtle ? { webCrypto: new WebCryptoRsaKey(subtle, key.pkcs1) } : {}),
+  };
+}
+
+/** A restriction no TLS scheme can satisfy, or that no signature fits in the modulus, is refused at import. */
+export function checkPssRestriction(pss: RsaPssRestriction, bits: number): void {
+  const hLen = tlsPssParams(pss.hash).hash.outputLen;
+  if (!Number.isInteger(pss.saltLength) || pss.saltLength < 0) throw new ConfigError(`RSASSA-PSS salt length ${pss.saltLength} is invalid`);
+  if (pss.saltLength > hLen) {
+    throw new ConfigError(`RSASSA-PSS key requires salts of at least ${pss.saltLength} bytes; TLS signs with ${hLen} (RFC 8446 §4.2.3)`);
+  }
+  if (Math.ceil((bits - 1) / 8) < hLen + hLen + 2) throw new ConfigError(`RSA modulus of ${bits} bits is too small for RSASSA-PSS with ${pss.hash}`);
 }
 
 /** Resolves {@link RsaPrivateOps} to the SubtleCrypto to sign on, or undefined for bigint. */
@@ -154,8 +178,12 @@ export class NobleSigner {
       case 'ecdsa-p256':
       case 'ecdsa-p384':
         return ecdsaSign(key, message, this.random);
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme);
+        if (key.algorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, key.pss)) {
+          throw new ConfigError(`${signatureSchemeName(scheme)} is outside this RSASSA-PSS key's parameters (${key.pss?.hash}, salt ≥ ${key.pss?.saltLength})`);
+        }
         if (key.webCrypto) return mode.pss ? key.webCrypto.signPss(mode.hash, message) : key.webCrypto.signPkcs1(mode.hash, message);
         return mode.pss
           ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
@@ -183,7 +211,8 @@ export class NobleSigner {
       case 'ecdsa-p256':
       case 'ecdsa-p384':
         return ecdsaVerify(alg, publicKey, message, signature);
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const key = parseRsaPublicKey(publicKey);
         const mode = rsaMode(scheme);
         return mode.pss
@@ -211,6 +240,7 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaGenerate(alg, this.random));
       case 'rsa':
+      case 'rsa-pss':
         throw new UnsupportedAlgorithmError('noble provider does not generate RSA keys; import one instead');
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String(alg)}`);
@@ -234,7 +264,9 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
-        return this.wrap(rsaKey(material.pkcs1, this.minRsaBits, this.subtle));
+        return this.wrap(rsaKey('rsa', material.pkcs1, undefined, this.minRsaBits, this.subtle));
+      case 'rsa-pss':
+        return this.wrap(rsaKey('rsa-pss', material.pkcs1, material.pss, this.minRsaBits, this.subtle));
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }
@@ -258,6 +290,8 @@ export class NobleSigner {
         return { algorithm: key.algorithm, secret: key.secret.slice() };
       case 'rsa':
         return { algorithm: 'rsa', pkcs1: key.key.pkcs1.slice() };
+      case 'rsa-pss':
+        return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.key.pkcs1.slice() };
     }
   }
 }

@@ -1,7 +1,7 @@
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { equalBytes } from '../../bytes.js';
 import { Reader } from '../../codec/reader.js';
-import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
+import { groupName, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
 import type { KeyShare } from '../../pq/provider.js';
 import { cipherSuiteInfo, type CipherSuiteInfo } from '../cipher-suites.js';
 import type { PeerIdentity, ResolvedClient } from '../config.js';
@@ -365,6 +365,9 @@ export async function verifyPeerSignature(
   if (schemeKeyAlgorithm(scheme) !== peer.keyAlgorithm) {
     fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} does not fit the certificate's ${peer.keyAlgorithm} key`);
   }
+  if (peer.keyAlgorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, peer.rsaPss)) {
+    fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} is outside the certificate's RSASSA-PSS parameters`);
+  }
   const ok = await provider.verify(scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature);
   if (!ok) fail(AlertDescription.decrypt_error, `${role} CertificateVerify signature does not verify`);
   return scheme;
@@ -394,7 +397,7 @@ async function onFinished(n: Negotiated, msg: HandshakeMessage, out: Outbox): Pr
   let signatureScheme: SignatureScheme | undefined;
   if (n.certRequest) {
     const cert = cfg.certificate;
-    const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, n.certRequest.schemes) : undefined;
+    const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, n.certRequest.schemes, cert.rsaPss) : undefined;
     // No usable certificate: send an empty Certificate and let the server decide (§4.4.2).
     const chain = cert && scheme !== undefined ? cert.chain : [];
     const certMsg = encodeCertificate({ context: n.certRequest.context, entries: chain.map((c) => ({ certData: c, extensions: [] })) });

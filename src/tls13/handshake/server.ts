@@ -175,7 +175,7 @@ async function onClientHello(
   let scheme: SignatureScheme | undefined;
   if (!psk) {
     const clientSchemes = decodeU16List(required(ch.extensions, ExtensionType.signature_algorithms, 'signature_algorithms'), 'signature_algorithms');
-    scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes);
+    scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes, cfg.certificate.rsaPss);
     if (scheme === undefined) fail(AlertDescription.handshake_failure, `client accepts no signature scheme for our ${cfg.certificate.keyAlgorithm} key`);
   }
   const dhe = psk?.mode !== 'psk_ke' && share ? share : undefined;

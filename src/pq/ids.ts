@@ -105,12 +105,19 @@ export function schemeKeyAlgorithm(s: SignatureScheme): KeyAlgorithm {
 
 /**
  * The restriction RSASSA-PSS-params put on an id-RSASSA-PSS key (RFC 4055
- * §3.1): it may sign only with `hash` (MGF1 on the same hash) and a salt of at
+ * §3.1): it may sign only with `hash`, MGF1 on `mgfHash`, and a salt of at
  * least `saltLength` bytes. An id-RSASSA-PSS key without parameters is
  * unrestricted.
+ *
+ * `mgfHash` need not be `hash`: `openssl genpkey -algorithm RSA-PSS -pkeyopt
+ * rsa_pss_keygen_md:sha256` writes no maskGenAlgorithm, whose DER default is
+ * MGF1-SHA1, and OpenSSL then signs and verifies `rsa_pss_pss_sha256` with
+ * MGF1-SHA1 for such a key, following the key over RFC 8446 §4.2.3's
+ * "MGF1 with the same hash". We do the same, so that those keys interoperate.
  */
 export interface RsaPssRestriction {
   readonly hash: HashAlgorithm;
+  readonly mgfHash: HashAlgorithm | 'SHA-1';
   readonly saltLength: number;
 }
 

@@ -56,7 +56,7 @@ export interface CryptoProvider {
    * SEC1 point, RSA (rsaEncryption and id-RSASSA-PSS alike) DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
    * `Ecdsa-Sig-Value` as in TLS and X.509.
    */
-  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): Promise<boolean>;
 
   /** Generates a signing key pair inside the backend. */
   generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair>;
@@ -67,6 +67,15 @@ export interface CryptoProvider {
    * leave a device throws {@link KeyUnavailableError}.
    */
   exportPrivateKey(key: PrivateKeyRef): Promise<PrivateKeyMaterial>;
+}
+
+/** What a signature's verification needs to know beyond the public key's bits. */
+export interface VerifyOptions {
+  /**
+   * For `rsa_pss_pss_*` with a certificate key restricted by RSASSA-PSS-params:
+   * the MGF1 hash the key was restricted to (see {@link RsaPssRestriction}).
+   */
+  readonly rsaPss?: RsaPssRestriction;
 }
 
 /** A hash algorithm with incremental contexts. */

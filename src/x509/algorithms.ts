@@ -203,20 +203,24 @@ export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm, pss?: RsaP
     case 'rsa':
       return sequence(oid(Oid.rsaEncryption), derNull());
     case 'rsa-pss':
-      return pss ? sequence(oid(Oid.rsassaPss), encodePssParameters(pss.hash, pss.saltLength)) : sequence(oid(Oid.rsassaPss));
+      return pss ? sequence(oid(Oid.rsassaPss), encodePssParameters(pss.hash, pss.mgfHash, pss.saltLength)) : sequence(oid(Oid.rsassaPss));
   }
 }
 
 const hashOid: Record<HashAlgorithm, string> = { 'SHA-256': Oid.sha256, 'SHA-384': Oid.sha384, 'SHA-512': Oid.sha512 };
+/** id-sha1 (RFC 3279 §2.1), the RSASSA-PSS-params default; met here only inside MGF1. */
+const SHA1 = '1.3.14.3.2.26';
 
-/** RSASSA-PSS-params (RFC 4055 §3.1) for `hash`, MGF1 on the same hash, and `saltLength`; trailerField left at its default. */
-function encodePssParameters(hash: HashAlgorithm, saltLength: number): Uint8Array {
+/**
+ * RSASSA-PSS-params (RFC 4055 §3.1) for `hash`, MGF1 on `mgfHash`, and
+ * `saltLength`; MGF1-SHA1 and trailerField are DER defaults and left out.
+ */
+function encodePssParameters(hash: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1', saltLength: number): Uint8Array {
   const hashId = sequence(oid(hashOid[hash]), derNull());
-  return sequence(
-    explicit(0, hashId),
-    explicit(1, sequence(oid(Oid.mgf1), hashId)),
-    explicit(2, integer(saltLength)),
-  );
+  const parts = [explicit(0, hashId)];
+  if (mgfHash !== 'SHA-1') parts.push(explicit(1, sequence(oid(Oid.mgf1), sequence(oid(hashOid[mgfHash]), derNull()))));
+  parts.push(explicit(2, integer(saltLength)));
+  return sequence(...parts);
 }
 
 /** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
@@ -276,14 +280,13 @@ export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgo
  * throws.
  *
  * `keyRestriction`: the parameters restrict a key rather than describe a
- * signature. Then the MGF1 hash is not held to the message hash: TLS fixes
- * MGF1 to the message hash (RFC 8446 §4.2.3) whatever the key says, and
- * OpenSSL writes `genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256`
- * keys without a maskGenAlgorithm (the DER default, MGF1-SHA1) yet signs
- * `rsa_pss_pss_sha256` with them; refusing those keys would refuse OpenSSL's
- * own output. The hash and the minimum salt are enforced.
+ * signature. Then the MGF1 hash may differ from the message hash, SHA-1
+ * included: `openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256`
+ * writes no maskGenAlgorithm (the DER default, MGF1-SHA1), and OpenSSL signs
+ * and verifies `rsa_pss_pss_sha256` for such a key with MGF1-SHA1 (see
+ * {@link RsaPssRestriction}). SHA-1 then serves only as the mask generator.
  */
-function readPssParameters(parameters: Tlv, keyRestriction = false): { hash: HashAlgorithm; saltLength: number } | string {
+function readPssParameters(parameters: Tlv, keyRestriction = false): RsaPssRestriction | string {
   const r = contents(parameters, 'RSASSA-PSS-params');
   const hashT = r.optional(contextTag(0, true));
   const mgfT = r.optional(contextTag(1, true));
@@ -297,9 +300,10 @@ function readPssParameters(parameters: Tlv, keyRestriction = false): { hash: Has
     if (a.parameters !== undefined) nullValue(a.parameters, `${what} parameters`);
     return a.oid;
   };
-  const hashOidFound = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : '1.3.14.3.2.26';
+  const hashOidFound = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : SHA1;
   const hash = hashByOid.get(hashOidFound);
   if (!hash) return `RSASSA-PSS with hash ${hashOidFound} is not supported`;
+  let mgfHash: HashAlgorithm | 'SHA-1' = 'SHA-1';
   if (!mgfT) {
     if (!keyRestriction) return 'RSASSA-PSS with MGF1-SHA1 is not supported';
   } else {
@@ -307,9 +311,12 @@ function readPssParameters(parameters: Tlv, keyRestriction = false): { hash: Has
     const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
     mgfR.end();
     if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) return `RSASSA-PSS mask generation ${mgf.oid} is not supported`;
-    const mgfHash = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
-    if (mgfHash.parameters !== undefined) nullValue(mgfHash.parameters, 'MGF1 hash parameters');
-    if (mgfHash.oid !== hashOidFound && !keyRestriction) return 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported';
+    const mgfHashId = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
+    if (mgfHashId.parameters !== undefined) nullValue(mgfHashId.parameters, 'MGF1 hash parameters');
+    if (mgfHashId.oid !== hashOidFound && !keyRestriction) return 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported';
+    const found = mgfHashId.oid === SHA1 ? 'SHA-1' : hashByOid.get(mgfHashId.oid);
+    if (!found) return `RSASSA-PSS with MGF1 on ${mgfHashId.oid} is not supported`;
+    mgfHash = found;
   }
   let saltLength = 20;
   if (saltT) {
@@ -322,7 +329,7 @@ function readPssParameters(parameters: Tlv, keyRestriction = false): { hash: Has
     if (smallInteger(tr.expect(Tag.INTEGER, 'trailerField'), 'trailerField') !== 1) throw malformed('RSASSA-PSS trailerField must be 1');
     tr.end();
   }
-  return { hash, saltLength };
+  return { hash, mgfHash, saltLength };
 }
 
 /** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
@@ -408,7 +415,7 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
       if (issuerKey.algorithm === 'rsa-pss') {
         // RFC 4055 §3.1: a restricted key signs only with its hash and at least its minimum salt.
         const r = issuerKey.rsaPss;
-        if (r && (r.hash !== sig.hash || sig.saltLength < r.saltLength)) throw mismatch();
+        if (r && (r.hash !== sig.hash || r.mgfHash !== sig.hash || sig.saltLength < r.saltLength)) throw mismatch();
         return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_pss_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_pss_sha384 : SignatureScheme.rsa_pss_pss_sha512;
       }
       throw mismatch();
@@ -431,6 +438,6 @@ export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier
     case 'rsa':
       return { identifier: sequence(oid(Oid.sha256WithRsa), derNull()), scheme: SignatureScheme.rsa_pkcs1_sha256 };
     case 'rsa-pss':
-      return { identifier: sequence(oid(Oid.rsassaPss), encodePssParameters('SHA-256', 32)), scheme: SignatureScheme.rsa_pss_pss_sha256 };
+      return { identifier: sequence(oid(Oid.rsassaPss), encodePssParameters('SHA-256', 'SHA-256', 32)), scheme: SignatureScheme.rsa_pss_pss_sha256 };
   }
 }

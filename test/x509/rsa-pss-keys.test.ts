@@ -28,6 +28,8 @@ import {
 
 const S = SignatureScheme;
 const message = utf8('TLS 1.3, server CertificateVerify');
+/** What `-pkeyopt rsa_pss_keygen_md:sha256 -pkeyopt rsa_pss_keygen_saltlen:32` writes. */
+const RESTRICTION = { hash: 'SHA-256', mgfHash: 'SHA-1', saltLength: 32 } as const;
 const PSS_PSS = [S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512] as const;
 const providers: readonly [string, () => CryptoProvider][] = [
   ['noble', () => createNobleProvider({ random: seededRandom('rsa-pss keys') })],
@@ -36,10 +38,11 @@ const providers: readonly [string, () => CryptoProvider][] = [
 ];
 
 describe('PKCS #8 id-RSASSA-PSS keys (RFC 4055 §1.2, §3.1)', () => {
-  it('a key with RSASSA-PSS-params is restricted to its hash and minimum salt', () => {
+  it('a key with RSASSA-PSS-params is restricted to its hash, MGF1 hash and minimum salt', () => {
     const k = parsePkcs8Pem(RSA_PSS_SHA256_KEY_PEM);
     expect(k.algorithm).toBe('rsa-pss');
-    expect(k).toMatchObject({ pss: { hash: 'SHA-256', saltLength: 32 } });
+    // OpenSSL wrote no maskGenAlgorithm: the DER default, MGF1-SHA1 (RFC 4055 §3.1).
+    expect(k).toMatchObject({ pss: RESTRICTION });
   });
 
   it('a key without parameters is unrestricted', () => {
@@ -63,7 +66,9 @@ describe.each(providers)('%s provider: id-RSASSA-PSS signing', (_, make) => {
     const key = await importPrivateKeyPem(p, RSA_PSS_SHA256_KEY_PEM);
     expect(key.privateKey.algorithm).toBe('rsa-pss');
     const sig = await p.sign(S.rsa_pss_pss_sha256, key.privateKey, message);
-    expect(await p.verify(S.rsa_pss_pss_sha256, key.publicKey, message, sig)).toBe(true);
+    // The mask is MGF1-SHA1, as the key says (and as OpenSSL signs with it): a verifier must be told.
+    expect(await p.verify(S.rsa_pss_pss_sha256, key.publicKey, message, sig, { rsaPss: RESTRICTION })).toBe(true);
+    expect(await p.verify(S.rsa_pss_pss_sha256, key.publicKey, message, sig)).toBe(false);
     // RFC 4055 §3.1: another hash is outside the key's parameters.
     await expect(p.sign(S.rsa_pss_pss_sha384, key.privateKey, message)).rejects.toBeInstanceOf(ConfigError);
     await expect(p.sign(S.rsa_pss_pss_sha512, key.privateKey, message)).rejects.toBeInstanceOf(ConfigError);
@@ -85,14 +90,14 @@ describe.each(providers)('%s provider: id-RSASSA-PSS signing', (_, make) => {
     const p = make();
     const k = parsePkcs8Pem(RSA_PSS_KEY_PEM);
     const pkcs1 = (k as { pkcs1: Uint8Array }).pkcs1;
-    await expect(p.importPrivateKey({ algorithm: 'rsa-pss', pkcs1, pss: { hash: 'SHA-256', saltLength: 33 } })).rejects.toBeInstanceOf(ConfigError);
-    await expect(p.importPrivateKey({ algorithm: 'rsa-pss', pkcs1, pss: { hash: 'SHA-256', saltLength: 32 } })).resolves.toBeDefined();
+    await expect(p.importPrivateKey({ algorithm: 'rsa-pss', pkcs1, pss: { hash: 'SHA-256', mgfHash: 'SHA-1', saltLength: 33 } })).rejects.toBeInstanceOf(ConfigError);
+    await expect(p.importPrivateKey({ algorithm: 'rsa-pss', pkcs1, pss: { hash: 'SHA-256', mgfHash: 'SHA-1', saltLength: 32 } })).resolves.toBeDefined();
   });
 
   it('exports the key with its restriction', async () => {
     const p = make();
     const key = await importPrivateKeyPem(p, RSA_PSS_SHA256_KEY_PEM);
-    expect(await p.exportPrivateKey(key.privateKey)).toMatchObject({ algorithm: 'rsa-pss', pss: { hash: 'SHA-256', saltLength: 32 } });
+    expect(await p.exportPrivateKey(key.privateKey)).toMatchObject({ algorithm: 'rsa-pss', pss: RESTRICTION });
   });
 });
 
@@ -100,7 +105,7 @@ describe('certificates with an id-RSASSA-PSS SubjectPublicKeyInfo', () => {
   it('parse with their restriction and validate to the root', async () => {
     const provider = createNobleProvider({ random: seededRandom('pss chain') });
     const [root] = parsePemChain(RSA_PSS_ROOT_PEM);
-    for (const [pem, restriction] of [[RSA_PSS_SHA256_CERT_PEM, { hash: 'SHA-256', saltLength: 32 }], [RSA_PSS_CERT_PEM, undefined]] as const) {
+    for (const [pem, restriction] of [[RSA_PSS_SHA256_CERT_PEM, RESTRICTION], [RSA_PSS_CERT_PEM, undefined]] as const) {
       const leaf = parseCertificate(decodePem(pem)[0]?.bytes as Uint8Array);
       expect(leaf.publicKey.algorithm).toBe('rsa-pss');
       expect(leaf.publicKey.rsaPss).toEqual(restriction);

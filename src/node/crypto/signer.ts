@@ -23,14 +23,15 @@ import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import { SignatureScheme, hashLength, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm } from '../../pq/ids.js';
 import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
 import { KeyStore } from '../../pq/noble/keys.js';
-import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../../pq/provider.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
 import { NOBLE_SCHEMES, checkPssRestriction, rsaMode } from '../../pq/noble/signatures.js';
-import { EXPONENT_BLINDING_BYTES } from '../../pq/noble/rsa.js';
+import { EXPONENT_BLINDING_BYTES, restrictedPssParams, rsaPssVerify as rsaPssVerifyNoble } from '../../pq/noble/rsa.js';
+import { parseRsaPublicKey } from '../../pq/noble/rsa-keys.js';
 import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
@@ -115,7 +116,7 @@ export class NodeSigner {
    * False for any signature that does not verify; {@link IllegalParameterError}
    * for a public key that is not a valid key of the scheme's type.
    */
-  async verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  async verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): Promise<boolean> {
     this.supported(scheme);
     const alg = schemeKeyAlgorithm(scheme);
     switch (alg) {
@@ -137,6 +138,11 @@ export class NodeSigner {
       case 'rsa':
       case 'rsa-pss': {
         const mode = rsaMode(scheme);
+        const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
+        if (mode.pss && mgf && mgf !== mode.hash) {
+          // node's verify cannot take another MGF1 hash; the encoding check is the noble code's.
+          return rsaPssVerifyNoble(parseRsaPublicKey(publicKey), message, signature, restrictedPssParams(mode.hash, mgf));
+        }
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }
     }

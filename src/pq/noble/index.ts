@@ -1,7 +1,7 @@
 import { UnsupportedAlgorithmError } from '../../errors.js';
 import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SignatureScheme } from '../ids.js';
 import { groupName } from '../ids.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { NOBLE_GROUPS, nobleKeyExchange } from './kex.js';
 import { NobleSigner, NOBLE_SCHEMES } from './signatures.js';
@@ -61,8 +61,8 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
       return k;
     },
     sign: async (scheme: SignatureScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
-    verify: async (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
-      signer.verify(scheme, publicKey, message, signature),
+    verify: async (scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions) =>
+      signer.verify(scheme, publicKey, message, signature, options),
     generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
     importPrivateKey: async (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),
     exportPrivateKey: async (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => signer.exportPrivateKey(key),

@@ -14,6 +14,7 @@
  * about d_p, d_q or the message representative, since each operation works on
  * values that are never used again.
  */
+import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat, constantTimeEqual } from '../../bytes.js';
@@ -32,6 +33,16 @@ const digests: Record<HashAlgorithm, Digest> = { 'SHA-256': sha256, 'SHA-384': s
 
 export function rsaDigest(alg: HashAlgorithm): Digest {
   return digests[alg];
+}
+
+/**
+ * PSS parameters for `rsa_pss_pss_*` under a key whose RSASSA-PSS-params name
+ * another MGF1 hash (possibly SHA-1, used only inside MGF1 here): the scheme's
+ * hash, MGF1 on `mgfHash`, salt = hash length.
+ */
+export function restrictedPssParams(alg: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1'): PssParams {
+  const hash = digests[alg];
+  return { hash, mgfHash: mgfHash === 'SHA-1' ? sha1 : digests[mgfHash], saltLength: hash.outputLen };
 }
 
 /** PSS parameters. TLS fixes them (RFC 8446 §4.2.3); Wycheproof varies them. */

@@ -25,13 +25,13 @@
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction } from '../ids.js';
 import { SignatureScheme, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName } from '../ids.js';
-import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
+import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
 import { KeyStore } from './keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
-import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
+import { restrictedPssParams, rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
 import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
 import { platformSubtle, WebCryptoRsaKey, type RsaPrivateOps } from './rsa-webcrypto.js';
 
@@ -184,6 +184,10 @@ export class NobleSigner {
         if (key.algorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, key.pss)) {
           throw new ConfigError(`${signatureSchemeName(scheme)} is outside this RSASSA-PSS key's parameters (${key.pss?.hash}, salt ≥ ${key.pss?.saltLength})`);
         }
+        if (key.pss && key.pss.mgfHash !== mode.hash) {
+          // WebCrypto ties MGF1 to the message hash, so a key restricted to another MGF1 hash signs on bigint.
+          return rsaPssSign(key.key, message, restrictedPssParams(mode.hash, key.pss.mgfHash), this.random);
+        }
         if (key.webCrypto) return mode.pss ? key.webCrypto.signPss(mode.hash, message) : key.webCrypto.signPkcs1(mode.hash, message);
         return mode.pss
           ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
@@ -198,7 +202,7 @@ export class NobleSigner {
    * valid key of the scheme's type (wrong length, not on the curve, malformed
    * `RSAPublicKey`, RSA modulus under 1024 bits).
    */
-  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  verify(scheme: SignatureScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): boolean {
     NobleSigner.supported(scheme);
     const alg = schemeKeyAlgorithm(scheme);
     switch (alg) {
@@ -215,8 +219,9 @@ export class NobleSigner {
       case 'rsa-pss': {
         const key = parseRsaPublicKey(publicKey);
         const mode = rsaMode(scheme);
+        const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
         return mode.pss
-          ? rsaPssVerify(key, message, signature, tlsPssParams(mode.hash))
+          ? rsaPssVerify(key, message, signature, mgf && mgf !== mode.hash ? restrictedPssParams(mode.hash, mgf) : tlsPssParams(mode.hash))
           : rsaPkcs1Verify(key, message, signature, mode.hash);
       }
     }

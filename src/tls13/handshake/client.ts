@@ -368,7 +368,9 @@ export async function verifyPeerSignature(
   if (peer.keyAlgorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, peer.rsaPss)) {
     fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} is outside the certificate's RSASSA-PSS parameters`);
   }
-  const ok = await provider.verify(scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature);
+  const ok = await provider.verify(
+    scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature, peer.rsaPss ? { rsaPss: peer.rsaPss } : undefined,
+  );
   if (!ok) fail(AlertDescription.decrypt_error, `${role} CertificateVerify signature does not verify`);
   return scheme;
 }

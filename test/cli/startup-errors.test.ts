@@ -5,12 +5,13 @@
  * value, a port in use. Each is one line on stderr, `pqtls: <message>`, exit
  * code 1, and never a stack trace; usage errors keep exit code 2 with help.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RSA_PSS_SHA256_CERT_PEM, RSA_PSS_SHA256_KEY_PEM } from '../fixtures/rsa-pss.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const bin = join(root, 'bin/pqtls.js');
@@ -118,5 +119,26 @@ describe('pqtls usage errors keep exit code 2', () => {
     const r = pqtls(...serve('--max-connections', 'many'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--max-connections must be an integer/);
+  });
+});
+
+describe('pqtls server with an id-RSASSA-PSS key (openssl genpkey -algorithm RSA-PSS)', () => {
+  it('starts listening instead of dying with a stack trace', async () => {
+    writeFileSync(join(dir, 'pss.key'), RSA_PSS_SHA256_KEY_PEM);
+    writeFileSync(join(dir, 'pss.pem'), RSA_PSS_SHA256_CERT_PEM);
+    const child = spawn(process.execPath, [bin, 'server', '--port', '0', '--cert', join(dir, 'pss.pem'), '--key', join(dir, 'pss.key')], { cwd: dir });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+    try {
+      for (let i = 0; i < 600 && !/listening on /.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(err).toBe('');
+      expect(out).toMatch(/listening on 127\.0\.0\.1:\d+/);
+    } finally {
+      child.kill();
+      await exited;
+    }
   });
 });

@@ -137,8 +137,8 @@ export function timedProvider(inner: CryptoProvider, clock: ProviderClock): Cryp
     headerProtection: (alg, key) => clock.async(`${alg} header protection key`, () => inner.headerProtection(alg, key)),
     keyExchange: (group) => timedKeyExchange(clock.sync(`keyExchange(${groupName(group)})`, () => inner.keyExchange(group)), clock),
     sign: (scheme, key, message) => clock.async(`sign ${signingSchemeName(scheme)}`, () => inner.sign(scheme, key, message)),
-    verify: (scheme, publicKey, message, signature) =>
-      clock.async(`verify ${signingSchemeName(scheme)}`, () => inner.verify(scheme, publicKey, message, signature)),
+    verify: (scheme, publicKey, message, signature, options) =>
+      clock.async(`verify ${signingSchemeName(scheme)}`, () => inner.verify(scheme, publicKey, message, signature, options)),
     generateKeyPair: (alg) => clock.async(`generateKeyPair ${alg}`, () => inner.generateKeyPair(alg)),
     importPrivateKey: (material) => clock.async(`importPrivateKey ${material.algorithm}`, () => inner.importPrivateKey(material)),
     exportPrivateKey: (key) => clock.async(`exportPrivateKey ${key.algorithm}`, () => inner.exportPrivateKey(key)),

@@ -5,9 +5,10 @@
  */
 import { certCommand } from './cert.js';
 import { clientCommand, serverCommand } from './tls.js';
-import type { CliCommand, CliIo } from './command.js';
+import { errorLine, type CliCommand, type CliIo } from './command.js';
 
 export type { CliCommand, CliIo } from './command.js';
+export { CliError } from './command.js';
 
 /** Subcommands by name. */
 export const commands: Readonly<Record<string, CliCommand>> = {
@@ -35,8 +36,23 @@ const processIo: CliIo = {
   now: () => new Date(),
 };
 
-/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+/**
+ * Runs the CLI with `argv` (without node and script); resolves to the exit
+ * code: 0 success, 2 usage error (with help), 1 anything else. Nothing a user
+ * can cause — a missing or malformed file, a key that does not fit its
+ * certificate, a port in use — escapes as an exception with a stack trace:
+ * whatever a command throws is reported here as one line, `pqtls: <message>`.
+ */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (e) {
+    io.err(`pqtls: ${errorLine(e)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());

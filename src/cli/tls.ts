@@ -7,7 +7,7 @@ import { connect, createServer, type PqTlsSocket } from '../node/index.js';
 import { loadCertifiedKey } from '../tls13/credentials.js';
 import { webPkiVerifier } from '../tls13/verifier.js';
 import type { CertificateVerifier } from '../tls13/config.js';
-import { UsageError, type CliCommand, type CliIo } from './command.js';
+import { CliError, UsageError, type CliCommand, type CliIo } from './command.js';
 import { createNodeCryptoProvider } from '../node/crypto-provider.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { FileSessionStore } from '../node/session-file.js';
@@ -86,7 +86,67 @@ function makeProvider(name: string | undefined): CryptoProvider {
 }
 
 const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
-const fileKeyLog = (f: string | undefined) => (f ? (line: string) => appendFileSync(f, line + '\n') : undefined);
+
+const systemErrors: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EISDIR: 'is a directory',
+  ENOTDIR: 'a path component is not a directory', EADDRINUSE: 'address already in use', EADDRNOTAVAIL: 'address not available',
+};
+
+/** A Node system error as a short reason (`no such file or directory`), without the syscall and path it repeats. */
+function systemReason(e: unknown): string {
+  const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && systemErrors[code]) return systemErrors[code];
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Reads the text file an option names; a file that cannot be read is a {@link CliError}. */
+function readText(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${flag} ${file}: ${systemReason(e)}`);
+  }
+}
+
+/** A key-log writer appending to `f`, checked for writability now rather than at the first handshake. */
+function fileKeyLog(f: string | undefined): ((line: string) => void) | undefined {
+  if (!f) return undefined;
+  try {
+    appendFileSync(f, '');
+  } catch (e) {
+    throw new CliError(`cannot write --keylog ${f}: ${systemReason(e)}`);
+  }
+  return (line: string) => appendFileSync(f, line + '\n');
+}
+
+/** The chain and key of --cert/--key, loaded and matched; a bad file or mismatched key is a {@link CliError}. */
+async function loadCredentials(provider: CryptoProvider, certFile: string, keyFile: string) {
+  const chain = readText('--cert', certFile);
+  const key = readText('--key', keyFile);
+  try {
+    return await loadCertifiedKey(provider, chain, key);
+  } catch (e) {
+    if (e instanceof PqtlsError) throw new CliError(`cannot use --cert ${certFile} with --key ${keyFile}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A web-PKI verifier trusting the roots in --ca `file`. */
+function trustVerifier(provider: CryptoProvider, file: string): CertificateVerifier {
+  const pem = readText('--ca', file);
+  try {
+    return webPkiVerifier({ provider, trustAnchors: [pem] });
+  } catch (e) {
+    if (e instanceof PqtlsError) throw new CliError(`cannot use --ca ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** An integer option in [min, max]; anything else is a usage error. */
+function integerOption(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}, not "${text}"`);
+  return Number(text);
+}
 
 async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
@@ -111,18 +171,19 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     io.err('pqtls server: --require-client-cert needs --ca\n');
     return 2;
   }
+  const port = integerOption('--port', values.port, 0, 65535);
+  let remaining = values['max-connections'] ? integerOption('--max-connections', values['max-connections'], 1, Number.MAX_SAFE_INTEGER) : Infinity;
   const provider = makeProvider(values.provider);
-  const certificate = await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'));
+  const certificate = await loadCredentials(provider, values.cert, values.key);
   const clientAuth = values.ca
-    ? { verifier: webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] }), required: values['require-client-cert'] ?? false }
+    ? { verifier: trustVerifier(provider, values.ca), required: values['require-client-cert'] ?? false }
     : undefined;
-  let remaining = values['max-connections'] ? Number(values['max-connections']) : Infinity;
   const handshakeTimeoutMs = positiveInteger(values['handshake-timeout'], '--handshake-timeout');
   const maxConcurrentHandshakes = values['max-handshakes'] === undefined ? undefined : positiveInteger(values['max-handshakes'], '--max-handshakes');
   if (values.retry && !values.quic) throw new UsageError('--retry needs --quic');
   if (values.quic) {
     return quicServe(io, {
-      port: Number(values.port), host: values.host ?? '127.0.0.1', echo: values.echo ?? false, maxConnections: remaining,
+      port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, maxConnections: remaining,
       retry: values.retry ?? false, maxConcurrentHandshakes,
       tls: { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog) },
     });
@@ -152,20 +213,17 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
     io.err(`handshake failed: ${describe(err)}\n`);
     if (--remaining <= 0) server.close();
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(Number(values.port), values.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, values.host, () => {
+      server.off('error', reject);
+      resolve();
     });
-  } catch (e) {
-    io.err(`pqtls server: cannot listen: ${describe(e)}\n`);
-    return 1;
-  }
+  }).catch((e: unknown) => {
+    throw new CliError(`cannot listen on ${values.host}:${port}: ${systemReason(e)}`);
+  });
   const addr = server.address();
-  io.out(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : values.port}\n`);
+  io.out(`listening on ${values.host}:${typeof addr === 'object' && addr ? addr.port : port}\n`);
   await new Promise<void>((resolve) => server.on('close', resolve));
   return 0;
 }
@@ -249,15 +307,15 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
     return 2;
   }
   const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
+  const port = integerOption('port', m[2] as string, 1, 65535);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
   const provider = makeProvider(values.provider);
-  const verifier: CertificateVerifier = webPkiVerifier({ provider, trustAnchors: [readFileSync(values.ca, 'utf8')] });
-  const certificate = values.cert && values.key
-    ? await loadCertifiedKey(provider, readFileSync(values.cert, 'utf8'), readFileSync(values.key, 'utf8'))
-    : undefined;
+  const verifier = trustVerifier(provider, values.ca);
+  const certificate = values.cert && values.key ? await loadCredentials(provider, values.cert, values.key) : undefined;
   const start = performance.now();
   if (values.quic) {
     return quicClient(io, {
-      host, port: Number(m[2]), send: values.send, json: values.json ?? false, start,
+      host, port, send: values.send, json: values.json ?? false, start,
       tls: {
         provider, verifier, certificate, serverName: values.servername ?? host, groups: list(values.groups),
         keyShareGroups: list(values['key-shares']), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog),
@@ -268,7 +326,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   let sock: PqTlsSocket;
   try {
     sock = await connect({
-      host, port: Number(m[2]), provider, verifier, certificate, serverName: values.servername ?? host,
+      host, port, provider, verifier, certificate, serverName: values.servername ?? host,
       groups: list(values.groups), keyShareGroups: list(values['key-shares']), alpnProtocols: list(values.alpn),
       keyLog: fileKeyLog(values.keylog),
       sessionStore,
@@ -358,7 +416,7 @@ async function quicServe(
   },
 ): Promise<number> {
   let remaining = o.maxConnections;
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolve, reject) => {
     const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes }, (s) => {
       s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
         io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
@@ -377,17 +435,17 @@ async function quicServe(
       });
     });
     sock.on('retry', (address: string) => io.out(`retry sent to ${address}\n`));
-    // A socket error (the port is taken, say) ends the server with a message rather than an uncaught exception.
-    sock.on('error', (e) => {
-      io.err(`pqtls server: ${describe(e)}\n`);
-      try {
-        sock.close();
-      } catch {
-        // never bound
-      }
-      resolve(1);
-    });
+    // A bind failure (port in use, bad address) arrives as an 'error' event rather than a throw.
+    const bindFailed = (e: Error): void => reject(new CliError(`cannot listen on ${o.host}:${o.port} (QUIC): ${systemReason(e)}`));
+    sock.once('error', bindFailed);
     sock.bind(o.port, o.host, () => {
+      sock.off('error', bindFailed);
+      // A later socket error ends the server with a message rather than an uncaught exception.
+      sock.on('error', (e) => {
+        io.err(`pqtls server: ${describe(e)}\n`);
+        sock.close();
+        resolve(1);
+      });
       const a = sock.address();
       io.out(`listening on ${o.host}:${a.port} (QUIC${o.retry ? ', Retry on' : ''})\n`);
     });

@@ -9,7 +9,7 @@ import { UnsupportedAlgorithmError } from '../errors.js';
 import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme } from '../pq/ids.js';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { RSA_MIN_SIGN_BITS } from '../pq/noble/rsa-keys.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../pq/provider.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
 import type { RandomSource } from '../pq/random.js';
 import { NODE_GROUPS, nodeKeyExchange } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
@@ -68,8 +68,8 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
       return k;
     },
     sign: (scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
-    verify: (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
-      signer.verify(scheme, publicKey, message, signature),
+    verify: (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions) =>
+      signer.verify(scheme, publicKey, message, signature, options),
     generateKeyPair: (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
     importPrivateKey: (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),
     exportPrivateKey: (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => signer.exportPrivateKey(key),

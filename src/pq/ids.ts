@@ -30,6 +30,9 @@ export const SignatureScheme = {
   rsa_pss_rsae_sha384: 0x0805,
   rsa_pss_rsae_sha512: 0x0806,
   ed25519: 0x0807,
+  rsa_pss_pss_sha256: 0x0809,
+  rsa_pss_pss_sha384: 0x080a,
+  rsa_pss_pss_sha512: 0x080b,
   mldsa44: 0x0904,
   mldsa65: 0x0905,
   mldsa87: 0x0906,
@@ -37,8 +40,13 @@ export const SignatureScheme = {
 export type SignatureScheme = (typeof SignatureScheme)[keyof typeof SignatureScheme];
 export type SignatureSchemeName = keyof typeof SignatureScheme;
 
-/** Key types a {@link PrivateKeyRef} can hold. */
-export type KeyAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa' | SlhDsaAlgorithm;
+/**
+ * Key types a {@link PrivateKeyRef} can hold. `rsa` is an rsaEncryption key
+ * (`rsa_pss_rsae_*`, `rsa_pkcs1_*`); `rsa-pss` an id-RSASSA-PSS key (RFC 4055
+ * §1.2), which may sign only RSASSA-PSS, hence only `rsa_pss_pss_*` in TLS
+ * (RFC 8446 §4.2.3). The SLH-DSA sets sign certificates only.
+ */
+export type KeyAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87' | 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa' | 'rsa-pss' | SlhDsaAlgorithm;
 export type MlDsaAlgorithm = 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-87';
 
 /** The twelve SLH-DSA parameter sets of FIPS 205 Table 2, named as in RFC 9909. */
@@ -134,8 +142,44 @@ export function schemeKeyAlgorithm(s: SignatureScheme): TlsKeyAlgorithm {
     case SignatureScheme.ed25519: return 'ed25519';
     case SignatureScheme.ecdsa_secp256r1_sha256: return 'ecdsa-p256';
     case SignatureScheme.ecdsa_secp384r1_sha384: return 'ecdsa-p384';
+    case SignatureScheme.rsa_pss_pss_sha256:
+    case SignatureScheme.rsa_pss_pss_sha384:
+    case SignatureScheme.rsa_pss_pss_sha512: return 'rsa-pss';
     default: return 'rsa';
   }
+}
+
+/**
+ * The restriction RSASSA-PSS-params put on an id-RSASSA-PSS key (RFC 4055
+ * §3.1): it may sign only with `hash`, MGF1 on `mgfHash`, and a salt of at
+ * least `saltLength` bytes. An id-RSASSA-PSS key without parameters is
+ * unrestricted.
+ *
+ * `mgfHash` need not be `hash`: `openssl genpkey -algorithm RSA-PSS -pkeyopt
+ * rsa_pss_keygen_md:sha256` writes no maskGenAlgorithm, whose DER default is
+ * MGF1-SHA1, and OpenSSL then signs and verifies `rsa_pss_pss_sha256` with
+ * MGF1-SHA1 for such a key, following the key over RFC 8446 §4.2.3's
+ * "MGF1 with the same hash". We do the same, so that those keys interoperate.
+ */
+export interface RsaPssRestriction {
+  readonly hash: HashAlgorithm;
+  readonly mgfHash: HashAlgorithm | 'SHA-1';
+  readonly saltLength: number;
+}
+
+/**
+ * Whether an id-RSASSA-PSS key under `restriction` may sign with `scheme`:
+ * `rsa_pss_pss_*` with the key's hash, whose salt (hash length, RFC 8446
+ * §4.2.3) is at least the key's minimum.
+ */
+export function pssSchemeAllowed(scheme: SignatureScheme, restriction: RsaPssRestriction | undefined): boolean {
+  const hash: HashAlgorithm | undefined =
+    scheme === SignatureScheme.rsa_pss_pss_sha256 ? 'SHA-256'
+    : scheme === SignatureScheme.rsa_pss_pss_sha384 ? 'SHA-384'
+    : scheme === SignatureScheme.rsa_pss_pss_sha512 ? 'SHA-512'
+    : undefined;
+  if (hash === undefined) return false;
+  return restriction === undefined || (restriction.hash === hash && hashLength(hash) >= restriction.saltLength);
 }
 
 /** AEAD key length in bytes. */

@@ -10,7 +10,8 @@ export * from '../errors.js';
 export * from './ids.js';
 export type {
   CryptoProvider, HashFunction, HashContext, AeadKey, HeaderProtectionKey, KeyExchange, KeyShare, PrivateKeyRef,
-  KeyPair, PrivateKeyMaterial,
+  KeyPair, PrivateKeyMaterial, VerifyOptions,
 } from './provider.js';
 export { createNobleProvider, type NobleProviderOptions } from './noble/index.js';
+export type { RsaPrivateOps } from './noble/rsa-webcrypto.js';
 export { systemRandom, type RandomSource } from './random.js';

@@ -1,6 +1,6 @@
 import type {
   AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, MlDsaAlgorithm, NamedGroup,
-  SignatureScheme, SigningScheme, SlhDsaAlgorithm,
+  RsaPssRestriction, SignatureScheme, SigningScheme, SlhDsaAlgorithm,
 } from './ids.js';
 
 /**
@@ -59,10 +59,11 @@ export interface CryptoProvider {
    * public key that is not a valid key of the scheme's type.
    *
    * Public-key encodings: ML-DSA raw (FIPS 204 pk), SLH-DSA raw PK.seed ‖ PK.root,
-   * Ed25519 raw 32 bytes, ECDSA SEC1 point, RSA DER `RSAPublicKey` (PKCS #1).
-   * ECDSA signatures are DER `Ecdsa-Sig-Value` as in TLS and X.509.
+   * Ed25519 raw 32 bytes, ECDSA SEC1 point, RSA (rsaEncryption and id-RSASSA-PSS
+   * alike) DER `RSAPublicKey` (PKCS #1). ECDSA signatures are DER
+   * `Ecdsa-Sig-Value` as in TLS and X.509.
    */
-  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): Promise<boolean>;
 
   /** Generates a signing key pair inside the backend. */
   generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair>;
@@ -73,6 +74,15 @@ export interface CryptoProvider {
    * leave a device throws {@link KeyUnavailableError}.
    */
   exportPrivateKey(key: PrivateKeyRef): Promise<PrivateKeyMaterial>;
+}
+
+/** What a signature's verification needs to know beyond the public key's bits. */
+export interface VerifyOptions {
+  /**
+   * For `rsa_pss_pss_*` with a certificate key restricted by RSASSA-PSS-params:
+   * the MGF1 hash the key was restricted to (see {@link RsaPssRestriction}).
+   */
+  readonly rsaPss?: RsaPssRestriction;
 }
 
 /** A hash algorithm with incremental contexts. */
@@ -156,11 +166,14 @@ export interface KeyPair {
 /**
  * Private key material as stored in PKCS #8. ML-DSA keys come as a 32-byte
  * seed, the FIPS 204 expanded key, or both (RFC 9881 §6); Ed25519 as its 32-byte
- * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`; SLH-DSA as
- * the FIPS 205 private key SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root.
+ * seed; ECDSA as the big-endian scalar; RSA as DER `RSAPrivateKey`, and an
+ * id-RSASSA-PSS key likewise, with the RSASSA-PSS-params restriction if its
+ * AlgorithmIdentifier carried one; SLH-DSA as the FIPS 205 private key
+ * SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root.
  */
 export type PrivateKeyMaterial =
   | { readonly algorithm: MlDsaAlgorithm; readonly seed?: Uint8Array; readonly expanded?: Uint8Array }
   | { readonly algorithm: 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384'; readonly secret: Uint8Array }
   | { readonly algorithm: 'rsa'; readonly pkcs1: Uint8Array }
+  | { readonly algorithm: 'rsa-pss'; readonly pkcs1: Uint8Array; readonly pss?: RsaPssRestriction }
   | { readonly algorithm: SlhDsaAlgorithm; readonly secretKey: Uint8Array };

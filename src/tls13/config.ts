@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import {
   NamedGroup, SignatureScheme, groupName, isNamedGroup, isSignatureScheme, isSlhDsa, parseGroupName, parseSignatureSchemeName,
-  signatureSchemeName, type KeyAlgorithm,
+  signatureSchemeName, type KeyAlgorithm, type RsaPssRestriction,
 } from '../pq/ids.js';
 import type { CryptoProvider, PrivateKeyRef } from '../pq/provider.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuiteInfo, type CipherSuite } from './cipher-suites.js';
@@ -14,6 +14,12 @@ import { traceHooksOf, type TraceHooks } from './trace-hooks.js';
 export interface CertifiedKey {
   readonly chain: readonly Uint8Array[];
   readonly privateKey: PrivateKeyRef;
+  /**
+   * For an id-RSASSA-PSS key bound by RSASSA-PSS-params to one hash and a
+   * minimum salt (RFC 4055 §3.1): only `rsa_pss_pss_*` schemes within it are
+   * chosen. {@link import('./credentials.js').loadCertifiedKey} fills it from the leaf.
+   */
+  readonly rsaPss?: RsaPssRestriction;
 }
 
 /** What a verifier learns about the peer from a valid chain. */
@@ -21,6 +27,8 @@ export interface PeerIdentity {
   /** The leaf's public key, in the encoding {@link CryptoProvider.verify} takes. */
   readonly publicKey: Uint8Array;
   readonly keyAlgorithm: KeyAlgorithm;
+  /** An id-RSASSA-PSS leaf key's restriction: a CertificateVerify outside it is refused (RFC 4055 §3.1). */
+  readonly rsaPss?: RsaPssRestriction;
 }
 
 /**

@@ -31,5 +31,5 @@ export async function loadCertifiedKey(
   if (leafKey.algorithm !== alg || !equalBytes(leafKey.publicKey, kp.publicKey)) {
     throw new ConfigError('the private key does not match the leaf certificate');
   }
-  return { chain, privateKey: kp.privateKey, keyAlgorithm: alg };
+  return { chain, privateKey: kp.privateKey, keyAlgorithm: alg, ...(leafKey.rsaPss ? { rsaPss: leafKey.rsaPss } : {}) };
 }

@@ -45,7 +45,7 @@ export function webPkiVerifier(options: WebPkiVerifierOptions): CertificateVerif
       });
       const key = verified.leaf.publicKey;
       if (key.algorithm === 'unsupported') throw new ConfigError('unreachable: verifyChain accepted an unsupported leaf key');
-      return { publicKey: key.publicKey, keyAlgorithm: key.algorithm };
+      return { publicKey: key.publicKey, keyAlgorithm: key.algorithm, ...(key.rsaPss ? { rsaPss: key.rsaPss } : {}) };
     },
   };
 }

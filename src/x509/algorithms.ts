@@ -1,8 +1,8 @@
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, SigningScheme, SlhDsaAlgorithm } from '../pq/ids.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction, SigningScheme, SlhDsaAlgorithm } from '../pq/ids.js';
 import { SignatureScheme, isSlhDsa, slhDsaSizes } from '../pq/ids.js';
 import {
-  bits, bitString, contents, contextTag, decodeDer, derNull, integerBytes, nullValue, octetAlignedBits, oid, oidValue, sequence,
-  smallInteger, Tag, type Tlv,
+  bits, bitString, contents, contextTag, decodeDer, derNull, explicit, integer, integerBytes, nullValue, octetAlignedBits, oid, oidValue,
+  sequence, smallInteger, Tag, type Tlv,
 } from './der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
@@ -67,6 +67,8 @@ export interface PublicKeyInfo {
   readonly publicKey: Uint8Array;
   /** RSA modulus length in bits (RSA only). */
   readonly rsaBits?: number;
+  /** An id-RSASSA-PSS key's RSASSA-PSS-params restriction (RFC 4055 §3.1); absent when unrestricted. */
+  readonly rsaPss?: RsaPssRestriction;
   /** The whole SubjectPublicKeyInfo encoding. */
   readonly der: Uint8Array;
 }
@@ -148,6 +150,17 @@ export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): Public
       const rsaBits = checkRsaPublicKey(key);
       return { algorithm: 'rsa', algorithmOid: alg.oid, publicKey: key, rsaBits, der };
     }
+    case Oid.rsassaPss: {
+      // RFC 4055 §1.2: absent parameters leave the key unrestricted; present ones bind it to one hash and a minimum salt.
+      const restriction = parsePssKeyParameters(alg);
+      if (typeof restriction === 'string') {
+        if (allowUnsupported) return { algorithm: 'unsupported', algorithmOid: alg.oid, publicKey: new Uint8Array(0), der };
+        throw new CertificateError('unsupported_algorithm', restriction);
+      }
+      const key = octetAlignedBits(keyBits, `${what} key`);
+      const rsaBits = checkRsaPublicKey(key);
+      return { algorithm: 'rsa-pss', algorithmOid: alg.oid, publicKey: key, rsaBits, der, ...(restriction ? { rsaPss: restriction } : {}) };
+    }
     default:
       if (allowUnsupported) {
         bitString(keyBits, `${what} key`);
@@ -194,7 +207,7 @@ export const RSA_MAX_VERIFY_BITS = 8192;
  * RSA-2048 0.29 ms, ML-DSA-44 2.1 ms, ML-DSA-65 2.8 ms, ML-DSA-87 4.0 ms,
  * Ed25519 2.3 ms, ECDSA P-256 3.5 ms, P-384 8.3 ms. Rounded up.
  */
-const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa' | SlhDsaAlgorithm>, number> = {
+const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa' | 'rsa-pss' | SlhDsaAlgorithm>, number> = {
   'ml-dsa-44': 8,
   'ml-dsa-65': 10,
   'ml-dsa-87': 14,
@@ -214,7 +227,7 @@ const VERIFY_COST: Record<Exclude<KeyAlgorithm, 'rsa' | SlhDsaAlgorithm>, number
 export function signatureVerificationCost(key: PublicKeyInfo): number {
   if (key.algorithm === 'unsupported') throw new CertificateError('unsupported_algorithm', `public-key algorithm ${key.algorithmOid} is not supported`);
   if (isSlhDsa(key.algorithm)) return slhDsaVerificationCost(key.algorithm);
-  if (key.algorithm !== 'rsa') return VERIFY_COST[key.algorithm];
+  if (key.algorithm !== 'rsa' && key.algorithm !== 'rsa-pss') return VERIFY_COST[key.algorithm];
   const r = contents(decodeDer(key.publicKey, 'RSAPublicKey'), 'RSAPublicKey');
   const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
   const e = integerBytes(r.expect(Tag.INTEGER, 'publicExponent'), 'RSA exponent');
@@ -261,13 +274,13 @@ function byteStringBits(v: Uint8Array): number {
   return i === v.length ? 0 : (v.length - i - 1) * 8 + (32 - Math.clz32(v[i] as number));
 }
 
-/** Encodes a SubjectPublicKeyInfo for a key in provider encoding. */
-export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
-  return sequence(encodeKeyAlgorithmIdentifier(algorithm), bits(publicKey));
+/** Encodes a SubjectPublicKeyInfo for a key in provider encoding (`pss`: an id-RSASSA-PSS key's restriction). */
+export function encodeSubjectPublicKeyInfo(algorithm: KeyAlgorithm, publicKey: Uint8Array, pss?: RsaPssRestriction): Uint8Array {
+  return sequence(encodeKeyAlgorithmIdentifier(algorithm, pss), bits(publicKey));
 }
 
-/** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8. */
-export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Array {
+/** The AlgorithmIdentifier naming a key type in SPKI and PKCS #8 (`pss`: an id-RSASSA-PSS key's restriction). */
+export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm, pss?: RsaPssRestriction): Uint8Array {
   if (isSlhDsa(algorithm)) return sequence(oid(slhDsaOid[algorithm]));
   switch (algorithm) {
     case 'ml-dsa-44':
@@ -282,7 +295,25 @@ export function encodeKeyAlgorithmIdentifier(algorithm: KeyAlgorithm): Uint8Arra
       return sequence(oid(Oid.ecPublicKey), oid(Oid.secp384r1));
     case 'rsa':
       return sequence(oid(Oid.rsaEncryption), derNull());
+    case 'rsa-pss':
+      return pss ? sequence(oid(Oid.rsassaPss), encodePssParameters(pss.hash, pss.mgfHash, pss.saltLength)) : sequence(oid(Oid.rsassaPss));
   }
+}
+
+const hashOid: Record<HashAlgorithm, string> = { 'SHA-256': Oid.sha256, 'SHA-384': Oid.sha384, 'SHA-512': Oid.sha512 };
+/** id-sha1 (RFC 3279 §2.1), the RSASSA-PSS-params default; met here only inside MGF1. */
+const SHA1 = '1.3.14.3.2.26';
+
+/**
+ * RSASSA-PSS-params (RFC 4055 §3.1) for `hash`, MGF1 on `mgfHash`, and
+ * `saltLength`; MGF1-SHA1 and trailerField are DER defaults and left out.
+ */
+function encodePssParameters(hash: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1', saltLength: number): Uint8Array {
+  const hashId = sequence(oid(hashOid[hash]), derNull());
+  const parts = [explicit(0, hashId)];
+  if (mgfHash !== 'SHA-1') parts.push(explicit(1, sequence(oid(Oid.mgf1), sequence(oid(hashOid[mgfHash]), derNull()))));
+  parts.push(explicit(2, integer(saltLength)));
+  return sequence(...parts);
 }
 
 /** A certificate's signatureAlgorithm, decoded as far as this library understands it. */
@@ -342,11 +373,21 @@ export function parseSignatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgo
   }
 }
 
-/** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
-function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
-  const id = alg.oid;
-  if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'RSASSA-PSS requires parameters');
-  const r = contents(alg.parameters, 'RSASSA-PSS-params');
+/**
+ * Reads RSASSA-PSS-params (RFC 4055 §3.1): the hash, MGF1 on the same hash,
+ * and the salt length. A shape this library does not implement (SHA-1, another
+ * MGF, unlike hashes) is returned as a string saying why; a malformed encoding
+ * throws.
+ *
+ * `keyRestriction`: the parameters restrict a key rather than describe a
+ * signature. Then the MGF1 hash may differ from the message hash, SHA-1
+ * included: `openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256`
+ * writes no maskGenAlgorithm (the DER default, MGF1-SHA1), and OpenSSL signs
+ * and verifies `rsa_pss_pss_sha256` for such a key with MGF1-SHA1 (see
+ * {@link RsaPssRestriction}). SHA-1 then serves only as the mask generator.
+ */
+function readPssParameters(parameters: Tlv, keyRestriction = false): RsaPssRestriction | string {
+  const r = contents(parameters, 'RSASSA-PSS-params');
   const hashT = r.optional(contextTag(0, true));
   const mgfT = r.optional(contextTag(1, true));
   const saltT = r.optional(contextTag(2, true));
@@ -359,19 +400,24 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
     if (a.parameters !== undefined) nullValue(a.parameters, `${what} parameters`);
     return a.oid;
   };
-  const hashOid = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : '1.3.14.3.2.26';
-  const hash = hashByOid.get(hashOid);
-  if (!hash) return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS with hash ${hashOid} is not supported` };
-  if (!mgfT) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with MGF1-SHA1 is not supported' };
-  const mgfR = contents(mgfT, 'PSS maskGenAlgorithm', mgfT.tag);
-  const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
-  mgfR.end();
-  if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) {
-    return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS mask generation ${mgf.oid} is not supported` };
+  const hashOidFound = hashT ? hashAlgOf(hashT, 'PSS hashAlgorithm') : SHA1;
+  const hash = hashByOid.get(hashOidFound);
+  if (!hash) return `RSASSA-PSS with hash ${hashOidFound} is not supported`;
+  let mgfHash: HashAlgorithm | 'SHA-1' = 'SHA-1';
+  if (!mgfT) {
+    if (!keyRestriction) return 'RSASSA-PSS with MGF1-SHA1 is not supported';
+  } else {
+    const mgfR = contents(mgfT, 'PSS maskGenAlgorithm', mgfT.tag);
+    const mgf = parseAlgorithmIdentifier(mgfR.expect(Tag.SEQUENCE, 'maskGenAlgorithm'), 'maskGenAlgorithm');
+    mgfR.end();
+    if (mgf.oid !== Oid.mgf1 || mgf.parameters === undefined) return `RSASSA-PSS mask generation ${mgf.oid} is not supported`;
+    const mgfHashId = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
+    if (mgfHashId.parameters !== undefined) nullValue(mgfHashId.parameters, 'MGF1 hash parameters');
+    if (mgfHashId.oid !== hashOidFound && !keyRestriction) return 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported';
+    const found = mgfHashId.oid === SHA1 ? 'SHA-1' : hashByOid.get(mgfHashId.oid);
+    if (!found) return `RSASSA-PSS with MGF1 on ${mgfHashId.oid} is not supported`;
+    mgfHash = found;
   }
-  const mgfHash = parseAlgorithmIdentifier(mgf.parameters, 'MGF1 hash');
-  if (mgfHash.parameters !== undefined) nullValue(mgfHash.parameters, 'MGF1 hash parameters');
-  if (mgfHash.oid !== hashOid) return { kind: 'unsupported', oid: id, detail: 'RSASSA-PSS with an MGF1 hash unlike the message hash is not supported' };
   let saltLength = 20;
   if (saltT) {
     const sr = contents(saltT, 'PSS saltLength', saltT.tag);
@@ -383,10 +429,31 @@ function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
     if (smallInteger(tr.expect(Tag.INTEGER, 'trailerField'), 'trailerField') !== 1) throw malformed('RSASSA-PSS trailerField must be 1');
     tr.end();
   }
+  return { hash, mgfHash, saltLength };
+}
+
+/** RSASSA-PSS-params (RFC 4055 §3.1), accepted only in the rsa_pss_rsae_* shape TLS uses. */
+function parsePssParameters(alg: AlgorithmIdentifier): SignatureAlgorithm {
+  const id = alg.oid;
+  if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'RSASSA-PSS requires parameters');
+  const p = readPssParameters(alg.parameters);
+  if (typeof p === 'string') return { kind: 'unsupported', oid: id, detail: p };
+  const { hash, saltLength } = p;
   if (saltLength !== hashLen[hash]) {
     return { kind: 'unsupported', oid: id, detail: `RSASSA-PSS salt length ${saltLength} is not the hash length ${hashLen[hash]}` };
   }
   return { kind: 'rsa-pss', hash, saltLength, oid: id };
+}
+
+/**
+ * The parameters of an id-RSASSA-PSS key's AlgorithmIdentifier (SPKI or
+ * PKCS #8): undefined when absent (the key is unrestricted, RFC 4055 §1.2),
+ * the restriction when present (saltLength is then a minimum, §3.1), or a
+ * string saying why a shape is not supported.
+ */
+export function parsePssKeyParameters(alg: AlgorithmIdentifier): RsaPssRestriction | undefined | string {
+  if (alg.parameters === undefined) return undefined;
+  return readPssParameters(alg.parameters, true);
 }
 
 /** Display name of a signature algorithm (`ML-DSA-65`, `ecdsa-with-SHA256`). */
@@ -414,6 +481,7 @@ export function publicKeyAlgorithmName(k: PublicKeyInfo): string {
     case 'ecdsa-p256': return 'ECDSA P-256';
     case 'ecdsa-p384': return 'ECDSA P-384';
     case 'rsa': return `RSA ${k.rsaBits ?? ''}`.trim();
+    case 'rsa-pss': return `RSASSA-PSS ${k.rsaBits ?? ''}${k.rsaPss ? ` (${k.rsaPss.hash}, salt ≥ ${k.rsaPss.saltLength})` : ''}`.trim();
     case 'unsupported': return `unsupported (${k.algorithmOid})`;
   }
 }
@@ -448,8 +516,16 @@ export function certificateSignatureScheme(sig: SignatureAlgorithm, issuerKey: P
       if (issuerKey.algorithm !== 'rsa') throw mismatch();
       return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pkcs1_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pkcs1_sha384 : SignatureScheme.rsa_pkcs1_sha512;
     case 'rsa-pss':
-      if (issuerKey.algorithm !== 'rsa') throw mismatch();
-      return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_rsae_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_rsae_sha384 : SignatureScheme.rsa_pss_rsae_sha512;
+      if (issuerKey.algorithm === 'rsa') {
+        return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_rsae_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_rsae_sha384 : SignatureScheme.rsa_pss_rsae_sha512;
+      }
+      if (issuerKey.algorithm === 'rsa-pss') {
+        // RFC 4055 §3.1: a restricted key signs only with its hash and at least its minimum salt.
+        const r = issuerKey.rsaPss;
+        if (r && (r.hash !== sig.hash || r.mgfHash !== sig.hash || sig.saltLength < r.saltLength)) throw mismatch();
+        return sig.hash === 'SHA-256' ? SignatureScheme.rsa_pss_pss_sha256 : sig.hash === 'SHA-384' ? SignatureScheme.rsa_pss_pss_sha384 : SignatureScheme.rsa_pss_pss_sha512;
+      }
+      throw mismatch();
   }
 }
 
@@ -470,5 +546,7 @@ export function issuingSignatureAlgorithm(algorithm: KeyAlgorithm): { identifier
       return { identifier: sequence(oid(Oid.ecdsaWithSha384)), scheme: SignatureScheme.ecdsa_secp384r1_sha384 };
     case 'rsa':
       return { identifier: sequence(oid(Oid.sha256WithRsa), derNull()), scheme: SignatureScheme.rsa_pkcs1_sha256 };
+    case 'rsa-pss':
+      return { identifier: sequence(oid(Oid.rsassaPss), encodePssParameters('SHA-256', 'SHA-256', 32)), scheme: SignatureScheme.rsa_pss_pss_sha256 };
   }
 }

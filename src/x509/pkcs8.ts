@@ -2,7 +2,7 @@ import { equalBytes } from '../bytes.js';
 import { ConfigError } from '../errors.js';
 import { slhDsaSizes, type MlDsaAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../pq/provider.js';
-import { encodeKeyAlgorithmIdentifier, ML_DSA_EXPANDED_KEY_LENGTH, parseAlgorithmIdentifier } from './algorithms.js';
+import { encodeKeyAlgorithmIdentifier, ML_DSA_EXPANDED_KEY_LENGTH, parseAlgorithmIdentifier, parsePssKeyParameters } from './algorithms.js';
 import {
   bits, contents, contextTag, decodeDer, explicit, integer, nullValue, octetAlignedBits, octets, octetString, oid, oidValue,
   sequence, smallInteger, Tag, tlv, type Tlv,
@@ -27,7 +27,7 @@ const SEED_TAG = contextTag(0, false);
 /**
  * Parses a DER PKCS #8 OneAsymmetricKey (RFC 5958): ML-DSA in any of the three
  * RFC 9881 §6 forms (told apart by tag, never by length), Ed25519 (RFC 8410),
- * ECDSA P-256/P-384 (RFC 5915), RSA (RFC 8017). Other algorithms are
+ * ECDSA P-256/P-384 (RFC 5915), RSA (RFC 8017) and RSASSA-PSS keys (RFC 4055). Other algorithms are
  * `unsupported_algorithm`; structural faults are `malformed`.
  */
 export function parsePkcs8(der: Uint8Array): Pkcs8Key {
@@ -95,6 +95,14 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
       decodeDer(privateKey, 'RSAPrivateKey');
       return withPub({ algorithm: 'rsa', pkcs1: privateKey });
     }
+    case Oid.rsassaPss: {
+      // id-RSASSA-PSS (RFC 4055 §1.2), as `openssl genpkey -algorithm RSA-PSS` writes: the same RSAPrivateKey,
+      // with RSASSA-PSS-params in the AlgorithmIdentifier when the key is restricted to one hash and a minimum salt.
+      const pss = parsePssKeyParameters(alg);
+      if (typeof pss === 'string') throw new CertificateError('unsupported_algorithm', pss);
+      decodeDer(privateKey, 'RSAPrivateKey');
+      return withPub(pss ? { algorithm: 'rsa-pss', pkcs1: privateKey, pss } : { algorithm: 'rsa-pss', pkcs1: privateKey });
+    }
     default:
       throw new CertificateError('unsupported_algorithm', `private-key algorithm ${alg.oid} is not supported`);
   }
@@ -142,7 +150,7 @@ function parseMlDsaPrivateKey(algorithm: MlDsaAlgorithm, inner: Uint8Array): Pri
  * parts that form needs.
  */
 export function encodePkcs8(material: PrivateKeyMaterial, options: { mlDsaFormat?: MlDsaKeyFormat; publicKey?: Uint8Array } = {}): Uint8Array {
-  const algId = encodeKeyAlgorithmIdentifier(material.algorithm);
+  const algId = encodeKeyAlgorithmIdentifier(material.algorithm, material.algorithm === 'rsa-pss' ? material.pss : undefined);
   let inner: Uint8Array;
   if ('pkcs1' in material) {
     inner = material.pkcs1;

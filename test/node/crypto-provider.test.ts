@@ -31,7 +31,7 @@ function twins(seed: string): { node: CryptoProvider; noble: CryptoProvider } {
 }
 
 const keyFor = (p: CryptoProvider, alg: KeyAlgorithm): Promise<KeyPair> =>
-  alg === 'rsa' ? p.importPrivateKey({ algorithm: 'rsa', pkcs1: rsaPkcs1 }) : p.generateKeyPair(alg);
+  alg === 'rsa' || alg === 'rsa-pss' ? p.importPrivateKey({ algorithm: alg, pkcs1: rsaPkcs1 }) : p.generateKeyPair(alg);
 
 /** The outcome of a call as data: a value's hex, or the error's class and alert. */
 async function outcome(f: () => Promise<Uint8Array | boolean | null>): Promise<string> {

@@ -31,10 +31,10 @@ function flipBit(b: Uint8Array, bit: number): Uint8Array {
   return out;
 }
 
-/** A key pair for `scheme`: generated, except RSA, which is the fixed fixture key. */
+/** A key pair for `scheme`: generated, except RSA, which is the fixed fixture key (as an id-RSASSA-PSS key for rsa_pss_pss_*). */
 async function keyFor(p: CryptoProvider, scheme: SignatureScheme): Promise<KeyPair> {
   const alg = schemeKeyAlgorithm(scheme);
-  return alg === 'rsa' ? p.importPrivateKey({ algorithm: 'rsa', pkcs1: rsaPkcs1 }) : p.generateKeyPair(alg);
+  return alg === 'rsa' || alg === 'rsa-pss' ? p.importPrivateKey({ algorithm: alg, pkcs1: rsaPkcs1 }) : p.generateKeyPair(alg);
 }
 
 describe('scheme list', () => {
@@ -43,6 +43,7 @@ describe('scheme list', () => {
     expect(p.signatureSchemes).toEqual([
       S.mldsa65, S.mldsa87, S.mldsa44, S.ed25519, S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384,
       S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512,
+      S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512,
       S.rsa_pkcs1_sha256, S.rsa_pkcs1_sha384, S.rsa_pkcs1_sha512,
     ]);
     expect(p.signatureSchemes).toBe(NOBLE_SCHEMES);

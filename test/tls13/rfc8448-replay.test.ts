@@ -139,10 +139,15 @@ function traceCertificateVerifySalt(): Uint8Array {
 describe('RFC 8448 §3 through the server state machine', () => {
   it('emits the trace ServerHello and encrypted server flight byte for byte, and accepts the client Finished', async () => {
     const x = t.x25519 as NonNullable<typeof t.x25519>;
-    // Draw order: the server's x25519 key, ServerHello.random, then the PSS salt and RSA blinding value.
+    // Draw order: the server's x25519 key, ServerHello.random, then the PSS salt, the RSA base-blinding
+    // value and the two 64-bit exponent-blinding factors. Blinding does not change an RSA signature, so
+    // the trace's CertificateVerify comes out byte for byte; the scripted source keeps RSA on bigint.
     const provider = createNobleProvider({
       minRsaSigningBits: 1024,
-      random: scriptedRandom([hex(x.server.privateKey), hex(t.randoms.server), traceCertificateVerifySalt(), new Uint8Array(136).fill(0x5a)]),
+      random: scriptedRandom([
+        hex(x.server.privateKey), hex(t.randoms.server), traceCertificateVerifySalt(),
+        new Uint8Array(136).fill(0x5a), new Uint8Array(8).fill(0xa5), new Uint8Array(8).fill(0x3c),
+      ]),
     });
     const key = await provider.importPrivateKey({ algorithm: 'rsa', pkcs1: traceRsaPrivateKey() });
     const certDer = decodeCertificate(hex(t.messages.certificate as string).subarray(4)).entries[0]?.certData as Uint8Array;

@@ -14,6 +14,7 @@ const schemeFor: Record<KeyAlgorithm, SigningScheme> = {
   'ml-dsa-44': SignatureScheme.mldsa44, 'ml-dsa-65': SignatureScheme.mldsa65, 'ml-dsa-87': SignatureScheme.mldsa87,
   ed25519: SignatureScheme.ed25519, 'ecdsa-p256': SignatureScheme.ecdsa_secp256r1_sha256,
   'ecdsa-p384': SignatureScheme.ecdsa_secp384r1_sha384, rsa: SignatureScheme.rsa_pss_rsae_sha256,
+  'rsa-pss': SignatureScheme.rsa_pss_pss_sha256,
 };
 
 describe('issue → PEM → parse → validate', () => {

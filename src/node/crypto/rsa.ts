@@ -16,12 +16,14 @@
 import { constants, createHash, createPrivateKey, createPublicKey, privateEncrypt, sign, verify, type KeyObject } from 'node:crypto';
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat } from '../../bytes.js';
-import { hashLength, type HashAlgorithm } from '../../pq/ids.js';
+import { hashLength, type HashAlgorithm, type RsaPssRestriction } from '../../pq/ids.js';
 import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPublicKey } from '../../pq/noble/rsa-keys.js';
 import { nodeDigestName } from './symmetric.js';
 
 export interface NodeRsaKey {
-  readonly algorithm: 'rsa';
+  /** `rsa-pss`: an id-RSASSA-PSS key, limited to `rsa_pss_pss_*` within {@link NodeRsaKey.pss}. */
+  readonly algorithm: 'rsa' | 'rsa-pss';
+  readonly pss?: RsaPssRestriction;
   readonly key: KeyObject;
   /** DER `RSAPrivateKey`, kept for export. */
   readonly pkcs1: Uint8Array;
@@ -33,10 +35,13 @@ export interface NodeRsaKey {
 }
 
 /** Imports a DER `RSAPrivateKey`; invalid or too-small keys are a ConfigError (from the shared parser). */
-export function rsaImport(pkcs1: Uint8Array, minBits: number): NodeRsaKey {
+export function rsaImport(
+  pkcs1: Uint8Array, minBits: number, algorithm: 'rsa' | 'rsa-pss' = 'rsa', pss?: RsaPssRestriction,
+): NodeRsaKey {
   const parsed = parseRsaPrivateKey(pkcs1, minBits);
   return {
-    algorithm: 'rsa',
+    algorithm,
+    ...(pss ? { pss } : {}),
     key: createPrivateKey({ key: Buffer.from(pkcs1), format: 'der', type: 'pkcs1' }),
     pkcs1: pkcs1.slice(),
     publicKey: encodeRsaPublicKey(parsed),
@@ -45,17 +50,18 @@ export function rsaImport(pkcs1: Uint8Array, minBits: number): NodeRsaKey {
   };
 }
 
-const digest = (alg: HashAlgorithm, ...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash(nodeDigestName(alg));
+const digest = (alg: HashAlgorithm | 'SHA-1', ...parts: Uint8Array[]): Uint8Array => {
+  const h = createHash(alg === 'SHA-1' ? 'sha1' : nodeDigestName(alg));
   for (const p of parts) h.update(p);
   return h.digest();
 };
 
 /** MGF1 (RFC 8017 §B.2.1). */
-function mgf1(alg: HashAlgorithm, seed: Uint8Array, length: number): Uint8Array {
+function mgf1(alg: HashAlgorithm | 'SHA-1', seed: Uint8Array, length: number): Uint8Array {
   const out = new Uint8Array(length);
   const counter = new Uint8Array(4);
-  for (let i = 0, o = 0; o < length; i++, o += hashLength(alg)) {
+  const step = alg === 'SHA-1' ? 20 : hashLength(alg);
+  for (let i = 0, o = 0; o < length; i++, o += step) {
     new DataView(counter.buffer).setUint32(0, i);
     const t = digest(alg, seed, counter);
     out.set(t.subarray(0, Math.min(t.length, length - o)), o);
@@ -63,8 +69,8 @@ function mgf1(alg: HashAlgorithm, seed: Uint8Array, length: number): Uint8Array 
   return out;
 }
 
-/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1) to emBits bits, MGF1 on the same hash. */
-function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt: Uint8Array): Uint8Array {
+/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1) to emBits bits, MGF1 on `mgfAlg` (normally the same hash). */
+function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt: Uint8Array, mgfAlg: HashAlgorithm | 'SHA-1' = alg): Uint8Array {
   const hLen = hashLength(alg);
   const emLen = Math.ceil(emBits / 8);
   if (emLen < hLen + salt.length + 2) throw new PqtlsError('RSA modulus too small for PSS parameters', AlertDescription.internal_error);
@@ -72,15 +78,18 @@ function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt
   const db = new Uint8Array(emLen - hLen - 1);
   db[db.length - salt.length - 1] = 0x01;
   db.set(salt, db.length - salt.length);
-  const mask = mgf1(alg, h, db.length);
+  const mask = mgf1(mgfAlg, h, db.length);
   for (let i = 0; i < db.length; i++) db[i] = (db[i] as number) ^ (mask[i] as number);
   db[0] = (db[0] as number) & (0xff >>> (8 * emLen - emBits));
   return concat(db, h, Uint8Array.of(0xbc));
 }
 
-/** RSASSA-PSS-SIGN (RFC 8017 §8.1.1) with the given hash-length salt. */
+/**
+ * RSASSA-PSS-SIGN (RFC 8017 §8.1.1) with the given hash-length salt; MGF1 on
+ * the same hash unless an id-RSASSA-PSS key's restriction names another.
+ */
 export function rsaPssSign(key: NodeRsaKey, alg: HashAlgorithm, message: Uint8Array, salt: Uint8Array): Uint8Array {
-  const em = pssEncode(alg, message, key.bits - 1, salt);
+  const em = pssEncode(alg, message, key.bits - 1, salt, key.pss?.mgfHash ?? alg);
   // RSASP1 on the k-byte representative (EM is one byte shorter when bits ≡ 1 mod 8).
   const m = new Uint8Array(key.k);
   m.set(em, key.k - em.length);

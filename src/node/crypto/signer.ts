@@ -22,18 +22,20 @@
 import { sign, verify } from 'node:crypto';
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import {
-  SignatureScheme, hashLength, isSlhDsa, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm, type MlDsaAlgorithm,
-  type SigningScheme, type SlhDsaAlgorithm,
+  SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm,
+  type MlDsaAlgorithm, type SigningScheme, type SlhDsaAlgorithm,
 } from '../../pq/ids.js';
 import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
 import { KeyStore } from '../../pq/noble/keys.js';
-import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../../pq/provider.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
-import { NOBLE_SCHEMES, rsaMode } from '../../pq/noble/signatures.js';
+import { NOBLE_SCHEMES, checkPssRestriction, rsaMode } from '../../pq/noble/signatures.js';
+import { EXPONENT_BLINDING_BYTES, restrictedPssParams, rsaPssVerify as rsaPssVerifyNoble } from '../../pq/noble/rsa.js';
+import { parseRsaPublicKey } from '../../pq/noble/rsa-keys.js';
 import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
@@ -99,12 +101,18 @@ export class NodeSigner {
       case 'ecdsa-p384':
         this.random(32); // noble's RFC 6979 §3.6 hedge; OpenSSL picks its own nonce
         return new Uint8Array(sign(ecdsaHash(key.algorithm), message, { key: key.key, dsaEncoding: 'der' }));
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme);
+        if (key.algorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, key.pss)) {
+          throw new ConfigError(`${signatureSchemeName(scheme)} is outside this RSASSA-PSS key's parameters (${key.pss?.hash}, salt ≥ ${key.pss?.saltLength})`);
+        }
         const signature = mode.pss
           ? rsaPssSign(key, mode.hash, message, this.random(hashLength(mode.hash)))
           : rsaPkcs1Sign(key, mode.hash, message);
-        this.random(key.k + 8); // noble's blinding factor; OpenSSL blinds with its own
+        // noble's bigint path draws a base-blinding factor and two exponent-blinding factors here; OpenSSL
+        // blinds with its own generator, but the draws keep the two backends' streams in step.
+        this.random(key.k + 8 + 2 * EXPONENT_BLINDING_BYTES);
         return signature;
       }
     }
@@ -114,7 +122,7 @@ export class NodeSigner {
    * False for any signature that does not verify; {@link IllegalParameterError}
    * for a public key that is not a valid key of the scheme's type.
    */
-  async verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  async verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): Promise<boolean> {
     if (typeof scheme === 'string') return this.mlDsa.verify(scheme, publicKey, message, signature);
     this.supported(scheme);
     const alg = schemeKeyAlgorithm(scheme);
@@ -134,8 +142,14 @@ export class NodeSigner {
           return false;
         }
       }
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme);
+        const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
+        if (mode.pss && mgf && mgf !== mode.hash) {
+          // node's verify cannot take another MGF1 hash; the encoding check is the noble code's.
+          return rsaPssVerifyNoble(parseRsaPublicKey(publicKey), message, signature, restrictedPssParams(mode.hash, mgf));
+        }
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }
     }
@@ -155,6 +169,7 @@ export class NodeSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(alg, ecdsaScalarFromSeed(alg, this.random(ecdsaSeedLength(alg)))));
       case 'rsa':
+      case 'rsa-pss':
         throw new UnsupportedAlgorithmError(`${this.providerName} provider does not generate RSA keys; import one instead`);
       default:
         throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String(alg)}`);
@@ -175,6 +190,11 @@ export class NodeSigner {
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
         return this.wrap(rsaImport(material.pkcs1, this.minRsaBits));
+      case 'rsa-pss': {
+        const key = rsaImport(material.pkcs1, this.minRsaBits, 'rsa-pss', material.pss);
+        if (material.pss) checkPssRestriction(material.pss, key.bits);
+        return this.wrap(key);
+      }
       default:
         throw new UnsupportedAlgorithmError(`${this.providerName} provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }
@@ -190,6 +210,8 @@ export class NodeSigner {
         return { algorithm: key.algorithm, secret: key.secret.slice() };
       case 'rsa':
         return { algorithm: 'rsa', pkcs1: key.pkcs1.slice() };
+      case 'rsa-pss':
+        return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice() };
     }
   }
 }

@@ -2,9 +2,14 @@
  * Unsigned big-integer helpers for the RSA code: the RFC 8017 §4 conversions
  * and modular arithmetic on native bigint.
  *
- * Native bigint arithmetic is not constant-time. The RSA private-key operation
- * compensates with base blinding (see rsa.ts); nothing else here touches secrets
- * in a data-dependent way that blinding does not cover.
+ * Native bigint arithmetic is not constant-time, and nothing written on top of
+ * it can be: multiplication and remainder take time that depends on the
+ * operands' values. {@link modPow} at least does the same sequence of
+ * operations for every exponent of a given length, so the exponent's bits do
+ * not choose which operations run; but the real defence for the RSA private
+ * key is in rsa.ts, which blinds both the base (m·r^e) and the exponent
+ * (d_p + r₁·(p−1), d_q + r₂·(q−1)) afresh for every signature, so whatever
+ * leaks is about a value that is never used twice.
  */
 
 /** Big-endian unsigned bytes to bigint (OS2IP, RFC 8017 §4.2). */
@@ -41,15 +46,42 @@ export function mod(a: bigint, m: bigint): bigint {
   return r < 0n ? r + m : r;
 }
 
-/** base^exp mod m by left-to-right square-and-multiply; m > 1, exp ≥ 0. */
+const WINDOW = 4;
+
+/**
+ * base^exp mod m with a fixed 4-bit window, for secret exponents; m > 1,
+ * exp ≥ 0. Every window costs four squarings and one multiplication, a zero
+ * window included (it multiplies by table[0] = 1), so the operation sequence
+ * depends only on the exponent's length, not on its bits. See the module
+ * comment for why that is not the same as constant time.
+ */
 export function modPow(base: bigint, exp: bigint, m: bigint): bigint {
+  const b = mod(base, m);
+  const table: bigint[] = [1n % m, b];
+  for (let i = 2; i < 1 << WINDOW; i++) table.push(((table[i - 1] as bigint) * b) % m);
+  const windows = Math.ceil(bitLength(exp) / WINDOW);
+  const mask = BigInt((1 << WINDOW) - 1);
+  let result = 1n % m;
+  for (let w = windows - 1; w >= 0; w--) {
+    for (let i = 0; i < WINDOW; i++) result = (result * result) % m;
+    result = (result * (table[Number((exp >> BigInt(w * WINDOW)) & mask)] as bigint)) % m;
+  }
+  return result;
+}
+
+/**
+ * base^exp mod m by plain square-and-multiply, for public exponents only
+ * (verification, blinding with e): it skips multiplications for zero bits,
+ * which is cheaper for e = 65537 and fine because e is no secret.
+ */
+export function modPowPublic(base: bigint, exp: bigint, m: bigint): bigint {
   let result = 1n;
   const b = mod(base, m);
   for (let i = bitLength(exp) - 1; i >= 0; i--) {
     result = (result * result) % m;
     if ((exp >> BigInt(i)) & 1n) result = (result * b) % m;
   }
-  return result;
+  return result % m;
 }
 
 /** a^-1 mod m, or undefined when gcd(a, m) ≠ 1. */

@@ -1,10 +1,11 @@
 import { UnsupportedAlgorithmError } from '../../errors.js';
 import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SigningScheme } from '../ids.js';
 import { groupName } from '../ids.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { NOBLE_GROUPS, nobleKeyExchange } from './kex.js';
 import { NobleSigner, NOBLE_SCHEMES } from './signatures.js';
+import type { RsaPrivateOps } from './rsa-webcrypto.js';
 import { nobleAead, nobleHash, nobleHeaderProtection, nobleHkdfExpand, nobleHkdfExtract, nobleHmac } from './symmetric.js';
 
 export interface NobleProviderOptions {
@@ -20,6 +21,15 @@ export interface NobleProviderOptions {
    * (RFC 8448's server key has 1024 bits), never for real keys.
    */
   minRsaSigningBits?: number;
+  /**
+   * Where RSA private-key operations run. `auto` (the default) uses the
+   * platform's WebCrypto when `random` is the platform CSPRNG and WebCrypto is
+   * present, and the pure-bigint code otherwise, so that an injected source
+   * reproduces RSA signatures exactly. `webcrypto` insists on WebCrypto (its
+   * RSA-PSS salt then comes from the platform, not from `random`); `bigint`
+   * forces the pure code, which blinds base and exponent from `random`.
+   */
+  rsaPrivateOps?: RsaPrivateOps;
 }
 
 /**
@@ -29,7 +39,7 @@ export interface NobleProviderOptions {
 export function createNobleProvider(options: NobleProviderOptions = {}): CryptoProvider {
   const random = options.random ?? systemRandom;
   const name = 'noble';
-  const signer = new NobleSigner(name, random, options.minRsaSigningBits);
+  const signer = new NobleSigner(name, random, options.minRsaSigningBits, options.rsaPrivateOps);
   const kex = new Map<NamedGroup, KeyExchange>();
   for (const g of NOBLE_GROUPS) kex.set(g, nobleKeyExchange(g, name, random));
 
@@ -51,8 +61,8 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
       return k;
     },
     sign: async (scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array) => signer.sign(scheme, key, message),
-    verify: async (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
-      signer.verify(scheme, publicKey, message, signature),
+    verify: async (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions) =>
+      signer.verify(scheme, publicKey, message, signature, options),
     generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => signer.generateKeyPair(alg),
     importPrivateKey: async (material: PrivateKeyMaterial): Promise<KeyPair> => signer.importPrivateKey(material),
     exportPrivateKey: async (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => signer.exportPrivateKey(key),

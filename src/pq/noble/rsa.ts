@@ -4,16 +4,23 @@
  * (`rsa_pkcs1_*`, which TLS 1.3 accepts only in certificates). noble has no RSA,
  * so this is RFC 8017 on native bigint.
  *
- * The private-key operation uses the CRT and base blinding with randomness from
- * the provider's source, and checks s^e mod n = m before a signature leaves,
- * so neither timing nor a computation fault can expose the primes.
+ * This is the fallback for runtimes without WebCrypto, and the path taken
+ * when a seeded source must reproduce signatures exactly (signatures.ts
+ * chooses). The private-key operation uses the CRT with both base and exponent
+ * blinding, fresh for every signature from the provider's random source, and
+ * checks s^e mod n = m before a signature leaves, so that a computation fault
+ * cannot expose the primes. Native bigint arithmetic is not constant-time
+ * (see bigint.ts); blinding is what keeps a timing observer from learning
+ * about d_p, d_q or the message representative, since each operation works on
+ * values that are never used again.
  */
+import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat, constantTimeEqual } from '../../bytes.js';
 import type { HashAlgorithm } from '../ids.js';
 import type { RandomSource } from '../random.js';
-import { bigIntToBytes, bytesToBigInt, mod, modInverse, modPow } from './bigint.js';
+import { bigIntToBytes, bytesToBigInt, mod, modInverse, modPow, modPowPublic } from './bigint.js';
 import type { RsaPrivateKey, RsaPublicKey } from './rsa-keys.js';
 
 /** A one-shot hash function; noble's `sha256` and friends fit. */
@@ -26,6 +33,16 @@ const digests: Record<HashAlgorithm, Digest> = { 'SHA-256': sha256, 'SHA-384': s
 
 export function rsaDigest(alg: HashAlgorithm): Digest {
   return digests[alg];
+}
+
+/**
+ * PSS parameters for `rsa_pss_pss_*` under a key whose RSASSA-PSS-params name
+ * another MGF1 hash (possibly SHA-1, used only inside MGF1 here): the scheme's
+ * hash, MGF1 on `mgfHash`, salt = hash length.
+ */
+export function restrictedPssParams(alg: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1'): PssParams {
+  const hash = digests[alg];
+  return { hash, mgfHash: mgfHash === 'SHA-1' ? sha1 : digests[mgfHash], saltLength: hash.outputLen };
 }
 
 /** PSS parameters. TLS fixes them (RFC 8446 §4.2.3); Wycheproof varies them. */
@@ -101,15 +118,32 @@ function rsaVerifyPrimitive(key: RsaPublicKey, signature: Uint8Array): bigint | 
   if (signature.length !== key.k) return undefined;
   const s = bytesToBigInt(signature);
   if (s >= key.n) return undefined;
-  return modPow(s, key.e, key.n);
+  return modPowPublic(s, key.e, key.n);
 }
 
+/** Bytes of randomness per exponent-blinding factor (64 bits). */
+export const EXPONENT_BLINDING_BYTES = 8;
+
 /**
- * RSASP1 (RFC 8017 §5.2.1) through the CRT, blinded: the exponentiation sees
- * m·r^e for a fresh random r, and the result is unblinded with r^-1. The
- * signature is checked with the public exponent before it is returned.
+ * Observes the blinded CRT exponents of one private-key operation. Tests use it
+ * to see that the exponents differ per call; production code passes nothing.
  */
-function rsaSignPrimitive(key: RsaPrivateKey, m: bigint, random: RandomSource): bigint {
+export type BlindedExponentObserver = (dp: bigint, dq: bigint) => void;
+
+/**
+ * RSASP1 (RFC 8017 §5.2.1) through the CRT, blinded twice:
+ * - the base: the exponentiation sees m·r^e for a fresh random r, and the
+ *   result is unblinded with r^-1;
+ * - the exponents: d_p' = d_p + r₁·(p−1) and d_q' = d_q + r₂·(q−1) with fresh
+ *   64-bit r₁, r₂. By Fermat x^(p−1) ≡ 1 mod p for the (invertible, since
+ *   blinded) base, so the result is unchanged, but the bits the
+ *   exponentiation walks differ on every call.
+ * The signature is checked with the public exponent before it is returned.
+ *
+ * Randomness drawn, in order: k+8 bytes per base-blinding attempt, then 8
+ * bytes for r₁ and 8 for r₂.
+ */
+function rsaSignPrimitive(key: RsaPrivateKey, m: bigint, random: RandomSource, observe?: BlindedExponentObserver): bigint {
   const { n, e, p, q, dp, dq, qInv } = key;
   let r = 0n;
   let rInv: bigint | undefined;
@@ -118,21 +152,26 @@ function rsaSignPrimitive(key: RsaPrivateKey, m: bigint, random: RandomSource): 
     r = bytesToBigInt(random(key.k + 8)) % n;
     rInv = modInverse(r, n);
   }
-  const blinded = (m * modPow(r, e, n)) % n;
-  const m1 = modPow(blinded % p, dp, p);
-  const m2 = modPow(blinded % q, dq, q);
+  const dpBlinded = dp + bytesToBigInt(random(EXPONENT_BLINDING_BYTES)) * (p - 1n);
+  const dqBlinded = dq + bytesToBigInt(random(EXPONENT_BLINDING_BYTES)) * (q - 1n);
+  observe?.(dpBlinded, dqBlinded);
+  const blinded = (m * modPowPublic(r, e, n)) % n;
+  const m1 = modPow(blinded % p, dpBlinded, p);
+  const m2 = modPow(blinded % q, dqBlinded, q);
   const h = mod(qInv * (m1 - m2), p);
   const s = ((m2 + h * q) * rInv) % n;
-  if (modPow(s, e, n) !== m) {
+  if (modPowPublic(s, e, n) !== m) {
     throw new PqtlsError('RSA signature failed its self-check (fault or corrupted key); not released', AlertDescription.internal_error);
   }
   return s;
 }
 
 /** RSASSA-PSS-SIGN (RFC 8017 §8.1.1) with a fresh salt of `params.saltLength` bytes. */
-export function rsaPssSign(key: RsaPrivateKey, message: Uint8Array, params: PssParams, random: RandomSource): Uint8Array {
+export function rsaPssSign(
+  key: RsaPrivateKey, message: Uint8Array, params: PssParams, random: RandomSource, observe?: BlindedExponentObserver,
+): Uint8Array {
   const em = pssEncode(message, key.bits - 1, params, random(params.saltLength));
-  return bigIntToBytes(rsaSignPrimitive(key, bytesToBigInt(em), random), key.k);
+  return bigIntToBytes(rsaSignPrimitive(key, bytesToBigInt(em), random, observe), key.k);
 }
 
 /** RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with explicit parameters. */
@@ -166,10 +205,12 @@ function pkcs1Encode(message: Uint8Array, alg: HashAlgorithm, emLen: number): Ui
 }
 
 /** RSASSA-PKCS1-V1_5-SIGN (RFC 8017 §8.2.1). Deterministic apart from the blinding. */
-export function rsaPkcs1Sign(key: RsaPrivateKey, message: Uint8Array, alg: HashAlgorithm, random: RandomSource): Uint8Array {
+export function rsaPkcs1Sign(
+  key: RsaPrivateKey, message: Uint8Array, alg: HashAlgorithm, random: RandomSource, observe?: BlindedExponentObserver,
+): Uint8Array {
   const em = pkcs1Encode(message, alg, key.k);
   if (!em) throw new PqtlsError('RSA modulus too small for PKCS #1 v1.5', AlertDescription.internal_error);
-  return bigIntToBytes(rsaSignPrimitive(key, bytesToBigInt(em), random), key.k);
+  return bigIntToBytes(rsaSignPrimitive(key, bytesToBigInt(em), random, observe), key.k);
 }
 
 /**

@@ -9,24 +9,34 @@
  * - key generation: ML-DSA one 32-byte seed ξ (FIPS 204 Alg. 1), Ed25519 the
  *   32-byte private key, ECDSA 48 (P-256) or 72 (P-384) bytes reduced to a scalar;
  * - signing: ML-DSA 32 bytes of rnd (FIPS 204 Alg. 2, hedged), ECDSA 32 bytes of
- *   extra entropy for RFC 6979 §3.6, RSA-PSS a hash-length salt and then k+8
- *   bytes per blinding attempt (RSA PKCS #1 v1.5 only the latter); Ed25519 draws
- *   nothing.
+ *   extra entropy for RFC 6979 §3.6; RSA on bigint: PSS a hash-length salt,
+ *   then k+8 bytes per base-blinding attempt and 2×8 bytes of exponent
+ *   blinding (PKCS #1 v1.5 only the blinding); Ed25519 draws nothing.
  * - SLH-DSA (certificates only): 3n bytes SK.seed ‖ SK.prf ‖ PK.seed per key
  *   (FIPS 205 Alg. 21), n bytes of opt_rand per signature (Alg. 22, hedged).
+ *
+ * ## RSA private-key operations
+ * By default RSA signs on the platform's WebCrypto (rsa-webcrypto.ts), whose
+ * engines do fixed-width, blinded arithmetic, when the provider draws from the
+ * platform CSPRNG anyway: WebCrypto makes its own salt and blinding from that
+ * same generator. With an injected source (a seeded test, a replayed trace)
+ * that would break reproducibility, so RSA then signs on bigint (rsa.ts),
+ * which blinds base and exponent from the injected source; so does a runtime
+ * without WebCrypto. {@link NobleProviderOptions.rsaPrivateOps} overrides.
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, SigningScheme } from '../ids.js';
-import { SignatureScheme, isSlhDsa, signatureSchemeName, signingKeyAlgorithm, signingSchemeName, slhDsaSizes } from '../ids.js';
-import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef } from '../provider.js';
-import type { RandomSource } from '../random.js';
+import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction, SigningScheme } from '../ids.js';
+import { SignatureScheme, isSlhDsa, pssSchemeAllowed, signatureSchemeName, signingKeyAlgorithm, signingSchemeName, slhDsaSizes } from '../ids.js';
+import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
+import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
 import { KeyStore } from './keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
 import { slhDsaGenerate, slhDsaImport, slhDsaSign, slhDsaVerify, type SlhDsaKey } from './slhdsa.js';
-import { rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
+import { restrictedPssParams, rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
 import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
+import { platformSubtle, WebCryptoRsaKey, type RsaPrivateOps } from './rsa-webcrypto.js';
 
 /** Signature schemes of the noble provider, most preferred first: post-quantum, then EdDSA, ECDSA, RSA. */
 export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
@@ -39,12 +49,23 @@ export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
   SignatureScheme.rsa_pss_rsae_sha256,
   SignatureScheme.rsa_pss_rsae_sha384,
   SignatureScheme.rsa_pss_rsae_sha512,
+  SignatureScheme.rsa_pss_pss_sha256,
+  SignatureScheme.rsa_pss_pss_sha384,
+  SignatureScheme.rsa_pss_pss_sha512,
   SignatureScheme.rsa_pkcs1_sha256,
   SignatureScheme.rsa_pkcs1_sha384,
   SignatureScheme.rsa_pkcs1_sha512,
 ]);
 
-type RsaKey = { readonly algorithm: 'rsa'; readonly key: RsaPrivateKey; readonly publicKey: Uint8Array };
+type RsaKey = {
+  /** `rsa-pss`: an id-RSASSA-PSS key, which signs only `rsa_pss_pss_*` within its restriction. */
+  readonly algorithm: 'rsa' | 'rsa-pss';
+  readonly pss?: RsaPssRestriction;
+  readonly key: RsaPrivateKey;
+  readonly publicKey: Uint8Array;
+  /** The key imported into WebCrypto, when private operations run there. */
+  readonly webCrypto?: WebCryptoRsaKey;
+};
 /** What a {@link PrivateKeyRef} of this signer stands for. */
 type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey | SlhDsaKey;
 
@@ -54,6 +75,9 @@ export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; reado
     case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
     case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
     case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
+    case SignatureScheme.rsa_pss_pss_sha256: return { pss: true, hash: 'SHA-256' };
+    case SignatureScheme.rsa_pss_pss_sha384: return { pss: true, hash: 'SHA-384' };
+    case SignatureScheme.rsa_pss_pss_sha512: return { pss: true, hash: 'SHA-512' };
     case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
     case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
     case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
@@ -61,9 +85,41 @@ export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; reado
   }
 }
 
-function rsaKey(pkcs1: Uint8Array, minBits: number): RsaKey {
+function rsaKey(
+  algorithm: 'rsa' | 'rsa-pss', pkcs1: Uint8Array, pss: RsaPssRestriction | undefined, minBits: number, subtle: SubtleCrypto | undefined,
+): RsaKey {
   const key = parseRsaPrivateKey(pkcs1, minBits);
-  return { algorithm: 'rsa', key, publicKey: encodeRsaPublicKey(key) };
+  if (pss) checkPssRestriction(pss, key.bits);
+  return {
+    algorithm, key, publicKey: encodeRsaPublicKey(key),
+    ...(pss ? { pss } : {}),
+    ...(subtle ? { webCrypto: new WebCryptoRsaKey(subtle, key.pkcs1) } : {}),
+  };
+}
+
+/** A restriction no TLS scheme can satisfy, or that no signature fits in the modulus, is refused at import. */
+export function checkPssRestriction(pss: RsaPssRestriction, bits: number): void {
+  const hLen = tlsPssParams(pss.hash).hash.outputLen;
+  if (!Number.isInteger(pss.saltLength) || pss.saltLength < 0) throw new ConfigError(`RSASSA-PSS salt length ${pss.saltLength} is invalid`);
+  if (pss.saltLength > hLen) {
+    throw new ConfigError(`RSASSA-PSS key requires salts of at least ${pss.saltLength} bytes; TLS signs with ${hLen} (RFC 8446 §4.2.3)`);
+  }
+  if (Math.ceil((bits - 1) / 8) < hLen + hLen + 2) throw new ConfigError(`RSA modulus of ${bits} bits is too small for RSASSA-PSS with ${pss.hash}`);
+}
+
+/** Resolves {@link RsaPrivateOps} to the SubtleCrypto to sign on, or undefined for bigint. */
+function rsaSubtle(ops: RsaPrivateOps, random: RandomSource): SubtleCrypto | undefined {
+  switch (ops) {
+    case 'bigint':
+      return undefined;
+    case 'webcrypto': {
+      const subtle = platformSubtle();
+      if (!subtle) throw new ConfigError('rsaPrivateOps "webcrypto": this runtime has no crypto.subtle');
+      return subtle;
+    }
+    case 'auto':
+      return random === systemRandom ? platformSubtle() : undefined;
+  }
 }
 
 /**
@@ -79,14 +135,18 @@ function rsaKey(pkcs1: Uint8Array, minBits: number): RsaKey {
  */
 export class NobleSigner {
   private readonly keys: KeyStore<SigningKey>;
+  private readonly subtle: SubtleCrypto | undefined;
 
   constructor(
     providerName: string,
     private readonly random: RandomSource,
     /** Smallest RSA modulus accepted for signing (see {@link NobleProviderOptions.minRsaSigningBits}). */
     private readonly minRsaBits: number = RSA_MIN_SIGN_BITS,
+    /** Where RSA private-key operations run (see {@link NobleProviderOptions.rsaPrivateOps}). */
+    rsaPrivateOps: RsaPrivateOps = 'auto',
   ) {
     this.keys = new KeyStore<SigningKey>(providerName);
+    this.subtle = rsaSubtle(rsaPrivateOps, random);
   }
 
   /** TLS schemes of {@link NOBLE_SCHEMES}, and every SLH-DSA parameter set as a certificate-only scheme. */
@@ -107,7 +167,7 @@ export class NobleSigner {
    * SLH-DSA (certificate-only, named by parameter set) is hedged with n bytes
    * of opt_rand and empty context, and checked by verification before return.
    */
-  sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array {
+  sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Uint8Array | Promise<Uint8Array> {
     NobleSigner.supported(scheme);
     const key = this.keys.unwrap(ref);
     const want = signingKeyAlgorithm(scheme);
@@ -125,8 +185,17 @@ export class NobleSigner {
       case 'ecdsa-p256':
       case 'ecdsa-p384':
         return ecdsaSign(key, message, this.random);
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const mode = rsaMode(scheme as SignatureScheme);
+        if (key.algorithm === 'rsa-pss' && !pssSchemeAllowed(scheme as SignatureScheme, key.pss)) {
+          throw new ConfigError(`${signingSchemeName(scheme)} is outside this RSASSA-PSS key's parameters (${key.pss?.hash}, salt ≥ ${key.pss?.saltLength})`);
+        }
+        if (key.pss && key.pss.mgfHash !== mode.hash) {
+          // WebCrypto ties MGF1 to the message hash, so a key restricted to another MGF1 hash signs on bigint.
+          return rsaPssSign(key.key, message, restrictedPssParams(mode.hash, key.pss.mgfHash), this.random);
+        }
+        if (key.webCrypto) return mode.pss ? key.webCrypto.signPss(mode.hash, message) : key.webCrypto.signPkcs1(mode.hash, message);
         return mode.pss
           ? rsaPssSign(key.key, message, tlsPssParams(mode.hash), this.random)
           : rsaPkcs1Sign(key.key, message, mode.hash, this.random);
@@ -140,7 +209,7 @@ export class NobleSigner {
    * valid key of the scheme's type (wrong length, not on the curve, malformed
    * `RSAPublicKey`, RSA modulus under 1024 bits).
    */
-  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): boolean {
     NobleSigner.supported(scheme);
     const alg = signingKeyAlgorithm(scheme);
     if (isSlhDsa(alg)) return slhDsaVerify(alg, publicKey, message, signature);
@@ -154,11 +223,13 @@ export class NobleSigner {
       case 'ecdsa-p256':
       case 'ecdsa-p384':
         return ecdsaVerify(alg, publicKey, message, signature);
-      case 'rsa': {
+      case 'rsa':
+      case 'rsa-pss': {
         const key = parseRsaPublicKey(publicKey);
         const mode = rsaMode(scheme as SignatureScheme);
+        const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
         return mode.pss
-          ? rsaPssVerify(key, message, signature, tlsPssParams(mode.hash))
+          ? rsaPssVerify(key, message, signature, mgf && mgf !== mode.hash ? restrictedPssParams(mode.hash, mgf) : tlsPssParams(mode.hash))
           : rsaPkcs1Verify(key, message, signature, mode.hash);
       }
     }
@@ -183,6 +254,7 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaGenerate(alg, this.random));
       case 'rsa':
+      case 'rsa-pss':
         throw new UnsupportedAlgorithmError('noble provider does not generate RSA keys; import one instead');
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String(alg)}`);
@@ -210,7 +282,9 @@ export class NobleSigner {
       case 'ecdsa-p384':
         return this.wrap(ecdsaImport(material.algorithm, material.secret));
       case 'rsa':
-        return this.wrap(rsaKey(material.pkcs1, this.minRsaBits));
+        return this.wrap(rsaKey('rsa', material.pkcs1, undefined, this.minRsaBits, this.subtle));
+      case 'rsa-pss':
+        return this.wrap(rsaKey('rsa-pss', material.pkcs1, material.pss, this.minRsaBits, this.subtle));
       default:
         throw new UnsupportedAlgorithmError(`noble provider has no key algorithm ${String((material as { algorithm: unknown }).algorithm)}`);
     }
@@ -235,6 +309,8 @@ export class NobleSigner {
         return { algorithm: key.algorithm, secret: key.secret.slice() };
       case 'rsa':
         return { algorithm: 'rsa', pkcs1: key.key.pkcs1.slice() };
+      case 'rsa-pss':
+        return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.key.pkcs1.slice() };
     }
   }
 }

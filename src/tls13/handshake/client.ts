@@ -1,6 +1,6 @@
 import { AlertDescription, SizeOverflowError } from '../../errors.js';
 import { equalBytes } from '../../bytes.js';
-import { groupName, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
+import { groupName, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type NamedGroup, type SignatureScheme } from '../../pq/ids.js';
 import type { KeyShare } from '../../pq/provider.js';
 import { cipherSuiteInfo, type CipherSuiteInfo } from '../cipher-suites.js';
 import type { PeerIdentity, ResolvedClient } from '../config.js';
@@ -472,7 +472,12 @@ export async function verifyPeerSignature(
   if (schemeKeyAlgorithm(scheme) !== peer.keyAlgorithm) {
     fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} does not fit the certificate's ${peer.keyAlgorithm} key`);
   }
-  const ok = await provider.verify(scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature);
+  if (peer.keyAlgorithm === 'rsa-pss' && !pssSchemeAllowed(scheme, peer.rsaPss)) {
+    fail(AlertDescription.illegal_parameter, `${signatureSchemeName(scheme)} is outside the certificate's RSASSA-PSS parameters`);
+  }
+  const ok = await provider.verify(
+    scheme, peer.publicKey, certificateVerifyContent(role, th), cv.signature, peer.rsaPss ? { rsaPss: peer.rsaPss } : undefined,
+  );
   if (!ok) fail(AlertDescription.decrypt_error, `${role} CertificateVerify signature does not verify`);
   return scheme;
 }
@@ -532,7 +537,7 @@ async function sendClientCertificate(
   cfg: ResolvedClient, req: CertRequest, transcript: Transcript, out: Outbox,
 ): Promise<SignatureScheme | undefined> {
   const cert = cfg.certificate;
-  const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, req.schemes) : undefined;
+  const scheme = cert ? chooseScheme(cert.keyAlgorithm, cfg.signatureSchemes, req.schemes, cert.rsaPss) : undefined;
   // No usable certificate: send an empty Certificate and let the server decide (§4.4.2).
   const chain = cert && scheme !== undefined ? cert.chain : [];
   const certMsg = encodeCertificate({ context: req.context, entries: chain.map((c) => ({ certData: c, extensions: [] })) });

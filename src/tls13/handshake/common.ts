@@ -1,6 +1,6 @@
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat, toHex, utf8 } from '../../bytes.js';
-import { SignatureScheme, schemeKeyAlgorithm, type KeyAlgorithm, type NamedGroup } from '../../pq/ids.js';
+import { SignatureScheme, pssSchemeAllowed, schemeKeyAlgorithm, type KeyAlgorithm, type NamedGroup, type RsaPssRestriction } from '../../pq/ids.js';
 import type { CipherSuiteInfo } from '../cipher-suites.js';
 import { ExtensionType } from '../constants.js';
 import type { Extension } from '../messages/extensions.js';
@@ -93,9 +93,12 @@ export function certificateVerifyContent(role: 'server' | 'client', transcriptHa
   return concat(pad, utf8(`TLS 1.3, ${role} CertificateVerify`), new Uint8Array([0]), transcriptHash);
 }
 
-/** Schemes that can sign with a key of `alg`, in our preference order. */
-export function schemesForKey(alg: KeyAlgorithm, ours: readonly SignatureScheme[]): SignatureScheme[] {
-  return ours.filter((s) => schemeKeyAlgorithm(s) === alg && !isPkcs1(s));
+/**
+ * Schemes that can sign with a key of `alg`, in our preference order; for an
+ * id-RSASSA-PSS key, only those within its `rsaPss` restriction (RFC 4055 §3.1).
+ */
+export function schemesForKey(alg: KeyAlgorithm, ours: readonly SignatureScheme[], rsaPss?: RsaPssRestriction): SignatureScheme[] {
+  return ours.filter((s) => schemeKeyAlgorithm(s) === alg && !isPkcs1(s) && (alg !== 'rsa-pss' || pssSchemeAllowed(s, rsaPss)));
 }
 
 /** rsa_pkcs1_* may only appear in certificates, never in CertificateVerify (RFC 8446 §4.2.3). */
@@ -104,8 +107,10 @@ export function isPkcs1(s: number): boolean {
 }
 
 /** Picks the first of our schemes for `alg` that the peer offered. */
-export function chooseScheme(alg: KeyAlgorithm, ours: readonly SignatureScheme[], peer: readonly number[]): SignatureScheme | undefined {
-  return schemesForKey(alg, ours).find((s) => peer.includes(s));
+export function chooseScheme(
+  alg: KeyAlgorithm, ours: readonly SignatureScheme[], peer: readonly number[], rsaPss?: RsaPssRestriction,
+): SignatureScheme | undefined {
+  return schemesForKey(alg, ours, rsaPss).find((s) => peer.includes(s));
 }
 
 /**

@@ -214,7 +214,7 @@ async function decideResumption(
   }
   if (psk) return { kind: 'resume', psk, scheme: undefined, dhe: share };
   const clientSchemes = decodeU16List(required(ch.extensions, ExtensionType.signature_algorithms, 'signature_algorithms'), 'signature_algorithms');
-  const scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes);
+  const scheme = chooseScheme(cfg.certificate.keyAlgorithm, cfg.signatureSchemes, clientSchemes, cfg.certificate.rsaPss);
   if (scheme === undefined) fail(AlertDescription.handshake_failure, `client accepts no signature scheme for our ${cfg.certificate.keyAlgorithm} key`);
   return { kind: 'full', psk: undefined, scheme, dhe: share };
 }

@@ -36,30 +36,22 @@ function target(rel: string, spec: string): string | undefined {
   return spec.startsWith('.') ? posix.normalize(posix.join(posix.dirname(rel), spec)) : undefined;
 }
 
-type Layer = 'adapter' | 'noble' | 'core';
+type Layer = 'adapter' | 'noble' | 'testing' | 'core';
 /**
  * adapter: src/node and src/cli, the only code that may use Node. noble: the noble backend in
- * src/pq/noble. core: everything else (src/pq, src/tls13, src/quic, src/codec, src/x509, src/*.ts).
+ * src/pq/noble. testing: `pqtls/testing`, whose reproducible random sources run on noble's ChaCha20
+ * and SHA-256 packages (never on the backend's internals). core: everything else (src/pq, src/tls13,
+ * src/quic, src/codec, src/x509, src/*.ts).
  */
 function layerOf(rel: string): Layer {
   if (/^(node|cli)\//.test(rel)) return 'adapter';
   if (rel.startsWith('pq/noble/')) return 'noble';
+  if (rel.startsWith('testing/')) return 'testing';
   return 'core';
 }
 
 /** The only core files that may import the noble backend, and what: the default provider's entry. */
 const NOBLE_ENTRIES: ReadonlyMap<string, readonly string[]> = new Map([['pq/index.ts', ['pq/noble/index.js']]]);
-
-/**
- * Core imports of noble that exist today and are to be removed: issue 10 item 4 (the core must not
- * depend on the noble backend or its packages). Each is `file → specifier`; any other core → noble
- * import fails this test.
- */
-const KNOWN_NOBLE_IN_CORE: readonly string[] = [
-  // The seeded ChaCha20 RandomSource (seededRandom) uses noble's ChaCha20 and SHA-256 directly.
-  'pq/random.ts → @noble/ciphers/chacha.js',
-  'pq/random.ts → @noble/hashes/sha2.js',
-];
 
 /** Import-rule violations of one file (src-relative path), as `file → specifier (rule)`. */
 function violations(rel: string, source: string): string[] {
@@ -71,10 +63,11 @@ function violations(rel: string, source: string): string[] {
     const edge = `${rel} → ${spec}`;
     if (isBuiltin(spec)) bad.push(`${edge} (Node built-in)`);
     if (to !== undefined && /^(node|cli)\//.test(to)) bad.push(`${edge} (adapter or CLI)`);
-    if (layer === 'core') {
-      const noble = (to !== undefined && to.startsWith('pq/noble/')) || spec.startsWith('@noble/');
+    if (layer === 'core' || layer === 'testing') {
+      const backend = to !== undefined && to.startsWith('pq/noble/');
+      const noble = backend || (layer === 'core' && spec.startsWith('@noble/'));
       const allowed = to !== undefined && (NOBLE_ENTRIES.get(rel) ?? []).includes(to);
-      if (noble && !allowed && !KNOWN_NOBLE_IN_CORE.includes(edge)) bad.push(`${edge} (noble backend)`);
+      if (noble && !allowed) bad.push(`${edge} (noble backend)`);
     }
     if (to !== undefined && rel.startsWith('pq/') && /^(tls13|quic|x509)\//.test(to)) bad.push(`${edge} (pq is below tls13, quic, x509)`);
     if (to !== undefined && rel.startsWith('tls13/') && to.startsWith('quic/')) bad.push(`${edge} (tls13 is below quic)`);
@@ -111,11 +104,6 @@ describe('layering', () => {
   it('the core and the noble backend import no Node built-in, adapter or CLI; the core no noble beyond its entry', () => {
     expect(nodeFree.length).toBeGreaterThan(50);
     expect(nodeFree.flatMap((f) => violations(f.rel, f.source))).toEqual([]);
-  });
-
-  it(`the known core → noble imports (issue 10 item 4) still exist: remove an entry once it is fixed`, () => {
-    const edges = all.flatMap((f) => importsOf(f.source).map((spec) => `${f.rel} → ${spec}`));
-    expect(KNOWN_NOBLE_IN_CORE.filter((e) => !edges.includes(e))).toEqual([]);
   });
 
   it('nothing in src but src/testing imports src/testing: test support stays out of the shipped code paths', () => {

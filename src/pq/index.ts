@@ -12,6 +12,5 @@ export type {
   CryptoProvider, HashFunction, HashContext, AeadKey, HeaderProtectionKey, KeyExchange, KeyShare, PrivateKeyRef,
   KeyPair, PrivateKeyMaterial, VerifyOptions,
 } from './provider.js';
-export { createNobleProvider, type NobleProviderOptions } from './noble/index.js';
-export type { RsaPrivateOps } from './noble/rsa-webcrypto.js';
+export { createNobleProvider, type NobleProviderOptions, type RsaPrivateOps } from './noble/index.js';
 export { systemRandom, type RandomSource } from './random.js';

@@ -8,6 +8,8 @@ import { NobleSigner, NOBLE_SCHEMES } from './signatures.js';
 import type { RsaPrivateOps } from './rsa-webcrypto.js';
 import { nobleAead, nobleHash, nobleHeaderProtection, nobleHkdfExpand, nobleHkdfExtract, nobleHmac } from './symmetric.js';
 
+export type { RsaPrivateOps } from './rsa-webcrypto.js';
+
 export interface NobleProviderOptions {
   /**
    * Source of every random byte the provider uses: key generation, key shares,

@@ -25,24 +25,26 @@ const load = (entry: Entry | 'root'): Promise<Record<string, unknown>> =>
 const SURFACE: Record<Entry, { readonly values: string; readonly types: string }> = {
   'pq': {
     values: `
-      AlertDescription BadRecordMacError ConfigError DecodeError IllegalParameterError KeyUnavailableError
-      NamedGroup PqtlsError RecordOverflowError SignatureScheme UnsupportedAlgorithmError aeadKeyLength alertName
-      createNobleProvider groupName hashLength isNamedGroup isSignatureScheme parseGroupName
-      parseSignatureSchemeName schemeKeyAlgorithm signatureSchemeName systemRandom
+      AlertDescription BadRecordMacError ConfigError DecodeError IllegalParameterError KeyUnavailableError NamedGroup
+      PqtlsError RecordOverflowError SLH_DSA_ALGORITHMS SignatureScheme SizeOverflowError UnsupportedAlgorithmError
+      aeadKeyLength alertName createNobleProvider groupName hashLength isNamedGroup isSignatureScheme isSlhDsa
+      parseGroupName parseSignatureSchemeName pssSchemeAllowed schemeKeyAlgorithm signatureSchemeName
+      signingKeyAlgorithm signingSchemeName slhDsaSizes systemRandom
     `,
     types: `
-      AeadAlgorithm AeadKey CryptoProvider HashAlgorithm HashContext HashFunction HeaderProtectionAlgorithm
-      HeaderProtectionKey KeyAlgorithm KeyExchange KeyPair KeyShare MlDsaAlgorithm NamedGroupName
-      NobleProviderOptions PrivateKeyMaterial PrivateKeyRef RandomSource SignatureSchemeName
+      AeadAlgorithm AeadKey CertificateOnlyScheme CryptoProvider HashAlgorithm HashContext HashFunction
+      HeaderProtectionAlgorithm HeaderProtectionKey KeyAlgorithm KeyExchange KeyPair KeyShare MlDsaAlgorithm
+      NamedGroupName NobleProviderOptions PrivateKeyMaterial PrivateKeyRef RandomSource RsaPrivateOps
+      RsaPssRestriction SignatureSchemeName SigningScheme SlhDsaAlgorithm TlsKeyAlgorithm VerifyOptions
     `,
   },
   'tls13': {
     values: `
-      AlertDescription BadRecordMacError CipherSuite ConfigError DEFAULT_CIPHER_SUITES DEFAULT_KEY_SHARES
-      DecodeError IllegalParameterError KeyUnavailableError MAX_RECORD_SIZE_LIMIT MemoryAntiReplay
-      MemorySessionStore PqtlsError RecordOverflowError TicketKeyRing TlsConnection UnsupportedAlgorithmError
-      alertName cipherSuiteInfo cipherSuiteName decodeSession deriveSecret encodeSession hkdfExpandLabel
-      loadCertifiedKey noPadding padToBlockSize padToMaximum pemCertificates sessionUsable webPkiVerifier
+      AlertDescription BadRecordMacError CipherSuite ConfigError DEFAULT_CIPHER_SUITES DEFAULT_KEY_SHARES DecodeError
+      IllegalParameterError KeyUnavailableError MAX_RECORD_SIZE_LIMIT MemoryAntiReplay MemorySessionStore PqtlsError
+      RecordOverflowError SizeOverflowError TicketKeyRing TlsConnection UnsupportedAlgorithmError alertName
+      cipherSuiteInfo cipherSuiteName decodeSession deriveSecret encodeSession hkdfExpandLabel loadCertifiedKey
+      noPadding padToBlockSize padToMaximum pemCertificates sessionUsable webPkiVerifier
     `,
     types: `
       AntiReplay CertificateVerifier CertifiedKey CipherSuiteInfo CipherSuiteName ClientOptions CommonOptions
@@ -57,44 +59,46 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       DEFAULT_QUIC_VERSIONS DEFAULT_TRANSPORT_PARAMETERS DecodeError FrameType IllegalParameterError
       InvalidPacketError KeyUnavailableError MAX_CID_LENGTH MAX_PACKET_NUMBER MAX_STREAMS_LIMIT
       MIN_STATELESS_RESET_LENGTH OneRttKeys PqtlsError QUIC_DEFAULT_LIMITS QUIC_V1 QUIC_V2 QuicConnection
-      QuicTransportError RecordOverflowError RetryTokens STATELESS_RESET_TOKEN_LENGTH StreamUsageError
-      StreamsBlockedError TAG_LENGTH TransportErrorCode TransportParameterId UnsupportedAlgorithmError alertName
-      coalescePackets decodeFrames decodePacketNumber decodeTransportParameters decryptPayload deriveDirectionalKeys
-      derivePacketKey encodeFrame encodeFrames encodeRetry encodeStatelessReset encodeTransportParameters
-      encodeVersionNegotiation headerLength initialKeys initialSecrets isFrameAllowed isKnownFrameType
-      isReservedVersion isStatelessReset longPacketType nextTrafficSecret openPacket packetNonce packetNumberLength
-      parsePacket quicCipherSuite removeHeaderProtection restoreHeaderProtection sealPacket splitDatagram
-      statelessResetLength statelessResetToken transportErrorName truncatePacketNumber verifyRetry versionTable
-      writeHeader
+      QuicTransportError RecordOverflowError RetryTokens STATELESS_RESET_TOKEN_LENGTH SizeOverflowError
+      StreamUsageError StreamsBlockedError TAG_LENGTH TransportErrorCode TransportParameterId
+      UnsupportedAlgorithmError alertName coalescePackets decodeFrames decodePacketNumber decodeTransportParameters
+      decryptPayload deriveDirectionalKeys derivePacketKey encodeFrame encodeFrames encodeRetry encodeStatelessReset
+      encodeTransportParameters encodeVersionNegotiation headerLength initialKeys initialSecrets isFrameAllowed
+      isKnownFrameType isReservedVersion isStatelessReset longPacketType nextTrafficSecret openFirstInitial openPacket
+      packetNonce packetNumberLength parsePacket quicCipherSuite removeHeaderProtection restoreHeaderProtection
+      sealPacket splitDatagram statelessResetLength statelessResetToken transportErrorName truncatePacketNumber
+      verifyRetry versionTable writeHeader
     `,
     types: `
-      AckRange DecodeFramesOptions DirectionalKeys EcnCounts Frame FrameName LongPacketType OpenedOneRttPacket
-      OpenedPacket OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress ProtectedPacket
-      ProtectedPacketType QuicCipherSuite QuicClientOptions QuicCommonOptions QuicEvent QuicServerOptions
-      QuicVersion QuicVersionTable RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
+      AckRange DecodeFramesOptions DirectionalKeys EcnCounts FirstInitial Frame FrameName LongPacketType
+      OpenedOneRttPacket OpenedPacket OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress
+      ProtectedPacket ProtectedPacketType QuicCipherSuite QuicClientOptions QuicCommonOptions QuicEvent
+      QuicServerOptions QuicVersion QuicVersionTable RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
       TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation
       VersionNegotiationPacket
     `,
   },
   'x509': {
     values: `
-      AlertDescription BadRecordMacError CA_KEY_ALGORITHMS CertificateError ConfigError DEFAULT_CHAIN_LIMITS
-      DecodeError IllegalParameterError KeyUnavailableError ML_DSA_EXPANDED_KEY_LENGTH ML_DSA_PUBLIC_KEY_LENGTH Oid
-      PqtlsError RSA_MAX_VERIFY_BITS RecordOverflowError UnsupportedAlgorithmError alertName authorityKeyIdExtension
-      basicConstraintsExtension certificateAlert certificateSignatureScheme certificateToPem chainToPem decodePem
-      dnsNameMatches encodePem encodePkcs8 encodeSubjectPublicKeyInfo exportPrivateKeyPem extKeyUsageExtension
-      formatCertificate formatIp generateRoot importPrivateKey importPrivateKeyPem isSelfIssued issueCertificate
-      issueIntermediate issueLeaf keyIdentifier keyUsageExtension nameAttribute nameConstraintsExtension
-      parseCertificate parseIp parsePemChain parsePkcs8 parsePkcs8Pem parseSubjectPublicKeyInfo
-      publicKeyAlgorithmName randomSerialNumber signCertificate signatureAlgorithmName signatureVerificationCost
-      subjectAltNameExtension subjectKeyIdExtension summarizeCertificate verifyChain
+      AlertDescription BadRecordMacError CA_KEY_ALGORITHMS CA_ONLY_KEY_ALGORITHMS CertificateError ConfigError
+      DEFAULT_CHAIN_LIMITS DEFAULT_CSR_LIMITS DecodeError IllegalParameterError KeyUnavailableError
+      ML_DSA_EXPANDED_KEY_LENGTH ML_DSA_PUBLIC_KEY_LENGTH Oid PqtlsError RSA_MAX_VERIFY_BITS RecordOverflowError
+      SizeOverflowError UnsupportedAlgorithmError alertName authorityKeyIdExtension basicConstraintsExtension
+      certificateAlert certificateSignatureScheme certificateToPem certificationRequestToPem chainToPem
+      createCertificationRequest decodePem dnsNameMatches encodePem encodePkcs8 encodeSubjectPublicKeyInfo
+      exportPrivateKeyPem extKeyUsageExtension formatCertificate formatIp generateRoot importPrivateKey
+      importPrivateKeyPem isSelfIssued issueCertificate issueIntermediate issueLeaf issueLeafFromRequest keyIdentifier
+      keyUsageExtension nameAttribute nameConstraintsExtension parseCertificate parseCertificationRequest parseIp
+      parsePemChain parsePkcs8 parsePkcs8Pem parseSubjectPublicKeyInfo publicKeyAlgorithmName randomSerialNumber
+      signCertificate signatureAlgorithmName signatureVerificationCost subjectAltNameExtension subjectKeyIdExtension
+      summarizeCertificate verifyCertificationRequest verifyChain
     `,
     types: `
       BasicConstraints Certificate CertificateErrorReason CertificateExtensions CertificateInput CertificateRef
-      CertificateSpec CertificateSummary ChainLimits DistinguishedName Extension ExtensionSpec IntermediateOptions
-      IssuedCertificate IssuerCredentials KeyPurpose KeyUsageBit LeafOptions MlDsaKeyFormat NameAttribute
-      NameConstraints NameConstraintsSpec NameSubtree PemBlock Pkcs8Key PublicKeyInfo RootOptions SignatureAlgorithm
-      SubjectAltNames VerifiedChain VerifyChainOptions
+      CertificateSpec CertificateSummary CertificationRequest ChainLimits CsrLimits CsrOptions DistinguishedName
+      Extension ExtensionSpec IntermediateOptions IssuedCertificate IssuerCredentials KeyPurpose KeyUsageBit
+      LeafFromRequestOptions LeafOptions MlDsaKeyFormat NameAttribute NameConstraints NameConstraintsSpec NameSubtree
+      PemBlock Pkcs8Key PublicKeyInfo RootOptions SignatureAlgorithm SubjectAltNames VerifiedChain VerifyChainOptions
     `,
   },
   'node': {

@@ -12,6 +12,7 @@ import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { ContentType, ExtensionType, HRR_RANDOM, TLS13 } from '../../src/tls13/constants.js';
 import { TlsConnection, type ConnectionLimits, type TlsEvent } from '../../src/tls13/connection.js';
 import { encodeCookie, encodeSupportedVersionsServer } from '../../src/tls13/messages/extensions.js';
+import { HandshakeReassembler } from '../../src/tls13/messages/handshake.js';
 import { encodeServerHello } from '../../src/tls13/messages/hello.js';
 import { encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
 import { encodeRecord, encodeRecords, fragment } from '../../src/tls13/record-layer.js';
@@ -378,5 +379,21 @@ describe('B.11: handshake reassembly is linear in the bytes received (RFC 8446 Â
     // The record reader and the reassembler copy each byte a bounded number of times.
     expect(large).toBeLessThan(small * 2.2);
     expect(large).toBeLessThan(32 * 1024 * 16);
+  });
+
+  it('an announced length costs memory only as its bytes arrive (issue 9 B.8: a 10-byte connection must not hold 256 KiB)', () => {
+    const r = new HandshakeReassembler(256 * 1024);
+    // A ClientHello header announcing 256 KiB - 4, and six bytes of it.
+    r.push(new Uint8Array([1, 0x03, 0xff, 0xfc, 3, 3, 0, 0, 0, 0]));
+    expect(r.allocated).toBeLessThanOrEqual(4096);
+    const chunk = new Uint8Array(1000);
+    let sent = 10;
+    while (sent + chunk.length <= 100_000) {
+      r.push(chunk);
+      sent += chunk.length;
+      // Doubling: never more than twice what was received (and the 4 KiB start).
+      expect(r.allocated).toBeLessThanOrEqual(Math.max(4096, 2 * sent));
+    }
+    expect(r.next()).toBeUndefined();
   });
 });

@@ -13,27 +13,41 @@ export function frameHandshake(type: number, body: Uint8Array): Uint8Array {
   return new Writer(body.length + 4).u8(type).u24(body.length).bytes(body).finish();
 }
 
+/** What a message's buffer starts at: most handshake messages fit, and a peer's announced length buys no more. */
+const INITIAL_CAPACITY = 4096;
+
 /**
  * Reassembles handshake messages from a byte stream of one encryption level
  * (records or QUIC CRYPTO frames). A message may span records and a record may
  * hold several messages (RFC 8446 §5.1). A declared length above `maxMessageSize`
  * is refused before anything is buffered for it.
  *
- * Once a message's 4-byte header is in, a buffer of exactly its size is
- * allocated and each fragment is copied into it once, so a message sent a byte
- * per record costs linear copying, not a copy of everything so far per record.
+ * Once a message's 4-byte header is in, its bytes go into one buffer that
+ * doubles as they arrive (never beyond the announced size), so a message sent
+ * a byte per record costs linear copying, not a copy of everything so far per
+ * record, and an announced size costs no memory until its bytes are sent.
  */
 export class HandshakeReassembler {
   private readonly header = new Uint8Array(4);
   private headerFilled = 0;
-  /** The message being filled (header included), once its header is complete. */
-  private current: Uint8Array | undefined;
+  /**
+   * The message being filled (header included), once its header is complete:
+   * its full length, and a buffer that grows by doubling toward it, so that
+   * a header announcing 256 KiB costs memory only as its bytes arrive while
+   * each byte is still copied a bounded number of times.
+   */
+  private current: { readonly length: number; buf: Uint8Array } | undefined;
   private filled = 0;
   private readonly ready: HandshakeMessage[] = [];
   /** An oversized header seen after complete messages: raised once they have been taken. */
   private failure: DecodeError | undefined;
 
   constructor(private readonly maxMessageSize: number) {}
+
+  /** Bytes held for the message being reassembled (for tests of the memory a partial message costs). */
+  get allocated(): number {
+    return this.current?.buf.length ?? 0;
+  }
 
   /** True while any received bytes are not yet returned by {@link next} (a key change must not happen then, §5.1). */
   get hasPartial(): boolean {
@@ -59,17 +73,23 @@ export class HandshakeReassembler {
           if (this.ready.length === 0) throw this.failure;
           return;
         }
-        this.current = new Uint8Array(4 + len);
-        this.current.set(this.header);
+        this.current = { length: 4 + len, buf: new Uint8Array(Math.min(4 + len, INITIAL_CAPACITY)) };
+        this.current.buf.set(this.header);
         this.filled = 4;
         this.headerFilled = 0;
       }
-      const take = Math.min(this.current.length - this.filled, data.length - o);
-      this.current.set(data.subarray(o, o + take), this.filled);
+      const cur = this.current;
+      const take = Math.min(cur.length - this.filled, data.length - o);
+      if (this.filled + take > cur.buf.length) {
+        const grown = new Uint8Array(Math.min(cur.length, Math.max(this.filled + take, 2 * cur.buf.length)));
+        grown.set(cur.buf.subarray(0, this.filled));
+        cur.buf = grown;
+      }
+      cur.buf.set(data.subarray(o, o + take), this.filled);
       this.filled += take;
       o += take;
-      if (this.filled === this.current.length) {
-        const raw = this.current;
+      if (this.filled === cur.length) {
+        const raw = cur.buf;
         this.ready.push({ type: raw[0] as number, body: raw.subarray(4), raw });
         this.current = undefined;
       }

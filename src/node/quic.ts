@@ -247,7 +247,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       if (validated === 'retried' || busy) return undefined;
       // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
       // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
-      if (!(await openFirstInitial(provider, d))) return undefined;
+      if (!(await openFirstInitial(provider, d, versions))) return undefined;
       const conn = await QuicConnection.accept(opts, d, now(), validated);
       const keys = [dcid, toHex(conn.localCid)];
       const s = new QuicSession(conn, (out) => send(out, from), () => {

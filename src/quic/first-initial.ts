@@ -1,6 +1,7 @@
 import type { CryptoProvider } from '../pq/provider.js';
 import { parsePacket, type ProtectedPacket } from './header.js';
 import { initialKeys } from './keys.js';
+import { DEFAULT_VERSION_TABLE, type QuicVersionTable } from './versions.js';
 import { openPacket, type OpenedPacket } from './protection.js';
 import { InvalidPacketError, QuicTransportError } from './errors.js';
 
@@ -21,16 +22,18 @@ export interface FirstInitial {
  * Connection ID (RFC 9001 §5.2), so a server can tell a client's Initial from
  * bytes that merely look like one before it creates any connection state, and
  * takes the client's connection IDs only from a packet that authenticated.
- * Returns undefined for anything that is not a v1/v2 Initial in a datagram of
+ * Returns undefined for anything that is not an Initial of a version in `versions` (default v1 and v2) in a datagram of
  * at least 1200 bytes, or that does not decrypt (RFC 9001 §5.5: discarded).
  * `datagram` is not modified.
  */
-export async function openFirstInitial(provider: CryptoProvider, datagram: Uint8Array): Promise<FirstInitial | undefined> {
+export async function openFirstInitial(
+  provider: CryptoProvider, datagram: Uint8Array, versions: QuicVersionTable = DEFAULT_VERSION_TABLE,
+): Promise<FirstInitial | undefined> {
   if (datagram.length < MIN_INITIAL_DATAGRAM) return undefined;
   let packet;
   try {
     // A copy: removing header protection works in place.
-    packet = parsePacket(datagram.slice(), 0, { shortDcidLength: MIN_FIRST_DCID_LENGTH }).packet;
+    packet = parsePacket(datagram.slice(), 0, { shortDcidLength: MIN_FIRST_DCID_LENGTH, versions }).packet;
   } catch (e) {
     if (e instanceof InvalidPacketError) return undefined;
     throw e;

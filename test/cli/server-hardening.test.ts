@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.js';
+import { main } from '../../src/cli/main.js';
+import { captureIo, listeningPort } from '../helpers/cli-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-hardening-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,20 +21,8 @@ beforeAll(async () => {
   expect(await main(['cert', 'leaf', '--ca', ca, '--alg', 'ml-dsa-44', '--dns', 'localhost', '--out', leaf], io())).toBe(0);
 });
 
-function io(): CliIo & { text: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return { out: (s) => void (out += s), err: (s) => void (err += s), now: () => new Date(), text: () => out, errors: () => err };
-}
-
-async function listening(o: ReturnType<typeof io>): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on [^:]+:(\d+)/.exec(o.text());
-    if (m) return Number(m[1]);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server did not start: ${o.errors()}`);
-}
+const io = captureIo;
+const listening = listeningPort;
 
 describe('pqtls server --handshake-timeout', () => {
   it('a client that connects and sends nothing is disconnected and reported as a failed handshake', async () => {

@@ -7,25 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.js';
+import { main } from '../../src/cli/main.js';
+import { captureIo, listeningPort } from '../helpers/cli-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function io(): CliIo & { text: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return { out: (s) => void (out += s), err: (s) => void (err += s), now: () => new Date(), text: () => out, errors: () => err };
-}
-
-async function listening(o: ReturnType<typeof io>): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on [^:]+:(\d+)/.exec(o.text());
-    if (m) return Number(m[1]);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server did not start: ${o.errors()}`);
-}
+const io = captureIo;
+const listening = listeningPort;
 
 describe('pqtls server / client', () => {
   it('full handshake, then resumption with 0-RTT from a session file, summarised as JSON', async () => {

@@ -5,20 +5,12 @@
  */
 import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../src/bytes.js';
 import { createQuicServer, quicConnect } from '../../src/node/quic.js';
-import { QUIC_V1, QUIC_V2, parsePacket, type QuicVersion } from '../../src/quic/index.js';
+import { QUIC_V1, QUIC_V2, parsePacket } from '../../src/quic/index.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
+import { PRIVATE_QUIC_VERSION } from '../helpers/private-quic-version.js';
 
-const PRIVATE: QuicVersion = Object.freeze({
-  name: 'private',
-  number: 0xff00beef,
-  initialSalt: fromHex('00112233445566778899aabbccddeeff00112233'),
-  labels: Object.freeze({ key: 'priv key', iv: 'priv iv', hp: 'priv hp', ku: 'priv ku' }),
-  longTypeCodes: Object.freeze({ initial: 2, '0rtt': 3, handshake: 0, retry: 1 }),
-  retryKey: fromHex('000102030405060708090a0b0c0d0e0f'),
-  retryNonce: fromHex('000102030405060708090a0b'),
-});
+const PRIVATE = PRIVATE_QUIC_VERSION;
 
 async function serverTls(seed: string) {
   const provider = seededProvider(seed);

@@ -13,17 +13,9 @@ import {
 } from '../../src/quic/index.js';
 import { QuicSim } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
+import { PRIVATE_QUIC_VERSION } from '../helpers/private-quic-version.js';
 
-/** A private version: v1's layout under its own number, salt, labels, type codes and Retry key. */
-const PRIVATE: QuicVersion = Object.freeze({
-  name: 'private',
-  number: 0xff00beef,
-  initialSalt: fromHex('00112233445566778899aabbccddeeff00112233'),
-  labels: Object.freeze({ key: 'priv key', iv: 'priv iv', hp: 'priv hp', ku: 'priv ku' }),
-  longTypeCodes: Object.freeze({ initial: 2, '0rtt': 3, handshake: 0, retry: 1 }),
-  retryKey: fromHex('000102030405060708090a0b0c0d0e0f'),
-  retryNonce: fromHex('000102030405060708090a0b'),
-});
+const PRIVATE = PRIVATE_QUIC_VERSION;
 
 /** A long-header Initial of `number` with empty token and a one-byte body, enough for the header parser. */
 const initialHeader = (v: QuicVersion): Uint8Array =>

@@ -11,27 +11,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.js';
+import { main } from '../../src/cli/main.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { createNodeCryptoProvider } from '../../src/node/crypto-provider.js';
 import { importPrivateKeyPem, parsePkcs8Pem } from '../../src/x509/index.js';
 import { freePort, interopDisabled, requirePeer, runPeer, spawnPeer, waitForPort } from '../helpers/peers.js';
+import { captureIo, listeningPort } from '../helpers/cli-io.js';
 
-function io(): CliIo & { text: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return { out: (s) => void (out += s), err: (s) => void (err += s), now: () => new Date(), text: () => out, errors: () => err };
-}
-
-async function listening(o: ReturnType<typeof io>): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    const m = /listening on [^:]+:(\d+)/.exec(o.text());
-    if (m) return Number(m[1]);
-    if (o.errors()) throw new Error(`server did not start: ${o.errors()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server did not start: ${o.errors()}`);
-}
+const io = captureIo;
+const listening = listeningPort;
 
 describe.runIf(!interopDisabled)('RSASSA-PSS keys from OpenSSL 3.5 genpkey', () => {
   let dir: string;

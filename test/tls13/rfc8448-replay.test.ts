@@ -24,7 +24,7 @@ import { decodeClientHello } from '../../src/tls13/messages/hello.js';
 import { decodeCertificateVerify, decodeEncryptedExtensions } from '../../src/tls13/messages/certificate.js';
 import { ExtensionType } from '../../src/tls13/constants.js';
 import { bigIntToBytes, bytesToBigInt, modPow } from '../../src/pq/noble/bigint.js';
-import { integer, sequence } from '../../src/x509/der.js';
+import { integer, sequence } from '../../src/codec/der.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import rsaKey from '../../test-vectors/rfc8448/server-rsa-key.json' with { type: 'json' };
 import { resumed0Rtt as t4, simple1Rtt as t } from '../helpers/rfc8448.js';

@@ -9,9 +9,9 @@ import { UnsupportedAlgorithmError } from '../errors.js';
 import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme } from '../pq/ids.js';
 import { createNobleProvider } from '../pq/noble/index.js';
 import { RSA_MIN_SIGN_BITS } from '../pq/noble/rsa-keys.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
 import type { RandomSource } from '../pq/random.js';
-import { NODE_GROUPS, nodeKeyExchange } from './crypto/kex.js';
+import { NODE_GROUPS, nodeKeyExchanges } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
 import { nodeAead, nodeHash, nodeHeaderProtection, nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/symmetric.js';
 
@@ -48,8 +48,7 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const name = 'node';
   const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
   const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble);
-  const kex = new Map<NamedGroup, KeyExchange>();
-  for (const g of NODE_GROUPS) kex.set(g, nodeKeyExchange(g, name, random));
+  const kex = nodeKeyExchanges(name, random);
 
   return Object.freeze({
     name,

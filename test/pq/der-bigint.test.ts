@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { contents, decodeDer, integer, sequence, Tag, unsignedIntegerBytes, type DerReader } from '../../src/codec/der.js';
 import { DecodeError } from '../../src/errors.js';
-import { bigIntToBytes, bitLength, bytesToBigInt, modInverse, modPow } from '../../src/pq/noble/bigint.js';
+import { bigIntToBytes, bitLength, bytesToBigInt, modInverse, modPow } from '../../src/pq/bigint.js';
 
 // With no failure named, the DER codec raises DecodeError (what the RSA and ECDSA code catches).
 const readInt = (hex: string): bigint => bytesToBigInt(unsignedIntegerBytes(decodeDer(fromHex(hex), 'test'), 'test'));

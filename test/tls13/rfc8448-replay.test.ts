@@ -23,7 +23,7 @@ import { decodeCertificate } from '../../src/tls13/messages/certificate.js';
 import { decodeClientHello } from '../../src/tls13/messages/hello.js';
 import { decodeCertificateVerify, decodeEncryptedExtensions } from '../../src/tls13/messages/certificate.js';
 import { ExtensionType } from '../../src/tls13/constants.js';
-import { bigIntToBytes, bytesToBigInt, modPow } from '../../src/pq/noble/bigint.js';
+import { bigIntToBytes, bytesToBigInt, modPow } from '../../src/pq/bigint.js';
 import { integer, sequence } from '../../src/codec/der.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import rsaKey from '../../test-vectors/rfc8448/server-rsa-key.json' with { type: 'json' };

@@ -12,6 +12,7 @@
 import { createECDH, diffieHellman, type ECDH, type KeyObject } from 'node:crypto';
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
+import { bytesToBigInt } from '../../pq/bigint.js';
 import type { KexComponent } from '../../pq/hybrid.js';
 import type { NamedGroup } from '../../pq/ids.js';
 import { groupKeyExchanges, KEX_GROUPS } from '../../pq/kex-groups.js';
@@ -19,7 +20,6 @@ import { requireLength, type KexPart, type PendingShare } from '../../pq/kex-par
 import { mlKemParts } from '../../pq/mlkem.js';
 import type { KeyExchange } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
-import { bytesToBigInt } from './buffers.js';
 import { okpPrivateKey, okpPublicKey, okpRawPublicKey } from './key-objects.js';
 
 /**

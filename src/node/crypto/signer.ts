@@ -33,13 +33,13 @@ import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
-import { NOBLE_SCHEMES, checkPssRestriction, rsaMode } from '../../pq/noble/signatures.js';
-import { EXPONENT_BLINDING_BYTES, restrictedPssParams, rsaPssVerify as rsaPssVerifyNoble } from '../../pq/noble/rsa.js';
-import { parseRsaPublicKey } from '../../pq/noble/rsa-keys.js';
-import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
+import { parseRsaPublicKey } from '../../pq/rsa-keys.js';
+import { EXPONENT_BLINDING_BYTES, checkPssRestriction, rsaPssVerify } from '../../pq/rsa-pss.js';
+import { SIGNATURE_SCHEMES, rsaMode } from '../../pq/schemes.js';
+import { nodePssParams, rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
-export const NODE_SCHEMES: readonly SignatureScheme[] = NOBLE_SCHEMES;
+export const NODE_SCHEMES: readonly SignatureScheme[] = SIGNATURE_SCHEMES;
 
 /** An ML-DSA or SLH-DSA key lives in the delegate; we hold its reference. */
 interface DelegatedKey {
@@ -147,8 +147,8 @@ export class NodeSigner {
         const mode = rsaMode(scheme);
         const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
         if (mode.pss && mgf && mgf !== mode.hash) {
-          // node's verify cannot take another MGF1 hash; the encoding check is the noble code's.
-          return rsaPssVerifyNoble(parseRsaPublicKey(publicKey), message, signature, restrictedPssParams(mode.hash, mgf));
+          // node's verify cannot take another MGF1 hash; the encoding check is the shared code's, on OpenSSL's hashes.
+          return rsaPssVerify(parseRsaPublicKey(publicKey), message, signature, nodePssParams(mode.hash, mgf));
         }
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }

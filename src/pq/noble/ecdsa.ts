@@ -11,7 +11,7 @@ import { ConfigError, IllegalParameterError } from '../../errors.js';
 import { concat } from '../../bytes.js';
 import type { RandomSource } from '../random.js';
 import { contents, decodeDer, Tag, unsignedIntegerBytes } from '../../codec/der.js';
-import { bigIntToBytes, bytesToBigInt } from './bigint.js';
+import { bigIntToBytes, bytesToBigInt } from '../bigint.js';
 
 export type EcdsaAlgorithm = 'ecdsa-p256' | 'ecdsa-p384';
 

@@ -1,10 +1,12 @@
 /**
  * PKCS #1 RSA key syntax (RFC 8017 Appendix A.1): strict DER parsing of
  * `RSAPublicKey` and `RSAPrivateKey`, and the checks that make a parsed key safe
- * to use. Key generation is deliberately absent (see {@link NobleSigner}).
+ * to use. Both backends parse with it, so they accept and refuse the same keys
+ * with the same errors. Key generation is deliberately absent: neither
+ * backend's prime search could draw from an injected random source.
  */
-import { ConfigError, DecodeError, IllegalParameterError } from '../../errors.js';
-import { contents, decodeDer, integer, sequence, Tag, unsignedIntegerBytes, type DerReader } from '../../codec/der.js';
+import { ConfigError, DecodeError, IllegalParameterError } from '../errors.js';
+import { contents, decodeDer, integer, sequence, Tag, unsignedIntegerBytes, type DerReader } from '../codec/der.js';
 import { bitLength, byteLength, bytesToBigInt, mod, modInverse } from './bigint.js';
 
 /** Smallest modulus accepted for verification; below this a signature proves little. */

@@ -25,8 +25,7 @@ import {
   SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm,
   type MlDsaAlgorithm, type SigningScheme, type SlhDsaAlgorithm,
 } from '../../pq/ids.js';
-import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
-import { KeyStore } from '../../pq/noble/keys.js';
+import { KeyStore } from '../../pq/keys.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPublicKey } from './key-objects.js';
@@ -63,7 +62,7 @@ export class NodeSigner {
     private readonly providerName: string,
     private readonly random: RandomSource,
     private readonly minRsaBits: number,
-    /** Performs ML-DSA; must draw from the same `random`. */
+    /** Performs ML-DSA and SLH-DSA, and decodes Ed25519 keys; must draw from the same `random`. */
     private readonly mlDsa: CryptoProvider,
   ) {
     this.keys = new KeyStore<SigningKey>(providerName);
@@ -132,7 +131,7 @@ export class NodeSigner {
       case 'ml-dsa-87':
         return this.mlDsa.verify(scheme, publicKey, message, signature);
       case 'ed25519':
-        return ed25519Verify(publicKey, message, signature);
+        return this.ed25519Verify(publicKey, message, signature);
       case 'ecdsa-p256':
       case 'ecdsa-p384': {
         const key = ecdsaPublicKey(alg, publicKey);
@@ -153,6 +152,25 @@ export class NodeSigner {
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }
     }
+  }
+
+  /**
+   * Ed25519 verification (RFC 8032 §5.1.7). OpenSSL does not validate a raw
+   * public key on import, so when verification fails the delegate's verifier,
+   * which decodes the key strictly first, tells a bad key
+   * (IllegalParameterError) from a bad signature (false).
+   */
+  private async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    let ok = false;
+    if (publicKey.length === 32 && signature.length === 64) {
+      try {
+        ok = verify(null, message, okpPublicKey('Ed25519', publicKey), signature);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) await this.mlDsa.verify(SignatureScheme.ed25519, publicKey, message, signature);
+    return ok;
   }
 
   /** Generates from `random`; RSA is refused, as by noble, since OpenSSL's prime search cannot draw from our source. */
@@ -214,23 +232,4 @@ export class NodeSigner {
         return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice() };
     }
   }
-}
-
-/**
- * Ed25519 verification (RFC 8032 §5.1.7). OpenSSL does not validate a raw
- * public key on import, so only when verification fails is the key decoded,
- * to tell a bad key (IllegalParameterError) from a bad signature (false).
- */
-function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32) checkEd25519PublicKey(publicKey);
-  let ok = false;
-  if (signature.length === 64) {
-    try {
-      ok = verify(null, message, okpPublicKey('Ed25519', publicKey), signature);
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) checkEd25519PublicKey(publicKey);
-  return ok;
 }

@@ -31,7 +31,7 @@ import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '
 import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
-import { KeyStore } from './keys.js';
+import { KeyStore } from '../keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
 import { slhDsaGenerate, slhDsaImport, slhDsaSign, slhDsaVerify, type SlhDsaKey } from './slhdsa.js';
 import { restrictedPssParams, rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, tlsPssParams } from './rsa.js';

@@ -53,10 +53,19 @@ function layerOf(rel: string): Layer {
 /** The only core files that may import the noble backend, and what: the default provider's entry. */
 const NOBLE_ENTRIES: ReadonlyMap<string, readonly string[]> = new Map([['pq/index.ts', ['pq/noble/index.js']]]);
 
-/** Import-rule violations of one file (src-relative path), as `file → specifier (rule)`. */
+/**
+ * Import-rule violations of one file (src-relative path), as `file → specifier (rule)`. Adapters (the
+ * node:crypto backend among them) may use Node and noble's packages, but reach the noble backend only
+ * through the `pq/index.js` entry: what both backends need lives in src/pq, not in src/pq/noble.
+ */
 function violations(rel: string, source: string): string[] {
   const layer = layerOf(rel);
-  if (layer === 'adapter') return [];
+  if (layer === 'adapter') {
+    return importsOf(source).flatMap((spec) => {
+      const to = target(rel, spec);
+      return to !== undefined && to.startsWith('pq/noble/') ? [`${rel} → ${spec} (noble backend; use src/pq or pq/index.js)`] : [];
+    });
+  }
   const bad: string[] = [];
   for (const spec of importsOf(source)) {
     const to = target(rel, spec);
@@ -99,11 +108,26 @@ describe('layering', () => {
     expect(violations('pq/noble/kex.ts', `import { x25519 } from '@noble/curves/ed25519.js';`)).toEqual([]);
     expect(violations('pq/noble/kex.ts', `import { randomBytes } from 'crypto';`)).toEqual(['pq/noble/kex.ts → crypto (Node built-in)']);
     expect(violations('node/socket.ts', `import { createSocket } from 'node:dgram';`)).toEqual([]);
+    // Adapters reach the noble backend only through the pq entry, and may use noble's packages.
+    expect(violations('node/crypto/kex.ts', [
+      `import { createNobleProvider } from '../../pq/index.js';`, `import { KEX_GROUPS } from '../../pq/kex-groups.js';`,
+      `import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';`,
+    ].join('\n'))).toEqual([]);
+    expect(violations('node/crypto/kex.ts', `import { MLKEM768_PART } from '../../pq/noble/kex-mlkem.js';`))
+      .toEqual(['node/crypto/kex.ts → ../../pq/noble/kex-mlkem.js (noble backend; use src/pq or pq/index.js)']);
+    expect(violations('cli/tls.ts', `import { createNobleProvider } from '../pq/noble/index.js';`))
+      .toEqual(['cli/tls.ts → ../pq/noble/index.js (noble backend; use src/pq or pq/index.js)']);
   });
 
   it('the core and the noble backend import no Node built-in, adapter or CLI; the core no noble beyond its entry', () => {
     expect(nodeFree.length).toBeGreaterThan(50);
     expect(nodeFree.flatMap((f) => violations(f.rel, f.source))).toEqual([]);
+  });
+
+  it('the adapters and the node:crypto backend import the noble backend only through src/pq/index.js', () => {
+    const adapters = all.filter((f) => layerOf(f.rel) === 'adapter');
+    expect(adapters.length).toBeGreaterThan(10);
+    expect(adapters.flatMap((f) => violations(f.rel, f.source))).toEqual([]);
   });
 
   it('nothing in src but src/testing imports src/testing: test support stays out of the shipped code paths', () => {

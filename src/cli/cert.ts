@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, PqtlsError } from '../errors.js';
-import { createNobleProvider } from '../pq/noble/index.js';
+import { createNobleProvider } from '../pq/index.js';
 import type { KeyAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair } from '../pq/provider.js';
 import {

@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PqtlsError, alertName } from '../errors.js';
-import { createNobleProvider } from '../pq/noble/index.js';
+import { createNobleProvider } from '../pq/index.js';
 import { groupName, signatureSchemeName } from '../pq/ids.js';
 import { connect, createServer, type PqTlsSocket } from '../node/index.js';
 import { loadCertifiedKey } from '../tls13/credentials.js';

@@ -1,17 +1,17 @@
 /**
  * The native backend: the CryptoProvider on node:crypto (OpenSSL) wherever
- * the runtime has the primitive, and on the noble backend for what Node 20
- * lacks, ML-KEM and ML-DSA. It lives outside the core because it imports
+ * the runtime has the primitive, and on noble for what Node 20 lacks, ML-KEM
+ * and ML-DSA. It lives outside the core because it imports
  * node:crypto; protocol code sees only the {@link CryptoProvider} interface.
  */
 import { randomFillSync } from 'node:crypto';
 import { UnsupportedAlgorithmError } from '../errors.js';
 import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme } from '../pq/ids.js';
-import { createNobleProvider } from '../pq/noble/index.js';
-import { RSA_MIN_SIGN_BITS } from '../pq/noble/rsa-keys.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
+import { createNobleProvider } from '../pq/index.js';
+import { RSA_MIN_SIGN_BITS } from '../pq/rsa-keys.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
 import type { RandomSource } from '../pq/random.js';
-import { NODE_GROUPS, nodeKeyExchange } from './crypto/kex.js';
+import { NODE_GROUPS, nodeKeyExchanges } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
 import { nodeAead, nodeHash, nodeHeaderProtection, nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/symmetric.js';
 
@@ -37,8 +37,10 @@ const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(le
  * - node:crypto: SHA-2, HMAC, HKDF, AES-GCM, ChaCha20-Poly1305, AES-ECB and
  *   ChaCha20 header protection, X25519, P-256 and P-384 ECDH, Ed25519, ECDSA,
  *   RSA-PSS and RSA PKCS #1 v1.5;
- * - noble, through an internal `createNobleProvider` on the same random source:
- *   ML-KEM (alone and as the ML-KEM half of the hybrids) and ML-DSA.
+ * - @noble/post-quantum: ML-KEM (alone and as the ML-KEM half of the hybrids,
+ *   which come from the group table both backends share, src/pq/kex-groups.ts);
+ * - an internal `createNobleProvider` on the same random source: ML-DSA and
+ *   SLH-DSA, and the strict decoding of an Ed25519 key that failed to verify.
  *
  * Private keys are opaque {@link PrivateKeyRef}s owned by this provider. RSA
  * keys are imported, never generated (as with noble).
@@ -48,8 +50,7 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const name = 'node';
   const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
   const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble);
-  const kex = new Map<NamedGroup, KeyExchange>();
-  for (const g of NODE_GROUPS) kex.set(g, nodeKeyExchange(g, name, random));
+  const kex = nodeKeyExchanges(name, random);
 
   return Object.freeze({
     name,

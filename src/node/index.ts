@@ -8,7 +8,7 @@
  * @module
  */
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
-import { createNobleProvider } from '../pq/noble/index.js';
+import { createNobleProvider } from '../pq/index.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { TicketKeyRing, type TicketSealer } from '../tls13/tickets.js';
 import type { ClientOptions, ServerOptions } from '../tls13/config.js';

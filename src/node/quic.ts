@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { createNobleProvider } from '../pq/noble/index.js';
+import { createNobleProvider } from '../pq/index.js';
 import { toHex } from '../bytes.js';
 import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable } from '../quic/versions.js';

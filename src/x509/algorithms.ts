@@ -3,7 +3,7 @@ import { SignatureScheme, isSlhDsa, slhDsaSizes } from '../pq/ids.js';
 import {
   bits, bitString, contents, contextTag, decodeDer, derNull, explicit, integer, integerBytes, nullValue, octetAlignedBits, oid, oidValue,
   sequence, smallInteger, Tag, type Tlv,
-} from './der.js';
+} from '../codec/der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
 import { slhDsaByOid, slhDsaDisplayName, slhDsaOid } from './slh-dsa.js';
@@ -172,11 +172,11 @@ export function parsePublicKeyInfoTlv(t: Tlv, allowUnsupported: boolean): Public
 
 /** Parses a DER SubjectPublicKeyInfo; unsupported algorithms are an error. */
 export function parseSubjectPublicKeyInfo(der: Uint8Array): PublicKeyInfo {
-  return parsePublicKeyInfoTlv(decodeDer(der, 'subjectPublicKeyInfo'), false);
+  return parsePublicKeyInfoTlv(decodeDer(der, 'subjectPublicKeyInfo', malformed), false);
 }
 
 function checkRsaPublicKey(key: Uint8Array): number {
-  const r = contents(decodeDer(key, 'RSAPublicKey'), 'RSAPublicKey');
+  const r = contents(decodeDer(key, 'RSAPublicKey', malformed), 'RSAPublicKey');
   const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
   const e = integerBytes(r.expect(Tag.INTEGER, 'publicExponent'), 'RSA exponent');
   r.end();
@@ -228,7 +228,7 @@ export function signatureVerificationCost(key: PublicKeyInfo): number {
   if (key.algorithm === 'unsupported') throw new CertificateError('unsupported_algorithm', `public-key algorithm ${key.algorithmOid} is not supported`);
   if (isSlhDsa(key.algorithm)) return slhDsaVerificationCost(key.algorithm);
   if (key.algorithm !== 'rsa' && key.algorithm !== 'rsa-pss') return VERIFY_COST[key.algorithm];
-  const r = contents(decodeDer(key.publicKey, 'RSAPublicKey'), 'RSAPublicKey');
+  const r = contents(decodeDer(key.publicKey, 'RSAPublicKey', malformed), 'RSAPublicKey');
   const n = integerBytes(r.expect(Tag.INTEGER, 'modulus'), 'RSA modulus');
   const e = integerBytes(r.expect(Tag.INTEGER, 'publicExponent'), 'RSA exponent');
   const bits = key.rsaBits ?? byteStringBits(n);

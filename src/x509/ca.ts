@@ -3,7 +3,7 @@ import { SLH_DSA_ALGORITHMS, isSlhDsa, type KeyAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider, KeyPair, PrivateKeyRef } from '../pq/provider.js';
 import { encodeSubjectPublicKeyInfo, issuingSignatureAlgorithm } from './algorithms.js';
 import { parseCertificate, type Certificate } from './certificate.js';
-import { bits, explicit, integer, sequence, time } from './der.js';
+import { bits, explicit, integer, sequence, time } from '../codec/der.js';
 import {
   authorityKeyIdExtension, basicConstraintsExtension, encodeExtension, extKeyUsageExtension, keyUsageExtension,
   nameConstraintsExtension, subjectAltNameExtension, subjectKeyIdExtension, type ExtensionSpec, type NameConstraintsSpec,

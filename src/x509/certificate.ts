@@ -3,7 +3,7 @@ import {
   parseAlgorithmIdentifier, parsePublicKeyInfoTlv, parseSignatureAlgorithm, publicKeyAlgorithmName, signatureAlgorithmName,
   type PublicKeyInfo, type SignatureAlgorithm,
 } from './algorithms.js';
-import { contents, contextTag, decodeDer, integerBytes, octetAlignedBits, smallInteger, Tag, timeValue } from './der.js';
+import { contents, contextTag, decodeDer, integerBytes, octetAlignedBits, smallInteger, Tag, timeValue } from '../codec/der.js';
 import { CertificateError, malformed } from './errors.js';
 import { parseExtensions, type CertificateExtensions } from './extensions.js';
 import { formatIp } from './ip.js';
@@ -44,7 +44,7 @@ export function parseCertificate(input: Uint8Array | string): Certificate {
     if (blocks.length !== 1) throw malformed(`expected exactly one CERTIFICATE PEM block, found ${blocks.length}`);
     return parseCertificate((blocks[0] as { bytes: Uint8Array }).bytes);
   }
-  const outer = contents(decodeDer(input, 'certificate'), 'certificate');
+  const outer = contents(decodeDer(input, 'certificate', malformed), 'certificate');
   const tbsT = outer.expect(Tag.SEQUENCE, 'tbsCertificate');
   const outerAlgT = outer.expect(Tag.SEQUENCE, 'signatureAlgorithm');
   const signature = octetAlignedBits(outer.expect(Tag.BIT_STRING, 'signatureValue'), 'signatureValue');

@@ -8,7 +8,7 @@ import { nameDer, signLeaf, type IssuerCredentials, type LeafOptions } from './c
 import type { Certificate } from './certificate.js';
 import {
   bits, contents, contextTag, decodeDer, octetAlignedBits, oid, oidValue, sequence, set, smallInteger, Tag, tlv,
-} from './der.js';
+} from '../codec/der.js';
 import { encodeExtension, subjectAltNameExtension } from './extension-encoding.js';
 import { parseExtensions, type CertificateExtensions } from './extensions.js';
 import { CertificateError, malformed } from './errors.js';
@@ -80,7 +80,7 @@ export function parseCertificationRequest(input: Uint8Array | string, limits: Cs
     return parseCertificationRequest((blocks[0] as { bytes: Uint8Array }).bytes, limits);
   }
   if (input.length > limits.maxBytes) throw malformed(`certification request of ${input.length} bytes exceeds the limit of ${limits.maxBytes}`);
-  const outer = contents(decodeDer(input, 'certification request'), 'certification request');
+  const outer = contents(decodeDer(input, 'certification request', malformed), 'certification request');
   const infoT = outer.expect(Tag.SEQUENCE, 'certificationRequestInfo');
   const algT = outer.expect(Tag.SEQUENCE, 'signatureAlgorithm');
   const signature = octetAlignedBits(outer.expect(Tag.BIT_STRING, 'signature'), 'signature');

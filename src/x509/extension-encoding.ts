@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { contextTag, derBoolean, integer, octets, oid, sequence, tlv } from './der.js';
+import { contextTag, derBoolean, integer, octets, oid, sequence, tlv } from '../codec/der.js';
 import { KEY_USAGE_BITS, type KeyUsageBit } from './extensions.js';
 import { parseIp } from './ip.js';
 import { Oid } from './oids.js';

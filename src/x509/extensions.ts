@@ -1,6 +1,6 @@
 import {
   bitString, booleanValue, contents, contextTag, decodeDer, octetString, oidValue, smallInteger, stringValue, Tag, type Tlv,
-} from './der.js';
+} from '../codec/der.js';
 import { malformed } from './errors.js';
 import { Oid } from './oids.js';
 
@@ -120,7 +120,7 @@ export function parseExtensions(t: Tlv): CertificateExtensions {
   let authorityKeyId: Uint8Array | undefined;
   const unhandledCritical: string[] = [];
   for (const ext of all) {
-    const v = (what: string): Tlv => decodeDer(ext.value, what);
+    const v = (what: string): Tlv => decodeDer(ext.value, what, malformed);
     switch (ext.oid) {
       case Oid.basicConstraints:
         basicConstraints = parseBasicConstraints(v('basicConstraints'));

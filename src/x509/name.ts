@@ -1,5 +1,5 @@
 import { toHex } from '../bytes.js';
-import { contents, DerReader, oid, oidValue, sequence, set, stringValue, Tag, tlv, type Tlv } from './der.js';
+import { contents, DerReader, oid, oidValue, sequence, set, stringValue, Tag, tlv, type Tlv } from '../codec/der.js';
 import { malformed } from './errors.js';
 import { Oid } from './oids.js';
 
@@ -70,7 +70,7 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
 function wellFormed(t: Tlv, what: string, depth: number): void {
   if ((t.tag & 0x20) === 0) return;
   if (depth > 8) throw malformed(`${what}: nested more than 8 levels deep`);
-  const r = new DerReader(t.value, what);
+  const r = new DerReader(t.value, what, t.fail);
   while (!r.done) wellFormed(r.read(), what, depth + 1);
 }
 

@@ -6,7 +6,7 @@ import { encodeKeyAlgorithmIdentifier, ML_DSA_EXPANDED_KEY_LENGTH, parseAlgorith
 import {
   bits, contents, contextTag, decodeDer, explicit, integer, nullValue, octetAlignedBits, octets, octetString, oid, oidValue,
   sequence, smallInteger, Tag, tlv, type Tlv,
-} from './der.js';
+} from '../codec/der.js';
 import { CertificateError, malformed } from './errors.js';
 import { Oid } from './oids.js';
 import { decodePem, encodePem } from './pem.js';
@@ -31,7 +31,7 @@ const SEED_TAG = contextTag(0, false);
  * `unsupported_algorithm`; structural faults are `malformed`.
  */
 export function parsePkcs8(der: Uint8Array): Pkcs8Key {
-  const r = contents(decodeDer(der, 'PKCS #8'), 'PKCS #8');
+  const r = contents(decodeDer(der, 'PKCS #8', malformed), 'PKCS #8');
   const version = smallInteger(r.expect(Tag.INTEGER, 'version'), 'PKCS #8 version');
   if (version > 1) throw malformed(`PKCS #8 version ${version} is not v1 or v2`);
   const alg = parseAlgorithmIdentifier(r.expect(Tag.SEQUENCE, 'privateKeyAlgorithm'), 'privateKeyAlgorithm');
@@ -62,7 +62,7 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
   switch (alg.oid) {
     case Oid.ed25519: {
       noParams('Ed25519');
-      const secret = octetString(decodeDer(privateKey, 'CurvePrivateKey'), 'CurvePrivateKey');
+      const secret = octetString(decodeDer(privateKey, 'CurvePrivateKey', malformed), 'CurvePrivateKey');
       if (secret.length !== 32) throw malformed(`Ed25519 private key must be 32 bytes, found ${secret.length}`);
       return withPub({ algorithm: 'ed25519', secret });
     }
@@ -71,7 +71,7 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
       const curve = oidValue(alg.parameters, 'namedCurve');
       const size = curve === Oid.secp256r1 ? 32 : curve === Oid.secp384r1 ? 48 : 0;
       if (!size) throw new CertificateError('unsupported_algorithm', `EC curve ${curve} is not supported (P-256 and P-384 are)`);
-      const ec = contents(decodeDer(privateKey, 'ECPrivateKey'), 'ECPrivateKey');
+      const ec = contents(decodeDer(privateKey, 'ECPrivateKey', malformed), 'ECPrivateKey');
       if (smallInteger(ec.expect(Tag.INTEGER, 'version'), 'ECPrivateKey version') !== 1) throw malformed('ECPrivateKey version must be 1');
       const scalar = octetString(ec.expect(Tag.OCTET_STRING, 'privateKey'), 'ECPrivateKey privateKey');
       const params = ec.optional(contextTag(0, true));
@@ -92,7 +92,7 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
     case Oid.rsaEncryption: {
       if (alg.parameters === undefined) throw new CertificateError('bad_algorithm_parameters', 'rsaEncryption parameters must be NULL');
       nullValue(alg.parameters, 'rsaEncryption parameters');
-      decodeDer(privateKey, 'RSAPrivateKey');
+      decodeDer(privateKey, 'RSAPrivateKey', malformed);
       return withPub({ algorithm: 'rsa', pkcs1: privateKey });
     }
     case Oid.rsassaPss: {
@@ -100,7 +100,7 @@ export function parsePkcs8(der: Uint8Array): Pkcs8Key {
       // with RSASSA-PSS-params in the AlgorithmIdentifier when the key is restricted to one hash and a minimum salt.
       const pss = parsePssKeyParameters(alg);
       if (typeof pss === 'string') throw new CertificateError('unsupported_algorithm', pss);
-      decodeDer(privateKey, 'RSAPrivateKey');
+      decodeDer(privateKey, 'RSAPrivateKey', malformed);
       return withPub(pss ? { algorithm: 'rsa-pss', pkcs1: privateKey, pss } : { algorithm: 'rsa-pss', pkcs1: privateKey });
     }
     default:
@@ -117,7 +117,7 @@ function bitsIn(t: Tlv): Uint8Array {
 
 /** RFC 9881 §6: the CHOICE is decided by the tag: [0] seed, OCTET STRING expandedKey, SEQUENCE both. */
 function parseMlDsaPrivateKey(algorithm: MlDsaAlgorithm, inner: Uint8Array): PrivateKeyMaterial {
-  const t = decodeDer(inner, `${algorithm} private key`);
+  const t = decodeDer(inner, `${algorithm} private key`, malformed);
   const expandedLength = ML_DSA_EXPANDED_KEY_LENGTH[algorithm];
   const checkSeed = (s: Uint8Array): Uint8Array => {
     if (s.length !== 32) throw malformed(`${algorithm} seed must be 32 bytes, found ${s.length}`);

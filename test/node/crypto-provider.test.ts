@@ -71,7 +71,7 @@ describe('raw key import', () => {
 });
 
 describe('same seeded stream, same bytes as noble', () => {
-  it('key shares, server shares and secrets for every group (draw order of src/pq/noble/kex.ts)', async () => {
+  it('key shares, server shares and secrets for every group (draw order of src/pq/kex-groups.ts)', async () => {
     const { node, noble } = twins('kex equivalence');
     for (const group of noble.groups) {
       const [a, b] = [await node.keyExchange(group).generate(), await noble.keyExchange(group).generate()];

@@ -12,7 +12,7 @@ import { ConfigError, IllegalParameterError, UnsupportedAlgorithmError } from '.
 import { SignatureScheme, schemeKeyAlgorithm, signatureSchemeName, type KeyAlgorithm } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { NOBLE_SCHEMES } from '../../src/pq/noble/signatures.js';
-import { encodeSequence, encodeUnsignedInteger } from '../../src/pq/noble/der.js';
+import { integer, sequence } from '../../src/codec/der.js';
 import { ML_DSA_SIZES } from '../../src/pq/noble/mldsa.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
@@ -144,7 +144,7 @@ describe('signature encodings (RFC 8446 §4.2.3, draft-ietf-tls-mldsa §3)', () 
     const rLen = sig[3] as number;
     const r = BigInt(`0x${toHex(sig.subarray(4, 4 + rLen))}`);
     const s = BigInt(`0x${toHex(sig.subarray(6 + rLen))}`);
-    const twin = encodeSequence(encodeUnsignedInteger(r), encodeUnsignedInteger(n - s));
+    const twin = sequence(integer(r), integer(n - s));
     expect(await p.verify(S.ecdsa_secp256r1_sha256, publicKey, message, twin)).toBe(true);
   });
 });
@@ -174,9 +174,9 @@ describe('malformed public keys are IllegalParameterError (CryptoProvider.verify
     const pub = fromHex(RSA_2048_PUBLIC_HEX);
     await expect(p.verify(S.rsa_pss_rsae_sha256, pub.subarray(0, 100), message, sig)).rejects.toBeInstanceOf(IllegalParameterError);
     await expect(p.verify(S.rsa_pss_rsae_sha256, concat(pub, Uint8Array.of(0)), message, sig)).rejects.toBeInstanceOf(IllegalParameterError);
-    const small = encodeSequence(encodeUnsignedInteger((1n << 1022n) + 1n), encodeUnsignedInteger(65537n));
+    const small = sequence(integer((1n << 1022n) + 1n), integer(65537n));
     await expect(p.verify(S.rsa_pkcs1_sha256, small, message, sig)).rejects.toThrow(/below the minimum of 1024/);
-    const evenE = encodeSequence(encodeUnsignedInteger((1n << 2047n) + 1n), encodeUnsignedInteger(65536n));
+    const evenE = sequence(integer((1n << 2047n) + 1n), integer(65536n));
     await expect(p.verify(S.rsa_pkcs1_sha256, evenE, message, sig)).rejects.toBeInstanceOf(IllegalParameterError);
   });
 });
@@ -373,8 +373,8 @@ describe('RSA with the fixed OpenSSL key (RFC 8017)', () => {
     const trailing = concat(rsaPkcs1, Uint8Array.of(0));
     const version1 = rsaPkcs1.slice();
     version1[6] = 1; // 30 82 04 a5 | 02 01 00: the version INTEGER's value
-    const one = encodeUnsignedInteger(1n);
-    const small = encodeSequence(encodeUnsignedInteger(0n), encodeUnsignedInteger((1n << 1023n) + 1n), encodeUnsignedInteger(65537n),
+    const one = integer(1n);
+    const small = sequence(integer(0n), integer((1n << 1023n) + 1n), integer(65537n),
       one, one, one, one, one, one);
     for (const pkcs1 of [corrupted, trailing, version1, small, new Uint8Array(0)]) {
       await expect(p.importPrivateKey({ algorithm: 'rsa', pkcs1 })).rejects.toBeInstanceOf(ConfigError);

@@ -2,10 +2,10 @@
  * Wycheproof vectors for the key exchanges, driven through the CryptoProvider
  * interface: private keys, ML-KEM seeds and encapsulation randomness are
  * injected with scriptedRandom, which is exactly how the noble backend consumes
- * randomness (see src/pq/noble/kex.ts).
+ * randomness (see src/pq/kex-groups.ts).
  *
  * Cases the public interface cannot express, and so are driven through the
- * internal functions of src/pq/noble/kex-mlkem.ts:
+ * internal functions of src/pq/mlkem.ts, on noble's ML-KEM as the noble backend plugs it in:
  * - mlkem_*_test.json "Private key too short/long": a seed that is not 64 bytes
  *   (a RandomSource always returns the length asked for);
  * - mlkem_768_keygen_seed_test.json: the decapsulation key `dk` (a KeyShare
@@ -21,15 +21,20 @@
  * - NIST curves, CompressedPublic → illegal_parameter (RFC 8446 §4.2.8.2 allows
  *   only the uncompressed form).
  */
+import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { AlertDescription, PqtlsError } from '../../src/errors.js';
 import { NamedGroup } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import { ML_KEM_1024, ML_KEM_512, ML_KEM_768, mlkemDecapsulate, mlkemKeygen, type MlKemParams } from '../../src/pq/noble/kex-mlkem.js';
+import { mlKemParams, mlkemDecapsulate, mlkemKeygen, type MlKemParams } from '../../src/pq/mlkem.js';
 import { type RandomSource } from '../../src/pq/random.js';
 import { scriptedRandom } from '../../src/testing/index.js';
 import { loadWycheproof, str, type WycheproofFile, type WycheproofTest } from '../helpers/wycheproof.js';
+
+const ML_KEM_512 = mlKemParams('ML-KEM-512', ml_kem512);
+const ML_KEM_768 = mlKemParams('ML-KEM-768', ml_kem768);
+const ML_KEM_1024 = mlKemParams('ML-KEM-1024', ml_kem1024);
 
 /** One provider for the file; each case scripts the bytes it will draw. */
 let script: RandomSource = scriptedRandom([]);

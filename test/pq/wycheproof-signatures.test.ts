@@ -27,8 +27,8 @@ import { ConfigError, IllegalParameterError } from '../../src/errors.js';
 import { SignatureScheme, type MlDsaAlgorithm } from '../../src/pq/ids.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
 import { mlDsaFromExpanded, mlDsaFromSeed, mlDsaSign, mlDsaSignMu, mlDsaVerify, type MlDsaKey } from '../../src/pq/noble/mldsa.js';
-import { parseRsaPublicKey } from '../../src/pq/noble/rsa-keys.js';
-import { rsaPssVerify, type Digest } from '../../src/pq/noble/rsa.js';
+import { parseRsaPublicKey } from '../../src/pq/rsa-keys.js';
+import { rsaPssVerify, type Digest } from '../../src/pq/rsa-pss.js';
 import { seededRandom } from '../../src/testing/index.js';
 import {
   loadWycheproof, str, type WycheproofFile, type WycheproofGroup, type WycheproofTest,

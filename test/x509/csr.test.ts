@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import type { KeyPair } from '../../src/pq/provider.js';
 import { encodeSubjectPublicKeyInfo, issuingSignatureAlgorithm } from '../../src/x509/algorithms.js';
-import { bits, contextTag, integer, oid, sequence, set, tlv } from '../../src/x509/der.js';
+import { bits, contextTag, integer, oid, sequence, set, tlv } from '../../src/codec/der.js';
 import {
   CA_KEY_ALGORITHMS, CertificateError, DEFAULT_CSR_LIMITS, Oid, basicConstraintsExtension, createCertificationRequest,
   certificationRequestToPem, issueCertificate, issueLeafFromRequest, keyUsageExtension, parseCertificationRequest, subjectAltNameExtension,

@@ -13,7 +13,7 @@
  * refusing for an unlisted reason — fails the test.
  *
  * asn1js and pkijs are devDependencies for this test alone: the shipped code
- * parses with its own strict DER layer (src/x509/der.ts).
+ * parses with its own strict DER layer (src/codec/der.ts).
  */
 import * as asn1js from 'asn1js';
 import fc from 'fast-check';

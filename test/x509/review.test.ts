@@ -11,7 +11,8 @@ import {
   keyIdentifier, keyUsageExtension, parseCertificate, parseIp, signCertificate, subjectAltNameExtension, subjectKeyIdExtension,
   verifyChain, type CertificateErrorReason, type IssuedCertificate, type VerifyChainOptions,
 } from '../../src/x509/index.js';
-import { bits, oid, sequence, Tag, timeValue, tlv } from '../../src/x509/der.js';
+import { bits, oid, sequence, Tag, timeValue, tlv } from '../../src/codec/der.js';
+import { malformed } from '../../src/x509/errors.js';
 import { encodeName, parseNameText } from '../../src/x509/name.js';
 import { NOT_AFTER, NOT_BEFORE, NOW, creds, makeChain, testProvider, type Chain } from './pki.js';
 
@@ -312,7 +313,7 @@ describe('regression: identity (RFC 9525 §6.3-6.5) and validity (RFC 5280 §4.1
   });
 
   it('UTCTime years 50-99 are 19xx and 00-49 are 20xx; GeneralizedTime is read as written', () => {
-    const t = (tag: number, s: string): Date => timeValue({ tag, value: new TextEncoder().encode(s), raw: new Uint8Array(0) }, 'test');
+    const t = (tag: number, s: string): Date => timeValue({ tag, value: new TextEncoder().encode(s), raw: new Uint8Array(0), fail: malformed }, 'test');
     expect(t(Tag.UTCTime, '491231235959Z').toISOString()).toBe('2049-12-31T23:59:59.000Z');
     expect(t(Tag.UTCTime, '500101000000Z').toISOString()).toBe('1950-01-01T00:00:00.000Z');
     expect(t(Tag.GeneralizedTime, '20500101000000Z').toISOString()).toBe('2050-01-01T00:00:00.000Z');

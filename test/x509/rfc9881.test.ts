@@ -10,7 +10,7 @@ import {
   CertificateError, ML_DSA_EXPANDED_KEY_LENGTH, encodePem, Oid, certificateSignatureScheme, decodePem, encodePkcs8, exportPrivateKeyPem,
   importPrivateKeyPem, parseCertificate, parsePkcs8, parsePkcs8Pem, parseSubjectPublicKeyInfo, summarizeCertificate,
 } from '../../src/x509/index.js';
-import { bits, derNull, integer, octets, oid, sequence, tlv } from '../../src/x509/der.js';
+import { bits, derNull, integer, octets, oid, sequence, tlv } from '../../src/codec/der.js';
 import { testProvider } from './pki.js';
 
 const specFile = fileURLToPath(new URL('../../test-vectors/specs/rfc9881-draft-ietf-lamps-dilithium-certificates.txt', import.meta.url));

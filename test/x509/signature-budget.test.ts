@@ -17,7 +17,7 @@ import {
   CertificateError, DEFAULT_CHAIN_LIMITS, Oid, RSA_MAX_VERIFY_BITS, basicConstraintsExtension, keyUsageExtension, parseCertificate,
   signCertificate, signatureVerificationCost, subjectAltNameExtension, verifyChain, type CertificateErrorReason,
 } from '../../src/x509/index.js';
-import { bits, derNull, integer, oid, sequence } from '../../src/x509/der.js';
+import { bits, derNull, integer, oid, sequence } from '../../src/codec/der.js';
 import { NOT_AFTER, NOT_BEFORE, NOW, makeChain, testProvider, type Chain } from './pki.js';
 
 const provider = testProvider('signature budget');

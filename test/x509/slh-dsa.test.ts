@@ -18,7 +18,7 @@ import { SLH_DSA_ALGORITHMS, SignatureScheme, isSignatureScheme, slhDsaSizes, ty
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { nameDer } from '../../src/x509/ca.js';
-import { bits, derNull, integer, octets, oid, sequence } from '../../src/x509/der.js';
+import { bits, derNull, integer, octets, oid, sequence } from '../../src/codec/der.js';
 import { clock, connectPair, drain, pump, seededProvider } from '../helpers/tls-pair.js';
 import {
   CertificateError, DEFAULT_CHAIN_LIMITS, Oid, basicConstraintsExtension, encodePkcs8, keyUsageExtension, subjectAltNameExtension, exportPrivateKeyPem, generateRoot, importPrivateKey, importPrivateKeyPem, issueLeaf, parseCertificate,

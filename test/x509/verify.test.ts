@@ -10,7 +10,7 @@ import {
   issueLeaf, keyUsageExtension, parseCertificate, signCertificate, subjectAltNameExtension, verifyChain, type CertificateErrorReason,
   type VerifyChainOptions,
 } from '../../src/x509/index.js';
-import { bits, derNull, oid, sequence } from '../../src/x509/der.js';
+import { bits, derNull, oid, sequence } from '../../src/codec/der.js';
 import { NOT_AFTER, NOT_BEFORE, NOW, creds, makeChain, testProvider, type Chain } from './pki.js';
 
 const provider = testProvider('verify suite');

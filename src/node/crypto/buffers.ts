@@ -18,17 +18,3 @@ export function plain(buf: Uint8Array): Uint8Array {
 export function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
-
-/** Big-endian unsigned integer. */
-export function bytesToBigInt(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
-}
-
-/** Big-endian, left-padded to `length` bytes; the value must fit. */
-export function bigIntToBytes(n: bigint, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = length - 1, v = n; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
-  return out;
-}

@@ -5,7 +5,8 @@
  */
 import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
-import { base64url, bigIntToBytes, bytesToBigInt } from './buffers.js';
+import { bigIntToBytes, bytesToBigInt } from '../../pq/bigint.js';
+import { base64url } from './buffers.js';
 import { ecPublicKey, okpPrivateKey, okpRawPublicKey, type NistCurve } from './key-objects.js';
 
 export interface NodeEd25519Key {

@@ -1,24 +1,25 @@
 /**
- * Key exchange on node:crypto: X25519, secp256r1 and secp384r1 natively, the
- * ML-KEM parameter sets from the noble backend (Node 20 has no ML-KEM), and
- * the hybrids of draft-ietf-tls-ecdhe-mlkem assembled from one native ECDH
- * half and noble's ML-KEM half with noble's own {@link HybridPart}, so the
- * layouts (ML-KEM first only in X25519MLKEM768) cannot drift apart.
+ * Key exchange on node:crypto: X25519, secp256r1 and secp384r1 natively, and
+ * ML-KEM on @noble/post-quantum (Node 20 has no ML-KEM), plugged into the
+ * shared group table (src/pq/kex-groups.ts) that the noble backend uses too,
+ * so the hybrid layouts (ML-KEM first only in X25519MLKEM768) cannot drift
+ * apart.
  *
- * Every random byte is drawn from the injected source in the order noble
- * documents (src/pq/noble/kex.ts), and the private keys ARE those bytes, so a
- * seeded stream gives byte-identical shares and secrets on either backend.
+ * Every random byte is drawn from the injected source in the order the group
+ * table documents, and the private keys ARE those bytes, so a seeded stream
+ * gives byte-identical shares and secrets on either backend.
  */
 import { createECDH, diffieHellman, type ECDH, type KeyObject } from 'node:crypto';
-import { ConfigError, IllegalParameterError, UnsupportedAlgorithmError } from '../../errors.js';
-import { groupName, NamedGroup } from '../../pq/ids.js';
-import { HybridPart } from '../../pq/noble/kex-hybrid.js';
-import { MLKEM1024_PART, MLKEM512_PART, MLKEM768_PART } from '../../pq/noble/kex-mlkem.js';
-import { requireLength, type KexPart, type PendingShare } from '../../pq/noble/kex-part.js';
-import { NOBLE_GROUPS, keyExchangeFromPart } from '../../pq/noble/kex.js';
+import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { ConfigError, IllegalParameterError } from '../../errors.js';
+import { bytesToBigInt } from '../../pq/bigint.js';
+import type { KexComponent } from '../../pq/hybrid.js';
+import type { NamedGroup } from '../../pq/ids.js';
+import { groupKeyExchanges, KEX_GROUPS } from '../../pq/kex-groups.js';
+import { requireLength, type KexPart, type PendingShare } from '../../pq/kex-part.js';
+import { mlKemParts } from '../../pq/mlkem.js';
 import type { KeyExchange } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
-import { bytesToBigInt } from './buffers.js';
 import { okpPrivateKey, okpPublicKey, okpRawPublicKey } from './key-objects.js';
 
 /**
@@ -164,31 +165,19 @@ export const NODE_P256_PART = new NodeEcdhPart('secp256r1', 'prime256v1', 32, P2
 export const NODE_P384_PART = new NodeEcdhPart('secp384r1', 'secp384r1', 48, P384_ORDER);
 
 /** The same groups, in the same preference order, as the noble backend. */
-export const NODE_GROUPS: readonly NamedGroup[] = NOBLE_GROUPS;
+export const NODE_GROUPS: readonly NamedGroup[] = KEX_GROUPS;
 
-const PARTS: ReadonlyMap<NamedGroup, KexPart> = new Map<NamedGroup, KexPart>([
-  [NamedGroup.X25519MLKEM768, new HybridPart('X25519MLKEM768', MLKEM768_PART, NODE_X25519_PART)],
-  [NamedGroup.SecP256r1MLKEM768, new HybridPart('SecP256r1MLKEM768', NODE_P256_PART, MLKEM768_PART)],
-  [NamedGroup.SecP384r1MLKEM1024, new HybridPart('SecP384r1MLKEM1024', NODE_P384_PART, MLKEM1024_PART)],
-  [NamedGroup.MLKEM512, MLKEM512_PART],
-  [NamedGroup.MLKEM768, MLKEM768_PART],
-  [NamedGroup.MLKEM1024, MLKEM1024_PART],
-  [NamedGroup.x25519, NODE_X25519_PART],
-  [NamedGroup.secp256r1, NODE_P256_PART],
-  [NamedGroup.secp384r1, NODE_P384_PART],
-]);
+const COMPONENTS: Readonly<Record<KexComponent, KexPart>> = Object.freeze({
+  'X25519': NODE_X25519_PART,
+  'secp256r1': NODE_P256_PART,
+  'secp384r1': NODE_P384_PART,
+  ...mlKemParts({ 'ML-KEM-512': ml_kem512, 'ML-KEM-768': ml_kem768, 'ML-KEM-1024': ml_kem1024 }),
+});
 
 /**
- * The {@link KeyExchange} for `group`, with the KeyShare lifecycle of the
- * noble backend: `complete` runs once and wipes the private half whether it
- * succeeded or not, a second call is a {@link ConfigError}, shares of the wrong
- * length are refused before anything is drawn, and the `privateKey` is a bare
- * `'kex'` tag carrying no key bytes.
- *
- * @throws UnsupportedAlgorithmError for a group not in {@link NODE_GROUPS}.
+ * Every group's {@link KeyExchange} on node:crypto, with the lifecycle and
+ * randomness order of the noble backend (see `groupKeyExchanges`).
  */
-export function nodeKeyExchange(group: NamedGroup, providerName: string, random: RandomSource): KeyExchange {
-  const part = PARTS.get(group);
-  if (!part) throw new UnsupportedAlgorithmError(`${providerName} provider has no key exchange for group ${groupName(group)}`);
-  return keyExchangeFromPart(group, part, providerName, random);
+export function nodeKeyExchanges(providerName: string, random: RandomSource): ReadonlyMap<NamedGroup, KeyExchange> {
+  return groupKeyExchanges(COMPONENTS, providerName, random);
 }

@@ -3,21 +3,21 @@
  * with MGF1 on the same hash and salt length = hash length
  * (`rsa_pss_rsae_*`, RFC 8446 §4.2.3).
  *
- * Keys are parsed and checked by the noble backend's strict PKCS #1 parser
- * (src/pq/noble/rsa-keys.ts) before OpenSSL sees them, so both backends accept
+ * Keys are parsed and checked by the shared strict PKCS #1 parser
+ * (src/pq/rsa-keys.ts) before OpenSSL sees them, so both backends accept
  * and refuse the same keys with the same errors.
  *
- * PSS signing encodes EMSA-PSS here (RFC 8017 §9.1.1) and leaves only the raw
+ * PSS signing encodes EMSA-PSS with the shared code (src/pq/rsa-pss.ts, on
+ * OpenSSL's hashes) and leaves only the raw
  * private-key operation to OpenSSL: node's PSS signer draws its salt from
  * OpenSSL's generator, and the provider's contract is that every random byte
  * comes from the injected source. OpenSSL blinds and fault-checks the raw
  * operation itself.
  */
 import { constants, createHash, createPrivateKey, createPublicKey, privateEncrypt, sign, verify, type KeyObject } from 'node:crypto';
-import { AlertDescription, PqtlsError } from '../../errors.js';
-import { concat } from '../../bytes.js';
 import { hashLength, type HashAlgorithm, type RsaPssRestriction } from '../../pq/ids.js';
-import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPublicKey } from '../../pq/noble/rsa-keys.js';
+import { encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPublicKey } from '../../pq/rsa-keys.js';
+import { pssEncode, pssParams, type Digest, type PssParams } from '../../pq/rsa-pss.js';
 import { nodeDigestName } from './symmetric.js';
 
 export interface NodeRsaKey {
@@ -50,38 +50,17 @@ export function rsaImport(
   };
 }
 
-const digest = (alg: HashAlgorithm | 'SHA-1', ...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash(alg === 'SHA-1' ? 'sha1' : nodeDigestName(alg));
-  for (const p of parts) h.update(p);
-  return h.digest();
-};
-
-/** MGF1 (RFC 8017 §B.2.1). */
-function mgf1(alg: HashAlgorithm | 'SHA-1', seed: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const counter = new Uint8Array(4);
-  const step = alg === 'SHA-1' ? 20 : hashLength(alg);
-  for (let i = 0, o = 0; o < length; i++, o += step) {
-    new DataView(counter.buffer).setUint32(0, i);
-    const t = digest(alg, seed, counter);
-    out.set(t.subarray(0, Math.min(t.length, length - o)), o);
-  }
-  return out;
+/** OpenSSL's hash as a {@link Digest}, for the shared EMSA-PSS code. */
+function nodeDigest(alg: HashAlgorithm | 'SHA-1'): Digest {
+  const name = alg === 'SHA-1' ? 'sha1' : nodeDigestName(alg);
+  return Object.assign((data: Uint8Array): Uint8Array => new Uint8Array(createHash(name).update(data).digest()), {
+    outputLen: alg === 'SHA-1' ? 20 : hashLength(alg),
+  });
 }
 
-/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1) to emBits bits, MGF1 on `mgfAlg` (normally the same hash). */
-function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt: Uint8Array, mgfAlg: HashAlgorithm | 'SHA-1' = alg): Uint8Array {
-  const hLen = hashLength(alg);
-  const emLen = Math.ceil(emBits / 8);
-  if (emLen < hLen + salt.length + 2) throw new PqtlsError('RSA modulus too small for PSS parameters', AlertDescription.internal_error);
-  const h = digest(alg, new Uint8Array(8), digest(alg, message), salt);
-  const db = new Uint8Array(emLen - hLen - 1);
-  db[db.length - salt.length - 1] = 0x01;
-  db.set(salt, db.length - salt.length);
-  const mask = mgf1(mgfAlg, h, db.length);
-  for (let i = 0; i < db.length; i++) db[i] = (db[i] as number) ^ (mask[i] as number);
-  db[0] = (db[0] as number) & (0xff >>> (8 * emLen - emBits));
-  return concat(db, h, Uint8Array.of(0xbc));
+/** The PSS parameters TLS uses (RFC 8446 §4.2.3), on OpenSSL's hashes; MGF1 on `mgfHash` for restricted keys. */
+export function nodePssParams(alg: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1' = alg): PssParams {
+  return pssParams(nodeDigest, alg, mgfHash);
 }
 
 /**
@@ -89,7 +68,7 @@ function pssEncode(alg: HashAlgorithm, message: Uint8Array, emBits: number, salt
  * the same hash unless an id-RSASSA-PSS key's restriction names another.
  */
 export function rsaPssSign(key: NodeRsaKey, alg: HashAlgorithm, message: Uint8Array, salt: Uint8Array): Uint8Array {
-  const em = pssEncode(alg, message, key.bits - 1, salt, key.pss?.mgfHash ?? alg);
+  const em = pssEncode(message, key.bits - 1, nodePssParams(alg, key.pss?.mgfHash ?? alg), salt);
   // RSASP1 on the k-byte representative (EM is one byte shorter when bits ≡ 1 mod 8).
   const m = new Uint8Array(key.k);
   m.set(em, key.k - em.length);

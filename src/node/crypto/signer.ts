@@ -25,21 +25,20 @@ import {
   SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm,
   type MlDsaAlgorithm, type SigningScheme, type SlhDsaAlgorithm,
 } from '../../pq/ids.js';
-import { checkEd25519PublicKey } from '../../pq/noble/eddsa.js';
-import { KeyStore } from '../../pq/noble/keys.js';
+import { KeyStore } from '../../pq/keys.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPublicKey } from './key-objects.js';
 import {
   ecdsaImport, ecdsaPublicKey, ecdsaScalarFromSeed, ecdsaSeedLength, ed25519Import, type NodeEcdsaKey, type NodeEd25519Key,
 } from './ec-keys.js';
-import { NOBLE_SCHEMES, checkPssRestriction, rsaMode } from '../../pq/noble/signatures.js';
-import { EXPONENT_BLINDING_BYTES, restrictedPssParams, rsaPssVerify as rsaPssVerifyNoble } from '../../pq/noble/rsa.js';
-import { parseRsaPublicKey } from '../../pq/noble/rsa-keys.js';
-import { rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
+import { parseRsaPublicKey } from '../../pq/rsa-keys.js';
+import { EXPONENT_BLINDING_BYTES, checkPssRestriction, rsaPssVerify } from '../../pq/rsa-pss.js';
+import { SIGNATURE_SCHEMES, rsaMode } from '../../pq/schemes.js';
+import { nodePssParams, rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
-export const NODE_SCHEMES: readonly SignatureScheme[] = NOBLE_SCHEMES;
+export const NODE_SCHEMES: readonly SignatureScheme[] = SIGNATURE_SCHEMES;
 
 /** An ML-DSA or SLH-DSA key lives in the delegate; we hold its reference. */
 interface DelegatedKey {
@@ -63,7 +62,7 @@ export class NodeSigner {
     private readonly providerName: string,
     private readonly random: RandomSource,
     private readonly minRsaBits: number,
-    /** Performs ML-DSA; must draw from the same `random`. */
+    /** Performs ML-DSA and SLH-DSA, and decodes Ed25519 keys; must draw from the same `random`. */
     private readonly mlDsa: CryptoProvider,
   ) {
     this.keys = new KeyStore<SigningKey>(providerName);
@@ -132,7 +131,7 @@ export class NodeSigner {
       case 'ml-dsa-87':
         return this.mlDsa.verify(scheme, publicKey, message, signature);
       case 'ed25519':
-        return ed25519Verify(publicKey, message, signature);
+        return this.ed25519Verify(publicKey, message, signature);
       case 'ecdsa-p256':
       case 'ecdsa-p384': {
         const key = ecdsaPublicKey(alg, publicKey);
@@ -147,12 +146,31 @@ export class NodeSigner {
         const mode = rsaMode(scheme);
         const mgf = alg === 'rsa-pss' ? options?.rsaPss?.mgfHash : undefined;
         if (mode.pss && mgf && mgf !== mode.hash) {
-          // node's verify cannot take another MGF1 hash; the encoding check is the noble code's.
-          return rsaPssVerifyNoble(parseRsaPublicKey(publicKey), message, signature, restrictedPssParams(mode.hash, mgf));
+          // node's verify cannot take another MGF1 hash; the encoding check is the shared code's, on OpenSSL's hashes.
+          return rsaPssVerify(parseRsaPublicKey(publicKey), message, signature, nodePssParams(mode.hash, mgf));
         }
         return rsaVerify(publicKey, mode.pss, mode.hash, message, signature);
       }
     }
+  }
+
+  /**
+   * Ed25519 verification (RFC 8032 §5.1.7). OpenSSL does not validate a raw
+   * public key on import, so when verification fails the delegate's verifier,
+   * which decodes the key strictly first, tells a bad key
+   * (IllegalParameterError) from a bad signature (false).
+   */
+  private async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    let ok = false;
+    if (publicKey.length === 32 && signature.length === 64) {
+      try {
+        ok = verify(null, message, okpPublicKey('Ed25519', publicKey), signature);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) await this.mlDsa.verify(SignatureScheme.ed25519, publicKey, message, signature);
+    return ok;
   }
 
   /** Generates from `random`; RSA is refused, as by noble, since OpenSSL's prime search cannot draw from our source. */
@@ -214,23 +232,4 @@ export class NodeSigner {
         return key.pss ? { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice(), pss: key.pss } : { algorithm: 'rsa-pss', pkcs1: key.pkcs1.slice() };
     }
   }
-}
-
-/**
- * Ed25519 verification (RFC 8032 §5.1.7). OpenSSL does not validate a raw
- * public key on import, so only when verification fails is the key decoded,
- * to tell a bad key (IllegalParameterError) from a bad signature (false).
- */
-function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32) checkEd25519PublicKey(publicKey);
-  let ok = false;
-  if (signature.length === 64) {
-    try {
-      ok = verify(null, message, okpPublicKey('Ed25519', publicKey), signature);
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) checkEd25519PublicKey(publicKey);
-  return ok;
 }

@@ -9,10 +9,9 @@
 import { p256, p384 } from '@noble/curves/nist.js';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
 import { concat } from '../../bytes.js';
-import { Reader } from '../../codec/reader.js';
 import type { RandomSource } from '../random.js';
-import { bigIntToBytes } from './bigint.js';
-import { readSequence, readUnsignedInteger } from './der.js';
+import { contents, decodeDer, Tag, unsignedIntegerBytes } from '../../codec/der.js';
+import { bigIntToBytes, bytesToBigInt } from '../bigint.js';
 
 export type EcdsaAlgorithm = 'ecdsa-p256' | 'ecdsa-p384';
 
@@ -59,11 +58,9 @@ export function checkEcdsaPublicKey(algorithm: EcdsaAlgorithm, publicKey: Uint8A
 /** Strict DER `Ecdsa-Sig-Value` to fixed-length r ‖ s, or undefined if malformed or out of range. */
 function derToCompact(algorithm: EcdsaAlgorithm, der: Uint8Array): Uint8Array | undefined {
   try {
-    const outer = new Reader(der, 'Ecdsa-Sig-Value');
-    const seq = readSequence(outer);
-    outer.end();
-    const r = readUnsignedInteger(seq);
-    const s = readUnsignedInteger(seq);
+    const seq = contents(decodeDer(der, 'Ecdsa-Sig-Value'), 'Ecdsa-Sig-Value');
+    const r = bytesToBigInt(unsignedIntegerBytes(seq.expect(Tag.INTEGER, 'r'), 'r'));
+    const s = bytesToBigInt(unsignedIntegerBytes(seq.expect(Tag.INTEGER, 's'), 's'));
     seq.end();
     const len = scalarLength[algorithm];
     return concat(bigIntToBytes(r, len), bigIntToBytes(s, len));

@@ -1,9 +1,9 @@
 import { UnsupportedAlgorithmError } from '../../errors.js';
 import type { AeadAlgorithm, HashAlgorithm, HeaderProtectionAlgorithm, KeyAlgorithm, NamedGroup, SigningScheme } from '../ids.js';
 import { groupName } from '../ids.js';
-import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
+import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
-import { NOBLE_GROUPS, nobleKeyExchange } from './kex.js';
+import { NOBLE_GROUPS, nobleKeyExchanges } from './kex.js';
 import { NobleSigner, NOBLE_SCHEMES } from './signatures.js';
 import type { RsaPrivateOps } from './rsa-webcrypto.js';
 import { nobleAead, nobleHash, nobleHeaderProtection, nobleHkdfExpand, nobleHkdfExtract, nobleHmac } from './symmetric.js';
@@ -42,8 +42,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
   const random = options.random ?? systemRandom;
   const name = 'noble';
   const signer = new NobleSigner(name, random, options.minRsaSigningBits, options.rsaPrivateOps);
-  const kex = new Map<NamedGroup, KeyExchange>();
-  for (const g of NOBLE_GROUPS) kex.set(g, nobleKeyExchange(g, name, random));
+  const kex = nobleKeyExchanges(name, random);
 
   return Object.freeze({
     name,

@@ -2,7 +2,7 @@ import type { ECDSA } from '@noble/curves/abstract/weierstrass.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
 import type { RandomSource } from '../random.js';
-import { requireLength, type KexPart, type PendingShare } from './kex-part.js';
+import { requireLength, type KexPart, type PendingShare } from '../kex-part.js';
 
 /** Draws far beyond any plausible rejection streak (P-256 rejects with probability ~2^-32). */
 const MAX_SCALAR_DRAWS = 64;

@@ -1,7 +1,7 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { IllegalParameterError } from '../../errors.js';
 import type { RandomSource } from '../random.js';
-import { requireLength, type KexPart, type PendingShare } from './kex-part.js';
+import { requireLength, type KexPart, type PendingShare } from '../kex-part.js';
 
 /**
  * X25519 shared secret with the checks of RFC 8446 §7.4.2: the peer share must

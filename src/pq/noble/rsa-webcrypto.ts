@@ -12,14 +12,13 @@
  */
 import type { HashAlgorithm } from '../ids.js';
 import { hashLength } from '../ids.js';
-import { encodeSequence, encodeTlv, encodeUnsignedInteger } from './der.js';
+import { integer, octets, sequence } from '../../codec/der.js';
 
 /** Which implementation performs the RSA private-key operation (see {@link NobleProviderOptions.rsaPrivateOps}). */
 export type RsaPrivateOps = 'auto' | 'webcrypto' | 'bigint';
 
 /** AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 Appendix A.1). */
 const RSA_ENCRYPTION = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00);
-const OCTET_STRING = 0x04;
 
 /** The platform's SubtleCrypto, if this runtime has one. */
 export function platformSubtle(): SubtleCrypto | undefined {
@@ -29,7 +28,7 @@ export function platformSubtle(): SubtleCrypto | undefined {
 
 /** Wraps a DER `RSAPrivateKey` as PKCS #8 (RFC 5958 v1), the form `importKey('pkcs8')` takes. */
 export function rsaPkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
-  return encodeSequence(encodeUnsignedInteger(0n), RSA_ENCRYPTION, encodeTlv(OCTET_STRING, pkcs1));
+  return sequence(integer(0), RSA_ENCRYPTION, octets(pkcs1));
 }
 
 /** One RSA private key imported into SubtleCrypto, lazily per (padding, hash). */

@@ -20,16 +20,12 @@ import { AlertDescription, PqtlsError } from '../../errors.js';
 import { concat, constantTimeEqual } from '../../bytes.js';
 import type { HashAlgorithm } from '../ids.js';
 import type { RandomSource } from '../random.js';
-import { bigIntToBytes, bytesToBigInt, mod, modInverse, modPow, modPowPublic } from './bigint.js';
-import type { RsaPrivateKey, RsaPublicKey } from './rsa-keys.js';
-
-/** A one-shot hash function; noble's `sha256` and friends fit. */
-export interface Digest {
-  (data: Uint8Array): Uint8Array;
-  readonly outputLen: number;
-}
+import { bigIntToBytes, bytesToBigInt, mod, modInverse, modPow, modPowPublic } from '../bigint.js';
+import type { RsaPrivateKey, RsaPublicKey } from '../rsa-keys.js';
+import { EXPONENT_BLINDING_BYTES, pssEncode, pssParams, rsaVerifyPrimitive, type Digest, type PssParams } from '../rsa-pss.js';
 
 const digests: Record<HashAlgorithm, Digest> = { 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 };
+const digest = (alg: HashAlgorithm | 'SHA-1'): Digest => (alg === 'SHA-1' ? sha1 : digests[alg]);
 
 export function rsaDigest(alg: HashAlgorithm): Digest {
   return digests[alg];
@@ -41,88 +37,13 @@ export function rsaDigest(alg: HashAlgorithm): Digest {
  * hash, MGF1 on `mgfHash`, salt = hash length.
  */
 export function restrictedPssParams(alg: HashAlgorithm, mgfHash: HashAlgorithm | 'SHA-1'): PssParams {
-  const hash = digests[alg];
-  return { hash, mgfHash: mgfHash === 'SHA-1' ? sha1 : digests[mgfHash], saltLength: hash.outputLen };
-}
-
-/** PSS parameters. TLS fixes them (RFC 8446 §4.2.3); Wycheproof varies them. */
-export interface PssParams {
-  readonly hash: Digest;
-  readonly mgfHash: Digest;
-  readonly saltLength: number;
+  return pssParams(digest, alg, mgfHash);
 }
 
 /** The parameters TLS 1.3 mandates for `rsa_pss_rsae_*`: MGF1 with the same hash, salt = hash length. */
 export function tlsPssParams(alg: HashAlgorithm): PssParams {
-  const hash = digests[alg];
-  return { hash, mgfHash: hash, saltLength: hash.outputLen };
+  return pssParams(digest, alg);
 }
-
-/** MGF1 (RFC 8017 §B.2.1). */
-function mgf1(hash: Digest, seed: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const block = new Uint8Array(seed.length + 4);
-  block.set(seed);
-  const view = new DataView(block.buffer);
-  for (let counter = 0, o = 0; o < length; counter++, o += hash.outputLen) {
-    view.setUint32(seed.length, counter);
-    const t = hash(block);
-    out.set(t.subarray(0, Math.min(t.length, length - o)), o);
-  }
-  return out;
-}
-
-/** H = Hash(0x00 × 8 ‖ mHash ‖ salt), the value PSS commits to (RFC 8017 §9.1.1 steps 5–6). */
-function pssHashPrime(hash: Digest, mHash: Uint8Array, salt: Uint8Array): Uint8Array {
-  return hash(concat(new Uint8Array(8), mHash, salt));
-}
-
-/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1) to emBits bits. */
-function pssEncode(message: Uint8Array, emBits: number, params: PssParams, salt: Uint8Array): Uint8Array {
-  const { hash, mgfHash } = params;
-  const hLen = hash.outputLen;
-  const emLen = Math.ceil(emBits / 8);
-  if (emLen < hLen + salt.length + 2) throw new PqtlsError('RSA modulus too small for PSS parameters', AlertDescription.internal_error);
-  const h = pssHashPrime(hash, hash(message), salt);
-  const db = new Uint8Array(emLen - hLen - 1);
-  db[db.length - salt.length - 1] = 0x01;
-  db.set(salt, db.length - salt.length);
-  const mask = mgf1(mgfHash, h, db.length);
-  for (let i = 0; i < db.length; i++) db[i] = (db[i] as number) ^ (mask[i] as number);
-  db[0] = (db[0] as number) & (0xff >>> (8 * emLen - emBits));
-  return concat(db, h, Uint8Array.of(0xbc));
-}
-
-/** EMSA-PSS-VERIFY (RFC 8017 §9.1.2): true for "consistent". */
-function pssVerifyEncoding(message: Uint8Array, em: Uint8Array, emBits: number, params: PssParams): boolean {
-  const { hash, mgfHash, saltLength } = params;
-  const hLen = hash.outputLen;
-  const emLen = em.length;
-  if (emLen < hLen + saltLength + 2 || em[emLen - 1] !== 0xbc) return false;
-  const maskedDb = em.subarray(0, emLen - hLen - 1);
-  const h = em.subarray(emLen - hLen - 1, emLen - 1);
-  const topMask = 0xff >>> (8 * emLen - emBits);
-  if (((maskedDb[0] as number) & ~topMask) !== 0) return false;
-  const mask = mgf1(mgfHash, h, maskedDb.length);
-  const db = maskedDb.map((b, i) => b ^ (mask[i] as number));
-  db[0] = (db[0] as number) & topMask;
-  const psLen = emLen - hLen - saltLength - 2;
-  for (let i = 0; i < psLen; i++) if (db[i] !== 0) return false;
-  if (db[psLen] !== 0x01) return false;
-  const salt = db.subarray(db.length - saltLength);
-  return constantTimeEqual(pssHashPrime(hash, hash(message), salt), h);
-}
-
-/** RSAVP1 (RFC 8017 §5.2.2) with the length checks of §8.1.2 step 1: undefined when out of range. */
-function rsaVerifyPrimitive(key: RsaPublicKey, signature: Uint8Array): bigint | undefined {
-  if (signature.length !== key.k) return undefined;
-  const s = bytesToBigInt(signature);
-  if (s >= key.n) return undefined;
-  return modPowPublic(s, key.e, key.n);
-}
-
-/** Bytes of randomness per exponent-blinding factor (64 bits). */
-export const EXPONENT_BLINDING_BYTES = 8;
 
 /**
  * Observes the blinded CRT exponents of one private-key operation. Tests use it
@@ -172,17 +93,6 @@ export function rsaPssSign(
 ): Uint8Array {
   const em = pssEncode(message, key.bits - 1, params, random(params.saltLength));
   return bigIntToBytes(rsaSignPrimitive(key, bytesToBigInt(em), random, observe), key.k);
-}
-
-/** RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with explicit parameters. */
-export function rsaPssVerify(key: RsaPublicKey, message: Uint8Array, signature: Uint8Array, params: PssParams): boolean {
-  const m = rsaVerifyPrimitive(key, signature);
-  if (m === undefined) return false;
-  const emBits = key.bits - 1;
-  const emLen = Math.ceil(emBits / 8);
-  // When emBits is a multiple of 8 the representative has a leading zero byte that EM omits.
-  if (m >> BigInt(8 * emLen) !== 0n) return false;
-  return pssVerifyEncoding(message, bigIntToBytes(m, emLen), emBits, params);
 }
 
 /** DER DigestInfo prefixes (RFC 8017 §9.2 note 1): the hash's AlgorithmIdentifier with NULL parameters. */

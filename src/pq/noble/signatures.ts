@@ -25,37 +25,23 @@
  * without WebCrypto. {@link NobleProviderOptions.rsaPrivateOps} overrides.
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
-import type { HashAlgorithm, KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction, SigningScheme } from '../ids.js';
-import { SignatureScheme, isSlhDsa, pssSchemeAllowed, signatureSchemeName, signingKeyAlgorithm, signingSchemeName, slhDsaSizes } from '../ids.js';
+import type { KeyAlgorithm, MlDsaAlgorithm, RsaPssRestriction, SigningScheme } from '../ids.js';
+import { SignatureScheme, isSlhDsa, pssSchemeAllowed, signingKeyAlgorithm, signingSchemeName, slhDsaSizes } from '../ids.js';
 import type { KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { ecdsaGenerate, ecdsaImport, ecdsaSign, ecdsaVerify, type EcdsaKey } from './ecdsa.js';
 import { ed25519Generate, ed25519Import, ed25519Sign, ed25519Verify, type Ed25519Key } from './eddsa.js';
-import { KeyStore } from './keys.js';
+import { KeyStore } from '../keys.js';
 import { mlDsaGenerate, mlDsaImport, mlDsaSign, mlDsaVerify, type MlDsaKey } from './mldsa.js';
 import { slhDsaGenerate, slhDsaImport, slhDsaSign, slhDsaVerify, type SlhDsaKey } from './slhdsa.js';
-import { restrictedPssParams, rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, rsaPssVerify, tlsPssParams } from './rsa.js';
-import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from './rsa-keys.js';
+import { restrictedPssParams, rsaPkcs1Sign, rsaPkcs1Verify, rsaPssSign, tlsPssParams } from './rsa.js';
+import { checkPssRestriction, rsaPssVerify } from '../rsa-pss.js';
+import { SIGNATURE_SCHEMES, rsaMode } from '../schemes.js';
+import { RSA_MIN_SIGN_BITS, encodeRsaPublicKey, parseRsaPrivateKey, parseRsaPublicKey, type RsaPrivateKey } from '../rsa-keys.js';
 import { platformSubtle, WebCryptoRsaKey, type RsaPrivateOps } from './rsa-webcrypto.js';
 
-/** Signature schemes of the noble provider, most preferred first: post-quantum, then EdDSA, ECDSA, RSA. */
-export const NOBLE_SCHEMES: readonly SignatureScheme[] = Object.freeze([
-  SignatureScheme.mldsa65,
-  SignatureScheme.mldsa87,
-  SignatureScheme.mldsa44,
-  SignatureScheme.ed25519,
-  SignatureScheme.ecdsa_secp256r1_sha256,
-  SignatureScheme.ecdsa_secp384r1_sha384,
-  SignatureScheme.rsa_pss_rsae_sha256,
-  SignatureScheme.rsa_pss_rsae_sha384,
-  SignatureScheme.rsa_pss_rsae_sha512,
-  SignatureScheme.rsa_pss_pss_sha256,
-  SignatureScheme.rsa_pss_pss_sha384,
-  SignatureScheme.rsa_pss_pss_sha512,
-  SignatureScheme.rsa_pkcs1_sha256,
-  SignatureScheme.rsa_pkcs1_sha384,
-  SignatureScheme.rsa_pkcs1_sha512,
-]);
+/** Signature schemes of the noble provider, most preferred first: all of {@link SIGNATURE_SCHEMES}. */
+export const NOBLE_SCHEMES: readonly SignatureScheme[] = SIGNATURE_SCHEMES;
 
 type RsaKey = {
   /** `rsa-pss`: an id-RSASSA-PSS key, which signs only `rsa_pss_pss_*` within its restriction. */
@@ -69,22 +55,6 @@ type RsaKey = {
 /** What a {@link PrivateKeyRef} of this signer stands for. */
 type SigningKey = MlDsaKey | Ed25519Key | EcdsaKey | RsaKey | SlhDsaKey;
 
-/** How an RSA scheme pads, and with which hash. */
-export function rsaMode(scheme: SignatureScheme): { readonly pss: boolean; readonly hash: HashAlgorithm } {
-  switch (scheme) {
-    case SignatureScheme.rsa_pss_rsae_sha256: return { pss: true, hash: 'SHA-256' };
-    case SignatureScheme.rsa_pss_rsae_sha384: return { pss: true, hash: 'SHA-384' };
-    case SignatureScheme.rsa_pss_rsae_sha512: return { pss: true, hash: 'SHA-512' };
-    case SignatureScheme.rsa_pss_pss_sha256: return { pss: true, hash: 'SHA-256' };
-    case SignatureScheme.rsa_pss_pss_sha384: return { pss: true, hash: 'SHA-384' };
-    case SignatureScheme.rsa_pss_pss_sha512: return { pss: true, hash: 'SHA-512' };
-    case SignatureScheme.rsa_pkcs1_sha256: return { pss: false, hash: 'SHA-256' };
-    case SignatureScheme.rsa_pkcs1_sha384: return { pss: false, hash: 'SHA-384' };
-    case SignatureScheme.rsa_pkcs1_sha512: return { pss: false, hash: 'SHA-512' };
-    default: throw new UnsupportedAlgorithmError(`${signatureSchemeName(scheme)} is not an RSA scheme`);
-  }
-}
-
 function rsaKey(
   algorithm: 'rsa' | 'rsa-pss', pkcs1: Uint8Array, pss: RsaPssRestriction | undefined, minBits: number, subtle: SubtleCrypto | undefined,
 ): RsaKey {
@@ -95,16 +65,6 @@ function rsaKey(
     ...(pss ? { pss } : {}),
     ...(subtle ? { webCrypto: new WebCryptoRsaKey(subtle, key.pkcs1) } : {}),
   };
-}
-
-/** A restriction no TLS scheme can satisfy, or that no signature fits in the modulus, is refused at import. */
-export function checkPssRestriction(pss: RsaPssRestriction, bits: number): void {
-  const hLen = tlsPssParams(pss.hash).hash.outputLen;
-  if (!Number.isInteger(pss.saltLength) || pss.saltLength < 0) throw new ConfigError(`RSASSA-PSS salt length ${pss.saltLength} is invalid`);
-  if (pss.saltLength > hLen) {
-    throw new ConfigError(`RSASSA-PSS key requires salts of at least ${pss.saltLength} bytes; TLS signs with ${hLen} (RFC 8446 §4.2.3)`);
-  }
-  if (Math.ceil((bits - 1) / 8) < hLen + hLen + 2) throw new ConfigError(`RSA modulus of ${bits} bits is too small for RSASSA-PSS with ${pss.hash}`);
 }
 
 /** Resolves {@link RsaPrivateOps} to the SubtleCrypto to sign on, or undefined for bigint. */

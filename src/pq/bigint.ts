@@ -7,7 +7,7 @@
  * operands' values. {@link modPow} at least does the same sequence of
  * operations for every exponent of a given length, so the exponent's bits do
  * not choose which operations run; but the real defence for the RSA private
- * key is in rsa.ts, which blinds both the base (m·r^e) and the exponent
+ * key is in the noble backend's rsa.ts, which blinds both the base (m·r^e) and the exponent
  * (d_p + r₁·(p−1), d_q + r₂·(q−1)) afresh for every signature, so whatever
  * leaks is about a value that is never used twice.
  */

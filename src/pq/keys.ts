@@ -1,6 +1,6 @@
-import { ConfigError } from '../../errors.js';
-import type { KeyAlgorithm, } from '../ids.js';
-import type { PrivateKeyRef } from '../provider.js';
+import { ConfigError } from '../errors.js';
+import type { KeyAlgorithm, } from './ids.js';
+import type { PrivateKeyRef } from './provider.js';
 
 /**
  * Holds the secret behind each {@link PrivateKeyRef} a provider instance

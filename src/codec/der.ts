@@ -1,11 +1,26 @@
-import { malformed } from './errors.js';
+import { fromHex } from '../bytes.js';
+import { DecodeError } from '../errors.js';
 
 /**
- * A strict DER layer (X.690 §10): one-byte tags, minimal definite lengths,
- * minimal INTEGERs, canonical BOOLEANs, zero padding bits. Anything else is a
- * `malformed` {@link CertificateError}, so a mutated certificate can never
- * reach the validator through a lenient BER reading.
+ * The one strict DER layer (X.690 §10) under certificates, keys and
+ * signatures: one-byte tags, minimal definite lengths, minimal INTEGERs,
+ * canonical BOOLEANs, zero padding bits. Strictness matters twice over: a
+ * mutated certificate must never reach the validator through a lenient BER
+ * reading, and signatures and keys are compared and hashed by their
+ * encodings, so every leniency (long-form lengths for short values, padded
+ * integers, trailing bytes) is a malleability Wycheproof tests for.
+ *
+ * Which error a failure raises is the caller's: the layer that starts a
+ * decode passes a {@link DerFailure} (x509 its `malformed` CertificateError,
+ * so the alert is bad_certificate), and every reader and value read below it
+ * reports through the same one, in the manner of `untrusted`'s `read_all`.
  */
+
+/** Builds the error a DER failure is reported as. */
+export type DerFailure = (detail: string) => Error;
+
+/** The default: a {@link DecodeError} (alert decode_error). */
+export const decodeFailure: DerFailure = (detail) => new DecodeError(detail);
 
 export const Tag = {
   BOOLEAN: 0x01,
@@ -35,12 +50,14 @@ export interface Tlv {
   readonly value: Uint8Array;
   /** The whole encoding, tag and length included (what a signature covers). */
   readonly raw: Uint8Array;
+  /** How a failure inside this value is reported: the failure of the reader that read it. */
+  readonly fail: DerFailure;
 }
 
 /** Sequential reader over the contents of one constructed value. */
 export class DerReader {
   private pos = 0;
-  constructor(private readonly buf: Uint8Array, readonly what: string) {}
+  constructor(private readonly buf: Uint8Array, readonly what: string, readonly fail: DerFailure = decodeFailure) {}
 
   get done(): boolean {
     return this.pos === this.buf.length;
@@ -55,35 +72,35 @@ export class DerReader {
   read(): Tlv {
     const start = this.pos;
     const b = this.buf;
-    if (start >= b.length) throw malformed(`${this.what}: truncated (expected another element)`);
+    if (start >= b.length) throw this.fail(`${this.what}: truncated (expected another element)`);
     const tag = b[start] as number;
-    if ((tag & 0x1f) === 0x1f) throw malformed(`${this.what}: multi-byte tag 0x${tag.toString(16)} not used in X.509`);
+    if ((tag & 0x1f) === 0x1f) throw this.fail(`${this.what}: multi-byte tag 0x${tag.toString(16)} not used in X.509`);
     let p = start + 1;
-    if (p >= b.length) throw malformed(`${this.what}: truncated length`);
+    if (p >= b.length) throw this.fail(`${this.what}: truncated length`);
     const first = b[p++] as number;
     let len: number;
     if (first < 0x80) {
       len = first;
     } else {
       const n = first & 0x7f;
-      if (n === 0) throw malformed(`${this.what}: indefinite length is not DER`);
-      if (n > 4) throw malformed(`${this.what}: length of ${n} octets is out of range`);
-      if (p + n > b.length) throw malformed(`${this.what}: truncated length`);
+      if (n === 0) throw this.fail(`${this.what}: indefinite length is not DER`);
+      if (n > 4) throw this.fail(`${this.what}: length of ${n} octets is out of range`);
+      if (p + n > b.length) throw this.fail(`${this.what}: truncated length`);
       len = 0;
       for (let i = 0; i < n; i++) len = len * 256 + (b[p + i] as number);
-      if (b[p] === 0 || len < 0x80) throw malformed(`${this.what}: non-minimal length encoding`);
+      if (b[p] === 0 || len < 0x80) throw this.fail(`${this.what}: non-minimal length encoding`);
       p += n;
     }
-    if (len > b.length - p) throw malformed(`${this.what}: element of ${len} bytes overruns its container`);
+    if (len > b.length - p) throw this.fail(`${this.what}: element of ${len} bytes overruns its container`);
     this.pos = p + len;
-    return { tag, value: b.subarray(p, p + len), raw: b.subarray(start, p + len) };
+    return { tag, value: b.subarray(p, p + len), raw: b.subarray(start, p + len), fail: this.fail };
   }
 
   /** Reads the next TLV, which must have tag `tag`. */
   expect(tag: number, field: string): Tlv {
     const next = this.peekTag();
     if (next !== tag) {
-      throw malformed(`${this.what}: ${field}: expected tag 0x${tag.toString(16)}, found ${next === undefined ? 'end' : `0x${next.toString(16)}`}`);
+      throw this.fail(`${this.what}: ${field}: expected tag 0x${tag.toString(16)}, found ${next === undefined ? 'end' : `0x${next.toString(16)}`}`);
     }
     return this.read();
   }
@@ -95,13 +112,13 @@ export class DerReader {
 
   /** Requires that everything has been read. */
   end(): void {
-    if (!this.done) throw malformed(`${this.what}: ${this.buf.length - this.pos} unexpected trailing bytes`);
+    if (!this.done) throw this.fail(`${this.what}: ${this.buf.length - this.pos} unexpected trailing bytes`);
   }
 }
 
 /** Decodes exactly one TLV spanning all of `buf`. */
-export function decodeDer(buf: Uint8Array, what: string): Tlv {
-  const r = new DerReader(buf, what);
+export function decodeDer(buf: Uint8Array, what: string, fail: DerFailure = decodeFailure): Tlv {
+  const r = new DerReader(buf, what, fail);
   const tlv = r.read();
   r.end();
   return tlv;
@@ -109,48 +126,54 @@ export function decodeDer(buf: Uint8Array, what: string): Tlv {
 
 /** A reader over the contents of `tlv`, which must be a SEQUENCE (or the given constructed tag). */
 export function contents(tlv: Tlv, what: string, tag: number = Tag.SEQUENCE): DerReader {
-  if (tlv.tag !== tag) throw malformed(`${what}: expected tag 0x${tag.toString(16)}, found 0x${tlv.tag.toString(16)}`);
-  return new DerReader(tlv.value, what);
+  if (tlv.tag !== tag) throw tlv.fail(`${what}: expected tag 0x${tag.toString(16)}, found 0x${tlv.tag.toString(16)}`);
+  return new DerReader(tlv.value, what, tlv.fail);
 }
 
 /** INTEGER contents, checked minimal; returned as the two's-complement bytes. */
 export function integerBytes(tlv: Tlv, what: string): Uint8Array {
-  if (tlv.tag !== Tag.INTEGER) throw malformed(`${what}: expected INTEGER`);
+  if (tlv.tag !== Tag.INTEGER) throw tlv.fail(`${what}: expected INTEGER`);
   const v = tlv.value;
-  if (v.length === 0) throw malformed(`${what}: empty INTEGER`);
+  if (v.length === 0) throw tlv.fail(`${what}: empty INTEGER`);
   if (v.length > 1 && ((v[0] === 0 && (v[1] as number) < 0x80) || (v[0] === 0xff && (v[1] as number) >= 0x80))) {
-    throw malformed(`${what}: non-minimal INTEGER`);
+    throw tlv.fail(`${what}: non-minimal INTEGER`);
   }
+  return v;
+}
+
+/** A non-negative INTEGER's contents, checked minimal: its big-endian magnitude, with at most one leading zero byte. */
+export function unsignedIntegerBytes(tlv: Tlv, what: string): Uint8Array {
+  const v = integerBytes(tlv, what);
+  if ((v[0] as number) >= 0x80) throw tlv.fail(`${what}: negative INTEGER`);
   return v;
 }
 
 /** A small non-negative INTEGER (version numbers, pathLenConstraint, salt lengths). */
 export function smallInteger(tlv: Tlv, what: string, max = 0x7fffffff): number {
-  const v = integerBytes(tlv, what);
-  if ((v[0] as number) >= 0x80) throw malformed(`${what}: negative INTEGER`);
-  if (v.length > 5) throw malformed(`${what}: INTEGER out of range`);
+  const v = unsignedIntegerBytes(tlv, what);
+  if (v.length > 5) throw tlv.fail(`${what}: INTEGER out of range`);
   let n = 0;
   for (const x of v) n = n * 256 + x;
-  if (n > max) throw malformed(`${what}: INTEGER ${n} out of range (max ${max})`);
+  if (n > max) throw tlv.fail(`${what}: INTEGER ${n} out of range (max ${max})`);
   return n;
 }
 
 export function booleanValue(tlv: Tlv, what: string): boolean {
-  if (tlv.tag !== Tag.BOOLEAN || tlv.value.length !== 1) throw malformed(`${what}: expected BOOLEAN`);
+  if (tlv.tag !== Tag.BOOLEAN || tlv.value.length !== 1) throw tlv.fail(`${what}: expected BOOLEAN`);
   const b = tlv.value[0];
   if (b === 0xff) return true;
   if (b === 0x00) return false;
-  throw malformed(`${what}: BOOLEAN must be 0x00 or 0xFF in DER`);
+  throw tlv.fail(`${what}: BOOLEAN must be 0x00 or 0xFF in DER`);
 }
 
 /** BIT STRING contents. `unusedBits` is 0 for keys and signatures; named-bit lists may pad. */
 export function bitString(tlv: Tlv, what: string): { bytes: Uint8Array; unusedBits: number } {
-  if (tlv.tag !== Tag.BIT_STRING || tlv.value.length === 0) throw malformed(`${what}: expected BIT STRING`);
+  if (tlv.tag !== Tag.BIT_STRING || tlv.value.length === 0) throw tlv.fail(`${what}: expected BIT STRING`);
   const unused = tlv.value[0] as number;
   const bytes = tlv.value.subarray(1);
-  if (unused > 7 || (bytes.length === 0 && unused !== 0)) throw malformed(`${what}: bad unused-bit count`);
+  if (unused > 7 || (bytes.length === 0 && unused !== 0)) throw tlv.fail(`${what}: bad unused-bit count`);
   if (unused > 0 && (((bytes[bytes.length - 1] as number) & ((1 << unused) - 1)) !== 0)) {
-    throw malformed(`${what}: padding bits must be zero in DER`);
+    throw tlv.fail(`${what}: padding bits must be zero in DER`);
   }
   return { bytes, unusedBits: unused };
 }
@@ -158,32 +181,32 @@ export function bitString(tlv: Tlv, what: string): { bytes: Uint8Array; unusedBi
 /** A BIT STRING that must hold whole octets (keys, signatures). */
 export function octetAlignedBits(tlv: Tlv, what: string): Uint8Array {
   const { bytes, unusedBits } = bitString(tlv, what);
-  if (unusedBits !== 0) throw malformed(`${what}: BIT STRING is not octet-aligned`);
+  if (unusedBits !== 0) throw tlv.fail(`${what}: BIT STRING is not octet-aligned`);
   return bytes;
 }
 
 export function octetString(tlv: Tlv, what: string): Uint8Array {
-  if (tlv.tag !== Tag.OCTET_STRING) throw malformed(`${what}: expected OCTET STRING`);
+  if (tlv.tag !== Tag.OCTET_STRING) throw tlv.fail(`${what}: expected OCTET STRING`);
   return tlv.value;
 }
 
 export function nullValue(tlv: Tlv, what: string): void {
-  if (tlv.tag !== Tag.NULL || tlv.value.length !== 0) throw malformed(`${what}: expected NULL`);
+  if (tlv.tag !== Tag.NULL || tlv.value.length !== 0) throw tlv.fail(`${what}: expected NULL`);
 }
 
 /** OBJECT IDENTIFIER in dotted form. */
 export function oidValue(tlv: Tlv, what: string): string {
-  if (tlv.tag !== Tag.OID) throw malformed(`${what}: expected OBJECT IDENTIFIER`);
+  if (tlv.tag !== Tag.OID) throw tlv.fail(`${what}: expected OBJECT IDENTIFIER`);
   const v = tlv.value;
-  if (v.length === 0) throw malformed(`${what}: empty OBJECT IDENTIFIER`);
+  if (v.length === 0) throw tlv.fail(`${what}: empty OBJECT IDENTIFIER`);
   const arcs: number[] = [];
   let n = 0;
   let started = false;
   for (let i = 0; i < v.length; i++) {
     const b = v[i] as number;
-    if (!started && b === 0x80) throw malformed(`${what}: non-minimal OID arc`);
+    if (!started && b === 0x80) throw tlv.fail(`${what}: non-minimal OID arc`);
     started = true;
-    if (n > 2 ** 45) throw malformed(`${what}: OID arc too large`);
+    if (n > 2 ** 45) throw tlv.fail(`${what}: OID arc too large`);
     n = n * 128 + (b & 0x7f);
     if ((b & 0x80) === 0) {
       arcs.push(n);
@@ -191,7 +214,7 @@ export function oidValue(tlv: Tlv, what: string): string {
       started = false;
     }
   }
-  if (started) throw malformed(`${what}: truncated OID arc`);
+  if (started) throw tlv.fail(`${what}: truncated OID arc`);
   const first = arcs[0] as number;
   const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
   return [...head, ...arcs.slice(1)].join('.');
@@ -215,32 +238,32 @@ export function stringValue(tlv: Tlv, what: string): string {
       try {
         return new TextDecoder('utf-8', { fatal: true }).decode(v);
       } catch {
-        throw malformed(`${what}: invalid UTF-8`);
+        throw tlv.fail(`${what}: invalid UTF-8`);
       }
     case Tag.PrintableString:
     case Tag.IA5String:
-      for (const b of v) if (b >= 0x80) throw malformed(`${what}: non-ASCII byte in ${tlv.tag === Tag.IA5String ? 'IA5String' : 'PrintableString'}`);
+      for (const b of v) if (b >= 0x80) throw tlv.fail(`${what}: non-ASCII byte in ${tlv.tag === Tag.IA5String ? 'IA5String' : 'PrintableString'}`);
       return byteString(v);
     case Tag.TeletexString:
       return byteString(v);
     case Tag.BMPString: {
-      if (v.length % 2) throw malformed(`${what}: odd-length BMPString`);
+      if (v.length % 2) throw tlv.fail(`${what}: odd-length BMPString`);
       let s = '';
       for (let i = 0; i < v.length; i += 2) s += String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number));
       return s;
     }
     case Tag.UniversalString: {
-      if (v.length % 4) throw malformed(`${what}: bad UniversalString length`);
+      if (v.length % 4) throw tlv.fail(`${what}: bad UniversalString length`);
       let s = '';
       for (let i = 0; i < v.length; i += 4) {
         const cp = (((v[i] as number) << 24) >>> 0) + ((v[i + 1] as number) << 16) + ((v[i + 2] as number) << 8) + (v[i + 3] as number);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) throw malformed(`${what}: invalid code point in UniversalString`);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) throw tlv.fail(`${what}: invalid code point in UniversalString`);
         s += String.fromCodePoint(cp);
       }
       return s;
     }
     default:
-      throw malformed(`${what}: unexpected string tag 0x${tlv.tag.toString(16)}`);
+      throw tlv.fail(`${what}: unexpected string tag 0x${tlv.tag.toString(16)}`);
   }
 }
 
@@ -251,15 +274,15 @@ export function timeValue(tlv: Tlv, what: string): Date {
   let year: number;
   if (tlv.tag === Tag.UTCTime) {
     m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-    if (!m) throw malformed(`${what}: UTCTime must be YYMMDDHHMMSSZ`);
+    if (!m) throw tlv.fail(`${what}: UTCTime must be YYMMDDHHMMSSZ`);
     const yy = Number(m[1]);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
   } else if (tlv.tag === Tag.GeneralizedTime) {
     m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-    if (!m) throw malformed(`${what}: GeneralizedTime must be YYYYMMDDHHMMSSZ`);
+    if (!m) throw tlv.fail(`${what}: GeneralizedTime must be YYYYMMDDHHMMSSZ`);
     year = Number(m[1]);
   } else {
-    throw malformed(`${what}: expected UTCTime or GeneralizedTime`);
+    throw tlv.fail(`${what}: expected UTCTime or GeneralizedTime`);
   }
   const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m?.[i]));
   const t = Date.UTC(year, (mo as number) - 1, d, h, mi, se);
@@ -267,7 +290,7 @@ export function timeValue(tlv: Tlv, what: string): Date {
   // Date.UTC rolls 31 February over into March; DER must not.
   if (Number.isNaN(t) || back.getUTCMonth() !== (mo as number) - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h ||
     back.getUTCMinutes() !== mi || back.getUTCSeconds() !== se || back.getUTCFullYear() !== year) {
-    throw malformed(`${what}: invalid date ${s}`);
+    throw tlv.fail(`${what}: invalid date ${s}`);
   }
   return back;
 }
@@ -304,10 +327,14 @@ export const derNull = (): Uint8Array => new Uint8Array([Tag.NULL, 0]);
 export const derBoolean = (v: boolean): Uint8Array => new Uint8Array([Tag.BOOLEAN, 1, v ? 0xff : 0]);
 export const explicit = (n: number, inner: Uint8Array): Uint8Array => tlv(contextTag(n, true), inner);
 
-/** A non-negative INTEGER from an unsigned big-endian magnitude or a small number. */
-export function integer(v: Uint8Array | number): Uint8Array {
+/** A non-negative INTEGER from an unsigned big-endian magnitude, a small number or a bigint. */
+export function integer(v: Uint8Array | number | bigint): Uint8Array {
   let mag: Uint8Array;
-  if (typeof v === 'number') {
+  if (typeof v === 'bigint') {
+    if (v < 0n) throw new RangeError('negative integer');
+    const hex = v.toString(16);
+    mag = fromHex(hex.length % 2 ? `0${hex}` : hex);
+  } else if (typeof v === 'number') {
     const out: number[] = [];
     for (let x = v; x > 0; x = Math.floor(x / 256)) out.unshift(x & 0xff);
     mag = new Uint8Array(out);

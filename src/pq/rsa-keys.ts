@@ -1,12 +1,13 @@
 /**
  * PKCS #1 RSA key syntax (RFC 8017 Appendix A.1): strict DER parsing of
  * `RSAPublicKey` and `RSAPrivateKey`, and the checks that make a parsed key safe
- * to use. Key generation is deliberately absent (see {@link NobleSigner}).
+ * to use. Both backends parse with it, so they accept and refuse the same keys
+ * with the same errors. Key generation is deliberately absent: neither
+ * backend's prime search could draw from an injected random source.
  */
-import { ConfigError, DecodeError, IllegalParameterError } from '../../errors.js';
-import { Reader } from '../../codec/reader.js';
-import { bitLength, byteLength, mod, modInverse } from './bigint.js';
-import { encodeSequence, encodeUnsignedInteger, readSequence, readUnsignedInteger } from './der.js';
+import { ConfigError, DecodeError, IllegalParameterError } from '../errors.js';
+import { contents, decodeDer, integer, sequence, Tag, unsignedIntegerBytes, type DerReader } from '../codec/der.js';
+import { bitLength, byteLength, bytesToBigInt, mod, modInverse } from './bigint.js';
 
 /** Smallest modulus accepted for verification; below this a signature proves little. */
 export const RSA_MIN_VERIFY_BITS = 1024;
@@ -38,6 +39,11 @@ export interface RsaPrivateKey extends RsaPublicKey {
   readonly pkcs1: Uint8Array;
 }
 
+/** The next element of `seq`, a non-negative INTEGER. */
+function readUnsigned(seq: DerReader, field: string): bigint {
+  return bytesToBigInt(unsignedIntegerBytes(seq.expect(Tag.INTEGER, field), `${seq.what} ${field}`));
+}
+
 function checkPublic(n: bigint, e: bigint, minBits: number): string | undefined {
   const bits = bitLength(n);
   if (bits < minBits) return `RSA modulus of ${bits} bits is below the minimum of ${minBits}`;
@@ -55,11 +61,9 @@ function checkPublic(n: bigint, e: bigint, minBits: number): string | undefined 
 export function parseRsaPublicKey(der: Uint8Array): RsaPublicKey {
   let n: bigint, e: bigint;
   try {
-    const outer = new Reader(der, 'RSAPublicKey');
-    const seq = readSequence(outer);
-    outer.end();
-    n = readUnsignedInteger(seq);
-    e = readUnsignedInteger(seq);
+    const seq = contents(decodeDer(der, 'RSAPublicKey'), 'RSAPublicKey');
+    n = readUnsigned(seq, 'modulus');
+    e = readUnsigned(seq, 'publicExponent');
     seq.end();
   } catch (err) {
     if (err instanceof DecodeError) throw new IllegalParameterError(`malformed RSA public key: ${err.message}`);
@@ -72,7 +76,7 @@ export function parseRsaPublicKey(der: Uint8Array): RsaPublicKey {
 
 /** Encodes the DER `RSAPublicKey` of a key. */
 export function encodeRsaPublicKey(key: RsaPublicKey): Uint8Array {
-  return encodeSequence(encodeUnsignedInteger(key.n), encodeUnsignedInteger(key.e));
+  return sequence(integer(key.n), integer(key.e));
 }
 
 /**
@@ -84,12 +88,12 @@ export function encodeRsaPublicKey(key: RsaPublicKey): Uint8Array {
 export function parseRsaPrivateKey(der: Uint8Array, minBits: number = RSA_MIN_SIGN_BITS): RsaPrivateKey {
   const ints: bigint[] = [];
   try {
-    const outer = new Reader(der, 'RSAPrivateKey');
-    const seq = readSequence(outer);
-    outer.end();
-    const version = readUnsignedInteger(seq);
+    const seq = contents(decodeDer(der, 'RSAPrivateKey'), 'RSAPrivateKey');
+    const version = readUnsigned(seq, 'version');
     if (version !== 0n) throw new ConfigError('RSAPrivateKey: only two-prime keys (version 0) are supported');
-    for (let i = 0; i < 8; i++) ints.push(readUnsignedInteger(seq));
+    for (const field of ['modulus', 'publicExponent', 'privateExponent', 'prime1', 'prime2', 'exponent1', 'exponent2', 'coefficient']) {
+      ints.push(readUnsigned(seq, field));
+    }
     seq.end();
   } catch (err) {
     if (err instanceof DecodeError) throw new ConfigError(`malformed RSA private key: ${err.message}`);

@@ -1,25 +1,44 @@
-import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError } from '../../errors.js';
-import type { RandomSource } from '../random.js';
+import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError } from '../errors.js';
 import { requireLength, type KexPart, type PendingShare } from './kex-part.js';
+import type { RandomSource } from './random.js';
 
-type NobleMlKem = typeof ml_kem768;
+/**
+ * The ML-KEM primitive a backend supplies (the shape of noble's `ml_kem768`):
+ * the FIPS 203 internal algorithms on caller-drawn randomness. `encapsulate`
+ * must throw when the encapsulation key fails the §7.2 modulus check, and
+ * `decapsulate` when the decapsulation key fails the §7.3 hash check.
+ */
+export interface MlKem {
+  keygen(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array };
+  encapsulate(publicKey: Uint8Array, m: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array };
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
+}
 
-/** An ML-KEM parameter set (FIPS 203 Table 3 sizes). */
+export type MlKemName = 'ML-KEM-512' | 'ML-KEM-768' | 'ML-KEM-1024';
+
+/** An ML-KEM parameter set (FIPS 203 Table 3 sizes) with the backend's primitive for it. */
 export interface MlKemParams {
-  readonly name: 'ML-KEM-512' | 'ML-KEM-768' | 'ML-KEM-1024';
-  readonly kem: NobleMlKem;
+  readonly name: MlKemName;
+  readonly kem: MlKem;
   /** Encapsulation key (the client share). */
   readonly ekLength: number;
-  /** Decapsulation key, the FIPS 203 expanded form noble keeps. */
+  /** Decapsulation key, the FIPS 203 expanded form. */
   readonly dkLength: number;
   /** Ciphertext (the server share). */
   readonly ctLength: number;
 }
 
-export const ML_KEM_512: MlKemParams = Object.freeze({ name: 'ML-KEM-512', kem: ml_kem512, ekLength: 800, dkLength: 1632, ctLength: 768 });
-export const ML_KEM_768: MlKemParams = Object.freeze({ name: 'ML-KEM-768', kem: ml_kem768, ekLength: 1184, dkLength: 2400, ctLength: 1088 });
-export const ML_KEM_1024: MlKemParams = Object.freeze({ name: 'ML-KEM-1024', kem: ml_kem1024, ekLength: 1568, dkLength: 3168, ctLength: 1568 });
+/** FIPS 203 Table 3: encapsulation key, decapsulation key and ciphertext sizes. */
+const SIZES: Readonly<Record<MlKemName, { ekLength: number; dkLength: number; ctLength: number }>> = {
+  'ML-KEM-512': { ekLength: 800, dkLength: 1632, ctLength: 768 },
+  'ML-KEM-768': { ekLength: 1184, dkLength: 2400, ctLength: 1088 },
+  'ML-KEM-1024': { ekLength: 1568, dkLength: 3168, ctLength: 1568 },
+};
+
+/** The parameter set `name` on a backend's primitive. */
+export function mlKemParams(name: MlKemName, kem: MlKem): MlKemParams {
+  return Object.freeze({ name, kem, ...SIZES[name] });
+}
 
 /** ML-KEM.KeyGen_internal (FIPS 203 Alg. 16) from the 64-byte seed d ‖ z. */
 export function mlkemKeygen(p: MlKemParams, seed: Uint8Array): { ek: Uint8Array; dk: Uint8Array } {
@@ -39,7 +58,7 @@ export function mlkemEncapsulate(p: MlKemParams, ek: Uint8Array, m: Uint8Array):
   if (m.length !== 32) throw new ConfigError(`${p.name} encapsulation needs 32 random bytes, got ${m.length}`);
   let out: { cipherText: Uint8Array; sharedSecret: Uint8Array };
   try {
-    // noble performs the modulus check itself; with both lengths checked above it is the only refusal left.
+    // The primitive performs the modulus check itself; with both lengths checked above it is the only refusal left.
     out = p.kem.encapsulate(ek, m);
   } catch {
     throw new IllegalParameterError(`${p.name} encapsulation key fails the FIPS 203 §7.2 modulus check`);
@@ -114,6 +133,11 @@ export class MlKemPart implements KexPart {
   }
 }
 
-export const MLKEM512_PART = new MlKemPart(ML_KEM_512);
-export const MLKEM768_PART = new MlKemPart(ML_KEM_768);
-export const MLKEM1024_PART = new MlKemPart(ML_KEM_1024);
+/** The three ML-KEM key-exchange parts on a backend's primitives. */
+export function mlKemParts(kems: Readonly<Record<MlKemName, MlKem>>): Readonly<Record<MlKemName, KexPart>> {
+  return Object.freeze({
+    'ML-KEM-512': new MlKemPart(mlKemParams('ML-KEM-512', kems['ML-KEM-512'])),
+    'ML-KEM-768': new MlKemPart(mlKemParams('ML-KEM-768', kems['ML-KEM-768'])),
+    'ML-KEM-1024': new MlKemPart(mlKemParams('ML-KEM-1024', kems['ML-KEM-1024'])),
+  });
+}

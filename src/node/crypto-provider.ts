@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { UnsupportedAlgorithmError } from '../errors.js';
-import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme } from '../pq/ids.js';
+import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SigningScheme } from '../pq/ids.js';
 import { createNobleProvider } from '../pq/index.js';
 import { RSA_MIN_SIGN_BITS } from '../pq/rsa-keys.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';

@@ -22,7 +22,7 @@
 import { sign, verify } from 'node:crypto';
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import {
-  SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type HashAlgorithm, type KeyAlgorithm,
+  SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type KeyAlgorithm,
   type MlDsaAlgorithm, type SigningScheme, type SlhDsaAlgorithm,
 } from '../../pq/ids.js';
 import { KeyStore } from '../../pq/keys.js';

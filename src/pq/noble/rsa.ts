@@ -27,10 +27,6 @@ import { EXPONENT_BLINDING_BYTES, pssEncode, pssParams, rsaVerifyPrimitive, type
 const digests: Record<HashAlgorithm, Digest> = { 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 };
 const digest = (alg: HashAlgorithm | 'SHA-1'): Digest => (alg === 'SHA-1' ? sha1 : digests[alg]);
 
-export function rsaDigest(alg: HashAlgorithm): Digest {
-  return digests[alg];
-}
-
 /**
  * PSS parameters for `rsa_pss_pss_*` under a key whose RSASSA-PSS-params name
  * another MGF1 hash (possibly SHA-1, used only inside MGF1 here): the scheme's

@@ -28,7 +28,10 @@ import { MemorySessionStore } from '../src/tls13/session.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
 import { attackerInitials, established, groups } from '../test/helpers/quic-attacker.js';
 import { connectedWithPeerKeys, keyed } from '../test/helpers/tls-attacker.js';
-import { clock, pinnedKeyVerifier } from '../test/helpers/tls-pair.js';
+import { clock } from '../test/helpers/tls-pair.js';
+import { E_MAX, counting, lookAlikes, rsaPublicKey } from '../test/helpers/x509-attacker.js';
+import { NOW as X509_NOW, makeChain } from '../test/x509/pki.js';
+import { RSA_MAX_VERIFY_BITS, verifyChain } from '../src/x509/index.js';
 import { median } from './compare.js';
 import { f1, f2 } from './side.js';
 import { SERVER_NAME, mintPki } from './tls-fixtures.js';
@@ -167,6 +170,28 @@ const tlsAttacks: Attack[] = [
       const wire = new Uint8Array(msg.length * 6);
       for (let i = 0; i < msg.length; i++) wire.set([22, 3, 3, 0, 1, msg[i] as number], i * 6);
       return { bytes: wire.length, fire: async () => (await server.receive(wire), outcome(server)) };
+    },
+  },
+  {
+    name: 'client chain of 7 look-alike RSA-8192 (e = 2^32−1) intermediates, attacker holding their key',
+    issueItem: 'B.12',
+    async arm() {
+      const provider = createNobleProvider({ random: seededRandom('path') });
+      const anchor = await makeChain(provider, ['ml-dsa-44', 'ml-dsa-44']);
+      const signer = await provider.generateKeyPair('ed25519');
+      const attack = await lookAlikes(provider, { algorithm: 'rsa', publicKey: rsaPublicKey(RSA_MAX_VERIFY_BITS, E_MAX) }, signer, RSA_MAX_VERIFY_BITS / 8);
+      // Every signature "verifies" (the attacker holds the key) after the real, full-cost verification ran.
+      const c = counting(provider, true);
+      return {
+        bytes: attack.intermediates.reduce((n, d) => n + d.length, attack.leaf.length),
+        fire: async () => {
+          const e = await verifyChain({
+            provider: c.provider, leaf: attack.leaf, intermediates: attack.intermediates, trustAnchors: [anchor.root.certificate],
+            now: X509_NOW, hostname: 'localhost', purpose: 'serverAuth',
+          }).then(() => undefined, (err: unknown) => err);
+          return `${c.calls.length} signature checks, then ${e instanceof Error ? e.message.slice(0, 40) : 'accepted'}`;
+        },
+      };
     },
   },
 ];

@@ -12,84 +12,15 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AlertDescription } from '../../src/errors.js';
-import type { CryptoProvider, KeyPair } from '../../src/pq/provider.js';
+import type { KeyPair } from '../../src/pq/provider.js';
 import {
-  CertificateError, DEFAULT_CHAIN_LIMITS, Oid, RSA_MAX_VERIFY_BITS, basicConstraintsExtension, keyUsageExtension, parseCertificate,
-  signCertificate, signatureVerificationCost, subjectAltNameExtension, verifyChain, type CertificateErrorReason,
+  CertificateError, DEFAULT_CHAIN_LIMITS, RSA_MAX_VERIFY_BITS, parseCertificate, signCertificate, signatureVerificationCost,
+  subjectAltNameExtension, verifyChain, type CertificateErrorReason,
 } from '../../src/x509/index.js';
-import { bits, derNull, integer, oid, sequence } from '../../src/codec/der.js';
 import { NOT_AFTER, NOT_BEFORE, NOW, makeChain, testProvider, type Chain } from './pki.js';
+import { E_65537, E_MAX, LOOK_ALIKE, counting, lookAlikes, rsaPublicKey, type Counting } from '../helpers/x509-attacker.js';
 
 const provider = testProvider('signature budget');
-
-interface Counting {
-  readonly provider: CryptoProvider;
-  /** Modulus or key sizes of every verify call, in order. */
-  readonly calls: number[];
-}
-
-function counting(inner: CryptoProvider, acceptAll: boolean): Counting {
-  const calls: number[] = [];
-  const wrapped: CryptoProvider = Object.create(inner) as CryptoProvider;
-  Object.defineProperty(wrapped, 'verify', {
-    value: async (...args: Parameters<CryptoProvider['verify']>): Promise<boolean> => {
-      calls.push(args[1].length);
-      const ok = await inner.verify(...args);
-      return acceptAll || ok;
-    },
-  });
-  return { provider: wrapped, calls };
-}
-
-/** An RSAPublicKey with a `bits`-bit odd modulus (not a product of primes: only its size matters here). */
-function rsaPublicKey(bits: number, exponent: Uint8Array): Uint8Array {
-  const n = new Uint8Array(bits / 8);
-  for (let i = 0; i < n.length; i++) n[i] = (i * 151 + 7) & 0xff;
-  n[0] = (n[0] as number) | 0x80;
-  n[n.length - 1] = (n[n.length - 1] as number) | 1;
-  return sequence(integer(n), integer(exponent));
-}
-const E_65537 = new Uint8Array([1, 0, 1]);
-const E_MAX = new Uint8Array([0xff, 0xff, 0xff, 0xff]);
-
-const LOOK_ALIKE = 'CN=Look-alike CA,O=attacker';
-
-/**
- * Seven self-issued CA certificates with one subject and one key, and a leaf
- * under that name: every look-alike can issue every other, so the search
- * walks permutations of them until a limit stops it.
- */
-async function lookAlikes(
-  subjectKey: { algorithm: 'rsa'; publicKey: Uint8Array } | KeyPair & { algorithm: 'ecdsa-p384' }, signer: KeyPair, rsaSignatureBytes?: number,
-): Promise<{ leaf: Uint8Array; intermediates: Uint8Array[] }> {
-  const name = LOOK_ALIKE;
-  const { encodeName, parseNameText } = await import('../../src/x509/name.js');
-  const nameDer = encodeName(parseNameText(name));
-  const override = rsaSignatureBytes ? { signatureAlgorithmOverride: sequence(oid(Oid.sha256WithRsa), derNull()) } : {};
-  const key = { algorithm: subjectKey.algorithm, publicKey: subjectKey.publicKey };
-  const validity = { notBefore: NOT_BEFORE, notAfter: NOT_AFTER };
-  // An RSA signature of the modulus' length, so the provider does the whole exponentiation before saying no.
-  const sign = async (spec: Parameters<typeof signCertificate>[0]): Promise<Uint8Array> => {
-    const der = await signCertificate(spec);
-    if (rsaSignatureBytes === undefined) return der;
-    const signature = new Uint8Array(rsaSignatureBytes).fill(0x5a);
-    return sequence(parseCertificate(der).tbs, sequence(oid(Oid.sha256WithRsa), derNull()), bits(signature));
-  };
-  const intermediates: Uint8Array[] = [];
-  for (let i = 0; i < 7; i++) {
-    intermediates.push(await sign({
-      provider, subject: nameDer, subjectKey: key, issuer: { name: nameDer, privateKey: signer.privateKey }, ...validity, ...override,
-      serialNumber: new Uint8Array([0x10 + i]), extensions: [basicConstraintsExtension(true), keyUsageExtension(['keyCertSign'])],
-    }));
-  }
-  const leafKey = await provider.generateKeyPair('ed25519');
-  const leaf = await sign({
-    provider, subject: 'CN=localhost', subjectKey: { algorithm: 'ed25519', publicKey: leafKey.publicKey },
-    issuer: { name: nameDer, privateKey: signer.privateKey }, ...validity, ...override, serialNumber: new Uint8Array([1]),
-    extensions: [subjectAltNameExtension({ dns: ['localhost'] })],
-  });
-  return { leaf, intermediates };
-}
 
 async function refusal(p: Promise<unknown>): Promise<CertificateError> {
   const e = await p.then(() => undefined, (err: unknown) => err);
@@ -114,7 +45,7 @@ describe('path building spends a bounded amount of signature work (RFC 5280 §6,
   });
 
   it('seven same-name intermediates sharing one RSA-16384 key: refused before any signature is checked', async () => {
-    const attack = await lookAlikes({ algorithm: 'rsa', publicKey: rsaPublicKey(16384, E_65537) }, signer, 16384 / 8);
+    const attack = await lookAlikes(provider, { algorithm: 'rsa', publicKey: rsaPublicKey(16384, E_65537) }, signer, 16384 / 8);
     const c = counting(provider, true);
     const e = await refusal(verifyChain(options(c, attack)));
     expectReason(e, 'bad_public_key');
@@ -125,7 +56,7 @@ describe('path building spends a bounded amount of signature work (RFC 5280 §6,
 
   it('the same with the largest RSA key still checked (8192 bits, exponent 2^32-1): stopped by the cost budget', async () => {
     const publicKey = rsaPublicKey(RSA_MAX_VERIFY_BITS, E_MAX);
-    const attack = await lookAlikes({ algorithm: 'rsa', publicKey }, signer, RSA_MAX_VERIFY_BITS / 8);
+    const attack = await lookAlikes(provider, { algorithm: 'rsa', publicKey }, signer, RSA_MAX_VERIFY_BITS / 8);
     const cost = signatureVerificationCost(parseCertificate(attack.intermediates[0] as Uint8Array).publicKey);
     // (8192/2048)² × (32 + 32 - 2 multiplications) / 17
     expect(cost).toBe(59);
@@ -138,7 +69,7 @@ describe('path building spends a bounded amount of signature work (RFC 5280 §6,
 
   it('seven same-name intermediates sharing one real ECDSA P-384 key, every signature valid: charged 29 per check', async () => {
     const p384 = await provider.generateKeyPair('ecdsa-p384');
-    const attack = await lookAlikes({ ...p384, algorithm: 'ecdsa-p384' }, p384);
+    const attack = await lookAlikes(provider, { ...p384, algorithm: 'ecdsa-p384' }, p384);
     const c = counting(provider, false);
     const e = await refusal(verifyChain(options(c, attack)));
     expectReason(e, 'signature_budget_exceeded');

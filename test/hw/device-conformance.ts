@@ -156,6 +156,21 @@ export function deviceConformance(name: string, makeLibrary: () => QuacLibrary |
       });
     });
 
+    it('FIPS 203 §7.2/§7.3 input checks: an encapsulation key failing the modulus check and a decapsulation key whose H(ek) does not match are INVALID_PARAMETER', async () => {
+      await withDevice(async (dev) => {
+        const alg = QuacAlgorithm.KYBER768;
+        const nk = ml_kem768.keygen(rnd(64));
+        const pk = nk.publicKey.slice();
+        pk[0] = 0xff; // the first 12-bit coefficient becomes 0xfff >= q = 3329
+        pk[1] = 0xff;
+        await expectQuacError(dev.kemEncaps(alg, pk), 'INVALID_PARAMETER');
+        const c = ml_kem768.encapsulate(nk.publicKey, rnd(32));
+        const sk = nk.secretKey.slice();
+        sk[2400 - 64] = (sk[2400 - 64] as number) ^ 1; // inside H(ek), FIPS 203 §7.3 check 3
+        await expectQuacError(dev.kemDecaps(alg, c.cipherText, sk), 'INVALID_PARAMETER');
+      });
+    });
+
     it('stored keys are never extractable; attributes report { extractable: false, persistent }', async () => {
       await withDevice(async (dev) => {
         const session = await dev.signKeygenStored(QuacAlgorithm.DILITHIUM3, 'attr session', false);

@@ -133,7 +133,7 @@ describe('EmulatedQuac100: fault injection', () => {
     await expectQuacError(dev.kemKeygen(QuacAlgorithm.KYBER768), 'ENTROPY_LOW');
     await expectQuacError(dev.kemEncaps(QuacAlgorithm.KYBER768, kp.publicKey), 'ENTROPY_LOW');
     await expectQuacError(dev.signStored(key.handle, new Uint8Array(1)), 'ENTROPY_LOW');
-    const c = ml_kem768.encapsulate(kp.publicKey);
+    const c = ml_kem768.encapsulate(kp.publicKey, new Uint8Array(32).fill(7));
     expect(await dev.kemDecaps(QuacAlgorithm.KYBER768, c.cipherText, kp.secretKey)).toEqual(c.sharedSecret);
     expect((await dev.signStored(key.handle, new Uint8Array(1), { deterministic: true })).length).toBe(2420);
     dev.clear('entropyLow');

@@ -73,8 +73,16 @@ export class VirtualClock implements QuacClock {
   sleep(ms: number): Promise<void> {
     if (!(ms > 0)) return Promise.resolve();
     return new Promise<void>((wake) => {
-      this.timers.push({ at: this.t + ms, seq: this.seq++, wake });
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const timer = { at: this.t + ms, seq: this.seq++, wake };
+      // Binary insertion after every timer due no later: earliest first, ties in arrival order.
+      let lo = 0;
+      let hi = this.timers.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((this.timers[mid] as Timer).at <= timer.at) lo = mid + 1;
+        else hi = mid;
+      }
+      this.timers.splice(lo, 0, timer);
       if (this.auto) this.schedulePump();
     });
   }

@@ -18,7 +18,10 @@
  *   (n − 1) overheads, so batching raises throughput by up to
  *   1 / (1 − callOverhead) as on a card whose per-call cost is not compute.
  *   Deadlines are absolute (the engine is busy until t), so imprecise timers
- *   add latency but never lower throughput.
+ *   add latency but never lower throughput. The arithmetic itself runs on the
+ *   host (noble) when a job completes: on real timers throughput is the
+ *   lesser of the modelled rate and what noble manages on the host CPU; on a
+ *   {@link VirtualClock} it is the modelled rate.
  * - Entropy. The QRNG pool holds up to `entropy.capacityBits` and refills at
  *   `entropy.refillBitsPerSecond`; every random byte drawn (randomBytes, a
  *   key generation seed, an encapsulation message, a hedged signature's rnd)
@@ -43,7 +46,7 @@
  */
 import { systemRandom, type RandomSource } from '../../pq/random.js';
 import { quacKem, quacSign, type QuacKemParameters, type QuacSignParameters } from './algorithms.js';
-import { realClock, type QuacClock } from './clock.js';
+import { realClock, type QuacClock, type VirtualClock } from './clock.js';
 import {
   QuacError, QuacHealthStatus, QuacResult,
   type QuacAlgorithmId, type QuacBatchItem, type QuacBatchItemResult, type QuacBatchOptions, type QuacBatchResult,

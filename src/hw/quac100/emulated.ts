@@ -678,7 +678,10 @@ export class EmulatedQuac100 implements QuacDevice {
       return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, `a batch holds 1..${this.lib.options.maxBatchItems} items`));
     }
     const timeoutMs = options?.timeoutMs ?? 0;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'timeoutMs'));
+    const maxParallel = options?.maxParallel ?? 0;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || !Number.isInteger(maxParallel) || maxParallel < 0 || maxParallel > 0xffffffff) {
+      return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'batch options: timeoutMs >= 0, maxParallel a uint32'));
+    }
     const times = items.map((item) => this.card.callMs(this.itemCost(item)));
     // The overhead is paid once; an item runs if the engine reaches its end within the batch timeout.
     const overhead = this.card.overheadMs();
@@ -762,7 +765,14 @@ export class EmulatedQuac100 implements QuacDevice {
     }
   }
 
-  /** Diagnostics are a register read: answered past the queue, even by a hot or failed card (that is what they report). */
+  /**
+   * Diagnostics are a register read: answered past the queue, even by a hot or
+   * failed card (that is what they report). `operationsTotal` counts the
+   * operations the card completed successfully (each batch item one) since the
+   * library object was made; DEGRADED means within 10 °C of the limit or under
+   * four times the entropy threshold, ENTROPY_LOW too little entropy for an
+   * ML-KEM key generation.
+   */
   health(): Promise<QuacHealth> {
     const op = 'quac_diag_get_health';
     if (!this.open) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed'));

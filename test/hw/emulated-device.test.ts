@@ -198,6 +198,18 @@ describe('EmulatedQuac100: fault injection', () => {
   });
 });
 
+describe('EmulatedQuac100: every failure is a QuacError', () => {
+  it('a failing QRNG source or clock surfaces as INTERNAL, never as another exception type', async () => {
+    const { dev } = await openOne({ random: () => { throw new Error('qrng broken'); } });
+    const e = await expectQuacError(dev.randomBytes(8), 'INTERNAL');
+    expect(e.message).toContain('qrng broken');
+    const broken = { now: () => 0, sleep: () => Promise.reject(new Error('timer broken')) };
+    const lib = make({ clock: broken });
+    await lib.init({});
+    await expectQuacError((await lib.open(0)).randomBytes(8), 'INTERNAL');
+  });
+});
+
 describe('EmulatedQuac100: entropy and heat', () => {
   it('the QRNG pool drains with use, fails below its threshold and refills with time', async () => {
     const { clock, dev } = await openOne({ entropy: { capacityBits: 8192, refillBitsPerSecond: 1000, lowThresholdBits: 1024 }, latencyMs: 0 });

@@ -206,7 +206,9 @@ describe('EmulatedQuac100: every failure is a QuacError', () => {
     const broken = { now: () => 0, sleep: () => Promise.reject(new Error('timer broken')) };
     const lib = make({ clock: broken });
     await lib.init({});
-    await expectQuacError((await lib.open(0)).randomBytes(8), 'INTERNAL');
+    const dev2 = await lib.open(0);
+    await expectQuacError(dev2.randomBytes(8), 'INTERNAL');
+    await expectQuacError(dev2.health(), 'INTERNAL');
   });
 });
 

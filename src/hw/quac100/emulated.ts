@@ -772,21 +772,26 @@ export class EmulatedQuac100 implements QuacDevice {
    * four times the entropy threshold, ENTROPY_LOW too little entropy for an
    * ML-KEM key generation.
    */
-  health(): Promise<QuacHealth> {
+  async health(): Promise<QuacHealth> {
     const op = 'quac_diag_get_health';
-    if (!this.open) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed'));
-    const clock = this.lib.options.clock;
-    if (this.card.removed) return clock.sleep(this.lib.options.latencyMs).then(() => Promise.reject(new QuacError(QuacResult.DEVICE_REMOVED, op)));
-    if (this.card.hung) return clock.sleep(this.lib.options.timeoutMs).then(() => Promise.reject(new QuacError(QuacResult.TIMEOUT, op)));
-    return clock.sleep(this.lib.options.latencyMs).then(() => {
-      if (this.card.removed) throw new QuacError(QuacResult.DEVICE_REMOVED, op);
-      return {
-        temperatureCelsius: this.card.temperatureC(),
-        entropyAvailableBits: this.card.entropyAvailable(),
-        status: this.card.status(),
-        operationsTotal: this.card.operationsTotal,
-      };
-    });
+    if (!this.open) throw new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed');
+    const { clock, latencyMs, timeoutMs } = this.lib.options;
+    try {
+      if (this.card.hung && !this.card.removed) {
+        await clock.sleep(timeoutMs);
+        throw new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer');
+      }
+      await clock.sleep(latencyMs);
+    } catch (e) {
+      throw e instanceof QuacError ? e : new QuacError(QuacResult.INTERNAL, op, e instanceof Error ? e.message : String(e));
+    }
+    if (this.card.removed) throw new QuacError(QuacResult.DEVICE_REMOVED, op, 'the device was removed');
+    return {
+      temperatureCelsius: this.card.temperatureC(),
+      entropyAvailableBits: this.card.entropyAvailable(),
+      status: this.card.status(),
+      operationsTotal: this.card.operationsTotal,
+    };
   }
 
   selfTest(): Promise<void> {

@@ -198,6 +198,19 @@ describe('EmulatedQuac100: fault injection', () => {
   });
 });
 
+describe('EmulatedQuac100: bounded key storage', () => {
+  it('a full key store answers OUT_OF_MEMORY until a key is destroyed; labels are at most 64 bytes', async () => {
+    const { dev } = await openOne({ maxStoredKeys: 2 });
+    const a = await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'a', false);
+    await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'b', true);
+    await expectQuacError(dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'c', false), 'OUT_OF_MEMORY');
+    await dev.keyDestroy(a.handle);
+    await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'x'.repeat(64), false);
+    await expectQuacError(dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'x'.repeat(65), false), 'INVALID_PARAMETER');
+    await expectQuacError(dev.keyFind('é'.repeat(33)), 'INVALID_PARAMETER');
+  });
+});
+
 describe('EmulatedQuac100: every failure is a QuacError', () => {
   it('a failing QRNG source or clock surfaces as INTERNAL, never as another exception type', async () => {
     const { dev } = await openOne({ random: () => { throw new Error('qrng broken'); } });

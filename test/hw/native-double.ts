@@ -17,7 +17,7 @@
  * so it cannot load trixie's libcrypto either.)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peersDir, repoRoot } from '../helpers/peer-install.js';
@@ -58,17 +58,23 @@ export function trixieTree(): TrixieTree {
 
 /** Compiles the double into a fresh temporary directory; returns the path of its libquac100.so. */
 export function buildDouble(tree: TrixieTree): string {
-  const out = join(mkdtempSync(join(tmpdir(), 'pqtls-quac100-')), 'libquac100.so');
-  execFileSync(
-    'gcc',
-    [
-      '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror',
-      ...tree.include.map((d) => `-I${d}`),
-      '-o', out, doubleSource,
-      `-L${tree.libDir}`, '-lcrypto', `-Wl,-rpath,${tree.libDir}`, '-lpthread',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
-  );
+  const dir = mkdtempSync(join(tmpdir(), 'pqtls-quac100-'));
+  const out = join(dir, 'libquac100.so');
+  try {
+    execFileSync(
+      'gcc',
+      [
+        '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror',
+        ...tree.include.map((d) => `-I${d}`),
+        '-o', out, doubleSource,
+        `-L${tree.libDir}`, '-lcrypto', `-Wl,-rpath,${tree.libDir}`, '-lpthread',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
+    );
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return out;
 }
 

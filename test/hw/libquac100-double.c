@@ -11,7 +11,10 @@
  * standing in for the card's storage, and a non-persistent one goes with the
  * close of its device; private keys that never leave (quac_key_export is
  * refused); batches with a result per item; health values; a self-test that
- * really runs one ML-KEM and one ML-DSA round trip.
+ * really runs one ML-KEM and one ML-DSA round trip. FIPS mode follows the
+ * approved-mode policy of this project's emulated card (src/hw/quac100/
+ * emulated.ts): self-tests at quac_init, hedged ML-DSA only, and no use of a
+ * stored key generated outside FIPS mode (QUAC_ERROR_FIPS_NOT_APPROVED).
  *
  * Calls come from koffi's worker threads, so the shared state sits behind one
  * mutex, held only for table lookups, never across a crypto operation.
@@ -70,12 +73,14 @@ typedef struct {
   const alg_info *alg;
   char label[MAX_LABEL];
   uint8_t persistent;
+  uint8_t fips_generated;
   uint32_t device_index;
   EVP_PKEY *pkey;
 } key_entry;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
+static int fips_mode;
 static struct quac_device_s devices[DEVICE_COUNT];
 static key_entry keys[MAX_KEYS];
 /* Handles are 64-bit and above 2^53 on purpose: a binding that squeezes them through a JS number loses them. */
@@ -193,12 +198,20 @@ static int self_test_passes(void) {
 /* ---- library and devices -------------------------------------------------- */
 quac_result_t quac_init(uint32_t options) {
   if (options & ~QUAC_INIT_FIPS_MODE) return QUAC_ERROR_INVALID_PARAMETER;
+  int fips = (options & QUAC_INIT_FIPS_MODE) != 0;
   pthread_mutex_lock(&lock);
+  if (initialized) {
+    /* Initialising again is a no-op in the same mode; switching modes needs a shutdown first. */
+    quac_result_t r = fips_mode == fips ? QUAC_SUCCESS : QUAC_ERROR_INVALID_PARAMETER;
+    pthread_mutex_unlock(&lock);
+    return r;
+  }
   initialized = 1;
+  fips_mode = fips;
   for (uint32_t i = 0; i < DEVICE_COUNT; i++) devices[i].index = i;
   pthread_mutex_unlock(&lock);
   /* FIPS mode: the self-tests run before any device is handed out. */
-  if ((options & QUAC_INIT_FIPS_MODE) && !self_test_passes()) {
+  if (fips && !self_test_passes()) {
     pthread_mutex_lock(&lock);
     initialized = 0;
     pthread_mutex_unlock(&lock);
@@ -338,7 +351,7 @@ static quac_result_t keygen_stored(quac_device_t dev, quac_algorithm_t alg, int 
   for (int i = 0; i < MAX_KEYS; i++)
     if (!keys[i].used) {
       keys[i] = (key_entry){.used = 1, .handle = next_handle++, .alg = a, .persistent = persistent,
-                            .device_index = dev->index, .pkey = k};
+                            .fips_generated = (uint8_t)fips_mode, .device_index = dev->index, .pkey = k};
       strcpy(keys[i].label, label);
       *handle = keys[i].handle;
       operations_total++;
@@ -375,14 +388,31 @@ static EVP_PKEY *take_key(quac_key_handle_t handle, const alg_info **alg, key_en
   return k;
 }
 
+/* FIPS mode does not use a key generated outside it. */
+static int key_approved(const key_entry *e) {
+  pthread_mutex_lock(&lock);
+  int ok = !fips_mode || e->fips_generated;
+  pthread_mutex_unlock(&lock);
+  return ok;
+}
+
+static int fips_active(void) {
+  pthread_mutex_lock(&lock);
+  int f = fips_mode;
+  pthread_mutex_unlock(&lock);
+  return f;
+}
+
 quac_result_t quac_kem_decaps_stored(quac_device_t dev, quac_key_handle_t handle, const uint8_t *ct, size_t ct_len,
                                      uint8_t *ss, size_t ss_len) {
   quac_result_t r = check_device(dev);
   if (QUAC_FAILED(r)) return r;
   const alg_info *a = NULL;
-  EVP_PKEY *k = take_key(handle, &a, NULL);
+  key_entry e;
+  EVP_PKEY *k = take_key(handle, &a, &e);
   if (k == NULL) return QUAC_ERROR_KEY_NOT_FOUND;
-  if (!a->kem || ct == NULL || ss == NULL || ct_len != a->ct_or_sig_len) r = QUAC_ERROR_INVALID_PARAMETER;
+  if (!key_approved(&e)) r = QUAC_ERROR_FIPS_NOT_APPROVED;
+  else if (!a->kem || ct == NULL || ss == NULL || ct_len != a->ct_or_sig_len) r = QUAC_ERROR_INVALID_PARAMETER;
   else if (ss_len < SS_LEN) r = QUAC_ERROR_BUFFER_TOO_SMALL;
   else r = decaps_with(k, ct, ct_len, ss, &ss_len);
   EVP_PKEY_free(k);
@@ -395,11 +425,15 @@ quac_result_t quac_sign_stored(quac_device_t dev, quac_key_handle_t handle, cons
   quac_result_t r = check_device(dev);
   if (QUAC_FAILED(r)) return r;
   const alg_info *a = NULL;
-  EVP_PKEY *k = take_key(handle, &a, NULL);
+  key_entry e;
+  EVP_PKEY *k = take_key(handle, &a, &e);
   if (k == NULL) return QUAC_ERROR_KEY_NOT_FOUND;
-  if (a->kem || (msg == NULL && msg_len > 0) || sig == NULL || sig_len == NULL ||
+  if (!key_approved(&e)) r = QUAC_ERROR_FIPS_NOT_APPROVED;
+  else if (a->kem || (msg == NULL && msg_len > 0) || sig == NULL || sig_len == NULL ||
       (opts != NULL && (opts->context_len > 255 || (opts->context == NULL && opts->context_len > 0))))
     r = QUAC_ERROR_INVALID_PARAMETER;
+  /* Approved-mode policy: ML-DSA is hedged only (FIPS 204 §3.4 recommends it). */
+  else if (opts != NULL && opts->deterministic && fips_active()) r = QUAC_ERROR_FIPS_NOT_APPROVED;
   else if (sig_cap < a->ct_or_sig_len) r = QUAC_ERROR_BUFFER_TOO_SMALL;
   else {
     size_t l = sig_cap;

@@ -2,7 +2,8 @@
  * NativeQuac100 (koffi) end to end: gcc builds test/hw/libquac100-double.c —
  * libquac100.so with the ABI of src/hw/quac100/quac100.h, computed by the
  * interop peers' OpenSSL 3.5 — and NativeQuac100 drives it through koffi:
- * every function, cross-checked against noble's FIPS 203 / FIPS 204.
+ * every function, cross-checked against noble's FIPS 203 / FIPS 204, then
+ * the shared device conformance suite (device-conformance.ts).
  *
  * That libcrypto needs a newer glibc than Debian 12's, so this file runs
  * twice (native-double.ts says why): in the vitest worker it builds the
@@ -19,6 +20,7 @@ import { ConfigError } from '../../src/errors.js';
 import { nativeQuacLibrary } from '../../src/hw/quac100/native.js';
 import { repoRoot } from '../helpers/peer-install.js';
 import { interopDisabled, requirePeer, runPeer } from '../helpers/peers.js';
+import { deviceConformance } from './device-conformance.js';
 import { buildDouble, trixieNode, trixieTree } from './native-double.js';
 import { nativeDeviceSuite } from './native-suite.js';
 
@@ -26,6 +28,7 @@ const innerLibrary = process.env['PQTLS_QUAC_DOUBLE'];
 
 if (innerLibrary !== undefined) {
   nativeDeviceSuite(innerLibrary);
+  deviceConformance('NativeQuac100 over koffi, OpenSSL 3.5 double', () => nativeQuacLibrary({ library: innerLibrary }));
 } else {
   describe('NativeQuac100 without a usable library', () => {
     it('a library path that does not exist is a ConfigError naming the path and how to set it', async () => {
@@ -93,11 +96,15 @@ if (innerLibrary !== undefined) {
         'quac_batch_execute: every kind of item, a result per item, one failure does not fail the others',
         "calls run on koffi's worker threads: the event loop turns while the card works",
         'a persistent key outlives quac_close and quac_shutdown; a session key goes with its device',
+        // the shared device conformance suite (test/hw/device-conformance.ts), run by the emulator's tests too
+        'ML-KEM-768 (FIPS 203): device keygen, encaps and decaps agree with noble both ways',
+        'ML-DSA-65 (FIPS 204): stored-key signatures verify with noble, hedged and deterministic, with a context',
+        'FIPS mode does not use a stored key generated outside it',
       ]) {
         expect(titles).toContain(expected);
       }
       expect(results.numPassedTests).toBe(results.numTotalTests);
-      expect(results.numTotalTests).toBeGreaterThanOrEqual(17);
+      expect(results.numTotalTests).toBeGreaterThanOrEqual(40);
     }, 240_000);
   });
 }

@@ -32,7 +32,7 @@ export function nativeDeviceSuite(library: string): void {
 
   describe('NativeQuac100 over koffi, one quac100.h function at a time', () => {
     beforeAll(async () => {
-      await lib.init({ fips: true }); // FIPS mode: quac_init runs the self-tests first
+      await lib.init({});
       dev = await lib.open(0);
     });
     afterAll(async () => {
@@ -204,6 +204,17 @@ export function nativeDeviceSuite(library: string): void {
       expect(r.totalTimeUs).toBeGreaterThan(0);
       expect(await dev.batchExecute([])).toEqual({ completed: 0, failed: 0, totalTimeUs: expect.any(Number), items: [] });
       await dev.keyDestroy(signer.handle);
+    });
+
+    it('quac_batch_execute: an item with an algorithm the binding does not know reaches the device and fails alone', async () => {
+      const bogus = 0x7777 as typeof KEM;
+      const r = await dev.batchExecute([
+        { op: 'kem-keygen', alg: bogus },
+        { op: 'kem-encaps', alg: bogus, publicKey: new Uint8Array(1184) },
+        { op: 'kem-keygen', alg: KEM },
+      ]);
+      expect(r.items.map((i) => i.result)).toEqual([QuacResult.UNSUPPORTED_ALGORITHM, QuacResult.UNSUPPORTED_ALGORITHM, QuacResult.SUCCESS]);
+      expect([r.completed, r.failed]).toEqual([1, 2]);
     });
 
     it('quac_diag_get_health / quac_diag_self_test: the double\'s values cross the struct intact; the self-test passes', async () => {

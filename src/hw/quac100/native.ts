@@ -232,26 +232,28 @@ interface BatchSlot {
   readonly op: QuacBatchItem['op'];
 }
 
+/** Output sizes for a batch item; an algorithm we do not know gets none, and the device answers for that item alone. */
+const NO_KEM = { pk: 0, sk: 0, ct: 0 };
+
 function batchSlot(b: Bindings, it: QuacBatchItem): BatchSlot {
   const op = 'quac_batch_execute';
   const addr = (a: Uint8Array | undefined): bigint | null => (a && a.length > 0 ? b.koffi.address(a) : null);
   const base = { handle: 0n, in1: null, in1_len: 0, in2: null, in2_len: 0, in2_split: 0, out1: null, out1_cap: 0, out1_len: 0, out2: null, out2_cap: 0, out2_len: 0, result: QuacResult.INTERNAL };
   switch (it.op) {
     case 'kem-keygen': {
-      const s = kemSizes(it.alg, op);
+      const s = KEM_SIZES.get(it.alg) ?? NO_KEM;
       const out1 = new Uint8Array(s.pk);
       const out2 = new Uint8Array(s.sk);
       return { op: it.op, out1, out2, inputs: [], item: { ...base, op: 1, alg: it.alg, out1: addr(out1), out1_cap: s.pk, out2: addr(out2), out2_cap: s.sk } };
     }
     case 'kem-encaps': {
-      const s = kemSizes(it.alg, op);
+      const s = KEM_SIZES.get(it.alg) ?? NO_KEM;
       const in1 = own(it.publicKey);
       const out1 = new Uint8Array(s.ct);
       const out2 = new Uint8Array(SHARED_SECRET);
       return { op: it.op, out1, out2, inputs: [in1], item: { ...base, op: 2, alg: it.alg, in1: addr(in1), in1_len: in1.length, out1: addr(out1), out1_cap: s.ct, out2: addr(out2), out2_cap: SHARED_SECRET } };
     }
     case 'kem-decaps': {
-      kemSizes(it.alg, op);
       const in1 = own(it.ciphertext);
       const in2 = own(it.secretKey);
       const out1 = new Uint8Array(SHARED_SECRET);
@@ -263,7 +265,6 @@ function batchSlot(b: Bindings, it: QuacBatchItem): BatchSlot {
       return { op: it.op, out1, inputs: [in1], item: { ...base, op: 4, alg: 0, handle: handleArg(it.handle, op), in1: addr(in1), in1_len: in1.length, out1: addr(out1), out1_cap: MAX_SIG } };
     }
     case 'verify': {
-      dsaSizes(it.alg, op);
       const in1 = own(it.publicKey);
       const in2 = new Uint8Array(it.message.length + it.signature.length);
       in2.set(it.message, 0);
@@ -330,11 +331,11 @@ class NativeQuacDevice implements QuacDevice {
     return ss;
   }
 
-  kemKeygenStored(alg: QuacAlgorithmId, keyLabel: string, persistent: boolean): Promise<QuacStoredKey> {
+  async kemKeygenStored(alg: QuacAlgorithmId, keyLabel: string, persistent: boolean): Promise<QuacStoredKey> {
     return this.keygenStored('quac_kem_keygen_stored', kemSizes(alg, 'quac_kem_keygen_stored').pk, alg, keyLabel, persistent);
   }
 
-  signKeygenStored(alg: QuacAlgorithmId, keyLabel: string, persistent: boolean): Promise<QuacStoredKey> {
+  async signKeygenStored(alg: QuacAlgorithmId, keyLabel: string, persistent: boolean): Promise<QuacStoredKey> {
     return this.keygenStored('quac_sign_keygen_stored', dsaSizes(alg, 'quac_sign_keygen_stored').pk, alg, keyLabel, persistent);
   }
 

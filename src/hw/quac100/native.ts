@@ -298,7 +298,8 @@ function batchItemResult(slot: BatchSlot, item: Record<string, unknown>): QuacBa
 
 // ---- the device and the library -------------------------------------------------------------------
 
-class NativeQuacDevice implements QuacDevice {
+/** One device opened through `libquac100.so` (`quac_device_t`); made by `nativeQuacLibrary(...).open(index)`. */
+export class NativeQuac100 implements QuacDevice {
   constructor(
     private readonly b: Bindings,
     private readonly dev: unknown,
@@ -487,7 +488,7 @@ export function nativeQuacLibrary(options: NativeQuacOptions = {}): QuacLibrary 
       const bindings = await b();
       const dev: unknown[] = [null];
       await call(bindings, 'quac_open', [index, dev]);
-      return new NativeQuacDevice(bindings, dev[0], index);
+      return new NativeQuac100(bindings, dev[0], index);
     },
     async shutdown(): Promise<void> {
       await call(await b(), 'quac_shutdown', []);

@@ -1,0 +1,90 @@
+/**
+ * An authenticated but hostile peer sends any frame it likes (RFC 9000 §19, RFC 9221 §4) and the
+ * connection never throws out of handleDatagram / pollTransmit / handleTimeout: bad input closes
+ * the connection with a precise transport error, never INTERNAL_ERROR (issue 9 rule).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js';
+import type { Frame } from '../../src/quic/frames/types.js';
+import { seeded } from '../helpers/fc.js';
+import { established } from '../helpers/quic-attacker.js';
+import { frame as anyFrame, varint } from './arbitraries.js';
+
+/** Stream IDs and offsets mostly near the ones in use, so frames reach live stream state. */
+const small = (): fc.Arbitrary<number> => fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 24 }) }, { weight: 1, arbitrary: varint() });
+const bytes = (max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLength: max });
+
+/** Stream IDs a well-behaved client may name: its own streams for data, either side's for flow control. */
+const clientStream = fc.constantFrom(0, 4, 8, 2, 6);
+const anyLiveStream = fc.constantFrom(0, 4, 8, 2, 6, 1, 5, 3, 7);
+const offset = fc.integer({ min: 0, max: 4000 });
+
+/** Frames a client could send on a live connection, mostly legal so a run goes deep, with any frame now and then. */
+const liveFrame = (): fc.Arbitrary<Frame> => fc.oneof(
+  { weight: 1, arbitrary: anyFrame() },
+  { weight: 4, arbitrary: fc.record({ streamId: clientStream, offset, data: bytes(64), fin: fc.boolean() }).map((f): Frame => ({ type: 'stream', ...f, hasLength: true })) },
+  { weight: 1, arbitrary: fc.record({ streamId: clientStream, errorCode: small(), finalSize: offset }).map((f): Frame => ({ type: 'reset_stream', ...f })) },
+  { weight: 1, arbitrary: fc.record({ streamId: anyLiveStream, errorCode: small() }).map((f): Frame => ({ type: 'stop_sending', ...f })) },
+  { weight: 1, arbitrary: fc.record({ streamId: anyLiveStream, maximum: varint() }).map((f): Frame => ({ type: 'max_stream_data', ...f })) },
+  { weight: 1, arbitrary: fc.record({ streamId: clientStream, limit: offset }).map((f): Frame => ({ type: 'stream_data_blocked', ...f })) },
+  { weight: 1, arbitrary: varint().map((maximum): Frame => ({ type: 'max_data', maximum })) },
+  { weight: 1, arbitrary: fc.record({ bidirectional: fc.boolean(), maximum: fc.integer({ min: 0, max: 1000 }) }).map((f): Frame => ({ type: 'max_streams', ...f })) },
+  { weight: 1, arbitrary: fc.record({ bidirectional: fc.boolean(), limit: fc.integer({ min: 0, max: 100 }) }).map((f): Frame => ({ type: 'streams_blocked', ...f })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 100_000 }).map((limit): Frame => ({ type: 'data_blocked', limit })) },
+  { weight: 3, arbitrary: fc.record({ smallest: fc.integer({ min: 0, max: 60 }), len: fc.integer({ min: 0, max: 20 }), ackDelay: small() })
+    .map(({ smallest, len, ackDelay }): Frame => ({ type: 'ack', ackDelay, ranges: [{ smallest, largest: smallest + len }] })) },
+  { weight: 1, arbitrary: fc.record({ seq: fc.integer({ min: 1, max: 6 }), prior: fc.integer({ min: 0, max: 6 }), connectionId: fc.uint8Array({ minLength: 1, maxLength: 20 }), statelessResetToken: fc.uint8Array({ minLength: 16, maxLength: 16 }) })
+    .map(({ seq, prior, ...rest }): Frame => ({ type: 'new_connection_id', sequenceNumber: Math.max(seq, prior), retirePriorTo: Math.min(seq, prior), ...rest })) },
+  { weight: 1, arbitrary: fc.constant<Frame>({ type: 'ping' }) },
+  { weight: 1, arbitrary: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((data): Frame => ({ type: 'path_challenge', data })) },
+  { weight: 1, arbitrary: bytes(200).map((data): Frame => ({ type: 'datagram', data, hasLength: true })) },
+);
+
+/** What the server's application does between packets. */
+const appStep = fc.constantFrom('none', 'none', 'open-bidi', 'open-uni', 'write', 'write', 'read', 'reset', 'stop', 'datagram', 'update-keys', 'close', 'time', 'time');
+
+describe('random frames from an authenticated peer (issue 9: never an exception, always a precise error)', () => {
+  it('handleDatagram, pollTransmit, handleTimeout and poll never reject; a close carries a transport error other than INTERNAL_ERROR', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.string({ minLength: 1, maxLength: 6 }),
+      fc.array(fc.tuple(fc.array(liveFrame(), { minLength: 1, maxLength: 6 }), appStep, fc.constantFrom(0, 4, 8, 2, 6, 1, 5, 3, 7)), { minLength: 1, maxLength: 40 }),
+      async (seed, steps) => {
+        const c = await established(`review-${seed}`, {}, { maxDatagramFrameSize: 1200 });
+        const s = c.server;
+        let now = c.now;
+        for (const [frames, step, n] of steps) {
+          // ACKs mostly name packets the server did send, so the run gets past them.
+          const sent = (s as unknown as { spaces: { application: { nextPn: number } } }).spaces.application.nextPn;
+          await c.send(frames.map((f) => (f.type === 'ack' && f.ranges.length === 1 && (f.ranges[0]?.largest ?? 0) <= 80 && sent > 0
+            ? { ...f, ranges: [{ smallest: Math.min(f.ranges[0]?.smallest ?? 0, sent - 1), largest: Math.min(f.ranges[0]?.largest ?? 0, sent - 1) }] }
+            : f)));
+          now = c.now;
+          try {
+            if (step === 'open-bidi') s.openStream(true);
+            else if (step === 'open-uni') s.openStream(false);
+            else if (step === 'write') s.writeStream(n, new Uint8Array(3000), n % 2 === 0);
+            else if (step === 'read') s.readStream(n);
+            else if (step === 'reset') s.resetStream(n, 7);
+            else if (step === 'stop') s.stopSending(n, 7);
+            else if (step === 'datagram') s.sendDatagram(new Uint8Array(50));
+            else if (step === 'update-keys') await s.updateKeys(now);
+            else if (step === 'close') s.close(now, 1, 'bye');
+          } catch (e) {
+            // The application's misuse (a stream that is not ours, a closed connection) is the app's error, not the peer's.
+            expect(e).not.toBeInstanceOf(QuicTransportError);
+          }
+          if (step === 'time') {
+            const t = s.pollTimeout();
+            if (t !== undefined) await s.handleTimeout(Math.max(t, now));
+          }
+          await s.handleTimeout(now);
+          // Drained, not decrypted: the server may have updated its keys.
+          for (let i = 0; i < 200 && (await s.pollTransmit(now)); i++);
+          for (let e = s.poll(); e; e = s.poll());
+        }
+        if (s.error) expect(s.error.code).not.toBe(TransportErrorCode.INTERNAL_ERROR);
+      },
+    ), seeded(90901, { numRuns: 200 }));
+  }, 120_000);
+});

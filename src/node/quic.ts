@@ -176,9 +176,16 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
    * dropped otherwise: no state is created for it.
    */
   readonly maxConcurrentHandshakes?: number;
+  /**
+   * A connection whose handshake has not completed after this long is closed and
+   * stops counting against `maxConcurrentHandshakes` (default 10 000 ms). The idle
+   * timeout alone does not bound it: every packet the client sends restarts that.
+   */
+  readonly handshakeTimeoutMs?: number;
 };
 
 const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
 const MAX_QUEUED_WHILE_STARTING = 8;
 
@@ -196,6 +203,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
   if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (!(handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
   const sock = createSocket('udp4');
   const versions = versionTable(options.versions ?? DEFAULT_QUIC_VERSIONS);
   const tokens = options.retry ? RetryTokens.create(provider, { versions: versions.versions }) : undefined;
@@ -250,13 +259,24 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       if (!(await openFirstInitial(provider, d, versions))) return undefined;
       const conn = await QuicConnection.accept(opts, d, now(), validated);
       const keys = [dcid, toHex(conn.localCid)];
+      // A client that keeps its handshake alive without finishing it (each packet restarts the idle
+      // timer) would otherwise hold its slot for ever: the handshake's lifetime is capped too.
+      const deadline = setTimeout(() => {
+        if (!handshaking.delete(s)) return;
+        void s.close(0, 'handshake timeout');
+      }, handshakeTimeoutMs);
+      deadline.unref();
       const s = new QuicSession(conn, (out) => send(out, from), () => {
         keys.forEach((k) => byCid.delete(k));
         handshaking.delete(s);
+        clearTimeout(deadline);
       });
       for (const k of keys) byCid.set(k, s);
       handshaking.add(s);
-      s.once('connected', () => handshaking.delete(s));
+      s.once('connected', () => {
+        handshaking.delete(s);
+        clearTimeout(deadline);
+      });
       try {
         onConnection(s);
       } catch (e) {

@@ -115,7 +115,7 @@ function junkInitial(n: number): Uint8Array {
 }
 
 describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5.2, §5.5)', () => {
-  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number } = {}, serverProvider?: (p: CryptoProvider) => CryptoProvider) {
+  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number; handshakeTimeoutMs?: number } = {}, serverProvider?: (p: CryptoProvider) => CryptoProvider) {
     const provider = seededProvider(seed);
     const key = await testKey(provider, 'ed25519');
     const accepted: QuicSession[] = [];
@@ -208,6 +208,30 @@ describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5
       expect(accept).toHaveBeenCalledTimes(2);
     } finally {
       accept.mockRestore();
+      probe.close();
+      server.close();
+    }
+  });
+
+  it('a handshake that never completes is closed after handshakeTimeoutMs and frees its slot for the next client', async () => {
+    const { provider, server, probe, port, accepted } = await quicServer('hs-timeout', { maxConcurrentHandshakes: 1, handshakeTimeoutMs: 300 });
+    try {
+      const [stalled, next] = [await clientInitial(provider), await clientInitial(provider)];
+      // A client that sends its first Initial and never answers: it holds the only handshake slot.
+      probe.send(stalled.datagram, port, '127.0.0.1');
+      while (accepted.length < 1) await sleep(20);
+      const closed = once(accepted[0] as QuicSession, 'closed');
+      probe.send(next.datagram, port, '127.0.0.1');
+      await barrier(probe, port);
+      await sleep(100);
+      expect(accepted).toHaveLength(1);
+      // Well within the 30 s idle timeout, which each packet from the client would restart anyway.
+      const [event] = await Promise.race([closed, sleep(3000).then(() => [undefined])]);
+      expect(event).toMatchObject({ type: 'closed', local: true, reason: 'handshake timeout' });
+      probe.send(next.datagram, port, '127.0.0.1');
+      for (let i = 0; i < 100 && accepted.length < 2; i++) await sleep(20);
+      expect(accepted).toHaveLength(2);
+    } finally {
       probe.close();
       server.close();
     }

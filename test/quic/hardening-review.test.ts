@@ -5,10 +5,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js';
+import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
+import { initialKeys } from '../../src/quic/keys.js';
+import { sealPacket } from '../../src/quic/protection.js';
+import { QUIC_V1 } from '../../src/quic/versions.js';
 import { seeded } from '../helpers/fc.js';
-import { established } from '../helpers/quic-attacker.js';
+import { attackerInitials, established } from '../helpers/quic-attacker.js';
+import { clock, seededProvider, testKey } from '../helpers/tls-pair.js';
 import { frame as anyFrame, varint } from './arbitraries.js';
 
 /** Stream IDs and offsets mostly near the ones in use, so frames reach live stream state. */
@@ -87,4 +93,25 @@ describe('random frames from an authenticated peer (issue 9: never an exception,
       },
     ), seeded(90901, { numRuns: 200 }));
   }, 120_000);
+});
+
+describe('a server discards client Initials in datagrams under 1200 bytes (RFC 9000 §14.1)', () => {
+  it('after the first, a small Initial is dropped unread; the same packet padded to 1200 bytes is processed', async () => {
+    const provider = seededProvider('small-initial');
+    const key = await testKey(provider, 'ed25519');
+    const options: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] } };
+    const initial = await attackerInitials('small-initial-attacker');
+    const server = await QuicConnection.accept(options, await initial([{ type: 'ping' }]), 0);
+    expect(server.poll()).toBeUndefined();
+    // The attacker's Initial keys come from its own DCID (RFC 9001 §5.2), so it can seal any Initial.
+    const dcid = new Uint8Array(8).fill(0xd1);
+    const keys = await initialKeys(provider, QUIC_V1, dcid);
+    const close: Frame = { type: 'connection_close', application: false, errorCode: 0x0a, frameType: 0, reason: new Uint8Array(0) };
+    const small = await sealPacket(keys.client, { type: 'initial', version: QUIC_V1, dcid, scid: new Uint8Array(8).fill(0x5c), token: new Uint8Array(0) }, encodeFrames([close]), { packetNumber: 50 });
+    expect(small.length).toBeLessThan(1200);
+    await server.handleDatagram(small, 1);
+    expect(server.poll()).toBeUndefined();
+    await server.handleDatagram(await initial([close]), 2);
+    expect(server.poll()).toMatchObject({ type: 'closed', local: false, code: 0x0a });
+  });
 });

@@ -329,6 +329,8 @@ export class QuicConnection {
         }
         offset = parsed.next;
         const pkt = parsed.packet;
+        // §14.1: a server MUST discard a client Initial in a datagram under 1200 bytes (first or not).
+        if (pkt.type === 'initial' && this.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) continue;
         if (pkt.type === 'retry') await this.onRetry(pkt);
         else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { MAX_STREAM_EVENT_BACKLOG, type StreamManager } from '../../src/quic/connection/streams.js';
 import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
@@ -13,7 +14,7 @@ import { initialKeys } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
 import { seeded } from '../helpers/fc.js';
-import { attackerInitials, established } from '../helpers/quic-attacker.js';
+import { attackerInitials, established, groups } from '../helpers/quic-attacker.js';
 import { clock, seededProvider, testKey } from '../helpers/tls-pair.js';
 import { frame as anyFrame, varint } from './arbitraries.js';
 
@@ -113,5 +114,49 @@ describe('a server discards client Initials in datagrams under 1200 bytes (RFC 9
     expect(server.poll()).toBeUndefined();
     await server.handleDatagram(await initial([close]), 2);
     expect(server.poll()).toMatchObject({ type: 'closed', local: false, code: 0x0a });
+  });
+});
+
+describe('stream events an application never polls are bounded (issue 9: every queue has a bound)', () => {
+  /** Stream events queued in the server, not yet polled. */
+  const backlog = (server: QuicConnection): number => (server as unknown as { streams: StreamManager }).streams.eventBacklog;
+
+  it('a peer that opens and resets uni streams without end gets no more stream credit once the backlog is full (RFC 9000 §4.6)', async () => {
+    const c = await established('churn');
+    let next = 0;
+    let limit = 100;
+    let sent = 0;
+    while (sent < 3 * MAX_STREAM_EVENT_BACKLOG && !c.server.error) {
+      const frames: Frame[] = [];
+      // Each stream costs the peer a 4-byte RESET_STREAM; each gives the application an `opened` and a `reset` event.
+      for (; next < limit && frames.length < 200; next++) frames.push({ type: 'reset_stream', streamId: 4 * next + 2, errorCode: 0, finalSize: 0 });
+      if (!frames.length) break;
+      for (const g of groups(frames)) await c.send(g);
+      sent += frames.length;
+      for (const f of (await c.collect()).frames) if (f.type === 'max_streams' && !f.bidirectional) limit = Math.max(limit, f.maximum);
+    }
+    expect(c.server.error).toBeUndefined();
+    expect(backlog(c.server)).toBeLessThanOrEqual(MAX_STREAM_EVENT_BACKLOG + 2 * 100);
+    expect(sent).toBeLessThan(MAX_STREAM_EVENT_BACKLOG);
+    // Once the application catches up, the withheld credit is handed back and the peer may go on.
+    let polled = 0;
+    for (let e = c.server.poll(); e; e = c.server.poll()) polled++;
+    expect(polled).toBe(2 * sent);
+    await c.send([{ type: 'ping' }]);
+    const more = (await c.collect()).frames.filter((f) => f.type === 'max_streams' && !f.bidirectional);
+    expect(more.length).toBeGreaterThan(0);
+  });
+
+  it('credit that trickles in one byte at a time queues one `writable` per stream until it is polled', async () => {
+    const c = await established('writable', { initialMaxStreamDataBidiRemote: 10 });
+    const id = c.server.openStream(true);
+    c.server.writeStream(id, new Uint8Array(100_000));
+    await c.collect();
+    for (let i = 0; i < 500; i++) {
+      await c.send([{ type: 'max_stream_data', streamId: id, maximum: 11 + i }]);
+      await c.collect();
+    }
+    expect(c.server.error).toBeUndefined();
+    expect(backlog(c.server)).toBeLessThanOrEqual(2);
   });
 });

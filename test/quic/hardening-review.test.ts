@@ -4,8 +4,9 @@
  * the connection with a precise transport error, never INTERNAL_ERROR (issue 9 rule).
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { CryptoSendStream } from '../../src/quic/connection/crypto-stream.js';
 import { MAX_STREAM_EVENT_BACKLOG, type StreamManager } from '../../src/quic/connection/streams.js';
 import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
@@ -158,5 +159,36 @@ describe('stream events an application never polls are bounded (issue 9: every q
     }
     expect(c.server.error).toBeUndefined();
     expect(backlog(c.server)).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('our CRYPTO flight acknowledged a frame at a time costs linear copying (issue 9 B.11, sending side)', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('16 KiB sent in 16-byte frames, acknowledged in order one frame per ACK: bytes copied stay a small multiple of 16 KiB', () => {
+    const size = 16 * 1024;
+    const s = new CryptoSendStream();
+    s.append(new Uint8Array(size));
+    const frames: { offset: number; data: Uint8Array }[] = [];
+    for (let f = s.next(16); f; f = s.next(16)) frames.push(f);
+    let copied = 0;
+    const slice = Uint8Array.prototype.slice;
+    const set = Uint8Array.prototype.set;
+    vi.spyOn(Uint8Array.prototype, 'slice').mockImplementation(function (this: Uint8Array, start?: number, end?: number) {
+      const out = slice.call(this, start, end);
+      copied += out.length;
+      return out;
+    });
+    vi.spyOn(Uint8Array.prototype, 'set').mockImplementation(function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+      copied += src.length;
+      return set.call(this, src, offset);
+    });
+    for (const f of frames) s.onAcked(f.offset, f.data.length);
+    vi.restoreAllMocks();
+    expect(s.hasPending).toBe(false);
+    // Quadratic would be size² / 32 ≈ 8.4 million.
+    expect(copied).toBeLessThan(4 * size);
   });
 });

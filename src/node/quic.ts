@@ -14,6 +14,13 @@ import type { HandshakeInfo } from '../tls13/handshake/common.js';
 const now = (): number => performance.timeOrigin + performance.now();
 
 /**
+ * Datagrams received for one session and not yet handled. UDP arrives as fast as
+ * the sender likes (anyone can send to a known connection ID); past this many
+ * waiting, more are dropped as the network could have dropped them.
+ */
+export const MAX_QUEUED_DATAGRAMS = 256;
+
+/**
  * A QUIC connection on a UDP socket: the sans-IO {@link QuicConnection} plus
  * the socket, a timer and an event emitter. Emits `connected`, `stream`
  * (a stream event), `closed`.
@@ -22,6 +29,8 @@ export class QuicSession extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private failed = false;
+  /** Datagrams passed to {@link receive} and not yet handled. */
+  private queued = 0;
   /**
    * What the handshake negotiated, once `connected` has been emitted: a
    * client from {@link quicConnect} only gets the session after that event.
@@ -38,7 +47,12 @@ export class QuicSession extends EventEmitter {
 
   /** Feeds a datagram (in order with every other call on this session). */
   receive(d: Uint8Array): void {
-    this.run(() => this.connection.handleDatagram(d, now()));
+    if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
+    this.queued++;
+    void this.run(() => {
+      this.queued--;
+      return this.connection.handleDatagram(d, now());
+    });
   }
 
   /**

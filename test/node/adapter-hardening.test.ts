@@ -9,7 +9,7 @@ import { createServer as netCreateServer, connect as netConnect, type AddressInf
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, PqTlsSocket } from '../../src/node/index.js';
-import { createQuicServer, QuicSession } from '../../src/node/quic.js';
+import { createQuicServer, MAX_QUEUED_DATAGRAMS, QuicSession } from '../../src/node/quic.js';
 import { QuicConnection } from '../../src/quic/connection/connection.js';
 import { parsePacket } from '../../src/quic/header.js';
 import { RecordReader } from '../../src/tls13/record-layer.js';
@@ -86,6 +86,34 @@ describe('adapters never leave a promise unhandled', () => {
     });
     expect(ended).toBe(2);
     await sleep(50);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('QUIC: datagrams that arrive faster than the connection handles them wait in a bounded queue; the rest are dropped', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let handled = 0;
+    const slow = {
+      handleDatagram: async () => {
+        await gate;
+        handled++;
+      },
+      pollTransmit: () => Promise.resolve(undefined),
+      poll: () => undefined,
+      pollTimeout: () => undefined,
+      isClosed: false,
+    } as unknown as QuicConnection;
+    const s = new QuicSession(slow, () => undefined);
+    // A flood to a known connection ID: each datagram would otherwise hold its bytes in the chain until handled.
+    for (let i = 0; i < 10_000; i++) s.receive(new Uint8Array(1200));
+    release();
+    await s.run(() => undefined);
+    expect(handled).toBeGreaterThan(0);
+    expect(handled).toBeLessThanOrEqual(MAX_QUEUED_DATAGRAMS);
+    // Once the queue drains, datagrams are taken again.
+    s.receive(new Uint8Array(1200));
+    await s.run(() => undefined);
+    expect(handled).toBeLessThanOrEqual(MAX_QUEUED_DATAGRAMS + 1);
     expect(unhandled).toEqual([]);
   });
 

@@ -385,6 +385,52 @@ describe('PqTlsSocket write backpressure', () => {
   });
 });
 
+describe('PqTlsSocket answers a peer that does not read', () => {
+  it('KeyUpdate(update_requested) with data, from a peer that never reads: the answers stay bounded, reading pauses (RFC 8446 §4.6.3)', async () => {
+    const provider = seededProvider('ku-answers');
+    const key = await testKey(provider, 'ed25519');
+    let serverSock: PqTlsSocket | undefined;
+    const server = createServer({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } }, (s) => {
+      serverSock = s;
+      s.resume(); // the application reads all data: only our answers back up
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const raw = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    try {
+      await once(raw, 'connect');
+      const { TlsConnection } = await import('../../src/tls13/connection.js');
+      const client = await TlsConnection.client({ provider, now: clock, verifier: pinnedKeyVerifier(key) });
+      raw.write(client.takeOutput());
+      const onData = (d: Buffer): void => void client.receive(new Uint8Array(d)).then(() => client.wantsWrite && raw.write(client.takeOutput()));
+      raw.on('data', onData);
+      while (!client.handshakeInfo || !serverSock) await sleep(10);
+      // From here on the attacker reads nothing: our answers can only pile up.
+      raw.off('data', onData);
+      raw.pause();
+      const server = serverSock as PqTlsSocket;
+      // Fill the kernel's buffers first, so that whatever we answer from now on stays in the process.
+      server.socket.write(new Uint8Array(16 << 20));
+      const baseline = server.socket.writableLength;
+      // Each round: 1 byte of data (so the limit on KeyUpdates between data never trips) and a KeyUpdate asking for ours.
+      for (let i = 0; i < 20_000; i++) {
+        await client.write(new Uint8Array([i & 0xff]));
+        await client.keyUpdate(true);
+        if (i % 500 === 499) raw.write(client.takeOutput());
+      }
+      raw.write(client.takeOutput());
+      await sleep(2000);
+      expect(server.destroyed).toBe(false);
+      // Unbounded, ~26 bytes were queued per KeyUpdate: 520 KB. Reading pauses once the socket needs to drain.
+      expect(server.socket.writableLength - baseline).toBeLessThan(64 * 1024);
+    } finally {
+      raw.destroy();
+      serverSock?.destroy();
+      server.close();
+    }
+  }, 60_000);
+});
+
 describe('FileSessionStore', () => {
   it('a corrupted session file is no session, not a failed connection', async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');

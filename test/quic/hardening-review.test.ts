@@ -16,7 +16,8 @@ import { sealPacket } from '../../src/quic/protection.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
 import { seeded } from '../helpers/fc.js';
 import { attackerInitials, established, groups } from '../helpers/quic-attacker.js';
-import { clock, seededProvider, testKey } from '../helpers/tls-pair.js';
+import { QuicSim } from '../helpers/quic-sim.js';
+import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 import { frame as anyFrame, varint } from './arbitraries.js';
 
 /** Stream IDs and offsets mostly near the ones in use, so frames reach live stream state. */
@@ -190,5 +191,27 @@ describe('our CRYPTO flight acknowledged a frame at a time costs linear copying 
     expect(s.hasPending).toBe(false);
     // Quadratic would be size² / 32 ≈ 8.4 million.
     expect(copied).toBeLessThan(4 * size);
+  });
+});
+
+describe('padded Initial datagrams are exactly 1200 bytes (RFC 9000 §14.1, §14)', () => {
+  it('no datagram of a handshake exceeds 1200 bytes, the one coalescing a small Handshake packet included', async () => {
+    for (const seed of ['pad-a', 'pad-b', 'pad-c']) {
+      const provider = seededProvider(seed);
+      const key = await testKey(provider, 'ed25519');
+      const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 1_000_000);
+      const sizes: number[] = [];
+      const poll = client.pollTransmit.bind(client);
+      client.pollTransmit = async (now: number) => {
+        const d = await poll(now);
+        if (d) sizes.push(d.length);
+        return d;
+      };
+      const sim = new QuicSim(client, { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] } }, { seed });
+      await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+      // The client's first flight and its Initial ACK coalesced with its Handshake Finished: padded, never over.
+      expect(sizes.length).toBeGreaterThanOrEqual(3);
+      for (const n of sizes.slice(0, 3)) expect(n).toBe(1200);
+    }
   });
 });

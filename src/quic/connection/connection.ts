@@ -729,8 +729,16 @@ export class QuicConnection {
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
       const last = packets[packets.length - 1] as (typeof packets)[number];
       const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, encodeFrames(p.frames).length), 0);
-      // A longer payload can lengthen the Length varint by a byte; a second pass absorbs that.
-      for (let i = 0; i < 2 && size() < MIN_INITIAL_DATAGRAM; i++) last.frames.push({ type: 'padding', length: MIN_INITIAL_DATAGRAM - size() });
+      // A longer payload can lengthen the Length varint by a byte (a small Handshake packet padded past
+      // 63 bytes): then the padding gives that byte back, so the datagram is 1200 bytes, not 1201.
+      for (let i = 0; i < 3; i++) {
+        const n = size();
+        const tail = last.frames[last.frames.length - 1];
+        if (n < MIN_INITIAL_DATAGRAM) last.frames.push({ type: 'padding', length: MIN_INITIAL_DATAGRAM - n });
+        else if (n > MIN_INITIAL_DATAGRAM && tail?.type === 'padding' && tail.length > n - MIN_INITIAL_DATAGRAM) {
+          last.frames[last.frames.length - 1] = { type: 'padding', length: tail.length - (n - MIN_INITIAL_DATAGRAM) };
+        } else break;
+      }
     }
     const datagram: Uint8Array[] = [];
     for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));

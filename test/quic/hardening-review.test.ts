@@ -11,8 +11,10 @@ import { MAX_STREAM_EVENT_BACKLOG, type StreamManager } from '../../src/quic/con
 import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
+import { parsePacket } from '../../src/quic/header.js';
 import { initialKeys } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
+import { encodeRetry } from '../../src/quic/retry.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
 import { seeded } from '../helpers/fc.js';
 import { attackerInitials, established, groups } from '../helpers/quic-attacker.js';
@@ -213,5 +215,25 @@ describe('padded Initial datagrams are exactly 1200 bytes (RFC 9000 §14.1, §14
       expect(sizes.length).toBeGreaterThanOrEqual(3);
       for (const n of sizes.slice(0, 3)) expect(n).toBe(1200);
     }
+  });
+});
+
+describe('a client discards a Retry whose token it could never send back (RFC 9000 §17.2.5.2)', () => {
+  it('a 1150-byte token leaves no room for the ClientHello in a 1200-byte Initial: that Retry is discarded, a usable one is followed', async () => {
+    const provider = seededProvider('big-retry-token');
+    const key = await testKey(provider, 'ed25519');
+    const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 0);
+    const first = await client.pollTransmit(0);
+    while (await client.pollTransmit(0));
+    const originalDcid = parsePacket(first as Uint8Array, 0, { shortDcidLength: 8 }).packet.dcid;
+    // The Retry integrity key is public (RFC 9001 §5.8): whoever saw our first Initial can forge one.
+    const retry = (token: Uint8Array): Promise<Uint8Array> => encodeRetry(provider, { version: QUIC_V1, dcid: client.localCid, scid: new Uint8Array(8).fill(0x77), token }, originalDcid);
+    await client.handleDatagram(await retry(new Uint8Array(1150).fill(1)), 1);
+    await client.handleDatagram(await retry(new Uint8Array([1, 2, 3])), 1);
+    const d = await client.pollTransmit(1);
+    expect(d).toBeDefined();
+    const p = parsePacket(d as Uint8Array, 0, { shortDcidLength: 8 }).packet;
+    expect('token' in p ? p.token : undefined).toEqual(new Uint8Array([1, 2, 3]));
+    expect((d as Uint8Array).length).toBe(1200);
   });
 });

@@ -85,6 +85,8 @@ export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
   initialMaxStreamsUni: 100,
 });
 const MIN_INITIAL_DATAGRAM = 1200;
+/** Room for frames an Initial must keep beside a Retry token (a ClientHello goes out in pieces of at least this). */
+const MIN_INITIAL_ROOM = 256;
 /** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
 const MAX_QUEUED_DATAGRAMS = 1024;
 const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
@@ -368,6 +370,11 @@ export class QuicConnection {
     if (!equalBytes(pkt.dcid, this.localCid) || equalBytes(pkt.scid, this.originalDcid)) return;
     if (!(await verifyRetry(this.provider, pkt, this.originalDcid))) return;
     if (pkt.token.length === 0) return;
+    // Every later Initial carries the token: one that leaves no room for the ClientHello in a datagram we
+    // may send is unusable, and following it would leave us silent until the idle timeout (anyone who saw
+    // our first Initial can forge a Retry: its integrity key is public).
+    const header: OutgoingHeader = { type: 'initial', version: this.version, dcid: pkt.scid, scid: this.localCid, token: pkt.token };
+    if (this.maxDatagramSize - (headerLength(header, 0x3fff) + 4 + 16) < MIN_INITIAL_ROOM) return;
     this.retried = true;
     this.retryToken = pkt.token.slice();
     this.remoteCid = pkt.scid.slice();

@@ -4,6 +4,7 @@
  * the connection with a precise transport error, never INTERNAL_ERROR (issue 9 rule).
  */
 import fc from 'fast-check';
+import { AlertDescription } from '../../src/errors.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { CryptoSendStream } from '../../src/quic/connection/crypto-stream.js';
@@ -16,6 +17,8 @@ import { initialKeys } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
 import { encodeRetry } from '../../src/quic/retry.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
+import { encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
+import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
 import { seeded } from '../helpers/fc.js';
 import { attackerInitials, established, groups } from '../helpers/quic-attacker.js';
 import { QuicSim } from '../helpers/quic-sim.js';
@@ -235,5 +238,30 @@ describe('a client discards a Retry whose token it could never send back (RFC 90
     const p = parsePacket(d as Uint8Array, 0, { shortDcidLength: 8 }).packet;
     expect('token' in p ? p.token : undefined).toEqual(new Uint8Array([1, 2, 3]));
     expect((d as Uint8Array).length).toBe(1200);
+  });
+});
+
+describe('a QUIC client bounds the NewSessionTickets it keeps between data (RFC 8446 §4.6.1, as TLS limits.maxTickets)', () => {
+  it('a server that sends tickets without end: 16 without stream data are kept, the 17th closes with CRYPTO_ERROR(unexpected_message)', async () => {
+    let stored = 0;
+    const store = new MemorySessionStore();
+    const counting = { put: (k: string, s: Session) => (stored++, store.put(k, s)), take: (k: string, now: number) => store.take(k, now) };
+    const c = await established('nst-quic', {}, {}, { sessionStore: counting });
+    let offset = 0;
+    const nst = (i: number): Frame => {
+      const data = encodeNewSessionTicket({ lifetime: 3600, ageAdd: i, nonce: new Uint8Array([i & 0xff]), ticket: new Uint8Array(32).fill(1), extensions: [] });
+      const f: Frame = { type: 'crypto', offset, data };
+      offset += data.length;
+      return f;
+    };
+    for (let i = 0; i < 16; i++) await c.sendToClient([nst(i)]);
+    expect(c.client.error).toBeUndefined();
+    // Stream data restarts the count.
+    await c.sendToClient([{ type: 'stream', streamId: 1, offset: 0, data: new Uint8Array([1]), fin: false, hasLength: true }]);
+    for (let i = 0; i < 16; i++) await c.sendToClient([nst(i)]);
+    expect(c.client.error).toBeUndefined();
+    for (let i = 0; i < 2000 && !c.client.error; i++) await c.sendToClient([nst(i)]);
+    expect(c.client.error?.code).toBe(TransportErrorCode.CRYPTO_ERROR + AlertDescription.unexpected_message);
+    expect(stored).toBe(32);
   });
 });

@@ -1,10 +1,11 @@
-import { ConfigError, PqtlsError } from '../../errors.js';
+import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
 import { handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
 import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
+import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
 import { decodeFrames } from '../frames/decode.js';
@@ -85,6 +86,8 @@ export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
   initialMaxStreamsUni: 100,
 });
 const MIN_INITIAL_DATAGRAM = 1200;
+/** NewSessionTickets accepted between two pieces of stream data (the TLS default of limits.maxTickets). */
+const MAX_TICKETS_WITHOUT_DATA = 16;
 /** Room for frames an Initial must keep beside a Retry token (a ClientHello goes out in pieces of at least this). */
 const MIN_INITIAL_ROOM = 256;
 /** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
@@ -135,6 +138,8 @@ export class QuicConnection {
   private peerCids: PeerConnectionIds | undefined;
   /** DATAGRAM payloads received and not yet polled. */
   private datagramEvents = 0;
+  /** NewSessionTickets since the peer last sent stream data: each costs a PSK derivation and a session store write. */
+  private ticketsSinceData = 0;
   /** DATAGRAM payloads waiting for room; they are never retransmitted (RFC 9221 §5). */
   private datagrams: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
@@ -500,6 +505,7 @@ export class QuicConnection {
         // Accepted and ignored: we never send PATH_CHALLENGE (no migration).
         return;
       default:
+        if (f.type === 'stream' && f.data.length > 0) this.ticketsSinceData = 0;
         this.streams.onFrame(f);
     }
   }
@@ -517,6 +523,10 @@ export class QuicConnection {
   }
 
   private async tlsStep(level: Level, msg: HandshakeMessage): Promise<void> {
+    // As TLS over TCP bounds them (limits.maxTickets): a server may send tickets, not without end between data.
+    if (this.handshakeDone && msg.type === HandshakeType.new_session_ticket && ++this.ticketsSinceData > MAX_TICKETS_WITHOUT_DATA) {
+      throw new PqtlsError(`too many NewSessionTicket messages without stream data (limit ${MAX_TICKETS_WITHOUT_DATA})`, AlertDescription.unexpected_message);
+    }
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
     await this.applyTls();

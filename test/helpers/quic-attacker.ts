@@ -80,7 +80,9 @@ export async function established(
   let pnToClient = 10_000;
   let now = sim.now;
   return {
-    client, server,
+    client, server, suite,
+    /** The 1-RTT traffic secrets, for a test that rolls its own keys (key updates). */
+    secrets: { client: secrets.get('CLIENT_TRAFFIC_SECRET_0'), server: secrets.get('SERVER_TRAFFIC_SECRET_0') },
     get now() {
       return now;
     },

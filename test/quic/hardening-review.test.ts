@@ -13,6 +13,7 @@ import { QuicTransportError, TransportErrorCode } from '../../src/quic/errors.js
 import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
 import { parsePacket } from '../../src/quic/header.js';
+import { OneRttKeys } from '../../src/quic/key-update.js';
 import { initialKeys } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
 import { encodeRetry } from '../../src/quic/retry.js';
@@ -263,5 +264,27 @@ describe('a QUIC client bounds the NewSessionTickets it keeps between data (RFC 
     for (let i = 0; i < 2000 && !c.client.error; i++) await c.sendToClient([nst(i)]);
     expect(c.client.error?.code).toBe(TransportErrorCode.CRYPTO_ERROR + AlertDescription.unexpected_message);
     expect(stored).toBe(32);
+  });
+});
+
+describe('a peer that updates its keys on every packet (RFC 9001 §6.2)', () => {
+  it('a second key update before we acknowledged the first under the new keys is KEY_UPDATE_ERROR; after our ACK it is accepted', async () => {
+    const c = await established('ku-churn');
+    const keys = await OneRttKeys.create(seededProvider('ku-churn-attacker'), QUIC_V1, c.suite, c.secrets.client, c.secrets.server);
+    let pn = 20_000;
+    const send = async (): Promise<void> => c.deliver(await keys.seal({ type: '1rtt', dcid: c.server.localCid }, encodeFrames([{ type: 'ping' }, { type: 'padding', length: 20 }]), { packetNumber: pn++ }));
+    // An update the server answers (its ACK goes out under the new keys): then the next update is fine.
+    await keys.initiateKeyUpdate();
+    await send();
+    await send();
+    for (let i = 0; i < 10 && (await c.server.pollTransmit(c.now + 100)); i++);
+    await keys.initiateKeyUpdate();
+    await send();
+    expect(c.server.error).toBeUndefined();
+    expect(c.server.keyPhase.updates).toBe(2);
+    // Another update at once, before any ACK from the server: each would cost a key derivation.
+    await keys.initiateKeyUpdate();
+    await send();
+    expect(c.server.error?.code).toBe(TransportErrorCode.KEY_UPDATE_ERROR);
   });
 });

@@ -147,6 +147,8 @@ export class QuicConnection {
   private discardPreviousKeysAt: number | undefined;
   /** First packet number sent with keys from our own update; until one at or above it is acknowledged, no further update (§6.1). */
   private updateAwaitingAck: number | undefined;
+  /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
+  private peerUpdateUnacked = false;
   private readonly maxDatagramSize: number;
 
   private constructor(
@@ -435,7 +437,13 @@ export class QuicConnection {
       opened = await openPacket(space.read, pkt, space.largestReceived);
     }
     if (!opened) return false; // §12.2: undecryptable packets are dropped
-    if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) this.discardPreviousKeysAt = now + 3 * this.pto();
+    if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) {
+      // §6.2: a second update before we acknowledged the first under the new keys: each update costs a key
+      // derivation, and a peer flipping the key phase on every packet would make every packet cost one.
+      if (this.peerUpdateUnacked) throw new QuicTransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'the peer updated its keys again before our acknowledgment of the last update');
+      this.peerUpdateUnacked = true;
+      this.discardPreviousKeysAt = now + 3 * this.pto();
+    }
     if (space.acks.isDuplicate(opened.packetNumber)) return true;
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
@@ -837,6 +845,8 @@ export class QuicConnection {
     const bytes = header.type === '1rtt'
       ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
       : await sealPacket(space.write as NonNullable<typeof space.write>, header, payload, { packetNumber: pn });
+    // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
+    if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
     this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
     return bytes;

@@ -14,6 +14,13 @@ import type { HandshakeInfo } from '../tls13/handshake/common.js';
 const now = (): number => performance.timeOrigin + performance.now();
 
 /**
+ * Datagrams received for one session and not yet handled. UDP arrives as fast as
+ * the sender likes (anyone can send to a known connection ID); past this many
+ * waiting, more are dropped as the network could have dropped them.
+ */
+export const MAX_QUEUED_DATAGRAMS = 256;
+
+/**
  * A QUIC connection on a UDP socket: the sans-IO {@link QuicConnection} plus
  * the socket, a timer and an event emitter. Emits `connected`, `stream`
  * (a stream event), `closed`.
@@ -22,6 +29,8 @@ export class QuicSession extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private failed = false;
+  /** Datagrams passed to {@link receive} and not yet handled. */
+  private queued = 0;
   /**
    * What the handshake negotiated, once `connected` has been emitted: a
    * client from {@link quicConnect} only gets the session after that event.
@@ -38,7 +47,12 @@ export class QuicSession extends EventEmitter {
 
   /** Feeds a datagram (in order with every other call on this session). */
   receive(d: Uint8Array): void {
-    this.run(() => this.connection.handleDatagram(d, now()));
+    if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
+    this.queued++;
+    void this.run(() => {
+      this.queued--;
+      return this.connection.handleDatagram(d, now());
+    });
   }
 
   /**
@@ -176,9 +190,16 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
    * dropped otherwise: no state is created for it.
    */
   readonly maxConcurrentHandshakes?: number;
+  /**
+   * A connection whose handshake has not completed after this long is closed and
+   * stops counting against `maxConcurrentHandshakes` (default 10 000 ms). The idle
+   * timeout alone does not bound it: every packet the client sends restarts that.
+   */
+  readonly handshakeTimeoutMs?: number;
 };
 
 const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
 const MAX_QUEUED_WHILE_STARTING = 8;
 
@@ -196,6 +217,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
   if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (!(handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
   const sock = createSocket('udp4');
   const versions = versionTable(options.versions ?? DEFAULT_QUIC_VERSIONS);
   const tokens = options.retry ? RetryTokens.create(provider, { versions: versions.versions }) : undefined;
@@ -250,13 +273,24 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       if (!(await openFirstInitial(provider, d, versions))) return undefined;
       const conn = await QuicConnection.accept(opts, d, now(), validated);
       const keys = [dcid, toHex(conn.localCid)];
+      // A client that keeps its handshake alive without finishing it (each packet restarts the idle
+      // timer) would otherwise hold its slot for ever: the handshake's lifetime is capped too.
+      const deadline = setTimeout(() => {
+        if (!handshaking.delete(s)) return;
+        void s.close(0, 'handshake timeout');
+      }, handshakeTimeoutMs);
+      deadline.unref();
       const s = new QuicSession(conn, (out) => send(out, from), () => {
         keys.forEach((k) => byCid.delete(k));
         handshaking.delete(s);
+        clearTimeout(deadline);
       });
       for (const k of keys) byCid.set(k, s);
       handshaking.add(s);
-      s.once('connected', () => handshaking.delete(s));
+      s.once('connected', () => {
+        handshaking.delete(s);
+        clearTimeout(deadline);
+      });
       try {
         onConnection(s);
       } catch (e) {

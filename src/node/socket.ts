@@ -23,6 +23,8 @@ export class PqTlsSocket extends Duplex {
   earlyDataReceived = 0;
   /** 0-RTT data that arrived before 'secure', when no one could have listened yet (see 'earlyData'). */
   private earlyBeforeSecure: Uint8Array[] = [];
+  /** A received chunk is being processed: the socket stays paused until it is done. */
+  private receiving = false;
 
   constructor(
     private readonly conn: TlsConnection,
@@ -32,12 +34,16 @@ export class PqTlsSocket extends Duplex {
     super({ allowHalfOpen: true });
     socket.on('data', (d: Buffer) => {
       socket.pause();
+      this.receiving = true;
       this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
+        this.receiving = false;
         this.afterProcessing();
-        // Backpressure: while the reader is behind, the socket stays paused until _read asks for more.
-        if (!this.destroyed && !this.readerFull) socket.resume();
+        this.resumeReading();
       }).catch((e: unknown) => this.fail(e));
     });
+    // What we answer by ourselves (a KeyUpdate for each one the peer requests) is written whatever the
+    // peer reads: reading waits while that output backs up, so a peer that never reads cannot grow it.
+    socket.on('drain', () => this.resumeReading());
     socket.on('end', () => {
       // A transport EOF without close_notify is a truncation (RFC 8446 §6.1).
       if (!this.closedByPeer && !this.destroyed) {
@@ -115,8 +121,13 @@ export class PqTlsSocket extends Duplex {
     // Records are decrypted as they arrive; when the consumer was behind, reading resumes here.
     if (this.readerFull) {
       this.readerFull = false;
-      if (!this.destroyed) this.socket.resume();
+      this.resumeReading();
     }
+  }
+
+  /** Backpressure both ways: the socket is read while our reader keeps up and our output drains. */
+  private resumeReading(): void {
+    if (!this.destroyed && !this.receiving && !this.readerFull && !this.socket.writableNeedDrain) this.socket.resume();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -5,7 +5,7 @@
  * packet an authenticated peer could. Used by the hardening tests and by
  * `bench/adversarial.ts`.
  */
-import { QuicConnection, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { decodeFrames } from '../../src/quic/frames/decode.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
@@ -55,13 +55,15 @@ export function groups(frames: Frame[], budget = 1100): Frame[][] {
  * directions from the client's key log: the test then speaks as the client
  * (an authenticated but hostile peer) straight to the server.
  */
-export async function established(seed: string, clientParams: Record<string, number> = {}, serverParams: Record<string, number> = {}) {
+export async function established(
+  seed: string, clientParams: Record<string, number> = {}, serverParams: Record<string, number> = {}, clientTls: Partial<QuicClientOptions['tls']> = {},
+) {
   const provider = seededProvider(seed);
   const key = await testKey(provider, 'ed25519');
   const so: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] }, transportParameters: serverParams };
   const secrets = keyLogSecrets();
   const client = await QuicConnection.connect({
-    tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'], keyLog: secrets.log },
+    tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'], keyLog: secrets.log, ...clientTls },
     transportParameters: clientParams,
   }, 1_000_000);
   const sim = new QuicSim(client, so, { seed });
@@ -75,9 +77,12 @@ export async function established(seed: string, clientParams: Record<string, num
   const toServer = await deriveDirectionalKeys(provider, QUIC_V1, suite, secrets.get('CLIENT_TRAFFIC_SECRET_0'));
   const toClient = await deriveDirectionalKeys(provider, QUIC_V1, suite, secrets.get('SERVER_TRAFFIC_SECRET_0'));
   let pn = 10_000;
+  let pnToClient = 10_000;
   let now = sim.now;
   return {
-    client, server,
+    client, server, suite,
+    /** The 1-RTT traffic secrets, for a test that rolls its own keys (key updates). */
+    secrets: { client: secrets.get('CLIENT_TRAFFIC_SECRET_0'), server: secrets.get('SERVER_TRAFFIC_SECRET_0') },
     get now() {
       return now;
     },
@@ -89,6 +94,11 @@ export async function established(seed: string, clientParams: Record<string, num
     async deliver(datagram: Uint8Array): Promise<void> {
       now += 1;
       await server.handleDatagram(datagram, now);
+    },
+    /** One 1-RTT packet from the "server" to the client (a hostile server's view). */
+    async sendToClient(frames: Frame[]): Promise<void> {
+      now += 1;
+      await client.handleDatagram(await sealPacket(toClient, { type: '1rtt', dcid: client.localCid }, encodeFrames(frames), { packetNumber: pnToClient++ }), now);
     },
     /** One 1-RTT packet from the "client" to the server. */
     async send(frames: Frame[]): Promise<void> {

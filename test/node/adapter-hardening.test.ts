@@ -9,7 +9,7 @@ import { createServer as netCreateServer, connect as netConnect, type AddressInf
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, PqTlsSocket } from '../../src/node/index.js';
-import { createQuicServer, QuicSession } from '../../src/node/quic.js';
+import { createQuicServer, MAX_QUEUED_DATAGRAMS, QuicSession } from '../../src/node/quic.js';
 import { QuicConnection } from '../../src/quic/connection/connection.js';
 import { parsePacket } from '../../src/quic/header.js';
 import { RecordReader } from '../../src/tls13/record-layer.js';
@@ -89,6 +89,34 @@ describe('adapters never leave a promise unhandled', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it('QUIC: datagrams that arrive faster than the connection handles them wait in a bounded queue; the rest are dropped', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let handled = 0;
+    const slow = {
+      handleDatagram: async () => {
+        await gate;
+        handled++;
+      },
+      pollTransmit: () => Promise.resolve(undefined),
+      poll: () => undefined,
+      pollTimeout: () => undefined,
+      isClosed: false,
+    } as unknown as QuicConnection;
+    const s = new QuicSession(slow, () => undefined);
+    // A flood to a known connection ID: each datagram would otherwise hold its bytes in the chain until handled.
+    for (let i = 0; i < 10_000; i++) s.receive(new Uint8Array(1200));
+    release();
+    await s.run(() => undefined);
+    expect(handled).toBeGreaterThan(0);
+    expect(handled).toBeLessThanOrEqual(MAX_QUEUED_DATAGRAMS);
+    // Once the queue drains, datagrams are taken again.
+    s.receive(new Uint8Array(1200));
+    await s.run(() => undefined);
+    expect(handled).toBeLessThanOrEqual(MAX_QUEUED_DATAGRAMS + 1);
+    expect(unhandled).toEqual([]);
+  });
+
   it('QUIC: a server whose Retry key cannot be made does not crash the process', async () => {
     const good = seededProvider('faulty-retry');
     const key = await testKey(good, 'ed25519');
@@ -115,7 +143,7 @@ function junkInitial(n: number): Uint8Array {
 }
 
 describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5.2, §5.5)', () => {
-  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number } = {}, serverProvider?: (p: CryptoProvider) => CryptoProvider) {
+  async function quicServer(seed: string, extra: { maxConcurrentHandshakes?: number; handshakeTimeoutMs?: number } = {}, serverProvider?: (p: CryptoProvider) => CryptoProvider) {
     const provider = seededProvider(seed);
     const key = await testKey(provider, 'ed25519');
     const accepted: QuicSession[] = [];
@@ -208,6 +236,30 @@ describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5
       expect(accept).toHaveBeenCalledTimes(2);
     } finally {
       accept.mockRestore();
+      probe.close();
+      server.close();
+    }
+  });
+
+  it('a handshake that never completes is closed after handshakeTimeoutMs and frees its slot for the next client', async () => {
+    const { provider, server, probe, port, accepted } = await quicServer('hs-timeout', { maxConcurrentHandshakes: 1, handshakeTimeoutMs: 300 });
+    try {
+      const [stalled, next] = [await clientInitial(provider), await clientInitial(provider)];
+      // A client that sends its first Initial and never answers: it holds the only handshake slot.
+      probe.send(stalled.datagram, port, '127.0.0.1');
+      while (accepted.length < 1) await sleep(20);
+      const closed = once(accepted[0] as QuicSession, 'closed');
+      probe.send(next.datagram, port, '127.0.0.1');
+      await barrier(probe, port);
+      await sleep(100);
+      expect(accepted).toHaveLength(1);
+      // Well within the 30 s idle timeout, which each packet from the client would restart anyway.
+      const [event] = await Promise.race([closed, sleep(3000).then(() => [undefined])]);
+      expect(event).toMatchObject({ type: 'closed', local: true, reason: 'handshake timeout' });
+      probe.send(next.datagram, port, '127.0.0.1');
+      for (let i = 0; i < 100 && accepted.length < 2; i++) await sleep(20);
+      expect(accepted).toHaveLength(2);
+    } finally {
       probe.close();
       server.close();
     }
@@ -331,6 +383,52 @@ describe('PqTlsSocket write backpressure', () => {
       server.close();
     }
   });
+});
+
+describe('PqTlsSocket answers a peer that does not read', () => {
+  it('KeyUpdate(update_requested) with data, from a peer that never reads: the answers stay bounded, reading pauses (RFC 8446 §4.6.3)', async () => {
+    const provider = seededProvider('ku-answers');
+    const key = await testKey(provider, 'ed25519');
+    let serverSock: PqTlsSocket | undefined;
+    const server = createServer({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } }, (s) => {
+      serverSock = s;
+      s.resume(); // the application reads all data: only our answers back up
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const raw = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    try {
+      await once(raw, 'connect');
+      const { TlsConnection } = await import('../../src/tls13/connection.js');
+      const client = await TlsConnection.client({ provider, now: clock, verifier: pinnedKeyVerifier(key) });
+      raw.write(client.takeOutput());
+      const onData = (d: Buffer): void => void client.receive(new Uint8Array(d)).then(() => client.wantsWrite && raw.write(client.takeOutput()));
+      raw.on('data', onData);
+      while (!client.handshakeInfo || !serverSock) await sleep(10);
+      // From here on the attacker reads nothing: our answers can only pile up.
+      raw.off('data', onData);
+      raw.pause();
+      const server = serverSock as PqTlsSocket;
+      // Fill the kernel's buffers first, so that whatever we answer from now on stays in the process.
+      server.socket.write(new Uint8Array(16 << 20));
+      const baseline = server.socket.writableLength;
+      // Each round: 1 byte of data (so the limit on KeyUpdates between data never trips) and a KeyUpdate asking for ours.
+      for (let i = 0; i < 20_000; i++) {
+        await client.write(new Uint8Array([i & 0xff]));
+        await client.keyUpdate(true);
+        if (i % 500 === 499) raw.write(client.takeOutput());
+      }
+      raw.write(client.takeOutput());
+      await sleep(2000);
+      expect(server.destroyed).toBe(false);
+      // Unbounded, ~26 bytes were queued per KeyUpdate: 520 KB. Reading pauses once the socket needs to drain.
+      expect(server.socket.writableLength - baseline).toBeLessThan(64 * 1024);
+    } finally {
+      raw.destroy();
+      serverSock?.destroy();
+      server.close();
+    }
+  }, 60_000);
 });
 
 describe('FileSessionStore', () => {

@@ -1,10 +1,11 @@
-import { ConfigError, PqtlsError } from '../../errors.js';
+import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
 import { handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
 import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
+import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
 import { decodeFrames } from '../frames/decode.js';
@@ -85,6 +86,10 @@ export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
   initialMaxStreamsUni: 100,
 });
 const MIN_INITIAL_DATAGRAM = 1200;
+/** NewSessionTickets accepted between two pieces of stream data (the TLS default of limits.maxTickets). */
+const MAX_TICKETS_WITHOUT_DATA = 16;
+/** Room for frames an Initial must keep beside a Retry token (a ClientHello goes out in pieces of at least this). */
+const MIN_INITIAL_ROOM = 256;
 /** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
 const MAX_QUEUED_DATAGRAMS = 1024;
 const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
@@ -133,6 +138,8 @@ export class QuicConnection {
   private peerCids: PeerConnectionIds | undefined;
   /** DATAGRAM payloads received and not yet polled. */
   private datagramEvents = 0;
+  /** NewSessionTickets since the peer last sent stream data: each costs a PSK derivation and a session store write. */
+  private ticketsSinceData = 0;
   /** DATAGRAM payloads waiting for room; they are never retransmitted (RFC 9221 §5). */
   private datagrams: Uint8Array[] = [];
   private pendingError: QuicTransportError | undefined;
@@ -140,6 +147,8 @@ export class QuicConnection {
   private discardPreviousKeysAt: number | undefined;
   /** First packet number sent with keys from our own update; until one at or above it is acknowledged, no further update (§6.1). */
   private updateAwaitingAck: number | undefined;
+  /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
+  private peerUpdateUnacked = false;
   private readonly maxDatagramSize: number;
 
   private constructor(
@@ -329,6 +338,8 @@ export class QuicConnection {
         }
         offset = parsed.next;
         const pkt = parsed.packet;
+        // §14.1: a server MUST discard a client Initial in a datagram under 1200 bytes (first or not).
+        if (pkt.type === 'initial' && this.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) continue;
         if (pkt.type === 'retry') await this.onRetry(pkt);
         else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
@@ -366,6 +377,11 @@ export class QuicConnection {
     if (!equalBytes(pkt.dcid, this.localCid) || equalBytes(pkt.scid, this.originalDcid)) return;
     if (!(await verifyRetry(this.provider, pkt, this.originalDcid))) return;
     if (pkt.token.length === 0) return;
+    // Every later Initial carries the token: one that leaves no room for the ClientHello in a datagram we
+    // may send is unusable, and following it would leave us silent until the idle timeout (anyone who saw
+    // our first Initial can forge a Retry: its integrity key is public).
+    const header: OutgoingHeader = { type: 'initial', version: this.version, dcid: pkt.scid, scid: this.localCid, token: pkt.token };
+    if (this.maxDatagramSize - (headerLength(header, 0x3fff) + 4 + 16) < MIN_INITIAL_ROOM) return;
     this.retried = true;
     this.retryToken = pkt.token.slice();
     this.remoteCid = pkt.scid.slice();
@@ -421,7 +437,13 @@ export class QuicConnection {
       opened = await openPacket(space.read, pkt, space.largestReceived);
     }
     if (!opened) return false; // §12.2: undecryptable packets are dropped
-    if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) this.discardPreviousKeysAt = now + 3 * this.pto();
+    if ('peerInitiatedKeyUpdate' in opened && opened.peerInitiatedKeyUpdate) {
+      // §6.2: a second update before we acknowledged the first under the new keys: each update costs a key
+      // derivation, and a peer flipping the key phase on every packet would make every packet cost one.
+      if (this.peerUpdateUnacked) throw new QuicTransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'the peer updated its keys again before our acknowledgment of the last update');
+      this.peerUpdateUnacked = true;
+      this.discardPreviousKeysAt = now + 3 * this.pto();
+    }
     if (space.acks.isDuplicate(opened.packetNumber)) return true;
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
@@ -491,6 +513,7 @@ export class QuicConnection {
         // Accepted and ignored: we never send PATH_CHALLENGE (no migration).
         return;
       default:
+        if (f.type === 'stream' && f.data.length > 0) this.ticketsSinceData = 0;
         this.streams.onFrame(f);
     }
   }
@@ -508,6 +531,10 @@ export class QuicConnection {
   }
 
   private async tlsStep(level: Level, msg: HandshakeMessage): Promise<void> {
+    // As TLS over TCP bounds them (limits.maxTickets): a server may send tickets, not without end between data.
+    if (this.handshakeDone && msg.type === HandshakeType.new_session_ticket && ++this.ticketsSinceData > MAX_TICKETS_WITHOUT_DATA) {
+      throw new PqtlsError(`too many NewSessionTicket messages without stream data (limit ${MAX_TICKETS_WITHOUT_DATA})`, AlertDescription.unexpected_message);
+    }
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
     await this.applyTls();
@@ -727,8 +754,16 @@ export class QuicConnection {
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
       const last = packets[packets.length - 1] as (typeof packets)[number];
       const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, encodeFrames(p.frames).length), 0);
-      // A longer payload can lengthen the Length varint by a byte; a second pass absorbs that.
-      for (let i = 0; i < 2 && size() < MIN_INITIAL_DATAGRAM; i++) last.frames.push({ type: 'padding', length: MIN_INITIAL_DATAGRAM - size() });
+      // A longer payload can lengthen the Length varint by a byte (a small Handshake packet padded past
+      // 63 bytes): then the padding gives that byte back, so the datagram is 1200 bytes, not 1201.
+      for (let i = 0; i < 3; i++) {
+        const n = size();
+        const tail = last.frames[last.frames.length - 1];
+        if (n < MIN_INITIAL_DATAGRAM) last.frames.push({ type: 'padding', length: MIN_INITIAL_DATAGRAM - n });
+        else if (n > MIN_INITIAL_DATAGRAM && tail?.type === 'padding' && tail.length > n - MIN_INITIAL_DATAGRAM) {
+          last.frames[last.frames.length - 1] = { type: 'padding', length: tail.length - (n - MIN_INITIAL_DATAGRAM) };
+        } else break;
+      }
     }
     const datagram: Uint8Array[] = [];
     for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
@@ -810,6 +845,8 @@ export class QuicConnection {
     const bytes = header.type === '1rtt'
       ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
       : await sealPacket(space.write as NonNullable<typeof space.write>, header, payload, { packetNumber: pn });
+    // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
+    if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
     this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
     return bytes;

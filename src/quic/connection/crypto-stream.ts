@@ -56,7 +56,9 @@ export class CryptoSendStream {
     // Drop the acknowledged prefix.
     const first = this.acked[0];
     if (first && first.offset <= this.base && first.end > this.base) {
-      this.data = this.data.slice(first.end - this.base);
+      // A view, not a copy: a peer acknowledging our flight one frame at a time would otherwise make
+      // each ACK copy the rest of it (quadratic). The next append copies only what is still unacked.
+      this.data = this.data.subarray(first.end - this.base);
       this.base = first.end;
       this.acked.shift();
     }

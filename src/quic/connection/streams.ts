@@ -53,6 +53,13 @@ const NO_LIMITS: StreamLimits = {
   initialMaxStreamDataUni: 0, initialMaxStreamsBidi: 0, initialMaxStreamsUni: 0,
 };
 
+/**
+ * Stream events queued for an application that does not poll them before the
+ * peer gets no more stream credit: a peer could otherwise open and reset
+ * streams without end, each adding events (RFC 9000 §4.6 lets us withhold MAX_STREAMS).
+ */
+export const MAX_STREAM_EVENT_BACKLOG = 4096;
+
 /** 2^62: stream offsets stay below it (§19.8). MAX_VARINT, 2^62-1, rounds to the same double, so compare with `>=`. */
 const OFFSET_LIMIT = 2 ** 62;
 
@@ -107,6 +114,10 @@ export class StreamManager {
   private eventHead = 0;
   /** Streams with a `readable` event still queued, so it is not queued twice. */
   private readonly readableQueued = new Set<number>();
+  /** Likewise for `writable`: credit the peer hands out a byte at a time adds one event, not one per frame. */
+  private readonly writableQueued = new Set<number>();
+  /** Closed peer streams whose credit waits until the application polls its backlog of events. */
+  private readonly withheldCredit: Record<Dir, number> = { bidi: 0, uni: 0 };
 
   // Locally initiated streams (§4.6).
   private readonly nextLocal: Record<Dir, number> = { bidi: 0, uni: 0 };
@@ -569,7 +580,22 @@ export class StreamManager {
       this.eventHead = 0;
     }
     if (ev.type === 'readable') this.readableQueued.delete(ev.id);
+    if (ev.type === 'writable') this.writableQueued.delete(ev.id);
+    // Half the backlog drained: the peer may open streams again.
+    if (this.eventBacklog <= MAX_STREAM_EVENT_BACKLOG / 2) {
+      for (const dir of ['bidi', 'uni'] as const) {
+        if (this.withheldCredit[dir] === 0) continue;
+        this.closedPeer[dir] += this.withheldCredit[dir];
+        this.withheldCredit[dir] = 0;
+        this.offerStreamCredit(dir);
+      }
+    }
     return ev;
+  }
+
+  /** Events queued and not yet polled. */
+  get eventBacklog(): number {
+    return this.events.length - this.eventHead;
   }
 
   // ---- receiving ----
@@ -794,7 +820,10 @@ export class StreamManager {
       if (this.credit(w) === 0) continue;
       this.blocked.delete(id);
       this.sendQueue.add(id);
-      this.push({ type: 'writable', id });
+      if (!this.writableQueued.has(id)) {
+        this.writableQueued.add(id);
+        this.push({ type: 'writable', id });
+      }
     }
   }
 
@@ -843,7 +872,15 @@ export class StreamManager {
     this.streamDataBlockedPending.delete(id);
     if (isLocallyInitiated(id, this.role)) return;
     const dir = dirOf(isBidirectional(id));
+    if (this.eventBacklog >= MAX_STREAM_EVENT_BACKLOG) {
+      this.withheldCredit[dir]++;
+      return;
+    }
     this.closedPeer[dir]++;
+    this.offerStreamCredit(dir);
+  }
+
+  private offerStreamCredit(dir: Dir): void {
     // Raise the limit in batches of half the initial allowance, not one frame per stream.
     const initial = dir === 'bidi' ? this.local.initialMaxStreamsBidi : this.local.initialMaxStreamsUni;
     if (this.allowedPeerStreams(dir) - this.maxStreamsSent[dir] >= Math.max(1, Math.floor(initial / 2))) this.maxStreamsPending[dir] = true;

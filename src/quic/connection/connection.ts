@@ -572,7 +572,8 @@ export class QuicConnection {
       case 'complete':
         return this.onHandshakeComplete(a.info);
       default:
-        // Record-layer matters (change_cipher_spec, record sizes, early data) do not exist in QUIC; tickets are not kept yet.
+        // Record-layer matters (change_cipher_spec, record sizes, early data) do not exist in QUIC; tickets go to the
+        // client's session store inside the TLS engine (resumption is tested in connection.test.ts).
         return;
     }
   }

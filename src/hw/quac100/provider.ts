@@ -1,0 +1,195 @@
+/**
+ * The QUAC 100 backend: a {@link CryptoProvider} whose ML-KEM and ML-DSA run
+ * on one or more QUAC 100 cards, batched across connections, with signing
+ * keys that never leave the card. Everything else (the classical half of a
+ * hybrid, AEAD, hashes, HKDF, HMAC, header protection, Ed25519/ECDSA/RSA) is
+ * delegated to a software provider, noble by default, with identical byte
+ * formats: a QUAC server talks to a noble client and the reverse.
+ *
+ * Never weaker: key material and random bytes come from a device or, only
+ * with `fallback: 'software'`, from the software provider (counted in
+ * `software_fallbacks_total`); when neither applies the call fails closed with
+ * a {@link QuacError}.
+ */
+import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
+import { createNobleProvider } from '../../pq/index.js';
+import {
+  groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm,
+  type KeyAlgorithm, type MlDsaAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme,
+} from '../../pq/ids.js';
+import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
+import { Batcher, type BatchOptions } from './batcher.js';
+import { QuacError, QuacResult, type QuacDevice, type QuacLibrary } from './device.js';
+import { fipsAllowsAead, fipsAllowsGroup, fipsAllowsHeaderProtection } from './fips.js';
+import { KeyPool, type KeyPoolOptions } from './key-pool.js';
+import { isDeviceFailure, quacKeyExchanges } from './kex.js';
+import { QuacMetricsRecorder, type QuacMetricsSnapshot } from './metrics.js';
+import { DevicePool, type BackoffOptions } from './pool.js';
+import { systemScheduler, type QuacScheduler } from './scheduler.js';
+import { DeviceSigner, isMlDsa, mlDsaOfScheme, type QuacKeyRef } from './signing.js';
+
+export interface QuacProviderOptions {
+  /** The library to initialise (with `fips`) and open every device of. */
+  readonly library?: QuacLibrary;
+  /** Devices already opened (the caller initialised the library). */
+  readonly devices?: readonly QuacDevice[];
+  /** The software provider for everything that is not ML-KEM or ML-DSA. Default `createNobleProvider()`. */
+  readonly software?: CryptoProvider;
+  /** FIPS mode: library initialised with QUAC_INIT_FIPS_MODE, non-approved algorithms refused (see fips.ts). */
+  readonly fips?: boolean;
+  /** Cross-connection batching. Default `{ maxSize: 32, maxWaitMs: 1 }`. */
+  readonly batch?: BatchOptions;
+  /** Pre-generated client ML-KEM keys; `false` turns it off. Default `{ algorithms: ['ML-KEM-768'], low: 8, high: 32 }`. */
+  readonly keyPool?: KeyPoolOptions | false;
+  /** `software`: when no device is usable, ML-KEM, verification and random go to the software provider (counted). Default `none`. */
+  readonly fallback?: 'none' | 'software';
+  /** Where ML-DSA verification runs. Default `device`. */
+  readonly verifyOn?: 'device' | 'software';
+  readonly backoff?: BackoffOptions;
+  /** Clock and timers (tests inject a virtual one). */
+  readonly scheduler?: QuacScheduler;
+}
+
+export interface StoredKeyOptions {
+  /** Survives a power cycle of the card. Default false. */
+  readonly persistent?: boolean;
+}
+
+export interface QuacProvider extends CryptoProvider {
+  /** A new non-extractable ML-DSA key stored on the least-loaded device under `label`. */
+  createStoredKey(alg: MlDsaAlgorithm, label: string, options?: StoredKeyOptions): Promise<KeyPair>;
+  /** The stored ML-DSA key labelled `label` (devices in index order); KeyUnavailableError if none holds it. */
+  storedKey(label: string): Promise<KeyPair>;
+  /** Counters, latency histograms and per-device health, as plain data. */
+  metrics(): QuacMetricsSnapshot;
+  /** Polls every device's health now; probes devices whose back-off has passed. */
+  pollHealth(): Promise<void>;
+  /** Fills the key pool to its high-water mark (start-up warm-up). */
+  warmUp(): Promise<void>;
+  /** Rejects queued work, wipes pooled keys, closes the devices (and shuts the library down if it opened it). */
+  close(): Promise<void>;
+}
+
+async function openDevices(o: QuacProviderOptions): Promise<QuacDevice[]> {
+  if (o.devices && o.library) throw new ConfigError('createQuacProvider: give library or devices, not both');
+  if (o.devices) return [...o.devices];
+  if (!o.library) throw new ConfigError('createQuacProvider: library or devices is required');
+  await o.library.init({ fips: o.fips === true });
+  const n = await o.library.deviceCount();
+  const out: QuacDevice[] = [];
+  for (let i = 0; i < n; i++) out.push(await o.library.open(i));
+  return out;
+}
+
+/**
+ * Opens the devices, runs every device's known-answer self-test (a device that
+ * fails it is never used), and returns the provider.
+ * @throws QuacError DEVICE_NOT_FOUND / SELF_TEST_FAILED when no device passed,
+ *   unless `fallback: 'software'` (refused in FIPS mode).
+ */
+export async function createQuacProvider(options: QuacProviderOptions): Promise<QuacProvider> {
+  const fips = options.fips === true;
+  const fallback = options.fallback === 'software';
+  if (fips && fallback) throw new ConfigError('createQuacProvider: FIPS mode cannot fall back to software ML-KEM/ML-DSA');
+  const software = options.software ?? createNobleProvider();
+  const scheduler = options.scheduler ?? systemScheduler;
+  const name = 'quac100';
+  const metrics = new QuacMetricsRecorder();
+  const devices = await openDevices(options);
+  const pool = new DevicePool(devices, scheduler, metrics, options.backoff);
+  await pool.start();
+  if (!pool.usable() && !fallback) {
+    const code = devices.length === 0 ? QuacResult.DEVICE_NOT_FOUND : QuacResult.SELF_TEST_FAILED;
+    throw new QuacError(code, 'createQuacProvider', `no usable QUAC device (${pool.describe()})`);
+  }
+  const batcher = new Batcher(pool, scheduler, options.batch);
+  const keyPool = options.keyPool === false ? undefined : new KeyPool(pool, metrics, options.keyPool);
+  const signer = new DeviceSigner(name, pool, batcher, metrics, scheduler);
+  const kex = quacKeyExchanges({ batcher, keyPool, metrics, scheduler, software, fallback }, name);
+  const groups = [...kex.keys()].filter((g) => !fips || fipsAllowsGroup(g));
+  // Every scheme of the software provider: ML-DSA signs on the card (device keys) or in software (imported keys).
+  const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
+  let stored = 0;
+
+  const useFallback = async <T>(operation: string, e: unknown, f: () => Promise<T>): Promise<T> => {
+    if (!(fallback && isDeviceFailure(e))) throw e;
+    metrics.fallbacks.add({ operation });
+    return f();
+  };
+
+  const provider: QuacProvider = {
+    name,
+    groups,
+    signatureSchemes,
+    random: async (length: number) => {
+      try {
+        const out = await pool.run('random', 1, (d) => d.randomBytes(length));
+        if (out.length !== length) throw new QuacError(QuacResult.INTERNAL, 'random', `device returned ${out.length} of ${length} bytes`);
+        return out;
+      } catch (e) {
+        return useFallback('random', e, () => software.random(length));
+      }
+    },
+    hash: (alg: HashAlgorithm) => software.hash(alg),
+    hmac: (alg, key, data) => software.hmac(alg, key, data),
+    hkdfExtract: (alg, salt, ikm) => software.hkdfExtract(alg, salt, ikm),
+    hkdfExpand: (alg, prk, info, length) => software.hkdfExpand(alg, prk, info, length),
+    aead: async (alg: AeadAlgorithm, key: Uint8Array) => {
+      if (fips && !fipsAllowsAead(alg)) throw new UnsupportedAlgorithmError(`${alg} is not FIPS-approved`);
+      return software.aead(alg, key);
+    },
+    headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => {
+      if (fips && !fipsAllowsHeaderProtection(alg)) throw new UnsupportedAlgorithmError(`${alg} header protection is not FIPS-approved`);
+      return software.headerProtection(alg, key);
+    },
+    keyExchange: (group: NamedGroup): KeyExchange => {
+      const k = kex.get(group);
+      if (!k) throw new UnsupportedAlgorithmError(`quac100 provider has no key exchange for group ${groupName(group)}`);
+      if (fips && !fipsAllowsGroup(group)) throw new UnsupportedAlgorithmError(`${groupName(group)} is not FIPS-approved`);
+      return k;
+    },
+    sign: async (scheme: SigningScheme, key: PrivateKeyRef, message: Uint8Array) => {
+      if (signer.owns(key)) return signer.sign(scheme, key, message);
+      return software.sign(scheme, key, message);
+    },
+    verify: async (scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, opts?: VerifyOptions) => {
+      const alg = mlDsaOfScheme(scheme);
+      if (!alg || options.verifyOn === 'software') return software.verify(scheme, publicKey, message, signature, opts);
+      try {
+        return await signer.verify(alg, publicKey, message, signature);
+      } catch (e) {
+        return useFallback('verify', e, () => software.verify(scheme, publicKey, message, signature, opts));
+      }
+    },
+    generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => {
+      if (!isMlDsa(alg)) return software.generateKeyPair(alg);
+      return signer.create(alg, `pqtls-${alg}-${++stored}`, false);
+    },
+    // Imported key material is software material: the key signs in the software provider and is NOT device-held.
+    // Put a key on the card with createStoredKey instead (the card cannot import keys: they are made inside it).
+    importPrivateKey: (material: PrivateKeyMaterial) => software.importPrivateKey(material),
+    exportPrivateKey: async (key: PrivateKeyRef): Promise<PrivateKeyMaterial> => {
+      if (signer.owns(key)) return signer.exportRefused(key);
+      return software.exportPrivateKey(key);
+    },
+    createStoredKey: async (alg: MlDsaAlgorithm, label: string, o: StoredKeyOptions = {}) => {
+      if (!isMlDsa(alg)) throw new ConfigError(`stored keys are ML-DSA keys, not ${String(alg)}`);
+      return signer.create(alg, label, o.persistent === true);
+    },
+    storedKey: (label: string) => signer.find(label),
+    metrics: () => metrics.snapshot(pool.snapshot(), keyPool?.available() ?? []),
+    pollHealth: () => pool.pollHealth(),
+    warmUp: async () => keyPool?.fill(),
+    close: async () => {
+      batcher.drain('provider closed');
+      keyPool?.close();
+      await Promise.allSettled(devices.map((d) => d.close()));
+      if (options.library) await options.library.shutdown();
+    },
+  };
+  // The key pool fills in the background from the start; a failure leaves it short, never filled otherwise.
+  void keyPool?.fill();
+  return Object.freeze(provider);
+}
+
+export type { QuacKeyRef };

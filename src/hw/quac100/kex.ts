@@ -58,6 +58,21 @@ function output(r: QuacBatchItemResult, field: 'publicKey' | 'secretKey' | 'ciph
   return v;
 }
 
+/**
+ * ML-KEM.Decaps on the card (batched) with a host-held decapsulation key: a
+ * ciphertext of the wrong length is the peer's illegal_parameter; a key the card
+ * refuses (FIPS 203 §7.3 checks) is our internal_error (a QuacError).
+ */
+export async function deviceDecapsulate(ctx: KemContext, set: MlKemSet, secretKey: Uint8Array, ct: Uint8Array): Promise<Uint8Array> {
+  const started = ctx.scheduler.now();
+  requireLength(ct, set.ctLength, `${set.name} ciphertext`);
+  const r = await ctx.batcher.submit({ op: 'kem-decaps', alg: set.alg, ciphertext: ct, secretKey });
+  const ss = output(r, 'sharedSecret', 32, 'kem-decaps');
+  ctx.metrics.kem.add({ operation: 'decaps', algorithm: set.name });
+  ctx.metrics.kemLatency.observe((ctx.scheduler.now() - started) / 1000);
+  return ss;
+}
+
 /** ML-KEM on the card. */
 class DeviceMlKem implements AsyncPart {
   readonly clientShareLength: number;
@@ -100,13 +115,8 @@ class DeviceMlKem implements AsyncPart {
       // The secret key is host-held, so decapsulation can run on any device of the pool (no software fallback:
       // the software provider cannot take a foreign decapsulation key, so without a device this fails closed).
       complete: async (ct: Uint8Array) => {
-        const t = ctx.scheduler.now();
-        requireLength(ct, set.ctLength, `${set.name} ciphertext`);
         try {
-          const r = await ctx.batcher.submit({ op: 'kem-decaps', alg: set.alg, ciphertext: ct, secretKey });
-          const ss = output(r, 'sharedSecret', 32, 'kem-decaps');
-          this.count('decaps', t);
-          return ss;
+          return await deviceDecapsulate(ctx, set, secretKey, ct);
         } finally {
           secretKey.fill(0);
         }

@@ -77,7 +77,14 @@ async function openDevices(o: QuacProviderOptions): Promise<QuacDevice[]> {
   await o.library.init({ fips: o.fips === true });
   const n = await o.library.deviceCount();
   const out: QuacDevice[] = [];
-  for (let i = 0; i < n; i++) out.push(await o.library.open(i));
+  for (let i = 0; i < n; i++) {
+    try {
+      out.push(await o.library.open(i));
+    } catch (e) {
+      // A card that cannot be opened (gone, or failed its self-test at open in FIPS mode) is never used.
+      if (!(e instanceof QuacError)) throw e;
+    }
+  }
   return out;
 }
 
@@ -106,7 +113,9 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   const keyPool = options.keyPool === false ? undefined : new KeyPool(pool, metrics, options.keyPool);
   const signer = new DeviceSigner(name, pool, batcher, metrics, scheduler);
   const kex = quacKeyExchanges({ batcher, keyPool, metrics, scheduler, software, fallback }, name);
-  const groups = [...kex.keys()].filter((g) => !fips || fipsAllowsGroup(g));
+  // The software provider's preference order, then any ML-KEM group it lacks.
+  const groups = [...software.groups.filter((g) => kex.has(g)), ...[...kex.keys()].filter((g) => !software.groups.includes(g))]
+    .filter((g) => !fips || fipsAllowsGroup(g));
   // Every scheme of the software provider: ML-DSA signs on the card (device keys) or in software (imported keys).
   const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
   let stored = 0;

@@ -19,3 +19,23 @@ export const systemScheduler: QuacScheduler = Object.freeze({
     return () => globalThis.clearTimeout(t);
   },
 });
+
+/**
+ * A scheduler on a clock that can only sleep (the emulator's `QuacClock`, its
+ * `VirtualClock` in tests): a timer is a sleep whose wake-up is ignored once
+ * cancelled.
+ */
+export function schedulerFromClock(clock: { now(): number; sleep(ms: number): Promise<void> }): QuacScheduler {
+  return Object.freeze({
+    now: () => clock.now(),
+    setTimer: (ms: number, fn: () => void) => {
+      let live = true;
+      void clock.sleep(ms).then(() => {
+        if (live) fn();
+      });
+      return () => {
+        live = false;
+      };
+    },
+  });
+}

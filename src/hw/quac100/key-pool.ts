@@ -66,6 +66,7 @@ export class KeyPool {
     const run = async (): Promise<void> => {
       while (!this.closed && s.length < this.high) {
         const n = Math.min(this.batchSize, this.high - s.length);
+        this.metrics.batchSizes.observe(n);
         const r = await this.pool.run('kem-keygen', n, (d) => d.batchExecute(Array.from({ length: n }, () => ({ op: 'kem-keygen' as const, alg: set.alg }))));
         let got = 0;
         for (const item of r.items.slice(0, n)) {

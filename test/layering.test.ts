@@ -36,18 +36,30 @@ function target(rel: string, spec: string): string | undefined {
   return spec.startsWith('.') ? posix.normalize(posix.join(posix.dirname(rel), spec)) : undefined;
 }
 
-type Layer = 'adapter' | 'noble' | 'testing' | 'core';
+type Layer = 'adapter' | 'native' | 'hw' | 'noble' | 'testing' | 'core';
 /**
- * adapter: src/node and src/cli, the only code that may use Node. noble: the noble backend in
- * src/pq/noble. testing: `pqtls/testing`, whose reproducible random sources run on noble's ChaCha20
- * and SHA-256 packages (never on the backend's internals). core: everything else (src/pq, src/tls13,
- * src/quic, src/codec, src/x509, src/*.ts).
+ * adapter: src/node and src/cli, the only code that may use Node. native: the native*.ts files under src/hw, the
+ * koffi binding to a card's C library, which may use Node too but is loaded lazily. hw: the rest of
+ * src/hw (the device interface, the emulated card): runs in browsers, on src/pq's shared code, errors,
+ * bytes and @noble (the emulator's arithmetic). noble: the noble backend in src/pq/noble. testing:
+ * `pqtls/testing`, whose reproducible random sources run on noble's ChaCha20 and SHA-256 packages
+ * (never on the backend's internals). core: everything else (src/pq, src/tls13, src/quic, src/codec,
+ * src/x509, src/*.ts).
  */
 function layerOf(rel: string): Layer {
   if (/^(node|cli)\//.test(rel)) return 'adapter';
+  if (/^hw\/(.*\/)?native[^/]*\.ts$/.test(rel)) return 'native';
+  if (rel.startsWith('hw/')) return 'hw';
   if (rel.startsWith('pq/noble/')) return 'noble';
   if (rel.startsWith('testing/')) return 'testing';
   return 'core';
+}
+
+/** Specifiers of static imports and re-exports only (a dynamic `import()` is lazy and not listed). */
+function staticImportsOf(rel: string, source: string): string[] {
+  const sf = ts.createSourceFile(rel, source, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  return sf.statements.flatMap((s) =>
+    (ts.isImportDeclaration(s) || ts.isExportDeclaration(s)) && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier) ? [s.moduleSpecifier.text] : []);
 }
 
 /** The only core files that may import the noble backend, and what: the default provider's entry. */
@@ -56,11 +68,24 @@ const NOBLE_ENTRIES: ReadonlyMap<string, readonly string[]> = new Map([['pq/inde
 /** Import-rule violations of one file (src-relative path), as `file → specifier (rule)`. */
 function violations(rel: string, source: string): string[] {
   const layer = layerOf(rel);
-  if (layer === 'adapter') return [];
+  if (layer === 'adapter' || layer === 'native') return [];
   const bad: string[] = [];
+  if (layer === 'hw') {
+    for (const spec of staticImportsOf(rel, source)) {
+      const to = target(rel, spec);
+      if (to !== undefined && layerOf(`${to.replace(/\.js$/, '')}.ts`) === 'native') bad.push(`${rel} → ${spec} (native binding imported eagerly)`);
+    }
+  }
   for (const spec of importsOf(source)) {
     const to = target(rel, spec);
     const edge = `${rel} → ${spec}`;
+    if (to !== undefined && to.startsWith('hw/') && layer !== 'hw') bad.push(`${edge} (hw is beside the core, not in it)`);
+    if (layer === 'hw') {
+      if (spec === 'koffi') bad.push(`${edge} (FFI outside the native binding)`);
+      if (to !== undefined && !/^(hw\/|pq\/(?!noble\/)|errors\.js$|bytes\.js$)/.test(to)) bad.push(`${edge} (hw uses pq's shared code, errors and bytes only)`);
+      if (isBuiltin(spec)) bad.push(`${edge} (Node built-in)`);
+      continue;
+    }
     if (isBuiltin(spec)) bad.push(`${edge} (Node built-in)`);
     if (to !== undefined && /^(node|cli)\//.test(to)) bad.push(`${edge} (adapter or CLI)`);
     if (layer === 'core' || layer === 'testing') {
@@ -76,7 +101,7 @@ function violations(rel: string, source: string): string[] {
 }
 
 const all = files(root).map((f) => ({ rel: relative(root, f).split(sep).join('/'), source: readFileSync(f, 'utf8') }));
-const nodeFree = all.filter((f) => layerOf(f.rel) !== 'adapter');
+const nodeFree = all.filter((f) => layerOf(f.rel) !== 'adapter' && layerOf(f.rel) !== 'native');
 
 describe('layering', () => {
   it('the checker sees every import form and every built-in', () => {
@@ -99,6 +124,25 @@ describe('layering', () => {
     expect(violations('pq/noble/kex.ts', `import { x25519 } from '@noble/curves/ed25519.js';`)).toEqual([]);
     expect(violations('pq/noble/kex.ts', `import { randomBytes } from 'crypto';`)).toEqual(['pq/noble/kex.ts → crypto (Node built-in)']);
     expect(violations('node/socket.ts', `import { createSocket } from 'node:dgram';`)).toEqual([]);
+    // hw: beside the core, on pq's shared code and @noble; Node and koffi only in the lazily loaded native binding.
+    expect(violations('hw/quac100/emulated.ts', [
+      `import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';`, `import { systemRandom } from '../../pq/random.js';`,
+      `import { QuacError } from './device.js';`, `import { concat } from '../../bytes.js';`, `const n = await import('./native.js');`,
+    ].join('\n'))).toEqual([]);
+    expect(violations('hw/quac100/emulated.ts', [
+      `import { NativeQuac100 } from './native.js';`, `export * from './native-loader.js';`, `import koffi from 'koffi';`, `import { x } from 'node:fs';`,
+      `import { mlDsaSign } from '../../pq/noble/mldsa.js';`, `import { Connection } from '../../tls13/connection.js';`, `import { main } from '../../cli/main.js';`,
+    ].join('\n')).map((v) => v.replace(/^hw\/quac100\/emulated\.ts → /, ''))).toEqual([
+      './native.js (native binding imported eagerly)', './native-loader.js (native binding imported eagerly)',
+      'koffi (FFI outside the native binding)', 'node:fs (Node built-in)',
+      "../../pq/noble/mldsa.js (hw uses pq's shared code, errors and bytes only)",
+      "../../tls13/connection.js (hw uses pq's shared code, errors and bytes only)",
+      "../../cli/main.js (hw uses pq's shared code, errors and bytes only)",
+    ]);
+    expect(violations('hw/quac100/native.ts', `import koffi from 'koffi';\nimport { dlopen } from 'node:process';`)).toEqual([]);
+    expect(violations('tls13/connection.ts', `import { QuacError } from '../hw/quac100/device.js';`)).toEqual([
+      'tls13/connection.ts → ../hw/quac100/device.js (hw is beside the core, not in it)',
+    ]);
   });
 
   it('the core and the noble backend import no Node built-in, adapter or CLI; the core no noble beyond its entry', () => {
@@ -112,8 +156,8 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
 
-  it('the core never reads a clock or Math.random', () => {
-    const bad = nodeFree.filter((f) => /Date\.now\(|Math\.random\(|performance\.now\(|setTimeout\(|setInterval\(/.test(f.source));
+  it('the core never reads a clock or Math.random (hw: only the emulated card’s real-time clock does)', () => {
+    const bad = nodeFree.filter((f) => f.rel !== 'hw/quac100/clock.ts' && /Date\.now\(|Math\.random\(|performance\.now\(|setTimeout\(|setInterval\(/.test(f.source));
     expect(bad.map((f) => f.rel)).toEqual([]);
   });
 });

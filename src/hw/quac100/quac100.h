@@ -8,6 +8,26 @@
  * vendor's header when a card is at hand. `NativeQuac100` (koffi) and the
  * test double in test/hw/ both follow this file exactly.
  */
+/*
+ * Behaviour this project assumes of every implementation (the emulator, the
+ * C test double and, until checked, the card), pinned by
+ * test/hw/device-conformance.ts:
+ * - quac_device_count/quac_open before quac_init: QUAC_ERROR_NOT_INITIALIZED;
+ *   an index with no device: QUAC_ERROR_DEVICE_NOT_FOUND.
+ * - An algorithm id the card lacks, or one of the wrong family for the call
+ *   (a KEM id to quac_sign_keygen_stored): QUAC_ERROR_UNSUPPORTED_ALGORITHM.
+ *   A buffer of the wrong length for the algorithm, an encapsulation key
+ *   failing FIPS 203 §7.2's modulus check, a decapsulation key failing §7.3's
+ *   hash check, a context over 255 bytes: QUAC_ERROR_INVALID_PARAMETER.
+ * - Stored keys: never extractable; persistent keys outlive quac_close and
+ *   quac_shutdown; non-persistent keys belong to the quac_device_t that made
+ *   them (invisible to other opens, destroyed by its quac_close); handles are
+ *   never reused; quac_key_find returns the newest key with the label.
+ * - FIPS mode: the known-answer self-tests run at quac_init and quac_open and a
+ *   failure is QUAC_ERROR_SELF_TEST_FAILED for good. The approved services
+ *   exclude deterministic ML-DSA signing and the use of a stored key generated
+ *   outside FIPS mode (both QUAC_ERROR_FIPS_NOT_APPROVED).
+ */
 #ifndef QUAC100_H
 #define QUAC100_H
 

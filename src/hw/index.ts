@@ -1,0 +1,22 @@
+/**
+ * `pqtls/hw`: hardware crypto backends beside the software provider. The
+ * QUAC 100 device layer (its C API as an async interface, the algorithm table)
+ * and the emulated card run in every runtime; the native binding loads Node's
+ * FFI lazily and is imported from its own module only when asked for.
+ */
+export {
+  QuacResult, QuacError, QuacAlgorithm, QuacHealthStatus, QUAC_INIT_FIPS_MODE, quacSucceeded,
+  type QuacResultName, type QuacResultCode, type QuacAlgorithmName, type QuacAlgorithmId, type QuacKeyHandle, type QuacKeyAttributes,
+  type QuacStoredKey, type QuacSignOptions, type QuacBatchItem, type QuacBatchItemResult, type QuacBatchOptions, type QuacBatchResult,
+  type QuacHealth, type QuacDevice, type QuacLibrary,
+} from './quac100/device.js';
+export {
+  QUAC_ALGORITHMS, quacAlgorithm, quacKem, quacSign, quacAlgorithmForGroup, quacAlgorithmForSignature,
+  type QuacKemParameters, type QuacSignParameters, type QuacAlgorithmParameters,
+} from './quac100/algorithms.js';
+export { realClock, VirtualClock, type QuacClock } from './quac100/clock.js';
+export {
+  EmulatedQuac100, EmulatedQuacLibrary, emulatedQuacLibrary, EMULATED_RELATIVE_COST,
+  type EmulatedQuacOptions, type EmulatedFault, type ClearableFault,
+} from './quac100/emulated.js';
+export { runKnownAnswerTests } from './quac100/self-test.js';

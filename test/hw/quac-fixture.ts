@@ -7,7 +7,6 @@ import { VirtualClock } from '../../src/hw/quac100/clock.js';
 import type { QuacDevice } from '../../src/hw/quac100/device.js';
 import { EmulatedQuacLibrary, type EmulatedQuacOptions } from '../../src/hw/quac100/emulated.js';
 import { createQuacProvider, type QuacProvider, type QuacProviderOptions } from '../../src/hw/quac100/provider.js';
-import { schedulerFromClock } from '../../src/hw/quac100/scheduler.js';
 import { createNobleProvider, groupName, type CryptoProvider, type KeyExchange, type NamedGroup } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 
@@ -60,7 +59,7 @@ export interface FixtureOptions {
   readonly devices?: number;
   readonly seed?: string;
   readonly emulator?: Omit<EmulatedQuacOptions, 'clock' | 'random' | 'devices'>;
-  readonly provider?: Omit<QuacProviderOptions, 'library' | 'devices' | 'software' | 'scheduler'>;
+  readonly provider?: Omit<QuacProviderOptions, 'library' | 'devices' | 'software' | 'clock'>;
   /** Arm faults on the cards before the provider starts. */
   readonly before?: (lib: EmulatedQuacLibrary) => void;
   /** Wrap each opened device (to observe or interfere with calls). */
@@ -86,7 +85,7 @@ export async function quacFixture(o: FixtureOptions = {}): Promise<QuacFixture> 
     ...o.provider,
     devices,
     software: soft.provider,
-    scheduler: schedulerFromClock(clock),
+    clock,
   });
   return { clock, lib, soft, quac, devices };
 }

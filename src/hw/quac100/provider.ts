@@ -25,7 +25,8 @@ import { KeyPool, type KeyPoolOptions } from './key-pool.js';
 import { isDeviceFailure, quacKeyExchanges } from './kex.js';
 import { QuacMetricsRecorder, type QuacMetricsSnapshot } from './metrics.js';
 import { DevicePool, type BackoffOptions } from './pool.js';
-import { systemScheduler, type QuacScheduler } from './scheduler.js';
+import { realClock, type QuacClock } from './clock.js';
+import { schedulerFromClock } from './scheduler.js';
 import { DeviceSigner, isMlDsa, mlDsaOfScheme, type QuacKeyRef } from './signing.js';
 
 export interface QuacProviderOptions {
@@ -46,8 +47,8 @@ export interface QuacProviderOptions {
   /** Where ML-DSA verification runs. Default `device`. */
   readonly verifyOn?: 'device' | 'software';
   readonly backoff?: BackoffOptions;
-  /** Clock and timers (tests inject a virtual one). */
-  readonly scheduler?: QuacScheduler;
+  /** Clock for batching waits, back-off and latency (default real time; tests pass the emulator's VirtualClock). */
+  readonly clock?: QuacClock;
 }
 
 export interface StoredKeyOptions {
@@ -99,7 +100,7 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   const fallback = options.fallback === 'software';
   if (fips && fallback) throw new ConfigError('createQuacProvider: FIPS mode cannot fall back to software ML-KEM/ML-DSA');
   const software = options.software ?? createNobleProvider();
-  const scheduler = options.scheduler ?? systemScheduler;
+  const scheduler = schedulerFromClock(options.clock ?? realClock);
   const name = 'quac100';
   const metrics = new QuacMetricsRecorder();
   const devices = await openDevices(options);

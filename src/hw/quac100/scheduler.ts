@@ -1,10 +1,11 @@
 /**
  * Time for the QUAC provider: the batcher's bounded wait, device back-off and
- * latency metrics. Injected so tests run on a virtual clock; the default reads
- * the platform's monotonic clock and timers, which every supported runtime
- * (Node, browsers, Workers) has. This file is the only one in src/hw that
- * touches a clock or a timer.
+ * latency metrics, on the same injectable {@link QuacClock} the emulated card
+ * uses (real time by default, `VirtualClock` in tests). Timers are sleeps
+ * whose wake-up is ignored once cancelled.
  */
+import type { QuacClock } from './clock.js';
+
 export interface QuacScheduler {
   /** Milliseconds on a monotonic clock. */
   now(): number;
@@ -12,20 +13,7 @@ export interface QuacScheduler {
   setTimer(ms: number, fn: () => void): () => void;
 }
 
-export const systemScheduler: QuacScheduler = Object.freeze({
-  now: () => globalThis.performance.now(),
-  setTimer: (ms: number, fn: () => void) => {
-    const t = globalThis.setTimeout(fn, ms);
-    return () => globalThis.clearTimeout(t);
-  },
-});
-
-/**
- * A scheduler on a clock that can only sleep (the emulator's `QuacClock`, its
- * `VirtualClock` in tests): a timer is a sleep whose wake-up is ignored once
- * cancelled.
- */
-export function schedulerFromClock(clock: { now(): number; sleep(ms: number): Promise<void> }): QuacScheduler {
+export function schedulerFromClock(clock: QuacClock): QuacScheduler {
   return Object.freeze({
     now: () => clock.now(),
     setTimer: (ms: number, fn: () => void) => {

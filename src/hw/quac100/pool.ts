@@ -163,14 +163,16 @@ export class DevicePool {
   /** Least operations in flight among active devices, ties in turn; undefined if none is active. */
   private pick(exclude: ReadonlySet<PooledDevice>): PooledDevice | undefined {
     const n = this.devices.length;
-    let best: PooledDevice | undefined;
+    let best: number | undefined;
     for (let k = 0; k < n; k++) {
-      const pd = this.devices[(this.rr + k) % n] as PooledDevice;
+      const i = (this.rr + k) % n;
+      const pd = this.devices[i] as PooledDevice;
       if (pd.state !== 'active' || exclude.has(pd)) continue;
-      if (!best || pd.inFlight < best.inFlight) best = pd;
+      if (best === undefined || pd.inFlight < (this.devices[best] as PooledDevice).inFlight) best = i;
     }
-    if (best) this.rr = (best.index + 1) % Math.max(n, 1);
-    return best;
+    if (best === undefined) return undefined;
+    this.rr = (best + 1) % n;
+    return this.devices[best];
   }
 
   /**

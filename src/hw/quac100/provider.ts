@@ -47,6 +47,13 @@ export interface QuacProviderOptions {
   /** Where ML-DSA verification runs. Default `device`. */
   readonly verifyOn?: 'device' | 'software';
   readonly backoff?: BackoffOptions;
+  /**
+   * Polls every device's health this often (ms), so a card that runs hot or
+   * short of entropy leaves the rotation before work fails on it. Default off:
+   * call {@link QuacProvider.pollHealth} from your own scheduler instead.
+   * Stopped by `close()`.
+   */
+  readonly healthPollMs?: number;
   /** Clock for batching waits, back-off and latency (default real time; tests pass the emulator's VirtualClock). */
   readonly clock?: QuacClock;
 }
@@ -70,6 +77,8 @@ export interface QuacProvider extends CryptoProvider {
   /** Rejects queued work, wipes pooled keys, closes the devices (and shuts the library down if it opened it). */
   close(): Promise<void>;
 }
+
+const RANDOM_CHUNK = 65536;
 
 async function openDevices(o: QuacProviderOptions): Promise<QuacDevice[]> {
   if (o.devices && o.library) throw new ConfigError('createQuacProvider: give library or devices, not both');
@@ -120,6 +129,7 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   // Every scheme of the software provider: ML-DSA signs on the card (device keys) or in software (imported keys).
   const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
   let stored = 0;
+  let closed = false;
 
   const useFallback = async <T>(operation: string, e: unknown, f: () => Promise<T>): Promise<T> => {
     if (!(fallback && isDeviceFailure(e))) throw e;
@@ -133,8 +143,14 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     signatureSchemes,
     random: async (length: number) => {
       try {
-        const out = await pool.run('random', 1, (d) => d.randomBytes(length));
-        if (out.length !== length) throw new QuacError(QuacResult.INTERNAL, 'random', `device returned ${out.length} of ${length} bytes`);
+        const out = new Uint8Array(length);
+        // quac_random_bytes serves at most 64 KiB a call (quac100.h).
+        for (let o = 0; o < length; o += RANDOM_CHUNK) {
+          const n = Math.min(RANDOM_CHUNK, length - o);
+          const chunk = await pool.run('random', 1, (d) => d.randomBytes(n));
+          if (chunk.length !== n) throw new QuacError(QuacResult.INTERNAL, 'random', `device returned ${chunk.length} of ${n} bytes`);
+          out.set(chunk, o);
+        }
         return out;
       } catch (e) {
         return useFallback('random', e, () => software.random(length));
@@ -191,6 +207,7 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     pollHealth: () => pool.pollHealth(),
     warmUp: async () => keyPool?.fill(),
     close: async () => {
+      closed = true;
       batcher.drain('provider closed');
       keyPool?.close();
       await Promise.allSettled(devices.map((d) => d.close()));
@@ -199,6 +216,17 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   };
   // The key pool fills in the background from the start; a failure leaves it short, never filled otherwise.
   void keyPool?.fill();
+  const pollMs = options.healthPollMs ?? 0;
+  if (pollMs > 0) {
+    const clock = options.clock ?? realClock;
+    void (async () => {
+      // pollHealth settles every device's outcome itself; it never rejects.
+      while (!closed) {
+        await clock.sleep(pollMs);
+        if (!closed) await pool.pollHealth();
+      }
+    })();
+  }
   return Object.freeze(provider);
 }
 

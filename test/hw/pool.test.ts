@@ -1,0 +1,63 @@
+/**
+ * The device pool's dispatch (src/hw/quac100/pool.ts): work goes to the
+ * active device with the fewest operations in flight, ties in turn; health is
+ * polled on a timer when asked to be.
+ */
+import { describe, expect, it } from 'vitest';
+import { createNobleProvider, NamedGroup } from '../../src/pq/index.js';
+import { seededRandom } from '../../src/testing/index.js';
+import { override, quacFixture } from './quac-fixture.js';
+
+describe('device pool', () => {
+  it('least-loaded dispatch: a batch goes to the idle card even when the turn is the busy one\'s', async () => {
+    let clockRef: { sleep(ms: number): Promise<void> } | undefined;
+    const { quac, clock } = await quacFixture({
+      devices: 2,
+      provider: { batch: { maxSize: 2, maxWaitMs: 1 } },
+      // Card 0 answers slowly: 50 ms before it even starts.
+      wrap: (d) => d.index !== 0 ? d : override(d, {
+        batchExecute: async (items, o) => {
+          await clockRef?.sleep(50);
+          return d.batchExecute(items, o);
+        },
+      }),
+    });
+    clockRef = clock;
+    const noble = createNobleProvider({ random: seededRandom('pool') });
+    const shares = await Promise.all(Array.from({ length: 6 }, () => noble.keyExchange(NamedGroup.MLKEM768).generate()));
+    const kx = quac.keyExchange(NamedGroup.MLKEM768);
+    const enc = (i: number) => kx.encapsulate((shares[i] as (typeof shares)[number]).share);
+
+    const slow = Promise.all([enc(0), enc(1)]); // batch 1: card 0's turn
+    await Promise.all([enc(2), enc(3)]); // batch 2: card 1's turn, done while card 0 still holds batch 1
+    expect(quac.metrics().devices.map((d) => [d.calls, d.inFlight])).toEqual([[1, 2], [1, 0]]);
+    await Promise.all([enc(4), enc(5)]); // batch 3: card 0's turn again, but it has 2 in flight and card 1 none
+    expect(quac.metrics().devices.map((d) => d.calls)).toEqual([1, 2]);
+    await slow;
+    expect(quac.metrics().devices.map((d) => d.inFlight)).toEqual([0, 0]);
+  });
+
+  it('ties go in turn', async () => {
+    const { quac } = await quacFixture({ devices: 3 });
+    for (let i = 0; i < 6; i++) await quac.random(8);
+    expect(quac.metrics().devices.map((d) => d.calls)).toEqual([2, 2, 2]);
+  });
+
+  it('healthPollMs: a card that overheats leaves the rotation at the next poll, without any work failing on it', async () => {
+    const { quac, lib, clock } = await quacFixture({ devices: 2, provider: { healthPollMs: 100, backoff: { initialMs: 10_000 } } });
+    lib.inject(1, { overheat: true });
+    const t0 = clock.now();
+    while (quac.metrics().devices[1]?.state === 'active') await clock.sleep(10);
+    expect(clock.now() - t0).toBeLessThanOrEqual(110);
+    expect(quac.metrics().devices[1]).toMatchObject({ state: 'backoff', calls: 0 });
+    await quac.close();
+  });
+
+  it('random() beyond one quac_random_bytes call (64 KiB) is drawn in chunks, all from the card', async () => {
+    const { quac, soft } = await quacFixture();
+    const r = await quac.random(100_000);
+    expect(r.length).toBe(100_000);
+    expect(quac.metrics().deviceCalls).toBe(2);
+    expect(soft.random).toEqual([]);
+  });
+});

@@ -19,4 +19,3 @@ export {
   EmulatedQuac100, EmulatedQuacLibrary, emulatedQuacLibrary, EMULATED_RELATIVE_COST,
   type EmulatedQuacOptions, type EmulatedFault, type ClearableFault,
 } from './quac100/emulated.js';
-export { runKnownAnswerTests } from './quac100/self-test.js';

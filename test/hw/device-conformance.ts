@@ -100,6 +100,9 @@ export function deviceConformance(name: string, makeLibrary: () => QuacLibrary |
           expect(stored.publicKey.length).toBe(quacKem(alg)!.publicKey);
           const c = kem.encapsulate(stored.publicKey, rnd(32));
           expect(await dev.kemDecapsStored(stored.handle, c.cipherText)).toEqual(c.sharedSecret);
+          const c2 = kem.encapsulate(stored.publicKey, rnd(32));
+          expect(await dev.kemDecapsStored(stored.handle, c2.cipherText)).toEqual(c2.sharedSecret);
+          await expectQuacError(dev.kemDecapsStored(stored.handle, c2.cipherText.subarray(1)), 'INVALID_PARAMETER');
           await expectQuacError(dev.keyExport(stored.handle), 'KEY_NOT_EXTRACTABLE');
         });
       });

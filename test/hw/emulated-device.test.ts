@@ -6,7 +6,8 @@ import { VirtualClock } from '../../src/hw/quac100/clock.js';
 import { QuacAlgorithm, QuacHealthStatus, QuacResult } from '../../src/hw/quac100/device.js';
 import { KAT_DIGESTS, dsaKnownAnswers, kemKnownAnswers, runKnownAnswerTests } from '../../src/hw/quac100/self-test.js';
 import { seededRandom } from '../../src/testing/random.js';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { ml_kem768, ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
+import { ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 
 const make = (o: EmulatedQuacOptions = {}) => emulatedQuacLibrary({ clock: new VirtualClock(), random: seededRandom('emulated quac'), ...o });
 
@@ -19,6 +20,25 @@ async function openOne(o: EmulatedQuacOptions = {}, fips = false) {
   const dev = await lib.open(0);
   return { clock, lib, dev };
 }
+
+describe('EmulatedQuac100: the arithmetic is noble\'s, the randomness the injected QRNG\'s', () => {
+  it('with a seeded QRNG every output equals noble run on the same random bytes (FIPS 203 KeyGen/Encaps, FIPS 204 KeyGen/hedged Sign)', async () => {
+    const { dev } = await openOne({ random: seededRandom('qrng twin') });
+    const twin = seededRandom('qrng twin');
+    const kp = await dev.kemKeygen(QuacAlgorithm.KYBER1024);
+    expect(kp).toEqual(ml_kem1024.keygen(twin(64)));
+    const enc = await dev.kemEncaps(QuacAlgorithm.KYBER1024, kp.publicKey);
+    const want = ml_kem1024.encapsulate(kp.publicKey, twin(32));
+    expect(enc).toEqual({ ciphertext: want.cipherText, sharedSecret: want.sharedSecret });
+    const key = await dev.signKeygenStored(QuacAlgorithm.DILITHIUM5, 'twin', false);
+    const dsa = ml_dsa87.keygen(twin(32));
+    expect(key.publicKey).toEqual(dsa.publicKey);
+    const msg = new Uint8Array([1, 2, 3]);
+    expect(await dev.signStored(key.handle, msg)).toEqual(ml_dsa87.sign(msg, dsa.secretKey, { extraEntropy: twin(32) }));
+    expect(await dev.signStored(key.handle, msg, { deterministic: true })).toEqual(ml_dsa87.sign(msg, dsa.secretKey, { extraEntropy: false }));
+    expect(await dev.randomBytes(100)).toEqual(twin(100));
+  });
+});
 
 describe('EmulatedQuac100: the service model (FIFO queue, rate, batching) in virtual time', () => {
   it('N ML-KEM-768 encapsulations queued at once finish at N / rate, in arrival order', async () => {
@@ -79,6 +99,10 @@ describe('EmulatedQuac100: the service model (FIFO queue, rate, batching) in vir
     const { dev } = await openOne({ maxQueue: 3 });
     const calls = Array.from({ length: 5 }, () => dev.randomBytes(4).then(() => 'ok', (e: { resultName: string }) => e.resultName));
     expect(await Promise.all(calls)).toEqual(['ok', 'ok', 'ok', 'BUSY', 'BUSY']);
+    // Requests to a card that stopped answering hold their slots until they time out.
+    dev.inject('timeout');
+    const hung = Array.from({ length: 4 }, () => dev.randomBytes(4).then(() => 'ok', (e: { resultName: string }) => e.resultName));
+    expect(await Promise.all(hung)).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT', 'BUSY']);
   });
 });
 
@@ -111,7 +135,7 @@ describe('EmulatedQuac100: fault injection', () => {
 
   it('overheat: status OVER_TEMPERATURE and every operation fails with OVER_TEMPERATURE until cleared', async () => {
     const { dev } = await openOne();
-    dev.inject({ overheat: true });
+    dev.inject('overheat');
     const h = await dev.health();
     expect(h.status).toBe(QuacHealthStatus.OVER_TEMPERATURE);
     expect(h.temperatureCelsius).toBeGreaterThanOrEqual(90);

@@ -104,14 +104,28 @@ export interface EmulatedQuacOptions {
   readonly thermal?: { readonly ambientC?: number; readonly fullLoadRiseC?: number; readonly timeConstantS?: number; readonly limitC?: number };
 }
 
-/** A fault to inject into a card. `fail: n` fails the next n operations (a batch's items count one each); `fail: 'next'` is n = 1. */
+/**
+ * A fault to inject into a card. `fail: n` fails the next n operations with
+ * `code` (each batch item counts as one; health is not an operation);
+ * `fail: 'next'` is n = 1. `timeout`: the card stops answering — every call,
+ * queued ones included, rejects with TIMEOUT `timeoutMs` after it was made.
+ * `overheat`: health reports OVER_TEMPERATURE and every operation fails with
+ * it. `entropyLow`: the QRNG reports no entropy, so randomBytes and every
+ * operation that draws randomness fail with ENTROPY_LOW. `disappear`: the card
+ * is removed — DEVICE_REMOVED for every call, those in flight at once, and
+ * the library no longer lists it. `selfTestFailure`: the engine computes wrong
+ * answers, so the next known-answer self-test fails (selfTest, and in FIPS
+ * mode init and open) and the card is unusable from then on. A name alone is
+ * the same as `{ name: true }`.
+ */
 export type EmulatedFault =
   | { readonly fail: 'next' | number; readonly code: number }
   | { readonly timeout: true }
   | { readonly overheat: true }
   | { readonly entropyLow: true }
   | { readonly disappear: true }
-  | { readonly selfTestFailure: true };
+  | { readonly selfTestFailure: true }
+  | 'timeout' | 'overheat' | 'entropyLow' | 'disappear' | 'selfTestFailure';
 
 /** Faults that can be cleared (a removed card and a failed self-test are permanent). */
 export type ClearableFault = 'fail' | 'timeout' | 'overheat' | 'entropyLow';
@@ -183,7 +197,8 @@ class EmulatedCard {
     return this.nextHandle++;
   }
 
-  inject(fault: EmulatedFault): void {
+  inject(f: EmulatedFault): void {
+    const fault = typeof f === 'string' ? ({ [f]: true } as Exclude<EmulatedFault, string>) : f;
     if ('fail' in fault) {
       const n = fault.fail === 'next' ? 1 : fault.fail;
       if (!Number.isInteger(n) || n < 0) throw new RangeError('fail: a count >= 0 or "next"');
@@ -324,12 +339,17 @@ class EmulatedCard {
         void this.o.clock.sleep(this.o.latencyMs).then(() => done(() => reject(refused)));
         return;
       }
-      if (this.hung) {
-        void this.o.clock.sleep(this.o.timeoutMs).then(() => done(() => reject(new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer'))));
-        return;
-      }
       if (this.queued >= this.o.maxQueue) {
         void this.o.clock.sleep(this.o.latencyMs).then(() => done(() => reject(new QuacError(QuacResult.BUSY, op, 'queue full'))));
+        return;
+      }
+      if (this.hung) {
+        // Unanswered requests still hold their queue slots until they time out.
+        this.queued++;
+        void this.o.clock.sleep(this.o.timeoutMs).then(() => {
+          this.queued--;
+          done(() => reject(new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer')));
+        });
         return;
       }
       const start = Math.max(submitted, this.busyUntil);
@@ -658,7 +678,10 @@ export class EmulatedQuac100 implements QuacDevice {
       return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, `a batch holds 1..${this.lib.options.maxBatchItems} items`));
     }
     const timeoutMs = options?.timeoutMs ?? 0;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'timeoutMs'));
+    const maxParallel = options?.maxParallel ?? 0;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || !Number.isInteger(maxParallel) || maxParallel < 0 || maxParallel > 0xffffffff) {
+      return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'batch options: timeoutMs >= 0, maxParallel a uint32'));
+    }
     const times = items.map((item) => this.card.callMs(this.itemCost(item)));
     // The overhead is paid once; an item runs if the engine reaches its end within the batch timeout.
     const overhead = this.card.overheadMs();
@@ -742,7 +765,14 @@ export class EmulatedQuac100 implements QuacDevice {
     }
   }
 
-  /** Diagnostics are a register read: answered past the queue, even by a hot or failed card (that is what they report). */
+  /**
+   * Diagnostics are a register read: answered past the queue, even by a hot or
+   * failed card (that is what they report). `operationsTotal` counts the
+   * operations the card completed successfully (each batch item one) since the
+   * library object was made; DEGRADED means within 10 °C of the limit or under
+   * four times the entropy threshold, ENTROPY_LOW too little entropy for an
+   * ML-KEM key generation.
+   */
   health(): Promise<QuacHealth> {
     const op = 'quac_diag_get_health';
     if (!this.open) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed'));

@@ -65,7 +65,7 @@ function output(r: QuacBatchItemResult, field: 'publicKey' | 'secretKey' | 'ciph
  */
 export async function deviceDecapsulate(ctx: KemContext, set: MlKemSet, secretKey: Uint8Array, ct: Uint8Array): Promise<Uint8Array> {
   const started = ctx.scheduler.now();
-  requireLength(ct, set.ctLength, `${set.name} ciphertext`);
+  requireLength(ct, set.ciphertext, `${set.name} ciphertext`);
   const r = await ctx.batcher.submit({ op: 'kem-decaps', alg: set.alg, ciphertext: ct, secretKey });
   const ss = output(r, 'sharedSecret', 32, 'kem-decaps');
   ctx.metrics.kem.add({ operation: 'decaps', algorithm: set.name });
@@ -79,8 +79,8 @@ class DeviceMlKem implements AsyncPart {
   readonly serverShareLength: number;
 
   constructor(private readonly set: MlKemSet, private readonly ctx: KemContext) {
-    this.clientShareLength = set.ekLength;
-    this.serverShareLength = set.ctLength;
+    this.clientShareLength = set.publicKey;
+    this.serverShareLength = set.ciphertext;
   }
 
   private count(operation: string, started: number): void {
@@ -100,7 +100,7 @@ class DeviceMlKem implements AsyncPart {
     if (!keys) {
       try {
         const r = await ctx.batcher.submit({ op: 'kem-keygen', alg: set.alg });
-        keys = { publicKey: output(r, 'publicKey', set.ekLength, 'kem-keygen'), secretKey: output(r, 'secretKey', set.dkLength, 'kem-keygen') };
+        keys = { publicKey: output(r, 'publicKey', set.publicKey, 'kem-keygen'), secretKey: output(r, 'secretKey', set.secretKey, 'kem-keygen') };
       } catch (e) {
         if (!(ctx.fallback && isDeviceFailure(e))) throw e;
         const ks = await (await this.fallback('kem-keygen')).generate();
@@ -128,7 +128,7 @@ class DeviceMlKem implements AsyncPart {
   async encapsulate(ek: Uint8Array): Promise<{ share: Uint8Array; secret: Uint8Array }> {
     const { set, ctx } = this;
     const started = ctx.scheduler.now();
-    requireLength(ek, set.ekLength, `${set.name} encapsulation key`);
+    requireLength(ek, set.publicKey, `${set.name} encapsulation key`);
     let r: QuacBatchItemResult;
     try {
       r = await ctx.batcher.submit({ op: 'kem-encaps', alg: set.alg, publicKey: ek });
@@ -142,7 +142,7 @@ class DeviceMlKem implements AsyncPart {
       this.count('encaps', started);
       return out;
     }
-    const out = { share: output(r, 'ciphertext', set.ctLength, 'kem-encaps'), secret: output(r, 'sharedSecret', 32, 'kem-encaps') };
+    const out = { share: output(r, 'ciphertext', set.ciphertext, 'kem-encaps'), secret: output(r, 'sharedSecret', 32, 'kem-encaps') };
     this.count('encaps', started);
     return out;
   }

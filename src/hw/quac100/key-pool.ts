@@ -72,7 +72,7 @@ export class KeyPool {
         for (const item of r.items.slice(0, n)) {
           if (!quacSucceeded(item.result)) continue;
           const { publicKey, secretKey } = item;
-          if (publicKey?.length !== set.ekLength || secretKey?.length !== set.dkLength) continue;
+          if (publicKey?.length !== set.publicKey || secretKey?.length !== set.secretKey) continue;
           if (this.closed || s.length >= this.high) {
             secretKey.fill(0);
             continue;

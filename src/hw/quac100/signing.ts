@@ -6,10 +6,11 @@
  * than move (the key exists nowhere else). Export is refused.
  */
 import { ConfigError, IllegalParameterError, KeyUnavailableError } from '../../errors.js';
-import { schemeKeyAlgorithm, signingSchemeName, SignatureScheme, type MlDsaAlgorithm, type SigningScheme } from '../../pq/ids.js';
+import { schemeKeyAlgorithm, signingSchemeName, type MlDsaAlgorithm, type SigningScheme } from '../../pq/ids.js';
 import type { KeyPair, PrivateKeyRef } from '../../pq/provider.js';
 import type { Batcher } from './batcher.js';
-import { QuacAlgorithm, QuacError, QuacResult, type QuacAlgorithmId } from './device.js';
+import { QUAC_ALGORITHMS, quacSign, type QuacSignParameters } from './algorithms.js';
+import { QuacError, QuacResult } from './device.js';
 import type { QuacMetricsRecorder } from './metrics.js';
 import type { DevicePool } from './pool.js';
 import type { QuacScheduler } from './scheduler.js';
@@ -22,11 +23,12 @@ export interface QuacKeyRef extends PrivateKeyRef {
   readonly label: string;
 }
 
-const ML_DSA: Readonly<Record<MlDsaAlgorithm, { alg: QuacAlgorithmId; scheme: SignatureScheme; publicKey: number; signature: number }>> = {
-  'ml-dsa-44': { alg: QuacAlgorithm.DILITHIUM2, scheme: SignatureScheme.mldsa44, publicKey: 1312, signature: 2420 },
-  'ml-dsa-65': { alg: QuacAlgorithm.DILITHIUM3, scheme: SignatureScheme.mldsa65, publicKey: 1952, signature: 3309 },
-  'ml-dsa-87': { alg: QuacAlgorithm.DILITHIUM5, scheme: SignatureScheme.mldsa87, publicKey: 2592, signature: 4627 },
-};
+/** The card's parameters of an ML-DSA key algorithm (algorithms.ts, the one table). */
+function params(alg: MlDsaAlgorithm): QuacSignParameters {
+  const p = QUAC_ALGORITHMS.find((x): x is QuacSignParameters => x.kind === 'sign' && x.algorithm === alg);
+  if (!p) throw new ConfigError(`the QUAC 100 has no ${alg}`);
+  return p;
+}
 
 export function isMlDsa(a: unknown): a is MlDsaAlgorithm {
   return a === 'ml-dsa-44' || a === 'ml-dsa-65' || a === 'ml-dsa-87';
@@ -39,7 +41,7 @@ export function mlDsaOfScheme(s: SigningScheme): MlDsaAlgorithm | undefined {
 }
 
 function algOfId(id: number): MlDsaAlgorithm | undefined {
-  return (Object.keys(ML_DSA) as MlDsaAlgorithm[]).find((a) => ML_DSA[a].alg === id);
+  return quacSign(id)?.algorithm;
 }
 
 export class DeviceSigner {
@@ -67,8 +69,8 @@ export class DeviceSigner {
   /** A new non-extractable ML-DSA key on the least-loaded device. */
   async create(alg: MlDsaAlgorithm, label: string, persistent: boolean): Promise<KeyPair> {
     const pd = await this.pool.acquire('sign-keygen-stored');
-    const k = await this.pool.call(pd, 1, (d) => d.signKeygenStored(ML_DSA[alg].alg, label, persistent));
-    if (k.publicKey.length !== ML_DSA[alg].publicKey) throw new QuacError(QuacResult.INTERNAL, 'sign-keygen-stored', 'public key of the wrong length');
+    const k = await this.pool.call(pd, 1, (d) => d.signKeygenStored(params(alg).alg, label, persistent));
+    if (k.publicKey.length !== params(alg).publicKey) throw new QuacError(QuacResult.INTERNAL, 'sign-keygen-stored', 'public key of the wrong length');
     return { privateKey: this.ref(alg, pd.index, k.handle, label), publicKey: k.publicKey };
   }
 
@@ -96,7 +98,7 @@ export class DeviceSigner {
     const started = this.scheduler.now();
     const r = await this.batcher.submit({ op: 'sign-stored', handle: key.handle, message }, key.device);
     const sig = r.signature;
-    if (!sig || sig.length !== ML_DSA[key.algorithm].signature) throw new QuacError(QuacResult.INTERNAL, 'sign-stored', 'device returned no signature');
+    if (!sig || sig.length !== params(key.algorithm).signature) throw new QuacError(QuacResult.INTERNAL, 'sign-stored', 'device returned no signature');
     this.metrics.sign.add({ operation: 'sign', algorithm: key.algorithm });
     this.metrics.signLatency.observe((this.scheduler.now() - started) / 1000);
     return sig;
@@ -104,7 +106,7 @@ export class DeviceSigner {
 
   /** FIPS 204 verification with the empty context TLS uses; false for anything that does not verify. */
   async verify(alg: MlDsaAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    const p = ML_DSA[alg];
+    const p = params(alg);
     if (publicKey.length !== p.publicKey) throw new IllegalParameterError(`${alg} public key has ${publicKey.length} bytes, expected ${p.publicKey}`);
     const started = this.scheduler.now();
     let valid = false;

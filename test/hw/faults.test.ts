@@ -198,3 +198,15 @@ describe('entropy low and fallback', () => {
 });
 
 
+
+describe('close', () => {
+  it('a closed provider refuses work with QUAC_ERROR_NOT_INITIALIZED and never falls back', async () => {
+    const { quac, soft } = await quacFixture({ provider: { fallback: 'software' } });
+    await quac.close();
+    await expect(quac.random(8)).rejects.toMatchObject({ resultName: 'NOT_INITIALIZED' });
+    const share = await noble().keyExchange(NamedGroup.MLKEM512).generate();
+    await expect(quac.keyExchange(NamedGroup.MLKEM512).encapsulate(share.share)).rejects.toMatchObject({ resultName: 'NOT_INITIALIZED' });
+    expect(soft.random).toEqual([]);
+    expect(soft.kex).toEqual([]);
+  });
+});

@@ -11,7 +11,7 @@
  * queue per device and never move: the key exists only there.
  */
 import { QuacError, QuacResult, quacSucceeded, type QuacBatchItem, type QuacBatchItemResult } from './device.js';
-import { NoDeviceError, type DevicePool, type PooledDevice } from './pool.js';
+import type { DevicePool, PooledDevice } from './pool.js';
 import type { QuacScheduler } from './scheduler.js';
 
 export interface BatchOptions {
@@ -42,6 +42,7 @@ export class Batcher {
   private readonly maxQueue: number;
   private readonly queues = new Map<number, Queue>();
   private queued = 0;
+  private closed = false;
 
   constructor(private readonly pool: DevicePool, private readonly scheduler: QuacScheduler, options: BatchOptions = {}) {
     this.maxSize = Math.max(1, Math.floor(options.maxSize ?? 32));
@@ -51,6 +52,7 @@ export class Batcher {
 
   /** Queues one item; `device` binds it to the device holding its stored key. */
   submit(item: QuacBatchItem, device?: number): Promise<QuacBatchItemResult> {
+    if (this.closed) return Promise.reject(new QuacError(QuacResult.NOT_INITIALIZED, item.op, 'the QUAC provider is closed'));
     if (this.queued >= this.maxQueue) {
       return Promise.reject(new QuacError(QuacResult.BUSY, item.op, `batch queue is full (${this.maxQueue} items)`));
     }
@@ -158,11 +160,12 @@ export class Batcher {
     });
   }
 
-  /** Rejects everything still queued (on close). */
-  drain(reason: string): void {
+  /** Rejects everything still queued and all later work (on close); NOT_INITIALIZED is no device fault, so nothing falls back. */
+  close(reason: string): void {
+    this.closed = true;
     for (const [key, q] of this.queues) {
       q.cancel?.();
-      for (const p of q.items) p.reject(new NoDeviceError('batch', reason));
+      for (const p of q.items) p.reject(new QuacError(QuacResult.NOT_INITIALIZED, p.item.op, reason));
       this.queued -= q.items.length;
       this.queues.delete(key);
     }

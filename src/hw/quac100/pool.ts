@@ -61,6 +61,8 @@ export class DevicePool {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private rr = 0;
+  /** Set by the provider's close(): no new work, and it is not a device fault (nothing falls back). */
+  closed = false;
 
   constructor(devices: readonly QuacDevice[], private readonly scheduler: QuacScheduler, readonly metrics: QuacMetricsRecorder, backoff: BackoffOptions = {}) {
     this.initialBackoffMs = backoff.initialMs ?? 1000;
@@ -181,6 +183,7 @@ export class DevicePool {
    * @throws NoDeviceError when no device is usable.
    */
   async acquire(operation: string, exclude: ReadonlySet<PooledDevice> = new Set()): Promise<PooledDevice> {
+    if (this.closed) throw new QuacError(QuacResult.NOT_INITIALIZED, operation, 'the QUAC provider is closed');
     const now = this.scheduler.now();
     const due = this.devices.filter((pd) => pd.state === 'backoff' && now >= pd.retryAt && !exclude.has(pd));
     const probes = due.map((pd) => this.probe(pd));
@@ -199,6 +202,7 @@ export class DevicePool {
    * @throws QuacError DEVICE_REMOVED when that device is out.
    */
   async bound(index: number, operation: string): Promise<PooledDevice> {
+    if (this.closed) throw new QuacError(QuacResult.NOT_INITIALIZED, operation, 'the QUAC provider is closed');
     const pd = this.devices.find((d) => d.index === index);
     if (!pd) throw new QuacError(QuacResult.DEVICE_NOT_FOUND, operation, `device ${index} is not in this pool`);
     if (pd.state === 'backoff' && this.scheduler.now() >= pd.retryAt) await this.probe(pd);

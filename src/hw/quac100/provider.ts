@@ -6,10 +6,31 @@
  * delegated to a software provider, noble by default, with identical byte
  * formats: a QUAC server talks to a noble client and the reverse.
  *
- * Never weaker: key material and random bytes come from a device or, only
- * with `fallback: 'software'`, from the software provider (counted in
- * `software_fallbacks_total`); when neither applies the call fails closed with
- * a {@link QuacError}.
+ * Behaviour, in one place (each pinned by a test in test/hw/):
+ * - Key exchange: ML-KEM-512/768/1024 and the ML-KEM half of every hybrid on
+ *   the card (kex.ts), laid out by the shared hybrid table (layouts.ts); the
+ *   classical half is the software provider's own KeyExchange. Client key
+ *   shares come from a pre-generated stock when `keyPool` is on (key-pool.ts).
+ * - Signing: `generateKeyPair('ml-dsa-*')` and `createStoredKey` make a
+ *   non-extractable key on one card; its {@link QuacKeyRef} names the device,
+ *   handle and label; `exportPrivateKey` refuses it (KeyUnavailableError, as
+ *   the CryptoProvider contract says for device keys); signing goes to that
+ *   card only and fails if it is out. `importPrivateKey` hands the material to
+ *   the software provider: such a key is NOT device-held.
+ * - Pool (pool.ts): least-loaded dispatch; device faults and bad health take a
+ *   card out, probes (health + self-test) bring it back after a back-off; a
+ *   failed self-test is final. A lost batch is retried once on another card.
+ * - Batching (batcher.ts): up to `batch.maxSize` items per call, or after
+ *   `batch.maxWaitMs`; per-item results; a bounded queue.
+ * - FIPS (fips.ts): the library is initialised in FIPS mode, every card runs
+ *   its known-answer self-tests before use, non-approved algorithms are
+ *   refused, and there is no software fallback.
+ * - Never weaker: key material and random bytes come from a card or, only
+ *   with `fallback: 'software'`, from the software provider, counted per
+ *   operation in `software_fallbacks_total`. Only device faults fall back
+ *   (never a refused input); a key share generated on a card is decapsulated
+ *   on a card or not at all. Otherwise the call fails closed with a
+ *   {@link QuacError}.
  */
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import { createNobleProvider } from '../../pq/index.js';
@@ -74,7 +95,10 @@ export interface QuacProvider extends CryptoProvider {
   pollHealth(): Promise<void>;
   /** Fills the key pool to its high-water mark (start-up warm-up). */
   warmUp(): Promise<void>;
-  /** Rejects queued work, wipes pooled keys, closes the devices (and shuts the library down if it opened it). */
+  /**
+   * Rejects queued and later work (QUAC_ERROR_NOT_INITIALIZED, never a fallback), zeroes pooled keys, stops
+   * health polling; closes the devices and shuts the library down when it opened them from `library`.
+   */
   close(): Promise<void>;
 }
 
@@ -208,10 +232,14 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     warmUp: async () => keyPool?.fill(),
     close: async () => {
       closed = true;
-      batcher.drain('provider closed');
+      pool.closed = true;
+      batcher.close('the QUAC provider is closed');
       keyPool?.close();
-      await Promise.allSettled(devices.map((d) => d.close()));
-      if (options.library) await options.library.shutdown();
+      // Devices passed in stay the caller's; those opened here are closed with the library.
+      if (options.library) {
+        await Promise.allSettled(devices.map((d) => d.close()));
+        await options.library.shutdown();
+      }
     },
   };
   // The key pool fills in the background from the start; a failure leaves it short, never filled otherwise.

@@ -22,6 +22,7 @@ export {
 export {
   createQuacProvider, type QuacProvider, type QuacProviderOptions, type StoredKeyOptions, type QuacKeyRef,
 } from './quac100/provider.js';
+export { createQuacPool, type QuacPool, type QuacPoolOptions } from './quac100/cards.js';
 export type { BatchOptions } from './quac100/batcher.js';
 export type { KeyPoolOptions } from './quac100/key-pool.js';
 export type { BackoffOptions } from './quac100/pool.js';

@@ -46,7 +46,7 @@ describe('ML-KEM key pool', () => {
     expect(m.keyPoolGenerated - m.keyPoolTaken).toBe(m.keyPoolAvailable[0]?.value);
   });
 
-  it('an empty pool falls back to on-demand generation on the card, and close() empties the stock', async () => {
+  it('an empty pool falls back to on-demand generation on the card; close() empties the stock and nothing is handed out after', async () => {
     const { quac } = await quacFixture({ provider: { keyPool: { algorithms: ['ML-KEM-1024'], low: 0, high: 1 } } });
     await quac.warmUp();
     const kx = quac.keyExchange(NamedGroup.MLKEM1024);
@@ -56,7 +56,11 @@ describe('ML-KEM key pool', () => {
     const m = quac.metrics();
     expect(m.keyPoolTaken).toBe(1);
     expect(m.kemOperations).toEqual([{ labels: { operation: 'keygen', algorithm: 'ML-KEM-1024' }, value: 2 }]);
+    await quac.warmUp();
+    expect(quac.metrics().keyPoolAvailable).toEqual([{ labels: { algorithm: 'ML-KEM-1024' }, value: 1 }]);
     await quac.close();
-    expect(quac.metrics().keyPoolAvailable).toEqual([{ labels: { algorithm: 'ML-KEM-1024' }, value: 0 }]);
+    // The stock is gone (zeroed and unregistered), and no share is handed out any more.
+    expect(quac.metrics().keyPoolAvailable).toEqual([]);
+    await expect(kx.generate()).rejects.toMatchObject({ resultName: 'NOT_INITIALIZED' });
   });
 });

@@ -1,9 +1,13 @@
 /**
  * The device pool's dispatch (src/hw/quac100/pool.ts): work goes to the
  * active device with the fewest operations in flight, ties in turn; health is
- * polled on a timer when asked to be.
+ * polled on a timer when asked to be; several providers can share one pool.
  */
 import { describe, expect, it } from 'vitest';
+import { createQuacPool } from '../../src/hw/quac100/cards.js';
+import { VirtualClock } from '../../src/hw/quac100/clock.js';
+import { EmulatedQuacLibrary } from '../../src/hw/quac100/emulated.js';
+import { createQuacProvider } from '../../src/hw/quac100/provider.js';
 import { createNobleProvider, NamedGroup } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { override, quacFixture } from './quac-fixture.js';
@@ -59,5 +63,34 @@ describe('device pool', () => {
     expect(r.length).toBe(100_000);
     expect(quac.metrics().deviceCalls).toBe(2);
     expect(soft.random).toEqual([]);
+  });
+});
+
+describe('a pool shared by providers', () => {
+  it('two providers on one createQuacPool share the cards and their batches; closing a provider leaves the pool open', async () => {
+    const clock = new VirtualClock();
+    const lib = new EmulatedQuacLibrary({ devices: 1, clock, random: seededRandom('shared') });
+    const pool = await createQuacPool({ library: lib, clock, batch: { maxSize: 8, maxWaitMs: 1 } });
+    const a = await createQuacProvider({ pool, keyPool: false, software: createNobleProvider({ random: seededRandom('a') }) });
+    const b = await createQuacProvider({ pool, keyPool: false, software: createNobleProvider({ random: seededRandom('b') }) });
+    const noble = createNobleProvider({ random: seededRandom('shared-client') });
+    const s1 = await noble.keyExchange(NamedGroup.MLKEM768).generate();
+    const s2 = await noble.keyExchange(NamedGroup.MLKEM768).generate();
+    await Promise.all([a.keyExchange(NamedGroup.MLKEM768).encapsulate(s1.share), b.keyExchange(NamedGroup.MLKEM768).encapsulate(s2.share)]);
+    // One batch of two: the providers' work coalesced on the shared card.
+    expect([pool.metrics().batchSizes.count, pool.metrics().batchSizes.sum]).toEqual([1, 2]);
+    expect(a.metrics()).toEqual(pool.metrics());
+
+    await a.close();
+    expect((await b.random(8)).length).toBe(8);
+    await pool.close();
+    await expect(b.random(8)).rejects.toMatchObject({ resultName: 'NOT_INITIALIZED' });
+    await expect(createQuacProvider({ pool, library: lib })).rejects.toThrow(/pool, or library\/devices/);
+  });
+
+  it('a provider\'s fips setting must match its pool\'s', async () => {
+    const pool = await createQuacPool({ library: new EmulatedQuacLibrary({ devices: 1 }) });
+    await expect(createQuacProvider({ pool, fips: true })).rejects.toThrow(/fips is true but the pool's is false/);
+    await pool.close();
   });
 });

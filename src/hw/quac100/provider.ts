@@ -39,44 +39,32 @@ import {
   type KeyAlgorithm, type MlDsaAlgorithm, type NamedGroup, type SignatureScheme, type SigningScheme,
 } from '../../pq/ids.js';
 import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
-import { Batcher, type BatchOptions } from './batcher.js';
-import { QuacError, QuacResult, type QuacDevice, type QuacLibrary } from './device.js';
+import { createQuacPool, noCardError, poolParts, type QuacPool, type QuacPoolOptions } from './cards.js';
+import { QuacError, QuacResult } from './device.js';
 import { fipsAllowsAead, fipsAllowsGroup, fipsAllowsHeaderProtection } from './fips.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';
 import { isDeviceFailure, quacKeyExchanges } from './kex.js';
-import { QuacMetricsRecorder, type QuacMetricsSnapshot } from './metrics.js';
-import { DevicePool, type BackoffOptions } from './pool.js';
-import { realClock, type QuacClock } from './clock.js';
-import { schedulerFromClock } from './scheduler.js';
+import type { QuacMetricsSnapshot } from './metrics.js';
 import { DeviceSigner, isMlDsa, mlDsaOfScheme, type QuacKeyRef } from './signing.js';
 
-export interface QuacProviderOptions {
-  /** The library to initialise (with `fips`) and open every device of. */
-  readonly library?: QuacLibrary;
-  /** Devices already opened (the caller initialised the library). */
-  readonly devices?: readonly QuacDevice[];
+const RANDOM_CHUNK = 65536;
+
+export interface QuacProviderOptions extends QuacPoolOptions {
+  /**
+   * Cards shared with other providers (from {@link createQuacPool}); instead of
+   * `library`/`devices` and the pool options. `close()` leaves a shared pool open.
+   */
+  readonly pool?: QuacPool;
   /** The software provider for everything that is not ML-KEM or ML-DSA. Default `createNobleProvider()`. */
   readonly software?: CryptoProvider;
   /** FIPS mode: library initialised with QUAC_INIT_FIPS_MODE, non-approved algorithms refused (see fips.ts). */
   readonly fips?: boolean;
-  /** Cross-connection batching. Default `{ maxSize: 32, maxWaitMs: 1 }`. */
-  readonly batch?: BatchOptions;
   /** Pre-generated client ML-KEM keys; `false` turns it off. Default `{ algorithms: ['ML-KEM-768'], low: 8, high: 32 }`. */
   readonly keyPool?: KeyPoolOptions | false;
   /** `software`: when no device is usable, ML-KEM, verification and random go to the software provider (counted). Default `none`. */
   readonly fallback?: 'none' | 'software';
   /** Where ML-DSA verification runs. Default `device`. */
   readonly verifyOn?: 'device' | 'software';
-  readonly backoff?: BackoffOptions;
-  /**
-   * Polls every device's health this often (ms), so a card that runs hot or
-   * short of entropy leaves the rotation before work fails on it. Default off:
-   * call {@link QuacProvider.pollHealth} from your own scheduler instead.
-   * Stopped by `close()`.
-   */
-  readonly healthPollMs?: number;
-  /** Clock for batching waits, back-off and latency (default real time; tests pass the emulator's VirtualClock). */
-  readonly clock?: QuacClock;
 }
 
 export interface StoredKeyOptions {
@@ -96,30 +84,10 @@ export interface QuacProvider extends CryptoProvider {
   /** Fills the key pool to its high-water mark (start-up warm-up). */
   warmUp(): Promise<void>;
   /**
-   * Rejects queued and later work (QUAC_ERROR_NOT_INITIALIZED, never a fallback), zeroes pooled keys, stops
-   * health polling; closes the devices and shuts the library down when it opened them from `library`.
+   * Zeroes pooled keys. Unless the cards are a shared `pool`: closes them too (see {@link QuacPool.close}), so
+   * queued and later work is refused with QUAC_ERROR_NOT_INITIALIZED, never a fallback.
    */
   close(): Promise<void>;
-}
-
-const RANDOM_CHUNK = 65536;
-
-async function openDevices(o: QuacProviderOptions): Promise<QuacDevice[]> {
-  if (o.devices && o.library) throw new ConfigError('createQuacProvider: give library or devices, not both');
-  if (o.devices) return [...o.devices];
-  if (!o.library) throw new ConfigError('createQuacProvider: library or devices is required');
-  await o.library.init({ fips: o.fips === true });
-  const n = await o.library.deviceCount();
-  const out: QuacDevice[] = [];
-  for (let i = 0; i < n; i++) {
-    try {
-      out.push(await o.library.open(i));
-    } catch (e) {
-      // A card that cannot be opened (gone, or failed its self-test at open in FIPS mode) is never used.
-      if (!(e instanceof QuacError)) throw e;
-    }
-  }
-  return out;
 }
 
 /**
@@ -133,18 +101,19 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   const fallback = options.fallback === 'software';
   if (fips && fallback) throw new ConfigError('createQuacProvider: FIPS mode cannot fall back to software ML-KEM/ML-DSA');
   const software = options.software ?? createNobleProvider();
-  const scheduler = schedulerFromClock(options.clock ?? realClock);
+  if (options.pool && (options.library || options.devices)) throw new ConfigError('createQuacProvider: give pool, or library/devices, not both');
+  if (options.pool && options.pool.fips !== fips) throw new ConfigError(`createQuacProvider: fips is ${fips} but the pool's is ${options.pool.fips}`);
+  const shared = options.pool;
+  const cards = shared ?? await createQuacPool(options);
+  const { devices: pool, batcher, metrics, scheduler, keyStocks } = poolParts(cards);
   const name = 'quac100';
-  const metrics = new QuacMetricsRecorder();
-  const devices = await openDevices(options);
-  const pool = new DevicePool(devices, scheduler, metrics, options.backoff);
-  await pool.start();
   if (!pool.usable() && !fallback) {
-    const code = devices.length === 0 ? QuacResult.DEVICE_NOT_FOUND : QuacResult.SELF_TEST_FAILED;
-    throw new QuacError(code, 'createQuacProvider', `no usable QUAC device (${pool.describe()})`);
+    if (!shared) await cards.close();
+    throw noCardError(poolParts(cards));
   }
-  const batcher = new Batcher(pool, scheduler, options.batch);
   const keyPool = options.keyPool === false ? undefined : new KeyPool(pool, metrics, options.keyPool);
+  const stock = () => keyPool?.available() ?? [];
+  keyStocks.add(stock);
   const signer = new DeviceSigner(name, pool, batcher, metrics, scheduler);
   const kex = quacKeyExchanges({ batcher, keyPool, metrics, scheduler, software, fallback }, name);
   // The software provider's preference order, then any ML-KEM group it lacks.
@@ -153,7 +122,6 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   // Every scheme of the software provider: ML-DSA signs on the card (device keys) or in software (imported keys).
   const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
   let stored = 0;
-  let closed = false;
 
   const useFallback = async <T>(operation: string, e: unknown, f: () => Promise<T>): Promise<T> => {
     if (!(fallback && isDeviceFailure(e))) throw e;
@@ -227,34 +195,17 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
       return signer.create(alg, label, o.persistent === true);
     },
     storedKey: (label: string) => signer.find(label),
-    metrics: () => metrics.snapshot(pool.snapshot(), keyPool?.available() ?? []),
-    pollHealth: () => pool.pollHealth(),
+    metrics: () => cards.metrics(),
+    pollHealth: () => cards.pollHealth(),
     warmUp: async () => keyPool?.fill(),
     close: async () => {
-      closed = true;
-      pool.closed = true;
-      batcher.close('the QUAC provider is closed');
       keyPool?.close();
-      // Devices passed in stay the caller's; those opened here are closed with the library.
-      if (options.library) {
-        await Promise.allSettled(devices.map((d) => d.close()));
-        await options.library.shutdown();
-      }
+      keyStocks.delete(stock);
+      if (!shared) await cards.close();
     },
   };
   // The key pool fills in the background from the start; a failure leaves it short, never filled otherwise.
   void keyPool?.fill();
-  const pollMs = options.healthPollMs ?? 0;
-  if (pollMs > 0) {
-    const clock = options.clock ?? realClock;
-    void (async () => {
-      // pollHealth settles every device's outcome itself; it never rejects.
-      while (!closed) {
-        await clock.sleep(pollMs);
-        if (!closed) await pool.pollHealth();
-      }
-    })();
-  }
   return Object.freeze(provider);
 }
 

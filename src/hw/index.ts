@@ -27,5 +27,5 @@ export type { BatchOptions } from './quac100/batcher.js';
 export type { KeyPoolOptions } from './quac100/key-pool.js';
 export type { BackoffOptions } from './quac100/pool.js';
 export {
-  prometheusText, type QuacMetricsSnapshot, type HistogramSnapshot, type DeviceSnapshot, type DeviceState, type LabelledCount,
+  prometheusText, type MetricsOptions, type QuacMetricsSnapshot, type HistogramSnapshot, type DeviceSnapshot, type DeviceState, type LabelledCount,
 } from './quac100/metrics.js';

@@ -118,6 +118,14 @@ describe('metrics and their Prometheus exposition', () => {
     expect(fam.get('quac_batch_size')?.samples.map((s) => s.value)).toEqual([1, 3, 4, 5, 4]);
   });
 
+  it('histogram buckets are configurable (the metrics option), and nonsense bounds are refused', async () => {
+    const { quac } = await quacFixture({ provider: { metrics: { latencyBucketsSeconds: [0.001, 0.01], batchSizeBuckets: [1, 10] } } });
+    await quac.random(4);
+    const m = quac.metrics();
+    expect([m.kemLatencySeconds.bounds, m.batchSizes.bounds]).toEqual([[0.001, 0.01], [1, 10]]);
+    await expect(quacFixture({ provider: { metrics: { batchSizeBuckets: [4, 2] } } })).rejects.toThrow(/strictly increasing/);
+  });
+
   it('the parser rejects what the format forbids (so the checks above can fail)', () => {
     expect(() => parsePrometheus('x 1\n')).toThrow(/without HELP/);
     expect(() => parsePrometheus('# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 0\nh_count 1\n')).toThrow(/cumulative/);

@@ -9,7 +9,7 @@ import { ConfigError } from '../../errors.js';
 import { Batcher, type BatchOptions } from './batcher.js';
 import { realClock, type QuacClock } from './clock.js';
 import { QuacError, QuacResult, type QuacDevice, type QuacLibrary } from './device.js';
-import { QuacMetricsRecorder, type QuacMetricsSnapshot } from './metrics.js';
+import { QuacMetricsRecorder, type MetricsOptions, type QuacMetricsSnapshot } from './metrics.js';
 import { DevicePool, type BackoffOptions } from './pool.js';
 import { schedulerFromClock, type QuacScheduler } from './scheduler.js';
 
@@ -31,6 +31,8 @@ export interface QuacPoolOptions {
   readonly healthPollMs?: number;
   /** Clock for batching waits, back-off and latency (default real time; tests pass the emulator's VirtualClock). */
   readonly clock?: QuacClock;
+  /** Histogram buckets of the metrics. */
+  readonly metrics?: MetricsOptions;
 }
 
 export interface QuacPool {
@@ -88,7 +90,7 @@ async function openDevices(o: QuacPoolOptions): Promise<QuacDevice[]> {
 export async function createQuacPool(options: QuacPoolOptions): Promise<QuacPool> {
   const clock = options.clock ?? realClock;
   const scheduler = schedulerFromClock(clock);
-  const metrics = new QuacMetricsRecorder();
+  const metrics = new QuacMetricsRecorder(options.metrics);
   const opened = await openDevices(options);
   const devices = new DevicePool(opened, scheduler, metrics, options.backoff);
   await devices.start();

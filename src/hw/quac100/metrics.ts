@@ -4,6 +4,7 @@
  * (format 0.0.4). The exposition is written here rather than with prom-client,
  * which is Node-only: this code also runs in browsers.
  */
+import { ConfigError } from '../../errors.js';
 import type { QuacHealth } from './device.js';
 
 /** A cumulative histogram: `counts[i]` observations were ≤ `bounds[i]`; `count` is the +Inf bucket. */
@@ -104,15 +105,38 @@ class Counter {
   }
 }
 
+export interface MetricsOptions {
+  /** Upper bounds of the latency histograms' buckets, in seconds, increasing. Default 100 µs … 1 s. */
+  readonly latencyBucketsSeconds?: readonly number[];
+  /** Upper bounds of the batch-size histogram's buckets, increasing. Default 1, 2, 4 … 256. */
+  readonly batchSizeBuckets?: readonly number[];
+}
+
+function bounds(b: readonly number[] | undefined, fallback: readonly number[], what: string): readonly number[] {
+  if (b === undefined) return fallback;
+  if (b.length === 0 || b.length > 64 || b.some((x, i) => !Number.isFinite(x) || (i > 0 && x <= (b[i - 1] as number)))) {
+    throw new ConfigError(`metrics.${what}: 1 to 64 finite, strictly increasing bounds`);
+  }
+  return [...b];
+}
+
 /** The mutable side, fed by the pool, batcher, key pool and provider. */
 export class QuacMetricsRecorder {
   readonly kem = new Counter();
   readonly sign = new Counter();
   readonly fallbacks = new Counter();
   readonly errors = new Counter();
-  readonly kemLatency = new Histogram(LATENCY_BOUNDS);
-  readonly signLatency = new Histogram(LATENCY_BOUNDS);
-  readonly batchSizes = new Histogram(BATCH_BOUNDS);
+  readonly kemLatency: Histogram;
+  readonly signLatency: Histogram;
+  readonly batchSizes: Histogram;
+
+  constructor(options: MetricsOptions = {}) {
+    const latency = bounds(options.latencyBucketsSeconds, LATENCY_BOUNDS, 'latencyBucketsSeconds');
+    this.kemLatency = new Histogram(latency);
+    this.signLatency = new Histogram(latency);
+    this.batchSizes = new Histogram(bounds(options.batchSizeBuckets, BATCH_BOUNDS, 'batchSizeBuckets'));
+  }
+
   deviceCalls = 0;
   deviceOperations = 0;
   keyPoolGenerated = 0;

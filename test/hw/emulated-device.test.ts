@@ -198,6 +198,33 @@ describe('EmulatedQuac100: fault injection', () => {
   });
 });
 
+describe('EmulatedQuac100: bounded key storage', () => {
+  it('a full key store answers OUT_OF_MEMORY until a key is destroyed; labels are at most 64 bytes', async () => {
+    const { dev } = await openOne({ maxStoredKeys: 2 });
+    const a = await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'a', false);
+    await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'b', true);
+    await expectQuacError(dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'c', false), 'OUT_OF_MEMORY');
+    await dev.keyDestroy(a.handle);
+    await dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'x'.repeat(64), false);
+    await expectQuacError(dev.kemKeygenStored(QuacAlgorithm.KYBER512, 'x'.repeat(65), false), 'INVALID_PARAMETER');
+    await expectQuacError(dev.keyFind('é'.repeat(33)), 'INVALID_PARAMETER');
+  });
+});
+
+describe('EmulatedQuac100: every failure is a QuacError', () => {
+  it('a failing QRNG source or clock surfaces as INTERNAL, never as another exception type', async () => {
+    const { dev } = await openOne({ random: () => { throw new Error('qrng broken'); } });
+    const e = await expectQuacError(dev.randomBytes(8), 'INTERNAL');
+    expect(e.message).toContain('qrng broken');
+    const broken = { now: () => 0, sleep: () => Promise.reject(new Error('timer broken')) };
+    const lib = make({ clock: broken });
+    await lib.init({});
+    const dev2 = await lib.open(0);
+    await expectQuacError(dev2.randomBytes(8), 'INTERNAL');
+    await expectQuacError(dev2.health(), 'INTERNAL');
+  });
+});
+
 describe('EmulatedQuac100: entropy and heat', () => {
   it('the QRNG pool drains with use, fails below its threshold and refills with time', async () => {
     const { clock, dev } = await openOne({ entropy: { capacityBits: 8192, refillBitsPerSecond: 1000, lowThresholdBits: 1024 }, latencyMs: 0 });

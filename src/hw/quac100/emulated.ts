@@ -318,68 +318,67 @@ class EmulatedCard {
   submit<T>(op: string, serviceMs: number, run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const entry: Pending = {
-        reject: (e) => {
-          if (settled) return;
-          settled = true;
-          this.pending.delete(entry);
-          reject(e);
-        },
-      };
-      const done = (f: () => void): void => {
+      const entry: Pending = { reject: (e) => settle(() => reject(e)) };
+      const settle = (f: () => void): void => {
         if (settled) return;
         settled = true;
         this.pending.delete(entry);
         f();
       };
       this.pending.add(entry);
-      const submitted = this.o.clock.now();
-      const refused = this.refusal(op);
-      if (refused !== undefined) {
-        void this.o.clock.sleep(this.o.latencyMs).then(() => done(() => reject(refused)));
-        return;
-      }
-      if (this.queued >= this.o.maxQueue) {
-        void this.o.clock.sleep(this.o.latencyMs).then(() => done(() => reject(new QuacError(QuacResult.BUSY, op, 'queue full'))));
-        return;
-      }
-      if (this.hung) {
-        // Unanswered requests still hold their queue slots until they time out.
+      const { clock } = this.o;
+      const submitted = clock.now();
+      const timeout = (): QuacError => new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer');
+
+      const answer = async (): Promise<T> => {
+        const refused = this.refusal(op);
+        if (refused !== undefined) {
+          await clock.sleep(this.o.latencyMs);
+          throw refused;
+        }
+        if (this.queued >= this.o.maxQueue) {
+          await clock.sleep(this.o.latencyMs);
+          throw new QuacError(QuacResult.BUSY, op, 'queue full');
+        }
         this.queued++;
-        void this.o.clock.sleep(this.o.timeoutMs).then(() => {
+        try {
+          if (this.hung) {
+            // Unanswered requests still hold their queue slots until they time out.
+            await clock.sleep(this.o.timeoutMs);
+            throw timeout();
+          }
+          const start = Math.max(submitted, this.busyUntil);
+          this.busyUntil = start + serviceMs;
+          this.scheduledBusyMs += serviceMs;
+          await clock.sleep(this.busyUntil - submitted);
+        } finally {
           this.queued--;
-          done(() => reject(new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer')));
-        });
-        return;
-      }
-      const start = Math.max(submitted, this.busyUntil);
-      this.busyUntil = start + serviceMs;
-      this.scheduledBusyMs += serviceMs;
-      this.queued++;
-      const finish = this.busyUntil;
-      void (async () => {
-        await this.o.clock.sleep(finish - this.o.clock.now());
-        this.queued--;
-        if (settled) return;
+        }
+        if (settled) throw new QuacError(QuacResult.DEVICE_REMOVED, op);
         if (this.hung) {
           // The card stopped answering while this job was queued: the caller hears nothing until its timeout.
-          await this.o.clock.sleep(submitted + this.o.timeoutMs - this.o.clock.now());
-          done(() => reject(new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer')));
-          return;
+          await clock.sleep(submitted + this.o.timeoutMs - clock.now());
+          throw timeout();
         }
         let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-        const late = this.refusal(op);
-        if (late !== undefined) outcome = { ok: false, error: late };
-        else {
-          try {
-            outcome = { ok: true, value: run() };
-          } catch (error) {
-            outcome = { ok: false, error };
-          }
+        try {
+          const late = this.refusal(op);
+          if (late !== undefined) throw late;
+          outcome = { ok: true, value: run() };
+        } catch (error) {
+          outcome = { ok: false, error };
         }
-        await this.o.clock.sleep(this.o.latencyMs);
-        done(() => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
-      })();
+        await clock.sleep(this.o.latencyMs);
+        if (!outcome.ok) throw outcome.error;
+        return outcome.value;
+      };
+
+      // Every failure is a QuacError (the interface's promise); anything else, a fault of the model or of an
+      // injected clock or random source, is INTERNAL rather than an exception of another type.
+      answer().then(
+        (value) => settle(() => resolve(value)),
+        (e: unknown) => settle(() => reject(e instanceof QuacError ? e : new QuacError(QuacResult.INTERNAL, op, e instanceof Error ? e.message : String(e)))),
+      );
     });
   }
 }
@@ -773,21 +772,26 @@ export class EmulatedQuac100 implements QuacDevice {
    * four times the entropy threshold, ENTROPY_LOW too little entropy for an
    * ML-KEM key generation.
    */
-  health(): Promise<QuacHealth> {
+  async health(): Promise<QuacHealth> {
     const op = 'quac_diag_get_health';
-    if (!this.open) return Promise.reject(new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed'));
-    const clock = this.lib.options.clock;
-    if (this.card.removed) return clock.sleep(this.lib.options.latencyMs).then(() => Promise.reject(new QuacError(QuacResult.DEVICE_REMOVED, op)));
-    if (this.card.hung) return clock.sleep(this.lib.options.timeoutMs).then(() => Promise.reject(new QuacError(QuacResult.TIMEOUT, op)));
-    return clock.sleep(this.lib.options.latencyMs).then(() => {
-      if (this.card.removed) throw new QuacError(QuacResult.DEVICE_REMOVED, op);
-      return {
-        temperatureCelsius: this.card.temperatureC(),
-        entropyAvailableBits: this.card.entropyAvailable(),
-        status: this.card.status(),
-        operationsTotal: this.card.operationsTotal,
-      };
-    });
+    if (!this.open) throw new QuacError(QuacResult.INVALID_PARAMETER, op, 'the device handle is closed');
+    const { clock, latencyMs, timeoutMs } = this.lib.options;
+    try {
+      if (this.card.hung && !this.card.removed) {
+        await clock.sleep(timeoutMs);
+        throw new QuacError(QuacResult.TIMEOUT, op, 'the device did not answer');
+      }
+      await clock.sleep(latencyMs);
+    } catch (e) {
+      throw e instanceof QuacError ? e : new QuacError(QuacResult.INTERNAL, op, e instanceof Error ? e.message : String(e));
+    }
+    if (this.card.removed) throw new QuacError(QuacResult.DEVICE_REMOVED, op, 'the device was removed');
+    return {
+      temperatureCelsius: this.card.temperatureC(),
+      entropyAvailableBits: this.card.entropyAvailable(),
+      status: this.card.status(),
+      operationsTotal: this.card.operationsTotal,
+    };
   }
 
   selfTest(): Promise<void> {

@@ -14,7 +14,9 @@ import { EmulatedQuacLibrary } from '../../src/hw/quac100/emulated.js';
 import { createQuacProvider, type QuacKeyRef } from '../../src/hw/quac100/provider.js';
 import { createNobleProvider, groupName, NamedGroup, SignatureScheme, type CryptoProvider } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
-import { connectPair, pinnedKeyVerifier, testKey, type TestKey } from '../helpers/tls-pair.js';
+import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { QuicSim } from '../helpers/quic-sim.js';
+import { clock, connectPair, pinnedKeyVerifier, testKey, type TestKey } from '../helpers/tls-pair.js';
 import { quacFixture } from './quac-fixture.js';
 
 const ML_KEM_GROUPS = [
@@ -63,6 +65,24 @@ describe('QUAC provider: full TLS 1.3 handshakes against noble (RFC 8446 §2, dr
     expect(soft.kex).toEqual(PURE_ML_KEM.includes(group) ? [] : [`${classical}:encapsulate`, `${classical}:generate`]);
     expect(m.softwareFallbacks).toEqual([]);
     await quac.close();
+  });
+
+  it('QUIC (RFC 9001): a QUAC server with a device-held ML-DSA key completes a handshake with a noble client; AEAD and header protection run in software', async () => {
+    const { quac, soft } = await quacFixture({ seed: 'quic' });
+    const noble = createNobleProvider({ random: seededRandom('quic-client') });
+    const key = await testKey(quac, 'ml-dsa-65');
+    const serverOptions: QuicServerOptions = { tls: { provider: quac, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['q'] } };
+    const conn = await QuicConnection.connect({ tls: { provider: noble, now: clock, serverName: 'quac.test', verifier: pinnedKeyVerifier(key), alpnProtocols: ['q'], groups: ['X25519MLKEM768'] } }, 1_000_000);
+    const sim = new QuicSim(conn, serverOptions);
+    await sim.run(() => conn.isHandshakeComplete && sim.server?.isHandshakeComplete === true);
+    expect(conn.error).toBeUndefined();
+    expect(sim.server?.error).toBeUndefined();
+    expect(conn.isHandshakeComplete && sim.server?.isHandshakeComplete).toBe(true);
+    const m = quac.metrics();
+    expect(m.kemOperations).toEqual([{ labels: { operation: 'encaps', algorithm: 'ML-KEM-768' }, value: 1 }]);
+    expect(m.signOperations).toEqual([{ labels: { operation: 'sign', algorithm: 'ml-dsa-65' }, value: 1 }]);
+    expect(soft.random).toEqual([]);
+    expect(soft.kex).toEqual(['x25519:encapsulate']);
   });
 
   it('classical groups pass through to the software provider unchanged', async () => {

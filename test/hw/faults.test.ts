@@ -117,6 +117,17 @@ describe('over-temperature', () => {
   });
 });
 
+describe('a card that cannot run its self-test at start-up', () => {
+  it('waits in back-off (not failed) and joins only after a probe whose self-test passes', async () => {
+    const { quac, lib, clock } = await quacFixture({ devices: 2, before: (l) => l.inject(0, { overheat: true }), provider: { backoff: { initialMs: 100 } } });
+    expect(quac.metrics().devices[0]).toMatchObject({ state: 'backoff', reason: expect.stringMatching(/self-test not run.*OVER_TEMPERATURE/) });
+    lib.clear(0, 'overheat');
+    await clock.advance(100);
+    await quac.pollHealth();
+    expect(quac.metrics().devices[0]?.state).toBe('active');
+  });
+});
+
 describe('self-test failure', () => {
   it('a card that fails its known-answer self-test at start-up is never used, not even after probing', async () => {
     const { quac, clock } = await quacFixture({ devices: 2, before: (lib) => lib.inject(0, { selfTestFailure: true }), provider: { backoff: { initialMs: 10 } } });

@@ -80,7 +80,10 @@ export class DevicePool {
       try {
         await pd.device.selfTest();
       } catch (e) {
-        this.fail(pd, `self-test failed: ${e instanceof Error ? e.message : String(e)}`);
+        // A failed known-answer test is final. A card that could not run it (hot, gone, busy) waits in back-off:
+        // the probe that would bring it back runs the self-test first, so no card works untested.
+        if (e instanceof QuacError && e.resultName !== 'SELF_TEST_FAILED') this.leave(pd, `self-test not run: ${e.message}`);
+        else this.fail(pd, `self-test failed: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
       await this.checkHealth(pd);

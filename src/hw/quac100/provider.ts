@@ -48,6 +48,8 @@ import type { QuacMetricsSnapshot } from './metrics.js';
 import { DeviceSigner, isMlDsa, mlDsaOfScheme, type QuacKeyRef } from './signing.js';
 
 const RANDOM_CHUNK = 65536;
+/** Numbers providers in this process, so generated key labels differ between providers sharing a pool. */
+let instances = 0;
 
 export interface QuacProviderOptions extends QuacPoolOptions {
   /**
@@ -121,6 +123,7 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     .filter((g) => !fips || fipsAllowsGroup(g));
   // Every scheme of the software provider: ML-DSA signs on the card (device keys) or in software (imported keys).
   const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
+  const instance = ++instances;
   let stored = 0;
 
   const useFallback = async <T>(operation: string, e: unknown, f: () => Promise<T>): Promise<T> => {
@@ -181,7 +184,8 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     },
     generateKeyPair: async (alg: KeyAlgorithm): Promise<KeyPair> => {
       if (!isMlDsa(alg)) return software.generateKeyPair(alg);
-      return signer.create(alg, `pqtls-${alg}-${++stored}`, false);
+      // A session key (gone when its device handle closes) under a label unique to this provider.
+      return signer.create(alg, `pqtls-${instance}-${alg}-${++stored}`, false);
     },
     // Imported key material is software material: the key signs in the software provider and is NOT device-held.
     // Put a key on the card with createStoredKey instead (the card cannot import keys: they are made inside it).

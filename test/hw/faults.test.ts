@@ -146,6 +146,16 @@ describe('self-test failure', () => {
 });
 
 describe('entropy low and fallback', () => {
+  it('a starved QRNG takes its card out; random() is served by another card', async () => {
+    const { quac, lib, soft } = await quacFixture({ devices: 2 });
+    lib.inject(0, { entropyLow: true });
+    expect((await quac.random(16)).length).toBe(16);
+    const m = quac.metrics();
+    expect(m.devices.map((d) => [d.state, d.calls])).toEqual([['backoff', 1], ['active', 1]]);
+    expect(m.deviceErrors).toEqual([{ labels: { result: 'ENTROPY_LOW' }, value: 1 }]);
+    expect(soft.random).toEqual([]);
+  });
+
   it('random() fails closed when the QRNG is starved; no software bytes are invented', async () => {
     const { quac, lib, soft } = await quacFixture();
     lib.inject(0, { entropyLow: true });

@@ -19,3 +19,13 @@ export {
   EmulatedQuac100, EmulatedQuacLibrary, emulatedQuacLibrary, EMULATED_RELATIVE_COST,
   type EmulatedQuacOptions, type EmulatedFault, type ClearableFault,
 } from './quac100/emulated.js';
+export {
+  createQuacProvider, type QuacProvider, type QuacProviderOptions, type StoredKeyOptions, type QuacKeyRef,
+} from './quac100/provider.js';
+export { createQuacPool, type QuacPool, type QuacPoolOptions } from './quac100/cards.js';
+export type { BatchOptions } from './quac100/batcher.js';
+export type { KeyPoolOptions } from './quac100/key-pool.js';
+export type { BackoffOptions } from './quac100/pool.js';
+export {
+  prometheusText, type MetricsOptions, type QuacMetricsSnapshot, type HistogramSnapshot, type DeviceSnapshot, type DeviceState, type LabelledCount,
+} from './quac100/metrics.js';

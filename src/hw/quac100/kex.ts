@@ -12,7 +12,7 @@ import type { CryptoProvider, KeyExchange, KeyShare, PrivateKeyRef } from '../..
 import type { Batcher } from './batcher.js';
 import { QuacError, type QuacBatchItemResult } from './device.js';
 import type { KeyPool } from './key-pool.js';
-import { HYBRID_LAYOUTS, type KexComponent } from './layouts.js';
+import { HYBRID_LAYOUTS, type KexComponent } from '../../pq/hybrid.js';
 import type { QuacMetricsRecorder } from './metrics.js';
 import { isMlKemName, ML_KEM_SETS, type MlKemSet } from './mlkem.js';
 import type { QuacScheduler } from './scheduler.js';

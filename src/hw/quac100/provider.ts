@@ -8,7 +8,7 @@
  *
  * Behaviour, in one place (each pinned by a test in test/hw/):
  * - Key exchange: ML-KEM-512/768/1024 and the ML-KEM half of every hybrid on
- *   the card (kex.ts), laid out by the shared hybrid table (layouts.ts); the
+ *   the card (kex.ts), laid out by the shared hybrid table (src/pq/hybrid.ts); the
  *   classical half is the software provider's own KeyExchange. Client key
  *   shares come from a pre-generated stock when `keyPool` is on (key-pool.ts).
  * - Signing: `generateKeyPair('ml-dsa-*')` and `createStoredKey` make a

@@ -14,7 +14,7 @@ import { createNobleProvider } from '../src/pq/index.js';
 import { withTraceHooks } from '../src/testing/index.js';
 import { TlsConnection, type ClientOptions } from '../src/tls13/index.js';
 
-const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'node', 'testing'] as const;
+const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'node', 'hw', 'testing'] as const;
 type Entry = (typeof ENTRIES)[number];
 const CORE: readonly Entry[] = ['pq', 'tls13', 'quic', 'x509'];
 
@@ -103,11 +103,28 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   },
   'node': {
     values: `
-      FileSessionStore PqTlsSocket QuicSession connect createNodeCryptoProvider createQuicServer createServer
-      quicConnect
+      FileSessionStore NativeQuac100 PqTlsSocket QuicSession connect createNodeCryptoProvider createQuicServer
+      createServer nativeQuacLibrary quicConnect
     `,
     types: `
-      ConnectOptions NodeCryptoProviderOptions PqTlsServerOptions QuicConnectOptions QuicListenOptions
+      ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServerOptions QuicConnectOptions
+      QuicListenOptions
+    `,
+  },
+  'hw': {
+    values: `
+      EMULATED_RELATIVE_COST EmulatedQuac100 EmulatedQuacLibrary QUAC_ALGORITHMS QUAC_INIT_FIPS_MODE QuacAlgorithm
+      QuacError QuacHealthStatus QuacResult VirtualClock createQuacPool createQuacProvider emulatedQuacLibrary
+      prometheusText quacAlgorithm quacAlgorithmForGroup quacAlgorithmForSignature quacKem quacSign quacSucceeded
+      realClock
+    `,
+    types: `
+      BackoffOptions BatchOptions ClearableFault DeviceSnapshot DeviceState EmulatedFault EmulatedQuacOptions
+      HistogramSnapshot KeyPoolOptions LabelledCount MetricsOptions QuacAlgorithmId QuacAlgorithmName
+      QuacAlgorithmParameters QuacBatchItem QuacBatchItemResult QuacBatchOptions QuacBatchResult QuacClock QuacDevice
+      QuacHealth QuacKemParameters QuacKeyAttributes QuacKeyHandle QuacKeyRef QuacLibrary QuacMetricsSnapshot QuacPool
+      QuacPoolOptions QuacProvider QuacProviderOptions QuacResultCode QuacResultName QuacSignOptions
+      QuacSignParameters QuacStoredKey StoredKeyOptions
     `,
   },
   'testing': {
@@ -149,7 +166,7 @@ function exportedNames(entry: Entry | 'root'): { values: string[]; types: string
 }
 
 describe('package.json exports', () => {
-  it('names the root, the six entries and package.json, each built from its src index', () => {
+  it('names the root, the seven entries and package.json, each built from its src index', () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { exports: Record<string, unknown> };
     const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' } };
     for (const e of ENTRIES) expected[`./${e}`] = { types: `./dist/${e}/index.d.ts`, import: `./dist/${e}/index.js` };

@@ -2,7 +2,7 @@
  * `pqtls/hw`: hardware crypto backends beside the software provider. The
  * QUAC 100 device layer (its C API as an async interface, the algorithm table)
  * and the emulated card run in every runtime; the native binding loads Node's
- * FFI lazily and is imported from its own module only when asked for.
+ * FFI lazily and is exported from `pqtls/node` (`nativeQuacLibrary`).
  */
 export {
   QuacResult, QuacError, QuacAlgorithm, QuacHealthStatus, QUAC_INIT_FIPS_MODE, quacSucceeded,

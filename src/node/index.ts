@@ -20,6 +20,7 @@ export { PqTlsSocket } from './socket.js';
 export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './crypto-provider.js';
 export { FileSessionStore } from './session-file.js';
 export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions } from './quic.js';
+export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 

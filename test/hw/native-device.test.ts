@@ -3,7 +3,10 @@
  * libquac100.so with the ABI of src/hw/quac100/quac100.h, computed by the
  * interop peers' OpenSSL 3.5 — and NativeQuac100 drives it through koffi:
  * every function, cross-checked against noble's FIPS 203 / FIPS 204, then
- * the shared device conformance suite (device-conformance.ts).
+ * the shared device conformance suite (device-conformance.ts), then the
+ * whole provider suite (provider-conformance.ts: every group, every ML-DSA
+ * scheme, device-held keys, FIPS) and the Wycheproof ML-KEM / ML-DSA suite
+ * (wycheproof-conformance.ts) with the QUAC provider on the double.
  *
  * That libcrypto needs a newer glibc than Debian 12's, so this file runs
  * twice (native-double.ts says why): in the vitest worker it builds the
@@ -20,15 +23,23 @@ import { ConfigError } from '../../src/errors.js';
 import { nativeQuacLibrary } from '../../src/hw/quac100/native.js';
 import { repoRoot } from '../helpers/peer-install.js';
 import { interopDisabled, requirePeer, runPeer } from '../helpers/peers.js';
+import { realClock } from '../../src/hw/quac100/clock.js';
 import { deviceConformance } from './device-conformance.js';
 import { buildDouble, trixieNode, trixieTree } from './native-double.js';
 import { nativeDeviceSuite } from './native-suite.js';
+import { providerConformance } from './provider-conformance.js';
+import type { MakeCards } from './quac-fixture.js';
+import { wycheproofConformance } from './wycheproof-conformance.js';
 
 const innerLibrary = process.env['PQTLS_QUAC_DOUBLE'];
 
 if (innerLibrary !== undefined) {
   nativeDeviceSuite(innerLibrary);
   deviceConformance('NativeQuac100 over koffi, OpenSSL 3.5 double', () => nativeQuacLibrary({ library: innerLibrary }));
+  // A real library in real time: its randomness is its own (OpenSSL's DRBG), so the seed goes unused.
+  const nativeCards: MakeCards = () => ({ library: nativeQuacLibrary({ library: innerLibrary }), clock: realClock });
+  providerConformance('NativeQuac100 over koffi, OpenSSL 3.5 double', nativeCards);
+  wycheproofConformance('NativeQuac100 over koffi, OpenSSL 3.5 double', nativeCards);
 } else {
   describe('NativeQuac100 without a usable library', () => {
     it('a library path that does not exist is a ConfigError naming the path and how to set it', async () => {
@@ -100,11 +111,24 @@ if (innerLibrary !== undefined) {
         'ML-KEM-768 (FIPS 203): device keygen, encaps and decaps agree with noble both ways',
         'ML-DSA-65 (FIPS 204): stored-key signatures verify with noble, hedged and deterministic, with a context',
         'FIPS mode does not use a stored key generated outside it',
+        // the provider suite (test/hw/provider-conformance.ts) with the QUAC provider on the double
+        'X25519MLKEM768: QUAC server (device ML-DSA key) ↔ noble client, then QUAC client ↔ noble server',
+        'SecP384r1MLKEM1024: QUAC server (device ML-DSA key) ↔ noble client, then QUAC client ↔ noble server',
+        'MLKEM512: QUAC server (device ML-DSA key) ↔ noble client, then QUAC client ↔ noble server',
+        "ml-dsa-87: a card-held key signs the server CertificateVerify (draft-ietf-tls-mldsa) over X25519MLKEM768; the card verifies a noble server's",
+        'ml-dsa-44: generateKeyPair makes a stored, non-extractable key; it signs on the card, verifies anywhere, and export is refused',
+        'QUIC (RFC 9001): a QUAC server with a device-held ML-DSA key completes a handshake with a noble client; AEAD and header protection run in software',
+        'FIPS mode: the card self-tests, non-approved algorithms are refused, and a SecP256r1MLKEM768 handshake with a device key completes',
+        // the Wycheproof suite (test/hw/wycheproof-conformance.ts)
+        'mlkem_512_test.json', 'mlkem_768_test.json', 'mlkem_1024_test.json',
+        "mlkem_768_semi_expanded_decaps_test.json: a bad ciphertext length is the peer's illegal_parameter, a bad key our internal_error",
+        'mldsa_44_verify_test.json', 'mldsa_65_verify_test.json', 'mldsa_87_verify_test.json',
       ]) {
         expect(titles).toContain(expected);
       }
       expect(results.numPassedTests).toBe(results.numTotalTests);
-      expect(results.numTotalTests).toBeGreaterThanOrEqual(40);
+      // 42 native and device-conformance tests, 18 provider, 7 Wycheproof.
+      expect(results.numTotalTests).toBeGreaterThanOrEqual(67);
     }, 240_000);
   });
 }

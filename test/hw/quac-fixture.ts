@@ -3,8 +3,9 @@
  * and device service times cost nothing real), a seeded QRNG, and a software
  * provider wrapped in a spy that records what the QUAC provider hands it.
  */
-import { VirtualClock } from '../../src/hw/quac100/clock.js';
-import type { QuacDevice } from '../../src/hw/quac100/device.js';
+import { onTestFinished } from 'vitest';
+import { VirtualClock, type QuacClock } from '../../src/hw/quac100/clock.js';
+import type { QuacDevice, QuacLibrary } from '../../src/hw/quac100/device.js';
 import { EmulatedQuacLibrary, type EmulatedQuacOptions } from '../../src/hw/quac100/emulated.js';
 import { createQuacProvider, type QuacProvider, type QuacProviderOptions } from '../../src/hw/quac100/provider.js';
 import { createNobleProvider, groupName, type CryptoProvider, type KeyExchange, type NamedGroup } from '../../src/pq/index.js';
@@ -98,4 +99,51 @@ export function override(d: QuacDevice, methods: Partial<QuacDevice>): QuacDevic
       .map((m) => [m, (d[m] as (...a: unknown[]) => unknown).bind(d)]),
   );
   return { ...(bound as unknown as QuacDevice), index: d.index, ...methods };
+}
+
+/**
+ * Where a suite that must hold for every QUAC 100 implementation gets its
+ * cards: a fresh, not yet initialised library and the clock the provider
+ * batches on — the emulator in virtual time, or the native binding over a real
+ * library in real time. `seed` seeds whatever the implementation lets a test seed.
+ */
+export type MakeCards = (seed: string) => { readonly library: QuacLibrary; readonly clock: QuacClock };
+
+/** The emulated card in virtual time, with a seeded QRNG. */
+export const emulatedCards: MakeCards = (seed) => {
+  const clock = new VirtualClock();
+  return { library: new EmulatedQuacLibrary({ devices: 1, clock, random: seededRandom(`${seed}/qrng`) }), clock };
+};
+
+export interface CardsFixture {
+  readonly clock: QuacClock;
+  readonly lib: QuacLibrary;
+  readonly soft: SoftwareSpy;
+  readonly quac: QuacProvider;
+  readonly devices: readonly QuacDevice[];
+}
+
+/**
+ * {@link quacFixture} over any implementation: initialises `cards`' library
+ * (FIPS as the provider options say), opens every device, and builds a
+ * provider over them with a software spy. When the test ends the provider is
+ * closed, the devices too and the library shut down, so the next test can open
+ * them again (a real library refuses to open a device twice: BUSY).
+ */
+export async function cardsFixture(cards: MakeCards, o: Pick<FixtureOptions, 'seed' | 'provider'> = {}): Promise<CardsFixture> {
+  const seed = o.seed ?? 'quac';
+  const { library: lib, clock } = cards(seed);
+  await lib.init({ fips: o.provider?.fips === true });
+  const devices: QuacDevice[] = [];
+  let quac: QuacProvider | undefined;
+  onTestFinished(async () => {
+    await quac?.close();
+    await Promise.allSettled(devices.map((d) => d.close()));
+    await lib.shutdown();
+  });
+  const n = await lib.deviceCount();
+  for (let i = 0; i < n; i++) devices.push(await lib.open(i));
+  const soft = softwareSpy(`${seed}/software`);
+  quac = await createQuacProvider({ keyPool: false, ...o.provider, devices, software: soft.provider, clock });
+  return { clock, lib, soft, quac, devices };
 }

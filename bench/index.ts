@@ -17,6 +17,7 @@ const MODULES: readonly string[] = [
   'tls-resumption',
   'adversarial',
   'slh-dsa',
+  'quac',
 ];
 
 type Bench = () => Promise<string>;

@@ -117,6 +117,10 @@ describe('pqtls cert with keys on the (emulated) QUAC 100 card', () => {
     const slh = await run('cert', 'ca', ...card, '--new-key', 'quac:slh', '--alg', 'slh-dsa-sha2-128s', '--subject', 'CN=x', '--out', f('slh'));
     expect(slh.code).toBe(2);
     expect(slh.err).toContain('the QUAC card holds ML-DSA keys, not slh-dsa-sha2-128s');
+    // --quac native loads the vendor library named by --quac-library: a missing one is a one-line error, not a crash.
+    const native = await run('cert', 'csr', '--quac', 'native', '--quac-library', f('missing/libquac100.so'), '--new-key', 'quac:x', '--dns', 'x.test');
+    expect(native.code).toBe(1);
+    expect(native.err).toContain(`cannot load the QUAC 100 library '${f('missing/libquac100.so')}'`);
     const file = await run('cert', 'leaf', ...card, '--ca', f('root'), '--key', f('some.pem'), '--dns', 'x.test', '--out', f('file'));
     expect(file.code).toBe(2);
     expect(file.err).toContain('name a key on the card here (quac:LABEL)');

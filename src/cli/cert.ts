@@ -196,10 +196,11 @@ with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
       const newKey = v['new-key'];
       if ((typeof keyFile === 'string') === (typeof newKey === 'string')) throw new UsageError('give exactly one of --key FILE and --new-key FILE');
       const out = typeof v['out'] === 'string' ? v['out'] : undefined;
-      const onCard = await cardKey(v, card, false, true);
-      for (const f of [onCard ? undefined : newKey, out]) {
+      const newKeyFile = typeof newKey === 'string' && quacLabel(newKey) === undefined ? newKey : undefined;
+      for (const f of [newKeyFile, out]) {
         if (typeof f === 'string' && existsSync(f) && !v['force']) throw new UsageError(`${f} already exists (use --force to overwrite)`);
       }
+      const onCard = await cardKey(v, card, false, true);
       let keyPair: KeyPair;
       if (onCard) {
         keyPair = onCard.keyPair;
@@ -467,6 +468,12 @@ async function cardKey(
   if (key !== undefined) {
     if (v['alg'] !== undefined) throw new UsageError('--alg applies only to --new-key (the card knows the key\'s algorithm)');
     return { keyPair: await card.storedKey(label), label, created: false };
+  }
+  // A key made on the card stays there: refuse before making it what write() would refuse after.
+  const out = v['out'];
+  if (!fileAllowed && typeof out === 'string' && !v['force']) {
+    const existing = ['cert.pem', 'chain.pem', 'root.pem', 'key.quac'].map((n) => join(out, n)).filter((p) => existsSync(p));
+    if (existing.length) throw new UsageError(`${existing.join(', ')} already exist (use --force to overwrite)`);
   }
   const alg = algOf(v, forCa);
   if (alg !== 'ml-dsa-44' && alg !== 'ml-dsa-65' && alg !== 'ml-dsa-87') throw new UsageError(`the QUAC card holds ML-DSA keys, not ${alg}`);

@@ -114,6 +114,11 @@ describe('pqtls cert with keys on the (emulated) QUAC 100 card', () => {
     const noState = await run('cert', 'ca', '--quac', 'emulated', '--new-key', 'quac:x', '--subject', 'CN=x', '--out', f('nostate'));
     expect(noState.code).toBe(2);
     expect(noState.err).toContain('--quac emulated needs --quac-state FILE');
+    // An --out that would be refused is refused before the card makes a key it would then hold for nothing.
+    const taken = await run('cert', 'ca', ...card, '--new-key', 'quac:orphan', '--subject', 'CN=x', '--out', f('root'));
+    expect(taken.code).toBe(2);
+    expect(taken.err).toContain('already exist (use --force to overwrite)');
+    expect((await run('cert', 'csr', ...card, '--key', 'quac:orphan', '--dns', 'x.test')).err).toContain('no QUAC device in the rotation holds a key labelled "orphan"');
     const slh = await run('cert', 'ca', ...card, '--new-key', 'quac:slh', '--alg', 'slh-dsa-sha2-128s', '--subject', 'CN=x', '--out', f('slh'));
     expect(slh.code).toBe(2);
     expect(slh.err).toContain('the QUAC card holds ML-DSA keys, not slh-dsa-sha2-128s');

@@ -104,7 +104,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer nativeQuacLibrary quicConnect
+      createServer fileQuacStorage nativeQuacLibrary quicConnect
     `,
     types: `
       ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
@@ -119,7 +119,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       realClock rotateStoredKey
     `,
     types: `
-      BackoffOptions BatchOptions ClearableFault DeviceSnapshot DeviceState EmulatedFault EmulatedQuacOptions
+      BackoffOptions BatchOptions ClearableFault DeviceSnapshot DeviceState EmulatedFault EmulatedQuacOptions EmulatedQuacStorage
       HistogramSnapshot KeyPoolOptions KeyRotationOptions LabelledCount MetricsOptions QuacAlgorithmId QuacAlgorithmName
       QuacAlgorithmParameters QuacBatchItem QuacBatchItemResult QuacBatchOptions QuacBatchResult QuacClock QuacDevice
       QuacHealth QuacKemParameters QuacKeyAttributes QuacKeyHandle QuacKeyRef QuacLibrary QuacMetricsSnapshot QuacPool

@@ -19,6 +19,7 @@ export {
   EmulatedQuac100, EmulatedQuacLibrary, emulatedQuacLibrary, EMULATED_RELATIVE_COST,
   type EmulatedQuacOptions, type EmulatedFault, type ClearableFault,
 } from './quac100/emulated.js';
+export type { EmulatedQuacStorage } from './quac100/card-state.js';
 export {
   createQuacProvider, type QuacProvider, type QuacProviderOptions, type StoredKeyOptions, type QuacKeyRef,
 } from './quac100/provider.js';

@@ -21,6 +21,7 @@ export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './cryp
 export { FileSessionStore } from './session-file.js';
 export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions, type QuicServerSocket } from './quic.js';
 export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
+export { fileQuacStorage } from './quac-state.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 

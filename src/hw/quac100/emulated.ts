@@ -35,6 +35,11 @@
  *   flash): persistent keys survive close, shutdown and re-init of that
  *   object; session keys belong to the device handle that made them and vanish
  *   when it closes. No key is ever extractable. Handles are never reused.
+ *   With a `storage` (card-state.ts) the flash outlives the process: the
+ *   persistent keys and the handle counter are loaded when the library object
+ *   is made and saved on every persistent key's creation and destruction (so
+ *   after a restart a handle may come back only if it named a session key,
+ *   which died with its process; never a persistent key's).
  * - FIPS mode (`init({ fips: true })`): the known-answer self-tests
  *   (self-test.ts) run at init and at every open; a card that fails is in the
  *   error state for good (every call SELF_TEST_FAILED) — it is never used.
@@ -53,6 +58,7 @@ import {
   type QuacDevice, type QuacHealth, type QuacKeyAttributes, type QuacKeyHandle, type QuacLibrary, type QuacSignOptions, type QuacStoredKey,
 } from './device.js';
 import { DSA_IMPL, KEM_IMPL, runKnownAnswerTests } from './self-test.js';
+import { decodeCardState, encodeCardState, type EmulatedQuacStorage, type PersistedCard } from './card-state.js';
 
 /**
  * Compute cost of each operation relative to an ML-KEM-768 encapsulation,
@@ -102,6 +108,11 @@ export interface EmulatedQuacOptions {
   readonly maxStoredKeys?: number;
   readonly entropy?: { readonly capacityBits?: number; readonly refillBitsPerSecond?: number; readonly lowThresholdBits?: number };
   readonly thermal?: { readonly ambientC?: number; readonly fullLoadRiseC?: number; readonly timeConstantS?: number; readonly limitC?: number };
+  /**
+   * The cards' flash across processes (persistent keys, handle counters); default none, so
+   * persistent keys last as long as the library object. `fileQuacStorage(path)` in `pqtls/node` keeps it in a file.
+   */
+  readonly storage?: EmulatedQuacStorage;
 }
 
 /**
@@ -195,6 +206,18 @@ class EmulatedCard {
 
   newHandle(): QuacKeyHandle {
     return this.nextHandle++;
+  }
+
+  /** What the flash holds: the persistent keys and the handle counter. */
+  persisted(): PersistedCard {
+    const keys = [...this.keys.values()].filter((k) => k.persistent)
+      .map(({ handle, alg, label, fipsGenerated, publicKey, secretKey }) => ({ handle, alg, label, fipsGenerated, publicKey, secretKey }));
+    return { nextHandle: this.nextHandle, keys };
+  }
+
+  restore(state: PersistedCard): void {
+    for (const k of state.keys) this.keys.set(k.handle, { ...k, persistent: true, session: undefined });
+    if (state.nextHandle > this.nextHandle) this.nextHandle = state.nextHandle;
   }
 
   inject(f: EmulatedFault): void {
@@ -506,6 +529,16 @@ export class EmulatedQuac100 implements QuacDevice {
     this.card.keys.set(handle, {
       handle, alg, label, persistent, publicKey, secretKey, session: persistent ? undefined : this.session, fipsGenerated: this.fips,
     });
+    if (persistent) {
+      try {
+        this.lib.persist();
+      } catch (e) {
+        // A key the flash did not take does not exist: the caller must not believe it survives a restart.
+        this.card.keys.delete(handle);
+        secretKey.fill(0);
+        fail(QuacResult.INTERNAL, op, `key storage write failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     return { handle, publicKey: publicKey.slice() };
   }
 
@@ -648,8 +681,17 @@ export class EmulatedQuac100 implements QuacDevice {
     const op = 'quac_key_destroy';
     return this.call(op, EMULATED_RELATIVE_COST.keyManagement, () => {
       const key = this.key(handle, op);
-      key.secretKey.fill(0);
       this.card.keys.delete(key.handle);
+      if (key.persistent) {
+        try {
+          this.lib.persist();
+        } catch (e) {
+          // Still in the flash, so still on the card.
+          this.card.keys.set(key.handle, key);
+          fail(QuacResult.INTERNAL, op, `key storage write failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      key.secretKey.fill(0);
     });
   }
 
@@ -821,12 +863,24 @@ export class EmulatedQuacLibrary implements QuacLibrary {
   private readonly cards: EmulatedCard[];
   private initialized: { fips: boolean } | undefined;
   private readonly opened = new Set<EmulatedQuac100>();
+  private readonly storage: EmulatedQuacStorage | undefined;
 
+  /** @throws ConfigError when `storage` holds a state this library cannot restore in full. */
   constructor(options: EmulatedQuacOptions = {}) {
     this.options = resolveOptions(options);
     const n = options.devices ?? 1;
     if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError('emulated QUAC 100: devices must be an integer in 0..64');
     this.cards = Array.from({ length: n }, (_, i) => new EmulatedCard(i, this.options));
+    this.storage = options.storage;
+    const state = this.storage?.load();
+    if (state !== undefined) {
+      for (const [i, card] of decodeCardState(state, n, this.options.maxStoredKeys).entries()) this.cards[i]?.restore(card);
+    }
+  }
+
+  /** @internal Writes every card's flash to the storage (no-op without one). */
+  persist(): void {
+    this.storage?.save(encodeCardState(this.cards.map((c) => c.persisted())));
   }
 
   /** Arms a fault on card `index` before or after it is opened. */

@@ -1,0 +1,114 @@
+/**
+ * `--quac emulated|native` for `pqtls server`: the QUAC 100 provider, a key
+ * on the card named `quac:LABEL` where a key file is accepted, and the
+ * provider's metrics in Prometheus text on `GET /metrics`.
+ */
+import { createServer as httpCreateServer, type Server as HttpServer } from 'node:http';
+import { equalBytes } from '../bytes.js';
+import { PqtlsError } from '../errors.js';
+import { EmulatedQuacLibrary } from '../hw/quac100/emulated.js';
+import type { QuacLibrary } from '../hw/quac100/device.js';
+import { prometheusText } from '../hw/quac100/metrics.js';
+import { nativeQuacLibrary } from '../hw/quac100/native.js';
+import { createQuacProvider, type QuacKeyRef, type QuacProvider } from '../hw/quac100/provider.js';
+import { fileQuacStorage } from '../node/quac-state.js';
+import { pemCertificates } from '../tls13/credentials.js';
+import type { CertifiedKey } from '../tls13/config.js';
+import type { KeyAlgorithm } from '../pq/ids.js';
+import type { CryptoProvider } from '../pq/provider.js';
+import { parseCertificate } from '../x509/certificate.js';
+import { CliError, UsageError } from './command.js';
+
+export const QUAC_KEY_PREFIX = 'quac:';
+
+export interface QuacCliOptions {
+  /** `emulated` or `native`. */
+  readonly kind: string;
+  /** --quac-library, else $QUAC100_LIBRARY (the native binding's own default). */
+  readonly library?: string;
+  /** --quac-state, else $QUAC_EMULATOR_STATE: the emulated card's flash in a file. */
+  readonly state?: string;
+  /** --quac-batch (default on, with the provider's batch defaults); off sends each operation in its own call. */
+  readonly batch: boolean;
+  /** For everything but ML-KEM and ML-DSA (--provider). */
+  readonly software: CryptoProvider;
+}
+
+/** The QUAC provider the flags ask for; a library or card that cannot be used is a {@link CliError}. */
+export async function quacProvider(o: QuacCliOptions): Promise<QuacProvider> {
+  let library: QuacLibrary;
+  if (o.kind === 'emulated') {
+    const state = o.state ?? process.env.QUAC_EMULATOR_STATE;
+    library = new EmulatedQuacLibrary(state ? { storage: fileQuacStorage(state) } : {});
+  } else if (o.kind === 'native') {
+    if (o.state !== undefined) throw new UsageError('--quac-state is for --quac emulated (a real card keeps its own keys)');
+    library = nativeQuacLibrary(o.library !== undefined ? { library: o.library } : {});
+  } else {
+    throw new UsageError(`unknown --quac "${o.kind}" (emulated or native)`);
+  }
+  if (o.kind === 'emulated' && o.library !== undefined) throw new UsageError('--quac-library is for --quac native');
+  try {
+    // A server has no use for pre-generated client key shares; batch size 1 is one operation per device call.
+    return await createQuacProvider({ library, software: o.software, keyPool: false, ...(o.batch ? {} : { batch: { maxSize: 1 } }) });
+  } catch (e) {
+    if (e instanceof PqtlsError) throw new CliError(`cannot use the QUAC 100 (${o.kind}): ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The chain in `chainPem` with the card's key `label` as its private key:
+ * the leaf must certify that key's public key, or the handshake could never
+ * verify.
+ */
+export async function quacCredentials(
+  provider: QuacProvider, label: string, chainPem: string, certFile: string,
+): Promise<CertifiedKey & { readonly keyAlgorithm: KeyAlgorithm }> {
+  let key;
+  try {
+    key = await provider.storedKey(label);
+  } catch (e) {
+    if (e instanceof PqtlsError) throw new CliError(`--key ${QUAC_KEY_PREFIX}${label}: ${e.message}`);
+    throw e;
+  }
+  const chain = pemCertificates(chainPem);
+  const leaf = chain[0];
+  if (!leaf) throw new CliError(`--cert ${certFile} holds no certificate`);
+  let leafKey: Uint8Array;
+  try {
+    leafKey = parseCertificate(leaf).publicKey.publicKey;
+  } catch (e) {
+    if (e instanceof PqtlsError) throw new CliError(`--cert ${certFile}: ${e.message}`);
+    throw e;
+  }
+  if (!equalBytes(leafKey, key.publicKey)) {
+    throw new CliError(`--cert ${certFile} does not certify the key ${QUAC_KEY_PREFIX}${label} on the card (its public key differs)`);
+  }
+  return { chain, privateKey: key.privateKey, keyAlgorithm: (key.privateKey as QuacKeyRef).algorithm };
+}
+
+/** `GET /metrics` on 127.0.0.1:`port` in Prometheus text; resolves with the port it listens on. */
+export async function serveMetrics(provider: QuacProvider, port: number): Promise<{ server: HttpServer; port: number }> {
+  const server = httpCreateServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(prometheusText(provider.metrics()));
+  });
+  // A scraper that holds its connection open must not keep the server process alive after it closes.
+  server.keepAliveTimeout = 1000;
+  server.headersTimeout = 5000;
+  server.requestTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((e: unknown) => {
+    throw new CliError(`cannot serve metrics on 127.0.0.1:${port}: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  const a = server.address();
+  return { server, port: typeof a === 'object' && a ? a.port : port };
+}

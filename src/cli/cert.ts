@@ -7,6 +7,8 @@
  *   key.pem    its PKCS #8 private key (ML-DSA in seed form unless --key-format says otherwise), mode 0600
  *   chain.pem  the certificate followed by the intermediates above it (root excluded): what a server sends
  *   root.pem   the trust anchor the chain leads to (for --CAfile / trustAnchors)
+ * With --key/--new-key quac:LABEL the key is on a QUAC 100 card instead: no
+ * key.pem, but key.quac naming the card key (so --ca DIR finds it there).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,9 @@ import {
 } from '../x509/index.js';
 import { DEFAULT_CSR_LIMITS, certificationRequestToPem, createCertificationRequest, issueLeafFromRequest } from '../x509/csr.js';
 import { UsageError, type CliCommand, type CliIo } from './command.js';
+import { equalBytes } from '../bytes.js';
+import type { QuacProvider } from '../hw/quac100/provider.js';
+import { openQuacCard, quacHelp, quacLabel, quacOptions } from './quac-card.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,7 +34,8 @@ interface Sub {
   readonly summary: string;
   readonly usage: string;
   readonly options: Options;
-  run(values: Values, positionals: string[], io: CliIo, provider: CryptoProvider): Promise<number>;
+  /** `card`: the QUAC provider when --quac is given (then also `provider`), for quac:LABEL keys. */
+  run(values: Values, positionals: string[], io: CliIo, provider: CryptoProvider, card: QuacProvider | undefined): Promise<number>;
 }
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -45,6 +51,9 @@ const issueOptions = {
   'not-before': { type: 'string' },
   'key-format': { type: 'string' },
   force: { type: 'boolean' },
+  key: { type: 'string' },
+  'new-key': { type: 'string' },
+  ...quacOptions,
 } as const satisfies Options;
 
 const issueHelp = `
@@ -55,6 +64,9 @@ const issueHelp = `
   --not-before TIME    ISO 8601 start of validity (default: now)
   --key-format F       ML-DSA private key form: seed (default, RFC 9881 recommended), expanded, both
   --force              overwrite existing files in DIR
+  --key quac:LABEL     use the ML-DSA key LABEL on the QUAC card (needs --quac): signing happens on
+                       the card, no key.pem is written (key.quac names the card key instead)
+  --new-key quac:LABEL generate the --alg ML-DSA key on the card under LABEL (non-extractable)${quacHelp}
   -h, --help           this help`;
 
 const subs: Record<string, Sub> = {
@@ -68,12 +80,13 @@ Creates a self-signed root: basicConstraints CA (critical), keyUsage keyCertSign
   --path-len N         basicConstraints pathLenConstraint${issueHelp.replace('validity in days from --not-before', 'validity in days from --not-before (default 3650)')}
 `,
     options: { ...issueOptions, 'path-len': { type: 'string' } },
-    async run(v, _p, io, provider) {
+    async run(v, _p, io, provider, card) {
       const validity = validityOf(v, io, 3650);
+      const onCard = await cardKey(v, card, true);
       const issued = await generateRoot({
-        provider, algorithm: algOf(v, true), subject: required(v, 'subject'), ...validity, ...pathLenOf(v),
+        provider, algorithm: algOf(v, true), subject: required(v, 'subject'), ...validity, ...pathLenOf(v), ...(onCard && { keyPair: onCard.keyPair }),
       });
-      return write(v, io, provider, issued, [], issued.certificate);
+      return write(v, io, provider, onCard ? { certificate: issued.certificate } : issued, [], issued.certificate, onCard?.label);
     },
   },
   intermediate: {
@@ -87,12 +100,14 @@ Creates an intermediate CA signed by the CA in DIR (its cert.pem and key.pem).
   --path-len N         basicConstraints pathLenConstraint${issueHelp.replace('validity in days from --not-before', 'validity in days from --not-before (default 1825)')}
 `,
     options: { ...issueOptions, ca: { type: 'string' }, 'path-len': { type: 'string' } },
-    async run(v, _p, io, provider) {
-      const ca = await loadCa(required(v, 'ca'), provider);
+    async run(v, _p, io, provider, card) {
+      const ca = await loadCa(required(v, 'ca'), provider, card);
+      const onCard = await cardKey(v, card, true);
       const issued = await issueIntermediate({
         provider, issuer: ca.credentials, algorithm: algOf(v, true), subject: required(v, 'subject'), ...validityOf(v, io, 1825), ...pathLenOf(v),
+        ...(onCard && { keyPair: onCard.keyPair }),
       });
-      return write(v, io, provider, issued, ca.chain, ca.root);
+      return write(v, io, provider, onCard ? { certificate: issued.certificate } : issued, ca.chain, ca.root, onCard?.label);
     },
   },
   leaf: {
@@ -120,8 +135,8 @@ and a critical extension this CA does not understand makes it refuse the request
       ...issueOptions, ca: { type: 'string' }, dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true },
       eku: { type: 'string', multiple: true }, csr: { type: 'string' },
     },
-    async run(v, _p, io, provider) {
-      const ca = await loadCa(required(v, 'ca'), provider);
+    async run(v, _p, io, provider, card) {
+      const ca = await loadCa(required(v, 'ca'), provider, card);
       const dns = strings(v['dns']);
       const ip = strings(v['ip']);
       const eku = strings(v['eku']).map((e): KeyPurpose => {
@@ -130,7 +145,7 @@ and a critical extension this CA does not understand makes it refuse the request
       });
       const subject = typeof v['subject'] === 'string' ? { subject: v['subject'] } : {};
       if (typeof v['csr'] === 'string') {
-        for (const flag of ['alg', 'key-format']) if (v[flag] !== undefined) throw new UsageError(`--${flag} does not apply with --csr (the key is the request's)`);
+        for (const flag of ['alg', 'key-format', 'key', 'new-key']) if (v[flag] !== undefined) throw new UsageError(`--${flag} does not apply with --csr (the key is the request's)`);
         const certificate = await issueLeafFromRequest({
           provider, issuer: ca.credentials, request: readRequest(v['csr']), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
           ...validityOf(v, io, 365),
@@ -138,11 +153,12 @@ and a critical extension this CA does not understand makes it refuse the request
         return write(v, io, provider, { certificate }, ca.chain, ca.root);
       }
       if (dns.length + ip.length === 0) throw new UsageError('a leaf needs at least one --dns or --ip');
+      const onCard = await cardKey(v, card, false);
       const issued = await issueLeaf({
         provider, issuer: ca.credentials, algorithm: algOf(v, false), dns, ip, ...subject, ...(eku.length && { extKeyUsage: eku }),
-        ...validityOf(v, io, 365),
+        ...validityOf(v, io, 365), ...(onCard && { keyPair: onCard.keyPair }),
       });
-      return write(v, io, provider, issued, ca.chain, ca.root);
+      return write(v, io, provider, onCard ? { certificate: issued.certificate } : issued, ca.chain, ca.root, onCard?.label);
     },
   },
   csr: {
@@ -153,23 +169,24 @@ Writes a PKCS #10 certification request (PEM), signed with the key it asks to ha
 the DNS names and IP addresses go into an extensionRequest subjectAltName. A CA issues from it
 with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
 
-  --key FILE           the PKCS #8 private key to certify (PEM)
-  --new-key FILE       generate a new key of --alg and write it to FILE (mode 0600)
+  --key FILE           the PKCS #8 private key to certify (PEM); quac:LABEL for a key on the card
+  --new-key FILE       generate a new key of --alg and write it to FILE (mode 0600); quac:LABEL
+                       generates it on the card instead (ML-DSA, non-extractable, no file written)
   --alg ALG            key algorithm for --new-key: ${ALGS} (default ml-dsa-65)
   --key-format F       ML-DSA form of the --new-key file: seed (default), expanded, both
   --subject DN         e.g. "CN=www.example.com,O=Example"; default "CN=<first --dns or --ip>"
   --dns NAME           DNS subjectAltName to ask for (repeatable)
   --ip ADDR            IP-address subjectAltName to ask for (repeatable)
   --out FILE           where to write the request (default: standard output)
-  --force              overwrite existing files
+  --force              overwrite existing files${quacHelp}
   -h, --help           this help
 `,
     options: {
       ...help, key: { type: 'string' }, 'new-key': { type: 'string' }, alg: { type: 'string' }, 'key-format': { type: 'string' },
       subject: { type: 'string' }, dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true }, out: { type: 'string' },
-      force: { type: 'boolean' },
+      force: { type: 'boolean' }, ...quacOptions,
     },
-    async run(v, _p, io, provider) {
+    async run(v, _p, io, provider, card) {
       const dns = strings(v['dns']);
       const ip = strings(v['ip']);
       const first = dns[0] ?? ip[0];
@@ -179,11 +196,15 @@ with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
       const newKey = v['new-key'];
       if ((typeof keyFile === 'string') === (typeof newKey === 'string')) throw new UsageError('give exactly one of --key FILE and --new-key FILE');
       const out = typeof v['out'] === 'string' ? v['out'] : undefined;
-      for (const f of [newKey, out]) {
+      const newKeyFile = typeof newKey === 'string' && quacLabel(newKey) === undefined ? newKey : undefined;
+      for (const f of [newKeyFile, out]) {
         if (typeof f === 'string' && existsSync(f) && !v['force']) throw new UsageError(`${f} already exists (use --force to overwrite)`);
       }
+      const onCard = await cardKey(v, card, false, true);
       let keyPair: KeyPair;
-      if (typeof newKey === 'string') {
+      if (onCard) {
+        keyPair = onCard.keyPair;
+      } else if (typeof newKey === 'string') {
         keyPair = await provider.generateKeyPair(algOf(v, false));
         writeFileSync(newKey, await exportPrivateKeyPem(provider, keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) }), { mode: 0o600 });
       } else {
@@ -197,7 +218,8 @@ with \`pqtls cert leaf --csr FILE\` or \`openssl x509 -req\`.
         io.out(pem);
       } else {
         writeFileSync(out, pem);
-        io.out(`wrote ${[...(typeof newKey === 'string' ? [newKey] : []), out].join(', ')}\n`);
+        io.out(`${onCard?.created ? `made ${onCard.keyPair.privateKey.algorithm} key quac:${onCard.label} on the card\n` : ''}`
+          + `wrote ${[...(typeof newKey === 'string' && !onCard ? [newKey] : []), out].join(', ')}\n`);
       }
       return 0;
     },
@@ -271,7 +293,7 @@ function certUsage(): string {
     '  key.pem    its PKCS #8 private key (mode 0600)',
     '  chain.pem  the certificate and the intermediates above it (what a server sends)',
     '  root.pem   the root it chains to (the trust anchor)',
-    '(leaf --csr writes no key.pem: the key stays with whoever made the request)',
+    '(leaf --csr and a card key write no key.pem: the key stays with whoever made the request, or on the card)',
     '',
     'Example:',
     '  pqtls cert ca --alg ml-dsa-65 --subject "CN=PQ root" --out pki/root',
@@ -279,6 +301,10 @@ function certUsage(): string {
     '  pqtls cert leaf --ca pki/int --alg ml-dsa-65 --dns localhost --ip 127.0.0.1 --out pki/server',
     '  pqtls cert csr --new-key web.key --alg ml-dsa-44 --dns www.example.com --out web.csr',
     '  pqtls cert leaf --ca pki/int --csr web.csr --out pki/web',
+    '',
+    'Keys on a QUAC 100 card (--quac emulated|native; never written out, key.quac names them):',
+    '  pqtls cert ca --quac emulated --quac-state card.json --new-key quac:root --subject "CN=PQ root" --out pki/root',
+    '  pqtls cert leaf --quac emulated --quac-state card.json --ca pki/root --new-key quac:web --dns localhost --out pki/web',
     '',
   ].join('\n');
 }
@@ -313,8 +339,10 @@ export const certCommand: CliCommand = {
       io.err(`pqtls cert ${name}: unexpected argument "${positionals[0] ?? ''}"\n\n${sub.usage}`);
       return 2;
     }
+    let card: QuacProvider | undefined;
     try {
-      return await sub.run(values, positionals, io, createNobleProvider());
+      card = await openQuacCard(values);
+      return await sub.run(values, positionals, io, card ?? createNobleProvider(), card);
     } catch (e) {
       if (e instanceof UsageError) {
         io.err(`pqtls cert ${name}: ${e.message}\n\n${sub.usage}`);
@@ -325,6 +353,8 @@ export const certCommand: CliCommand = {
         return 1;
       }
       throw e;
+    } finally {
+      await card?.close();
     }
   },
 };
@@ -389,24 +419,79 @@ interface LoadedCa {
   readonly root: Certificate;
 }
 
-async function loadCa(dir: string, provider: CryptoProvider): Promise<LoadedCa> {
+async function loadCa(dir: string, provider: CryptoProvider, card: QuacProvider | undefined): Promise<LoadedCa> {
   const [certificate] = parsePemChain(readFileSync(join(dir, 'cert.pem'), 'utf8'));
-  const keyPair = await importPrivateKeyPem(provider, readFileSync(join(dir, 'key.pem'), 'utf8'));
   const cert = certificate as Certificate;
+  const keyPair = !existsSync(join(dir, 'key.pem')) && existsSync(join(dir, 'key.quac'))
+    ? await caCardKey(dir, cert, card)
+    : await importPrivateKeyPem(provider, readFileSync(join(dir, 'key.pem'), 'utf8'));
   if (isSelfIssued(cert)) return { credentials: { certificate: cert, privateKey: keyPair.privateKey }, chain: [], root: cert };
   const chain = parsePemChain(readFileSync(join(dir, 'chain.pem'), 'utf8'));
   const [root] = parsePemChain(readFileSync(join(dir, 'root.pem'), 'utf8'));
   return { credentials: { certificate: cert, privateKey: keyPair.privateKey }, chain, root: root as Certificate };
 }
 
-/** Writes the files into --out DIR; key.pem only when we made the key (not for a --csr leaf). */
+/** The CA's key on the card, named in DIR/key.quac; it must be the key DIR/cert.pem certifies. */
+async function caCardKey(dir: string, cert: Certificate, card: QuacProvider | undefined): Promise<KeyPair> {
+  const spec = readFileSync(join(dir, 'key.quac'), 'utf8').trim();
+  const label = quacLabel(spec);
+  if (label === undefined) throw new ConfigError(`${join(dir, 'key.quac')}: not a quac:LABEL key name`);
+  if (!card) throw new UsageError(`the CA key of ${dir} is on a QUAC card (${spec}): give --quac emulated|native`);
+  const keyPair = await card.storedKey(label);
+  if (!equalBytes(keyPair.publicKey, cert.publicKey.publicKey)) {
+    throw new ConfigError(`the card's key ${spec} is not the key ${join(dir, 'cert.pem')} certifies (another card or state file?)`);
+  }
+  return keyPair;
+}
+
+/**
+ * The key --key/--new-key quac:LABEL names on the card (made there, persistent,
+ * for --new-key), or undefined when the key is not a card key. For ca,
+ * intermediate and leaf --key/--new-key take only quac:LABEL (a key file is
+ * certified through \`cert csr --key FILE\` and \`leaf --csr\`).
+ */
+async function cardKey(
+  v: Values, card: QuacProvider | undefined, forCa: boolean, fileAllowed = false,
+): Promise<{ keyPair: KeyPair; label: string; created: boolean } | undefined> {
+  const key = typeof v['key'] === 'string' ? v['key'] : undefined;
+  const newKey = typeof v['new-key'] === 'string' ? v['new-key'] : undefined;
+  if (key !== undefined && newKey !== undefined) throw new UsageError('give one of --key and --new-key');
+  const spec = key ?? newKey;
+  if (spec === undefined) return undefined;
+  const label = quacLabel(spec);
+  if (label === undefined) {
+    if (!fileAllowed) throw new UsageError(`--key and --new-key name a key on the card here (quac:LABEL), not "${spec}"`);
+    return undefined;
+  }
+  if (!card) throw new UsageError(`${spec} is a key on a QUAC card: give --quac emulated|native`);
+  if (v['key-format'] !== undefined) throw new UsageError('--key-format does not apply to a key on the card (it is never written out)');
+  if (key !== undefined) {
+    if (v['alg'] !== undefined) throw new UsageError('--alg applies only to --new-key (the card knows the key\'s algorithm)');
+    return { keyPair: await card.storedKey(label), label, created: false };
+  }
+  // A key made on the card stays there: refuse before making it what write() would refuse after.
+  const out = v['out'];
+  if (!fileAllowed && typeof out === 'string' && !v['force']) {
+    const existing = ['cert.pem', 'chain.pem', 'root.pem', 'key.quac'].map((n) => join(out, n)).filter((p) => existsSync(p));
+    if (existing.length) throw new UsageError(`${existing.join(', ')} already exist (use --force to overwrite)`);
+  }
+  const alg = algOf(v, forCa);
+  if (alg !== 'ml-dsa-44' && alg !== 'ml-dsa-65' && alg !== 'ml-dsa-87') throw new UsageError(`the QUAC card holds ML-DSA keys, not ${alg}`);
+  const existing = await card.storedKey(label).then(() => true, () => false);
+  if (existing) throw new ConfigError(`the card already holds a key labelled ${JSON.stringify(label)} (use --key ${spec})`);
+  return { keyPair: await card.createStoredKey(alg, label, { persistent: true }), label, created: true };
+}
+
+/** Writes the files into --out DIR; key.pem only when we made the key in software (not for a --csr leaf or a card key). */
 async function write(
   v: Values, io: CliIo, provider: CryptoProvider, issued: Pick<IssuedCertificate, 'certificate'> & Partial<IssuedCertificate>,
-  issuerChain: readonly Certificate[], root: Certificate,
+  issuerChain: readonly Certificate[], root: Certificate, cardLabel?: string,
 ): Promise<number> {
   const out = required(v, 'out');
   const [certFile, keyFile, chainFile, rootFile] = ['cert.pem', 'key.pem', 'chain.pem', 'root.pem'].map((f) => join(out, f)) as [string, string, string, string];
+  const cardFile = join(out, 'key.quac');
   const files = issued.keyPair ? [certFile, keyFile, chainFile, rootFile] : [certFile, chainFile, rootFile];
+  if (cardLabel !== undefined) files.push(cardFile);
   const existing = files.filter((f) => existsSync(f));
   if (existing.length && !v['force']) throw new UsageError(`${existing.join(', ')} already exist (use --force to overwrite)`);
   const key = issued.keyPair && (await exportPrivateKeyPem(provider, issued.keyPair.privateKey, { mlDsaFormat: keyFormatOf(v) }));
@@ -415,6 +500,7 @@ async function write(
   if (key !== undefined) writeFileSync(keyFile, key, { mode: 0o600 });
   writeFileSync(chainFile, chainToPem([issued.certificate, ...issuerChain]));
   writeFileSync(rootFile, certificateToPem(root));
+  if (cardLabel !== undefined) writeFileSync(cardFile, `quac:${cardLabel}\n`);
   io.out(`${formatCertificate(issued.certificate)}\nwrote ${files.join(', ')}\n`);
   return 0;
 }

@@ -1,60 +1,20 @@
 /**
- * `--quac emulated|native` for `pqtls server`: the QUAC 100 provider, a key
- * on the card named `quac:LABEL` where a key file is accepted, and the
- * provider's metrics in Prometheus text on `GET /metrics`.
+ * `pqtls server --quac`: the server's certificate chain with its key on the
+ * card (`--key quac:LABEL`), and the provider's metrics in Prometheus text on
+ * `GET /metrics`. The card itself is opened by quac-card.ts.
  */
 import { createServer as httpCreateServer, type Server as HttpServer } from 'node:http';
 import { equalBytes } from '../bytes.js';
 import { PqtlsError } from '../errors.js';
-import { EmulatedQuacLibrary } from '../hw/quac100/emulated.js';
-import type { QuacLibrary } from '../hw/quac100/device.js';
 import { prometheusText } from '../hw/quac100/metrics.js';
-import { nativeQuacLibrary } from '../hw/quac100/native.js';
-import { createQuacProvider, type QuacKeyRef, type QuacProvider } from '../hw/quac100/provider.js';
-import { fileQuacStorage } from '../node/quac-state.js';
+import type { QuacKeyRef, QuacProvider } from '../hw/quac100/provider.js';
 import { pemCertificates } from '../tls13/credentials.js';
 import type { CertifiedKey } from '../tls13/config.js';
 import type { KeyAlgorithm } from '../pq/ids.js';
-import type { CryptoProvider } from '../pq/provider.js';
 import { parseCertificate } from '../x509/certificate.js';
-import { CliError, UsageError } from './command.js';
+import { CliError } from './command.js';
 
-export const QUAC_KEY_PREFIX = 'quac:';
-
-export interface QuacCliOptions {
-  /** `emulated` or `native`. */
-  readonly kind: string;
-  /** --quac-library, else $QUAC100_LIBRARY (the native binding's own default). */
-  readonly library?: string;
-  /** --quac-state, else $QUAC_EMULATOR_STATE: the emulated card's flash in a file. */
-  readonly state?: string;
-  /** --quac-batch (default on, with the provider's batch defaults); off sends each operation in its own call. */
-  readonly batch: boolean;
-  /** For everything but ML-KEM and ML-DSA (--provider). */
-  readonly software: CryptoProvider;
-}
-
-/** The QUAC provider the flags ask for; a library or card that cannot be used is a {@link CliError}. */
-export async function quacProvider(o: QuacCliOptions): Promise<QuacProvider> {
-  let library: QuacLibrary;
-  if (o.kind === 'emulated') {
-    const state = o.state ?? process.env.QUAC_EMULATOR_STATE;
-    library = new EmulatedQuacLibrary(state ? { storage: fileQuacStorage(state) } : {});
-  } else if (o.kind === 'native') {
-    if (o.state !== undefined) throw new UsageError('--quac-state is for --quac emulated (a real card keeps its own keys)');
-    library = nativeQuacLibrary(o.library !== undefined ? { library: o.library } : {});
-  } else {
-    throw new UsageError(`unknown --quac "${o.kind}" (emulated or native)`);
-  }
-  if (o.kind === 'emulated' && o.library !== undefined) throw new UsageError('--quac-library is for --quac native');
-  try {
-    // A server has no use for pre-generated client key shares; batch size 1 is one operation per device call.
-    return await createQuacProvider({ library, software: o.software, keyPool: false, ...(o.batch ? {} : { batch: { maxSize: 1 } }) });
-  } catch (e) {
-    if (e instanceof PqtlsError) throw new CliError(`cannot use the QUAC 100 (${o.kind}): ${e.message}`);
-    throw e;
-  }
-}
+const QUAC_KEY_PREFIX = 'quac:';
 
 /**
  * The chain in `chainPem` with the card's key `label` as its private key:

@@ -20,7 +20,8 @@ import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
 import type { Server as HttpServer } from 'node:http';
-import { QUAC_KEY_PREFIX, quacCredentials, quacProvider, serveMetrics } from './quac.js';
+import { quacCredentials, serveMetrics } from './quac.js';
+import { openQuacCard, quacLabel, quacOptions } from './quac-card.js';
 
 const SERVER_HELP = `Usage: pqtls server --port P --cert chain.pem --key key.pem [options]
 
@@ -44,12 +45,11 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
                            bidirectional stream
   --retry                  with --quic: validate each client's address with a Retry before the handshake
-  --quac emulated|native   ML-KEM and ML-DSA on QUAC 100 cards (the emulated card, or libquac100.so); --key quac:LABEL
-                           then names an ML-DSA key stored on the card, which signs the CertificateVerify
-  --quac-library PATH      with --quac native: the library (default $QUAC100_LIBRARY)
-  --quac-state FILE        with --quac emulated: the card's flash, holding its persistent keys (default
-                           $QUAC_EMULATOR_STATE; without either the card starts empty). Test and demo use only:
-                           the file holds the emulated card's private keys
+  --quac emulated|native   ML-KEM and ML-DSA on a QUAC 100 card; --key quac:LABEL then names an ML-DSA key
+                           stored on the card, which signs the CertificateVerify
+  --quac-state FILE        the emulated card's flash (default $QUAC_EMULATOR_STATE); it holds the card's
+                           private keys in the clear: for tests and demos only
+  --quac-library PATH      the native card's libquac100.so (default $QUAC100_LIBRARY)
   --no-quac-batch          send each card operation in its own call (default: batched across connections)
   --metrics-port P         with --quac: serve the card metrics in Prometheus text at http://127.0.0.1:P/metrics
 `;
@@ -167,8 +167,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
       provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' },
       'handshake-timeout': { type: 'string', default: '10000' }, 'max-handshakes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      quac: { type: 'string' }, 'quac-library': { type: 'string' }, 'quac-state': { type: 'string' }, 'quac-batch': { type: 'boolean', default: true },
-      'metrics-port': { type: 'string' },
+      ...quacOptions, 'quac-batch': { type: 'boolean', default: true }, 'metrics-port': { type: 'string' },
     },
     allowNegative: true,
   });
@@ -186,16 +185,15 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const port = integerOption('--port', values.port, 0, 65535);
   let remaining = values['max-connections'] ? integerOption('--max-connections', values['max-connections'], 1, Number.MAX_SAFE_INTEGER) : Infinity;
-  const cardKey = values.key.startsWith(QUAC_KEY_PREFIX) ? values.key.slice(QUAC_KEY_PREFIX.length) : undefined;
+  const cardKey = quacLabel(values.key);
   if (values.quac === undefined) {
     if (cardKey !== undefined) throw new UsageError(`--key ${values.key} needs --quac`);
-    for (const f of ['quac-library', 'quac-state', 'metrics-port'] as const) if (values[f] !== undefined) throw new UsageError(`--${f} needs --quac`);
+    if (values['metrics-port'] !== undefined) throw new UsageError('--metrics-port needs --quac');
   }
   const metricsPort = values['metrics-port'] === undefined ? undefined : integerOption('--metrics-port', values['metrics-port'], 0, 65535);
   const software = makeProvider(values.provider);
-  const quac = values.quac === undefined
-    ? undefined
-    : await quacProvider({ kind: values.quac, library: values['quac-library'], state: values['quac-state'], batch: values['quac-batch'] ?? true, software });
+  // Batching across connections is on with the provider's defaults; batch size 1 is one operation per device call.
+  const quac = await openQuacCard(values, process.env, { software, ...(values['quac-batch'] === false && { batch: { maxSize: 1 } }) });
   let metrics: HttpServer | undefined;
   try {
     const provider: CryptoProvider = quac ?? software;

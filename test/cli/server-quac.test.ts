@@ -137,7 +137,7 @@ describe('pqtls server --quac emulated --key quac:LABEL', () => {
     const [metricsOnly, metricsErr] = await run(['server', '--key', join(other, 'key.pem'), '--cert', join(other, 'chain.pem'), '--port', '0', '--metrics-port', '0']);
     expect([metricsOnly, metricsErr]).toEqual([2, expect.stringMatching(/--metrics-port needs --quac/)]);
     const [bogus, bogusErr] = await run(['server', '--quac', 'bogus', '--key', `quac:${LABEL}`, '--cert', chain, '--port', '0']);
-    expect([bogus, bogusErr]).toEqual([2, expect.stringMatching(/unknown --quac "bogus"/)]);
+    expect([bogus, bogusErr]).toEqual([2, expect.stringMatching(/--quac must be emulated or native, not "bogus"/)]);
     const [missing, missingErr] = await run(['server', '--quac', 'emulated', '--quac-state', state, '--key', 'quac:absent', '--cert', chain, '--port', '0']);
     expect(missing).toBe(1);
     expect(missingErr).toMatch(/--key quac:absent: no QUAC device in the rotation holds a key labelled "absent"/);

@@ -107,24 +107,24 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       createServer fileQuacStorage nativeQuacLibrary quicConnect
     `,
     types: `
-      ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServerOptions QuicConnectOptions
-      QuicListenOptions
+      ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
+      QuicListenOptions QuicServerSocket
     `,
   },
   'hw': {
     values: `
-      EMULATED_RELATIVE_COST EmulatedQuac100 EmulatedQuacLibrary QUAC_ALGORITHMS QUAC_INIT_FIPS_MODE QuacAlgorithm
+      EMULATED_RELATIVE_COST EmulatedQuac100 EmulatedQuacLibrary MAX_ROTATION_GRACE_MS QUAC_ALGORITHMS QUAC_INIT_FIPS_MODE QuacAlgorithm
       QuacError QuacHealthStatus QuacResult VirtualClock createQuacPool createQuacProvider emulatedQuacLibrary
       prometheusText quacAlgorithm quacAlgorithmForGroup quacAlgorithmForSignature quacKem quacSign quacSucceeded
-      realClock
+      realClock rotateStoredKey
     `,
     types: `
       BackoffOptions BatchOptions ClearableFault DeviceSnapshot DeviceState EmulatedFault EmulatedQuacOptions EmulatedQuacStorage
-      HistogramSnapshot KeyPoolOptions LabelledCount MetricsOptions QuacAlgorithmId QuacAlgorithmName
+      HistogramSnapshot KeyPoolOptions KeyRotationOptions LabelledCount MetricsOptions QuacAlgorithmId QuacAlgorithmName
       QuacAlgorithmParameters QuacBatchItem QuacBatchItemResult QuacBatchOptions QuacBatchResult QuacClock QuacDevice
       QuacHealth QuacKemParameters QuacKeyAttributes QuacKeyHandle QuacKeyRef QuacLibrary QuacMetricsSnapshot QuacPool
       QuacPoolOptions QuacProvider QuacProviderOptions QuacResultCode QuacResultName QuacSignOptions
-      QuacSignParameters QuacStoredKey StoredKeyOptions
+      QuacSignParameters QuacStoredKey StoredKeyOptions StoredKeyRotation
     `,
   },
   'testing': {

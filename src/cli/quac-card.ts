@@ -5,7 +5,7 @@
  * `quac:LABEL` names a key on the card wherever a key file is accepted.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { createQuacProvider, type QuacProvider } from '../hw/quac100/provider.js';
+import { createQuacProvider, type QuacProvider, type QuacProviderOptions } from '../hw/quac100/provider.js';
 import { emulatedQuacLibrary } from '../hw/quac100/emulated.js';
 import { nativeQuacLibrary } from '../hw/quac100/native.js';
 import { fileQuacStorage } from '../node/quac-state.js';
@@ -39,7 +39,10 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
  * The QUAC provider the flags ask for, or undefined without `--quac`. Its
  * stored keys are persistent: a CLI run ends, the card's keys stay.
  */
-export async function openQuacCard(v: Values, env: Readonly<Record<string, string | undefined>> = process.env): Promise<QuacProvider | undefined> {
+export async function openQuacCard(
+  v: Values, env: Readonly<Record<string, string | undefined>> = process.env,
+  options: Pick<QuacProviderOptions, 'software' | 'batch'> = {},
+): Promise<QuacProvider | undefined> {
   const mode = v['quac'];
   const stateFlag = typeof v['quac-state'] === 'string' ? v['quac-state'] : undefined;
   const libraryFlag = typeof v['quac-library'] === 'string' ? v['quac-library'] : undefined;
@@ -51,11 +54,11 @@ export async function openQuacCard(v: Values, env: Readonly<Record<string, strin
     if (libraryFlag !== undefined) throw new UsageError('--quac-library is for --quac native');
     const state = stateFlag ?? env['QUAC_EMULATOR_STATE'];
     if (!state) throw new UsageError('--quac emulated needs --quac-state FILE (or $QUAC_EMULATOR_STATE): the emulated card keeps its keys in that file');
-    return createQuacProvider({ library: emulatedQuacLibrary({ storage: fileQuacStorage(state) }), keyPool: false });
+    return createQuacProvider({ library: emulatedQuacLibrary({ storage: fileQuacStorage(state) }), keyPool: false, ...options });
   }
   if (mode === 'native') {
     if (stateFlag !== undefined) throw new UsageError('--quac-state is for --quac emulated (a native card keeps its keys itself)');
-    return createQuacProvider({ library: nativeQuacLibrary(libraryFlag !== undefined ? { library: libraryFlag } : {}), keyPool: false });
+    return createQuacProvider({ library: nativeQuacLibrary(libraryFlag !== undefined ? { library: libraryFlag } : {}), keyPool: false, ...options });
   }
   throw new UsageError(`--quac must be emulated or native, not "${String(mode)}"`);
 }

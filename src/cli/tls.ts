@@ -19,6 +19,9 @@ import { concat } from '../bytes.js';
 import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
+import type { Server as HttpServer } from 'node:http';
+import { quacCredentials, serveMetrics } from './quac.js';
+import { openQuacCard, quacLabel, quacOptions } from './quac-card.js';
 
 const SERVER_HELP = `Usage: pqtls server --port P --cert chain.pem --key key.pem [options]
 
@@ -42,6 +45,13 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
                            bidirectional stream
   --retry                  with --quic: validate each client's address with a Retry before the handshake
+  --quac emulated|native   ML-KEM and ML-DSA on a QUAC 100 card; --key quac:LABEL then names an ML-DSA key
+                           stored on the card, which signs the CertificateVerify
+  --quac-state FILE        the emulated card's flash (default $QUAC_EMULATOR_STATE); it holds the card's
+                           private keys in the clear: for tests and demos only
+  --quac-library PATH      the native card's libquac100.so (default $QUAC100_LIBRARY)
+  --no-quac-batch          send each card operation in its own call (default: batched across connections)
+  --metrics-port P         with --quac: serve the card metrics in Prometheus text at http://127.0.0.1:P/metrics
 `;
 
 const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
@@ -157,7 +167,9 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
       provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' },
       'handshake-timeout': { type: 'string', default: '10000' }, 'max-handshakes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      ...quacOptions, 'quac-batch': { type: 'boolean', default: true }, 'metrics-port': { type: 'string' },
     },
+    allowNegative: true,
   });
   if (values.help) {
     io.out(SERVER_HELP);
@@ -173,8 +185,47 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const port = integerOption('--port', values.port, 0, 65535);
   let remaining = values['max-connections'] ? integerOption('--max-connections', values['max-connections'], 1, Number.MAX_SAFE_INTEGER) : Infinity;
-  const provider = makeProvider(values.provider);
-  const certificate = await loadCredentials(provider, values.cert, values.key);
+  const cardKey = quacLabel(values.key);
+  if (values.quac === undefined) {
+    if (cardKey !== undefined) throw new UsageError(`--key ${values.key} needs --quac`);
+    if (values['metrics-port'] !== undefined) throw new UsageError('--metrics-port needs --quac');
+  }
+  const metricsPort = values['metrics-port'] === undefined ? undefined : integerOption('--metrics-port', values['metrics-port'], 0, 65535);
+  const software = makeProvider(values.provider);
+  // Batching across connections is on with the provider's defaults; batch size 1 is one operation per device call.
+  const quac = await openQuacCard(values, process.env, { software, ...(values['quac-batch'] === false && { batch: { maxSize: 1 } }) });
+  let metrics: HttpServer | undefined;
+  try {
+    const provider: CryptoProvider = quac ?? software;
+    const certificate = quac && cardKey !== undefined
+      ? await quacCredentials(quac, cardKey, readText('--cert', values.cert), values.cert)
+      : await loadCredentials(provider, values.cert, values.key);
+    if (quac && metricsPort !== undefined) {
+      const m = await serveMetrics(quac, metricsPort);
+      metrics = m.server;
+      io.out(`metrics on http://127.0.0.1:${m.port}/metrics\n`);
+    }
+    return await serve(io, values, { port, remaining, provider, certificate });
+  } finally {
+    metrics?.closeAllConnections();
+    metrics?.close();
+    await quac?.close();
+  }
+}
+
+type ServerValues = {
+  readonly host?: string; readonly ca?: string; readonly 'require-client-cert'?: boolean; readonly groups?: string; readonly alpn?: string;
+  readonly echo?: boolean; readonly keylog?: string; readonly 'early-data'?: boolean; readonly quic?: boolean; readonly retry?: boolean;
+  readonly 'handshake-timeout'?: string; readonly 'max-handshakes'?: string;
+};
+
+/** The server proper, over TCP or QUIC, once the provider and credentials are settled. */
+async function serve(
+  io: CliIo, values: ServerValues,
+  o: { port: number; remaining: number; provider: CryptoProvider; certificate: Awaited<ReturnType<typeof loadCredentials>> },
+): Promise<number> {
+  const { port, provider, certificate } = o;
+  let remaining = o.remaining;
   const clientAuth = values.ca
     ? { verifier: trustVerifier(provider, values.ca), required: values['require-client-cert'] ?? false }
     : undefined;

@@ -23,6 +23,7 @@ export type { EmulatedQuacStorage } from './quac100/card-state.js';
 export {
   createQuacProvider, type QuacProvider, type QuacProviderOptions, type StoredKeyOptions, type QuacKeyRef,
 } from './quac100/provider.js';
+export { rotateStoredKey, MAX_ROTATION_GRACE_MS, type KeyRotationOptions, type StoredKeyRotation } from './quac100/rotation.js';
 export { createQuacPool, type QuacPool, type QuacPoolOptions } from './quac100/cards.js';
 export type { BatchOptions } from './quac100/batcher.js';
 export type { KeyPoolOptions } from './quac100/key-pool.js';

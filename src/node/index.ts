@@ -19,7 +19,7 @@ import { PqTlsSocket, envKeyLog } from './socket.js';
 export { PqTlsSocket } from './socket.js';
 export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './crypto-provider.js';
 export { FileSessionStore } from './session-file.js';
-export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions } from './quic.js';
+export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions, type QuicServerSocket } from './quic.js';
 export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
 export { fileQuacStorage } from './quac-state.js';
 
@@ -40,6 +40,15 @@ export type PqTlsServerOptions = WithDefaults<ServerOptions> & {
   /** Connections in handshake at once; a connection beyond this is closed as soon as it is accepted. Default 1024. */
   maxConcurrentHandshakes?: number;
 };
+
+/**
+ * The `net.Server` of {@link createServer}, plus credential rotation without a
+ * restart: `setCertificate` checks the new certificate and key as the options
+ * were checked (throwing, and keeping the old one, if they are unusable); every
+ * connection accepted afterwards uses them, connections already accepted keep
+ * the one they started with.
+ */
+export type PqTlsServer = Server & { setCertificate(certificate: ServerOptions['certificate']): void };
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 1024;
@@ -96,9 +105,9 @@ function lazyTicketRing(provider: CryptoProvider): TicketSealer {
  * A TCP server speaking TLS 1.3. `onConnection` receives each socket once its
  * handshake completes; failed handshakes emit `tlsClientError` on the server.
  */
-export function createServer(options: PqTlsServerOptions, onConnection: (socket: PqTlsSocket) => void): Server {
+export function createServer(options: PqTlsServerOptions, onConnection: (socket: PqTlsSocket) => void): PqTlsServer {
   const provider = options.provider ?? createNobleProvider();
-  const opts: ServerOptions = {
+  let opts: ServerOptions = {
     ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog(),
     // Tickets by default, as OpenSSL and node:tls do, under a key ring private to this server.
     tickets: options.tickets ?? { sealer: lazyTicketRing(provider) },
@@ -118,6 +127,7 @@ export function createServer(options: PqTlsServerOptions, onConnection: (socket:
       return;
     }
     handshaking++;
+    // Each connection resolves the options of the moment: a later setCertificate does not reach it.
     const s = new PqTlsSocket(TlsConnection.server(opts, options.limits), sock, 'server');
     let secure = false;
     const timer = setTimeout(() => s.destroy(new Error(`TLS handshake not complete after ${timeoutMs} ms`)), timeoutMs);
@@ -140,5 +150,10 @@ export function createServer(options: PqTlsServerOptions, onConnection: (socket:
       if (!secure) server.emit('tlsClientError', err, s);
     });
   });
-  return server;
+  const setCertificate = (certificate: ServerOptions['certificate']): void => {
+    const next: ServerOptions = { ...opts, certificate };
+    TlsConnection.server(next, options.limits);
+    opts = next;
+  };
+  return Object.assign(server, { setCertificate });
 }

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
+import { resolveServerOptions } from '../tls13/config.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -198,6 +199,15 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
   readonly handshakeTimeoutMs?: number;
 };
 
+/**
+ * The UDP socket of {@link createQuicServer}, plus credential rotation without a
+ * restart: `setCertificate` checks the new certificate and key as TLS server
+ * options are checked (throwing, and keeping the old one, if they are
+ * unusable); connections accepted afterwards use them, those already accepted
+ * keep theirs.
+ */
+export type QuicServerSocket = Socket & { setCertificate(certificate: QuicServerOptions['tls']['certificate']): void };
+
 const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
@@ -210,11 +220,11 @@ const MAX_QUEUED_WHILE_STARTING = 8;
  * `connected`). With `retry`, the socket emits `retry` (with the client's
  * address) for each Retry it sends.
  */
-export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): Socket {
+export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): QuicServerSocket {
   const provider = options.tls.provider ?? createNobleProvider();
   // One reset key per endpoint: it answers packets for connections it no longer has (RFC 9000 §10.3).
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
-  const opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
+  let opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
   const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
   if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
@@ -271,6 +281,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
       // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
       if (!(await openFirstInitial(provider, d, versions))) return undefined;
+      // The options of the moment this connection is accepted: a later setCertificate does not reach it.
       const conn = await QuicConnection.accept(opts, d, now(), validated);
       const keys = [dcid, toHex(conn.localCid)];
       // A client that keeps its handshake alive without finishing it (each packet restarts the idle
@@ -331,5 +342,10 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     }
     return 'retried';
   }
-  return sock;
+  const setCertificate = (certificate: QuicServerOptions['tls']['certificate']): void => {
+    const next: QuicServerOptions = { ...opts, tls: { ...opts.tls, certificate } };
+    resolveServerOptions(next.tls);
+    opts = next;
+  };
+  return Object.assign(sock, { setCertificate });
 }

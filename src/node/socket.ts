@@ -25,6 +25,10 @@ export class PqTlsSocket extends Duplex {
   private earlyBeforeSecure: Uint8Array[] = [];
   /** A received chunk is being processed: the socket stays paused until it is done. */
   private receiving = false;
+  /** The transport said EOF. */
+  private socketEnded = false;
+  /** The transport closed. */
+  private socketClosed = false;
 
   constructor(
     private readonly conn: TlsConnection,
@@ -38,22 +42,25 @@ export class PqTlsSocket extends Duplex {
       this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
         this.receiving = false;
         this.afterProcessing();
-        this.resumeReading();
+        if (this.socketEnded) this.peerEnded();
+        if (this.socketClosed) this.transportClosed();
+        else if (!this.socketEnded) this.resumeReading();
       }).catch((e: unknown) => this.fail(e));
     });
     // What we answer by ourselves (a KeyUpdate for each one the peer requests) is written whatever the
     // peer reads: reading waits while that output backs up, so a peer that never reads cannot grow it.
     socket.on('drain', () => this.resumeReading());
+    // net.Socket reports EOF, and then its close, even while paused: with a chunk still being processed
+    // (the client's Finished, while the provider makes the tickets, say), they are looked at once that
+    // chunk is done, so a handshake the peer completed before hanging up completes here too.
     socket.on('end', () => {
-      // A transport EOF without close_notify is a truncation (RFC 8446 §6.1).
-      if (!this.closedByPeer && !this.destroyed) {
-        if (this.info) this.push(null);
-        else this.destroy(new Error('connection closed by peer during the handshake'));
-      }
+      this.socketEnded = true;
+      if (!this.receiving) this.peerEnded();
     });
     socket.on('error', (e) => this.destroy(e));
     socket.on('close', () => {
-      if (!this.destroyed) this.destroy();
+      this.socketClosed = true;
+      if (!this.receiving) this.transportClosed();
     });
     this.flush();
   }
@@ -114,6 +121,18 @@ export class PqTlsSocket extends Duplex {
           this.emit('session', e.body);
           break;
       }
+    }
+  }
+
+  private transportClosed(): void {
+    if (!this.destroyed) this.destroy();
+  }
+
+  private peerEnded(): void {
+    // A transport EOF without close_notify is a truncation (RFC 8446 §6.1).
+    if (!this.closedByPeer && !this.destroyed) {
+      if (this.info) this.push(null);
+      else this.destroy(new Error('connection closed by peer during the handshake'));
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/hw/quac100/clock.js';
+import { VirtualClock, realClock } from '../../src/hw/quac100/clock.js';
 
 describe('VirtualClock: discrete-event time for the emulated card', () => {
   it('auto mode: sleepers wake in deadline order, ties in the order they slept, each at its own deadline', async () => {
@@ -39,5 +39,23 @@ describe('VirtualClock: discrete-event time for the emulated card', () => {
     expect([clock.now(), woke]).toEqual([25, [10]]);
     await clock.advance(5);
     expect([clock.now(), woke]).toEqual([30, [10, 30]]);
+  });
+});
+
+describe('cancellable sleeps (key rotation releases its grace timer on close)', () => {
+  it('an aborted sleep rejects with the reason and leaves no timer behind, on virtual and real time', async () => {
+    const clock = new VirtualClock({ auto: false });
+    const abort = new AbortController();
+    const slept = clock.sleep(1000, abort.signal);
+    expect(clock.pending).toBe(1);
+    abort.abort(new Error('closed'));
+    await expect(slept).rejects.toThrow('closed');
+    expect(clock.pending).toBe(0);
+    await expect(clock.sleep(1, abort.signal)).rejects.toThrow('closed');
+    // A day-long real timer, cancelled: the test ends at once instead of hanging on it.
+    const real = new AbortController();
+    const day = realClock.sleep(86_400_000, real.signal);
+    real.abort(new Error('closed'));
+    await expect(day).rejects.toThrow('closed');
   });
 });

@@ -8,8 +8,11 @@
 /** Milliseconds, monotonic. */
 export interface QuacClock {
   now(): number;
-  /** Resolves once `now()` has advanced by at least `ms` (immediately when `ms <= 0`). */
-  sleep(ms: number): Promise<void>;
+  /**
+   * Resolves once `now()` has advanced by at least `ms` (immediately when `ms <= 0`).
+   * With `signal`: an abort releases the timer and rejects with the signal's reason.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -20,7 +23,21 @@ export interface QuacClock {
  */
 export const realClock: QuacClock = {
   now: () => globalThis.performance.now(),
-  sleep: (ms) => (ms <= 0 ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, ms))),
+  sleep: (ms, signal) => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
 };
 
 interface Timer {
@@ -70,10 +87,21 @@ export class VirtualClock implements QuacClock {
     return this.t;
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (!(ms > 0)) return Promise.resolve();
-    return new Promise<void>((wake) => {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.timers.indexOf(timer);
+        if (i >= 0) this.timers.splice(i, 1);
+        reject(signal?.reason);
+      };
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
       const timer = { at: this.t + ms, seq: this.seq++, wake };
+      signal?.addEventListener('abort', onAbort, { once: true });
       // Binary insertion after every timer due no later: earliest first, ties in arrival order.
       let lo = 0;
       let hi = this.timers.length;

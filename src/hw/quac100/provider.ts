@@ -40,7 +40,7 @@ import {
 } from '../../pq/ids.js';
 import type { CryptoProvider, KeyExchange, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../../pq/provider.js';
 import { createQuacPool, noCardError, poolParts, type QuacPool, type QuacPoolOptions } from './cards.js';
-import { QuacError, QuacResult } from './device.js';
+import { QuacError, QuacResult, type QuacKeyAttributes } from './device.js';
 import { fipsAllowsAead, fipsAllowsGroup, fipsAllowsHeaderProtection } from './fips.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';
 import { isDeviceFailure, quacKeyExchanges } from './kex.js';
@@ -72,6 +72,8 @@ export interface QuacProviderOptions extends QuacPoolOptions {
 export interface StoredKeyOptions {
   /** Survives a power cycle of the card. Default false. */
   readonly persistent?: boolean;
+  /** The device index to create it on (key rotation keeps a label on one card). Default the least-loaded device. */
+  readonly device?: number;
 }
 
 export interface QuacProvider extends CryptoProvider {
@@ -79,6 +81,10 @@ export interface QuacProvider extends CryptoProvider {
   createStoredKey(alg: MlDsaAlgorithm, label: string, options?: StoredKeyOptions): Promise<KeyPair>;
   /** The stored ML-DSA key labelled `label` (devices in index order); KeyUnavailableError if none holds it. */
   storedKey(label: string): Promise<KeyPair>;
+  /** The card's attributes of a stored key (a {@link QuacKeyRef} this provider made); QuacError KEY_NOT_FOUND once destroyed. */
+  storedKeyAttributes(key: PrivateKeyRef): Promise<QuacKeyAttributes>;
+  /** Destroys a stored key on its card (`quac_key_destroy`); signing with it fails from then on. */
+  destroyStoredKey(key: PrivateKeyRef): Promise<void>;
   /** Counters, latency histograms and per-device health, as plain data. */
   metrics(): QuacMetricsSnapshot;
   /** Polls every device's health now; probes devices whose back-off has passed. */
@@ -125,6 +131,11 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
   const signatureSchemes: readonly SignatureScheme[] = software.signatureSchemes;
   const instance = ++instances;
   let stored = 0;
+
+  const ownRef = (key: PrivateKeyRef): QuacKeyRef => {
+    if (!signer.owns(key)) throw new ConfigError('not a stored key of this QUAC provider');
+    return key;
+  };
 
   const useFallback = async <T>(operation: string, e: unknown, f: () => Promise<T>): Promise<T> => {
     if (!(fallback && isDeviceFailure(e))) throw e;
@@ -196,8 +207,10 @@ export async function createQuacProvider(options: QuacProviderOptions): Promise<
     },
     createStoredKey: async (alg: MlDsaAlgorithm, label: string, o: StoredKeyOptions = {}) => {
       if (!isMlDsa(alg)) throw new ConfigError(`stored keys are ML-DSA keys, not ${String(alg)}`);
-      return signer.create(alg, label, o.persistent === true);
+      return signer.create(alg, label, o.persistent === true, o.device);
     },
+    storedKeyAttributes: async (key: PrivateKeyRef) => signer.attributes(ownRef(key)),
+    destroyStoredKey: async (key: PrivateKeyRef) => signer.destroy(ownRef(key)),
     storedKey: (label: string) => signer.find(label),
     metrics: () => cards.metrics(),
     pollHealth: () => cards.pollHealth(),

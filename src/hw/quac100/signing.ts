@@ -10,7 +10,7 @@ import { schemeKeyAlgorithm, signingSchemeName, type MlDsaAlgorithm, type Signin
 import type { KeyPair, PrivateKeyRef } from '../../pq/provider.js';
 import type { Batcher } from './batcher.js';
 import { QUAC_ALGORITHMS, quacSign, type QuacSignParameters } from './algorithms.js';
-import { QuacError, QuacResult } from './device.js';
+import { QuacError, QuacResult, type QuacKeyAttributes } from './device.js';
 import type { QuacMetricsRecorder } from './metrics.js';
 import type { DevicePool } from './pool.js';
 import type { QuacScheduler } from './scheduler.js';
@@ -66,9 +66,9 @@ export class DeviceSigner {
     return r;
   }
 
-  /** A new non-extractable ML-DSA key on the least-loaded device. */
-  async create(alg: MlDsaAlgorithm, label: string, persistent: boolean): Promise<KeyPair> {
-    const pd = await this.pool.acquire('sign-keygen-stored');
+  /** A new non-extractable ML-DSA key on `device`, or the least-loaded device. */
+  async create(alg: MlDsaAlgorithm, label: string, persistent: boolean, device?: number): Promise<KeyPair> {
+    const pd = device === undefined ? await this.pool.acquire('sign-keygen-stored') : await this.pool.bound(device, 'sign-keygen-stored');
     const k = await this.pool.call(pd, 1, (d) => d.signKeygenStored(params(alg).alg, label, persistent));
     if (k.publicKey.length !== params(alg).publicKey) throw new QuacError(QuacResult.INTERNAL, 'sign-keygen-stored', 'public key of the wrong length');
     return { privateKey: this.ref(alg, pd.index, k.handle, label), publicKey: k.publicKey };
@@ -117,6 +117,18 @@ export class DeviceSigner {
     this.metrics.sign.add({ operation: 'verify', algorithm: alg });
     this.metrics.signLatency.observe((this.scheduler.now() - started) / 1000);
     return valid;
+  }
+
+  /** The card's attributes of a stored key; QuacError KEY_NOT_FOUND once it is destroyed. */
+  async attributes(key: QuacKeyRef): Promise<QuacKeyAttributes> {
+    const pd = await this.pool.bound(key.device, 'key-attributes');
+    return this.pool.call(pd, 1, (d) => d.keyAttributes(key.handle));
+  }
+
+  /** Destroys the key on its card: signing with it, or finding it, fails from then on. */
+  async destroy(key: QuacKeyRef): Promise<void> {
+    const pd = await this.pool.bound(key.device, 'key-destroy');
+    await this.pool.call(pd, 1, (d) => d.keyDestroy(key.handle));
   }
 
   exportRefused(key: QuacKeyRef): never {

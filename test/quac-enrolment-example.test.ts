@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 // examples/quac-enrolment/README.md promises this script runs as written and shows each step.
 describe('examples/quac-enrolment', () => {
-  it('enrols a card-held ML-DSA-65 identity (non-extractable) and authenticates with it over mTLS', async () => {
+  it('enrols a card-held ML-DSA-65 identity (non-extractable) and authenticates with it over mTLS while the server rotates its key', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/quac-enrolment/enrol.ts'], { cwd: root, timeout: 60_000 });
     expect(stdout).toMatch(/^device: made ml-dsa-65 key quac:device-identity on card 0 \(handle \d+\)$/m);
@@ -16,6 +16,9 @@ describe('examples/quac-enrolment', () => {
     // The server saw the card key's certificate: the client's CertificateVerify was signed on the card.
     expect(stdout).toContain('tls: server replied: hello CN=device-0042.devices.example,O=Example Devices, you said "hello from the device"');
     expect(stdout).toContain('device: signatures made on the card during the handshake: 1');
+    // The server rotated its own card key while serving: new certificate for the next connection, old key destroyed.
+    expect(stdout).toMatch(/^server: rotated quac:server-identity to handle \d+; the device's next connection saw a new server certificate: yes$/m);
+    expect(stdout).toContain('server: after 200 ms of grace the previous key is destroyed: KEY_NOT_FOUND');
     expect(stdout.trimEnd().endsWith('enrolment complete')).toBe(true);
   });
 });

@@ -5,7 +5,10 @@
  *   2. it writes a PKCS #10 request signed on the card (proof of possession);
  *   3. a CA checks the request and issues a clientAuth certificate for the card's key;
  *   4. the device restarts (a new card object on the same flash) and finds its key by label;
- *   5. it connects to an mTLS server with that certificate: the CertificateVerify is signed on the card.
+ *   5. it connects to an mTLS server with that certificate: the CertificateVerify is signed on the card;
+ *   6. meanwhile the server, whose own ML-DSA-65 key lives on its card, rotates that key without a restart:
+ *      a new key on the card, a new certificate for it (`setCertificate`), the old key destroyed after a
+ *      grace period; the device's next connection sees the new certificate.
  *
  * Run: node --import tsx examples/quac-enrolment/enrol.ts
  * (In an application the imports are `pqtls/hw`, `pqtls/node`, `pqtls/x509`, `pqtls/tls13`.)
@@ -14,8 +17,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createQuacProvider, emulatedQuacLibrary, type QuacKeyRef, type QuacProvider } from '../../src/hw/index.js';
-import { connect, createServer, fileQuacStorage, type PqTlsSocket } from '../../src/node/index.js';
+import { QuacError, createQuacProvider, emulatedQuacLibrary, rotateStoredKey, type QuacKeyRef, type QuacProvider } from '../../src/hw/index.js';
+import { connect, createServer, fileQuacStorage, type PqTlsServer, type PqTlsSocket } from '../../src/node/index.js';
+import type { KeyPair } from '../../src/pq/provider.js';
 import { createNobleProvider, groupName, signatureSchemeName } from '../../src/pq/index.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import {
@@ -24,6 +28,9 @@ import {
 } from '../../src/x509/index.js';
 
 const LABEL = 'device-identity';
+const SERVER_LABEL = 'server-identity';
+/** How long the server's previous key keeps signing for handshakes already under way. */
+const GRACE_MS = 200;
 const DEVICE = 'device-0042.devices.example';
 
 /** The device's card: an emulated QUAC 100 whose flash is `state` (a real device: nativeQuacLibrary()). */
@@ -68,25 +75,34 @@ async function main(): Promise<void> {
     say(`device: after restart, quac:${LABEL} found on the card; matches the certificate: ${same ? 'yes' : 'NO'}`);
     if (!same) throw new Error('the card key is not the certified key');
 
-    // 5. mTLS on loopback: the server requires a client certificate from the device CA.
-    const server = await startServer(ca, issuer, validity, root.certificate.der);
+    // 5. mTLS on loopback: the server requires a client certificate from the device CA; its own key is on its card.
+    const serverCard = await createQuacProvider({ library: emulatedQuacLibrary(), keyPool: false });
+    const serverKey = await serverCard.createStoredKey('ml-dsa-65', SERVER_LABEL, { persistent: true });
+    const server = await startServer(serverCard, await serverLeaf(ca, issuer, validity, serverKey), root.certificate.der);
     const { port } = server.address() as AddressInfo;
+    const device = { chain: [deviceCert.der], privateKey: key.privateKey, keyAlgorithm: 'ml-dsa-65' as const };
     try {
       const signsBefore = signCount(card);
-      const sock = await connect({
-        host: '127.0.0.1', port, provider: card, serverName: 'localhost',
-        verifier: webPkiVerifier({ provider: card, trustAnchors: [root.certificate.der] }),
-        certificate: { chain: [deviceCert.der], privateKey: key.privateKey, keyAlgorithm: 'ml-dsa-65' },
-      });
-      const reply = await exchange(sock, 'hello from the device');
-      const info = sock.handshakeInfo!;
-      say(`tls: TLSv1.3 ${info.cipherSuite.name}, key exchange ${info.group === undefined ? 'none' : groupName(info.group)}, `
-        + `server signature ${info.peerSignatureScheme === undefined ? 'none' : signatureSchemeName(info.peerSignatureScheme)}`);
-      say(`tls: server replied: ${reply}`);
+      const first = await visit(port, card, root.certificate.der, device);
+      say(`tls: TLSv1.3 ${first.suite}, key exchange ${first.group}, server signature ${first.scheme}`);
+      say(`tls: server replied: ${first.reply}`);
       say(`device: signatures made on the card during the handshake: ${signCount(card) - signsBefore}`);
+
+      // 6. The server rotates its card key while it keeps running.
+      const rotation = await rotateStoredKey(serverCard, SERVER_LABEL, { graceMs: GRACE_MS });
+      server.setCertificate(await serverLeaf(ca, issuer, validity, rotation.key));
+      const second = await visit(port, card, root.certificate.der, device);
+      say(`server: rotated quac:${SERVER_LABEL} to handle ${(rotation.key.privateKey as QuacKeyRef).handle}; `
+        + `the device's next connection saw a new server certificate: ${second.serverSerial !== first.serverSerial ? 'yes' : 'NO'}`);
+      if (second.serverSerial === first.serverSerial) throw new Error('the server certificate did not change');
+      await rotation.retired;
+      const old = await serverCard.storedKeyAttributes(rotation.previous.privateKey).then(() => 'still on the card', (e: unknown) => e instanceof QuacError ? e.resultName : String(e));
+      say(`server: after ${GRACE_MS} ms of grace the previous key is destroyed: ${old}`);
+      if (old !== 'KEY_NOT_FOUND') throw new Error('the previous server key outlived its grace period');
     } finally {
       server.close();
       await card.close();
+      await serverCard.close();
     }
     say('enrolment complete');
   } finally {
@@ -94,16 +110,22 @@ async function main(): Promise<void> {
   }
 }
 
+/** A serverAuth leaf for `localhost` certifying `key` (a card key: the CA never holds its private half). */
+async function serverLeaf(
+  ca: ReturnType<typeof createNobleProvider>, issuer: Parameters<typeof issueLeaf>[0]['issuer'],
+  validity: { notBefore: Date; notAfter: Date }, key: KeyPair,
+): Promise<{ chain: Uint8Array[]; privateKey: KeyPair['privateKey']; keyAlgorithm: 'ml-dsa-65' }> {
+  const leaf = await issueLeaf({ provider: ca, issuer, keyPair: key, algorithm: 'ml-dsa-65', dns: ['localhost'], ...validity });
+  return { chain: [leaf.certificate.der], privateKey: key.privateKey, keyAlgorithm: 'ml-dsa-65' };
+}
+
 /** An mTLS echo server that greets the client by its certificate's subject. */
 async function startServer(
-  ca: ReturnType<typeof createNobleProvider>, issuer: Parameters<typeof issueLeaf>[0]['issuer'],
-  validity: { notBefore: Date; notAfter: Date }, rootDer: Uint8Array,
-): Promise<ReturnType<typeof createServer>> {
-  const leaf = await issueLeaf({ provider: ca, issuer, algorithm: 'ml-dsa-65', dns: ['localhost'], ...validity });
+  provider: QuacProvider, certificate: Awaited<ReturnType<typeof serverLeaf>>, rootDer: Uint8Array,
+): Promise<PqTlsServer> {
   const server = createServer({
-    provider: ca,
-    certificate: { chain: [leaf.certificate.der], privateKey: leaf.keyPair.privateKey, keyAlgorithm: 'ml-dsa-65' },
-    clientAuth: { verifier: webPkiVerifier({ provider: ca, trustAnchors: [rootDer] }), required: true },
+    provider, certificate,
+    clientAuth: { verifier: webPkiVerifier({ provider, trustAnchors: [rootDer] }), required: true },
   }, (s) => {
     const peer = s.getPeerCertificate();
     const subject = peer ? parseCertificate(peer.raw).subject.text : '(none)';
@@ -112,6 +134,27 @@ async function startServer(
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
+}
+
+/** One device connection: the handshake's parameters, the server certificate's serial, and the server's reply. */
+async function visit(
+  port: number, card: QuacProvider, rootDer: Uint8Array,
+  certificate: { chain: Uint8Array[]; privateKey: KeyPair['privateKey']; keyAlgorithm: 'ml-dsa-65' },
+): Promise<{ suite: string; group: string; scheme: string; serverSerial: string; reply: string }> {
+  const sock = await connect({
+    host: '127.0.0.1', port, provider: card, serverName: 'localhost',
+    verifier: webPkiVerifier({ provider: card, trustAnchors: [rootDer] }), certificate,
+  });
+  const info = sock.handshakeInfo!;
+  const serverCert = parseCertificate(info.peerCertificates[0] as Uint8Array);
+  const reply = await exchange(sock, 'hello from the device');
+  return {
+    suite: info.cipherSuite.name,
+    group: info.group === undefined ? 'none' : groupName(info.group),
+    scheme: info.peerSignatureScheme === undefined ? 'none' : signatureSchemeName(info.peerSignatureScheme),
+    serverSerial: Buffer.from(serverCert.serialNumber).toString('hex'),
+    reply,
+  };
 }
 
 function exchange(sock: PqTlsSocket, text: string): Promise<string> {

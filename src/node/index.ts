@@ -58,7 +58,8 @@ export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
   const provider = options.provider ?? createNobleProvider();
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const sock: Socket = netConnect({ host: options.host, port: options.port });
+    // Half-open capable: a peer's FIN ends its direction only; ours ends with close_notify when the application ends it.
+    const sock: Socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true });
     let s: PqTlsSocket | undefined;
     // A server that accepts the connection and then says nothing must not hold the caller forever.
     const timer = setTimeout(() => {
@@ -121,7 +122,8 @@ export function createServer(options: PqTlsServerOptions, onConnection: (socket:
   }
   // Half-open handshakes are what a peer gets for free: their number and their lifetime are both capped.
   let handshaking = 0;
-  const server = netCreateServer((sock) => {
+  // Half-open capable, as for connect(): a client that half-closes behind its request still gets the reply.
+  const server = netCreateServer({ allowHalfOpen: true }, (sock) => {
     if (handshaking >= maxHandshakes) {
       sock.destroy();
       return;

@@ -35,7 +35,10 @@ export class PqTlsSocket extends Duplex {
     readonly socket: Socket,
     readonly role: 'client' | 'server',
   ) {
-    super({ allowHalfOpen: true });
+    // As tls.TLSSocket: once the peer has closed its direction and everything it sent was read, this side
+    // ends too, after the writes already queued (our close_notify, then FIN). The TCP socket below is
+    // half-open capable, so a peer's FIN never cuts off a reply still being produced.
+    super({ allowHalfOpen: false });
     socket.on('data', (d: Buffer) => {
       socket.pause();
       this.receiving = true;

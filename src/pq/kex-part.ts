@@ -39,17 +39,33 @@ export function requireLength(bytes: Uint8Array, length: number, what: string): 
   }
 }
 
+/** A half-finished exchange whose completion may be asynchronous (on a device). */
+export interface AsyncPendingShare {
+  readonly share: Uint8Array;
+  complete(serverShare: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  wipe(): void;
+}
+
+/** A key-exchange part whose operations may be asynchronous (a device's), its randomness its own business. */
+export interface AsyncKexPart {
+  readonly clientShareLength: number;
+  readonly serverShareLength: number;
+  generate(): AsyncPendingShare | Promise<AsyncPendingShare>;
+  encapsulate(clientShare: Uint8Array): { share: Uint8Array; secret: Uint8Array } | Promise<{ share: Uint8Array; secret: Uint8Array }>;
+}
+
 /**
- * The {@link KeyExchange} lifecycle around one {@link KexPart}, shared by every
- * backend built from parts: shares of the wrong length are refused before
- * anything is drawn, `complete` runs once and wipes the private half whatever
- * happens, and the `privateKey` is a bare `'kex'` tag.
+ * The {@link KeyExchange} lifecycle around one part, shared by every backend
+ * (software parts through {@link keyExchangeFromPart}, device parts directly):
+ * shares of the wrong length are refused before anything is drawn, `complete`
+ * runs once and wipes the private half whatever happens, and the `privateKey`
+ * is a bare `'kex'` tag.
  */
-export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerName: string, random: RandomSource): KeyExchange {
+export function keyExchangeLifecycle(group: NamedGroup, part: AsyncKexPart, providerName: string): KeyExchange {
   const label = groupName(group);
 
   const generate = async (): Promise<KeyShare> => {
-    const pending = part.generate(random);
+    const pending = await part.generate();
     // The private half lives only in this closure; the ref is a bare tag.
     const privateKey: PrivateKeyRef = Object.freeze({ algorithm: 'kex', provider: providerName });
     let done = false;
@@ -62,7 +78,7 @@ export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerNa
         done = true;
         try {
           requireLength(serverShare, part.serverShareLength, `${label} server share`);
-          return pending.complete(serverShare);
+          return await pending.complete(serverShare);
         } finally {
           pending.wipe();
         }
@@ -72,7 +88,7 @@ export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerNa
 
   const encapsulate = async (clientShare: Uint8Array): Promise<{ share: Uint8Array; secret: Uint8Array }> => {
     requireLength(clientShare, part.clientShareLength, `${label} client share`);
-    return part.encapsulate(clientShare, random);
+    return part.encapsulate(clientShare);
   };
 
   return Object.freeze({
@@ -82,4 +98,14 @@ export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerNa
     generate,
     encapsulate,
   });
+}
+
+/** {@link keyExchangeLifecycle} for a software {@link KexPart} drawing from `random`. */
+export function keyExchangeFromPart(group: NamedGroup, part: KexPart, providerName: string, random: RandomSource): KeyExchange {
+  return keyExchangeLifecycle(group, {
+    clientShareLength: part.clientShareLength,
+    serverShareLength: part.serverShareLength,
+    generate: () => part.generate(random),
+    encapsulate: (clientShare) => part.encapsulate(clientShare, random),
+  }, providerName);
 }

@@ -6,13 +6,14 @@
  * ({@link HYBRID_LAYOUTS}), so bytes on the wire are those of any other
  * backend.
  */
-import { ConfigError, IllegalParameterError } from '../../errors.js';
-import { groupName, NamedGroup } from '../../pq/ids.js';
-import type { CryptoProvider, KeyExchange, KeyShare, PrivateKeyRef } from '../../pq/provider.js';
+import { IllegalParameterError } from '../../errors.js';
+import { NamedGroup } from '../../pq/ids.js';
+import type { CryptoProvider, KeyExchange } from '../../pq/provider.js';
 import type { Batcher } from './batcher.js';
 import { QuacError, type QuacBatchItemResult } from './device.js';
 import type { KeyPool } from './key-pool.js';
 import { HYBRID_LAYOUTS, type KexComponent } from '../../pq/hybrid.js';
+import { keyExchangeLifecycle, requireLength } from '../../pq/kex-part.js';
 import type { QuacMetricsRecorder } from './metrics.js';
 import { isMlKemName, ML_KEM_SETS, type MlKemSet } from './mlkem.js';
 import type { QuacScheduler } from './scheduler.js';
@@ -40,10 +41,6 @@ export interface KemContext {
   readonly software: CryptoProvider;
   /** Route to `software` when the devices fail with a device fault. */
   readonly fallback: boolean;
-}
-
-function requireLength(bytes: Uint8Array, length: number, what: string): void {
-  if (bytes.length !== length) throw new IllegalParameterError(`${what} has ${bytes.length} bytes, expected ${length}`);
 }
 
 /** A failure of the devices themselves (none usable, lost, hot, out of entropy), as opposed to this input. */
@@ -241,39 +238,6 @@ function component(c: KexComponent, ctx: KemContext): AsyncPart {
   return new SoftwarePart(ctx.software.keyExchange(CLASSICAL[c]));
 }
 
-/** The KeyShare lifecycle: lengths refused up front, `complete` once, the private half wiped whatever happens. */
-function keyExchange(group: NamedGroup, part: AsyncPart, providerName: string): KeyExchange {
-  const label = groupName(group);
-  return Object.freeze({
-    group,
-    clientShareLength: part.clientShareLength,
-    serverShareLength: part.serverShareLength,
-    generate: async (): Promise<KeyShare> => {
-      const pending = await part.generate();
-      const privateKey: PrivateKeyRef = Object.freeze({ algorithm: 'kex', provider: providerName });
-      let done = false;
-      return Object.freeze({
-        group,
-        share: pending.share,
-        privateKey,
-        complete: async (serverShare: Uint8Array): Promise<Uint8Array> => {
-          if (done) throw new ConfigError(`${label} key share was already completed`);
-          done = true;
-          try {
-            requireLength(serverShare, part.serverShareLength, `${label} server share`);
-            return await pending.complete(serverShare);
-          } finally {
-            pending.wipe();
-          }
-        },
-      });
-    },
-    encapsulate: async (clientShare: Uint8Array) => {
-      requireLength(clientShare, part.clientShareLength, `${label} client share`);
-      return part.encapsulate(clientShare);
-    },
-  });
-}
 
 /**
  * Every group the QUAC provider offers: the three ML-KEM sets and the hybrids
@@ -286,9 +250,9 @@ export function quacKeyExchanges(ctx: KemContext, providerName: string): Map<Nam
   for (const h of HYBRID_LAYOUTS) {
     const classical = [h.first, h.second].find((c) => !isMlKemName(c));
     if (classical && !soft.has(CLASSICAL[classical as keyof typeof CLASSICAL])) continue;
-    out.set(h.group, keyExchange(h.group, new HybridAsyncPart(component(h.first, ctx), component(h.second, ctx)), providerName));
+    out.set(h.group, keyExchangeLifecycle(h.group, new HybridAsyncPart(component(h.first, ctx), component(h.second, ctx)), providerName));
   }
-  for (const set of Object.values(ML_KEM_SETS)) out.set(set.group, keyExchange(set.group, new DeviceMlKem(set, ctx), providerName));
+  for (const set of Object.values(ML_KEM_SETS)) out.set(set.group, keyExchangeLifecycle(set.group, new DeviceMlKem(set, ctx), providerName));
   for (const g of Object.values(CLASSICAL)) if (soft.has(g)) out.set(g, ctx.software.keyExchange(g));
   return out;
 }

@@ -182,7 +182,7 @@ async function bind(options: NativeQuacOptions): Promise<Bindings> {
 
 /**
  * Runs one C function on koffi's worker threads; resolves with its result
- * code when it succeeded, rejects with a `QuacError(code, 'quac_xxx')` when
+ * code when it succeeded, rejects with a `QuacError(code, 'quac_<function>')` when
  * it failed, except for the codes in `accept`, which resolve too.
  */
 function call(b: Bindings, name: string, args: readonly unknown[], accept: readonly number[] = []): Promise<number> {

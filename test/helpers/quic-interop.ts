@@ -9,6 +9,7 @@ import { concat, fromUtf8, utf8 } from '../../src/bytes.js';
 import { createQuicServer, quicConnect, type QuicConnectOptions, type QuicListenOptions, type QuicSession } from '../../src/node/quic.js';
 import type { StreamEvent } from '../../src/quic/connection/streams.js';
 import type { HandshakeInfo } from '../../src/tls13/handshake/common.js';
+import { spawnPeer } from './peers.js';
 
 /** Bidirectional streams have bit 0x2 clear (RFC 9000 §2.1); only those can be echoed on. */
 export function isBidi(id: number): boolean {
@@ -124,6 +125,36 @@ export async function listenOurQuicServer(options: QuicListenOptions): Promise<O
       return { log, info: log.session.handshake as HandshakeInfo };
     },
   };
+}
+
+/**
+ * OpenSSL 3.5's `s_client -quic` against our echo server: it sends `message`;
+ * this waits for s_client to report QUICv1, an mldsa65 peer signature and a
+ * verified chain, for our server to receive the line and for s_client to print
+ * the echo, then closes s_client's stdin: it must exit in time, with no verify
+ * error, and our side must have logged no error. Resolves with our side's view.
+ */
+export async function sClientQuicEcho(
+  server: OurQuicServer, o: { readonly caFile: string; readonly message: string; readonly lifetimeMs: number; readonly args?: readonly string[] },
+): Promise<{ log: SessionLog; info: HandshakeInfo }> {
+  const peer = spawnPeer('openssl', [
+    's_client', '-quic', '-alpn', 'test', '-connect', `127.0.0.1:${server.port}`, ...(o.args ?? []),
+    '-CAfile', o.caFile, '-servername', 'localhost', '-verify_return_error',
+  ], { timeoutMs: o.lifetimeMs });
+  peer.write(o.message);
+  const ours = await server.connected();
+  await peer.waitForLine('Protocol: QUICv1');
+  await peer.waitForLine('Peer signature type: mldsa65');
+  await peer.waitForLine('Verification: OK');
+  await until(() => ours.log.text(0) === o.message, `our server to receive the s_client line (got ${JSON.stringify(ours.log.text(0))})`);
+  // The echo comes back on the same bidirectional stream, printed by s_client.
+  await peer.waitForLine(o.message.trim());
+  peer.closeStdin();
+  const exit = await peer.exited;
+  if (exit.timedOut) throw new Error(`s_client did not exit in time:\n${peer.output}`);
+  if (/verify error/i.test(peer.output)) throw new Error(`s_client reported a verify error:\n${peer.output}`);
+  if (ours.log.errors.length) throw new Error(`our server logged errors: ${ours.log.errors.map(String).join('; ')}`);
+  return ours;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { VirtualClock } from '../../src/hw/quac100/clock.js';
-import { QuacAlgorithm, QuacResult } from '../../src/hw/quac100/device.js';
+import { QuacAlgorithm } from '../../src/hw/quac100/device.js';
 import { emulatedQuacLibrary, type EmulatedQuacOptions } from '../../src/hw/quac100/emulated.js';
 import { CARD_STATE_FORMAT, encodeCardState, type EmulatedQuacStorage } from '../../src/hw/quac100/card-state.js';
 import { ConfigError } from '../../src/errors.js';

@@ -22,7 +22,7 @@ import { seededRandom } from '../../src/testing/index.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { mintOurPki, type OurPki } from '../helpers/our-pki.js';
 import { freePort, interopDisabled, requirePeer, spawnPeer, waitForPort } from '../helpers/peers.js';
-import { listenOurQuicServer, ourQuicClient, sendOnNewStream, until } from '../helpers/quic-interop.js';
+import { listenOurQuicServer, ourQuicClient, sClientQuicEcho, sendOnNewStream, until } from '../helpers/quic-interop.js';
 
 const CASE_TIMEOUT_MS = 20_000;
 const PEER_LIFETIME_MS = 15_000;
@@ -99,30 +99,13 @@ describe.runIf(!interopDisabled)('QUIC interop with OpenSSL 3.5 (openssl-quic-se
     const server = await listenOurQuicServer({
       tls: { provider, certificate: pki.mldsa.server.credentials, alpnProtocols: ['test'] },
     });
-    const message = 'hello from s_client\n';
-    const peer = spawnPeer('openssl', [
-      's_client', '-quic', '-alpn', 'test', '-connect', `127.0.0.1:${server.port}`, '-groups', 'X25519MLKEM768',
-      '-CAfile', pki.mldsa.rootFile, '-servername', 'localhost', '-verify_return_error',
-    ], { timeoutMs: PEER_LIFETIME_MS });
-    peer.write(message);
-
-    const { log, info } = await server.connected();
+    const { info } = await sClientQuicEcho(server, {
+      caFile: pki.mldsa.rootFile, message: 'hello from s_client\n', lifetimeMs: PEER_LIFETIME_MS, args: ['-groups', 'X25519MLKEM768'],
+    });
     expect(info.group).toBe(NamedGroup.X25519MLKEM768);
     expect(info.signatureScheme).toBe(SignatureScheme.mldsa65);
     expect(info.alpn).toBe('test');
     expect(info.serverName).toBe('localhost');
-
-    await peer.waitForLine('Protocol: QUICv1');
-    await peer.waitForLine('Peer signature type: mldsa65');
-    await peer.waitForLine('Verification: OK');
-    await until(() => log.text(0) === message, `our server to receive the s_client line (got ${JSON.stringify(log.text(0))})`);
-    // The echo comes back on the same bidirectional stream, printed by s_client.
-    await peer.waitForLine(message.trim());
-    peer.closeStdin();
-    const exit = await peer.exited;
-    expect(exit.timedOut, peer.output).toBe(false);
-    expect(peer.output).not.toMatch(/verify error/i);
-    expect(log.errors).toEqual([]);
   }, CASE_TIMEOUT_MS);
 });
 

@@ -18,7 +18,7 @@ import { createNobleProvider, type CryptoProvider } from '../../src/pq/index.js'
 import { seededRandom } from '../../src/testing/index.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { mintOurPki, type OurPki } from '../helpers/our-pki.js';
-import { freePort, interopDisabled, requirePeer, spawnPeer, waitForPort } from '../helpers/peers.js';
+import { freePort, interopDisabled, requirePeer, spawnPeer } from '../helpers/peers.js';
 import { isV1Retry, listenOurQuicServer, ourQuicClient, sendOnNewStream, udpRelay, until } from '../helpers/quic-interop.js';
 
 const CASE_TIMEOUT_MS = 20_000;

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
-import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError, UnsupportedAlgorithmError } from '../../src/errors.js';
+import { AlertDescription, ConfigError, PqtlsError, UnsupportedAlgorithmError } from '../../src/errors.js';
 import { okpPrivateKey, okpPrivateKeyPkcs8, okpRawPublicKey } from '../../src/node/crypto/key-objects.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import {

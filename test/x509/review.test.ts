@@ -13,7 +13,6 @@ import {
 } from '../../src/x509/index.js';
 import { bits, oid, sequence, Tag, timeValue, tlv } from '../../src/codec/der.js';
 import { malformed } from '../../src/x509/errors.js';
-import { encodeName, parseNameText } from '../../src/x509/name.js';
 import { NOT_AFTER, NOT_BEFORE, NOW, creds, makeChain, testProvider, type Chain } from './pki.js';
 
 const provider = testProvider('review suite');

@@ -85,13 +85,13 @@ async function quicInitialCost(provider: CryptoProvider): Promise<{ bytes: numbe
   const tls = { provider, now: () => pki.now, alpnProtocols: ['bench'] };
   const client = await QuicConnection.connect({ tls: { ...tls, serverName: SERVER_NAME, verifier: webPkiVerifier({ provider, trustAnchors: [pki.rootDer] }) } }, 0);
   const first: Uint8Array[] = [];
-  for (let d = await client.pollTransmit(0); d; d = await client.pollTransmit(0)) first.push(d);
+  for (let d = (await client.pollTransmit(0))?.data; d; d = (await client.pollTransmit(0))?.data) first.push(d);
   const [head, ...rest] = first;
   if (!head) throw new Error('no client Initial');
   const { us } = await cpu(async () => {
     const server = await QuicConnection.accept({ tls: { ...tls, certificate: pki.certificate } }, head, 0);
     for (const d of rest) await server.handleDatagram(d, 0);
-    while (await server.pollTransmit(1));
+    while ((await server.pollTransmit(1))?.data);
   });
   return { bytes: first.reduce((n, d) => n + d.length, 0), us };
 }
@@ -276,7 +276,7 @@ const quicAttacks: Attack[] = [
         fire: async () => {
           for (const p of packets) await c.deliver(p);
           let sent = 0;
-          for (let d = await c.server.pollTransmit(c.now); d; d = await c.server.pollTransmit(c.now)) sent++;
+          for (let d = (await c.server.pollTransmit(c.now))?.data; d; d = (await c.server.pollTransmit(c.now))?.data) sent++;
           return `${outcome(c.server)}, ${sent} datagrams queued in reply`;
         },
       };
@@ -294,7 +294,7 @@ const quicAttacks: Attack[] = [
         fire: async () => {
           for (const p of packets) {
             await c.deliver(p);
-            while (await c.server.pollTransmit(c.now));
+            while ((await c.server.pollTransmit(c.now))?.data);
           }
           return outcome(c.server);
         },

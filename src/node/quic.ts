@@ -93,7 +93,7 @@ export class QuicSession extends EventEmitter {
   }
 
   private async flush(): Promise<void> {
-    for (let d = await this.connection.pollTransmit(now()); d; d = await this.connection.pollTransmit(now())) this.send(d);
+    for (let d = (await this.connection.pollTransmit(now()))?.data; d; d = (await this.connection.pollTransmit(now()))?.data) this.send(d);
     for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
       if (e.type === 'stream') this.emit('stream', e.event);
       else {

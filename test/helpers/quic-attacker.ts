@@ -109,7 +109,7 @@ export async function established(
       const frames: Frame[] = [];
       const dcids: Uint8Array[] = [];
       let largest = 0;
-      for (let d = await server.pollTransmit(now); d; d = await server.pollTransmit(now)) {
+      for (let d = (await server.pollTransmit(now))?.data; d; d = (await server.pollTransmit(now))?.data) {
         const pkt = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
         if (!('pnOffset' in pkt)) continue;
         const opened = await openPacket(toClient, pkt, largest);

@@ -44,7 +44,7 @@ export class QuicSim {
 
   private async flush(conn: QuicConnection, toServer: boolean): Promise<void> {
     for (let i = 0; i < 1000; i++) {
-      const d = await conn.pollTransmit(this.now);
+      const d = (await conn.pollTransmit(this.now))?.data;
       if (!d) return;
       if (toServer && this.clientSent++ < (this.o.dropFirstFromClient ?? 0)) continue;
       if (this.rnd() < (this.o.loss ?? 0)) continue;

@@ -174,7 +174,7 @@ describe('QUIC server creates state only for Initials that decrypt (RFC 9001 §5
   /** A real client's first Initial datagram, and the client's Source Connection ID. */
   async function clientInitial(provider: CryptoProvider): Promise<{ datagram: Uint8Array; scid: Uint8Array }> {
     const c = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: { verify: () => Promise.reject(new Error('unused')) }, alpnProtocols: ['h'] } }, 0);
-    const datagram = (await c.pollTransmit(0)) as Uint8Array;
+    const datagram = ((await c.pollTransmit(0))?.data) as Uint8Array;
     return { datagram, scid: parsePacket(datagram, 0, { shortDcidLength: 8 }).packet.scid.slice() };
   }
 

@@ -16,11 +16,11 @@ async function pair() {
   const key = await testKey(provider, 'ed25519');
   const so: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['f'] } };
   const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'f', verifier: pinnedKeyVerifier(key), alpnProtocols: ['f'] } }, 0);
-  const first = await client.pollTransmit(0);
+  const first = (await client.pollTransmit(0))?.data;
   if (!first) throw new Error('no Initial');
   const server = await QuicConnection.accept(so, first, 0);
   const flight: Uint8Array[] = [];
-  for (let d = await server.pollTransmit(1); d; d = await server.pollTransmit(1)) flight.push(d);
+  for (let d = (await server.pollTransmit(1))?.data; d; d = (await server.pollTransmit(1))?.data) flight.push(d);
   return { client, server, first, flight };
 }
 
@@ -47,7 +47,7 @@ describe('QUIC connections and hostile datagrams', () => {
       for (const d of all) await client.handleDatagram(d, 2);
       cleanlyHandled(client);
       // Whatever happened, the client can still be polled.
-      await client.pollTransmit(3);
+      (await client.pollTransmit(3))?.data;
       client.pollTimeout();
     }), seeded(2247, { numRuns: 40 }));
   });

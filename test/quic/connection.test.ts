@@ -166,10 +166,10 @@ describe('server address validation with Retry (RFC 9000 §8.1.2, §17.2.5)', ()
     const provider = seededProvider('retry-bind');
     const tokens = await RetryTokens.create(provider, { lifetimeMs: 1000 });
     const { client } = await setup('quic-retry-bind');
-    const first = await client.pollTransmit(0);
+    const first = (await client.pollTransmit(0))?.data;
     const retry = await tokens.retryFor(first as Uint8Array, '10.0.0.1:4433', 0);
     await client.handleDatagram(retry as Uint8Array, 1);
-    const second = await client.pollTransmit(2);
+    const second = (await client.pollTransmit(2))?.data;
     expect(await tokens.validate(second as Uint8Array, '10.0.0.1:4433', 2)).toBeDefined();
     expect(await tokens.validate(second as Uint8Array, '10.0.0.2:4433', 2)).toBeUndefined();
     expect(await tokens.validate(second as Uint8Array, '10.0.0.1:4433', 5000)).toBeUndefined();
@@ -270,6 +270,6 @@ describe('stateless reset (RFC 9000 §10.3)', () => {
     expect(drain(client).some((e) => e.type === 'closed')).toBe(false);
     await client.handleDatagram(encodeStatelessReset(token, new Uint8Array(30).fill(0x41)), sim.now);
     expect(drain(client).find((e) => e.type === 'closed')).toMatchObject({ local: false, reason: 'stateless reset' });
-    expect(await client.pollTransmit(sim.now)).toBeUndefined();
+    expect((await client.pollTransmit(sim.now))?.data).toBeUndefined();
   });
 });

@@ -95,7 +95,7 @@ describe('random frames from an authenticated peer (issue 9: never an exception,
           }
           await s.handleTimeout(now);
           // Drained, not decrypted: the server may have updated its keys.
-          for (let i = 0; i < 200 && (await s.pollTransmit(now)); i++);
+          for (let i = 0; i < 200 && ((await s.pollTransmit(now))?.data); i++);
           for (let e = s.poll(); e; e = s.poll());
         }
         if (s.error) expect(s.error.code).not.toBe(TransportErrorCode.INTERNAL_ERROR);
@@ -210,7 +210,7 @@ describe('padded Initial datagrams are exactly 1200 bytes (RFC 9000 §14.1, §14
       const poll = client.pollTransmit.bind(client);
       client.pollTransmit = async (now: number) => {
         const d = await poll(now);
-        if (d) sizes.push(d.length);
+        if (d) sizes.push(d.data.length);
         return d;
       };
       const sim = new QuicSim(client, { tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['h'] } }, { seed });
@@ -227,14 +227,14 @@ describe('a client discards a Retry whose token it could never send back (RFC 90
     const provider = seededProvider('big-retry-token');
     const key = await testKey(provider, 'ed25519');
     const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 0);
-    const first = await client.pollTransmit(0);
-    while (await client.pollTransmit(0));
+    const first = (await client.pollTransmit(0))?.data;
+    while ((await client.pollTransmit(0))?.data);
     const originalDcid = parsePacket(first as Uint8Array, 0, { shortDcidLength: 8 }).packet.dcid;
     // The Retry integrity key is public (RFC 9001 §5.8): whoever saw our first Initial can forge one.
     const retry = (token: Uint8Array): Promise<Uint8Array> => encodeRetry(provider, { version: QUIC_V1, dcid: client.localCid, scid: new Uint8Array(8).fill(0x77), token }, originalDcid);
     await client.handleDatagram(await retry(new Uint8Array(1150).fill(1)), 1);
     await client.handleDatagram(await retry(new Uint8Array([1, 2, 3])), 1);
-    const d = await client.pollTransmit(1);
+    const d = (await client.pollTransmit(1))?.data;
     expect(d).toBeDefined();
     const p = parsePacket(d as Uint8Array, 0, { shortDcidLength: 8 }).packet;
     expect('token' in p ? p.token : undefined).toEqual(new Uint8Array([1, 2, 3]));
@@ -277,7 +277,7 @@ describe('a peer that updates its keys on every packet (RFC 9001 §6.2)', () => 
     await keys.initiateKeyUpdate();
     await send();
     await send();
-    for (let i = 0; i < 10 && (await c.server.pollTransmit(c.now + 100)); i++);
+    for (let i = 0; i < 10 && ((await c.server.pollTransmit(c.now + 100))?.data); i++);
     await keys.initiateKeyUpdate();
     await send();
     expect(c.server.error).toBeUndefined();

@@ -197,16 +197,16 @@ describe('a client ignores Retry and Version Negotiation packets not meant for i
     const provider = seededProvider(seed);
     const key = await testKey(provider, 'ed25519');
     const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 0);
-    const first = await client.pollTransmit(0);
+    const first = (await client.pollTransmit(0))?.data;
     // The rest of the first flight (a hybrid key share needs two datagrams).
-    while (await client.pollTransmit(0));
+    while ((await client.pollTransmit(0))?.data);
     const pkt = parsePacket(first as Uint8Array, 0, { shortDcidLength: 8 }).packet;
     const originalDcid = pkt.dcid;
     const retry = (dcid: Uint8Array, scid: Uint8Array): Promise<Uint8Array> =>
       encodeRetry(provider, { version: QUIC_V1, dcid, scid, token: new Uint8Array([1, 2, 3]) }, originalDcid);
     /** The client's answer: a new Initial carrying the token, or nothing. */
     const answer = async (): Promise<Uint8Array | undefined> => {
-      const d = await client.pollTransmit(1);
+      const d = (await client.pollTransmit(1))?.data;
       if (!d) return undefined;
       const p = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
       return 'token' in p ? p.token : undefined;
@@ -326,8 +326,8 @@ describe('a client holds the server to its first Source Connection ID (RFC 9000 
     const provider = seededProvider('c17-scid');
     const key = await testKey(provider, 'ed25519');
     const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'h', verifier: pinnedKeyVerifier(key), alpnProtocols: ['h'] } }, 0);
-    const first = await client.pollTransmit(0);
-    while (await client.pollTransmit(0));
+    const first = (await client.pollTransmit(0))?.data;
+    while ((await client.pollTransmit(0))?.data);
     const originalDcid = parsePacket(first as Uint8Array, 0, { shortDcidLength: 8 }).packet.dcid;
     // An on-path attacker knows the Initial keys too (RFC 9001 §5.2).
     const keys = await initialKeys(provider, QUIC_V1, originalDcid);

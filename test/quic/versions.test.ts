@@ -81,7 +81,7 @@ describe('QuicConnection versions option', () => {
   it('two endpoints configured with a private version complete a handshake in it', async () => {
     const { conn, serverOptions } = await endpoints('private version', [PRIVATE], [PRIVATE, QUIC_V1]);
     expect(conn.version).toBe(PRIVATE);
-    const first = await conn.pollTransmit(1_000_000);
+    const first = (await conn.pollTransmit(1_000_000))?.data;
     expect(first && new DataView(first.buffer, first.byteOffset).getUint32(1)).toBe(0xff00beef);
     const server = await QuicConnection.accept(serverOptions, first as Uint8Array, 1_000_000);
     expect(server.version).toBe(PRIVATE);
@@ -95,7 +95,7 @@ describe('QuicConnection versions option', () => {
 
   it('a server with the default versions does not accept a private-version Initial', async () => {
     const { conn, serverOptions } = await endpoints('private refused', [PRIVATE], undefined);
-    const first = (await conn.pollTransmit(1_000_000)) as Uint8Array;
+    const first = ((await conn.pollTransmit(1_000_000))?.data) as Uint8Array;
     await expect(QuicConnection.accept(serverOptions, first, 1_000_000)).rejects.toThrow(InvalidPacketError);
   });
 
@@ -109,7 +109,7 @@ describe('QuicConnection versions option', () => {
 
   it('Retry tokens are issued for Initials of the versions the server was given (RFC 9000 §8.1.2)', async () => {
     const { conn, provider } = await endpoints('retry versions', [PRIVATE], undefined);
-    const first = (await conn.pollTransmit(1_000_000)) as Uint8Array;
+    const first = ((await conn.pollTransmit(1_000_000))?.data) as Uint8Array;
     expect(await (await RetryTokens.create(provider)).retryFor(first, 'client', 0)).toBeUndefined();
     const retry = await (await RetryTokens.create(provider, { versions: [PRIVATE] })).retryFor(first, 'client', 0);
     const parsed = parsePacket(retry as Uint8Array, 0, { shortDcidLength: 0, versions: versionTable([PRIVATE]) }).packet as RetryPacket;

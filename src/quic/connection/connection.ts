@@ -27,6 +27,7 @@ import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
 import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
+import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -53,6 +54,8 @@ export interface QuicCommonOptions {
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
+  /** The server's address, in the transport's own format (default `''`): where {@link QuicConnection.pollTransmit} sends. */
+  readonly remote?: RemoteAddress;
 }
 export interface QuicServerOptions extends QuicCommonOptions {
   readonly tls: ServerOptions;
@@ -150,6 +153,10 @@ export class QuicConnection {
   /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
   private peerUpdateUnacked = false;
   private readonly maxDatagramSize: number;
+  /** The peer's address on the current path. */
+  private remote: RemoteAddress = '';
+  /** Connection-ID changes the endpoint has not yet polled. */
+  private readonly endpointEvents: EndpointEvent[] = [];
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -200,6 +207,7 @@ export class QuicConnection {
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
     const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    c.remote = options.remote ?? '';
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -209,7 +217,9 @@ export class QuicConnection {
    * A server for the client whose first datagram is `datagram` (the caller's
    * endpoint routes by connection ID and calls this for unknown Initials).
    */
-  static async accept(options: QuicServerOptions, datagram: Uint8Array, now: number, validated?: ValidatedAddress): Promise<QuicConnection> {
+  static async accept(
+    options: QuicServerOptions, datagram: Uint8Array, now: number, validated?: ValidatedAddress, remote: RemoteAddress = '',
+  ): Promise<QuicConnection> {
     const p = options.tls.provider;
     const versions = versionsOf(options);
     const first = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH, versions }).packet;
@@ -232,8 +242,9 @@ export class QuicConnection {
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
+    s.remote = remote;
     await s.installInitialKeys(first.dcid);
-    await s.handleDatagram(datagram, now);
+    await s.handleDatagram(datagram, now, remote);
     return s;
   }
 
@@ -322,8 +333,12 @@ export class QuicConnection {
 
   // ---- receiving ----
 
-  /** Processes one UDP datagram from the peer. Errors close the connection; nothing is thrown for bad input. */
-  async handleDatagram(datagram: Uint8Array, now: number): Promise<void> {
+  /**
+   * Processes one UDP datagram from the peer, received from `remote` (default:
+   * the current path's address). Errors close the connection; nothing is
+   * thrown for bad input.
+   */
+  async handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
     this.bytesReceived += datagram.length;
     try {
@@ -728,8 +743,21 @@ export class QuicConnection {
 
   // ---- sending ----
 
-  /** The next datagram to send, or undefined when there is nothing (or congestion control says wait). */
-  async pollTransmit(now: number): Promise<Uint8Array | undefined> {
+  /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
+  async pollTransmit(now: number): Promise<Transmit | undefined> {
+    const data = await this.nextDatagram(now);
+    return data && { data, remote: this.remote };
+  }
+
+  /**
+   * The next connection-ID change for the endpoint: route datagrams carrying an
+   * issued ID to this connection, stop routing a retired one.
+   */
+  pollEndpointEvent(): EndpointEvent | undefined {
+    return this.endpointEvents.shift();
+  }
+
+  private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
     if (this.closeState) return this.closeDatagram();
     let budget = this.maxDatagramSize;
     if (!this.addressValidated) budget = Math.min(budget, 3 * this.bytesReceived - this.bytesSent); // §8.1

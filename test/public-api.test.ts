@@ -70,11 +70,11 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       verifyRetry versionTable writeHeader
     `,
     types: `
-      AckRange DecodeFramesOptions DirectionalKeys EcnCounts FirstInitial Frame FrameName LongPacketType
+      AckRange DecodeFramesOptions DirectionalKeys EcnCounts EndpointEvent FirstInitial Frame FrameName LongPacketType
       OpenedOneRttPacket OpenedPacket OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress
       ProtectedPacket ProtectedPacketType QuicCipherSuite QuicClientOptions QuicCommonOptions QuicEvent
-      QuicServerOptions QuicVersion QuicVersionTable RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
-      TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation
+      QuicServerOptions QuicVersion QuicVersionTable RemoteAddress RetryFields RetryPacket SplitDatagram StreamEvent
+      StreamLimits Transmit TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation
       VersionNegotiationPacket
     `,
   },

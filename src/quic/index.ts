@@ -48,5 +48,6 @@ export {
 export {
   QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
 } from './connection/connection.js';
+export type { RemoteAddress, Transmit, EndpointEvent } from './connection/path.js';
 export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
 export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';

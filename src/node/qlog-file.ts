@@ -74,7 +74,7 @@ export class QlogFileSink implements QlogSink {
  * `options` with a fresh {@link QlogFileSink} for `qlogDir`, when one is named
  * and no `qlog` sink is given: call it once per connection.
  */
-export function withQlogDir<T extends { readonly qlog?: QlogSink; readonly qlogDir?: string }>(options: T): T {
+export function withQlogDir<T extends { readonly qlog?: QlogSink; readonly qlogDir?: string }>(options: T): T & { readonly qlog?: QlogSink } {
   return options.qlogDir && !options.qlog ? { ...options, qlog: new QlogFileSink(options.qlogDir) } : options;
 }
 

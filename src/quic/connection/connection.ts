@@ -657,6 +657,7 @@ export class QuicConnection {
     this.qlog?.remoteParameters(undefined, peer, info.alpn, this.qlogAlpns);
     this.streams.setPeerLimits(peer);
     this.handshakeDone = true;
+    this.qlog?.setState(undefined, 'handshake_complete');
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed at completion; it tells the client with HANDSHAKE_DONE.
       this.sendHandshakeDone = true;
@@ -682,6 +683,7 @@ export class QuicConnection {
   private confirm(): void {
     if (this.confirmed) return;
     this.confirmed = true;
+    this.qlog?.setState(undefined, 'handshake_confirmed');
     // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
     this.discardSpace('handshake');
   }

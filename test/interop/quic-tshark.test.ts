@@ -7,6 +7,10 @@
  * update (RFC 9001 §6) included: the four traffic secrets of RFC 9001 §5.1
  * are all it needs, as later 1-RTT generations derive from the first (§6.1).
  *
+ * Beside the capture each side writes its qlog: every packet tshark decrypts
+ * is one the sender's qlog lists as sent, same type and packet number, in the
+ * same order, so the two views of a connection can be laid side by side.
+ *
  * The connection runs in memory (sans-IO); the capture is written by
  * test/helpers/pcap.ts (IPv4/UDP headers around each datagram).
  */
@@ -18,6 +22,7 @@ import { toHex, utf8 } from '../../src/bytes.js';
 import { NamedGroup } from '../../src/pq/ids.js';
 import { createNobleProvider, type CryptoProvider } from '../../src/pq/index.js';
 import { QuicConnection } from '../../src/quic/connection/connection.js';
+import { QlogJsonSeqWriter, RECORD_SEPARATOR } from '../../src/quic/qlog.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { mintOurPki, type OurPki } from '../helpers/our-pki.js';
@@ -34,19 +39,29 @@ interface Captured {
   readonly pcap: string;
   readonly clientKeys: string;
   readonly serverKeys: string;
+  /** `type/pn` of every packet_sent event of each side's qlog, in order (type as qlog names it). */
+  readonly qlogSent: { readonly client: string[]; readonly server: string[] };
+}
+
+function sentPackets(qlog: readonly string[]): string[] {
+  return qlog.join('').split(RECORD_SEPARATOR).slice(1).map((r) => JSON.parse(r) as { name: string; data: { header?: { packet_type: string; packet_number: number } } })
+    .filter((e) => e.name === 'transport:packet_sent').map((e) => `${e.data.header?.packet_type}/${e.data.header?.packet_number}`);
 }
 
 /** One connection in memory: handshake, a stream, a key update, another stream, close; every datagram captured. */
 async function captureConnection(provider: CryptoProvider, pki: OurPki, dir: string): Promise<Captured> {
   const clientKeys: string[] = [];
   const serverKeys: string[] = [];
+  const clientQlog: string[] = [];
+  const serverQlog: string[] = [];
   let now = NOW;
   const tls = { groups: ['X25519MLKEM768'] as const, alpnProtocols: ['tshark'] };
   const client = await QuicConnection.connect({
+    qlog: new QlogJsonSeqWriter((r) => clientQlog.push(r)),
     tls: { ...tls, groups: [...tls.groups], provider, now: Date.now, serverName: 'localhost', keyLog: (l) => clientKeys.push(l),
       verifier: webPkiVerifier({ provider, trustAnchors: [pki.mldsa.rootDer] }) },
   }, now);
-  const serverOptions = { tls: { ...tls, groups: [...tls.groups], provider, now: Date.now, certificate: pki.mldsa.server.credentials, keyLog: (l: string) => serverKeys.push(l) } };
+  const serverOptions = { qlog: new QlogJsonSeqWriter((r) => serverQlog.push(r)), tls: { ...tls, groups: [...tls.groups], provider, now: Date.now, certificate: pki.mldsa.server.credentials, keyLog: (l: string) => serverKeys.push(l) } };
   let server: QuicConnection | undefined;
   const datagrams: CapturedDatagram[] = [];
   const serverReceived = new Map<number, string>();
@@ -99,7 +114,7 @@ async function captureConnection(provider: CryptoProvider, pki: OurPki, dir: str
   writeFileSync(files.pcap, pcapFile(datagrams));
   writeFileSync(files.clientKeys, clientKeys.map((l) => `${l}\n`).join(''));
   writeFileSync(files.serverKeys, serverKeys.map((l) => `${l}\n`).join(''));
-  return files;
+  return { ...files, qlogSent: { client: sentPackets(clientQlog), server: sentPackets(serverQlog) } };
 }
 
 /**
@@ -113,9 +128,24 @@ async function tshark(pcap: string, keyLog: string | undefined): Promise<string[
     '-Y', 'quic', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,',
     '-e', 'quic.header_form', '-e', 'quic.long.packet_type', '-e', 'quic.frame_type', '-e', 'quic.stream.stream_id', '-e', 'quic.stream_data',
     '-e', 'tls.handshake.type', '-e', 'tls.handshake.extensions_key_share_group', '-e', 'quic.key_phase',
+    '-e', 'ip.src', '-e', 'quic.packet_number',
   ], { timeoutMs: 60_000 });
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+/** `type/pn` of each packet tshark shows from `src`, in order, named as qlog names packet types. */
+function dissectedPackets(rows: string[][], src: string): string[] {
+  const out: string[] = [];
+  for (const r of rows.filter((row) => row[8] === src)) {
+    const longTypes = (r[1] ?? '').split(',');
+    const pns = (r[9] ?? '').split(',');
+    (r[0] ?? '').split(',').forEach((form, i) => {
+      const type = form === '0' ? '1RTT' : ({ 0: 'initial', 1: '0RTT', 2: 'handshake' } as Record<string, string>)[longTypes.shift() ?? ''] ?? '?';
+      out.push(`${type}/${pns[i] ?? '?'}`);
+    });
+  }
+  return out;
 }
 
 const FRAME_STREAM_MIN = 0x08;
@@ -187,6 +217,11 @@ describe.runIf(!interopDisabled)('tshark decrypts a pqtls QUIC capture with the 
       expect(data.get('4')).toBe(toHex(utf8(AFTER_UPDATE)));
       const phases = new Set(oneRtt.map((r) => r[7]));
       expect(phases).toEqual(new Set(['False', 'True']));
+      // Each packet tshark opened is the one the sender's qlog lists, in the same order.
+      expect(captured.qlogSent.client.length).toBeGreaterThan(5);
+      expect(captured.qlogSent.server.length).toBeGreaterThan(5);
+      expect(dissectedPackets(rows, CLIENT.join('.'))).toEqual(captured.qlogSent.client);
+      expect(dissectedPackets(rows, SERVER.join('.'))).toEqual(captured.qlogSent.server);
     }, 60_000);
   }
 

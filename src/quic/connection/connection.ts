@@ -510,6 +510,7 @@ export class QuicConnection {
       this.remoteCid = pkt.scid.slice();
       this.serverScid = this.remoteCid;
     }
+    if (!this.receivedFromPeer) this.qlog?.setState(now, 'handshake_started');
     this.receivedFromPeer = true;
     this.lastActivity = now;
     space.largestReceived = Math.max(space.largestReceived, opened.packetNumber);

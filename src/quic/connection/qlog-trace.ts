@@ -9,6 +9,8 @@ import type { SpaceName } from './space.js';
 /** qlog's ConnectionState values (quic-events draft, connectivity:connection_state_updated). */
 export type QlogConnectionState = 'attempted' | 'handshake_started' | 'handshake_complete' | 'handshake_confirmed' | 'closing' | 'draining' | 'closed';
 
+const STATE_ORDER: readonly QlogConnectionState[] = ['attempted', 'handshake_started', 'handshake_complete', 'handshake_confirmed', 'closing', 'draining', 'closed'];
+
 /** What recovery:metrics_updated reports; a member is logged when it changed since the last event. */
 export interface QlogMetrics {
   readonly rtt: RttSnapshot;
@@ -142,9 +144,9 @@ export class QlogTrace {
     if (any) this.emit(now, 'recovery:metrics_updated', changed);
   }
 
-  /** connectivity:connection_state_updated, once per transition. */
+  /** connectivity:connection_state_updated, once per transition; states only move forward. */
   setState(now: number | undefined, next: QlogConnectionState): void {
-    if (next === this.state) return;
+    if (this.state !== undefined && STATE_ORDER.indexOf(next) <= STATE_ORDER.indexOf(this.state)) return;
     this.emit(now, 'connectivity:connection_state_updated', { old: this.state, new: next });
     this.state = next;
   }

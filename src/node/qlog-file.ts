@@ -7,6 +7,22 @@ import { QlogJsonSeqWriter, type QlogData, type QlogSink, type QlogTraceStart } 
 const FLUSH_BYTES = 64 * 1024;
 
 /**
+ * Sinks holding records not yet written. A process that ends with
+ * `process.exit()` (as a CLI does once its transfer is done) skips the
+ * pending setImmediate: these are written on `exit`, synchronously.
+ */
+const unflushed = new Set<QlogFileSink>();
+let exitHook = false;
+function flushOnExit(sink: QlogFileSink): void {
+  unflushed.add(sink);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const s of [...unflushed]) s.flush();
+  });
+}
+
+/**
  * A {@link QlogSink} writing one `.sqlog` file (JSON-SEQ) into `dir`, named
  * `<odcid hex>_<client|server>.sqlog` as OpenSSL's QLOGDIR files are; the name
  * is known when the connection starts the trace. Records are collected and
@@ -46,6 +62,7 @@ export class QlogFileSink implements QlogSink {
   /** Writes what is buffered now (the sink also does so by itself each event-loop turn). */
   flush(): void {
     this.scheduled = false;
+    unflushed.delete(this);
     if (!this.buffered.length) return;
     const text = this.buffered.join('');
     this.buffered = [];
@@ -65,6 +82,7 @@ export class QlogFileSink implements QlogSink {
     if (this.bytes >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
+      flushOnExit(this);
       setImmediate(() => this.flush());
     }
   }

@@ -181,3 +181,22 @@ describe('the JSON-SEQ writer', () => {
     expect(record).toEqual({ time: 5, name: 'recovery:metrics_updated', data: { congestion_window: 12000 } });
   });
 });
+
+describe('QlogFileSink', () => {
+  it('writes what is buffered when the process exits before the next event-loop turn (a CLI calling process.exit)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pqtls-qlog-exit-'));
+    dirs.push(dir);
+    const { spawnSync } = await import('node:child_process');
+    const module = new URL('../../src/node/qlog-file.ts', import.meta.url).pathname;
+    const script = `
+      const { QlogFileSink } = await import(${JSON.stringify(module)});
+      const sink = new QlogFileSink(${JSON.stringify(dir)});
+      sink.start({ vantagePoint: 'client', referenceTime: 0, odcid: new Uint8Array([0xab, 0xcd]) });
+      sink.event(1, 'transport:packet_sent', { header: { packet_type: 'initial', packet_number: 0 } });
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const records = parseJsonSeq(readFileSync(join(dir, 'abcd_client.sqlog'), 'utf8')) as QlogRecord[];
+    expect(records.map((e) => e.name)).toEqual([undefined, 'transport:packet_sent']);
+  });
+});

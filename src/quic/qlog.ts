@@ -109,7 +109,7 @@ export class QlogJsonSeqWriter implements QlogSink {
 // ---- QUIC event data (quic-events draft, qlog 0.3) --------------------------------------------
 
 /** qlog's PacketType names. */
-export function qlogPacketType(type: 'initial' | 'handshake' | '0rtt' | '1rtt' | 'application'): string {
+export function qlogPacketType(type: 'initial' | 'handshake' | '0rtt' | '1rtt' | 'application' | 'retry'): string {
   return type === '0rtt' ? '0RTT' : type === '1rtt' || type === 'application' ? '1RTT' : type;
 }
 

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { RetryTokens } from '../../src/quic/connection/address-validation.js';
 import { QlogJsonSeqWriter, RECORD_SEPARATOR, type QlogSink } from '../../src/quic/qlog.js';
 import { QuicSim, type SimOptions } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -116,6 +117,18 @@ describe('qlog events of a QuicConnection', () => {
     await server.handleDatagram(d.slice(), sim.now);
     const drops = named(serverQlog.events(), 'transport:packet_dropped').map((e) => [e.data.header?.packet_type, e.data.trigger]);
     expect(drops).toEqual([['1RTT', 'decryption_failure'], ['1RTT', 'duplicate']]);
+  });
+
+  it('a Retry the client follows is a packet_received of type retry, and the Initial keys are set again for its connection ID', async () => {
+    const retry = await RetryTokens.create(seededProvider('qlog-retry-tokens'));
+    const { sim, client, clientQlog } = await setup('qlog-retry', { retry });
+    await sim.run(() => client.isHandshakeConfirmed);
+    const c = clientQlog.events();
+    const received = named(c, 'transport:packet_received');
+    expect(received[0]?.data.header?.packet_type).toBe('retry');
+    expect(received.filter((e) => e.data.header?.packet_type === 'retry')).toHaveLength(1);
+    // RFC 9001 §5.2: Initial secrets derived anew from the Retry's Source Connection ID.
+    expect(named(c, 'security:key_updated').filter((e) => e.data.key_type === 'client_initial_secret')).toHaveLength(2);
   });
 
   it('an idle timeout ends the trace with connection_closed (trigger idle_timeout) and the state closed', async () => {

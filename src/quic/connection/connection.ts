@@ -433,6 +433,7 @@ export class QuicConnection {
     const header: OutgoingHeader = { type: 'initial', version: this.version, dcid: pkt.scid, scid: this.localCid, token: pkt.token };
     if (this.maxDatagramSize - (headerLength(header, 0x3fff) + 4 + 16) < MIN_INITIAL_ROOM) return;
     this.retried = true;
+    this.qlog?.packetReceived(undefined, { type: 'retry', dcid: pkt.dcid, scid: pkt.scid }, [], pkt.bytes.length, 0);
     this.retryToken = pkt.token.slice();
     this.remoteCid = pkt.scid.slice();
     this.retrySourceCid = pkt.scid.slice();

@@ -29,7 +29,7 @@ export interface QlogCloseReport {
 }
 
 export interface QlogPacketHeader {
-  readonly type: SpaceName | 'initial' | 'handshake' | '0rtt' | '1rtt';
+  readonly type: SpaceName | 'initial' | 'handshake' | '0rtt' | '1rtt' | 'retry';
   readonly packetNumber?: number;
   readonly dcid?: Uint8Array;
   readonly scid?: Uint8Array;
@@ -93,7 +93,7 @@ export class QlogTrace {
     });
   }
 
-  packetReceived(now: number, h: QlogPacketHeader, frames: readonly Frame[], length: number, ackDelayExponent: number): void {
+  packetReceived(now: number | undefined, h: QlogPacketHeader, frames: readonly Frame[], length: number, ackDelayExponent: number): void {
     this.emit(now, 'transport:packet_received', {
       header: header(h), raw: { length }, frames: frames.map((f) => qlogFrame(f, ackDelayExponent)),
     });

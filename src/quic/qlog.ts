@@ -3,10 +3,11 @@
  * draft-ietf-quic-qlog-quic-events) in the JSON-SEQ serialisation (RFC 7464:
  * each record is RS, a JSON text, LF), the `.sqlog` files qvis loads.
  *
- * The version followed is qlog 0.3 (main-schema -03/-04, quic-events -02/-03),
- * the one OpenSSL 3.5 and ngtcp2 1.x write: event names carry the categories
- * `connectivity:`, `transport:`, `security:` and `recovery:` of those drafts (the
- * later drafts' `quic:` namespace renames the same events; qvis reads these).
+ * The version followed is the drafts' qlog 0.3 (`qlog_version` "0.3", event
+ * categories `connectivity:`, `transport:`, `security:`, `recovery:`): what
+ * OpenSSL 3.5 (QLOGDIR) and ngtcp2 1.11 (--qlog-dir) write and qvis reads. Later
+ * drafts moved the same events into a `quic:` namespace (quic:packet_sent for
+ * transport:packet_sent, and so on).
  *
  * Sans-IO: the connection reports events to a {@link QlogSink}; the
  * {@link QlogJsonSeqWriter} turns them into text and hands each record to a

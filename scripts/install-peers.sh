@@ -9,6 +9,8 @@
 #   ngtcp2-server/-client ngtcp2's HTTP/3 examples on GnuTLS, and gnutls-cli, from Debian trixie
 #                        (classical groups only)
 #   quiche-peer          scripts/peers/quiche-peer.mjs on Cloudflare quiche via npm @matrixai/quic
+#   tshark               Wireshark's command-line dissector from Debian trixie: decrypts QUIC and TLS
+#                        captures with an NSS key log (tls.keylog_file)
 #
 # Usage: scripts/install-peers.sh [--force] [PEER...]     (default: every peer)
 #   A second run only checks that each peer still works (about a second); --force reinstalls.
@@ -43,11 +45,11 @@ for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    openssl|openssl-quic-server|node24|ngtcp2|quiche-peer) PEERS_WANTED+=("$arg") ;;
-    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server node24 ngtcp2 quiche-peer)" ;;
+    openssl|openssl-quic-server|node24|ngtcp2|quiche-peer|tshark) PEERS_WANTED+=("$arg") ;;
+    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server node24 ngtcp2 quiche-peer tshark)" ;;
   esac
 done
-[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server node24 ngtcp2 quiche-peer)
+[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server node24 ngtcp2 quiche-peer tshark)
 
 mkdir -p "${PQTLS_PEERS_DIR:-$REPO/.peers}/bin"
 PEERS=$(cd "${PQTLS_PEERS_DIR:-$REPO/.peers}" && pwd)
@@ -104,6 +106,12 @@ runs_ngtcp2() {
   local prog
   for prog in ngtcp2-server ngtcp2-client gnutls-cli; do "$BIN/$prog" --help >/dev/null 2>&1 || return 1; done
 }
+runs_tshark() {
+  local version
+  version=$("$BIN/tshark" --version 2>&1) || return 1
+  # As root it first warns that running as root could be dangerous.
+  [[ $version == *'TShark (Wireshark) '* ]]
+}
 runs_quiche_peer() {
   [ -x "$BIN/quiche-peer" ] && cmp -s "$HERE/peers/quiche-peer.mjs" "$PEERS/quiche/quiche-peer.mjs" &&
     (cd "$PEERS/quiche" && node --input-type=module -e "await import('@matrixai/quic')") >/dev/null 2>&1
@@ -154,6 +162,15 @@ install_ngtcp2() {
   note "ngtcp2-server, ngtcp2-client: ngtcp2 $(trixie_version ngtcp2-server), GnuTLS $(trixie_version libgnutls30t64)"
 }
 
+# Wireshark looks for its data files (and plugins) at the paths it was built with, under /usr; the
+# variable points it at trixie's copy. QUIC and TLS decryption are built into libwireshark.
+install_tshark() {
+  trixie_unpack tshark
+  trixie_wrapper tshark /usr/bin/tshark WIRESHARK_DATA_DIR='$T/usr/share/wireshark'
+  runs_tshark || die "the unpacked tshark does not run: $("$BIN/tshark" --version 2>&1 | tail -n 3)"
+  note "tshark: Wireshark $(trixie_version tshark)"
+}
+
 install_node24() {
   local tmp tarball
   need node; need tar; npm_registry_reachable
@@ -194,9 +211,9 @@ install_quiche_peer() {
 
 # ---- main ---------------------------------------------------------------------------------------
 check_of() { case $1 in openssl) echo runs_openssl35 ;; openssl-quic-server) echo runs_openssl_quic_server ;;
-  node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; esac; }
+  node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; tshark) echo runs_tshark ;; esac; }
 install_of() { case $1 in openssl) echo install_openssl35 ;; openssl-quic-server) echo install_openssl_quic_server ;;
-  node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; esac; }
+  node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; tshark) echo install_tshark ;; esac; }
 
 # Each peer installs in a subshell of its own, so that one that cannot be had (say, the Debian
 # mirror is down) does not keep the others (from the npm registry) from being installed.

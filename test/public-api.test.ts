@@ -58,7 +58,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       AES_128_GCM_SHA256 AES_256_GCM_SHA384 AlertDescription BadRecordMacError CHACHA20_POLY1305_SHA256 ConfigError
       DEFAULT_QUIC_VERSIONS DEFAULT_TRANSPORT_PARAMETERS DecodeError FrameType IllegalParameterError
       InvalidPacketError KeyUnavailableError MAX_CID_LENGTH MAX_PACKET_NUMBER MAX_STREAMS_LIMIT
-      MIN_STATELESS_RESET_LENGTH OneRttKeys PqtlsError QUIC_DEFAULT_LIMITS QUIC_V1 QUIC_V2 QuicConnection
+      MIN_STATELESS_RESET_LENGTH OneRttKeys PqtlsError QUIC_DEFAULT_LIMITS QlogJsonSeqWriter QUIC_V1 QUIC_V2 QuicConnection
       QuicTransportError RecordOverflowError RetryTokens STATELESS_RESET_TOKEN_LENGTH SizeOverflowError
       StreamUsageError StreamsBlockedError TAG_LENGTH TransportErrorCode TransportParameterId
       UnsupportedAlgorithmError alertName coalescePackets decodeFrames decodePacketNumber decodeTransportParameters
@@ -72,9 +72,10 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
     types: `
       AckRange DecodeFramesOptions DirectionalKeys EcnCounts EndpointEvent FirstInitial Frame FrameName LongPacketType
       OpenedOneRttPacket OpenedPacket OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress
-      ProtectedPacket ProtectedPacketType QuicCipherSuite QuicClientOptions QuicCommonOptions QuicEvent
-      QuicServerOptions QuicVersion QuicVersionTable RemoteAddress RetryFields RetryPacket SplitDatagram StreamEvent
-      StreamLimits Transmit TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation
+      ProtectedPacket ProtectedPacketType QlogData QlogSink QlogTraceStart QlogValue QuicCipherSuite QuicClientOptions
+      QuicCommonOptions QuicEvent QuicServerOptions QuicVersion QuicVersionTable RemoteAddress RetryFields RetryPacket
+      SplitDatagram StreamEvent StreamLimits Transmit TransportParameters UnmaskedHeader UnsupportedVersionPacket
+      ValidatedAddress VersionInformation
       VersionNegotiationPacket
     `,
   },
@@ -103,8 +104,8 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   },
   'node': {
     values: `
-      FileSessionStore NativeQuac100 PqTlsSocket QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer fileQuacStorage nativeQuacLibrary quicConnect
+      FileSessionStore NativeQuac100 PqTlsSocket QlogFileSink QuicSession connect createNodeCryptoProvider createQuicServer
+      createServer fileQuacStorage nativeQuacLibrary qlogDirFromEnv quicConnect
     `,
     types: `
       ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions

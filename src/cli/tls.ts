@@ -12,6 +12,7 @@ import { createNodeCryptoProvider } from '../node/crypto-provider.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { FileSessionStore } from '../node/session-file.js';
 import { createQuicServer, quicConnect, type QuicConnectOptions, type QuicListenOptions, type QuicSession } from '../node/quic.js';
+import { qlogDirFromEnv } from '../node/qlog-file.js';
 import type { QuicEvent } from '../quic/connection/connection.js';
 import type { StreamEvent } from '../quic/connection/streams.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
@@ -428,7 +429,7 @@ async function quicClient(
 ): Promise<number> {
   let session: QuicSession;
   try {
-    session = await quicConnect({ host: o.host, port: o.port, tls: o.tls });
+    session = await quicConnect({ host: o.host, port: o.port, tls: o.tls, qlogDir: qlogDirFromEnv() });
   } catch (e) {
     io.err(`pqtls client: QUIC handshake failed: ${describe(e)}\n`);
     return 1;
@@ -468,7 +469,8 @@ async function quicServe(
 ): Promise<number> {
   let remaining = o.maxConnections;
   return new Promise<number>((resolve, reject) => {
-    const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes }, (s) => {
+    // QLOGDIR, as for OpenSSL: one <odcid>_server.sqlog per connection.
+    const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: qlogDirFromEnv() }, (s) => {
       s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
         io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
       });

@@ -11,6 +11,7 @@ import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-v
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
+import { withQlogDir } from './qlog-file.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -125,6 +126,8 @@ export class QuicSession extends EventEmitter {
 }
 
 export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
+  /** Write this connection's qlog to `<dir>/<odcid hex>_client.sqlog` (ignored when `qlog` is given). */
+  readonly qlogDir?: string;
   readonly host: string;
   readonly port: number;
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
@@ -143,7 +146,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   });
   let conn: QuicConnection;
   try {
-    conn = await QuicConnection.connect({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
+    conn = await QuicConnection.connect(withQlogDir({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }), now());
   } catch (e) {
     sock.close();
     throw e;
@@ -182,6 +185,8 @@ function closeQuietly(sock: Socket): void {
 }
 
 export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
+  /** Write each connection's qlog to `<dir>/<odcid hex>_server.sqlog` (a `qlog` sink would be shared by all: use this). */
+  readonly qlogDir?: string;
   readonly tls: Omit<QuicServerOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicServerOptions['tls'], 'provider' | 'now'>>;
   /** Validate client addresses with a stateless Retry before any handshake work (RFC 9000 §8.1.2). */
   readonly retry?: boolean;
@@ -282,7 +287,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
       if (!(await openFirstInitial(provider, d, versions))) return undefined;
       // The options of the moment this connection is accepted: a later setCertificate does not reach it.
-      const conn = await QuicConnection.accept(opts, d, now(), validated);
+      const conn = await QuicConnection.accept(withQlogDir(opts), d, now(), validated);
       const keys = [dcid, toHex(conn.localCid)];
       // A client that keeps its handshake alive without finishing it (each packet restarts the idle
       // timer) would otherwise hold its slot for ever: the handshake's lifetime is capped too.

@@ -45,6 +45,7 @@ export {
   statelessResetToken, statelessResetLength, encodeStatelessReset, isStatelessReset,
   STATELESS_RESET_TOKEN_LENGTH, MIN_STATELESS_RESET_LENGTH,
 } from './stateless-reset.js';
+export { QlogJsonSeqWriter, type QlogSink, type QlogData, type QlogValue, type QlogTraceStart } from './qlog.js';
 export {
   QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
 } from './connection/connection.js';

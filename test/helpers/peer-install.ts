@@ -18,10 +18,11 @@ export type PeerName =
   | 'ngtcp2-server'
   | 'ngtcp2-client'
   | 'gnutls-cli'
-  | 'quiche-peer';
+  | 'quiche-peer'
+  | 'tshark';
 
 export const PEER_NAMES: readonly PeerName[] = [
-  'openssl', 'openssl-quic-server', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer',
+  'openssl', 'openssl-quic-server', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer', 'tshark',
 ];
 
 export const repoRoot: string = fileURLToPath(new URL('../../', import.meta.url));

@@ -28,6 +28,8 @@ import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
 import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
+import type { QlogSink } from '../qlog.js';
+import { QlogTrace } from './qlog-trace.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -51,6 +53,11 @@ export interface QuicCommonOptions {
   readonly version?: QuicVersion;
   /** Largest UDP payload we send (default 1200, the minimum every path must carry). */
   readonly maxDatagramSize?: number;
+  /**
+   * Receives this connection's qlog events (src/quic/qlog.ts), with the same
+   * `now` as the calls that raised them. One sink per connection.
+   */
+  readonly qlog?: QlogSink;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -157,6 +164,8 @@ export class QuicConnection {
   private remote: RemoteAddress = '';
   /** Connection-ID changes the endpoint has not yet polled. */
   private readonly endpointEvents: EndpointEvent[] = [];
+  private qlog: QlogTrace | undefined;
+  private qlogAlpns: readonly string[] | undefined;
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -208,6 +217,7 @@ export class QuicConnection {
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
     const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     c.remote = options.remote ?? '';
+    c.startQlog(options, now);
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -243,6 +253,7 @@ export class QuicConnection {
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
     s.remote = remote;
+    s.startQlog(options, now);
     await s.installInitialKeys(first.dcid);
     await s.handleDatagram(datagram, now, remote);
     return s;
@@ -253,13 +264,45 @@ export class QuicConnection {
     const sp = this.spaces.initial;
     sp.write = this.role === 'client' ? keys.client : keys.server;
     sp.read = this.role === 'client' ? keys.server : keys.client;
+    this.qlog?.keyUpdated(undefined, 'initial', 'write', 'tls');
+    this.qlog?.keyUpdated(undefined, 'initial', 'read', 'tls');
   }
+
+  // ---- qlog ----
+
+  private startQlog(options: QuicClientOptions | QuicServerOptions, now: number): void {
+    if (!options.qlog) return;
+    this.qlog = new QlogTrace(options.qlog, this.role, this.originalDcid, now);
+    this.qlogAlpns = options.tls.alpnProtocols;
+    this.qlog.started(now, { localCid: this.localCid, remoteCid: this.remoteCid, version: this.version.number, versions: this.versions.numbers, params: this.localParams });
+  }
+
+  private qlogMetrics(now: number): void {
+    const r = this.recovery;
+    this.qlog?.metrics(now, { rtt: r.rtt, congestionWindow: r.congestionWindow, bytesInFlight: r.bytesInFlight, ssthresh: r.ssthresh, ptoCount: r.ptoCount });
+  }
+
+  /** connection_state_updated on each transition; connection_closed with the report of the `closed` event on entering closing. */
+  private qlogState(now: number | undefined, closed?: Extract<QuicEvent, { type: 'closed' }>): void {
+    const q = this.qlog;
+    if (!q) return;
+    const state = this.closeState?.kind ?? (this.confirmed ? 'handshake_confirmed' : this.handshakeDone ? 'handshake_complete' : this.receivedFromPeer ? 'handshake_started' : 'attempted');
+    if (this.closeState && !this.qlogClosed) {
+      this.qlogClosed = true;
+      // The `closed` event, unless already being polled: it is still queued.
+      const report = closed ?? [...this.events].reverse().find((e) => e.type === 'closed');
+      if (report?.type === 'closed') q.closed(now, report);
+    }
+    q.setState(now, state);
+  }
+  private qlogClosed = false;
 
   // ---- events and streams ----
 
   poll(): QuicEvent | undefined {
     const e = this.events.shift();
     if (e?.type === 'datagram') this.datagramEvents--;
+    if (e?.type === 'closed') this.qlogState(undefined, e);
     if (e) return e;
     const s = this.streams.pollEvent();
     return s ? { type: 'stream', event: s } : undefined;
@@ -290,6 +333,8 @@ export class QuicConnection {
     if (!this.confirmed || !this.oneRtt) throw new ConfigError('key updates wait until the handshake is confirmed (RFC 9001 §6.1)');
     if (this.updateAwaitingAck !== undefined) throw new ConfigError('the previous key update is not acknowledged yet (RFC 9001 §6.1)');
     await this.oneRtt.initiateKeyUpdate();
+    this.qlog?.keyUpdated(now, 'application', 'write', 'local_update', this.oneRtt.updates);
+    this.qlog?.keyUpdated(now, 'application', 'read', 'local_update', this.oneRtt.updates);
     this.updateAwaitingAck = this.spaces.application.nextPn;
     this.discardPreviousKeysAt = now + 3 * this.pto();
   }
@@ -341,6 +386,7 @@ export class QuicConnection {
   async handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
     this.bytesReceived += datagram.length;
+    this.qlog?.tick(now);
     try {
       let offset = 0;
       while (offset < datagram.length) {
@@ -348,7 +394,10 @@ export class QuicConnection {
         try {
           parsed = parsePacket(datagram, offset, { shortDcidLength: CID_LENGTH, versions: this.versions });
         } catch (e) {
-          if (e instanceof InvalidPacketError) return; // §12.2: the rest of the datagram is dropped
+          if (e instanceof InvalidPacketError) { // §12.2: the rest of the datagram is dropped
+            this.qlog?.packetDropped(now, undefined, datagram.length - offset, 'invalid');
+            return;
+          }
           throw e;
         }
         offset = parsed.next;
@@ -359,6 +408,7 @@ export class QuicConnection {
         else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now);
+          if (!processed) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, this.keysFor(pkt.type) ? 'decryption_failure' : 'key_unavailable');
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
         }
         if (this.closeState) return;
@@ -398,6 +448,7 @@ export class QuicConnection {
     const header: OutgoingHeader = { type: 'initial', version: this.version, dcid: pkt.scid, scid: this.localCid, token: pkt.token };
     if (this.maxDatagramSize - (headerLength(header, 0x3fff) + 4 + 16) < MIN_INITIAL_ROOM) return;
     this.retried = true;
+    this.qlog?.packetReceived(undefined, { type: 'retry', dcid: pkt.dcid, scid: pkt.scid }, [], pkt.bytes.length, 0);
     this.retryToken = pkt.token.slice();
     this.remoteCid = pkt.scid.slice();
     this.retrySourceCid = pkt.scid.slice();
@@ -414,6 +465,11 @@ export class QuicConnection {
     if (!equalBytes(pkt.dcid, this.localCid) || !equalBytes(pkt.scid, this.remoteCid)) return;
     this.closeState = { kind: 'closed', until: now };
     this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
+  }
+
+  private keysFor(type: ProtectedPacket['type']): boolean {
+    const space = this.spaceOf(type);
+    return space !== undefined && !space.discarded && (type === '1rtt' ? this.oneRtt !== undefined : space.read !== undefined);
   }
 
   private spaceOf(type: ProtectedPacket['type']): PacketSpace | undefined {
@@ -456,15 +512,21 @@ export class QuicConnection {
       // §6.2: a second update before we acknowledged the first under the new keys: each update costs a key
       // derivation, and a peer flipping the key phase on every packet would make every packet cost one.
       if (this.peerUpdateUnacked) throw new QuicTransportError(TransportErrorCode.KEY_UPDATE_ERROR, 'the peer updated its keys again before our acknowledgment of the last update');
+      this.qlog?.keyUpdated(now, 'application', 'read', 'remote_update', this.oneRtt?.updates);
+      this.qlog?.keyUpdated(now, 'application', 'write', 'remote_update', this.oneRtt?.updates);
       this.peerUpdateUnacked = true;
       this.discardPreviousKeysAt = now + 3 * this.pto();
     }
-    if (space.acks.isDuplicate(opened.packetNumber)) return true;
+    if (space.acks.isDuplicate(opened.packetNumber)) {
+      this.qlog?.packetDropped(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid }, pkt.bytes.length, 'duplicate');
+      return true;
+    }
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
       this.serverScid = this.remoteCid;
     }
+    if (!this.receivedFromPeer) this.qlog?.setState(now, 'handshake_started');
     this.receivedFromPeer = true;
     this.lastActivity = now;
     space.largestReceived = Math.max(space.largestReceived, opened.packetNumber);
@@ -474,6 +536,8 @@ export class QuicConnection {
       this.discardSpace('initial');
     }
     const frames = decodeFrames(opened.payload, pkt.type, { maxDatagramFrameSize: this.localParams.maxDatagramFrameSize });
+    this.qlog?.packetReceived(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid, scid: pkt.type === '1rtt' ? undefined : pkt.scid },
+      frames, pkt.bytes.length, (this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS).ackDelayExponent);
     let ackEliciting = false;
     for (const f of frames) {
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
@@ -569,6 +633,7 @@ export class QuicConnection {
       case 'writeSecret': {
         const suite = quicCipherSuite(a.suite.id);
         if (!suite) throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, `no QUIC packet protection for suite ${a.suite.name}`);
+        if (a.level === 'handshake' || a.level === 'application') this.qlog?.keyUpdated(undefined, a.level, a.kind === 'readSecret' ? 'read' : 'write', 'tls');
         if (a.level === 'application') {
           if (a.kind === 'readSecret') this.appSecrets.read = a.secret;
           else this.appSecrets.write = a.secret;
@@ -606,8 +671,10 @@ export class QuicConnection {
     const peer = decodeTransportParameters(raw, this.role === 'client' ? 'server' : 'client');
     this.checkConnectionIds(peer);
     this.peerParams = peer;
+    this.qlog?.remoteParameters(undefined, peer, info.alpn, this.qlogAlpns);
     this.streams.setPeerLimits(peer);
     this.handshakeDone = true;
+    this.qlog?.setState(undefined, 'handshake_complete');
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed at completion; it tells the client with HANDSHAKE_DONE.
       this.sendHandshakeDone = true;
@@ -633,6 +700,7 @@ export class QuicConnection {
   private confirm(): void {
     if (this.confirmed) return;
     this.confirmed = true;
+    this.qlog?.setState(undefined, 'handshake_confirmed');
     // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
     this.discardSpace('handshake');
   }
@@ -644,6 +712,8 @@ export class QuicConnection {
     s.read = undefined;
     s.write = undefined;
     this.recovery.discardSpace(name);
+    this.qlog?.keyDiscarded(undefined, name, 'write', 'tls');
+    this.qlog?.keyDiscarded(undefined, name, 'read', 'tls');
   }
 
   private async onAck(space: PacketSpace, f: Extract<Frame, { type: 'ack' }>, now: number): Promise<void> {
@@ -654,6 +724,7 @@ export class QuicConnection {
       this.updateAwaitingAck = undefined;
     }
     for (const p of lost) this.onPacketLost(p);
+    this.qlogMetrics(now);
     if (this.role === 'client' && space.name === 'handshake') this.discardSpace('initial');
   }
 
@@ -668,6 +739,7 @@ export class QuicConnection {
   }
 
   private onPacketLost(p: SentPacket): void {
+    this.qlog?.packetLost(undefined, p);
     const space = this.spaces[p.space];
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
@@ -713,6 +785,7 @@ export class QuicConnection {
   }
 
   async handleTimeout(now: number): Promise<void> {
+    this.qlog?.tick(now);
     if (this.closeState) {
       if (this.closeState.kind !== 'closed' && now >= this.closeState.until) this.closeState = { kind: 'closed', until: now };
       return;
@@ -726,6 +799,7 @@ export class QuicConnection {
     }
     if (this.discardPreviousKeysAt !== undefined && now >= this.discardPreviousKeysAt) {
       this.oneRtt?.discardPreviousKeys();
+      this.qlog?.keyDiscarded(now, 'application', 'read', 'tls', (this.oneRtt?.updates ?? 1) - 1);
       this.discardPreviousKeysAt = undefined;
     }
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
@@ -738,6 +812,7 @@ export class QuicConnection {
         // bytes not yet acknowledged, in every space still in use, so a lost flight is resent at once.
         if (!this.confirmed) for (const n of SPACES) if (!this.spaces[n].discarded) this.spaces[n].cryptoSend.retransmitUnacked();
       }
+      this.qlogMetrics(now);
     }
   }
 
@@ -758,7 +833,8 @@ export class QuicConnection {
   }
 
   private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
-    if (this.closeState) return this.closeDatagram();
+    this.qlogState(now);
+    if (this.closeState) return this.closeDatagram(now);
     let budget = this.maxDatagramSize;
     if (!this.addressValidated) budget = Math.min(budget, 3 * this.bytesReceived - this.bytesSent); // §8.1
     const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
@@ -878,10 +954,13 @@ export class QuicConnection {
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
     this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
+    this.qlog?.packetSent(now, { type: header.type, packetNumber: pn, dcid: header.dcid, scid: header.type === '1rtt' ? undefined : header.scid },
+      frames, bytes.length, this.localParams.ackDelayExponent);
+    this.qlogMetrics(now);
     return bytes;
   }
 
-  private async closeDatagram(): Promise<Uint8Array | undefined> {
+  private async closeDatagram(now: number): Promise<Uint8Array | undefined> {
     const c = this.closeState;
     if (!c || c.kind !== 'closing' || c.sent || !c.frame) return undefined;
     c.sent = true;
@@ -900,7 +979,7 @@ export class QuicConnection {
       const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, encodeFrames(frames).length);
       if (short > 0) frames.push({ type: 'padding', length: short });
     }
-    return this.seal(space, frames, false, 0);
+    return this.seal(space, frames, false, now);
   }
 }
 

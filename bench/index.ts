@@ -15,6 +15,7 @@ const MODULES: readonly string[] = [
   'quic-protection',
   'tls-handshake',
   'tls-resumption',
+  'tls-native',
   'adversarial',
   'slh-dsa',
   'quac',

@@ -105,10 +105,10 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QlogFileSink QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer fileQuacStorage nativeQuacLibrary qlogDirFromEnv quicConnect
+      createServer fileQuacStorage nativePqSupport nativeQuacLibrary qlogDirFromEnv quicConnect
     `,
     types: `
-      ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
+      ConnectOptions NativePqSupport NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
       QuicListenOptions QuicServerSocket
     `,
   },

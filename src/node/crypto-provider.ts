@@ -13,6 +13,7 @@ import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, Verify
 import type { RandomSource } from '../pq/random.js';
 import { NODE_GROUPS, nodeKeyExchanges } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
+import { nativePqSupport } from './crypto/native-pq.js';
 import { nodeAead, nodeHash, nodeHeaderProtection, nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/symmetric.js';
 
 export interface NodeCryptoProviderOptions {
@@ -26,6 +27,15 @@ export interface NodeCryptoProviderOptions {
   random?: RandomSource;
   /** Smallest RSA modulus, in bits, accepted for signing keys. Default 2048; lower it only to replay published traces. */
   minRsaSigningBits?: number;
+  /**
+   * Run ML-KEM and ML-DSA on node:crypto when this runtime's OpenSSL has them
+   * (Node ≥ 24.7; detected once by trying them, see {@link nativePqSupport}).
+   * Default true; false keeps them on noble. With a `random` source of your
+   * own, key generation and decapsulation stay native (they take our draws),
+   * while ML-KEM encapsulation and ML-DSA signing, whose randomness OpenSSL
+   * draws itself, run on noble so that every draw is still yours.
+   */
+  nativePostQuantum?: boolean;
 }
 
 /** OpenSSL's CSPRNG as a {@link RandomSource}. */
@@ -37,10 +47,12 @@ const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(le
  * - node:crypto: SHA-2, HMAC, HKDF, AES-GCM, ChaCha20-Poly1305, AES-ECB and
  *   ChaCha20 header protection, X25519, P-256 and P-384 ECDH, Ed25519, ECDSA,
  *   RSA-PSS and RSA PKCS #1 v1.5;
- * - @noble/post-quantum: ML-KEM (alone and as the ML-KEM half of the hybrids,
- *   which come from the group table both backends share, src/pq/kex-groups.ts);
- * - an internal `createNobleProvider` on the same random source: ML-DSA and
- *   SLH-DSA, and the strict decoding of an Ed25519 key that failed to verify.
+ * - ML-KEM (alone and as the ML-KEM half of the hybrids, which come from the
+ *   group table both backends share, src/pq/kex-groups.ts) and ML-DSA on
+ *   node:crypto where the runtime has them (Node ≥ 24.7), on noble otherwise;
+ * - an internal `createNobleProvider` on the same random source: SLH-DSA, the
+ *   ML-DSA keys' exportable half, and the strict decoding of an Ed25519 key
+ *   that failed to verify.
  *
  * Private keys are opaque {@link PrivateKeyRef}s owned by this provider. RSA
  * keys are imported, never generated (as with noble).
@@ -49,8 +61,10 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const random = options.random ?? opensslRandom;
   const name = 'node';
   const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
-  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble);
-  const kex = nodeKeyExchanges(name, random);
+  const native = options.nativePostQuantum === false ? { mlKem: false, mlDsa: false } : nativePqSupport();
+  const ownRandomness = options.random === undefined;
+  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, { native: native.mlDsa, ownRandomness });
+  const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness });
 
   return Object.freeze({
     name,

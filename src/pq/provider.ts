@@ -109,6 +109,15 @@ export interface AeadKey {
   readonly nonceLength: 12;
   /** Returns ciphertext ‖ tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional, for backends that compute on the calling thread: writes
+   * ciphertext ‖ tag into `output` (exactly `plaintext.length + 16` bytes),
+   * which may start at the very byte `plaintext` starts at (sealing in place);
+   * `aad` may lie in the same buffer before them. The record layers use it to
+   * build each record in one allocation and without a promise per record; a
+   * backend whose AEAD is asynchronous (a device, SubtleCrypto) leaves it out.
+   */
+  sealInto?(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void;
   /** Returns the plaintext, or null if authentication fails (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
 }

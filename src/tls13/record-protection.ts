@@ -133,16 +133,18 @@ export class RecordProtector {
         throw new ConfigError(`padding of ${pad} bytes does not fit a record with ${content.length} bytes of content`);
       }
     }
-    // TLSInnerPlaintext: content ‖ type ‖ zeros (a fresh array is already zero).
-    const inner = new Uint8Array(content.length + 1 + pad);
-    inner.set(content);
-    inner[content.length] = contentType;
-    const seq = this.take();
-    const header = recordHeader(inner.length + AEAD_TAG_LENGTH);
-    const sealed = await this.aead.seal(this.nonce(seq), header, inner);
-    const out = new Uint8Array(RECORD_HEADER_LENGTH + sealed.length);
-    out.set(header);
-    out.set(sealed, RECORD_HEADER_LENGTH);
+    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros: a fresh
+    // array is already zero), sealed in place when the AEAD can, with room left for the tag.
+    const innerLength = content.length + 1 + pad;
+    const out = new Uint8Array(RECORD_HEADER_LENGTH + innerLength + AEAD_TAG_LENGTH);
+    out.set(recordHeader(innerLength + AEAD_TAG_LENGTH));
+    out.set(content, RECORD_HEADER_LENGTH);
+    out[RECORD_HEADER_LENGTH + content.length] = contentType;
+    const header = out.subarray(0, RECORD_HEADER_LENGTH);
+    const inner = out.subarray(RECORD_HEADER_LENGTH, RECORD_HEADER_LENGTH + innerLength);
+    const nonce = this.nonce(this.take());
+    if (this.aead.sealInto) this.aead.sealInto(nonce, header, inner, out.subarray(RECORD_HEADER_LENGTH));
+    else out.set(await this.aead.seal(nonce, header, inner), RECORD_HEADER_LENGTH);
     return out;
   }
 

@@ -1,6 +1,7 @@
 /**
  * Key exchange on node:crypto: X25519, secp256r1 and secp384r1 natively, and
- * ML-KEM on @noble/post-quantum (Node 20 has no ML-KEM), plugged into the
+ * ML-KEM natively where the runtime has it (src/node/crypto/native-pq.ts) or
+ * on @noble/post-quantum (Node 20 has no ML-KEM), plugged into the
  * shared group table (src/pq/kex-groups.ts) that the noble backend uses too,
  * so the hybrid layouts (ML-KEM first only in X25519MLKEM768) cannot drift
  * apart.
@@ -21,6 +22,8 @@ import { mlKemParts } from '../../pq/mlkem.js';
 import type { KeyExchange } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPrivateKey, okpPublicKey, okpRawPublicKey } from './key-objects.js';
+import { NativeMlKemPart } from './native-pq.js';
+import type { MlKemName } from '../../pq/mlkem.js';
 
 /**
  * X25519 (RFC 7748) with the RFC 8446 §7.4.2 all-zero check. OpenSSL refuses
@@ -167,17 +170,31 @@ export const NODE_P384_PART = new NodeEcdhPart('secp384r1', 'secp384r1', 48, P38
 /** The same groups, in the same preference order, as the noble backend. */
 export const NODE_GROUPS: readonly NamedGroup[] = KEX_GROUPS;
 
-const COMPONENTS: Readonly<Record<KexComponent, KexPart>> = Object.freeze({
-  'X25519': NODE_X25519_PART,
-  'secp256r1': NODE_P256_PART,
-  'secp384r1': NODE_P384_PART,
-  ...mlKemParts({ 'ML-KEM-512': ml_kem512, 'ML-KEM-768': ml_kem768, 'ML-KEM-1024': ml_kem1024 }),
-});
+const SOFTWARE_MLKEM = mlKemParts({ 'ML-KEM-512': ml_kem512, 'ML-KEM-768': ml_kem768, 'ML-KEM-1024': ml_kem1024 });
+
+/** How ML-KEM runs: on OpenSSL or not, and whether OpenSSL may draw encapsulation's randomness itself. */
+export interface NodeMlKem {
+  readonly native: boolean;
+  readonly ownRandomness: boolean;
+}
+
+function components(mlKem: NodeMlKem): Readonly<Record<KexComponent, KexPart>> {
+  const kem = (name: MlKemName): KexPart => (mlKem.native ? new NativeMlKemPart(name, SOFTWARE_MLKEM[name], mlKem.ownRandomness) : SOFTWARE_MLKEM[name]);
+  return Object.freeze({
+    'X25519': NODE_X25519_PART,
+    'secp256r1': NODE_P256_PART,
+    'secp384r1': NODE_P384_PART,
+    'ML-KEM-512': kem('ML-KEM-512'),
+    'ML-KEM-768': kem('ML-KEM-768'),
+    'ML-KEM-1024': kem('ML-KEM-1024'),
+  });
+}
 
 /**
  * Every group's {@link KeyExchange} on node:crypto, with the lifecycle and
- * randomness order of the noble backend (see `groupKeyExchanges`).
+ * randomness order of the noble backend (see `groupKeyExchanges`); the
+ * hybrids take their ML-KEM half from the same parts.
  */
-export function nodeKeyExchanges(providerName: string, random: RandomSource): ReadonlyMap<NamedGroup, KeyExchange> {
-  return groupKeyExchanges(COMPONENTS, providerName, random);
+export function nodeKeyExchanges(providerName: string, random: RandomSource, mlKem: NodeMlKem): ReadonlyMap<NamedGroup, KeyExchange> {
+  return groupKeyExchanges(components(mlKem), providerName, random);
 }

@@ -1,7 +1,13 @@
 /**
  * The signature half of the node:crypto provider: Ed25519, ECDSA and RSA on
- * OpenSSL, ML-DSA delegated to a noble provider (Node 20 has no ML-DSA). Same
- * schemes, key encodings and error contract as {@link NobleSigner}.
+ * OpenSSL; ML-DSA on OpenSSL where the runtime has it (Node ≥ 24.7) and
+ * otherwise delegated to a noble provider. Same schemes, key encodings and
+ * error contract as {@link NobleSigner}.
+ *
+ * A native ML-DSA key is made once, at generation or import, from the seed (or
+ * expanded key) the noble delegate holds, so both halves are the same key; the
+ * delegate still exports it and signs when the provider has its own random
+ * source, because OpenSSL draws ML-DSA's 32-byte hedge itself.
  *
  * ## Randomness
  * Draws from the provider's source exactly what the noble signer draws, in the
@@ -19,7 +25,7 @@
  * RSA PKCS #1 v1.5 and RSA-PSS (whose salt we supply) therefore give the same
  * signatures as noble; ECDSA signatures differ but verify on either.
  */
-import { sign, verify } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import {
   SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type KeyAlgorithm,
@@ -36,16 +42,26 @@ import { parseRsaPublicKey } from '../../pq/rsa-keys.js';
 import { EXPONENT_BLINDING_BYTES, checkPssRestriction, rsaPssVerify } from '../../pq/rsa-pss.js';
 import { SIGNATURE_SCHEMES, rsaMode } from '../../pq/schemes.js';
 import { nodePssParams, rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
+import { mlDsaPrivateKey, nativeMlDsaSign, nativeMlDsaVerify } from './native-pq.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
 export const NODE_SCHEMES: readonly SignatureScheme[] = SIGNATURE_SCHEMES;
 
-/** An ML-DSA or SLH-DSA key lives in the delegate; we hold its reference. */
+/** An ML-DSA or SLH-DSA key lives in the delegate; we hold its reference, and OpenSSL's copy of an ML-DSA key. */
 interface DelegatedKey {
   readonly algorithm: MlDsaAlgorithm | SlhDsaAlgorithm;
   readonly ref: PrivateKeyRef;
   readonly publicKey: Uint8Array;
+  readonly native?: KeyObject;
 }
+
+/** How ML-DSA runs: on OpenSSL or not, and whether OpenSSL may draw the signing hedge itself. */
+export interface NodeMlDsa {
+  readonly native: boolean;
+  readonly ownRandomness: boolean;
+}
+
+const isMlDsa = (alg: KeyAlgorithm): alg is MlDsaAlgorithm => alg === 'ml-dsa-44' || alg === 'ml-dsa-65' || alg === 'ml-dsa-87';
 type SigningKey = DelegatedKey | NodeEd25519Key | NodeEcdsaKey | NodeRsaKey;
 
 
@@ -64,6 +80,7 @@ export class NodeSigner {
     private readonly minRsaBits: number,
     /** Performs ML-DSA and SLH-DSA, and decodes Ed25519 keys; must draw from the same `random`. */
     private readonly mlDsa: CryptoProvider,
+    private readonly native: NodeMlDsa = { native: false, ownRandomness: false },
   ) {
     this.keys = new KeyStore<SigningKey>(providerName);
   }
@@ -78,21 +95,36 @@ export class NodeSigner {
     return { privateKey: this.keys.wrap(key.algorithm, key), publicKey: key.publicKey.slice() };
   }
 
-  private delegated(pair: KeyPair, algorithm: MlDsaAlgorithm | SlhDsaAlgorithm): KeyPair {
-    return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
+  private async delegated(pair: KeyPair, algorithm: MlDsaAlgorithm | SlhDsaAlgorithm): Promise<KeyPair> {
+    if (!this.native.native || !isMlDsa(algorithm)) return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
+    const material = await this.mlDsa.exportPrivateKey(pair.privateKey);
+    if (!('seed' in material || 'expanded' in material)) throw new ConfigError(`${algorithm} key material has neither seed nor expanded key`);
+    const native = mlDsaPrivateKey(algorithm, material as { seed?: Uint8Array; expanded?: Uint8Array });
+    return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey, native });
+  }
+
+  /** ML-DSA signing: on OpenSSL when it may pick the hedge, else the delegate draws it from our source. */
+  private mlDsaSign(scheme: SigningScheme, key: DelegatedKey, message: Uint8Array): Promise<Uint8Array> {
+    if (key.native && this.native.ownRandomness) return Promise.resolve(nativeMlDsaSign(key.native, message));
+    return this.mlDsa.sign(scheme, key.ref, message);
+  }
+
+  private mlDsaVerify(scheme: SigningScheme, alg: MlDsaAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (this.native.native) return Promise.resolve(nativeMlDsaVerify(alg, publicKey, message, signature));
+    return this.mlDsa.verify(scheme, publicKey, message, signature);
   }
 
   async sign(scheme: SigningScheme, ref: PrivateKeyRef, message: Uint8Array): Promise<Uint8Array> {
     if (typeof scheme === 'string') {
       const key = this.keys.unwrap(ref);
       if (!('ref' in key)) throw new ConfigError(`${scheme} needs a ${scheme} key, got ${key.algorithm}`);
-      return this.mlDsa.sign(scheme, key.ref, message);
+      return this.mlDsa.sign(scheme, key.ref, message); // SLH-DSA
     }
     this.supported(scheme);
     const key = this.keys.unwrap(ref);
     const want = schemeKeyAlgorithm(scheme);
     if (key.algorithm !== want) throw new ConfigError(`${signatureSchemeName(scheme)} needs a ${want} key, got ${key.algorithm}`);
-    if ('ref' in key) return this.mlDsa.sign(scheme, key.ref, message);
+    if ('ref' in key) return this.mlDsaSign(scheme, key, message);
     switch (key.algorithm) {
       case 'ed25519':
         return new Uint8Array(sign(null, message, key.key));
@@ -129,7 +161,7 @@ export class NodeSigner {
       case 'ml-dsa-44':
       case 'ml-dsa-65':
       case 'ml-dsa-87':
-        return this.mlDsa.verify(scheme, publicKey, message, signature);
+        return this.mlDsaVerify(scheme, alg, publicKey, message, signature);
       case 'ed25519':
         return this.ed25519Verify(publicKey, message, signature);
       case 'ecdsa-p256':

@@ -104,23 +104,29 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   checkKey(alg, key, aeadKeyLength(alg));
   const k: KeyObject = createSecretKey(key);
   const cipher = CIPHER[alg];
+  const sealInto = (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void => {
+    // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
+    if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+    if (output.length !== plaintext.length + 16) throw new ConfigError(`${alg} output must be ${plaintext.length + 16} bytes, got ${output.length}`);
+    const c = sealer(cipher, k, nonce);
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    // update() has read all of plaintext before its result is written over it (in place).
+    const body = c.update(plaintext);
+    output.set(body);
+    const tail = c.final();
+    output.set(tail, body.length);
+    output.set(c.getAuthTag(), body.length + tail.length);
+  };
   return Object.freeze({
     algorithm: alg,
     tagLength: 16 as const,
     nonceLength: 12 as const,
     seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => {
-      // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
-      if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
-      const c = sealer(cipher, k, nonce);
-      c.setAAD(aad, { plaintextLength: plaintext.length });
-      const body = c.update(plaintext);
-      const tail = c.final();
-      const out = new Uint8Array(body.length + tail.length + 16);
-      out.set(body);
-      out.set(tail, body.length);
-      out.set(c.getAuthTag(), body.length + tail.length);
+      const out = new Uint8Array(plaintext.length + 16);
+      sealInto(nonce, aad, plaintext, out);
       return out;
     },
+    sealInto,
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
       if (nonce.length !== 12 || ciphertext.length < 16) return null;
       const split = ciphertext.length - 16;

@@ -80,14 +80,19 @@ export function nobleAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   checkKey(alg, key, aeadKeyLength(alg));
   const k = key.slice();
   const make = alg === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
+  const seal = (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array => {
+    // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
+    if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+    return make(k, nonce, aad).encrypt(plaintext);
+  };
   return Object.freeze({
     algorithm: alg,
     tagLength: 16 as const,
     nonceLength: 12 as const,
-    seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => {
-      // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
-      if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
-      return make(k, nonce, aad).encrypt(plaintext);
+    seal: async (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array) => seal(nonce, aad, plaintext),
+    sealInto: (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array) => {
+      if (output.length !== plaintext.length + 16) throw new ConfigError(`${alg} output must be ${plaintext.length + 16} bytes, got ${output.length}`);
+      output.set(seal(nonce, aad, plaintext));
     },
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
       if (nonce.length !== 12 || ciphertext.length < 16) return null;

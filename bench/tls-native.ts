@@ -1,0 +1,199 @@
+/**
+ * pqtls against node:tls on Node 24 (OpenSSL 3.5), each side in its own
+ * process so its CPU is its own (issue 13's yardstick):
+ * - full handshakes, X25519MLKEM768 + an ML-DSA-65 chain of two validated by
+ *   the client, AES-128-GCM: CPU per handshake per side, handshakes/s with 1
+ *   and with 8 in flight;
+ * - bulk: 64 MiB from client to server through one connection: MB/s and CPU
+ *   per MiB per side.
+ * Stacks: pqtls with the node:crypto provider (ML-KEM and ML-DSA native on
+ * Node 24), pqtls on noble (pure TypeScript: the price of no native crypto),
+ * and node:tls. Rounds are interleaved; figures are medians.
+ *
+ * Run alone: node --import tsx bench/tls-native.ts
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createNobleProvider } from '../src/pq/index.js';
+import { median } from './compare.js';
+import { f1, f2 } from './side.js';
+import { mintPki, writePem } from './tls-fixtures.js';
+
+const ROUNDS = Number(process.env["PQTLS_BENCH_ROUNDS"] ?? 5);
+const HANDSHAKES = 100;
+const WARM_UP = 10;
+const BULK_BYTES = 64 * 2 ** 20;
+const NODE24 = fileURLToPath(new URL('../.peers/bin/node24', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Stack {
+  readonly label: string;
+  readonly script: string;
+  readonly stack: string;
+}
+const STACKS: readonly Stack[] = [
+  { label: 'pqtls, node:crypto provider (native ML-KEM/ML-DSA)', script: 'bench/tls-side.ts', stack: 'pqtls' },
+  { label: 'pqtls, noble provider (pure TypeScript)', script: 'bench/tls-side.ts', stack: 'pqtls-noble' },
+  { label: 'node:tls', script: 'bench/tls-side-node.ts', stack: 'node' },
+];
+
+/** A side process and the JSON lines it prints. */
+class Side {
+  private readonly lines: string[] = [];
+  private waiting: ((line: string) => void) | undefined;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly exited: Promise<number | null>;
+  private stderr = '';
+
+  constructor(args: readonly string[]) {
+    this.child = spawn(NODE24, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: 'pipe' });
+    this.child.stderr.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(line);
+      } else this.lines.push(line);
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
+  }
+
+  line(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return Promise.race([
+      new Promise<string>((resolve) => {
+        this.waiting = resolve;
+      }),
+      this.exited.then((code) => {
+        throw new Error(`side process exited (${code}) before answering: ${this.stderr}`);
+      }),
+    ]);
+  }
+
+  async json<T>(): Promise<T> {
+    return JSON.parse(await this.line()) as T;
+  }
+
+  send(cmd: string): void {
+    this.child.stdin.write(`${cmd}\n`);
+  }
+
+  async done(): Promise<void> {
+    const code = await this.exited;
+    if (code !== 0) throw new Error(`side process failed (${code}): ${this.stderr}`);
+  }
+
+  kill(): void {
+    this.child.kill();
+  }
+}
+
+interface HandshakeFigures {
+  readonly hps1: number;
+  readonly hps8: number;
+  readonly clientCpu: number;
+  readonly serverCpu: number;
+  readonly clientCpu8: number;
+  readonly serverCpu8: number;
+}
+interface BulkFigures {
+  readonly mbps: number;
+  readonly clientCpuPerMiB: number;
+  readonly serverCpuPerMiB: number;
+}
+
+async function handshakeRound(s: Stack, dir: string): Promise<HandshakeFigures> {
+  const server = new Side([s.script, 'server', '--stack', s.stack, '--dir', dir, '--mode', 'handshake']);
+  try {
+    const port = (await server.line()).replace(/^port /, '');
+    const client = async (count: number, inflight: number): Promise<{ cpuMs: number; seconds: number }> => {
+      const c = new Side([s.script, 'client', '--stack', s.stack, '--dir', dir, '--port', port, '--mode', 'handshake', '--count', String(count), '--inflight', String(inflight)]);
+      const r = await c.json<{ cpuMs: number; seconds: number }>();
+      await c.done();
+      return r;
+    };
+    await client(WARM_UP, 1);
+    const measured = async (inflight: number): Promise<{ hps: number; clientCpu: number; serverCpu: number }> => {
+      server.send('mark');
+      const c = await client(HANDSHAKES, inflight);
+      server.send('report');
+      const sv = await server.json<{ handshakes: number; cpuMs: number }>();
+      if (sv.handshakes !== HANDSHAKES) throw new Error(`${s.label}: the server saw ${sv.handshakes} handshakes, not ${HANDSHAKES}`);
+      return { hps: HANDSHAKES / c.seconds, clientCpu: c.cpuMs / HANDSHAKES, serverCpu: sv.cpuMs / HANDSHAKES };
+    };
+    const one = await measured(1);
+    const eight = await measured(8);
+    server.send('exit');
+    return { hps1: one.hps, hps8: eight.hps, clientCpu: one.clientCpu, serverCpu: one.serverCpu, clientCpu8: eight.clientCpu, serverCpu8: eight.serverCpu };
+  } finally {
+    server.kill();
+  }
+}
+
+async function bulkRound(s: Stack, dir: string): Promise<BulkFigures> {
+  const server = new Side([s.script, 'server', '--stack', s.stack, '--dir', dir, '--mode', 'bulk']);
+  try {
+    const port = (await server.line()).replace(/^port /, '');
+    const c = new Side([s.script, 'client', '--stack', s.stack, '--dir', dir, '--port', port, '--mode', 'bulk', '--bytes', String(BULK_BYTES)]);
+    const cr = await c.json<{ bytes: number; cpuMs: number; seconds: number }>();
+    await c.done();
+    const sr = await server.json<{ bytes: number; cpuMs: number; seconds: number }>();
+    if (sr.bytes !== BULK_BYTES) throw new Error(`${s.label}: the server received ${sr.bytes} bytes, not ${BULK_BYTES}`);
+    const mib = BULK_BYTES / 2 ** 20;
+    return { mbps: mib / cr.seconds, clientCpuPerMiB: cr.cpuMs / mib, serverCpuPerMiB: sr.cpuMs / mib };
+  } finally {
+    server.kill();
+  }
+}
+
+export async function run(): Promise<string> {
+  if (!existsSync(NODE24)) throw new Error(`Node 24 is not installed at ${NODE24}: run scripts/install-peers.sh node24`);
+  const provider = createNobleProvider();
+  const pem = await writePem(provider, await mintPki(provider));
+  const hs = new Map<Stack, HandshakeFigures[]>(STACKS.map((s) => [s, []]));
+  const bulk = new Map<Stack, BulkFigures[]>(STACKS.map((s) => [s, []]));
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of STACKS) {
+        hs.get(s)?.push(await handshakeRound(s, pem.dir));
+        bulk.get(s)?.push(await bulkRound(s, pem.dir));
+      }
+    }
+  } finally {
+    pem.remove();
+  }
+  const med = <T>(xs: readonly T[] | undefined, f: (x: T) => number): number => median((xs ?? []).map(f));
+  const node = STACKS[2] as Stack;
+  const nodeHs = hs.get(node);
+  const nodeBulk = bulk.get(node);
+  const out = [
+    `Node 24 (${NODE24}), loopback TCP, each side in its own process. X25519MLKEM768, ML-DSA-65 chain of two validated by the client, ` +
+      `TLS_AES_128_GCM_SHA256. Medians of ${ROUNDS} interleaved rounds; ${HANDSHAKES} handshakes per round and setting; ${BULK_BYTES / 2 ** 20} MiB bulk.`,
+    '',
+    '| stack | handshakes/s (1 in flight) | handshakes/s (8 in flight) | client CPU ms / hs | server CPU ms / hs | client × node:tls | server × node:tls |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const s of STACKS) {
+    const h = hs.get(s);
+    const c = med(h, (x) => x.clientCpu);
+    const sv = med(h, (x) => x.serverCpu);
+    out.push(`| ${s.label} | ${f1(med(h, (x) => x.hps1))} | ${f1(med(h, (x) => x.hps8))} | ${f2(c)} | ${f2(sv)} | ` +
+      `${f2(c / med(nodeHs, (x) => x.clientCpu))} | ${f2(sv / med(nodeHs, (x) => x.serverCpu))} |`);
+  }
+  out.push('', '| stack | bulk MB/s | × node:tls | client CPU ms / MiB | server CPU ms / MiB |', '| --- | ---: | ---: | ---: | ---: |');
+  for (const s of STACKS) {
+    const b = bulk.get(s);
+    const mbps = med(b, (x) => x.mbps);
+    out.push(`| ${s.label} | ${f1(mbps)} | ${f2(mbps / med(nodeBulk, (x) => x.mbps))} | ${f2(med(b, (x) => x.clientCpuPerMiB))} | ${f2(med(b, (x) => x.serverCpuPerMiB))} |`);
+  }
+  return out.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(await run());
+}

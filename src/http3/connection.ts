@@ -68,6 +68,8 @@ export class Http3Connection {
   private closed = false;
   private peerSettings: ReadonlyMap<number, number> | undefined;
   private lastGoaway: number | undefined;
+  /** Server: the highest request stream the client opened (-4: none), for our GOAWAY (RFC 9114 §5.2). */
+  private highestRequest = -4;
   private readonly maxFields: number;
   private readonly maxSection: number;
   private readonly maxSettings: number;
@@ -199,9 +201,7 @@ export class Http3Connection {
   }
 
   private nextRequestId(): number {
-    let max = -4;
-    for (const id of this.messages.keys()) max = Math.max(max, id);
-    return max + 4;
+    return this.highestRequest + 4;
   }
 
   private writeMessage(id: number, fields: readonly Field[], body: Uint8Array | undefined, fin: boolean): void {
@@ -266,6 +266,7 @@ export class Http3Connection {
       if (this.role === 'client') return; // a response to a request we already gave up
       m = { parser: this.frameParser(), phase: 'headers', interimCount: 0 };
       this.messages.set(id, m);
+      this.highestRequest = Math.max(this.highestRequest, id);
     }
     for (const f of m.parser.push(data)) {
       this.onMessageFrame(id, m, f);

@@ -277,7 +277,7 @@ describe('what is not a connection error', () => {
       r.srv.drive(r.sim.now);
       for (const e of drain(r.srv)) if (e.type === 'request') r.srv.respond(e.streamId, 200, [], new TextEncoder().encode('ok'));
       for (const e of drain(r.client)) {
-        if (e.type !== 'stream' || e.event.id !== id) continue;
+        if (e.type !== 'stream' || !('id' in e.event) || e.event.id !== id) continue;
         for (let x = r.client.readStream(id); x; x = r.client.readStream(id)) {
           got.push(x.data);
           fin ||= x.fin;
@@ -335,7 +335,7 @@ describe('a server breaking the rules, seen by our client', () => {
       c.drive(sim.now);
       events.push(...drain(c));
       for (const e of drain(server)) {
-        if (!answered && e.type === 'stream' && e.event.id === id && e.event.type !== 'opened') {
+        if (!answered && e.type === 'stream' && 'id' in e.event && e.event.id === id && e.event.type !== 'opened') {
           answered = true;
           answer(server, id);
         }

@@ -373,6 +373,9 @@ async function fetchOnOneConnection(
   await live.run(() => undefined);
   await finished;
   await Promise.all(writes);
+  const info = live.handshake;
+  io.out(`connection: ${live.connection.version.name} alpn=${info?.alpn ?? '-'} cipher=${info?.cipherSuite.name ?? '-'}` +
+    ` key-updates=${live.connection.keyPhase.updates} saved=${saved}/${downloads.length}\n`);
   if (!live.connection.isClosed) await live.close(o.alpn === 'h3' ? H3ErrorCode.H3_NO_ERROR : 0, '');
   return saved;
 }

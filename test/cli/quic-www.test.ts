@@ -66,6 +66,19 @@ describe('pqtls client --quic URL... --download DIR against pqtls server --quic 
       '--download', out, '--ca', join(ca, 'cert.pem'), '--multiconnect', '--cipher-suites', 'TLS_CHACHA20_POLY1305_SHA256'], c);
     expect(code, c.errors()).toBe(0);
     expect(sha256(readFileSync(join(out, 'sub/nested.bin')))).toBe(sha256(files['sub/nested.bin'] as Uint8Array));
+    expect(c.text().match(/connection: QUICv1 alpn=h3 cipher=TLS_CHACHA20_POLY1305_SHA256 .* saved=1\/1/g)).toHaveLength(2);
+    expect(await serving).toBe(0);
+  });
+
+  it('h3 with --quic-version v2 and --key-update: QUIC version 2 (RFC 9369), 1-RTT keys updated once (RFC 9001 §6)', async () => {
+    const { port, serving } = await serve(1);
+    const out = join(dir, 'dl-v2');
+    const c = captureIo();
+    const code = await main(['client', '--quic', `https://localhost:${port}/medium.bin`, '--alpn', 'h3', '--download', out, '--ca', join(ca, 'cert.pem'),
+      '--quic-version', 'v2', '--key-update'], c);
+    expect(code, c.errors()).toBe(0);
+    expect(c.text()).toMatch(/connection: QUICv2 alpn=h3 .* key-updates=1 saved=1\/1/);
+    expect(sha256(readFileSync(join(out, 'medium.bin')))).toBe(sha256(files['medium.bin'] as Uint8Array));
     expect(await serving).toBe(0);
   });
 

@@ -83,6 +83,22 @@ describe('pqtls client --quic URL... --download DIR against pqtls server --quic 
   });
 
   for (const alpn of ['h3', 'hq-interop']) {
+    it(`${alpn}: 150 files, more than the server's 100 concurrent streams: the rest wait for MAX_STREAMS (RFC 9000 §4.6)`, async () => {
+      const many = join(www, `many-${alpn}`);
+      mkdirSync(many);
+      for (let i = 0; i < 150; i++) writeFileSync(join(many, `f${i}`), `file ${i}\n`);
+      const { port, serving } = await serve(1);
+      const out = join(dir, `dl-many-${alpn}`);
+      const c = captureIo();
+      const code = await main(['client', '--quic', ...Array.from({ length: 150 }, (_, i) => `https://localhost:${port}/many-${alpn}/f${i}`),
+        '--alpn', alpn, '--download', out, '--ca', join(ca, 'cert.pem')], c);
+      expect(code, c.errors()).toBe(0);
+      for (let i = 0; i < 150; i++) expect(readFileSync(join(out, `many-${alpn}`, `f${i}`), 'utf8')).toBe(`file ${i}\n`);
+      expect(await serving).toBe(0);
+    });
+  }
+
+  for (const alpn of ['h3', 'hq-interop']) {
     it(`${alpn}: a missing file is not saved, the others are, and the exit code is 1`, async () => {
       const { port, serving } = await serve(1);
       const out = join(dir, `dl-missing-${alpn}`);

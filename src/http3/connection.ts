@@ -13,7 +13,7 @@
 import { ConfigError } from '../errors.js';
 import { concat } from '../bytes.js';
 import type { QuicConnection, QuicEvent } from '../quic/connection/connection.js';
-import { StreamsBlockedError, type StreamEvent } from '../quic/connection/streams.js';
+import { StreamsBlockedError, StreamUsageError, type StreamEvent } from '../quic/connection/streams.js';
 import { Http3Error, H3ErrorCode } from './errors.js';
 import {
   FrameParser, FrameType, SettingId, dataFrameHeader, decodeSettings, decodeVarintPayload, encodeFrame, encodeSettings, encodeVarint,
@@ -55,6 +55,17 @@ type Uni = { kind: 'unknown'; head: Uint8Array }
   | { kind: 'decoder'; inInteger: number };
 
 type Message = { parser: FrameParser; phase: 'headers' | 'body' | 'trailers'; interimCount: number };
+
+/** Runs a write; false if the stream refused it (stopped or reset by the peer, or finished). */
+export function writable(write: () => void): boolean {
+  try {
+    write();
+    return true;
+  } catch (e) {
+    if (e instanceof StreamUsageError) return false;
+    throw e;
+  }
+}
 
 /** 1xx responses before the final one (RFC 9114 §4.1): beyond this many the peer is stalling us. */
 const MAX_INTERIM_RESPONSES = 8;
@@ -169,19 +180,26 @@ export class Http3Connection {
     return this.request([[':method', 'GET'], [':scheme', 'https'], [':authority', authority], [':path', path], ...extra]);
   }
 
-  /** Server: the response's header section, then `body` if given, and FIN when `fin`. */
-  respond(streamId: number, status: number, fields: readonly Field[] = [], body?: Uint8Array, fin = true): void {
-    this.writeMessage(streamId, [[':status', String(status)], ...fields], body, fin);
+  /**
+   * Server: the response's header section, then `body` if given, and FIN
+   * when `fin`. False when the stream can no longer carry it: the client
+   * cancelled the request (STOP_SENDING or a reset, RFC 9114 §4.1.1) or it
+   * was already finished — a race any server meets, not an error.
+   */
+  respond(streamId: number, status: number, fields: readonly Field[] = [], body?: Uint8Array, fin = true): boolean {
+    return writable(() => this.writeMessage(streamId, [[':status', String(status)], ...fields], body, fin));
   }
 
-  /** More body, in one DATA frame. */
-  sendData(streamId: number, data: Uint8Array, fin = false): void {
-    if (data.length > 0) {
-      this.quic.writeStream(streamId, dataFrameHeader(data.length));
-      this.quic.writeStream(streamId, data, fin);
-    } else if (fin) {
-      this.quic.writeStream(streamId, new Uint8Array(0), true);
-    }
+  /** More body, in one DATA frame; false as for {@link respond}. */
+  sendData(streamId: number, data: Uint8Array, fin = false): boolean {
+    return writable(() => {
+      if (data.length > 0) {
+        this.quic.writeStream(streamId, dataFrameHeader(data.length));
+        this.quic.writeStream(streamId, data, fin);
+      } else if (fin) {
+        this.quic.writeStream(streamId, new Uint8Array(0), true);
+      }
+    });
   }
 
   /**

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js';
 import type { QuicConnection, QuicEvent } from '../quic/connection/connection.js';
 import type { StreamEvent } from '../quic/connection/streams.js';
 import { H3ErrorCode } from './errors.js';
+import { writable } from './connection.js';
 
 export type HqEvent =
   | { readonly type: 'request'; readonly streamId: number; readonly path: string }
@@ -29,6 +30,8 @@ export class HqConnection {
   private readonly pending = new Map<number, Uint8Array>();
   /** Client: streams whose response we are reading. */
   private readonly requests = new Set<number>();
+  /** Server: requests handed to the application and not yet answered in full. */
+  private readonly answering = new Set<number>();
 
   constructor(readonly quic: QuicConnection) {}
 
@@ -54,13 +57,15 @@ export class HqConnection {
     return id;
   }
 
-  /** Server: the response body; with `fin`, the end of it. */
-  respond(streamId: number, body: Uint8Array, fin = true): void {
-    this.quic.writeStream(streamId, body, fin);
+  /** Server: the response body; with `fin`, the end of it. False when the client already abandoned the stream. */
+  respond(streamId: number, body: Uint8Array, fin = true): boolean {
+    if (fin) this.answering.delete(streamId);
+    return writable(() => this.quic.writeStream(streamId, body, fin));
   }
 
   /** Server: refuses a request (missing file, bad request line) by resetting its stream. */
   refuse(streamId: number): void {
+    this.answering.delete(streamId);
     this.quic.resetStream(streamId, HQ_REQUEST_ERROR);
   }
 
@@ -74,7 +79,7 @@ export class HqConnection {
         }
         return this.quic.role === 'server' ? this.readRequest(ev.id) : this.readResponse(ev.id);
       case 'reset': case 'stopped':
-        if (this.pending.delete(ev.id) || this.requests.delete(ev.id)) {
+        if (this.pending.delete(ev.id) || this.requests.delete(ev.id) || (ev.type === 'stopped' && this.answering.delete(ev.id))) {
           this.events.push({ type: 'reset', streamId: ev.id, errorCode: ev.errorCode, local: false });
         }
         return;
@@ -116,6 +121,7 @@ export class HqConnection {
         } else {
           // The rest of the stream (normally nothing, then FIN) is not needed.
           if (!r.fin) this.quic.stopSending(id, H3ErrorCode.H3_NO_ERROR);
+          this.answering.add(id);
           this.events.push({ type: 'request', streamId: id, path: m[1] as string });
         }
         return;

@@ -367,3 +367,48 @@ describe('a server breaking the rules, seen by our client', () => {
     expect(events).toContainEqual({ type: 'data', streamId: 0, data: fromHex('21') });
   });
 });
+
+describe('a request the client abandons (RFC 9114 §4.1.1)', () => {
+  it('h3: respond() after the client stopped the stream returns false, and the connection serves the next request', async () => {
+    const p = await h3Pair('h3 cancel');
+    const srvEvents: Http3Event[] = [];
+    const first = p.c.get('h3.test', '/size/10');
+    p.client.stopSending(first, H3ErrorCode.H3_REQUEST_CANCELLED);
+    await p.sim.run(() => {
+      p.c.drive(p.sim.now);
+      p.srv.drive(p.sim.now);
+      srvEvents.push(...drain(p.srv));
+      return srvEvents.some((e) => e.type === 'reset' && e.streamId === first);
+    });
+    expect(srvEvents).toContainEqual({ type: 'reset', streamId: first, errorCode: H3ErrorCode.H3_REQUEST_CANCELLED, local: false });
+    expect(p.srv.respond(first, 200, [], new Uint8Array(10))).toBe(false);
+    const second = p.c.get('h3.test', '/size/3');
+    await p.sim.run(() => {
+      p.step();
+      return p.clientEvents.some((e) => e.type === 'end' && e.streamId === second);
+    });
+    expect(p.clientEvents.find((e) => e.type === 'response' && e.streamId === second)).toMatchObject({ status: 200 });
+    expect(p.client.isClosed || p.server.isClosed).toBe(false);
+  });
+
+  it('hq: respond() after the client stopped the stream returns false', async () => {
+    const { sim, client, server } = await setup('hq cancel', 'hq-interop');
+    const c = new HqConnection(client);
+    const srv = new HqConnection(server);
+    const id = c.request('/x');
+    const got: HqEvent[] = [];
+    await sim.run(() => {
+      srv.drive();
+      got.push(...drain(srv));
+      return got.some((e) => e.type === 'request');
+    });
+    client.stopSending(id, H3ErrorCode.H3_REQUEST_CANCELLED);
+    await sim.run(() => {
+      srv.drive();
+      got.push(...drain(srv));
+      return got.some((e) => e.type === 'reset');
+    });
+    expect(srv.respond(id, new Uint8Array(5))).toBe(false);
+    expect(server.isClosed).toBe(false);
+  });
+});

@@ -45,7 +45,7 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
                            bidirectional stream
   --retry                  with --quic: validate each client's address with a Retry before the handshake
   --www DIR                with --quic: serve the files under DIR over HTTP/3 (ALPN h3) and HTTP/0.9
-                           (ALPN hq-interop), whichever the client chose: --alpn h3,hq-interop
+                           (ALPN hq-interop), whichever the client chose (--alpn defaults to h3,hq-interop)
   --quac emulated|native   ML-KEM and ML-DSA on a QUAC 100 card; --key quac:LABEL then names an ML-DSA key
                            stored on the card, which signs the CertificateVerify
   --quac-state FILE        the emulated card's flash (default $QUAC_EMULATOR_STATE); it holds the card's
@@ -246,7 +246,11 @@ async function serve(
     return quicServe(io, {
       port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, www: values.www, maxConnections: remaining,
       retry: values.retry ?? false, maxConcurrentHandshakes, describe, systemReason,
-      tls: { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog) },
+      tls: {
+        provider, certificate, clientAuth, groups: list(values.groups), keyLog: fileKeyLog(values.keylog),
+        // --www speaks both of the interop runner's protocols unless told otherwise.
+        alpnProtocols: required(list(values.alpn) ?? (values.www !== undefined ? ['h3', 'hq-interop'] : undefined), '--quic needs --alpn'),
+      },
     });
   }
   const tickets = { sealer: await TicketKeyRing.create(provider) };

@@ -54,7 +54,32 @@ type Uni = { kind: 'unknown'; head: Uint8Array }
   | { kind: 'encoder' }
   | { kind: 'decoder'; inInteger: number };
 
-type Message = { parser: FrameParser; phase: 'headers' | 'body' | 'trailers'; interimCount: number };
+type Message = {
+  parser: FrameParser;
+  phase: 'headers' | 'body' | 'trailers';
+  interimCount: number;
+  /** Client: the request was HEAD, whose response has no content whatever its content-length says. */
+  head?: boolean;
+  /** The content-length the header section announced, when it did and it binds the body. */
+  length?: number;
+  received: number;
+};
+
+/**
+ * The content-length of a header section (RFC 9110 §8.6): digits only, and
+ * repeated values must agree; otherwise the message is malformed (RFC 9114 §4.1.2).
+ */
+function contentLength(id: number, fields: readonly Field[]): number | undefined {
+  let length: number | undefined;
+  for (const [n, v] of fields) {
+    if (n !== 'content-length') continue;
+    if (!/^\d{1,15}$/.test(v) || (length !== undefined && Number(v) !== length)) {
+      throw new Http3Error(H3ErrorCode.H3_MESSAGE_ERROR, `content-length ${JSON.stringify(v)} is not one decimal length (RFC 9110 §8.6)`, id);
+    }
+    length = Number(v);
+  }
+  return length;
+}
 
 /** Runs a write; false if the stream refused it (stopped or reset by the peer, or finished). */
 export function writable(write: () => void): boolean {
@@ -170,7 +195,7 @@ export class Http3Connection {
   request(fields: readonly Field[], body?: Uint8Array): number {
     if (this.role !== 'client') throw new ConfigError('only a client sends requests');
     const id = this.quic.openStream(true);
-    this.messages.set(id, { parser: this.frameParser(), phase: 'headers', interimCount: 0 });
+    this.messages.set(id, { parser: this.frameParser(), phase: 'headers', interimCount: 0, received: 0, head: fields.some(([n, v]) => n === ':method' && v === 'HEAD') });
     this.writeMessage(id, fields, body, true);
     return id;
   }
@@ -282,7 +307,7 @@ export class Http3Connection {
     let m = this.messages.get(id);
     if (!m) {
       if (this.role === 'client') return; // a response to a request we already gave up
-      m = { parser: this.frameParser(), phase: 'headers', interimCount: 0 };
+      m = { parser: this.frameParser(), phase: 'headers', interimCount: 0, received: 0 };
       this.messages.set(id, m);
       this.highestRequest = Math.max(this.highestRequest, id);
     }
@@ -295,6 +320,9 @@ export class Http3Connection {
     if (m.phase === 'headers') {
       throw new Http3Error(H3ErrorCode.H3_REQUEST_INCOMPLETE, `stream ${id} ended before a complete header section (RFC 9114 §4.1)`, id);
     }
+    if (m.length !== undefined && m.received !== m.length) {
+      throw new Http3Error(H3ErrorCode.H3_MESSAGE_ERROR, `stream ${id} carried ${m.received} bytes of content, not its content-length ${m.length} (RFC 9114 §4.1.2)`, id);
+    }
     this.messages.delete(id);
     this.events.push({ type: 'end', streamId: id });
   }
@@ -306,6 +334,10 @@ export class Http3Connection {
         if (m.phase !== 'body') throw new Http3Error(H3ErrorCode.H3_FRAME_UNEXPECTED, `DATA ${m.phase === 'headers' ? 'before HEADERS' : 'after trailers'} on stream ${id} (RFC 9114 §4.1)`);
         return;
       case 'data':
+        m.received += f.data.length;
+        if (m.length !== undefined && m.received > m.length) {
+          throw new Http3Error(H3ErrorCode.H3_MESSAGE_ERROR, `stream ${id} carries more content than its content-length ${m.length} (RFC 9114 §4.1.2)`, id);
+        }
         this.events.push({ type: 'data', streamId: id, data: f.data });
         return;
       case 'frame':
@@ -326,6 +358,7 @@ export class Http3Connection {
     }
     if (this.role === 'server') {
       const request = checkRequest(id, fields);
+      m.length = contentLength(id, fields);
       m.phase = 'body';
       this.events.push({ type: 'request', streamId: id, request });
       return;
@@ -337,6 +370,9 @@ export class Http3Connection {
       if (++m.interimCount > MAX_INTERIM_RESPONSES) throw new Http3Error(H3ErrorCode.H3_EXCESSIVE_LOAD, 'too many interim responses');
       return;
     }
+    // Responses to HEAD, and 204 / 304, have no content whatever content-length says (RFC 9110 §6.4.1).
+    const length = contentLength(id, fields);
+    if (!m.head && status !== 204 && status !== 304) m.length = length;
     m.phase = 'body';
     this.events.push({ type: 'response', streamId: id, status, fields: fields.filter(([n]) => !n.startsWith(':')) });
   }

@@ -412,3 +412,27 @@ describe('a request the client abandons (RFC 9114 §4.1.1)', () => {
     expect(server.isClosed).toBe(false);
   });
 });
+
+describe('RFC 9114 §4.1.2: content-length must match the DATA', () => {
+  const post = (length: string): Field[] => [[':method', 'POST'], [':scheme', 'https'], [':authority', 'h3.test'], [':path', '/'], ['content-length', length]];
+  it('a request body shorter than its content-length resets the stream with H3_MESSAGE_ERROR', async () => {
+    const r = await rawClientAgainstServer('cl1', (c) => request(c, headers(post('5')), dataFrameHeader(3), fromHex('616263')));
+    expect(r.serverEvents).toContainEqual({ type: 'reset', streamId: 0, errorCode: H3ErrorCode.H3_MESSAGE_ERROR, local: true });
+  });
+  it('a request body longer than its content-length resets the stream with H3_MESSAGE_ERROR', async () => {
+    const r = await rawClientAgainstServer('cl2', (c) => request(c, headers(post('2')), dataFrameHeader(3), fromHex('616263')));
+    expect(r.serverEvents).toContainEqual({ type: 'reset', streamId: 0, errorCode: H3ErrorCode.H3_MESSAGE_ERROR, local: true });
+    expect(r.serverEvents.some((e) => e.type === 'end')).toBe(false);
+  });
+  it('two different content-length values, or one that is not a number, are malformed', async () => {
+    for (const [seed, extra] of [['cl3', [['content-length', '3'], ['content-length', '4']]], ['cl4', [['content-length', '-1']]]] as [string, Field[]][]) {
+      const r = await rawClientAgainstServer(seed, (c) => request(c, headers([...GET, ...extra])));
+      expect(r.serverEvents).toContainEqual({ type: 'reset', streamId: 0, errorCode: H3ErrorCode.H3_MESSAGE_ERROR, local: true });
+    }
+  });
+  it('a matching content-length is a complete request', async () => {
+    const r = await rawClientAgainstServer('cl5', (c) => request(c, headers(post('3')), dataFrameHeader(3), fromHex('616263')));
+    expect(r.serverEvents).toContainEqual({ type: 'data', streamId: 0, data: fromHex('616263') });
+    expect(r.serverEvents).toContainEqual({ type: 'end', streamId: 0 });
+  });
+});

@@ -26,7 +26,7 @@ const now = (): number => performance.timeOrigin + performance.now();
 export async function quicEchoClient(
   io: CliIo,
   o: { host: string; port: number; send: string | undefined; json: boolean; start: number; connect: Omit<QuicConnectOptions, 'host' | 'port'> },
-  f: { summarize(info: HandshakeInfo, ms: number): object; format(s: object): string; describe(e: unknown): string },
+  f: { summarize(info: HandshakeInfo, ms: number, protocol: string): object; format(s: object): string; describe(e: unknown): string },
 ): Promise<number> {
   let session: QuicSession;
   try {
@@ -35,7 +35,7 @@ export async function quicEchoClient(
     io.err(`pqtls client: QUIC handshake failed: ${f.describe(e)}\n`);
     return 1;
   }
-  let summary = f.summarize(session.handshake as HandshakeInfo, performance.now() - o.start);
+  let summary = f.summarize(session.handshake as HandshakeInfo, performance.now() - o.start, session.connection.version.name);
   if (o.send !== undefined) {
     const id = session.connection.openStream(true);
     const chunks: Uint8Array[] = [];

@@ -404,7 +404,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
           keyShareGroups: list(values['key-shares']), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog),
         },
       },
-    }, { summarize: (info, ms) => summarizeInfo(info, ms, 'QUICv1'), format: (x) => formatSummary(x as ClientSummary), describe });
+    }, { summarize: (info, ms, protocol) => summarizeInfo(info, ms, protocol), format: (x) => formatSummary(x as ClientSummary), describe });
   }
   const sessionStore = values.session ? new FileSessionStore(values.session) : undefined;
   let sock: PqTlsSocket;

@@ -130,3 +130,25 @@ describe('--www path resolution', () => {
     expect(() => plannedDownloads(['http://h:1/a'], '/tmp/x')).toThrow(/not an https URL/);
   });
 });
+
+describe('pqtls client --quic HOST:PORT --send with --quic-version v2', () => {
+  it('the echo exchange runs in QUIC version 2 (RFC 9369) and the summary says so', async () => {
+    const srv = captureIo();
+    const serving = main(['server', '--quic', '--port', '0', '--cert', join(leaf, 'chain.pem'), '--key', join(leaf, 'key.pem'), '--alpn', 'pq', '--echo', '--max-connections', '1'], srv);
+    const port = await listeningPort(srv);
+    const c = captureIo();
+    expect(await main(['client', '--quic', `127.0.0.1:${port}`, '--ca', join(ca, 'cert.pem'), '--servername', 'localhost', '--alpn', 'pq',
+      '--quic-version', 'v2', '--send', 'in v2', '--json'], c), c.errors()).toBe(0);
+    expect(JSON.parse(c.text())).toMatchObject({ protocol: 'QUICv2', reply: 'in v2' });
+    expect(await serving).toBe(0);
+  });
+
+  it('--quic-version other than v1/v2 and an unknown --cipher-suites name are usage errors', async () => {
+    const a = captureIo();
+    expect(await main(['client', '--quic', '127.0.0.1:1', '--ca', join(ca, 'cert.pem'), '--alpn', 'pq', '--quic-version', 'v3'], a)).toBe(2);
+    expect(a.errors()).toMatch(/--quic-version must be v1 or v2/);
+    const b = captureIo();
+    expect(await main(['client', '--quic', '127.0.0.1:1', '--ca', join(ca, 'cert.pem'), '--alpn', 'pq', '--cipher-suites', 'TLS_RC4'], b)).toBe(2);
+    expect(b.errors()).toMatch(/unknown cipher suite "TLS_RC4"/);
+  });
+});

@@ -194,6 +194,7 @@ export class Http3Connection {
    */
   request(fields: readonly Field[], body?: Uint8Array): number {
     if (this.role !== 'client') throw new ConfigError('only a client sends requests');
+    if (this.lastGoaway !== undefined) throw new ConfigError('the server sent GOAWAY: no new requests on this connection (RFC 9114 §5.2)');
     const id = this.quic.openStream(true);
     this.messages.set(id, { parser: this.frameParser(), phase: 'headers', interimCount: 0, received: 0, head: fields.some(([n, v]) => n === ':method' && v === 'HEAD') });
     this.writeMessage(id, fields, body, true);
@@ -474,6 +475,13 @@ export class Http3Connection {
     if (this.lastGoaway !== undefined && id > this.lastGoaway) throw new Http3Error(H3ErrorCode.H3_ID_ERROR, 'GOAWAY identifier increased (RFC 9114 §5.2)');
     this.lastGoaway = id;
     this.events.push({ type: 'goaway', id });
+    if (this.role !== 'client') return;
+    // Requests at or above the identifier were not processed and never will be: they may be retried elsewhere.
+    for (const streamId of [...this.messages.keys()].filter((s) => s >= id)) {
+      this.messages.delete(streamId);
+      this.quic.stopSending(streamId, H3ErrorCode.H3_REQUEST_REJECTED);
+      this.events.push({ type: 'reset', streamId, errorCode: H3ErrorCode.H3_REQUEST_REJECTED, local: true });
+    }
   }
 
   /**

@@ -113,6 +113,25 @@ describe('RFC 9114 over the simulated network', () => {
   });
 });
 
+describe('RFC 9114 §5.2: GOAWAY seen by the client', () => {
+  it('requests at or above the identifier end as rejected (retryable); those below are answered; no new request may start', async () => {
+    const p = await h3Pair('h3 goaway reject');
+    const ids = [0, 1, 2].map(() => p.c.get('h3.test', '/size/4'));
+    // The server has not answered yet: it will process stream 0 only.
+    p.srv.goaway(4);
+    await p.sim.run(() => {
+      p.c.drive(p.sim.now);
+      p.srv.drive(p.sim.now);
+      p.clientEvents.push(...drain(p.c));
+      for (const e of drain(p.srv)) if (e.type === 'request' && e.streamId < 4) p.srv.respond(e.streamId, 200, [], new Uint8Array(4));
+      return p.clientEvents.some((e) => e.type === 'end' && e.streamId === 0) && p.clientEvents.filter((e) => e.type === 'reset').length === 2;
+    });
+    expect(ids).toEqual([0, 4, 8]);
+    expect(p.clientEvents.filter((e) => e.type === 'reset')).toEqual([4, 8].map((streamId) => ({ type: 'reset', streamId, errorCode: H3ErrorCode.H3_REQUEST_REJECTED, local: true })));
+    expect(() => p.c.get('h3.test', '/size/1')).toThrow(/GOAWAY/);
+  });
+});
+
 describe('hq-interop (HTTP/0.9 over QUIC)', () => {
   it('GET /path on a bidirectional stream with FIN; the file comes back with FIN; a missing one is a reset stream', async () => {
     const { sim, client, server } = await setup('hq', 'hq-interop', { loss: 0.03 });

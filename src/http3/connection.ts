@@ -307,7 +307,11 @@ export class Http3Connection {
   private onMessageBytes(id: number, data: Uint8Array, fin: boolean): void {
     let m = this.messages.get(id);
     if (!m) {
-      if (this.role === 'client') return; // a response to a request we already gave up
+      if (this.role === 'client') {
+        // A response to a request we already gave up: unread, its bytes would hold connection credit.
+        this.quic.stopSending(id, H3ErrorCode.H3_REQUEST_CANCELLED);
+        return;
+      }
       m = { parser: this.frameParser(), phase: 'headers', interimCount: 0, received: 0 };
       this.messages.set(id, m);
       this.highestRequest = Math.max(this.highestRequest, id);

@@ -89,7 +89,11 @@ export class HqConnection {
   }
 
   private readResponse(id: number): void {
-    if (!this.requests.has(id)) return;
+    if (!this.requests.has(id)) {
+      // Not a request of ours (a stream the server opened): unread, its bytes would hold connection credit.
+      this.quic.stopSending(id, HQ_REQUEST_ERROR);
+      return;
+    }
     for (let r = this.quic.readStream(id); r; r = this.quic.readStream(id)) {
       if (r.data.length) this.events.push({ type: 'data', streamId: id, data: r.data });
       if (r.fin) {

@@ -158,6 +158,20 @@ describe('hq-interop (HTTP/0.9 over QUIC)', () => {
     expect(events.find((e) => e.streamId === ids[2])).toEqual({ type: 'reset', streamId: ids[2], errorCode: HQ_REQUEST_ERROR, local: false });
   });
 
+  it('a stream the server opens is stopped by the client, so its bytes do not hold connection credit', async () => {
+    const { sim, client, server } = await setup('hq server stream', 'hq-interop');
+    const c = new HqConnection(client);
+    const id = server.openStream(true);
+    server.writeStream(id, new Uint8Array(100_000), true);
+    const serverEvents: QuicEvent[] = [];
+    await sim.run(() => {
+      c.drive();
+      serverEvents.push(...drain(server));
+      return serverEvents.some((e) => e.type === 'stream' && e.event.type === 'stopped');
+    });
+    expect(serverEvents.find((e) => e.type === 'stream' && e.event.type === 'stopped')).toMatchObject({ event: { id, errorCode: HQ_REQUEST_ERROR } });
+  });
+
   it('a request line that is not GET /path, or is longer than the cap, is refused with a reset', async () => {
     const { sim, client, server } = await setup('hq bad', 'hq-interop');
     const srv = new HqConnection(server);

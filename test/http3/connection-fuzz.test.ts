@@ -12,6 +12,7 @@ import { concat } from '../../src/bytes.js';
 import { H3ErrorCode } from '../../src/http3/errors.js';
 import { FrameType, encodeFrame, encodeSettings } from '../../src/http3/frames.js';
 import { Http3Connection } from '../../src/http3/connection.js';
+import { HqConnection } from '../../src/http3/hq.js';
 import { encodeFieldSection } from '../../src/http3/qpack.js';
 import type { QuicConnection } from '../../src/quic/connection/connection.js';
 import { seeded } from '../helpers/fc.js';
@@ -110,5 +111,32 @@ describe('Http3Connection under arbitrary peer bytes', () => {
       }
       for (let e = h3.poll(); e; e = h3.poll()) if (e.type === 'closed') expect(CODES.has(e.errorCode)).toBe(true);
     }), seeded(91144, { numRuns: 600 }));
+  });
+});
+
+describe('HqConnection (server) under arbitrary request bytes', () => {
+  const line = fc.oneof(
+    fc.constantFrom('GET /a\r\n', 'GET /dir/file.bin\n', 'GET /\r\n', 'GET  /x\r\n', 'POST /x\r\n', 'GET x\r\n', 'GET /a b\r\n', 'GET /%00\r\n'),
+    fc.string({ maxLength: 30 }),
+  ).map((t) => new TextEncoder().encode(t));
+  it('never throws; reports a request only for "GET /path" with a path free of whitespace; refuses the rest with a reset', () => {
+    fc.assert(fc.property(fc.array(fc.record({ id: fc.constantFrom(0, 4, 8), data: fc.oneof(line, fc.uint8Array({ maxLength: 40 })), fin: fc.boolean() }), { maxLength: 12 }), (deliveries) => {
+      const quic = new FakeQuic('server');
+      const hq = new HqConnection(quic as unknown as QuicConnection);
+      const finished = new Set<number>();
+      for (const d of deliveries) {
+        if (finished.has(d.id)) continue;
+        quic.deliver(d.id, d.data, d.fin);
+        if (d.fin) finished.add(d.id);
+        expect(() => hq.handleStreamEvent({ type: 'readable', id: d.id })).not.toThrow();
+      }
+      const seen = new Set<number>();
+      for (let e = hq.poll(); e; e = hq.poll()) {
+        expect(seen.has(e.streamId)).toBe(false); // one outcome per stream
+        seen.add(e.streamId);
+        if (e.type === 'request') expect(e.path).toMatch(/^\/\S*$/);
+        else expect(e).toMatchObject({ type: 'reset', local: true });
+      }
+    }), seeded(9114309, { numRuns: 500 }));
   });
 });

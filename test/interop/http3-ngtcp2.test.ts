@@ -19,8 +19,8 @@ import { captureIo, listeningPort } from '../helpers/cli-io.js';
 import { mintOurPki, type OurPki } from '../helpers/our-pki.js';
 import { freePort, interopDisabled, requirePeer, spawnPeer, waitForPort } from '../helpers/peers.js';
 
-const CASE_TIMEOUT_MS = 30_000;
-const PEER_LIFETIME_MS = 25_000;
+const CASE_TIMEOUT_MS = 45_000;
+const PEER_LIFETIME_MS = 40_000;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe.runIf(!interopDisabled)('HTTP/3 interop with ngtcp2 (nghttp3)', () => {
@@ -62,6 +62,24 @@ describe.runIf(!interopDisabled)('HTTP/3 interop with ngtcp2 (nghttp3)', () => {
     for (const [name, body] of files) expect(sha256(readFileSync(join(out, name))), name).toBe(sha256(body));
   }, CASE_TIMEOUT_MS);
 
+  it('pqtls client → ngtcp2-server -V --preferred-versions=v2,v1: h3 after a Retry, in QUIC v2, ChaCha20, with a key update', async () => {
+    const port = await freePort('udp');
+    const peer = spawnPeer('ngtcp2-server', [
+      '--no-quic-dump', '--no-http-dump', '-V', '--preferred-versions=v2,v1', '-d', www, '127.0.0.1', String(port), pki.ecdsa.server.keyFile, pki.ecdsa.server.chainFile,
+    ], { timeoutMs: PEER_LIFETIME_MS });
+    await waitForPort(port, { protocol: 'udp', process: peer });
+    const out = join(dir, 'from-ngtcp2-v2');
+    const c = captureIo();
+    const code = await main(['client', '--quic', ...[...files.keys()].map((n) => `https://127.0.0.1:${port}/${n}`), '--servername', 'localhost',
+      '--alpn', 'h3', '--download', out, '--ca', pki.ecdsa.rootFile, '--quic-version', 'v2', '--cipher-suites', 'TLS_CHACHA20_POLY1305_SHA256',
+      '--key-update'], c);
+    expect(code, `${c.errors()}\n${peer.output}`).toBe(0);
+    expect(c.text()).toMatch(/connection: QUICv2 alpn=h3 cipher=TLS_CHACHA20_POLY1305_SHA256 key-updates=1 saved=3\/3/);
+    for (const [name, body] of files) expect(sha256(readFileSync(join(out, name))), name).toBe(sha256(body));
+    expect(peer.output).toContain('Sending Retry packet');
+    expect(peer.output).toContain('Token was successfully validated');
+  }, CASE_TIMEOUT_MS);
+
   it('ngtcp2-client → pqtls server --quic --www (h3): three files, same SHA-256', async () => {
     const srv = captureIo();
     const serving = main(['server', '--quic', '--port', '0', '--cert', pki.ecdsa.server.chainFile, '--key', pki.ecdsa.server.keyFile,
@@ -70,7 +88,7 @@ describe.runIf(!interopDisabled)('HTTP/3 interop with ngtcp2 (nghttp3)', () => {
     const out = join(dir, 'to-ngtcp2');
     mkdirSync(out);
     const peer = spawnPeer('ngtcp2-client', [
-      '-q', '--exit-on-all-streams-close', '--timeout=10s', `--download=${out}`, '127.0.0.1', String(port),
+      '-q', '--exit-on-all-streams-close', '--timeout=30s', `--download=${out}`, '127.0.0.1', String(port),
       ...[...files.keys()].map((n) => `https://localhost:${port}/${n}`),
     ], { timeoutMs: PEER_LIFETIME_MS });
     const exit = await peer.exited;

@@ -43,7 +43,7 @@ type Layer = 'adapter' | 'native' | 'hw' | 'noble' | 'testing' | 'core';
  * src/hw (the device interface, the emulated card): runs in browsers, on src/pq's shared code, errors,
  * bytes and @noble (the emulator's arithmetic). noble: the noble backend in src/pq/noble. testing:
  * `pqtls/testing`, whose reproducible random sources run on noble's ChaCha20 and SHA-256 packages
- * (never on the backend's internals). core: everything else (src/pq, src/tls13, src/quic, src/codec,
+ * (never on the backend's internals). core: everything else (src/pq, src/tls13, src/quic, src/http3 above it, src/codec,
  * src/x509, src/*.ts).
  */
 function layerOf(rel: string): Layer {
@@ -106,6 +106,8 @@ function violations(rel: string, source: string): string[] {
     }
     if (to !== undefined && rel.startsWith('pq/') && /^(tls13|quic|x509)\//.test(to)) bad.push(`${edge} (pq is below tls13, quic, x509)`);
     if (to !== undefined && rel.startsWith('tls13/') && to.startsWith('quic/')) bad.push(`${edge} (tls13 is below quic)`);
+    // HTTP/3 sits on the QUIC connection's stream API; the core below it never knows it is there.
+    if (to !== undefined && to.startsWith('http3/') && !rel.startsWith('http3/') && layer === 'core') bad.push(`${edge} (http3 is above the core)`);
   }
   return bad;
 }
@@ -159,6 +161,12 @@ describe('layering', () => {
       "../../cli/main.js (hw uses pq's shared code, errors and bytes only)",
     ]);
     expect(violations('hw/quac100/native.ts', `import koffi from 'koffi';\nimport { dlopen } from 'node:process';`)).toEqual([]);
+    // http3 is a layer over quic, tls13 and pq that no core module imports; it is as Node-free as the core.
+    expect(violations('http3/connection.ts', `import type { QuicConnection } from '../quic/connection/connection.js';\nimport { concat } from '../bytes.js';`)).toEqual([]);
+    expect(violations('quic/connection/connection.ts', `import { Http3Connection } from '../../http3/connection.js';`))
+      .toEqual(['quic/connection/connection.ts → ../../http3/connection.js (http3 is above the core)']);
+    expect(violations('http3/frames.ts', `import { createSocket } from 'node:dgram';`)).toEqual(['http3/frames.ts → node:dgram (Node built-in)']);
+    expect(violations('cli/quic.ts', `import { HqConnection } from '../http3/hq.js';`)).toEqual([]);
     expect(violations('tls13/connection.ts', `import { QuacError } from '../hw/quac100/device.js';`)).toEqual([
       'tls13/connection.ts → ../hw/quac100/device.js (hw is beside the core, not in it)',
     ]);

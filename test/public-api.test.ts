@@ -14,7 +14,7 @@ import { createNobleProvider } from '../src/pq/index.js';
 import { withTraceHooks } from '../src/testing/index.js';
 import { TlsConnection, type ClientOptions } from '../src/tls13/index.js';
 
-const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'node', 'hw', 'testing'] as const;
+const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'http3', 'node', 'hw', 'testing'] as const;
 type Entry = (typeof ENTRIES)[number];
 const CORE: readonly Entry[] = ['pq', 'tls13', 'quic', 'x509'];
 
@@ -102,6 +102,17 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       PemBlock Pkcs8Key PublicKeyInfo RootOptions SignatureAlgorithm SubjectAltNames VerifiedChain VerifyChainOptions
     `,
   },
+  'http3': {
+    values: `
+      DEFAULT_MAX_FIELDS DEFAULT_MAX_FIELD_SECTION_SIZE FrameParser FrameType H3ErrorCode HQ_MAX_REQUEST HQ_REQUEST_ERROR
+      HTTP2_FRAME_TYPES HUFFMAN_CODES HqConnection Http3Connection Http3Error QPACK_STATIC_TABLE SettingId StreamType
+      checkRequest checkResponse checkTrailers dataFrameHeader decodeFieldSection decodeSettings encodeFieldSection
+      encodeFrame encodeSettings h3ErrorName huffmanDecode huffmanEncode
+    `,
+    types: `
+      Field FrameEvent FrameLimits HqEvent Http3Event Http3Limits QpackLimits RequestHead Settings
+    `,
+  },
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QlogFileSink QuicSession connect createNodeCryptoProvider createQuicServer
@@ -167,7 +178,7 @@ function exportedNames(entry: Entry | 'root'): { values: string[]; types: string
 }
 
 describe('package.json exports', () => {
-  it('names the root, the seven entries and package.json, each built from its src index', () => {
+  it('names the root, the eight entries and package.json, each built from its src index', () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { exports: Record<string, unknown> };
     const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' } };
     for (const e of ENTRIES) expected[`./${e}`] = { types: `./dist/${e}/index.d.ts`, import: `./dist/${e}/index.js` };

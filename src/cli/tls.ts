@@ -11,12 +11,11 @@ import { CliError, UsageError, type CliCommand, type CliIo } from './command.js'
 import { createNodeCryptoProvider } from '../node/crypto-provider.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { FileSessionStore } from '../node/session-file.js';
-import { createQuicServer, quicConnect, type QuicConnectOptions, type QuicListenOptions, type QuicSession } from '../node/quic.js';
 import { qlogDirFromEnv } from '../node/qlog-file.js';
-import type { QuicEvent } from '../quic/connection/connection.js';
-import type { StreamEvent } from '../quic/connection/streams.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
-import { concat } from '../bytes.js';
+import { CipherSuite } from '../tls13/cipher-suites.js';
+import { QUIC_V1, QUIC_V2, type QuicVersion } from '../quic/versions.js';
+import { quicDownload, quicEchoClient, quicServe } from './quic.js';
 import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
 import { parseCertificate, summarizeCertificate } from '../x509/certificate.js';
@@ -42,10 +41,13 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --max-connections N      exit after N connections
   --handshake-timeout MS   close connections whose handshake is not complete after MS milliseconds (default 10000)
   --max-handshakes N       connections in handshake at once; more are closed (TCP) or dropped (QUIC) (default 1024 / 256)
-  --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
+  --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto (ML-KEM/ML-DSA native on Node >= 24.7)
   --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
                            bidirectional stream
   --retry                  with --quic: validate each client's address with a Retry before the handshake
+  --www DIR                with --quic: serve the files under DIR over HTTP/3 (ALPN h3) and HTTP/0.9
+                           (ALPN hq-interop), whichever the client chose (--alpn defaults to h3,hq-interop)
+  --qlog DIR               with --quic: write a qlog (JSON-SEQ) per connection into DIR (default $QLOGDIR)
   --quac emulated|native   ML-KEM and ML-DSA on a QUAC 100 card; --key quac:LABEL then names an ML-DSA key
                            stored on the card, which signs the CertificateVerify
   --quac-state FILE        the emulated card's flash (default $QUAC_EMULATOR_STATE); it holds the card's
@@ -56,8 +58,10 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
 `;
 
 const CLIENT_HELP = `Usage: pqtls client HOST:PORT [options]
+       pqtls client --quic URL... --alpn h3|hq-interop --download DIR --ca FILE [options]
 
-Connects with TLS 1.3 and prints what was negotiated.
+Connects with TLS 1.3 and prints what was negotiated; or, with --quic and URLs,
+fetches each URL over HTTP/3 or HTTP/0.9 (hq-interop) and saves it under DIR.
 
   --ca FILE              trust anchors (PEM); required
   --servername NAME      name to send (SNI) and verify (default: HOST)
@@ -70,8 +74,14 @@ Connects with TLS 1.3 and prints what was negotiated.
   --early-data TEXT      with --session: send TEXT as 0-RTT early data if the ticket allows it
   --keylog FILE          append NSS key-log lines to FILE
   --json                 print one JSON object instead of a summary
-  --provider noble|node  crypto backend: pure TypeScript (default) or node:crypto with noble for ML-KEM/ML-DSA
+  --provider noble|node  crypto backend: pure TypeScript (default) or node:crypto (ML-KEM/ML-DSA native on Node >= 24.7)
   --quic                 connect with QUIC v1 over UDP instead of TLS over TCP (needs --alpn)
+  --cipher-suites LIST   TLS 1.3 cipher suites to offer, e.g. TLS_CHACHA20_POLY1305_SHA256
+  --download DIR         with --quic and URLs: save each file as DIR/<path>; exit 0 only if all were saved
+  --quic-version v1|v2   the QUIC version to start in (default v1)
+  --multiconnect         with --download: one connection per URL
+  --key-update           with --download: update the 1-RTT keys once the handshake is confirmed (RFC 9001 §6)
+  --qlog DIR             with --quic: write a qlog (JSON-SEQ) per connection into DIR (default $QLOGDIR)
 `;
 
 /** Usage mistakes print the message and the help, exit code 2. */
@@ -166,7 +176,8 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, cert: { type: 'string' }, key: { type: 'string' },
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
-      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' },
+      provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' }, www: { type: 'string' },
+      qlog: { type: 'string' },
       'handshake-timeout': { type: 'string', default: '10000' }, 'max-handshakes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       ...quacOptions, 'quac-batch': { type: 'boolean', default: true }, 'metrics-port': { type: 'string' },
     },
@@ -217,6 +228,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
 type ServerValues = {
   readonly host?: string; readonly ca?: string; readonly 'require-client-cert'?: boolean; readonly groups?: string; readonly alpn?: string;
   readonly echo?: boolean; readonly keylog?: string; readonly 'early-data'?: boolean; readonly quic?: boolean; readonly retry?: boolean;
+  readonly www?: string; readonly qlog?: string;
   readonly 'handshake-timeout'?: string; readonly 'max-handshakes'?: string;
 };
 
@@ -233,11 +245,16 @@ async function serve(
   const handshakeTimeoutMs = positiveInteger(values['handshake-timeout'], '--handshake-timeout');
   const maxConcurrentHandshakes = values['max-handshakes'] === undefined ? undefined : positiveInteger(values['max-handshakes'], '--max-handshakes');
   if (values.retry && !values.quic) throw new UsageError('--retry needs --quic');
+  if (values.www !== undefined && !values.quic) throw new UsageError('--www needs --quic');
   if (values.quic) {
     return quicServe(io, {
-      port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, maxConnections: remaining,
-      retry: values.retry ?? false, maxConcurrentHandshakes,
-      tls: { provider, certificate, clientAuth, groups: list(values.groups), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog) },
+      port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, www: values.www, maxConnections: remaining,
+      retry: values.retry ?? false, maxConcurrentHandshakes, describe, systemReason, qlogDir: values.qlog ?? qlogDirFromEnv(),
+      tls: {
+        provider, certificate, clientAuth, groups: list(values.groups), keyLog: fileKeyLog(values.keylog),
+        // --www speaks both of the interop runner's protocols unless told otherwise.
+        alpnProtocols: required(list(values.alpn) ?? (values.www !== undefined ? ['h3', 'hq-interop'] : undefined), '--quic needs --alpn'),
+      },
     });
   }
   const tickets = { sealer: await TicketKeyRing.create(provider) };
@@ -346,11 +363,28 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       groups: { type: 'string' }, 'key-shares': { type: 'string' }, alpn: { type: 'string' }, send: { type: 'string' },
       keylog: { type: 'string' }, json: { type: 'boolean' }, session: { type: 'string' }, 'early-data': { type: 'string' },
       provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'cipher-suites': { type: 'string' }, download: { type: 'string' }, 'quic-version': { type: 'string' },
+      multiconnect: { type: 'boolean' }, 'key-update': { type: 'boolean' }, qlog: { type: 'string' },
     },
   });
   if (values.help) {
     io.out(CLIENT_HELP);
     return 0;
+  }
+  const cipherSuites = values['cipher-suites'] === undefined ? undefined : parseCipherSuites(values['cipher-suites']);
+  const version = values['quic-version'] === undefined ? undefined : parseQuicVersion(values['quic-version']);
+  if (positionals.some((p) => p.includes('://')) || values.download !== undefined) {
+    if (!values.quic || values.download === undefined || !values.ca) throw new UsageError('URLs need --quic, --download DIR and --ca');
+    const provider = makeProvider(values.provider);
+    return quicDownload(io, {
+      urls: positionals, dir: values.download, alpn: required(list(values.alpn), '--quic needs --alpn')[0] as string,
+      multiconnect: values.multiconnect ?? false, keyUpdate: values['key-update'] ?? false, version, describe,
+      qlogDir: values.qlog ?? qlogDirFromEnv(),
+      tls: {
+        provider, verifier: trustVerifier(provider, values.ca), serverName: values.servername, groups: list(values.groups),
+        keyShareGroups: list(values['key-shares']), keyLog: fileKeyLog(values.keylog), cipherSuites,
+      },
+    });
   }
   const target = positionals[0];
   const m = target ? /^(.+):(\d+)$/.exec(target) : null;
@@ -366,13 +400,16 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   const certificate = values.cert && values.key ? await loadCredentials(provider, values.cert, values.key) : undefined;
   const start = performance.now();
   if (values.quic) {
-    return quicClient(io, {
+    return quicEchoClient(io, {
       host, port, send: values.send, json: values.json ?? false, start,
-      tls: {
-        provider, verifier, certificate, serverName: values.servername ?? host, groups: list(values.groups),
-        keyShareGroups: list(values['key-shares']), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog),
+      connect: {
+        ...(version ? { version } : {}), qlogDir: values.qlog ?? qlogDirFromEnv(),
+        tls: {
+          provider, verifier, certificate, serverName: values.servername ?? host, groups: list(values.groups), cipherSuites,
+          keyShareGroups: list(values['key-shares']), alpnProtocols: required(list(values.alpn), '--quic needs --alpn'), keyLog: fileKeyLog(values.keylog),
+        },
       },
-    });
+    }, { summarize: (info, ms, protocol) => summarizeInfo(info, ms, protocol), format: (x) => formatSummary(x as ClientSummary), describe });
   }
   const sessionStore = values.session ? new FileSessionStore(values.session) : undefined;
   let sock: PqTlsSocket;
@@ -380,7 +417,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
     sock = await connect({
       host, port, provider, verifier, certificate, serverName: values.servername ?? host,
       groups: list(values.groups), keyShareGroups: list(values['key-shares']), alpnProtocols: list(values.alpn),
-      keyLog: fileKeyLog(values.keylog),
+      keyLog: fileKeyLog(values.keylog), cipherSuites,
       sessionStore,
       earlyData: values['early-data'] !== undefined ? new TextEncoder().encode(values['early-data']) : undefined,
     });
@@ -418,91 +455,24 @@ function positiveInteger(v: string | undefined, flag: string): number {
   return n;
 }
 
+/** `--cipher-suites`: TLS 1.3 suite names, comma-separated. */
+function parseCipherSuites(text: string): CipherSuite[] {
+  return (list(text) ?? []).map((name) => {
+    const id = (CipherSuite as Record<string, CipherSuite | undefined>)[name];
+    if (id === undefined) throw new UsageError(`unknown cipher suite "${name}" (${Object.keys(CipherSuite).join(', ')})`);
+    return id;
+  });
+}
+
+function parseQuicVersion(text: string): QuicVersion {
+  if (text === 'v1' || text === '1') return QUIC_V1;
+  if (text === 'v2' || text === '2') return QUIC_V2;
+  throw new UsageError(`--quic-version must be v1 or v2, not "${text}"`);
+}
+
 function required<T>(v: T | undefined, message: string): T {
   if (v === undefined) throw new UsageError(message);
   return v;
-}
-
-/** `pqtls client --quic`: one bidirectional stream carries --send, the reply is read until FIN. */
-async function quicClient(
-  io: CliIo, o: { host: string; port: number; send: string | undefined; json: boolean; start: number; tls: QuicConnectOptions['tls'] },
-): Promise<number> {
-  let session: QuicSession;
-  try {
-    session = await quicConnect({ host: o.host, port: o.port, tls: o.tls, qlogDir: qlogDirFromEnv() });
-  } catch (e) {
-    io.err(`pqtls client: QUIC handshake failed: ${describe(e)}\n`);
-    return 1;
-  }
-  let summary = summarizeInfo(session.handshake as HandshakeInfo, performance.now() - o.start, 'QUICv1');
-  if (o.send !== undefined) {
-    const id = session.connection.openStream(true);
-    const chunks: Uint8Array[] = [];
-    const done = new Promise<void>((resolve) => {
-      session.on('stream', (ev: StreamEvent) => {
-        if ((ev.type !== 'readable' && ev.type !== 'finished') || ev.id !== id) return;
-        for (let r = session.connection.readStream(id); r && (r.data.length || r.fin); r = session.connection.readStream(id)) {
-          chunks.push(r.data);
-          if (r.fin) resolve();
-        }
-      });
-      session.on('closed', () => resolve());
-      session.on('done', () => resolve()); // also after a failure, which has no 'closed'
-      setTimeout(resolve, 30_000).unref();
-    });
-    await session.write(id, new TextEncoder().encode(o.send), true);
-    await done;
-    summary = { ...summary, reply: new TextDecoder().decode(concat(...chunks)) };
-  }
-  await session.close(0, '');
-  io.out(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-  return 0;
-}
-
-/** `pqtls server --quic`: prints each connection; with --echo, every bidirectional stream is sent back. */
-async function quicServe(
-  io: CliIo,
-  o: {
-    port: number; host: string; echo: boolean; maxConnections: number; retry: boolean; maxConcurrentHandshakes: number | undefined;
-    tls: QuicListenOptions['tls'];
-  },
-): Promise<number> {
-  let remaining = o.maxConnections;
-  return new Promise<number>((resolve, reject) => {
-    // QLOGDIR, as for OpenSSL: one <odcid>_server.sqlog per connection.
-    const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: qlogDirFromEnv() }, (s) => {
-      s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
-        io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
-      });
-      s.on('stream', (ev: StreamEvent) => {
-        if (ev.type !== 'readable' && ev.type !== 'finished') return;
-        for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
-          // Bidirectional streams (id bit 1 clear) can be answered; unidirectional ones are only read.
-          if (o.echo && (ev.id & 2) === 0) void s.write(ev.id, r.data, r.fin);
-          else if (!o.echo) io.out(new TextDecoder().decode(r.data));
-        }
-      });
-      s.on('error', () => undefined);
-      s.on('done', () => {
-        if (--remaining <= 0) sock.close(() => resolve(0));
-      });
-    });
-    sock.on('retry', (address: string) => io.out(`retry sent to ${address}\n`));
-    // A bind failure (port in use, bad address) arrives as an 'error' event rather than a throw.
-    const bindFailed = (e: Error): void => reject(new CliError(`cannot listen on ${o.host}:${o.port} (QUIC): ${systemReason(e)}`));
-    sock.once('error', bindFailed);
-    sock.bind(o.port, o.host, () => {
-      sock.off('error', bindFailed);
-      // A later socket error ends the server with a message rather than an uncaught exception.
-      sock.on('error', (e) => {
-        io.err(`pqtls server: ${describe(e)}\n`);
-        sock.close();
-        resolve(1);
-      });
-      const a = sock.address();
-      io.out(`listening on ${o.host}:${a.port} (QUIC${o.retry ? ', Retry on' : ''})\n`);
-    });
-  });
 }
 
 /** An error as a user should read it: the alert's name first when there is one. */

@@ -130,6 +130,12 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
   readonly qlogDir?: string;
   readonly host: string;
   readonly port: number;
+  /**
+   * Called with the session before it runs: listeners attached here see every
+   * event, the stream events that arrive with the end of the handshake too
+   * (the session is resolved only after those have been emitted).
+   */
+  readonly onSession?: (s: QuicSession) => void;
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
 };
 
@@ -152,6 +158,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
     throw e;
   }
   const session = new QuicSession(conn, (d) => sendQuietly(sock, d, options.port, options.host), () => closeQuietly(sock));
+  options.onSession?.(session);
   sock.on('message', (msg: Buffer) => session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)));
   sock.on('error', (e) => void session.run(() => {
     throw e;

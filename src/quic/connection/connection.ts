@@ -158,6 +158,14 @@ export class QuicConnection {
   /** Connection-ID changes the endpoint has not yet polled. */
   private readonly endpointEvents: EndpointEvent[] = [];
 
+  /**
+   * The tail of the asynchronous calls made on this connection: each runs after
+   * the one before has finished (as `TlsConnection` does), so two datagrams
+   * handed over without awaiting cannot interleave their decryptions, TLS
+   * steps and acknowledgment state at an `await`.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly provider: CryptoProvider,
     private tls: Tls,
@@ -255,6 +263,12 @@ export class QuicConnection {
     sp.read = this.role === 'client' ? keys.server : keys.client;
   }
 
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   // ---- events and streams ----
 
   poll(): QuicEvent | undefined {
@@ -286,7 +300,11 @@ export class QuicConnection {
    * key generation and the flipped key phase. Allowed once the handshake is
    * confirmed and the previous update has been acknowledged.
    */
-  async updateKeys(now: number): Promise<void> {
+  updateKeys(now: number): Promise<void> {
+    return this.serial(() => this.startKeyUpdate(now));
+  }
+
+  private async startKeyUpdate(now: number): Promise<void> {
     if (!this.confirmed || !this.oneRtt) throw new ConfigError('key updates wait until the handshake is confirmed (RFC 9001 §6.1)');
     if (this.updateAwaitingAck !== undefined) throw new ConfigError('the previous key update is not acknowledged yet (RFC 9001 §6.1)');
     await this.oneRtt.initiateKeyUpdate();
@@ -338,7 +356,11 @@ export class QuicConnection {
    * the current path's address). Errors close the connection; nothing is
    * thrown for bad input.
    */
-  async handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
+  handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
+    return this.serial(() => this.receiveDatagram(datagram, now, remote));
+  }
+
+  private async receiveDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
     this.bytesReceived += datagram.length;
     try {
@@ -712,7 +734,11 @@ export class QuicConnection {
     return { handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined };
   }
 
-  async handleTimeout(now: number): Promise<void> {
+  handleTimeout(now: number): Promise<void> {
+    return this.serial(async () => this.onTimeout(now));
+  }
+
+  private onTimeout(now: number): void {
     if (this.closeState) {
       if (this.closeState.kind !== 'closed' && now >= this.closeState.until) this.closeState = { kind: 'closed', until: now };
       return;
@@ -744,9 +770,11 @@ export class QuicConnection {
   // ---- sending ----
 
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
-  async pollTransmit(now: number): Promise<Transmit | undefined> {
-    const data = await this.nextDatagram(now);
-    return data && { data, remote: this.remote };
+  pollTransmit(now: number): Promise<Transmit | undefined> {
+    return this.serial(async () => {
+      const data = await this.nextDatagram(now);
+      return data && { data, remote: this.remote };
+    });
   }
 
   /**

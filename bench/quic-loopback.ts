@@ -3,14 +3,13 @@
  * pqtls client ↔ pqtls server, each in its own process as in the interop runner:
  * the server (a child process) sends 2, 3 and 5 MB on three concurrent streams
  * the client opened. Reports wall time per transfer and how many datagrams the
- * kernel dropped for a full UDP receive buffer meanwhile (`RcvbufErrors` of
- * /proc/net/snmp, a machine-wide counter: other UDP traffic on the machine
- * counts too). Not a test: figures, not verdicts.
+ * kernel dropped at each side's socket for a full receive buffer. Not a test:
+ * figures, not verdicts.
  *
  *   node --import tsx bench/quic-loopback.ts [rounds] [noble|node]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNobleProvider } from '../src/pq/index.js';
 import type { CryptoProvider } from '../src/pq/provider.js';
@@ -24,13 +23,29 @@ function provider(name: string): CryptoProvider {
   return name === 'node' ? createNodeCryptoProvider() : createNobleProvider();
 }
 
-/** The kernel's UDP receive-buffer drop counter (Linux), or undefined elsewhere. */
-function rcvbufErrors(): number | undefined {
+/**
+ * Datagrams the kernel dropped at the UDP sockets of process `pid` for a full
+ * receive buffer (the `drops` column of /proc/net/udp, per socket, Linux), or
+ * undefined elsewhere. Per socket rather than the machine-wide `RcvbufErrors`
+ * of /proc/net/snmp, which counts every other program's UDP traffic too.
+ */
+function socketDrops(pid: number): number | undefined {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-    const [names, values] = lines.map((l) => l.trim().split(/\s+/));
-    const i = names?.indexOf('RcvbufErrors') ?? -1;
-    return i > 0 ? Number(values?.[i]) : undefined;
+    const inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      } catch {
+        return undefined;
+      }
+    }).filter((i): i is string => i !== undefined));
+    let drops = 0;
+    for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length >= 13 && inodes.has(f[9] as string)) drops += Number(f[12]);
+      }
+    }
+    return drops;
   } catch {
     return undefined;
   }
@@ -51,7 +66,7 @@ async function serve(providerName: string): Promise<void> {
   server.bind(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 }
 
-async function transfer(port: number, providerName: string): Promise<number> {
+async function transfer(port: number, providerName: string, serverPid: number): Promise<{ ms: number; drops: string }> {
   const p = provider(providerName);
   const t0 = performance.now();
   const session: QuicSession = await quicConnect({
@@ -80,8 +95,11 @@ async function transfer(port: number, providerName: string): Promise<number> {
   }
   await done;
   const ms = performance.now() - t0;
+  // Read while the client's socket is open: its counter goes with it. The server's socket lives on
+  // across rounds, so its count is a running total.
+  const [client, server] = [socketDrops(process.pid), socketDrops(serverPid)];
   await session.close();
-  return ms;
+  return { ms, drops: client === undefined || server === undefined ? 'n/a' : `${client} / ${server}` };
 }
 
 export async function run(rounds = 3, providerName = 'noble'): Promise<string> {
@@ -91,12 +109,9 @@ export async function run(rounds = 3, providerName = 'noble'): Promise<string> {
       child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
       child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     });
-    const rows: string[] = ['| round | provider | time (s) | MB/s | kernel RcvbufErrors during the run |', '|---|---|---|---|---|'];
+    const rows: string[] = ['| round | provider | time (s) | MB/s | datagrams dropped by the kernel: client / server (running total) |', '|---|---|---|---|---|'];
     for (let r = 1; r <= rounds; r++) {
-      const before = rcvbufErrors();
-      const ms = await transfer(port, providerName);
-      const after = rcvbufErrors();
-      const drops = before === undefined || after === undefined ? 'n/a' : String(after - before);
+      const { ms, drops } = await transfer(port, providerName, child.pid as number);
       rows.push(`| ${r} | ${providerName} | ${(ms / 1000).toFixed(2)} | ${(10 / (ms / 1000)).toFixed(1)} | ${drops} |`);
     }
     return rows.join('\n');

@@ -178,7 +178,7 @@ export class QuicSession extends EventEmitter {
    */
   handshake: HandshakeInfo | undefined;
 
-  /** @internal Sessions are made by {@link quicConnect} and {@link createQuicServer}. */
+  /** Sessions are made by {@link quicConnect} and {@link createQuicServer}. */
   constructor(
     readonly connection: QuicConnection,
     private readonly driver: UdpDriver,

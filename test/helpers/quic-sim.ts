@@ -44,8 +44,6 @@ interface InFlight {
   readonly from: RemoteAddress;
 }
 
-/** The address the simulated server has. */
-export const SIM_SERVER_ADDRESS = 'server:443';
 /** The address the simulated client starts with. */
 export const SIM_CLIENT_ADDRESS = 'client:50000';
 
@@ -60,6 +58,8 @@ export class QuicSim {
   retries = 0;
   /** The client's address as the server sees it; {@link rebindClient} changes it. */
   clientAddress: RemoteAddress = SIM_CLIENT_ADDRESS;
+  /** The server's address: the `remote` the client connection was given ('' when none). */
+  serverAddress: RemoteAddress = '';
   /** Every endpoint event of the server, in order. */
   readonly serverEvents: QuicEndpointEvent[] = [];
   private endpoints: Promise<{ client: QuicEndpoint; server: QuicEndpoint }> | undefined;
@@ -87,7 +87,12 @@ export class QuicSim {
     this.endpoints ??= (async () => {
       const provider = this.serverOptions.tls.provider;
       const client = await QuicEndpoint.create({ provider, ...(this.serverOptions.versions ? { versions: this.serverOptions.versions } : {}) });
-      client.adopt(this.client, SIM_SERVER_ADDRESS);
+      // The server's address is what the client connection was given (its transmits name it; '' when none was):
+      // datagrams from the server arrive from there, or the client would see a new path.
+      const first = await this.client.pollTransmit(this.now);
+      this.serverAddress = first?.remote ?? '';
+      client.adopt(this.client, this.serverAddress);
+      if (first) this.send(first, true);
       const server = await QuicEndpoint.create({
         provider,
         server: {
@@ -119,18 +124,23 @@ export class QuicSim {
     for (let i = 0; i < 1000; i++) {
       const t: Transmit | undefined = await ep.pollTransmit(this.now);
       if (!t) return;
-      // The server sends to an address: one the client no longer has is a black hole ('' is a
-      // connection a test accepted without one: it means the current address).
-      if (!toServer && t.remote !== this.clientAddress && t.remote !== '') continue;
-      const index = toServer ? this.sent.toServer++ : this.sent.toClient++;
-      if (toServer && index < (this.o.dropFirstFromClient ?? 0)) continue;
-      const data = this.o.alter ? this.o.alter(t.data, toServer, index) : t.data;
-      if (!data) continue;
-      if (this.rnd() < (this.o.loss ?? 0)) continue;
-      const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
-      this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data, from: toServer ? this.clientAddress : SIM_SERVER_ADDRESS });
+      this.send(t, toServer);
     }
     throw new Error('endpoint keeps sending');
+  }
+
+  /** Puts one datagram on the wire, where it may be dropped, altered or delayed. */
+  private send(t: Transmit, toServer: boolean): void {
+    // The server sends to an address: one the client no longer has is a black hole ('' is a
+    // connection a test accepted without one: it means the current address).
+    if (!toServer && t.remote !== this.clientAddress && t.remote !== '') return;
+    const index = toServer ? this.sent.toServer++ : this.sent.toClient++;
+    if (toServer && index < (this.o.dropFirstFromClient ?? 0)) return;
+    const data = this.o.alter ? this.o.alter(t.data, toServer, index) : t.data;
+    if (!data) return;
+    if (this.rnd() < (this.o.loss ?? 0)) return;
+    const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
+    this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data, from: toServer ? this.clientAddress : this.serverAddress });
   }
 
   private collect(server: QuicEndpoint): void {

@@ -141,6 +141,11 @@ describe('QuicEndpoint admission: state only for a client Initial that decrypts 
       // The server's first flight goes to the SCID of the Initial that decrypted.
       const [first] = await transmits(server);
       expect(toHex(parsePacket((first as Transmit).data, 0, { shortDcidLength: 8 }).packet.dcid)).toBe(toHex(parsePacket(real, 0, { shortDcidLength: 8 }).packet.scid));
+      // The client's first DCID routes to the connection it made (a retransmitted Initial), not to a second one.
+      await server.handleDatagram(real, 'c', T0 + 1);
+      expect(accept).toHaveBeenCalledTimes(1);
+      expect(server.connectionCount).toBe(1);
+      expect(events(server)).toEqual([]);
     } finally {
       accept.mockRestore();
     }

@@ -89,6 +89,10 @@ describe('QuicEndpoint routing (RFC 9000 §5.2)', () => {
     a.writeStream(id, new TextEncoder().encode('to a'), true);
     await pump(client, 'cli', server, 'srv');
     const [sa, sb] = accepted.map((e) => (e.type === 'connection' ? e.connection : undefined));
+    // The connections' own events, through the endpoint: each client's 'connected' first.
+    const first = client.pollConnectionEvent();
+    expect(first?.event.type).toBe('connected');
+    expect([a, b]).toContain(first?.connection);
     const streamsOf = (c: QuicConnection | undefined) => drain(c).filter((e) => e.type === 'stream' && e.event.type === 'finished');
     expect(streamsOf(sa).length + streamsOf(sb).length).toBe(1);
     expect(server.connectionCount).toBe(2);

@@ -68,12 +68,19 @@ function sizeBuffers(sock: Socket): void {
 }
 
 /**
+ * Datagrams read from the socket in one turn of the event loop and not yet
+ * handed to the endpoint. libuv reads a few dozen per turn, so this is a
+ * bound that a working server does not reach.
+ */
+const MAX_BATCH = 1024;
+
+/**
  * One UDP socket driving one {@link QuicEndpoint}: datagrams in, transmits
- * out, one timer. Datagrams are handed to the endpoint as they arrive (it
- * queues them, bounded per connection, and runs them in order); the sending,
- * the events and the timer run once per batch — once per turn of the event
- * loop, after everything the socket delivered in it — not once per datagram,
- * so acknowledgments are coalesced and the socket is read again sooner.
+ * out, one timer. What the socket delivers in one turn of the event loop is
+ * read first and handed to the endpoint as one batch (which it queues, bounded
+ * per connection, and runs in order); the sending, the events and the timer run
+ * once per batch, not once per datagram, so acknowledgments are coalesced and
+ * the socket is read again sooner.
  */
 class UdpDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -81,6 +88,7 @@ class UdpDriver {
   private again = false;
   private scheduled = false;
   private closed = false;
+  private batch: { data: Uint8Array; remote: RemoteAddress }[] = [];
   readonly sessions = new Map<QuicConnection, QuicSession>();
 
   constructor(
@@ -91,17 +99,20 @@ class UdpDriver {
   ) {}
 
   receive(msg: Buffer, from: RemoteInfo): void {
-    if (this.closed) return;
-    void this.endpoint.handleDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), addressKey(from), now());
+    if (this.closed || this.batch.length >= MAX_BATCH) return;
+    this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: addressKey(from) });
     this.schedule();
   }
 
-  /** A flush after the datagrams already delivered in this turn of the event loop. */
+  /** The batch, then a flush, once this turn of the event loop has read what the socket had. */
   schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      const batch = this.batch;
+      this.batch = [];
+      if (batch.length) void this.endpoint.handleDatagrams(batch, now());
       this.flush().catch(() => undefined);
     });
   }

@@ -194,26 +194,46 @@ export class QuicEndpoint {
    * connection's queue bound are dropped here, as the network could have.
    */
   handleDatagram(datagram: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
-    let packet: Packet;
-    try {
-      packet = parsePacket(datagram, 0, { shortDcidLength: CID_LENGTH, versions: this.versions }).packet;
-    } catch {
-      return Promise.resolve(); // not a QUIC packet we can route (RFC 9000 §5.2: discarded)
+    return this.handleDatagrams([{ data: datagram, remote }], now);
+  }
+
+  /**
+   * Takes a batch of datagrams (what a socket delivered since the last batch),
+   * handled in order in one turn: the connections run once over all of them,
+   * so what they send afterwards (acknowledgments) covers the batch. As
+   * {@link handleDatagram}, never rejects, and drops past the queue bounds.
+   */
+  handleDatagrams(datagrams: Iterable<{ readonly data: Uint8Array; readonly remote: RemoteAddress }>, now: number): Promise<void> {
+    const taken: { data: Uint8Array; remote: RemoteAddress; packet: Packet; entry: ConnectionEntry | undefined }[] = [];
+    for (const { data, remote } of datagrams) {
+      let packet: Packet;
+      try {
+        packet = parsePacket(data, 0, { shortDcidLength: CID_LENGTH, versions: this.versions }).packet;
+      } catch {
+        continue; // not a QUIC packet we can route (RFC 9000 §5.2: discarded)
+      }
+      // Counted where the datagram is routed now, so that a flood to one connection ID is cut here, before it is held.
+      const entry = packet.type === 'unsupported-version' ? undefined : this.table.byConnectionId(packet.dcid);
+      if (entry) {
+        if (entry.queued >= this.maxQueued) continue;
+        entry.queued++;
+      } else {
+        if (this.unrouted >= MAX_UNROUTED_QUEUED) continue;
+        this.unrouted++;
+      }
+      taken.push({ data, remote, packet, entry });
     }
-    const entry = packet.type === 'unsupported-version' ? undefined : this.table.byConnectionId(packet.dcid);
-    if (entry) {
-      if (entry.queued >= this.maxQueued) return Promise.resolve();
-      entry.queued++;
-      return this.serial(async () => {
-        entry.queued--;
-        await this.route(datagram, packet, remote, now);
-      }).catch(() => undefined);
-    }
-    if (this.unrouted >= MAX_UNROUTED_QUEUED) return Promise.resolve();
-    this.unrouted++;
+    if (!taken.length) return Promise.resolve();
     return this.serial(async () => {
-      this.unrouted--;
-      await this.route(datagram, packet, remote, now);
+      for (const t of taken) {
+        if (t.entry) t.entry.queued--;
+        else this.unrouted--;
+        try {
+          await this.route(t.data, t.packet, t.remote, now);
+        } catch {
+          // A failure outside any connection (the provider, making a Retry or a reset): this datagram is dropped.
+        }
+      }
     }).catch(() => undefined);
   }
 

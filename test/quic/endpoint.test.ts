@@ -314,3 +314,15 @@ describe('QuicEndpoint.setServerOptions: new connections get the new options, es
     expect(old.isHandshakeComplete).toBe(false);
   });
 });
+
+describe('QuicConnection.accept without an endpoint (issue 12: a corrupted first Initial)', () => {
+  it('refuses an Initial that does not decrypt rather than take its connection IDs', async () => {
+    const { provider, key, serverOptions } = await setup('accept-corrupt');
+    const real = await clientInitial(provider, key);
+    const corrupt = real.slice();
+    corrupt.set(new Uint8Array(8).fill(0xee), 1 + 4 + 1 + 8 + 1);
+    await expect(QuicConnection.accept(serverOptions, corrupt, T0)).rejects.toThrow(/does not decrypt/);
+    const server = await QuicConnection.accept(serverOptions, real, T0);
+    expect(server.error).toBeUndefined();
+  });
+});

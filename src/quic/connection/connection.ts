@@ -253,6 +253,9 @@ export class QuicConnection {
     s.remote = remote;
     await s.installInitialKeys(first.dcid);
     await s.handleDatagram(datagram, now, remote);
+    // The client's connection ID came from the header: only an Initial that decrypted authenticates it (a
+    // corrupted copy would otherwise fix the wrong one, and the real handshake fail on transport parameters).
+    if (!s.receivedFromPeer) throw new InvalidPacketError('the first Initial does not decrypt (RFC 9001 §5.5)');
     return s;
   }
 

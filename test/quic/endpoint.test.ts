@@ -326,3 +326,21 @@ describe('QuicConnection.accept without an endpoint (issue 12: a corrupted first
     expect(server.error).toBeUndefined();
   });
 });
+
+describe('the simulator gives both sides addresses (for NAT rebinding, RFC 9000 §9.3)', () => {
+  it('after rebindClient the server endpoint hands the client\'s datagrams over with the new address', async () => {
+    const { serverOptions, clientOptions } = await setup('sim-rebind');
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    const sim = new QuicSim(client, serverOptions, { seed: 'sim-rebind' });
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    const server = sim.server as QuicConnection;
+    const seen: (string | undefined)[] = [];
+    const handle = server.handleDatagram.bind(server);
+    server.handleDatagram = (d, now, remote) => (seen.push(remote), handle(d, now, remote));
+    sim.rebindClient('client:61000');
+    const id = client.openStream(true);
+    client.writeStream(id, new Uint8Array(100), true);
+    await sim.run(() => seen.length > 0);
+    expect(seen).toEqual(['client:61000']);
+  });
+});

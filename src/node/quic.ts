@@ -1,74 +1,243 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { createNobleProvider } from '../pq/index.js';
-import { toHex } from '../bytes.js';
-import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
-import { DEFAULT_QUIC_VERSIONS, versionTable } from '../quic/versions.js';
-import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
-import { openFirstInitial } from '../quic/first-initial.js';
-import { ConfigError } from '../errors.js';
-import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
-import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
+import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } from '../quic/connection/connection.js';
+import type { RemoteAddress } from '../quic/connection/path.js';
+import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
-import { withQlogDir } from './qlog-file.js';
+import { ConfigError } from '../errors.js';
+import { QlogFileSink, withQlogDir } from './qlog-file.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
 /**
- * Datagrams received for one session and not yet handled. UDP arrives as fast as
- * the sender likes (anyone can send to a known connection ID); past this many
- * waiting, more are dropped as the network could have dropped them.
+ * Datagrams received for one connection and not yet handled. UDP arrives as
+ * fast as the sender likes (anyone can send to a known connection ID); past
+ * this many waiting, more are dropped as the network could have dropped them.
  */
-export const MAX_QUEUED_DATAGRAMS = 256;
+export const MAX_QUEUED_DATAGRAMS = DEFAULT_MAX_QUEUED_DATAGRAMS;
 
 /**
- * A QUIC connection on a UDP socket: the sans-IO {@link QuicConnection} plus
- * the socket, a timer and an event emitter. Emits `connected`, `stream`
- * (a stream event), `closed`.
+ * Kernel buffer asked for on each UDP socket. Linux's default (≈ 200 KiB) holds
+ * a fraction of a flow-control window: a burst from a fast sender would
+ * overflow it while a handshake or a batch is being processed, and every
+ * datagram the kernel drops costs a retransmission. The kernel caps it at
+ * `net.core.rmem_max` / `wmem_max`.
+ */
+const SOCKET_BUFFER_BYTES = 4 << 20;
+
+/** A datagram's source as the core sees it: `host:port`, `[v6]:port`. */
+function addressKey(from: Pick<RemoteInfo, 'address' | 'port'>): RemoteAddress {
+  return from.address.includes(':') ? `[${from.address}]:${from.port}` : `${from.address}:${from.port}`;
+}
+
+function parseAddressKey(key: RemoteAddress): { address: string; port: number } {
+  const i = key.lastIndexOf(':');
+  const host = key.slice(0, i);
+  return { address: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(key.slice(i + 1)) };
+}
+
+/** UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash. */
+function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
+  const { address, port } = parseAddressKey(to);
+  try {
+    sock.send(d, port, address, () => undefined);
+  } catch {
+    // lost
+  }
+}
+
+function closeQuietly(sock: Socket): void {
+  try {
+    sock.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Larger kernel buffers where the system allows them; the defaults otherwise. */
+function sizeBuffers(sock: Socket): void {
+  for (const set of [(n: number) => sock.setRecvBufferSize(n), (n: number) => sock.setSendBufferSize(n)]) {
+    try {
+      set(SOCKET_BUFFER_BYTES);
+    } catch {
+      // Not permitted or not supported: the default buffer still works, with more drops under load.
+    }
+  }
+}
+
+/**
+ * Datagrams read from the socket in one turn of the event loop and not yet
+ * handed to the endpoint. libuv reads a few dozen per turn, so this is a
+ * bound that a working server does not reach.
+ */
+const MAX_BATCH = 1024;
+
+/**
+ * One UDP socket driving one {@link QuicEndpoint}: datagrams in, transmits
+ * out, one timer. What the socket delivers in one turn of the event loop is
+ * read first and handed to the endpoint as one batch (which it queues, bounded
+ * per connection, and runs in order); the sending, the events and the timer run
+ * once per batch, not once per datagram, so acknowledgments are coalesced and
+ * the socket is read again sooner.
+ */
+class UdpDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private again = false;
+  private scheduled = false;
+  private closed = false;
+  private batch: { data: Uint8Array; remote: RemoteAddress }[] = [];
+  readonly sessions = new Map<QuicConnection, QuicSession>();
+
+  constructor(
+    private readonly sock: Socket,
+    readonly endpoint: QuicEndpoint,
+    private readonly onConnection?: (s: QuicSession) => void,
+    private readonly onRetry?: (remote: RemoteAddress) => void,
+  ) {}
+
+  receive(msg: Buffer, from: RemoteInfo): void {
+    if (this.closed || this.batch.length >= MAX_BATCH) return;
+    this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: addressKey(from) });
+    this.schedule();
+  }
+
+  /** The batch, then a flush, once this turn of the event loop has read what the socket had. */
+  schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.batch;
+      this.batch = [];
+      if (batch.length) void this.endpoint.handleDatagrams(batch, now());
+      this.flush().catch(() => undefined);
+    });
+  }
+
+  /** Sends what the endpoint has, reports events, re-arms the timer; one at a time, again if asked meanwhile. */
+  async flush(): Promise<void> {
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.again = false;
+        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) sendQuietly(this.sock, t.data, t.remote);
+        this.report();
+      } while (this.again);
+    } finally {
+      this.flushing = false;
+    }
+    this.arm();
+  }
+
+  private report(): void {
+    for (let e = this.endpoint.poll(); e; e = this.endpoint.poll()) {
+      if (e.type === 'retry') this.onRetry?.(e.remote);
+      else if (e.type === 'connection') this.accepted(e.connection);
+      else this.sessions.get(e.connection)?.end(e.error);
+    }
+    for (const s of [...this.sessions.values()]) s.report();
+  }
+
+  private accepted(connection: QuicConnection): void {
+    const s = new QuicSession(connection, this);
+    this.sessions.set(connection, s);
+    try {
+      this.onConnection?.(s);
+    } catch (e) {
+      // The application's handler threw: that ends this connection (with `error` to whoever listens), not the endpoint.
+      s.fail(e);
+    }
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (this.closed) return;
+    const t = this.endpoint.pollTimeout();
+    if (t === undefined) return;
+    this.timer = setTimeout(() => {
+      this.endpoint.handleTimeout(now()).then(() => this.flush()).catch(() => undefined);
+    }, Math.max(0, t - now()));
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/**
+ * A QUIC connection on a UDP socket: the sans-IO {@link QuicConnection},
+ * driven through the socket's {@link QuicEndpoint}, plus an event emitter.
+ * Emits `connected`, `stream` (a stream event), `datagram`, `closed`, and
+ * `done` once the endpoint has forgotten the connection (`error` first, when
+ * anyone listens, if something threw).
  */
 export class QuicSession extends EventEmitter {
-  private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
   private failed = false;
-  /** Datagrams passed to {@link receive} and not yet handled. */
-  private queued = 0;
+  private ended = false;
   /**
    * What the handshake negotiated, once `connected` has been emitted: a
    * client from {@link quicConnect} only gets the session after that event.
    */
   handshake: HandshakeInfo | undefined;
 
+  /** Sessions are made by {@link quicConnect} and {@link createQuicServer}. */
   constructor(
     readonly connection: QuicConnection,
-    private readonly send: (d: Uint8Array) => void,
+    private readonly driver: UdpDriver,
     private readonly onDone?: () => void,
   ) {
     super();
   }
 
-  /** Feeds a datagram (in order with every other call on this session). */
-  receive(d: Uint8Array): void {
-    if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
-    this.queued++;
-    void this.run(() => {
-      this.queued--;
-      return this.connection.handleDatagram(d, now());
-    });
+  /**
+   * Runs `f` (something done to the connection), then sends what it queued,
+   * reports events and re-arms the timer. The promise never rejects: a failure
+   * ends this session (see {@link fail}).
+   */
+  async run(f: () => unknown): Promise<void> {
+    if (this.failed || this.ended) return;
+    try {
+      await f();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    await this.driver.flush();
   }
 
-  /**
-   * Runs `f` on the connection, then sends what it queued, reports events and
-   * re-arms the timer. The promise never rejects: a failure ends this session
-   * (see {@link fail}).
-   */
-  run(f: () => unknown): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      if (this.failed) return;
-      await f();
-      await this.flush();
-    }).catch((e: unknown) => this.fail(e));
-    return this.chain;
+  /** Reports the connection's events (after each batch). */
+  report(): void {
+    if (this.failed) return;
+    try {
+      for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
+        if (e.type === 'stream') this.emit('stream', e.event);
+        else {
+          if (e.type === 'connected') this.handshake = e.info;
+          this.emit(e.type, e);
+        }
+      }
+    } catch (e) {
+      // A listener threw: this session ends.
+      this.fail(e);
+    }
+  }
+
+  /** The endpoint forgot the connection: its last events, then `done`. */
+  end(error?: unknown): void {
+    if (error !== undefined) return this.fail(error);
+    if (this.ended || this.failed) return;
+    this.report();
+    this.finish();
   }
 
   /**
@@ -76,42 +245,30 @@ export class QuicSession extends EventEmitter {
    * alone ends, with `error` (when anyone listens: an unheard `error` would
    * only turn into an unhandled rejection) and then `done`.
    */
-  private fail(e: unknown): void {
-    if (this.failed) return;
+  fail(e: unknown): void {
+    if (this.failed || this.ended) return;
     this.failed = true;
-    clearTimeout(this.timer);
+    this.driver.endpoint.abandon(this.connection);
     try {
-      this.onDone?.();
       if (this.listenerCount('error') > 0) this.emit('error', e);
     } catch {
       // A listener threw while we reported a failure: there is no one left to tell.
     }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.driver.sessions.delete(this.connection);
+    try {
+      this.onDone?.();
+    } catch {
+      // as below
+    }
     try {
       this.emit('done');
     } catch {
-      // as above
-    }
-  }
-
-  private async flush(): Promise<void> {
-    for (let d = (await this.connection.pollTransmit(now()))?.data; d; d = (await this.connection.pollTransmit(now()))?.data) this.send(d);
-    for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
-      if (e.type === 'stream') this.emit('stream', e.event);
-      else {
-        if (e.type === 'connected') this.handshake = e.info;
-        this.emit(e.type, e);
-      }
-    }
-    clearTimeout(this.timer);
-    if (this.connection.isClosed) {
-      this.onDone?.();
-      this.emit('done');
-      return;
-    }
-    const t = this.connection.pollTimeout();
-    if (t !== undefined) {
-      this.timer = setTimeout(() => void this.run(() => this.connection.handleTimeout(now())), Math.max(0, t - now()));
-      this.timer.unref();
+      // A listener threw: there is no one left to tell.
     }
   }
 
@@ -131,9 +288,10 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
   readonly host: string;
   readonly port: number;
   /**
-   * Called with the session before it runs: listeners attached here see every
-   * event, the stream events that arrive with the end of the handshake too
-   * (the session is resolved only after those have been emitted).
+   * Called with the session as soon as it exists, before the handshake: a
+   * listener added here hears everything the session emits, `connected` and
+   * the stream events that arrive with the end of the handshake too (the
+   * promise resolves only after those have been emitted).
    */
   readonly onSession?: (s: QuicSession) => void;
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
@@ -142,7 +300,10 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
 /** Connects over UDP; resolves once the handshake completes. */
 export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
   const provider = options.tls.provider ?? createNobleProvider();
-  const sock: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
+  // The server's address as the socket will report its datagrams' source: a name would look like another path.
+  // A name is looked up in IPv4 (as a udp4 socket sending to it would), an IPv6 literal in IPv6.
+  const { address, family } = await lookup(options.host, { family: options.host.includes(':') ? 6 : 4 });
+  const sock: Socket = createSocket(family === 6 ? 'udp6' : 'udp4');
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
     sock.bind(0, () => {
@@ -150,20 +311,27 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
       resolve();
     });
   });
-  let conn: QuicConnection;
+  sizeBuffers(sock);
+  let session: QuicSession;
   try {
-    conn = await QuicConnection.connect(withQlogDir({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }), now());
+    const endpoint = await QuicEndpoint.create({ provider, ...(options.versions ? { versions: options.versions } : {}) });
+    const driver = new UdpDriver(sock, endpoint);
+    const { host: _h, port: _p, onSession: _s, qlogDir: _q, ...rest } = withQlogDir(options);
+    const remote = addressKey({ address, port: options.port });
+    const conn = await endpoint.connect({ ...rest, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
+    session = new QuicSession(conn, driver, () => {
+      driver.close();
+      closeQuietly(sock);
+    });
+    driver.sessions.set(conn, session);
+    options.onSession?.(session);
+    sock.on('message', (msg: Buffer, from: RemoteInfo) => driver.receive(msg, from));
   } catch (e) {
-    sock.close();
+    closeQuietly(sock);
     throw e;
   }
-  const session = new QuicSession(conn, (d) => sendQuietly(sock, d, options.port, options.host), () => closeQuietly(sock));
-  options.onSession?.(session);
-  sock.on('message', (msg: Buffer) => session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)));
-  sock.on('error', (e) => void session.run(() => {
-    throw e;
-  }));
-  // Listening before the first run: a failure there must reach this promise, not an empty room.
+  sock.on('error', (e) => session.fail(e));
+  // Listening before the first flush: a failure there must reach this promise, not an empty room.
   const result = new Promise<QuicSession>((resolve, reject) => {
     session.once('connected', () => resolve(session));
     session.once('closed', (e: QuicEvent) => reject(new Error(`QUIC connection closed during the handshake: ${e.type === 'closed' ? `${e.code} ${e.reason}` : ''}`)));
@@ -172,23 +340,6 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   });
   void session.run(() => undefined);
   return result;
-}
-
-/** UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash. */
-function sendQuietly(sock: Socket, d: Uint8Array, port: number, address: string): void {
-  try {
-    sock.send(d, port, address, () => undefined);
-  } catch {
-    // lost
-  }
-}
-
-function closeQuietly(sock: Socket): void {
-  try {
-    sock.close();
-  } catch {
-    // already closed
-  }
 }
 
 export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
@@ -220,144 +371,53 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
  */
 export type QuicServerSocket = Socket & { setCertificate(certificate: QuicServerOptions['tls']['certificate']): void };
 
-const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
-const MAX_QUEUED_WHILE_STARTING = 8;
+/** Datagrams that arrive while the endpoint is still being made (a Retry key drawn); more are dropped. */
+const MAX_EARLY_DATAGRAMS = 64;
 
 /**
- * A QUIC server endpoint on one UDP socket: routes datagrams by destination
- * connection ID, accepts new connections from Initial packets that decrypt,
- * and hands each session to `onConnection` as soon as it exists (listen for
- * `connected`). With `retry`, the socket emits `retry` (with the client's
- * address) for each Retry it sends.
+ * A QUIC server endpoint on one UDP socket (a {@link QuicEndpoint}): routes
+ * datagrams by destination connection ID, accepts new connections from
+ * Initial packets that decrypt, and hands each session to `onConnection` as
+ * soon as it exists (listen for `connected`). With `retry`, the socket emits
+ * `retry` (with the client's address) for each Retry it sends.
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): QuicServerSocket {
   const provider = options.tls.provider ?? createNobleProvider();
   // One reset key per endpoint: it answers packets for connections it no longer has (RFC 9000 §10.3).
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
-  let opts: QuicServerOptions = { ...options, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } };
-  const maxHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
-  if (!Number.isInteger(maxHandshakes) || maxHandshakes < 1) throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
-  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  if (!(handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
+  const { qlogDir, ...rest } = options;
+  let opts: QuicEndpointServerOptions = {
+    ...rest, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
+    ...(qlogDir !== undefined && !options.qlog ? { qlogPerConnection: () => new QlogFileSink(qlogDir) } : {}),
+  };
+  // Checked here so that a bad value throws to the caller, as before the endpoint existed.
+  if (opts.maxConcurrentHandshakes !== undefined && (!Number.isInteger(opts.maxConcurrentHandshakes) || opts.maxConcurrentHandshakes < 1)) {
+    throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
+  }
+  if (opts.handshakeTimeoutMs !== undefined && !(opts.handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
   const sock = createSocket('udp4');
-  const versions = versionTable(options.versions ?? DEFAULT_QUIC_VERSIONS);
-  const tokens = options.retry ? RetryTokens.create(provider, { versions: versions.versions }) : undefined;
-  // Awaited on each Initial; a failure there must not also surface as an unhandled rejection now.
-  tokens?.catch(() => undefined);
-  const byCid = new Map<string, QuicSession>();
-  /** First Initials being checked and accepted, by their DCID, with how many later datagrams wait on each. */
-  const starting = new Map<string, { session: Promise<QuicSession | undefined>; queued: number }>();
-  /** Sessions whose handshake has not completed. */
-  const handshaking = new Set<QuicSession>();
-  const send = (d: Uint8Array, from: RemoteInfo): void => sendQuietly(sock, d, from.port, from.address);
-  sock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from));
-  function onDatagram(d: Uint8Array, from: RemoteInfo): void {
-    let dcid: string;
-    let shortHeader: boolean;
-    let initial: boolean;
-    try {
-      const packet = parsePacket(d, 0, { shortDcidLength: 8, versions }).packet;
-      if (packet.type === 'unsupported-version') {
-        // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
-        if (d.length >= 1200) send(encodeVersionNegotiation(packet.dcid, packet.scid, versions.numbers), from);
-        return;
-      }
-      dcid = toHex(packet.dcid);
-      shortHeader = 'pnOffset' in packet && packet.type === '1rtt';
-      initial = 'pnOffset' in packet && packet.type === 'initial';
-    } catch {
-      return; // not a QUIC packet we can route
-    }
-    const known = byCid.get(dcid);
-    if (known) return known.receive(d);
-    if (shortHeader) {
-      statelessReset(d, from).catch(() => undefined);
-      return;
-    }
-    const pending = starting.get(dcid);
-    if (pending) {
-      // If the datagram that got there first does not decrypt (a corrupted or forged copy), a queued one
-      // may still start the connection: it is looked at afresh once the first is dropped.
-      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d) : onDatagram(d, from)));
-      return;
-    }
-    // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
-    if (!initial || d.length < 1200) return;
-    const busy = handshaking.size + starting.size >= maxHandshakes;
-    if (busy && !tokens) return;
-    const address = `${from.address}:${from.port}`;
-    const session = admit(d, address).then(async (validated) => {
-      if (validated === 'retried' || busy) return undefined;
-      // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
-      // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
-      if (!(await openFirstInitial(provider, d, versions))) return undefined;
-      // The options of the moment this connection is accepted: a later setCertificate does not reach it.
-      const conn = await QuicConnection.accept(withQlogDir(opts), d, now(), validated);
-      const keys = [dcid, toHex(conn.localCid)];
-      // A client that keeps its handshake alive without finishing it (each packet restarts the idle
-      // timer) would otherwise hold its slot for ever: the handshake's lifetime is capped too.
-      const deadline = setTimeout(() => {
-        if (!handshaking.delete(s)) return;
-        void s.close(0, 'handshake timeout');
-      }, handshakeTimeoutMs);
-      deadline.unref();
-      const s = new QuicSession(conn, (out) => send(out, from), () => {
-        keys.forEach((k) => byCid.delete(k));
-        handshaking.delete(s);
-        clearTimeout(deadline);
-      });
-      for (const k of keys) byCid.set(k, s);
-      handshaking.add(s);
-      s.once('connected', () => {
-        handshaking.delete(s);
-        clearTimeout(deadline);
-      });
-      try {
-        onConnection(s);
-      } catch (e) {
-        // The application's handler threw: that ends this connection (with `error` to whoever listens), not the endpoint.
-        void s.run(() => {
-          throw e;
-        });
-        return s;
-      }
-      void s.run(() => undefined);
-      return s;
-    }).catch(() => undefined) // not a valid first Initial, or the provider failed: dropped, as RFC 9000 §5.2.2 allows
-      .finally(() => {
-        if (starting.get(dcid)?.session === session) starting.delete(dcid);
-      });
-    // Over the cap, Retries are stateless: they are not tracked as connections starting.
-    if (!busy) starting.set(dcid, { session, queued: 0 });
-  }
-  /** A 1-RTT packet for a connection we do not have: answer with a Stateless Reset, smaller than the trigger (§10.3). */
-  async function statelessReset(d: Uint8Array, from: RemoteInfo): Promise<void> {
-    const len = statelessResetLength(d.length);
-    if (len === undefined) return;
-    const token = await statelessResetToken(provider, resetKey, parsePacket(d, 0, { shortDcidLength: 8 }).packet.dcid);
-    send(encodeStatelessReset(token, await provider.random(len - 16)), from);
-  }
-
-  /** With Retry on: a token-less Initial gets a Retry; one with a valid token is admitted with what it proves. */
-  async function admit(d: Uint8Array, address: string): Promise<ValidatedAddress | undefined | 'retried'> {
-    if (!tokens) return undefined;
-    const t = await tokens;
-    const validated = await t.validate(d, address, now());
-    if (validated) return validated;
-    const retry = await t.retryFor(d, address, now());
-    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-    if (retry) {
-      sendQuietly(sock, retry, port, host);
-      sock.emit('retry', address);
-    }
-    return 'retried';
-  }
+  sock.once('listening', () => sizeBuffers(sock));
+  let driver: UdpDriver | undefined;
+  const early: [Buffer, RemoteInfo][] = [];
+  sock.on('message', (msg: Buffer, from: RemoteInfo) => {
+    if (driver) driver.receive(msg, from);
+    else if (early.length < MAX_EARLY_DATAGRAMS) early.push([msg, from]);
+  });
+  sock.once('close', () => driver?.close());
+  QuicEndpoint.create({ provider, statelessResetKey: resetKey, server: opts }).then((endpoint) => {
+    // A certificate set while the endpoint was being made.
+    endpoint.setServerOptions(opts);
+    driver = new UdpDriver(sock, endpoint, onConnection, (remote) => sock.emit('retry', remote));
+    for (const [msg, from] of early.splice(0)) driver.receive(msg, from);
+  }).catch(() => {
+    // The provider failed (no Retry key): the server cannot answer anyone; datagrams are dropped.
+    early.length = 0;
+  });
   const setCertificate = (certificate: QuicServerOptions['tls']['certificate']): void => {
-    const next: QuicServerOptions = { ...opts, tls: { ...opts.tls, certificate } };
+    const next: QuicEndpointServerOptions = { ...opts, tls: { ...opts.tls, certificate } };
     resolveServerOptions(next.tls);
     opts = next;
+    driver?.endpoint.setServerOptions(next);
   };
   return Object.assign(sock, { setCertificate });
 }

@@ -2,8 +2,10 @@
  * QUIC wire format and packet protection (RFC 9000 §12–19, RFC 9001 §5–6,
  * RFC 9369): versions, packet headers, packet numbers, Initial and per-level
  * keys, header and payload protection with key update, Retry integrity,
- * frames, transport parameters and stateless resets; and the sans-IO
- * connection.
+ * frames, transport parameters and stateless resets; the sans-IO
+ * connection, and the sans-IO endpoint that routes datagrams to connections,
+ * admits new ones, and answers with Retry, Version Negotiation and Stateless
+ * Reset.
  *
  * Exported flat, like every pqtls entry, with the shared error classes
  * (`PqtlsError` and its subclasses, `AlertDescription`).
@@ -49,6 +51,10 @@ export { QlogJsonSeqWriter, type QlogSink, type QlogData, type QlogValue, type Q
 export {
   QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
 } from './connection/connection.js';
-export type { RemoteAddress, Transmit, EndpointEvent } from './connection/path.js';
 export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
 export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';
+export type { RemoteAddress, Transmit, EndpointEvent } from './connection/path.js';
+export {
+  QuicEndpoint, DEFAULT_MAX_QUEUED_DATAGRAMS, DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  type QuicEndpointOptions, type QuicEndpointServerOptions, type QuicEndpointEvent,
+} from './endpoint.js';

@@ -62,4 +62,28 @@ describe('QUIC version negotiation at the server endpoint (RFC 9000 §6.1)', () 
       server.close();
     }
   });
+
+  it('the server socket asks the kernel for a 4 MiB receive and send buffer, as far as net.core.rmem_max/wmem_max allow', async () => {
+    const { readFileSync } = await import('node:fs');
+    const limit = (name: string): number | undefined => {
+      try {
+        return Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+      } catch {
+        return undefined; // not Linux: nothing to compare with
+      }
+    };
+    const [rmax, wmax] = [limit('rmem_max'), limit('wmem_max')];
+    if (rmax === undefined || wmax === undefined) return;
+    const provider = seededProvider('buffers');
+    const key = await testKey(provider, 'ed25519');
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['b'] } }, () => undefined);
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    try {
+      // Linux doubles what is asked for (bookkeeping overhead) and caps the request at the sysctl.
+      expect(server.getRecvBufferSize()).toBe(2 * Math.min(4 << 20, rmax));
+      expect(server.getSendBufferSize()).toBe(2 * Math.min(4 << 20, wmax));
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -167,6 +167,14 @@ export class QuicConnection {
   private qlog: QlogTrace | undefined;
   private qlogAlpns: readonly string[] | undefined;
 
+  /**
+   * The tail of the asynchronous calls made on this connection: each runs after
+   * the one before has finished (as `TlsConnection` does), so two datagrams
+   * handed over without awaiting cannot interleave their decryptions, TLS
+   * steps and acknowledgment state at an `await`.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly provider: CryptoProvider,
     private tls: Tls,
@@ -256,6 +264,9 @@ export class QuicConnection {
     s.startQlog(options, now);
     await s.installInitialKeys(first.dcid);
     await s.handleDatagram(datagram, now, remote);
+    // The client's connection ID came from the header: only an Initial that decrypted authenticates it (a
+    // corrupted copy would otherwise fix the wrong one, and the real handshake fail on transport parameters).
+    if (!s.receivedFromPeer) throw new InvalidPacketError('the first Initial does not decrypt (RFC 9001 §5.5)');
     return s;
   }
 
@@ -297,6 +308,12 @@ export class QuicConnection {
   }
   private qlogClosed = false;
 
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   // ---- events and streams ----
 
   poll(): QuicEvent | undefined {
@@ -329,7 +346,11 @@ export class QuicConnection {
    * key generation and the flipped key phase. Allowed once the handshake is
    * confirmed and the previous update has been acknowledged.
    */
-  async updateKeys(now: number): Promise<void> {
+  updateKeys(now: number): Promise<void> {
+    return this.serial(() => this.startKeyUpdate(now));
+  }
+
+  private async startKeyUpdate(now: number): Promise<void> {
     if (!this.confirmed || !this.oneRtt) throw new ConfigError('key updates wait until the handshake is confirmed (RFC 9001 §6.1)');
     if (this.updateAwaitingAck !== undefined) throw new ConfigError('the previous key update is not acknowledged yet (RFC 9001 §6.1)');
     await this.oneRtt.initiateKeyUpdate();
@@ -383,7 +404,11 @@ export class QuicConnection {
    * the current path's address). Errors close the connection; nothing is
    * thrown for bad input.
    */
-  async handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
+  handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
+    return this.serial(() => this.receiveDatagram(datagram, now, remote));
+  }
+
+  private async receiveDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
@@ -784,7 +809,11 @@ export class QuicConnection {
     return { handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined };
   }
 
-  async handleTimeout(now: number): Promise<void> {
+  handleTimeout(now: number): Promise<void> {
+    return this.serial(async () => this.onTimeout(now));
+  }
+
+  private onTimeout(now: number): void {
     this.qlog?.tick(now);
     if (this.closeState) {
       if (this.closeState.kind !== 'closed' && now >= this.closeState.until) this.closeState = { kind: 'closed', until: now };
@@ -819,9 +848,11 @@ export class QuicConnection {
   // ---- sending ----
 
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
-  async pollTransmit(now: number): Promise<Transmit | undefined> {
-    const data = await this.nextDatagram(now);
-    return data && { data, remote: this.remote };
+  pollTransmit(now: number): Promise<Transmit | undefined> {
+    return this.serial(async () => {
+      const data = await this.nextDatagram(now);
+      return data && { data, remote: this.remote };
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
-import { handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
+import { earlyDataSession, handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
 import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
 import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
@@ -13,7 +13,7 @@ import { encodeFrames } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
 import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
-import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type QuicCipherSuite } from '../keys.js';
+import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type DirectionalKeys, type QuicCipherSuite } from '../keys.js';
 import { openPacket, sealPacket } from '../protection.js';
 import { packetNumberLength } from '../packet-number.js';
 import { verifyRetry } from '../retry.js';
@@ -28,6 +28,7 @@ import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
 import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
+import { EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext } from './zero-rtt.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -56,6 +57,15 @@ export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
   /** The server's address, in the transport's own format (default `''`): where {@link QuicConnection.pollTransmit} sends. */
   readonly remote?: RemoteAddress;
+  /**
+   * Attempt 0-RTT (RFC 9001 §4.6.1) when `tls.sessionStore` holds a ticket for
+   * the server that allows it: streams opened and written right after
+   * {@link QuicConnection.connect} go out in 0-RTT packets, within the
+   * transport parameters remembered with the ticket. See
+   * {@link QuicConnection.earlyData} for the outcome; rejected data is resent in 1-RTT.
+   * 0-RTT data can be replayed by an attacker: send only idempotent requests.
+   */
+  readonly earlyData?: boolean;
 }
 export interface QuicServerOptions extends QuicCommonOptions {
   readonly tls: ServerOptions;
@@ -65,6 +75,8 @@ export interface QuicServerOptions extends QuicCommonOptions {
    * packets for connections it no longer knows. Without it no token is sent.
    */
   readonly statelessResetKey?: Uint8Array;
+  // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
+  // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
 
 const CID_LENGTH = 8;
@@ -157,6 +169,14 @@ export class QuicConnection {
   private remote: RemoteAddress = '';
   /** Connection-ID changes the endpoint has not yet polled. */
   private readonly endpointEvents: EndpointEvent[] = [];
+  /** 0-RTT packet keys (RFC 9001 §4.6): the client writes with them, the server reads. */
+  private zeroRttWrite: DirectionalKeys | undefined;
+  private zeroRttRead: DirectionalKeys | undefined;
+  /** The client's remembered server transport parameters its 0-RTT data is bound by (RFC 9000 §7.4.1). */
+  private remembered: TransportParameters | undefined;
+  private earlyStatus: 'none' | 'attempted' | 'accepted' | 'rejected' = 'none';
+  /** Server: 0-RTT packets that came before the ClientHello was complete. */
+  private readonly earlyPackets = new EarlyPacketBuffer();
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -194,6 +214,14 @@ export class QuicConnection {
   get isClosed(): boolean {
     return this.closeState?.kind === 'closed';
   }
+  /**
+   * 0-RTT (RFC 9001 §4.6): `attempted` while a client's 0-RTT data awaits the
+   * server's answer, then `accepted` or `rejected` (rejected data is resent in
+   * 1-RTT packets); a server reports what it did with a client's offer.
+   */
+  get earlyData(): 'none' | 'attempted' | 'accepted' | 'rejected' {
+    return this.earlyStatus;
+  }
 
   /** Starts a client: its first Initial is ready in {@link pollTransmit}. */
   static async connect(options: QuicClientOptions, now: number): Promise<QuicConnection> {
@@ -205,9 +233,16 @@ export class QuicConnection {
     const scid = await p.random(CID_LENGTH);
     const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
-    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
+    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
     const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     c.remote = options.remote ?? '';
+    const session = earlyDataSession(state);
+    if (session?.quicTransportParameters) {
+      // 0-RTT data is bound by the limits the server gave the connection that got the ticket (RFC 9000 §7.4.1).
+      c.remembered = decodeTransportParameters(session.quicTransportParameters, 'server');
+      c.earlyStatus = 'attempted';
+      c.streams.setPeerLimits(c.remembered);
+    }
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -234,8 +269,10 @@ export class QuicConnection {
       originalDestinationConnectionId: (validated?.originalDcid ?? first.dcid).slice(),
       ...(validated ? { retrySourceConnectionId: validated.retrySourceCid.slice() } : {}),
     };
-    const cfg = resolveServerOptions(options.tls);
-    const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
+    // RFC 9001 §4.6.1: a ticket allowing 0-RTT says max_early_data_size 0xffffffff; the transport parameters bound the data.
+    const early = options.tls.earlyData;
+    const cfg = resolveServerOptions(early ? { ...options.tls, earlyData: { ...early, maxSize: 0xffffffff } } : options.tls);
+    const state = startServer(cfg, { transportParameters: encodeTransportParameters(params), earlyDataContext: earlyDataContext(params) });
     const s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
       (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
@@ -363,8 +400,30 @@ export class QuicConnection {
         }
         if (this.closeState) return;
       }
+      await this.replayEarlyPackets(now);
     } catch (e) {
       this.fail(e, now);
+    }
+  }
+
+  /** Server: whether a 0-RTT packet without keys may still become readable (the ClientHello is not yet answered). */
+  private earlyUndecided(): boolean {
+    return this.role === 'server' && this.earlyStatus === 'none' && !this.spaces.handshake.write && !this.handshakeDone;
+  }
+
+  /** Server: the 0-RTT packets held for the ClientHello, once it has been answered: read with the 0-RTT keys, or dropped. */
+  private async replayEarlyPackets(now: number): Promise<void> {
+    if (this.earlyPackets.size === 0 || this.earlyUndecided()) return;
+    for (const bytes of this.earlyPackets.drain()) {
+      if (!this.zeroRttRead || this.closeState) return;
+      let parsed;
+      try {
+        parsed = parsePacket(bytes, 0, { shortDcidLength: CID_LENGTH, versions: this.versions });
+      } catch (e) {
+        if (e instanceof InvalidPacketError) continue;
+        throw e;
+      }
+      if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now);
     }
   }
 
@@ -420,7 +479,8 @@ export class QuicConnection {
     if (type === 'initial') return this.spaces.initial;
     if (type === 'handshake') return this.spaces.handshake;
     if (type === '1rtt') return this.spaces.application;
-    return undefined; // 0-RTT is not accepted
+    // 0-RTT and 1-RTT share the application data space (RFC 9000 §12.3); only a server receives 0-RTT.
+    return this.role === 'server' ? this.spaces.application : undefined;
   }
 
   /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
@@ -447,6 +507,12 @@ export class QuicConnection {
     if (pkt.type === '1rtt') {
       if (!this.oneRtt) return false;
       opened = await this.oneRtt.open(pkt, space.largestReceived);
+    } else if (pkt.type === '0rtt') {
+      if (!this.zeroRttRead) {
+        if (this.earlyUndecided()) this.earlyPackets.push(pkt.bytes);
+        return false;
+      }
+      opened = await openPacket(this.zeroRttRead, pkt, space.largestReceived);
     } else {
       if (!space.read) return false;
       opened = await openPacket(space.read, pkt, space.largestReceived);
@@ -476,6 +542,7 @@ export class QuicConnection {
     const frames = decodeFrames(opened.payload, pkt.type, { maxDatagramFrameSize: this.localParams.maxDatagramFrameSize });
     let ackEliciting = false;
     for (const f of frames) {
+      if (pkt.type === '0rtt') checkZeroRttFrame(f);
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
       await this.onFrame(space, f, now);
       if (this.closeState) return true;
@@ -550,6 +617,7 @@ export class QuicConnection {
     if (this.handshakeDone && msg.type === HandshakeType.new_session_ticket && ++this.ticketsSinceData > MAX_TICKETS_WITHOUT_DATA) {
       throw new PqtlsError(`too many NewSessionTicket messages without stream data (limit ${MAX_TICKETS_WITHOUT_DATA})`, AlertDescription.unexpected_message);
     }
+    if (this.role === 'client' && msg.type === HandshakeType.new_session_ticket) checkTicketEarlyData(msg.body);
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
     await this.applyTls();
@@ -569,6 +637,13 @@ export class QuicConnection {
       case 'writeSecret': {
         const suite = quicCipherSuite(a.suite.id);
         if (!suite) throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, `no QUIC packet protection for suite ${a.suite.name}`);
+        if (a.level === 'early') {
+          // client_early_traffic_secret protects 0-RTT packets (RFC 9001 §5.1), in the version of the client's first Initial.
+          const keys = await deriveDirectionalKeys(this.provider, this.version, suite, a.secret);
+          if (a.kind === 'readSecret') this.zeroRttRead = keys;
+          else this.zeroRttWrite = keys;
+          return;
+        }
         if (a.level === 'application') {
           if (a.kind === 'readSecret') this.appSecrets.read = a.secret;
           else this.appSecrets.write = a.secret;
@@ -586,6 +661,14 @@ export class QuicConnection {
       }
       case 'complete':
         return this.onHandshakeComplete(a.info);
+      case 'acceptEarlyData':
+        this.earlyStatus = 'accepted';
+        return;
+      case 'skipEarlyData':
+        // Rejected 0-RTT (or a HelloRetryRequest): what was held cannot be read.
+        this.earlyStatus = 'rejected';
+        this.earlyPackets.drain();
+        return;
       default:
         // Record-layer matters (change_cipher_spec, record sizes, early data) do not exist in QUIC; tickets go to the
         // client's session store inside the TLS engine (resumption is tested in connection.test.ts).
@@ -605,8 +688,9 @@ export class QuicConnection {
     if (!raw) throw new QuicTransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'no transport parameters');
     const peer = decodeTransportParameters(raw, this.role === 'client' ? 'server' : 'client');
     this.checkConnectionIds(peer);
+    this.settleEarlyData(info, peer);
     this.peerParams = peer;
-    this.streams.setPeerLimits(peer);
+    if (!(this.role === 'client' && this.earlyStatus === 'rejected')) this.streams.setPeerLimits(peer);
     this.handshakeDone = true;
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed at completion; it tells the client with HANDSHAKE_DONE.
@@ -614,6 +698,34 @@ export class QuicConnection {
       this.confirm();
     }
     this.events.push({ type: 'connected', info, peerParameters: peer });
+  }
+
+  /**
+   * The end of 0-RTT at handshake completion (RFC 9001 §4.6). A client whose
+   * 0-RTT was accepted checks that the server kept every limit it remembered
+   * (RFC 9000 §7.4.1); one whose 0-RTT was rejected counts its 0-RTT packets
+   * lost, so their STREAM frames go again in 1-RTT, under the server's new
+   * limits (RFC 9001 §4.6.2). A server stops reading 0-RTT.
+   */
+  private settleEarlyData(info: HandshakeInfo, peer: TransportParameters): void {
+    if (this.role === 'server') {
+      this.zeroRttRead = undefined;
+      this.earlyPackets.drain();
+      return;
+    }
+    this.zeroRttWrite = undefined;
+    if (this.earlyStatus !== 'attempted' || !this.remembered) return;
+    if (info.earlyData === 'accepted') {
+      checkRememberedNotReduced(this.remembered, peer);
+      this.earlyStatus = 'accepted';
+      return;
+    }
+    this.earlyStatus = 'rejected';
+    // Every application-space packet so far was 0-RTT: 1-RTT keys have only just been installed.
+    for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
+    if (!this.streams.replacePeerLimits(peer)) {
+      throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT was rejected and the server\'s new limits are below the data already written (RFC 9000 §7.4.1)');
+    }
   }
 
   /** RFC 9000 §7.3: connection IDs must match what the transport parameters authenticate. */
@@ -767,7 +879,7 @@ export class QuicConnection {
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
     for (const name of SPACES) {
       const space = this.spaces[name];
-      if (space.discarded || !(name === 'application' ? this.oneRtt : space.write)) continue;
+      if (space.discarded || !(name === 'application' ? this.oneRtt ?? this.zeroRttWrite : space.write)) continue;
       const room = budget - used - this.overhead(name);
       if (room < 32) break;
       const frames = this.framesFor(space, room, now, probing);
@@ -818,9 +930,11 @@ export class QuicConnection {
       return true;
     };
     const peerExp = this.localParams.ackDelayExponent;
+    // A client's application data before 1-RTT keys goes in 0-RTT packets, which carry no ACK (RFC 9000 §12.5).
+    const zeroRtt = space.name === 'application' && !this.oneRtt;
     const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
       || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
-    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
+    const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
     if (ack) add(ack);
     const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
     if (!congestionOk) return frames;
@@ -840,7 +954,7 @@ export class QuicConnection {
       }
       while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
-      if (this.handshakeDone) {
+      if (this.handshakeDone || zeroRtt) {
         for (const f of this.streams.pollFrames(left)) {
           frames.push(f);
           left -= encodeFrames([f]).length;
@@ -855,6 +969,7 @@ export class QuicConnection {
   }
 
   private headerFor(name: SpaceName): OutgoingHeader {
+    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.version, dcid: this.remoteCid, scid: this.localCid };
     if (name === 'application') return { type: '1rtt', dcid: this.remoteCid };
     return { type: name, version: this.version, dcid: this.remoteCid, scid: this.localCid, ...(name === 'initial' ? { token: this.retryToken } : {}) };
   }
@@ -873,7 +988,7 @@ export class QuicConnection {
     const header = this.headerFor(space.name);
     const bytes = header.type === '1rtt'
       ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
-      : await sealPacket(space.write as NonNullable<typeof space.write>, header, payload, { packetNumber: pn });
+      : await sealPacket((header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys, header, payload, { packetNumber: pn });
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');

@@ -128,6 +128,14 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
   readonly host: string;
   readonly port: number;
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
+  /**
+   * With `earlyData` and a ticket in `tls.sessionStore` that allows 0-RTT: called
+   * once before the first datagram leaves, so that streams opened and written
+   * on `session.connection` here go in 0-RTT packets (RFC 9001 §4.6.1). Once
+   * connected, `session.connection.earlyData` (or `session.handshake.earlyData`)
+   * says whether the server accepted them; rejected data is resent in 1-RTT.
+   */
+  readonly onEarlyData?: (session: QuicSession) => void;
 };
 
 /** Connects over UDP; resolves once the handshake completes. */
@@ -160,7 +168,9 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
     session.once('error', reject);
     session.once('done', () => reject(new Error('QUIC connection ended during the handshake')));
   });
-  void session.run(() => undefined);
+  void session.run(() => {
+    if (options.onEarlyData && conn.earlyData === 'attempted') options.onEarlyData(session);
+  });
   return result;
 }
 

@@ -1,7 +1,7 @@
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
-import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
+import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ResolvedClient, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
 import { earlyDataSession, handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
 import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
@@ -28,6 +28,7 @@ import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
 import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
+import { checkServerVersionInformation, serverChooseVersion, versionAfterNegotiation, versionInformationOf } from './version-negotiation.js';
 import { EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext } from './zero-rtt.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
@@ -169,6 +170,19 @@ export class QuicConnection {
   private remote: RemoteAddress = '';
   /** Connection-ID changes the endpoint has not yet polled. */
   private readonly endpointEvents: EndpointEvent[] = [];
+  /** The version of the client's first Initial in this attempt, which 0-RTT packets keep (RFC 9368 §2.3). */
+  private originalVersion: QuicVersion;
+  /** The version in use: the original one, or the one compatible version negotiation chose (RFC 9368 §2.3). */
+  private versionInUse: QuicVersion;
+  /** The Destination Connection ID Initial keys are derived from (RFC 9001 §5.2), whatever the version. */
+  private initialDcid: Uint8Array;
+  /** Server: Initial keys of the original version, for client Initials sent before it saw our switch. */
+  private originalInitialRead: DirectionalKeys | undefined;
+  /** Server: the version chosen from the client's version_information, switched to before our first flight. */
+  private pendingVersion: QuicVersion | undefined;
+  /** Client: how to start over after a Version Negotiation packet, and whether it did (RFC 9000 §6.2). */
+  private clientConfig: ResolvedClient | undefined;
+  private vnRestarted = false;
   /** 0-RTT packet keys (RFC 9001 §4.6): the client writes with them, the server reads. */
   private zeroRttWrite: DirectionalKeys | undefined;
   private zeroRttRead: DirectionalKeys | undefined;
@@ -181,8 +195,8 @@ export class QuicConnection {
   private constructor(
     private readonly provider: CryptoProvider,
     private tls: Tls,
-    private readonly out: Outbox,
-    readonly version: QuicVersion,
+    private out: Outbox,
+    version: QuicVersion,
     private readonly versions: QuicVersionTable,
     /** Our connection ID (the peer's Destination Connection ID). */
     readonly localCid: Uint8Array,
@@ -195,6 +209,9 @@ export class QuicConnection {
     maxDatagramSize: number,
   ) {
     this.maxDatagramSize = maxDatagramSize;
+    this.originalVersion = version;
+    this.versionInUse = version;
+    this.initialDcid = originalDcid;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client' });
     this.streams = new StreamManager(tls.role, localParams);
@@ -203,6 +220,10 @@ export class QuicConnection {
 
   get role(): 'client' | 'server' {
     return this.tls.role;
+  }
+  /** The QUIC version in use; a server may have switched a client to a compatible one (RFC 9368). */
+  get version(): QuicVersion {
+    return this.versionInUse;
   }
   get isHandshakeComplete(): boolean {
     return this.handshakeDone;
@@ -231,11 +252,17 @@ export class QuicConnection {
     if (versions.get(version.number) !== version) throw new ConfigError(`version ${version.name} is not one of the endpoint's versions`);
     const dcid = await p.random(CID_LENGTH);
     const scid = await p.random(CID_LENGTH);
-    const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
+    const params: TransportParameters = {
+      ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS,
+      // RFC 9368 §3: our versions, so that a server preferring another one we speak can switch us to it.
+      versionInformation: versionInformationOf(version, versions),
+      ...options.transportParameters, initialSourceConnectionId: scid,
+    };
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
     const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     c.remote = options.remote ?? '';
+    c.clientConfig = cfg;
     const session = earlyDataSession(state);
     if (session?.quicTransportParameters) {
       // 0-RTT data is bound by the limits the server gave the connection that got the ticket (RFC 9000 §7.4.1).
@@ -272,8 +299,18 @@ export class QuicConnection {
     // RFC 9001 §4.6.1: a ticket allowing 0-RTT says max_early_data_size 0xffffffff; the transport parameters bound the data.
     const early = options.tls.earlyData;
     const cfg = resolveServerOptions(early ? { ...options.tls, earlyData: { ...early, maxSize: 0xffffffff } } : options.tls);
-    const state = startServer(cfg, { transportParameters: encodeTransportParameters(params), earlyDataContext: earlyDataContext(params) });
-    const s = new QuicConnection(
+    let s: QuicConnection | undefined;
+    const state = startServer(cfg, {
+      // Called with the client's transport parameters, before our first flight: compatible version negotiation
+      // picks the version here, and ours say which it is (RFC 9368 §2.3, §4).
+      transportParameters: (clientTp) => {
+        const chosen = serverChooseVersion(first.version as QuicVersion, versions, decodeTransportParameters(clientTp, 'client').versionInformation);
+        if (s && chosen !== s.versionInUse) s.pendingVersion = chosen;
+        return encodeTransportParameters({ ...params, versionInformation: versionInformationOf(chosen, versions) });
+      },
+      earlyDataContext: earlyDataContext(params),
+    });
+    s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
       (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
     );
@@ -286,6 +323,7 @@ export class QuicConnection {
   }
 
   private async installInitialKeys(dcid: Uint8Array): Promise<void> {
+    this.initialDcid = dcid;
     const keys = await initialKeys(this.provider, this.version, dcid);
     const sp = this.spaces.initial;
     sp.write = this.role === 'client' ? keys.client : keys.server;
@@ -393,7 +431,7 @@ export class QuicConnection {
         // §14.1: a server MUST discard a client Initial in a datagram under 1200 bytes (first or not).
         if (pkt.type === 'initial' && this.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) continue;
         if (pkt.type === 'retry') await this.onRetry(pkt);
-        else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
+        else if (pkt.type === 'version-negotiation') await this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now);
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
@@ -466,13 +504,47 @@ export class QuicConnection {
     this.spaces.initial.cryptoSend.retransmitUnacked();
   }
 
-  private onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): void {
-    // §6.2: a client that gets no version it supports gives up; we speak only the version we started with.
-    if (this.role !== 'client' || this.receivedFromPeer || this.retried || pkt.versions.includes(this.version.number)) return;
+  private async onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): Promise<void> {
+    // §6.2: only before anything else from the server, only one, and never one that lists the version we tried.
+    if (this.role !== 'client' || this.receivedFromPeer || this.retried || this.vnRestarted || pkt.versions.includes(this.version.number)) return;
     // §17.2.1: its connection IDs must echo those of a packet we sent, or it is discarded: anyone can forge one.
     if (!equalBytes(pkt.dcid, this.localCid) || !equalBytes(pkt.scid, this.remoteCid)) return;
+    // RFC 9368 §2.1: a version we speak, and we start over in it; the server's version_information
+    // later shows whether the packet was forged to push us down (§4).
+    const next = versionAfterNegotiation(this.versions, this.version, pkt.versions);
+    if (next && this.clientConfig) return this.restartIn(next);
+    // §6.2: a client that gets no version it supports gives up.
     this.closeState = { kind: 'closed', until: now };
     this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
+  }
+
+  /**
+   * A new connection attempt in `v` after Version Negotiation (RFC 9000 §6.2,
+   * RFC 9368 §2.1): a new ClientHello whose version_information names `v`, in
+   * a fresh Initial space (packet numbers go on: nothing of the first attempt
+   * is acknowledged). 0-RTT is not attempted again; data written for it waits
+   * for 1-RTT, as after a rejection.
+   */
+  private async restartIn(v: QuicVersion): Promise<void> {
+    const cfg = this.clientConfig as ResolvedClient;
+    this.vnRestarted = true;
+    this.versionInUse = v;
+    this.originalVersion = v;
+    const params: TransportParameters = { ...this.localParams, versionInformation: versionInformationOf(v, this.versions) };
+    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
+    this.tls = { role: 'client', s: state };
+    this.out = out;
+    const nextPn = this.spaces.initial.nextPn;
+    this.spaces.initial = new PacketSpace('initial');
+    this.spaces.initial.nextPn = nextPn;
+    this.recovery.discardSpace('initial');
+    if (this.zeroRttWrite) {
+      this.zeroRttWrite = undefined;
+      this.earlyStatus = 'rejected';
+      for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
+    }
+    await this.installInitialKeys(this.initialDcid);
+    await this.applyTls();
   }
 
   private spaceOf(type: ProtectedPacket['type']): PacketSpace | undefined {
@@ -481,6 +553,31 @@ export class QuicConnection {
     if (type === '1rtt') return this.spaces.application;
     // 0-RTT and 1-RTT share the application data space (RFC 9000 §12.3); only a server receives 0-RTT.
     return this.role === 'server' ? this.spaces.application : undefined;
+  }
+
+  /**
+   * A long-header packet in a version other than the one in use (RFC 9368 §2.3).
+   * A server still reads the client's Initials in the original version. A
+   * client takes a server Initial in another of its versions, before the
+   * ServerHello, as compatible version negotiation, and switches once it
+   * decrypts: from then on it sends that version too. Anything else is dropped.
+   */
+  private async openInOtherVersion(pkt: ProtectedPacket, space: PacketSpace): Promise<Awaited<ReturnType<typeof openPacket>>> {
+    const v = pkt.version;
+    if (!v || pkt.type !== 'initial') return null;
+    if (this.role === 'server') {
+      return v === this.originalVersion && this.originalInitialRead ? openPacket(this.originalInitialRead, pkt, space.largestReceived) : null;
+    }
+    // Until the server's ServerHello: a server may acknowledge the first part of our ClientHello before the
+    // whole of it tells it which version to choose. One switch only.
+    if (this.spaces.handshake.read || this.versionInUse !== this.originalVersion || v !== this.versions.get(v.number)) return null;
+    const keys = await initialKeys(this.provider, v, this.initialDcid);
+    const opened = await openPacket(keys.server, pkt, space.largestReceived);
+    if (!opened) return null;
+    this.versionInUse = v;
+    space.read = keys.server;
+    space.write = keys.client;
+    return opened;
   }
 
   /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
@@ -513,6 +610,8 @@ export class QuicConnection {
         return false;
       }
       opened = await openPacket(this.zeroRttRead, pkt, space.largestReceived);
+    } else if (pkt.version !== this.versionInUse) {
+      opened = await this.openInOtherVersion(pkt, space);
     } else {
       if (!space.read) return false;
       opened = await openPacket(space.read, pkt, space.largestReceived);
@@ -620,7 +719,20 @@ export class QuicConnection {
     if (this.role === 'client' && msg.type === HandshakeType.new_session_ticket) checkTicketEarlyData(msg.body);
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
+    if (this.pendingVersion) await this.switchVersion(this.pendingVersion);
     await this.applyTls();
+  }
+
+  /**
+   * Server: compatible version negotiation chose `v` (RFC 9368 §2.3). Our first
+   * flight and everything after it is in `v`, under Initial keys of `v` from the
+   * same connection ID; the client's Initials in the original version stay readable.
+   */
+  private async switchVersion(v: QuicVersion): Promise<void> {
+    this.pendingVersion = undefined;
+    this.originalInitialRead = this.spaces.initial.read;
+    this.versionInUse = v;
+    await this.installInitialKeys(this.initialDcid);
   }
 
   /** Carries out what the TLS handshake asked for (RFC 9001 §4.1). */
@@ -639,7 +751,7 @@ export class QuicConnection {
         if (!suite) throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, `no QUIC packet protection for suite ${a.suite.name}`);
         if (a.level === 'early') {
           // client_early_traffic_secret protects 0-RTT packets (RFC 9001 §5.1), in the version of the client's first Initial.
-          const keys = await deriveDirectionalKeys(this.provider, this.version, suite, a.secret);
+          const keys = await deriveDirectionalKeys(this.provider, this.originalVersion, suite, a.secret);
           if (a.kind === 'readSecret') this.zeroRttRead = keys;
           else this.zeroRttWrite = keys;
           return;
@@ -688,9 +800,9 @@ export class QuicConnection {
     if (!raw) throw new QuicTransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'no transport parameters');
     const peer = decodeTransportParameters(raw, this.role === 'client' ? 'server' : 'client');
     this.checkConnectionIds(peer);
+    if (this.role === 'client') checkServerVersionInformation(this.versionInUse, this.versions, peer.versionInformation, this.vnRestarted);
     this.settleEarlyData(info, peer);
     this.peerParams = peer;
-    if (!(this.role === 'client' && this.earlyStatus === 'rejected')) this.streams.setPeerLimits(peer);
     this.handshakeDone = true;
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed at completion; it tells the client with HANDSHAKE_DONE.
@@ -711,18 +823,22 @@ export class QuicConnection {
     if (this.role === 'server') {
       this.zeroRttRead = undefined;
       this.earlyPackets.drain();
+      this.streams.setPeerLimits(peer);
       return;
     }
     this.zeroRttWrite = undefined;
-    if (this.earlyStatus !== 'attempted' || !this.remembered) return;
-    if (info.earlyData === 'accepted') {
+    if (this.earlyStatus === 'attempted' && info.earlyData === 'accepted' && this.remembered) {
       checkRememberedNotReduced(this.remembered, peer);
       this.earlyStatus = 'accepted';
+    } else if (this.earlyStatus === 'attempted') {
+      this.earlyStatus = 'rejected';
+      // Every application-space packet so far was 0-RTT: 1-RTT keys have only just been installed.
+      for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
+    }
+    if (this.earlyStatus !== 'rejected') {
+      this.streams.setPeerLimits(peer);
       return;
     }
-    this.earlyStatus = 'rejected';
-    // Every application-space packet so far was 0-RTT: 1-RTT keys have only just been installed.
-    for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
     if (!this.streams.replacePeerLimits(peer)) {
       throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT was rejected and the server\'s new limits are below the data already written (RFC 9000 §7.4.1)');
     }
@@ -969,7 +1085,7 @@ export class QuicConnection {
   }
 
   private headerFor(name: SpaceName): OutgoingHeader {
-    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.version, dcid: this.remoteCid, scid: this.localCid };
+    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.originalVersion, dcid: this.remoteCid, scid: this.localCid };
     if (name === 'application') return { type: '1rtt', dcid: this.remoteCid };
     return { type: name, version: this.version, dcid: this.remoteCid, scid: this.localCid, ...(name === 'initial' ? { token: this.retryToken } : {}) };
   }

@@ -17,6 +17,11 @@ import { MemoryAntiReplay } from '../../src/tls13/anti-replay.js';
 import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
 import { TicketKeyRing, decodeTicketState, encodeTicketState } from '../../src/tls13/tickets.js';
 import { fromHex } from '../../src/bytes.js';
+import { RetryTokens } from '../../src/quic/connection/address-validation.js';
+import { checkTicketEarlyData } from '../../src/quic/connection/zero-rtt.js';
+import { decodeSession, encodeSession } from '../../src/tls13/session.js';
+import { encodeMaxEarlyData, encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
+import { ExtensionType } from '../../src/tls13/constants.js';
 import { QuicSim } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
@@ -247,4 +252,67 @@ describe('0-RTT over QUIC (RFC 9001 §4.6)', () => {
       expect(server.error?.code).toBe(TransportErrorCode.PROTOCOL_VIOLATION);
     });
   }
+
+  it('after a Retry the 0-RTT data goes again to the new connection ID and is accepted (RFC 9000 §17.2.5.3)', async () => {
+    const w = await world('zrtt-retry');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, REQUEST, true);
+    const retry = await RetryTokens.create(w.provider);
+    const sim = new QuicSim(client, w.server(), { seed: 'zrtt-retry-2', retry });
+    const r = await deliverRequest(sim, client, id);
+    expect(sim.retries).toBeGreaterThan(0);
+    expect(r.got).toEqual(REQUEST);
+    expect(r.beforeServerHandshake).toBe(true);
+    expect(client.earlyData).toBe('accepted');
+  });
+
+  it('rejected by a server whose limits went down: the data still fits them and goes again in 1-RTT (RFC 9000 §7.4.1)', async () => {
+    const w = await world('zrtt-reject-lower');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, REQUEST, true);
+    const lowered = { ...QUIC_DEFAULT_LIMITS, initialMaxStreamsBidi: 1, initialMaxData: 4096, initialMaxStreamDataBidiRemote: 1024 };
+    const sim = new QuicSim(client, w.server({ transportParameters: lowered }), { seed: 'zrtt-reject-lower-2' });
+    const r = await deliverRequest(sim, client, id);
+    expect(client.earlyData).toBe('rejected');
+    expect(r.got).toEqual(REQUEST);
+    expect(client.error).toBeUndefined();
+  });
+
+  it('rejected by a server whose limits went below the data already written: the client closes rather than exceed them', async () => {
+    const w = await world('zrtt-reject-below');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, new Uint8Array(3000), true);
+    const lowered = { ...QUIC_DEFAULT_LIMITS, initialMaxStreamDataBidiRemote: 1000 };
+    const sim = new QuicSim(client, w.server({ transportParameters: lowered }), { seed: 'zrtt-reject-below-2' });
+    await sim.run(() => client.error !== undefined || client.isHandshakeComplete);
+    expect(client.earlyData).toBe('rejected');
+    expect(client.error?.message).toMatch(/0-RTT was rejected/);
+  });
+});
+
+describe('QUIC tickets (RFC 9001 §4.6.1)', () => {
+  const nst = (ext: Uint8Array | undefined) => encodeNewSessionTicket({
+    lifetime: 60, ageAdd: 1, nonce: new Uint8Array([0]), ticket: new Uint8Array(40),
+    extensions: ext ? [{ type: ExtensionType.early_data, data: ext }] : [],
+  }).subarray(4);
+
+  it('a NewSessionTicket allowing 0-RTT with max_early_data_size other than 0xffffffff is a PROTOCOL_VIOLATION', () => {
+    expect(() => checkTicketEarlyData(nst(encodeMaxEarlyData(16384)))).toThrow(/PROTOCOL_VIOLATION/);
+    expect(() => checkTicketEarlyData(nst(encodeMaxEarlyData(0xffffffff)))).not.toThrow();
+    expect(() => checkTicketEarlyData(nst(undefined))).not.toThrow();
+  });
+
+  it('a session keeps the remembered transport parameters through its encoding; a ticket state keeps its QUIC context', async () => {
+    const w = await world('zrtt-encoding');
+    const session = w.store.take('quic.test', clock()) as Session;
+    const back = decodeSession(encodeSession(session));
+    expect(back.quicTransportParameters).toEqual(session.quicTransportParameters);
+    expect(back.maxEarlyData).toBe(0xffffffff);
+    const state = decodeTicketState((await w.ring.open(session.ticket)) as Uint8Array);
+    expect(state.quicContext).toEqual(earlyDataContext({ ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS }));
+    expect(decodeTicketState(encodeTicketState(state)).quicContext).toEqual(state.quicContext);
+  });
 });

@@ -502,6 +502,9 @@ export class QuicConnection {
     // The ClientHello goes again, in a new Initial, from offset 0 (§17.2.5.3).
     this.recovery.discardSpace('initial');
     this.spaces.initial.cryptoSend.retransmitUnacked();
+    // 0-RTT packets sent before the Retry reached no connection: their data goes again, to the new
+    // connection ID, in 0-RTT packets while those are still allowed (§17.2.5.3).
+    for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
   }
 
   private async onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): Promise<void> {

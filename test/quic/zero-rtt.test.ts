@@ -293,6 +293,44 @@ describe('0-RTT over QUIC (RFC 9001 §4.6)', () => {
   });
 });
 
+describe('0-RTT and HelloRetryRequest (RFC 8446 §4.1.2)', () => {
+  it('after a HelloRetryRequest the client sends no more 0-RTT packets; its data goes in 1-RTT', async () => {
+    const w = await world('zrtt-hrr');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, REQUEST.subarray(0, 8));
+    // Count 0-RTT packets the client sends once it has heard from the server (the HelloRetryRequest first);
+    // the rest of the request is written then, while the handshake is still under way.
+    let heard = false;
+    let lateZeroRtt = 0;
+    const handle = client.handleDatagram.bind(client);
+    client.handleDatagram = async (d, now, remote) => {
+      await handle(d, now, remote);
+      if (!heard) client.writeStream(id, REQUEST.subarray(8), true);
+      heard = true;
+    };
+    const poll = client.pollTransmit.bind(client);
+    client.pollTransmit = async (now) => {
+      const t = await poll(now);
+      for (let off = 0; t && heard && off < t.data.length;) {
+        const p = parsePacket(t.data, off, { shortDcidLength: 8 });
+        if (p.packet.type === '0rtt') lateZeroRtt++;
+        off = p.next;
+      }
+      return t;
+    };
+    const server = w.server();
+    // A server that wants a classical key share: the client's X25519MLKEM768 and x25519 shares get a HelloRetryRequest.
+    const sim = new QuicSim(client, { ...server, tls: { ...server.tls, groups: ['secp256r1'] } }, { seed: 'zrtt-hrr-2' });
+    const r = await deliverRequest(sim, client, id);
+    const c = r.clientEvents.find((e) => e.type === 'connected');
+    expect(c?.type === 'connected' && c.info.helloRetryRequest).toBe(true);
+    expect(r.got).toEqual(REQUEST);
+    expect(client.earlyData).toBe('rejected');
+    expect(lateZeroRtt).toBe(0);
+  });
+});
+
 describe('QUIC tickets (RFC 9001 §4.6.1)', () => {
   const nst = (ext: Uint8Array | undefined) => encodeNewSessionTicket({
     lifetime: 60, ageAdd: 1, nonce: new Uint8Array([0]), ticket: new Uint8Array(40),

@@ -723,6 +723,8 @@ export class QuicConnection {
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
     if (this.pendingVersion) await this.switchVersion(this.pendingVersion);
+    // RFC 8446 §4.1.2: no early data after a HelloRetryRequest, which the client now answers afresh.
+    if (this.tls.role === 'client' && this.zeroRttWrite && this.tls.s.kind === 'ExpectServerHello' && !earlyDataSession(this.tls.s)) this.zeroRttWrite = undefined;
     await this.applyTls();
   }
 

@@ -12,7 +12,7 @@ import { parsePacket } from '../../src/quic/header.js';
 import { AES_128_GCM_SHA256, deriveDirectionalKeys } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
 import { DEFAULT_TRANSPORT_PARAMETERS, type TransportParameters } from '../../src/quic/transport-parameters.js';
-import { QUIC_V1 } from '../../src/quic/versions.js';
+import { QUIC_V1, QUIC_V2 } from '../../src/quic/versions.js';
 import { MemoryAntiReplay } from '../../src/tls13/anti-replay.js';
 import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
 import { TicketKeyRing, decodeTicketState, encodeTicketState } from '../../src/tls13/tickets.js';
@@ -328,6 +328,21 @@ describe('0-RTT and HelloRetryRequest (RFC 8446 §4.1.2)', () => {
     expect(r.got).toEqual(REQUEST);
     expect(client.earlyData).toBe('rejected');
     expect(lateZeroRtt).toBe(0);
+  });
+});
+
+describe('0-RTT and compatible version negotiation (RFC 9368 §2.3)', () => {
+  it('a server preferring v2 switches a resuming client and still reads its 0-RTT packets, sent in the original v1', async () => {
+    const w = await world('zrtt-cvn');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, REQUEST, true);
+    const sim = new QuicSim(client, { ...w.server(), versions: [QUIC_V2, QUIC_V1] }, { seed: 'zrtt-cvn-2' });
+    const r = await deliverRequest(sim, client, id);
+    expect(client.version).toBe(QUIC_V2);
+    expect(r.got).toEqual(REQUEST);
+    expect(r.beforeServerHandshake).toBe(true);
+    expect(client.earlyData).toBe('accepted');
   });
 });
 

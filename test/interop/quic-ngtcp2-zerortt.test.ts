@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNobleProvider, type CryptoProvider } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { MemoryAntiReplay } from '../../src/tls13/anti-replay.js';
+import { quicSessionKey } from '../../src/quic/connection/zero-rtt.js';
+import { QUIC_V1 } from '../../src/quic/versions.js';
 import { MemorySessionStore } from '../../src/tls13/session.js';
 import { TicketKeyRing } from '../../src/tls13/tickets.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
@@ -54,7 +56,8 @@ describe.runIf(!interopDisabled)('QUIC 0-RTT with ngtcp2 (RFC 9001 §4.6)', () =
     const first = await quicConnect({ host: '127.0.0.1', port, tls, earlyData: true });
     expect(first.connection.earlyData).toBe('none');
     // The tickets come after the handshake, in 1-RTT CRYPTO frames.
-    await until(() => { const s = store.take('localhost', Date.now()); if (s) store.put('localhost', s); return s !== undefined; }, 'a ticket from ngtcp2');
+    const key = quicSessionKey('localhost', QUIC_V1);
+    await until(() => { const s = store.take(key, Date.now()); if (s) store.put(key, s); return s !== undefined; }, 'a ticket from ngtcp2');
     await first.close(0, 'first done');
 
     let earlyStream: number | undefined;

@@ -4,7 +4,7 @@
  * with a ticket from the first and sends its request in 0-RTT packets.
  */
 import { describe, expect, it } from 'vitest';
-import { QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { QuicConnection, QUIC_DEFAULT_LIMITS, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { earlyDataContext } from '../../src/quic/connection/zero-rtt.js';
 import { TransportErrorCode } from '../../src/quic/errors.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
@@ -15,10 +15,10 @@ import { DEFAULT_TRANSPORT_PARAMETERS, type TransportParameters } from '../../sr
 import { QUIC_V1, QUIC_V2 } from '../../src/quic/versions.js';
 import { MemoryAntiReplay } from '../../src/tls13/anti-replay.js';
 import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
-import { TicketKeyRing, decodeTicketState, encodeTicketState } from '../../src/tls13/tickets.js';
+import { TicketKeyRing, decodeTicketState, encodeTicketState, type TicketState } from '../../src/tls13/tickets.js';
 import { fromHex } from '../../src/bytes.js';
 import { RetryTokens } from '../../src/quic/connection/address-validation.js';
-import { checkTicketEarlyData } from '../../src/quic/connection/zero-rtt.js';
+import { checkTicketEarlyData, quicSessionKey } from '../../src/quic/connection/zero-rtt.js';
 import { decodeSession, encodeSession } from '../../src/tls13/session.js';
 import { encodeMaxEarlyData, encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
 import { ExtensionType } from '../../src/tls13/constants.js';
@@ -26,7 +26,19 @@ import { QuicSim } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
 const T0 = 1_000_000;
+/** Where the client keeps sessions for quic.test from v1 connections (RFC 9369 §5: tickets are per version). */
+const KEY = quicSessionKey('quic.test', QUIC_V1);
 const REQUEST = new TextEncoder().encode('GET /index.html\r\n');
+
+/** A QUIC server's ticket holds the issuing version (RFC 9369 §5), then the TLS ticket state. */
+async function openTicket(ring: TicketKeyRing, ticket: Uint8Array): Promise<TicketState> {
+  const plain = (await ring.open(ticket)) as Uint8Array;
+  expect([...plain.subarray(0, 4)]).toEqual([0, 0, 0, 1]);
+  return decodeTicketState(plain.subarray(4));
+}
+function sealTicket(ring: TicketKeyRing, state: TicketState): Promise<Uint8Array> {
+  return ring.seal(new Uint8Array([0, 0, 0, 1, ...encodeTicketState(state)]));
+}
 
 function drain(c: QuicConnection | undefined): QuicEvent[] {
   const out: QuicEvent[] = [];
@@ -51,6 +63,7 @@ interface World {
   readonly antiReplay: MemoryAntiReplay;
   readonly server: (over?: { earlyData?: boolean; transportParameters?: Partial<TransportParameters> }) => QuicServerOptions;
   readonly connect: (earlyData: boolean, keyLog?: (line: string) => void) => Promise<QuicConnection>;
+  readonly clientTls: QuicClientOptions['tls'];
 }
 
 /** A server with tickets and 0-RTT, and a client that has completed one connection to it and kept its tickets. */
@@ -67,11 +80,12 @@ async function world(seed: string): Promise<World> {
     },
     ...(over.transportParameters ? { transportParameters: over.transportParameters } : {}),
   });
+  const clientTls: QuicClientOptions['tls'] = { provider, now: clock, serverName: 'quic.test', verifier: pinnedKeyVerifier(key), alpnProtocols: ['hq-interop'], sessionStore: store };
   const connect = (earlyData: boolean, keyLog?: (line: string) => void) => QuicConnection.connect({
-    tls: { provider, now: clock, serverName: 'quic.test', verifier: pinnedKeyVerifier(key), alpnProtocols: ['hq-interop'], sessionStore: store, ...(keyLog ? { keyLog } : {}) },
+    tls: { ...clientTls, ...(keyLog ? { keyLog } : {}) },
     earlyData,
   }, T0);
-  const w: World = { provider, store, ring, antiReplay, server, connect };
+  const w: World = { provider, store, ring, antiReplay, server, connect, clientTls };
   const first = new QuicSim(await connect(true), server(), { seed: `${seed}-1` });
   // Past the handshake, so that the NewSessionTickets (1-RTT CRYPTO frames) arrive.
   await first.run(() => first.client.isHandshakeConfirmed && first.now > T0 + 500);
@@ -106,12 +120,12 @@ async function deliverRequest(sim: QuicSim, client: QuicConnection, id: number) 
 describe('QUIC resumption (RFC 9001 §4.5)', () => {
   it('the second connection resumes without a Certificate, and its session remembers the server transport parameters', async () => {
     const w = await world('zrtt-resume');
-    const session = w.store.take('quic.test', clock()) as Session;
+    const session = w.store.take(KEY, clock()) as Session;
     // RFC 9000 §7.4.1: the client remembers the server's limits with the ticket.
     expect(session.quicTransportParameters).toBeDefined();
     // RFC 9001 §4.6.1: a QUIC ticket allowing 0-RTT says max_early_data_size 0xffffffff.
     expect(session.maxEarlyData).toBe(0xffffffff);
-    w.store.put('quic.test', session);
+    w.store.put(KEY, session);
     const client = await w.connect(false);
     const sim = new QuicSim(client, w.server(), { seed: 'zrtt-resume-2' });
     const events: QuicEvent[] = [];
@@ -202,10 +216,10 @@ describe('0-RTT over QUIC (RFC 9001 §4.6)', () => {
     const lowered: Partial<TransportParameters> = { ...QUIC_DEFAULT_LIMITS, initialMaxStreamsBidi: 3 };
     // A faulty server: it seals into the client's ticket the promise of a server with lower limits, so it accepts 0-RTT
     // from a client that remembers the higher ones.
-    const session = w.store.take('quic.test', clock()) as Session;
-    const state = decodeTicketState((await w.ring.open(session.ticket)) as Uint8Array);
+    const session = w.store.take(KEY, clock()) as Session;
+    const state = await openTicket(w.ring, session.ticket);
     const context = earlyDataContext({ ...DEFAULT_TRANSPORT_PARAMETERS, ...lowered });
-    w.store.put('quic.test', { ...session, ticket: await w.ring.seal(encodeTicketState({ ...state, quicContext: context })) });
+    w.store.put(KEY, { ...session, ticket: await sealTicket(w.ring, { ...state, quicContext: context }) });
     const client = await w.connect(true);
     const id = client.openStream(true);
     client.writeStream(id, REQUEST, true);
@@ -346,6 +360,50 @@ describe('0-RTT and compatible version negotiation (RFC 9368 §2.3)', () => {
   });
 });
 
+describe('tickets are per QUIC version (RFC 9369 §5)', () => {
+  async function connectIn(w: World, version: typeof QUIC_V1, serverVersions = [QUIC_V1, QUIC_V2], seed = 'v') {
+    const server = w.server();
+    const client = await QuicConnection.connect({
+      tls: { ...(w.clientTls), sessionStore: w.store }, versions: [QUIC_V1, QUIC_V2], version, earlyData: true,
+    }, T0);
+    const sim = new QuicSim(client, { ...server, versions: serverVersions }, { seed });
+    const events: QuicEvent[] = [];
+    await sim.run(() => {
+      events.push(...drain(client));
+      return client.isHandshakeConfirmed && sim.now > T0 + 500;
+    });
+    const c = events.find((e) => e.type === 'connected');
+    if (c?.type !== 'connected') throw new Error('no connected event');
+    return { client, info: c.info };
+  }
+
+  it('a client does not start a v2 connection with a ticket from a v1 connection', async () => {
+    const w = await world('zrtt-v-client');
+    const { info } = await connectIn(w, QUIC_V2);
+    expect(info.resumed).toBe(false);
+    // The v1 ticket is still there for a v1 connection.
+    expect(w.store.take(KEY, clock())).toBeDefined();
+  });
+
+  it('a server does not resume a v2 connection with a ticket issued in v1: a full handshake follows', async () => {
+    const w = await world('zrtt-v-server');
+    // A client that ignores the rule: its v1 ticket offered in a v2 Initial.
+    w.store.put(quicSessionKey('quic.test', QUIC_V2), w.store.take(KEY, clock()) as Session);
+    const { info, client } = await connectIn(w, QUIC_V2, [QUIC_V1, QUIC_V2], 'zrtt-v-server-2');
+    expect(info.resumed).toBe(false);
+    expect(client.earlyData).toBe('rejected');
+  });
+
+  it('after compatible version negotiation the tickets belong to the negotiated version', async () => {
+    const w = await world('zrtt-v-cvn');
+    while (w.store.take(KEY, clock()));
+    const { client } = await connectIn(w, QUIC_V1, [QUIC_V2, QUIC_V1], 'zrtt-v-cvn-2');
+    expect(client.version).toBe(QUIC_V2);
+    expect(w.store.take(KEY, clock())).toBeUndefined();
+    expect(w.store.take(quicSessionKey('quic.test', QUIC_V2), clock())).toBeDefined();
+  });
+});
+
 describe('QUIC tickets (RFC 9001 §4.6.1)', () => {
   const nst = (ext: Uint8Array | undefined) => encodeNewSessionTicket({
     lifetime: 60, ageAdd: 1, nonce: new Uint8Array([0]), ticket: new Uint8Array(40),
@@ -360,11 +418,11 @@ describe('QUIC tickets (RFC 9001 §4.6.1)', () => {
 
   it('a session keeps the remembered transport parameters through its encoding; a ticket state keeps its QUIC context', async () => {
     const w = await world('zrtt-encoding');
-    const session = w.store.take('quic.test', clock()) as Session;
+    const session = w.store.take(KEY, clock()) as Session;
     const back = decodeSession(encodeSession(session));
     expect(back.quicTransportParameters).toEqual(session.quicTransportParameters);
     expect(back.maxEarlyData).toBe(0xffffffff);
-    const state = decodeTicketState((await w.ring.open(session.ticket)) as Uint8Array);
+    const state = await openTicket(w.ring, session.ticket);
     expect(state.quicContext).toEqual(earlyDataContext({ ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS }));
     expect(decodeTicketState(encodeTicketState(state)).quicContext).toEqual(state.quicContext);
   });

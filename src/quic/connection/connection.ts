@@ -1,6 +1,7 @@
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
+import type { SessionStore } from '../../tls13/session.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ResolvedClient, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
 import { earlyDataSession, handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
@@ -29,7 +30,9 @@ import { StreamManager, type StreamEvent } from './streams.js';
 import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
 import { checkServerVersionInformation, serverChooseVersion, versionAfterNegotiation, versionInformationOf } from './version-negotiation.js';
-import { EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext } from './zero-rtt.js';
+import {
+  EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext, versionScopedSealer, versionScopedStore,
+} from './zero-rtt.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -182,6 +185,7 @@ export class QuicConnection {
   private pendingVersion: QuicVersion | undefined;
   /** Client: how to start over after a Version Negotiation packet, and whether it did (RFC 9000 §6.2). */
   private clientConfig: ResolvedClient | undefined;
+  private clientStore: SessionStore | undefined;
   private vnRestarted = false;
   /** 0-RTT packet keys (RFC 9001 §4.6): the client writes with them, the server reads. */
   private zeroRttWrite: DirectionalKeys | undefined;
@@ -258,11 +262,16 @@ export class QuicConnection {
       versionInformation: versionInformationOf(version, versions),
       ...options.transportParameters, initialSourceConnectionId: scid,
     };
-    const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
+    // Tickets are per QUIC version (RFC 9369 §5): `c` is set before any ticket can arrive.
+    let c: QuicConnection | undefined;
+    const store = options.tls.sessionStore;
+    const sessionStore = store && versionScopedStore(store, version, () => c?.versionInUse ?? version);
+    const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false, ...(sessionStore ? { sessionStore } : {}) });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
-    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     c.remote = options.remote ?? '';
     c.clientConfig = cfg;
+    c.clientStore = store;
     const session = earlyDataSession(state);
     if (session?.quicTransportParameters) {
       // 0-RTT data is bound by the limits the server gave the connection that got the ticket (RFC 9000 §7.4.1).
@@ -298,8 +307,15 @@ export class QuicConnection {
     };
     // RFC 9001 §4.6.1: a ticket allowing 0-RTT says max_early_data_size 0xffffffff; the transport parameters bound the data.
     const early = options.tls.earlyData;
-    const cfg = resolveServerOptions(early ? { ...options.tls, earlyData: { ...early, maxSize: 0xffffffff } } : options.tls);
     let s: QuicConnection | undefined;
+    // Tickets are per QUIC version (RFC 9369 §5): sealed with the negotiated one, opened only for the client's first Initial's.
+    const tickets = options.tls.tickets;
+    const sealer = tickets && versionScopedSealer(tickets.sealer, first.version, () => s?.versionInUse ?? (first.version as QuicVersion));
+    const cfg = resolveServerOptions({
+      ...options.tls,
+      ...(early ? { earlyData: { ...early, maxSize: 0xffffffff } } : {}),
+      ...(tickets && sealer ? { tickets: { ...tickets, sealer } } : {}),
+    });
     const state = startServer(cfg, {
       // Called with the client's transport parameters, before our first flight: compatible version negotiation
       // picks the version here, and ours say which it is (RFC 9368 §2.3, §4).
@@ -529,7 +545,9 @@ export class QuicConnection {
    * for 1-RTT, as after a rejection.
    */
   private async restartIn(v: QuicVersion): Promise<void> {
-    const cfg = this.clientConfig as ResolvedClient;
+    const store = this.clientStore;
+    // Tickets for the new version only (RFC 9369 §5).
+    const cfg: ResolvedClient = { ...(this.clientConfig as ResolvedClient), sessionStore: store && versionScopedStore(store, v, () => this.versionInUse) };
     this.vnRestarted = true;
     this.versionInUse = v;
     this.originalVersion = v;

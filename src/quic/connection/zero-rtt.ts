@@ -4,7 +4,11 @@
  * its tickets to know it still honours them, the frames a 0-RTT packet may not
  * carry, and the 0-RTT packets a server holds while it waits for the ClientHello.
  */
+import { concat, equalBytes } from '../../bytes.js';
 import { Writer } from '../../codec/writer.js';
+import type { SessionStore } from '../../tls13/session.js';
+import type { TicketSealer } from '../../tls13/tickets.js';
+import type { QuicVersion } from '../versions.js';
 import { ExtensionType } from '../../tls13/constants.js';
 import { findExtension } from '../../tls13/messages/extensions.js';
 import { decodeMaxEarlyData, decodeNewSessionTicket } from '../../tls13/messages/psk.js';
@@ -115,4 +119,40 @@ export function checkTicketEarlyData(nstBody: Uint8Array): void {
   if (ext && decodeMaxEarlyData(ext) !== 0xffffffff) {
     throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'NewSessionTicket max_early_data_size other than 0xffffffff (RFC 9001 §4.6.1)');
   }
+}
+
+/**
+ * RFC 9369 §5: a session ticket belongs to the QUIC version of the connection
+ * that issued it (the negotiated one, after compatible version negotiation),
+ * and a client does not use it to start a connection in another version. The
+ * client's store is keyed per version: tickets go in under the version in use
+ * when they arrive, and are taken out for the version of the first Initial.
+ */
+export function versionScopedStore(store: SessionStore, takeVersion: QuicVersion, putVersion: () => QuicVersion): SessionStore {
+  return {
+    put: (key, session) => store.put(quicSessionKey(key, putVersion()), session),
+    take: (key, now) => store.take(quicSessionKey(key, takeVersion), now),
+  };
+}
+
+/** The key a QUIC client's session for server name `key` is kept under in its store, in version `v`. */
+export function quicSessionKey(key: string, v: QuicVersion): string {
+  return `${key}|quic-0x${v.number.toString(16)}`;
+}
+
+/**
+ * The server's side of RFC 9369 §5: tickets are sealed with the version of the
+ * connection issuing them, and a ticket from another version than that of the
+ * client's first Initial does not open, so the handshake goes ahead in full.
+ */
+export function versionScopedSealer(sealer: TicketSealer, openVersion: QuicVersion, sealVersion: () => QuicVersion): TicketSealer {
+  const tag = (v: QuicVersion): Uint8Array => new Writer(4).u32(v.number).finish();
+  return {
+    seal: (plaintext) => sealer.seal(concat(tag(sealVersion()), plaintext)),
+    open: async (ticket) => {
+      const plain = await sealer.open(ticket);
+      if (!plain || plain.length < 4 || !equalBytes(plain.subarray(0, 4), tag(openVersion))) return undefined;
+      return plain.subarray(4);
+    },
+  };
 }

@@ -50,3 +50,4 @@ export {
 } from './connection/connection.js';
 export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
 export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';
+export { quicSessionKey } from './connection/zero-rtt.js';

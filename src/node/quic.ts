@@ -6,6 +6,7 @@ import { encodeVersionNegotiation, parsePacket } from '../quic/header.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable } from '../quic/versions.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../quic/connection/connection.js';
 import { openFirstInitial } from '../quic/first-initial.js';
+import { PendingZeroRtt } from '../quic/connection/zero-rtt.js';
 import { ConfigError } from '../errors.js';
 import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-validation.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
@@ -249,12 +250,15 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const starting = new Map<string, { session: Promise<QuicSession | undefined>; queued: number }>();
   /** Sessions whose handshake has not completed. */
   const handshaking = new Set<QuicSession>();
+  /** 0-RTT datagrams that overtook their connection's first Initial (bounded). */
+  const early = new PendingZeroRtt();
   const send = (d: Uint8Array, from: RemoteInfo): void => sendQuietly(sock, d, from.port, from.address);
   sock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from));
   function onDatagram(d: Uint8Array, from: RemoteInfo): void {
     let dcid: string;
     let shortHeader: boolean;
     let initial: boolean;
+    let zeroRtt: boolean;
     try {
       const packet = parsePacket(d, 0, { shortDcidLength: 8, versions }).packet;
       if (packet.type === 'unsupported-version') {
@@ -265,6 +269,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       dcid = toHex(packet.dcid);
       shortHeader = 'pnOffset' in packet && packet.type === '1rtt';
       initial = 'pnOffset' in packet && packet.type === 'initial';
+      zeroRtt = 'pnOffset' in packet && packet.type === '0rtt';
     } catch {
       return; // not a QUIC packet we can route
     }
@@ -279,6 +284,10 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       // If the datagram that got there first does not decrypt (a corrupted or forged copy), a queued one
       // may still start the connection: it is looked at afresh once the first is dropped.
       if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d) : onDatagram(d, from)));
+      return;
+    }
+    if (zeroRtt) {
+      early.add(dcid, d, now());
       return;
     }
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
@@ -322,6 +331,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
         return s;
       }
       void s.run(() => undefined);
+      for (const e of early.take(dcid, now())) s.receive(e);
       return s;
     }).catch(() => undefined) // not a valid first Initial, or the provider failed: dropped, as RFC 9000 §5.2.2 allows
       .finally(() => {

@@ -99,3 +99,75 @@ describe('QUIC 0-RTT over UDP', () => {
     }
   });
 });
+
+describe('0-RTT datagrams that overtake the first Initial (RFC 9001 §4.6.1)', () => {
+  it('are held by the server endpoint and read once the connection exists', async () => {
+    const { createSocket } = await import('node:dgram');
+    const provider = seededProvider('udp-0rtt-early');
+    const key = await testKey(provider, 'ed25519');
+    const sealer = await TicketKeyRing.create(provider);
+    let finBeforeHandshake: boolean | undefined;
+    const server = createQuicServer({
+      tls: {
+        provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['hq-interop'],
+        tickets: { sealer }, earlyData: { maxSize: 1 << 14, antiReplay: new MemoryAntiReplay() },
+      },
+    }, (s) => {
+      s.on('stream', (ev: StreamEvent) => {
+        if (ev.type !== 'readable') return;
+        for (let r = s.connection.readStream(ev.id); r; r = s.connection.readStream(ev.id)) {
+          if (r.fin) finBeforeHandshake ??= s.handshake === undefined;
+          if (r.fin || r.data.length === 0) break;
+        }
+      });
+    });
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const serverPort = server.address().port;
+    // A relay that holds the client's Initial-bearing datagrams back 50 ms and lets the others (0-RTT only) through.
+    const relay = createSocket('udp4');
+    let client: { port: number; address: string } | undefined;
+    relay.on('message', (msg: Buffer, from) => {
+      if (from.port === serverPort) {
+        if (client) relay.send(msg, client.port, client.address);
+        return;
+      }
+      client = { port: from.port, address: from.address };
+      const longType = (msg[0] ?? 0) & 0xb0;
+      const initial = longType === 0x80; // long header, v1 type 0 (Initial)
+      if (initial) setTimeout(() => relay.send(msg, serverPort, '127.0.0.1'), 50);
+      else relay.send(msg, serverPort, '127.0.0.1');
+    });
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
+    const store = new MemorySessionStore();
+    const tls = { provider, now: clock, serverName: 'r', verifier: pinnedKeyVerifier(key), alpnProtocols: ['hq-interop'], sessionStore: store };
+    try {
+      const first = await quicConnect({ host: '127.0.0.1', port: serverPort, tls });
+      const key1 = quicSessionKey('r', QUIC_V1);
+      for (let s = store.take(key1, clock()); ; s = store.take(key1, clock())) {
+        if (s) {
+          store.put(key1, s);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await first.close();
+      // A request of several datagrams: those after the ClientHello's two carry only 0-RTT packets.
+      const second = await quicConnect({
+        host: '127.0.0.1', port: relay.address().port, tls, earlyData: true,
+        onEarlyData: (s) => {
+          const id = s.connection.openStream(true);
+          s.connection.writeStream(id, new Uint8Array(3000).fill(7), true);
+        },
+      });
+      expect(second.connection.earlyData).toBe('accepted');
+      for (let i = 0; i < 100 && finBeforeHandshake === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      // Without the endpoint holding them, the 0-RTT-only datagrams are dropped and their data comes again in 1-RTT.
+      expect(finBeforeHandshake).toBe(true);
+      await second.close();
+    } finally {
+      relay.close();
+      server.close();
+    }
+  });
+});
+

@@ -18,7 +18,9 @@ import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
 import { TicketKeyRing, decodeTicketState, encodeTicketState, type TicketState } from '../../src/tls13/tickets.js';
 import { fromHex } from '../../src/bytes.js';
 import { RetryTokens } from '../../src/quic/connection/address-validation.js';
-import { checkTicketEarlyData, quicSessionKey } from '../../src/quic/connection/zero-rtt.js';
+import {
+  MAX_PENDING_0RTT_CONNECTIONS, MAX_PENDING_0RTT_DATAGRAMS, PENDING_0RTT_LIFETIME_MS, PendingZeroRtt, checkTicketEarlyData, quicSessionKey,
+} from '../../src/quic/connection/zero-rtt.js';
 import { decodeSession, encodeSession } from '../../src/tls13/session.js';
 import { encodeMaxEarlyData, encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
 import { ExtensionType } from '../../src/tls13/constants.js';
@@ -427,3 +429,18 @@ describe('QUIC tickets (RFC 9001 §4.6.1)', () => {
     expect(decodeTicketState(encodeTicketState(state)).quicContext).toEqual(state.quicContext);
   });
 });
+
+describe('an endpoint\'s 0-RTT datagrams ahead of their Initial are bounded', () => {
+  it('a few datagrams per connection ID, a few IDs, for a short time', () => {
+    const p = new PendingZeroRtt();
+    for (let i = 0; i < MAX_PENDING_0RTT_DATAGRAMS + 3; i++) p.add('aa', new Uint8Array([i]), 0);
+    expect(p.take('aa', 10).map((d) => d[0])).toEqual([...Array(MAX_PENDING_0RTT_DATAGRAMS).keys()]);
+    expect(p.take('aa', 10)).toEqual([]);
+    for (let i = 0; i < MAX_PENDING_0RTT_CONNECTIONS + 10; i++) p.add(`c${i}`, new Uint8Array(1), 0);
+    expect(p.size).toBe(MAX_PENDING_0RTT_CONNECTIONS);
+    expect(p.take('c0', 0)).toEqual([]); // the oldest went first
+    p.add('late', new Uint8Array(1), 0);
+    expect(p.take('late', PENDING_0RTT_LIFETIME_MS + 1)).toEqual([]);
+  });
+});
+

@@ -156,3 +156,43 @@ export function versionScopedSealer(sealer: TicketSealer, openVersion: QuicVersi
     },
   };
 }
+
+/** Connection IDs an endpoint holds 0-RTT datagrams for, datagrams per ID, and how long (ms) it holds them. */
+export const MAX_PENDING_0RTT_CONNECTIONS = 64;
+export const MAX_PENDING_0RTT_DATAGRAMS = 4;
+export const PENDING_0RTT_LIFETIME_MS = 1000;
+
+/**
+ * An endpoint's 0-RTT datagrams that overtook the client's first Initial, so
+ * no connection has their Destination Connection ID yet (RFC 9001 §4.6.1 lets
+ * them be dropped; holding a few saves the client a retransmission). Bounded:
+ * a few datagrams for a few connection IDs, each for a short time, the oldest
+ * ID going first; an attacker filling it costs real clients only the
+ * retransmission they would have made anyway.
+ */
+export class PendingZeroRtt {
+  private readonly byCid = new Map<string, { readonly at: number; readonly datagrams: Uint8Array[] }>();
+
+  /** Holds a copy of `datagram`, whose first packet is 0-RTT to connection ID `cid` (hex). */
+  add(cid: string, datagram: Uint8Array, now: number): void {
+    let entry = this.byCid.get(cid);
+    if (!entry || now - entry.at > PENDING_0RTT_LIFETIME_MS) {
+      this.byCid.delete(cid);
+      entry = { at: now, datagrams: [] };
+      this.byCid.set(cid, entry);
+      while (this.byCid.size > MAX_PENDING_0RTT_CONNECTIONS) this.byCid.delete(this.byCid.keys().next().value as string);
+    }
+    if (entry.datagrams.length < MAX_PENDING_0RTT_DATAGRAMS) entry.datagrams.push(datagram.slice());
+  }
+
+  /** Takes what is held for `cid`, if still fresh, in arrival order. */
+  take(cid: string, now: number): Uint8Array[] {
+    const entry = this.byCid.get(cid);
+    this.byCid.delete(cid);
+    return entry && now - entry.at <= PENDING_0RTT_LIFETIME_MS ? entry.datagrams : [];
+  }
+
+  get size(): number {
+    return this.byCid.size;
+  }
+}

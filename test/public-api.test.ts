@@ -67,7 +67,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       decryptPayload deriveDirectionalKeys derivePacketKey encodeFrame encodeFrames encodeRetry encodeStatelessReset
       encodeTransportParameters encodeVersionNegotiation headerLength initialKeys initialSecrets isFrameAllowed
       isKnownFrameType isReservedVersion isStatelessReset longPacketType nextTrafficSecret openFirstInitial openPacket
-      packetNonce packetNumberLength parsePacket quicCipherSuite removeHeaderProtection restoreHeaderProtection
+      packetNonce packetNumberLength parsePacket quicCipherSuite quicSessionKey removeHeaderProtection restoreHeaderProtection
       sealPacket splitDatagram statelessResetLength statelessResetToken transportErrorName truncatePacketNumber
       verifyRetry versionTable writeHeader
     `,

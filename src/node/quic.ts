@@ -294,6 +294,14 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
    * promise resolves only after those have been emitted).
    */
   readonly onSession?: (s: QuicSession) => void;
+  /**
+   * With `earlyData` and a ticket in `tls.sessionStore` that allows 0-RTT: called
+   * once before the first datagram leaves, so that streams opened and written
+   * on `session.connection` here go in 0-RTT packets (RFC 9001 §4.6.1). Once
+   * connected, `session.connection.earlyData` (or `session.handshake.earlyData`)
+   * says whether the server accepted them; rejected data is resent in 1-RTT.
+   */
+  readonly onEarlyData?: (session: QuicSession) => void;
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
 };
 
@@ -316,7 +324,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   try {
     const endpoint = await QuicEndpoint.create({ provider, ...(options.versions ? { versions: options.versions } : {}) });
     const driver = new UdpDriver(sock, endpoint);
-    const { host: _h, port: _p, onSession: _s, qlogDir: _q, ...rest } = withQlogDir(options);
+    const { host: _h, port: _p, onSession: _s, onEarlyData: _e, qlogDir: _q, ...rest } = withQlogDir(options);
     const remote = addressKey({ address, port: options.port });
     const conn = await endpoint.connect({ ...rest, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
     session = new QuicSession(conn, driver, () => {
@@ -338,7 +346,9 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
     session.once('error', reject);
     session.once('done', () => reject(new Error('QUIC connection ended during the handshake')));
   });
-  void session.run(() => undefined);
+  void session.run(() => {
+    if (options.onEarlyData && session.connection.earlyData === 'attempted') options.onEarlyData(session);
+  });
   return result;
 }
 

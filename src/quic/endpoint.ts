@@ -1,5 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { QlogSink } from './qlog.js';
+import { PendingZeroRtt } from './connection/zero-rtt.js';
+import { toHex } from '../bytes.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from './connection/connection.js';
@@ -117,6 +119,8 @@ export class QuicEndpoint {
   private readonly own: Transmit[] = [];
   private readonly events: QuicEndpointEvent[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** 0-RTT datagrams that arrived before their connection's first Initial (bounded: src/quic/connection/zero-rtt.ts). */
+  private readonly pendingZeroRtt = new PendingZeroRtt();
   /** Datagrams for no known connection, handed over and not yet looked at. */
   private unrouted = 0;
   /** Server connections whose handshake has not completed. */
@@ -255,6 +259,8 @@ export class QuicEndpoint {
       return;
     }
     if (packet.type === '1rtt') return this.unknownShortHeader(datagram, packet.dcid, remote, now);
+    // 0-RTT that overtook its connection's first Initial (reordering): held, bounded, until that Initial is accepted.
+    if (this.server && packet.type === '0rtt') return this.pendingZeroRtt.add(toHex(packet.dcid), datagram, now);
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
     if (this.server && packet.type === 'initial' && datagram.length >= MIN_INITIAL_DATAGRAM) await this.admit(this.server, datagram, packet.dcid, remote, now);
   }
@@ -302,6 +308,10 @@ export class QuicEndpoint {
     this.handshaking++;
     this.events.push({ type: 'connection', connection, remote });
     this.afterCall(entry);
+    for (const d of this.pendingZeroRtt.take(toHex(dcid), now)) {
+      if (this.table.get(connection) !== entry) break;
+      await this.call(entry, (c) => c.handleDatagram(d, now, remote));
+    }
   }
 
   private send(data: Uint8Array, remote: RemoteAddress): void {

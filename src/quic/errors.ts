@@ -19,6 +19,8 @@ export const TransportErrorCode = {
   KEY_UPDATE_ERROR: 0x0e,
   AEAD_LIMIT_REACHED: 0x0f,
   NO_VIABLE_PATH: 0x10,
+  /** The version_information transport parameter shows a downgrade or a mismatch (RFC 9368 §4, §10.2). */
+  VERSION_NEGOTIATION_ERROR: 0x11,
   /** Base of the CRYPTO_ERROR range: 0x100 + TLS alert (RFC 9001 §4.8). */
   CRYPTO_ERROR: 0x100,
 } as const;

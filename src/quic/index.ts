@@ -58,3 +58,4 @@ export {
   QuicEndpoint, DEFAULT_MAX_QUEUED_DATAGRAMS, DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_HANDSHAKE_TIMEOUT_MS,
   type QuicEndpointOptions, type QuicEndpointServerOptions, type QuicEndpointEvent,
 } from './endpoint.js';
+export { quicSessionKey } from './connection/zero-rtt.js';

@@ -21,6 +21,11 @@ export interface Session {
   /** The server's certificate chain from the original handshake (DER), reported again on resumption. */
   readonly peerCertificates: readonly Uint8Array[];
   readonly peerSignatureScheme: number | undefined;
+  /**
+   * QUIC only: the server's transport parameters from the original connection
+   * (their encoding), which bound 0-RTT data sent with this ticket (RFC 9000 §7.4.1).
+   */
+  readonly quicTransportParameters?: Uint8Array;
 }
 
 /** Whether the ticket may still be offered at `now` (ms). */
@@ -60,7 +65,8 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-const SESSION_VERSION = 1;
+/** Version 2 adds the QUIC transport parameters; version 1 encodings still decode. */
+const SESSION_VERSION = 2;
 
 /** Serialises a session, e.g. for `pqtls client --session FILE`. It holds a secret: store it like a key. */
 export function encodeSession(s: Session): Uint8Array {
@@ -68,12 +74,14 @@ export function encodeSession(s: Session): Uint8Array {
   w.u32(Math.floor(s.receivedAt / 2 ** 32)).u32(s.receivedAt >>> 0).u32(s.lifetime).u32(s.ageAdd).u32(s.maxEarlyData);
   w.vecBytes(1, utf8(s.alpn ?? '')).u16(s.peerSignatureScheme ?? 0);
   w.vec(3, (w) => s.peerCertificates.forEach((c) => w.vecBytes(3, c, 1)));
+  w.vecBytes(2, s.quicTransportParameters ?? new Uint8Array(0));
   return w.finish();
 }
 
 export function decodeSession(b: Uint8Array): Session {
   const r = new Reader(b, 'session');
-  if (r.u8() !== SESSION_VERSION) throw new DecodeError('session: unknown version');
+  const version = r.u8();
+  if (version !== 1 && version !== SESSION_VERSION) throw new DecodeError('session: unknown version');
   const ticket = r.vec(2, 1).slice();
   const suite = r.u16();
   if (!cipherSuiteInfo(suite)) throw new DecodeError('session: unknown cipher suite');
@@ -87,9 +95,10 @@ export function decodeSession(b: Uint8Array): Session {
   const certs = r.sub(3);
   const peerCertificates: Uint8Array[] = [];
   while (!certs.done) peerCertificates.push(certs.vec(3, 1).slice());
+  const tp = version >= 2 ? r.vec(2).slice() : new Uint8Array(0);
   r.end();
   return {
     ticket, suite: suite as CipherSuite, psk, receivedAt, lifetime, ageAdd, maxEarlyData, alpn: alpn || undefined,
-    peerCertificates, peerSignatureScheme: scheme || undefined,
+    peerCertificates, peerSignatureScheme: scheme || undefined, ...(tp.length ? { quicTransportParameters: tp } : {}),
   };
 }

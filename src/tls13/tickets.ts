@@ -24,22 +24,31 @@ export interface TicketState {
    * the chain is the client's to size, the ticket is not, so only the leaf is kept.
    */
   readonly peerCertificates: readonly Uint8Array[];
+  /**
+   * QUIC only: what the server promised the connection that got this ticket (the
+   * transport parameters a client remembers, RFC 9000 §7.4.1), in an encoding the
+   * QUIC layer chooses; 0-RTT is accepted only while the server promises the same (RFC 9001 §4.6.3).
+   */
+  readonly quicContext?: Uint8Array;
 }
 
-const TICKET_STATE_VERSION = 1;
+/** Version 2 adds the QUIC context; version 1 states still decode. */
+const TICKET_STATE_VERSION = 2;
 
 export function encodeTicketState(s: TicketState): Uint8Array {
   const w = new Writer(256).u8(TICKET_STATE_VERSION).u16(s.suite).vecBytes(1, s.psk, 32);
   w.u32(Math.floor(s.issuedAt / 2 ** 32)).u32(s.issuedAt >>> 0).u32(s.lifetime).u32(s.ageAdd).u32(s.maxEarlyData);
   w.vecBytes(1, utf8(s.alpn ?? '')).vecBytes(2, utf8(s.serverName ?? ''));
   w.vec(3, (w) => s.peerCertificates.forEach((c) => w.vecBytes(3, c, 1)));
+  w.vecBytes(2, s.quicContext ?? new Uint8Array(0));
   return w.finish();
 }
 
 /** Decodes a ticket state; anything malformed is a DecodeError, which servers treat as "no ticket". */
 export function decodeTicketState(b: Uint8Array): TicketState {
   const r = new Reader(b, 'ticket state');
-  if (r.u8() !== TICKET_STATE_VERSION) throw new DecodeError('ticket state: unknown version');
+  const version = r.u8();
+  if (version !== 1 && version !== TICKET_STATE_VERSION) throw new DecodeError('ticket state: unknown version');
   const suite = r.u16();
   if (!cipherSuiteInfo(suite)) throw new DecodeError('ticket state: unknown suite');
   const psk = r.vec(1, 32).slice();
@@ -52,10 +61,11 @@ export function decodeTicketState(b: Uint8Array): TicketState {
   const certs = r.sub(3);
   const peerCertificates: Uint8Array[] = [];
   while (!certs.done) peerCertificates.push(certs.vec(3, 1).slice());
+  const quicContext = version >= 2 ? r.vec(2).slice() : new Uint8Array(0);
   r.end();
   return {
     suite: suite as CipherSuite, psk, issuedAt, lifetime, ageAdd, maxEarlyData,
-    alpn: alpn || undefined, serverName: serverName || undefined, peerCertificates,
+    alpn: alpn || undefined, serverName: serverName || undefined, peerCertificates, ...(quicContext.length ? { quicContext } : {}),
   };
 }
 

@@ -1,9 +1,10 @@
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { concat, equalBytes } from '../../bytes.js';
 import type { CryptoProvider } from '../../pq/provider.js';
-import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from '../../tls13/config.js';
+import type { SessionStore } from '../../tls13/session.js';
+import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ResolvedClient, type ServerOptions } from '../../tls13/config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from '../../tls13/handshake/common.js';
-import { handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
+import { earlyDataSession, handleClient, startClient, type ClientState } from '../../tls13/handshake/client.js';
 import { handleServer, startServer, type ServerState } from '../../tls13/handshake/server.js';
 import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
@@ -13,7 +14,7 @@ import { encodeFrames } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
 import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
-import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type QuicCipherSuite } from '../keys.js';
+import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type DirectionalKeys, type QuicCipherSuite } from '../keys.js';
 import { openPacket, sealPacket } from '../protection.js';
 import { packetNumberLength } from '../packet-number.js';
 import { verifyRetry } from '../retry.js';
@@ -30,6 +31,10 @@ import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js'
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
 import type { QlogSink } from '../qlog.js';
 import { QlogTrace } from './qlog-trace.js';
+import { checkServerVersionInformation, serverChooseVersion, versionAfterNegotiation, versionInformationOf } from './version-negotiation.js';
+import {
+  EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext, versionScopedSealer, versionScopedStore,
+} from './zero-rtt.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -46,7 +51,9 @@ export interface QuicCommonOptions {
    * The versions this endpoint speaks, in preference order (default
    * `DEFAULT_QUIC_VERSIONS`: v1, then v2). Long-header packets of any
    * other version are not processed; a server endpoint answers them with
-   * Version Negotiation (RFC 9000 §6.1).
+   * Version Negotiation (RFC 9000 §6.1). A server given this list switches a
+   * client to its most preferred version the client also offers (compatible
+   * version negotiation, RFC 9368 §2.3); without it, the client's version stays.
    */
   readonly versions?: readonly QuicVersion[];
   /** The version a client starts in: one of `versions`, by default the first. */
@@ -63,6 +70,15 @@ export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
   /** The server's address, in the transport's own format (default `''`): where {@link QuicConnection.pollTransmit} sends. */
   readonly remote?: RemoteAddress;
+  /**
+   * Attempt 0-RTT (RFC 9001 §4.6.1) when `tls.sessionStore` holds a ticket for
+   * the server that allows it: streams opened and written right after
+   * {@link QuicConnection.connect} go out in 0-RTT packets, within the
+   * transport parameters remembered with the ticket. See
+   * {@link QuicConnection.earlyData} for the outcome; rejected data is resent in 1-RTT.
+   * 0-RTT data can be replayed by an attacker: send only idempotent requests.
+   */
+  readonly earlyData?: boolean;
 }
 export interface QuicServerOptions extends QuicCommonOptions {
   readonly tls: ServerOptions;
@@ -72,6 +88,8 @@ export interface QuicServerOptions extends QuicCommonOptions {
    * packets for connections it no longer knows. Without it no token is sent.
    */
   readonly statelessResetKey?: Uint8Array;
+  // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
+  // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
 
 const CID_LENGTH = 8;
@@ -174,12 +192,34 @@ export class QuicConnection {
    * steps and acknowledgment state at an `await`.
    */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The version of the client's first Initial in this attempt, which 0-RTT packets keep (RFC 9368 §2.3). */
+  private originalVersion: QuicVersion;
+  /** The version in use: the original one, or the one compatible version negotiation chose (RFC 9368 §2.3). */
+  private versionInUse: QuicVersion;
+  /** The Destination Connection ID Initial keys are derived from (RFC 9001 §5.2), whatever the version. */
+  private initialDcid: Uint8Array;
+  /** Server: Initial keys of the original version, for client Initials sent before it saw our switch. */
+  private originalInitialRead: DirectionalKeys | undefined;
+  /** Server: the version chosen from the client's version_information, switched to before our first flight. */
+  private pendingVersion: QuicVersion | undefined;
+  /** Client: how to start over after a Version Negotiation packet, and whether it did (RFC 9000 §6.2). */
+  private clientConfig: ResolvedClient | undefined;
+  private clientStore: SessionStore | undefined;
+  private vnRestarted = false;
+  /** 0-RTT packet keys (RFC 9001 §4.6): the client writes with them, the server reads. */
+  private zeroRttWrite: DirectionalKeys | undefined;
+  private zeroRttRead: DirectionalKeys | undefined;
+  /** The client's remembered server transport parameters its 0-RTT data is bound by (RFC 9000 §7.4.1). */
+  private remembered: TransportParameters | undefined;
+  private earlyStatus: 'none' | 'attempted' | 'accepted' | 'rejected' = 'none';
+  /** Server: 0-RTT packets that came before the ClientHello was complete. */
+  private readonly earlyPackets = new EarlyPacketBuffer();
 
   private constructor(
     private readonly provider: CryptoProvider,
     private tls: Tls,
-    private readonly out: Outbox,
-    readonly version: QuicVersion,
+    private out: Outbox,
+    version: QuicVersion,
     private readonly versions: QuicVersionTable,
     /** Our connection ID (the peer's Destination Connection ID). */
     readonly localCid: Uint8Array,
@@ -192,6 +232,9 @@ export class QuicConnection {
     maxDatagramSize: number,
   ) {
     this.maxDatagramSize = maxDatagramSize;
+    this.originalVersion = version;
+    this.versionInUse = version;
+    this.initialDcid = originalDcid;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client' });
     this.streams = new StreamManager(tls.role, localParams);
@@ -200,6 +243,10 @@ export class QuicConnection {
 
   get role(): 'client' | 'server' {
     return this.tls.role;
+  }
+  /** The QUIC version in use; a server may have switched a client to a compatible one (RFC 9368). */
+  get version(): QuicVersion {
+    return this.versionInUse;
   }
   get isHandshakeComplete(): boolean {
     return this.handshakeDone;
@@ -211,6 +258,14 @@ export class QuicConnection {
   get isClosed(): boolean {
     return this.closeState?.kind === 'closed';
   }
+  /**
+   * 0-RTT (RFC 9001 §4.6): `attempted` while a client's 0-RTT data awaits the
+   * server's answer, then `accepted` or `rejected` (rejected data is resent in
+   * 1-RTT packets); a server reports what it did with a client's offer.
+   */
+  get earlyData(): 'none' | 'attempted' | 'accepted' | 'rejected' {
+    return this.earlyStatus;
+  }
 
   /** Starts a client: its first Initial is ready in {@link pollTransmit}. */
   static async connect(options: QuicClientOptions, now: number): Promise<QuicConnection> {
@@ -220,12 +275,30 @@ export class QuicConnection {
     if (versions.get(version.number) !== version) throw new ConfigError(`version ${version.name} is not one of the endpoint's versions`);
     const dcid = await p.random(CID_LENGTH);
     const scid = await p.random(CID_LENGTH);
-    const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
-    const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
-    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
-    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    const params: TransportParameters = {
+      ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS,
+      // RFC 9368 §3: our versions, so that a server preferring another one we speak can switch us to it.
+      versionInformation: versionInformationOf(version, versions),
+      ...options.transportParameters, initialSourceConnectionId: scid,
+    };
+    // Tickets are per QUIC version (RFC 9369 §5): `c` is set before any ticket can arrive.
+    let c: QuicConnection | undefined;
+    const store = options.tls.sessionStore;
+    const sessionStore = store && versionScopedStore(store, version, () => c?.versionInUse ?? version);
+    const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false, ...(sessionStore ? { sessionStore } : {}) });
+    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
+    c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
     c.remote = options.remote ?? '';
     c.startQlog(options, now);
+    c.clientConfig = cfg;
+    c.clientStore = store;
+    const session = earlyDataSession(state);
+    if (session?.quicTransportParameters) {
+      // 0-RTT data is bound by the limits the server gave the connection that got the ticket (RFC 9000 §7.4.1).
+      c.remembered = decodeTransportParameters(session.quicTransportParameters, 'server');
+      c.earlyStatus = 'attempted';
+      c.streams.setPeerLimits(c.remembered);
+    }
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -252,9 +325,31 @@ export class QuicConnection {
       originalDestinationConnectionId: (validated?.originalDcid ?? first.dcid).slice(),
       ...(validated ? { retrySourceConnectionId: validated.retrySourceCid.slice() } : {}),
     };
-    const cfg = resolveServerOptions(options.tls);
-    const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
-    const s = new QuicConnection(
+    // RFC 9001 §4.6.1: a ticket allowing 0-RTT says max_early_data_size 0xffffffff; the transport parameters bound the data.
+    const early = options.tls.earlyData;
+    let s: QuicConnection | undefined;
+    // Tickets are per QUIC version (RFC 9369 §5): sealed with the negotiated one, opened only for the client's first Initial's.
+    const tickets = options.tls.tickets;
+    const sealer = tickets && versionScopedSealer(tickets.sealer, first.version, () => s?.versionInUse ?? (first.version as QuicVersion));
+    const cfg = resolveServerOptions({
+      ...options.tls,
+      ...(early ? { earlyData: { ...early, maxSize: 0xffffffff } } : {}),
+      ...(tickets && sealer ? { tickets: { ...tickets, sealer } } : {}),
+    });
+    const state = startServer(cfg, {
+      // Called with the client's transport parameters, before our first flight: compatible version negotiation
+      // picks the version here, and ours say which it is (RFC 9368 §2.3, §4).
+      transportParameters: (clientTp) => {
+        // Without a stated preference (`versions`) the server keeps the client's choice: the default order
+        // (v1 first) is the order a client starts in, not a reason to move a v2 client back to v1.
+        const chosen = options.versions === undefined ? (first.version as QuicVersion)
+          : serverChooseVersion(first.version as QuicVersion, versions, decodeTransportParameters(clientTp, 'client').versionInformation);
+        if (s && chosen !== s.versionInUse) s.pendingVersion = chosen;
+        return encodeTransportParameters({ ...params, versionInformation: versionInformationOf(chosen, versions) });
+      },
+      earlyDataContext: earlyDataContext(params),
+    });
+    s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
       (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
     );
@@ -271,6 +366,7 @@ export class QuicConnection {
   }
 
   private async installInitialKeys(dcid: Uint8Array): Promise<void> {
+    this.initialDcid = dcid;
     const keys = await initialKeys(this.provider, this.version, dcid);
     const sp = this.spaces.initial;
     sp.write = this.role === 'client' ? keys.client : keys.server;
@@ -430,7 +526,7 @@ export class QuicConnection {
         // §14.1: a server MUST discard a client Initial in a datagram under 1200 bytes (first or not).
         if (pkt.type === 'initial' && this.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) continue;
         if (pkt.type === 'retry') await this.onRetry(pkt);
-        else if (pkt.type === 'version-negotiation') this.onVersionNegotiation(pkt, now);
+        else if (pkt.type === 'version-negotiation') await this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now);
           if (!processed) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, this.keysFor(pkt.type) ? 'decryption_failure' : 'key_unavailable');
@@ -438,8 +534,30 @@ export class QuicConnection {
         }
         if (this.closeState) return;
       }
+      await this.replayEarlyPackets(now);
     } catch (e) {
       this.fail(e, now);
+    }
+  }
+
+  /** Server: whether a 0-RTT packet without keys may still become readable (the ClientHello is not yet answered). */
+  private earlyUndecided(): boolean {
+    return this.role === 'server' && this.earlyStatus === 'none' && !this.spaces.handshake.write && !this.handshakeDone;
+  }
+
+  /** Server: the 0-RTT packets held for the ClientHello, once it has been answered: read with the 0-RTT keys, or dropped. */
+  private async replayEarlyPackets(now: number): Promise<void> {
+    if (this.earlyPackets.size === 0 || this.earlyUndecided()) return;
+    for (const bytes of this.earlyPackets.drain()) {
+      if (!this.zeroRttRead || this.closeState) return;
+      let parsed;
+      try {
+        parsed = parsePacket(bytes, 0, { shortDcidLength: CID_LENGTH, versions: this.versions });
+      } catch (e) {
+        if (e instanceof InvalidPacketError) continue;
+        throw e;
+      }
+      if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now);
     }
   }
 
@@ -481,13 +599,21 @@ export class QuicConnection {
     // The ClientHello goes again, in a new Initial, from offset 0 (§17.2.5.3).
     this.recovery.discardSpace('initial');
     this.spaces.initial.cryptoSend.retransmitUnacked();
+    // 0-RTT packets sent before the Retry reached no connection: their data goes again, to the new
+    // connection ID, in 0-RTT packets while those are still allowed (§17.2.5.3).
+    for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
   }
 
-  private onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): void {
-    // §6.2: a client that gets no version it supports gives up; we speak only the version we started with.
-    if (this.role !== 'client' || this.receivedFromPeer || this.retried || pkt.versions.includes(this.version.number)) return;
+  private async onVersionNegotiation(pkt: VersionNegotiationPacket, now: number): Promise<void> {
+    // §6.2: only before anything else from the server, only one, and never one that lists the version we tried.
+    if (this.role !== 'client' || this.receivedFromPeer || this.retried || this.vnRestarted || pkt.versions.includes(this.version.number)) return;
     // §17.2.1: its connection IDs must echo those of a packet we sent, or it is discarded: anyone can forge one.
     if (!equalBytes(pkt.dcid, this.localCid) || !equalBytes(pkt.scid, this.remoteCid)) return;
+    // RFC 9368 §2.1: a version we speak, and we start over in it; the server's version_information
+    // later shows whether the packet was forged to push us down (§4).
+    const next = versionAfterNegotiation(this.versions, this.version, pkt.versions);
+    if (next && this.clientConfig) return this.restartIn(next);
+    // §6.2: a client that gets no version it supports gives up.
     this.closeState = { kind: 'closed', until: now };
     this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
   }
@@ -497,11 +623,68 @@ export class QuicConnection {
     return space !== undefined && !space.discarded && (type === '1rtt' ? this.oneRtt !== undefined : space.read !== undefined);
   }
 
+  /**
+   * A new connection attempt in `v` after Version Negotiation (RFC 9000 §6.2,
+   * RFC 9368 §2.1): a new ClientHello whose version_information names `v`, in
+   * a fresh Initial space (packet numbers go on: nothing of the first attempt
+   * is acknowledged). 0-RTT is not attempted again; data written for it waits
+   * for 1-RTT, as after a rejection.
+   */
+  private async restartIn(v: QuicVersion): Promise<void> {
+    const store = this.clientStore;
+    // Tickets for the new version only (RFC 9369 §5).
+    const cfg: ResolvedClient = { ...(this.clientConfig as ResolvedClient), sessionStore: store && versionScopedStore(store, v, () => this.versionInUse) };
+    this.vnRestarted = true;
+    this.versionInUse = v;
+    this.originalVersion = v;
+    const params: TransportParameters = { ...this.localParams, versionInformation: versionInformationOf(v, this.versions) };
+    const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
+    this.tls = { role: 'client', s: state };
+    this.out = out;
+    const nextPn = this.spaces.initial.nextPn;
+    this.spaces.initial = new PacketSpace('initial');
+    this.spaces.initial.nextPn = nextPn;
+    this.recovery.discardSpace('initial');
+    if (this.zeroRttWrite) {
+      this.zeroRttWrite = undefined;
+      this.earlyStatus = 'rejected';
+      for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
+    }
+    await this.installInitialKeys(this.initialDcid);
+    await this.applyTls();
+  }
+
   private spaceOf(type: ProtectedPacket['type']): PacketSpace | undefined {
     if (type === 'initial') return this.spaces.initial;
     if (type === 'handshake') return this.spaces.handshake;
     if (type === '1rtt') return this.spaces.application;
-    return undefined; // 0-RTT is not accepted
+    // 0-RTT and 1-RTT share the application data space (RFC 9000 §12.3); only a server receives 0-RTT.
+    return this.role === 'server' ? this.spaces.application : undefined;
+  }
+
+  /**
+   * A long-header packet in a version other than the one in use (RFC 9368 §2.3).
+   * A server still reads the client's Initials in the original version. A
+   * client takes a server Initial in another of its versions, before the
+   * ServerHello, as compatible version negotiation, and switches once it
+   * decrypts: from then on it sends that version too. Anything else is dropped.
+   */
+  private async openInOtherVersion(pkt: ProtectedPacket, space: PacketSpace): Promise<Awaited<ReturnType<typeof openPacket>>> {
+    const v = pkt.version;
+    if (!v || pkt.type !== 'initial') return null;
+    if (this.role === 'server') {
+      return v === this.originalVersion && this.originalInitialRead ? openPacket(this.originalInitialRead, pkt, space.largestReceived) : null;
+    }
+    // Until the server's ServerHello: a server may acknowledge the first part of our ClientHello before the
+    // whole of it tells it which version to choose. One switch only.
+    if (this.spaces.handshake.read || this.versionInUse !== this.originalVersion || v !== this.versions.get(v.number)) return null;
+    const keys = await initialKeys(this.provider, v, this.initialDcid);
+    const opened = await openPacket(keys.server, pkt, space.largestReceived);
+    if (!opened) return null;
+    this.versionInUse = v;
+    space.read = keys.server;
+    space.write = keys.client;
+    return opened;
   }
 
   /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
@@ -528,6 +711,14 @@ export class QuicConnection {
     if (pkt.type === '1rtt') {
       if (!this.oneRtt) return false;
       opened = await this.oneRtt.open(pkt, space.largestReceived);
+    } else if (pkt.type === '0rtt') {
+      if (!this.zeroRttRead) {
+        if (this.earlyUndecided()) this.earlyPackets.push(pkt.bytes);
+        return false;
+      }
+      opened = await openPacket(this.zeroRttRead, pkt, space.largestReceived);
+    } else if (pkt.version !== this.versionInUse) {
+      opened = await this.openInOtherVersion(pkt, space);
     } else {
       if (!space.read) return false;
       opened = await openPacket(space.read, pkt, space.largestReceived);
@@ -565,6 +756,7 @@ export class QuicConnection {
       frames, pkt.bytes.length, (this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS).ackDelayExponent);
     let ackEliciting = false;
     for (const f of frames) {
+      if (pkt.type === '0rtt') checkZeroRttFrame(f);
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
       await this.onFrame(space, f, now);
       if (this.closeState) return true;
@@ -639,9 +831,25 @@ export class QuicConnection {
     if (this.handshakeDone && msg.type === HandshakeType.new_session_ticket && ++this.ticketsSinceData > MAX_TICKETS_WITHOUT_DATA) {
       throw new PqtlsError(`too many NewSessionTicket messages without stream data (limit ${MAX_TICKETS_WITHOUT_DATA})`, AlertDescription.unexpected_message);
     }
+    if (this.role === 'client' && msg.type === HandshakeType.new_session_ticket) checkTicketEarlyData(msg.body);
     if (this.tls.role === 'client') this.tls = { role: 'client', s: await handleClient(this.tls.s, level, msg, this.out) };
     else this.tls = { role: 'server', s: await handleServer(this.tls.s, level, msg, this.out) };
+    if (this.pendingVersion) await this.switchVersion(this.pendingVersion);
+    // RFC 8446 §4.1.2: no early data after a HelloRetryRequest, which the client now answers afresh.
+    if (this.tls.role === 'client' && this.zeroRttWrite && this.tls.s.kind === 'ExpectServerHello' && !earlyDataSession(this.tls.s)) this.zeroRttWrite = undefined;
     await this.applyTls();
+  }
+
+  /**
+   * Server: compatible version negotiation chose `v` (RFC 9368 §2.3). Our first
+   * flight and everything after it is in `v`, under Initial keys of `v` from the
+   * same connection ID; the client's Initials in the original version stay readable.
+   */
+  private async switchVersion(v: QuicVersion): Promise<void> {
+    this.pendingVersion = undefined;
+    this.originalInitialRead = this.spaces.initial.read;
+    this.versionInUse = v;
+    await this.installInitialKeys(this.initialDcid);
   }
 
   /** Carries out what the TLS handshake asked for (RFC 9001 §4.1). */
@@ -659,6 +867,13 @@ export class QuicConnection {
         const suite = quicCipherSuite(a.suite.id);
         if (!suite) throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, `no QUIC packet protection for suite ${a.suite.name}`);
         if (a.level === 'handshake' || a.level === 'application') this.qlog?.keyUpdated(undefined, a.level, a.kind === 'readSecret' ? 'read' : 'write', 'tls');
+        if (a.level === 'early') {
+          // client_early_traffic_secret protects 0-RTT packets (RFC 9001 §5.1), in the version of the client's first Initial.
+          const keys = await deriveDirectionalKeys(this.provider, this.originalVersion, suite, a.secret);
+          if (a.kind === 'readSecret') this.zeroRttRead = keys;
+          else this.zeroRttWrite = keys;
+          return;
+        }
         if (a.level === 'application') {
           if (a.kind === 'readSecret') this.appSecrets.read = a.secret;
           else this.appSecrets.write = a.secret;
@@ -676,6 +891,14 @@ export class QuicConnection {
       }
       case 'complete':
         return this.onHandshakeComplete(a.info);
+      case 'acceptEarlyData':
+        this.earlyStatus = 'accepted';
+        return;
+      case 'skipEarlyData':
+        // Rejected 0-RTT (or a HelloRetryRequest): what was held cannot be read.
+        this.earlyStatus = 'rejected';
+        this.earlyPackets.drain();
+        return;
       default:
         // Record-layer matters (change_cipher_spec, record sizes, early data) do not exist in QUIC; tickets go to the
         // client's session store inside the TLS engine (resumption is tested in connection.test.ts).
@@ -695,9 +918,10 @@ export class QuicConnection {
     if (!raw) throw new QuicTransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'no transport parameters');
     const peer = decodeTransportParameters(raw, this.role === 'client' ? 'server' : 'client');
     this.checkConnectionIds(peer);
+    if (this.role === 'client') checkServerVersionInformation(this.versionInUse, this.versions, peer.versionInformation, this.vnRestarted);
+    this.settleEarlyData(info, peer);
     this.peerParams = peer;
     this.qlog?.remoteParameters(undefined, peer, info.alpn, this.qlogAlpns);
-    this.streams.setPeerLimits(peer);
     this.handshakeDone = true;
     this.qlog?.setState(undefined, 'handshake_complete');
     if (this.role === 'server') {
@@ -706,6 +930,38 @@ export class QuicConnection {
       this.confirm();
     }
     this.events.push({ type: 'connected', info, peerParameters: peer });
+  }
+
+  /**
+   * The end of 0-RTT at handshake completion (RFC 9001 §4.6). A client whose
+   * 0-RTT was accepted checks that the server kept every limit it remembered
+   * (RFC 9000 §7.4.1); one whose 0-RTT was rejected counts its 0-RTT packets
+   * lost, so their STREAM frames go again in 1-RTT, under the server's new
+   * limits (RFC 9001 §4.6.2). A server stops reading 0-RTT.
+   */
+  private settleEarlyData(info: HandshakeInfo, peer: TransportParameters): void {
+    if (this.role === 'server') {
+      this.zeroRttRead = undefined;
+      this.earlyPackets.drain();
+      this.streams.setPeerLimits(peer);
+      return;
+    }
+    this.zeroRttWrite = undefined;
+    if (this.earlyStatus === 'attempted' && info.earlyData === 'accepted' && this.remembered) {
+      checkRememberedNotReduced(this.remembered, peer);
+      this.earlyStatus = 'accepted';
+    } else if (this.earlyStatus === 'attempted') {
+      this.earlyStatus = 'rejected';
+      // Every application-space packet so far was 0-RTT: 1-RTT keys have only just been installed.
+      for (const p of this.recovery.discardSpace('application')) this.onPacketLost(p);
+    }
+    if (this.earlyStatus !== 'rejected') {
+      this.streams.setPeerLimits(peer);
+      return;
+    }
+    if (!this.streams.replacePeerLimits(peer)) {
+      throw new QuicTransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT was rejected and the server\'s new limits are below the data already written (RFC 9000 §7.4.1)');
+    }
   }
 
   /** RFC 9000 §7.3: connection IDs must match what the transport parameters authenticate. */
@@ -874,7 +1130,7 @@ export class QuicConnection {
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
     for (const name of SPACES) {
       const space = this.spaces[name];
-      if (space.discarded || !(name === 'application' ? this.oneRtt : space.write)) continue;
+      if (space.discarded || !(name === 'application' ? this.oneRtt ?? this.zeroRttWrite : space.write)) continue;
       const room = budget - used - this.overhead(name);
       if (room < 32) break;
       const frames = this.framesFor(space, room, now, probing);
@@ -925,9 +1181,11 @@ export class QuicConnection {
       return true;
     };
     const peerExp = this.localParams.ackDelayExponent;
+    // A client's application data before 1-RTT keys goes in 0-RTT packets, which carry no ACK (RFC 9000 §12.5).
+    const zeroRtt = space.name === 'application' && !this.oneRtt;
     const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
       || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
-    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
+    const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
     if (ack) add(ack);
     const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
     if (!congestionOk) return frames;
@@ -947,7 +1205,7 @@ export class QuicConnection {
       }
       while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
-      if (this.handshakeDone) {
+      if (this.handshakeDone || zeroRtt) {
         for (const f of this.streams.pollFrames(left)) {
           frames.push(f);
           left -= encodeFrames([f]).length;
@@ -962,6 +1220,7 @@ export class QuicConnection {
   }
 
   private headerFor(name: SpaceName): OutgoingHeader {
+    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.originalVersion, dcid: this.remoteCid, scid: this.localCid };
     if (name === 'application') return { type: '1rtt', dcid: this.remoteCid };
     return { type: name, version: this.version, dcid: this.remoteCid, scid: this.localCid, ...(name === 'initial' ? { token: this.retryToken } : {}) };
   }
@@ -980,7 +1239,7 @@ export class QuicConnection {
     const header = this.headerFor(space.name);
     const bytes = header.type === '1rtt'
       ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
-      : await sealPacket(space.write as NonNullable<typeof space.write>, header, payload, { packetNumber: pn });
+      : await sealPacket((header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys, header, payload, { packetNumber: pn });
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');

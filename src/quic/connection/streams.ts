@@ -182,6 +182,30 @@ export class StreamManager {
   }
 
   /**
+   * 0-RTT was rejected: the server's new transport parameters replace the
+   * remembered ones we sent 0-RTT data under, and may be lower (RFC 9000
+   * §7.4.1). Returns false, changing nothing, when the streams and bytes that
+   * 0-RTT already used do not fit the new limits: that data could not be resent.
+   */
+  replacePeerLimits(peer: StreamLimits): boolean {
+    if (this.sentData > peer.initialMaxData || this.nextLocal.bidi > peer.initialMaxStreamsBidi || this.nextLocal.uni > peer.initialMaxStreamsUni) return false;
+    const previous = this.peer;
+    this.peer = peer;
+    for (const s of this.streams.values()) {
+      if (s.send && s.send.sent > this.initialSendCredit(s.id)) {
+        this.peer = previous;
+        return false;
+      }
+    }
+    this.peerMaxData = peer.initialMaxData;
+    this.peerMaxStreams.bidi = peer.initialMaxStreamsBidi;
+    this.peerMaxStreams.uni = peer.initialMaxStreamsUni;
+    for (const s of this.streams.values()) if (s.send) s.send.maxData = this.initialSendCredit(s.id);
+    this.unblock();
+    return true;
+  }
+
+  /**
    * Opens the next locally initiated stream and returns its ID (§2.1).
    * @throws StreamsBlockedError when the peer's MAX_STREAMS allows no more;
    *   a STREAMS_BLOCKED frame is then queued (§4.6, §19.14).

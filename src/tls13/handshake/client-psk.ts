@@ -26,7 +26,7 @@ export interface PskOffer {
 export const sessionKey = (cfg: ResolvedClient): string => cfg.serverName ?? '';
 
 /** Takes a usable session from the store, if any, and prepares to offer it. */
-export async function preparePskOffer(cfg: ResolvedClient, quic: boolean): Promise<PskOffer | undefined> {
+export async function preparePskOffer(cfg: ResolvedClient, quic: { readonly earlyData?: boolean } | undefined): Promise<PskOffer | undefined> {
   if (!cfg.sessionStore) return undefined;
   const now = cfg.now();
   const session = await cfg.sessionStore.take(sessionKey(cfg), now);
@@ -34,7 +34,12 @@ export async function preparePskOffer(cfg: ResolvedClient, quic: boolean): Promi
   const suite = cipherSuiteInfo(session.suite) as CipherSuiteInfo;
   // §4.2.10: 0-RTT needs the ticket's permission, room for the data, and the ALPN of the original connection.
   const data = cfg.earlyData;
-  const earlyData = !quic && data !== undefined && data.length > 0 && data.length <= session.maxEarlyData && session.alpn === cfg.alpnProtocols[0];
+  const alpnOk = session.alpn === cfg.alpnProtocols[0];
+  // RFC 9001 §4.6.1: over QUIC a ticket allows 0-RTT with max_early_data_size 0xffffffff and nothing else,
+  // and the data is STREAM frames bounded by the remembered transport parameters, which must be there.
+  const earlyData = quic
+    ? quic.earlyData === true && session.maxEarlyData === 0xffffffff && session.quicTransportParameters !== undefined && alpnOk
+    : data !== undefined && data.length > 0 && data.length <= session.maxEarlyData && alpnOk;
   return { session, suite, schedule: await HandshakeKeySchedule.start(cfg.provider, suite, session.psk), earlyData };
 }
 

@@ -29,6 +29,11 @@ import type { Session } from '../session.js';
 /** Extra inputs a QUIC connection gives the client handshake (RFC 9001 §8). */
 export interface ClientQuicParams {
   readonly transportParameters: Uint8Array;
+  /**
+   * Offer 0-RTT when the session allows it (RFC 9001 §4.6.1): the QUIC layer
+   * then writes STREAM data under the early key until the server answers.
+   */
+  readonly earlyData?: boolean;
 }
 
 interface Hello {
@@ -137,6 +142,15 @@ export function clientReadLevel(s: ClientState): Level {
   }
 }
 
+/**
+ * The session a client in its first flight offers with 0-RTT, if it does: a
+ * QUIC client sends early STREAM data within the transport parameters
+ * remembered with it (RFC 9000 §7.4.1).
+ */
+export function earlyDataSession(state: ClientState): Session | undefined {
+  return state.kind === 'ExpectServerHello' && !state.afterHrr && state.hello.psk?.earlyData ? state.hello.psk.session : undefined;
+}
+
 /** Builds and sends the first ClientHello. */
 export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams): Promise<{ state: ClientState; out: Outbox }> {
   const p = cfg.provider;
@@ -162,7 +176,7 @@ export async function startClient(cfg: ResolvedClient, quic?: ClientQuicParams):
   // QUIC has no records, so no record size limit (RFC 9001 §8.4 forbids nothing, but it would be meaningless).
   if (!quic) extensions.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   if (quic) extensions.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
-  let psk = await preparePskOffer(cfg, quic !== undefined);
+  let psk = await preparePskOffer(cfg, quic);
   // A ticket is the server's to size (up to 2^16-1 bytes): one that leaves no room in the
   // ClientHello for our key shares is not offered, and the handshake goes ahead in full.
   const offer = psk;
@@ -495,7 +509,10 @@ async function onFinished(n: ExpectFinished, msg: HandshakeMessage, out: Outbox)
   out.log(KeyLogLabel.clientTraffic0, master.clientSecret);
   out.log(KeyLogLabel.exporter, master.exporterSecret);
   out.read('application', suite, master.serverSecret);
-  if (n.earlyAccepted) {
+  if (n.earlyAccepted && n.hello.quic) {
+    // RFC 9001 §8.3: QUIC sends no EndOfEarlyData; 1-RTT packets end the 0-RTT ones.
+    switchToHandshakeWrites(n.hello, suite, stage, out);
+  } else if (n.earlyAccepted) {
     // §4.5: EndOfEarlyData closes the early data under the early key; it is in the transcript.
     const eoed = encodeEndOfEarlyData();
     out.send('early', eoed);
@@ -509,7 +526,11 @@ async function onFinished(n: ExpectFinished, msg: HandshakeMessage, out: Outbox)
   out.write('application', suite, master.clientSecret);
   const resumption = await resumptionMasterSecret(p, suite, master.master, transcript.hash());
   const info = handshakeInfo(n, signatureScheme);
-  const original = { alpn: info.alpn, peerCertificates: info.peerCertificates, peerSignatureScheme: info.peerSignatureScheme };
+  const original = {
+    alpn: info.alpn, peerCertificates: info.peerCertificates, peerSignatureScheme: info.peerSignatureScheme,
+    // QUIC: 0-RTT with this ticket stays within the server's transport parameters of today (RFC 9000 §7.4.1).
+    ...(n.hello.quic && info.peerTransportParameters ? { quicTransportParameters: info.peerTransportParameters } : {}),
+  };
   const store = cfg.sessionStore;
   out.actions.push({ kind: 'complete', info });
   return {

@@ -102,7 +102,7 @@ export async function onClientHello(state: ExpectClientHello, msg: HandshakeMess
 
   const earlyOffered = findExtension(ch.extensions, ExtensionType.early_data) !== undefined;
   const n: Negotiated = {
-    cfg, suite, transcript, stage, master, quic: quic !== undefined,
+    cfg, suite, transcript, stage, master, quic: quic !== undefined, ...(quic?.earlyDataContext ? { quicContext: quic.earlyDataContext } : {}),
     wantsTickets: clientWantsTickets(cfg, ch.extensions),
     base: {
       version: 'TLSv1.3', cipherSuite: suite, group: d.dhe?.group, signatureScheme: d.scheme, alpn: params.alpn,
@@ -118,7 +118,8 @@ export async function onClientHello(state: ExpectClientHello, msg: HandshakeMess
   }
   // A resumption authenticates by the ticket: the peer is the one it was issued to.
   const resumed = { ...n, peerCertificates: d.psk.state.peerCertificates, peerSignatureScheme: undefined };
-  return d.psk.earlyData ? { kind: 'ExpectEndOfEarlyData', n: resumed } : { kind: 'ExpectFinished', n: resumed };
+  // RFC 9001 §8.3: QUIC has no EndOfEarlyData; 0-RTT packets end when 1-RTT ones begin.
+  return d.psk.earlyData && !quic ? { kind: 'ExpectEndOfEarlyData', n: resumed } : { kind: 'ExpectFinished', n: resumed };
 }
 
 /** Decodes the ClientHello and applies the checks that do not depend on our configuration. */
@@ -204,7 +205,7 @@ async function decideResumption(
   const { cfg, hrr } = state;
   const { ch } = hello;
   const { share } = params;
-  const psk = await acceptPsk(cfg, ch.extensions, msg, params.suite, hrr?.transcript, share !== undefined, params.alpn);
+  const psk = await acceptPsk(cfg, ch.extensions, msg, params.suite, hrr?.transcript, share !== undefined, params.alpn, state.quic && (state.quic.earlyDataContext ?? new Uint8Array(0)));
   if (psk?.mode === 'psk_ke') return { kind: 'resume', psk, scheme: undefined, dhe: undefined };
   if (!share) {
     const group = params.mutual[0];
@@ -246,7 +247,7 @@ async function sendServerHello(
   out.log(KeyLogLabel.clientHandshake, stage.clientSecret);
   out.log(KeyLogLabel.serverHandshake, stage.serverSecret);
   out.write('handshake', suite, stage.serverSecret);
-  if (!psk?.earlyData) out.read('handshake', suite, stage.clientSecret);
+  if (!psk?.earlyData || quic) out.read('handshake', suite, stage.clientSecret);
   return { transcript, stage };
 }
 
@@ -279,7 +280,10 @@ function sendEncryptedExtensions(
     ee.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(cfg.recordSizeLimit) });
   }
   if (params.alpn !== undefined) ee.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([params.alpn]) });
-  if (quic) ee.push({ type: ExtensionType.quic_transport_parameters, data: quic.transportParameters });
+  if (quic) {
+    const tp = typeof quic.transportParameters === 'function' ? quic.transportParameters(params.peerTransportParameters as Uint8Array) : quic.transportParameters;
+    ee.push({ type: ExtensionType.quic_transport_parameters, data: tp });
+  }
   if (d.psk?.earlyData) ee.push({ type: ExtensionType.early_data, data: EMPTY });
   ee = cfg.traceHooks?.encryptedExtensions?.(ee) ?? ee;
   sendHs(out, transcript, encodeEncryptedExtensions(ee));

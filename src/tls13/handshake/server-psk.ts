@@ -29,7 +29,7 @@ export interface AcceptedPsk {
  */
 export async function acceptPsk(
   cfg: ResolvedServer, exts: readonly Extension[], msg: HandshakeMessage, suite: CipherSuiteInfo, prefix: Transcript | undefined,
-  canDhe: boolean, alpn: string | undefined,
+  canDhe: boolean, alpn: string | undefined, quicContext?: Uint8Array,
 ): Promise<AcceptedPsk | undefined> {
   const ext = findExtension(exts, ExtensionType.pre_shared_key);
   if (!ext) return undefined;
@@ -59,7 +59,9 @@ export async function acceptPsk(
     if (!constantTimeEqual(await schedule.binder(th), offered.binders[i] as Uint8Array)) {
       fail(AlertDescription.decrypt_error, 'PSK binder does not verify');
     }
-    const earlyData = await acceptEarlyData(cfg, exts, i, prefix !== undefined, state, suite, alpn, id.obfuscatedTicketAge, serverAge, offered.binders[i] as Uint8Array);
+    const earlyData = await acceptEarlyData(
+      cfg, exts, i, prefix !== undefined, state, suite, alpn, id.obfuscatedTicketAge, serverAge, offered.binders[i] as Uint8Array, quicContext,
+    );
     return { state, index: i, mode, schedule, earlyData };
   }
   return undefined;
@@ -80,15 +82,19 @@ async function openTicket(cfg: ResolvedServer, ticket: Uint8Array): Promise<Tick
  * 0-RTT is accepted only for the first identity, without HRR, for a ticket
  * that allows it with the same suite and ALPN (§4.2.10), when the client's view
  * of the ticket's age agrees with ours within the anti-replay window (§8.3) and
- * the ClientHello has not been seen before (§8.2).
+ * the ClientHello has not been seen before (§8.2). Over QUIC the ticket must
+ * also carry the context we promise now (RFC 9001 §4.6.3), and a ticket from
+ * QUIC is never good for TLS early data or the reverse.
  */
 async function acceptEarlyData(
   cfg: ResolvedServer, exts: readonly Extension[], index: number, afterHrr: boolean, state: TicketState, suite: CipherSuiteInfo,
-  alpn: string | undefined, obfuscatedAge: number, serverAge: number, binder: Uint8Array,
+  alpn: string | undefined, obfuscatedAge: number, serverAge: number, binder: Uint8Array, quicContext: Uint8Array | undefined,
 ): Promise<boolean> {
   const ed = cfg.earlyData;
   if (!ed || index !== 0 || afterHrr || !findExtension(exts, ExtensionType.early_data)) return false;
   if (state.maxEarlyData === 0 || state.suite !== suite.id || state.alpn !== alpn) return false;
+  if ((quicContext === undefined) !== (state.quicContext === undefined)) return false;
+  if (quicContext && state.quicContext && !constantTimeEqual(quicContext, state.quicContext)) return false;
   const clientAge = (obfuscatedAge - state.ageAdd + 2 ** 32) % 2 ** 32;
   if (Math.abs(serverAge - clientAge) > ed.antiReplay.windowMs) return false;
   return ed.antiReplay.firstSeen(binder, cfg.now());
@@ -111,7 +117,10 @@ const MAX_TICKET_LENGTH = 0xffff;
 /** The NewSessionTicket messages a server sends after the handshake (§4.6.1). */
 export async function issueTickets(
   cfg: ResolvedServer, suite: CipherSuiteInfo, resumptionSecret: Uint8Array,
-  session: { readonly alpn: string | undefined; readonly serverName: string | undefined; readonly peerCertificates: readonly Uint8Array[] },
+  session: {
+    readonly alpn: string | undefined; readonly serverName: string | undefined; readonly peerCertificates: readonly Uint8Array[];
+    readonly quicContext?: Uint8Array;
+  },
 ): Promise<Uint8Array[]> {
   const t = cfg.tickets;
   if (!t) return [];

@@ -17,7 +17,17 @@ import { finishedVerifyData, resumptionMasterSecret, type HandshakeStage, type M
 
 /** Extra inputs a QUIC connection gives the server handshake (RFC 9001 §8). */
 export interface ServerQuicParams {
-  readonly transportParameters: Uint8Array;
+  /**
+   * Our transport parameters; a function is given the client's (encoded) first,
+   * so that what we send can depend on them (compatible version negotiation, RFC 9368 §4).
+   */
+  readonly transportParameters: Uint8Array | ((clientTransportParameters: Uint8Array) => Uint8Array);
+  /**
+   * Sealed into our tickets and compared on resumption: 0-RTT is accepted only
+   * with a ticket whose context equals this one, so that a client's remembered
+   * transport parameters still hold (RFC 9001 §4.6.3, RFC 9000 §7.4.1).
+   */
+  readonly earlyDataContext?: Uint8Array;
 }
 
 /** What the server remembers across its HelloRetryRequest (stateful HRR). */
@@ -50,6 +60,8 @@ export interface Negotiated {
   readonly wantsTickets: boolean;
   readonly base: Omit<HandshakeInfo, 'peerSignatureScheme' | 'peerCertificates'>;
   readonly quic: boolean;
+  /** QUIC: the early-data context our tickets carry. */
+  readonly quicContext?: Uint8Array;
 }
 
 /** A full handshake in which we sent a CertificateRequest. */
@@ -166,7 +178,9 @@ async function onClientFinished(n: ExpectFinished, msg: HandshakeMessage, out: O
   const info: HandshakeInfo = { ...n.base, peerSignatureScheme: n.peerSignatureScheme, peerCertificates };
   out.actions.push({ kind: 'complete', info });
   const resumptionSecret = await resumptionMasterSecret(p, n.suite, n.master.master, n.transcript.hash());
-  const tickets = n.wantsTickets ? await issueTickets(n.cfg, n.suite, resumptionSecret, { alpn: info.alpn, serverName: info.serverName, peerCertificates }) : [];
+  const tickets = n.wantsTickets ? await issueTickets(n.cfg, n.suite, resumptionSecret, {
+    alpn: info.alpn, serverName: info.serverName, peerCertificates, ...(n.quicContext ? { quicContext: n.quicContext } : {}),
+  }) : [];
   for (const nst of tickets) {
     out.send('application', nst);
   }

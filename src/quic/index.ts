@@ -50,3 +50,6 @@ export {
 } from './connection/connection.js';
 export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
 export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';
+export { type CongestionController, type CongestionControllerFactory } from './connection/congestion/controller.js';
+export { NewReno, newReno } from './connection/congestion/new-reno.js';
+export { Cubic, cubic } from './connection/congestion/cubic.js';

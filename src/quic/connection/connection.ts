@@ -23,6 +23,7 @@ import {
 } from '../transport-parameters.js';
 import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
+import type { CongestionControllerFactory } from './congestion/controller.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
@@ -50,6 +51,8 @@ export interface QuicCommonOptions {
   readonly version?: QuicVersion;
   /** Largest UDP payload we send (default 1200, the minimum every path must carry). */
   readonly maxDatagramSize?: number;
+  /** Builds the connection's congestion controller: `cubic` (RFC 9438) by default, or `newReno` (RFC 9002 Appendix B) or another. */
+  readonly congestionController?: CongestionControllerFactory;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -166,10 +169,11 @@ export class QuicConnection {
     private readonly localParams: TransportParameters,
     now: number,
     maxDatagramSize: number,
+    congestionController?: CongestionControllerFactory,
   ) {
     this.maxDatagramSize = maxDatagramSize;
     this.addressValidated = tls.role === 'client';
-    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client' });
+    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
     this.streams = new StreamManager(tls.role, localParams);
     this.lastActivity = now;
   }
@@ -199,7 +203,7 @@ export class QuicConnection {
     const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
-    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options.congestionController);
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -228,7 +232,7 @@ export class QuicConnection {
     const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
     const s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
-      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
+      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options.congestionController,
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;

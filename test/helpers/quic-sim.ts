@@ -20,12 +20,30 @@ export interface SimOptions {
   readonly dropFirstFromClient?: number;
   /** The server validates addresses with Retry first (RFC 9000 §8.1.2). */
   readonly retry?: RetryTokens;
+  /**
+   * Drops a datagram when this returns true: `index` counts the datagrams each
+   * side sent (from 0), `now` is the simulated time it was sent.
+   */
+  readonly drop?: (d: SimDatagram) => boolean;
+  /** Called after each delivered datagram was handled, before the next one (for exact per-datagram assertions). */
+  readonly onDelivered?: (d: SimDatagram) => void;
+  /** The path's MTU for UDP payloads: larger datagrams are dropped, as a router would (RFC 8899 §1). */
+  readonly pathMtu?: number;
+}
+
+/** A datagram as the simulated network sees it. */
+export interface SimDatagram {
+  readonly toServer: boolean;
+  readonly index: number;
+  readonly now: number;
+  readonly data: Uint8Array;
 }
 
 interface InFlight {
   readonly at: number;
   readonly toServer: boolean;
   readonly data: Uint8Array;
+  readonly sent?: SimDatagram;
 }
 
 export class QuicSim {
@@ -36,6 +54,14 @@ export class QuicSim {
   private clientSent = 0;
   /** Datagrams delivered each way, for assertions. */
   readonly delivered = { toServer: 0, toClient: 0 };
+  /** Bytes delivered each way (UDP payloads). */
+  readonly deliveredBytes = { toServer: 0, toClient: 0 };
+  /** Every datagram each side sent, dropped or not, in order. */
+  readonly sent: { toServer: SimDatagram[]; toClient: SimDatagram[] } = { toServer: [], toClient: [] };
+  /** The datagram most recently delivered each way. */
+  readonly lastDelivered: { toServer?: SimDatagram; toClient?: SimDatagram } = {};
+  /** Datagrams dropped for exceeding `pathMtu`. */
+  tooBig = 0;
 
   constructor(readonly client: QuicConnection, private readonly serverOptions: QuicServerOptions, private readonly o: SimOptions = {}) {
     const bytes = seededRandom(o.seed ?? 'sim');
@@ -46,10 +72,18 @@ export class QuicSim {
     for (let i = 0; i < 1000; i++) {
       const d = await conn.pollTransmit(this.now);
       if (!d) return;
+      const log = toServer ? this.sent.toServer : this.sent.toClient;
+      const sd: SimDatagram = { toServer, index: log.length, now: this.now, data: d };
+      log.push(sd);
       if (toServer && this.clientSent++ < (this.o.dropFirstFromClient ?? 0)) continue;
+      if (this.o.drop?.(sd)) continue;
+      if (this.o.pathMtu !== undefined && d.length > this.o.pathMtu) {
+        this.tooBig++;
+        continue;
+      }
       if (this.rnd() < (this.o.loss ?? 0)) continue;
       const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
-      this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data: d });
+      this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data: d, sent: sd });
     }
     throw new Error('endpoint keeps sending');
   }
@@ -92,11 +126,17 @@ export class QuicSim {
       for (const q of due) {
         if (q.toServer) {
           this.delivered.toServer++;
+          this.deliveredBytes.toServer += q.data.length;
+          this.lastDelivered.toServer = q.sent;
           if (!this.server) await this.admit(q.data);
           else await this.server.handleDatagram(q.data, this.now);
+          if (q.sent) this.o.onDelivered?.(q.sent);
         } else {
           this.delivered.toClient++;
+          this.deliveredBytes.toClient += q.data.length;
+          this.lastDelivered.toClient = q.sent;
           await this.client.handleDatagram(q.data, this.now);
+          if (q.sent) this.o.onDelivered?.(q.sent);
         }
       }
       for (const c of [this.client, this.server]) {

@@ -96,6 +96,8 @@ const MIN_INITIAL_ROOM = 256;
 /** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
 const MAX_QUEUED_DATAGRAMS = 1024;
 const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
+/** Frame bytes a packet must have room for to be worth building. */
+const MIN_FRAME_ROOM = 32;
 
 type Tls = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
 
@@ -153,6 +155,8 @@ export class QuicConnection {
   /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
   private peerUpdateUnacked = false;
   private readonly maxDatagramSize: number;
+  /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
+  private readonly requeuedByProbe = new WeakSet<SentPacket>();
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -657,6 +661,8 @@ export class QuicConnection {
   }
 
   private onPacketLost(p: SentPacket): void {
+    // A probe already queued its frames again; that copy's own loss or acknowledgment settles them.
+    if (this.requeuedByProbe.has(p)) return;
     const space = this.spaces[p.space];
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
@@ -698,7 +704,21 @@ export class QuicConnection {
   }
 
   private recoveryState() {
-    return { handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined };
+    return {
+      handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined,
+      // RFC 9002 §6.2.2.1: a server that could not send a probe arms no PTO (its backoff would only climb).
+      amplificationLimited: !this.canSendAnyPacket(this.amplificationRoom()),
+    };
+  }
+
+  /** What the anti-amplification limit still lets us send (RFC 9000 §8.1): 3× what we received, until the address is validated. */
+  private amplificationRoom(): number {
+    return this.addressValidated ? Infinity : 3 * this.bytesReceived - this.bytesSent;
+  }
+
+  /** Whether `budget` bytes hold a packet in some space with keys — the least {@link pollTransmit} will build. */
+  private canSendAnyPacket(budget: number): boolean {
+    return SPACES.some((n) => !this.spaces[n].discarded && (n === 'application' ? this.oneRtt : this.spaces[n].write) && budget - this.overhead(n) >= MIN_FRAME_ROOM);
   }
 
   async handleTimeout(now: number): Promise<void> {
@@ -726,7 +746,28 @@ export class QuicConnection {
         // Probes carry data rather than bare PINGs where they can (RFC 9002 §6.2.4): the handshake
         // bytes not yet acknowledged, in every space still in use, so a lost flight is resent at once.
         if (!this.confirmed) for (const n of SPACES) if (!this.spaces[n].discarded) this.spaces[n].cryptoSend.retransmitUnacked();
+        this.queueProbeData(probe.space, probe.count);
       }
+    }
+  }
+
+  /**
+   * RFC 9002 §6.2.4: a probe carries new data if there is any, else data
+   * retransmitted from the oldest outstanding packets (quinn's
+   * `maybe_queue_probe`). A lost request whose ACK-only replies were lost too is
+   * then resent by the first probe instead of after a PING round trip and a
+   * loss declaration; bare PINGs only when nothing is left to send.
+   */
+  private queueProbeData(name: SpaceName, count: number): void {
+    if (name === 'application' && (this.streams.hasPendingFrames || this.datagrams.length > 0)) return;
+    if (this.spaces[name].cryptoSend.hasPending) return;
+    let queued = 0;
+    for (const p of this.recovery.outstanding(name)) {
+      if (queued >= count) break;
+      if (!p.ackEliciting || this.requeuedByProbe.has(p) || !p.frames.some(isRetransmittable)) continue;
+      this.onPacketLost(p);
+      this.requeuedByProbe.add(p);
+      queued++;
     }
   }
 
@@ -735,8 +776,7 @@ export class QuicConnection {
   /** The next datagram to send, or undefined when there is nothing (or congestion control says wait). */
   async pollTransmit(now: number): Promise<Uint8Array | undefined> {
     if (this.closeState) return this.closeDatagram();
-    let budget = this.maxDatagramSize;
-    if (!this.addressValidated) budget = Math.min(budget, 3 * this.bytesReceived - this.bytesSent); // §8.1
+    const budget = Math.min(this.maxDatagramSize, this.amplificationRoom()); // §8.1
     const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
     let used = 0;
     // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5), all of it.
@@ -745,7 +785,7 @@ export class QuicConnection {
       const space = this.spaces[name];
       if (space.discarded || !(name === 'application' ? this.oneRtt : space.write)) continue;
       const room = budget - used - this.overhead(name);
-      if (room < 32) break;
+      if (room < MIN_FRAME_ROOM) break;
       const frames = this.framesFor(space, room, now, probing);
       if (!frames.length) continue;
       const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
@@ -878,6 +918,11 @@ export class QuicConnection {
     }
     return this.seal(space, frames, false, 0);
   }
+}
+
+/** Frames whose loss makes us send something again (RFC 9000 §13.3). */
+function isRetransmittable(f: Frame): boolean {
+  return f.type === 'crypto' || f.type === 'handshake_done' || f.type === 'retire_connection_id' || isStreamFrame(f);
 }
 
 function isStreamFrame(f: Frame): boolean {

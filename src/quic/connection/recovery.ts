@@ -174,6 +174,11 @@ export class Recovery {
     return this.spaces[space].sent.size;
   }
 
+  /** The outstanding packets of `space`, oldest first (what a PTO probe may retransmit, RFC 9002 §6.2.4). */
+  outstanding(space: Space): IterableIterator<SentPacket> {
+    return this.spaces[space].sent.values();
+  }
+
   /** True if `bytes` more fit in the congestion window (probe packets on PTO may ignore it, §7.5). */
   canSend(bytes: number): boolean {
     return this.inFlightBytes + bytes <= this.cc.window;

@@ -89,7 +89,7 @@ export class Cubic implements CongestionController {
     this.cwnd += ((target - this.cwnd) / this.cwnd) * bytes;
   }
 
-  onCongestionEvent(now: number, sentTime: number, persistent: boolean): void {
+  onCongestionEvent(now: number, sentTime: number, persistent: boolean, _lostBytes?: number): void {
     if (this.recoveryStartTime === undefined || sentTime > this.recoveryStartTime) {
       this.recoveryStartTime = now;
       // §4.7: fast convergence releases bandwidth to newer flows when the window did not regain W_max.

@@ -51,7 +51,7 @@ export class NewReno implements CongestionController {
   }
 
   /** Appendix B.6, and B.8's reset to kMinimumWindow on persistent congestion (§7.6.2). */
-  onCongestionEvent(now: number, sentTime: number, persistent: boolean): void {
+  onCongestionEvent(now: number, sentTime: number, persistent: boolean, _lostBytes?: number): void {
     if (!this.inRecovery(sentTime)) {
       this.recoveryStartTime = now;
       this.ssthresh = Math.floor(this.window * K_LOSS_REDUCTION_FACTOR);

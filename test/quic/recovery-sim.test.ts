@@ -1,0 +1,149 @@
+/**
+ * Loss recovery and the send path end to end on the in-memory network
+ * (test/helpers/quic-sim.ts), each test a defect found by running the
+ * interop-runner cases: PTO probes that carry data (RFC 9002 §6.2.4), no PTO
+ * at the anti-amplification limit (§6.2.2.1), DPLPMTUD (RFC 9000 §14.3,
+ * RFC 8899), ACK frequency (RFC 9000 §13.2.1–2), pacing (RFC 9002 §7.7).
+ */
+import { describe, expect, it } from 'vitest';
+import { equalBytes } from '../../src/bytes.js';
+import { ConfigError } from '../../src/errors.js';
+import type { CertificateVerifier } from '../../src/tls13/config.js';
+import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
+import { QuicSim, type SimOptions } from '../helpers/quic-sim.js';
+import { clock, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
+
+const PARAMS = { maxIdleTimeout: 30_000, initialMaxData: 1 << 22, initialMaxStreamDataBidiRemote: 1 << 22, initialMaxStreamDataBidiLocal: 1 << 22, initialMaxStreamsBidi: 10 };
+
+/** Accepts the pinned key as the leaf, whatever follows it (a long chain makes the server's flight large). */
+function leafVerifier(key: TestKey): CertificateVerifier {
+  return {
+    async verify(chain) {
+      if (!chain[0] || !equalBytes(chain[0], key.publicKey)) throw new ConfigError('pinned key mismatch');
+      return { publicKey: key.publicKey, keyAlgorithm: key.keyAlgorithm };
+    },
+  };
+}
+
+async function setup(seed: string, sim: SimOptions = {}, o: { extraChain?: number; client?: Partial<QuicClientOptions>; server?: Partial<QuicServerOptions> } = {}) {
+  const provider = seededProvider(seed);
+  const key = await testKey(provider, 'ml-dsa-65');
+  const filler = Array.from({ length: o.extraChain ?? 0 }, (_, i) => new Uint8Array(1500).fill(i + 1));
+  const serverOptions: QuicServerOptions = {
+    tls: { provider, now: clock, certificate: { chain: [key.publicKey, ...filler], ...key }, alpnProtocols: ['pq-test'] },
+    transportParameters: PARAMS,
+    ...o.server,
+  };
+  const client = await QuicConnection.connect({
+    tls: { provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(key), alpnProtocols: ['pq-test'] },
+    transportParameters: PARAMS,
+    ...o.client,
+  }, 1_000_000);
+  return { sim: new QuicSim(client, serverOptions, { seed, ...sim }), client };
+}
+
+function drain(c: QuicConnection | undefined): QuicEvent[] {
+  const out: QuicEvent[] = [];
+  for (let e = c?.poll(); e; e = c?.poll()) out.push(e);
+  return out;
+}
+
+/** Runs until both sides are confirmed. */
+async function handshake(sim: QuicSim, client: QuicConnection): Promise<void> {
+  await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+  drain(client);
+  drain(sim.server);
+}
+
+/** Reads everything the connection has for stream `id`; true once FIN was read. */
+function readAll(c: QuicConnection, id: number, into: Uint8Array[]): boolean {
+  for (let r = c.readStream(id); r && (r.data.length || r.fin); r = c.readStream(id)) {
+    into.push(r.data);
+    if (r.fin) return true;
+  }
+  return false;
+}
+
+const total = (chunks: readonly Uint8Array[]): number => chunks.reduce((n, c) => n + c.length, 0);
+
+describe('RFC 9002 §6.2.4: PTO probes carry data', () => {
+  it('a lost request is resent in the first probe, and a lost response in the server\'s, even with the ACKs lost', async () => {
+    let dropRequest = -1;
+    let dropServerUntil = 0;
+    let requestIn: number | undefined;
+    let responseIn: number | undefined;
+    let id = -1;
+    const response: Uint8Array[] = [];
+    let done = false;
+    // Server and client act on each datagram as it arrives, so the one that carried the data is known exactly.
+    const onDelivered = (d: { toServer: boolean; index: number }): void => {
+      const server = sim.server as QuicConnection;
+      if (d.toServer) {
+        for (const e of drain(server)) {
+          if (e.type !== 'stream' || !('id' in e.event) || requestIn !== undefined) continue;
+          if (readAll(server, e.event.id, [])) {
+            requestIn = d.index;
+            server.writeStream(e.event.id, new Uint8Array(5000).fill(7), true);
+          }
+        }
+      } else if (id >= 0) {
+        drain(client);
+        done ||= readAll(client, id, response);
+        if (response.length && responseIn === undefined) responseIn = d.index;
+      }
+    };
+    const { sim, client } = await setup('pto-data', {
+      drop: (d) => (d.toServer ? d.index === dropRequest : d.now < dropServerUntil),
+      onDelivered: (d) => onDelivered(d),
+    });
+    await handshake(sim, client);
+    const t0 = sim.now;
+    id = client.openStream(true);
+    client.writeStream(id, new TextEncoder().encode('GET /index.html'), true);
+    // The request's datagram is lost, and so is everything the server sends for the next 600 ms: the ACKs of
+    // the client's probes and the first copies of the response.
+    dropRequest = sim.sent.toServer.length;
+    dropServerUntil = t0 + 600;
+    await sim.run(() => done, 20_000);
+    // The client's next datagram after the lost one is its PTO probe, and it holds the request...
+    expect(requestIn).toBe(dropRequest + 1);
+    expect(sim.sent.toServer[dropRequest + 1]?.now).toBeGreaterThan(t0);
+    expect(total(response)).toBe(5000);
+    // The exchange ends within a few PTOs of the blackout, far from the 30 s idle timeout.
+    expect(sim.now - t0).toBeLessThan(1500);
+  });
+});
+
+describe('RFC 9002 §6.2.2.1: no PTO at the anti-amplification limit', () => {
+  it('a server that has sent 3× what it received arms no PTO until the client speaks again', async () => {
+    let blackout = true;
+    // The client's datagrams after its two Initials (the hybrid ClientHello) are lost for a while: its ACKs and
+    // probes. The server's flight — a long certificate chain — is bigger than 3 × 2400 bytes.
+    let lastHeard = 0;
+    const { sim, client } = await setup('amp-limit', {
+      drop: (d) => d.toServer && d.index >= 2 && blackout,
+      onDelivered: (d) => {
+        if (d.toServer) lastHeard = sim.now;
+      },
+    }, { extraChain: 6 });
+    const serverSent = (): number => sim.sent.toClient.reduce((n, d) => n + d.data.length, 0);
+    const checks: number[] = [];
+    await sim.run(() => {
+      const server = sim.server;
+      if (server && serverSent() + 64 > 3 * sim.deliveredBytes.toServer) {
+        // Blocked: nothing can be sent, so the only timer is the idle timeout (30 s), not a PTO (≈ 1 s, 2 s, 4 s, …).
+        const t = server.pollTimeout();
+        if (t !== undefined) checks.push(t - lastHeard);
+      }
+      return sim.now >= 1_000_000 + 8000;
+    });
+    expect(checks.length).toBeGreaterThan(0);
+    expect(serverSent()).toBeLessThanOrEqual(3 * sim.deliveredBytes.toServer);
+    for (const dt of checks) expect(dt).toBe(30_000);
+    // The client's next datagram unblocks the server and the handshake completes.
+    blackout = false;
+    const t1 = sim.now;
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    expect(sim.now - t1).toBeLessThan(12_000);
+  });
+});

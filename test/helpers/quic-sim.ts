@@ -110,6 +110,20 @@ export class QuicSim {
     }
   }
 
+  /** An extra wake-up, so {@link advance} can stop at a time no endpoint timer names. */
+  private wakeAt: number | undefined;
+
+  /** Runs the network for `ms` of simulated time (timers fire and datagrams travel meanwhile). */
+  async advance(ms: number): Promise<void> {
+    const until = this.now + ms;
+    this.wakeAt = until;
+    try {
+      await this.run(() => this.now >= until, ms + 1);
+    } finally {
+      this.wakeAt = undefined;
+    }
+  }
+
   /** Runs until `done` holds or the simulated time limit passes. */
   async run(done: () => boolean, limitMs = 60_000): Promise<void> {
     const end = this.now + limitMs;
@@ -117,7 +131,7 @@ export class QuicSim {
       await this.flush(this.client, true);
       if (this.server) await this.flush(this.server, false);
       if (done()) return;
-      const timers = [this.client.pollTimeout(), this.server?.pollTimeout(), ...this.queue.map((q) => q.at)].filter((t): t is number => t !== undefined);
+      const timers = [this.client.pollTimeout(), this.server?.pollTimeout(), this.wakeAt, ...this.queue.map((q) => q.at)].filter((t): t is number => t !== undefined);
       if (!timers.length) return;
       this.now = Math.max(this.now, Math.min(...timers));
       if (this.now > end) throw new Error('simulation time limit reached');

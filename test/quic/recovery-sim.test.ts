@@ -147,3 +147,50 @@ describe('RFC 9002 §6.2.2.1: no PTO at the anti-amplification limit', () => {
     expect(sim.now - t1).toBeLessThan(12_000);
   });
 });
+
+/** The client asks on a new stream; the server answers with `size` bytes. Returns the bytes received. */
+async function download(sim: QuicSim, client: QuicConnection, size: number, limitMs = 60_000): Promise<number> {
+  const id = client.openStream(true);
+  client.writeStream(id, new Uint8Array([1]), true);
+  const got: Uint8Array[] = [];
+  let fin = false;
+  let answered = false;
+  await sim.run(() => {
+    const server = sim.server as QuicConnection;
+    for (const e of drain(server)) {
+      if (answered || e.type !== 'stream' || !('id' in e.event) || e.event.id !== id) continue;
+      if (readAll(server, id, [])) {
+        server.writeStream(id, new Uint8Array(size).fill(0x5a), true);
+        answered = true;
+      }
+    }
+    drain(client);
+    fin ||= readAll(client, id, got);
+    return fin;
+  }, limitMs);
+  return total(got);
+}
+
+/** The most datagrams one side handed to the network at a single instant. */
+function largestBurst(log: readonly { now: number }[]): number {
+  const at = new Map<number, number>();
+  for (const d of log) at.set(d.now, (at.get(d.now) ?? 0) + 1);
+  return Math.max(0, ...at.values());
+}
+
+describe('RFC 9002 §7.7: pacing', () => {
+  it('after a pause, a grown window goes out in paced bursts, not all at once', async () => {
+    const { sim, client } = await setup('pacing', { delay: 20 });
+    await handshake(sim, client);
+    expect(await download(sim, client, 400_000)).toBe(400_000);
+    // Let the connection go quiet (the window stays: RFC 9002 §7.8 leaves restarting it to the sender).
+    await sim.advance(2000);
+    const from = sim.sent.toClient.length;
+    expect(await download(sim, client, 200_000)).toBe(200_000);
+    // Unpaced, the whole window (over 150 datagrams here) leaves in one instant. The bucket holds the window's
+    // 2 ms share at this 40 ms RTT (a 20th of it), and at least 10 datagrams.
+    const burst = largestBurst(sim.sent.toClient.slice(from));
+    expect(burst).toBeGreaterThanOrEqual(10);
+    expect(burst).toBeLessThanOrEqual(20);
+  });
+});

@@ -24,6 +24,7 @@ import {
 import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
+import { Pacer } from './pacer.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
@@ -157,6 +158,9 @@ export class QuicConnection {
   private readonly maxDatagramSize: number;
   /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
   private readonly requeuedByProbe = new WeakSet<SentPacket>();
+  private readonly pacer: Pacer;
+  /** When the pacer lets waiting data go (RFC 9002 §7.7); a {@link pollTimeout} wake-up to send it. */
+  private pacingWake: number | undefined;
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -178,6 +182,7 @@ export class QuicConnection {
     this.maxDatagramSize = maxDatagramSize;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
+    this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams);
     this.lastActivity = now;
   }
@@ -681,6 +686,7 @@ export class QuicConnection {
     const idle = this.idleTimeout();
     if (idle !== undefined) times.push(this.lastActivity + idle);
     if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
+    if (this.pacingWake !== undefined) times.push(this.pacingWake);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
     for (const n of SPACES) {
@@ -737,6 +743,8 @@ export class QuicConnection {
       this.oneRtt?.discardPreviousKeys();
       this.discardPreviousKeysAt = undefined;
     }
+    // The pacer has tokens again: the caller's next pollTransmit sends.
+    if (this.pacingWake !== undefined && now >= this.pacingWake) this.pacingWake = undefined;
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined && now >= r) {
       const { lost, probe } = this.recovery.onTimeout(now, this.recoveryState());
@@ -779,20 +787,26 @@ export class QuicConnection {
     const budget = Math.min(this.maxDatagramSize, this.amplificationRoom()); // §8.1
     const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
     let used = 0;
-    // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5), all of it.
+    // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    this.pacingWake = undefined;
+    const congestionOk = probing || this.congestionAllows(now);
     for (const name of SPACES) {
       const space = this.spaces[name];
       if (space.discarded || !(name === 'application' ? this.oneRtt : space.write)) continue;
       const room = budget - used - this.overhead(name);
       if (room < MIN_FRAME_ROOM) break;
-      const frames = this.framesFor(space, room, now, probing);
+      const frames = this.framesFor(space, room, now, congestionOk);
       if (!frames.length) continue;
       const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
       packets.push({ space, frames, ackEliciting });
       used += this.overhead(name) + encodeFrames(frames).length;
     }
-    if (!packets.length) return undefined;
+    if (!packets.length) {
+      // RFC 9002 §7.8: the window is under-used when we stop for want of data, not for want of window.
+      this.recovery.appLimited = congestionOk;
+      return undefined;
+    }
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
     // 1200 bytes with PADDING frames in the last packet.
     const needsPadding = packets.some((p) => p.space.name === 'initial' && (this.role === 'client' || p.ackEliciting));
@@ -814,6 +828,7 @@ export class QuicConnection {
     for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
     const out = concat(...datagram);
     this.bytesSent += out.length;
+    if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
     if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
     return out;
   }
@@ -823,7 +838,26 @@ export class QuicConnection {
     return headerLength(this.headerFor(name), 0x3fff) + 4 + 16;
   }
 
-  private framesFor(space: PacketSpace, room: number, now: number, probing: boolean): Frame[] {
+  /**
+   * Whether the congestion window and the pacer (RFC 9002 §7.7) let an
+   * ack-eliciting datagram go now. When only the pacer holds it back and there
+   * is something to send, the time it will allow it is kept for {@link pollTimeout}.
+   */
+  private congestionAllows(now: number): boolean {
+    if (!this.recovery.canSend(this.maxDatagramSize)) return false;
+    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, this.recovery.congestionWindow, now);
+    if (until === undefined) return true;
+    if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
+    return false;
+  }
+
+  /** Something ack-eliciting is waiting in `space`. */
+  private wantsToSend(space: PacketSpace): boolean {
+    return space.cryptoSend.hasPending || space.probes > 0
+      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
+  }
+
+  private framesFor(space: PacketSpace, room: number, now: number, congestionOk: boolean): Frame[] {
     const frames: Frame[] = [];
     let left = room;
     const add = (f: Frame): boolean => {
@@ -834,11 +868,8 @@ export class QuicConnection {
       return true;
     };
     const peerExp = this.localParams.ackDelayExponent;
-    const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
-      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
-    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
+    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space));
     if (ack) add(ack);
-    const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
     if (!congestionOk) return frames;
     while (space.cryptoSend.hasPending && left > 16) {
       const chunk = space.cryptoSend.next(left - 12);

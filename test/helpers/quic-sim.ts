@@ -62,9 +62,12 @@ export class QuicSim {
   readonly lastDelivered: { toServer?: SimDatagram; toClient?: SimDatagram } = {};
   /** Datagrams dropped for exceeding `pathMtu`. */
   tooBig = 0;
+  /** The path MTU now (from the `pathMtu` option; a test may change it to model a route change). */
+  pathMtu: number | undefined;
 
   constructor(readonly client: QuicConnection, private readonly serverOptions: QuicServerOptions, private readonly o: SimOptions = {}) {
     const bytes = seededRandom(o.seed ?? 'sim');
+    this.pathMtu = o.pathMtu;
     this.rnd = () => (bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) / 2 ** 32;
   }
 
@@ -77,7 +80,7 @@ export class QuicSim {
       log.push(sd);
       if (toServer && this.clientSent++ < (this.o.dropFirstFromClient ?? 0)) continue;
       if (this.o.drop?.(sd)) continue;
-      if (this.o.pathMtu !== undefined && d.length > this.o.pathMtu) {
+      if (this.pathMtu !== undefined && d.length > this.pathMtu) {
         this.tooBig++;
         continue;
       }

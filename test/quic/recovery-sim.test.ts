@@ -92,10 +92,11 @@ describe('RFC 9002 §6.2.4: PTO probes carry data', () => {
         if (response.length && responseIn === undefined) responseIn = d.index;
       }
     };
+    // DPLPMTUD off: its probes would be datagrams of their own in the count below.
     const { sim, client } = await setup('pto-data', {
       drop: (d) => (d.toServer ? d.index === dropRequest : d.now < dropServerUntil),
       onDelivered: (d) => onDelivered(d),
-    });
+    }, { client: { mtuDiscovery: false }, server: { mtuDiscovery: false } });
     await handshake(sim, client);
     const t0 = sim.now;
     id = client.openStream(true);
@@ -192,5 +193,66 @@ describe('RFC 9002 §7.7: pacing', () => {
     const burst = largestBurst(sim.sent.toClient.slice(from));
     expect(burst).toBeGreaterThanOrEqual(10);
     expect(burst).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
+  const sizes = (log: readonly { data: Uint8Array }[]): number[] => log.map((d) => d.data.length);
+
+  it('datagrams grow from 1200 to the 1452-byte ceiling where the path carries them', async () => {
+    const { sim, client } = await setup('pmtud-1500', { pathMtu: 1500 });
+    await handshake(sim, client);
+    expect(await download(sim, client, 300_000)).toBe(300_000);
+    expect(Math.max(...sizes(sim.sent.toClient))).toBe(1452);
+    expect(Math.max(...sizes(sim.sent.toServer))).toBe(1452);
+    // The transfer itself rode in full-size datagrams: 300 000 bytes in about 300 000 / 1400 of them, not / 1150.
+    // (Data datagrams come a few bytes short: the room left for frames assumes a 4-byte packet number.)
+    const big = sizes(sim.sent.toClient).filter((n) => n > 1440).length;
+    expect(big).toBeGreaterThan(180);
+    expect(sim.tooBig).toBe(0);
+    expect(client.maxDatagramSize).toBe(1452);
+  });
+
+  it('the search settles just under a 1350-byte path MTU', async () => {
+    const { sim, client } = await setup('pmtud-1350', { pathMtu: 1350 });
+    await handshake(sim, client);
+    expect(await download(sim, client, 200_000)).toBe(200_000);
+    // Lost probes of an idle connection are found by PTO: give the search time to finish.
+    await sim.advance(10_000);
+    expect(sim.server?.maxDatagramSize).toBeLessThanOrEqual(1350);
+    expect(sim.server?.maxDatagramSize).toBeGreaterThan(1330);
+    expect(client.maxDatagramSize).toBeGreaterThan(1330);
+  });
+
+  it('a path that drops everything above 1200 keeps 1200-byte datagrams, and lost probes are not congestion', async () => {
+    const run = async (mtuDiscovery: false | undefined): Promise<number> => {
+      const o = mtuDiscovery === false ? { mtuDiscovery } : {};
+      const { sim, client } = await setup('pmtud-1200', { pathMtu: 1200 }, { client: o, server: o });
+      await handshake(sim, client);
+      const t0 = sim.now;
+      expect(await download(sim, client, 300_000)).toBe(300_000);
+      expect(client.maxDatagramSize).toBe(1200);
+      expect(sim.server?.maxDatagramSize).toBe(1200);
+      // Only probes were too big: at most 3 per size tried, a handful of sizes per side.
+      expect(sim.tooBig).toBeLessThanOrEqual(2 * 3 * 6);
+      if (mtuDiscovery === undefined) expect(sim.tooBig).toBeGreaterThan(0);
+      return sim.now - t0;
+    };
+    const without = await run(false);
+    const withProbes = await run(undefined);
+    // Had lost probes halved the window, the transfer would take visibly longer than without any.
+    expect(withProbes).toBeLessThanOrEqual(without * 1.1);
+  });
+
+  it('a path whose MTU drops back to 1200 after the search is detected as a black hole (RFC 8899 §4.3)', async () => {
+    const { sim, client } = await setup('pmtud-blackhole', { pathMtu: 1500 });
+    await handshake(sim, client);
+    expect(await download(sim, client, 100_000)).toBe(100_000);
+    expect(sim.server?.maxDatagramSize).toBe(1452);
+    sim.pathMtu = 1200;
+    const t0 = sim.now;
+    expect(await download(sim, client, 300_000)).toBe(300_000);
+    expect(sim.now - t0).toBeLessThan(10_000);
+    expect(sim.server?.maxDatagramSize).toBe(1200);
   });
 });

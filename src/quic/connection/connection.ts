@@ -25,6 +25,7 @@ import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersion
 import { Recovery, type SentPacket } from './recovery.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { Pacer } from './pacer.js';
+import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './mtud.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
@@ -54,6 +55,12 @@ export interface QuicCommonOptions {
   readonly maxDatagramSize?: number;
   /** Builds the connection's congestion controller: `cubic` (RFC 9438) by default, or `newReno` (RFC 9002 Appendix B) or another. */
   readonly congestionController?: CongestionControllerFactory;
+  /**
+   * DPLPMTUD (RFC 9000 §14.3): once the handshake is confirmed, probe for
+   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452) and
+   * the peer's max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
+   */
+  readonly mtuDiscovery?: MtuDiscoveryOptions | false;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -155,7 +162,7 @@ export class QuicConnection {
   private updateAwaitingAck: number | undefined;
   /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
   private peerUpdateUnacked = false;
-  private readonly maxDatagramSize: number;
+  private readonly mtud: MtuDiscovery;
   /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
   private readonly requeuedByProbe = new WeakSet<SentPacket>();
   private readonly pacer: Pacer;
@@ -177,14 +184,21 @@ export class QuicConnection {
     private readonly localParams: TransportParameters,
     now: number,
     maxDatagramSize: number,
-    congestionController?: CongestionControllerFactory,
+    common: QuicCommonOptions,
   ) {
-    this.maxDatagramSize = maxDatagramSize;
+    const mtu = common.mtuDiscovery;
+    this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
+    const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
     this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams);
     this.lastActivity = now;
+  }
+
+  /** The largest datagram we send now: the base size, raised by DPLPMTUD (RFC 9000 §14.3). */
+  get maxDatagramSize(): number {
+    return this.mtud.current;
   }
 
   get role(): 'client' | 'server' {
@@ -212,7 +226,7 @@ export class QuicConnection {
     const params: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid };
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params) });
-    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options.congestionController);
+    const c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options);
     await c.installInitialKeys(dcid);
     await c.applyTls();
     return c;
@@ -241,7 +255,7 @@ export class QuicConnection {
     const state = startServer(cfg, { transportParameters: encodeTransportParameters(params) });
     const s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
-      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options.congestionController,
+      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options,
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
@@ -309,7 +323,8 @@ export class QuicConnection {
     const max = this.peerParams?.maxDatagramFrameSize;
     if (!this.handshakeDone || max === undefined) throw new ConfigError('the peer does not accept DATAGRAM frames (RFC 9221 §3)');
     const frameSize = encodeFrames([{ type: 'datagram', data, hasLength: true }]).length;
-    if (frameSize > max || frameSize > this.maxDatagramSize - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
+    // Against the base size: a black hole can take the datagram size back down to it (RFC 8899 §4.3).
+    if (frameSize > max || frameSize > this.mtud.base - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
     this.datagrams.push(data.slice());
   }
 
@@ -652,10 +667,16 @@ export class QuicConnection {
       this.updateAwaitingAck = undefined;
     }
     for (const p of lost) this.onPacketLost(p);
+    if (lost.length) this.onLossEvent(lost, now);
     if (this.role === 'client' && space.name === 'handshake') this.discardSpace('initial');
   }
 
   private onPacketAcked(p: SentPacket): void {
+    if (p.mtuProbe) {
+      if (this.mtud.onProbeAcked(p.size) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
+    } else if (p.inFlight) {
+      this.mtud.onAcked(p.size);
+    }
     const space = this.spaces[p.space];
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onAcked(f.offset, f.data.length);
@@ -749,6 +770,7 @@ export class QuicConnection {
     if (r !== undefined && now >= r) {
       const { lost, probe } = this.recovery.onTimeout(now, this.recoveryState());
       for (const p of lost) this.onPacketLost(p);
+      if (lost.length) this.onLossEvent(lost, now);
       if (probe) {
         this.spaces[probe.space].probes += probe.count;
         // Probes carry data rather than bare PINGs where they can (RFC 9002 §6.2.4): the handshake
@@ -784,11 +806,15 @@ export class QuicConnection {
   /** The next datagram to send, or undefined when there is nothing (or congestion control says wait). */
   async pollTransmit(now: number): Promise<Uint8Array | undefined> {
     if (this.closeState) return this.closeDatagram();
-    const budget = Math.min(this.maxDatagramSize, this.amplificationRoom()); // §8.1
-    const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
-    let used = 0;
+    const mtuProbe = await this.pollMtuProbe(now);
+    if (mtuProbe) return mtuProbe;
     // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
+    // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
+    const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom()); // §8.1
+    const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
+    let used = 0;
     this.pacingWake = undefined;
     const congestionOk = probing || this.congestionAllows(now);
     for (const name of SPACES) {
@@ -831,6 +857,41 @@ export class QuicConnection {
     if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
     if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
     return out;
+  }
+
+  /**
+   * A DPLPMTUD probe, if one is due (RFC 9000 §14.4): a 1-RTT packet of PING
+   * and PADDING of the size to try, alone in its datagram, within the
+   * congestion window and the pacer. Not before the handshake is confirmed,
+   * and not while PTO probes are owed.
+   */
+  private async pollMtuProbe(now: number): Promise<Uint8Array | undefined> {
+    if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
+    this.mtud.start(this.peerParams.maxUdpPayloadSize, now);
+    const size = this.mtud.probeSize(now);
+    if (size === undefined) return undefined;
+    if (!this.recovery.canSend(size) || this.pacer.delay(this.recovery.rtt.smoothed, size, this.maxDatagramSize, this.recovery.congestionWindow, now) !== undefined) {
+      this.mtud.cancelProbe();
+      return undefined;
+    }
+    const space = this.spaces.application;
+    // 1-RTT headers have no Length field: past the header-protection sample's minimum, a payload byte is a packet byte.
+    const padding = size - (this.packetSize(space, 64) - 64) - 1;
+    const frames: Frame[] = padding > 0 ? [{ type: 'ping' }, { type: 'padding', length: padding }] : [{ type: 'ping' }];
+    const out = await this.seal(space, frames, true, now, true);
+    this.bytesSent += out.length;
+    this.pacer.onTransmit(out.length);
+    return out;
+  }
+
+  /** After a loss event: lost DPLPMTUD probes shrink the search; lost large datagrams may reveal a black hole (RFC 8899 §4.3). */
+  private onLossEvent(lost: readonly SentPacket[], now: number): void {
+    const sizes: number[] = [];
+    for (const p of lost) {
+      if (p.mtuProbe) this.mtud.onProbeLost(p.size);
+      else if (p.inFlight) sizes.push(p.size);
+    }
+    if (sizes.length && this.mtud.onLost(sizes, now) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
   }
 
   /** Upper bound on a packet's bytes beyond its frames: header with a 4-byte packet number and 2-byte length, and the tag. */
@@ -914,7 +975,7 @@ export class QuicConnection {
     return headerLength(this.headerFor(space.name), length) + length;
   }
 
-  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number): Promise<Uint8Array> {
+  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false): Promise<Uint8Array> {
     const pn = space.nextPn++;
     const payload = encodeFrames(frames);
     const header = this.headerFor(space.name);
@@ -924,7 +985,7 @@ export class QuicConnection {
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
-    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
+    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, ...(mtuProbe ? { mtuProbe } : {}) });
     return bytes;
   }
 

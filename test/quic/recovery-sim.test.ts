@@ -256,3 +256,22 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
     expect(sim.server?.maxDatagramSize).toBe(1200);
   });
 });
+
+describe('RFC 9000 §13.2: acknowledgment frequency', () => {
+  it('a download is acknowledged every second packet, and ACK-only packets are not answered with ACK-only packets', async () => {
+    // A short path: the server is often held by its pacer when the client's ACKs arrive.
+    const { sim, client } = await setup('ack-frequency', { delay: 5 });
+    await handshake(sim, client);
+    const fromClient = sim.sent.toServer.length;
+    const fromServer = sim.sent.toClient.length;
+    expect(await download(sim, client, 1_000_000)).toBe(1_000_000);
+    const clientDatagrams = sim.sent.toServer.length - fromClient;
+    const serverDatagrams = sim.sent.toClient.slice(fromServer);
+    const serverData = serverDatagrams.filter((d) => d.data.length > 1000).length;
+    // §13.2.2: an ACK after at least two ack-eliciting packets; the client sends nothing else here.
+    expect(clientDatagrams).toBeLessThanOrEqual(Math.ceil(serverData / 2) + 8);
+    // §13.2.1: the client's ACK-only packets are not ack-eliciting, so the server owes no ACK-only packets back.
+    const serverSmall = serverDatagrams.length - serverData;
+    expect(serverSmall).toBeLessThanOrEqual(8);
+  });
+});

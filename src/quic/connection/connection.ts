@@ -929,7 +929,9 @@ export class QuicConnection {
       return true;
     };
     const peerExp = this.localParams.ackDelayExponent;
-    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space));
+    // An ACK rides along on a packet that goes anyway; one held back by the window or the pacer would go alone,
+    // and an ACK-only packet is owed only for ack-eliciting ones, on the §13.2.1/§13.2.2 schedule, never for ACKs.
+    const ack = space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk);
     if (ack) add(ack);
     if (!congestionOk) return frames;
     while (space.cryptoSend.hasPending && left > 16) {

@@ -276,3 +276,63 @@ describe('RFC 9000 §13.2: acknowledgment frequency', () => {
     expect(serverSmall).toBeLessThanOrEqual(8);
   });
 });
+
+describe('RFC 9000 §18.2: the peer\'s ack_delay_exponent and max_ack_delay', () => {
+  /** One-byte messages, one at a time: the server acknowledges each alone, as late as its max_ack_delay allows. */
+  async function pingPong(sim: QuicSim, client: QuicConnection, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const id = client.openStream(true);
+      client.writeStream(id, new Uint8Array([i]), true);
+      let fin = false;
+      let answered = false;
+      await sim.run(() => {
+        const server = sim.server as QuicConnection;
+        for (const e of drain(server)) {
+          if (answered || e.type !== 'stream' || !('id' in e.event) || e.event.id !== id) continue;
+          // The answer waits 300 ms, so the request's ACK goes alone and delayed.
+          if (readAll(server, id, [])) answered = true;
+        }
+        drain(client);
+        fin ||= readAll(client, id, []);
+        return answered;
+      });
+      await sim.advance(300);
+      (sim.server as QuicConnection).writeStream(id, new Uint8Array([i]), true);
+      await sim.run(() => {
+        drain(client);
+        fin ||= readAll(client, id, []);
+        return fin;
+      });
+    }
+  }
+
+  it('ACK Delay is decoded with the peer\'s exponent and taken out of the RTT samples (RFC 9002 §5.3)', async () => {
+    const params = { ...PARAMS, ackDelayExponent: 12, maxAckDelay: 100 };
+    const { sim, client } = await setup('ack-delay-exp', { delay: 20 }, { server: { transportParameters: params } });
+    await handshake(sim, client);
+    await pingPong(sim, client, 8);
+    // The path's RTT is 40 ms; each request was acknowledged ~100 ms late, which the ACK Delay field says.
+    expect(client.rtt.min).toBeGreaterThanOrEqual(40);
+    expect(client.rtt.smoothed).toBeLessThan(60);
+  });
+
+  it('the PTO includes the peer\'s max_ack_delay (RFC 9002 §6.2.1)', async () => {
+    let dropFrom = Infinity;
+    const params = { ...PARAMS, maxAckDelay: 400 };
+    const { sim, client } = await setup('max-ack-delay', { delay: 20, drop: (d) => d.toServer && d.index >= dropFrom }, {
+      server: { transportParameters: params, mtuDiscovery: false }, client: { mtuDiscovery: false },
+    });
+    await handshake(sim, client);
+    await pingPong(sim, client, 2);
+    await sim.advance(1000); // every ACK delivered: nothing outstanding either way
+    const id = client.openStream(true);
+    client.writeStream(id, new Uint8Array([9]), true);
+    dropFrom = sim.sent.toServer.length;
+    await sim.advance(2000);
+    const [request, probe] = sim.sent.toServer.slice(dropFrom);
+    const pto = (probe?.now ?? Infinity) - (request?.now ?? 0);
+    const { smoothed, rttvar } = client.rtt;
+    expect(pto).toBeGreaterThanOrEqual(smoothed + 4 * rttvar + 400 - 1);
+    expect(pto).toBeLessThanOrEqual(smoothed + 4 * rttvar + 400 + 50);
+  });
+});

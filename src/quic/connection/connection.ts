@@ -23,6 +23,7 @@ import {
 } from '../transport-parameters.js';
 import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
+import type { RttSnapshot } from './rtt.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { Pacer } from './pacer.js';
 import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './mtud.js';
@@ -308,6 +309,16 @@ export class QuicConnection {
     await this.oneRtt.initiateKeyUpdate();
     this.updateAwaitingAck = this.spaces.application.nextPn;
     this.discardPreviousKeysAt = now + 3 * this.pto();
+  }
+
+  /** The RTT estimate (RFC 9002 §5), in ms. */
+  get rtt(): RttSnapshot {
+    return this.recovery.rtt;
+  }
+
+  /** The congestion window and the bytes in flight (RFC 9002 §7), for diagnostics. */
+  get congestion(): { readonly window: number; readonly bytesInFlight: number; readonly ssthresh: number } {
+    return { window: this.recovery.congestionWindow, bytesInFlight: this.recovery.bytesInFlight, ssthresh: this.recovery.ssthresh };
   }
 
   /** Key phase this endpoint sends (0 or 1), and how many updates either side made. */

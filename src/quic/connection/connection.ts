@@ -25,7 +25,7 @@ import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersion
 import { Recovery, type SentPacket } from './recovery.js';
 import type { RttSnapshot } from './rtt.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
-import { Pacer } from './pacer.js';
+import { PACING_GAIN, Pacer, SLOW_START_PACING_GAIN } from './pacer.js';
 import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './mtud.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
@@ -840,8 +840,10 @@ export class QuicConnection {
       used += this.overhead(name) + encodeFrames(frames).length;
     }
     if (!packets.length) {
-      // RFC 9002 §7.8: the window is under-used when we stop for want of data, not for want of window.
-      this.recovery.appLimited = congestionOk;
+      // RFC 9002 §7.8: the window is under-used when we stop for want of data, not for want of window — and,
+      // as RFC 7661 §4.3 judges it, with less than half of it in flight (a flight that nearly filled it, like
+      // the handshake's, still shows the path can take the growth).
+      this.recovery.appLimited = congestionOk && this.recovery.bytesInFlight < this.recovery.congestionWindow / 2;
       return undefined;
     }
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
@@ -917,7 +919,9 @@ export class QuicConnection {
    */
   private congestionAllows(now: number): boolean {
     if (!this.recovery.canSend(this.maxDatagramSize)) return false;
-    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, this.recovery.congestionWindow, now);
+    const window = this.recovery.congestionWindow;
+    const gain = window < this.recovery.ssthresh ? SLOW_START_PACING_GAIN : PACING_GAIN;
+    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
     if (until === undefined) return true;
     if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
     return false;

@@ -5,13 +5,18 @@ export const MIN_BURST_DATAGRAMS = 10;
 /** The largest burst, in datagrams, however fast the path: keeps a single burst from overrunning buffers on the way. */
 export const MAX_BURST_DATAGRAMS = 256;
 /** N in RFC 9002 §7.7: pace at 1.25 × cwnd / smoothed_rtt, so pacing itself never holds the window back. */
-const PACING_GAIN = 1.25;
+export const PACING_GAIN = 1.25;
+/**
+ * In slow start the window doubles every round trip, which 1.25 × cwnd per RTT
+ * would hold back; Linux paces slow start at 2 × (tcp_pacing_ss_ratio = 200%).
+ */
+export const SLOW_START_PACING_GAIN = 2;
 /** Delays shorter than this (ms) are not worth a timer. */
 const MIN_DELAY_MS = 1e-3;
 
 /**
  * A token-bucket pacer (RFC 9002 §7.7, after quinn-proto's `Pacer`): tokens
- * refill at 1.25 · cwnd / smoothed_rtt bytes per ms, up to a burst of
+ * refill at 1.25 · cwnd / smoothed_rtt bytes per ms (2 · in slow start), up to a burst of
  * cwnd · 2 ms / smoothed_rtt, kept between 10 and 256 datagrams. Sans-IO:
  * {@link delay} says when enough tokens will be there and the connection
  * reports that time in `pollTimeout()` so its caller wakes up to send.
@@ -42,7 +47,7 @@ export class Pacer {
    * the bucket fill to a whole burst (or `bytes`), as quinn does, so the caller
    * wakes once per burst rather than once per datagram.
    */
-  delay(smoothedRtt: number, bytes: number, mtu: number, window: number, now: number): number | undefined {
+  delay(smoothedRtt: number, bytes: number, mtu: number, window: number, now: number, gain = PACING_GAIN): number | undefined {
     if (window !== this.lastWindow || mtu !== this.lastMtu) {
       this.capacity = optimalCapacity(smoothedRtt, window, mtu);
       this.tokens = Math.min(this.tokens, this.capacity);
@@ -52,10 +57,10 @@ export class Pacer {
     if (this.tokens >= bytes) return undefined;
     if (!(smoothedRtt > 0) || window <= 0) return undefined;
     const elapsed = Math.max(0, now - this.prev);
-    this.tokens = Math.min(this.capacity, this.tokens + (window * PACING_GAIN * elapsed) / smoothedRtt);
+    this.tokens = Math.min(this.capacity, this.tokens + (window * gain * elapsed) / smoothedRtt);
     this.prev = now;
     if (this.tokens >= bytes) return undefined;
-    const wait = ((Math.max(bytes, this.capacity) - this.tokens) * smoothedRtt) / (window * PACING_GAIN);
+    const wait = ((Math.max(bytes, this.capacity) - this.tokens) * smoothedRtt) / (window * gain);
     return wait < MIN_DELAY_MS ? undefined : now + wait;
   }
 

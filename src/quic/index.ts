@@ -53,3 +53,4 @@ export { RetryTokens, type ValidatedAddress } from './connection/address-validat
 export { type CongestionController, type CongestionControllerFactory } from './connection/congestion/controller.js';
 export { NewReno, newReno } from './connection/congestion/new-reno.js';
 export { Cubic, cubic } from './connection/congestion/cubic.js';
+export { type MtuDiscoveryOptions } from './connection/mtud.js';

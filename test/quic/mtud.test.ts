@@ -75,3 +75,17 @@ describe('RFC 8899: the DPLPMTUD search', () => {
     expect(m.probeSize(60_040)).toBe(1452);
   });
 });
+
+describe('RFC 9000 §14.3: a new path', () => {
+  it('reset() goes back to the base size and searches again from the next start()', () => {
+    const m = new MtuDiscovery(1200, 1452);
+    m.start(65527, 0);
+    search(m, 1500);
+    expect(m.current).toBe(1452);
+    m.reset();
+    expect(m.current).toBe(1200);
+    expect(m.probeSize(1)).toBeUndefined();
+    m.start(65527, 2);
+    expect(m.probeSize(2)).toBe(1452);
+  });
+});

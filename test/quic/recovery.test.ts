@@ -552,3 +552,15 @@ describe('properties', () => {
     }), seeded(62400, { numRuns: 50 }));
   });
 });
+
+describe('RFC 9000 §9.4: a new path', () => {
+  it('resetPath() restarts congestion control from the factory and the RTT from kInitialRtt', () => {
+    const r = server();
+    r.onPacketSent(pkt('application', 0, 0));
+    r.onAck('application', ack([[0, 0]]), 50, PEER, true);
+    expect(r.congestionWindow).toBe(12000 + MDS);
+    r.resetPath(100, 1452);
+    expect(r.congestionWindow).toBe(14520);
+    expect(r.rtt.smoothed).toBe(333);
+  });
+});

@@ -117,6 +117,18 @@ export class MtuDiscovery {
     return this.base;
   }
 
+  /**
+   * The path changed (migration, RFC 9000 §9.4 and §14.3): nothing learnt about
+   * the old one holds, so back to the base size; the search starts again on
+   * the next {@link start}.
+   */
+  reset(): void {
+    this.current = this.base;
+    this.inFlight = undefined;
+    this.blackHoleLosses = 0;
+    this.nextSearchAt = undefined;
+  }
+
   private restart(at: number): void {
     this.lower = this.current;
     this.upper = this.limit;

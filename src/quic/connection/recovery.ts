@@ -113,7 +113,9 @@ class SpaceRecovery {
  */
 export class Recovery {
   private readonly isClient: boolean;
-  private readonly rttEstimator: RttEstimator;
+  private rttEstimator: RttEstimator;
+  private readonly ccFactory: CongestionControllerFactory;
+  private readonly initialRtt: number;
   private cc: CongestionController;
   private inFlightBytes = 0;
   /** The sender left the window unused when it last could send (RFC 9002 §7.8); set by the connection. */
@@ -134,7 +136,9 @@ export class Recovery {
     if (!(initialRtt > 0) || !Number.isFinite(initialRtt)) throw new ConfigError('initialRtt must be a positive number of milliseconds');
     this.isClient = opts.isClient;
     this.rttEstimator = new RttEstimator(initialRtt);
-    this.cc = (opts.congestionController ?? cubic)({ now: opts.now ?? 0, maxDatagramSize: opts.maxDatagramSize });
+    this.initialRtt = initialRtt;
+    this.ccFactory = opts.congestionController ?? cubic;
+    this.cc = this.ccFactory({ now: opts.now ?? 0, maxDatagramSize: opts.maxDatagramSize });
   }
 
   /** The congestion controller in use. */
@@ -142,9 +146,18 @@ export class Recovery {
     return this.cc;
   }
 
-  /** Replaces the congestion controller (a new path starts afresh, RFC 9000 §9.4). Bytes in flight stay counted. */
+  /** Replaces the congestion controller (a copy kept across a port-only change, RFC 9000 §9.4). Bytes in flight stay counted. */
   set controller(cc: CongestionController) {
     this.cc = cc;
+  }
+
+  /**
+   * A new path (RFC 9000 §9.4): the congestion controller starts over from the
+   * factory at `maxDatagramSize`, and the RTT estimate from kInitialRtt.
+   */
+  resetPath(now: number, maxDatagramSize: number): void {
+    this.cc = this.ccFactory({ now, maxDatagramSize });
+    this.rttEstimator = new RttEstimator(this.initialRtt);
   }
 
   get rtt(): RttSnapshot {

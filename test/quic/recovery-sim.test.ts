@@ -358,3 +358,26 @@ describe('throughput over a lossy link (simulated time; no wall-clock timing)', 
     expect(withCubic).toBeGreaterThan(withNewReno);
   });
 });
+
+describe('RFC 9002 §6.2.1: max_ack_delay from the moment the peer\'s transport parameters are known', () => {
+  it('the server\'s first 1-RTT PTO, before any 1-RTT ACK, already includes the client\'s max_ack_delay', async () => {
+    let blackoutFrom = Infinity;
+    const params = { ...PARAMS, maxAckDelay: 1000 };
+    const { sim, client } = await setup('pto-mad', { delay: 20, drop: (d) => !d.toServer && d.index >= blackoutFrom }, {
+      client: { transportParameters: params, mtuDiscovery: false }, server: { mtuDiscovery: false },
+    });
+    // Run until the server completes; from its next datagram on (HANDSHAKE_DONE), nothing reaches the client.
+    await sim.run(() => {
+      if (sim.server?.isHandshakeComplete && blackoutFrom === Infinity) blackoutFrom = sim.sent.toClient.length;
+      return blackoutFrom !== Infinity;
+    });
+    await sim.advance(4000);
+    const lost = sim.sent.toClient.slice(blackoutFrom);
+    const first = lost[0];
+    const probe = lost.find((d) => d.now > (first?.now ?? 0));
+    const { smoothed, rttvar } = (sim.server as QuicConnection).rtt;
+    expect(first).toBeDefined();
+    expect((probe?.now ?? 0) - (first?.now ?? 0)).toBeGreaterThanOrEqual(smoothed + 4 * rttvar + 1000 - 1);
+    expect(client.isHandshakeConfirmed).toBe(false);
+  });
+});

@@ -746,6 +746,7 @@ export class QuicConnection {
       handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined,
       // RFC 9002 §6.2.2.1: a server that could not send a probe arms no PTO (its backoff would only climb).
       amplificationLimited: !this.canSendAnyPacket(this.amplificationRoom()),
+      ...(this.peerParams ? { peerMaxAckDelay: this.peerParams.maxAckDelay } : {}),
     };
   }
 

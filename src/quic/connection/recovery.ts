@@ -65,6 +65,11 @@ export interface RecoveryTimerState {
    * (§6.2.2.1). Call {@link Recovery.timeout} again once a datagram unblocks it.
    */
   readonly amplificationLimited?: boolean;
+  /**
+   * The peer's max_ack_delay (ms) once its transport parameters are known: the
+   * Application Data PTO includes it from then on, not only from the next ACK.
+   */
+  readonly peerMaxAckDelay?: number;
 }
 
 /** A PTO's request: send `count` ack-eliciting probe packets in `space` (RFC 9002 §6.2.4). */
@@ -490,7 +495,7 @@ export class Recovery {
       if (space === 'application') {
         // §6.2.1: no Application Data PTO before the handshake is confirmed.
         if (!state.handshakeConfirmed) return best;
-        duration += this.peerMaxAckDelay * backoff;
+        duration += (state.peerMaxAckDelay ?? this.peerMaxAckDelay) * backoff;
       }
       const t = s.timeOfLastAckEliciting + duration;
       if (best === undefined || t < best.time) best = { time: t, space };

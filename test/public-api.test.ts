@@ -56,25 +56,27 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'quic': {
     values: `
       AES_128_GCM_SHA256 AES_256_GCM_SHA384 AlertDescription BadRecordMacError CHACHA20_POLY1305_SHA256 ConfigError
-      DEFAULT_HANDSHAKE_TIMEOUT_MS DEFAULT_MAX_CONCURRENT_HANDSHAKES DEFAULT_MAX_QUEUED_DATAGRAMS
+      Cubic DEFAULT_HANDSHAKE_TIMEOUT_MS DEFAULT_MAX_CONCURRENT_HANDSHAKES DEFAULT_MAX_QUEUED_DATAGRAMS
       DEFAULT_QUIC_VERSIONS DEFAULT_TRANSPORT_PARAMETERS DecodeError FrameType IllegalParameterError
       InvalidPacketError KeyUnavailableError MAX_CID_LENGTH MAX_PACKET_NUMBER MAX_STREAMS_LIMIT
-      MIN_STATELESS_RESET_LENGTH OneRttKeys PqtlsError QUIC_DEFAULT_LIMITS QUIC_V1 QUIC_V2 QlogJsonSeqWriter
+      MIN_STATELESS_RESET_LENGTH NewReno OneRttKeys PqtlsError QUIC_DEFAULT_LIMITS QUIC_V1 QUIC_V2 QlogJsonSeqWriter
       QuicConnection QuicEndpoint
       QuicTransportError RecordOverflowError RetryTokens STATELESS_RESET_TOKEN_LENGTH SizeOverflowError
       StreamUsageError StreamsBlockedError TAG_LENGTH TransportErrorCode TransportParameterId
-      UnsupportedAlgorithmError alertName coalescePackets decodeFrames decodePacketNumber decodeTransportParameters
+      UnsupportedAlgorithmError alertName coalescePackets cubic decodeFrames decodePacketNumber decodeTransportParameters
       decryptPayload deriveDirectionalKeys derivePacketKey encodeFrame encodeFrames encodeRetry encodeStatelessReset
       encodeTransportParameters encodeVersionNegotiation headerLength initialKeys initialSecrets isFrameAllowed
-      isKnownFrameType isReservedVersion isStatelessReset longPacketType nextTrafficSecret openFirstInitial openPacket
-      packetNonce packetNumberLength parsePacket quicCipherSuite quicSessionKey removeHeaderProtection restoreHeaderProtection
+      isKnownFrameType isReservedVersion isStatelessReset longPacketType newReno nextTrafficSecret openFirstInitial
+      openPacket packetNonce packetNumberLength parsePacket quicCipherSuite quicSessionKey removeHeaderProtection
+      restoreHeaderProtection
       sealPacket splitDatagram statelessResetLength statelessResetToken transportErrorName truncatePacketNumber
       verifyRetry versionTable writeHeader
     `,
     types: `
-      AckRange DecodeFramesOptions DirectionalKeys EcnCounts EndpointEvent FirstInitial Frame FrameName LongPacketType
-      OpenedOneRttPacket OpenedPacket OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress
-      ProtectedPacket ProtectedPacketType QlogData QlogSink QlogTraceStart QlogValue QuicCipherSuite QuicClientOptions
+      AckRange CongestionController CongestionControllerFactory DecodeFramesOptions DirectionalKeys EcnCounts
+      EndpointEvent FirstInitial Frame FrameName LongPacketType MtuDiscoveryOptions OpenedOneRttPacket OpenedPacket
+      OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress ProtectedPacket
+      ProtectedPacketType QlogData QlogSink QlogTraceStart QlogValue QuicCipherSuite QuicClientOptions
       QuicCommonOptions QuicEndpointEvent QuicEndpointOptions QuicEndpointServerOptions QuicEvent QuicServerOptions
       QuicVersion QuicVersionTable RemoteAddress RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
       Transmit TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation

@@ -59,3 +59,7 @@ export {
   type QuicEndpointOptions, type QuicEndpointServerOptions, type QuicEndpointEvent,
 } from './endpoint.js';
 export { quicSessionKey } from './connection/zero-rtt.js';
+export { type CongestionController, type CongestionControllerFactory } from './connection/congestion/controller.js';
+export { NewReno, newReno } from './connection/congestion/new-reno.js';
+export { Cubic, cubic } from './connection/congestion/cubic.js';
+export { type MtuDiscoveryOptions } from './connection/mtud.js';

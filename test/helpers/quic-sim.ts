@@ -34,6 +34,23 @@ export interface SimOptions {
   readonly handshakeTimeoutMs?: number;
   /** Server connections in handshake at once (default the endpoint's). */
   readonly maxConcurrentHandshakes?: number;
+  /**
+   * Drops a datagram when this returns true: `index` counts the datagrams each
+   * side sent (from 0), `now` is the simulated time it was sent.
+   */
+  readonly drop?: (d: SimDatagram) => boolean;
+  /** Called after each delivered datagram was handled, before the next one (for exact per-datagram assertions). */
+  readonly onDelivered?: (d: SimDatagram) => void;
+  /** The path's MTU for UDP payloads: larger datagrams are dropped, as a router would (RFC 8899 §1). */
+  readonly pathMtu?: number;
+}
+
+/** A datagram as the simulated network sees it. */
+export interface SimDatagram {
+  readonly toServer: boolean;
+  readonly index: number;
+  readonly now: number;
+  readonly data: Uint8Array;
 }
 
 interface InFlight {
@@ -42,6 +59,7 @@ interface InFlight {
   readonly data: Uint8Array;
   /** The sender's address as the receiver sees it. */
   readonly from: RemoteAddress;
+  readonly sent: SimDatagram;
 }
 
 /** The address the simulated client starts with. */
@@ -51,7 +69,16 @@ export class QuicSim {
   now = 1_000_000;
   private queue: InFlight[] = [];
   private readonly rnd: () => number;
-  private readonly sent = { toServer: 0, toClient: 0 };
+  /** Bytes delivered each way (UDP payloads). */
+  readonly deliveredBytes = { toServer: 0, toClient: 0 };
+  /** Every datagram each side sent, dropped or not, in order. */
+  readonly sent: { toServer: SimDatagram[]; toClient: SimDatagram[] } = { toServer: [], toClient: [] };
+  /** The datagram most recently delivered each way. */
+  readonly lastDelivered: { toServer?: SimDatagram; toClient?: SimDatagram } = {};
+  /** Datagrams dropped for exceeding `pathMtu`. */
+  tooBig = 0;
+  /** The path MTU now (from the `pathMtu` option; a test may change it to model a route change). */
+  pathMtu: number | undefined;
   /** Datagrams delivered each way, for assertions. */
   readonly delivered = { toServer: 0, toClient: 0 };
   /** Retries sent by the server's endpoint. */
@@ -67,6 +94,7 @@ export class QuicSim {
   private firstServer: QuicConnection | undefined;
 
   constructor(readonly client: QuicConnection, private readonly serverOptions: QuicServerOptions, private readonly o: SimOptions = {}) {
+    this.pathMtu = o.pathMtu;
     const bytes = seededRandom(o.seed ?? 'sim');
     this.rnd = () => (bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) / 2 ** 32;
   }
@@ -134,13 +162,21 @@ export class QuicSim {
     // The server sends to an address: one the client no longer has is a black hole ('' is a
     // connection a test accepted without one: it means the current address).
     if (!toServer && t.remote !== this.clientAddress && t.remote !== '') return;
-    const index = toServer ? this.sent.toServer++ : this.sent.toClient++;
+    const log = toServer ? this.sent.toServer : this.sent.toClient;
+    const sent: SimDatagram = { toServer, index: log.length, now: this.now, data: t.data };
+    log.push(sent);
+    const index = sent.index;
     if (toServer && index < (this.o.dropFirstFromClient ?? 0)) return;
+    if (this.o.drop?.(sent)) return;
+    if (this.pathMtu !== undefined && t.data.length > this.pathMtu) {
+      this.tooBig++;
+      return;
+    }
     const data = this.o.alter ? this.o.alter(t.data, toServer, index) : t.data;
     if (!data) return;
     if (this.rnd() < (this.o.loss ?? 0)) return;
     const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
-    this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data, from: toServer ? this.clientAddress : this.serverAddress });
+    this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data, from: toServer ? this.clientAddress : this.serverAddress, sent });
   }
 
   private collect(server: QuicEndpoint): void {
@@ -148,6 +184,20 @@ export class QuicSim {
       this.serverEvents.push(e);
       if (e.type === 'retry') this.retries++;
       if (e.type === 'connection') this.firstServer ??= e.connection;
+    }
+  }
+
+  /** An extra wake-up, so {@link advance} can stop at a time no endpoint timer names. */
+  private wakeAt: number | undefined;
+
+  /** Runs the network for `ms` of simulated time (timers fire and datagrams travel meanwhile). */
+  async advance(ms: number): Promise<void> {
+    const until = this.now + ms;
+    this.wakeAt = until;
+    try {
+      await this.run(() => this.now >= until, ms + 1);
+    } finally {
+      this.wakeAt = undefined;
     }
   }
 
@@ -163,7 +213,7 @@ export class QuicSim {
       await this.flush(client, true);
       await this.flush(server, false);
       if (done()) return;
-      const timers = [client.pollTimeout(), server.pollTimeout(), this.client.pollTimeout(), this.firstServer?.pollTimeout(), ...this.queue.map((q) => q.at)]
+      const timers = [client.pollTimeout(), server.pollTimeout(), this.client.pollTimeout(), this.firstServer?.pollTimeout(), this.wakeAt, ...this.queue.map((q) => q.at)]
         .filter((t): t is number => t !== undefined);
       if (!timers.length) return;
       this.now = Math.max(this.now, Math.min(...timers));
@@ -173,12 +223,17 @@ export class QuicSim {
       for (const q of due) {
         if (q.toServer) {
           this.delivered.toServer++;
+          this.deliveredBytes.toServer += q.data.length;
+          this.lastDelivered.toServer = q.sent;
           await server.handleDatagram(q.data, q.from, this.now);
           this.collect(server);
         } else {
           this.delivered.toClient++;
+          this.deliveredBytes.toClient += q.data.length;
+          this.lastDelivered.toClient = q.sent;
           await client.handleDatagram(q.data, q.from, this.now);
         }
+        this.o.onDelivered?.(q.sent);
       }
       await client.handleTimeout(this.now);
       await server.handleTimeout(this.now);

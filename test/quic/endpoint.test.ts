@@ -341,6 +341,8 @@ describe('the simulator gives both sides addresses (for NAT rebinding, RFC 9000 
     const id = client.openStream(true);
     client.writeStream(id, new Uint8Array(100), true);
     await sim.run(() => seen.length > 0);
-    expect(seen).toEqual(['client:61000']);
+    // Every datagram of that instant (the stream, and an ACK the client may coalesce or send beside it) comes from there.
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set(['client:61000']));
   });
 });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { Recovery, type SentPacket, type Space } from '../../src/quic/connection/recovery.js';
+import { newReno } from '../../src/quic/connection/congestion/new-reno.js';
 import { QuicTransportError, TransportErrorCode, type AckRange, type Frame } from '../../src/quic/index.js';
 import { seeded } from '../helpers/fc.js';
 
@@ -31,8 +32,9 @@ function ack(ranges: [number, number][], delayMs = 0): AckFrame {
   };
 }
 
+/** Appendix B's pseudocode is NewReno, so these tests pin it (CUBIC, the default, has its own tests). */
 const server = (opts: { initialRtt?: number; maxDatagramSize?: number } = {}): Recovery =>
-  new Recovery({ maxDatagramSize: MDS, isClient: false, ...opts });
+  new Recovery({ maxDatagramSize: MDS, isClient: false, congestionController: newReno, ...opts });
 
 const pns = (ps: readonly SentPacket[]): number[] => ps.map((p) => p.pn);
 
@@ -548,5 +550,17 @@ describe('properties', () => {
         expect(r.onTimeout(last, SERVER).probe?.space).toBe('handshake');
       }
     }), seeded(62400, { numRuns: 50 }));
+  });
+});
+
+describe('RFC 9000 §9.4: a new path', () => {
+  it('resetPath() restarts congestion control from the factory and the RTT from kInitialRtt', () => {
+    const r = server();
+    r.onPacketSent(pkt('application', 0, 0));
+    r.onAck('application', ack([[0, 0]]), 50, PEER, true);
+    expect(r.congestionWindow).toBe(12000 + MDS);
+    r.resetPath(100, 1452);
+    expect(r.congestionWindow).toBe(14520);
+    expect(r.rtt.smoothed).toBe(333);
   });
 });

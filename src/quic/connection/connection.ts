@@ -24,6 +24,10 @@ import {
 } from '../transport-parameters.js';
 import { DEFAULT_VERSION_TABLE, versionTable, type QuicVersion, type QuicVersionTable } from '../versions.js';
 import { Recovery, type SentPacket } from './recovery.js';
+import type { RttSnapshot } from './rtt.js';
+import type { CongestionControllerFactory } from './congestion/controller.js';
+import { PACING_GAIN, Pacer, SLOW_START_PACING_GAIN } from './pacer.js';
+import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './mtud.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
@@ -65,6 +69,14 @@ export interface QuicCommonOptions {
    * `now` as the calls that raised them. One sink per connection.
    */
   readonly qlog?: QlogSink;
+  /** Builds the connection's congestion controller: `cubic` (RFC 9438) by default, or `newReno` (RFC 9002 Appendix B) or another. */
+  readonly congestionController?: CongestionControllerFactory;
+  /**
+   * DPLPMTUD (RFC 9000 §14.3): once the handshake is confirmed, probe for
+   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452) and
+   * the peer's max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
+   */
+  readonly mtuDiscovery?: MtuDiscoveryOptions | false;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -121,6 +133,8 @@ const MIN_INITIAL_ROOM = 256;
 /** Received DATAGRAM payloads held for the application before more are dropped (RFC 9221 §5 lets them go). */
 const MAX_QUEUED_DATAGRAMS = 1024;
 const SPACES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
+/** Frame bytes a packet must have room for to be worth building. */
+const MIN_FRAME_ROOM = 32;
 
 type Tls = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
 
@@ -177,7 +191,6 @@ export class QuicConnection {
   private updateAwaitingAck: number | undefined;
   /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
   private peerUpdateUnacked = false;
-  private readonly maxDatagramSize: number;
   /** The peer's address on the current path. */
   private remote: RemoteAddress = '';
   /** Connection-ID changes the endpoint has not yet polled. */
@@ -214,6 +227,12 @@ export class QuicConnection {
   private earlyStatus: 'none' | 'attempted' | 'accepted' | 'rejected' = 'none';
   /** Server: 0-RTT packets that came before the ClientHello was complete. */
   private readonly earlyPackets = new EarlyPacketBuffer();
+  private readonly mtud: MtuDiscovery;
+  /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
+  private readonly requeuedByProbe = new WeakSet<SentPacket>();
+  private readonly pacer: Pacer;
+  /** When the pacer lets waiting data go (RFC 9002 §7.7); a {@link pollTimeout} wake-up to send it. */
+  private pacingWake: number | undefined;
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -230,15 +249,24 @@ export class QuicConnection {
     private readonly localParams: TransportParameters,
     now: number,
     maxDatagramSize: number,
+    common: QuicCommonOptions,
   ) {
-    this.maxDatagramSize = maxDatagramSize;
     this.originalVersion = version;
     this.versionInUse = version;
     this.initialDcid = originalDcid;
+    const mtu = common.mtuDiscovery;
+    this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
+    const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
-    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client' });
+    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
+    this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams);
     this.lastActivity = now;
+  }
+
+  /** The largest datagram we send now: the base size, raised by DPLPMTUD (RFC 9000 §14.3). */
+  get maxDatagramSize(): number {
+    return this.mtud.current;
   }
 
   get role(): 'client' | 'server' {
@@ -287,7 +315,7 @@ export class QuicConnection {
     const sessionStore = store && versionScopedStore(store, version, () => c?.versionInUse ?? version);
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false, ...(sessionStore ? { sessionStore } : {}) });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
-    c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM);
+    c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options);
     c.remote = options.remote ?? '';
     c.startQlog(options, now);
     c.clientConfig = cfg;
@@ -351,7 +379,7 @@ export class QuicConnection {
     });
     s = new QuicConnection(
       p, { role: 'server', s: state }, new Outbox(cfg.keyLog, new Uint8Array(32)), first.version, versions, scid, first.scid.slice(),
-      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM,
+      (validated?.originalDcid ?? first.dcid).slice(), params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options,
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
@@ -456,6 +484,16 @@ export class QuicConnection {
     this.discardPreviousKeysAt = now + 3 * this.pto();
   }
 
+  /** The RTT estimate (RFC 9002 §5), in ms. */
+  get rtt(): RttSnapshot {
+    return this.recovery.rtt;
+  }
+
+  /** The congestion window and the bytes in flight (RFC 9002 §7), for diagnostics. */
+  get congestion(): { readonly window: number; readonly bytesInFlight: number; readonly ssthresh: number } {
+    return { window: this.recovery.congestionWindow, bytesInFlight: this.recovery.bytesInFlight, ssthresh: this.recovery.ssthresh };
+  }
+
   /** Key phase this endpoint sends (0 or 1), and how many updates either side made. */
   get keyPhase(): { readonly phase: 0 | 1; readonly updates: number } {
     return { phase: this.oneRtt?.keyPhase ?? 0, updates: this.oneRtt?.updates ?? 0 };
@@ -469,7 +507,8 @@ export class QuicConnection {
     const max = this.peerParams?.maxDatagramFrameSize;
     if (!this.handshakeDone || max === undefined) throw new ConfigError('the peer does not accept DATAGRAM frames (RFC 9221 §3)');
     const frameSize = encodeFrames([{ type: 'datagram', data, hasLength: true }]).length;
-    if (frameSize > max || frameSize > this.maxDatagramSize - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
+    // Against the base size: a black hole can take the datagram size back down to it (RFC 8899 §4.3).
+    if (frameSize > max || frameSize > this.mtud.base - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
     this.datagrams.push(data.slice());
   }
 
@@ -1006,10 +1045,16 @@ export class QuicConnection {
     }
     for (const p of lost) this.onPacketLost(p);
     this.qlogMetrics(now);
+    if (lost.length) this.onLossEvent(lost, now);
     if (this.role === 'client' && space.name === 'handshake') this.discardSpace('initial');
   }
 
   private onPacketAcked(p: SentPacket): void {
+    if (p.mtuProbe) {
+      if (this.mtud.onProbeAcked(p.size) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
+    } else if (p.inFlight) {
+      this.mtud.onAcked(p.size);
+    }
     const space = this.spaces[p.space];
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onAcked(f.offset, f.data.length);
@@ -1021,6 +1066,8 @@ export class QuicConnection {
 
   private onPacketLost(p: SentPacket): void {
     this.qlog?.packetLost(undefined, p);
+    // A probe already queued its frames again; that copy's own loss or acknowledgment settles them.
+    if (this.requeuedByProbe.has(p)) return;
     const space = this.spaces[p.space];
     for (const f of p.frames) {
       if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
@@ -1039,6 +1086,7 @@ export class QuicConnection {
     const idle = this.idleTimeout();
     if (idle !== undefined) times.push(this.lastActivity + idle);
     if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
+    if (this.pacingWake !== undefined) times.push(this.pacingWake);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
     for (const n of SPACES) {
@@ -1062,7 +1110,22 @@ export class QuicConnection {
   }
 
   private recoveryState() {
-    return { handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined };
+    return {
+      handshakeConfirmed: this.confirmed, peerAddressValidated: this.role === 'server' || this.handshakeDone, hasHandshakeKeys: this.spaces.handshake.write !== undefined,
+      // RFC 9002 §6.2.2.1: a server that could not send a probe arms no PTO (its backoff would only climb).
+      amplificationLimited: !this.canSendAnyPacket(this.amplificationRoom()),
+      ...(this.peerParams ? { peerMaxAckDelay: this.peerParams.maxAckDelay } : {}),
+    };
+  }
+
+  /** What the anti-amplification limit still lets us send (RFC 9000 §8.1): 3× what we received, until the address is validated. */
+  private amplificationRoom(): number {
+    return this.addressValidated ? Infinity : 3 * this.bytesReceived - this.bytesSent;
+  }
+
+  /** Whether `budget` bytes hold a packet in some space with keys — the least {@link pollTransmit} will build. */
+  private canSendAnyPacket(budget: number): boolean {
+    return SPACES.some((n) => !this.spaces[n].discarded && (n === 'application' ? this.oneRtt : this.spaces[n].write) && budget - this.overhead(n) >= MIN_FRAME_ROOM);
   }
 
   handleTimeout(now: number): Promise<void> {
@@ -1087,17 +1150,41 @@ export class QuicConnection {
       this.qlog?.keyDiscarded(now, 'application', 'read', 'tls', (this.oneRtt?.updates ?? 1) - 1);
       this.discardPreviousKeysAt = undefined;
     }
+    // The pacer has tokens again: the caller's next pollTransmit sends.
+    if (this.pacingWake !== undefined && now >= this.pacingWake) this.pacingWake = undefined;
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined && now >= r) {
       const { lost, probe } = this.recovery.onTimeout(now, this.recoveryState());
       for (const p of lost) this.onPacketLost(p);
+      if (lost.length) this.onLossEvent(lost, now);
       if (probe) {
         this.spaces[probe.space].probes += probe.count;
         // Probes carry data rather than bare PINGs where they can (RFC 9002 §6.2.4): the handshake
         // bytes not yet acknowledged, in every space still in use, so a lost flight is resent at once.
         if (!this.confirmed) for (const n of SPACES) if (!this.spaces[n].discarded) this.spaces[n].cryptoSend.retransmitUnacked();
+        this.queueProbeData(probe.space, probe.count);
       }
       this.qlogMetrics(now);
+    }
+  }
+
+  /**
+   * RFC 9002 §6.2.4: a probe carries new data if there is any, else data
+   * retransmitted from the oldest outstanding packets (quinn's
+   * `maybe_queue_probe`). A lost request whose ACK-only replies were lost too is
+   * then resent by the first probe instead of after a PING round trip and a
+   * loss declaration; bare PINGs only when nothing is left to send.
+   */
+  private queueProbeData(name: SpaceName, count: number): void {
+    if (name === 'application' && (this.streams.hasPendingFrames || this.datagrams.length > 0)) return;
+    if (this.spaces[name].cryptoSend.hasPending) return;
+    let queued = 0;
+    for (const p of this.recovery.outstanding(name)) {
+      if (queued >= count) break;
+      if (!p.ackEliciting || this.requeuedByProbe.has(p) || !p.frames.some(isRetransmittable)) continue;
+      this.onPacketLost(p);
+      this.requeuedByProbe.add(p);
+      queued++;
     }
   }
 
@@ -1122,24 +1209,35 @@ export class QuicConnection {
   private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
     this.qlogState(now);
     if (this.closeState) return this.closeDatagram(now);
-    let budget = this.maxDatagramSize;
-    if (!this.addressValidated) budget = Math.min(budget, 3 * this.bytesReceived - this.bytesSent); // §8.1
+    const mtuProbe = await this.pollMtuProbe(now);
+    if (mtuProbe) return mtuProbe;
+    // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
+    const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
+    // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
+    const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom()); // §8.1
     const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
     let used = 0;
-    // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5), all of it.
-    const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    this.pacingWake = undefined;
+    const congestionOk = probing || this.congestionAllows(now);
     for (const name of SPACES) {
       const space = this.spaces[name];
       if (space.discarded || !(name === 'application' ? this.oneRtt ?? this.zeroRttWrite : space.write)) continue;
       const room = budget - used - this.overhead(name);
-      if (room < 32) break;
-      const frames = this.framesFor(space, room, now, probing);
+      if (room < MIN_FRAME_ROOM) break;
+      const frames = this.framesFor(space, room, now, congestionOk);
       if (!frames.length) continue;
       const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
       packets.push({ space, frames, ackEliciting });
       used += this.overhead(name) + encodeFrames(frames).length;
     }
-    if (!packets.length) return undefined;
+    if (!packets.length) {
+      // RFC 9002 §7.8: the window is under-used when we stop for want of data, not for want of window — and,
+      // as RFC 7661 §4.3 judges it, with less than half of it in flight (a flight that nearly filled it, like
+      // the handshake's, still shows the path can take the growth).
+      this.recovery.appLimited = congestionOk && this.recovery.bytesInFlight < this.recovery.congestionWindow / 2;
+      return undefined;
+    }
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
     // 1200 bytes with PADDING frames in the last packet.
     const needsPadding = packets.some((p) => p.space.name === 'initial' && (this.role === 'client' || p.ackEliciting));
@@ -1161,8 +1259,44 @@ export class QuicConnection {
     for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
     const out = concat(...datagram);
     this.bytesSent += out.length;
+    if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
     if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
     return out;
+  }
+
+  /**
+   * A DPLPMTUD probe, if one is due (RFC 9000 §14.4): a 1-RTT packet of PING
+   * and PADDING of the size to try, alone in its datagram, within the
+   * congestion window and the pacer. Not before the handshake is confirmed,
+   * and not while PTO probes are owed.
+   */
+  private async pollMtuProbe(now: number): Promise<Uint8Array | undefined> {
+    if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
+    this.mtud.start(this.peerParams.maxUdpPayloadSize, now);
+    const size = this.mtud.probeSize(now);
+    if (size === undefined) return undefined;
+    if (!this.recovery.canSend(size) || this.pacer.delay(this.recovery.rtt.smoothed, size, this.maxDatagramSize, this.recovery.congestionWindow, now) !== undefined) {
+      this.mtud.cancelProbe();
+      return undefined;
+    }
+    const space = this.spaces.application;
+    // 1-RTT headers have no Length field: past the header-protection sample's minimum, a payload byte is a packet byte.
+    const padding = size - (this.packetSize(space, 64) - 64) - 1;
+    const frames: Frame[] = padding > 0 ? [{ type: 'ping' }, { type: 'padding', length: padding }] : [{ type: 'ping' }];
+    const out = await this.seal(space, frames, true, now, true);
+    this.bytesSent += out.length;
+    this.pacer.onTransmit(out.length);
+    return out;
+  }
+
+  /** After a loss event: lost DPLPMTUD probes shrink the search; lost large datagrams may reveal a black hole (RFC 8899 §4.3). */
+  private onLossEvent(lost: readonly SentPacket[], now: number): void {
+    const sizes: number[] = [];
+    for (const p of lost) {
+      if (p.mtuProbe) this.mtud.onProbeLost(p.size);
+      else if (p.inFlight) sizes.push(p.size);
+    }
+    if (sizes.length && this.mtud.onLost(sizes, now) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
   }
 
   /** Upper bound on a packet's bytes beyond its frames: header with a 4-byte packet number and 2-byte length, and the tag. */
@@ -1170,7 +1304,28 @@ export class QuicConnection {
     return headerLength(this.headerFor(name), 0x3fff) + 4 + 16;
   }
 
-  private framesFor(space: PacketSpace, room: number, now: number, probing: boolean): Frame[] {
+  /**
+   * Whether the congestion window and the pacer (RFC 9002 §7.7) let an
+   * ack-eliciting datagram go now. When only the pacer holds it back and there
+   * is something to send, the time it will allow it is kept for {@link pollTimeout}.
+   */
+  private congestionAllows(now: number): boolean {
+    if (!this.recovery.canSend(this.maxDatagramSize)) return false;
+    const window = this.recovery.congestionWindow;
+    const gain = window < this.recovery.ssthresh ? SLOW_START_PACING_GAIN : PACING_GAIN;
+    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
+    if (until === undefined) return true;
+    if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
+    return false;
+  }
+
+  /** Something ack-eliciting is waiting in `space`. */
+  private wantsToSend(space: PacketSpace): boolean {
+    return space.cryptoSend.hasPending || space.probes > 0
+      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
+  }
+
+  private framesFor(space: PacketSpace, room: number, now: number, congestionOk: boolean): Frame[] {
     const frames: Frame[] = [];
     let left = room;
     const add = (f: Frame): boolean => {
@@ -1183,11 +1338,10 @@ export class QuicConnection {
     const peerExp = this.localParams.ackDelayExponent;
     // A client's application data before 1-RTT keys goes in 0-RTT packets, which carry no ACK (RFC 9000 §12.5).
     const zeroRtt = space.name === 'application' && !this.oneRtt;
-    const wantsToSend = space.cryptoSend.hasPending || space.probes > 0
-      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
-    const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), wantsToSend);
+    // An ACK rides along on a packet that goes anyway; one held back by the window or the pacer would go alone,
+    // and an ACK-only packet is owed only for ack-eliciting ones, on the §13.2.1/§13.2.2 schedule, never for ACKs.
+    const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk);
     if (ack) add(ack);
-    const congestionOk = this.recovery.canSend(this.maxDatagramSize) || probing;
     if (!congestionOk) return frames;
     while (space.cryptoSend.hasPending && left > 16) {
       const chunk = space.cryptoSend.next(left - 12);
@@ -1233,7 +1387,7 @@ export class QuicConnection {
     return headerLength(this.headerFor(space.name), length) + length;
   }
 
-  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number): Promise<Uint8Array> {
+  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false): Promise<Uint8Array> {
     const pn = space.nextPn++;
     const payload = encodeFrames(frames);
     const header = this.headerFor(space.name);
@@ -1243,7 +1397,7 @@ export class QuicConnection {
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
-    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
+    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, ...(mtuProbe ? { mtuProbe } : {}) });
     this.qlog?.packetSent(now, { type: header.type, packetNumber: pn, dcid: header.dcid, scid: header.type === '1rtt' ? undefined : header.scid },
       frames, bytes.length, this.localParams.ackDelayExponent);
     this.qlogMetrics(now);
@@ -1271,6 +1425,11 @@ export class QuicConnection {
     }
     return this.seal(space, frames, false, now);
   }
+}
+
+/** Frames whose loss makes us send something again (RFC 9000 §13.3). */
+function isRetransmittable(f: Frame): boolean {
+  return f.type === 'crypto' || f.type === 'handshake_done' || f.type === 'retire_connection_id' || isStreamFrame(f);
 }
 
 function isStreamFrame(f: Frame): boolean {

@@ -1,7 +1,8 @@
 import { ConfigError } from '../../errors.js';
 import { QuicTransportError, TransportErrorCode } from '../errors.js';
 import { FrameType, type Frame } from '../frames/types.js';
-import { K_PERSISTENT_CONGESTION_THRESHOLD, NewReno } from './congestion.js';
+import type { CongestionController, CongestionControllerFactory } from './congestion/controller.js';
+import { cubic } from './congestion/cubic.js';
 import { K_GRANULARITY, K_INITIAL_RTT, RttEstimator, type RttSnapshot } from './rtt.js';
 
 /** kPacketThreshold (RFC 9002 §6.1.1). */
@@ -9,6 +10,9 @@ export const K_PACKET_THRESHOLD = 3;
 
 /** kTimeThreshold, a multiple of the RTT (RFC 9002 §6.1.2). */
 export const K_TIME_THRESHOLD = 9 / 8;
+
+/** kPersistentCongestionThreshold, a multiple of the PTO period (RFC 9002 §7.6.1). */
+export const K_PERSISTENT_CONGESTION_THRESHOLD = 3;
 
 /** A packet number space (RFC 9000 §12.3). */
 export type Space = 'initial' | 'handshake' | 'application';
@@ -30,6 +34,11 @@ export interface SentPacket {
   readonly inFlight: boolean;
   /** The frames, so the caller can act on their acknowledgment or loss (RFC 9000 §13.3). */
   readonly frames: readonly Frame[];
+  /**
+   * A DPLPMTUD probe (RFC 9000 §14.4): its loss says the path may not carry
+   * its size, not that the path is congested, so it is no congestion signal.
+   */
+  readonly mtuProbe?: boolean;
 }
 
 /** The peer's acknowledgment parameters, from its transport parameters (RFC 9000 §18.2). */
@@ -56,6 +65,11 @@ export interface RecoveryTimerState {
    * (§6.2.2.1). Call {@link Recovery.timeout} again once a datagram unblocks it.
    */
   readonly amplificationLimited?: boolean;
+  /**
+   * The peer's max_ack_delay (ms) once its transport parameters are known: the
+   * Application Data PTO includes it from then on, not only from the next ACK.
+   */
+  readonly peerMaxAckDelay?: number;
 }
 
 /** A PTO's request: send `count` ack-eliciting probe packets in `space` (RFC 9002 §6.2.4). */
@@ -104,8 +118,13 @@ class SpaceRecovery {
  */
 export class Recovery {
   private readonly isClient: boolean;
-  private readonly rttEstimator: RttEstimator;
-  private readonly cc: NewReno;
+  private rttEstimator: RttEstimator;
+  private readonly ccFactory: CongestionControllerFactory;
+  private readonly initialRtt: number;
+  private cc: CongestionController;
+  private inFlightBytes = 0;
+  /** The sender left the window unused when it last could send (RFC 9002 §7.8); set by the connection. */
+  appLimited = false;
   private readonly spaces: Record<Space, SpaceRecovery> = {
     initial: new SpaceRecovery(), handshake: new SpaceRecovery(), application: new SpaceRecovery(),
   };
@@ -117,12 +136,33 @@ export class Recovery {
   /** Send times of acknowledged packets, ascending, for persistent congestion; pruned as packets resolve. */
   private ackedSendTimes: number[] = [];
 
-  constructor(opts: { maxDatagramSize: number; initialRtt?: number; isClient: boolean }) {
+  constructor(opts: { maxDatagramSize: number; initialRtt?: number; isClient: boolean; congestionController?: CongestionControllerFactory; now?: number }) {
     const initialRtt = opts.initialRtt ?? K_INITIAL_RTT;
     if (!(initialRtt > 0) || !Number.isFinite(initialRtt)) throw new ConfigError('initialRtt must be a positive number of milliseconds');
     this.isClient = opts.isClient;
     this.rttEstimator = new RttEstimator(initialRtt);
-    this.cc = new NewReno(opts.maxDatagramSize);
+    this.initialRtt = initialRtt;
+    this.ccFactory = opts.congestionController ?? cubic;
+    this.cc = this.ccFactory({ now: opts.now ?? 0, maxDatagramSize: opts.maxDatagramSize });
+  }
+
+  /** The congestion controller in use. */
+  get controller(): CongestionController {
+    return this.cc;
+  }
+
+  /** Replaces the congestion controller (a copy kept across a port-only change, RFC 9000 §9.4). Bytes in flight stay counted. */
+  set controller(cc: CongestionController) {
+    this.cc = cc;
+  }
+
+  /**
+   * A new path (RFC 9000 §9.4): the congestion controller starts over from the
+   * factory at `maxDatagramSize`, and the RTT estimate from kInitialRtt.
+   */
+  resetPath(now: number, maxDatagramSize: number): void {
+    this.cc = this.ccFactory({ now, maxDatagramSize });
+    this.rttEstimator = new RttEstimator(this.initialRtt);
   }
 
   get rtt(): RttSnapshot {
@@ -134,7 +174,7 @@ export class Recovery {
   }
 
   get bytesInFlight(): number {
-    return this.cc.bytesInFlight;
+    return this.inFlightBytes;
   }
 
   /** Slow start threshold; Infinity until the first congestion event. */
@@ -152,9 +192,14 @@ export class Recovery {
     return this.spaces[space].sent.size;
   }
 
+  /** The outstanding packets of `space`, oldest first (what a PTO probe may retransmit, RFC 9002 §6.2.4). */
+  outstanding(space: Space): IterableIterator<SentPacket> {
+    return this.spaces[space].sent.values();
+  }
+
   /** True if `bytes` more fit in the congestion window (probe packets on PTO may ignore it, §7.5). */
   canSend(bytes: number): boolean {
-    return this.cc.canSend(bytes);
+    return this.inFlightBytes + bytes <= this.cc.window;
   }
 
   /**
@@ -179,7 +224,8 @@ export class Recovery {
       s.timeOfLastAckEliciting = p.timeSent;
       s.ackElicitingInFlight++;
     }
-    this.cc.onPacketSent(p);
+    this.inFlightBytes += p.size;
+    this.cc.onSent(p.timeSent, p.size);
     this.armedAt = p.timeSent;
   }
 
@@ -224,13 +270,18 @@ export class Recovery {
     // Appendix B.7: a higher ECN-CE count is a congestion signal for the largest acknowledged packet.
     if (ack.ecn && ack.ecn.ce > s.ecnCe) {
       s.ecnCe = ack.ecn.ce;
-      this.cc.onCongestionEvent(newest.timeSent, now);
+      this.cc.onCongestionEvent(now, newest.timeSent, false, 0);
     }
     this.rememberAcked(acked);
 
     const lost = this.detectAndRemoveLost(s, now);
     if (lost.length > 0) this.onPacketsLost(lost, now);
-    this.cc.onPacketsAcked(acked);
+    const rtt = this.rttEstimator.snapshot();
+    for (const p of acked) {
+      if (!p.inFlight) continue;
+      this.inFlightBytes -= p.size;
+      this.cc.onAck(now, p.timeSent, p.size, this.appLimited, rtt);
+    }
 
     // §6.2.1: the backoff survives at a client not yet sure the server validated its address.
     if (this.peerCompletedAddressValidation(handshakeConfirmed, false)) this.ptoCountValue = 0;
@@ -297,7 +348,7 @@ export class Recovery {
   discardSpace(space: Space): SentPacket[] {
     const s = this.spaces[space];
     const dropped = [...s.sent.values()];
-    this.cc.removeFromBytesInFlight(dropped);
+    for (const p of dropped) if (p.inFlight) this.inFlightBytes -= p.size;
     s.sent.clear();
     s.notInFlight = [];
     s.ackElicitingInFlight = 0;
@@ -344,14 +395,26 @@ export class Recovery {
     return lost;
   }
 
-  /** Appendix B.8 OnPacketsLost, with the persistent congestion check of §7.6.2. */
+  /**
+   * Appendix B.8 OnPacketsLost, with the persistent congestion check of §7.6.2.
+   * Lost DPLPMTUD probes leave bytes_in_flight and signal nothing (RFC 9000 §14.4).
+   */
   private onPacketsLost(lost: readonly SentPacket[], now: number): void {
-    this.cc.onPacketsLost(lost, now);
+    let lastLoss: number | undefined;
+    let lostBytes = 0;
+    for (const p of lost) {
+      if (!p.inFlight) continue;
+      this.inFlightBytes -= p.size;
+      if (p.mtuProbe) continue;
+      lostBytes += p.size;
+      lastLoss = Math.max(lastLoss ?? p.timeSent, p.timeSent);
+    }
+    if (lastLoss === undefined) return;
     const firstSample = this.rttEstimator.firstSampleTime;
-    if (firstSample === undefined) return;
     // Only packets sent after the first RTT sample count (§7.6.2).
-    const candidates = lost.filter((p) => p.timeSent > firstSample).sort((a, b) => a.timeSent - b.timeSent);
-    if (this.inPersistentCongestion(candidates)) this.cc.onPersistentCongestion();
+    const candidates = firstSample === undefined ? []
+      : lost.filter((p) => p.timeSent > firstSample && !p.mtuProbe).sort((a, b) => a.timeSent - b.timeSent);
+    this.cc.onCongestionEvent(now, lastLoss, this.inPersistentCongestion(candidates), lostBytes);
   }
 
   /**
@@ -432,7 +495,7 @@ export class Recovery {
       if (space === 'application') {
         // §6.2.1: no Application Data PTO before the handshake is confirmed.
         if (!state.handshakeConfirmed) return best;
-        duration += this.peerMaxAckDelay * backoff;
+        duration += (state.peerMaxAckDelay ?? this.peerMaxAckDelay) * backoff;
       }
       const t = s.timeOfLastAckEliciting + duration;
       if (best === undefined || t < best.time) best = { time: t, space };

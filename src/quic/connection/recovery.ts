@@ -104,8 +104,9 @@ class SpaceRecovery {
  */
 export class Recovery {
   private readonly isClient: boolean;
-  private readonly rttEstimator: RttEstimator;
-  private readonly cc: NewReno;
+  private rttEstimator: RttEstimator;
+  private cc: NewReno;
+  private readonly initialRtt: number;
   private readonly spaces: Record<Space, SpaceRecovery> = {
     initial: new SpaceRecovery(), handshake: new SpaceRecovery(), application: new SpaceRecovery(),
   };
@@ -121,8 +122,23 @@ export class Recovery {
     const initialRtt = opts.initialRtt ?? K_INITIAL_RTT;
     if (!(initialRtt > 0) || !Number.isFinite(initialRtt)) throw new ConfigError('initialRtt must be a positive number of milliseconds');
     this.isClient = opts.isClient;
+    this.initialRtt = initialRtt;
     this.rttEstimator = new RttEstimator(initialRtt);
     this.cc = new NewReno(opts.maxDatagramSize);
+  }
+
+  /**
+   * The connection moved to a new path (RFC 9000 §9.4): the congestion
+   * controller and the RTT estimator start again from their initial values
+   * (RFC 9002 Appendices A.3, B.3). Packets still outstanding stay in
+   * bytes_in_flight, so their acknowledgment or loss balances the count.
+   */
+  resetPath(): void {
+    const inFlight = this.cc.bytesInFlight;
+    this.rttEstimator = new RttEstimator(this.initialRtt);
+    this.cc = new NewReno(this.cc.maxDatagramSize);
+    this.cc.bytesInFlight = inFlight;
+    this.ptoCountValue = 0;
   }
 
   get rtt(): RttSnapshot {

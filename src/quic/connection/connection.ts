@@ -745,13 +745,15 @@ export class QuicConnection {
     const idle = this.idleTimeout();
     if (idle !== undefined) times.push(this.lastActivity + idle);
     if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
-    const path = this.paths.timeout();
+    const path = this.paths.timeout(MIN_PROBE_DATAGRAM);
     if (path !== undefined) times.push(path);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
+    // A path held back by its 3× limit (§8.1) sends no ACK until more arrives from it: no timer for one.
+    const pathBlocked = this.paths.current.budget < MIN_PROBE_DATAGRAM;
     for (const n of SPACES) {
       const s = this.spaces[n];
-      const d = s.discarded ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
+      const d = s.discarded || pathBlocked ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
       if (d !== undefined) times.push(d);
     }
     return times.length ? Math.min(...times) : undefined;
@@ -943,7 +945,7 @@ export class QuicConnection {
    * forbids, on the path it belongs to.
    */
   private async probeDatagram(now: number): Promise<Transmit | undefined> {
-    if (this.closeState || !this.oneRtt || !this.confirmed || !this.paths.hasProbe(now)) return undefined;
+    if (this.closeState || !this.oneRtt || !this.confirmed || !this.paths.hasProbe(now, MIN_PROBE_DATAGRAM)) return undefined;
     const space = this.spaces.application;
     const plan = this.paths.pollProbe(now, this.pto(), MIN_PROBE_DATAGRAM);
     if (!plan) return undefined;

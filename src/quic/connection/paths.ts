@@ -109,13 +109,13 @@ export class Paths {
   }
 
   /** Whether any probing datagram is owed now. */
-  hasProbe(now: number): boolean {
-    return this.responses.size > 0 || this.challengePath(now) !== undefined;
+  hasProbe(now: number, minBytes: number): boolean {
+    return this.responses.size > 0 || this.challengePath(now, minBytes) !== undefined;
   }
 
-  private challengePath(now: number): Path | undefined {
+  private challengePath(now: number, minBytes: number): Path | undefined {
     for (const p of [this.current, this.previous, this.probe]) {
-      if (p?.challenge && p.challengeDue !== undefined && p.challengeDue <= now && p.budget > 0) return p;
+      if (p?.challenge && p.challengeDue !== undefined && p.challengeDue <= now && p.budget >= minBytes) return p;
     }
     return undefined;
   }
@@ -138,8 +138,8 @@ export class Paths {
       }
       return { path, remote, frames, budget, dcid: path?.dcid };
     }
-    const p = this.challengePath(now);
-    if (!p?.challenge || p.budget < minBytes) return undefined;
+    const p = this.challengePath(now, minBytes);
+    if (!p?.challenge) return undefined;
     this.challengeSent(p, now, pto);
     return { path: p, remote: p.remote, frames: [{ type: 'path_challenge', data: p.challenge }], budget: p.budget, dcid: p.dcid };
   }
@@ -173,11 +173,15 @@ export class Paths {
     return undefined;
   }
 
-  /** The earliest path timer: a challenge due or a validation deadline. */
-  timeout(): number | undefined {
+  /**
+   * The earliest path timer: a challenge due or a validation deadline. A
+   * challenge the 3× limit holds back waits for a datagram, not for a timer.
+   */
+  timeout(minBytes: number): number | undefined {
     let t: number | undefined;
     for (const p of [this.current, this.previous, this.probe]) {
-      for (const x of [p?.challengeDue, p?.deadline]) if (x !== undefined && (t === undefined || x < t)) t = x;
+      if (!p) continue;
+      for (const x of [p.budget >= minBytes ? p.challengeDue : undefined, p.deadline]) if (x !== undefined && (t === undefined || x < t)) t = x;
     }
     return t;
   }

@@ -122,7 +122,6 @@ export class QuicSim {
 
   /** Retries sent by the server's endpoint. */
   retries = 0;
-  dbg: number | undefined;
 
   /** The endpoint's side of a first Initial: accept it, or answer with a Retry when validating addresses. */
   private async admit(d: Uint8Array, from: string): Promise<void> {
@@ -152,10 +151,7 @@ export class QuicSim {
       if (done()) return;
       const timers = [this.client.pollTimeout(), this.server?.pollTimeout(), ...this.queue.map((q) => q.at)].filter((t): t is number => t !== undefined);
       if (!timers.length) return;
-      const nx = Math.max(this.now, Math.min(...timers));
-      if (process.env.SIMDBG) { this.dbg = nx === this.now ? (this.dbg ?? 0) + 1 : 0; if ((this.dbg ?? 0) > 50) { const sv = this.server as unknown as { paths: { timeout(n: number): number | undefined; current: { budget: number; remote: string } }; recovery: { timeout(a: number, b: object): number | undefined }; lastActivity: number; recoveryState(): object; spaces: Record<string, { acks: { ackDeadline(d: number): number | undefined } }> };
-        throw new Error(`stuck at ${this.now}: paths ${sv.paths.timeout(64)} budget ${sv.paths.current.budget} ${sv.paths.current.remote} rec ${sv.recovery.timeout(sv.lastActivity, sv.recoveryState())} ack ${sv.spaces.application?.acks.ackDeadline(25)} client ${this.client.pollTimeout()} server ${this.server?.pollTimeout()} queue ${this.queue.length}`); } }
-      this.now = nx;
+      this.now = Math.max(this.now, Math.min(...timers));
       if (this.now > end) throw new Error('simulation time limit reached');
       const due = this.queue.filter((q) => q.at <= this.now);
       this.queue = this.queue.filter((q) => q.at > this.now);

@@ -11,6 +11,8 @@ import { RetryTokens, type ValidatedAddress } from '../quic/connection/address-v
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from '../quic/stateless-reset.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
+import type { EndpointEvent, RemoteAddress } from '../quic/connection/path.js';
+import type { PreferredAddress } from '../quic/transport-parameters.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -38,22 +40,36 @@ export class QuicSession extends EventEmitter {
    */
   handshake: HandshakeInfo | undefined;
 
+  /** Set by {@link quicConnect}: moves the client to a new UDP socket (see {@link migrate}). */
+  rebind: (() => Promise<void>) | undefined;
+
   constructor(
     readonly connection: QuicConnection,
-    private readonly send: (d: Uint8Array) => void,
+    private readonly send: (d: Uint8Array, remote: RemoteAddress) => void,
     private readonly onDone?: () => void,
   ) {
     super();
   }
 
-  /** Feeds a datagram (in order with every other call on this session). */
-  receive(d: Uint8Array): void {
+  /** Feeds a datagram from `remote` (default: the current path), in order with every other call on this session. */
+  receive(d: Uint8Array, remote?: RemoteAddress): void {
     if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
     this.queued++;
     void this.run(() => {
       this.queued--;
-      return this.connection.handleDatagram(d, now());
+      return this.connection.handleDatagram(d, now(), remote);
     });
+  }
+
+  /**
+   * A client moves to a new local UDP port (RFC 9000 §9.2): a new socket,
+   * a new connection ID, path validation, and the transfer goes on. Rejects
+   * (leaving the session as it was) before the handshake is confirmed, when
+   * the server disabled active migration, or without a spare connection ID.
+   */
+  async migrate(): Promise<void> {
+    if (!this.rebind) throw new ConfigError('only a client session from quicConnect migrates');
+    await this.rebind();
   }
 
   /**
@@ -93,7 +109,9 @@ export class QuicSession extends EventEmitter {
   }
 
   private async flush(): Promise<void> {
-    for (let d = (await this.connection.pollTransmit(now()))?.data; d; d = (await this.connection.pollTransmit(now()))?.data) this.send(d);
+    for (let t = await this.connection.pollTransmit(now()); t; t = await this.connection.pollTransmit(now())) this.send(t.data, t.remote);
+    // Connection IDs to route to this session from now on, or no longer (RFC 9000 §5.1).
+    for (let e = this.connection.pollEndpointEvent(); e; e = this.connection.pollEndpointEvent()) this.emit('cid', e);
     for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
       if (e.type === 'stream') this.emit('stream', e.event);
       else {
@@ -133,26 +151,58 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
 /** Connects over UDP; resolves once the handshake completes. */
 export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
   const provider = options.tls.provider ?? createNobleProvider();
-  const sock: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, () => {
-      sock.off('error', reject);
-      resolve();
-    });
+  const family = options.host.includes(':') ? 'udp6' : 'udp4';
+  let sock = await boundSocket(family);
+  // The server's preferred address (RFC 9000 §9.6), once the connection asks to validate it: its datagrams are told apart.
+  let preferred: RemoteAddress | undefined;
+  const preferredAddressRemote = options.preferredAddressRemote ?? ((a: PreferredAddress): RemoteAddress | undefined => {
+    preferred = family === 'udp4' ? (a.ipv4Port ? `${a.ipv4Address.join('.')}:${a.ipv4Port}` : undefined)
+      : (a.ipv6Port ? `[${ipv6Text(a.ipv6Address)}]:${a.ipv6Port}` : undefined);
+    return preferred;
   });
   let conn: QuicConnection;
   try {
-    conn = await QuicConnection.connect({ ...options, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
+    conn = await QuicConnection.connect({ ...options, preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, now());
   } catch (e) {
     sock.close();
     throw e;
   }
-  const session = new QuicSession(conn, (d) => sendQuietly(sock, d, options.port, options.host), () => closeQuietly(sock));
-  sock.on('message', (msg: Buffer) => session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)));
-  sock.on('error', (e) => void session.run(() => {
-    throw e;
-  }));
+  // The server's handshake address is the connection's '' (its default path); any other is named `host:port`.
+  const session = new QuicSession(conn, (d, remote) => {
+    const to = remote === '' ? { host: options.host, port: options.port } : parseAddress(remote);
+    if (to) sendQuietly(sock, d, to.port, to.host);
+  }, () => closeQuietly(sock));
+  const listen = (s: Socket): void => {
+    s.on('message', (msg: Buffer, from: RemoteInfo) => {
+      const key = addressKey(from);
+      session.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), key === preferred ? key : '');
+    });
+    s.on('error', (e) => void session.run(() => {
+      if (s === sock) throw e;
+    }));
+  };
+  listen(sock);
+  session.rebind = async () => {
+    const next = await boundSocket(family);
+    let refused: unknown;
+    await session.run(async () => {
+      try {
+        await conn.migrate(now());
+      } catch (e) {
+        refused = e;
+        return;
+      }
+      // Before this run's flush: the first packets on the new path leave from the new socket.
+      const old = sock;
+      sock = next;
+      listen(next);
+      closeQuietly(old);
+    });
+    if (refused !== undefined) {
+      closeQuietly(next);
+      throw refused;
+    }
+  };
   // Listening before the first run: a failure there must reach this promise, not an empty room.
   const result = new Promise<QuicSession>((resolve, reject) => {
     session.once('connected', () => resolve(session));
@@ -162,6 +212,33 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   });
   void session.run(() => undefined);
   return result;
+}
+
+function boundSocket(family: 'udp4' | 'udp6', port = 0, address?: string): Promise<Socket> {
+  const s = createSocket(family);
+  return new Promise<Socket>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(port, address, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+/** A peer's address as the path key of RFC 9000 §9 (src/quic/connection/path.ts): `host:port`, `[v6]:port`. */
+function addressKey(from: { address: string; port: number }): RemoteAddress {
+  return from.address.includes(':') ? `[${from.address}]:${from.port}` : `${from.address}:${from.port}`;
+}
+
+function parseAddress(key: RemoteAddress): { host: string; port: number } | undefined {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(key);
+  return m ? { host: m[1] as string, port: Number(m[2]) } : undefined;
+}
+
+function ipv6Text(a: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((a[i] as number) << 8) | (a[i + 1] as number)).toString(16));
+  return groups.join(':');
 }
 
 /** UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash. */
@@ -209,6 +286,8 @@ export type QuicListenOptions = Omit<QuicServerOptions, 'tls'> & {
 export type QuicServerSocket = Socket & { setCertificate(certificate: QuicServerOptions['tls']['certificate']): void };
 
 const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 256;
+/** Prefix of the path key of a client reached through the preferred address's socket. */
+const PREFERRED = 'pref|';
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Datagrams for a connection still being set up that wait for it; more are dropped (the client retransmits). */
 const MAX_QUEUED_WHILE_STARTING = 8;
@@ -241,7 +320,24 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const handshaking = new Set<QuicSession>();
   const send = (d: Uint8Array, from: RemoteInfo): void => sendQuietly(sock, d, from.port, from.address);
   sock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from));
-  function onDatagram(d: Uint8Array, from: RemoteInfo): void {
+  // The preferred address (RFC 9000 §9.6) is a second socket: a path through it is keyed `pref|host:port`, and answered from it.
+  const pa = options.preferredAddress?.ipv4;
+  let prefSock: Socket | undefined;
+  if (pa) {
+    prefSock = createSocket('udp4');
+    prefSock.on('message', (msg: Buffer, from: RemoteInfo) => onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), from, PREFERRED));
+    prefSock.on('error', () => undefined);
+    prefSock.bind(pa.port, pa.address.join('.'));
+    sock.once('close', () => closeQuietly(prefSock as Socket));
+  }
+  /** Sends to a path key: `host:port` from the main socket, `pref|host:port` from the preferred one. */
+  const sendTo = (d: Uint8Array, remote: RemoteAddress): void => {
+    const viaPref = remote.startsWith(PREFERRED);
+    const to = parseAddress(viaPref ? remote.slice(PREFERRED.length) : remote);
+    if (to) sendQuietly(viaPref && prefSock ? prefSock : sock, d, to.port, to.host);
+  };
+  function onDatagram(d: Uint8Array, from: RemoteInfo, via = ''): void {
+    const remote = via + addressKey(from);
     let dcid: string;
     let shortHeader: boolean;
     let initial: boolean;
@@ -259,7 +355,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       return; // not a QUIC packet we can route
     }
     const known = byCid.get(dcid);
-    if (known) return known.receive(d);
+    if (known) return known.receive(d, remote);
     if (shortHeader) {
       statelessReset(d, from).catch(() => undefined);
       return;
@@ -268,7 +364,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     if (pending) {
       // If the datagram that got there first does not decrypt (a corrupted or forged copy), a queued one
       // may still start the connection: it is looked at afresh once the first is dropped.
-      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d) : onDatagram(d, from)));
+      if (pending.queued++ < MAX_QUEUED_WHILE_STARTING) void pending.session.then((s) => (s ? s.receive(d, remote) : onDatagram(d, from, via)));
       return;
     }
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
@@ -282,7 +378,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
       // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
       if (!(await openFirstInitial(provider, d, versions))) return undefined;
       // The options of the moment this connection is accepted: a later setCertificate does not reach it.
-      const conn = await QuicConnection.accept(opts, d, now(), validated);
+      const conn = await QuicConnection.accept(opts, d, now(), validated, remote);
       const keys = [dcid, toHex(conn.localCid)];
       // A client that keeps its handshake alive without finishing it (each packet restarts the idle
       // timer) would otherwise hold its slot for ever: the handshake's lifetime is capped too.
@@ -291,12 +387,20 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
         void s.close(0, 'handshake timeout');
       }, handshakeTimeoutMs);
       deadline.unref();
-      const s = new QuicSession(conn, (out) => send(out, from), () => {
+      const s = new QuicSession(conn, sendTo, () => {
         keys.forEach((k) => byCid.delete(k));
         handshaking.delete(s);
         clearTimeout(deadline);
       });
       for (const k of keys) byCid.set(k, s);
+      // Connection IDs it issues are routed to it until retired or the session ends (RFC 9000 §5.1).
+      s.on('cid', (e: EndpointEvent) => {
+        const k = toHex(e.cid);
+        if (e.type === 'cid-issued') {
+          keys.push(k);
+          byCid.set(k, s);
+        } else if (byCid.get(k) === s) byCid.delete(k);
+      });
       handshaking.add(s);
       s.once('connected', () => {
         handshaking.delete(s);

@@ -101,7 +101,7 @@ describe('NAT rebinding mid-transfer (RFC 9000 §9.3, issue 12 item 8)', () => {
 
   it('a new address: the same, and the server sends on a fresh connection ID (§9.5)', async () => {
     const { sim, client } = await setup('rebind-addr');
-    const before = { dcid: new Uint8Array(0) };
+    const before: { dcid: Uint8Array } = { dcid: new Uint8Array(0) };
     const dcidOf = (c: QuicConnection): Uint8Array => (c as unknown as { remoteCid: Uint8Array }).remoteCid;
     await download(sim, client, 600_000, () => {
       before.dcid = dcidOf(sim.server as QuicConnection);

@@ -322,6 +322,29 @@ describe('active client migration (RFC 9000 §9.2, §9.5)', () => {
   });
 });
 
+describe('a client only accepts packets from server addresses it chose (RFC 9000 §9)', () => {
+  it('a packet from an unknown server address is discarded; the same packet from the server\'s address is not', async () => {
+    const { sim, client } = await setup('client-discards');
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    const server = sim.server as QuicConnection;
+    const id = server.openStream();
+    server.writeStream(id, new Uint8Array([1, 2, 3]), true);
+    const t = await server.pollTransmit(sim.now);
+    expect(t).toBeDefined();
+    const streamEvents = (): number => {
+      let n = 0;
+      for (let e = client.poll(); e; e = client.poll()) if (e.type === 'stream') n++;
+      return n;
+    };
+    streamEvents();
+    await client.handleDatagram((t as { data: Uint8Array }).data, sim.now + 1, '198.51.100.7:443');
+    expect(streamEvents()).toBe(0);
+    await client.handleDatagram((t as { data: Uint8Array }).data, sim.now + 2);
+    expect(streamEvents()).toBeGreaterThan(0);
+    expect(client.readStream(id)?.data).toEqual(new Uint8Array([1, 2, 3]));
+  });
+});
+
 describe('the server\'s preferred address (RFC 9000 §9.6, §18.2)', () => {
   const preferredAddress = { ipv4: { address: new Uint8Array([192, 0, 2, 1]), port: 4433 } };
 

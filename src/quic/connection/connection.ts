@@ -482,6 +482,8 @@ export class QuicConnection {
   private async onPacket(pkt: ProtectedPacket, now: number, from: PacketContext): Promise<boolean> {
     const space = this.spaceOf(pkt.type);
     if (!space || space.discarded) return false;
+    // §9: a client discards, undecrypted, packets from a server address it did not choose (§9.6: its preferred one, once probed).
+    if (this.role === 'client' && from.remote !== this.paths.current.remote && this.paths.find(from.remote) === undefined) return true;
     // §17.2.2: a server's Initial carries no token; a client discards one that does.
     if (this.role === 'client' && pkt.type === 'initial' && pkt.token.length > 0) return false;
     // §7.2: once a server packet was processed, any other Source Connection ID is discarded.
@@ -503,8 +505,6 @@ export class QuicConnection {
       this.discardPreviousKeysAt = now + 3 * this.pto();
     }
     if (space.acks.isDuplicate(opened.packetNumber)) return true;
-    // §9: a client discards packets from a server address it did not choose (§9.6: its preferred one, once probed).
-    if (this.role === 'client' && from.remote !== this.paths.current.remote && this.paths.find(from.remote) === undefined) return true;
     from.authenticated = true;
     from.dcid = pkt.dcid;
     const highest = opened.packetNumber > space.largestReceived;

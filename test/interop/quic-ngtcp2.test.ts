@@ -139,4 +139,27 @@ describe.runIf(!interopDisabled)('QUIC interop with ngtcp2 (ngtcp2-server, ngtcp
   it('ngtcp2-client -v v2 → our server: QUIC version 2 (RFC 9369)', async () => {
     await ngtcp2ClientToOurServer(['-v', 'v2'], QUIC_V2);
   }, CASE_TIMEOUT_MS);
+
+  // RFC 9000 §9.2/§9.3: ngtcp2 moves to a new local port after the handshake (actively, then as a NAT rebinding
+  // would, without validating) and only then sends its request: our server follows it to the new address once that
+  // address answers a PATH_CHALLENGE.
+  for (const [name, extra] of [['migrates', []], ['is NAT-rebound', ['--nat-rebinding']]] as const) {
+    it(`ngtcp2-client that ${name} → our server: the server validates and uses the new address`, async () => {
+      const server = await listenOurQuicServer({ tls: { provider, certificate: pki.ecdsa.server.credentials, alpnProtocols: ['h3'] } });
+      const url = `https://localhost:${server.port}/`;
+      const peer = spawnPeer('ngtcp2-client', [
+        ...LOG_ARGS, '--change-local-addr=200ms', '--delay-stream=600ms', ...extra, '--timeout=5s', '127.0.0.1', String(server.port), url,
+      ], { timeoutMs: PEER_LIFETIME_MS });
+      try {
+        const { log } = await server.connected();
+        type PathView = { paths: { current: { remote: string; validated: boolean } } };
+        const path = (): { remote: string; validated: boolean } => (log.session.connection as unknown as PathView).paths.current;
+        const first = path().remote;
+        await until(() => path().remote !== first && path().validated, 'our server to move to the client\'s new address', 8_000);
+        expect(log.errors).toEqual([]);
+      } finally {
+        await peer.kill();
+      }
+    }, CASE_TIMEOUT_MS);
+  }
 });

@@ -99,7 +99,7 @@ export class LocalConnectionIds {
     this.events.push({ type: 'cid-retired', cid: e.cid });
   }
 
-  /** The next NEW_CONNECTION_ID to send, if one is owed and fits in `room` bytes. */
+  /** The next NEW_CONNECTION_ID to send, if one is owed (now counted as sent). */
   pollFrame(): NewCidFrame | undefined {
     for (const seq of this.owed) {
       const e = this.active.get(seq);

@@ -3,7 +3,8 @@ import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { createNobleProvider } from '../pq/index.js';
 import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } from '../quic/connection/connection.js';
-import type { RemoteAddress } from '../quic/connection/path.js';
+import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
+import type { PreferredAddress } from '../quic/transport-parameters.js';
 import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
@@ -49,6 +50,28 @@ function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   }
 }
 
+async function boundSocket(family: 'udp4' | 'udp6'): Promise<Socket> {
+  const s = createSocket(family);
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, () => {
+      s.off('error', reject);
+      resolve();
+    });
+  });
+  sizeBuffers(s);
+  return s;
+}
+
+function ipv6Text(a: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((a[i] as number) << 8) | (a[i + 1] as number)).toString(16));
+  return groups.join(':');
+}
+
+/** Prefix of the path key of a client reached through the server's preferred-address socket. */
+const PREFERRED = 'pref|';
+
 function closeQuietly(sock: Socket): void {
   try {
     sock.close();
@@ -92,17 +115,36 @@ class UdpDriver {
   private batch: { data: Uint8Array; remote: RemoteAddress }[] = [];
   readonly sessions = new Map<QuicConnection, QuicSession>();
 
+  /** A second socket the server also receives on (its preferred address, RFC 9000 §9.6): paths through it are keyed `pref|host:port`. */
+  preferredSocket: Socket | undefined;
+
   constructor(
-    private readonly sock: Socket,
+    private sock: Socket,
     readonly endpoint: QuicEndpoint,
     private readonly onConnection?: (s: QuicSession) => void,
     private readonly onRetry?: (remote: RemoteAddress) => void,
   ) {}
 
-  receive(msg: Buffer, from: RemoteInfo): void {
+  receive(msg: Buffer, from: RemoteInfo, via = ''): void {
     if (this.closed || this.batch.length >= MAX_BATCH) return;
-    this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: addressKey(from) });
+    this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: via + addressKey(from) });
     this.schedule();
+  }
+
+  /** Sends from the socket a path key names: `pref|host:port` from the preferred address's, others from the main one. */
+  private send(t: Transmit): void {
+    if (t.remote.startsWith(PREFERRED)) {
+      if (this.preferredSocket) sendQuietly(this.preferredSocket, t.data, t.remote.slice(PREFERRED.length));
+      return;
+    }
+    sendQuietly(this.sock, t.data, t.remote);
+  }
+
+  /** A client's move to a new local socket (RFC 9000 §9.2): what is sent from now on leaves from `next`. */
+  replaceSocket(next: Socket): Socket {
+    const old = this.sock;
+    this.sock = next;
+    return old;
   }
 
   /** The batch, then a flush, once this turn of the event loop has read what the socket had. */
@@ -128,7 +170,7 @@ class UdpDriver {
     try {
       do {
         this.again = false;
-        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) sendQuietly(this.sock, t.data, t.remote);
+        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) this.send(t);
         this.report();
       } while (this.again);
     } finally {
@@ -190,6 +232,9 @@ export class QuicSession extends EventEmitter {
    */
   handshake: HandshakeInfo | undefined;
 
+  /** Set by {@link quicConnect}: moves the client to a new UDP socket (see {@link migrate}). */
+  rebind: (() => Promise<void>) | undefined;
+
   /** Sessions are made by {@link quicConnect} and {@link createQuicServer}. */
   constructor(
     readonly connection: QuicConnection,
@@ -213,6 +258,17 @@ export class QuicSession extends EventEmitter {
       return;
     }
     await this.driver.flush();
+  }
+
+  /**
+   * A client moves to a new local UDP port (RFC 9000 §9.2): a new socket,
+   * a new connection ID, path validation, and the transfer goes on. Rejects
+   * (leaving the session as it was) before the handshake is confirmed, when
+   * the server disabled active migration, or without a spare connection ID.
+   */
+  async migrate(): Promise<void> {
+    if (!this.rebind) throw new ConfigError('only a client session from quicConnect migrates');
+    await this.rebind();
   }
 
   /** Reports the connection's events (after each batch). */
@@ -311,34 +367,58 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   // The server's address as the socket will report its datagrams' source: a name would look like another path.
   // A name is looked up in IPv4 (as a udp4 socket sending to it would), an IPv6 literal in IPv6.
   const { address, family } = await lookup(options.host, { family: options.host.includes(':') ? 6 : 4 });
-  const sock: Socket = createSocket(family === 6 ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-  sizeBuffers(sock);
+  const udp = family === 6 ? 'udp6' : 'udp4';
+  let sock = await boundSocket(udp);
+  // The server's preferred address (RFC 9000 §9.6), in this socket's family, as a path key: the connection
+  // validates it once the handshake is confirmed and moves there if that succeeds.
+  const preferredAddressRemote = options.preferredAddressRemote ?? ((a: PreferredAddress): RemoteAddress | undefined => (
+    udp === 'udp4' ? (a.ipv4Port ? `${a.ipv4Address.join('.')}:${a.ipv4Port}` : undefined)
+      : (a.ipv6Port ? `[${ipv6Text(a.ipv6Address)}]:${a.ipv6Port}` : undefined)));
   let session: QuicSession;
+  let driver: UdpDriver;
+  const listen = (s: Socket): void => {
+    s.on('message', (msg: Buffer, from: RemoteInfo) => driver.receive(msg, from));
+    s.on('error', (e) => {
+      if (s === sock) session.fail(e);
+    });
+  };
   try {
     const endpoint = await QuicEndpoint.create({ provider, ...(options.versions ? { versions: options.versions } : {}) });
-    const driver = new UdpDriver(sock, endpoint);
+    driver = new UdpDriver(sock, endpoint);
     const { host: _h, port: _p, onSession: _s, onEarlyData: _e, qlogDir: _q, ...rest } = withQlogDir(options);
     const remote = addressKey({ address, port: options.port });
-    const conn = await endpoint.connect({ ...rest, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
+    const conn = await endpoint.connect({ ...rest, preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
     session = new QuicSession(conn, driver, () => {
       driver.close();
       closeQuietly(sock);
     });
     driver.sessions.set(conn, session);
     options.onSession?.(session);
-    sock.on('message', (msg: Buffer, from: RemoteInfo) => driver.receive(msg, from));
+    listen(sock);
   } catch (e) {
     closeQuietly(sock);
     throw e;
   }
-  sock.on('error', (e) => session.fail(e));
+  session.rebind = async () => {
+    const next = await boundSocket(udp);
+    let refused: unknown;
+    await session.run(async () => {
+      try {
+        await session.connection.migrate(now());
+      } catch (e) {
+        refused = e;
+        return;
+      }
+      // Before this run's flush: the first packets on the new path leave from the new socket.
+      sock = next;
+      listen(next);
+      closeQuietly(driver.replaceSocket(next));
+    });
+    if (refused !== undefined) {
+      closeQuietly(next);
+      throw refused;
+    }
+  };
   // Listening before the first flush: a failure there must reach this promise, not an empty room.
   const result = new Promise<QuicSession>((resolve, reject) => {
     session.once('connected', () => resolve(session));
@@ -408,17 +488,30 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const sock = createSocket('udp4');
   sock.once('listening', () => sizeBuffers(sock));
   let driver: UdpDriver | undefined;
-  const early: [Buffer, RemoteInfo][] = [];
-  sock.on('message', (msg: Buffer, from: RemoteInfo) => {
-    if (driver) driver.receive(msg, from);
-    else if (early.length < MAX_EARLY_DATAGRAMS) early.push([msg, from]);
-  });
+  const early: [Buffer, RemoteInfo, string][] = [];
+  const onMessage = (via: string) => (msg: Buffer, from: RemoteInfo): void => {
+    if (driver) driver.receive(msg, from, via);
+    else if (early.length < MAX_EARLY_DATAGRAMS) early.push([msg, from, via]);
+  };
+  sock.on('message', onMessage(''));
+  // The preferred address (RFC 9000 §9.6) is a second socket: a path through it is keyed `pref|host:port`, and answered from it.
+  const pa = options.preferredAddress?.ipv4;
+  let preferredSocket: Socket | undefined;
+  if (pa) {
+    const ps = createSocket('udp4');
+    preferredSocket = ps;
+    ps.on('message', onMessage(PREFERRED));
+    ps.on('error', () => undefined);
+    ps.bind(pa.port, pa.address.join('.'));
+    sock.once('close', () => closeQuietly(ps));
+  }
   sock.once('close', () => driver?.close());
   QuicEndpoint.create({ provider, statelessResetKey: resetKey, server: opts }).then((endpoint) => {
     // A certificate set while the endpoint was being made.
     endpoint.setServerOptions(opts);
     driver = new UdpDriver(sock, endpoint, onConnection, (remote) => sock.emit('retry', remote));
-    for (const [msg, from] of early.splice(0)) driver.receive(msg, from);
+    driver.preferredSocket = preferredSocket;
+    for (const [msg, from, via] of early.splice(0)) driver.receive(msg, from, via);
   }).catch(() => {
     // The provider failed (no Retry key): the server cannot answer anyone; datagrams are dropped.
     early.length = 0;

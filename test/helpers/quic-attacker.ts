@@ -87,13 +87,13 @@ export async function established(
       return now;
     },
     /** One 1-RTT packet from the "client", sealed but not yet sent (a benchmark seals before it starts the clock). */
-    seal(frames: Frame[]): Promise<Uint8Array> {
-      return sealPacket(toServer, { type: '1rtt', dcid: server.localCid }, encodeFrames(frames), { packetNumber: pn++ });
+    seal(frames: Frame[], dcid: Uint8Array = server.localCid): Promise<Uint8Array> {
+      return sealPacket(toServer, { type: '1rtt', dcid }, encodeFrames(frames), { packetNumber: pn++ });
     },
-    /** Hands a datagram to the server, one millisecond after the last. */
-    async deliver(datagram: Uint8Array): Promise<void> {
+    /** Hands a datagram to the server, one millisecond after the last, from `remote` (default: the current path). */
+    async deliver(datagram: Uint8Array, remote?: string): Promise<void> {
       now += 1;
-      await server.handleDatagram(datagram, now);
+      await server.handleDatagram(datagram, now, remote);
     },
     /** One 1-RTT packet from the "server" to the client (a hostile server's view). */
     async sendToClient(frames: Frame[]): Promise<void> {
@@ -105,20 +105,24 @@ export async function established(
       await this.deliver(await this.seal(frames));
     },
     /** Everything the server sends now, decrypted: its frames, and the DCIDs it used. */
-    async collect(): Promise<{ frames: Frame[]; dcids: Uint8Array[] }> {
+    async collect(): Promise<{ frames: Frame[]; dcids: Uint8Array[]; datagrams: { remote: string; size: number; frames: Frame[] }[] }> {
       const frames: Frame[] = [];
       const dcids: Uint8Array[] = [];
+      const datagrams: { remote: string; size: number; frames: Frame[] }[] = [];
       let largest = 0;
-      for (let d = (await server.pollTransmit(now))?.data; d; d = (await server.pollTransmit(now))?.data) {
+      for (let t = await server.pollTransmit(now); t; t = await server.pollTransmit(now)) {
+        const d = t.data;
         const pkt = parsePacket(d, 0, { shortDcidLength: 8 }).packet;
         if (!('pnOffset' in pkt)) continue;
         const opened = await openPacket(toClient, pkt, largest);
         if (!opened) throw new Error('server packet did not decrypt');
         largest = Math.max(largest, opened.packetNumber);
         dcids.push(pkt.dcid);
-        frames.push(...decodeFrames(opened.payload, '1rtt'));
+        const fs = decodeFrames(opened.payload, '1rtt');
+        frames.push(...fs);
+        datagrams.push({ remote: t.remote, size: d.length, frames: fs });
       }
-      return { frames, dcids };
+      return { frames, dcids, datagrams };
     },
   };
 }

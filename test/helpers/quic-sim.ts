@@ -10,7 +10,7 @@
 import { seededRandom } from '../../src/testing/index.js';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import type { RetryTokens } from '../../src/quic/connection/address-validation.js';
-import type { RemoteAddress, Transmit } from '../../src/quic/connection/path.js';
+import type { EndpointEvent, RemoteAddress, Transmit } from '../../src/quic/connection/path.js';
 import { QuicEndpoint, type QuicEndpointEvent } from '../../src/quic/endpoint.js';
 
 export interface SimOptions {
@@ -43,6 +43,18 @@ export interface SimOptions {
   readonly onDelivered?: (d: SimDatagram) => void;
   /** The path's MTU for UDP payloads: larger datagrams are dropped, as a router would (RFC 8899 §1). */
   readonly pathMtu?: number;
+  /**
+   * More addresses the server receives on (a preferred address, RFC 9000 §9.6):
+   * the client names them as they are; the server sees a datagram that reached
+   * one of them as coming from `client@addr`, and sends from it to such a key.
+   */
+  readonly serverAddresses?: readonly string[];
+  /**
+   * An attacker that copies client datagrams (those `pick` chooses, by index)
+   * and sends them from `from`, arriving `lead` ms before the genuine ones
+   * (RFC 9000 §9.3.2, §9.3.3). Datagrams sent to `from` reach no one.
+   */
+  readonly copyFromClient?: { readonly from: string; readonly pick: (index: number) => boolean; readonly lead?: number };
 }
 
 /** A datagram as the simulated network sees it. */
@@ -59,7 +71,36 @@ interface InFlight {
   readonly data: Uint8Array;
   /** The sender's address as the receiver sees it. */
   readonly from: RemoteAddress;
+  /** Server to client: the client address it goes to (lost if the client no longer holds it). */
+  readonly to?: string;
   readonly sent: SimDatagram;
+}
+
+/** Endpoint events of simulated connections, kept as the endpoint drains them (see {@link takeEndpointEvents}). */
+const journals = new WeakMap<QuicConnection, EndpointEvent[]>();
+
+function journal(c: QuicConnection): void {
+  if (journals.has(c)) return;
+  const j: EndpointEvent[] = [];
+  journals.set(c, j);
+  const poll = c.pollEndpointEvent.bind(c);
+  c.pollEndpointEvent = () => {
+    const e = poll();
+    if (e) j.push(e);
+    return e;
+  };
+}
+
+/**
+ * The connection-ID events `c` raised since the last call (RFC 9000 §5.1):
+ * on the simulator its endpoint routes them as they come, so a test reads them
+ * here rather than from `pollEndpointEvent`, which the endpoint has drained.
+ */
+export function takeEndpointEvents(c: QuicConnection): EndpointEvent[] {
+  const direct: EndpointEvent[] = [];
+  for (let e = c.pollEndpointEvent(); e; e = c.pollEndpointEvent()) direct.push(e);
+  const j = journals.get(c);
+  return j ? j.splice(0) : direct;
 }
 
 /** The address the simulated client starts with. */
@@ -119,6 +160,7 @@ export class QuicSim {
       // datagrams from the server arrive from there, or the client would see a new path.
       const first = await this.client.pollTransmit(this.now);
       this.serverAddress = first?.remote ?? '';
+      journal(this.client);
       client.adopt(this.client, this.serverAddress);
       if (first) this.send(first, true);
       const server = await QuicEndpoint.create({
@@ -144,8 +186,21 @@ export class QuicSim {
    * From now on the server sees the client's datagrams come from `address`
    * (a NAT rebinding, RFC 9000 §9.3); datagrams to the old address are lost.
    */
-  rebindClient(address: RemoteAddress): void {
+  rebindClient(address: RemoteAddress, oldDead = true): void {
+    if (oldDead) this.deadAddresses.add(this.clientAddress);
+    this.deadAddresses.delete(address);
     this.clientAddress = address;
+  }
+
+  /** Addresses the client held and lost (an expired NAT mapping): datagrams to them are dropped. */
+  private readonly deadAddresses = new Set<string>();
+  /** Bytes the server sent to each client address, and bytes it received from each. */
+  readonly bytesTo = new Map<string, number>();
+  readonly bytesFrom = new Map<string, number>();
+  private copied = 0;
+
+  private count(m: Map<string, number>, k: string, n: number): void {
+    m.set(k, (m.get(k) ?? 0) + n);
   }
 
   private async flush(ep: QuicEndpoint, toServer: boolean): Promise<void> {
@@ -159,9 +214,21 @@ export class QuicSim {
 
   /** Puts one datagram on the wire, where it may be dropped, altered or delayed. */
   private send(t: Transmit, toServer: boolean): void {
-    // The server sends to an address: one the client no longer has is a black hole ('' is a
-    // connection a test accepted without one: it means the current address).
-    if (!toServer && t.remote !== this.clientAddress && t.remote !== '') return;
+    // Where it goes: the client sends to the server's address or one of `serverAddresses` (anything else
+    // reaches no one); the server to a client address, `client@addr` meaning from its address `addr`.
+    let from: string;
+    let to: string | undefined;
+    if (toServer) {
+      const extraAddress = t.remote !== this.serverAddress && this.o.serverAddresses?.includes(t.remote);
+      if (t.remote !== this.serverAddress && !extraAddress) return;
+      from = extraAddress ? `${this.clientAddress}@${t.remote}` : this.clientAddress;
+    } else {
+      const at = t.remote.lastIndexOf('@');
+      // '' is a connection a test accepted without an address: it means the current one.
+      to = at < 0 ? (t.remote === '' ? this.clientAddress : t.remote) : t.remote.slice(0, at);
+      from = at < 0 ? this.serverAddress : t.remote.slice(at + 1);
+      this.count(this.bytesTo, to, t.data.length);
+    }
     const log = toServer ? this.sent.toServer : this.sent.toClient;
     const sent: SimDatagram = { toServer, index: log.length, now: this.now, data: t.data };
     log.push(sent);
@@ -176,14 +243,23 @@ export class QuicSim {
     if (!data) return;
     if (this.rnd() < (this.o.loss ?? 0)) return;
     const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
-    this.queue.push({ at: this.now + (this.o.delay ?? 20) + extra, toServer, data, from: toServer ? this.clientAddress : this.serverAddress, sent });
+    const delay = this.o.delay ?? 20;
+    this.queue.push({ at: this.now + delay + extra, toServer, data, from, ...(to !== undefined ? { to } : {}), sent });
+    const copy = this.o.copyFromClient;
+    if (toServer && copy && copy.pick(this.copied++)) {
+      const via = from.lastIndexOf('@') < 0 ? '' : from.slice(from.lastIndexOf('@'));
+      this.queue.push({ at: this.now + Math.max(0, delay + extra - (copy.lead ?? 1)), toServer, data: data.slice(), from: copy.from + via, sent });
+    }
   }
 
   private collect(server: QuicEndpoint): void {
     for (let e = server.poll(); e; e = server.poll()) {
       this.serverEvents.push(e);
       if (e.type === 'retry') this.retries++;
-      if (e.type === 'connection') this.firstServer ??= e.connection;
+      if (e.type === 'connection') {
+        journal(e.connection);
+        this.firstServer ??= e.connection;
+      }
     }
   }
 
@@ -205,6 +281,7 @@ export class QuicSim {
   async run(done: () => boolean, limitMs = 60_000): Promise<void> {
     const { client, server } = await this.setup();
     if (this.adoptedServer) {
+      journal(this.adoptedServer);
       server.adopt(this.adoptedServer, this.clientAddress);
       this.adoptedServer = undefined;
     }
@@ -222,12 +299,15 @@ export class QuicSim {
       this.queue = this.queue.filter((q) => q.at > this.now);
       for (const q of due) {
         if (q.toServer) {
+          this.count(this.bytesFrom, q.from.split('@')[0] as string, q.data.length);
           this.delivered.toServer++;
           this.deliveredBytes.toServer += q.data.length;
           this.lastDelivered.toServer = q.sent;
           await server.handleDatagram(q.data, q.from, this.now);
           this.collect(server);
         } else {
+          // A client address given up (or the attacker's) reaches no one.
+          if (q.to !== undefined && (this.deadAddresses.has(q.to) || q.to === this.o.copyFromClient?.from)) continue;
           this.delivered.toClient++;
           this.deliveredBytes.toClient += q.data.length;
           this.lastDelivered.toClient = q.sent;

@@ -93,6 +93,35 @@ describe.runIf(!interopDisabled)('QUIC interop with ngtcp2 (ngtcp2-server, ngtcp
     expect(peer.output).not.toContain('Sending Retry packet');
   }, CASE_TIMEOUT_MS);
 
+  // RFC 9000 §9.6: ngtcp2-server advertises a preferred address; our client validates it and moves there after the
+  // handshake, then (§9.2) moves itself to a new socket, on a new connection ID, and validates that path too.
+  it('our client → ngtcp2-server with a preferred address: the client moves there, then migrates to a new socket', async () => {
+    const preferredPort = await freePort('udp');
+    const { peer, port } = await ngtcp2Server([`--preferred-ipv4-addr=127.0.0.1:${preferredPort}`]);
+    const { log } = await ourQuicClient({
+      host: '127.0.0.1', port,
+      tls: { provider, serverName: 'localhost', alpnProtocols: ['h3'], verifier: webPkiVerifier({ provider, trustAnchors: [pki.ecdsa.rootDer] }) },
+    });
+    await ngtcp2Reports(peer, QUIC_V1);
+    type PathView = { paths: { current: { remote: string; validated: boolean; challenge?: Uint8Array } } };
+    const path = (): PathView['paths']['current'] => (log.session.connection as unknown as PathView).paths.current;
+    await until(() => path().remote === `127.0.0.1:${preferredPort}`, 'our client to move to the preferred address', 8_000);
+    // Moving to the preferred address retired the handshake's connection ID: the spare for a new path is its replacement.
+    for (let tries = 0; ; tries++) {
+      try {
+        await log.session.migrate();
+        break;
+      } catch (e) {
+        if (tries > 40 || !String(e).includes('spare connection ID')) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    expect(path().challenge).toBeDefined();
+    await until(() => path().challenge === undefined && path().validated, 'the new path to be validated', 8_000);
+    expect(path().remote).toBe(`127.0.0.1:${preferredPort}`);
+    expect(log.errors).toEqual([]);
+  }, CASE_TIMEOUT_MS);
+
   it('our client → ngtcp2-server -V: the handshake completes after a Retry (RFC 9000 §8.1.2)', async () => {
     const { peer, port } = await ngtcp2Server(['-V']);
     const fromServer = await handshakeWithServer(peer, port, QUIC_V1);
@@ -139,4 +168,27 @@ describe.runIf(!interopDisabled)('QUIC interop with ngtcp2 (ngtcp2-server, ngtcp
   it('ngtcp2-client -v v2 → our server: QUIC version 2 (RFC 9369)', async () => {
     await ngtcp2ClientToOurServer(['-v', 'v2'], QUIC_V2);
   }, CASE_TIMEOUT_MS);
+
+  // RFC 9000 §9.2/§9.3: ngtcp2 moves to a new local port after the handshake (actively, then as a NAT rebinding
+  // would, without validating) and only then sends its request: our server follows it to the new address once that
+  // address answers a PATH_CHALLENGE.
+  for (const [name, extra] of [['migrates', []], ['is NAT-rebound', ['--nat-rebinding']]] as const) {
+    it(`ngtcp2-client that ${name} → our server: the server validates and uses the new address`, async () => {
+      const server = await listenOurQuicServer({ tls: { provider, certificate: pki.ecdsa.server.credentials, alpnProtocols: ['h3'] } });
+      const url = `https://localhost:${server.port}/`;
+      const peer = spawnPeer('ngtcp2-client', [
+        ...LOG_ARGS, '--change-local-addr=200ms', '--delay-stream=600ms', ...extra, '--timeout=5s', '127.0.0.1', String(server.port), url,
+      ], { timeoutMs: PEER_LIFETIME_MS });
+      try {
+        const { log } = await server.connected();
+        type PathView = { paths: { current: { remote: string; validated: boolean } } };
+        const path = (): { remote: string; validated: boolean } => (log.session.connection as unknown as PathView).paths.current;
+        const first = path().remote;
+        await until(() => path().remote !== first && path().validated, 'our server to move to the client\'s new address', 8_000);
+        expect(log.errors).toEqual([]);
+      } finally {
+        await peer.kill();
+      }
+    }, CASE_TIMEOUT_MS);
+  }
 });

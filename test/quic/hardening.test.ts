@@ -248,28 +248,31 @@ describe('connection ID frames are checked (RFC 9000 §5.1.1, §5.1.2, §19.15, 
 
   it('NEW_CONNECTION_ID beyond active_connection_id_limit is CONNECTION_ID_LIMIT_ERROR', async () => {
     const c = await established('c17-limit');
-    // Our limit is the default 2: sequence 0 from the handshake and one more.
-    await c.send([ncid(1, 0)]);
-    await c.send([ncid(1, 0)]); // an identical repeat is fine
+    // Our limit is the default 2: sequence 0 from the handshake and sequence 1, which the client issued at once (§5.1.1).
+    await c.send([ncid(2, 2)]); // retires sequences 0 and 1: sequence 2 alone
+    await c.send([ncid(2, 2)]); // an identical repeat is fine
     expect(c.server.error).toBeUndefined();
-    await c.send([ncid(2, 0)]);
+    await c.send([ncid(3, 2)]);
+    expect(c.server.error).toBeUndefined();
+    await c.send([ncid(4, 2)]);
     expect(c.server.error?.code).toBe(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR);
   });
 
   it('a sequence number reused for a different connection ID is a PROTOCOL_VIOLATION', async () => {
     const c = await established('c17-reuse');
-    await c.send([ncid(1, 0)]);
-    await c.send([ncid(1, 0, 0x99)]);
+    await c.send([ncid(2, 1)]);
+    await c.send([ncid(2, 1, 0x99)]);
     expect(c.server.error?.code).toBe(TransportErrorCode.PROTOCOL_VIOLATION);
   });
 
   it('Retire Prior To retires sequence 0: the server moves to the new ID and sends RETIRE_CONNECTION_ID', async () => {
     const c = await established('c17-rpt');
-    await c.send([ncid(1, 1), { type: 'ping' }]);
+    await c.send([ncid(2, 2), { type: 'ping' }]);
     expect(c.server.error).toBeUndefined();
     const out = await c.collect();
     expect(out.frames).toContainEqual({ type: 'retire_connection_id', sequenceNumber: 0 });
-    expect(out.dcids.every((d) => d.every((b) => b === 0x31))).toBe(true);
+    expect(out.frames).toContainEqual({ type: 'retire_connection_id', sequenceNumber: 1 });
+    expect(out.dcids.every((d) => d.every((b) => b === 0x32))).toBe(true);
   });
 
   it('retirements the peer never acknowledges are bounded: past twice the limit, CONNECTION_ID_LIMIT_ERROR', async () => {

@@ -95,6 +95,54 @@ export class PeerConnectionIds {
     }
   }
 
+  /**
+   * Records the connection ID of the server's preferred_address, sequence 1
+   * (RFC 9000 §5.1.1), which counts toward our limit like any other (§18.2).
+   */
+  addPreferred(cid: Uint8Array, resetToken: Uint8Array): void {
+    if (!this.active.has(1) && 1 >= this.retirePriorTo) this.active.set(1, { cid: cid.slice(), resetToken: resetToken.slice() });
+  }
+
+  /** The connection ID of `seq`, if it is active. */
+  cidOf(seq: number): Uint8Array | undefined {
+    return this.active.get(seq)?.cid;
+  }
+
+  /** The sequence number in use. */
+  get currentSequence(): number {
+    return this.currentSeq;
+  }
+
+  /**
+   * Moves to an ID not used yet, retiring the one in use (RFC 9000 §9.5: a new
+   * path gets a connection ID no other path used). IDs above the current one
+   * were never used: we only ever move up. False, and no change, if the peer
+   * gave no spare.
+   */
+  switchToNext(): boolean {
+    let next: number | undefined;
+    for (const seq of this.active.keys()) if (seq > this.currentSeq && (next === undefined || seq < next)) next = seq;
+    if (next === undefined) return false;
+    this.switchTo(next);
+    return true;
+  }
+
+  /** Uses `seq` from now on (it must be active), retiring the ID used until now. */
+  switchTo(seq: number): void {
+    if (seq === this.currentSeq || !this.active.has(seq)) return;
+    const old = this.currentSeq;
+    this.currentSeq = seq;
+    this.active.delete(old);
+    this.retire(old);
+  }
+
+  /** The stateless reset tokens of the IDs we hold, for recognising a reset (§10.3.1). */
+  resetTokens(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const e of this.active.values()) if (e.resetToken) out.push(e.resetToken);
+    return out;
+  }
+
   private retire(seq: number): void {
     if (this.owed.has(seq) || this.inFlight.has(seq)) return;
     this.owed.add(seq);
@@ -124,21 +172,5 @@ export class PeerConnectionIds {
 
   onRetireLost(seq: number): void {
     if (this.inFlight.delete(seq)) this.owed.add(seq);
-  }
-}
-
-/**
- * §19.16 checks of a RETIRE_CONNECTION_ID frame against the connection IDs we
- * issued: sequence numbers up to `largestIssued`. We issue only the handshake's
- * (sequence 0), which is then the Destination Connection ID of every packet the
- * frame can arrive in, which §19.16 forbids as well.
- */
-export function checkRetireConnectionId(f: Extract<Frame, { type: 'retire_connection_id' }>, largestIssued: number, packetDcidSeq: number): void {
-  const ft = { frameType: FrameType.RETIRE_CONNECTION_ID };
-  if (f.sequenceNumber > largestIssued) {
-    throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, `RETIRE_CONNECTION_ID of sequence ${f.sequenceNumber}, never issued (§19.16)`, ft);
-  }
-  if (f.sequenceNumber === packetDcidSeq) {
-    throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'RETIRE_CONNECTION_ID of the connection ID the packet was sent to (§19.16)', ft);
   }
 }

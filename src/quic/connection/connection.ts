@@ -31,7 +31,7 @@ import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './m
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
 import { StreamManager, type StreamEvent } from './streams.js';
-import { PeerConnectionIds, checkRetireConnectionId } from './connection-ids.js';
+import { PeerConnectionIds } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
 import type { QlogSink } from '../qlog.js';
 import { QlogTrace } from './qlog-trace.js';
@@ -39,6 +39,9 @@ import { checkServerVersionInformation, serverChooseVersion, versionAfterNegotia
 import {
   EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext, versionScopedSealer, versionScopedStore,
 } from './zero-rtt.js';
+import { LocalConnectionIds } from './local-cids.js';
+import { Path, Paths, isProbingFrame, onlyPortChanged, validationTimeout } from './paths.js';
+import type { PreferredAddress } from '../transport-parameters.js';
 
 /** Events a {@link QuicConnection} reports; read them with {@link QuicConnection.poll}. */
 export type QuicEvent =
@@ -91,6 +94,13 @@ export interface QuicClientOptions extends QuicCommonOptions {
    * 0-RTT data can be replayed by an attacker: send only idempotent requests.
    */
   readonly earlyData?: boolean;
+  /**
+   * How the transport names an address of the server's preferred_address
+   * (RFC 9000 §9.6), or undefined to stay where we are. Given this, the client
+   * validates the address it returns once the handshake is confirmed and moves
+   * there when the validation succeeds.
+   */
+  readonly preferredAddressRemote?: (address: PreferredAddress) => RemoteAddress | undefined;
 }
 export interface QuicServerOptions extends QuicCommonOptions {
   readonly tls: ServerOptions;
@@ -100,6 +110,16 @@ export interface QuicServerOptions extends QuicCommonOptions {
    * packets for connections it no longer knows. Without it no token is sent.
    */
   readonly statelessResetKey?: Uint8Array;
+  /**
+   * An address to advertise in the preferred_address transport parameter
+   * (RFC 9000 §9.6, §18.2): an IPv4 and/or IPv6 address (4 or 16 bytes) and
+   * port. The connection ID and reset token are made per connection; the
+   * endpoint must also receive on that address.
+   */
+  readonly preferredAddress?: {
+    readonly ipv4?: { readonly address: Uint8Array; readonly port: number };
+    readonly ipv6?: { readonly address: Uint8Array; readonly port: number };
+  };
   // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
   // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
@@ -126,6 +146,8 @@ export const QUIC_DEFAULT_LIMITS: Partial<TransportParameters> = Object.freeze({
   initialMaxStreamsUni: 100,
 });
 const MIN_INITIAL_DATAGRAM = 1200;
+/** Smallest probing datagram worth sending: a short header, PATH_CHALLENGE and PATH_RESPONSE, the tag. */
+const MIN_PROBE_DATAGRAM = 64;
 /** NewSessionTickets accepted between two pieces of stream data (the TLS default of limits.maxTickets). */
 const MAX_TICKETS_WITHOUT_DATA = 16;
 /** Room for frames an Initial must keep beside a Retry token (a ClientHello goes out in pieces of at least this). */
@@ -171,11 +193,6 @@ export class QuicConnection {
   private receivedFromPeer = false;
   /** The Source Connection ID of the first server packet the client processed (RFC 9000 §7.2). */
   private serverScid: Uint8Array | undefined;
-  /**
-   * The PATH_RESPONSE owed, to the latest PATH_CHALLENGE only: we have one path,
-   * and a peer that never acknowledges could otherwise queue one per challenge.
-   */
-  private pathResponse: Uint8Array | undefined;
   /** Connection IDs the peer issued (RFC 9000 §5.1), from its first NEW_CONNECTION_ID on. */
   private peerCids: PeerConnectionIds | undefined;
   /** DATAGRAM payloads received and not yet polled. */
@@ -191,8 +208,6 @@ export class QuicConnection {
   private updateAwaitingAck: number | undefined;
   /** The peer updated its keys and we have not yet sent an ACK under the new ones (RFC 9001 §6.2). */
   private peerUpdateUnacked = false;
-  /** The peer's address on the current path. */
-  private remote: RemoteAddress = '';
   /** Connection-ID changes the endpoint has not yet polled. */
   private readonly endpointEvents: EndpointEvent[] = [];
   private qlog: QlogTrace | undefined;
@@ -233,6 +248,16 @@ export class QuicConnection {
   private readonly pacer: Pacer;
   /** When the pacer lets waiting data go (RFC 9002 §7.7); a {@link pollTimeout} wake-up to send it. */
   private pacingWake: number | undefined;
+  /** The paths to the peer (RFC 9000 §8.2, §9): the current one and any being validated. */
+  private paths = new Paths('', true);
+  /** The connection IDs we issue (RFC 9000 §5.1). */
+  private readonly localCids: LocalConnectionIds;
+  /** The server's key for stateless reset tokens of the IDs it issues (RFC 9000 §10.3.2). */
+  private statelessResetKey: Uint8Array | undefined;
+  /** A client's way to name the server's preferred address (RFC 9000 §9.6). */
+  private preferredAddressRemote: QuicClientOptions['preferredAddressRemote'];
+  /** The client acted on the server's preferred_address: active migration is allowed then, whatever disable_active_migration says (§9). */
+  private usedPreferredAddress = false;
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -262,6 +287,7 @@ export class QuicConnection {
     this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams);
     this.lastActivity = now;
+    this.localCids = new LocalConnectionIds(localCid, this.endpointEvents);
   }
 
   /** The largest datagram we send now: the base size, raised by DPLPMTUD (RFC 9000 §14.3). */
@@ -316,7 +342,8 @@ export class QuicConnection {
     const cfg = resolveClientOptions({ ...options.tls, middleboxCompat: false, ...(sessionStore ? { sessionStore } : {}) });
     const { state, out } = await startClient(cfg, { transportParameters: encodeTransportParameters(params), earlyData: options.earlyData === true });
     c = new QuicConnection(p, { role: 'client', s: state }, out, version, versions, scid, dcid, dcid, params, now, options.maxDatagramSize ?? MIN_INITIAL_DATAGRAM, options);
-    c.remote = options.remote ?? '';
+    c.paths = new Paths(options.remote ?? '', true);
+    c.preferredAddressRemote = options.preferredAddressRemote;
     c.startQlog(options, now);
     c.clientConfig = cfg;
     c.clientStore = store;
@@ -346,12 +373,14 @@ export class QuicConnection {
     if (datagram.length < MIN_INITIAL_DATAGRAM) throw new InvalidPacketError('client Initial datagram below 1200 bytes (RFC 9000 §14.1)');
     const scid = await p.random(CID_LENGTH);
     const resetToken = options.statelessResetKey ? await statelessResetToken(p, options.statelessResetKey, scid) : undefined;
+    const preferred = options.preferredAddress ? await preferredAddressParameter(p, options) : undefined;
     const params: TransportParameters = {
       ...DEFAULT_TRANSPORT_PARAMETERS, ...QUIC_DEFAULT_LIMITS, ...options.transportParameters, initialSourceConnectionId: scid,
       ...(resetToken ? { statelessResetToken: resetToken } : {}),
       // After a Retry these name the client's first Initial and our Retry (RFC 9000 §7.3).
       originalDestinationConnectionId: (validated?.originalDcid ?? first.dcid).slice(),
       ...(validated ? { retrySourceConnectionId: validated.retrySourceCid.slice() } : {}),
+      ...(preferred ? { preferredAddress: preferred } : {}),
     };
     // RFC 9001 §4.6.1: a ticket allowing 0-RTT says max_early_data_size 0xffffffff; the transport parameters bound the data.
     const early = options.tls.earlyData;
@@ -383,7 +412,10 @@ export class QuicConnection {
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
-    s.remote = remote;
+    s.paths = new Paths(remote, true);
+    s.statelessResetKey = options.statelessResetKey;
+    // Its connection ID is sequence 1 (RFC 9000 §5.1.1), routed from the start: the client may probe it once confirmed.
+    if (preferred) s.localCids.addPreferred(preferred.connectionId, preferred.statelessResetToken);
     s.startQlog(options, now);
     await s.installInitialKeys(first.dcid);
     await s.handleDatagram(datagram, now, remote);
@@ -539,7 +571,7 @@ export class QuicConnection {
    * the current path's address). Errors close the connection; nothing is
    * thrown for bad input.
    */
-  handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.remote): Promise<void> {
+  handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
     return this.serial(() => this.receiveDatagram(datagram, now, remote));
   }
 
@@ -547,7 +579,18 @@ export class QuicConnection {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
+    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false };
     try {
+      await this.handlePackets(datagram, now, from);
+    } catch (e) {
+      this.fail(e, now);
+    }
+    // §8.1, §9.3.1: what a path may be sent grows with what authenticated packets brought from it.
+    if (from.authenticated) this.paths.onReceived(remote, datagram.length);
+  }
+
+  private async handlePackets(datagram: Uint8Array, now: number, from: PacketContext): Promise<void> {
+    {
       let offset = 0;
       while (offset < datagram.length) {
         let parsed;
@@ -567,15 +610,13 @@ export class QuicConnection {
         if (pkt.type === 'retry') await this.onRetry(pkt);
         else if (pkt.type === 'version-negotiation') await this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
-          const processed = await this.onPacket(pkt, now);
+          const processed = await this.onPacket(pkt, now, from);
           if (!processed) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, this.keysFor(pkt.type) ? 'decryption_failure' : 'key_unavailable');
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
         }
         if (this.closeState) return;
       }
       await this.replayEarlyPackets(now);
-    } catch (e) {
-      this.fail(e, now);
     }
   }
 
@@ -596,7 +637,9 @@ export class QuicConnection {
         if (e instanceof InvalidPacketError) continue;
         throw e;
       }
-      if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now);
+      // Held 0-RTT came on the handshake's path, before any migration could happen.
+      const from: PacketContext = { remote: this.paths.current.remote, datagramBytes: bytes.length, dcid: new Uint8Array(0), authenticated: false };
+      if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now, from);
     }
   }
 
@@ -728,8 +771,10 @@ export class QuicConnection {
 
   /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
   private isResetFromPeer(datagram: Uint8Array): boolean {
-    const token = this.peerParams?.statelessResetToken;
-    return this.role === 'client' && token !== undefined && isStatelessReset(datagram, [token]);
+    const token = this.role === 'client' ? this.peerParams?.statelessResetToken : undefined;
+    // §10.3.1: the token of any connection ID the peer issued us (§19.15) counts, as does the handshake's.
+    const tokens = [...(token ? [token] : []), ...(this.peerCids?.resetTokens() ?? [])];
+    return tokens.length > 0 && isStatelessReset(datagram, tokens);
   }
 
   private onStatelessReset(now: number): void {
@@ -739,9 +784,11 @@ export class QuicConnection {
   }
 
   /** Returns false if the packet could not be decrypted (or has no keys), true once processed. */
-  private async onPacket(pkt: ProtectedPacket, now: number): Promise<boolean> {
+  private async onPacket(pkt: ProtectedPacket, now: number, from: PacketContext): Promise<boolean> {
     const space = this.spaceOf(pkt.type);
     if (!space || space.discarded) return false;
+    // §9: a client discards, undecrypted, packets from a server address it did not choose (§9.6: its preferred one, once probed).
+    if (this.role === 'client' && from.remote !== this.paths.current.remote && this.paths.find(from.remote) === undefined) return true;
     // §17.2.2: a server's Initial carries no token; a client discards one that does.
     if (this.role === 'client' && pkt.type === 'initial' && pkt.token.length > 0) return false;
     // §7.2: once a server packet was processed, any other Source Connection ID is discarded.
@@ -776,6 +823,9 @@ export class QuicConnection {
       this.qlog?.packetDropped(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid }, pkt.bytes.length, 'duplicate');
       return true;
     }
+    from.authenticated = true;
+    from.dcid = pkt.dcid;
+    const highest = opened.packetNumber > space.largestReceived;
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
@@ -793,18 +843,22 @@ export class QuicConnection {
     const frames = decodeFrames(opened.payload, pkt.type, { maxDatagramFrameSize: this.localParams.maxDatagramFrameSize });
     this.qlog?.packetReceived(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid, scid: pkt.type === '1rtt' ? undefined : pkt.scid },
       frames, pkt.bytes.length, (this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS).ackDelayExponent);
+    // §9.3: the highest-numbered non-probing packet from a new address means the client moved there.
+    if (this.role === 'server' && from.remote !== this.paths.current.remote && pkt.type === '1rtt' && highest && this.confirmed && !frames.every(isProbingFrame)) {
+      await this.migrateTo(from.remote, now);
+    }
     let ackEliciting = false;
     for (const f of frames) {
       if (pkt.type === '0rtt') checkZeroRttFrame(f);
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
-      await this.onFrame(space, f, now);
+      await this.onFrame(space, f, now, from);
       if (this.closeState) return true;
     }
     space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
     return true;
   }
 
-  private async onFrame(space: PacketSpace, f: Frame, now: number): Promise<void> {
+  private async onFrame(space: PacketSpace, f: Frame, now: number, from: PacketContext): Promise<void> {
     switch (f.type) {
       case 'padding':
       case 'ping':
@@ -816,14 +870,18 @@ export class QuicConnection {
       case 'handshake_done':
         // §19.20: only a server sends it.
         if (this.role === 'server') throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from a client', { frameType: 0x1e });
-        this.confirm();
+        if (!this.confirmed) {
+          this.confirm();
+          await this.probePreferredAddress(now);
+        }
         return;
       case 'connection_close':
         this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
         this.events.push({ type: 'closed', local: false, code: f.errorCode, application: f.application, reason: new TextDecoder().decode(f.reason) });
         return;
       case 'path_challenge':
-        this.pathResponse = f.data.slice();
+        // §8.2.2: answered on the path it came from.
+        this.paths.respond(from.remote, f.data, from.datagramBytes);
         return;
       case 'datagram':
         // decodeFrames already refused it unless we advertised max_datagram_frame_size and it fits.
@@ -841,12 +899,11 @@ export class QuicConnection {
         this.remoteCid = this.peerConnectionIds().current;
         return;
       case 'retire_connection_id':
-        // We issue only the handshake's connection ID, sequence 0, which every packet carrying this frame is sent to.
-        checkRetireConnectionId(f, 0, 0);
-        return;
+        this.localCids.onRetire(f, from.dcid);
+        // §5.1.1: a retired ID is replaced, so the peer keeps spares for migrating.
+        return this.issueConnectionIds();
       case 'path_response':
-        // Accepted and ignored: we never send PATH_CHALLENGE (no migration).
-        return;
+        return this.onPathResponse(f.data, now);
       default:
         if (f.type === 'stream' && f.data.length > 0) this.ticketsSinceData = 0;
         this.streams.onFrame(f);
@@ -929,7 +986,8 @@ export class QuicConnection {
         return;
       }
       case 'complete':
-        return this.onHandshakeComplete(a.info);
+        this.onHandshakeComplete(a.info);
+        return this.issueConnectionIds();
       case 'acceptEarlyData':
         this.earlyStatus = 'accepted';
         return;
@@ -961,6 +1019,8 @@ export class QuicConnection {
     this.settleEarlyData(info, peer);
     this.peerParams = peer;
     this.qlog?.remoteParameters(undefined, peer, info.alpn, this.qlogAlpns);
+    // §5.1.1: the preferred_address connection ID is sequence 1, ours to use like one from NEW_CONNECTION_ID.
+    if (peer.preferredAddress) this.peerConnectionIds().addPreferred(peer.preferredAddress.connectionId, peer.preferredAddress.statelessResetToken);
     this.handshakeDone = true;
     this.qlog?.setState(undefined, 'handshake_complete');
     if (this.role === 'server') {
@@ -1073,6 +1133,7 @@ export class QuicConnection {
       if (f.type === 'crypto') space.cryptoSend.onLost(f.offset, f.data.length);
       else if (f.type === 'handshake_done') this.sendHandshakeDone = true;
       else if (f.type === 'retire_connection_id') this.peerCids?.onRetireLost(f.sequenceNumber);
+      else if (f.type === 'new_connection_id') this.localCids.onLost(f);
       else if (isStreamFrame(f)) this.streams.onLost(f);
     }
   }
@@ -1087,11 +1148,15 @@ export class QuicConnection {
     if (idle !== undefined) times.push(this.lastActivity + idle);
     if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
     if (this.pacingWake !== undefined) times.push(this.pacingWake);
+    const path = this.paths.timeout(MIN_PROBE_DATAGRAM);
+    if (path !== undefined) times.push(path);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
+    // A path held back by its 3× limit (§8.1) sends no ACK until more arrives from it: no timer for one.
+    const pathBlocked = this.paths.current.budget < MIN_PROBE_DATAGRAM;
     for (const n of SPACES) {
       const s = this.spaces[n];
-      const d = s.discarded ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
+      const d = s.discarded || pathBlocked ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
       if (d !== undefined) times.push(d);
     }
     return times.length ? Math.min(...times) : undefined;
@@ -1152,6 +1217,9 @@ export class QuicConnection {
     }
     // The pacer has tokens again: the caller's next pollTransmit sends.
     if (this.pacingWake !== undefined && now >= this.pacingWake) this.pacingWake = undefined;
+    // §8.2.4, §9.3.2: a failed validation of the path we moved to sends us back to the last validated one.
+    // The ID we moved to stays in use there: the one the old path had is retired already.
+    if (this.paths.onTimeout(now) === 'reverted') this.paths.current.dcid = undefined;
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined && now >= r) {
       const { lost, probe } = this.recovery.onTimeout(now, this.recoveryState());
@@ -1193,8 +1261,13 @@ export class QuicConnection {
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
   pollTransmit(now: number): Promise<Transmit | undefined> {
     return this.serial(async () => {
+      const probe = await this.probeDatagram(now);
+      if (probe) return probe;
       const data = await this.nextDatagram(now);
-      return data && { data, remote: this.remote };
+      if (!data) return undefined;
+      const remote = this.paths.current.remote;
+      this.paths.onSent(remote, data.length);
+      return { data, remote };
     });
   }
 
@@ -1206,6 +1279,152 @@ export class QuicConnection {
     return this.endpointEvents.shift();
   }
 
+  // ---- connection IDs and paths (RFC 9000 §5.1, §8.2, §9) ----
+
+  /** Issues connection IDs until the peer holds as many as its active_connection_id_limit allows (§5.1.1). */
+  private async issueConnectionIds(): Promise<void> {
+    const limit = this.peerParams?.activeConnectionIdLimit;
+    if (limit === undefined || this.closeState) return;
+    const key = this.statelessResetKey;
+    await this.localCids.replenish(limit, async () => {
+      const cid = await this.provider.random(CID_LENGTH);
+      // §10.3.2: a server derives each token from a static key, so it can reset connections it lost; a client has no use for that.
+      const resetToken = key ? await statelessResetToken(this.provider, key, cid) : await this.provider.random(16);
+      return { cid, resetToken };
+    });
+  }
+
+  /**
+   * The client moved to a new local address (RFC 9000 §9.2): the transport
+   * rebound its socket, and tells us so, since a sans-IO connection cannot
+   * see its own address. Later packets use a connection ID no other path used
+   * (§9.5), the new path is validated with PATH_CHALLENGE, and congestion
+   * control and RTT start afresh (§9.4). `remote` names the server's address
+   * as the new socket sees it (default: unchanged).
+   *
+   * @throws ConfigError before the handshake is confirmed (§9), if the server
+   *   sent disable_active_migration (§18.2), or if it gave no spare connection ID.
+   */
+  migrate(now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
+    return this.serial(() => this.startMigration(now, remote));
+  }
+
+  private async startMigration(now: number, remote: RemoteAddress): Promise<void> {
+    if (this.role !== 'client') throw new ConfigError('only a client migrates (RFC 9000 §9)');
+    if (!this.confirmed || !this.oneRtt) throw new ConfigError('no migration before the handshake is confirmed (RFC 9000 §9)');
+    if (this.closeState) throw new ConfigError('the connection is closed');
+    if (this.peerParams?.disableActiveMigration && !this.usedPreferredAddress) {
+      throw new ConfigError('the server disabled active migration (RFC 9000 §18.2 disable_active_migration)');
+    }
+    if (!this.peerConnectionIds().switchToNext()) throw new ConfigError('the server gave no spare connection ID for a new path (RFC 9000 §9.5)');
+    this.remoteCid = this.peerConnectionIds().current;
+    // The server's address was validated in the handshake (§9.2): no amplification limit, only the challenge.
+    const path = new Path(remote, true);
+    path.startValidation(await this.provider.random(8), now, validationTimeout(this.pto()));
+    this.paths.current = path;
+    this.paths.probe = undefined;
+    this.resetPathState(now);
+  }
+
+  /** A new path (RFC 9000 §9.4): congestion control, RTT and the path MTU start afresh. */
+  private resetPathState(now: number): void {
+    this.recovery.resetPath(now, this.mtud.base);
+    this.mtud.reset();
+  }
+
+  /**
+   * §9.3: the client's highest-numbered non-probing packet came from `remote`.
+   * We send there from now on, within 3× what it sent us until it answers a
+   * PATH_CHALLENGE (§8.1, §9.3.1), and probe the path we left as well (§9.3.3).
+   * A return to the last validated path needs no new validation (§9.3).
+   */
+  private async migrateTo(remote: RemoteAddress, now: number): Promise<void> {
+    const paths = this.paths;
+    const left = paths.current;
+    if (paths.previous?.remote === remote && paths.previous.validated) {
+      // Back from a spurious migration (§9.3.2): the path we left was never validated, and is abandoned.
+      paths.current = paths.previous;
+      paths.current.dcid = undefined;
+      paths.current.challenge = paths.current.challengeDue = paths.current.deadline = undefined;
+      paths.previous = left.validated ? left : undefined;
+      if (paths.previous) paths.previous.challenge = paths.previous.challengeDue = paths.previous.deadline = undefined;
+      return;
+    }
+    const timeout = validationTimeout(this.pto());
+    const next = new Path(remote, false);
+    next.startValidation(await this.provider.random(8), now, timeout);
+    if (left.validated) {
+      // §9.3.3: the path we leave is challenged too, so an attacker's copies cannot pull us away unnoticed.
+      // It keeps the connection ID it had; the new path gets one no other path used, if the client gave a spare (§9.5).
+      left.dcid = this.remoteCid;
+      left.startValidation(await this.provider.random(8), now, timeout);
+      paths.previous = left;
+    }
+    paths.current = next;
+    if (this.peerConnectionIds().switchToNext()) this.remoteCid = this.peerConnectionIds().current;
+    else if (paths.previous) paths.previous.dcid = undefined;
+  }
+
+  /** §8.2.3: a PATH_RESPONSE validates the path whose challenge it echoes. */
+  private async onPathResponse(data: Uint8Array, now: number): Promise<void> {
+    const paths = this.paths;
+    const path = paths.onResponse(data);
+    if (!path) return;
+    if (path === paths.current && paths.previous) {
+      // §9.4: confirmed; a new host (not just a new port, a NAT rebinding) starts from fresh congestion state.
+      if (!onlyPortChanged(paths.previous.remote, path.remote)) this.resetPathState(now);
+      paths.previous = undefined;
+    } else if (path === paths.probe && this.role === 'client') {
+      // §9.6.1: the preferred address answered; from now on everything goes there, with its connection ID.
+      paths.probe = undefined;
+      const cid = path.dcid;
+      path.dcid = undefined;
+      const ids = this.peerConnectionIds();
+      if (cid && ids.cidOf(1) && equalBytes(ids.cidOf(1) as Uint8Array, cid)) ids.switchTo(1);
+      this.remoteCid = ids.current;
+      paths.current = path;
+      this.usedPreferredAddress = true;
+      this.resetPathState(now);
+    }
+  }
+
+  /** §9.6.1: once confirmed, a client that can name the server's preferred address validates it. */
+  private async probePreferredAddress(now: number): Promise<void> {
+    const pa = this.peerParams?.preferredAddress;
+    const remote = pa && this.preferredAddressRemote?.(pa);
+    const cid = this.peerCids?.cidOf(1);
+    if (remote === undefined || !cid || remote === this.paths.current.remote) return;
+    // The server's address is not ours to limit (§8.1 protects the client): the path is only unproven.
+    const path = new Path(remote, true, cid);
+    path.startValidation(await this.provider.random(8), now, validationTimeout(this.pto()));
+    this.paths.probe = path;
+  }
+
+  /**
+   * A datagram of path probing frames (PATH_CHALLENGE, PATH_RESPONSE), padded
+   * to 1200 bytes as §8.2.1 and §8.2.2 require unless the path's 3× limit
+   * forbids, on the path it belongs to.
+   */
+  private async probeDatagram(now: number): Promise<Transmit | undefined> {
+    if (this.closeState || !this.oneRtt || !this.confirmed || !this.paths.hasProbe(now, MIN_PROBE_DATAGRAM)) return undefined;
+    const space = this.spaces.application;
+    const plan = this.paths.pollProbe(now, this.pto(), MIN_PROBE_DATAGRAM);
+    if (!plan) return undefined;
+    const frames = plan.frames;
+    // §9.3.3: an answer to a challenge on the path in use carries a non-probing frame, so a spurious migration ends.
+    if (plan.remote === this.paths.current.remote) frames.push({ type: 'ping' });
+    const dcid = plan.dcid ?? this.remoteCid;
+    const size = (n: number): number => headerLength(this.headerFor('application', dcid), n) + packetNumberLength(space.nextPn, undefined) + n + 16;
+    const payload = encodeFrames(frames).length;
+    const target = Math.min(MIN_INITIAL_DATAGRAM, plan.budget);
+    const pad = target - size(payload);
+    if (pad > 0) frames.push({ type: 'padding', length: pad });
+    const data = await this.seal(space, frames, true, now, false, dcid);
+    this.paths.onSent(plan.remote, data.length);
+    this.bytesSent += data.length;
+    return { data, remote: plan.remote };
+  }
+
   private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
     this.qlogState(now);
     if (this.closeState) return this.closeDatagram(now);
@@ -1215,7 +1434,7 @@ export class QuicConnection {
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
     // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
     // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
-    const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom()); // §8.1
+    const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom(), this.paths.current.budget); // §8.1, §9.3
     const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
     let used = 0;
     this.pacingWake = undefined;
@@ -1322,7 +1541,7 @@ export class QuicConnection {
   /** Something ack-eliciting is waiting in `space`. */
   private wantsToSend(space: PacketSpace): boolean {
     return space.cryptoSend.hasPending || space.probes > 0
-      || (space.name === 'application' && (this.sendHandshakeDone || this.pathResponse !== undefined || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
+      || (space.name === 'application' && (this.sendHandshakeDone || this.localCids.hasPending || this.peerCids?.hasPendingRetire === true || this.streams.hasPendingFrames || this.datagrams.length > 0));
   }
 
   private framesFor(space: PacketSpace, room: number, now: number, congestionOk: boolean): Frame[] {
@@ -1350,7 +1569,12 @@ export class QuicConnection {
     }
     if (space.name === 'application') {
       if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
-      if (this.pathResponse && add({ type: 'path_response', data: this.pathResponse })) this.pathResponse = undefined;
+      for (let n = this.localCids.pollFrame(); n; n = this.localCids.pollFrame()) {
+        if (!add(n)) {
+          this.localCids.onLost(n);
+          break;
+        }
+      }
       for (let r = this.peerCids?.pollRetire(); r; r = this.peerCids?.pollRetire()) {
         if (!add(r)) {
           this.peerCids?.unpoll(r.sequenceNumber);
@@ -1373,9 +1597,9 @@ export class QuicConnection {
     return frames;
   }
 
-  private headerFor(name: SpaceName): OutgoingHeader {
-    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.originalVersion, dcid: this.remoteCid, scid: this.localCid };
-    if (name === 'application') return { type: '1rtt', dcid: this.remoteCid };
+  private headerFor(name: SpaceName, dcid = this.remoteCid): OutgoingHeader {
+    if (name === 'application' && !this.oneRtt && this.zeroRttWrite) return { type: '0rtt', version: this.originalVersion, dcid, scid: this.localCid };
+    if (name === 'application') return { type: '1rtt', dcid };
     return { type: name, version: this.version, dcid: this.remoteCid, scid: this.localCid, ...(name === 'initial' ? { token: this.retryToken } : {}) };
   }
 
@@ -1387,10 +1611,10 @@ export class QuicConnection {
     return headerLength(this.headerFor(space.name), length) + length;
   }
 
-  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false): Promise<Uint8Array> {
+  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false, dcid?: Uint8Array): Promise<Uint8Array> {
     const pn = space.nextPn++;
     const payload = encodeFrames(frames);
-    const header = this.headerFor(space.name);
+    const header = this.headerFor(space.name, dcid);
     const bytes = header.type === '1rtt'
       ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
       : await sealPacket((header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys, header, payload, { packetNumber: pn });
@@ -1430,6 +1654,29 @@ export class QuicConnection {
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */
 function isRetransmittable(f: Frame): boolean {
   return f.type === 'crypto' || f.type === 'handshake_done' || f.type === 'retire_connection_id' || isStreamFrame(f);
+}
+
+/** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */
+interface PacketContext {
+  readonly remote: RemoteAddress;
+  readonly datagramBytes: number;
+  dcid: Uint8Array;
+  /** Some packet of it decrypted: only then does it count toward the path's 3× limit. */
+  authenticated: boolean;
+}
+
+/** The preferred_address transport parameter (RFC 9000 §18.2): the server's option, a fresh connection ID and its reset token. */
+async function preferredAddressParameter(p: CryptoProvider, options: QuicServerOptions): Promise<PreferredAddress> {
+  const a = options.preferredAddress;
+  if (!a?.ipv4 && !a?.ipv6) throw new ConfigError('preferredAddress needs an IPv4 or an IPv6 address');
+  const connectionId = await p.random(CID_LENGTH);
+  const key = options.statelessResetKey;
+  return {
+    ipv4Address: a.ipv4?.address ?? new Uint8Array(4), ipv4Port: a.ipv4?.port ?? 0,
+    ipv6Address: a.ipv6?.address ?? new Uint8Array(16), ipv6Port: a.ipv6?.port ?? 0,
+    connectionId,
+    statelessResetToken: key ? await statelessResetToken(p, key, connectionId) : await p.random(16),
+  };
 }
 
 function isStreamFrame(f: Frame): boolean {

@@ -140,8 +140,8 @@ export class Recovery {
     const initialRtt = opts.initialRtt ?? K_INITIAL_RTT;
     if (!(initialRtt > 0) || !Number.isFinite(initialRtt)) throw new ConfigError('initialRtt must be a positive number of milliseconds');
     this.isClient = opts.isClient;
-    this.rttEstimator = new RttEstimator(initialRtt);
     this.initialRtt = initialRtt;
+    this.rttEstimator = new RttEstimator(initialRtt);
     this.ccFactory = opts.congestionController ?? cubic;
     this.cc = this.ccFactory({ now: opts.now ?? 0, maxDatagramSize: opts.maxDatagramSize });
   }
@@ -163,6 +163,7 @@ export class Recovery {
   resetPath(now: number, maxDatagramSize: number): void {
     this.cc = this.ccFactory({ now, maxDatagramSize });
     this.rttEstimator = new RttEstimator(this.initialRtt);
+    this.ptoCountValue = 0;
   }
 
   get rtt(): RttSnapshot {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 export type PeerName =
   | 'openssl'
   | 'openssl-quic-server'
+  | 'openssl-quic-client'
   | 'node24'
   | 'ngtcp2-server'
   | 'ngtcp2-client'
@@ -21,7 +22,7 @@ export type PeerName =
   | 'quiche-peer';
 
 export const PEER_NAMES: readonly PeerName[] = [
-  'openssl', 'openssl-quic-server', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer',
+  'openssl', 'openssl-quic-server', 'openssl-quic-client', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer',
 ];
 
 export const repoRoot: string = fileURLToPath(new URL('../../', import.meta.url));

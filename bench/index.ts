@@ -13,6 +13,7 @@ const MODULES: readonly string[] = [
   'pq-provider',
   'node-provider',
   'quic-protection',
+  'quic-transfer',
   'tls-handshake',
   'tls-resumption',
   'adversarial',

@@ -17,7 +17,7 @@
  * so a busy moment of the machine spreads over all of them; medians of the
  * rounds are reported, with the ratio to the fastest pairing. A run slower
  * than SLOW_RUN_S is not repeated (the table says so), and one that does not
- * finish in RUN_TIMEOUT_MS is reported as failed, not waited for.
+ * finish in runTimeoutMs is reported as failed, not waited for.
  *
  * Options after the module name: `--quick` (16 MiB, 3 rounds), `--mib=N`,
  * `--runs=N`, `--only=WORD` (pairings whose name contains WORD). The OpenSSL
@@ -38,7 +38,8 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PEER_SCRIPT = fileURLToPath(new URL('./quic-transfer-peer.ts', import.meta.url));
 const MIB = 1 << 20;
 const STREAM_COUNTS = [1, 16] as const;
-const RUN_TIMEOUT_MS = 300_000;
+/** A run that has not finished by then is a stall (pqtls has shown them), reported as failed. */
+const runTimeoutMs = (mib: number): number => Math.max(120, 4 * mib) * 1000;
 /** A pairing whose run took longer than this is not run again: one slow sample beats a bench that takes an hour. */
 const SLOW_RUN_S = 45;
 const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/PID/stat counts CPU in 1/100 s
@@ -138,16 +139,16 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function runClient(child: Child): Promise<{ bytes: number; seconds: number; cpuMs: number }> {
+async function runClient(child: Child, timeoutMs: number): Promise<{ bytes: number; seconds: number; cpuMs: number }> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     child.stop();
-  }, RUN_TIMEOUT_MS);
+  }, timeoutMs);
   try {
     const code = await child.exited;
     const m = /stats: (?:files=\d+ )?bytes=(\d+) seconds=([\d.]+) cpu_ms=(\d+)/.exec(child.out);
-    if (timedOut) throw new Error(`${child.name} did not finish within ${RUN_TIMEOUT_MS / 1000} s ${child.out.trim().slice(-300)}`);
+    if (timedOut) throw new Error(`${child.name} did not finish within ${timeoutMs / 1000} s ${child.out.trim().slice(-300)}`);
     if (code !== 0 || !m) throw new Error(`${child.name} failed (exit ${code}): ${child.out.trim().slice(-600)}`);
     return { bytes: Number(m[1]), seconds: Number(m[2]), cpuMs: Number(m[3]) };
   } finally {
@@ -206,14 +207,14 @@ export async function run(): Promise<string> {
       return { child, port };
     });
     const pqtlsClient = (prov: string) => (port: number, names: readonly string[]) =>
-      runClient(nodePeer(['client', '--provider', prov, '--port', String(port), '--ca', root, ...names], `pqtls client (${prov})`));
+      runClient(nodePeer(['client', '--provider', prov, '--port', String(port), '--ca', root, ...names], `pqtls client (${prov})`), runTimeoutMs(opts.mib));
     const osslClient = (port: number, names: readonly string[]) => {
       const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
       const child = start(opensslClient, [
         '-groups', 'X25519MLKEM768', '-ca', root, '-servername', 'localhost', '-stats', '-download', dl,
         ...names.map((n) => `https://127.0.0.1:${port}/${n}`),
       ], 'openssl-quic-client');
-      return runClient(child).finally(() => rmSync(dl, { recursive: true, force: true }));
+      return runClient(child, runTimeoutMs(opts.mib)).finally(() => rmSync(dl, { recursive: true, force: true }));
     };
 
     const all: Pairing[] = [

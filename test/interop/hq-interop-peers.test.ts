@@ -16,9 +16,10 @@ import { concat } from '../../src/bytes.js';
 import { createNobleProvider } from '../../src/pq/index.js';
 import type { StreamEvent } from '../../src/quic/connection/streams.js';
 import { seededRandom } from '../../src/testing/index.js';
+import { loadCertifiedKey } from '../../src/tls13/credentials.js';
 import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { freePort, interopDisabled, requirePeer, runPeer, spawnPeer, waitForPort } from '../helpers/peers.js';
-import { ourQuicClient, sendOnNewStream, until } from '../helpers/quic-interop.js';
+import { listenOurQuicServer, ourQuicClient, sendOnNewStream, until } from '../helpers/quic-interop.js';
 import { createTestPki, type TestPki } from '../helpers/test-pki.js';
 
 const CASE_TIMEOUT_MS = 60_000;
@@ -155,6 +156,33 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     await expectRefusals(openssl.port, pki.caCert);
     const quiche = await quicheServer();
     await expectRefusals(quiche.port, pki.ecCert);
+  }, CASE_TIMEOUT_MS);
+
+  it('key updates really happen (RFC 9001 §6): openssl-quic-client -key-update → our server, our client → openssl-quic-server -key-update', async () => {
+    const provider = createNobleProvider({ random: seededRandom('hq-interop key update') });
+    const certificate = await loadCertifiedKey(provider, readFileSync(pki.leafCert, 'utf8'), readFileSync(pki.leafKey, 'utf8'));
+    // Our echo server answers `GET /x` with the request itself: enough for the client to save a file.
+    const ours = await listenOurQuicServer({ tls: { provider, certificate, alpnProtocols: ['hq-interop'] } });
+    const downloads = downloadDir('key-update');
+    const client = await runPeer('openssl-quic-client', [
+      '--ca', pki.caCert, '--servername', 'localhost', '--key-update', '--download', downloads, `https://127.0.0.1:${ours.port}/x`,
+    ], { timeoutMs: CASE_TIMEOUT_MS });
+    expect(client.code, client.stdout + client.stderr).toBe(0);
+    expect(readFileSync(join(downloads, 'x'), 'utf8')).toBe('GET /x\r\n');
+    expect(ours.sessions[0]?.session.connection.keyPhase.updates).toBeGreaterThanOrEqual(1);
+
+    const { port } = await opensslServer(pki.leafCert, pki.leafKey, ['-n', '1', '-key-update']);
+    const { log } = await ourQuicClient({
+      host: '127.0.0.1', port,
+      tls: {
+        provider, serverName: 'localhost', alpnProtocols: ['hq-interop'],
+        verifier: webPkiVerifier({ provider, trustAnchors: [pemToDer(readFileSync(pki.caCert, 'utf8'))] }),
+      },
+    });
+    const id = await sendOnNewStream(log.session, 'GET /one-mb\r\n');
+    await until(() => log.finished.has(id), 'one-mb from openssl-quic-server -key-update');
+    expect(sha256(concat(...(log.streams.get(id) ?? [])))).toBe(digests.get('one-mb'));
+    expect(log.session.connection.keyPhase.updates).toBeGreaterThanOrEqual(1);
   }, CASE_TIMEOUT_MS);
 
   it('quiche-peer client → quiche-peer server --www: every file intact', async () => {

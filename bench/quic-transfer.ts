@@ -10,7 +10,8 @@
  * - the crossings pqtls (node:crypto) client → OpenSSL server and OpenSSL
  *   client → pqtls (node:crypto) server.
  *
- * All sides use X25519MLKEM768 and an ML-DSA-65 chain of two, verified.
+ * All sides use X25519MLKEM768, TLS_AES_128_GCM_SHA256 and an ML-DSA-65 chain
+ * of two, verified.
  * MB/s is the client's own time from its first packet to the last FIN;
  * CPU per MB counts both processes (the client's own account; the server's
  * from /proc/PID/stat around the run). Pairings take turns within each round,
@@ -37,6 +38,11 @@ import { mintPki, writePem } from './tls-fixtures.js';
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PEER_SCRIPT = fileURLToPath(new URL('./quic-transfer-peer.ts', import.meta.url));
 const MIB = 1 << 20;
+/**
+ * What pqtls negotiates with itself (X25519MLKEM768, TLS_AES_128_GCM_SHA256), so that OpenSSL ↔ OpenSSL
+ * does not pick AES-256 on its own and every pairing encrypts alike.
+ */
+const OPENSSL_TLS = ['-groups', 'X25519MLKEM768', '-ciphersuites', 'TLS_AES_128_GCM_SHA256'] as const;
 const STREAM_COUNTS = [1, 16] as const;
 /** A run that has not finished by then is a stall (pqtls has shown them), reported as failed. */
 const runTimeoutMs = (mib: number): number => Math.max(120, 4 * mib) * 1000;
@@ -201,7 +207,7 @@ export async function run(): Promise<string> {
     });
     const osslServer = once('openssl', async () => {
       const port = await freeUdpPort();
-      const child = start(opensslServer, ['-www', www, '-groups', 'X25519MLKEM768', String(port), chain, key], 'openssl-quic-server');
+      const child = start(opensslServer, ['-www', www, ...OPENSSL_TLS, String(port), chain, key], 'openssl-quic-server');
       children.push(child);
       await child.line(/listening on/, 10_000);
       return { child, port };
@@ -211,7 +217,7 @@ export async function run(): Promise<string> {
     const osslClient = (port: number, names: readonly string[]) => {
       const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
       const child = start(opensslClient, [
-        '-groups', 'X25519MLKEM768', '-ca', root, '-servername', 'localhost', '-stats', '-download', dl,
+        ...OPENSSL_TLS, '-ca', root, '-servername', 'localhost', '-stats', '-download', dl,
         ...names.map((n) => `https://127.0.0.1:${port}/${n}`),
       ], 'openssl-quic-client');
       return runClient(child, runTimeoutMs(opts.mib)).finally(() => rmSync(dl, { recursive: true, force: true }));
@@ -259,7 +265,7 @@ export async function run(): Promise<string> {
     }
 
     lines.push(
-      `${opts.mib} MiB per run over loopback UDP, X25519MLKEM768 + ML-DSA-65 chain of two, hq-interop; ` +
+      `${opts.mib} MiB per run over loopback UDP, X25519MLKEM768, TLS_AES_128_GCM_SHA256, ML-DSA-65 chain of two, hq-interop; ` +
         `median of ${opts.runs} run(s) per cell; MB = 10^6 bytes. CPU/MB is client + server process CPU per MB moved. ` +
         `Both sides run as separate processes on this machine (${cpus().length} cores, shared with whatever else runs).`,
     );

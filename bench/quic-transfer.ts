@@ -18,7 +18,8 @@
  * so a busy moment of the machine spreads over all of them; medians of the
  * rounds are reported, with the ratio to the fastest pairing. A run slower
  * than SLOW_RUN_S is not repeated (the table says so), and one that does not
- * finish in runTimeoutMs is reported as failed, not waited for.
+ * finish (a stall: pqtls has shown them) is counted as failed and tried again
+ * in the next round, twice at most.
  *
  * Options after the module name: `--quick` (16 MiB, 3 rounds), `--mib=N`,
  * `--runs=N`, `--only=WORD` (pairings whose name contains WORD). The OpenSSL
@@ -236,14 +237,15 @@ export async function run(): Promise<string> {
     ];
     const pairings = all.filter((p) => opts.only === undefined || p.name.includes(opts.only));
     const samples = new Map<string, Sample[]>();
-    const failures = new Map<string, string>();
+    /** Failed runs per cell: a stall in one run does not hide the others; two failures end the cell. */
+    const failures = new Map<string, string[]>();
     const slow = new Set<string>();
     for (let round = 0; round < opts.runs; round++) {
       for (const streams of STREAM_COUNTS) {
         const names = streams === 1 ? ['one'] : Array.from({ length: streams }, (_, i) => `s${i}`);
         for (const p of pairings) {
           const key = `${p.name}|${streams}`;
-          if (failures.has(key) || slow.has(key)) continue;
+          if ((failures.get(key)?.length ?? 0) >= 2 || slow.has(key)) continue;
           try {
             const server = await p.server();
             const pid = server.child.proc.pid!;
@@ -257,7 +259,7 @@ export async function run(): Promise<string> {
             if (r.seconds > SLOW_RUN_S) slow.add(key);
             console.error(`quic-transfer: round ${round + 1}/${opts.runs} ${streams} stream(s) ${p.name}: ${(total / 1e6 / r.seconds).toFixed(1)} MB/s`);
           } catch (e) {
-            failures.set(key, e instanceof Error ? e.message.split('\n')[0]! : String(e));
+            failures.set(key, [...(failures.get(key) ?? []), e instanceof Error ? e.message.split('\n')[0]! : String(e)]);
             console.error(`quic-transfer: ${key}: ${e instanceof Error ? e.message : String(e)}`);
           }
         }
@@ -285,12 +287,14 @@ export async function run(): Promise<string> {
         '| pairing (client ↔ server) | MB/s | × fastest | client CPU ms/MB | server CPU ms/MB | total CPU ms/MB | runs |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const r of rows) {
-        const failed = failures.get(`${r.p.name}|${streams}`);
+        const failed = failures.get(`${r.p.name}|${streams}`) ?? [];
+        const why = (failed[0] ?? 'no run').replace(/\|/g, '/');
         if (r.n === 0) {
-          lines.push(`| ${r.p.name} | failed: ${(failed ?? 'no run').replace(/\|/g, '/').slice(0, 160)} | | | | | 0 |`);
+          lines.push(`| ${r.p.name} | failed ${failed.length}×: ${why.slice(0, 160)} | | | | | 0 |`);
           continue;
         }
-        const note = failed ? ` (then failed: ${failed.slice(0, 80)})` : r.n < opts.runs && slow.has(`${r.p.name}|${streams}`) ? ` (> ${SLOW_RUN_S} s: not repeated)` : '';
+        const note = (failed.length ? `, ${failed.length} failed: ${why.slice(0, 100)}` : '') +
+          (slow.has(`${r.p.name}|${streams}`) && r.n + failed.length < opts.runs ? ` (> ${SLOW_RUN_S} s: not repeated)` : '');
         lines.push(`| ${r.p.name} | ${r.mbps.toFixed(1)} | ${(r.mbps / best).toFixed(2)} | ${r.client.toFixed(1)} | ${r.server.toFixed(1)} | ${(r.client + r.server).toFixed(1)} | ${r.n}${note} |`);
       }
     }

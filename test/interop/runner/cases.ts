@@ -129,12 +129,12 @@ const HANDSHAKES = 50;
 
 export const CASES: readonly CaseSpec[] = [
   {
-    name: 'handshake', summary: 'one handshake, one small file', features: [], files: [KB], mode: 'single', timeoutMs: 15_000,
-    check: (o) => [...expectConnections(o, 1), ...(sentByServer(o.relay, 'retry') ? ['the server sent a Retry'] : [])],
+    name: 'handshake', summary: 'one handshake, one small file', features: [], files: [KB], mode: 'single', timeoutMs: 30_000,
+    check: (o) => expectConnections(o, 1),
   },
   {
     name: 'transfer', summary: '2 + 3 + 5 MB on concurrent streams, flow-control windows (≤ 1 MiB) that must grow',
-    features: [], files: [2 * MB, 3 * MB, 5 * MB], mode: 'single', timeoutMs: 60_000, check: (o) => expectConnections(o, 1),
+    features: [], files: [2 * MB, 3 * MB, 5 * MB], mode: 'single', timeoutMs: 90_000, check: (o) => expectConnections(o, 1),
   },
   {
     name: 'multiplexing', summary: '2000 small files on one connection, at most 100 streams at once (MAX_STREAMS)',
@@ -142,20 +142,20 @@ export const CASES: readonly CaseSpec[] = [
   },
   {
     name: 'chacha20', summary: 'the client offers only TLS_CHACHA20_POLY1305_SHA256', features: ['chacha20'], files: [KB], mode: 'single',
-    client: { chacha20: true }, opensOneRtt: true, timeoutMs: 15_000, check: (o) => cipherOnWire(o, 'TLS_CHACHA20_POLY1305_SHA256'),
+    client: { chacha20: true }, opensOneRtt: true, timeoutMs: 30_000, check: (o) => cipherOnWire(o, 'TLS_CHACHA20_POLY1305_SHA256'),
   },
   {
     name: 'retry', summary: 'the server validates the address with a Retry', features: ['retry'], files: [KB], mode: 'single',
-    server: { retry: true }, timeoutMs: 15_000,
+    server: { retry: true }, timeoutMs: 30_000,
     check: (o) => (sentByServer(o.relay, 'retry') ? [] : ['no Retry packet on the wire']),
   },
   {
     name: 'resumption', summary: 'a second connection resumes the first one\'s session (no Certificate)', features: ['resumption'],
-    files: [KB, KB, KB], mode: 'resumption', timeoutMs: 20_000, check: resumedWithoutCertificate,
+    files: [KB, KB, KB], mode: 'resumption', timeoutMs: 30_000, check: resumedWithoutCertificate,
   },
   {
     name: 'zerortt', summary: 'the resumed connection sends its requests in 0-RTT packets', features: ['resumption', 'zerortt'],
-    files: [KB, KB, KB, KB, KB], mode: 'zerortt', server: { earlyData: true }, timeoutMs: 20_000,
+    files: [KB, KB, KB, KB, KB], mode: 'zerortt', server: { earlyData: true }, timeoutMs: 30_000,
     check: (o) => {
       const zeroRtt = o.relay.records.filter((r) => r.dir === 'toServer' && r.fate !== 'dropped' && r.packets.some((p) => p.form === 'long' && p.type === '0rtt'));
       return [...resumedWithoutCertificate(o), ...(zeroRtt.length ? [] : ['the client sent no 0-RTT packet'])];
@@ -163,11 +163,11 @@ export const CASES: readonly CaseSpec[] = [
   },
   {
     name: 'http3', summary: 'HTTP/3 (ALPN h3) instead of hq-interop', features: ['h3'], files: [5 * KB, 10 * KB, 500 * KB], mode: 'single',
-    timeoutMs: 15_000, check: (o) => expectConnections(o, 1),
+    timeoutMs: 30_000, check: (o) => expectConnections(o, 1),
   },
   {
     name: 'amplificationlimit', summary: '9-certificate chain, client datagrams 2–7 lost: server sends ≤ 3× what it received before validation',
-    features: [], files: [KB], mode: 'single', longChain: true, impair: { toServer: { dropIndices: [2, 3, 4, 5, 6, 7] } }, timeoutMs: 30_000,
+    features: ['no-retry'], files: [KB], mode: 'single', longChain: true, impair: { toServer: { dropIndices: [2, 3, 4, 5, 6, 7] } }, timeoutMs: 30_000,
     check: (o) => {
       const m = o.relay.mappings[0];
       if (!m) return ['no client datagram reached the relay'];
@@ -180,12 +180,12 @@ export const CASES: readonly CaseSpec[] = [
   },
   {
     name: 'keyupdate', summary: 'the client updates its 1-RTT keys (RFC 9001 §6); both sides move to the next key phase',
-    features: ['keyupdate'], files: [3 * MB], mode: 'single', client: { keyUpdate: true }, opensOneRtt: true, timeoutMs: 30_000,
+    features: ['keyupdate'], files: [3 * MB], mode: 'single', client: { keyUpdate: true }, opensOneRtt: true, timeoutMs: 60_000,
     check: keyPhases,
   },
   {
     name: 'v2', summary: 'the connection ends up in QUIC version 2 (RFC 9369)', features: ['v2'], files: [KB], mode: 'single',
-    server: { preferV2: true }, client: { version: 'v2' }, timeoutMs: 15_000,
+    server: { preferV2: true }, client: { version: 'v2' }, timeoutMs: 30_000,
     check: (o) => {
       const conns = serverConnections(o.relay);
       const handshakeVersions = new Set(o.relay.records.filter((r) => r.dir === 'toClient').flatMap((r) => r.packets)
@@ -197,7 +197,7 @@ export const CASES: readonly CaseSpec[] = [
   },
   {
     name: 'versionnegotiation', summary: 'the client starts with an unsupported version; Version Negotiation, then v1',
-    features: ['versionnegotiation'], files: [KB], mode: 'single', client: { version: 'vn' }, timeoutMs: 15_000,
+    features: ['versionnegotiation'], files: [KB], mode: 'single', client: { version: 'vn' }, timeoutMs: 30_000,
     check: (o) => (sentByServer(o.relay, 'version-negotiation') ? expectConnections(o, 1) : ['no Version Negotiation packet on the wire']),
   },
   {

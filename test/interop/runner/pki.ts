@@ -3,7 +3,9 @@
  * pairings where both sides can use it, ECDSA P-256 otherwise) a root with a
  * server leaf, and for amplificationlimit a chain of nine certificates (leaf,
  * seven intermediates, root) so the server's first flight is many times what
- * the client's Initial allows it to send (RFC 9000 §8.1).
+ * the client's Initial allows it to send (RFC 9000 §8.1). As the interop
+ * runner's certs.sh builds it: the leaf and eight intermediates are sent, the
+ * root is only the client's trust anchor.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +18,7 @@ export type CertFamily = 'mldsa' | 'ecdsa';
 
 /** A server credential as files: what every implementation's server loads. */
 export interface ServerCert {
-  /** Leaf first, then the CAs above it (PEM). */
+  /** What the server sends, leaf first (PEM). */
   readonly chainFile: string;
   /** PKCS #8 private key of the leaf (PEM). */
   readonly keyFile: string;
@@ -24,17 +26,19 @@ export interface ServerCert {
   readonly caFile: string;
   /** Total DER bytes of the chain: a Certificate message carries at least this much. */
   readonly chainBytes: number;
+  /** Certificates the server sends. */
   readonly certificates: number;
 }
 
 export interface CasePki {
   readonly short: Record<CertFamily, ServerCert>;
-  /** The nine-certificate chain of amplificationlimit. */
+  /** The nine certificates of amplificationlimit (leaf and eight intermediates). */
   readonly long: Record<CertFamily, ServerCert>;
 }
 
 const ALGORITHM: Record<CertFamily, KeyAlgorithm> = { mldsa: 'ml-dsa-65', ecdsa: 'ecdsa-p256' };
 
+/** A leaf under `intermediates` CAs under a root; the server sends the root too only when there are no intermediates. */
 async function mintChain(provider: CryptoProvider, dir: string, family: CertFamily, intermediates: number): Promise<ServerCert> {
   const algorithm = ALGORITHM[family];
   const now = Date.now();
@@ -53,7 +57,8 @@ async function mintChain(provider: CryptoProvider, dir: string, family: CertFami
     provider, algorithm, dns: ['localhost'], ip: ['127.0.0.1'], ...validity,
     issuer: { certificate: top.certificate, privateKey: top.keyPair.privateKey },
   });
-  const chain = [leaf.certificate.der, ...cas.slice().reverse().map((c) => c.certificate.der)];
+  const above = cas.slice().reverse().map((c) => c.certificate.der);
+  const chain = [leaf.certificate.der, ...(intermediates > 0 ? above.slice(0, -1) : above)];
   const name = `${family}-${chain.length}`;
   const chainFile = join(dir, `${name}-chain.pem`);
   const keyFile = join(dir, `${name}.key`);
@@ -70,6 +75,6 @@ async function mintChain(provider: CryptoProvider, dir: string, family: CertFami
 export async function mintCasePki(provider: CryptoProvider, dir: string): Promise<CasePki> {
   return {
     short: { mldsa: await mintChain(provider, dir, 'mldsa', 0), ecdsa: await mintChain(provider, dir, 'ecdsa', 0) },
-    long: { mldsa: await mintChain(provider, dir, 'mldsa', 7), ecdsa: await mintChain(provider, dir, 'ecdsa', 7) },
+    long: { mldsa: await mintChain(provider, dir, 'mldsa', 8), ecdsa: await mintChain(provider, dir, 'ecdsa', 8) },
   };
 }

@@ -1,9 +1,14 @@
 /**
  * Declares the matrix tests of some cases: for each case, one test per
- * pairing, run concurrently (at most `PQTLS_INTEROP_PARALLEL`, default 2, at
- * once per test file: the machine the suite must fit has two cores). A
- * pairing that cannot do the case is a skipped test named with the reason,
+ * pairing, run concurrently, at most `PQTLS_INTEROP_PARALLEL` (default 3) at
+ * once per test file: on two cores vitest runs the files one after another,
+ * and most cells wait on timers (PTO, delay, outages) more than they compute.
+ * A pairing that cannot do the case is a skipped test named with the reason,
  * and a "—" in the matrix.
+ *
+ * Run the matrix alone: `npx vitest run test/interop/matrix-` (one case:
+ * `-t "keyupdate"`, one pairing: `-t "ngtcp2→pqtls"`); the table is printed at
+ * the end and written to test-output/interop-matrix.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +24,7 @@ import { recordCell } from './matrix.js';
 import { ensurePqtlsBuild } from './pqtls-build.js';
 import { mintCasePki, type CasePki } from './pki.js';
 
-const PARALLEL = Math.max(1, Number(process.env['PQTLS_INTEROP_PARALLEL'] ?? 2));
+const PARALLEL = Math.max(1, Number(process.env['PQTLS_INTEROP_PARALLEL'] ?? 3));
 
 /** A counting semaphore: cells of a case wait for a slot. */
 function slots(n: number): <T>(task: () => Promise<T>) => Promise<T> {

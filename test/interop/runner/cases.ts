@@ -240,7 +240,7 @@ export const CASES: readonly CaseSpec[] = [
   ...(['port', 'address'] as const).map((kind): CaseSpec => ({
     name: kind === 'port' ? 'rebind-port' : 'rebind-addr',
     summary: `a NAT rebinds the client's ${kind} three times during a 3 MB transfer; the old mapping stops forwarding`,
-    features: [], files: [3 * MB], mode: 'single', timeoutMs: 60_000,
+    features: ['rebinding'], files: [3 * MB], mode: 'single', timeoutMs: 60_000,
     schedule: (relay, total, record) => {
       for (const at of [0.2, 0.45, 0.7]) atProgress(relay, total, at, () => {
         void relay.rebind(kind).then(() => record(`rebind ${kind} at ${at * 100}%`));

@@ -25,7 +25,9 @@ export type Feature =
   | 'retry' | 'resumption' | 'zerortt' | 'chacha20' | 'keyupdate' | 'v2' | 'versionnegotiation' | 'migration'
   | 'multiconnect' | 'h3'
   /** The server can do a handshake without a Retry (amplificationlimit is moot after one). */
-  | 'no-retry';
+  | 'no-retry'
+  /** The server follows a client whose address changed under a NAT (RFC 9000 §9.3); clients need do nothing. */
+  | 'rebinding';
 
 export interface ServerLaunch {
   readonly port: number;
@@ -173,10 +175,10 @@ const pqtls: Implementation = {
 // ngtcp2 1.11 examples (HTTP/3 only; GnuTLS without ML-KEM/ML-DSA)
 
 const NGTCP2_CLIENT_FEATURES: readonly Feature[] = [
-  'retry', 'resumption', 'zerortt', 'chacha20', 'keyupdate', 'v2', 'versionnegotiation', 'migration', 'multiconnect', 'h3',
+  'rebinding', 'retry', 'resumption', 'zerortt', 'chacha20', 'keyupdate', 'v2', 'versionnegotiation', 'migration', 'multiconnect', 'h3',
 ];
 const NGTCP2_SERVER_FEATURES: readonly Feature[] = [
-  'no-retry', 'retry', 'resumption', 'zerortt', 'chacha20', 'keyupdate', 'v2', 'versionnegotiation', 'migration', 'multiconnect', 'h3',
+  'no-retry', 'rebinding', 'retry', 'resumption', 'zerortt', 'chacha20', 'keyupdate', 'v2', 'versionnegotiation', 'migration', 'multiconnect', 'h3',
 ];
 
 /** Small windows so the peer must send MAX_DATA / MAX_STREAM_DATA, and fewer streams than multiplexing opens. */
@@ -249,8 +251,9 @@ function usage(program: string): string {
   return u;
 }
 
-// OpenSSL 3.5's QUIC stack has no 0-RTT, no v2, no active migration, and its client cannot pick a version.
-const OPENSSL_CLIENT_FEATURES: readonly Feature[] = ['resumption', 'chacha20', 'keyupdate', 'multiconnect'];
+// OpenSSL 3.5's QUIC stack has no 0-RTT, no v2, no active migration, and its client cannot pick a version;
+// its server loses the connection when the client's address is rebound (openssl→openssl fails rebind-port/-addr).
+const OPENSSL_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'resumption', 'chacha20', 'keyupdate', 'multiconnect'];
 const OPENSSL_SERVER_FEATURES: readonly Feature[] = ['no-retry', 'retry', 'resumption', 'chacha20', 'keyupdate', 'versionnegotiation', 'migration', 'multiconnect'];
 
 const openssl: Implementation = {
@@ -297,9 +300,10 @@ const openssl: Implementation = {
 
 // ---------------------------------------------------------------------------------------------
 // quiche 0.18 (quiche-peer.mjs on @matrixai/quic): classical only, v1 only, the server always sends a Retry
+// and does not follow a rebound client (quiche→quiche fails rebind-port/-addr)
 
 const QUICHE_SERVER_FEATURES: readonly Feature[] = ['retry', 'chacha20', 'keyupdate', 'versionnegotiation', 'multiconnect'];
-const QUICHE_CLIENT_FEATURES: readonly Feature[] = ['multiconnect'];
+const QUICHE_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'multiconnect'];
 
 const quiche: Implementation = {
   name: 'quiche',

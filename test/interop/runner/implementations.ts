@@ -254,7 +254,7 @@ function usage(program: string): string {
 // OpenSSL 3.5's QUIC stack has no 0-RTT, no v2, no active migration, and its client cannot pick a version;
 // its server loses the connection when the client's address is rebound (openssl→openssl fails rebind-port/-addr).
 const OPENSSL_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'resumption', 'chacha20', 'keyupdate', 'multiconnect'];
-const OPENSSL_SERVER_FEATURES: readonly Feature[] = ['no-retry', 'retry', 'resumption', 'chacha20', 'keyupdate', 'versionnegotiation', 'migration', 'multiconnect'];
+const OPENSSL_SERVER_FEATURES: readonly Feature[] = ['no-retry', 'retry', 'resumption', 'chacha20', 'keyupdate', 'versionnegotiation', 'multiconnect'];
 
 const openssl: Implementation = {
   name: 'openssl',

@@ -83,6 +83,12 @@ export interface SpawnPeerOptions {
   readonly input?: string | Uint8Array;
   /** Hard limit on the process's life, default 30 s; it is then killed with its children. */
   readonly timeoutMs?: number;
+  /**
+   * Kill it when the current test ends (default). Concurrent tests must say
+   * false and kill what they start themselves: vitest cannot tell which of
+   * them is "current". It is still killed when the file ends.
+   */
+  readonly killWithTest?: boolean;
 }
 
 export interface PeerExit {
@@ -256,7 +262,7 @@ export function spawnPeer(command: PeerName | string, args: readonly string[] = 
   const peer = new RunningPeer(child, [command, ...args].join(' '));
   live.add(peer);
   try {
-    onTestFinished(() => peer.kill().then(() => undefined));
+    if (options.killWithTest !== false) onTestFinished(() => peer.kill().then(() => undefined));
   } catch {
     // not inside a test: afterAll(killAllPeers) covers it
   }

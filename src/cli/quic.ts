@@ -19,6 +19,7 @@ import { Http3Connection, type Http3Event } from '../http3/connection.js';
 import { HqConnection, type HqEvent } from '../http3/hq.js';
 import { H3ErrorCode, h3ErrorName } from '../http3/errors.js';
 import { CliError, type CliIo } from './command.js';
+import { MemorySessionStore } from '../tls13/session.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -163,7 +164,8 @@ export async function quicServe(
   io: CliIo,
   o: {
     port: number; host: string; echo: boolean; www: string | undefined; maxConnections: number; retry: boolean;
-    maxConcurrentHandshakes: number | undefined; qlogDir: string | undefined; tls: QuicListenOptions['tls']; describe(e: unknown): string; systemReason(e: unknown): string;
+    maxConcurrentHandshakes: number | undefined; qlogDir: string | undefined; versions: readonly QuicVersion[] | undefined;
+    tls: QuicListenOptions['tls']; describe(e: unknown): string; systemReason(e: unknown): string;
   },
 ): Promise<number> {
   let remaining = o.maxConnections;
@@ -175,7 +177,9 @@ export async function quicServe(
     }
   }
   return new Promise<number>((resolvePromise, reject) => {
-    const sock = createQuicServer({ tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: o.qlogDir }, (s) => {
+    const sock = createQuicServer({
+      tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: o.qlogDir, ...(o.versions ? { versions: o.versions } : {}),
+    }, (s) => {
       let served = false;
       s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
         io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
@@ -313,7 +317,8 @@ function fetcherFor(session: QuicSession, alpn: string): Fetcher {
  * many were saved.
  */
 async function fetchOnOneConnection(
-  io: CliIo, downloads: readonly Download[], o: { alpn: string; keyUpdate: boolean; connect: QuicConnectOptions; describe(e: unknown): string },
+  io: CliIo, downloads: readonly Download[],
+  o: { alpn: string; keyUpdate: boolean; migrate: boolean; connect: QuicConnectOptions; describe(e: unknown): string },
 ): Promise<number> {
   const queue = [...downloads];
   let outstanding = downloads.length;
@@ -326,6 +331,7 @@ async function fetchOnOneConnection(
   const writes: Promise<void>[] = [];
   let session: QuicSession | undefined;
   let keyUpdated = false;
+  let migrated = false;
   const pump = (): void => {
     while (fetcher && queue.length && fetcher.start(queue[0] as Download)) queue.shift();
   };
@@ -349,15 +355,26 @@ async function fetchOnOneConnection(
       keyUpdated = true;
       void s.run(() => s.connection.updateKeys(now()));
     }
+    // RFC 9000 §9.2: once confirmed, the client moves to a new local port (interop case "connectionmigration").
+    if (o.migrate && !migrated && s.connection.isHandshakeConfirmed) {
+      migrated = true;
+      s.migrate().then(() => io.out('migrated to a new local address\n'), (e: unknown) => io.err(`pqtls client: migration refused: ${o.describe(e)}\n`));
+    }
     void s.run(() => undefined);
     if (outstanding === 0) finish();
   };
   try {
     session = await quicConnect({
       ...o.connect,
+      // 0-RTT (RFC 9001 §4.6.1): the requests go before the handshake completes, in the one ALPN we offer;
+      // if the server rejects them the connection sends them again in 1-RTT.
+      onEarlyData: (s) => {
+        fetcher = fetcherFor(s, o.alpn);
+        pump();
+      },
       onSession: (s) => {
         s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
-          fetcher = fetcherFor(s, e.info.alpn ?? o.alpn);
+          fetcher ??= fetcherFor(s, e.info.alpn ?? o.alpn);
           pump();
         });
         s.on('stream', (ev: StreamEvent) => onStream(s, ev));
@@ -375,6 +392,7 @@ async function fetchOnOneConnection(
   await Promise.all(writes);
   const info = live.handshake;
   io.out(`connection: ${live.connection.version.name} alpn=${info?.alpn ?? '-'} cipher=${info?.cipherSuite.name ?? '-'}` +
+    ` resumed=${info?.resumed === true ? 'yes' : 'no'} early-data=${live.connection.earlyData}` +
     ` key-updates=${live.connection.keyPhase.updates} saved=${saved}/${downloads.length}\n`);
   if (!live.connection.isClosed) await live.close(o.alpn === 'h3' ? H3ErrorCode.H3_NO_ERROR : 0, '');
   return saved;
@@ -389,22 +407,29 @@ export async function quicDownload(
   io: CliIo,
   o: {
     urls: readonly string[]; dir: string; alpn: string; multiconnect: boolean; keyUpdate: boolean; version: QuicVersion | undefined;
+    versions: readonly QuicVersion[] | undefined;
+    /** The first URL on one connection, the rest on a second one resumed from its ticket, in 0-RTT with `zeroRtt`. */
+    resumption: boolean; zeroRtt: boolean; migrate: boolean;
     qlogDir: string | undefined; tls: QuicConnectOptions['tls']; describe(e: unknown): string;
   },
 ): Promise<number> {
   const downloads = plannedDownloads(o.urls, o.dir);
   const first = downloads[0]?.url;
   if (!first) throw new CliError('no URL to fetch');
-  const groups = o.multiconnect ? downloads.map((d) => [d]) : [downloads];
+  const resumed = o.resumption || o.zeroRtt;
+  const groups = o.multiconnect ? downloads.map((d) => [d])
+    : resumed && downloads.length > 1 ? [downloads.slice(0, 1), downloads.slice(1)] : [downloads];
+  const sessionStore = resumed ? new MemorySessionStore() : o.tls.sessionStore;
   let saved = 0;
-  for (const group of groups) {
+  for (const [i, group] of groups.entries()) {
     const url = (group[0] as Download).url;
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const connect: QuicConnectOptions = {
-      host, port: Number(url.port || 443), ...(o.version ? { version: o.version } : {}), qlogDir: o.qlogDir,
-      tls: { ...o.tls, alpnProtocols: [o.alpn], serverName: o.tls.serverName ?? host },
+      host, port: Number(url.port || 443), ...(o.version ? { version: o.version } : {}), ...(o.versions ? { versions: o.versions } : {}),
+      qlogDir: o.qlogDir, earlyData: o.zeroRtt && i > 0,
+      tls: { ...o.tls, alpnProtocols: [o.alpn], serverName: o.tls.serverName ?? host, ...(sessionStore ? { sessionStore } : {}) },
     };
-    saved += await fetchOnOneConnection(io, group, { alpn: o.alpn, keyUpdate: o.keyUpdate, connect, describe: o.describe });
+    saved += await fetchOnOneConnection(io, group, { alpn: o.alpn, keyUpdate: o.keyUpdate, migrate: o.migrate, connect, describe: o.describe });
   }
   return saved === downloads.length ? 0 : 1;
 }

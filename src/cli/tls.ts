@@ -48,6 +48,8 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --www DIR                with --quic: serve the files under DIR over HTTP/3 (ALPN h3) and HTTP/0.9
                            (ALPN hq-interop), whichever the client chose (--alpn defaults to h3,hq-interop)
   --qlog DIR               with --quic: write a qlog (JSON-SEQ) per connection into DIR (default $QLOGDIR)
+  --quic-versions LIST     with --quic: the versions by preference, e.g. v2,v1: a client offering a preferred one
+                           is switched to it (compatible version negotiation, RFC 9368); default: the client's choice
   --quac emulated|native   ML-KEM and ML-DSA on a QUAC 100 card; --key quac:LABEL then names an ML-DSA key
                            stored on the card, which signs the CertificateVerify
   --quac-state FILE        the emulated card's flash (default $QUAC_EMULATOR_STATE); it holds the card's
@@ -78,10 +80,15 @@ fetches each URL over HTTP/3 or HTTP/0.9 (hq-interop) and saves it under DIR.
   --quic                 connect with QUIC v1 over UDP instead of TLS over TCP (needs --alpn)
   --cipher-suites LIST   TLS 1.3 cipher suites to offer, e.g. TLS_CHACHA20_POLY1305_SHA256
   --download DIR         with --quic and URLs: save each file as DIR/<path>; exit 0 only if all were saved
-  --quic-version v1|v2   the QUIC version to start in (default v1)
+  --quic-version V       the QUIC version to start in: v1 (default), v2, or a reserved 0x?a?a?a?a to force
+                         Version Negotiation (then v1 or v2)
   --multiconnect         with --download: one connection per URL
   --key-update           with --download: update the 1-RTT keys once the handshake is confirmed (RFC 9001 §6)
   --qlog DIR             with --quic: write a qlog (JSON-SEQ) per connection into DIR (default $QLOGDIR)
+  --resumption           with --download: the first URL on one connection, the others on a second one resumed
+                         from its ticket (no certificate sent)
+  --0rtt                 as --resumption, with the second connection's requests in 0-RTT packets (RFC 9001 §4.6)
+  --migrate              with --download: move to a new local UDP port once the handshake is confirmed (RFC 9000 §9.2)
 `;
 
 /** Usage mistakes print the message and the help, exit code 2. */
@@ -177,7 +184,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
       ca: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, groups: { type: 'string' }, alpn: { type: 'string' },
       echo: { type: 'boolean' }, keylog: { type: 'string' }, 'max-connections': { type: 'string' }, 'early-data': { type: 'boolean' },
       provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, retry: { type: 'boolean' }, www: { type: 'string' },
-      qlog: { type: 'string' },
+      qlog: { type: 'string' }, 'quic-versions': { type: 'string' },
       'handshake-timeout': { type: 'string', default: '10000' }, 'max-handshakes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       ...quacOptions, 'quac-batch': { type: 'boolean', default: true }, 'metrics-port': { type: 'string' },
     },
@@ -228,7 +235,7 @@ async function runServer(argv: readonly string[], io: CliIo): Promise<number> {
 type ServerValues = {
   readonly host?: string; readonly ca?: string; readonly 'require-client-cert'?: boolean; readonly groups?: string; readonly alpn?: string;
   readonly echo?: boolean; readonly keylog?: string; readonly 'early-data'?: boolean; readonly quic?: boolean; readonly retry?: boolean;
-  readonly www?: string; readonly qlog?: string;
+  readonly www?: string; readonly qlog?: string; readonly 'quic-versions'?: string;
   readonly 'handshake-timeout'?: string; readonly 'max-handshakes'?: string;
 };
 
@@ -250,8 +257,12 @@ async function serve(
     return quicServe(io, {
       port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, www: values.www, maxConnections: remaining,
       retry: values.retry ?? false, maxConcurrentHandshakes, describe, systemReason, qlogDir: values.qlog ?? qlogDirFromEnv(),
+      versions: values['quic-versions'] === undefined ? undefined : parseQuicVersions(values['quic-versions']),
       tls: {
         provider, certificate, clientAuth, groups: list(values.groups), keyLog: fileKeyLog(values.keylog),
+        // Tickets, as over TCP (resumption, RFC 9001 §4.5); with --early-data, 0-RTT through ClientHello recording.
+        tickets: { sealer: await TicketKeyRing.create(provider) },
+        ...(values['early-data'] ? { earlyData: { maxSize: 0xffffffff, antiReplay: new MemoryAntiReplay() } } : {}),
         // --www speaks both of the interop runner's protocols unless told otherwise.
         alpnProtocols: required(list(values.alpn) ?? (values.www !== undefined ? ['h3', 'hq-interop'] : undefined), '--quic needs --alpn'),
       },
@@ -365,6 +376,7 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
       provider: { type: 'string', default: 'noble' }, quic: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       'cipher-suites': { type: 'string' }, download: { type: 'string' }, 'quic-version': { type: 'string' },
       multiconnect: { type: 'boolean' }, 'key-update': { type: 'boolean' }, qlog: { type: 'string' },
+      resumption: { type: 'boolean' }, '0rtt': { type: 'boolean' }, migrate: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -373,12 +385,15 @@ async function runClient(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const cipherSuites = values['cipher-suites'] === undefined ? undefined : parseCipherSuites(values['cipher-suites']);
   const version = values['quic-version'] === undefined ? undefined : parseQuicVersion(values['quic-version']);
+  // A version we cannot speak (a reserved one, RFC 9000 §15) is tried first, then v1 and v2 after Version Negotiation.
+  const versions = version && version !== QUIC_V1 && version !== QUIC_V2 ? [version, QUIC_V1, QUIC_V2] : undefined;
   if (positionals.some((p) => p.includes('://')) || values.download !== undefined) {
     if (!values.quic || values.download === undefined || !values.ca) throw new UsageError('URLs need --quic, --download DIR and --ca');
     const provider = makeProvider(values.provider);
     return quicDownload(io, {
       urls: positionals, dir: values.download, alpn: required(list(values.alpn), '--quic needs --alpn')[0] as string,
-      multiconnect: values.multiconnect ?? false, keyUpdate: values['key-update'] ?? false, version, describe,
+      multiconnect: values.multiconnect ?? false, keyUpdate: values['key-update'] ?? false, version, versions, describe,
+      resumption: values.resumption ?? false, zeroRtt: values['0rtt'] ?? false, migrate: values.migrate ?? false,
       qlogDir: values.qlog ?? qlogDirFromEnv(),
       tls: {
         provider, verifier: trustVerifier(provider, values.ca), serverName: values.servername, groups: list(values.groups),
@@ -467,7 +482,19 @@ function parseCipherSuites(text: string): CipherSuite[] {
 function parseQuicVersion(text: string): QuicVersion {
   if (text === 'v1' || text === '1') return QUIC_V1;
   if (text === 'v2' || text === '2') return QUIC_V2;
-  throw new UsageError(`--quic-version must be v1 or v2, not "${text}"`);
+  // A reserved version (RFC 9000 §15: 0x?a?a?a?a) in v1's packet format: no server speaks it, so it forces
+  // Version Negotiation, as the interop runner's case does; the client then starts over in v1 or v2.
+  if (/^0x[0-9a-f]{8}$/i.test(text) && (Number(text) & 0x0f0f0f0f) === 0x0a0a0a0a) return Object.freeze({ ...QUIC_V1, name: text.toLowerCase(), number: Number(text) });
+  if (/^0x[0-9a-f]{1,8}$/i.test(text) && Number(text) === QUIC_V1.number) return QUIC_V1;
+  if (/^0x[0-9a-f]{1,8}$/i.test(text) && Number(text) === QUIC_V2.number) return QUIC_V2;
+  throw new UsageError(`--quic-version must be v1, v2 or a reserved version 0x?a?a?a?a, not "${text}"`);
+}
+
+/** `--quic-versions v2,v1`: the server's preference, which switches clients that offer a preferred one (RFC 9368). */
+function parseQuicVersions(text: string): QuicVersion[] {
+  const out = text.split(',').map((t) => parseQuicVersion(t.trim()));
+  if (out.some((v) => v !== QUIC_V1 && v !== QUIC_V2)) throw new UsageError('--quic-versions takes v1 and v2');
+  return out;
 }
 
 function required<T>(v: T | undefined, message: string): T {

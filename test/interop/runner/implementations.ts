@@ -147,7 +147,7 @@ const pqtls: Implementation = {
       return spawnPqtls([
         'server', '--quic', '--host', '127.0.0.1', '--port', String(l.port), '--cert', l.cert.chainFile, '--key', l.cert.keyFile,
         '--alpn', 'h3,hq-interop', '--www', l.www, '--keylog', l.keylogFile,
-        ...(l.retry ? ['--retry'] : []), ...(l.earlyData ? ['--early-data'] : []),
+        ...(l.retry ? ['--retry'] : []), ...(l.earlyData ? ['--early-data'] : []), ...(l.preferV2 ? ['--quic-versions', 'v2,v1'] : []),
       ], l.lifetimeMs);
     },
   },

@@ -66,7 +66,7 @@ async function pqPki(seed) {
     provider, algorithm: 'ml-dsa-65', dns: ['localhost'], ...validity,
     issuer: { certificate: inter.certificate, privateKey: inter.keyPair.privateKey },
   });
-  const certificate = { chain: [leaf.certificate.der, inter.certificate.der], ...leaf.keyPair };
+  const certificate = { chain: [leaf.certificate.der, inter.certificate.der], keyAlgorithm: 'ml-dsa-65', privateKey: leaf.keyPair.privateKey };
   const verifier = webPkiVerifier({ provider, trustAnchors: [rootCa.certificate.der] });
   return { provider, certificate, verifier };
 }

@@ -1,0 +1,109 @@
+/**
+ * The runtime matrix (issue 14): the same portable conformance subset (conformance.mjs: a
+ * X25519MLKEM768 + ML-DSA-65 handshake verified by webPkiVerifier, resumption, the RFC 8448 §3
+ * replay, the RFC 9001 / RFC 9369 packet-protection vectors, a QUIC stream) run from the packed and
+ * installed package in Node 20 (this process's node), Node 24, Deno, Bun, workerd (bundled as a
+ * Worker module) and headless Chromium (ES modules in a page, through an import map). The table is
+ * printed and written to test/runtimes/MATRIX.md for the README. `PQTLS_SKIP_RUNTIMES=1` skips it.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/peer-install.js';
+import { freePort } from '../helpers/peers.js';
+import { CASES } from './conformance.mjs';
+import {
+  bundle, inChromium, installProject, packPackage, requireRuntime, runBun, runDeno, runNode, runWorkerd, runtimesDisabled,
+  serveStatic, workDir, type CaseResult,
+} from './harness.js';
+
+const table = new Map<string, { results: CaseResult[]; ms: number; version: string }>();
+let work: string;
+let project: string;
+
+async function timed(name: string, version: string, f: () => Promise<CaseResult[] | { results: CaseResult[]; ms: number }>): Promise<CaseResult[]> {
+  const start = performance.now();
+  const r = await f();
+  const entry = Array.isArray(r) ? { results: r, ms: Math.round(performance.now() - start) } : r;
+  table.set(name, { ...entry, version });
+  return entry.results;
+}
+
+function expectAllPass(results: CaseResult[]): void {
+  expect(results.map((r) => r.case)).toEqual(CASES);
+  expect(results.filter((r) => !r.ok)).toEqual([]);
+}
+
+function markdown(): string {
+  const runtimes = [...table.keys()];
+  const head = `| case | ${runtimes.map((r) => `${r} (${table.get(r)?.version})`).join(' | ')} |`;
+  const rule = `| --- | ${runtimes.map(() => '---').join(' | ')} |`;
+  const rows = CASES.map((c) => `| ${c} | ${runtimes.map((r) => {
+    const x = table.get(r)?.results.find((y) => y.case === c);
+    return x ? `${x.ok ? 'pass' : '**FAIL**'} ${r === 'workerd' ? '' : `${x.ms} ms`}`.trim() : '—';
+  }).join(' | ')} |`);
+  const total = `| whole run | ${runtimes.map((r) => `${table.get(r)?.ms} ms`).join(' | ')} |`;
+  return [head, rule, ...rows, total].join('\n');
+}
+
+describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every runtime', () => {
+  beforeAll(async () => {
+    work = workDir();
+    project = await installProject(await packPackage(work), work);
+  }, 600_000);
+
+  afterAll(() => {
+    if (table.size > 0) {
+      const md = markdown();
+      console.log(`\nruntime matrix (portable conformance subset, noble provider):\n${md}\n`);
+      writeFileSync(join(repoRoot, 'test/runtimes/MATRIX.md'), `${md}\n`);
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('Node 20 (this node)', async () => {
+    expectAllPass(await timed('node20', process.versions.node, () => runNode(process.execPath, project)));
+  }, 300_000);
+
+  it('Node 24', async () => {
+    const node24 = requireRuntime('node24');
+    expectAllPass(await timed('node24', '24', () => runNode(node24, project)));
+  }, 300_000);
+
+  it('Deno', async () => {
+    expectAllPass(await timed('deno', '2.9', () => runDeno(project)));
+  }, 300_000);
+
+  it('Bun', async () => {
+    expectAllPass(await timed('bun', '1.4', () => runBun(project)));
+  }, 300_000);
+
+  it('Cloudflare workerd, the subset bundled as a Worker module', async () => {
+    const port = await freePort();
+    expectAllPass(await timed('workerd', 'workerd', () => runWorkerd(project, port)));
+  }, 300_000);
+
+  it('headless Chromium, ES modules in a page through an import map', async () => {
+    const { server, port } = await serveStatic(project);
+    try {
+      expectAllPass(await timed('chromium', 'Debian', () => inChromium<CaseResult[]>(`http://127.0.0.1:${port}/`, 'window.matrixResults')));
+    } finally {
+      server.close();
+    }
+  }, 300_000);
+
+  it('pqtls/node resolves to a clear error module under browser and Workers conditions, the real adapter under node', async () => {
+    writeFileSync(join(project, 'uses-node.mjs'), `import { connect } from 'pqtls/node';\nexport { connect };\n`);
+    for (const conditions of [['browser'], ['workerd', 'worker', 'browser']]) {
+      await bundle(project, './uses-node.mjs', join(project, 'uses-node.bundle.mjs'), conditions);
+      await expect(import(join(project, 'uses-node.bundle.mjs') + `?${conditions.join()}`)).rejects.toThrow(/pqtls\/node needs Node\.js/);
+    }
+    const m = (await import(join(project, 'uses-node.mjs'))) as { connect: unknown };
+    expect(typeof m.connect).toBe('function');
+    // Every other entry bundles for a browser with no Node built-in anywhere in its graph.
+    for (const entry of ['pqtls', 'pqtls/pq', 'pqtls/tls13', 'pqtls/quic', 'pqtls/x509', 'pqtls/testing', 'pqtls/transport']) {
+      writeFileSync(join(project, 'entry.mjs'), `export * from '${entry}';\n`);
+      await expect(bundle(project, './entry.mjs', join(project, 'entry.bundle.mjs'), ['browser']), entry).resolves.toBeUndefined();
+    }
+  }, 120_000);
+});

@@ -14,7 +14,7 @@ import { createNobleProvider } from '../src/pq/index.js';
 import { withTraceHooks } from '../src/testing/index.js';
 import { TlsConnection, type ClientOptions } from '../src/tls13/index.js';
 
-const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'node', 'hw', 'testing'] as const;
+const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'transport', 'node', 'hw', 'testing'] as const;
 type Entry = (typeof ENTRIES)[number];
 const CORE: readonly Entry[] = ['pq', 'tls13', 'quic', 'x509'];
 
@@ -104,11 +104,11 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer fileQuacStorage nativeQuacLibrary quicConnect
+      createServer createWebSocketRelay fileQuacStorage nativeQuacLibrary quicConnect
     `,
     types: `
       ConnectOptions NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
-      QuicListenOptions QuicServerSocket
+      QuicListenOptions QuicServerSocket WebSocketRelayOptions
     `,
   },
   'hw': {
@@ -125,6 +125,14 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       QuacHealth QuacKemParameters QuacKeyAttributes QuacKeyHandle QuacKeyRef QuacLibrary QuacMetricsSnapshot QuacPool
       QuacPoolOptions QuacProvider QuacProviderOptions QuacResultCode QuacResultName QuacSignOptions
       QuacSignParameters QuacStoredKey StoredKeyOptions StoredKeyRotation
+    `,
+  },
+  'transport': {
+    values: `
+      WebSocketTransportError acceptWebSocket connectWebSocket tlsOverWebSocket
+    `,
+    types: `
+      TlsWebSocket WebSocketEventLike WebSocketLike WebSocketTlsOptions
     `,
   },
   'testing': {
@@ -166,10 +174,12 @@ function exportedNames(entry: Entry | 'root'): { values: string[]; types: string
 }
 
 describe('package.json exports', () => {
-  it('names the root, the seven entries and package.json, each built from its src index', () => {
+  it('names the root, the eight entries and package.json, each built from its src index', () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { exports: Record<string, unknown> };
     const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' } };
     for (const e of ENTRIES) expected[`./${e}`] = { types: `./dist/${e}/index.d.ts`, import: `./dist/${e}/index.js` };
+    // Only Node (and Deno and Bun, which match "node") get the adapter; browsers and Workers an error module.
+    expected['./node'] = { types: './dist/node/index.d.ts', node: './dist/node/index.js', default: './dist/node/unavailable.js' };
     expected['./package.json'] = './package.json';
     expect(pkg.exports).toEqual(expected);
   });

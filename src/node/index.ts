@@ -22,6 +22,7 @@ export { FileSessionStore } from './session-file.js';
 export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions, type QuicServerSocket } from './quic.js';
 export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
 export { fileQuacStorage } from './quac-state.js';
+export { createWebSocketRelay, type WebSocketRelayOptions } from './websocket-relay.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 

@@ -50,6 +50,8 @@ export class WebSocketTransportError extends Error {
   }
 }
 
+/** Largest message sent (a few TLS records). */
+const MAX_MESSAGE = 64 * 1024;
 const CONNECTING = 0;
 const OPEN = 1;
 
@@ -106,8 +108,12 @@ export function tlsOverWebSocket(conn: TlsConnection, ws: WebSocketLike, options
   const flush = (): void => {
     if (!conn.wantsWrite) return;
     const out = conn.takeOutput();
-    if (ws.readyState === OPEN) ws.send(out);
-    else if (ws.readyState === CONNECTING) queuedBeforeOpen.push(out);
+    // In messages of at most 64 KiB, so that a relay can cap what it buffers per frame.
+    for (let o = 0; o < out.length; o += MAX_MESSAGE) {
+      const part = out.subarray(o, o + MAX_MESSAGE);
+      if (ws.readyState === OPEN) ws.send(part);
+      else if (ws.readyState === CONNECTING) queuedBeforeOpen.push(part);
+    }
   };
   const queuedBeforeOpen: Uint8Array[] = [];
 

@@ -6,7 +6,7 @@
  * Worker module) and headless Chromium (ES modules in a page, through an import map). The table is
  * printed and written to test/runtimes/MATRIX.md for the README. `PQTLS_SKIP_RUNTIMES=1` skips it.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/peer-install.js';
@@ -100,6 +100,10 @@ describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every r
     }
     const m = (await import(join(project, 'uses-node.mjs'))) as { connect: unknown };
     expect(typeof m.connect).toBe('function');
+    // The error module names exactly the adapter's exports, so any named import links and reaches its throw.
+    const real = Object.keys((await import(join(project, 'node_modules/pqtls/dist/node/index.js'))) as object).sort();
+    const stand = readFileSync(join(project, 'node_modules/pqtls/dist/node/unavailable.js'), 'utf8');
+    expect([...stand.matchAll(/unavailable as (\w+)/g)].map((x) => x[1]).sort()).toEqual(real);
     // Every other entry bundles for a browser with no Node built-in anywhere in its graph.
     for (const entry of ['pqtls', 'pqtls/pq', 'pqtls/tls13', 'pqtls/quic', 'pqtls/x509', 'pqtls/testing', 'pqtls/transport']) {
       writeFileSync(join(project, 'entry.mjs'), `export * from '${entry}';\n`);

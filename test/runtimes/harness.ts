@@ -29,7 +29,7 @@ if (runtimesDisabled) {
 }
 
 /** The program of a runtime, installing it if it is missing; throws loudly if it cannot be had. */
-export function requireRuntime(name: RuntimeName | 'node24'): string {
+export function requireRuntime(name: RuntimeName | 'node24' | 'openssl'): string {
   const path = join(peersBinDir, name);
   if (existsSync(path)) return path;
   const r = runInstallerSync([name]);

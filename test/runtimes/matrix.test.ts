@@ -6,11 +6,11 @@
  * Worker module) and headless Chromium (ES modules in a page, through an import map). The table is
  * printed and written to test/runtimes/MATRIX.md for the README. `PQTLS_SKIP_RUNTIMES=1` skips it.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/peer-install.js';
-import { freePort } from '../helpers/peers.js';
+import { freePort, spawnPeer, type PeerProcess } from '../helpers/peers.js';
 import { CASES } from './conformance.mjs';
 import {
   bundle, inChromium, installProject, packPackage, requireRuntime, runBun, runDeno, runNode, runWorkerd, runtimesDisabled,
@@ -90,6 +90,75 @@ describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every r
     } finally {
       server.close();
     }
+  }, 300_000);
+
+  // ---- TLS over WebSocket: the example page (examples/browser) in Chromium, through `pqtls relay` ----
+
+  interface PageResult {
+    protocol: string; cipherSuite: string; group: string; signatureScheme: string; handshakeMs: number; reply: string;
+    chain: { subject: string; issuer: string; publicKeyAlgorithm: string; signatureAlgorithm: string }[];
+  }
+
+  /** The packed package's CLI. */
+  const pqtls = (args: string[]): PeerProcess => spawnPeer(process.execPath, [join(project, 'node_modules/pqtls/bin/pqtls.js'), ...args], { cwd: project, timeoutMs: 240_000 });
+  const portOf = async (p: PeerProcess, re: RegExp): Promise<number> => Number(re.exec(await p.waitForLine(re, 60_000))?.[1]);
+
+  /** root → intermediate → localhost, all ML-DSA-65, made by `pqtls cert`. */
+  async function pki(): Promise<string> {
+    const dir = join(work, 'pki');
+    for (const args of [
+      ['ca', '--alg', 'ml-dsa-65', '--subject', 'CN=Browser Root,O=pqtls', '--out', join(dir, 'root')],
+      ['intermediate', '--ca', join(dir, 'root'), '--alg', 'ml-dsa-65', '--subject', 'CN=Browser Intermediate,O=pqtls', '--out', join(dir, 'int')],
+      ['leaf', '--ca', join(dir, 'int'), '--alg', 'ml-dsa-65', '--dns', 'localhost', '--out', join(dir, 'server')],
+    ]) {
+      const exit = await pqtls(['cert', ...args]).exited;
+      expect(exit.code, exit.stderr).toBe(0);
+    }
+    return dir;
+  }
+
+  /** Runs the example page's connectViaRelay in Chromium against the TCP server on `serverPort`. */
+  async function throughRelay(serverPort: number, message: string, screenshot?: string): Promise<PageResult> {
+    const relay = pqtls(['relay', '--ws', '0', '--to', `127.0.0.1:${serverPort}`]);
+    const relayPort = await portOf(relay, /relaying ws:\/\/127\.0\.0\.1:(\d+)\//);
+    const page = spawnPeer(process.execPath, [join(repoRoot, 'examples/browser/serve.mjs'), '--root', project, '--port', '0'], { timeoutMs: 240_000 });
+    const pagePort = await portOf(page, /http:\/\/127\.0\.0\.1:(\d+)\//);
+    const caPem = readFileSync(join(work, 'pki/root/cert.pem'), 'utf8');
+    const args = JSON.stringify({ relayUrl: `ws://127.0.0.1:${relayPort}/`, caPem, serverName: 'localhost', message, replyBytes: message.length });
+    return inChromium<PageResult>(`http://127.0.0.1:${pagePort}/`,
+      `import('./app.mjs').then(async (m) => { const r = await m.connectViaRelay(${args}); m.show(r); return r; })`, 240_000, screenshot);
+  }
+
+  function expectPqHandshake(r: PageResult): void {
+    expect(r.protocol).toBe('TLSv1.3');
+    expect(r.group).toBe('X25519MLKEM768');
+    expect(r.signatureScheme).toBe('mldsa65');
+    expect(r.chain.map((c) => c.subject)).toEqual(['CN=localhost', 'CN=Browser Intermediate,O=pqtls']);
+    expect(r.chain.map((c) => c.publicKeyAlgorithm)).toEqual(['ml-dsa-65', 'ml-dsa-65']);
+    expect(r.handshakeMs).toBeGreaterThan(0);
+  }
+
+  it('Chromium → pqtls relay → pqtls server: X25519MLKEM768 + ML-DSA-65 chain, data echoed', async () => {
+    const dir = await pki();
+    const server = pqtls(['server', '--port', '0', '--cert', join(dir, 'server/chain.pem'), '--key', join(dir, 'server/key.pem'), '--echo']);
+    const port = await portOf(server, /listening on 127\.0\.0\.1:(\d+)/);
+    const r = await throughRelay(port, 'hello from chromium over a websocket', join(work, 'browser-pqtls.png'));
+    expectPqHandshake(r);
+    expect(r.reply).toBe('hello from chromium over a websocket');
+    if (process.env['PQTLS_BROWSER_SCREENSHOT']) writeFileSync(process.env['PQTLS_BROWSER_SCREENSHOT'], readFileSync(join(work, 'browser-pqtls.png')));
+  }, 300_000);
+
+  it('Chromium → pqtls relay → OpenSSL 3.5 s_server: X25519MLKEM768 + ML-DSA-65 chain, data reversed by -rev', async () => {
+    const dir = existsSync(join(work, 'pki')) ? join(work, 'pki') : await pki();
+    const port = await freePort();
+    const server = spawnPeer(requireRuntime('openssl'), [
+      's_server', '-accept', `127.0.0.1:${port}`, '-tls1_3', '-naccept', '1', '-groups', 'X25519MLKEM768', '-rev',
+      '-cert', join(dir, 'server/cert.pem'), '-key', join(dir, 'server/key.pem'), '-cert_chain', join(dir, 'int/cert.pem'),
+    ], { timeoutMs: 240_000 });
+    await server.waitForLine('ACCEPT', 60_000);
+    const r = await throughRelay(port, 'post-quantum hello from chromium\n');
+    expectPqHandshake(r);
+    expect(r.reply).toBe(`${[...'post-quantum hello from chromium'].reverse().join('')}\n`);
   }, 300_000);
 
   it('pqtls/node resolves to a clear error module under browser and Workers conditions, the real adapter under node', async () => {

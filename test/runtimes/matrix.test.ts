@@ -134,7 +134,7 @@ describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every r
     expect(r.group).toBe('X25519MLKEM768');
     expect(r.signatureScheme).toBe('mldsa65');
     expect(r.chain.map((c) => c.subject)).toEqual(['CN=localhost', 'CN=Browser Intermediate,O=pqtls']);
-    expect(r.chain.map((c) => c.publicKeyAlgorithm)).toEqual(['ml-dsa-65', 'ml-dsa-65']);
+    expect(r.chain.map((c) => c.publicKeyAlgorithm)).toEqual(['ML-DSA-65', 'ML-DSA-65']);
     expect(r.handshakeMs).toBeGreaterThan(0);
   }
 

@@ -127,6 +127,8 @@ export async function installProject(tarball: string, work: string): Promise<str
     `import { runConformance } from './conformance.mjs';`,
     `import vectors from './vectors.mjs';`,
     `window.matrixResults = runConformance(vectors).catch((e) => [{ case: 'load', ok: false, ms: 0, error: String(e) }]);`,
+    // What a page gets for the Node adapter: the import map follows the browser condition to the error module.
+    `window.nodeEntry = window.matrixResults.then(() => import('pqtls/node')).then(() => 'loaded', (e) => String(e));`,
     '</script>',
   ].join('\n'));
   return project;
@@ -153,6 +155,12 @@ function parseResults(out: string, runtime: string): CaseResult[] {
   const line = out.trim().split('\n').filter((l) => l.startsWith('[')).pop();
   if (line === undefined) throw new Error(`${runtime} printed no results:\n${out.slice(-3000)}`);
   return JSON.parse(line) as CaseResult[];
+}
+
+/** A runtime's own version string, for the table. */
+export function versionOf(program: string, args: string[], pattern: RegExp): string {
+  const out = execFileSync(program, args, { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return pattern.exec(out)?.[1] ?? out.trim().split('\n')[0] ?? '?';
 }
 
 export async function runNode(program: string, project: string): Promise<CaseResult[]> {

@@ -18,6 +18,7 @@ const MODULES: readonly string[] = [
   'adversarial',
   'slh-dsa',
   'quac',
+  'chromium',
 ];
 
 type Bench = () => Promise<string>;

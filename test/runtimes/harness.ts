@@ -108,6 +108,7 @@ export async function installProject(tarball: string, work: string): Promise<str
   // The vectors as a module, so that runtimes without a filesystem (workerd, a page) get them in the bundle.
   writeFileSync(join(project, 'vectors.mjs'), `export default ${JSON.stringify(vectors)};\n`);
   cpSync(join(repoRoot, 'test/runtimes/conformance.mjs'), join(project, 'conformance.mjs'));
+  cpSync(join(repoRoot, 'test/runtimes/ws-worker.mjs'), join(project, 'ws-worker.mjs'));
   writeFileSync(join(project, 'run.mjs'), [
     `import { runConformance } from './conformance.mjs';`,
     `import vectors from './vectors.mjs';`,
@@ -189,23 +190,30 @@ export async function bundle(project: string, entry: string, out: string, condit
   });
 }
 
-export async function runWorkerd(project: string, port: number): Promise<{ results: CaseResult[]; ms: number }> {
+/** workerd serving `entry` (bundled as a Worker module) on 127.0.0.1:`port`, until `stop()`. */
+export async function startWorkerd(project: string, entry: string, port: number): Promise<{ stop: () => void; log: () => string; exited: () => boolean }> {
   const workerd = requireRuntime('workerd');
-  await bundle(project, './worker.mjs', join(project, 'worker.bundle.mjs'), ['workerd', 'worker', 'browser']);
-  writeFileSync(join(project, 'workerd.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+  const name = entry.replace(/^\.\//, '').replace(/\.mjs$/, '');
+  await bundle(project, entry, join(project, `${name}.bundle.mjs`), ['workerd', 'worker', 'browser']);
+  writeFileSync(join(project, `${name}.capnp`), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .matrix) ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
 );
 const matrix :Workerd.Worker = (
-  modules = [ (name = "worker", esModule = embed "worker.bundle.mjs") ],
+  modules = [ (name = "worker", esModule = embed "${name}.bundle.mjs") ],
   compatibilityDate = "2026-11-01",
 );
 `);
-  const child = spawn('timeout', ['-k', '5', '300', workerd, 'serve', join(project, 'workerd.capnp')], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('timeout', ['-k', '5', '300', workerd, 'serve', join(project, `${name}.capnp`)], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d: Buffer) => { log += d.toString('utf8'); });
   child.stderr.on('data', (d: Buffer) => { log += d.toString('utf8'); });
+  return { stop: () => child.kill('SIGKILL'), log: () => log, exited: () => child.exitCode !== null };
+}
+
+export async function runWorkerd(project: string, port: number): Promise<{ results: CaseResult[]; ms: number }> {
+  const w = await startWorkerd(project, './worker.mjs', port);
   try {
     let last: unknown;
     for (let i = 0; i < 100; i++) {
@@ -213,18 +221,18 @@ const matrix :Workerd.Worker = (
         const start = performance.now();
         const res = await fetch(`http://127.0.0.1:${port}/`);
         const text = await res.text();
-        if (!res.ok) throw new Error(`workerd answered ${res.status}: ${text.slice(0, 2000)}\n${log.slice(-2000)}`);
+        if (!res.ok) throw new Error(`workerd answered ${res.status}: ${text.slice(0, 2000)}\n${w.log().slice(-2000)}`);
         return { results: JSON.parse(text) as CaseResult[], ms: Math.round(performance.now() - start) };
       } catch (e) {
         last = e;
         if (e instanceof Error && e.message.startsWith('workerd answered')) throw e;
-        if (child.exitCode !== null) break;
+        if (w.exited()) break;
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    throw new Error(`workerd did not serve the matrix worker: ${String(last)}\n${log.slice(-3000)}`);
+    throw new Error(`workerd did not serve the matrix worker: ${String(last)}\n${w.log().slice(-3000)}`);
   } finally {
-    child.kill('SIGKILL');
+    w.stop();
   }
 }
 

@@ -16,7 +16,7 @@ import { freePort, spawnPeer, type PeerProcess } from '../helpers/peers.js';
 import { CASES } from './conformance.mjs';
 import {
   bundle, inChromium, installProject, packPackage, requireRuntime, runBun, runDeno, runNode, runWorkerd, runtimesDisabled,
-  serveStatic, versionOf, workDir, type CaseResult,
+  serveStatic, startWorkerd, versionOf, workDir, type CaseResult,
 } from './harness.js';
 
 const table = new Map<string, { results: CaseResult[]; ms: number; version: string }>();
@@ -127,16 +127,20 @@ describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every r
     return dir;
   }
 
-  /** Runs the example page's connectViaRelay in Chromium against the TCP server on `serverPort`. */
+  /** Runs the example page's connectViaRelay in Chromium against the WebSocket at `wsUrl`. */
+  async function viaPage(wsUrl: string, caPem: string, message: string, screenshot?: string): Promise<PageResult> {
+    const page = spawnPeer(process.execPath, [join(repoRoot, 'examples/browser/serve.mjs'), '--root', project, '--port', '0'], { timeoutMs: 240_000 });
+    const pagePort = await portOf(page, /http:\/\/127\.0\.0\.1:(\d+)\//);
+    const args = JSON.stringify({ relayUrl: wsUrl, caPem, serverName: 'localhost', message, replyBytes: message.length });
+    return inChromium<PageResult>(`http://127.0.0.1:${pagePort}/`,
+      `import('./app.mjs').then(async (m) => { const r = await m.connectViaRelay(${args}); m.show(r); return r; })`, 240_000, screenshot);
+  }
+
+  /** The page through `pqtls relay` to the TCP server on `serverPort`. */
   async function throughRelay(serverPort: number, message: string, screenshot?: string): Promise<PageResult> {
     const relay = pqtls(['relay', '--ws', '0', '--to', `127.0.0.1:${serverPort}`]);
     const relayPort = await portOf(relay, /relaying ws:\/\/127\.0\.0\.1:(\d+)\//);
-    const page = spawnPeer(process.execPath, [join(repoRoot, 'examples/browser/serve.mjs'), '--root', project, '--port', '0'], { timeoutMs: 240_000 });
-    const pagePort = await portOf(page, /http:\/\/127\.0\.0\.1:(\d+)\//);
-    const caPem = readFileSync(join(work, 'pki/root/cert.pem'), 'utf8');
-    const args = JSON.stringify({ relayUrl: `ws://127.0.0.1:${relayPort}/`, caPem, serverName: 'localhost', message, replyBytes: message.length });
-    return inChromium<PageResult>(`http://127.0.0.1:${pagePort}/`,
-      `import('./app.mjs').then(async (m) => { const r = await m.connectViaRelay(${args}); m.show(r); return r; })`, 240_000, screenshot);
+    return viaPage(`ws://127.0.0.1:${relayPort}/`, readFileSync(join(work, 'pki/root/cert.pem'), 'utf8'), message, screenshot);
   }
 
   function expectPqHandshake(r: PageResult): void {
@@ -169,6 +173,24 @@ describe.runIf(!runtimesDisabled)('runtime matrix: the packed package in every r
     const r = await throughRelay(port, 'post-quantum hello from chromium\n');
     expectPqHandshake(r);
     expect(r.reply).toBe(`${[...'post-quantum hello from chromium'].reverse().join('')}\n`);
+  }, 300_000);
+
+  it('Chromium → a Cloudflare Worker (workerd) that is the TLS server over a WebSocketPair: X25519MLKEM768 + ML-DSA-65, echoed', async () => {
+    const port = await freePort();
+    const worker = await startWorkerd(project, './ws-worker.mjs', port);
+    try {
+      let caPem = '';
+      for (let i = 0; i < 100 && !caPem.includes('BEGIN CERTIFICATE'); i++) {
+        caPem = await fetch(`http://127.0.0.1:${port}/ca`).then((r) => r.text(), () => '');
+        if (!caPem.includes('BEGIN CERTIFICATE')) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(caPem, worker.log()).toContain('BEGIN CERTIFICATE');
+      const r = await viaPage(`ws://127.0.0.1:${port}/`, caPem, 'hello worker, from a browser tab');
+      expectPqHandshake(r);
+      expect(r.reply).toBe('hello worker, from a browser tab');
+    } finally {
+      worker.stop();
+    }
   }, 300_000);
 
   it('pqtls/node resolves to a clear error module under browser and Workers conditions, the real adapter under node', async () => {

@@ -203,10 +203,12 @@ export function tlsOverWebSocket(conn: TlsConnection, ws: WebSocketLike, options
       return;
     }
     const copy = data.slice(); // the transport may reuse its buffer once the listener returns
+    // receive() never rejects; a transport whose send throws (a socket torn down meanwhile) ends
+    // this connection here instead of becoming an unhandled rejection.
     void conn.receive(copy).then(() => {
       pending -= copy.length;
       if (!finished) drainEvents();
-    });
+    }).catch((e: unknown) => finish(e instanceof Error ? e : new WebSocketTransportError(String(e))));
   };
   const onError = (): void => finish(new WebSocketTransportError('WebSocket error'));
   const onClose = (event: WebSocketEventLike): void => {

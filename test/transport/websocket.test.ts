@@ -142,4 +142,15 @@ describe('TLS 1.3 over a WebSocket', () => {
     expect(err).toBeInstanceOf(WebSocketTransportError);
     expect(err?.message).toMatch(/20000 bytes received and not yet processed/);
   });
+
+  it('a transport whose send throws mid-handshake ends that connection, not the process with an unhandled rejection', async () => {
+    const { client, server, sws } = await setup('ws-send-throws');
+    // The server's socket is torn down under it: its ServerHello flight cannot go out.
+    sws.send = () => {
+      throw new Error('socket torn down');
+    };
+    expect((await server.closed)?.message).toBe('socket torn down');
+    await expect(server.handshake).rejects.toThrow('socket torn down');
+    void client;
+  });
 });

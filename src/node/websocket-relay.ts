@@ -229,7 +229,9 @@ function bridge(ws: Duplex, head: Buffer, tcp: Socket, maxPayload: number): void
           close(CLOSE.normal);
           return;
         case 0x9:
-          ws.write(encodeFrame(0xa, f.payload));
+          // A client that pings without reading would otherwise pile pongs up in our write buffer;
+          // past 64 KiB unsent, pings go unanswered (§5.5.3 lets an endpoint answer only some).
+          if (ws.writableLength < 65536) ws.write(encodeFrame(0xa, f.payload));
           break;
         case 0xa:
           break;

@@ -114,6 +114,31 @@ describe('WebSocket-to-TCP relay (RFC 6455 server side)', () => {
     expect(tcp.every((s) => s.destroyed)).toBe(true);
   });
 
+  it('refuses what is not a WebSocket upgrade, a foreign origin, and connections over maxConnections', async () => {
+    const target = await listen(createServer((s) => s.on('error', () => undefined)));
+    const port = await listen(createWebSocketRelay({ host: '127.0.0.1', port: target, maxConnections: 1, allowedOrigins: ['http://app.test'] }));
+    const sockets: Socket[] = [];
+    const upgrade = (origin: string, version = '13'): Promise<string> => new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      sockets.push(s);
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.includes('\r\n\r\n')) resolve(got.split('\r\n')[0] ?? '');
+      });
+      s.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+      s.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${origin}\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: ${version}\r\n\r\n`);
+    });
+    expect(await upgrade('http://evil.test')).toMatch(/^HTTP\/1\.1 403/);
+    expect(await upgrade('http://app.test', '8')).toMatch(/^HTTP\/1\.1 426/);
+    expect(await upgrade('http://app.test')).toMatch(/^HTTP\/1\.1 101/);
+    expect(await upgrade('http://app.test')).toMatch(/^HTTP\/1\.1 503/);
+    const plain = await fetch(`http://127.0.0.1:${port}/`);
+    expect(plain.status).toBe(426);
+    for (const s of sockets) s.destroy();
+  });
+
   it('FrameReader joins a frame once, however it arrives, and refuses an oversize header before its payload', () => {
     const r = new FrameReader(1024);
     const frame = clientFrame(0x2, new Uint8Array(1000).fill(9));

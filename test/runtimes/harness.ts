@@ -239,11 +239,10 @@ export async function runWorkerd(project: string, port: number): Promise<{ resul
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.css': 'text/css' };
 
 /** A static file server for `root` on 127.0.0.1 (the page's origin, a secure context for WebCrypto). */
-export function serveStatic(root: string, extra?: (url: string, res: import('node:http').ServerResponse) => boolean): Promise<{ server: Server; port: number }> {
+export function serveStatic(root: string): Promise<{ server: Server; port: number }> {
   return new Promise((resolveServe) => {
     const server = createServer((req, res) => {
       const url = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
-      if (extra?.(url, res)) return;
       const path = normalize(join(root, url === '/' ? 'index.html' : url));
       if (!path.startsWith(root) || !existsSync(path)) {
         res.writeHead(404).end();

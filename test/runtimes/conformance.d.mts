@@ -5,6 +5,6 @@ export interface ConformanceVectors {
   readonly rfc9001: unknown;
   readonly rfc9369: unknown;
 }
-export declare function runConformance(vectors: ConformanceVectors, now?: () => number): Promise<
+export declare function runConformance(vectors: ConformanceVectors, now?: () => number, provider?: (random: (n: number) => Uint8Array) => unknown): Promise<
   { case: string; ok: boolean; ms: number; detail?: unknown; error?: string }[]
 >;

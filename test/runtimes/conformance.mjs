@@ -13,6 +13,13 @@ import { generateRoot, issueIntermediate, issueLeaf } from 'pqtls/x509';
 import { scriptedRandom, seededRandom, withTraceHooks } from 'pqtls/testing';
 import * as root from 'pqtls';
 
+/**
+ * Makes the provider every case runs on from a random source (seeded here, so runs are
+ * reproducible). noble by default; runConformance takes another (the WebCrypto provider, once it
+ * lands) so the same subset proves it byte-identical in every runtime.
+ */
+let makeProvider = (random) => createNobleProvider({ random });
+
 /** 2026-11-23T00:00:00Z, inside the validity of the certificates made here. */
 const NOW = Date.UTC(2026, 10, 23);
 const clock = () => NOW;
@@ -55,7 +62,7 @@ async function pump(a, b) {
 
 /** An ML-DSA-65 root → intermediate → leaf for `localhost`, and the options both sides need. */
 async function pqPki(seed) {
-  const provider = createNobleProvider({ random: seededRandom(seed) });
+  const provider = makeProvider(seededRandom(seed));
   const validity = { notBefore: new Date(Date.UTC(2026, 0, 1)), notAfter: new Date(Date.UTC(2027, 0, 1)) };
   const rootCa = await generateRoot({ provider, algorithm: 'ml-dsa-65', subject: 'CN=Matrix Root,O=pqtls', ...validity });
   const inter = await issueIntermediate({
@@ -146,7 +153,7 @@ async function rfc8448(t) {
   check(certHex.slice(at, at + 8) === '03818d00', 'trace certificate has a 1024-bit RSA key');
   const publicKey = fromHex(certHex.slice(at + 8, at + 8 + 0x8c * 2));
   const verifier = { verify: async () => ({ publicKey, keyAlgorithm: 'rsa' }) };
-  const provider = createNobleProvider({ random: scriptedRandom([fromHex(t.randoms.client), fromHex(t.x25519.client.privateKey)]) });
+  const provider = makeProvider(scriptedRandom([fromHex(t.randoms.client), fromHex(t.x25519.client.privateKey)]));
   const traceHello = traceClientHello(fromHex(t.messages.clientHello).subarray(4));
   const client = await TlsConnection.client(withTraceHooks({
     provider, now: clock, serverName: 'server', verifier, middleboxCompat: false, sessionStore: new MemorySessionStore(),
@@ -175,7 +182,7 @@ async function rfc8448(t) {
 
 /** RFC 9001 / RFC 9369 Appendix A: Initial packets both ways, Retry, ChaCha20 short header. */
 async function packetProtection(v, version) {
-  const provider = createNobleProvider({ random: seededRandom('matrix vectors') });
+  const provider = makeProvider(seededRandom('matrix vectors'));
   const dcid = fromHex(v.dcid);
   const keys = await initialKeys(provider, version, dcid);
   const c = v.clientInitial;
@@ -265,9 +272,11 @@ export const CASES = ['tls13-handshake', 'tls13-resumption', 'rfc8448-section3',
 /**
  * Runs every case and returns one result per case: `{ case, ok, ms, detail?, error? }`. `now` is the
  * runtime's clock for timing the cases only (the library never reads one); `vectors` is
- * `{ rfc8448: simple-1rtt.json, rfc9001: vectors.json, rfc9369: vectors.json }`.
+ * `{ rfc8448: simple-1rtt.json, rfc9001: vectors.json, rfc9369: vectors.json }`; `provider` makes
+ * the crypto provider from a random source (default: noble).
  */
-export async function runConformance(vectors, now = () => performance.now()) {
+export async function runConformance(vectors, now = () => performance.now(), provider = (random) => createNobleProvider({ random })) {
+  makeProvider = provider;
   const cases = {
     'tls13-handshake': () => handshake(),
     'tls13-resumption': () => resumption(),

@@ -21,6 +21,7 @@ const MODULES: readonly string[] = [
   'adversarial',
   'slh-dsa',
   'quac',
+  'chromium',
 ];
 
 type Bench = () => Promise<string>;

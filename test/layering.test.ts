@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, posix, relative, sep } from 'node:path';
 import ts from 'typescript';
+import { build } from 'esbuild';
 
 // The core is sans-IO and runs in every runtime; imports flow one way (BRIEF: layout). This test
 // checks the import graph; `npm run typecheck` compiles the core against tsconfig.core.json, which has
@@ -47,6 +48,8 @@ type Layer = 'adapter' | 'native' | 'hw' | 'noble' | 'testing' | 'core';
  * src/x509, src/*.ts).
  */
 function layerOf(rel: string): Layer {
+  // What browsers and Workers get for pqtls/node (package.json exports): it must load there.
+  if (rel === 'node/unavailable.ts') return 'core';
   if (/^(node|cli)\//.test(rel)) return 'adapter';
   if (/^hw\/(.*\/)?native[^/]*\.ts$/.test(rel)) return 'native';
   if (rel.startsWith('hw/')) return 'hw';
@@ -176,6 +179,28 @@ describe('layering', () => {
     expect(nodeFree.length).toBeGreaterThan(50);
     expect(nodeFree.flatMap((f) => violations(f.rel, f.source))).toEqual([]);
   });
+
+  // The import graph above stops at package names; a bundler does not. Each entry a browser or a Worker
+  // may load is bundled the way a browser bundler resolves it (the browser condition, no Node
+  // built-in provided): a `node:*` or bare built-in anywhere below it, in @noble's packages
+  // included, fails the build. pqtls/node is the control: it must fail.
+  const BROWSER_ENTRIES = ['index.ts', 'pq/index.ts', 'tls13/index.ts', 'quic/index.ts', 'x509/index.ts', 'testing/index.ts', 'transport/index.ts', 'node/unavailable.ts'];
+  const bundleForBrowser = (entry: string) => build({
+    entryPoints: [join(root, entry)], bundle: true, write: false, format: 'esm', platform: 'neutral', mainFields: ['module', 'main'],
+    conditions: ['browser'], metafile: true, logLevel: 'silent',
+  });
+
+  it.each(BROWSER_ENTRIES)('src/%s bundles for a browser with no Node built-in in its whole graph, dependencies included', async (entry) => {
+    const r = await bundleForBrowser(entry);
+    const inputs = Object.keys(r.metafile.inputs);
+    expect(inputs.filter((i) => isBuiltin(i) || i.startsWith('node:'))).toEqual([]);
+    // The walk goes into packages: the entries that carry the noble provider reach @noble's files.
+    if (['index.ts', 'pq/index.ts', 'testing/index.ts'].includes(entry)) expect(inputs.some((i) => i.includes('node_modules/@noble/'))).toBe(true);
+  }, 60_000);
+
+  it('the control: src/node/index.ts does not bundle without Node built-ins', async () => {
+    await expect(bundleForBrowser('node/index.ts')).rejects.toThrow(/node:/);
+  }, 60_000);
 
   it('the adapters and the node:crypto backend import the noble backend only through src/pq/index.js', () => {
     const adapters = all.filter((f) => layerOf(f.rel) === 'adapter');

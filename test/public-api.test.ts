@@ -14,7 +14,7 @@ import { createNobleProvider } from '../src/pq/index.js';
 import { withTraceHooks } from '../src/testing/index.js';
 import { TlsConnection, type ClientOptions } from '../src/tls13/index.js';
 
-const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'http3', 'node', 'hw', 'testing'] as const;
+const ENTRIES = ['pq', 'tls13', 'quic', 'x509', 'http3', 'transport', 'node', 'hw', 'testing'] as const;
 type Entry = (typeof ENTRIES)[number];
 const CORE: readonly Entry[] = ['pq', 'tls13', 'quic', 'x509'];
 
@@ -120,11 +120,11 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QlogFileSink QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer fileQuacStorage nativePqSupport nativeQuacLibrary qlogDirFromEnv quicConnect
+      createServer createWebSocketRelay fileQuacStorage nativePqSupport nativeQuacLibrary qlogDirFromEnv quicConnect
     `,
     types: `
       ConnectOptions NativePqSupport NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions
-      QuicListenOptions QuicServerSocket
+      QuicListenOptions QuicServerSocket WebSocketRelayOptions
     `,
   },
   'hw': {
@@ -141,6 +141,14 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       QuacHealth QuacKemParameters QuacKeyAttributes QuacKeyHandle QuacKeyRef QuacLibrary QuacMetricsSnapshot QuacPool
       QuacPoolOptions QuacProvider QuacProviderOptions QuacResultCode QuacResultName QuacSignOptions
       QuacSignParameters QuacStoredKey StoredKeyOptions StoredKeyRotation
+    `,
+  },
+  'transport': {
+    values: `
+      WebSocketTransportError acceptWebSocket connectWebSocket tlsOverWebSocket
+    `,
+    types: `
+      TlsWebSocket WebSocketEventLike WebSocketLike WebSocketTlsOptions
     `,
   },
   'testing': {
@@ -186,6 +194,8 @@ describe('package.json exports', () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { exports: Record<string, unknown> };
     const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' } };
     for (const e of ENTRIES) expected[`./${e}`] = { types: `./dist/${e}/index.d.ts`, import: `./dist/${e}/index.js` };
+    // Only Node (and Deno and Bun, which match "node") get the adapter; browsers and Workers an error module.
+    expected['./node'] = { types: './dist/node/index.d.ts', node: './dist/node/index.js', default: './dist/node/unavailable.js' };
     expected['./package.json'] = './package.json';
     expect(pkg.exports).toEqual(expected);
   });

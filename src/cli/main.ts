@@ -5,6 +5,7 @@
  */
 import { certCommand } from './cert.js';
 import { clientCommand, serverCommand } from './tls.js';
+import { relayCommand } from './relay.js';
 import { errorLine, type CliCommand, type CliIo } from './command.js';
 
 export type { CliCommand, CliIo } from './command.js';
@@ -15,6 +16,7 @@ export const commands: Readonly<Record<string, CliCommand>> = {
   cert: certCommand,
   server: serverCommand,
   client: clientCommand,
+  relay: relayCommand,
 };
 
 function usage(): string {

@@ -24,6 +24,7 @@ export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, ty
 export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
 export { fileQuacStorage } from './quac-state.js';
 export { QlogFileSink, qlogDirFromEnv } from './qlog-file.js';
+export { createWebSocketRelay, type WebSocketRelayOptions } from './websocket-relay.js';
 
 type WithDefaults<T> = Omit<T, 'provider' | 'now'> & Partial<Pick<ClientOptions, 'provider' | 'now'>>;
 

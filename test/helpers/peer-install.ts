@@ -36,6 +36,18 @@ export const peersBinDir: string = join(peersDir, 'bin');
 /** True when the opt-out `PQTLS_SKIP_INTEROP=1` is set (for people without network access). */
 export const interopSkipRequested: boolean = process.env['PQTLS_SKIP_INTEROP'] === '1';
 
+/** The JavaScript runtimes of the runtime matrix (test/runtimes/), installed by the same script. */
+export type RuntimeName = 'deno' | 'bun' | 'workerd' | 'chromium';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['deno', 'bun', 'workerd', 'chromium'];
+/** The installer's names for the interop peers (ngtcp2 brings ngtcp2-server, -client and gnutls-cli). */
+export const INTEROP_INSTALL_NAMES: readonly string[] = ['openssl', 'openssl-quic-server', 'node24', 'ngtcp2', 'quiche-peer'];
+
+/**
+ * True when the opt-out `PQTLS_SKIP_RUNTIMES=1` is set: the runtime matrix (Deno, Bun, workerd,
+ * Chromium, Node 24) and the browser WebSocket tests are skipped, and those runtimes not installed.
+ */
+export const runtimesSkipRequested: boolean = process.env['PQTLS_SKIP_RUNTIMES'] === '1';
+
 /** How to get the peers by hand, for error messages. */
 export const installHint =
   'install them with `bash scripts/install-peers.sh` (needs the npm registry and a Debian mirror), ' +
@@ -72,9 +84,9 @@ function installerEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PQTLS_PEERS_DIR: peersDir, PQTLS_PEERS_RUN_ID: testRunId() };
 }
 
-/** Runs the installer synchronously (it serialises concurrent callers on its own lock). */
-export function runInstallerSync(): InstallResult {
-  const r = spawnSync('bash', [installerPath], {
+/** Runs the installer synchronously (it serialises concurrent callers on its own lock); no names = every peer. */
+export function runInstallerSync(names: readonly string[] = []): InstallResult {
+  const r = spawnSync('bash', [installerPath, ...names], {
     cwd: repoRoot,
     env: installerEnv(),
     encoding: 'utf8',
@@ -87,9 +99,9 @@ export function runInstallerSync(): InstallResult {
 }
 
 /** Runs the installer, echoing its progress to our stderr as it goes (for the global setup). */
-export function runInstallerLive(): Promise<InstallResult> {
+export function runInstallerLive(names: readonly string[] = []): Promise<InstallResult> {
   return new Promise((resolveResult) => {
-    const child = spawn('bash', [installerPath], { cwd: repoRoot, env: installerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [installerPath, ...names], { cwd: repoRoot, env: installerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     const collect = (chunk: Buffer): void => {
       process.stderr.write(chunk);

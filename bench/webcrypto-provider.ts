@@ -9,17 +9,18 @@
  *
  * Both providers draw from identical seeded streams, and draw the same bytes
  * for the same operation; their first outputs are checked to agree before
- * anything is timed. One more row justifies a choice the provider makes: QUIC
- * header protection as one block of AES-CTR on SubtleCrypto (the only way to
- * get AES-ECB's mask from it) against noble's block cipher, which the
- * provider uses.
+ * anything is timed. Rows marked "not used" measure the choices the provider
+ * makes against SubtleCrypto: HMAC (HKDF), RSA verification and QUIC header
+ * protection (one block of AES-CTR, the only way to get AES-ECB's mask from
+ * SubtleCrypto) run on noble because SubtleCrypto's per-call cost loses there.
  *
  * Run alone: node --import tsx bench/webcrypto-provider.ts
  */
 import { pathToFileURL } from 'node:url';
 import { constantTimeEqual, fromHex } from '../src/bytes.js';
+import { bits, derNull, oid, sequence } from '../src/codec/der.js';
 import {
-  NamedGroup, SignatureScheme, groupName, schemeKeyAlgorithm, signatureSchemeName, type AeadAlgorithm, type HeaderProtectionAlgorithm,
+  NamedGroup, SignatureScheme, groupName, schemeKeyAlgorithm, signatureSchemeName, type AeadAlgorithm,
 } from '../src/pq/ids.js';
 import { createNobleProvider } from '../src/pq/noble/index.js';
 import { createWebCryptoProvider } from '../src/pq/webcrypto/index.js';
@@ -89,6 +90,21 @@ const SCHEMES: readonly SignatureScheme[] = [
   SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pkcs1_sha256,
 ];
 
+/**
+ * A choice the provider makes, measured: SubtleCrypto doing `subtle` (which the provider does not use) against
+ * noble doing `noble` (which it does). Both must give `same` bytes or verdicts first.
+ */
+async function notUsed(what: string, subtle: () => Promise<unknown>, noble: () => unknown): Promise<Row> {
+  const r = await compare({ metrics: [what], subject: asyncLoop(subtle), baseline: asyncLoop(async () => noble()) }, OPTIONS);
+  const m = r[0] as MetricResult;
+  return { what: `${what}: SubtleCrypto (not used) vs noble (used)`, web: m.subjectSeconds, noble: m.baselineSeconds };
+}
+
+const subtle = globalThis.crypto.subtle;
+/** AlgorithmIdentifier { rsaEncryption, NULL } ‖ BIT STRING: the SPKI WebCrypto imports RSA public keys from. */
+const rsaSpki = (pkcs1Public: Uint8Array): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(sequence(sequence(oid('1.2.840.113549.1.1.1'), derNull()), bits(pkcs1Public)));
+
 async function signatureRows(): Promise<Row[]> {
   const message = new Uint8Array(130).fill(0x20);
   const rows: Row[] = [];
@@ -102,6 +118,15 @@ async function signatureRows(): Promise<Row[]> {
     const signer = createNobleProvider({ random: seededRandom(SEED) });
     const key = await keyFor(signer, scheme);
     const sig = await signer.sign(scheme, key.privateKey, message);
+    if (schemeKeyAlgorithm(scheme) === 'rsa') {
+      const pss = scheme === SignatureScheme.rsa_pss_rsae_sha256;
+      const alg = pss ? { name: 'RSA-PSS', saltLength: 32 } : { name: 'RSASSA-PKCS1-v1_5' };
+      const viaSubtle = async (): Promise<boolean> =>
+        subtle.verify(alg, await subtle.importKey('spki', rsaSpki(key.publicKey), { name: alg.name, hash: 'SHA-256' }, false, ['verify']), new Uint8Array(sig), message);
+      if (!(await viaSubtle())) throw new Error(`SubtleCrypto rejects a valid ${name} signature`);
+      rows.push(await notUsed(`${name} verify (SPKI import + verify)`, viaSubtle, () => signer.verify(scheme, key.publicKey, message, sig)));
+      continue;
+    }
     rows.push(await versus(`${name} verify`, async (p) => {
       if (!(await p.verify(scheme, key.publicKey, message, sig))) throw new Error(`${p.name} rejects a valid ${name} signature`);
       return () => p.verify(scheme, key.publicKey, message, sig);
@@ -132,24 +157,23 @@ async function symmetricRows(): Promise<Row[]> {
     }
   }
   {
-    // Not a provider row: SubtleCrypto's AES-CTR as the AES-ECB mask (counter block = sample), against the noble mask the provider uses.
-    const alg: HeaderProtectionAlgorithm = 'AES-128-ECB';
+    // SubtleCrypto has no AES-ECB; AES-CTR with the sample as counter block gives the same 5-byte mask.
     const key = new Uint8Array(16).fill(5);
     const sample = new Uint8Array(16).fill(3);
-    const subtle = globalThis.crypto.subtle;
     const ctrKey = await subtle.importKey('raw', key, 'AES-CTR', false, ['encrypt']);
     const ctrMask = async (): Promise<Uint8Array> => new Uint8Array(await subtle.encrypt({ name: 'AES-CTR', counter: sample, length: 128 }, ctrKey, new Uint8Array(5)));
-    same('AES-CTR mask', await ctrMask(), await (await createNobleProvider().headerProtection(alg, key)).mask(sample));
-    const noble = await createNobleProvider().headerProtection(alg, key);
-    const r = await compare({ metrics: ['mask'], subject: asyncLoop(ctrMask), baseline: asyncLoop(() => noble.mask(sample)) }, OPTIONS);
-    const m = r[0] as MetricResult;
-    rows.push({ what: 'QUIC header-protection mask: SubtleCrypto AES-CTR (not used) vs noble AES block (used)', web: m.subjectSeconds, noble: m.baselineSeconds });
+    const hp = await createNobleProvider().headerProtection('AES-128-ECB', key);
+    same('AES-CTR mask', await ctrMask(), await hp.mask(sample));
+    rows.push(await notUsed('QUIC header-protection mask (AES-128)', ctrMask, () => hp.mask(sample)));
   }
   const secret = new Uint8Array(32).fill(7);
-  const info = new Uint8Array(20).fill(8);
-  rows.push(await versus('HKDF-Extract SHA-256', async (p) => () => p.hkdfExtract('SHA-256', secret, secret)));
-  rows.push(await versus('HKDF-Expand SHA-256, 32 B', async (p) => () => p.hkdfExpand('SHA-256', secret, info, 32)));
-  rows.push(await versus('HMAC-SHA-256, 32 B', async (p) => () => p.hmac('SHA-256', secret, secret)));
+  const noble = createNobleProvider();
+  const hmacKey = await subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  same('HMAC', new Uint8Array(await subtle.sign('HMAC', hmacKey, secret)), await noble.hmac('SHA-256', secret, secret));
+  // HKDF in TLS keys a new HMAC for every Extract and Expand, so the import is part of the cost.
+  rows.push(await notUsed('HMAC-SHA-256 of 32 B, key imported per call (as HKDF does)', async () =>
+    subtle.sign('HMAC', await subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']), secret), () => noble.hmac('SHA-256', secret, secret)));
+  rows.push(await notUsed('HMAC-SHA-256 of 32 B, key imported once', () => subtle.sign('HMAC', hmacKey, secret), () => noble.hmac('SHA-256', secret, secret)));
   return rows;
 }
 

@@ -1,9 +1,10 @@
 /**
- * Wycheproof vectors against the WebCrypto provider, for every primitive it
- * runs on SubtleCrypto: AES-GCM, HMAC, HKDF, X25519, P-256/P-384 ECDH, ECDSA
- * (DER), Ed25519, RSA PKCS #1 v1.5 and RSA-PSS with TLS's parameters, and
- * ChaCha20-Poly1305 (noble's, through the provider). ML-KEM and ML-DSA are
- * noble's code in this provider, covered by test/pq/wycheproof-*.test.ts.
+ * Wycheproof vectors through the WebCrypto provider: what it runs on
+ * SubtleCrypto (AES-GCM, X25519, P-256/P-384 ECDH, ECDSA in DER, Ed25519) and,
+ * so that the provider as a whole is checked, what it keeps on noble (HMAC,
+ * HKDF, ChaCha20-Poly1305, RSA PKCS #1 v1.5 and RSA-PSS verification with
+ * TLS's parameters). ML-KEM and ML-DSA are noble's code here too, covered by
+ * test/pq/wycheproof-*.test.ts.
  * X25519 and Ed25519 run twice: on this runtime's SubtleCrypto and on one
  * without them, where the provider falls back to noble.
  *

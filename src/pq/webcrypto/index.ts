@@ -8,7 +8,7 @@
 import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
 import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SigningScheme } from '../ids.js';
 import { createNobleProvider } from '../noble/index.js';
-import { nobleAead, nobleHash, nobleHeaderProtection } from '../noble/symmetric.js';
+import { nobleAead, nobleHash, nobleHeaderProtection, nobleHkdfExpand, nobleHkdfExtract, nobleHmac } from '../noble/symmetric.js';
 import { platformSubtle } from '../noble/rsa-webcrypto.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
@@ -16,7 +16,7 @@ import { RSA_MIN_SIGN_BITS } from '../rsa-keys.js';
 import { subtleFeatures } from './detect.js';
 import { WEBCRYPTO_GROUPS, webKeyExchanges } from './kex.js';
 import { WEBCRYPTO_SCHEMES, WebSigner } from './signer.js';
-import { webAesGcm, webHkdfExpand, webHkdfExtract, webHmac } from './symmetric.js';
+import { webAesGcm } from './symmetric.js';
 
 export interface WebCryptoProviderOptions {
   /**
@@ -34,20 +34,24 @@ export interface WebCryptoProviderOptions {
 }
 
 /**
- * A {@link CryptoProvider} named `webcrypto`:
- * - SubtleCrypto: HMAC, HKDF (on HMAC, since WebCrypto fuses Extract and
- *   Expand), AES-128/256-GCM, P-256 and P-384 ECDH, ECDSA, RSA-PSS and RSA
- *   PKCS #1 v1.5 signing and verification, and X25519 and Ed25519 where the
- *   runtime has them (detected once per SubtleCrypto by reproducing their
- *   RFC test vectors; noble otherwise);
+ * A {@link CryptoProvider} named `webcrypto`. Each primitive runs where it is
+ * faster, as measured by `npm run bench -- webcrypto` (figures from Node 20's
+ * SubtleCrypto, where every call is a promise and a hop to a worker thread,
+ * as in browsers):
+ * - SubtleCrypto: AES-128/256-GCM (×3–10 on 16 KiB records, even at 1200 B),
+ *   P-256 and P-384 ECDH, ECDSA signing and verification, RSA-PSS and RSA
+ *   PKCS #1 v1.5 signing (constant-time and blinded, unlike bigint), and
+ *   X25519 and Ed25519 where the runtime has them (detected once per
+ *   SubtleCrypto by reproducing their RFC test vectors; noble otherwise);
  * - noble: ML-KEM (alone and in the hybrids), ML-DSA, SLH-DSA,
- *   ChaCha20-Poly1305, incremental SHA-2 (transcripts fork and digest
- *   mid-stream, which SubtleCrypto's one-shot `digest` cannot, and a promise
- *   per digest would cost more than hashing a handshake message), and QUIC
- *   header protection: SubtleCrypto has no AES-ECB, and although one block
- *   of AES-CTR with the sample as counter gives the same mask, a call into
- *   SubtleCrypto per packet costs far more than noble's block cipher on a
- *   key expanded once (`npm run bench -- webcrypto`).
+ *   ChaCha20-Poly1305 (not in WebCrypto); SHA-2 (transcripts are
+ *   incremental and forked, which SubtleCrypto's one-shot `digest` cannot
+ *   do); HMAC and HKDF, whose inputs in TLS and QUIC are a few dozen bytes, so
+ *   that SubtleCrypto's per-call cost makes them ~30 times slower there; RSA
+ *   verification, a public-exponent operation that bigint does ~3 times faster
+ *   than an SPKI import and a verify; and QUIC header protection: SubtleCrypto
+ *   has no AES-ECB, and the same mask from one block of AES-CTR with the sample
+ *   as counter is ~15 times slower than noble's block cipher on a key expanded once.
  *
  * Private keys are opaque {@link PrivateKeyRef}s owned by this provider over
  * non-extractable CryptoKeys. RSA keys are imported, never generated (as with noble).
@@ -72,9 +76,9 @@ export function createWebCryptoProvider(options: WebCryptoProviderOptions = {}):
     signatureSchemes: WEBCRYPTO_SCHEMES,
     random: async (length: number) => random(length),
     hash: (alg: HashAlgorithm) => nobleHash(alg),
-    hmac: (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => webHmac(subtle, alg, key, data),
-    hkdfExtract: (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => webHkdfExtract(subtle, alg, salt, ikm),
-    hkdfExpand: (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => webHkdfExpand(subtle, alg, prk, info, length),
+    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nobleHmac(alg, key, data),
+    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nobleHkdfExtract(alg, salt, ikm),
+    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nobleHkdfExpand(alg, prk, info, length),
     aead: async (alg: AeadAlgorithm, key: Uint8Array) => (alg === 'CHACHA20-POLY1305' ? nobleAead(alg, key) : webAesGcm(subtle, alg, key)),
     headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => nobleHeaderProtection(alg, key),
     keyExchange: (group: NamedGroup) => {

@@ -1,10 +1,10 @@
 /**
- * HMAC, HKDF and AES-GCM on SubtleCrypto, with exactly the checks and error
- * types of the noble backend (src/pq/noble/symmetric.ts). ChaCha20-Poly1305,
- * QUIC header protection and incremental hashing stay on noble (see index.ts).
+ * AES-GCM on SubtleCrypto, with exactly the checks and error types of the
+ * noble backend (src/pq/noble/symmetric.ts). Why the other symmetric
+ * primitives stay on noble: see index.ts.
  */
 import { ConfigError } from '../../errors.js';
-import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm } from '../ids.js';
+import { aeadKeyLength, type AeadAlgorithm } from '../ids.js';
 import type { AeadKey } from '../provider.js';
 
 /**
@@ -15,53 +15,6 @@ import type { AeadKey } from '../provider.js';
  */
 export const buf = (b: Uint8Array): Uint8Array<ArrayBuffer> =>
   b.buffer instanceof ArrayBuffer ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b);
-
-const blockLength = (alg: HashAlgorithm): number => (alg === 'SHA-256' ? 64 : 128);
-
-/**
- * HMAC keys are zero-padded to the hash's block length (RFC 2104 §2), so an
- * empty key, which WebCrypto refuses to import, is the same key as a block of
- * zeros, which it takes.
- */
-function hmacKey(subtle: SubtleCrypto, alg: HashAlgorithm, key: Uint8Array): Promise<CryptoKey> {
-  const raw = key.length === 0 ? new Uint8Array(blockLength(alg)) : buf(key);
-  return subtle.importKey('raw', raw, { name: 'HMAC', hash: alg }, false, ['sign']);
-}
-
-export async function webHmac(subtle: SubtleCrypto, alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await subtle.sign('HMAC', await hmacKey(subtle, alg, key), buf(data)));
-}
-
-/**
- * HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM). WebCrypto's HKDF fuses
- * Extract and Expand, while TLS 1.3's key schedule needs them apart, so both
- * halves are built on its HMAC.
- */
-export function webHkdfExtract(subtle: SubtleCrypto, alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Promise<Uint8Array> {
-  return webHmac(subtle, alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm);
-}
-
-/** HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i), the PRK imported once. */
-export async function webHkdfExpand(subtle: SubtleCrypto, alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
-  const hLen = hashLength(alg);
-  if (!Number.isInteger(length) || length < 0 || length > 255 * hLen) {
-    throw new ConfigError(`HKDF-Expand length ${length} out of range for ${alg}`);
-  }
-  if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
-  const out = new Uint8Array(length);
-  if (length === 0) return out;
-  const key = await hmacKey(subtle, alg, prk);
-  const input = new Uint8Array(hLen + info.length + 1);
-  input.set(info, hLen);
-  for (let i = 1, o = 0; o < length; i++, o += hLen) {
-    input[input.length - 1] = i;
-    // T(1) has no previous block: HMAC over info ‖ 1 only.
-    const t = new Uint8Array(await subtle.sign('HMAC', key, i === 1 ? input.subarray(hLen) : input));
-    out.set(t.subarray(0, Math.min(hLen, length - o)), o);
-    input.set(t);
-  }
-  return out;
-}
 
 /**
  * AES-GCM keyed once into a non-extractable CryptoKey. No `sealInto`: the

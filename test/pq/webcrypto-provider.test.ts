@@ -79,6 +79,24 @@ describe('feature detection (once per SubtleCrypto, by reproducing RFC 7748 and 
     expect(await subtleFeatures(withoutSecureCurves(platform))).toEqual({ x25519: false, ed25519: false });
   });
 
+  it('creating a provider calls nothing on SubtleCrypto: detection waits for first use (workerd refuses async work in global scope)', async () => {
+    const calls: string[] = [];
+    const counting = new Proxy(platform, {
+      get(target, prop) {
+        const f: unknown = Reflect.get(target, prop, target);
+        if (typeof f !== 'function') return f;
+        return (...args: unknown[]) => {
+          calls.push(String(prop));
+          return (f as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const web = createWebCryptoProvider({ subtle: counting, random: seededRandom('lazy') });
+    expect(calls).toEqual([]);
+    await web.keyExchange(NamedGroup.x25519).generate();
+    expect(calls.length).toBeGreaterThan(0);
+  });
+
   it('a runtime without crypto.subtle gets a ConfigError naming the alternative', () => {
     const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
     Object.defineProperty(globalThis, 'crypto', { value: {}, configurable: true });

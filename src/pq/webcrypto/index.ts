@@ -13,7 +13,7 @@ import { platformSubtle } from '../noble/rsa-webcrypto.js';
 import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../provider.js';
 import { systemRandom, type RandomSource } from '../random.js';
 import { RSA_MIN_SIGN_BITS } from '../rsa-keys.js';
-import { subtleFeatures } from './detect.js';
+import { subtleFeatures, type SubtleFeatures } from './detect.js';
 import { WEBCRYPTO_GROUPS, webKeyExchanges } from './kex.js';
 import { WEBCRYPTO_SCHEMES, WebSigner } from './signer.js';
 import { webAesGcm } from './symmetric.js';
@@ -66,7 +66,9 @@ export function createWebCryptoProvider(options: WebCryptoProviderOptions = {}):
   const minRsaSigningBits = options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS;
   // ML-DSA, SLH-DSA and the reference verifier; RSA never signs there, so its RSA path is moot.
   const noble = createNobleProvider({ random, minRsaSigningBits, rsaPrivateOps: 'bigint' });
-  const features = subtleFeatures(subtle);
+  // Detected on first use, not here: a Worker may build its provider in global scope, where workerd refuses
+  // asynchronous work; later providers on the same SubtleCrypto reuse the first detection.
+  const features = (): Promise<SubtleFeatures> => subtleFeatures(subtle);
   const signer = new WebSigner(name, random, subtle, features, minRsaSigningBits, noble);
   const kex = webKeyExchanges(name, random, subtle, features);
 

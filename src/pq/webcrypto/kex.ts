@@ -78,7 +78,7 @@ class WebX25519Part implements WebKexPart {
   readonly serverShareLength = 32;
   readonly secretLength = 32;
 
-  constructor(private readonly subtle: SubtleCrypto, private readonly features: Promise<SubtleFeatures>) {}
+  constructor(private readonly subtle: SubtleCrypto, private readonly features: () => Promise<SubtleFeatures>) {}
 
   /** The drawn key in SubtleCrypto, and its public half (read from its JWK, which carries `x`). */
   private async keyed(d: Uint8Array): Promise<{ key: CryptoKey; share: Uint8Array }> {
@@ -108,7 +108,7 @@ class WebX25519Part implements WebKexPart {
   generate(random: RandomSource): Promise<AsyncPendingShare> {
     const d = random(32);
     return (async () => {
-      if (!(await this.features).x25519) return X25519_PART.generate(() => d);
+      if (!(await this.features()).x25519) return X25519_PART.generate(() => d);
       let { key, share } = await this.keyed(d) as { key: CryptoKey | undefined; share: Uint8Array };
       return {
         share,
@@ -127,7 +127,7 @@ class WebX25519Part implements WebKexPart {
   encapsulate(clientShare: Uint8Array, random: RandomSource): Promise<Encapsulated> {
     const d = random(32);
     return (async () => {
-      if (!(await this.features).x25519) return X25519_PART.encapsulate(clientShare, () => d);
+      if (!(await this.features()).x25519) return X25519_PART.encapsulate(clientShare, () => d);
       const { key, share } = await this.keyed(d);
       return { secret: await this.secret(key, clientShare), share };
     })();
@@ -321,7 +321,7 @@ export const WEBCRYPTO_GROUPS: readonly Group[] = KEX_GROUPS;
  * shared lifecycle ({@link keyExchangeLifecycle}) and noble's draw order.
  */
 export function webKeyExchanges(
-  providerName: string, random: RandomSource, subtle: SubtleCrypto, features: Promise<SubtleFeatures>,
+  providerName: string, random: RandomSource, subtle: SubtleCrypto, features: () => Promise<SubtleFeatures>,
 ): ReadonlyMap<Group, KeyExchange> {
   const components: Record<KexComponent, WebKexPart> = {
     'X25519': new WebX25519Part(subtle, features),

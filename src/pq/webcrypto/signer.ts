@@ -101,7 +101,7 @@ export class WebSigner {
     private readonly providerName: string,
     private readonly random: RandomSource,
     private readonly subtle: SubtleCrypto,
-    private readonly features: Promise<SubtleFeatures>,
+    private readonly features: () => Promise<SubtleFeatures>,
     private readonly minRsaBits: number,
     /** Performs ML-DSA and SLH-DSA and is the reference verifier; must draw from the same `random`. */
     private readonly noble: CryptoProvider,
@@ -121,7 +121,7 @@ export class WebSigner {
 
   private async ed25519(secret: Uint8Array): Promise<WebEd25519Key> {
     const k = ed25519Import(secret);
-    if (!(await this.features).ed25519) return k;
+    if (!(await this.features()).ed25519) return k;
     const key = await this.subtle.importKey('pkcs8', okpPkcs8('Ed25519', k.secret), { name: 'Ed25519' }, false, ['sign']);
     return { ...k, key };
   }
@@ -205,7 +205,7 @@ export class WebSigner {
   }
 
   private async ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    if (publicKey.length === 32 && signature.length === 64 && (await this.features).ed25519) {
+    if (publicKey.length === 32 && signature.length === 64 && (await this.features()).ed25519) {
       try {
         const k = await this.subtle.importKey('raw', buf(publicKey), { name: 'Ed25519' }, false, ['verify']);
         if (await this.subtle.verify({ name: 'Ed25519' }, k, buf(signature), buf(message))) return true;

@@ -21,7 +21,7 @@
  */
 import { p256, p384 } from '@noble/curves/nist.js';
 import { ConfigError, IllegalParameterError } from '../../errors.js';
-import { HYBRID_LAYOUTS, checkedComponent, type HybridLayout, type KexComponent } from '../hybrid.js';
+import { COMPONENT_SIZES, HYBRID_LAYOUTS, type HybridLayout, type KexComponent } from '../hybrid.js';
 import { KEX_GROUPS } from '../kex-groups.js';
 import { NamedGroup, type NamedGroup as Group } from '../ids.js';
 import { keyExchangeLifecycle, requireLength, type AsyncPendingShare, type KexPart } from '../kex-part.js';
@@ -109,9 +109,10 @@ class WebX25519Part implements WebKexPart {
     const d = random(32);
     return (async () => {
       if (!(await this.features()).x25519) return X25519_PART.generate(() => d);
-      let { key, share } = await this.keyed(d) as { key: CryptoKey | undefined; share: Uint8Array };
+      const keyed = await this.keyed(d);
+      let key: CryptoKey | undefined = keyed.key;
       return {
-        share,
+        share: keyed.share,
         complete: (serverShare: Uint8Array) => {
           if (!key) throw new ConfigError('X25519 key share was wiped');
           return this.secret(key, serverShare);
@@ -224,7 +225,7 @@ function discard<T>(p: Promise<T>, wipe: (value: T) => void): void {
 }
 
 /**
- * {@link HybridPart}'s combinator for asynchronous parts, on the same
+ * The shared hybrid combinator (src/pq/hybrid.ts) for asynchronous parts, on the same
  * {@link HYBRID_LAYOUTS}: shares and secrets are `first ‖ second`, and
  * `first` draws first. The second part is called (and draws) before the
  * first is awaited; if the first refuses synchronously, the second is never
@@ -331,9 +332,12 @@ export function webKeyExchanges(
     'ML-KEM-768': fromSync(SOFTWARE_MLKEM['ML-KEM-768']),
     'ML-KEM-1024': fromSync(SOFTWARE_MLKEM['ML-KEM-1024']),
   };
-  // The size check of the shared table, on each component's sizes.
+  // The shared table's sizes, so that a wrong part cannot shift a hybrid's split.
   for (const [name, part] of Object.entries(components) as [KexComponent, WebKexPart][]) {
-    checkedComponent(name, { ...part, generate: () => { throw new ConfigError('size check only'); }, encapsulate: () => { throw new ConfigError('size check only'); } });
+    const want = COMPONENT_SIZES[name];
+    if (part.clientShareLength !== want.clientShareLength || part.serverShareLength !== want.serverShareLength || part.secretLength !== want.secretLength) {
+      throw new ConfigError(`${part.name} does not have the sizes of ${name}`);
+    }
   }
   const parts = new Map<Group, WebKexPart>();
   for (const layout of HYBRID_LAYOUTS) parts.set(layout.group, new WebHybridPart(layout, components[layout.first], components[layout.second]));

@@ -38,7 +38,7 @@ export interface WebCryptoProviderOptions {
  * faster, as measured by `npm run bench -- webcrypto` (figures from Node 20's
  * SubtleCrypto, where every call is a promise and a hop to a worker thread,
  * as in browsers):
- * - SubtleCrypto: AES-128/256-GCM (×3–10 on 16 KiB records, even at 1200 B),
+ * - SubtleCrypto: AES-128/256-GCM (×3–10 on 16 KiB records, about even at 1200 B),
  *   P-256 and P-384 ECDH, ECDSA signing and verification, RSA-PSS and RSA
  *   PKCS #1 v1.5 signing (constant-time and blinded, unlike bigint), and
  *   X25519 and Ed25519 where the runtime has them (detected once per
@@ -47,11 +47,11 @@ export interface WebCryptoProviderOptions {
  *   ChaCha20-Poly1305 (not in WebCrypto); SHA-2 (transcripts are
  *   incremental and forked, which SubtleCrypto's one-shot `digest` cannot
  *   do); HMAC and HKDF, whose inputs in TLS and QUIC are a few dozen bytes, so
- *   that SubtleCrypto's per-call cost makes them ~30 times slower there; RSA
- *   verification, a public-exponent operation that bigint does ~3 times faster
+ *   that SubtleCrypto's per-call cost makes them 15–30 times slower there; RSA
+ *   verification, a public-exponent operation that bigint does 2–3 times faster
  *   than an SPKI import and a verify; and QUIC header protection: SubtleCrypto
  *   has no AES-ECB, and the same mask from one block of AES-CTR with the sample
- *   as counter is ~15 times slower than noble's block cipher on a key expanded once.
+ *   as counter is ~30 times slower than noble's block cipher on a key expanded once.
  *
  * Private keys are opaque {@link PrivateKeyRef}s owned by this provider over
  * non-extractable CryptoKeys. RSA keys are imported, never generated (as with noble).

@@ -178,9 +178,10 @@ export class WebSigner {
    * False for any signature that does not verify; {@link IllegalParameterError}
    * for a public key that is not a valid key of the scheme's type. Keys are
    * checked on noble's decoders first (a cheap, synchronous, exact statement
-   * of the contract); a signature SubtleCrypto refuses or cannot handle is
-   * handed to noble, the reference, so that no verdict depends on a runtime's
-   * leniency.
+   * of the contract); ECDSA signatures are parsed as strict DER before
+   * SubtleCrypto sees their r ‖ s; an Ed25519 signature SubtleCrypto refuses
+   * is handed to noble's strict verifier, which tells a bad key from a bad
+   * signature. RSA is verified on noble (see index.ts for why).
    */
   async verify(scheme: SigningScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: VerifyOptions): Promise<boolean> {
     if (typeof scheme === 'string') return this.noble.verify(scheme, publicKey, message, signature);

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 const MODULES: readonly string[] = [
   'pq-provider',
   'node-provider',
+  'webcrypto-provider',
   'quic-protection',
   'quic-loopback',
   'quic-transfer',

@@ -42,7 +42,8 @@ type Layer = 'adapter' | 'native' | 'hw' | 'noble' | 'testing' | 'core';
  * adapter: src/node and src/cli, the only code that may use Node. native: the native*.ts files under src/hw, the
  * koffi binding to a card's C library, which may use Node too but is loaded lazily. hw: the rest of
  * src/hw (the device interface, the emulated card): runs in browsers, on src/pq's shared code, errors,
- * bytes and @noble (the emulator's arithmetic). noble: the noble backend in src/pq/noble. testing:
+ * bytes and @noble (the emulator's arithmetic). noble: the software backends, the noble one in src/pq/noble
+ * and the WebCrypto one in src/pq/webcrypto (SubtleCrypto, and noble for what SubtleCrypto lacks). testing:
  * `pqtls/testing`, whose reproducible random sources run on noble's ChaCha20 and SHA-256 packages
  * (never on the backend's internals). core: everything else (src/pq, src/tls13, src/quic, src/http3 above it, src/codec,
  * src/x509, src/*.ts).
@@ -53,7 +54,7 @@ function layerOf(rel: string): Layer {
   if (/^(node|cli)\//.test(rel)) return 'adapter';
   if (/^hw\/(.*\/)?native[^/]*\.ts$/.test(rel)) return 'native';
   if (rel.startsWith('hw/')) return 'hw';
-  if (rel.startsWith('pq/noble/')) return 'noble';
+  if (rel.startsWith('pq/noble/') || rel.startsWith('pq/webcrypto/')) return 'noble';
   if (rel.startsWith('testing/')) return 'testing';
   return 'core';
 }

@@ -27,7 +27,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
     values: `
       AlertDescription BadRecordMacError ConfigError DecodeError IllegalParameterError KeyUnavailableError NamedGroup
       PqtlsError RecordOverflowError SLH_DSA_ALGORITHMS SignatureScheme SizeOverflowError UnsupportedAlgorithmError
-      aeadKeyLength alertName createNobleProvider groupName hashLength isNamedGroup isSignatureScheme isSlhDsa
+      aeadKeyLength alertName createNobleProvider createWebCryptoProvider groupName hashLength isNamedGroup isSignatureScheme isSlhDsa
       parseGroupName parseSignatureSchemeName pssSchemeAllowed schemeKeyAlgorithm signatureSchemeName
       signingKeyAlgorithm signingSchemeName slhDsaSizes systemRandom
     `,
@@ -35,7 +35,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       AeadAlgorithm AeadKey CertificateOnlyScheme CryptoProvider HashAlgorithm HashContext HashFunction
       HeaderProtectionAlgorithm HeaderProtectionKey KeyAlgorithm KeyExchange KeyPair KeyShare MlDsaAlgorithm
       NamedGroupName NobleProviderOptions PrivateKeyMaterial PrivateKeyRef RandomSource RsaPrivateOps
-      RsaPssRestriction SignatureSchemeName SigningScheme SlhDsaAlgorithm TlsKeyAlgorithm VerifyOptions
+      RsaPssRestriction SignatureSchemeName SigningScheme SlhDsaAlgorithm TlsKeyAlgorithm VerifyOptions WebCryptoProviderOptions
     `,
   },
   'tls13': {

@@ -1,6 +1,6 @@
 /**
  * The crypto provider interface, algorithm identifiers, the default noble
- * backend and the system random source.
+ * backend, the WebCrypto backend and the system random source.
  *
  * Exported flat, like every pqtls entry, with the shared error classes
  * (`PqtlsError` and its subclasses, `AlertDescription`).
@@ -13,4 +13,5 @@ export type {
   KeyPair, PrivateKeyMaterial, VerifyOptions,
 } from './provider.js';
 export { createNobleProvider, type NobleProviderOptions, type RsaPrivateOps } from './noble/index.js';
+export { createWebCryptoProvider, type WebCryptoProviderOptions } from './webcrypto/index.js';
 export { systemRandom, type RandomSource } from './random.js';

@@ -56,7 +56,7 @@ export function checkEcdsaPublicKey(algorithm: EcdsaAlgorithm, publicKey: Uint8A
 }
 
 /** Strict DER `Ecdsa-Sig-Value` to fixed-length r ‖ s, or undefined if malformed or out of range. */
-function derToCompact(algorithm: EcdsaAlgorithm, der: Uint8Array): Uint8Array | undefined {
+export function derToCompact(algorithm: EcdsaAlgorithm, der: Uint8Array): Uint8Array | undefined {
   try {
     const seq = contents(decodeDer(der, 'Ecdsa-Sig-Value'), 'Ecdsa-Sig-Value');
     const r = bytesToBigInt(unsignedIntegerBytes(seq.expect(Tag.INTEGER, 'r'), 'r'));

@@ -1,11 +1,11 @@
 // The in-page half of bench/chromium.ts: runs in headless Chromium as ES modules from the packed
-// package (import map), like the runtime matrix. Providers are passed by name so that the
-// WebCrypto provider (issue 14, item 3) can be measured beside noble in the same page once it lands.
-import { createNobleProvider } from 'pqtls/pq';
+// package (import map), like the runtime matrix: the WebCrypto provider and noble, by name, measured
+// in the same page.
+import { createNobleProvider, createWebCryptoProvider } from 'pqtls/pq';
 import { TlsConnection, webPkiVerifier } from 'pqtls/tls13';
 import { generateRoot, issueLeaf } from 'pqtls/x509';
 
-const PROVIDERS = { noble: () => createNobleProvider() };
+const PROVIDERS = { noble: () => createNobleProvider(), webcrypto: () => createWebCryptoProvider() };
 
 async function pump(a, b) {
   for (let i = 0; i < 100; i++) {

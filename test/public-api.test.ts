@@ -70,7 +70,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       openPacket packetNonce packetNumberLength parsePacket quicCipherSuite quicSessionKey removeHeaderProtection
       restoreHeaderProtection
       sealPacket splitDatagram statelessResetLength statelessResetToken transportErrorName truncatePacketNumber
-      verifyRetry versionTable writeHeader
+      verifyRetry versionNegotiationProbe versionTable writeHeader
     `,
     types: `
       AckRange CongestionController CongestionControllerFactory DecodeFramesOptions DirectionalKeys EcnCounts

@@ -2,7 +2,7 @@
 // (`pqtls relay`) to an ordinary TLS server. The relay forwards records only; the handshake, the
 // certificate check and the keys are all here, in the page.
 import { connectWebSocket } from 'pqtls/transport';
-import { SignatureScheme, createNobleProvider, groupName } from 'pqtls/pq';
+import { SignatureScheme, createWebCryptoProvider, groupName } from 'pqtls/pq';
 import { webPkiVerifier } from 'pqtls/tls13';
 import { parseCertificate, summarizeCertificate } from 'pqtls/x509';
 
@@ -14,8 +14,8 @@ const schemeName = (code) => Object.entries(SignatureScheme).find(([, v]) => v =
  * close). Resolves to what the page shows.
  */
 export async function connectViaRelay({ relayUrl, caPem, serverName, message, replyBytes }) {
-  // The WebCrypto provider (issue 14, item 3) will go here once it lands; noble runs everywhere.
-  const provider = createNobleProvider();
+  // SubtleCrypto for AES-GCM, X25519/ECDH and classical signatures where the browser has them; noble for ML-KEM/ML-DSA.
+  const provider = createWebCryptoProvider();
   const started = performance.now();
   const ws = new WebSocket(relayUrl);
   const tls = await connectWebSocket(ws, { provider, now: () => Date.now(), serverName, verifier: webPkiVerifier({ provider, trustAnchors: [caPem] }) });

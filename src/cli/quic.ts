@@ -22,6 +22,8 @@ import { CliError, type CliIo } from './command.js';
 import { MemorySessionStore } from '../tls13/session.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
+/** Stream events held for a server connection until its handshake completes (the connection bounds its own streams too). */
+const MAX_EARLY_STREAM_EVENTS = 4096;
 
 /** `pqtls client --quic HOST:PORT --send TEXT`: one bidirectional stream carries TEXT, the reply is read until FIN. */
 export async function quicEchoClient(
@@ -181,12 +183,22 @@ export async function quicServe(
       tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: o.qlogDir, ...(o.versions ? { versions: o.versions } : {}),
     }, (s) => {
       let served = false;
+      /** Stream events before the handshake completed: requests in 0-RTT packets (RFC 9001 §4.6), served once it has. */
+      const early: StreamEvent[] = [];
       s.on('connected', (e: Extract<QuicEvent, { type: 'connected' }>) => {
-        io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}\n`);
-        if (o.www !== undefined) served = serveWww(s, e.info.alpn, o.www, io);
+        io.out(`connection: quic group=${e.info.group === undefined ? '-' : groupName(e.info.group)} cipher=${e.info.cipherSuite.name} alpn=${e.info.alpn ?? '-'}` +
+          `${e.info.earlyData === 'accepted' ? ' early-data=accepted' : ''}\n`);
+        if (o.www === undefined) return;
+        served = serveWww(s, e.info.alpn, o.www, io);
+        if (served) for (const ev of early.splice(0)) s.emit('stream', ev);
       });
       s.on('stream', (ev: StreamEvent) => {
-        if (served || (ev.type !== 'readable' && ev.type !== 'finished')) return;
+        if (served) return;
+        if (o.www !== undefined) {
+          if (early.length < MAX_EARLY_STREAM_EVENTS) early.push(ev);
+          return;
+        }
+        if (ev.type !== 'readable' && ev.type !== 'finished') return;
         for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
           // Bidirectional streams (id bit 1 clear) can be answered; unidirectional ones are only read.
           if (o.echo && (ev.id & 2) === 0) void s.write(ev.id, r.data, r.fin);

@@ -14,7 +14,7 @@ import { FileSessionStore } from '../node/session-file.js';
 import { qlogDirFromEnv } from '../node/qlog-file.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { CipherSuite } from '../tls13/cipher-suites.js';
-import { QUIC_V1, QUIC_V2, type QuicVersion } from '../quic/versions.js';
+import { QUIC_V1, QUIC_V2, isReservedVersion, versionNegotiationProbe, type QuicVersion } from '../quic/versions.js';
 import { quicDownload, quicEchoClient, quicServe } from './quic.js';
 import { MemoryAntiReplay } from '../tls13/anti-replay.js';
 import { TicketKeyRing } from '../tls13/tickets.js';
@@ -484,7 +484,7 @@ function parseQuicVersion(text: string): QuicVersion {
   if (text === 'v2' || text === '2') return QUIC_V2;
   // A reserved version (RFC 9000 §15: 0x?a?a?a?a) in v1's packet format: no server speaks it, so it forces
   // Version Negotiation, as the interop runner's case does; the client then starts over in v1 or v2.
-  if (/^0x[0-9a-f]{8}$/i.test(text) && (Number(text) & 0x0f0f0f0f) === 0x0a0a0a0a) return Object.freeze({ ...QUIC_V1, name: text.toLowerCase(), number: Number(text) });
+  if (/^0x[0-9a-f]{8}$/i.test(text) && isReservedVersion(Number(text))) return versionNegotiationProbe(Number(text));
   if (/^0x[0-9a-f]{1,8}$/i.test(text) && Number(text) === QUIC_V1.number) return QUIC_V1;
   if (/^0x[0-9a-f]{1,8}$/i.test(text) && Number(text) === QUIC_V2.number) return QUIC_V2;
   throw new UsageError(`--quic-version must be v1, v2 or a reserved version 0x?a?a?a?a, not "${text}"`);

@@ -16,7 +16,7 @@ export {
   TransportErrorCode, QuicTransportError, InvalidPacketError, transportErrorName,
 } from './errors.js';
 export {
-  QUIC_V1, QUIC_V2, DEFAULT_QUIC_VERSIONS, versionTable, isReservedVersion, longPacketType,
+  QUIC_V1, QUIC_V2, DEFAULT_QUIC_VERSIONS, versionTable, isReservedVersion, longPacketType, versionNegotiationProbe,
   type QuicVersion, type QuicVersionTable, type LongPacketType,
 } from './versions.js';
 export { packetNumberLength, truncatePacketNumber, decodePacketNumber, MAX_PACKET_NUMBER } from './packet-number.js';

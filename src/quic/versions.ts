@@ -75,7 +75,7 @@ export function versionTable(versions: readonly QuicVersion[]): QuicVersionTable
   for (const v of versions) {
     const n = v.number;
     if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff) throw new ConfigError(`QUIC version ${v.name}: number must be a nonzero 32-bit value`);
-    if (isReservedVersion(n)) throw new ConfigError(`QUIC version ${v.name}: 0x${n.toString(16)} is reserved for version negotiation (RFC 9000 §15)`);
+    if (isReservedVersion(n) && !PROBES.has(v)) throw new ConfigError(`QUIC version ${v.name}: 0x${n.toString(16)} is reserved for version negotiation (RFC 9000 §15)`);
     if (byNumber.has(n)) throw new ConfigError(`QUIC version 0x${n.toString(16)} listed twice`);
     const codes = Object.values(v.longTypeCodes).sort();
     if (codes.length !== 4 || codes.some((c, i) => c !== i)) throw new ConfigError(`QUIC version ${v.name}: long-header type codes must be 0, 1, 2 and 3`);
@@ -103,6 +103,24 @@ export function longPacketType(v: QuicVersion, code: number): LongPacketType {
 }
 
 /** Versions of the form 0x?a?a?a?a are reserved to exercise version negotiation (RFC 9000 §15). */
+/** The reserved versions made by {@link versionNegotiationProbe}: the only ones a version table takes. */
+const PROBES = new WeakSet<QuicVersion>();
+
+/**
+ * A reserved version (RFC 9000 §15, `0x?a?a?a?a`) for a client to start in
+ * when it wants to see Version Negotiation (§6.3: no server speaks it): v1's
+ * packet format under that number. Put it first in the client's `versions`
+ * and start in it; the Version Negotiation packet then moves the client to
+ * the next of its versions the server lists (RFC 9368 §2.1). Never a version
+ * to serve: a server table with it answers nothing in it.
+ */
+export function versionNegotiationProbe(n: number): QuicVersion {
+  if (!isReservedVersion(n)) throw new ConfigError(`0x${(n >>> 0).toString(16)} is not a reserved version (0x?a?a?a?a, RFC 9000 §15)`);
+  const v: QuicVersion = Object.freeze({ ...QUIC_V1, name: `0x${(n >>> 0).toString(16).padStart(8, '0')}`, number: n >>> 0 });
+  PROBES.add(v);
+  return v;
+}
+
 export function isReservedVersion(n: number): boolean {
   return ((n >>> 0) & 0x0f0f0f0f) === 0x0a0a0a0a;
 }

@@ -3,7 +3,7 @@
 // workerd and Chromium run exactly what a user would install. It reads no file and no clock: the
 // test vectors come in as an argument (from JSON files, or inlined by the bundle), and every
 // connection uses a seeded provider and a fixed `now`.
-import { NamedGroup, SignatureScheme, createNobleProvider } from 'pqtls/pq';
+import { NamedGroup, SignatureScheme, createNobleProvider, createWebCryptoProvider } from 'pqtls/pq';
 import { MemorySessionStore, TicketKeyRing, TlsConnection, webPkiVerifier } from 'pqtls/tls13';
 import {
   CHACHA20_POLY1305_SHA256, QUIC_V1, QUIC_V2, QuicConnection, deriveDirectionalKeys, encodeRetry, initialKeys, openPacket,
@@ -15,10 +15,11 @@ import * as root from 'pqtls';
 
 /**
  * Makes the provider every case runs on from a random source (seeded here, so runs are
- * reproducible). noble by default; runConformance takes another (the WebCrypto provider, once it
- * lands) so the same subset proves it byte-identical in every runtime.
+ * reproducible): noble, then the WebCrypto provider on the same seeds, so the same subset proves
+ * it byte-identical to noble (RFC 8448, RFC 9001/9369 bytes) on each runtime's own SubtleCrypto.
  */
 let makeProvider = (random) => createNobleProvider({ random });
+const webCrypto = (random) => createWebCryptoProvider({ random });
 
 /** 2026-11-23T00:00:00Z, inside the validity of the certificates made here. */
 const NOW = Date.UTC(2026, 10, 23);
@@ -267,7 +268,9 @@ async function quicStream() {
 }
 
 /** The cases, in order, by name. */
-export const CASES = ['tls13-handshake', 'tls13-resumption', 'rfc8448-section3', 'rfc9001-vectors', 'rfc9369-vectors', 'quic-stream'];
+const BASE_CASES = ['tls13-handshake', 'tls13-resumption', 'rfc8448-section3', 'rfc9001-vectors', 'rfc9369-vectors', 'quic-stream'];
+/** Every case on noble, then on the WebCrypto provider (`… [webcrypto]`). */
+export const CASES = [...BASE_CASES, ...BASE_CASES.map((c) => `${c} [webcrypto]`)];
 
 /**
  * Runs every case and returns one result per case: `{ case, ok, ms, detail?, error? }`. `now` is the
@@ -276,7 +279,6 @@ export const CASES = ['tls13-handshake', 'tls13-resumption', 'rfc8448-section3',
  * the crypto provider from a random source (default: noble).
  */
 export async function runConformance(vectors, now = () => performance.now(), provider = (random) => createNobleProvider({ random })) {
-  makeProvider = provider;
   const cases = {
     'tls13-handshake': () => handshake(),
     'tls13-resumption': () => resumption(),
@@ -288,8 +290,10 @@ export async function runConformance(vectors, now = () => performance.now(), pro
   const results = [];
   for (const name of CASES) {
     const start = now();
+    const base = name.replace(/ \[webcrypto\]$/, '');
+    makeProvider = base === name ? provider : webCrypto;
     try {
-      const detail = await cases[name]();
+      const detail = await cases[base]();
       results.push({ case: name, ok: true, ms: Math.round(now() - start), detail });
     } catch (e) {
       results.push({ case: name, ok: false, ms: Math.round(now() - start), error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });

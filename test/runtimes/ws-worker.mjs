@@ -2,13 +2,13 @@
 // records arrive as WebSocket messages, the Worker decrypts and echoes them. Its ML-DSA-65 root and
 // leaf are made on the first request (a Worker may not draw randomness at start-up); GET /ca
 // returns the root for the client to trust. Bundled and served by workerd in matrix.test.ts.
-import { createNobleProvider } from 'pqtls/pq';
+import { createWebCryptoProvider } from 'pqtls/pq';
 import { acceptWebSocket } from 'pqtls/transport';
 import { certificateToPem, generateRoot, issueIntermediate, issueLeaf } from 'pqtls/x509';
 
 let pki;
 async function makePki() {
-  const provider = createNobleProvider();
+  const provider = createWebCryptoProvider();
   const validity = { notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000) };
   const root = await generateRoot({ provider, algorithm: 'ml-dsa-65', subject: 'CN=Worker Root,O=pqtls', ...validity });
   const inter = await issueIntermediate({ provider, algorithm: 'ml-dsa-65', subject: 'CN=Browser Intermediate,O=pqtls', ...validity, issuer: { certificate: root.certificate, privateKey: root.keyPair.privateKey } });

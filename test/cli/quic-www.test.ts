@@ -36,12 +36,62 @@ beforeAll(async () => {
   expect(await main(['cert', 'leaf', '--ca', ca, '--alg', 'ml-dsa-44', '--dns', 'localhost', '--out', leaf], captureIo())).toBe(0);
 });
 
-async function serve(connections: number): Promise<{ port: number; serving: Promise<number> }> {
+async function serve(connections: number, extra: readonly string[] = []): Promise<{ port: number; serving: Promise<number>; log: () => string }> {
   const srv = captureIo();
   const serving = main(['server', '--quic', '--port', '0', '--cert', join(leaf, 'chain.pem'), '--key', join(leaf, 'key.pem'),
-    '--www', www, '--max-connections', String(connections)], srv); // --alpn defaults to h3,hq-interop with --www
-  return { port: await listeningPort(srv), serving };
+    '--www', www, '--max-connections', String(connections), ...extra], srv); // --alpn defaults to h3,hq-interop with --www
+  return { port: await listeningPort(srv), serving, log: () => srv.text() };
 }
+
+describe('the interop runner\'s resumption, zerortt, connectionmigration and versionnegotiation flags', () => {
+  for (const alpn of ['h3', 'hq-interop']) {
+    it(`${alpn} --0rtt: the first URL on a full handshake, the others resumed, their requests in 0-RTT and accepted (RFC 9001 §4.6)`, async () => {
+      const { port, serving, log } = await serve(2, ['--early-data']);
+      const out = join(dir, `dl-0rtt-${alpn}`);
+      const c = captureIo();
+      const code = await main(['client', '--quic', `https://localhost:${port}/small.txt`, `https://localhost:${port}/medium.bin`,
+        `https://localhost:${port}/sub/nested.bin`, '--alpn', alpn, '--download', out, '--ca', join(ca, 'cert.pem'), '--0rtt'], c);
+      expect(code, c.errors()).toBe(0);
+      for (const n of ['small.txt', 'medium.bin', 'sub/nested.bin']) expect(sha256(readFileSync(join(out, n))), n).toBe(sha256(files[n] as Uint8Array));
+      expect(c.text()).toMatch(/resumed=no early-data=none .* saved=1\/1/);
+      expect(c.text()).toMatch(/resumed=yes early-data=accepted .* saved=2\/2/);
+      expect(await serving).toBe(0);
+      expect(log()).toContain('early-data=accepted');
+    });
+  }
+
+  it('--resumption without --early-data on the server: the second connection resumes, no 0-RTT', async () => {
+    const { port, serving } = await serve(2);
+    const c = captureIo();
+    const code = await main(['client', '--quic', `https://localhost:${port}/small.txt`, `https://localhost:${port}/empty`, '--alpn', 'h3',
+      '--download', join(dir, 'dl-resume'), '--ca', join(ca, 'cert.pem'), '--resumption'], c);
+    expect(code, c.errors()).toBe(0);
+    expect(c.text()).toMatch(/resumed=yes early-data=none .* saved=1\/1/);
+    expect(await serving).toBe(0);
+  });
+
+  it('--migrate: the client moves to a new local port once the handshake is confirmed and the transfer completes (RFC 9000 §9.2)', async () => {
+    const { port, serving } = await serve(1);
+    const out = join(dir, 'dl-migrate');
+    const c = captureIo();
+    const code = await main(['client', '--quic', `https://localhost:${port}/medium.bin`, '--alpn', 'hq-interop', '--download', out,
+      '--ca', join(ca, 'cert.pem'), '--migrate'], c);
+    expect(code, c.errors()).toBe(0);
+    expect(c.text()).toContain('migrated to a new local address');
+    expect(sha256(readFileSync(join(out, 'medium.bin')))).toBe(sha256(files['medium.bin'] as Uint8Array));
+    expect(await serving).toBe(0);
+  });
+
+  it('--quic-version 0x1a2a3a4a: a reserved version draws Version Negotiation, then the client completes in v1 (RFC 9000 §6.2, §15)', async () => {
+    const { port, serving } = await serve(1);
+    const c = captureIo();
+    const code = await main(['client', '--quic', `https://localhost:${port}/small.txt`, '--alpn', 'h3', '--download', join(dir, 'dl-vn'),
+      '--ca', join(ca, 'cert.pem'), '--quic-version', '0x1a2a3a4a'], c);
+    expect(code, c.errors()).toBe(0);
+    expect(c.text()).toMatch(/connection: QUICv1 .* saved=1\/1/);
+    expect(await serving).toBe(0);
+  });
+});
 
 describe('pqtls client --quic URL... --download DIR against pqtls server --quic --www DIR', () => {
   for (const alpn of ['h3', 'hq-interop']) {
@@ -146,7 +196,7 @@ describe('pqtls client --quic HOST:PORT --send with --quic-version v2', () => {
   it('--quic-version other than v1/v2 and an unknown --cipher-suites name are usage errors', async () => {
     const a = captureIo();
     expect(await main(['client', '--quic', '127.0.0.1:1', '--ca', join(ca, 'cert.pem'), '--alpn', 'pq', '--quic-version', 'v3'], a)).toBe(2);
-    expect(a.errors()).toMatch(/--quic-version must be v1 or v2/);
+    expect(a.errors()).toMatch(/--quic-version must be v1, v2 or a reserved version/);
     const b = captureIo();
     expect(await main(['client', '--quic', '127.0.0.1:1', '--ca', join(ca, 'cert.pem'), '--alpn', 'pq', '--cipher-suites', 'TLS_RC4'], b)).toBe(2);
     expect(b.errors()).toMatch(/unknown cipher suite "TLS_RC4"/);

@@ -117,6 +117,21 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     output.set(tail, body.length);
     output.set(c.getAuthTag(), body.length + tail.length);
   };
+  const open = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null => {
+    if (nonce.length !== 12 || ciphertext.length < 16) return null;
+    const split = ciphertext.length - 16;
+    try {
+      const d = opener(cipher, k, nonce);
+      d.setAAD(aad, { plaintextLength: split });
+      d.setAuthTag(ciphertext.subarray(split));
+      const body = d.update(ciphertext.subarray(0, split));
+      // final() throws when the tag does not verify; nothing of `body` escapes before it.
+      const tail = d.final();
+      return tail.length === 0 ? plain(body) : new Uint8Array(Buffer.concat([body, tail]));
+    } catch {
+      return null;
+    }
+  };
   return Object.freeze({
     algorithm: alg,
     tagLength: 16 as const,
@@ -127,21 +142,8 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       return out;
     },
     sealInto,
-    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
-      if (nonce.length !== 12 || ciphertext.length < 16) return null;
-      const split = ciphertext.length - 16;
-      try {
-        const d = opener(cipher, k, nonce);
-        d.setAAD(aad, { plaintextLength: split });
-        d.setAuthTag(ciphertext.subarray(split));
-        const body = d.update(ciphertext.subarray(0, split));
-        // final() throws when the tag does not verify; nothing of `body` escapes before it.
-        const tail = d.final();
-        return tail.length === 0 ? plain(body) : new Uint8Array(Buffer.concat([body, tail]));
-      } catch {
-        return null;
-      }
-    },
+    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => open(nonce, aad, ciphertext),
+    openSync: open,
   });
 }
 

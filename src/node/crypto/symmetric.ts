@@ -48,8 +48,13 @@ const HASHES: Record<HashAlgorithm, HashFunction> = {
 };
 export const nodeHash = (alg: HashAlgorithm): HashFunction => HASHES[alg];
 
+/**
+ * The key goes in as a KeyObject: given raw bytes, node ≥ 24 first asks
+ * whether they are a KeyObject by catching a thrown TypeError, which costs
+ * more than the HMAC itself (a key schedule makes dozens per handshake).
+ */
 export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
-  return plain(createHmac(DIGEST[alg], key).update(data).digest());
+  return plain(createHmac(DIGEST[alg], createSecretKey(key)).update(data).digest());
 }
 
 /**

@@ -569,7 +569,8 @@ export class TlsConnection {
   private async sealRecords(type: ContentType, chunks: readonly Uint8Array[]): Promise<void> {
     const wp = this.writeProtector;
     if (!wp) throw new PqtlsError('no write key', AlertDescription.internal_error);
-    const sync = wp.isSync;
+    const plan: { content: Uint8Array | Uint8Array[]; pad: number | undefined; size: number }[] = [];
+    let total = 0;
     let i = 0;
     let offset = 0;
     for (;;) {
@@ -586,12 +587,27 @@ export class TlsConnection {
           offset = 0;
         }
       }
-      if (length === 0) return;
+      if (length === 0) break;
       // Padding must keep the inner plaintext within the peer's limit too.
-      const pad = this.maxFragment < MAX_PLAINTEXT ? Math.min(this.padFor(type, length), this.maxFragment - length) : undefined;
-      const content = parts.length === 1 ? (parts[0] as Uint8Array) : parts;
-      this.output.push(sync ? wp.sealSync(type, content, pad) : await wp.seal(type, content, pad));
+      const limited = this.maxFragment < MAX_PLAINTEXT ? Math.min(this.padFor(type, length), this.maxFragment - length) : undefined;
+      const pad = wp.paddingFor(type, length, limited);
+      const size = RecordProtector.recordLength(length, pad);
+      plan.push({ content: parts.length === 1 ? (parts[0] as Uint8Array) : parts, pad, size });
+      total += size;
     }
+    if (plan.length === 0) return;
+    if (!wp.isSync) {
+      for (const r of plan) this.output.push(await wp.seal(type, r.content, r.pad));
+      return;
+    }
+    // Every record of this write in one array: one allocation, and one chunk for the transport.
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const r of plan) {
+      wp.sealSync(type, r.content, r.pad, out.subarray(o, o + r.size));
+      o += r.size;
+    }
+    this.output.push(out);
   }
 
   private padFor(type: ContentType, length: number): number {

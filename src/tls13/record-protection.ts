@@ -136,16 +136,44 @@ export class RecordProtector {
     return r.out;
   }
 
-  /** {@link seal} without a promise, for an AEAD that is synchronous ({@link isSync}); a ConfigError otherwise. */
-  sealSync(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number): Uint8Array {
+  /**
+   * {@link seal} without a promise, for an AEAD that is synchronous
+   * ({@link isSync}); a ConfigError otherwise. With `into`, the record is
+   * written at its start (it must have room: {@link recordLength}) and the
+   * written part returned, so a caller can lay many records in one array.
+   */
+  sealSync(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number, into?: Uint8Array): Uint8Array {
     if (!this.aead.sealInto) throw new ConfigError('this AEAD has no synchronous seal');
-    const r = this.frame(contentType, content, paddingLength);
+    const r = this.frame(contentType, content, paddingLength, into);
     this.aead.sealInto(r.nonce, r.header, r.inner, r.out.subarray(RECORD_HEADER_LENGTH));
     return r.out;
   }
 
+  /**
+   * The padding a record of `length` content bytes gets: `paddingLength` if
+   * given and it fits, else the policy's, capped to what fits.
+   */
+  paddingFor(contentType: ContentType, length: number, paddingLength?: number): number {
+    let pad: number;
+    if (paddingLength === undefined) {
+      pad = this.padding(contentType, length);
+      if (!Number.isInteger(pad) || pad < 0) throw new ConfigError(`padding policy returned ${pad}`);
+      return Math.min(pad, maxPaddingFor(length));
+    }
+    pad = paddingLength;
+    if (!Number.isInteger(pad) || pad < 0 || pad > maxPaddingFor(length)) {
+      throw new ConfigError(`padding of ${pad} bytes does not fit a record with ${length} bytes of content`);
+    }
+    return pad;
+  }
+
+  /** Bytes of the TLSCiphertext (header included) for `length` content bytes and `paddingLength` zeros. */
+  static recordLength(length: number, paddingLength: number): number {
+    return RECORD_HEADER_LENGTH + length + 1 + paddingLength + AEAD_TAG_LENGTH;
+  }
+
   /** Lays out one record to seal and takes its sequence number. */
-  private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined) {
+  private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array) {
     if (!isInnerContentType(contentType)) throw new ConfigError(`content type ${contentType} cannot be protected`);
     const parts: readonly Uint8Array[] = content instanceof Uint8Array ? [content] : content;
     let length = 0;
@@ -156,22 +184,14 @@ export class RecordProtector {
     if (length === 0 && contentType !== ContentType.application_data) {
       throw new ConfigError('handshake and alert records must not be empty (RFC 8446 §5.4)');
     }
-    let pad: number;
-    if (paddingLength === undefined) {
-      pad = this.padding(contentType, length);
-      if (!Number.isInteger(pad) || pad < 0) throw new ConfigError(`padding policy returned ${pad}`);
-      pad = Math.min(pad, maxPaddingFor(length));
-    } else {
-      pad = paddingLength;
-      if (!Number.isInteger(pad) || pad < 0 || pad > maxPaddingFor(length)) {
-        throw new ConfigError(`padding of ${pad} bytes does not fit a record with ${length} bytes of content`);
-      }
-    }
-    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros: a fresh
-    // array is already zero), sealed in place when the AEAD can, with room left for the tag.
+    const pad = this.paddingFor(contentType, length, paddingLength);
+    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros),
+    // sealed in place when the AEAD can, with room left for the tag.
     const innerLength = length + 1 + pad;
     const sealedLength = innerLength + AEAD_TAG_LENGTH;
-    const out = new Uint8Array(RECORD_HEADER_LENGTH + sealedLength);
+    const total = RECORD_HEADER_LENGTH + sealedLength;
+    if (into && into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
+    const out = into ? into.subarray(0, total) : new Uint8Array(total);
     out[0] = ContentType.application_data;
     out[1] = LEGACY_RECORD_VERSION >> 8;
     out[2] = LEGACY_RECORD_VERSION & 0xff;
@@ -183,6 +203,8 @@ export class RecordProtector {
       o += p.length;
     }
     out[o] = contentType;
+    // A fresh array is already zero; a caller's may not be.
+    if (into) out.fill(0, o + 1, o + 1 + pad);
     return {
       out,
       header: out.subarray(0, RECORD_HEADER_LENGTH),

@@ -105,6 +105,19 @@ describe('synchronous AEAD declaration (RFC 8446 §5.2–5.3)', () => {
     }
   }
 
+  it('sealSync into a caller\'s array writes the same record, zero padding included, whatever the array held (§5.4)', async () => {
+    const s = suites[0]!;
+    const secret = seededRandom('secret into')(s.hashLength);
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => RecordProtector.create(providers[0]![1], s, secret)));
+    const content = seededRandom('content into')(500);
+    const dirty = new Uint8Array(RecordProtector.recordLength(500, 9) + 10).fill(0xff);
+    const rec = b!.sealSync(ContentType.handshake, content, 9, dirty.subarray(3));
+    expect(rec.length).toBe(RecordProtector.recordLength(500, 9));
+    expect(equalBytes(rec, await a!.seal(ContentType.handshake, content, 9))).toBe(true);
+    expect(equalBytes(c!.openSync(rec.subarray(0, 5), rec.subarray(5)).content, content)).toBe(true);
+    expect(() => b!.sealSync(ContentType.handshake, content, 9, new Uint8Array(100))).toThrow(ConfigError);
+  });
+
   it('an AEAD without sealInto/openSync is not synchronous: the sync calls refuse, the async ones work', async () => {
     const s = suites[0]!;
     const p = asyncOnly(providers[0]![1]);
@@ -153,13 +166,14 @@ describe('TlsConnection record fast paths', () => {
     for (let o = 0; o < data.length; o += 100) chunks.push(data.subarray(o, o + 100));
     await client.writev(chunks);
     const out = client.takeOutputChunks();
-    // 100,000 bytes fill six full records and one of 1,696: one per 2^14, not one per write.
-    expect(out.map((r) => recordLengths(r))).toEqual([...Array(6).fill([MAX_PLAINTEXT + 17]), [100_000 - 6 * MAX_PLAINTEXT + 17]]);
+    // 100,000 bytes fill six full records and one of 1,696: one per 2^14, not one per write; all of
+    // them in one array, as the transport gets them.
+    expect(out.map((r) => recordLengths(r))).toEqual([[...Array(6).fill(MAX_PLAINTEXT + 17), 100_000 - 6 * MAX_PLAINTEXT + 17]]);
     for (const r of out) await server.receive(r);
     expect(equalBytes(concat(...drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []))), data)).toBe(true);
   });
 
-  it('takeOutputChunks hands out each record as made, in order, and empties the output like takeOutput', async () => {
+  it('takeOutputChunks hands out the records as made (one array per write or alert), in order, and empties the output like takeOutput', async () => {
     const { client, server } = await connected(seededProvider('chunks'));
     await client.write(new Uint8Array(2 * MAX_PLAINTEXT + 1).fill(3));
     await client.close();
@@ -167,7 +181,7 @@ describe('TlsConnection record fast paths', () => {
     const chunks = client.takeOutputChunks();
     expect(client.wantsWrite).toBe(false);
     expect(client.takeOutputChunks()).toEqual([]);
-    expect(chunks.map((c) => recordLengths(c).length)).toEqual([1, 1, 1, 1]);
+    expect(chunks.map((c) => recordLengths(c).length)).toEqual([3, 1]);
     await server.receive(concat(...chunks));
     const events = drain(server);
     expect(events.filter((e) => e.type === 'data').reduce((n, e) => n + (e.type === 'data' ? e.data.length : 0), 0)).toBe(2 * MAX_PLAINTEXT + 1);

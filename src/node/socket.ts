@@ -73,8 +73,15 @@ export class PqTlsSocket extends Duplex {
    * its high-water mark, as `socket.write` says: the caller waits for `drain`.
    */
   private flush(): boolean {
-    if (this.conn.wantsWrite && !this.socket.destroyed) return this.socket.write(this.conn.takeOutput());
-    return true;
+    if (!this.conn.wantsWrite || this.socket.destroyed) return true;
+    const chunks = this.conn.takeOutputChunks();
+    if (chunks.length === 1) return this.socket.write(chunks[0] as Uint8Array);
+    // Records go to the kernel together (one writev) without being joined first.
+    this.socket.cork();
+    let ok = true;
+    for (const c of chunks) ok = this.socket.write(c);
+    this.socket.uncork();
+    return ok;
   }
 
   /**
@@ -153,9 +160,18 @@ export class PqTlsSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    // The chunk counts as written only once the TCP socket took it without going over its high-water
-    // mark, or drained: until then it stays in this stream's `writableLength` and write() returns false.
-    this.conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)).then(
+    this.send([chunk], cb);
+  }
+
+  /** Writes queued while the previous one was being sealed arrive together: one pass fills full records. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.send(chunks.map((c) => c.chunk), cb);
+  }
+
+  private send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
+    // The chunks count as written only once the TCP socket took them without going over its high-water
+    // mark, or drained: until then they stay in this stream's `writableLength` and write() returns false.
+    this.conn.writev(chunks.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength))).then(
       () => {
         if (this.conn.error) cb(this.conn.error);
         else if (this.flush()) cb();

@@ -120,6 +120,14 @@ export interface AeadKey {
   sealInto?(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void;
   /** Returns the plaintext, or null if authentication fails (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
+  /**
+   * Optional, like {@link sealInto}: {@link open} on the calling thread, same
+   * results. Its presence declares the key's symmetric operations synchronous,
+   * so the record layers open each record without a promise. The plaintext is
+   * a fresh array the caller may keep (it never aliases `ciphertext`, which
+   * the caller may reuse as soon as this returns).
+   */
+  openSync?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
 }
 
 /** QUIC header protection keyed once: maps a 16-byte sample to a 5-byte mask. */

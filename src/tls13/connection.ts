@@ -8,7 +8,7 @@ import { handleClient, startClient, type ClientState } from './handshake/client.
 import { exporter, updateWriteKey, type Connected } from './handshake/post-handshake.js';
 import { handleServer, startServer, type ServerState } from './handshake/server.js';
 import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
-import { RecordReader, encodeRecord, encodeRecords, fragment } from './record-layer.js';
+import { RecordReader, encodeRecord, encodeRecords } from './record-layer.js';
 import { RecordProtector, type PaddingPolicy } from './record-protection.js';
 
 /** Something the connection reports to its owner; read them with {@link TlsConnection.poll}. */
@@ -177,9 +177,20 @@ export class TlsConnection {
     return this.events.shift();
   }
 
-  /** Bytes to hand to the transport (empty if none). */
+  /** Bytes to hand to the transport (empty if none), as one array: a flight of records is concatenated. */
   takeOutput(): Uint8Array {
     const out = this.output.length === 1 ? (this.output[0] as Uint8Array) : concat(...this.output);
+    this.output = [];
+    return out;
+  }
+
+  /**
+   * The same bytes as {@link takeOutput}, in order, as the records were made
+   * (one array per record or flight): for a transport that takes a list
+   * (`writev`, a corked socket), so nothing is copied to join them.
+   */
+  takeOutputChunks(): Uint8Array[] {
+    const out = this.output;
     this.output = [];
     return out;
   }
@@ -203,24 +214,39 @@ export class TlsConnection {
         const n = Math.min(RECEIVE_SLICE, this.reader.room, data.length - o);
         this.reader.push(data.subarray(o, o + n));
         o += n;
-        for (let rec = this.reader.next(); rec; rec = this.reader.next()) {
-          await this.onRecord(rec.type, rec.header, rec.fragment);
+        for (let rec = this.reader.nextView(); rec; rec = this.reader.nextView()) {
+          // Application data under a synchronous AEAD is handled without a promise per record.
+          const pending = this.onRecord(rec.type, rec.header, rec.fragment);
+          if (pending) await pending;
           if (this.failed || this.receivedClose) return;
         }
       }
     }, true);
   }
 
-  /** Queues application data. Before the handshake has an application key it is held back. */
+  /**
+   * Queues application data. Before the handshake has an application key it is
+   * held back (copied); after, it is sealed into records at once, and `data`
+   * may be reused as soon as the promise resolves.
+   */
   write(data: Uint8Array): Promise<void | undefined> {
+    return this.writev([data]);
+  }
+
+  /**
+   * {@link write} for several buffers, sent as if concatenated: records are cut
+   * across their boundaries, so many small writes fill full records, and each
+   * byte is copied once, into its record.
+   */
+  writev(chunks: readonly Uint8Array[]): Promise<void | undefined> {
     return this.serial(async () => {
       if (this.failed) throw this.failed;
       if (this.sentClose) throw new ConfigError('write after close');
       if (this.writeLevel !== 'application') {
-        this.pendingWrites.push(data.slice());
+        for (const c of chunks) if (c.length) this.pendingWrites.push(c.slice());
         return;
       }
-      await this.sendAppData(data);
+      await this.sendAppData(chunks);
     });
   }
 
@@ -298,7 +324,8 @@ export class TlsConnection {
     this.events.push({ type: 'error', error: err });
   }
 
-  private async onRecord(type: number, header: Uint8Array, payload: Uint8Array): Promise<void> {
+  /** Returns a promise only when the record needs asynchronous work (an asynchronous AEAD, a handshake message). */
+  private onRecord(type: number, header: Uint8Array, payload: Uint8Array): Promise<void> | void {
     if (type === ContentType.change_cipher_spec) {
       // §5: one byte 0x01, between the first ClientHello and the peer's Finished, is dropped.
       if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen || this.beforeFirstClientHello()) {
@@ -307,26 +334,30 @@ export class TlsConnection {
       this.count('maxChangeCipherSpecs', 'change_cipher_spec records');
       return;
     }
-    let contentType: number = type;
-    let content = payload;
     if (this.readProtector) {
       if (type !== ContentType.application_data) {
         throw new PqtlsError(`plaintext record of type ${type} after keys were established`, AlertDescription.unexpected_message);
       }
-      let opened;
-      try {
-        opened = await this.readProtector.open(header, payload);
-      } catch (e) {
-        if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
-        throw e;
+      const rp = this.readProtector;
+      if (rp.isSync) {
+        let opened;
+        try {
+          opened = rp.openSync(header, payload);
+        } catch (e) {
+          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
+          throw e;
+        }
+        return this.onOpened(opened.contentType, opened.content);
       }
-      this.skipBudget = undefined;
-      contentType = opened.contentType;
-      content = opened.content;
-      // An empty record costs a decryption and yields nothing: a run of them is a flood (§5.4 allows them, not unboundedly).
-      if (content.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
-      else this.counts.maxEmptyRecords = 0;
-    } else if (type === ContentType.application_data) {
+      return rp.open(header, payload).then(
+        (opened) => this.onOpened(opened.contentType, opened.content),
+        (e: unknown) => {
+          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
+          throw e;
+        },
+      );
+    }
+    if (type === ContentType.application_data) {
       if (this.skipBudget !== undefined) return this.skipEarly(payload);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
     } else if (type === ContentType.handshake) {
@@ -334,6 +365,19 @@ export class TlsConnection {
       // cannot offer early data): from then on every record must decrypt, or it is bad_record_mac.
       this.skipBudget = undefined;
     }
+    return this.onContent(type, payload);
+  }
+
+  /** A record that authenticated: its content is a fresh array (see RecordProtector.open), handed out as is. */
+  private onOpened(contentType: number, content: Uint8Array): Promise<void> | void {
+    this.skipBudget = undefined;
+    // An empty record costs a decryption and yields nothing: a run of them is a flood (§5.4 allows them, not unboundedly).
+    if (content.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
+    else this.counts.maxEmptyRecords = 0;
+    return this.onContent(contentType, content);
+  }
+
+  private onContent(contentType: number, content: Uint8Array): Promise<void> | void {
     // §5.1: nothing may come between the records of a fragmented handshake message
     // (a fatal alert is still read, so the peer's reason is reported).
     if (contentType === ContentType.application_data && this.reassembler.hasPartial) {
@@ -341,8 +385,8 @@ export class TlsConnection {
     }
     switch (contentType) {
       case ContentType.handshake:
-        await this.onHandshakeBytes(content);
-        return;
+        // The reassembler copies what it keeps, so content may be a view of the reader's buffer.
+        return this.onHandshakeBytes(content);
       case ContentType.alert:
         this.onAlert(content);
         return;
@@ -350,7 +394,7 @@ export class TlsConnection {
         if (this.readLevel === 'early') {
           this.earlyBudget -= content.length;
           if (this.earlyBudget < 0) throw new PqtlsError('early data exceeds max_early_data_size', AlertDescription.unexpected_message);
-          if (content.length) this.events.push({ type: 'earlyData', data: content.slice() });
+          if (content.length) this.events.push({ type: 'earlyData', data: content });
           return;
         }
         if (this.readLevel !== 'application' || !this.info) {
@@ -358,7 +402,7 @@ export class TlsConnection {
         }
         if (content.length === 0) return;
         this.onPeerData();
-        this.events.push({ type: 'data', data: content.slice() });
+        this.events.push({ type: 'data', data: content });
         return;
       default:
         throw new PqtlsError(`unexpected content type ${contentType}`, AlertDescription.unexpected_message);
@@ -432,7 +476,7 @@ export class TlsConnection {
     let flight: Uint8Array[] = [];
     let flightLevel: Level = 'initial';
     const flush = async (): Promise<void> => {
-      if (flight.length) await this.sendRecords(ContentType.handshake, concat(...flight), flightLevel === 'initial');
+      if (flight.length) await this.sendRecords(ContentType.handshake, flight, flightLevel === 'initial');
       flight = [];
     };
     for (const a of actions) {
@@ -481,7 +525,7 @@ export class TlsConnection {
         if (a.level === 'application' && this.pendingWrites.length) {
           const queued = this.pendingWrites;
           this.pendingWrites = [];
-          for (const d of queued) await this.sendAppData(d);
+          await this.sendAppData(queued);
         }
         return;
       case 'complete':
@@ -506,28 +550,72 @@ export class TlsConnection {
     return v.kind === 'ExpectClientHello' ? v.cfg.provider : v.n.cfg.provider;
   }
 
-  private async sendRecords(type: ContentType, data: Uint8Array, plaintext = false): Promise<void> {
+  private async sendRecords(type: ContentType, data: Uint8Array | readonly Uint8Array[], plaintext = false): Promise<void> {
     if (!this.writeProtector || plaintext) {
+      if (!(data instanceof Uint8Array)) data = concat(...data);
       // §5.1: the initial ClientHello may say 0x0301, as most stacks do, for old middleboxes.
       const legacyVersion = this.state.role === 'client' && !this.sentAnyRecord ? 0x0301 : 0x0303;
       this.sentAnyRecord = true;
       for (const r of encodeRecords(type, data, { legacyVersion })) this.output.push(r);
       return;
     }
-    for (const f of fragment(data, this.maxFragment)) {
+    await this.sealRecords(type, data instanceof Uint8Array ? [data] : data);
+  }
+
+  /**
+   * Seals `chunks`, taken as one stream, into records of the largest allowed
+   * size: a record may span chunks, whose bytes are copied once, into it.
+   */
+  private async sealRecords(type: ContentType, chunks: readonly Uint8Array[]): Promise<void> {
+    const wp = this.writeProtector;
+    if (!wp) throw new PqtlsError('no write key', AlertDescription.internal_error);
+    const plan: { content: Uint8Array | Uint8Array[]; pad: number | undefined; size: number }[] = [];
+    let total = 0;
+    let i = 0;
+    let offset = 0;
+    for (;;) {
+      const parts: Uint8Array[] = [];
+      let length = 0;
+      while (length < this.maxFragment && i < chunks.length) {
+        const c = chunks[i] as Uint8Array;
+        const take = Math.min(this.maxFragment - length, c.length - offset);
+        if (take > 0) parts.push(offset === 0 && take === c.length ? c : c.subarray(offset, offset + take));
+        length += take;
+        offset += take;
+        if (offset >= c.length) {
+          i++;
+          offset = 0;
+        }
+      }
+      if (length === 0) break;
       // Padding must keep the inner plaintext within the peer's limit too.
-      const pad = this.maxFragment < MAX_PLAINTEXT ? Math.min(this.padFor(type, f.length), this.maxFragment - f.length) : undefined;
-      this.output.push(await this.writeProtector.seal(type, f, pad));
+      const limited = this.maxFragment < MAX_PLAINTEXT ? Math.min(this.padFor(type, length), this.maxFragment - length) : undefined;
+      const pad = wp.paddingFor(type, length, limited);
+      const size = RecordProtector.recordLength(length, pad);
+      plan.push({ content: parts.length === 1 ? (parts[0] as Uint8Array) : parts, pad, size });
+      total += size;
     }
+    if (plan.length === 0) return;
+    if (!wp.isSync) {
+      for (const r of plan) this.output.push(await wp.seal(type, r.content, r.pad));
+      return;
+    }
+    // Every record of this write in one array: one allocation, and one chunk for the transport.
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const r of plan) {
+      wp.sealSync(type, r.content, r.pad, out.subarray(o, o + r.size));
+      o += r.size;
+    }
+    this.output.push(out);
   }
 
   private padFor(type: ContentType, length: number): number {
     return this.limits.padding ? this.limits.padding(type, length) : 0;
   }
 
-  private async sendAppData(data: Uint8Array): Promise<void> {
-    if (data.length === 0) return;
-    await this.sendRecords(ContentType.application_data, data);
+  private async sendAppData(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    await this.sealRecords(ContentType.application_data, data instanceof Uint8Array ? [data] : data);
   }
 
   private async sendAlert(description: number): Promise<void> {

@@ -111,8 +111,19 @@ export class RecordReader {
     this.end += data.length;
   }
 
-  /** The next complete record, or undefined until more bytes arrive. */
+  /** The next complete record (its own copy), or undefined until more bytes arrive. */
   next(): TlsRecord | undefined {
+    const r = this.nextView();
+    return r && { ...r, header: r.header.slice(), fragment: r.fragment.slice() };
+  }
+
+  /**
+   * {@link next} without copying: header and fragment are views of the
+   * reader's buffer, valid until the next {@link push} (the only call that
+   * moves or overwrites bytes). For a caller that consumes each record before
+   * pushing more, as TlsConnection does.
+   */
+  nextView(): TlsRecord | undefined {
     if (this.failure) throw this.failure;
     const held = this.end - this.start;
     if (held < RECORD_HEADER_LENGTH) return undefined;
@@ -122,8 +133,8 @@ export class RecordReader {
     this.failure = checkHeader(type, length);
     if (this.failure) throw this.failure;
     if (held < RECORD_HEADER_LENGTH + length) return undefined;
-    const header = b.slice(p, p + RECORD_HEADER_LENGTH);
-    const fragment = b.slice(p + RECORD_HEADER_LENGTH, p + RECORD_HEADER_LENGTH + length);
+    const header = b.subarray(p, p + RECORD_HEADER_LENGTH);
+    const fragment = b.subarray(p + RECORD_HEADER_LENGTH, p + RECORD_HEADER_LENGTH + length);
     this.start += RECORD_HEADER_LENGTH + length;
     if (this.start === this.end) this.start = this.end = 0;
     return {

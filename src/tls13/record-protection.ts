@@ -92,10 +92,16 @@ export class RecordProtector {
   /** The per-record nonce: the sequence number, left-padded to iv_length, XOR write_iv (§5.3). */
   private nonce(seq: bigint): Uint8Array {
     const n = this.iv.slice();
-    let s = seq;
-    for (let i = n.length - 1; i >= n.length - 8; i--) {
-      n[i] = (n[i] as number) ^ Number(s & 0xffn);
-      s >>= 8n;
+    // Two 32-bit halves: one bigint split per record instead of eight.
+    let lo = Number(seq & 0xffffffffn);
+    let hi = Number(seq >> 32n);
+    for (let i = n.length - 1; i >= n.length - 4; i--) {
+      n[i] = (n[i] as number) ^ (lo & 0xff);
+      lo = Math.floor(lo / 256);
+    }
+    for (let i = n.length - 5; i >= n.length - 8; i--) {
+      n[i] = (n[i] as number) ^ (hi & 0xff);
+      hi = Math.floor(hi / 256);
     }
     return n;
   }
@@ -108,44 +114,103 @@ export class RecordProtector {
   }
 
   /**
+   * Whether {@link sealSync} and {@link openSync} may be used: the AEAD
+   * declared its operations synchronous (`sealInto` and `openSync`).
+   */
+  get isSync(): boolean {
+    return this.aead.sealInto !== undefined && this.aead.openSync !== undefined;
+  }
+
+  /**
    * Protects one record: returns the full TLSCiphertext (header `17 03 03`,
    * length, encrypted_record). `content` must already fit one record (at most
-   * 2^14 bytes; see `fragment` in record-layer). Padding defaults to the
-   * configured policy, capped to what fits; an explicit `paddingLength` that
-   * does not fit is an error.
+   * 2^14 bytes; see `fragment` in record-layer), given whole or as pieces
+   * (each copied once, into the record). Padding defaults to the configured
+   * policy, capped to what fits; an explicit `paddingLength` that does not fit
+   * is an error.
    */
-  async seal(contentType: ContentType, content: Uint8Array, paddingLength?: number): Promise<Uint8Array> {
-    if (!isInnerContentType(contentType)) throw new ConfigError(`content type ${contentType} cannot be protected`);
-    if (content.length > MAX_PLAINTEXT) {
-      throw new ConfigError(`record content of ${content.length} bytes exceeds 2^14; fragment it first`);
-    }
-    if (content.length === 0 && contentType !== ContentType.application_data) {
-      throw new ConfigError('handshake and alert records must not be empty (RFC 8446 §5.4)');
-    }
+  async seal(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number): Promise<Uint8Array> {
+    const r = this.frame(contentType, content, paddingLength);
+    if (this.aead.sealInto) this.aead.sealInto(r.nonce, r.header, r.inner, r.out.subarray(RECORD_HEADER_LENGTH));
+    else r.out.set(await this.aead.seal(r.nonce, r.header, r.inner), RECORD_HEADER_LENGTH);
+    return r.out;
+  }
+
+  /**
+   * {@link seal} without a promise, for an AEAD that is synchronous
+   * ({@link isSync}); a ConfigError otherwise. With `into`, the record is
+   * written at its start (it must have room: {@link recordLength}) and the
+   * written part returned, so a caller can lay many records in one array.
+   */
+  sealSync(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number, into?: Uint8Array): Uint8Array {
+    if (!this.aead.sealInto) throw new ConfigError('this AEAD has no synchronous seal');
+    const r = this.frame(contentType, content, paddingLength, into);
+    this.aead.sealInto(r.nonce, r.header, r.inner, r.out.subarray(RECORD_HEADER_LENGTH));
+    return r.out;
+  }
+
+  /**
+   * The padding a record of `length` content bytes gets: `paddingLength` if
+   * given and it fits, else the policy's, capped to what fits.
+   */
+  paddingFor(contentType: ContentType, length: number, paddingLength?: number): number {
     let pad: number;
     if (paddingLength === undefined) {
-      pad = this.padding(contentType, content.length);
+      pad = this.padding(contentType, length);
       if (!Number.isInteger(pad) || pad < 0) throw new ConfigError(`padding policy returned ${pad}`);
-      pad = Math.min(pad, maxPaddingFor(content.length));
-    } else {
-      pad = paddingLength;
-      if (!Number.isInteger(pad) || pad < 0 || pad > maxPaddingFor(content.length)) {
-        throw new ConfigError(`padding of ${pad} bytes does not fit a record with ${content.length} bytes of content`);
-      }
+      return Math.min(pad, maxPaddingFor(length));
     }
-    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros: a fresh
-    // array is already zero), sealed in place when the AEAD can, with room left for the tag.
-    const innerLength = content.length + 1 + pad;
-    const out = new Uint8Array(RECORD_HEADER_LENGTH + innerLength + AEAD_TAG_LENGTH);
-    out.set(recordHeader(innerLength + AEAD_TAG_LENGTH));
-    out.set(content, RECORD_HEADER_LENGTH);
-    out[RECORD_HEADER_LENGTH + content.length] = contentType;
-    const header = out.subarray(0, RECORD_HEADER_LENGTH);
-    const inner = out.subarray(RECORD_HEADER_LENGTH, RECORD_HEADER_LENGTH + innerLength);
-    const nonce = this.nonce(this.take());
-    if (this.aead.sealInto) this.aead.sealInto(nonce, header, inner, out.subarray(RECORD_HEADER_LENGTH));
-    else out.set(await this.aead.seal(nonce, header, inner), RECORD_HEADER_LENGTH);
-    return out;
+    pad = paddingLength;
+    if (!Number.isInteger(pad) || pad < 0 || pad > maxPaddingFor(length)) {
+      throw new ConfigError(`padding of ${pad} bytes does not fit a record with ${length} bytes of content`);
+    }
+    return pad;
+  }
+
+  /** Bytes of the TLSCiphertext (header included) for `length` content bytes and `paddingLength` zeros. */
+  static recordLength(length: number, paddingLength: number): number {
+    return RECORD_HEADER_LENGTH + length + 1 + paddingLength + AEAD_TAG_LENGTH;
+  }
+
+  /** Lays out one record to seal and takes its sequence number. */
+  private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array) {
+    if (!isInnerContentType(contentType)) throw new ConfigError(`content type ${contentType} cannot be protected`);
+    const parts: readonly Uint8Array[] = content instanceof Uint8Array ? [content] : content;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    if (length > MAX_PLAINTEXT) {
+      throw new ConfigError(`record content of ${length} bytes exceeds 2^14; fragment it first`);
+    }
+    if (length === 0 && contentType !== ContentType.application_data) {
+      throw new ConfigError('handshake and alert records must not be empty (RFC 8446 §5.4)');
+    }
+    const pad = this.paddingFor(contentType, length, paddingLength);
+    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros),
+    // sealed in place when the AEAD can, with room left for the tag.
+    const innerLength = length + 1 + pad;
+    const sealedLength = innerLength + AEAD_TAG_LENGTH;
+    const total = RECORD_HEADER_LENGTH + sealedLength;
+    if (into && into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
+    const out = into ? into.subarray(0, total) : new Uint8Array(total);
+    out[0] = ContentType.application_data;
+    out[1] = LEGACY_RECORD_VERSION >> 8;
+    out[2] = LEGACY_RECORD_VERSION & 0xff;
+    out[3] = sealedLength >> 8;
+    out[4] = sealedLength & 0xff;
+    let o = RECORD_HEADER_LENGTH;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    out[o] = contentType;
+    // A fresh array is already zero; a caller's may not be.
+    if (into) out.fill(0, o + 1, o + 1 + pad);
+    return {
+      out,
+      header: out.subarray(0, RECORD_HEADER_LENGTH),
+      inner: out.subarray(RECORD_HEADER_LENGTH, RECORD_HEADER_LENGTH + innerLength),
+      nonce: this.nonce(this.take()),
+    };
   }
 
   /**
@@ -155,8 +220,30 @@ export class RecordProtector {
    * BadRecordMacError (bad_record_mac) when authentication fails, and
    * unexpected_message for a record with no content type, an inner type that
    * may not be protected, or an empty handshake or alert record.
+   *
+   * `header` and `payload` are only read: they may be views of the caller's
+   * receive buffer. The returned content is a view of a fresh array.
    */
   async open(header: Uint8Array, payload: Uint8Array): Promise<OpenedRecord> {
+    this.checkOpen(header, payload);
+    this.opening = true;
+    let inner: Uint8Array | null;
+    try {
+      inner = await this.aead.open(this.nonce(this.seq), header, payload);
+    } finally {
+      this.opening = false;
+    }
+    return this.opened(inner);
+  }
+
+  /** {@link open} without a promise, for an AEAD that is synchronous ({@link isSync}); a ConfigError otherwise. */
+  openSync(header: Uint8Array, payload: Uint8Array): OpenedRecord {
+    if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
+    this.checkOpen(header, payload);
+    return this.opened(this.aead.openSync(this.nonce(this.seq), header, payload));
+  }
+
+  private checkOpen(header: Uint8Array, payload: Uint8Array): void {
     if (header.length !== RECORD_HEADER_LENGTH) throw new DecodeError(`record header must be 5 bytes, got ${header.length}`);
     if (header[0] !== ContentType.application_data) {
       throw new PqtlsError(`protected record has outer type ${header[0] as number}, not application_data`, AlertDescription.unexpected_message);
@@ -168,13 +255,10 @@ export class RecordProtector {
     if (declared !== payload.length) throw new DecodeError(`record header says ${declared} bytes, got ${payload.length}`);
     if (this.opening) throw new ConfigError('RecordProtector.open called while another open is in progress');
     if (this.seq > MAX_SEQUENCE_NUMBER) throw new ConfigError('record sequence number would wrap; the key must be updated (RFC 8446 §5.3)');
-    this.opening = true;
-    let inner: Uint8Array | null;
-    try {
-      inner = await this.aead.open(this.nonce(this.seq), header, payload);
-    } finally {
-      this.opening = false;
-    }
+  }
+
+  /** Consumes the sequence number of an authenticated record and strips its padding (§5.4). */
+  private opened(inner: Uint8Array | null): OpenedRecord {
     if (inner === null) throw new BadRecordMacError();
     this.seq++;
     if (inner.length > MAX_INNER_PLAINTEXT) {
@@ -194,7 +278,3 @@ export class RecordProtector {
   }
 }
 
-/** The TLSCiphertext header: opaque_type application_data, legacy_record_version 0x0303, length. */
-function recordHeader(length: number): Uint8Array {
-  return new Uint8Array([ContentType.application_data, LEGACY_RECORD_VERSION >> 8, LEGACY_RECORD_VERSION & 0xff, length >> 8, length & 0xff]);
-}

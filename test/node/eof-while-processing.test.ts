@@ -24,6 +24,8 @@ class FakeSocket extends EventEmitter {
     this.written.push(d);
     return true;
   }
+  cork(): void {}
+  uncork(): void {}
   end(): void {}
   pause(): void {}
   resume(): void {}

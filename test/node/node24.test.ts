@@ -16,10 +16,10 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/peer-install.js';
 import { interopDisabled, requirePeer, runPeer } from '../helpers/peers.js';
 
-const FILES = ['test/node/native-pq.test.ts', 'test/node/crypto-provider.test.ts', 'test/node/wycheproof-node.test.ts'];
+const FILES = ['test/node/native-pq.test.ts', 'test/node/crypto-provider.test.ts', 'test/node/wycheproof-node.test.ts', 'test/tls13/record-fast-path.test.ts'];
 
 describe.runIf(!interopDisabled)('the node:crypto provider under Node 24 (native ML-KEM and ML-DSA)', () => {
-  it('passes native-pq, crypto-provider and wycheproof-node with both algorithms detected', async () => {
+  it('passes native-pq, crypto-provider, wycheproof-node and the record fast paths with both algorithms detected', async () => {
     const node24 = requirePeer('node24');
     const report = join(mkdtempSync(join(tmpdir(), 'pqtls-node24-report-')), 'report.json');
     const vitest = join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');

@@ -48,8 +48,13 @@ const HASHES: Record<HashAlgorithm, HashFunction> = {
 };
 export const nodeHash = (alg: HashAlgorithm): HashFunction => HASHES[alg];
 
+/**
+ * The key goes in as a KeyObject: given raw bytes, node ≥ 24 first asks
+ * whether they are a KeyObject by catching a thrown TypeError, which costs
+ * more than the HMAC itself (a key schedule makes dozens per handshake).
+ */
 export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
-  return plain(createHmac(DIGEST[alg], key).update(data).digest());
+  return plain(createHmac(DIGEST[alg], createSecretKey(key)).update(data).digest());
 }
 
 /**
@@ -117,6 +122,21 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     output.set(tail, body.length);
     output.set(c.getAuthTag(), body.length + tail.length);
   };
+  const open = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null => {
+    if (nonce.length !== 12 || ciphertext.length < 16) return null;
+    const split = ciphertext.length - 16;
+    try {
+      const d = opener(cipher, k, nonce);
+      d.setAAD(aad, { plaintextLength: split });
+      d.setAuthTag(ciphertext.subarray(split));
+      const body = d.update(ciphertext.subarray(0, split));
+      // final() throws when the tag does not verify; nothing of `body` escapes before it.
+      const tail = d.final();
+      return tail.length === 0 ? plain(body) : new Uint8Array(Buffer.concat([body, tail]));
+    } catch {
+      return null;
+    }
+  };
   return Object.freeze({
     algorithm: alg,
     tagLength: 16 as const,
@@ -127,21 +147,8 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       return out;
     },
     sealInto,
-    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
-      if (nonce.length !== 12 || ciphertext.length < 16) return null;
-      const split = ciphertext.length - 16;
-      try {
-        const d = opener(cipher, k, nonce);
-        d.setAAD(aad, { plaintextLength: split });
-        d.setAuthTag(ciphertext.subarray(split));
-        const body = d.update(ciphertext.subarray(0, split));
-        // final() throws when the tag does not verify; nothing of `body` escapes before it.
-        const tail = d.final();
-        return tail.length === 0 ? plain(body) : new Uint8Array(Buffer.concat([body, tail]));
-      } catch {
-        return null;
-      }
-    },
+    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => open(nonce, aad, ciphertext),
+    openSync: open,
   });
 }
 

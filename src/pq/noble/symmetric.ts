@@ -85,6 +85,14 @@ export function nobleAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
     return make(k, nonce, aad).encrypt(plaintext);
   };
+  const open = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null => {
+    if (nonce.length !== 12 || ciphertext.length < 16) return null;
+    try {
+      return make(k, nonce, aad).decrypt(ciphertext);
+    } catch {
+      return null;
+    }
+  };
   return Object.freeze({
     algorithm: alg,
     tagLength: 16 as const,
@@ -94,14 +102,8 @@ export function nobleAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       if (output.length !== plaintext.length + 16) throw new ConfigError(`${alg} output must be ${plaintext.length + 16} bytes, got ${output.length}`);
       output.set(seal(nonce, aad, plaintext));
     },
-    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => {
-      if (nonce.length !== 12 || ciphertext.length < 16) return null;
-      try {
-        return make(k, nonce, aad).decrypt(ciphertext);
-      } catch {
-        return null;
-      }
-    },
+    open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => open(nonce, aad, ciphertext),
+    openSync: open,
   });
 }
 

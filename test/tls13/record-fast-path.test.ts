@@ -1,0 +1,221 @@
+/**
+ * The record layer's fast paths (issue 13), checked against the slow ones:
+ * an AEAD that declares itself synchronous (`sealInto` + `openSync`) protects
+ * and opens records byte for byte as the promise-returning calls do (RFC 8446
+ * §5.2–5.3), a provider without them still works, records are cut across the
+ * application's buffers (§5.1: application data may be split and joined
+ * freely across records) and handed out without aliasing the receive buffer.
+ */
+import { describe, expect, it } from 'vitest';
+import { concat, equalBytes } from '../../src/bytes.js';
+import { BadRecordMacError, ConfigError } from '../../src/errors.js';
+import { createNodeCryptoProvider } from '../../src/node/index.js';
+import type { AeadKey, CryptoProvider } from '../../src/pq/provider.js';
+import { seededRandom } from '../../src/testing/index.js';
+import { cipherSuiteInfo, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
+import { ContentType, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
+import type { TlsConnection } from '../../src/tls13/connection.js';
+import { RecordReader, encodeRecord } from '../../src/tls13/record-layer.js';
+import { RecordProtector } from '../../src/tls13/record-protection.js';
+import { connectPair, drain, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
+
+const suites: CipherSuiteInfo[] = DEFAULT_CIPHER_SUITES.map((id) => cipherSuiteInfo(id)!);
+const providers: [string, CryptoProvider][] = [
+  ['noble', seededProvider('fast path')],
+  ['node', createNodeCryptoProvider({ random: seededRandom('fast path node') })],
+];
+
+/** The provider with another `aead` (providers are frozen: the new one shadows it on a derived object). */
+function withAead(p: CryptoProvider, aead: (alg: Parameters<CryptoProvider['aead']>[0], key: Uint8Array) => Promise<AeadKey>): CryptoProvider {
+  return Object.create(p, { aead: { value: aead } }) as CryptoProvider;
+}
+
+/** The provider with its AEADs stripped to the required, promise-returning calls (a device or SubtleCrypto). */
+function asyncOnly(p: CryptoProvider): CryptoProvider {
+  return withAead(p, async (alg, key) => {
+    const k = await p.aead(alg, key);
+    return { algorithm: k.algorithm, tagLength: 16, nonceLength: 12, seal: (n, a, m) => k.seal(n, a, m), open: (n, a, c) => k.open(n, a, c) };
+  });
+}
+
+/** The provider, counting which AEAD calls the record layer makes. */
+function counting(p: CryptoProvider): { provider: CryptoProvider; calls: Record<'open' | 'openSync' | 'seal' | 'sealInto', number> } {
+  const calls = { open: 0, openSync: 0, seal: 0, sealInto: 0 };
+  const provider = withAead(p, async (alg, key) => {
+    const k = await p.aead(alg, key);
+    const { sealInto, openSync } = k;
+    return {
+      algorithm: k.algorithm, tagLength: 16, nonceLength: 12,
+      seal: (n, a, m) => (calls.seal++, k.seal(n, a, m)),
+      open: (n, a, c) => (calls.open++, k.open(n, a, c)),
+      ...(sealInto && { sealInto: (n: Uint8Array, a: Uint8Array, m: Uint8Array, o: Uint8Array) => (calls.sealInto++, sealInto(n, a, m, o)) }),
+      ...(openSync && { openSync: (n: Uint8Array, a: Uint8Array, c: Uint8Array) => (calls.openSync++, openSync(n, a, c)) }),
+    };
+  });
+  return { provider, calls };
+}
+
+async function connected(provider: CryptoProvider): Promise<{ client: TlsConnection; server: TlsConnection }> {
+  const key = await testKey(provider, 'ed25519');
+  const pair = await connectPair(
+    { provider, verifier: pinnedKeyVerifier(key) },
+    { provider, certificate: { chain: [key.publicKey], privateKey: key.privateKey, keyAlgorithm: key.keyAlgorithm } },
+  );
+  expect(pair.client.handshakeInfo && pair.server.handshakeInfo).toBeTruthy();
+  drain(pair.client);
+  drain(pair.server);
+  return pair;
+}
+
+/** Splits a stream of TLSCiphertext records into their lengths (§5.1 framing). */
+function recordLengths(stream: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let o = 0; o < stream.length; ) {
+    const len = ((stream[o + 3] as number) << 8) | (stream[o + 4] as number);
+    out.push(len);
+    o += 5 + len;
+  }
+  return out;
+}
+
+describe('synchronous AEAD declaration (RFC 8446 §5.2–5.3)', () => {
+  for (const [name, provider] of providers) {
+    for (const s of suites) {
+      it(`${name} ${s.name}: sealSync/openSync agree with seal/open, and a forgery leaves the sequence number alone`, async () => {
+        const secret = seededRandom(`secret ${s.name}`)(s.hashLength);
+        const [a, b, c] = await Promise.all([0, 1, 2].map(() => RecordProtector.create(provider, s, secret)));
+        expect(a!.isSync).toBe(true);
+        const content = seededRandom(`content ${s.name}`)(3000);
+        for (let i = 0; i < 3; i++) {
+          const slow = await a!.seal(ContentType.application_data, content, 7);
+          // Pieces seal to the same bytes as the whole: each is copied once, into the record.
+          const fast = b!.sealSync(ContentType.application_data, [content.subarray(0, 1), content.subarray(1, 2000), content.subarray(2000)], 7);
+          expect(equalBytes(fast, slow)).toBe(true);
+          const forged = fast.slice();
+          forged[10] = (forged[10] as number) ^ 1;
+          expect(() => c!.openSync(forged.subarray(0, 5), forged.subarray(5))).toThrow(BadRecordMacError);
+          const opened = c!.openSync(fast.subarray(0, 5), fast.subarray(5));
+          expect(opened.contentType).toBe(ContentType.application_data);
+          expect(equalBytes(opened.content, content)).toBe(true);
+          // The content never aliases the record it came from: the receive buffer may be reused.
+          expect(opened.content.buffer).not.toBe(fast.buffer);
+        }
+        expect(c!.sequenceNumber).toBe(3n);
+      });
+    }
+  }
+
+  it('sealSync into a caller\'s array writes the same record, zero padding included, whatever the array held (§5.4)', async () => {
+    const s = suites[0]!;
+    const secret = seededRandom('secret into')(s.hashLength);
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => RecordProtector.create(providers[0]![1], s, secret)));
+    const content = seededRandom('content into')(500);
+    const dirty = new Uint8Array(RecordProtector.recordLength(500, 9) + 10).fill(0xff);
+    const rec = b!.sealSync(ContentType.handshake, content, 9, dirty.subarray(3));
+    expect(rec.length).toBe(RecordProtector.recordLength(500, 9));
+    expect(equalBytes(rec, await a!.seal(ContentType.handshake, content, 9))).toBe(true);
+    expect(equalBytes(c!.openSync(rec.subarray(0, 5), rec.subarray(5)).content, content)).toBe(true);
+    expect(() => b!.sealSync(ContentType.handshake, content, 9, new Uint8Array(100))).toThrow(ConfigError);
+  });
+
+  it('an AEAD without sealInto/openSync is not synchronous: the sync calls refuse, the async ones work', async () => {
+    const s = suites[0]!;
+    const p = asyncOnly(providers[0]![1]);
+    const secret = seededRandom('secret async')(s.hashLength);
+    const a = await RecordProtector.create(p, s, secret);
+    const b = await RecordProtector.create(p, s, secret);
+    expect(a.isSync).toBe(false);
+    expect(() => a.sealSync(ContentType.application_data, new Uint8Array(3))).toThrow(ConfigError);
+    const rec = await a.seal(ContentType.application_data, new Uint8Array([1, 2, 3]));
+    expect(() => b.openSync(rec.subarray(0, 5), rec.subarray(5))).toThrow(ConfigError);
+    expect([...(await b.open(rec.subarray(0, 5), rec.subarray(5))).content]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('TlsConnection record fast paths', () => {
+  it('with a synchronous AEAD, application data is sealed and opened through sealInto/openSync only', async () => {
+    const { provider, calls } = counting(seededProvider('counting'));
+    const { client, server } = await connected(provider);
+    const before = { ...calls };
+    await client.write(new Uint8Array(5 * MAX_PLAINTEXT).fill(9));
+    await server.receive(client.takeOutput());
+    const got = drain(server).filter((e) => e.type === 'data');
+    expect(got.reduce((n, e) => n + (e.type === 'data' ? e.data.length : 0), 0)).toBe(5 * MAX_PLAINTEXT);
+    expect(calls.sealInto - before.sealInto).toBe(5);
+    expect(calls.openSync - before.openSync).toBe(5);
+    expect([calls.seal - before.seal, calls.open - before.open]).toEqual([0, 0]);
+  });
+
+  it('a provider whose AEAD is asynchronous only still handshakes and carries data both ways', async () => {
+    const { client, server } = await connected(asyncOnly(seededProvider('async only')));
+    const data = seededRandom('async data')(40_000);
+    await client.write(data);
+    await server.receive(client.takeOutput());
+    await server.write(data.subarray(0, 100));
+    await client.receive(server.takeOutput());
+    const s = drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []));
+    const c = drain(client).flatMap((e) => (e.type === 'data' ? [e.data] : []));
+    expect(equalBytes(concat(...s), data)).toBe(true);
+    expect(equalBytes(concat(...c), data.subarray(0, 100))).toBe(true);
+  });
+
+  it('writev cuts full records across the buffers (§5.1) and the peer reads the bytes in order', async () => {
+    const { client, server } = await connected(seededProvider('writev'));
+    const data = seededRandom('writev data')(100_000);
+    const chunks: Uint8Array[] = [];
+    for (let o = 0; o < data.length; o += 100) chunks.push(data.subarray(o, o + 100));
+    await client.writev(chunks);
+    const out = client.takeOutputChunks();
+    // 100,000 bytes fill six full records and one of 1,696: one per 2^14, not one per write; all of
+    // them in one array, as the transport gets them.
+    expect(out.map((r) => recordLengths(r))).toEqual([[...Array(6).fill(MAX_PLAINTEXT + 17), 100_000 - 6 * MAX_PLAINTEXT + 17]]);
+    for (const r of out) await server.receive(r);
+    expect(equalBytes(concat(...drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []))), data)).toBe(true);
+  });
+
+  it('takeOutputChunks hands out the records as made (one array per write or alert), in order, and empties the output like takeOutput', async () => {
+    const { client, server } = await connected(seededProvider('chunks'));
+    await client.write(new Uint8Array(2 * MAX_PLAINTEXT + 1).fill(3));
+    await client.close();
+    expect(client.wantsWrite).toBe(true);
+    const chunks = client.takeOutputChunks();
+    expect(client.wantsWrite).toBe(false);
+    expect(client.takeOutputChunks()).toEqual([]);
+    expect(chunks.map((c) => recordLengths(c).length)).toEqual([3, 1]);
+    await server.receive(concat(...chunks));
+    const events = drain(server);
+    expect(events.filter((e) => e.type === 'data').reduce((n, e) => n + (e.type === 'data' ? e.data.length : 0), 0)).toBe(2 * MAX_PLAINTEXT + 1);
+    expect(events.at(-1)?.type).toBe('peerClosed');
+  });
+
+  it('data events keep their bytes when the transport reuses its receive buffer', async () => {
+    const { client, server } = await connected(seededProvider('aliasing'));
+    await client.write(new Uint8Array(1000).fill(0xaa));
+    const first = client.takeOutput();
+    await client.write(new Uint8Array(1000).fill(0xbb));
+    const second = client.takeOutput();
+    const buf = new Uint8Array(first.length);
+    buf.set(first);
+    await server.receive(buf);
+    const [a] = drain(server);
+    buf.set(second);
+    await server.receive(buf);
+    const [b] = drain(server);
+    expect(a?.type === 'data' && a.data.every((x) => x === 0xaa)).toBe(true);
+    expect(b?.type === 'data' && b.data.every((x) => x === 0xbb)).toBe(true);
+  });
+});
+
+describe('RecordReader.nextView (§5.1)', () => {
+  it('returns views of its buffer, valid until the next push; next() returns copies', () => {
+    const reader = new RecordReader();
+    reader.push(concat(encodeRecord(ContentType.handshake, new Uint8Array([1, 2, 3])), encodeRecord(ContentType.handshake, new Uint8Array([4]))));
+    const view = reader.nextView()!;
+    const copy = reader.next()!;
+    expect([...view.fragment]).toEqual([1, 2, 3]);
+    expect([...copy.fragment]).toEqual([4]);
+    expect(view.fragment.buffer).toBe(view.header.buffer);
+    expect(copy.fragment.byteOffset).toBe(0);
+    expect(reader.nextView()).toBeUndefined();
+  });
+});

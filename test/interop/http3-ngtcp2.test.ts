@@ -74,7 +74,7 @@ describe.runIf(!interopDisabled)('HTTP/3 interop with ngtcp2 (nghttp3)', () => {
       '--alpn', 'h3', '--download', out, '--ca', pki.ecdsa.rootFile, '--quic-version', 'v2', '--cipher-suites', 'TLS_CHACHA20_POLY1305_SHA256',
       '--key-update'], c);
     expect(code, `${c.errors()}\n${peer.output}`).toBe(0);
-    expect(c.text()).toMatch(/connection: QUICv2 alpn=h3 cipher=TLS_CHACHA20_POLY1305_SHA256 key-updates=1 saved=3\/3/);
+    expect(c.text()).toMatch(/connection: QUICv2 alpn=h3 cipher=TLS_CHACHA20_POLY1305_SHA256 .*key-updates=1 saved=3\/3/);
     for (const [name, body] of files) expect(sha256(readFileSync(join(out, name))), name).toBe(sha256(body));
     expect(peer.output).toContain('Sending Retry packet');
     expect(peer.output).toContain('Token was successfully validated');

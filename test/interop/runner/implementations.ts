@@ -253,11 +253,14 @@ function usage(program: string): string {
 
 // OpenSSL 3.5's QUIC stack has no 0-RTT, no v2, no active migration, and its client cannot pick a version;
 // its server loses the connection when the client's address is rebound (openssl→openssl fails rebind-port/-addr).
-const OPENSSL_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'resumption', 'chacha20', 'keyupdate', 'multiconnect'];
+// 'multiconnect' (50 handshakes under 30% loss or corruption) is left out for OpenSSL (both roles) and
+// quiche's server: their own anchors (openssl→openssl, quiche→quiche) do not complete it in the case's
+// 180 s here, so a failure of a pairing with them would not say which side is at fault.
+const OPENSSL_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'resumption', 'chacha20', 'keyupdate'];
 // Neither OpenSSL 3.5's nor this quiche's server sends version_information (RFC 9368): they answer an
 // unknown version with Version Negotiation, but a client that followed one must then close with
 // VERSION_NEGOTIATION_ERROR (RFC 9368 §4, downgrade prevention), so the case needs RFC 9368 on the server.
-const OPENSSL_SERVER_FEATURES: readonly Feature[] = ['no-retry', 'retry', 'resumption', 'chacha20', 'keyupdate', 'multiconnect'];
+const OPENSSL_SERVER_FEATURES: readonly Feature[] = ['no-retry', 'retry', 'resumption', 'chacha20', 'keyupdate'];
 
 const openssl: Implementation = {
   name: 'openssl',
@@ -305,7 +308,7 @@ const openssl: Implementation = {
 // quiche 0.18 (quiche-peer.mjs on @matrixai/quic): classical only, v1 only, the server always sends a Retry
 // and does not follow a rebound client (quiche→quiche fails rebind-port/-addr)
 
-const QUICHE_SERVER_FEATURES: readonly Feature[] = ['retry', 'chacha20', 'keyupdate', 'multiconnect']; // no RFC 9368: see OPENSSL_SERVER_FEATURES
+const QUICHE_SERVER_FEATURES: readonly Feature[] = ['retry', 'chacha20', 'keyupdate']; // no RFC 9368, no multiconnect: see the OpenSSL lists
 const QUICHE_CLIENT_FEATURES: readonly Feature[] = ['rebinding', 'multiconnect'];
 
 const quiche: Implementation = {

@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { interopOutput, outputRoot } from './pqtls-build.js';
 
-export type CellStatus = 'pass' | 'fail' | 'unsupported';
+/** `known`: a listed defect (known-defects.ts), not run. */
+export type CellStatus = 'pass' | 'fail' | 'unsupported' | 'known';
 
 export interface CellResult {
   readonly case: string;
@@ -49,6 +50,7 @@ function seconds(ms: number): string {
 function mark(r: CellResult | undefined): string {
   if (!r) return '';
   if (r.status === 'unsupported') return '—';
+  if (r.status === 'known') return '✗ known';
   return `${r.status === 'pass' ? '✓' : '✗'} ${seconds(r.ms)}`;
 }
 
@@ -80,8 +82,13 @@ export function renderMatrix(cells: readonly CellResult[], caseOrder: readonly s
   const passed = cells.filter((c) => c.status === 'pass').length;
   const failed = cells.filter((c) => c.status === 'fail');
   const unsupported = cells.filter((c) => c.status === 'unsupported').length;
-  const summary = `${passed} passed, ${failed.length} failed, ${unsupported} unsupported (client → server; ✓ pass, ✗ fail, — the pairing cannot do the case)`;
-  const failures = failed.map((c) => `- ${c.case}, ${c.pairing}: ${c.detail.split('\n')[0] ?? ''}`);
+  const known = cells.filter((c) => c.status === 'known');
+  const summary = `${passed} passed, ${failed.length} failed, ${known.length} known defects, ${unsupported} unsupported ` +
+    '(client → server; ✓ pass, ✗ fail, ✗ known: a listed defect, not run, — the pairing cannot do the case)';
+  const failures = [
+    ...failed.map((c) => `- ${c.case}, ${c.pairing}: ${c.detail.split('\n')[0] ?? ''}`),
+    ...known.map((c) => `- ${c.case}, ${c.pairing} (known defect): ${c.detail}`),
+  ];
   return {
     markdown: [...markdown, '', summary, ...(failures.length ? ['', 'Failures:', ...failures] : []), ''].join('\n'),
     text: [...text, '', summary, ...failures].join('\n'),

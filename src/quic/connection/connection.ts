@@ -1458,13 +1458,15 @@ export class QuicConnection {
       return undefined;
     }
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
-    // 1200 bytes with PADDING frames in the last packet.
-    const needsPadding = packets.some((p) => p.space.name === 'initial' && (this.role === 'client' || p.ackEliciting));
+    // 1200 bytes with PADDING frames in the Initial packet: a coalesced Handshake packet then carries only
+    // its own frames, so a resumed handshake (no Certificate) looks as small on the wire as it is.
+    const initialPacket = packets.find((p) => p.space.name === 'initial');
+    const needsPadding = initialPacket !== undefined && (this.role === 'client' || initialPacket.ackEliciting);
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
-      const last = packets[packets.length - 1] as (typeof packets)[number];
+      const last = initialPacket;
       const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, encodeFrames(p.frames).length), 0);
-      // A longer payload can lengthen the Length varint by a byte (a small Handshake packet padded past
-      // 63 bytes): then the padding gives that byte back, so the datagram is 1200 bytes, not 1201.
+      // A longer payload can lengthen the Length varint by a byte (a small Initial padded past 63 bytes):
+      // then the padding gives that byte back, so the datagram is 1200 bytes, not 1201.
       for (let i = 0; i < 3; i++) {
         const n = size();
         const tail = last.frames[last.frames.length - 1];

@@ -8,8 +8,6 @@
  */
 export const KNOWN_DEFECTS: Readonly<Record<string, string>> = {
   'handshakeloss pqtls→pqtls': 'one of the 50 handshakes under 30% loss does not complete in time (pqtls client exits 1)',
-  'resumption ngtcp2→pqtls': "ngtcp2-client's second connection is not resumed by the pqtls server (a full handshake with the certificate)",
-  'zerortt ngtcp2→pqtls': "ngtcp2-client's second connection is not resumed by the pqtls server, so no 0-RTT",
 };
 
 export function knownDefect(caseName: string, pairing: string): string | undefined {

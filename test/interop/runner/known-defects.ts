@@ -7,9 +7,14 @@
  * Keys are `case pairing` (client→server), reasons say what was seen in the last full run.
  */
 export const KNOWN_DEFECTS: Readonly<Record<string, string>> = {
-  'handshakeloss pqtls→pqtls': 'one of the 50 handshakes under 30% loss does not complete in time (pqtls client exits 1)',
+  // The two 50-handshake cases failed intermittently for the ngtcp2↔ngtcp2 anchor too (1 of 50 handshakes,
+  // in one of three full runs), and for pqtls↔pqtls (1 of 50, in two): the harness's loss pattern and
+  // budget, not one implementation, are at fault until shown otherwise. Every pairing waits for that fix.
+  'handshakeloss *': 'intermittent: 1 of 50 handshakes under 30% burst loss missing, the ngtcp2↔ngtcp2 anchor included',
+  'handshakecorruption *': 'intermittent: 1 of 50 handshakes under 30% corruption missing, the ngtcp2↔ngtcp2 anchor included',
 };
 
+/** The known defect of a cell: its own entry, or its case's (`case *`). */
 export function knownDefect(caseName: string, pairing: string): string | undefined {
-  return KNOWN_DEFECTS[`${caseName} ${pairing}`];
+  return KNOWN_DEFECTS[`${caseName} ${pairing}`] ?? KNOWN_DEFECTS[`${caseName} *`];
 }

@@ -1,6 +1,6 @@
 /**
  * What both TLS stacks' side processes do (bench/tls-side.ts for pqtls, and
- * bench/tls-side-node.mjs mirrors it for node:tls): the measured loops and the
+ * bench/tls-side-node.ts mirrors it for node:tls): the measured loops and the
  * line protocol with bench/tls-native.ts.
  *
  * Server: prints `port N`, then on stdin `mark` restarts its CPU clock and

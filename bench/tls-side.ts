@@ -2,7 +2,7 @@
  * One side of a TLS benchmark run in its own process, so that its CPU is its
  * own: pqtls through the Node adapter (`--stack pqtls`: node:crypto provider,
  * native ML-KEM/ML-DSA where the runtime has them; `--stack pqtls-noble`:
- * pure TypeScript). bench/tls-side-node.mjs is the same for node:tls; the
+ * pure TypeScript). bench/tls-side-node.ts is the same for node:tls; the
  * protocol between them and bench/tls-native.ts is in that file's comment.
  *
  *   node --import tsx bench/tls-side.ts server --stack S --dir PEMDIR --mode handshake|bulk

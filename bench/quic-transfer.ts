@@ -463,7 +463,7 @@ export async function run(): Promise<string> {
     if (h3Rows) {
       const empty = ngtcp2Empty === undefined ? ''
         : typeof ngtcp2Empty === 'string' ? ` (Timing its start-up failed: ${ngtcp2Empty}.)`
-        : ` Fetching an empty file, ngtcp2-client takes ${(ngtcp2Empty.seconds * 1000).toFixed(0)} ms and ${ngtcp2Empty.cpuMs.toFixed(0)} ms of CPU (median of 3): that much of each of its runs is start-up and handshake.`;
+        : ` Fetching an empty file, ngtcp2-client takes ${(ngtcp2Empty.seconds * 1000).toFixed(0)} ms and ${ngtcp2Empty.cpuMs.toFixed(0)} ms of CPU (median of 3): that much of each of its runs is its start-up, the handshake and a request's round trip.`;
       lines.push('',
         '**(h3) rows:** HTTP/3, X25519, TLS_AES_128_GCM_SHA256, an ECDSA P-256 chain of two. ngtcp2 is Debian\'s build of its ' +
         'examples (ngtcp2-client/-server), which speak only HTTP/3 (pqtls serves and fetches with `pqtls/http3` there) and run ' +

@@ -24,8 +24,9 @@
  * included: the output says how long an empty fetch takes); CPU per MB
  * counts both processes (the client's own account, or for ngtcp2-client its
  * shell's `times`; the server's from /proc/PID/stat around the run).
- * Pairings take turns within each round, so a busy moment of the machine spreads over all of them; medians of the
- * rounds are reported, with the ratio to the fastest pairing. A run slower
+ * Pairings take turns within each round, so a busy moment of the machine
+ * spreads over all of them; medians of the rounds are reported, with the
+ * ratio to the fastest pairing. A run slower
  * than SLOW_RUN_S is not repeated (the table says so), and one that does not
  * finish (a stall: pqtls has shown them) is counted as failed and tried again
  * in the next round, twice at most.

@@ -2,33 +2,46 @@
  * One pqtls side of `bench/quic-transfer.ts`, run as a child process so that
  * its CPU is its own and it gets a core of its own, as the OpenSSL programs do.
  * Both sides speak hq-interop (HTTP/0.9 over QUIC: `GET /NAME\r\n`, the body,
- * FIN), so every pairing with openssl-quic-client/-server moves the same bytes.
+ * FIN), so every pairing with openssl-quic-client/-server moves the same bytes;
+ * with `--alpn h3` they speak HTTP/3 instead (`pqtls/http3`), for ngtcp2's
+ * examples, which know nothing else.
  *
- *   quic-transfer-peer.ts server --provider noble|node --cert CHAIN --key KEY --files NAME=BYTES,...
+ *   quic-transfer-peer.ts server --provider noble|node [--alpn hq-interop|h3] --cert CHAIN --key KEY --files NAME=BYTES,...
  *     prints `listening PORT`; each body is NAME's size in bytes of a fixed pattern
- *   quic-transfer-peer.ts client --provider noble|node --port P --ca ROOT NAME...
- *     prints `stats: bytes=B seconds=S cpu_ms=MS` and exits 0 once every body ended with FIN
+ *   quic-transfer-peer.ts client --provider noble|node [--alpn hq-interop|h3] [--groups G,...] --port P --ca ROOT NAME...
+ *     prints `stats: bytes=B seconds=S cpu_ms=MS sha256=H group=G suite=S alpn=A` and exits 0 once
+ *     every body ended with FIN (H: SHA-256 over the bodies' SHA-256 digests, in the order of the NAMEs,
+ *     so the bench can check that the bytes, not only their number, are the served ones)
  */
+import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { concat, fromUtf8, utf8 } from '../src/bytes.js';
+import { Http3Connection, type Http3Event } from '../src/http3/connection.js';
+import { H3ErrorCode } from '../src/http3/errors.js';
 import { createNodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { createQuicServer, quicConnect, type QuicSession } from '../src/node/quic.js';
+import { groupName } from '../src/pq/ids.js';
 import { createNobleProvider } from '../src/pq/index.js';
 import type { CryptoProvider } from '../src/pq/provider.js';
 import type { StreamEvent } from '../src/quic/connection/streams.js';
 import { loadCertifiedKey, pemCertificates } from '../src/tls13/credentials.js';
 import { webPkiVerifier } from '../src/tls13/verifier.js';
 
-const ALPN = 'hq-interop';
 const CHUNK = 1 << 20;
 const MAX_REQUEST = 4096;
 
-function flag(args: string[], name: string): string {
+function flag(args: string[], name: string, fallback?: string): string {
   const i = args.indexOf(name);
-  const value = i >= 0 ? args[i + 1] : undefined;
+  const value = i >= 0 ? args[i + 1] : fallback;
   if (value === undefined) throw new Error(`${name} is required`);
-  args.splice(i, 2);
+  if (i >= 0) args.splice(i, 2);
   return value;
+}
+
+function alpnFlag(args: string[]): 'hq-interop' | 'h3' {
+  const alpn = flag(args, '--alpn', 'hq-interop');
+  if (alpn !== 'hq-interop' && alpn !== 'h3') throw new Error(`--alpn: hq-interop or h3, not ${alpn}`);
+  return alpn;
 }
 
 function providerNamed(name: string): CryptoProvider {
@@ -54,13 +67,15 @@ function drain(session: QuicSession, id: number, sink: (data: Uint8Array) => voi
 
 async function server(args: string[]): Promise<void> {
   const provider = providerNamed(flag(args, '--provider'));
+  const alpn = alpnFlag(args);
   const certificate = await loadCertifiedKey(provider, readFileSync(flag(args, '--cert'), 'utf8'), readFileSync(flag(args, '--key'), 'utf8'));
   const sizes = new Map(flag(args, '--files').split(',').map((kv) => {
     const [name, bytes] = kv.split('=');
     return [name!, Number(bytes)] as const;
   }));
   const pattern = new Uint8Array(CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
-  const sock = createQuicServer({ tls: { provider, certificate, alpnProtocols: [ALPN] } }, (session) => {
+  const sock = createQuicServer({ tls: { provider, certificate, alpnProtocols: [alpn] } }, (session) => {
+    if (alpn === 'h3') return serveH3(session, sizes, pattern);
     const requests = new Map<number, Uint8Array[]>();
     const answered = new Set<number>();
     session.on('error', () => undefined);
@@ -95,40 +110,135 @@ async function server(args: string[]): Promise<void> {
   process.on('SIGTERM', () => process.exit(0));
 }
 
+/**
+ * HTTP/3 (RFC 9114) on one server session: each GET of a known name gets 200
+ * with its content-length, then the body in 1 MiB DATA frames and FIN.
+ */
+function serveH3(session: QuicSession, sizes: ReadonlyMap<string, number>, pattern: Uint8Array): void {
+  let h3: Http3Connection | undefined;
+  /** Stream events before `connected` (a request can arrive with the client's Finished), fed in once it is. */
+  const early: StreamEvent[] = [];
+  session.on('error', () => undefined);
+  const answer = (): void => {
+    if (!h3) return;
+    for (let e: Http3Event | undefined = h3.poll(); e; e = h3.poll()) {
+      if (e.type !== 'request') continue;
+      const { streamId, request } = e;
+      const size = request.method === 'GET' ? sizes.get((request.path ?? '').replace(/^\//, '')) : undefined;
+      if (size === undefined) {
+        h3.respond(streamId, 404, [['content-length', '0']]);
+        continue;
+      }
+      if (!h3.respond(streamId, 200, [['content-length', String(size)]], undefined, size === 0)) continue;
+      for (let sent = 0; sent < size; sent += CHUNK) {
+        const n = Math.min(CHUNK, size - sent);
+        if (!h3.sendData(streamId, pattern.subarray(0, n), sent + n >= size)) break;
+      }
+    }
+  };
+  session.on('connected', () => {
+    void session.run(() => {
+      h3 = new Http3Connection(session.connection);
+      h3.start(Date.now());
+      for (const ev of early.splice(0)) h3.handleStreamEvent(ev, Date.now());
+      answer();
+    });
+  });
+  session.on('stream', (ev: StreamEvent) => {
+    // Flow-control credit ('writable') comes all through a transfer and is nothing to HTTP/3: no pass for it.
+    if (ev.type === 'opened' || ev.type === 'writable') return;
+    if (!h3) {
+      early.push(ev);
+      return;
+    }
+    // Writes made here go out with the run (the same pass as the hq-interop server's).
+    void session.run(() => {
+      h3!.handleStreamEvent(ev, Date.now());
+      answer();
+    });
+  });
+}
+
 async function client(args: string[]): Promise<void> {
   const provider = providerNamed(flag(args, '--provider'));
+  const alpn = alpnFlag(args);
+  const groups = flag(args, '--groups', '');
   const port = Number(flag(args, '--port'));
   const root = pemCertificates(readFileSync(flag(args, '--ca'), 'utf8'));
   const names = args;
   const cpu0 = cpuMs();
   const t0 = performance.now();
+  let h3: Http3Connection | undefined;
+  /** Stream events until the requests are sent; replayed once they are known. */
+  const early: StreamEvent[] = [];
+  let onStream = (ev: StreamEvent): void => void early.push(ev);
   const session = await quicConnect({
     host: '127.0.0.1', port,
-    tls: { provider, serverName: 'localhost', alpnProtocols: [ALPN], verifier: webPkiVerifier({ provider, trustAnchors: root }) },
+    tls: {
+      provider, serverName: 'localhost', alpnProtocols: [alpn], verifier: webPkiVerifier({ provider, trustAnchors: root }),
+      ...(groups ? { groups: groups.split(',') } : {}),
+    },
+    // Listening from the start: the server's HTTP/3 control stream may come with the end of the handshake.
+    onSession: (s) => s.on('stream', (ev: StreamEvent) => onStream(ev)),
   });
   let bytes = 0;
-  const open = new Set<number>();
+  /** Per request stream: the digest of its body so far. */
+  const open = new Map<number, Hash>();
+  const digests = new Map<number, string>();
+  const ended = (id: number): boolean => {
+    digests.set(id, open.get(id)!.digest('hex'));
+    open.delete(id);
+    return open.size === 0;
+  };
   const done = new Promise<void>((resolve, reject) => {
     session.on('error', reject);
     session.on('closed', (e: { reason?: string }) => reject(new Error(`connection closed: ${e.reason ?? ''}`)));
-    session.on('stream', (ev: StreamEvent) => {
-      if (ev.type === 'reset') reject(new Error(`stream ${ev.id} reset by the server (${ev.errorCode})`));
-      if (ev.type !== 'readable' || !open.has(ev.id)) return;
-      if (drain(session, ev.id, (d) => (bytes += d.length))) {
-        open.delete(ev.id);
-        if (open.size === 0) resolve();
+    onStream = alpn === 'h3'
+      ? (ev) => {
+        h3!.handleStreamEvent(ev, Date.now());
+        for (let e: Http3Event | undefined = h3!.poll(); e; e = h3!.poll()) {
+          if (e.type === 'closed') reject(new Error(`http3: ${e.reason}`));
+          if (!('streamId' in e) || !open.has(e.streamId)) continue;
+          if (e.type === 'response' && e.status !== 200) reject(new Error(`stream ${e.streamId}: status ${e.status}`));
+          else if (e.type === 'reset') reject(new Error(`stream ${e.streamId} reset (${e.errorCode})`));
+          else if (e.type === 'data') {
+            bytes += e.data.length;
+            open.get(e.streamId)!.update(e.data);
+          } else if (e.type === 'end' && ended(e.streamId)) resolve();
+        }
       }
-    });
+      : (ev) => {
+        if (ev.type === 'reset') reject(new Error(`stream ${ev.id} reset by the server (${ev.errorCode})`));
+        if (ev.type !== 'readable' || !open.has(ev.id)) return;
+        const hash = open.get(ev.id)!;
+        if (drain(session, ev.id, (d) => {
+          bytes += d.length;
+          hash.update(d);
+        }) && ended(ev.id)) resolve();
+      };
   });
-  for (const name of names) {
-    const id = session.connection.openStream(true);
-    open.add(id);
-    await session.write(id, utf8(`GET /${name}\r\n`), true);
-  }
+  const ids: number[] = [];
+  await session.run(() => {
+    if (alpn === 'h3') {
+      h3 = new Http3Connection(session.connection);
+      h3.start(Date.now());
+    }
+    for (const name of names) {
+      const id = h3 ? h3.get('localhost', `/${name}`) : session.connection.openStream(true);
+      if (!h3) session.connection.writeStream(id, utf8(`GET /${name}\r\n`), true);
+      open.set(id, createHash('sha256'));
+      ids.push(id);
+    }
+    for (const ev of early.splice(0)) onStream(ev);
+  });
   await done;
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`stats: bytes=${bytes} seconds=${seconds.toFixed(3)} cpu_ms=${Math.round(cpuMs() - cpu0)}`);
-  await session.close(0, 'done');
+  const cpu = Math.round(cpuMs() - cpu0);
+  const sha256 = createHash('sha256').update(ids.map((id) => digests.get(id)!).join('')).digest('hex');
+  const info = session.handshake;
+  console.log(`stats: bytes=${bytes} seconds=${seconds.toFixed(3)} cpu_ms=${cpu} sha256=${sha256} ` +
+    `group=${info?.group === undefined ? '-' : groupName(info.group)} suite=${info?.cipherSuite.name ?? '-'} alpn=${info?.alpn ?? '-'}`);
+  await session.close(alpn === 'h3' ? H3ErrorCode.H3_NO_ERROR : 0, 'done');
   process.exit(0);
 }
 

@@ -8,33 +8,47 @@
  *   `quicConnect` / `createQuicServer`);
  * - OpenSSL 3.5 ↔ OpenSSL 3.5 (`openssl-quic-client` ↔ `openssl-quic-server -www`);
  * - the crossings pqtls (node:crypto) client → OpenSSL server and OpenSSL
- *   client → pqtls (node:crypto) server.
+ *   client → pqtls (node:crypto) server;
+ * - ngtcp2 ↔ ngtcp2 (Debian's `gtlsclient` / `gtlsserver` examples, installed as
+ *   ngtcp2-client / ngtcp2-server) and the two crossings with pqtls (node:crypto).
  *
- * All sides use X25519MLKEM768, TLS_AES_128_GCM_SHA256 and an ML-DSA-65 chain
- * of two, verified.
- * MB/s is the client's own time from its first packet to the last FIN;
- * CPU per MB counts both processes (the client's own account; the server's
- * from /proc/PID/stat around the run). Pairings take turns within each round,
- * so a busy moment of the machine spreads over all of them; medians of the
- * rounds are reported, with the ratio to the fastest pairing. A run slower
+ * These use X25519MLKEM768, TLS_AES_128_GCM_SHA256 and an ML-DSA-65 chain of
+ * two, verified — except the ngtcp2 rows, marked (h3): ngtcp2's examples speak
+ * only HTTP/3, and the GnuTLS they are built on has neither ML-KEM nor ML-DSA,
+ * so those rows use HTTP/3 (`pqtls/http3` on the pqtls side), X25519 and an
+ * ECDSA P-256 chain of two, with the same suite. ngtcp2-client cannot be given
+ * a trust anchor and does not verify the chain; pqtls's client does.
+ * Every body a client received is checked against the served file's SHA-256.
+ * MB/s is the client's own time from its first packet to the last FIN (for
+ * ngtcp2-client, which reports nothing, its process's life, start-up
+ * included: the output says how long an empty fetch takes); CPU per MB
+ * counts both processes (the client's own account, or for ngtcp2-client its
+ * shell's `times`; the server's from /proc/PID/stat around the run).
+ * Pairings take turns within each round, so a busy moment of the machine
+ * spreads over all of them; medians of the rounds are reported, with the
+ * ratio to the fastest pairing. A run slower
  * than SLOW_RUN_S is not repeated (the table says so), and one that does not
  * finish (a stall: pqtls has shown them) is counted as failed and tried again
  * in the next round, twice at most.
  *
  * Options after the module name: `--quick` (16 MiB, 3 rounds), `--mib=N`,
  * `--runs=N`, `--only=WORD` (pairings whose name contains WORD). The OpenSSL
- * programs come from the interop peers (`bash scripts/install-peers.sh
- * openssl-quic-server openssl-quic-client`, `$PQTLS_PEERS_DIR`); without them
- * only the pqtls pairings run, and the output says so.
+ * and ngtcp2 programs come from the interop peers (`bash scripts/install-peers.sh
+ * openssl-quic-server openssl-quic-client ngtcp2`, `$PQTLS_PEERS_DIR`); the
+ * pairings of a peer that is not installed are skipped, and the output says so.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNobleProvider } from '../src/pq/index.js';
-import { mintPki, writePem } from './tls-fixtures.js';
+import { createNobleProvider, type CryptoProvider } from '../src/pq/index.js';
+import { generateRoot, issueLeaf } from '../src/x509/ca.js';
+import { certificateToPem } from '../src/x509/pem-certificates.js';
+import { exportPrivateKeyPem } from '../src/x509/pkcs8.js';
+import { mintPki, SERVER_NAME, writePem } from './tls-fixtures.js';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PEER_SCRIPT = fileURLToPath(new URL('./quic-transfer-peer.ts', import.meta.url));
@@ -44,6 +58,22 @@ const MIB = 1 << 20;
  * does not pick AES-256 on its own and every pairing encrypts alike.
  */
 const OPENSSL_TLS = ['-groups', 'X25519MLKEM768', '-ciphersuites', 'TLS_AES_128_GCM_SHA256'] as const;
+/** The same suite for ngtcp2 (GnuTLS priority strings), and X25519: its GnuTLS has no ML-KEM group. */
+const NGTCP2_TLS = ['--groups=-GROUP-ALL:+GROUP-X25519', '--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM'] as const;
+type Peer = 'openssl' | 'ngtcp2';
+/** Every pairing, in table order; `peer`: the installed programs it needs. The (h3) rows are ngtcp2's set-up (see above). */
+const PAIRINGS = [
+  { name: 'pqtls noble ↔ pqtls noble' },
+  { name: 'pqtls node ↔ pqtls node' },
+  { name: 'OpenSSL ↔ OpenSSL', peer: 'openssl' },
+  { name: 'pqtls node client → OpenSSL server', peer: 'openssl' },
+  { name: 'OpenSSL client → pqtls node server', peer: 'openssl' },
+  { name: 'ngtcp2 ↔ ngtcp2 (h3)', peer: 'ngtcp2' },
+  { name: 'pqtls node client → ngtcp2 server (h3)', peer: 'ngtcp2' },
+  { name: 'ngtcp2 client → pqtls node server (h3)', peer: 'ngtcp2' },
+] as const satisfies readonly { name: string; peer?: Peer }[];
+type PairingName = (typeof PAIRINGS)[number]['name'];
+const peerOf = (p: (typeof PAIRINGS)[number]): Peer | undefined => ('peer' in p ? p.peer : undefined);
 const STREAM_COUNTS = [1, 16] as const;
 /** A run that has not finished by then is a stall (pqtls has shown them), reported as failed. */
 const runTimeoutMs = (mib: number): number => Math.max(120, 4 * mib) * 1000;
@@ -76,7 +106,8 @@ function options(argv: readonly string[]): Options {
 class Child {
   out = '';
   exited: Promise<number | null>;
-  constructor(readonly proc: ChildProcess, readonly name: string) {
+  /** `group`: the child leads a process group of its own, and `stop` kills the whole group. */
+  constructor(readonly proc: ChildProcess, readonly name: string, private readonly group = false) {
     proc.stdout?.on('data', (b: Buffer) => (this.out += b.toString('utf8')));
     proc.stderr?.on('data', (b: Buffer) => (this.out += b.toString('utf8')));
     this.exited = new Promise((r) => proc.on('close', (code) => r(code)));
@@ -93,12 +124,21 @@ class Child {
     }
   }
   stop(): void {
-    if (this.proc.exitCode === null && this.proc.pid !== undefined) this.proc.kill('SIGKILL');
+    if (this.proc.exitCode !== null || this.proc.pid === undefined) return;
+    if (!this.group) {
+      this.proc.kill('SIGKILL');
+      return;
+    }
+    try {
+      process.kill(-this.proc.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
   }
 }
 
-function start(command: string, args: readonly string[], name: string): Child {
-  return new Child(spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }), name);
+function start(command: string, args: readonly string[], name: string, group = false): Child {
+  return new Child(spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: group }), name, group);
 }
 
 const nodePeer = (args: readonly string[], name: string): Child => start(process.execPath, ['--import', 'tsx', PEER_SCRIPT, ...args], name);
@@ -108,6 +148,12 @@ function procCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS; // utime, stime (fields 14, 15)
+}
+
+/** Whether a UDP socket is bound to 127.0.0.1:`port` (ngtcp2-server says nothing once it is). */
+function udpBound(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1] === local);
 }
 
 /** A UDP port the kernel just handed out (and we let go of), for the OpenSSL server to bind. */
@@ -134,7 +180,7 @@ interface Sample {
 }
 
 interface Pairing {
-  readonly name: string;
+  readonly name: PairingName;
   readonly server: () => Promise<Server>;
   /** Runs one client to completion against `port` for `names`; resolves its own report. */
   readonly client: (port: number, names: readonly string[]) => Promise<{ bytes: number; seconds: number; cpuMs: number }>;
@@ -146,7 +192,8 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function runClient(child: Child, timeoutMs: number): Promise<{ bytes: number; seconds: number; cpuMs: number }> {
+/** Waits for a client to exit 0; a client still running after `timeoutMs` is killed and the run fails. */
+async function finish(child: Child, timeoutMs: number): Promise<string> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -154,17 +201,95 @@ async function runClient(child: Child, timeoutMs: number): Promise<{ bytes: numb
   }, timeoutMs);
   try {
     const code = await child.exited;
-    const m = /stats: (?:files=\d+ )?bytes=(\d+) seconds=([\d.]+) cpu_ms=(\d+)/.exec(child.out);
     if (timedOut) throw new Error(`${child.name} did not finish within ${timeoutMs / 1000} s ${child.out.trim().slice(-300)}`);
-    if (code !== 0 || !m) throw new Error(`${child.name} failed (exit ${code}): ${child.out.trim().slice(-600)}`);
-    return { bytes: Number(m[1]), seconds: Number(m[2]), cpuMs: Number(m[3]) };
+    if (code !== 0) throw new Error(`${child.name} failed (exit ${code}): ${child.out.trim().slice(-600)}`);
+    return child.out;
   } finally {
     clearTimeout(timer);
   }
 }
 
+/** The `stats:` line of a pqtls or OpenSSL client. */
+async function runClient(child: Child, timeoutMs: number): Promise<{ bytes: number; seconds: number; cpuMs: number; out: string }> {
+  const out = await finish(child, timeoutMs);
+  const m = /stats: (?:files=\d+ )?bytes=(\d+) seconds=([\d.]+) cpu_ms=(\d+)/.exec(out);
+  if (!m) throw new Error(`${child.name} printed no stats: ${out.trim().slice(-600)}`);
+  return { bytes: Number(m[1]), seconds: Number(m[2]), cpuMs: Number(m[3]), out };
+}
+
+/** What a client negotiated, as it printed it (pqtls: `group= suite=`; OpenSSL: `group= cipher=`), against what the row says. */
+function checkNegotiated(name: string, out: string, group: string): void {
+  const m = /group=(\S+) (?:suite|cipher)=(\S+)/.exec(out);
+  if (!m) throw new Error(`${name} did not say what it negotiated`);
+  if (m[1]!.toLowerCase() !== group.toLowerCase() || m[2] !== 'TLS_AES_128_GCM_SHA256') {
+    throw new Error(`${name} negotiated ${m[1]} ${m[2]}, not ${group} TLS_AES_128_GCM_SHA256`);
+  }
+}
+
+const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The files a client saved in `dir` against what was served (`expected`: SHA-256 by name): the bytes
+ * moved, or an error naming the first file that is missing or differs.
+ */
+function checkDownloads(dir: string, names: readonly string[], expected: ReadonlyMap<string, string>): number {
+  const saved = new Set(readdirSync(dir));
+  let bytes = 0;
+  for (const n of names) {
+    if (!saved.has(n)) throw new Error(`${n} was not saved`);
+    const data = readFileSync(join(dir, n));
+    if (sha256(data) !== expected.get(n)) throw new Error(`${n}: ${data.length} bytes saved, not the served file (SHA-256 differs)`);
+    bytes += data.length;
+  }
+  return bytes;
+}
+
+/** A leaf for `localhost` under a root, both ECDSA P-256, as PEM files in `dir`: for peers without ML-DSA. */
+async function writeEcdsaPki(provider: CryptoProvider, dir: string): Promise<{ chain: string; key: string; root: string }> {
+  const now = Date.now();
+  const validity = { notBefore: new Date(now - 3600_000), notAfter: new Date(now + 24 * 3600_000) };
+  const root = await generateRoot({ provider, subject: 'CN=pqtls bench ECDSA root', algorithm: 'ecdsa-p256', ...validity });
+  const leaf = await issueLeaf({
+    provider, algorithm: 'ecdsa-p256', dns: [SERVER_NAME], ...validity,
+    issuer: { certificate: root.certificate, privateKey: root.keyPair.privateKey },
+  });
+  const files = { chain: join(dir, 'ecdsa-chain.pem'), key: join(dir, 'ecdsa-key.pem'), root: join(dir, 'ecdsa-root.pem') };
+  writeFileSync(files.chain, certificateToPem(leaf.certificate.der) + certificateToPem(root.certificate.der));
+  // With its public key: GnuTLS reads PKCS #8 ECDSA keys without one too, but not every parser does.
+  writeFileSync(files.key, await exportPrivateKeyPem(provider, leaf.keyPair.privateKey, { publicKey: leaf.keyPair.publicKey }));
+  writeFileSync(files.root, certificateToPem(root.certificate.der));
+  return files;
+}
+
+/** The children's user + system CPU a shell's `times` printed last, in ms. */
+function childrenCpuMs(out: string): number | undefined {
+  const lines = [...out.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)];
+  const m = lines[lines.length - 1];
+  return m ? (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000 : undefined;
+}
+
 export async function run(): Promise<string> {
   const opts = options(process.argv.slice(2));
+  const peersBin = join(resolve(process.env['PQTLS_PEERS_DIR'] || join(REPO, '.peers')), 'bin');
+  const opensslServer = join(peersBin, 'openssl-quic-server');
+  const opensslClient = join(peersBin, 'openssl-quic-client');
+  const ngtcp2Server = join(peersBin, 'ngtcp2-server');
+  const ngtcp2Client = join(peersBin, 'ngtcp2-client');
+  const installed: Record<Peer, boolean> = {
+    openssl: existsSync(opensslServer) && existsSync(opensslClient),
+    ngtcp2: existsSync(ngtcp2Server) && existsSync(ngtcp2Client),
+  };
+  const matching = PAIRINGS.filter((p) => opts.only === undefined || p.name.includes(opts.only));
+  if (matching.length === 0) {
+    return `**No pairing matches \`--only=${opts.only}\`.** The pairings: ${PAIRINGS.map((p) => p.name).join('; ')}.`;
+  }
+  const missing = [...new Set(matching.map(peerOf).filter((peer): peer is Peer => peer !== undefined && !installed[peer]))];
+  const chosen = matching.filter((p) => { const peer = peerOf(p); return peer === undefined || installed[peer]; });
+  const skippedNote = missing.map((peer) => peer === 'openssl'
+    ? `**OpenSSL pairings skipped:** ${opensslServer} / openssl-quic-client not installed (scripts/install-peers.sh).`
+    : `**ngtcp2 pairings skipped:** ${ngtcp2Server} / ngtcp2-client not installed (scripts/install-peers.sh ngtcp2).`);
+  if (chosen.length === 0) return skippedNote.join('\n');
+
   const total = opts.mib * MIB;
   const provider = createNobleProvider();
   const pki = await mintPki(provider);
@@ -173,23 +298,24 @@ export async function run(): Promise<string> {
   const children: Child[] = [];
   const lines: string[] = [];
   try {
-    // The same names and sizes on every server: `one` (the whole amount) and s0..s15 (a sixteenth each).
-    const files = new Map<string, number>([['one', total], ...Array.from({ length: 16 }, (_, i) => [`s${i}`, total / 16] as const)]);
+    // The same names and sizes on every server: `one` (the whole amount), s0..s15 (a sixteenth each), and
+    // `empty`, which times ngtcp2-client's start-up and handshake.
+    const files = new Map<string, number>([['one', total], ...Array.from({ length: 16 }, (_, i) => [`s${i}`, total / 16] as const), ['empty', 0]]);
     const pattern = new Uint8Array(MIB).map((_, i) => (i * 131 + 7) & 0xff);
+    /** SHA-256 of each served file, by name: what every client must have received. */
+    const digests = new Map<string, string>();
     for (const [name, size] of files) {
       const parts: Uint8Array[] = [];
       for (let n = 0; n < size; n += MIB) parts.push(pattern);
-      writeFileSync(join(www, name), Buffer.concat(parts));
+      const body = Buffer.concat(parts);
+      writeFileSync(join(www, name), body);
+      digests.set(name, sha256(body));
     }
     const fileList = [...files].map(([n, s]) => `${n}=${s}`).join(',');
     const chain = join(pem.dir, 'chain.pem');
     const key = join(pem.dir, 'key.pem');
     const root = join(pem.dir, 'root.pem');
-
-    const peersBin = join(resolve(process.env['PQTLS_PEERS_DIR'] || join(REPO, '.peers')), 'bin');
-    const opensslServer = join(peersBin, 'openssl-quic-server');
-    const opensslClient = join(peersBin, 'openssl-quic-client');
-    const haveOpenssl = existsSync(opensslServer) && existsSync(opensslClient);
+    const ecdsa = await writeEcdsaPki(provider, pem.dir);
 
     const servers = new Map<string, Promise<Server>>();
     const once = (key: string, make: () => Promise<Server>) => () => {
@@ -200,8 +326,9 @@ export async function run(): Promise<string> {
       }
       return s;
     };
-    const pqtlsServer = (prov: string) => once(`pqtls-${prov}`, async () => {
-      const child = nodePeer(['server', '--provider', prov, '--cert', chain, '--key', key, '--files', fileList], `pqtls server (${prov})`);
+    const pqtlsServer = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop') => once(`pqtls-${prov}-${alpn}`, async () => {
+      const [c, k] = alpn === 'h3' ? [ecdsa.chain, ecdsa.key] : [chain, key];
+      const child = nodePeer(['server', '--provider', prov, '--alpn', alpn, '--cert', c, '--key', k, '--files', fileList], `pqtls server (${prov}, ${alpn})`);
       children.push(child);
       const m = await child.line(/listening (\d+)/, 60_000);
       return { child, port: Number(m[1]) };
@@ -213,29 +340,86 @@ export async function run(): Promise<string> {
       await child.line(/listening on/, 10_000);
       return { child, port };
     });
-    const pqtlsClient = (prov: string) => (port: number, names: readonly string[]) =>
-      runClient(nodePeer(['client', '--provider', prov, '--port', String(port), '--ca', root, ...names], `pqtls client (${prov})`), runTimeoutMs(opts.mib));
-    const osslClient = (port: number, names: readonly string[]) => {
+    const ngServer = once('ngtcp2', async () => {
+      const port = await freeUdpPort();
+      const child = start(ngtcp2Server, ['-q', '-d', www, ...NGTCP2_TLS, '127.0.0.1', String(port), ecdsa.key, ecdsa.chain], 'ngtcp2-server');
+      children.push(child);
+      await child.line(/Using document root/, 10_000);
+      // It names its document root before it binds its socket.
+      for (const deadline = Date.now() + 10_000; !udpBound(port); await new Promise((r) => setTimeout(r, 10))) {
+        if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`ngtcp2-server did not bind port ${port}: ${child.out.slice(-400)}`);
+      }
+      return { child, port };
+    });
+    /** `group`: what the client must have negotiated (it prints it). */
+    const pqtlsClient = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop') => async (port: number, names: readonly string[]) => {
+      const name = `pqtls client (${prov}, ${alpn})`;
+      const args = alpn === 'h3' ? ['--alpn', 'h3', '--groups', 'x25519', '--ca', ecdsa.root] : ['--ca', root];
+      const r = await runClient(nodePeer(['client', '--provider', prov, '--port', String(port), ...args, ...names], name), runTimeoutMs(opts.mib));
+      checkNegotiated(name, r.out, alpn === 'h3' ? 'x25519' : 'X25519MLKEM768');
+      if (!r.out.includes(`sha256=${sha256(names.map((n) => digests.get(n)!).join(''))}`)) throw new Error(`${name}: the bodies differ from the served files (SHA-256)`);
+      return r;
+    };
+    const osslClient = async (port: number, names: readonly string[]) => {
       const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
-      const child = start(opensslClient, [
-        ...OPENSSL_TLS, '-ca', root, '-servername', 'localhost', '-stats', '-download', dl,
-        ...names.map((n) => `https://127.0.0.1:${port}/${n}`),
-      ], 'openssl-quic-client');
-      return runClient(child, runTimeoutMs(opts.mib)).finally(() => rmSync(dl, { recursive: true, force: true }));
+      try {
+        const r = await runClient(start(opensslClient, [
+          ...OPENSSL_TLS, '-ca', root, '-servername', 'localhost', '-stats', '-download', dl,
+          ...names.map((n) => `https://127.0.0.1:${port}/${n}`),
+        ], 'openssl-quic-client'), runTimeoutMs(opts.mib));
+        checkNegotiated('openssl-quic-client', r.out, 'X25519MLKEM768');
+        if (checkDownloads(dl, names, digests) !== r.bytes) throw new Error(`openssl-quic-client counted ${r.bytes} bytes, saved others`);
+        return r;
+      } finally {
+        rmSync(dl, { recursive: true, force: true });
+      }
+    };
+    /**
+     * ngtcp2-client reports neither time nor CPU: its wall time is its process's life as seen from here, its
+     * CPU what the shell that waited for it reads from `times`. It offers only X25519 and AES-128-GCM.
+     */
+    const ngClient = async (port: number, names: readonly string[], timeoutMs = runTimeoutMs(opts.mib)) => {
+      const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
+      try {
+        const t0 = performance.now();
+        const child = start('/bin/sh', ['-c', '"$0" "$@"; rc=$?; times; exit $rc', ngtcp2Client,
+          '-q', '--exit-on-all-streams-close', '--sni=localhost', `--download=${dl}`, ...NGTCP2_TLS,
+          '127.0.0.1', String(port), ...names.map((n) => `https://127.0.0.1:${port}/${n}`)], 'ngtcp2-client', true);
+        const out = await finish(child, timeoutMs);
+        const seconds = (performance.now() - t0) / 1000;
+        const cpuMs = childrenCpuMs(out);
+        if (cpuMs === undefined) throw new Error(`ngtcp2-client: no CPU times from the shell: ${out.slice(-300)}`);
+        return { bytes: checkDownloads(dl, names, digests), seconds, cpuMs };
+      } finally {
+        rmSync(dl, { recursive: true, force: true });
+      }
     };
 
-    const all: Pairing[] = [
-      { name: 'pqtls noble ↔ pqtls noble', server: pqtlsServer('noble'), client: pqtlsClient('noble') },
-      { name: 'pqtls node ↔ pqtls node', server: pqtlsServer('node'), client: pqtlsClient('node') },
-      ...(haveOpenssl
-        ? [
-            { name: 'OpenSSL ↔ OpenSSL', server: osslServer, client: osslClient },
-            { name: 'pqtls node client → OpenSSL server', server: osslServer, client: pqtlsClient('node') },
-            { name: 'OpenSSL client → pqtls node server', server: pqtlsServer('node'), client: osslClient },
-          ]
-        : []),
-    ];
-    const pairings = all.filter((p) => opts.only === undefined || p.name.includes(opts.only));
+    const impl: Record<PairingName, Omit<Pairing, 'name'>> = {
+      'pqtls noble ↔ pqtls noble': { server: pqtlsServer('noble'), client: pqtlsClient('noble') },
+      'pqtls node ↔ pqtls node': { server: pqtlsServer('node'), client: pqtlsClient('node') },
+      'OpenSSL ↔ OpenSSL': { server: osslServer, client: osslClient },
+      'pqtls node client → OpenSSL server': { server: osslServer, client: pqtlsClient('node') },
+      'OpenSSL client → pqtls node server': { server: pqtlsServer('node'), client: osslClient },
+      'ngtcp2 ↔ ngtcp2 (h3)': { server: ngServer, client: ngClient },
+      'pqtls node client → ngtcp2 server (h3)': { server: ngServer, client: pqtlsClient('node', 'h3') },
+      'ngtcp2 client → pqtls node server (h3)': { server: pqtlsServer('node', 'h3'), client: ngClient },
+    };
+    const pairings: Pairing[] = chosen.map((p) => ({ name: p.name, ...impl[p.name] }));
+
+    /** ngtcp2-client's start-up and handshake, which its rows include: three fetches of an empty file. */
+    let ngtcp2Empty: { seconds: number; cpuMs: number } | string | undefined;
+    if (pairings.some((p) => p.client === ngClient)) {
+      try {
+        const server = await ngServer();
+        const runs = [];
+        for (let i = 0; i < 3; i++) runs.push(await ngClient(server.port, ['empty'], 30_000));
+        ngtcp2Empty = { seconds: median(runs.map((r) => r.seconds)), cpuMs: median(runs.map((r) => r.cpuMs)) };
+      } catch (e) {
+        ngtcp2Empty = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      }
+    }
+
     const samples = new Map<string, Sample[]>();
     /** Failed runs per cell: a stall in one run does not hide the others; two failures end the cell. */
     const failures = new Map<string, string[]>();
@@ -266,12 +450,30 @@ export async function run(): Promise<string> {
       }
     }
 
+    const h3Rows = pairings.some((p) => p.name.endsWith('(h3)'));
     lines.push(
-      `${opts.mib} MiB per run over loopback UDP, X25519MLKEM768, TLS_AES_128_GCM_SHA256, ML-DSA-65 chain of two, hq-interop; ` +
+      `${opts.mib} MiB per run over loopback UDP` +
+        (pairings.some((p) => !p.name.endsWith('(h3)'))
+          ? `, X25519MLKEM768, TLS_AES_128_GCM_SHA256, ML-DSA-65 chain of two (verified), hq-interop${h3Rows ? ' except the (h3) rows' : ''}; `
+          : ' (only (h3) rows: see below); ') +
         `median of ${opts.runs} run(s) per cell; MB = 10^6 bytes. CPU/MB is client + server process CPU per MB moved. ` +
-        `Both sides run as separate processes on this machine (${cpus().length} cores, shared with whatever else runs).`,
+        `Both sides run as separate processes on this machine (${cpus().length} cores, shared with whatever else runs). ` +
+        'Every body received is checked against the served file (SHA-256), and the group and suite against the row\'s ' +
+        'where the client prints them (pqtls, OpenSSL).',
     );
-    if (!haveOpenssl) lines.push('', `**OpenSSL pairings skipped:** ${opensslServer} / openssl-quic-client not installed (scripts/install-peers.sh).`);
+    if (h3Rows) {
+      const empty = ngtcp2Empty === undefined ? ''
+        : typeof ngtcp2Empty === 'string' ? ` (Timing its start-up failed: ${ngtcp2Empty}.)`
+        : ` Fetching an empty file, ngtcp2-client takes ${(ngtcp2Empty.seconds * 1000).toFixed(0)} ms and ${ngtcp2Empty.cpuMs.toFixed(0)} ms of CPU (median of 3): that much of each of its runs is its start-up, the handshake and a request's round trip.`;
+      lines.push('',
+        '**(h3) rows:** HTTP/3, X25519, TLS_AES_128_GCM_SHA256, an ECDSA P-256 chain of two. ngtcp2 is Debian\'s build of its ' +
+        'examples (ngtcp2-client/-server), which speak only HTTP/3 (pqtls serves and fetches with `pqtls/http3` there) and run ' +
+        'on GnuTLS 3.8.9, whose build lists neither an ML-KEM group nor ML-DSA (`gnutls-cli --list`). ngtcp2-client takes no ' +
+        'trust anchor and does not verify the server\'s chain; pqtls\'s client verifies it against the ECDSA root. ngtcp2-client ' +
+        'reports no figures of its own: its MB/s counts its whole process\'s life, from spawn to exit, and its CPU is its ' +
+        `process's (from the shell that waited for it).${empty}`);
+    }
+    if (skippedNote.length) lines.push('', ...skippedNote);
     for (const streams of STREAM_COUNTS) {
       const rows = pairings.map((p) => {
         const list = samples.get(`${p.name}|${streams}`) ?? [];

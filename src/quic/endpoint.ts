@@ -125,8 +125,17 @@ export class QuicEndpoint {
   private unrouted = 0;
   /** Server connections whose handshake has not completed. */
   private handshaking = 0;
-  /** Where {@link pollTransmit} next starts, so one busy connection does not starve the others. */
-  private cursor = 0;
+  /**
+   * Connections that may have something to send, in the order {@link
+   * pollTransmit} visits them (one that sent goes to the back, so a busy
+   * connection does not starve the others). A connection leaves when it has
+   * nothing to send and comes back on its `onActivity` cue (a datagram, a
+   * timer, an application write or close): an idle connection costs nothing
+   * per poll, where polling them all made each poll O(connections). What
+   * blocks a connection that has data (congestion, pacing, the 3× limit) ends
+   * with an acknowledgment, a datagram or a timer, each such a cue.
+   */
+  private readonly ready = new Set<ConnectionEntry>();
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -185,7 +194,7 @@ export class QuicEndpoint {
   connect(options: QuicClientOptions, remote: RemoteAddress, now: number): Promise<QuicConnection> {
     return this.serial(async () => {
       const connection = await QuicConnection.connect({ ...options, remote }, now);
-      this.afterCall(this.table.add(connection, remote, [connection.localCid]));
+      this.afterCall(this.track(this.table.add(connection, remote, [connection.localCid])));
       return connection;
     });
   }
@@ -197,7 +206,7 @@ export class QuicEndpoint {
    */
   adopt(connection: QuicConnection, remote: RemoteAddress = ''): void {
     if (this.table.get(connection)) return;
-    this.afterCall(this.table.add(connection, remote, [connection.localCid]));
+    this.afterCall(this.track(this.table.add(connection, remote, [connection.localCid])));
   }
 
   /**
@@ -252,7 +261,11 @@ export class QuicEndpoint {
   /** Routes again when the datagram's turn comes: a connection may have been created or ended meanwhile. */
   private async route(datagram: Uint8Array, packet: Packet, remote: RemoteAddress, now: number): Promise<void> {
     const entry = packet.type === 'unsupported-version' ? undefined : this.table.byConnectionId(packet.dcid);
-    if (entry) return this.call(entry, (c) => c.handleDatagram(datagram, now, remote));
+    if (entry) {
+      // Marked here as well as by the connection's own cue: whatever it is, a datagram may call for an answer.
+      this.ready.add(entry);
+      return this.call(entry, (c) => c.handleDatagram(datagram, now, remote));
+    }
     if (packet.type === 'unsupported-version') {
       // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
       if (this.server && datagram.length >= MIN_INITIAL_DATAGRAM) this.send(encodeVersionNegotiation(packet.dcid, packet.scid, this.versions.numbers), remote);
@@ -274,7 +287,10 @@ export class QuicEndpoint {
    */
   private async unknownShortHeader(datagram: Uint8Array, dcid: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
     const clients = this.table.all().filter((e) => e.connection.role === 'client' && e.remote === remote);
-    for (const e of clients) await this.call(e, (c) => c.handleDatagram(datagram, now, remote));
+    for (const e of clients) {
+      this.ready.add(e);
+      await this.call(e, (c) => c.handleDatagram(datagram, now, remote));
+    }
     if (clients.length || !this.resetKey) return;
     const len = statelessResetLength(datagram.length);
     if (len === undefined) return;
@@ -304,14 +320,24 @@ export class QuicEndpoint {
     const qlog = s.qlogPerConnection?.();
     const connection = await QuicConnection.accept(qlog ? { ...s.options, qlog } : s.options, datagram, now, validated, remote);
     // The client sends to its first DCID until our first packet reaches it: that routes here too.
-    const entry = this.table.add(connection, remote, [dcid, connection.localCid], now + s.handshakeTimeoutMs);
+    const entry = this.track(this.table.add(connection, remote, [dcid, connection.localCid], now + s.handshakeTimeoutMs));
     this.handshaking++;
     this.events.push({ type: 'connection', connection, remote });
     this.afterCall(entry);
     for (const d of this.pendingZeroRtt.take(toHex(dcid), now)) {
       if (this.table.get(connection) !== entry) break;
+      this.ready.add(entry);
       await this.call(entry, (c) => c.handleDatagram(d, now, remote));
     }
+  }
+
+  /** Starts listening to a new entry's activity cue; it may have something to send at once. */
+  private track(entry: ConnectionEntry): ConnectionEntry {
+    entry.connection.onActivity = () => {
+      if (this.table.get(entry.connection) === entry) this.ready.add(entry);
+    };
+    this.ready.add(entry);
+    return entry;
   }
 
   private send(data: Uint8Array, remote: RemoteAddress): void {
@@ -351,6 +377,8 @@ export class QuicEndpoint {
     if (this.table.get(entry.connection) !== entry) return;
     this.endHandshake(entry);
     this.table.remove(entry);
+    this.ready.delete(entry);
+    entry.connection.onActivity = undefined;
     this.events.push(error === undefined ? { type: 'done', connection: entry.connection } : { type: 'done', connection: entry.connection, error });
   }
 
@@ -372,14 +400,13 @@ export class QuicEndpoint {
     return this.serial(async () => {
       const own = this.own.shift();
       if (own) return own;
-      const entries = this.table.all();
-      for (let i = 0; i < entries.length; i++) {
-        const at = (this.cursor + i) % entries.length;
-        const entry = entries[at] as ConnectionEntry;
+      for (const entry of [...this.ready]) {
+        // Out before the poll: a cue that comes while it runs (an application write) puts it back.
+        this.ready.delete(entry);
         let t: Transmit | undefined;
         await this.call(entry, async (c) => (t = await c.pollTransmit(now)));
         if (t) {
-          this.cursor = at + 1;
+          if (this.table.get(entry.connection) === entry) this.ready.add(entry);
           return t;
         }
       }
@@ -407,10 +434,13 @@ export class QuicEndpoint {
           // A client that keeps its handshake alive without finishing it would otherwise hold its slot for ever.
           this.endHandshake(entry);
           c.close(now, 0, 'handshake timeout');
+          this.ready.add(entry);
         }
         const t = c.pollTimeout();
-        if (t !== undefined && t <= now) await this.call(entry, (conn) => conn.handleTimeout(now));
-        else this.afterCall(entry);
+        if (t !== undefined && t <= now) {
+          this.ready.add(entry);
+          await this.call(entry, (conn) => conn.handleTimeout(now));
+        } else this.afterCall(entry);
       }
     }).catch(() => undefined);
   }

@@ -346,3 +346,47 @@ describe('the simulator gives both sides addresses (for NAT rebinding, RFC 9000 
     expect(new Set(seen)).toEqual(new Set(['client:61000']));
   });
 });
+
+/** A connection stand-in that never has anything to send and counts how often it is asked. */
+function idleConnection(i: number, onPoll: () => void): QuicConnection {
+  const localCid = new Uint8Array(8);
+  new DataView(localCid.buffer).setUint32(4, i + 1);
+  return {
+    localCid, role: 'server', isHandshakeComplete: true, isClosed: false,
+    handleDatagram: () => Promise.resolve(), handleTimeout: () => Promise.resolve(),
+    pollTransmit: () => (onPoll(), Promise.resolve(undefined)), pollTimeout: () => undefined, poll: () => undefined,
+    pollEndpointEvent: () => undefined,
+  } as unknown as QuicConnection;
+}
+
+describe('QuicEndpoint.pollTransmit asks only connections that may have something to send (issue 12)', () => {
+  it('1000 idle connections and one busy one: the idle ones are not polled per transmit; a datagram to one gets it polled once', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-idle');
+    const server = await QuicEndpoint.create({ provider, server: serverOptions });
+    const client = await QuicEndpoint.create({ provider });
+    let idlePolls = 0;
+    const idle = Array.from({ length: 1000 }, (_, i) => idleConnection(i, () => idlePolls++));
+    idle.forEach((c, i) => server.adopt(c, `idle:${i}`));
+    // A connection new to the endpoint may have something to send: each is asked once.
+    expect(await transmits(server)).toEqual([]);
+    expect(idlePolls).toBe(1000);
+    idlePolls = 0;
+    let serverPolls = 0;
+    const poll = server.pollTransmit.bind(server);
+    server.pollTransmit = (now: number) => (serverPolls++, poll(now));
+    // A handshake and a stream on the busy connection.
+    const a = await client.connect(clientOptions(), 'srv', T0);
+    await pump(client, 'cli', server, 'srv');
+    const id = a.openStream(true);
+    a.writeStream(id, new Uint8Array(20_000).fill(7), true);
+    await pump(client, 'cli', server, 'srv');
+    expect(a.isHandshakeConfirmed).toBe(true);
+    expect(serverPolls).toBeGreaterThan(10);
+    // Before: every pollTransmit asked all 1000 (idlePolls = 1000 × serverPolls).
+    expect(idlePolls).toBe(0);
+    const shortTo = (cid: Uint8Array): Uint8Array => new Uint8Array([0x40, ...cid, ...new Uint8Array(40).fill(1)]);
+    await server.handleDatagram(shortTo((idle[7] as QuicConnection).localCid), 'idle:7', T0);
+    expect(await transmits(server)).toEqual([]);
+    expect(idlePolls).toBe(1);
+  });
+});

@@ -464,6 +464,14 @@ export class QuicConnection {
   }
   private qlogClosed = false;
 
+  /**
+   * Called (synchronously) by every call that may give this connection
+   * something new to send, whoever makes it: the application's writes and
+   * closes, datagrams and timers. An endpoint sets it to poll only connections
+   * that may have work, not all of them (src/quic/endpoint.ts).
+   */
+  onActivity: (() => void) | undefined = undefined;
+
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const run = this.queue.then(f);
     this.queue = run.catch(() => undefined);
@@ -482,18 +490,24 @@ export class QuicConnection {
   }
 
   openStream(bidirectional = true): number {
+    this.onActivity?.();
     return this.streams.open(bidirectional);
   }
   writeStream(id: number, data: Uint8Array, fin = false): void {
+    this.onActivity?.();
     this.streams.write(id, data, fin);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
+    // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow.
+    this.onActivity?.();
     return this.streams.read(id, max);
   }
   resetStream(id: number, errorCode: number): void {
+    this.onActivity?.();
     this.streams.reset(id, errorCode);
   }
   stopSending(id: number, errorCode: number): void {
+    this.onActivity?.();
     this.streams.stopSending(id, errorCode);
   }
 
@@ -503,6 +517,7 @@ export class QuicConnection {
    * confirmed and the previous update has been acknowledged.
    */
   updateKeys(now: number): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.startKeyUpdate(now));
   }
 
@@ -542,11 +557,13 @@ export class QuicConnection {
     // Against the base size: a black hole can take the datagram size back down to it (RFC 8899 §4.3).
     if (frameSize > max || frameSize > this.mtud.base - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
     this.datagrams.push(data.slice());
+    this.onActivity?.();
   }
 
   /** Closes the connection with an application error code (RFC 9000 §10.2). */
   close(now: number, errorCode = 0, reason = ''): void {
     if (this.closeState) return;
+    this.onActivity?.();
     const frame: Frame = this.handshakeDone
       ? { type: 'connection_close', application: true, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) }
       // Before the handshake, an application close is sent as a transport APPLICATION_ERROR (§10.2.3).
@@ -572,6 +589,7 @@ export class QuicConnection {
    * thrown for bad input.
    */
   handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.receiveDatagram(datagram, now, remote));
   }
 
@@ -1194,6 +1212,7 @@ export class QuicConnection {
   }
 
   handleTimeout(now: number): Promise<void> {
+    this.onActivity?.();
     return this.serial(async () => this.onTimeout(now));
   }
 
@@ -1306,6 +1325,7 @@ export class QuicConnection {
    *   sent disable_active_migration (§18.2), or if it gave no spare connection ID.
    */
   migrate(now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.startMigration(now, remote));
   }
 

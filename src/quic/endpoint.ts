@@ -1,7 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { QlogSink } from './qlog.js';
 import { PendingZeroRtt } from './connection/zero-rtt.js';
-import { toHex } from '../bytes.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from './connection/connection.js';
@@ -11,7 +10,7 @@ import { openFirstInitial } from './first-initial.js';
 import { encodeVersionNegotiation, parsePacket, type Packet } from './header.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from './stateless-reset.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable, type QuicVersion, type QuicVersionTable } from './versions.js';
-import { ConnectionTable, type ConnectionEntry } from './endpoint/routing.js';
+import { ConnectionTable, cidKey, type ConnectionEntry } from './endpoint/routing.js';
 
 /** Datagrams waiting for one connection by default; past it more are dropped, as the network could drop them. */
 export const DEFAULT_MAX_QUEUED_DATAGRAMS = 1024;
@@ -273,7 +272,7 @@ export class QuicEndpoint {
     }
     if (packet.type === '1rtt') return this.unknownShortHeader(datagram, packet.dcid, remote, now);
     // 0-RTT that overtook its connection's first Initial (reordering): held, bounded, until that Initial is accepted.
-    if (this.server && packet.type === '0rtt') return this.pendingZeroRtt.add(toHex(packet.dcid), datagram, now);
+    if (this.server && packet.type === '0rtt') return this.pendingZeroRtt.add(cidKey(packet.dcid), datagram, now);
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
     if (this.server && packet.type === 'initial' && datagram.length >= MIN_INITIAL_DATAGRAM) await this.admit(this.server, datagram, packet.dcid, remote, now);
   }
@@ -324,7 +323,7 @@ export class QuicEndpoint {
     this.handshaking++;
     this.events.push({ type: 'connection', connection, remote });
     this.afterCall(entry);
-    for (const d of this.pendingZeroRtt.take(toHex(dcid), now)) {
+    for (const d of this.pendingZeroRtt.take(cidKey(dcid), now)) {
       if (this.table.get(connection) !== entry) break;
       this.ready.add(entry);
       await this.call(entry, (c) => c.handleDatagram(d, now, remote));

@@ -11,6 +11,9 @@ import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServer
 import type { EndpointEvent, Transmit } from '../../src/quic/connection/path.js';
 import { RetryTokens } from '../../src/quic/connection/address-validation.js';
 import { QuicEndpoint, type QuicEndpointEvent } from '../../src/quic/endpoint.js';
+import { ConnectionTable, cidKey } from '../../src/quic/endpoint/routing.js';
+import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { TransportErrorCode } from '../../src/quic/errors.js';
 import { parsePacket } from '../../src/quic/header.js';
 import { statelessResetToken } from '../../src/quic/stateless-reset.js';
@@ -388,5 +391,27 @@ describe('QuicEndpoint.pollTransmit asks only connections that may have somethin
     await server.handleDatagram(shortTo((idle[7] as QuicConnection).localCid), 'idle:7', T0);
     expect(await transmits(server)).toEqual([]);
     expect(idlePolls).toBe(1);
+  });
+});
+
+describe('routing keys (RFC 9000 §5.2: a datagram reaches the connection its DCID names)', () => {
+  it('cidKey tells apart every two connection IDs of 0..20 bytes (RFC 9000 §17.2: up to 20), lengths included', () => {
+    const cid = fc.uint8Array({ minLength: 0, maxLength: 20 });
+    fc.assert(fc.property(cid, cid, (a, b) => (cidKey(a) === cidKey(b)) === (toHex(a) === toHex(b) && a.length === b.length)), seeded(12_004));
+    // The cases a careless packing would merge: a missing leading zero, an odd tail, an 8-byte ID against 7 or 9.
+    const keys = [[], [0], [1], [0, 1], [1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0, 0], [1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8, 0]]
+      .map((b) => cidKey(new Uint8Array(b)));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('the table routes IDs of different lengths and equal bytes to different connections', () => {
+    const table = new ConnectionTable();
+    const one = { localCid: new Uint8Array([1]) } as unknown as QuicConnection;
+    const two = { localCid: new Uint8Array([0, 1]) } as unknown as QuicConnection;
+    table.add(one, 'a', [one.localCid]);
+    table.add(two, 'b', [two.localCid]);
+    expect(table.byConnectionId(new Uint8Array([1]))?.connection).toBe(one);
+    expect(table.byConnectionId(new Uint8Array([0, 1]))?.connection).toBe(two);
+    expect(table.byConnectionId(new Uint8Array([1, 0]))).toBeUndefined();
   });
 });

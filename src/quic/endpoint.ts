@@ -11,6 +11,8 @@ import { encodeVersionNegotiation, parsePacket, type Packet } from './header.js'
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from './stateless-reset.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable, type QuicVersion, type QuicVersionTable } from './versions.js';
 import { ConnectionTable, cidKey, type ConnectionEntry } from './endpoint/routing.js';
+import { initialClose, startsClientHello } from './endpoint/stateless.js';
+import { TransportErrorCode } from './errors.js';
 
 /** Datagrams waiting for one connection by default; past it more are dropped, as the network could drop them. */
 export const DEFAULT_MAX_QUEUED_DATAGRAMS = 1024;
@@ -297,12 +299,25 @@ export class QuicEndpoint {
     this.send(encodeStatelessReset(token, await this.provider.random(len - 16)), remote);
   }
 
-  /** A client's first Initial: a Retry, nothing, or a new connection. */
+  /** A client's first Initial: a Retry, an INVALID_TOKEN close, nothing, or a new connection. */
   private async admit(s: ServerState, datagram: Uint8Array, dcid: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
+    if (!s.tokens && (this.handshaking >= s.maxHandshakes || this.events.length >= MAX_EVENTS)) return;
+    // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
+    // decryption, never a connection or a Retry; the client's connection IDs come from a packet that authenticated.
+    const first = await openFirstInitial(this.provider, datagram, this.versions);
+    const version = first?.packet.version;
+    if (!first || !version) return;
     let validated: ValidatedAddress | undefined;
     if (s.tokens) {
-      validated = await s.tokens.validate(datagram, remote, now);
-      if (!validated) {
+      const token = await s.tokens.check(datagram, remote, now);
+      if (token.kind === 'invalid-retry') {
+        // RFC 9000 §8.1.2: the client will not take another Retry; a close tells it now rather than at its timeout.
+        this.send(await initialClose(this.provider, version, first.packet, TransportErrorCode.INVALID_TOKEN), remote);
+        return;
+      }
+      if (token.kind === 'none') {
+        // One Retry per connection attempt, decided statelessly (src/quic/endpoint/stateless.ts).
+        if (!startsClientHello(first)) return;
         const retry = await s.tokens.retryFor(datagram, remote, now);
         if (retry) {
           this.send(retry, remote);
@@ -310,11 +325,9 @@ export class QuicEndpoint {
         }
         return;
       }
+      validated = token.address;
     }
     if (this.handshaking >= s.maxHandshakes || this.events.length >= MAX_EVENTS) return;
-    // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
-    // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
-    if (!(await openFirstInitial(this.provider, datagram, this.versions))) return;
     // The options of the moment this connection is accepted: a later setServerOptions does not reach it.
     const qlog = s.qlogPerConnection?.();
     const connection = await QuicConnection.accept(qlog ? { ...s.options, qlog } : s.options, datagram, now, validated, remote);

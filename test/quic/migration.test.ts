@@ -8,7 +8,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { QuicConnection, type QuicClientOptions, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import type { EndpointEvent } from '../../src/quic/connection/path.js';
 import type { Paths } from '../../src/quic/connection/paths.js';
-import type { Recovery } from '../../src/quic/connection/recovery.js';
+import { Recovery, type SentPacket } from '../../src/quic/connection/recovery.js';
+import { newReno } from '../../src/quic/connection/congestion/new-reno.js';
 import { TransportErrorCode } from '../../src/quic/errors.js';
 import type { Frame } from '../../src/quic/frames/types.js';
 import { statelessResetToken } from '../../src/quic/stateless-reset.js';
@@ -373,5 +374,46 @@ describe('the server\'s preferred address (RFC 9000 §9.6, §18.2)', () => {
     expect(pathsOf(client).current.remote).toBe('');
     expect(pathsOf(client).probe).toBeUndefined();
     expect(client.isClosed).toBe(false);
+  });
+});
+
+describe('packets sent on the old path do not feed the new path\'s congestion state (RFC 9000 §9.4)', () => {
+  const PEER = { ackDelayExponent: 3, maxAckDelay: 25 };
+  const sent = (pn: number, timeSent: number): SentPacket =>
+    ({ pn, space: 'application', timeSent, size: 1200, ackEliciting: true, inFlight: true, frames: [{ type: 'ping' }] });
+  const fresh = () => new Recovery({ maxDatagramSize: 1200, isClient: false, congestionController: newReno });
+
+  it('their acknowledgment neither grows the new window nor makes an RTT sample, and their bytes do not block the new path', () => {
+    const r = fresh();
+    for (let pn = 0; pn < 10; pn++) r.onPacketSent(sent(pn, 0));
+    r.resetPath(50, 1200);
+    const initial = { window: r.congestionWindow, rtt: r.rtt };
+    // The old path's ten packets are still outstanding: the new path may send its whole initial window all the same.
+    expect(r.bytesInFlight).toBe(0);
+    expect(r.canSend(initial.window)).toBe(true);
+    // Their acknowledgment, 400 ms after they left, arrives over the new path.
+    r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 9, smallest: 0 }] }, 400, PEER, true);
+    expect(r.congestionWindow).toBe(initial.window);
+    expect(r.rtt).toEqual(initial.rtt);
+    expect(r.bytesInFlight).toBe(0);
+    // A packet of the new path is a sample and grows the window as usual.
+    r.onPacketSent(sent(10, 410));
+    r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 10, smallest: 10 }] }, 440, PEER, true);
+    expect(r.rtt.latest).toBe(30);
+    expect(r.congestionWindow).toBe(initial.window + 1200);
+  });
+
+  it('their loss is no congestion event for the new path, but their frames are still reported lost (to be sent again)', () => {
+    const r = fresh();
+    for (let pn = 0; pn < 10; pn++) r.onPacketSent(sent(pn, 0));
+    r.resetPath(50, 1200);
+    const window = r.congestionWindow;
+    r.onPacketSent(sent(10, 60));
+    // 10 is acknowledged: 0..9, 90 ms old against a 30 ms RTT, are lost (RFC 9002 §6.1).
+    const { lost } = r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 10, smallest: 10 }] }, 90, PEER, true);
+    expect(lost.map((p) => p.pn)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r.congestionWindow).toBe(window + 1200);
+    expect(r.ssthresh).toBe(Infinity);
+    expect(r.bytesInFlight).toBe(0);
   });
 });

@@ -1130,7 +1130,8 @@ export class QuicConnection {
   private onPacketAcked(p: SentPacket): void {
     if (p.mtuProbe) {
       if (this.mtud.onProbeAcked(p.size) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
-    } else if (p.inFlight) {
+    } else if (p.inFlight && this.recovery.sentOnCurrentPath(p)) {
+      // RFC 9000 §9.4: what the old path carried says nothing about the new one's MTU.
       this.mtud.onAcked(p.size);
     }
     const space = this.spaces[p.space];
@@ -1534,6 +1535,7 @@ export class QuicConnection {
   private onLossEvent(lost: readonly SentPacket[], now: number): void {
     const sizes: number[] = [];
     for (const p of lost) {
+      if (!this.recovery.sentOnCurrentPath(p)) continue; // RFC 9000 §9.4: the old path's losses are not the new one's
       if (p.mtuProbe) this.mtud.onProbeLost(p.size);
       else if (p.inFlight) sizes.push(p.size);
     }

@@ -15,6 +15,7 @@ import type { Frame } from '../../src/quic/frames/types.js';
 import { statelessResetToken } from '../../src/quic/stateless-reset.js';
 import { LocalConnectionIds } from '../../src/quic/connection/local-cids.js';
 import { ConfigError } from '../../src/errors.js';
+import { StreamUsageError } from '../../src/quic/connection/stream-errors.js';
 import { QuicSim, takeEndpointEvents, type SimOptions } from '../helpers/quic-sim.js';
 import { established } from '../helpers/quic-attacker.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -39,6 +40,18 @@ async function setup(
   const s = new QuicSim(client, serverOptions, { seed, ...sim });
   s.clientAddress = '10.0.0.1:5000';
   return { sim: s, client };
+}
+
+/** What arrived on stream `id` of `c` since the last look, as text (its events are consumed). */
+function drainStreams(c: QuicConnection, id: number): string {
+  for (let e = c.poll(); e; e = c.poll()) { /* stream events only say "readable" */ }
+  let text = '';
+  try {
+    for (let r = c.readStream(id); r && r.data.length; r = c.readStream(id)) text += new TextDecoder().decode(r.data);
+  } catch (e) {
+    if (!(e instanceof StreamUsageError)) throw e; // not opened by the peer yet: nothing arrived
+  }
+  return text;
 }
 
 const pathsOf = (c: QuicConnection): Paths => (c as unknown as { paths: Paths }).paths;
@@ -362,6 +375,51 @@ describe('the server\'s preferred address (RFC 9000 §9.6, §18.2)', () => {
     // The preferred_address connection ID is routed like any issued one (sequence 1, §5.1.1).
     const events = endpointEvents(server);
     expect(events.filter((e) => e.type === 'cid-issued').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('§9.6.2: the server moves to its preferred address only once that path is validated, then drops newer packets that reach its original address', async () => {
+    let simRef: QuicSim | undefined;
+    const moves: { remote: string; validated: boolean }[] = [];
+    const { sim, client } = await setup('preferred-stay', {
+      serverAddresses: ['pref'],
+      onDelivered: () => {
+        const server = simRef?.server;
+        if (!server) return;
+        const c = pathsOf(server).current;
+        if (moves.at(-1)?.remote !== c.remote) moves.push({ remote: c.remote, validated: c.validated });
+      },
+    }, {
+      server: { preferredAddress, viaPreferredAddress: (r) => r.endsWith('@pref') },
+      client: { preferredAddressRemote: () => 'pref' },
+    });
+    simRef = sim;
+    await download(sim, client, 300_000);
+    // Non-probing packets went through the preferred address only on a validated path (§9.6.2 MUST).
+    expect(moves).toEqual([{ remote: '10.0.0.1:5000', validated: true }, { remote: '10.0.0.1:5000@pref', validated: true }]);
+    const server = sim.server as QuicConnection;
+    // A newer client packet reaches the server's original address first (a copy, or a stale route).
+    const id = client.openStream();
+    client.writeStream(id, new TextEncoder().encode('late'), true);
+    await sim.advance(1);
+    const newest = sim.sent.toServer.at(-1) as { data: Uint8Array };
+    // Where the server endpoint sends from now on ('10.0.0.1:5000' is the client through the original address).
+    const endpoint = (await sim.endpointPair()).server;
+    const sentTo: string[] = [];
+    const poll = endpoint.pollTransmit.bind(endpoint);
+    endpoint.pollTransmit = async (now: number) => {
+      const t = await poll(now);
+      if (t) sentTo.push(t.remote);
+      return t;
+    };
+    await endpoint.handleDatagram(newest.data.slice(), '10.0.0.1:5000', sim.now);
+    expect(pathsOf(server).current.remote).toBe('10.0.0.1:5000@pref');
+    expect(drainStreams(server, id)).toBe('');
+    // The genuine one, through the preferred address, is read as usual; nothing goes back to the original address.
+    await sim.advance(100);
+    expect(drainStreams(server, id)).toBe('late');
+    expect(pathsOf(server).current.remote).toBe('10.0.0.1:5000@pref');
+    expect(sentTo.length).toBeGreaterThan(0);
+    expect(sentTo.filter((r) => r !== '10.0.0.1:5000@pref')).toEqual([]);
   });
 
   it('an unreachable preferred address: validation fails and the client stays where it is (§9.6.1)', async () => {

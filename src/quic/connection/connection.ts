@@ -120,6 +120,15 @@ export interface QuicServerOptions extends QuicCommonOptions {
     readonly ipv4?: { readonly address: Uint8Array; readonly port: number };
     readonly ipv6?: { readonly address: Uint8Array; readonly port: number };
   };
+  /**
+   * Whether a path key names the client as reached through the preferred
+   * address (the transport's naming, e.g. the Node adapter's `pref|` prefix).
+   * Given it, the server follows RFC 9000 §9.6.2: it sends non-probing packets
+   * through the preferred address only once that path is validated, and once
+   * there it drops newer packets that arrive at its original address. Without
+   * it a move through the preferred address is handled as any migration (§9.3).
+   */
+  readonly viaPreferredAddress?: (remote: RemoteAddress) => boolean;
   // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
   // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
@@ -413,6 +422,7 @@ export class QuicConnection {
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
     s.paths = new Paths(remote, true);
+    if (preferred) s.paths.viaPreferred = options.viaPreferredAddress;
     s.statelessResetKey = options.statelessResetKey;
     // Its connection ID is sequence 1 (RFC 9000 §5.1.1), routed from the start: the client may probe it once confirmed.
     if (preferred) s.localCids.addPreferred(preferred.connectionId, preferred.statelessResetToken);
@@ -844,6 +854,12 @@ export class QuicConnection {
     from.authenticated = true;
     from.dcid = pkt.dcid;
     const highest = opened.packetNumber > space.largestReceived;
+    if (this.role === 'server' && pkt.type === '1rtt' && highest && this.paths.leftForPreferred(from.remote)) {
+      // §9.6.2: the connection moved to our preferred address; newer packets at the original one are dropped
+      // (delayed ones, not the highest, are still read), and cannot pull the connection back.
+      this.qlog?.packetDropped(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid }, pkt.bytes.length, 'rejected');
+      return true;
+    }
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
@@ -1374,6 +1390,12 @@ export class QuicConnection {
     const timeout = validationTimeout(this.pto());
     const next = new Path(remote, false);
     next.startValidation(await this.provider.random(8), now, timeout);
+    if (paths.towardsPreferred(remote)) {
+      // §9.6.2: the client came to our preferred address. Non-probing packets keep going from the original
+      // address until we validated the path from the preferred one (we MUST probe it, against spurious moves).
+      if (paths.probe?.remote !== remote) paths.probe = next;
+      return;
+    }
     if (left.validated) {
       // §9.3.3: the path we leave is challenged too, so an attacker's copies cannot pull us away unnoticed.
       // It keeps the connection ID it had; the new path gets one no other path used, if the client gave a spare (§9.5).
@@ -1403,8 +1425,19 @@ export class QuicConnection {
       const ids = this.peerConnectionIds();
       if (cid && ids.cidOf(1) && equalBytes(ids.cidOf(1) as Uint8Array, cid)) ids.switchTo(1);
       this.remoteCid = ids.current;
+      // The server keeps sending from its original address until it validated our path to the preferred one
+      // (§9.6.2): packets from there are still the server's, not a new address's (§9).
+      paths.previous = paths.current;
       paths.current = path;
       this.usedPreferredAddress = true;
+      this.resetPathState(now);
+    } else if (path === paths.probe && this.role === 'server') {
+      // §9.6.2: validated, after a non-probing packet arrived there (what started the probe): the connection moves
+      // to the preferred address for good, and the original one is left (see Paths.leftForPreferred).
+      paths.probe = undefined;
+      paths.current = path;
+      paths.previous = undefined;
+      paths.onPreferred = true;
       this.resetPathState(now);
     }
   }

@@ -1,7 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { QlogSink } from './qlog.js';
 import { PendingZeroRtt } from './connection/zero-rtt.js';
-import { toHex } from '../bytes.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from './connection/connection.js';
@@ -11,7 +10,9 @@ import { openFirstInitial } from './first-initial.js';
 import { encodeVersionNegotiation, parsePacket, type Packet } from './header.js';
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from './stateless-reset.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable, type QuicVersion, type QuicVersionTable } from './versions.js';
-import { ConnectionTable, type ConnectionEntry } from './endpoint/routing.js';
+import { ConnectionTable, cidKey, type ConnectionEntry } from './endpoint/routing.js';
+import { initialClose, startsClientHello } from './endpoint/stateless.js';
+import { TransportErrorCode } from './errors.js';
 
 /** Datagrams waiting for one connection by default; past it more are dropped, as the network could drop them. */
 export const DEFAULT_MAX_QUEUED_DATAGRAMS = 1024;
@@ -125,8 +126,17 @@ export class QuicEndpoint {
   private unrouted = 0;
   /** Server connections whose handshake has not completed. */
   private handshaking = 0;
-  /** Where {@link pollTransmit} next starts, so one busy connection does not starve the others. */
-  private cursor = 0;
+  /**
+   * Connections that may have something to send, in the order {@link
+   * pollTransmit} visits them (one that sent goes to the back, so a busy
+   * connection does not starve the others). A connection leaves when it has
+   * nothing to send and comes back on its `onActivity` cue (a datagram, a
+   * timer, an application write or close): an idle connection costs nothing
+   * per poll, where polling them all made each poll O(connections). What
+   * blocks a connection that has data (congestion, pacing, the 3× limit) ends
+   * with an acknowledgment, a datagram or a timer, each such a cue.
+   */
+  private readonly ready = new Set<ConnectionEntry>();
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -185,7 +195,7 @@ export class QuicEndpoint {
   connect(options: QuicClientOptions, remote: RemoteAddress, now: number): Promise<QuicConnection> {
     return this.serial(async () => {
       const connection = await QuicConnection.connect({ ...options, remote }, now);
-      this.afterCall(this.table.add(connection, remote, [connection.localCid]));
+      this.afterCall(this.track(this.table.add(connection, remote, [connection.localCid])));
       return connection;
     });
   }
@@ -197,7 +207,7 @@ export class QuicEndpoint {
    */
   adopt(connection: QuicConnection, remote: RemoteAddress = ''): void {
     if (this.table.get(connection)) return;
-    this.afterCall(this.table.add(connection, remote, [connection.localCid]));
+    this.afterCall(this.track(this.table.add(connection, remote, [connection.localCid])));
   }
 
   /**
@@ -252,7 +262,11 @@ export class QuicEndpoint {
   /** Routes again when the datagram's turn comes: a connection may have been created or ended meanwhile. */
   private async route(datagram: Uint8Array, packet: Packet, remote: RemoteAddress, now: number): Promise<void> {
     const entry = packet.type === 'unsupported-version' ? undefined : this.table.byConnectionId(packet.dcid);
-    if (entry) return this.call(entry, (c) => c.handleDatagram(datagram, now, remote));
+    if (entry) {
+      // Marked here as well as by the connection's own cue: whatever it is, a datagram may call for an answer.
+      this.ready.add(entry);
+      return this.call(entry, (c) => c.handleDatagram(datagram, now, remote));
+    }
     if (packet.type === 'unsupported-version') {
       // §6.1: a datagram big enough to start a connection, in a version we do not speak, gets our list.
       if (this.server && datagram.length >= MIN_INITIAL_DATAGRAM) this.send(encodeVersionNegotiation(packet.dcid, packet.scid, this.versions.numbers), remote);
@@ -260,7 +274,7 @@ export class QuicEndpoint {
     }
     if (packet.type === '1rtt') return this.unknownShortHeader(datagram, packet.dcid, remote, now);
     // 0-RTT that overtook its connection's first Initial (reordering): held, bounded, until that Initial is accepted.
-    if (this.server && packet.type === '0rtt') return this.pendingZeroRtt.add(toHex(packet.dcid), datagram, now);
+    if (this.server && packet.type === '0rtt') return this.pendingZeroRtt.add(cidKey(packet.dcid), datagram, now);
     // Only a client's Initial, in a datagram of full size (RFC 9000 §14.1), may start a connection.
     if (this.server && packet.type === 'initial' && datagram.length >= MIN_INITIAL_DATAGRAM) await this.admit(this.server, datagram, packet.dcid, remote, now);
   }
@@ -274,7 +288,10 @@ export class QuicEndpoint {
    */
   private async unknownShortHeader(datagram: Uint8Array, dcid: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
     const clients = this.table.all().filter((e) => e.connection.role === 'client' && e.remote === remote);
-    for (const e of clients) await this.call(e, (c) => c.handleDatagram(datagram, now, remote));
+    for (const e of clients) {
+      this.ready.add(e);
+      await this.call(e, (c) => c.handleDatagram(datagram, now, remote));
+    }
     if (clients.length || !this.resetKey) return;
     const len = statelessResetLength(datagram.length);
     if (len === undefined) return;
@@ -282,12 +299,25 @@ export class QuicEndpoint {
     this.send(encodeStatelessReset(token, await this.provider.random(len - 16)), remote);
   }
 
-  /** A client's first Initial: a Retry, nothing, or a new connection. */
+  /** A client's first Initial: a Retry, an INVALID_TOKEN close, nothing, or a new connection. */
   private async admit(s: ServerState, datagram: Uint8Array, dcid: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
+    if (!s.tokens && (this.handshaking >= s.maxHandshakes || this.events.length >= MAX_EVENTS)) return;
+    // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
+    // decryption, never a connection or a Retry; the client's connection IDs come from a packet that authenticated.
+    const first = await openFirstInitial(this.provider, datagram, this.versions);
+    const version = first?.packet.version;
+    if (!first || !version) return;
     let validated: ValidatedAddress | undefined;
     if (s.tokens) {
-      validated = await s.tokens.validate(datagram, remote, now);
-      if (!validated) {
+      const token = await s.tokens.check(datagram, remote, now);
+      if (token.kind === 'invalid-retry') {
+        // RFC 9000 §8.1.2: the client will not take another Retry; a close tells it now rather than at its timeout.
+        this.send(await initialClose(this.provider, version, first.packet, TransportErrorCode.INVALID_TOKEN), remote);
+        return;
+      }
+      if (token.kind === 'none') {
+        // One Retry per connection attempt, decided statelessly (src/quic/endpoint/stateless.ts).
+        if (!startsClientHello(first)) return;
         const retry = await s.tokens.retryFor(datagram, remote, now);
         if (retry) {
           this.send(retry, remote);
@@ -295,23 +325,31 @@ export class QuicEndpoint {
         }
         return;
       }
+      validated = token.address;
     }
     if (this.handshaking >= s.maxHandshakes || this.events.length >= MAX_EVENTS) return;
-    // Stateless first: a datagram that only looks like an Initial costs a key derivation and a failed
-    // decryption, never a connection; the client's connection IDs come from a packet that authenticated.
-    if (!(await openFirstInitial(this.provider, datagram, this.versions))) return;
     // The options of the moment this connection is accepted: a later setServerOptions does not reach it.
     const qlog = s.qlogPerConnection?.();
     const connection = await QuicConnection.accept(qlog ? { ...s.options, qlog } : s.options, datagram, now, validated, remote);
     // The client sends to its first DCID until our first packet reaches it: that routes here too.
-    const entry = this.table.add(connection, remote, [dcid, connection.localCid], now + s.handshakeTimeoutMs);
+    const entry = this.track(this.table.add(connection, remote, [dcid, connection.localCid], now + s.handshakeTimeoutMs));
     this.handshaking++;
     this.events.push({ type: 'connection', connection, remote });
     this.afterCall(entry);
-    for (const d of this.pendingZeroRtt.take(toHex(dcid), now)) {
+    for (const d of this.pendingZeroRtt.take(cidKey(dcid), now)) {
       if (this.table.get(connection) !== entry) break;
+      this.ready.add(entry);
       await this.call(entry, (c) => c.handleDatagram(d, now, remote));
     }
+  }
+
+  /** Starts listening to a new entry's activity cue; it may have something to send at once. */
+  private track(entry: ConnectionEntry): ConnectionEntry {
+    entry.connection.onActivity = () => {
+      if (this.table.get(entry.connection) === entry) this.ready.add(entry);
+    };
+    this.ready.add(entry);
+    return entry;
   }
 
   private send(data: Uint8Array, remote: RemoteAddress): void {
@@ -351,6 +389,8 @@ export class QuicEndpoint {
     if (this.table.get(entry.connection) !== entry) return;
     this.endHandshake(entry);
     this.table.remove(entry);
+    this.ready.delete(entry);
+    entry.connection.onActivity = undefined;
     this.events.push(error === undefined ? { type: 'done', connection: entry.connection } : { type: 'done', connection: entry.connection, error });
   }
 
@@ -372,14 +412,13 @@ export class QuicEndpoint {
     return this.serial(async () => {
       const own = this.own.shift();
       if (own) return own;
-      const entries = this.table.all();
-      for (let i = 0; i < entries.length; i++) {
-        const at = (this.cursor + i) % entries.length;
-        const entry = entries[at] as ConnectionEntry;
+      for (const entry of [...this.ready]) {
+        // Out before the poll: a cue that comes while it runs (an application write) puts it back.
+        this.ready.delete(entry);
         let t: Transmit | undefined;
         await this.call(entry, async (c) => (t = await c.pollTransmit(now)));
         if (t) {
-          this.cursor = at + 1;
+          if (this.table.get(entry.connection) === entry) this.ready.add(entry);
           return t;
         }
       }
@@ -407,10 +446,13 @@ export class QuicEndpoint {
           // A client that keeps its handshake alive without finishing it would otherwise hold its slot for ever.
           this.endHandshake(entry);
           c.close(now, 0, 'handshake timeout');
+          this.ready.add(entry);
         }
         const t = c.pollTimeout();
-        if (t !== undefined && t <= now) await this.call(entry, (conn) => conn.handleTimeout(now));
-        else this.afterCall(entry);
+        if (t !== undefined && t <= now) {
+          this.ready.add(entry);
+          await this.call(entry, (conn) => conn.handleTimeout(now));
+        } else this.afterCall(entry);
       }
     }).catch(() => undefined);
   }

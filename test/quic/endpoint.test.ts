@@ -11,9 +11,16 @@ import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServer
 import type { EndpointEvent, Transmit } from '../../src/quic/connection/path.js';
 import { RetryTokens } from '../../src/quic/connection/address-validation.js';
 import { QuicEndpoint, type QuicEndpointEvent } from '../../src/quic/endpoint.js';
+import { ConnectionTable, cidKey } from '../../src/quic/endpoint/routing.js';
+import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { TransportErrorCode } from '../../src/quic/errors.js';
 import { parsePacket } from '../../src/quic/header.js';
 import { statelessResetToken } from '../../src/quic/stateless-reset.js';
+import { encodeFrames } from '../../src/quic/frames/encode.js';
+import { initialKeys } from '../../src/quic/keys.js';
+import { openPacket, sealPacket } from '../../src/quic/protection.js';
+import { decodeFrames } from '../../src/quic/frames/decode.js';
 import { QUIC_V1, QUIC_V2 } from '../../src/quic/versions.js';
 import type { CryptoProvider } from '../../src/pq/provider.js';
 import { QuicSim, SIM_CLIENT_ADDRESS } from '../helpers/quic-sim.js';
@@ -238,8 +245,8 @@ describe('QuicEndpoint: Retry, Version Negotiation, Stateless Reset', () => {
     const client = await QuicConnection.connect(clientOptions(), T0);
     const sim = new QuicSim(client, serverOptions, { seed: 'ep-retry', retry: await RetryTokens.create(provider) });
     await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
-    // The ClientHello with an X25519MLKEM768 share fills two Initials: each token-less one gets a Retry.
-    expect(sim.retries).toBeGreaterThanOrEqual(1);
+    // The ClientHello with an X25519MLKEM768 share fills two Initials; the one that starts it gets the Retry.
+    expect(sim.retries).toBe(1);
     expect(sim.serverEvents.map((e) => e.type)).toEqual([...Array(sim.retries).fill('retry'), 'connection']);
     expect(sim.serverEvents[0]).toEqual({ type: 'retry', remote: SIM_CLIENT_ADDRESS });
   });
@@ -344,5 +351,175 @@ describe('the simulator gives both sides addresses (for NAT rebinding, RFC 9000 
     // Every datagram of that instant (the stream, and an ACK the client may coalesce or send beside it) comes from there.
     expect(seen.length).toBeGreaterThan(0);
     expect(new Set(seen)).toEqual(new Set(['client:61000']));
+  });
+});
+
+/** A connection stand-in that never has anything to send and counts how often it is asked. */
+function idleConnection(i: number, onPoll: () => void): QuicConnection {
+  const localCid = new Uint8Array(8);
+  new DataView(localCid.buffer).setUint32(4, i + 1);
+  return {
+    localCid, role: 'server', isHandshakeComplete: true, isClosed: false,
+    handleDatagram: () => Promise.resolve(), handleTimeout: () => Promise.resolve(),
+    pollTransmit: () => (onPoll(), Promise.resolve(undefined)), pollTimeout: () => undefined, poll: () => undefined,
+    pollEndpointEvent: () => undefined,
+  } as unknown as QuicConnection;
+}
+
+describe('QuicEndpoint.pollTransmit asks only connections that may have something to send (issue 12)', () => {
+  it('1000 idle connections and one busy one: the idle ones are not polled per transmit; a datagram to one gets it polled once', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-idle');
+    const server = await QuicEndpoint.create({ provider, server: serverOptions });
+    const client = await QuicEndpoint.create({ provider });
+    let idlePolls = 0;
+    const idle = Array.from({ length: 1000 }, (_, i) => idleConnection(i, () => idlePolls++));
+    idle.forEach((c, i) => server.adopt(c, `idle:${i}`));
+    // A connection new to the endpoint may have something to send: each is asked once.
+    expect(await transmits(server)).toEqual([]);
+    expect(idlePolls).toBe(1000);
+    idlePolls = 0;
+    let serverPolls = 0;
+    const poll = server.pollTransmit.bind(server);
+    server.pollTransmit = (now: number) => (serverPolls++, poll(now));
+    // A handshake and a stream on the busy connection.
+    const a = await client.connect(clientOptions(), 'srv', T0);
+    await pump(client, 'cli', server, 'srv');
+    const id = a.openStream(true);
+    a.writeStream(id, new Uint8Array(20_000).fill(7), true);
+    await pump(client, 'cli', server, 'srv');
+    expect(a.isHandshakeConfirmed).toBe(true);
+    expect(serverPolls).toBeGreaterThan(10);
+    // Before: every pollTransmit asked all 1000 (idlePolls = 1000 × serverPolls).
+    expect(idlePolls).toBe(0);
+    const shortTo = (cid: Uint8Array): Uint8Array => new Uint8Array([0x40, ...cid, ...new Uint8Array(40).fill(1)]);
+    await server.handleDatagram(shortTo((idle[7] as QuicConnection).localCid), 'idle:7', T0);
+    expect(await transmits(server)).toEqual([]);
+    expect(idlePolls).toBe(1);
+  });
+});
+
+describe('routing keys (RFC 9000 §5.2: a datagram reaches the connection its DCID names)', () => {
+  it('cidKey tells apart every two connection IDs of 0..20 bytes (RFC 9000 §17.2: up to 20), lengths included', () => {
+    const cid = fc.uint8Array({ minLength: 0, maxLength: 20 });
+    fc.assert(fc.property(cid, cid, (a, b) => (cidKey(a) === cidKey(b)) === (toHex(a) === toHex(b) && a.length === b.length)), seeded(12_004));
+    // The cases a careless packing would merge: a missing leading zero, an odd tail, an 8-byte ID against 7 or 9.
+    const keys = [[], [0], [1], [0, 1], [1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0, 0], [1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8, 0]]
+      .map((b) => cidKey(new Uint8Array(b)));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('the table routes IDs of different lengths and equal bytes to different connections', () => {
+    const table = new ConnectionTable();
+    const one = { localCid: new Uint8Array([1]) } as unknown as QuicConnection;
+    const two = { localCid: new Uint8Array([0, 1]) } as unknown as QuicConnection;
+    table.add(one, 'a', [one.localCid]);
+    table.add(two, 'b', [two.localCid]);
+    expect(table.byConnectionId(new Uint8Array([1]))?.connection).toBe(one);
+    expect(table.byConnectionId(new Uint8Array([0, 1]))?.connection).toBe(two);
+    expect(table.byConnectionId(new Uint8Array([1, 0]))).toBeUndefined();
+  });
+});
+
+/** A client Initial made by hand: one CRYPTO frame at `offset`, padded to a full datagram (RFC 9000 §14.1). */
+async function handmadeInitial(provider: CryptoProvider, o: { dcid: Uint8Array; scid: Uint8Array; offset: number; token?: Uint8Array }): Promise<Uint8Array> {
+  const keys = await initialKeys(provider, QUIC_V1, o.dcid);
+  const payload = new Uint8Array(1200);
+  payload.set(encodeFrames([{ type: 'crypto', offset: o.offset, data: new Uint8Array(200).fill(1) }]));
+  return sealPacket(keys.client, { type: 'initial', version: QUIC_V1, dcid: o.dcid, scid: o.scid, ...(o.token ? { token: o.token } : {}) }, payload, { packetNumber: 0 });
+}
+
+/** The frames of a server Initial, opened as the client would (keys of the DCID the client sent to). */
+async function serverInitialFrames(provider: CryptoProvider, d: Uint8Array, clientDcid: Uint8Array) {
+  const p = parsePacket(d.slice(), 0, { shortDcidLength: 8 }).packet;
+  if (p.type !== 'initial' || !('pnOffset' in p)) throw new Error(`not an Initial: ${p.type}`);
+  const opened = await openPacket((await initialKeys(provider, QUIC_V1, clientDcid)).server, p, -1);
+  return decodeFrames((opened as { payload: Uint8Array }).payload, 'initial');
+}
+
+describe('Retry: one per connection attempt, and INVALID_TOKEN for a failed Retry token (RFC 9000 §8.1.2, §8.1.3, §17.2.5)', () => {
+  it('a ClientHello over two Initial datagrams gets one Retry, not one per datagram (§17.2.5.2: the client takes only the first)', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-one-retry');
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    const sim = new QuicSim(client, serverOptions, { seed: 'ep-one-retry', retry: await RetryTokens.create(provider) });
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    // The X25519MLKEM768 ClientHello did take two token-less Initial datagrams...
+    const tokenless = sim.sent.toServer.filter((d) => {
+      const p = parsePacket(d.data, 0, { shortDcidLength: 8 }).packet;
+      return p.type === 'initial' && p.token.length === 0;
+    });
+    expect(tokenless.length).toBeGreaterThanOrEqual(2);
+    // ...and drew one Retry.
+    expect(sim.sent.toClient.filter((d) => parsePacket(d.data, 0, { shortDcidLength: 8 }).packet.type === 'retry')).toHaveLength(1);
+    expect(sim.serverEvents.map((e) => e.type)).toEqual(['retry', 'connection']);
+  });
+
+  it('only the Initial with CRYPTO offset 0 gets a Retry; the rest of the flight is dropped, statelessly', async () => {
+    const { provider, serverOptions } = await setup('ep-retry-offset');
+    const server = await QuicEndpoint.create({ provider, server: { ...serverOptions, retry: true } });
+    const ids = { dcid: new Uint8Array(8).fill(0xd1), scid: new Uint8Array(8).fill(0x5c) };
+    await server.handleDatagram(await handmadeInitial(provider, { ...ids, offset: 1100 }), 'c', T0);
+    expect(await transmits(server)).toEqual([]);
+    await server.handleDatagram(await handmadeInitial(provider, { ...ids, offset: 0 }), 'c', T0);
+    const [retry] = await transmits(server);
+    expect(retry && parsePacket(retry.data, 0, { shortDcidLength: 8 }).packet.type).toBe('retry');
+    expect(events(server).map((e) => e.type)).toEqual(['retry']);
+    expect(server.connectionCount).toBe(0);
+  });
+
+  it('a Retry token that fails (another address: a NAT rebinding between Retry and Initial) gets CONNECTION_CLOSE(INVALID_TOKEN) in an Initial, and no state', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-invalid-token');
+    const server = await QuicEndpoint.create({ provider, server: { ...serverOptions, retry: true } });
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    const first = await client.pollTransmit(T0);
+    const firstDcid = parsePacket((first as Transmit).data, 0, { shortDcidLength: 8 }).packet.dcid;
+    await server.handleDatagram((first as Transmit).data, 'nat:1000', T0);
+    const [retry] = await transmits(server);
+    await client.handleDatagram((retry as Transmit).data, T0 + 1);
+    const withToken = (await client.pollTransmit(T0 + 2)) as Transmit;
+    const retryScid = parsePacket(withToken.data, 0, { shortDcidLength: 8 }).packet.dcid;
+    expect(toHex(retryScid)).not.toBe(toHex(firstDcid));
+    await server.handleDatagram(withToken.data, 'nat:2000', T0 + 2);
+    const out = await transmits(server);
+    expect(out).toHaveLength(1);
+    const close = out[0] as Transmit;
+    expect(close.remote).toBe('nat:2000');
+    expect(close.data.length).toBeLessThan(withToken.data.length);
+    expect(await serverInitialFrames(provider, close.data, retryScid)).toEqual([
+      { type: 'connection_close', application: false, errorCode: TransportErrorCode.INVALID_TOKEN, frameType: 0, reason: new Uint8Array(0) },
+    ]);
+    expect(events(server).map((e) => e.type)).toEqual(['retry']);
+    expect(server.connectionCount).toBe(0);
+    // The client reads it: the attempt ends now, not at its idle timeout.
+    await client.handleDatagram(close.data, T0 + 3);
+    expect(drain(client).find((e) => e.type === 'closed')).toMatchObject({ type: 'closed', local: false, code: TransportErrorCode.INVALID_TOKEN });
+  });
+
+  it('an expired Retry token gets INVALID_TOKEN too, and the client of the simulator ends at once', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-expired-token');
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    // Tokens live 10 ms; the round trip takes 40.
+    const sim = new QuicSim(client, serverOptions, { seed: 'ep-expired-token', retry: await RetryTokens.create(provider, { lifetimeMs: 10 }) });
+    const start = sim.now;
+    const seen: QuicEvent[] = [];
+    await sim.run(() => (seen.push(...drain(client)), seen.some((e) => e.type === 'closed')), 5_000);
+    // Two round trips (Initial, Retry, Initial with the token, close), not the handshake timeout.
+    expect(sim.now - start).toBeLessThan(200);
+    expect(seen.find((e) => e.type === 'closed')).toMatchObject({ local: false, code: TransportErrorCode.INVALID_TOKEN });
+    expect(sim.retries).toBe(1);
+    expect(sim.serverEvents.map((e) => e.type)).toEqual(['retry']);
+  });
+
+  it('a token the server cannot open (another server\'s, or a NEW_TOKEN token of an old key) counts as no token: a Retry (§8.1.3)', async () => {
+    const { provider, serverOptions, clientOptions } = await setup('ep-foreign-token');
+    const other = await QuicEndpoint.create({ provider, server: { ...serverOptions, retry: true } });
+    const server = await QuicEndpoint.create({ provider, server: { ...serverOptions, retry: true } });
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    await other.handleDatagram(((await client.pollTransmit(T0)) as Transmit).data, 'c', T0);
+    await client.handleDatagram(((await transmits(other))[0] as Transmit).data, T0 + 1);
+    const withToken = (await client.pollTransmit(T0 + 2)) as Transmit;
+    await server.handleDatagram(withToken.data, 'c', T0 + 2);
+    const out = await transmits(server);
+    expect(out.map((t) => parsePacket(t.data, 0, { shortDcidLength: 8 }).packet.type)).toEqual(['retry']);
+    expect(events(server).map((e) => e.type)).toEqual(['retry']);
   });
 });

@@ -8,12 +8,14 @@ import { describe, expect, it, vi } from 'vitest';
 import { QuicConnection, type QuicClientOptions, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import type { EndpointEvent } from '../../src/quic/connection/path.js';
 import type { Paths } from '../../src/quic/connection/paths.js';
-import type { Recovery } from '../../src/quic/connection/recovery.js';
+import { Recovery, type SentPacket } from '../../src/quic/connection/recovery.js';
+import { newReno } from '../../src/quic/connection/congestion/new-reno.js';
 import { TransportErrorCode } from '../../src/quic/errors.js';
 import type { Frame } from '../../src/quic/frames/types.js';
 import { statelessResetToken } from '../../src/quic/stateless-reset.js';
 import { LocalConnectionIds } from '../../src/quic/connection/local-cids.js';
 import { ConfigError } from '../../src/errors.js';
+import { StreamUsageError } from '../../src/quic/connection/stream-errors.js';
 import { QuicSim, takeEndpointEvents, type SimOptions } from '../helpers/quic-sim.js';
 import { established } from '../helpers/quic-attacker.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -38,6 +40,18 @@ async function setup(
   const s = new QuicSim(client, serverOptions, { seed, ...sim });
   s.clientAddress = '10.0.0.1:5000';
   return { sim: s, client };
+}
+
+/** What arrived on stream `id` of `c` since the last look, as text (its events are consumed). */
+function drainStreams(c: QuicConnection, id: number): string {
+  for (let e = c.poll(); e; e = c.poll()) { /* stream events only say "readable" */ }
+  let text = '';
+  try {
+    for (let r = c.readStream(id); r && r.data.length; r = c.readStream(id)) text += new TextDecoder().decode(r.data);
+  } catch (e) {
+    if (!(e instanceof StreamUsageError)) throw e; // not opened by the peer yet: nothing arrived
+  }
+  return text;
 }
 
 const pathsOf = (c: QuicConnection): Paths => (c as unknown as { paths: Paths }).paths;
@@ -363,6 +377,51 @@ describe('the server\'s preferred address (RFC 9000 §9.6, §18.2)', () => {
     expect(events.filter((e) => e.type === 'cid-issued').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('§9.6.2: the server moves to its preferred address only once that path is validated, then drops newer packets that reach its original address', async () => {
+    let simRef: QuicSim | undefined;
+    const moves: { remote: string; validated: boolean }[] = [];
+    const { sim, client } = await setup('preferred-stay', {
+      serverAddresses: ['pref'],
+      onDelivered: () => {
+        const server = simRef?.server;
+        if (!server) return;
+        const c = pathsOf(server).current;
+        if (moves.at(-1)?.remote !== c.remote) moves.push({ remote: c.remote, validated: c.validated });
+      },
+    }, {
+      server: { preferredAddress, viaPreferredAddress: (r) => r.endsWith('@pref') },
+      client: { preferredAddressRemote: () => 'pref' },
+    });
+    simRef = sim;
+    await download(sim, client, 300_000);
+    // Non-probing packets went through the preferred address only on a validated path (§9.6.2 MUST).
+    expect(moves).toEqual([{ remote: '10.0.0.1:5000', validated: true }, { remote: '10.0.0.1:5000@pref', validated: true }]);
+    const server = sim.server as QuicConnection;
+    // A newer client packet reaches the server's original address first (a copy, or a stale route).
+    const id = client.openStream();
+    client.writeStream(id, new TextEncoder().encode('late'), true);
+    await sim.advance(1);
+    const newest = sim.sent.toServer.at(-1) as { data: Uint8Array };
+    // Where the server endpoint sends from now on ('10.0.0.1:5000' is the client through the original address).
+    const endpoint = (await sim.endpointPair()).server;
+    const sentTo: string[] = [];
+    const poll = endpoint.pollTransmit.bind(endpoint);
+    endpoint.pollTransmit = async (now: number) => {
+      const t = await poll(now);
+      if (t) sentTo.push(t.remote);
+      return t;
+    };
+    await endpoint.handleDatagram(newest.data.slice(), '10.0.0.1:5000', sim.now);
+    expect(pathsOf(server).current.remote).toBe('10.0.0.1:5000@pref');
+    expect(drainStreams(server, id)).toBe('');
+    // The genuine one, through the preferred address, is read as usual; nothing goes back to the original address.
+    await sim.advance(100);
+    expect(drainStreams(server, id)).toBe('late');
+    expect(pathsOf(server).current.remote).toBe('10.0.0.1:5000@pref');
+    expect(sentTo.length).toBeGreaterThan(0);
+    expect(sentTo.filter((r) => r !== '10.0.0.1:5000@pref')).toEqual([]);
+  });
+
   it('an unreachable preferred address: validation fails and the client stays where it is (§9.6.1)', async () => {
     const { sim, client } = await setup('preferred-dead', {}, {
       server: { preferredAddress },
@@ -373,5 +432,46 @@ describe('the server\'s preferred address (RFC 9000 §9.6, §18.2)', () => {
     expect(pathsOf(client).current.remote).toBe('');
     expect(pathsOf(client).probe).toBeUndefined();
     expect(client.isClosed).toBe(false);
+  });
+});
+
+describe('packets sent on the old path do not feed the new path\'s congestion state (RFC 9000 §9.4)', () => {
+  const PEER = { ackDelayExponent: 3, maxAckDelay: 25 };
+  const sent = (pn: number, timeSent: number): SentPacket =>
+    ({ pn, space: 'application', timeSent, size: 1200, ackEliciting: true, inFlight: true, frames: [{ type: 'ping' }] });
+  const fresh = () => new Recovery({ maxDatagramSize: 1200, isClient: false, congestionController: newReno });
+
+  it('their acknowledgment neither grows the new window nor makes an RTT sample, and their bytes do not block the new path', () => {
+    const r = fresh();
+    for (let pn = 0; pn < 10; pn++) r.onPacketSent(sent(pn, 0));
+    r.resetPath(50, 1200);
+    const initial = { window: r.congestionWindow, rtt: r.rtt };
+    // The old path's ten packets are still outstanding: the new path may send its whole initial window all the same.
+    expect(r.bytesInFlight).toBe(0);
+    expect(r.canSend(initial.window)).toBe(true);
+    // Their acknowledgment, 400 ms after they left, arrives over the new path.
+    r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 9, smallest: 0 }] }, 400, PEER, true);
+    expect(r.congestionWindow).toBe(initial.window);
+    expect(r.rtt).toEqual(initial.rtt);
+    expect(r.bytesInFlight).toBe(0);
+    // A packet of the new path is a sample and grows the window as usual.
+    r.onPacketSent(sent(10, 410));
+    r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 10, smallest: 10 }] }, 440, PEER, true);
+    expect(r.rtt.latest).toBe(30);
+    expect(r.congestionWindow).toBe(initial.window + 1200);
+  });
+
+  it('their loss is no congestion event for the new path, but their frames are still reported lost (to be sent again)', () => {
+    const r = fresh();
+    for (let pn = 0; pn < 10; pn++) r.onPacketSent(sent(pn, 0));
+    r.resetPath(50, 1200);
+    const window = r.congestionWindow;
+    r.onPacketSent(sent(10, 60));
+    // 10 is acknowledged: 0..9, 90 ms old against a 30 ms RTT, are lost (RFC 9002 §6.1).
+    const { lost } = r.onAck('application', { type: 'ack', ackDelay: 0, ranges: [{ largest: 10, smallest: 10 }] }, 90, PEER, true);
+    expect(lost.map((p) => p.pn)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r.congestionWindow).toBe(window + 1200);
+    expect(r.ssthresh).toBe(Infinity);
+    expect(r.bytesInFlight).toBe(0);
   });
 });

@@ -120,6 +120,15 @@ export interface QuicServerOptions extends QuicCommonOptions {
     readonly ipv4?: { readonly address: Uint8Array; readonly port: number };
     readonly ipv6?: { readonly address: Uint8Array; readonly port: number };
   };
+  /**
+   * Whether a path key names the client as reached through the preferred
+   * address (the transport's naming, e.g. the Node adapter's `pref|` prefix).
+   * Given it, the server follows RFC 9000 §9.6.2: it sends non-probing packets
+   * through the preferred address only once that path is validated, and once
+   * there it drops newer packets that arrive at its original address. Without
+   * it a move through the preferred address is handled as any migration (§9.3).
+   */
+  readonly viaPreferredAddress?: (remote: RemoteAddress) => boolean;
   // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
   // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
@@ -413,6 +422,7 @@ export class QuicConnection {
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
     s.paths = new Paths(remote, true);
+    if (preferred) s.paths.viaPreferred = options.viaPreferredAddress;
     s.statelessResetKey = options.statelessResetKey;
     // Its connection ID is sequence 1 (RFC 9000 §5.1.1), routed from the start: the client may probe it once confirmed.
     if (preferred) s.localCids.addPreferred(preferred.connectionId, preferred.statelessResetToken);
@@ -464,6 +474,14 @@ export class QuicConnection {
   }
   private qlogClosed = false;
 
+  /**
+   * Called (synchronously) by every call that may give this connection
+   * something new to send, whoever makes it: the application's writes and
+   * closes, datagrams and timers. An endpoint sets it to poll only connections
+   * that may have work, not all of them (src/quic/endpoint.ts).
+   */
+  onActivity: (() => void) | undefined = undefined;
+
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const run = this.queue.then(f);
     this.queue = run.catch(() => undefined);
@@ -482,18 +500,24 @@ export class QuicConnection {
   }
 
   openStream(bidirectional = true): number {
+    this.onActivity?.();
     return this.streams.open(bidirectional);
   }
   writeStream(id: number, data: Uint8Array, fin = false): void {
+    this.onActivity?.();
     this.streams.write(id, data, fin);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
+    // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow.
+    this.onActivity?.();
     return this.streams.read(id, max);
   }
   resetStream(id: number, errorCode: number): void {
+    this.onActivity?.();
     this.streams.reset(id, errorCode);
   }
   stopSending(id: number, errorCode: number): void {
+    this.onActivity?.();
     this.streams.stopSending(id, errorCode);
   }
 
@@ -503,6 +527,7 @@ export class QuicConnection {
    * confirmed and the previous update has been acknowledged.
    */
   updateKeys(now: number): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.startKeyUpdate(now));
   }
 
@@ -542,11 +567,13 @@ export class QuicConnection {
     // Against the base size: a black hole can take the datagram size back down to it (RFC 8899 §4.3).
     if (frameSize > max || frameSize > this.mtud.base - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
     this.datagrams.push(data.slice());
+    this.onActivity?.();
   }
 
   /** Closes the connection with an application error code (RFC 9000 §10.2). */
   close(now: number, errorCode = 0, reason = ''): void {
     if (this.closeState) return;
+    this.onActivity?.();
     const frame: Frame = this.handshakeDone
       ? { type: 'connection_close', application: true, errorCode, frameType: 0, reason: new TextEncoder().encode(reason) }
       // Before the handshake, an application close is sent as a transport APPLICATION_ERROR (§10.2.3).
@@ -572,6 +599,7 @@ export class QuicConnection {
    * thrown for bad input.
    */
   handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.receiveDatagram(datagram, now, remote));
   }
 
@@ -826,6 +854,12 @@ export class QuicConnection {
     from.authenticated = true;
     from.dcid = pkt.dcid;
     const highest = opened.packetNumber > space.largestReceived;
+    if (this.role === 'server' && pkt.type === '1rtt' && highest && this.paths.leftForPreferred(from.remote)) {
+      // §9.6.2: the connection moved to our preferred address; newer packets at the original one are dropped
+      // (delayed ones, not the highest, are still read), and cannot pull the connection back.
+      this.qlog?.packetDropped(now, { type: pkt.type, packetNumber: opened.packetNumber, dcid: pkt.dcid }, pkt.bytes.length, 'rejected');
+      return true;
+    }
     if (this.role === 'client' && !this.receivedFromPeer && pkt.type !== '1rtt') {
       // §7.2: the client adopts the server's chosen connection ID.
       this.remoteCid = pkt.scid.slice();
@@ -1112,7 +1146,8 @@ export class QuicConnection {
   private onPacketAcked(p: SentPacket): void {
     if (p.mtuProbe) {
       if (this.mtud.onProbeAcked(p.size) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
-    } else if (p.inFlight) {
+    } else if (p.inFlight && this.recovery.sentOnCurrentPath(p)) {
+      // RFC 9000 §9.4: what the old path carried says nothing about the new one's MTU.
       this.mtud.onAcked(p.size);
     }
     const space = this.spaces[p.space];
@@ -1194,6 +1229,7 @@ export class QuicConnection {
   }
 
   handleTimeout(now: number): Promise<void> {
+    this.onActivity?.();
     return this.serial(async () => this.onTimeout(now));
   }
 
@@ -1306,6 +1342,7 @@ export class QuicConnection {
    *   sent disable_active_migration (§18.2), or if it gave no spare connection ID.
    */
   migrate(now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
+    this.onActivity?.();
     return this.serial(() => this.startMigration(now, remote));
   }
 
@@ -1353,6 +1390,12 @@ export class QuicConnection {
     const timeout = validationTimeout(this.pto());
     const next = new Path(remote, false);
     next.startValidation(await this.provider.random(8), now, timeout);
+    if (paths.towardsPreferred(remote)) {
+      // §9.6.2: the client came to our preferred address. Non-probing packets keep going from the original
+      // address until we validated the path from the preferred one (we MUST probe it, against spurious moves).
+      if (paths.probe?.remote !== remote) paths.probe = next;
+      return;
+    }
     if (left.validated) {
       // §9.3.3: the path we leave is challenged too, so an attacker's copies cannot pull us away unnoticed.
       // It keeps the connection ID it had; the new path gets one no other path used, if the client gave a spare (§9.5).
@@ -1382,8 +1425,19 @@ export class QuicConnection {
       const ids = this.peerConnectionIds();
       if (cid && ids.cidOf(1) && equalBytes(ids.cidOf(1) as Uint8Array, cid)) ids.switchTo(1);
       this.remoteCid = ids.current;
+      // The server keeps sending from its original address until it validated our path to the preferred one
+      // (§9.6.2): packets from there are still the server's, not a new address's (§9).
+      paths.previous = paths.current;
       paths.current = path;
       this.usedPreferredAddress = true;
+      this.resetPathState(now);
+    } else if (path === paths.probe && this.role === 'server') {
+      // §9.6.2: validated, after a non-probing packet arrived there (what started the probe): the connection moves
+      // to the preferred address for good, and the original one is left (see Paths.leftForPreferred).
+      paths.probe = undefined;
+      paths.current = path;
+      paths.previous = undefined;
+      paths.onPreferred = true;
       this.resetPathState(now);
     }
   }
@@ -1514,6 +1568,7 @@ export class QuicConnection {
   private onLossEvent(lost: readonly SentPacket[], now: number): void {
     const sizes: number[] = [];
     for (const p of lost) {
+      if (!this.recovery.sentOnCurrentPath(p)) continue; // RFC 9000 §9.4: the old path's losses are not the new one's
       if (p.mtuProbe) this.mtud.onProbeLost(p.size);
       else if (p.inFlight) sizes.push(p.size);
     }

@@ -77,11 +77,33 @@ export class Paths {
   current: Path;
   previous: Path | undefined;
   probe: Path | undefined;
+  /**
+   * A server's way to tell a path through its preferred address (§9.6) from
+   * one through its original address, from the transport's path keys; unset
+   * when it advertised none or the transport does not say.
+   */
+  viaPreferred: ((remote: RemoteAddress) => boolean) | undefined;
+  /** A server that moved to its preferred address (§9.6.2): it stays there. */
+  onPreferred = false;
   /** PATH_RESPONSE data owed, by the address the PATH_CHALLENGE came from (§8.2.2), with its own 3× budget. */
   private readonly responses = new Map<RemoteAddress, { data: Uint8Array; budget: number }>();
 
   constructor(remote: RemoteAddress, validated: boolean) {
     this.current = new Path(remote, validated);
+  }
+
+  /** Server: whether `remote` is the client reached through our preferred address while we are still on the original one. */
+  towardsPreferred(remote: RemoteAddress): boolean {
+    const via = this.viaPreferred;
+    return via !== undefined && !this.onPreferred && via(remote) && !via(this.current.remote);
+  }
+
+  /**
+   * Server: whether a packet from `remote` reached our original address after
+   * the connection moved to the preferred one (§9.6.2: newer ones are dropped).
+   */
+  leftForPreferred(remote: RemoteAddress): boolean {
+    return this.onPreferred && this.viaPreferred !== undefined && !this.viaPreferred(remote);
   }
 
   /** The known path to `remote`, if any. */

@@ -135,6 +135,12 @@ export class Recovery {
   private peerMaxAckDelay = DEFAULT_MAX_ACK_DELAY;
   /** Send times of acknowledged packets, ascending, for persistent congestion; pruned as packets resolve. */
   private ackedSendTimes: number[] = [];
+  /**
+   * Per space, the first packet number sent on the current path: those below
+   * went out on a path left by {@link resetPath} and must not feed the new
+   * path's congestion controller or RTT estimate (RFC 9000 §9.4).
+   */
+  private readonly pathStart: Record<Space, number> = { initial: 0, handshake: 0, application: 0 };
 
   constructor(opts: { maxDatagramSize: number; initialRtt?: number; isClient: boolean; congestionController?: CongestionControllerFactory; now?: number }) {
     const initialRtt = opts.initialRtt ?? K_INITIAL_RTT;
@@ -164,6 +170,19 @@ export class Recovery {
     this.cc = this.ccFactory({ now, maxDatagramSize });
     this.rttEstimator = new RttEstimator(this.initialRtt);
     this.ptoCountValue = 0;
+    // §9.4: packets still outstanding were sent on the old path. Loss recovery keeps them (their frames are
+    // still acknowledged or resent), but their bytes leave the new path's bytes in flight, and their
+    // acknowledgment or loss is no sample and no congestion signal for it.
+    for (const space of SPACES) {
+      const s = this.spaces[space];
+      this.pathStart[space] = s.largestSent + 1;
+      for (const p of s.sent.values()) if (p.inFlight) this.inFlightBytes -= p.size;
+    }
+  }
+
+  /** Whether `p` was sent on the current path, i.e. after the last {@link resetPath} (RFC 9000 §9.4). */
+  sentOnCurrentPath(p: SentPacket): boolean {
+    return p.pn >= this.pathStart[p.space];
   }
 
   get rtt(): RttSnapshot {
@@ -262,8 +281,9 @@ export class Recovery {
     const newest = acked[acked.length - 1];
     if (newest === undefined) return { acked: [], lost: [] };
 
-    // §5.1: an RTT sample needs the largest acknowledged to be newly acknowledged and ack-eliciting packets among them.
-    if (newest.pn === largest && acked.some((p) => p.ackEliciting)) {
+    // §5.1: an RTT sample needs the largest acknowledged to be newly acknowledged and ack-eliciting packets among them;
+    // RFC 9000 §9.4: and sent on this path.
+    if (newest.pn === largest && this.sentOnCurrentPath(newest) && acked.some((p) => p.ackEliciting)) {
       // §5.3: Initial ACKs are never delayed on purpose, so their ACK Delay is ignored.
       const ackDelay = space === 'initial' ? 0 : (ack.ackDelay * 2 ** peer.ackDelayExponent) / 1000;
       this.rttEstimator.update(now - newest.timeSent, ackDelay, peer.maxAckDelay, handshakeConfirmed, now);
@@ -271,7 +291,7 @@ export class Recovery {
     // Appendix B.7: a higher ECN-CE count is a congestion signal for the largest acknowledged packet.
     if (ack.ecn && ack.ecn.ce > s.ecnCe) {
       s.ecnCe = ack.ecn.ce;
-      this.cc.onCongestionEvent(now, newest.timeSent, false, 0);
+      if (this.sentOnCurrentPath(newest)) this.cc.onCongestionEvent(now, newest.timeSent, false, 0);
     }
     this.rememberAcked(acked);
 
@@ -279,7 +299,7 @@ export class Recovery {
     if (lost.length > 0) this.onPacketsLost(lost, now);
     const rtt = this.rttEstimator.snapshot();
     for (const p of acked) {
-      if (!p.inFlight) continue;
+      if (!p.inFlight || !this.sentOnCurrentPath(p)) continue;
       this.inFlightBytes -= p.size;
       this.cc.onAck(now, p.timeSent, p.size, this.appLimited, rtt);
     }
@@ -349,7 +369,7 @@ export class Recovery {
   discardSpace(space: Space): SentPacket[] {
     const s = this.spaces[space];
     const dropped = [...s.sent.values()];
-    for (const p of dropped) if (p.inFlight) this.inFlightBytes -= p.size;
+    for (const p of dropped) if (p.inFlight && this.sentOnCurrentPath(p)) this.inFlightBytes -= p.size;
     s.sent.clear();
     s.notInFlight = [];
     s.ackElicitingInFlight = 0;
@@ -404,7 +424,7 @@ export class Recovery {
     let lastLoss: number | undefined;
     let lostBytes = 0;
     for (const p of lost) {
-      if (!p.inFlight) continue;
+      if (!p.inFlight || !this.sentOnCurrentPath(p)) continue;
       this.inFlightBytes -= p.size;
       if (p.mtuProbe) continue;
       lostBytes += p.size;
@@ -414,7 +434,7 @@ export class Recovery {
     const firstSample = this.rttEstimator.firstSampleTime;
     // Only packets sent after the first RTT sample count (§7.6.2).
     const candidates = firstSample === undefined ? []
-      : lost.filter((p) => p.timeSent > firstSample && !p.mtuProbe).sort((a, b) => a.timeSent - b.timeSent);
+      : lost.filter((p) => p.timeSent > firstSample && !p.mtuProbe && this.sentOnCurrentPath(p)).sort((a, b) => a.timeSent - b.timeSent);
     this.cc.onCongestionEvent(now, lastLoss, this.inPersistentCongestion(candidates), lostBytes);
   }
 

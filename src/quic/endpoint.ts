@@ -393,19 +393,23 @@ export class QuicEndpoint {
     if (this.own.length < MAX_OWN_TRANSMITS) this.own.push({ data, remote });
   }
 
-  /** Calls into a connection; a throw ends that connection alone. */
-  private async call(entry: ConnectionEntry, f: (c: QuicConnection) => Promise<unknown>): Promise<void> {
+  /**
+   * Calls into a connection; a throw ends that connection alone. `received`:
+   * the call may have taken in the peer's frames (a datagram, a timer), so
+   * its reset tokens may have changed; a transmit brings none.
+   */
+  private async call(entry: ConnectionEntry, f: (c: QuicConnection) => Promise<unknown>, received = true): Promise<void> {
     try {
       await f(entry.connection);
     } catch (e) {
       this.finish(entry, e);
       return;
     }
-    this.afterCall(entry);
+    this.afterCall(entry, received);
   }
 
   /** What changed in a connection after a call: connection IDs to route or forget, handshake done, closed. */
-  private afterCall(entry: ConnectionEntry): void {
+  private afterCall(entry: ConnectionEntry, received = true): void {
     const c = entry.connection;
     if (this.table.get(c) !== entry) return;
     for (let e = c.pollEndpointEvent(); e; e = c.pollEndpointEvent()) {
@@ -420,7 +424,7 @@ export class QuicEndpoint {
     // Whatever the call was, it may have moved the connection's timers, made events or brought reset tokens.
     this.rekey.add(entry);
     this.eventful.add(entry);
-    this.syncResetTokens(entry);
+    if (received) this.syncResetTokens(entry);
   }
 
   /**
@@ -490,7 +494,7 @@ export class QuicEndpoint {
         // Out before the poll: a cue that comes while it runs (an application write) puts it back.
         this.ready.delete(entry);
         let t: Transmit | undefined;
-        await this.call(entry, async (c) => (t = await c.pollTransmit(now)));
+        await this.call(entry, async (c) => (t = await c.pollTransmit(now)), false);
         if (t) {
           if (this.table.get(entry.connection) === entry) this.ready.add(entry);
           return t;

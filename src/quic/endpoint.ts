@@ -11,6 +11,7 @@ import { encodeVersionNegotiation, parsePacket, type Packet } from './header.js'
 import { encodeStatelessReset, statelessResetLength, statelessResetToken } from './stateless-reset.js';
 import { DEFAULT_QUIC_VERSIONS, versionTable, type QuicVersion, type QuicVersionTable } from './versions.js';
 import { ConnectionTable, cidKey, type ConnectionEntry } from './endpoint/routing.js';
+import { TimerHeap } from './endpoint/timers.js';
 import { initialClose, startsClientHello } from './endpoint/stateless.js';
 import { TransportErrorCode } from './errors.js';
 
@@ -30,6 +31,8 @@ const MAX_EVENTS = 4096;
 const CID_LENGTH = 8;
 /** RFC 9000 §14.1: the smallest datagram that may carry a client's first Initial. */
 const MIN_INITIAL_DATAGRAM = 1200;
+/** RFC 9000 §10.3: the smallest datagram that can be a Stateless Reset (5 bytes that look like a header, then the 16-byte token). */
+const MIN_STATELESS_RESET = 21;
 
 /** What a {@link QuicEndpoint} needs to accept connections. */
 export interface QuicEndpointServerOptions extends QuicServerOptions {
@@ -137,6 +140,34 @@ export class QuicEndpoint {
    * with an acknowledgment, a datagram or a timer, each such a cue.
    */
   private readonly ready = new Set<ConnectionEntry>();
+  /**
+   * Each connection's next deadline (its own timers and the handshake's), so
+   * that {@link pollTimeout} and {@link handleTimeout} cost O(log n) and touch
+   * only due connections, not all of them per call (quinn keeps a timer per
+   * connection in its driver; a sans-IO endpoint has one wake-up for all).
+   */
+  private readonly timers = new TimerHeap<ConnectionEntry>();
+  /**
+   * Connections whose deadline may have moved since it was keyed: those that
+   * were called (afterCall) or gave their `onActivity` cue. Their deadlines are
+   * read again at the next {@link pollTimeout} or {@link handleTimeout}, once
+   * each however many cues came; an idle connection's stays as it was.
+   */
+  private readonly rekey = new Set<ConnectionEntry>();
+  /**
+   * Connections that may have events for {@link pollConnectionEvent}: a
+   * connection makes events only in a call (a datagram, a timer, a transmit,
+   * an application call, each one a cue or an afterCall), and one leaves when
+   * it has none, so a poll visits no idle connection.
+   */
+  private readonly eventful = new Set<ConnectionEntry>();
+  /**
+   * The peers' stateless reset tokens (RFC 9000 §10.3.1), as {@link tokenKey},
+   * to the connection each one ends: a short-header packet to an unknown
+   * connection ID is a reset for at most that one connection, found here in
+   * one lookup instead of being tried on every client connection.
+   */
+  private readonly resetTokens = new Map<string, ConnectionEntry>();
 
   private constructor(
     private readonly provider: CryptoProvider,
@@ -287,12 +318,13 @@ export class QuicEndpoint {
    * smaller than the trigger so two endpoints cannot loop (§10.3.3).
    */
   private async unknownShortHeader(datagram: Uint8Array, dcid: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
-    const clients = this.table.all().filter((e) => e.connection.role === 'client' && e.remote === remote);
-    for (const e of clients) {
-      this.ready.add(e);
-      await this.call(e, (c) => c.handleDatagram(datagram, now, remote));
+    // §10.3.1: a reset ends in the token; the connection it names checks it again (and drains).
+    const target = datagram.length >= MIN_STATELESS_RESET ? this.resetTokens.get(tokenKey(datagram, datagram.length - 16)) : undefined;
+    if (target) {
+      this.ready.add(target);
+      return this.call(target, (c) => c.handleDatagram(datagram, now, remote));
     }
-    if (clients.length || !this.resetKey) return;
+    if (!this.resetKey) return;
     const len = statelessResetLength(datagram.length);
     if (len === undefined) return;
     const token = await statelessResetToken(this.provider, this.resetKey, dcid);
@@ -346,9 +378,14 @@ export class QuicEndpoint {
   /** Starts listening to a new entry's activity cue; it may have something to send at once. */
   private track(entry: ConnectionEntry): ConnectionEntry {
     entry.connection.onActivity = () => {
-      if (this.table.get(entry.connection) === entry) this.ready.add(entry);
+      if (this.table.get(entry.connection) !== entry) return;
+      this.ready.add(entry);
+      this.rekey.add(entry);
+      this.eventful.add(entry);
     };
     this.ready.add(entry);
+    this.rekey.add(entry);
+    this.eventful.add(entry);
     return entry;
   }
 
@@ -356,19 +393,23 @@ export class QuicEndpoint {
     if (this.own.length < MAX_OWN_TRANSMITS) this.own.push({ data, remote });
   }
 
-  /** Calls into a connection; a throw ends that connection alone. */
-  private async call(entry: ConnectionEntry, f: (c: QuicConnection) => Promise<unknown>): Promise<void> {
+  /**
+   * Calls into a connection; a throw ends that connection alone. `received`:
+   * the call may have taken in the peer's frames (a datagram, a timer), so
+   * its reset tokens may have changed; a transmit brings none.
+   */
+  private async call(entry: ConnectionEntry, f: (c: QuicConnection) => Promise<unknown>, received = true): Promise<void> {
     try {
       await f(entry.connection);
     } catch (e) {
       this.finish(entry, e);
       return;
     }
-    this.afterCall(entry);
+    this.afterCall(entry, received);
   }
 
   /** What changed in a connection after a call: connection IDs to route or forget, handshake done, closed. */
-  private afterCall(entry: ConnectionEntry): void {
+  private afterCall(entry: ConnectionEntry, received = true): void {
     const c = entry.connection;
     if (this.table.get(c) !== entry) return;
     for (let e = c.pollEndpointEvent(); e; e = c.pollEndpointEvent()) {
@@ -376,7 +417,40 @@ export class QuicEndpoint {
       else this.table.unroute(entry, e.cid);
     }
     if (entry.handshakeDeadline !== undefined && c.isHandshakeComplete) this.endHandshake(entry);
-    if (c.isClosed) this.finish(entry);
+    if (c.isClosed) {
+      this.finish(entry);
+      return;
+    }
+    // Whatever the call was, it may have moved the connection's timers, made events or brought reset tokens.
+    this.rekey.add(entry);
+    this.eventful.add(entry);
+    if (received) this.syncResetTokens(entry);
+  }
+
+  /**
+   * Indexes the connection's peer reset tokens when they changed: the
+   * connection keeps each token object for as long as it holds it, so a
+   * comparison by identity (no bytes, no allocation but the list) tells.
+   */
+  private syncResetTokens(entry: ConnectionEntry): void {
+    const now = entry.connection.peerResetTokens();
+    const was = entry.resetTokens;
+    if (now.length === was.length && now.every((t, i) => t === was[i])) return;
+    this.dropResetTokens(entry);
+    for (const t of now) {
+      const key = tokenKey(t, 0);
+      // A token another connection holds already stays with it: tokens are random, a clash is an attack or a bug.
+      if (!this.resetTokens.has(key)) this.resetTokens.set(key, entry);
+    }
+    entry.resetTokens = now;
+  }
+
+  private dropResetTokens(entry: ConnectionEntry): void {
+    for (const t of entry.resetTokens) {
+      const key = tokenKey(t, 0);
+      if (this.resetTokens.get(key) === entry) this.resetTokens.delete(key);
+    }
+    entry.resetTokens = [];
   }
 
   private endHandshake(entry: ConnectionEntry): void {
@@ -390,6 +464,10 @@ export class QuicEndpoint {
     this.endHandshake(entry);
     this.table.remove(entry);
     this.ready.delete(entry);
+    this.rekey.delete(entry);
+    this.eventful.delete(entry);
+    this.timers.set(entry, undefined);
+    this.dropResetTokens(entry);
     entry.connection.onActivity = undefined;
     this.events.push(error === undefined ? { type: 'done', connection: entry.connection } : { type: 'done', connection: entry.connection, error });
   }
@@ -416,7 +494,7 @@ export class QuicEndpoint {
         // Out before the poll: a cue that comes while it runs (an application write) puts it back.
         this.ready.delete(entry);
         let t: Transmit | undefined;
-        await this.call(entry, async (c) => (t = await c.pollTransmit(now)));
+        await this.call(entry, async (c) => (t = await c.pollTransmit(now)), false);
         if (t) {
           if (this.table.get(entry.connection) === entry) this.ready.add(entry);
           return t;
@@ -428,20 +506,34 @@ export class QuicEndpoint {
 
   /** When {@link handleTimeout} should next be called: the earliest of the connections' timers and the handshake deadlines. */
   pollTimeout(): number | undefined {
-    let next: number | undefined;
-    for (const e of this.table.all()) {
-      for (const t of [e.connection.pollTimeout(), e.handshakeDeadline]) {
-        if (t !== undefined && Number.isFinite(t) && (next === undefined || t < next)) next = t;
-      }
+    this.rekeyTimers();
+    return this.timers.peek();
+  }
+
+  /** Keys again the deadlines that may have moved. */
+  private rekeyTimers(): void {
+    for (const entry of this.rekey) {
+      let next = entry.connection.pollTimeout();
+      if (next !== undefined && !Number.isFinite(next)) next = undefined;
+      const h = entry.handshakeDeadline;
+      if (h !== undefined && (next === undefined || h < next)) next = h;
+      this.timers.set(entry, next);
     }
-    return next;
+    this.rekey.clear();
   }
 
   /** Runs the timers that are due: connections' timers, and handshakes past their deadline are closed. */
   handleTimeout(now: number): Promise<void> {
     return this.serial(async () => {
-      for (const entry of this.table.all()) {
+      this.rekeyTimers();
+      // Taken out first: a deadline a due connection sets while it runs (it may be `now` again) waits for the next call.
+      const due: ConnectionEntry[] = [];
+      for (let e = this.timers.popDue(now); e; e = this.timers.popDue(now)) due.push(e);
+      for (const entry of due) {
+        if (this.table.get(entry.connection) !== entry) continue;
         const c = entry.connection;
+        // Keyed again after this, whatever happens below.
+        this.rekey.add(entry);
         if (entry.handshakeDeadline !== undefined && now >= entry.handshakeDeadline) {
           // A client that keeps its handshake alive without finishing it would otherwise hold its slot for ever.
           this.endHandshake(entry);
@@ -464,9 +556,10 @@ export class QuicEndpoint {
 
   /** The next event of any connection the endpoint routes to, with the connection, or undefined. */
   pollConnectionEvent(): { readonly connection: QuicConnection; readonly event: QuicEvent } | undefined {
-    for (const e of this.table.all()) {
+    for (const e of this.eventful) {
       const event = e.connection.poll();
       if (event) return { connection: e.connection, event };
+      this.eventful.delete(e);
     }
     return undefined;
   }
@@ -477,6 +570,13 @@ export class QuicEndpoint {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** 16 bytes of `b` from `at` (a stateless reset token) as a map key, as {@link cidKey} makes one: two bytes a UTF-16 code unit. */
+function tokenKey(b: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = at; i < at + 16; i += 2) s += String.fromCharCode((b[i] as number) << 8 | (b[i + 1] as number));
+  return s;
 }
 
 /** The options a new server connection gets: the endpoint's reset key, so its tokens match the resets we send. */

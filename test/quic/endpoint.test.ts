@@ -115,7 +115,7 @@ describe('QuicEndpoint routing (RFC 9000 §5.2)', () => {
     const fake = {
       localCid: new Uint8Array(8).fill(0x11), role: 'server', isHandshakeComplete: true, isClosed: false,
       handleDatagram: (d: Uint8Array) => (got.push(d), Promise.resolve()),
-      pollTransmit: () => Promise.resolve(undefined), pollTimeout: () => undefined, poll: () => undefined,
+      pollTransmit: () => Promise.resolve(undefined), pollTimeout: () => undefined, poll: () => undefined, peerResetTokens: () => [],
       pollEndpointEvent: () => pending.shift(),
     } as unknown as QuicConnection;
     ep.adopt(fake, 'peer');
@@ -225,7 +225,7 @@ describe('QuicEndpoint admission: state only for a client Initial that decrypts 
         await gate;
         handled++;
       },
-      pollTransmit: () => Promise.resolve(undefined), pollTimeout: () => undefined, poll: () => undefined, pollEndpointEvent: () => undefined,
+      pollTransmit: () => Promise.resolve(undefined), pollTimeout: () => undefined, poll: () => undefined, peerResetTokens: () => [], pollEndpointEvent: () => undefined,
     } as unknown as QuicConnection;
     ep.adopt(slow, 'flood');
     const d = new Uint8Array([0x40, ...slow.localCid, ...new Uint8Array(1191)]);
@@ -361,7 +361,7 @@ function idleConnection(i: number, onPoll: () => void): QuicConnection {
   return {
     localCid, role: 'server', isHandshakeComplete: true, isClosed: false,
     handleDatagram: () => Promise.resolve(), handleTimeout: () => Promise.resolve(),
-    pollTransmit: () => (onPoll(), Promise.resolve(undefined)), pollTimeout: () => undefined, poll: () => undefined,
+    pollTransmit: () => (onPoll(), Promise.resolve(undefined)), pollTimeout: () => undefined, poll: () => undefined, peerResetTokens: () => [],
     pollEndpointEvent: () => undefined,
   } as unknown as QuicConnection;
 }

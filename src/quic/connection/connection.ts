@@ -797,11 +797,20 @@ export class QuicConnection {
     return opened;
   }
 
-  /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
-  private isResetFromPeer(datagram: Uint8Array): boolean {
+  /**
+   * The stateless reset tokens that end this connection (RFC 9000 §10.3.1):
+   * an endpoint indexes them to find, for a datagram to no connection ID it
+   * routes, the one connection it may reset.
+   */
+  peerResetTokens(): Uint8Array[] {
     const token = this.role === 'client' ? this.peerParams?.statelessResetToken : undefined;
     // §10.3.1: the token of any connection ID the peer issued us (§19.15) counts, as does the handshake's.
-    const tokens = [...(token ? [token] : []), ...(this.peerCids?.resetTokens() ?? [])];
+    return [...(token ? [token] : []), ...(this.peerCids?.resetTokens() ?? [])];
+  }
+
+  /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
+  private isResetFromPeer(datagram: Uint8Array): boolean {
+    const tokens = this.peerResetTokens();
     return tokens.length > 0 && isStatelessReset(datagram, tokens);
   }
 
@@ -1183,6 +1192,8 @@ export class QuicConnection {
     if (idle !== undefined) times.push(this.lastActivity + idle);
     if (this.discardPreviousKeysAt !== undefined) times.push(this.discardPreviousKeysAt);
     if (this.pacingWake !== undefined) times.push(this.pacingWake);
+    const mtu = this.mtud.timeout;
+    if (mtu !== undefined) times.push(mtu);
     const path = this.paths.timeout(MIN_PROBE_DATAGRAM);
     if (path !== undefined) times.push(path);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
@@ -1253,6 +1264,8 @@ export class QuicConnection {
     }
     // The pacer has tokens again: the caller's next pollTransmit sends.
     if (this.pacingWake !== undefined && now >= this.pacingWake) this.pacingWake = undefined;
+    // The MTU raise timer or black-hole cooldown ended: the next pollTransmit probes.
+    this.mtud.onTimeout(now);
     // §8.2.4, §9.3.2: a failed validation of the path we moved to sends us back to the last validated one.
     // The ID we moved to stays in use there: the one the old path had is retired already.
     if (this.paths.onTimeout(now) === 'reverted') this.paths.current.dcid = undefined;

@@ -42,6 +42,8 @@ export class MtuDiscovery {
   /** No probe before this time; undefined until the search can start. */
   private nextSearchAt: number | undefined;
   private blackHoleLosses = 0;
+  /** `nextSearchAt` is a wait (the raise timer, a black-hole cooldown) that only a timer ends on an idle connection. */
+  private waiting = false;
 
   /** @param ceiling the largest size to probe for; undefined: no discovery, every datagram stays at `base`. */
   constructor(readonly base: number, private readonly ceiling: number | undefined) {
@@ -59,12 +61,29 @@ export class MtuDiscovery {
     this.restart(now);
   }
 
+  /**
+   * When the connection should wake for the next search (RFC 8899 §5.1.1
+   * PMTU_RAISE_TIMER, or the end of a black-hole cooldown), or undefined:
+   * without it a connection with nothing to send would probe again only
+   * after its next datagram or write.
+   */
+  get timeout(): number | undefined {
+    return this.waiting ? this.nextSearchAt : undefined;
+  }
+
+  /** The connection's timer fired: a due search probes at the next transmit, and needs no further wake-up. */
+  onTimeout(now: number): void {
+    if (this.nextSearchAt !== undefined && now >= this.nextSearchAt) this.waiting = false;
+  }
+
   /** The size of the probe to send now, if one is due; the probe is then in flight. */
   probeSize(now: number): number | undefined {
     if (this.inFlight !== undefined || this.nextSearchAt === undefined || now < this.nextSearchAt) return undefined;
+    this.waiting = false;
     if (this.upper - this.lower < MINIMUM_CHANGE) {
       // The search is over; try again later, in case the path got better.
       this.restart(now + RAISE_INTERVAL_MS);
+      this.waiting = true;
       return undefined;
     }
     const size = this.tryUpper ? this.upper : Math.ceil((this.lower + this.upper) / 2);
@@ -114,6 +133,7 @@ export class MtuDiscovery {
     this.current = this.base;
     this.inFlight = undefined;
     this.restart(now + BLACK_HOLE_COOLDOWN_MS);
+    this.waiting = true;
     return this.base;
   }
 
@@ -127,6 +147,7 @@ export class MtuDiscovery {
     this.inFlight = undefined;
     this.blackHoleLosses = 0;
     this.nextSearchAt = undefined;
+    this.waiting = false;
   }
 
   private restart(at: number): void {

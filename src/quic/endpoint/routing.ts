@@ -12,6 +12,8 @@ export interface ConnectionEntry {
   queued: number;
   /** A server connection whose handshake has not completed: when it is closed for taking too long. */
   handshakeDeadline: number | undefined;
+  /** The peer's stateless reset tokens the endpoint indexes for it (the connection's own objects, compared by identity). */
+  resetTokens: readonly Uint8Array[];
 }
 
 /**
@@ -48,7 +50,7 @@ export class ConnectionTable {
   }
 
   add(connection: QuicConnection, remote: RemoteAddress, cids: readonly Uint8Array[], handshakeDeadline?: number): ConnectionEntry {
-    const entry: ConnectionEntry = { connection, cids: new Set(), remote, queued: 0, handshakeDeadline };
+    const entry: ConnectionEntry = { connection, cids: new Set(), remote, queued: 0, handshakeDeadline, resetTokens: [] };
     this.entries.set(connection, entry);
     for (const c of cids) this.route(entry, c);
     return entry;

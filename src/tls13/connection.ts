@@ -8,7 +8,7 @@ import { handleClient, startClient, type ClientState } from './handshake/client.
 import { exporter, updateWriteKey, type Connected } from './handshake/post-handshake.js';
 import { handleServer, startServer, type ServerState } from './handshake/server.js';
 import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
-import { RecordReader, encodeRecord, encodeRecords } from './record-layer.js';
+import { RecordReader, encodeRecord, encodeRecords, joinSmallPieces } from './record-layer.js';
 import { RecordProtector, type PaddingPolicy } from './record-protection.js';
 
 /** Something the connection reports to its owner; read them with {@link TlsConnection.poll}. */
@@ -596,6 +596,13 @@ export class TlsConnection {
       total += size;
     }
     if (plan.length === 0) return;
+    if (wp.sealsInPieces) {
+      // The AEAD's output goes out as it came: no record array, no copy of the content or the ciphertext.
+      const pieces: Uint8Array[] = [];
+      for (const r of plan) wp.sealPieces(type, r.content, r.pad, pieces);
+      for (const c of joinSmallPieces(pieces)) this.output.push(c);
+      return;
+    }
     if (!wp.isSync) {
       for (const r of plan) this.output.push(await wp.seal(type, r.content, r.pad));
       return;

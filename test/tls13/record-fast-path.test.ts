@@ -15,7 +15,7 @@ import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
 import { ContentType, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import type { TlsConnection } from '../../src/tls13/connection.js';
-import { RecordReader, encodeRecord } from '../../src/tls13/record-layer.js';
+import { RecordReader, encodeRecord, joinSmallPieces } from '../../src/tls13/record-layer.js';
 import { RecordProtector } from '../../src/tls13/record-protection.js';
 import { connectPair, drain, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
@@ -39,17 +39,18 @@ function asyncOnly(p: CryptoProvider): CryptoProvider {
 }
 
 /** The provider, counting which AEAD calls the record layer makes. */
-function counting(p: CryptoProvider): { provider: CryptoProvider; calls: Record<'open' | 'openSync' | 'seal' | 'sealInto', number> } {
-  const calls = { open: 0, openSync: 0, seal: 0, sealInto: 0 };
+function counting(p: CryptoProvider): { provider: CryptoProvider; calls: Record<'open' | 'openSync' | 'seal' | 'sealInto' | 'sealParts', number> } {
+  const calls = { open: 0, openSync: 0, seal: 0, sealInto: 0, sealParts: 0 };
   const provider = withAead(p, async (alg, key) => {
     const k = await p.aead(alg, key);
-    const { sealInto, openSync } = k;
+    const { sealInto, openSync, sealParts } = k;
     return {
       algorithm: k.algorithm, tagLength: 16, nonceLength: 12,
       seal: (n, a, m) => (calls.seal++, k.seal(n, a, m)),
       open: (n, a, c) => (calls.open++, k.open(n, a, c)),
       ...(sealInto && { sealInto: (n: Uint8Array, a: Uint8Array, m: Uint8Array, o: Uint8Array) => (calls.sealInto++, sealInto(n, a, m, o)) }),
       ...(openSync && { openSync: (n: Uint8Array, a: Uint8Array, c: Uint8Array) => (calls.openSync++, openSync(n, a, c)) }),
+      ...(sealParts && { sealParts: (n: Uint8Array, a: Uint8Array, m: readonly Uint8Array[]) => (calls.sealParts++, sealParts(n, a, m)) }),
     };
   });
   return { provider, calls };
@@ -132,6 +133,58 @@ describe('synchronous AEAD declaration (RFC 8446 §5.2–5.3)', () => {
   });
 });
 
+describe('sealing in pieces (RFC 8446 §5.2, §5.4)', () => {
+  for (const s of suites) {
+    it(`node ${s.name}: sealPieces writes the bytes seal writes, padding included, without copying the content`, async () => {
+      const provider = providers[1]![1];
+      const secret = seededRandom(`pieces ${s.name}`)(s.hashLength);
+      const [a, b, c] = await Promise.all([0, 1, 2].map(() => RecordProtector.create(provider, s, secret)));
+      expect(b!.sealsInPieces).toBe(true);
+      const content = seededRandom(`pieces content ${s.name}`)(MAX_PLAINTEXT);
+      for (const [type, parts, pad] of [
+        [ContentType.application_data, [content], 0],
+        [ContentType.application_data, [content.subarray(0, 1), content.subarray(1, 9000), content.subarray(9000, 16000)], 5],
+        [ContentType.handshake, [content.subarray(0, 300)], 300],
+        [ContentType.application_data, [], 0],
+      ] as const) {
+        const whole = concat(...parts);
+        const slow = await a!.seal(type, whole, pad);
+        const pieces: Uint8Array[] = [];
+        const n = b!.sealPieces(type, parts, pad, pieces);
+        expect(n).toBe(slow.length);
+        expect(equalBytes(concat(...pieces), slow)).toBe(true);
+        // The AEAD's output is handed out, never the caller's content.
+        for (const p of pieces) expect(parts.some((q) => q.buffer === p.buffer)).toBe(false);
+        const opened = c!.openSync(slow.subarray(0, 5), slow.subarray(5));
+        expect([opened.contentType, equalBytes(opened.content, whole)]).toEqual([type, true]);
+      }
+      expect(b!.sequenceNumber).toBe(4n);
+    });
+  }
+
+  it('noble has no sealParts: sealPieces refuses, and records go through sealInto', async () => {
+    const s = suites[0]!;
+    const p = await RecordProtector.create(providers[0]![1], s, seededRandom('noble pieces')(s.hashLength));
+    expect(p.sealsInPieces).toBe(false);
+    expect(() => p.sealPieces(ContentType.application_data, new Uint8Array(3), undefined, [])).toThrow(ConfigError);
+  });
+
+  it('joinSmallPieces keeps the bytes, joins runs of small pieces into one allocation and passes large ones through', () => {
+    const big1 = new Uint8Array(2000).fill(1);
+    const big2 = new Uint8Array(3000).fill(2);
+    const small = (n: number, v: number) => new Uint8Array(n).fill(v);
+    const pieces = [small(5, 3), big1, small(1, 4), small(16, 5), new Uint8Array(0), small(5, 6), big2, small(17, 7)];
+    const joined = joinSmallPieces(pieces);
+    expect(equalBytes(concat(...joined), concat(...pieces))).toBe(true);
+    expect(joined.map((p) => p.length)).toEqual([5, 2000, 22, 3000, 17]);
+    expect(joined[1]).toBe(big1);
+    expect(joined[3]).toBe(big2);
+    expect(joined[2]!.buffer).toBe(joined[0]!.buffer);
+    // Nothing small to join: the list as it was, less any empty piece.
+    expect(joinSmallPieces([big1, new Uint8Array(0), big2])).toEqual([big1, big2]);
+  });
+});
+
 describe('TlsConnection record fast paths', () => {
   it('with a synchronous AEAD, application data is sealed and opened through sealInto/openSync only', async () => {
     const { provider, calls } = counting(seededProvider('counting'));
@@ -144,6 +197,23 @@ describe('TlsConnection record fast paths', () => {
     expect(calls.sealInto - before.sealInto).toBe(5);
     expect(calls.openSync - before.openSync).toBe(5);
     expect([calls.seal - before.seal, calls.open - before.open]).toEqual([0, 0]);
+  });
+
+  it('with node:crypto, application data is sealed through sealParts, two transport chunks per record, and reads back', async () => {
+    const { provider, calls } = counting(providers[1]![1]);
+    const { client, server } = await connected(provider);
+    const before = { ...calls };
+    const data = seededRandom('parts data')(5 * MAX_PLAINTEXT - 7);
+    await client.writev([data.subarray(0, 10), data.subarray(10)]);
+    const chunks = client.takeOutputChunks();
+    expect(calls.sealParts - before.sealParts).toBe(5);
+    expect([calls.sealInto - before.sealInto, calls.seal - before.seal]).toEqual([0, 0]);
+    // Each record body as the AEAD returned it, the small pieces between them joined (tag, next header).
+    expect(chunks.length).toBe(2 * 5 + 1);
+    expect(recordLengths(concat(...chunks))).toEqual([...Array(4).fill(MAX_PLAINTEXT + 17), MAX_PLAINTEXT - 7 + 17]);
+    for (const c of chunks) await server.receive(c);
+    expect(equalBytes(concat(...drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []))), data)).toBe(true);
+    expect(calls.openSync - before.openSync).toBe(5);
   });
 
   it('a provider whose AEAD is asynchronous only still handshakes and carries data both ways', async () => {

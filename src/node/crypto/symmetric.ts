@@ -122,6 +122,24 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     output.set(tail, body.length);
     output.set(c.getAuthTag(), body.length + tail.length);
   };
+  // Each update() returns a new Buffer owning its memory: handed out as is (as plain arrays), not joined.
+  const sealParts = (nonce: Uint8Array, aad: Uint8Array, plaintext: readonly Uint8Array[]): Uint8Array[] => {
+    if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+    let length = 0;
+    for (const p of plaintext) length += p.length;
+    const c = sealer(cipher, k, nonce);
+    c.setAAD(aad, { plaintextLength: length });
+    const out: Uint8Array[] = [];
+    for (const p of plaintext) {
+      if (p.length === 0) continue;
+      const b = c.update(p);
+      if (b.length) out.push(plain(b));
+    }
+    const tail = c.final();
+    if (tail.length) out.push(plain(tail));
+    out.push(plain(c.getAuthTag()));
+    return out;
+  };
   const open = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null => {
     if (nonce.length !== 12 || ciphertext.length < 16) return null;
     const split = ciphertext.length - 16;
@@ -147,6 +165,7 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       return out;
     },
     sealInto,
+    sealParts,
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => open(nonce, aad, ciphertext),
     openSync: open,
   });

@@ -6,9 +6,10 @@
  * application's buffers (§5.1: application data may be split and joined
  * freely across records) and handed out without aliasing the receive buffer.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { BadRecordMacError, ConfigError } from '../../src/errors.js';
+import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, SizeOverflowError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import type { AeadKey, CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
@@ -287,5 +288,157 @@ describe('RecordReader.nextView (§5.1)', () => {
     expect(view.fragment.buffer).toBe(view.header.buffer);
     expect(copy.fragment.byteOffset).toBe(0);
     expect(reader.nextView()).toBeUndefined();
+  });
+});
+
+describe('RecordReader.feed: records read where they lie (§5.1)', () => {
+  const records = [
+    encodeRecord(ContentType.handshake, new Uint8Array([1, 2, 3])),
+    encodeRecord(ContentType.application_data, seededRandom('feed a')(300)),
+    encodeRecord(ContentType.application_data, new Uint8Array(0)),
+    encodeRecord(ContentType.application_data, seededRandom('feed b')(1000)),
+  ];
+  const stream = concat(...records);
+  const longest = Math.max(...records.map((r) => r.length));
+  const same = (got: Uint8Array[]): boolean => got.length === records.length && got.every((g, i) => equalBytes(g, records[i]!));
+
+  /** Feeds `stream` cut at `cuts`, overwriting each piece once released (as a transport reusing its buffer would). */
+  function readCut(cuts: number[]): { got: Uint8Array[]; views: number } {
+    const reader = new RecordReader();
+    const got: Uint8Array[] = [];
+    let views = 0;
+    const bounds = [0, ...cuts, stream.length];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const piece = stream.slice(bounds[i], bounds[i + 1]);
+      reader.feed(piece);
+      for (let r = reader.nextView(); r; r = reader.nextView()) {
+        if (r.fragment.buffer === piece.buffer) views++;
+        got.push(concat(r.header, r.fragment));
+      }
+      reader.release();
+      piece.fill(0xee);
+      // What stays is less than one record: the bytes of the one cut across this piece's end.
+      if (reader.bufferedBytes >= longest) throw new Error(`${reader.bufferedBytes} bytes held after a release`);
+    }
+    if (reader.hasPartialRecord) throw new Error('a partial record left at the end of the stream');
+    return { got, views };
+  }
+
+  it('a stream cut at every byte boundary yields the same records; those inside one piece are views of it', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const { got, views } = readCut([cut]);
+      expect(same(got)).toBe(true);
+      // Every record not cut by the boundary is returned without a copy.
+      let whole = 0;
+      for (let o = 0, i = 0; i < records.length; o += records[i]!.length, i++) {
+        if (cut <= o || cut >= o + records[i]!.length) whole++;
+      }
+      expect(views).toBe(whole);
+    }
+  });
+
+  it('any cutting into many pieces yields the same records', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), (cuts) => {
+      expect(same(readCut(cuts.sort((a, b) => a - b)).got)).toBe(true);
+    }), { numRuns: 300, seed: 13 });
+  });
+
+  it('a bad header is refused as soon as it is in, fed or held, and for good; push and feed wait for release', () => {
+    const bad = encodeRecord(ContentType.application_data, new Uint8Array(4));
+    bad[0] = 0x63;
+    for (const cut of [0, 2, 5, 7]) {
+      const reader = new RecordReader();
+      reader.feed(concat(records[0]!, bad).subarray(0, records[0]!.length + cut));
+      expect(reader.nextView()).toBeDefined();
+      if (cut < 5) {
+        expect(reader.nextView()).toBeUndefined();
+        reader.release();
+        reader.feed(bad.subarray(cut));
+      }
+      expect(() => reader.nextView()).toThrow(PqtlsError);
+      expect(() => reader.nextView()).toThrow(PqtlsError);
+    }
+    const reader = new RecordReader({ maxBufferedBytes: 20_000 });
+    reader.feed(new Uint8Array(3));
+    expect(() => reader.push(new Uint8Array(1))).toThrow(ConfigError);
+    expect(() => reader.feed(new Uint8Array(1))).toThrow(ConfigError);
+    reader.release();
+    expect(() => reader.feed(new Uint8Array(20_000))).toThrow(SizeOverflowError);
+  });
+});
+
+describe('TlsConnection.receiveSync and writevSync', () => {
+  for (const [name, provider] of providers) {
+    it(`${name}: records cut at every byte boundary across two reads decrypt, whatever the first read's buffer holds afterwards`, async () => {
+      const { client, server } = await connected(provider);
+      const msgs = [seededRandom('cut a')(50), seededRandom('cut b')(1), seededRandom('cut c')(100)];
+      for (let cut = 0; ; cut++) {
+        // One record per write: three records, a few hundred bytes.
+        for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        if (cut > stream.length) break;
+        const first = stream.slice(0, cut);
+        // The synchronous path for the first read, the promise one for the second: the same result.
+        expect(server.receiveSync(first)).toBeUndefined();
+        first.fill(0);
+        await server.receive(stream.slice(cut));
+        const data = drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []));
+        expect(equalBytes(concat(...data), concat(...msgs))).toBe(true);
+      }
+      expect(server.error).toBeUndefined();
+    });
+
+    it(`${name}: a forged record read synchronously still ends the connection with bad_record_mac (§5.2)`, async () => {
+      const { client, server } = await connected(provider);
+      await client.write(seededRandom('forged')(3000));
+      await client.write(new Uint8Array([1, 2, 3]));
+      const stream = client.takeOutput();
+      // The first record intact, the second with one bit of its tag flipped.
+      const forged = stream.slice();
+      forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0x80;
+      const pending = server.receiveSync(forged);
+      expect(pending).toBeInstanceOf(Promise);
+      await pending;
+      const events = drain(server);
+      expect(events.filter((e) => e.type === 'data').map((e) => (e.type === 'data' ? e.data.length : 0))).toEqual([3000]);
+      expect(events.at(-1)?.type).toBe('error');
+      expect(server.error?.alert).toBe(AlertDescription.bad_record_mac);
+      // The alert goes to the peer, which reports it.
+      await client.receive(server.takeOutput());
+      expect(drain(client).some((e) => e.type === 'alertReceived' && e.alert === AlertDescription.bad_record_mac)).toBe(true);
+      // Nothing more is read.
+      expect(server.receiveSync(stream)).toBeUndefined();
+      expect(drain(server)).toEqual([]);
+    });
+  }
+
+  it('a handshake message among the records (KeyUpdate, §4.6.3) makes receiveSync return a promise; the data on both sides of it arrives in order', async () => {
+    const { client, server } = await connected(providers[1]![1]);
+    await client.write(new Uint8Array(10).fill(1));
+    await client.keyUpdate(false);
+    await client.write(new Uint8Array(20).fill(2));
+    const stream = client.takeOutput();
+    const pending = server.receiveSync(stream);
+    expect(pending).toBeInstanceOf(Promise);
+    // Queued behind it, a synchronous call waits its turn too.
+    const next = server.receiveSync(new Uint8Array(0));
+    expect(next).toBeInstanceOf(Promise);
+    await Promise.all([pending, next]);
+    expect(drain(server).map((e) => (e.type === 'data' ? [...e.data] : e.type))).toEqual([Array(10).fill(1), Array(20).fill(2)]);
+    await client.write(new Uint8Array([3]));
+    expect(server.receiveSync(client.takeOutput())).toBeUndefined();
+    expect(drain(server).map((e) => (e.type === 'data' ? [...e.data] : e.type))).toEqual([[3]]);
+  });
+
+  it('writevSync seals at once only with the application key and nothing queued; otherwise it is writev', async () => {
+    const { client, server } = await connected(providers[1]![1]);
+    expect(client.writevSync([new Uint8Array(5)])).toBeUndefined();
+    expect(client.wantsWrite).toBe(true);
+    const behind = client.keyUpdate(false);
+    expect(client.writevSync([new Uint8Array(5)])).toBeInstanceOf(Promise);
+    await behind;
+    await client.close();
+    await expect(client.writevSync([new Uint8Array(1)])).rejects.toBeInstanceOf(ConfigError);
+    expect(server.error).toBeUndefined();
   });
 });

@@ -210,7 +210,8 @@ export class RecordProtector {
     this.advance();
     let n = 0;
     out.push(header);
-    for (const p of pieces) {
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i] as Uint8Array;
       out.push(p);
       n += p.length;
     }

@@ -211,7 +211,9 @@ export class TlsConnection {
   /**
    * Processes bytes received from the peer. Whatever the bytes, and whatever
    * the connection's own code or callbacks throw meanwhile, this never rejects:
-   * failures become an alert and an `error` event.
+   * failures become an alert and an `error` event. `data` is read in place
+   * (only a record cut across two calls is copied), so it must stay unchanged
+   * until the promise resolves; after that the caller may reuse it.
    */
   receive(data: Uint8Array): Promise<void | undefined> {
     return this.serial(() => this.receiveFrom(data, undefined), true);

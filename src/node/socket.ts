@@ -40,9 +40,23 @@ export class PqTlsSocket extends Duplex {
     // half-open capable, so a peer's FIN never cuts off a reply still being produced.
     super({ allowHalfOpen: false });
     socket.on('data', (d: Buffer) => {
+      let pending: Promise<unknown> | undefined;
+      try {
+        pending = this.conn.receiveSync(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        if (!pending) {
+          // Processed at once (application data under a synchronous AEAD): the socket keeps flowing,
+          // with no pause and resume per read, unless our reader or the socket's output is full.
+          this.afterProcessing();
+          if (this.readerFull || socket.writableNeedDrain) socket.pause();
+          return;
+        }
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
       socket.pause();
       this.receiving = true;
-      this.conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).then(() => {
+      pending.then(() => {
         this.receiving = false;
         this.afterProcessing();
         if (this.socketEnded) this.peerEnded();
@@ -169,16 +183,34 @@ export class PqTlsSocket extends Duplex {
   }
 
   private send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
-    // The chunks count as written only once the TCP socket took them without going over its high-water
-    // mark, or drained: until then they stay in this stream's `writableLength` and write() returns false.
-    this.conn.writev(chunks.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength))).then(
-      () => {
+    const views = chunks.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+    let pending: Promise<unknown> | undefined;
+    try {
+      // Sealed at once when the AEAD is synchronous and nothing else is queued: no promise per write.
+      pending = this.conn.writevSync(views);
+      if (!pending) {
+        // The callback waits for a microtask all the same: writes the application makes meanwhile queue
+        // up behind this one and arrive together in _writev, filling whole records.
         if (this.conn.error) cb(this.conn.error);
-        else if (this.flush()) cb();
+        else if (this.flush()) queueMicrotask(cb);
         else this.afterDrain(cb);
-      },
-      (err: Error) => cb(err),
-    ).catch((e: unknown) => this.fail(e));
+        return;
+      }
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    pending.then(() => this.sent(cb), (err: Error) => cb(err)).catch((e: unknown) => this.fail(e));
+  }
+
+  /**
+   * The chunks count as written only once the TCP socket took them without going over its high-water
+   * mark, or drained: until then they stay in this stream's `writableLength` and write() returns false.
+   */
+  private sent(cb: (err?: Error | null) => void): void {
+    if (this.conn.error) cb(this.conn.error);
+    else if (this.flush()) cb();
+    else this.afterDrain(cb);
   }
 
   /** Calls `cb` once the socket drains, or closes (then this stream is destroyed too). */

@@ -118,6 +118,16 @@ export interface AeadKey {
    * backend whose AEAD is asynchronous (a device, SubtleCrypto) leaves it out.
    */
   sealInto?(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void;
+  /**
+   * Optional, for a synchronous backend whose output comes in pieces anyway
+   * (node:crypto's `update`, `final` and `getAuthTag` each return a new
+   * Buffer): seals the concatenation of `plaintext` and returns ciphertext ‖
+   * tag as fresh arrays whose concatenation is what {@link seal} returns. The
+   * inputs are only read during the call. A record layer that finds it prefers
+   * it to {@link sealInto}: the pieces go to the transport as they are, instead
+   * of being copied into a record that was itself copied together.
+   */
+  sealParts?(nonce: Uint8Array, aad: Uint8Array, plaintext: readonly Uint8Array[]): Uint8Array[];
   /** Returns the plaintext, or null if authentication fails (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
   /**

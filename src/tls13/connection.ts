@@ -8,7 +8,7 @@ import { handleClient, startClient, type ClientState } from './handshake/client.
 import { exporter, updateWriteKey, type Connected } from './handshake/post-handshake.js';
 import { handleServer, startServer, type ServerState } from './handshake/server.js';
 import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
-import { RecordReader, encodeRecord, encodeRecords } from './record-layer.js';
+import { RecordReader, encodeRecord, encodeRecords, joinSmallPieces } from './record-layer.js';
 import { RecordProtector, type PaddingPolicy } from './record-protection.js';
 
 /** Something the connection reports to its owner; read them with {@link TlsConnection.poll}. */
@@ -83,6 +83,12 @@ function resolveLimits(limits: ConnectionLimits): Readonly<Record<Counted, numbe
 /** A full protected record with its header. */
 const RECEIVE_SLICE = 5 + (1 << 14) + 256;
 
+/** Where {@link TlsConnection} goes on processing received bytes once a record's asynchronous work is done. */
+interface Resume {
+  readonly at: number;
+  readonly wait: Promise<void>;
+}
+
 type State = { role: 'client'; s: ClientState } | { role: 'server'; s: ServerState };
 
 /**
@@ -103,6 +109,8 @@ export class TlsConnection {
   private writeLevel: Level = 'initial';
   private pendingWrites: Uint8Array[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Operations queued by {@link serial} and not yet finished: none means a receive may run at once. */
+  private queued = 0;
   private info: HandshakeInfo | undefined;
   private failed: PqtlsError | undefined;
   private sentClose = false;
@@ -203,25 +211,67 @@ export class TlsConnection {
   /**
    * Processes bytes received from the peer. Whatever the bytes, and whatever
    * the connection's own code or callbacks throw meanwhile, this never rejects:
-   * failures become an alert and an `error` event.
+   * failures become an alert and an `error` event. `data` is read in place
+   * (only a record cut across two calls is copied), so it must stay unchanged
+   * until the promise resolves; after that the caller may reuse it.
    */
   receive(data: Uint8Array): Promise<void | undefined> {
-    return this.serial(async () => {
-      // Fed at most a record's worth at a time and never more than the reader has room for,
-      // so however much the transport hands over at once the reader stays within its limit.
-      for (let o = 0; o < data.length; ) {
-        if (this.failed || this.receivedClose) return;
-        const n = Math.min(RECEIVE_SLICE, this.reader.room, data.length - o);
-        this.reader.push(data.subarray(o, o + n));
-        o += n;
-        for (let rec = this.reader.nextView(); rec; rec = this.reader.nextView()) {
-          // Application data under a synchronous AEAD is handled without a promise per record.
-          const pending = this.onRecord(rec.type, rec.header, rec.fragment);
-          if (pending) await pending;
-          if (this.failed || this.receivedClose) return;
-        }
+    return this.serial(() => this.receiveFrom(data, undefined), true);
+  }
+
+  /**
+   * {@link receive}, done before returning when it can be: with nothing else
+   * queued, the records that need no asynchronous work (application data
+   * under a synchronous AEAD) are processed at once, with no promise. Returns
+   * undefined when all of `data` was processed that way (events are ready to
+   * poll); otherwise a promise like receive's, for the rest. Either way
+   * `data` must stay unchanged until then.
+   */
+  receiveSync(data: Uint8Array): Promise<void | undefined> | undefined {
+    if (this.queued > 0) return this.receive(data);
+    let more: Resume | undefined;
+    try {
+      more = this.receiveSome(data, 0);
+    } catch (e) {
+      this.reader.release();
+      return this.serial(() => Promise.reject(e), true);
+    }
+    if (!more) return undefined;
+    // A record needs asynchronous work (a handshake message, say), already started: the rest waits for it.
+    more.wait.catch(() => undefined);
+    return this.serial(() => this.receiveFrom(data, more), true);
+  }
+
+  /** Processes `data` from where `resume` says (from its start if undefined), waiting for each record that needs it. */
+  private async receiveFrom(data: Uint8Array, resume: Resume | undefined): Promise<void> {
+    try {
+      for (let r = resume ?? this.receiveSome(data, 0); r; r = this.receiveSome(data, r.at)) await r.wait;
+    } finally {
+      this.reader.release();
+    }
+  }
+
+  /**
+   * Processes records, feeding the reader `data` from offset `o` on, until
+   * all of it is done (undefined) or a record needs asynchronous work: then
+   * where to go on from, once its promise settles. The reader borrows `data`
+   * rather than copying it: records lying wholly inside it are opened where
+   * they lie, and only a record cut across two reads is copied, while the
+   * bytes the reader holds stay within its limit whatever the transport hands over.
+   */
+  private receiveSome(data: Uint8Array, o: number): Resume | undefined {
+    for (;;) {
+      for (let rec = this.done() ? undefined : this.reader.nextView(); rec; rec = this.done() ? undefined : this.reader.nextView()) {
+        // Application data under a synchronous AEAD is handled without a promise per record.
+        const pending = this.onRecord(rec.type, rec.header, rec.fragment);
+        if (pending) return { at: o, wait: pending };
       }
-    }, true);
+      this.reader.release();
+      if (this.done() || o >= data.length) return undefined;
+      const n = Math.min(this.reader.room, data.length - o);
+      this.reader.feed(data.subarray(o, o + n));
+      o += n;
+    }
   }
 
   /**
@@ -238,6 +288,24 @@ export class TlsConnection {
    * across their boundaries, so many small writes fill full records, and each
    * byte is copied once, into its record.
    */
+  /**
+   * {@link writev}, done before returning when it can be: with nothing else
+   * queued and a synchronous AEAD, the records are sealed at once and ready in
+   * the output, and the result is undefined; otherwise writev's promise.
+   */
+  writevSync(chunks: readonly Uint8Array[]): Promise<void | undefined> | undefined {
+    const wp = this.writeProtector;
+    if (this.queued > 0 || this.failed || this.sentClose || this.writeLevel !== 'application' || !wp || !(wp.sealsInPieces || wp.isSync)) {
+      return this.writev(chunks);
+    }
+    try {
+      void this.sealRecords(ContentType.application_data, chunks);
+    } catch (e) {
+      return this.serial(() => Promise.reject(e));
+    }
+    return undefined;
+  }
+
   writev(chunks: readonly Uint8Array[]): Promise<void | undefined> {
     return this.serial(async () => {
       if (this.failed) throw this.failed;
@@ -248,6 +316,11 @@ export class TlsConnection {
       }
       await this.sendAppData(chunks);
     });
+  }
+
+  /** Nothing more is read after a failure or the peer's close_notify. */
+  private done(): boolean {
+    return this.failed !== undefined || this.receivedClose;
   }
 
   /** Sends close_notify (RFC 8446 §6.1). The peer may still send until it closes too. */
@@ -280,6 +353,7 @@ export class TlsConnection {
   }
 
   private serial<T>(f: () => Promise<T>, fromPeer = false): Promise<T | undefined> {
+    this.queued++;
     const run = this.queue.then(() => this.guard(f, fromPeer));
     this.queue = run.catch(() => undefined);
     return run;
@@ -295,6 +369,8 @@ export class TlsConnection {
       if (!fromPeer && ((e instanceof ConfigError && !this.failed) || e === this.failed)) throw e;
       await this.abort(e);
       return undefined;
+    } finally {
+      this.queued--;
     }
   }
 
@@ -566,7 +642,7 @@ export class TlsConnection {
    * Seals `chunks`, taken as one stream, into records of the largest allowed
    * size: a record may span chunks, whose bytes are copied once, into it.
    */
-  private async sealRecords(type: ContentType, chunks: readonly Uint8Array[]): Promise<void> {
+  private sealRecords(type: ContentType, chunks: readonly Uint8Array[]): Promise<void> | void {
     const wp = this.writeProtector;
     if (!wp) throw new PqtlsError('no write key', AlertDescription.internal_error);
     const plan: { content: Uint8Array | Uint8Array[]; pad: number | undefined; size: number }[] = [];
@@ -596,10 +672,14 @@ export class TlsConnection {
       total += size;
     }
     if (plan.length === 0) return;
-    if (!wp.isSync) {
-      for (const r of plan) this.output.push(await wp.seal(type, r.content, r.pad));
+    if (wp.sealsInPieces) {
+      // The AEAD's output goes out as it came: no record array, no copy of the content or the ciphertext.
+      const pieces: Uint8Array[] = [];
+      for (const r of plan) wp.sealPieces(type, r.content, r.pad, pieces);
+      for (const c of joinSmallPieces(pieces)) this.output.push(c);
       return;
     }
+    if (!wp.isSync) return this.sealEach(wp, type, plan);
     // Every record of this write in one array: one allocation, and one chunk for the transport.
     const out = new Uint8Array(total);
     let o = 0;
@@ -608,6 +688,11 @@ export class TlsConnection {
       o += r.size;
     }
     this.output.push(out);
+  }
+
+  /** An asynchronous AEAD's records, one at a time. */
+  private async sealEach(wp: RecordProtector, type: ContentType, plan: readonly { content: Uint8Array | Uint8Array[]; pad: number | undefined }[]): Promise<void> {
+    for (const r of plan) this.output.push(await wp.seal(type, r.content, r.pad));
   }
 
   private padFor(type: ContentType, length: number): number {

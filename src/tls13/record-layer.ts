@@ -54,6 +54,9 @@ export class RecordReader {
   private end = 0;
   private readonly max: number;
   private failure: PqtlsError | null = null;
+  /** Bytes handed over by {@link feed}, read in place until {@link release}; `at` is the next unread byte. */
+  private view: Uint8Array | undefined;
+  private at = 0;
 
   constructor(options: RecordReaderOptions = {}) {
     this.max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
@@ -71,7 +74,7 @@ export class RecordReader {
 
   /** Bytes received but not yet returned as records. */
   get bufferedBytes(): number {
-    return this.end - this.start;
+    return this.end - this.start + (this.view ? this.view.length - this.at : 0);
   }
 
   /**
@@ -80,17 +83,50 @@ export class RecordReader {
    * pushes at most this much always makes progress.
    */
   get room(): number {
-    return this.max - (this.end - this.start);
+    return this.max - this.bufferedBytes;
   }
 
   /** True when the stream ends mid-record, so a close now would be a truncation. */
   get hasPartialRecord(): boolean {
-    return this.end > this.start;
+    return this.bufferedBytes > 0;
   }
 
   /** Appends received bytes (copied). */
   push(data: Uint8Array): void {
     if (this.failure) throw this.failure;
+    if (this.view) throw new ConfigError('RecordReader.push while fed bytes are not released');
+    this.append(data);
+  }
+
+  /**
+   * Hands over received bytes without copying them: {@link nextView} returns
+   * the records that lie wholly inside `data` as views of it, and completes a
+   * record begun by earlier bytes by copying only its missing part.
+   * {@link release} ends the loan, copying what is left unread (less than a
+   * record, once every complete record was taken), so `data` must stay as it
+   * is until then. The same limit as {@link push} applies: at most
+   * {@link room} bytes.
+   */
+  feed(data: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (this.view) throw new ConfigError('RecordReader.feed while fed bytes are not released');
+    const held = this.end - this.start;
+    if (held + data.length > this.max) {
+      throw new SizeOverflowError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
+    }
+    this.view = data;
+    this.at = 0;
+  }
+
+  /** Ends a {@link feed}: the bytes not yet returned as records are copied, and `data` is the caller's again. */
+  release(): void {
+    const v = this.view;
+    if (!v) return;
+    this.view = undefined;
+    if (this.at < v.length) this.append(v.subarray(this.at));
+  }
+
+  private append(data: Uint8Array): void {
     const held = this.end - this.start;
     if (held + data.length > this.max) {
       throw new SizeOverflowError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
@@ -125,30 +161,70 @@ export class RecordReader {
    */
   nextView(): TlsRecord | undefined {
     if (this.failure) throw this.failure;
-    const held = this.end - this.start;
-    if (held < RECORD_HEADER_LENGTH) return undefined;
-    const b = this.buf, p = this.start;
+    const v = this.view;
+    if (v && this.end === this.start) {
+      // Nothing held: a record wholly inside the fed bytes is returned where it lies.
+      const p = this.at;
+      const length = this.headerAt(v, p, v.length - p);
+      if (length < 0) return undefined;
+      this.at = p + RECORD_HEADER_LENGTH + length;
+      return record(v, p, length);
+    }
+    if (v) this.complete(v);
+    const p = this.start;
+    const length = this.headerAt(this.buf, p, this.end - p);
+    if (length < 0) return undefined;
+    this.start += RECORD_HEADER_LENGTH + length;
+    if (this.start === this.end) this.start = this.end = 0;
+    return record(this.buf, p, length);
+  }
+
+  /**
+   * The fragment length of the record at `p` if all of it is among the
+   * `held` bytes there, -1 if not yet; its header is checked as soon as it is in.
+   */
+  private headerAt(b: Uint8Array, p: number, held: number): number {
+    if (held < RECORD_HEADER_LENGTH) return -1;
     const type = b[p] as number;
     const length = ((b[p + 3] as number) << 8) | (b[p + 4] as number);
     this.failure = checkHeader(type, length);
     if (this.failure) throw this.failure;
-    if (held < RECORD_HEADER_LENGTH + length) return undefined;
-    const header = b.subarray(p, p + RECORD_HEADER_LENGTH);
-    const fragment = b.subarray(p + RECORD_HEADER_LENGTH, p + RECORD_HEADER_LENGTH + length);
-    this.start += RECORD_HEADER_LENGTH + length;
-    if (this.start === this.end) this.start = this.end = 0;
-    return {
-      type: type as TlsRecord['type'],
-      legacyVersion: ((header[1] as number) << 8) | (header[2] as number),
-      header,
-      fragment,
-    };
+    return held < RECORD_HEADER_LENGTH + length ? -1 : length;
+  }
+
+  /**
+   * Copies from the fed bytes what the held partial record lacks, no more:
+   * its header first (checked once in), then the rest of its fragment.
+   */
+  private complete(v: Uint8Array): void {
+    let held = this.end - this.start;
+    if (held < RECORD_HEADER_LENGTH) {
+      const take = Math.min(RECORD_HEADER_LENGTH - held, v.length - this.at);
+      this.append(v.subarray(this.at, this.at + take));
+      this.at += take;
+      held += take;
+      if (held < RECORD_HEADER_LENGTH) return;
+    }
+    const length = this.headerAt(this.buf, this.start, Infinity);
+    const take = Math.min(RECORD_HEADER_LENGTH + length - held, v.length - this.at);
+    if (take <= 0) return;
+    this.append(v.subarray(this.at, this.at + take));
+    this.at += take;
   }
 
   /** Every complete record now buffered. */
   *records(): Generator<TlsRecord, void, undefined> {
     for (let r = this.next(); r; r = this.next()) yield r;
   }
+}
+
+function record(b: Uint8Array, p: number, length: number): TlsRecord {
+  return {
+    type: b[p] as TlsRecord['type'],
+    legacyVersion: ((b[p + 1] as number) << 8) | (b[p + 2] as number),
+    header: b.subarray(p, p + RECORD_HEADER_LENGTH),
+    fragment: b.subarray(p + RECORD_HEADER_LENGTH, p + RECORD_HEADER_LENGTH + length),
+  };
 }
 
 function checkHeader(type: number, length: number): PqtlsError | null {
@@ -201,4 +277,40 @@ export interface EncodeRecordsOptions {
  */
 export function encodeRecords(type: ContentType, data: Uint8Array, options: EncodeRecordsOptions = {}): Uint8Array[] {
   return fragment(data, options.maxFragmentLength).map((f) => encodeRecord(type, f, options.legacyVersion));
+}
+
+/**
+ * The same bytes with every run of pieces shorter than `small` joined into one
+ * array (the runs share one allocation); longer pieces pass through
+ * uncopied. Records sealed in pieces alternate a large body with a few small
+ * arrays (tag, next header): joined, a transport's writev gets two buffers per
+ * record instead of four or more.
+ */
+export function joinSmallPieces(pieces: Uint8Array[], small = 1024): Uint8Array[] {
+  let smallBytes = 0;
+  let smallCount = 0;
+  for (const p of pieces) {
+    if (p.length < small) {
+      smallBytes += p.length;
+      smallCount++;
+    }
+  }
+  if (smallCount < 2) return pieces.filter((p) => p.length > 0);
+  const glue = new Uint8Array(smallBytes);
+  const out: Uint8Array[] = [];
+  let g = 0;
+  let run = -1;
+  for (const p of pieces) {
+    if (p.length < small) {
+      if (run < 0) run = g;
+      glue.set(p, g);
+      g += p.length;
+      continue;
+    }
+    if (run >= 0 && g > run) out.push(glue.subarray(run, g));
+    run = -1;
+    out.push(p);
+  }
+  if (run >= 0 && g > run) out.push(glue.subarray(run, g));
+  return out;
 }

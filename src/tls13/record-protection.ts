@@ -42,17 +42,36 @@ const AEAD_TAG_LENGTH = 16;
  * the handshake key (§4.2.10); opens must therefore not overlap.
  */
 export class RecordProtector {
-  private seq: bigint;
+  /**
+   * The sequence number as two 32-bit halves: numbers, not a bigint, since
+   * each record needs it split for its nonce. `hi` reaches 2^32 once the last
+   * number (2^64 − 1) has been used.
+   */
+  private hi: number;
+  private lo: number;
   private opening = false;
+  /** write_iv's last 8 bytes as two 32-bit halves, XORed with the sequence number's. */
+  private readonly ivHi: number;
+  private readonly ivLo: number;
+  /**
+   * The nonce of the record being sealed or opened synchronously, rewritten
+   * per record: a synchronous AEAD reads it only during the call.
+   */
+  private readonly nonceBuf: Uint8Array;
 
   private constructor(
     private readonly aead: AeadKey,
-    private readonly iv: Uint8Array,
+    iv: Uint8Array,
     readonly suite: CipherSuiteInfo,
     private readonly padding: PaddingPolicy,
     sequenceNumber: bigint,
   ) {
-    this.seq = sequenceNumber;
+    this.hi = Number(sequenceNumber >> 32n);
+    this.lo = Number(sequenceNumber & 0xffffffffn);
+    this.nonceBuf = iv.slice();
+    const n = iv.length;
+    this.ivHi = readU32(iv, n - 8);
+    this.ivLo = readU32(iv, n - 4);
   }
 
   /** Derives key and IV from a traffic secret (§7.3) and keys the AEAD. */
@@ -72,12 +91,12 @@ export class RecordProtector {
     const seq = options.sequenceNumber ?? 0n;
     if (seq < 0n || seq > MAX_SEQUENCE_NUMBER) throw new ConfigError('sequence number out of range');
     const aead = await provider.aead(suite.aead, key);
-    return new RecordProtector(aead, iv.slice(), suite, options.padding ?? noPadding, seq);
+    return new RecordProtector(aead, iv, suite, options.padding ?? noPadding, seq);
   }
 
   /** Sequence number of the next record. */
   get sequenceNumber(): bigint {
-    return this.seq;
+    return (BigInt(this.hi) << 32n) + BigInt(this.lo);
   }
 
   /**
@@ -86,31 +105,30 @@ export class RecordProtector {
    * ChaCha20-Poly1305's limit exceeds the sequence space.
    */
   get keyUpdateRecommended(): boolean {
-    return this.suite.aead !== 'CHACHA20-POLY1305' && this.seq >= 2n ** 24n;
+    return this.suite.aead !== 'CHACHA20-POLY1305' && (this.hi > 0 || this.lo >= 2 ** 24);
   }
 
-  /** The per-record nonce: the sequence number, left-padded to iv_length, XOR write_iv (§5.3). */
-  private nonce(seq: bigint): Uint8Array {
-    const n = this.iv.slice();
-    // Two 32-bit halves: one bigint split per record instead of eight.
-    let lo = Number(seq & 0xffffffffn);
-    let hi = Number(seq >> 32n);
-    for (let i = n.length - 1; i >= n.length - 4; i--) {
-      n[i] = (n[i] as number) ^ (lo & 0xff);
-      lo = Math.floor(lo / 256);
-    }
-    for (let i = n.length - 5; i >= n.length - 8; i--) {
-      n[i] = (n[i] as number) ^ (hi & 0xff);
-      hi = Math.floor(hi / 256);
-    }
+  /**
+   * Writes the nonce of the current sequence number into {@link nonceBuf}: the
+   * number, left-padded to iv_length, XOR write_iv (§5.3). Refuses once the
+   * numbers are used up: the next record would wrap, which §5.3 forbids.
+   */
+  private nonce(): Uint8Array {
+    if (this.hi > 0xffffffff) throw new ConfigError('record sequence number would wrap; the key must be updated (RFC 8446 §5.3)');
+    const n = this.nonceBuf;
+    writeU32(n, n.length - 8, this.ivHi ^ this.hi);
+    writeU32(n, n.length - 4, this.ivLo ^ this.lo);
     return n;
   }
 
-  private take(): bigint {
-    const seq = this.seq;
-    if (seq > MAX_SEQUENCE_NUMBER) throw new ConfigError('record sequence number would wrap; the key must be updated (RFC 8446 §5.3)');
-    this.seq = seq + 1n;
-    return seq;
+  /** Consumes the current sequence number. */
+  private advance(): void {
+    if (this.lo === 0xffffffff) {
+      this.lo = 0;
+      this.hi++;
+    } else {
+      this.lo++;
+    }
   }
 
   /**
@@ -130,10 +148,20 @@ export class RecordProtector {
    * is an error.
    */
   async seal(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number): Promise<Uint8Array> {
-    const r = this.frame(contentType, content, paddingLength);
-    if (this.aead.sealInto) this.aead.sealInto(r.nonce, r.header, r.inner, r.out.subarray(RECORD_HEADER_LENGTH));
-    else r.out.set(await this.aead.seal(r.nonce, r.header, r.inner), RECORD_HEADER_LENGTH);
-    return r.out;
+    const out = this.frame(contentType, content, paddingLength);
+    const sealed = out.subarray(RECORD_HEADER_LENGTH);
+    const inner = sealed.subarray(0, sealed.length - AEAD_TAG_LENGTH);
+    const header = out.subarray(0, RECORD_HEADER_LENGTH);
+    if (this.aead.sealInto) {
+      this.aead.sealInto(this.nonce(), header, inner, sealed);
+      this.advance();
+    } else {
+      // The number is taken now, so seals may overlap; the AEAD gets a nonce of its own to read when it likes.
+      const nonce = this.nonce().slice();
+      this.advance();
+      out.set(await this.aead.seal(nonce, header, inner), RECORD_HEADER_LENGTH);
+    }
+    return out;
   }
 
   /**
@@ -144,9 +172,51 @@ export class RecordProtector {
    */
   sealSync(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number, into?: Uint8Array): Uint8Array {
     if (!this.aead.sealInto) throw new ConfigError('this AEAD has no synchronous seal');
-    const r = this.frame(contentType, content, paddingLength, into);
-    this.aead.sealInto(r.nonce, r.header, r.inner, r.out.subarray(RECORD_HEADER_LENGTH));
-    return r.out;
+    const out = this.frame(contentType, content, paddingLength, into);
+    const sealed = out.subarray(RECORD_HEADER_LENGTH);
+    this.aead.sealInto(this.nonce(), out.subarray(0, RECORD_HEADER_LENGTH), sealed.subarray(0, sealed.length - AEAD_TAG_LENGTH), sealed);
+    this.advance();
+    return out;
+  }
+
+  /**
+   * Whether {@link sealPieces} may be used: the AEAD seals synchronously and
+   * hands back its output in pieces (`sealParts`).
+   */
+  get sealsInPieces(): boolean {
+    return this.aead.sealParts !== undefined;
+  }
+
+  /**
+   * {@link sealSync} for an AEAD that returns its output in pieces
+   * ({@link sealsInPieces}): appends the record to `out` as its 5-byte header
+   * followed by the AEAD's pieces (their concatenation is the TLSCiphertext)
+   * and returns its length. No byte of `content` is copied: the AEAD reads it
+   * where it lies, and its output is not joined.
+   */
+  sealPieces(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, out: Uint8Array[]): number {
+    const sealParts = this.aead.sealParts;
+    if (!sealParts) throw new ConfigError('this AEAD has no synchronous seal in pieces');
+    const length = contentLength(contentType, content);
+    const pad = this.paddingFor(contentType, length, paddingLength);
+    const sealedLength = length + 1 + pad + AEAD_TAG_LENGTH;
+    const header = new Uint8Array(RECORD_HEADER_LENGTH);
+    writeHeader(header, sealedLength);
+    // TLSInnerPlaintext's tail: the real content type, then the zeros.
+    const tail = new Uint8Array(1 + pad);
+    tail[0] = contentType;
+    const plaintext = content instanceof Uint8Array ? [content, tail] : [...content, tail];
+    const pieces = sealParts(this.nonce(), header, plaintext);
+    this.advance();
+    let n = 0;
+    out.push(header);
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i] as Uint8Array;
+      out.push(p);
+      n += p.length;
+    }
+    if (n !== sealedLength) throw new PqtlsError(`AEAD returned ${n} bytes for a ${sealedLength}-byte record`, AlertDescription.internal_error);
+    return RECORD_HEADER_LENGTH + sealedLength;
   }
 
   /**
@@ -172,45 +242,32 @@ export class RecordProtector {
     return RECORD_HEADER_LENGTH + length + 1 + paddingLength + AEAD_TAG_LENGTH;
   }
 
-  /** Lays out one record to seal and takes its sequence number. */
-  private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array) {
-    if (!isInnerContentType(contentType)) throw new ConfigError(`content type ${contentType} cannot be protected`);
-    const parts: readonly Uint8Array[] = content instanceof Uint8Array ? [content] : content;
-    let length = 0;
-    for (const p of parts) length += p.length;
-    if (length > MAX_PLAINTEXT) {
-      throw new ConfigError(`record content of ${length} bytes exceeds 2^14; fragment it first`);
-    }
-    if (length === 0 && contentType !== ContentType.application_data) {
-      throw new ConfigError('handshake and alert records must not be empty (RFC 8446 §5.4)');
-    }
+  /**
+   * Lays out one record to seal in one array: header, then TLSInnerPlaintext
+   * (content ‖ type ‖ zeros), then room for the tag, so the AEAD can seal in place.
+   */
+  private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array): Uint8Array {
+    const length = contentLength(contentType, content);
     const pad = this.paddingFor(contentType, length, paddingLength);
-    // The record is built in one array: header, then TLSInnerPlaintext (content ‖ type ‖ zeros),
-    // sealed in place when the AEAD can, with room left for the tag.
-    const innerLength = length + 1 + pad;
-    const sealedLength = innerLength + AEAD_TAG_LENGTH;
+    const sealedLength = length + 1 + pad + AEAD_TAG_LENGTH;
     const total = RECORD_HEADER_LENGTH + sealedLength;
     if (into && into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
     const out = into ? into.subarray(0, total) : new Uint8Array(total);
-    out[0] = ContentType.application_data;
-    out[1] = LEGACY_RECORD_VERSION >> 8;
-    out[2] = LEGACY_RECORD_VERSION & 0xff;
-    out[3] = sealedLength >> 8;
-    out[4] = sealedLength & 0xff;
+    writeHeader(out, sealedLength);
     let o = RECORD_HEADER_LENGTH;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
+    if (content instanceof Uint8Array) {
+      out.set(content, o);
+      o += content.length;
+    } else {
+      for (const p of content) {
+        out.set(p, o);
+        o += p.length;
+      }
     }
     out[o] = contentType;
     // A fresh array is already zero; a caller's may not be.
     if (into) out.fill(0, o + 1, o + 1 + pad);
-    return {
-      out,
-      header: out.subarray(0, RECORD_HEADER_LENGTH),
-      inner: out.subarray(RECORD_HEADER_LENGTH, RECORD_HEADER_LENGTH + innerLength),
-      nonce: this.nonce(this.take()),
-    };
+    return out;
   }
 
   /**
@@ -226,10 +283,11 @@ export class RecordProtector {
    */
   async open(header: Uint8Array, payload: Uint8Array): Promise<OpenedRecord> {
     this.checkOpen(header, payload);
+    const nonce = this.nonce().slice();
     this.opening = true;
     let inner: Uint8Array | null;
     try {
-      inner = await this.aead.open(this.nonce(this.seq), header, payload);
+      inner = await this.aead.open(nonce, header, payload);
     } finally {
       this.opening = false;
     }
@@ -240,7 +298,7 @@ export class RecordProtector {
   openSync(header: Uint8Array, payload: Uint8Array): OpenedRecord {
     if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
     this.checkOpen(header, payload);
-    return this.opened(this.aead.openSync(this.nonce(this.seq), header, payload));
+    return this.opened(this.aead.openSync(this.nonce(), header, payload));
   }
 
   private checkOpen(header: Uint8Array, payload: Uint8Array): void {
@@ -254,13 +312,12 @@ export class RecordProtector {
     }
     if (declared !== payload.length) throw new DecodeError(`record header says ${declared} bytes, got ${payload.length}`);
     if (this.opening) throw new ConfigError('RecordProtector.open called while another open is in progress');
-    if (this.seq > MAX_SEQUENCE_NUMBER) throw new ConfigError('record sequence number would wrap; the key must be updated (RFC 8446 §5.3)');
   }
 
   /** Consumes the sequence number of an authenticated record and strips its padding (§5.4). */
   private opened(inner: Uint8Array | null): OpenedRecord {
     if (inner === null) throw new BadRecordMacError();
-    this.seq++;
+    this.advance();
     if (inner.length > MAX_INNER_PLAINTEXT) {
       throw new RecordOverflowError(`inner plaintext of ${inner.length} bytes exceeds 2^14 + 1`);
     }
@@ -278,3 +335,38 @@ export class RecordProtector {
   }
 }
 
+
+/** Checks one record's content against §5.1 and §5.4 and returns its length. */
+function contentLength(contentType: ContentType, content: Uint8Array | readonly Uint8Array[]): number {
+  if (!isInnerContentType(contentType)) throw new ConfigError(`content type ${contentType} cannot be protected`);
+  let length = 0;
+  if (content instanceof Uint8Array) length = content.length;
+  else for (const p of content) length += p.length;
+  if (length > MAX_PLAINTEXT) {
+    throw new ConfigError(`record content of ${length} bytes exceeds 2^14; fragment it first`);
+  }
+  if (length === 0 && contentType !== ContentType.application_data) {
+    throw new ConfigError('handshake and alert records must not be empty (RFC 8446 §5.4)');
+  }
+  return length;
+}
+
+/** A TLSCiphertext header (outer type application_data, legacy version 0x0303) for `sealedLength` bytes. */
+function writeHeader(out: Uint8Array, sealedLength: number): void {
+  out[0] = ContentType.application_data;
+  out[1] = LEGACY_RECORD_VERSION >> 8;
+  out[2] = LEGACY_RECORD_VERSION & 0xff;
+  out[3] = sealedLength >> 8;
+  out[4] = sealedLength & 0xff;
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}

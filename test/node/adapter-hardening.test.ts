@@ -45,6 +45,7 @@ describe('adapters never leave a promise unhandled', () => {
     const { server, accepted, client } = await tcpPair();
     const failing = {
       receive: () => Promise.reject(new Error('provider failed')),
+      receiveSync: () => Promise.reject(new Error('provider failed')),
       write: () => Promise.resolve(),
       close: () => Promise.resolve(),
       poll: () => undefined,

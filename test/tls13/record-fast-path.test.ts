@@ -6,16 +6,17 @@
  * application's buffers (§5.1: application data may be split and joined
  * freely across records) and handed out without aliasing the receive buffer.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { BadRecordMacError, ConfigError } from '../../src/errors.js';
+import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, SizeOverflowError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import type { AeadKey, CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
 import { ContentType, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import type { TlsConnection } from '../../src/tls13/connection.js';
-import { RecordReader, encodeRecord } from '../../src/tls13/record-layer.js';
+import { RecordReader, encodeRecord, joinSmallPieces } from '../../src/tls13/record-layer.js';
 import { RecordProtector } from '../../src/tls13/record-protection.js';
 import { connectPair, drain, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
@@ -39,17 +40,18 @@ function asyncOnly(p: CryptoProvider): CryptoProvider {
 }
 
 /** The provider, counting which AEAD calls the record layer makes. */
-function counting(p: CryptoProvider): { provider: CryptoProvider; calls: Record<'open' | 'openSync' | 'seal' | 'sealInto', number> } {
-  const calls = { open: 0, openSync: 0, seal: 0, sealInto: 0 };
+function counting(p: CryptoProvider): { provider: CryptoProvider; calls: Record<'open' | 'openSync' | 'seal' | 'sealInto' | 'sealParts', number> } {
+  const calls = { open: 0, openSync: 0, seal: 0, sealInto: 0, sealParts: 0 };
   const provider = withAead(p, async (alg, key) => {
     const k = await p.aead(alg, key);
-    const { sealInto, openSync } = k;
+    const { sealInto, openSync, sealParts } = k;
     return {
       algorithm: k.algorithm, tagLength: 16, nonceLength: 12,
       seal: (n, a, m) => (calls.seal++, k.seal(n, a, m)),
       open: (n, a, c) => (calls.open++, k.open(n, a, c)),
       ...(sealInto && { sealInto: (n: Uint8Array, a: Uint8Array, m: Uint8Array, o: Uint8Array) => (calls.sealInto++, sealInto(n, a, m, o)) }),
       ...(openSync && { openSync: (n: Uint8Array, a: Uint8Array, c: Uint8Array) => (calls.openSync++, openSync(n, a, c)) }),
+      ...(sealParts && { sealParts: (n: Uint8Array, a: Uint8Array, m: readonly Uint8Array[]) => (calls.sealParts++, sealParts(n, a, m)) }),
     };
   });
   return { provider, calls };
@@ -132,6 +134,58 @@ describe('synchronous AEAD declaration (RFC 8446 §5.2–5.3)', () => {
   });
 });
 
+describe('sealing in pieces (RFC 8446 §5.2, §5.4)', () => {
+  for (const s of suites) {
+    it(`node ${s.name}: sealPieces writes the bytes seal writes, padding included, without copying the content`, async () => {
+      const provider = providers[1]![1];
+      const secret = seededRandom(`pieces ${s.name}`)(s.hashLength);
+      const [a, b, c] = await Promise.all([0, 1, 2].map(() => RecordProtector.create(provider, s, secret)));
+      expect(b!.sealsInPieces).toBe(true);
+      const content = seededRandom(`pieces content ${s.name}`)(MAX_PLAINTEXT);
+      for (const [type, parts, pad] of [
+        [ContentType.application_data, [content], 0],
+        [ContentType.application_data, [content.subarray(0, 1), content.subarray(1, 9000), content.subarray(9000, 16000)], 5],
+        [ContentType.handshake, [content.subarray(0, 300)], 300],
+        [ContentType.application_data, [], 0],
+      ] as const) {
+        const whole = concat(...parts);
+        const slow = await a!.seal(type, whole, pad);
+        const pieces: Uint8Array[] = [];
+        const n = b!.sealPieces(type, parts, pad, pieces);
+        expect(n).toBe(slow.length);
+        expect(equalBytes(concat(...pieces), slow)).toBe(true);
+        // The AEAD's output is handed out, never the caller's content.
+        for (const p of pieces) expect(parts.some((q) => q.buffer === p.buffer)).toBe(false);
+        const opened = c!.openSync(slow.subarray(0, 5), slow.subarray(5));
+        expect([opened.contentType, equalBytes(opened.content, whole)]).toEqual([type, true]);
+      }
+      expect(b!.sequenceNumber).toBe(4n);
+    });
+  }
+
+  it('noble has no sealParts: sealPieces refuses, and records go through sealInto', async () => {
+    const s = suites[0]!;
+    const p = await RecordProtector.create(providers[0]![1], s, seededRandom('noble pieces')(s.hashLength));
+    expect(p.sealsInPieces).toBe(false);
+    expect(() => p.sealPieces(ContentType.application_data, new Uint8Array(3), undefined, [])).toThrow(ConfigError);
+  });
+
+  it('joinSmallPieces keeps the bytes, joins runs of small pieces into one allocation and passes large ones through', () => {
+    const big1 = new Uint8Array(2000).fill(1);
+    const big2 = new Uint8Array(3000).fill(2);
+    const small = (n: number, v: number) => new Uint8Array(n).fill(v);
+    const pieces = [small(5, 3), big1, small(1, 4), small(16, 5), new Uint8Array(0), small(5, 6), big2, small(17, 7)];
+    const joined = joinSmallPieces(pieces);
+    expect(equalBytes(concat(...joined), concat(...pieces))).toBe(true);
+    expect(joined.map((p) => p.length)).toEqual([5, 2000, 22, 3000, 17]);
+    expect(joined[1]).toBe(big1);
+    expect(joined[3]).toBe(big2);
+    expect(joined[2]!.buffer).toBe(joined[0]!.buffer);
+    // Nothing small to join: the list as it was, less any empty piece.
+    expect(joinSmallPieces([big1, new Uint8Array(0), big2])).toEqual([big1, big2]);
+  });
+});
+
 describe('TlsConnection record fast paths', () => {
   it('with a synchronous AEAD, application data is sealed and opened through sealInto/openSync only', async () => {
     const { provider, calls } = counting(seededProvider('counting'));
@@ -144,6 +198,23 @@ describe('TlsConnection record fast paths', () => {
     expect(calls.sealInto - before.sealInto).toBe(5);
     expect(calls.openSync - before.openSync).toBe(5);
     expect([calls.seal - before.seal, calls.open - before.open]).toEqual([0, 0]);
+  });
+
+  it('with node:crypto, application data is sealed through sealParts, two transport chunks per record, and reads back', async () => {
+    const { provider, calls } = counting(providers[1]![1]);
+    const { client, server } = await connected(provider);
+    const before = { ...calls };
+    const data = seededRandom('parts data')(5 * MAX_PLAINTEXT - 7);
+    await client.writev([data.subarray(0, 10), data.subarray(10)]);
+    const chunks = client.takeOutputChunks();
+    expect(calls.sealParts - before.sealParts).toBe(5);
+    expect([calls.sealInto - before.sealInto, calls.seal - before.seal]).toEqual([0, 0]);
+    // Each record body as the AEAD returned it, the small pieces between them joined (tag, next header).
+    expect(chunks.length).toBe(2 * 5 + 1);
+    expect(recordLengths(concat(...chunks))).toEqual([...Array(4).fill(MAX_PLAINTEXT + 17), MAX_PLAINTEXT - 7 + 17]);
+    for (const c of chunks) await server.receive(c);
+    expect(equalBytes(concat(...drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []))), data)).toBe(true);
+    expect(calls.openSync - before.openSync).toBe(5);
   });
 
   it('a provider whose AEAD is asynchronous only still handshakes and carries data both ways', async () => {
@@ -217,5 +288,157 @@ describe('RecordReader.nextView (§5.1)', () => {
     expect(view.fragment.buffer).toBe(view.header.buffer);
     expect(copy.fragment.byteOffset).toBe(0);
     expect(reader.nextView()).toBeUndefined();
+  });
+});
+
+describe('RecordReader.feed: records read where they lie (§5.1)', () => {
+  const records = [
+    encodeRecord(ContentType.handshake, new Uint8Array([1, 2, 3])),
+    encodeRecord(ContentType.application_data, seededRandom('feed a')(300)),
+    encodeRecord(ContentType.application_data, new Uint8Array(0)),
+    encodeRecord(ContentType.application_data, seededRandom('feed b')(1000)),
+  ];
+  const stream = concat(...records);
+  const longest = Math.max(...records.map((r) => r.length));
+  const same = (got: Uint8Array[]): boolean => got.length === records.length && got.every((g, i) => equalBytes(g, records[i]!));
+
+  /** Feeds `stream` cut at `cuts`, overwriting each piece once released (as a transport reusing its buffer would). */
+  function readCut(cuts: number[]): { got: Uint8Array[]; views: number } {
+    const reader = new RecordReader();
+    const got: Uint8Array[] = [];
+    let views = 0;
+    const bounds = [0, ...cuts, stream.length];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const piece = stream.slice(bounds[i], bounds[i + 1]);
+      reader.feed(piece);
+      for (let r = reader.nextView(); r; r = reader.nextView()) {
+        if (r.fragment.buffer === piece.buffer) views++;
+        got.push(concat(r.header, r.fragment));
+      }
+      reader.release();
+      piece.fill(0xee);
+      // What stays is less than one record: the bytes of the one cut across this piece's end.
+      if (reader.bufferedBytes >= longest) throw new Error(`${reader.bufferedBytes} bytes held after a release`);
+    }
+    if (reader.hasPartialRecord) throw new Error('a partial record left at the end of the stream');
+    return { got, views };
+  }
+
+  it('a stream cut at every byte boundary yields the same records; those inside one piece are views of it', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const { got, views } = readCut([cut]);
+      expect(same(got)).toBe(true);
+      // Every record not cut by the boundary is returned without a copy.
+      let whole = 0;
+      for (let o = 0, i = 0; i < records.length; o += records[i]!.length, i++) {
+        if (cut <= o || cut >= o + records[i]!.length) whole++;
+      }
+      expect(views).toBe(whole);
+    }
+  });
+
+  it('any cutting into many pieces yields the same records', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), (cuts) => {
+      expect(same(readCut(cuts.sort((a, b) => a - b)).got)).toBe(true);
+    }), { numRuns: 300, seed: 13 });
+  });
+
+  it('a bad header is refused as soon as it is in, fed or held, and for good; push and feed wait for release', () => {
+    const bad = encodeRecord(ContentType.application_data, new Uint8Array(4));
+    bad[0] = 0x63;
+    for (const cut of [0, 2, 5, 7]) {
+      const reader = new RecordReader();
+      reader.feed(concat(records[0]!, bad).subarray(0, records[0]!.length + cut));
+      expect(reader.nextView()).toBeDefined();
+      if (cut < 5) {
+        expect(reader.nextView()).toBeUndefined();
+        reader.release();
+        reader.feed(bad.subarray(cut));
+      }
+      expect(() => reader.nextView()).toThrow(PqtlsError);
+      expect(() => reader.nextView()).toThrow(PqtlsError);
+    }
+    const reader = new RecordReader({ maxBufferedBytes: 20_000 });
+    reader.feed(new Uint8Array(3));
+    expect(() => reader.push(new Uint8Array(1))).toThrow(ConfigError);
+    expect(() => reader.feed(new Uint8Array(1))).toThrow(ConfigError);
+    reader.release();
+    expect(() => reader.feed(new Uint8Array(20_000))).toThrow(SizeOverflowError);
+  });
+});
+
+describe('TlsConnection.receiveSync and writevSync', () => {
+  for (const [name, provider] of providers) {
+    it(`${name}: records cut at every byte boundary across two reads decrypt, whatever the first read's buffer holds afterwards`, async () => {
+      const { client, server } = await connected(provider);
+      const msgs = [seededRandom('cut a')(50), seededRandom('cut b')(1), seededRandom('cut c')(100)];
+      for (let cut = 0; ; cut++) {
+        // One record per write: three records, a few hundred bytes.
+        for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        if (cut > stream.length) break;
+        const first = stream.slice(0, cut);
+        // The synchronous path for the first read, the promise one for the second: the same result.
+        expect(server.receiveSync(first)).toBeUndefined();
+        first.fill(0);
+        await server.receive(stream.slice(cut));
+        const data = drain(server).flatMap((e) => (e.type === 'data' ? [e.data] : []));
+        expect(equalBytes(concat(...data), concat(...msgs))).toBe(true);
+      }
+      expect(server.error).toBeUndefined();
+    });
+
+    it(`${name}: a forged record read synchronously still ends the connection with bad_record_mac (§5.2)`, async () => {
+      const { client, server } = await connected(provider);
+      await client.write(seededRandom('forged')(3000));
+      await client.write(new Uint8Array([1, 2, 3]));
+      const stream = client.takeOutput();
+      // The first record intact, the second with one bit of its tag flipped.
+      const forged = stream.slice();
+      forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0x80;
+      const pending = server.receiveSync(forged);
+      expect(pending).toBeInstanceOf(Promise);
+      await pending;
+      const events = drain(server);
+      expect(events.filter((e) => e.type === 'data').map((e) => (e.type === 'data' ? e.data.length : 0))).toEqual([3000]);
+      expect(events.at(-1)?.type).toBe('error');
+      expect(server.error?.alert).toBe(AlertDescription.bad_record_mac);
+      // The alert goes to the peer, which reports it.
+      await client.receive(server.takeOutput());
+      expect(drain(client).some((e) => e.type === 'alertReceived' && e.alert === AlertDescription.bad_record_mac)).toBe(true);
+      // Nothing more is read.
+      expect(server.receiveSync(stream)).toBeUndefined();
+      expect(drain(server)).toEqual([]);
+    });
+  }
+
+  it('a handshake message among the records (KeyUpdate, §4.6.3) makes receiveSync return a promise; the data on both sides of it arrives in order', async () => {
+    const { client, server } = await connected(providers[1]![1]);
+    await client.write(new Uint8Array(10).fill(1));
+    await client.keyUpdate(false);
+    await client.write(new Uint8Array(20).fill(2));
+    const stream = client.takeOutput();
+    const pending = server.receiveSync(stream);
+    expect(pending).toBeInstanceOf(Promise);
+    // Queued behind it, a synchronous call waits its turn too.
+    const next = server.receiveSync(new Uint8Array(0));
+    expect(next).toBeInstanceOf(Promise);
+    await Promise.all([pending, next]);
+    expect(drain(server).map((e) => (e.type === 'data' ? [...e.data] : e.type))).toEqual([Array(10).fill(1), Array(20).fill(2)]);
+    await client.write(new Uint8Array([3]));
+    expect(server.receiveSync(client.takeOutput())).toBeUndefined();
+    expect(drain(server).map((e) => (e.type === 'data' ? [...e.data] : e.type))).toEqual([[3]]);
+  });
+
+  it('writevSync seals at once only with the application key and nothing queued; otherwise it is writev', async () => {
+    const { client, server } = await connected(providers[1]![1]);
+    expect(client.writevSync([new Uint8Array(5)])).toBeUndefined();
+    expect(client.wantsWrite).toBe(true);
+    const behind = client.keyUpdate(false);
+    expect(client.writevSync([new Uint8Array(5)])).toBeInstanceOf(Promise);
+    await behind;
+    await client.close();
+    await expect(client.writevSync([new Uint8Array(1)])).rejects.toBeInstanceOf(ConfigError);
+    expect(server.error).toBeUndefined();
   });
 });

@@ -119,6 +119,21 @@ describe('sequence numbers and nonces (§5.3)', () => {
     expect((await open(opener, rec)).content).toEqual(new Uint8Array([9]));
   });
 
+  it('the nonce carries across the 32-bit boundary of the sequence number (2^32 - 2 to 2^32 + 1)', async () => {
+    const start = 2n ** 32n - 2n;
+    const sealer = await RecordProtector.create(provider, s, secret(s), { sequenceNumber: start });
+    const { key, iv } = await deriveTrafficKeys(provider, s, secret(s));
+    const aead = await provider.aead(s.aead, key);
+    for (let i = 0n; i < 4n; i++) {
+      const rec = await sealer.seal(ContentType.application_data, new Uint8Array([Number(i)]));
+      const nonce = iv.slice();
+      const seq = start + i;
+      for (let b = 0; b < 8; b++) nonce[11 - b] = (nonce[11 - b] as number) ^ Number((seq >> BigInt(8 * b)) & 0xffn);
+      expect(await aead.open(nonce, rec.subarray(0, 5), rec.subarray(5))).toEqual(new Uint8Array([Number(i), ContentType.application_data]));
+    }
+    expect(sealer.sequenceNumber).toBe(start + 4n);
+  });
+
   it('refuses to wrap the sequence number after 2^64 - 1 records', async () => {
     const [sealer, opener] = await pair(s, { sequenceNumber: MAX_SEQUENCE_NUMBER });
     const last = await sealer.seal(ContentType.application_data, new Uint8Array(1));

@@ -88,16 +88,15 @@ function checkKey(what: string, key: Uint8Array, len: number): void {
 
 const CIPHER = { 'AES-128-GCM': 'aes-128-gcm', 'AES-256-GCM': 'aes-256-gcm', 'CHACHA20-POLY1305': 'chacha20-poly1305' } as const;
 
+/** One options object for every context: a record's worth of work allocates as little as it can. */
+const TAG_16 = { authTagLength: 16 } as const;
+
 // node's typings pick the AEAD overload per literal cipher name, hence the branch on each.
 function sealer(cipher: (typeof CIPHER)[AeadAlgorithm], key: KeyObject, nonce: Uint8Array) {
-  return cipher === 'chacha20-poly1305'
-    ? createCipheriv(cipher, key, nonce, { authTagLength: 16 })
-    : createCipheriv(cipher, key, nonce, { authTagLength: 16 });
+  return cipher === 'chacha20-poly1305' ? createCipheriv(cipher, key, nonce, TAG_16) : createCipheriv(cipher, key, nonce, TAG_16);
 }
 function opener(cipher: (typeof CIPHER)[AeadAlgorithm], key: KeyObject, nonce: Uint8Array) {
-  return cipher === 'chacha20-poly1305'
-    ? createDecipheriv(cipher, key, nonce, { authTagLength: 16 })
-    : createDecipheriv(cipher, key, nonce, { authTagLength: 16 });
+  return cipher === 'chacha20-poly1305' ? createDecipheriv(cipher, key, nonce, TAG_16) : createDecipheriv(cipher, key, nonce, TAG_16);
 }
 
 /**
@@ -121,6 +120,25 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const tail = c.final();
     output.set(tail, body.length);
     output.set(c.getAuthTag(), body.length + tail.length);
+  };
+  // Each update() returns a new Buffer owning its memory: handed out as is (as plain arrays), not joined.
+  const sealParts = (nonce: Uint8Array, aad: Uint8Array, plaintext: readonly Uint8Array[]): Uint8Array[] => {
+    if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+    let length = 0;
+    for (let i = 0; i < plaintext.length; i++) length += (plaintext[i] as Uint8Array).length;
+    const c = sealer(cipher, k, nonce);
+    c.setAAD(aad, { plaintextLength: length });
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < plaintext.length; i++) {
+      const p = plaintext[i] as Uint8Array;
+      if (p.length === 0) continue;
+      const b = c.update(p);
+      if (b.length) out.push(plain(b));
+    }
+    const tail = c.final();
+    if (tail.length) out.push(plain(tail));
+    out.push(plain(c.getAuthTag()));
+    return out;
   };
   const open = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null => {
     if (nonce.length !== 12 || ciphertext.length < 16) return null;
@@ -147,6 +165,7 @@ export function nodeAead(alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       return out;
     },
     sealInto,
+    sealParts,
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => open(nonce, aad, ciphertext),
     openSync: open,
   });

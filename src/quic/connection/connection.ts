@@ -1554,6 +1554,7 @@ export class QuicConnection {
     const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
     if (until === undefined) return true;
     if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
+    else this.pacer.cancelRelease();
     return false;
   }
 

@@ -62,11 +62,17 @@ export const MAX_STREAM_EVENT_BACKLOG = 4096;
 
 /**
  * How far receive windows may grow (see {@link StreamManager}'s auto-tuning):
- * OpenSSL's ceilings (12 × its 512 KiB stream window, 20 × its 768 KiB
- * connection window). They bound what one connection may hold unread.
+ * 4 × the default 256 KiB stream window, 2 × the default 1 MiB connection
+ * window. The connection's is what one connection may hold unread and what a
+ * sender may have in flight: kept below what a UDP socket buffer holds (the
+ * Node adapter asks for 4 MiB), a receiver that falls behind makes the sender
+ * wait instead of overflowing the kernel's queue — larger ceilings let a
+ * loss-based sender, whose window grows until packets drop, fill that queue
+ * with seconds of data and then lose hundreds of packets at once. Paths with a
+ * larger bandwidth-delay product raise them with `receiveWindowLimits`.
  */
-export const DEFAULT_MAX_STREAM_WINDOW = 6 << 20;
-export const DEFAULT_MAX_CONNECTION_WINDOW = 15 << 20;
+export const DEFAULT_MAX_STREAM_WINDOW = 1 << 20;
+export const DEFAULT_MAX_CONNECTION_WINDOW = 2 << 20;
 
 /** Ceilings for receive-window auto-tuning; a ceiling at or below the initial window turns tuning off. */
 export interface ReceiveWindowLimits {

@@ -83,7 +83,8 @@ export interface ReceiveWindowLimits {
 /**
  * A window whose credit ran out this fast — the update due again less than
  * this many RTTs after the previous one — is too small for the path (Chromium's
- * QuicFlowController, quiche, OpenSSL: all 2).
+ * QuicFlowController and quiche: 2; OpenSSL bumps a window that would be used
+ * up within 4 RTTs, the same rate for updates every half window).
  */
 const WINDOW_TUNING_RTTS = 2;
 /** The connection window kept at least this multiple of the largest stream window (quiche's 1.5). */

@@ -155,8 +155,9 @@ class UdpDriver {
       this.scheduled = false;
       const batch = this.batch;
       this.batch = [];
-      if (batch.length) void this.endpoint.handleDatagrams(batch, now());
-      this.flush().catch(() => undefined);
+      // The flush waits for the batch: its events are reported before anything is sent (see flush).
+      const handled = batch.length ? this.endpoint.handleDatagrams(batch, now()) : Promise.resolve();
+      handled.then(() => this.flush()).catch(() => undefined);
     });
   }
 
@@ -170,8 +171,14 @@ class UdpDriver {
     try {
       do {
         this.again = false;
-        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) this.send(t);
+        // Events first: what the application does on hearing them (reading a stream, above all) may owe the
+        // peer frames — the credit a read hands back, MAX_STREAM_DATA and MAX_DATA — which then leave with the
+        // ACKs, in the same packets. Held until the next datagram arrived, they would stall a sender that used
+        // its whole window: it sends nothing more until it hears of new credit.
         this.report();
+        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) this.send(t);
+        // Events that sending raised (a close completing, say), and whatever the application then owes.
+        if (this.report()) this.again = true;
       } while (this.again);
     } finally {
       this.flushing = false;
@@ -179,13 +186,16 @@ class UdpDriver {
     this.arm();
   }
 
-  private report(): void {
+  /** Reports the endpoint's and the sessions' events; true if any session had some. */
+  private report(): boolean {
     for (let e = this.endpoint.poll(); e; e = this.endpoint.poll()) {
       if (e.type === 'retry') this.onRetry?.(e.remote);
       else if (e.type === 'connection') this.accepted(e.connection);
       else this.sessions.get(e.connection)?.end(e.error);
     }
-    for (const s of [...this.sessions.values()]) s.report();
+    let any = false;
+    for (const s of [...this.sessions.values()]) if (s.report()) any = true;
+    return any;
   }
 
   private accepted(connection: QuicConnection): void {
@@ -271,11 +281,13 @@ export class QuicSession extends EventEmitter {
     await this.rebind();
   }
 
-  /** Reports the connection's events (after each batch). */
-  report(): void {
-    if (this.failed) return;
+  /** Reports the connection's events (after each batch); true if there were any. */
+  report(): boolean {
+    if (this.failed) return false;
+    let any = false;
     try {
       for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
+        any = true;
         if (e.type === 'stream') this.emit('stream', e.event);
         else {
           if (e.type === 'connected') this.handshake = e.info;
@@ -286,6 +298,7 @@ export class QuicSession extends EventEmitter {
       // A listener threw: this session ends.
       this.fail(e);
     }
+    return any;
   }
 
   /** The endpoint forgot the connection: its last events, then `done`. */

@@ -51,7 +51,7 @@ export { QlogJsonSeqWriter, type QlogSink, type QlogData, type QlogValue, type Q
 export {
   QuicConnection, QUIC_DEFAULT_LIMITS, type QuicEvent, type QuicClientOptions, type QuicServerOptions, type QuicCommonOptions,
 } from './connection/connection.js';
-export { StreamsBlockedError, StreamUsageError, type StreamEvent, type StreamLimits } from './connection/streams.js';
+export { StreamsBlockedError, StreamUsageError, type ReceiveWindowLimits, type StreamEvent, type StreamLimits } from './connection/streams.js';
 export { RetryTokens, type ValidatedAddress } from './connection/address-validation.js';
 export type { RemoteAddress, Transmit, EndpointEvent } from './connection/path.js';
 export {

@@ -87,3 +87,50 @@ describe('QUIC version negotiation at the server endpoint (RFC 9000 §6.1)', () 
     }
   });
 });
+
+describe('QUIC over UDP: credit handed back as the application reads', () => {
+  it('a MAX_STREAM_DATA a read makes due leaves at once, without waiting for the peer to send again', async () => {
+    // A 4 KiB stream window that stays put: the server fills it in one flight of a few datagrams, which the
+    // client reads in one batch. The read makes MAX_STREAM_DATA due; were it held until the next datagram
+    // arrives, nothing would arrive — the server has sent all the window allowed and its STREAM_DATA_BLOCKED
+    // was acknowledged — and the transfer would hang until the idle timeout closed the connection.
+    const provider = seededProvider('udp-credit');
+    const key = await testKey(provider, 'ed25519');
+    const size = 256 * 1024;
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['c'] } }, (s) => {
+      s.on('stream', (ev: { type: string; id: number }) => {
+        if (ev.type !== 'readable') return;
+        for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
+          if (r.fin) void s.write(ev.id, new Uint8Array(size).fill(7), true);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    try {
+      const session = await quicConnect({
+        host: '127.0.0.1', port: server.address().port,
+        transportParameters: { maxIdleTimeout: 5_000, initialMaxData: 1 << 20, initialMaxStreamDataBidiLocal: 4096, initialMaxStreamsBidi: 4 },
+        receiveWindowLimits: { maxStreamWindow: 0, maxConnectionWindow: 0 },
+        tls: { provider, now: clock, serverName: 'c', verifier: pinnedKeyVerifier(key), alpnProtocols: ['c'] },
+      });
+      const id = session.connection.openStream(true);
+      let got = 0;
+      const done = new Promise<string>((resolve) => {
+        session.on('closed', (e: QuicEvent) => resolve(e.type === 'closed' ? e.reason : 'closed'));
+        session.on('stream', (ev: { type: string; id: number }) => {
+          if (ev.type !== 'readable' || ev.id !== id) return;
+          for (let r = session.connection.readStream(id); r && (r.data.length || r.fin); r = session.connection.readStream(id)) {
+            got += r.data.length;
+            if (r.fin) resolve('fin');
+          }
+        });
+      });
+      await session.write(id, new Uint8Array([1]), true);
+      expect(await done).toBe('fin');
+      expect(got).toBe(size);
+      await session.close();
+    } finally {
+      server.close();
+    }
+  }, 20_000);
+});

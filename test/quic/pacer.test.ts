@@ -42,6 +42,34 @@ describe('RFC 9002 §7.7: pacing', () => {
     expect(mid.available).toBe(12_000);
   });
 
+  it('a caller woken late (timer granularity, a busy event loop) gets the tokens of its lateness, up to one more burst', () => {
+    // 600 KB over a 4 ms RTT: 1.25 · 600 000 / 4 = 187 500 bytes per ms, a burst of 256 datagrams (cwnd · 2 ms / 4 ms = 300 KB, clamped).
+    const [rtt, cwnd] = [4, 600_000];
+    const rate = (1.25 * cwnd) / rtt;
+    const p = new Pacer(rtt, cwnd, MTU, 0);
+    const burst = p.available;
+    p.onTransmit(burst);
+    const wake = p.delay(rtt, MTU, MTU, cwnd, 0) as number;
+    expect(wake).toBeCloseTo(burst / rate, 9);
+    // The timer fires 1 ms late: the rate allowed another 187 500 bytes meanwhile, and they may go now.
+    expect(p.delay(rtt, MTU, MTU, cwnd, wake + 1)).toBeUndefined();
+    expect(p.available).toBeCloseTo(burst + rate, 6);
+    // Later than a whole burst interval: one extra burst at most.
+    p.onTransmit(p.available);
+    const next = p.delay(rtt, MTU, MTU, cwnd, wake + 1) as number;
+    p.delay(rtt, MTU, MTU, cwnd, next + 50);
+    expect(p.available).toBe(2 * burst);
+  });
+
+  it('a sender that was not waiting for the pacer gets one burst, however long it was away', () => {
+    const p = new Pacer(4, 600_000, MTU, 0);
+    const burst = p.available;
+    p.onTransmit(burst);
+    // No delay was asked for: coming back after 50 ms is an idle sender, not a late timer.
+    p.delay(4, burst, MTU, 600_000, 50);
+    expect(p.available).toBe(burst);
+  });
+
   it('a delay too short for a timer is no delay', () => {
     const p = new Pacer(0.001, 100_000_000, MTU, 0);
     p.onTransmit(p.available);

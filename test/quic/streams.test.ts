@@ -442,6 +442,66 @@ describe('§4.1 flow control', () => {
     ]);
   });
 
+  describe('receive-window auto-tuning (§4.2 leaves the sizing to the receiver; Chromium, quiche, OpenSSL tune it)', () => {
+    const RTT = 10;
+    /** A receiver with 200-byte stream and 1000-byte connection windows, growing to `max`, and one stream with data flowing. */
+    function tuned(max = { maxStreamWindow: 800, maxConnectionWindow: 4000 }) {
+      const c = manager('client');
+      const s = new StreamManager('server', LIMITS, max);
+      s.setPeerLimits(LIMITS);
+      const id = c.open(true);
+      /** The peer sends up to its credit, the application reads it all, and the update goes out at `now`. */
+      const round = (now: number): Frame[] => {
+        c.write(id, bytes(10_000));
+        for (const f of c.pollFrames(100_000)) s.onFrame(f);
+        readAll(s, id);
+        const frames = s.pollFrames(1200, now, RTT);
+        for (const f of frames) c.onFrame(f);
+        return frames;
+      };
+      return { id, round };
+    }
+    const streamMax = (fs: Frame[]): number | undefined => ofType(fs, 'max_stream_data')[0]?.maximum;
+
+    it('a window whose half is read within two RTTs of the last update doubles, up to the ceiling', () => {
+      const { round } = tuned();
+      // The first update only starts the clock: 200 read, 200 more.
+      expect(streamMax(round(0))).toBe(400);
+      // Each later one comes 5 ms (half an RTT) after the previous: the window held the sender back.
+      expect(streamMax(round(5))).toBe(400 + 400);
+      expect(streamMax(round(10))).toBe(800 + 800);
+      expect(streamMax(round(15))).toBe(1600 + 800); // the ceiling
+      expect(streamMax(round(20))).toBe(2400 + 800);
+    });
+
+    it('a reader slower than the window leaves it alone', () => {
+      const { round } = tuned();
+      expect(streamMax(round(0))).toBe(400);
+      // Three RTTs between updates: the application, not the window, set the pace.
+      expect(streamMax(round(30))).toBe(600);
+      expect(streamMax(round(60))).toBe(800);
+    });
+
+    it('the connection window follows, to 1.5 × the largest stream window, and tunes itself', () => {
+      const { round } = tuned({ maxStreamWindow: 800, maxConnectionWindow: 1500 });
+      const sent: Frame[] = [];
+      for (let t = 0; t <= 25; t += 5) sent.push(...round(t));
+      // Reading 2000 bytes with 1000 of connection credit needs MAX_DATA; the stream window reached 800,
+      // so the connection's may not stay below 1200, and never above its own 1500 ceiling.
+      const maxData = ofType(sent, 'max_data').map((f) => f.maximum);
+      const consumed = 200 + 200 + 400 + 800 + 800 + 800;
+      expect(maxData.at(-1)).toBeGreaterThanOrEqual(consumed - 800 + 1200);
+      expect(maxData.at(-1)).toBeLessThanOrEqual(consumed + 1500);
+    });
+
+    it('ceilings at or below the initial windows keep them fixed', () => {
+      const { round } = tuned({ maxStreamWindow: 0, maxConnectionWindow: 0 });
+      expect(streamMax(round(0))).toBe(400);
+      expect(streamMax(round(1))).toBe(600);
+      expect(streamMax(round(2))).toBe(800);
+    });
+  });
+
   it('no MAX_STREAM_DATA once the final size is known (§3.2 "Size Known")', () => {
     const { c, s } = pair();
     const id = c.open(true);

@@ -30,7 +30,7 @@ import { PACING_GAIN, Pacer, SLOW_START_PACING_GAIN } from './pacer.js';
 import { DEFAULT_MTU_CEILING, MtuDiscovery, type MtuDiscoveryOptions } from './mtud.js';
 import { LEVEL_OF, PacketSpace, type SpaceName } from './space.js';
 import type { ValidatedAddress } from './address-validation.js';
-import { StreamManager, type StreamEvent } from './streams.js';
+import { DEFAULT_MAX_CONNECTION_WINDOW, DEFAULT_MAX_STREAM_WINDOW, StreamManager, type ReceiveWindowLimits, type StreamEvent } from './streams.js';
 import { PeerConnectionIds } from './connection-ids.js';
 import type { EndpointEvent, RemoteAddress, Transmit } from './path.js';
 import type { QlogSink } from '../qlog.js';
@@ -80,6 +80,15 @@ export interface QuicCommonOptions {
    * the peer's max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
    */
   readonly mtuDiscovery?: MtuDiscoveryOptions | false;
+  /**
+   * How far receive windows may grow (bytes, default 1 MiB per stream and
+   * 2 MiB per connection). They start at the initial_max_stream_data_* and
+   * initial_max_data we advertise and double while the application reads a
+   * half-window within two RTTs (auto-tuning); a ceiling no larger than the
+   * initial window keeps that window fixed. This bounds what one connection
+   * holds unread.
+   */
+  readonly receiveWindowLimits?: Partial<ReceiveWindowLimits>;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -134,6 +143,14 @@ export interface QuicServerOptions extends QuicCommonOptions {
 }
 
 const CID_LENGTH = 8;
+
+function receiveWindowLimits(o: Partial<ReceiveWindowLimits> | undefined): ReceiveWindowLimits {
+  const limits = { maxStreamWindow: o?.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW, maxConnectionWindow: o?.maxConnectionWindow ?? DEFAULT_MAX_CONNECTION_WINDOW };
+  for (const [name, v] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`receiveWindowLimits.${name} must be a non-negative integer`);
+  }
+  return limits;
+}
 
 /** The endpoint's version table; the shared default one unless `versions` is given. */
 function versionsOf(options: QuicCommonOptions): QuicVersionTable {
@@ -294,7 +311,7 @@ export class QuicConnection {
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
     this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
-    this.streams = new StreamManager(tls.role, localParams);
+    this.streams = new StreamManager(tls.role, localParams, receiveWindowLimits(common.receiveWindowLimits));
     this.lastActivity = now;
     this.localCids = new LocalConnectionIds(localCid, this.endpointEvents);
   }
@@ -1605,6 +1622,7 @@ export class QuicConnection {
     const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
     if (until === undefined) return true;
     if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
+    else this.pacer.cancelRelease();
     return false;
   }
 
@@ -1654,7 +1672,7 @@ export class QuicConnection {
       while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone || zeroRtt) {
-        for (const f of this.streams.pollFrames(left)) {
+        for (const f of this.streams.pollFrames(left, now, this.recovery.rtt.smoothed)) {
           frames.push(f);
           left -= encodeFrames([f]).length;
         }

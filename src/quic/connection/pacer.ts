@@ -19,7 +19,8 @@ const MIN_DELAY_MS = 1e-3;
  * refill at 1.25 · cwnd / smoothed_rtt bytes per ms (2 · in slow start), up to a burst of
  * cwnd · 2 ms / smoothed_rtt, kept between 10 and 256 datagrams. Sans-IO:
  * {@link delay} says when enough tokens will be there and the connection
- * reports that time in `pollTimeout()` so its caller wakes up to send.
+ * reports that time in `pollTimeout()` so its caller wakes up to send; a
+ * caller that wakes up late gets the tokens of its lateness, up to one more burst.
  * Times in ms, sizes in bytes.
  */
 export class Pacer {
@@ -28,6 +29,8 @@ export class Pacer {
   private lastWindow: number;
   private lastMtu: number;
   private prev: number;
+  /** The time {@link delay} last told the caller to come back at, until it does. */
+  private releaseAt: number | undefined;
 
   constructor(smoothedRtt: number, window: number, mtu: number, now: number) {
     this.capacity = optimalCapacity(smoothedRtt, window, mtu);
@@ -56,12 +59,26 @@ export class Pacer {
     }
     if (this.tokens >= bytes) return undefined;
     if (!(smoothedRtt > 0) || window <= 0) return undefined;
+    const rate = (window * gain) / smoothedRtt;
     const elapsed = Math.max(0, now - this.prev);
-    this.tokens = Math.min(this.capacity, this.tokens + (window * gain * elapsed) / smoothedRtt);
+    // A caller that comes back later than the release time it was given (a timer fires a millisecond or more
+    // late: a whole burst interval on a fast path) gets the tokens of the time it was kept waiting, up to one
+    // more burst, so scheduling delays do not lower the rate (§7.7 lets the rate deviate over short periods;
+    // the average stays 1.25 · cwnd / smoothed_rtt). Without that the bucket overflowed while the timer was late.
+    const late = this.releaseAt === undefined ? 0 : Math.min(Math.max(0, now - this.releaseAt) * rate, this.capacity);
+    this.releaseAt = undefined;
+    this.tokens = Math.min(this.capacity + late, this.tokens + rate * elapsed);
     this.prev = now;
     if (this.tokens >= bytes) return undefined;
-    const wait = ((Math.max(bytes, this.capacity) - this.tokens) * smoothedRtt) / (window * gain);
-    return wait < MIN_DELAY_MS ? undefined : now + wait;
+    const wait = (Math.max(bytes, this.capacity) - this.tokens) / rate;
+    if (wait < MIN_DELAY_MS) return undefined;
+    this.releaseAt = now + wait;
+    return this.releaseAt;
+  }
+
+  /** Nothing waits for the release time {@link delay} gave: coming back later is idleness, which earns no extra burst. */
+  cancelRelease(): void {
+    this.releaseAt = undefined;
   }
 
   /** A datagram of `bytes` left: its tokens are spent. */

@@ -29,8 +29,11 @@ export class RecvStream {
   stop: LocalStop | undefined;
   /** Offset up to which connection credit was handed back (read or discarded). */
   consumed = 0;
+  /** When we last sent a MAX_STREAM_DATA: auto-tuning compares the interval with the RTT. */
+  lastUpdate: number | undefined;
 
-  constructor(readonly window: number) {
+  /** @param window the credit kept ahead of the read offset; auto-tuning may raise it (see StreamManager). */
+  constructor(public window: number) {
     this.maxData = window;
     this.buffer = new RecvBuffer(window);
   }

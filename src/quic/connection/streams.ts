@@ -60,6 +60,36 @@ const NO_LIMITS: StreamLimits = {
  */
 export const MAX_STREAM_EVENT_BACKLOG = 4096;
 
+/**
+ * How far receive windows may grow (see {@link StreamManager}'s auto-tuning):
+ * 4 × the default 256 KiB stream window, 2 × the default 1 MiB connection
+ * window. The connection's is what one connection may hold unread and what a
+ * sender may have in flight: kept below what a UDP socket buffer holds (the
+ * Node adapter asks for 4 MiB), a receiver that falls behind makes the sender
+ * wait instead of overflowing the kernel's queue — larger ceilings let a
+ * loss-based sender, whose window grows until packets drop, fill that queue
+ * with seconds of data and then lose hundreds of packets at once. Paths with a
+ * larger bandwidth-delay product raise them with `receiveWindowLimits`.
+ */
+export const DEFAULT_MAX_STREAM_WINDOW = 1 << 20;
+export const DEFAULT_MAX_CONNECTION_WINDOW = 2 << 20;
+
+/** Ceilings for receive-window auto-tuning; a ceiling at or below the initial window turns tuning off. */
+export interface ReceiveWindowLimits {
+  readonly maxStreamWindow: number;
+  readonly maxConnectionWindow: number;
+}
+
+/**
+ * A window whose credit ran out this fast — the update due again less than
+ * this many RTTs after the previous one — is too small for the path (Chromium's
+ * QuicFlowController and quiche: 2; OpenSSL bumps a window that would be used
+ * up within 4 RTTs, the same rate for updates every half window).
+ */
+const WINDOW_TUNING_RTTS = 2;
+/** The connection window kept at least this multiple of the largest stream window (quiche's 1.5). */
+const CONNECTION_WINDOW_FACTOR = 1.5;
+
 /** 2^62: stream offsets stay below it (§19.8). MAX_VARINT, 2^62-1, rounds to the same double, so compare with `>=`. */
 const OFFSET_LIMIT = 2 ** 62;
 
@@ -142,6 +172,10 @@ export class StreamManager {
 
   // Connection-level receive credit.
   private recvMaxData: number;
+  /** Credit kept ahead of what was consumed: initial_max_data, grown by auto-tuning. */
+  private recvWindow: number;
+  /** When we last sent MAX_DATA. */
+  private lastMaxDataUpdate: number | undefined;
   /** Sum of the largest offsets received on all streams (§4.1). */
   private recvData = 0;
   /** Bytes read by the application or discarded: credit that may be handed back. */
@@ -158,11 +192,13 @@ export class StreamManager {
   /**
    * @param role which end we are: decides which stream IDs are ours (§2.1)
    * @param local the limits we advertised in our transport parameters
+   * @param windows how far receive windows may grow by auto-tuning
    */
-  constructor(role: Role, local: StreamLimits) {
+  constructor(role: Role, local: StreamLimits, private readonly windows: ReceiveWindowLimits = { maxStreamWindow: DEFAULT_MAX_STREAM_WINDOW, maxConnectionWindow: DEFAULT_MAX_CONNECTION_WINDOW }) {
     this.role = role;
     this.local = local;
     this.recvMaxData = local.initialMaxData;
+    this.recvWindow = local.initialMaxData;
     this.maxStreamsSent = { bidi: local.initialMaxStreamsBidi, uni: local.initialMaxStreamsUni };
   }
 
@@ -355,7 +391,7 @@ export class StreamManager {
       }
       case 'data_blocked':
         // §4.1: the peer is blocked; answer if we have more credit to give than we advertised.
-        if (this.consumedData + this.local.initialMaxData > this.recvMaxData) this.maxDataPending = true;
+        if (this.consumedData + this.recvWindow > this.recvMaxData) this.maxDataPending = true;
         return;
       case 'stream_data_blocked': {
         const r = this.resolve(frame.streamId, 'recv', FrameType.STREAM_DATA_BLOCKED)?.recv;
@@ -383,8 +419,15 @@ export class StreamManager {
    * round-robin, then DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED.
    * Every frame returned counts as in flight until {@link onAcked} or
    * {@link onLost}.
+   *
+   * With `now` and the smoothed RTT (ms), receive windows are auto-tuned as
+   * Chromium, quiche and OpenSSL do (§4.2 leaves the sizing to the receiver):
+   * a MAX_STREAM_DATA or MAX_DATA due again within two RTTs of the previous
+   * one means the application read a whole half-window in that time, so the
+   * window, not the reader, was what held the sender back; it doubles, up to
+   * the ceilings of {@link ReceiveWindowLimits}.
    */
-  pollFrames(budget: number): Frame[] {
+  pollFrames(budget: number, now?: number, rtt?: number): Frame[] {
     const out: Frame[] = [];
     let left = budget;
     const add = (f: Frame): boolean => {
@@ -396,9 +439,12 @@ export class StreamManager {
     };
 
     if (this.maxDataPending) {
-      const maximum = Math.max(this.recvMaxData, this.consumedData + this.local.initialMaxData);
+      const window = tunedWindow(this.recvWindow, this.windows.maxConnectionWindow, this.lastMaxDataUpdate, now, rtt);
+      const maximum = Math.max(this.recvMaxData, this.consumedData + window);
       if (add({ type: 'max_data', maximum })) {
         this.recvMaxData = maximum;
+        this.recvWindow = window;
+        this.lastMaxDataUpdate = now;
         this.maxDataPending = false;
       }
     }
@@ -408,9 +454,20 @@ export class StreamManager {
         this.maxStreamDataPending.delete(id);
         continue;
       }
-      const maximum = r.nextMaxData();
+      const window = tunedWindow(r.window, this.windows.maxStreamWindow, r.lastUpdate, now, rtt);
+      const maximum = Math.max(r.maxData, r.buffer.readOffset + window);
       if (add({ type: 'max_stream_data', streamId: id, maximum })) {
         r.maxData = maximum;
+        r.lastUpdate = now;
+        if (window > r.window) {
+          r.window = window;
+          // Streams that grew need the connection's credit to grow with them, or it becomes the limit.
+          const floor = Math.min(Math.floor(window * CONNECTION_WINDOW_FACTOR), Math.max(this.windows.maxConnectionWindow, this.local.initialMaxData));
+          if (floor > this.recvWindow) {
+            this.recvWindow = floor;
+            this.checkMaxData();
+          }
+        }
         this.maxStreamDataPending.delete(id);
       }
     }
@@ -746,7 +803,12 @@ export class StreamManager {
     if (upTo <= r.consumed) return;
     this.consumedData += upTo - r.consumed;
     r.consumed = upTo;
-    const w = this.local.initialMaxData;
+    this.checkMaxData();
+  }
+
+  /** MAX_DATA is owed once half of the connection window has been consumed since the last one. */
+  private checkMaxData(): void {
+    const w = this.recvWindow;
     const next = this.consumedData + w;
     if (next > this.recvMaxData && next - this.recvMaxData >= w / 2) this.maxDataPending = true;
   }
@@ -941,6 +1003,15 @@ function checkFinalSize(r: RecvStream, end: number, fin: boolean, ft: number): v
   } else if (fin && end < r.highest) {
     throw transportError(TransportErrorCode.FINAL_SIZE_ERROR, `final size ${end} below data already received up to ${r.highest}`, ft);
   }
+}
+
+/**
+ * The receive window to advertise now: doubled, up to `max`, when the previous
+ * update of it went out less than {@link WINDOW_TUNING_RTTS} RTTs ago.
+ */
+function tunedWindow(window: number, max: number, lastUpdate: number | undefined, now: number | undefined, rtt: number | undefined): number {
+  if (now === undefined || rtt === undefined || lastUpdate === undefined || window >= max) return window;
+  return now - lastUpdate < WINDOW_TUNING_RTTS * rtt ? Math.min(2 * window, max) : window;
 }
 
 /** MAX_STREAM_DATA is only worth sending while the final size is unknown and we still want the data. */

@@ -1,6 +1,6 @@
 import { MAX_VARINT, varintLength } from '../../codec/writer.js';
 import { QuicTransportError, TransportErrorCode } from '../errors.js';
-import { encodeFrames } from '../frames/encode.js';
+import { frameLength } from '../frames/encode.js';
 import { FrameType, MAX_STREAMS_LIMIT, type Frame } from '../frames/types.js';
 import { RecvStream } from './recv-stream.js';
 import { SendStream } from './send-stream.js';
@@ -66,7 +66,7 @@ const OFFSET_LIMIT = 2 ** 62;
 const dirOf = (bidirectional: boolean): Dir => (bidirectional ? 'bidi' : 'uni');
 
 /** Encoded size of one frame, by the frame encoder itself. */
-const frameSize = (f: Frame): number => encodeFrames([f]).length;
+const frameSize = frameLength;
 
 /** The type byte of a STREAM frame as it would be encoded (RFC 9000 §19.8), for error reports. */
 function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }): number {

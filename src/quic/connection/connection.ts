@@ -10,7 +10,7 @@ import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
 import { decodeFrames } from '../frames/decode.js';
-import { encodeFrames, encodeFramesInto, frameLength } from '../frames/encode.js';
+import { FrameBudget, encodeFrames, encodeFramesInto, frameLength } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
 import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
@@ -1552,53 +1552,47 @@ export class QuicConnection {
   }
 
   private framesFor(space: PacketSpace, room: number, now: number, congestionOk: boolean): Frame[] {
-    const frames: Frame[] = [];
-    let left = room;
-    const add = (f: Frame): boolean => {
-      const n = frameLength(f);
-      if (n > left) return false;
-      frames.push(f);
-      left -= n;
-      return true;
-    };
+    // A budget object rather than a closure: this runs for every packet.
+    const b = new FrameBudget(room);
+    const frames = b.frames;
     const peerExp = this.localParams.ackDelayExponent;
     // A client's application data before 1-RTT keys goes in 0-RTT packets, which carry no ACK (RFC 9000 §12.5).
     const zeroRtt = space.name === 'application' && !this.oneRtt;
     // An ACK rides along on a packet that goes anyway; one held back by the window or the pacer would go alone,
     // and an ACK-only packet is owed only for ack-eliciting ones, on the §13.2.1/§13.2.2 schedule, never for ACKs.
     const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk);
-    if (ack) add(ack);
+    if (ack) b.add(ack);
     if (!congestionOk) return frames;
-    while (space.cryptoSend.hasPending && left > 16) {
-      const chunk = space.cryptoSend.next(left - 12);
+    while (space.cryptoSend.hasPending && b.left > 16) {
+      const chunk = space.cryptoSend.next(b.left - 12);
       if (!chunk) break;
-      add({ type: 'crypto', offset: chunk.offset, data: chunk.data });
+      b.add({ type: 'crypto', offset: chunk.offset, data: chunk.data });
     }
     if (space.name === 'application') {
-      if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
+      if (this.sendHandshakeDone && b.add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
       for (let n = this.localCids.pollFrame(); n; n = this.localCids.pollFrame()) {
-        if (!add(n)) {
+        if (!b.add(n)) {
           this.localCids.onLost(n);
           break;
         }
       }
       for (let r = this.peerCids?.pollRetire(); r; r = this.peerCids?.pollRetire()) {
-        if (!add(r)) {
+        if (!b.add(r)) {
           this.peerCids?.unpoll(r.sequenceNumber);
           break;
         }
       }
-      while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
+      while (this.datagrams.length && b.add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone || zeroRtt) {
-        for (const f of this.streams.pollFrames(left)) {
+        for (const f of this.streams.pollFrames(b.left)) {
           frames.push(f);
-          left -= frameLength(f);
+          b.left -= frameLength(f);
         }
       }
     }
     if (space.probes > 0) {
-      if (!frames.some((f) => f.type !== 'ack')) add({ type: 'ping' });
+      if (!frames.some((f) => f.type !== 'ack')) b.add({ type: 'ping' });
       space.probes--;
     }
     return frames;

@@ -1,6 +1,6 @@
 import { MAX_VARINT, varintLength } from '../../codec/writer.js';
 import { QuicTransportError, TransportErrorCode } from '../errors.js';
-import { frameLength } from '../frames/encode.js';
+import { FrameBudget, frameLength } from '../frames/encode.js';
 import { FrameType, MAX_STREAMS_LIMIT, type Frame } from '../frames/types.js';
 import { RecvStream } from './recv-stream.js';
 import { SendStream } from './send-stream.js';
@@ -66,7 +66,6 @@ const OFFSET_LIMIT = 2 ** 62;
 const dirOf = (bidirectional: boolean): Dir => (bidirectional ? 'bidi' : 'uni');
 
 /** Encoded size of one frame, by the frame encoder itself. */
-const frameSize = frameLength;
 
 /** The type byte of a STREAM frame as it would be encoded (RFC 9000 §19.8), for error reports. */
 function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }): number {
@@ -385,19 +384,13 @@ export class StreamManager {
    * {@link onLost}.
    */
   pollFrames(budget: number): Frame[] {
-    const out: Frame[] = [];
-    let left = budget;
-    const add = (f: Frame): boolean => {
-      const n = frameSize(f);
-      if (n > left) return false;
-      out.push(f);
-      left -= n;
-      return true;
-    };
+    // A budget object rather than a closure: this runs for every packet.
+    const b = new FrameBudget(budget);
+    const out = b.frames;
 
     if (this.maxDataPending) {
       const maximum = Math.max(this.recvMaxData, this.consumedData + this.local.initialMaxData);
-      if (add({ type: 'max_data', maximum })) {
+      if (b.add({ type: 'max_data', maximum })) {
         this.recvMaxData = maximum;
         this.maxDataPending = false;
       }
@@ -409,7 +402,7 @@ export class StreamManager {
         continue;
       }
       const maximum = r.nextMaxData();
-      if (add({ type: 'max_stream_data', streamId: id, maximum })) {
+      if (b.add({ type: 'max_stream_data', streamId: id, maximum })) {
         r.maxData = maximum;
         this.maxStreamDataPending.delete(id);
       }
@@ -417,7 +410,7 @@ export class StreamManager {
     for (const dir of ['bidi', 'uni'] as const) {
       if (!this.maxStreamsPending[dir]) continue;
       const maximum = Math.max(this.maxStreamsSent[dir], this.allowedPeerStreams(dir));
-      if (add({ type: 'max_streams', bidirectional: dir === 'bidi', maximum })) {
+      if (b.add({ type: 'max_streams', bidirectional: dir === 'bidi', maximum })) {
         this.maxStreamsSent[dir] = maximum;
         this.maxStreamsPending[dir] = false;
       }
@@ -426,13 +419,13 @@ export class StreamManager {
     for (const id of [...this.controlPending]) {
       const s = this.streams.get(id);
       const reset = s?.send?.reset;
-      if (reset?.state === 'pending' && add({ type: 'reset_stream', streamId: id, errorCode: reset.errorCode, finalSize: reset.finalSize })) {
+      if (reset?.state === 'pending' && b.add({ type: 'reset_stream', streamId: id, errorCode: reset.errorCode, finalSize: reset.finalSize })) {
         reset.state = 'sent';
       }
       const r = s?.recv;
       if (r?.stop?.state === 'pending') {
         if (!needsStopSending(r)) r.stop.state = 'acked';
-        else if (add({ type: 'stop_sending', streamId: id, errorCode: r.stop.errorCode })) r.stop.state = 'sent';
+        else if (b.add({ type: 'stop_sending', streamId: id, errorCode: r.stop.errorCode })) r.stop.state = 'sent';
       }
       if (!owesControl(s)) {
         this.controlPending.delete(id);
@@ -440,12 +433,12 @@ export class StreamManager {
       }
     }
 
-    left = this.pollStreamData(out, left, 'lost');
-    left = this.pollStreamData(out, left, 'new');
+    b.left = this.pollStreamData(out, b.left, 'lost');
+    b.left = this.pollStreamData(out, b.left, 'new');
 
     if (this.dataBlockedPending) {
       if (this.sentData < this.peerMaxData) this.dataBlockedPending = false;
-      else if (add({ type: 'data_blocked', limit: this.peerMaxData })) {
+      else if (b.add({ type: 'data_blocked', limit: this.peerMaxData })) {
         this.dataBlockedAt = this.peerMaxData;
         this.dataBlockedPending = false;
       }
@@ -456,7 +449,7 @@ export class StreamManager {
         this.streamDataBlockedPending.delete(id);
         continue;
       }
-      if (add({ type: 'stream_data_blocked', streamId: id, limit: w.maxData })) {
+      if (b.add({ type: 'stream_data_blocked', streamId: id, limit: w.maxData })) {
         w.blockedAt = w.maxData;
         this.streamDataBlockedPending.delete(id);
       }
@@ -465,7 +458,7 @@ export class StreamManager {
       if (!this.streamsBlockedPending[dir]) continue;
       const limit = this.peerMaxStreams[dir];
       if (this.nextLocal[dir] < limit) this.streamsBlockedPending[dir] = false;
-      else if (add({ type: 'streams_blocked', bidirectional: dir === 'bidi', limit })) {
+      else if (b.add({ type: 'streams_blocked', bidirectional: dir === 'bidi', limit })) {
         this.streamsBlockedAt[dir] = limit;
         this.streamsBlockedPending[dir] = false;
       }

@@ -157,3 +157,21 @@ export function frameLength(f: Frame): number {
   encodeFrame(w, f);
   return w.length;
 }
+
+/**
+ * Frames gathered for one packet's payload within a byte budget: each frame
+ * goes in only if it fits what is left.
+ */
+export class FrameBudget {
+  readonly frames: Frame[] = [];
+  constructor(public left: number) {}
+
+  /** Adds `f` if it fits; false, with nothing added, if it does not. */
+  add(f: Frame): boolean {
+    const n = frameLength(f);
+    if (n > this.left) return false;
+    this.frames.push(f);
+    this.left -= n;
+    return true;
+  }
+}

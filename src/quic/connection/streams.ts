@@ -75,11 +75,11 @@ function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }
 /** Most data bytes a STREAM frame with a Length field can carry in `room` bytes after its type, ID and offset. */
 function maxStreamPayload(room: number): number {
   let best = -1;
-  for (const [len, limit] of [[1, 63], [2, 16383], [4, 2 ** 30 - 1], [8, MAX_VARINT]] as const) {
-    best = Math.max(best, Math.min(room - len, limit));
-  }
+  for (const [len, limit] of LENGTH_LIMITS) best = Math.max(best, Math.min(room - len, limit));
   return best;
 }
+/** Each varint length with the largest value it holds (a constant: this is read for every stream frame). */
+const LENGTH_LIMITS = [[1, 63], [2, 16383], [4, 2 ** 30 - 1], [8, MAX_VARINT]] as const;
 
 function checkErrorCode(id: number, code: number): void {
   if (!Number.isSafeInteger(code) || code < 0) throw new StreamUsageError(id, `error code ${code} is not a varint`);
@@ -769,6 +769,7 @@ export class StreamManager {
     for (let progress = true; progress && left > 0;) {
       progress = false;
       for (const id of [...this.sendQueue]) {
+        if (left <= 0) break; // a full packet: the streams left could not send a byte
         const w = this.streams.get(id)?.send;
         if (!w) {
           this.sendQueue.delete(id);

@@ -19,8 +19,23 @@ export class Writer {
   private buf: Uint8Array;
   private pos = 0;
 
+  /** Set for a writer over a caller's array ({@link Writer.into}), which must never be swapped for a larger one. */
+  private fixed = false;
+
   constructor(initialCapacity = 256) {
     this.buf = new Uint8Array(initialCapacity);
+  }
+
+  /**
+   * A writer that fills `buf` in place from `offset` and never grows: a write
+   * past its end throws. {@link length} is then the offset after the last byte.
+   */
+  static into(buf: Uint8Array, offset = 0): Writer {
+    const w = new Writer(0);
+    w.buf = buf;
+    w.pos = offset;
+    w.fixed = true;
+    return w;
   }
 
   get length(): number {
@@ -29,6 +44,7 @@ export class Writer {
 
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
+    if (this.fixed) throw new ConfigError(`writing ${n} bytes at ${this.pos} overruns the ${this.buf.length}-byte buffer`);
     let cap = this.buf.length * 2;
     while (cap < this.pos + n) cap *= 2;
     const next = new Uint8Array(cap);

@@ -144,6 +144,12 @@ export interface AeadKey {
 export interface HeaderProtectionKey {
   readonly algorithm: HeaderProtectionAlgorithm;
   mask(sample: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional, like {@link AeadKey.openSync}: {@link mask} on the calling
+   * thread, same result. With it and the packet AEAD's `sealInto`/`openSync`,
+   * QUIC protects and opens each packet without a promise.
+   */
+  maskSync?(sample: Uint8Array): Uint8Array;
 }
 
 /**

@@ -2,7 +2,10 @@ import type { CryptoProvider, HeaderProtectionKey } from '../pq/provider.js';
 import type { OutgoingHeader, ProtectedPacket } from './header.js';
 import { deriveDirectionalKeys, derivePacketKey, nextTrafficSecret, type PacketKey, type QuicCipherSuite } from './keys.js';
 import { decodePacketNumber } from './packet-number.js';
-import { decryptPayload, removeHeaderProtection, sealPacket, type OpenedPacket, type PacketNumbering } from './protection.js';
+import {
+  canOpenSync, canSealSync, decryptPayload, decryptPayloadSync, removeHeaderProtection, removeHeaderProtectionSync, restoreHeaderProtection,
+  sealPacket, sealPacketSync, type OpenedPacket, type PacketNumbering,
+} from './protection.js';
 import type { QuicVersion } from './versions.js';
 
 /** One key generation: both directions, derived from the two traffic secrets of that generation. */
@@ -48,6 +51,7 @@ export class OneRttKeys {
   ) {
     this.current = current;
     this.next = next;
+    this.synchronous = canSealSync({ packet: current.send, header: sendHp }) && canOpenSync({ packet: current.recv, header: recvHp });
   }
 
   /**
@@ -85,6 +89,21 @@ export class OneRttKeys {
   }
 
   /**
+   * Whether {@link sealSync} and {@link openSync} may be used: the provider's
+   * AEAD and header protection run on the calling thread. Every generation
+   * comes from the same provider, so this never changes.
+   */
+  readonly synchronous: boolean;
+
+  /** {@link seal} without a promise, the payload written in place by `writePayload` (see {@link sealPacketSync}). */
+  sealSync(
+    header: OutgoingHeader & { readonly type: '1rtt' }, payloadLength: number, writePayload: (bytes: Uint8Array, offset: number) => void,
+    numbering: PacketNumbering,
+  ): Uint8Array {
+    return sealPacketSync({ packet: this.current.send, header: this.sendHp }, header, payloadLength, writePayload, numbering, this.phase);
+  }
+
+  /**
    * Initiates a key update (RFC 9001 §6.1): later packets use the next
    * generation and the flipped key phase. The caller enforces that the
    * previous update was acknowledged first (§6.1, KEY_UPDATE_ERROR).
@@ -107,6 +126,10 @@ export class OneRttKeys {
    * when the packet does not authenticate, with the caller's bytes unchanged.
    */
   async open(packet: ProtectedPacket, largestPn: number): Promise<OpenedOneRttPacket | null> {
+    if (this.synchronous) {
+      const opened = this.openSync(packet, largestPn);
+      if (opened !== undefined) return opened;
+    }
     const h = await removeHeaderProtection(this.recvHp, packet);
     if (!h) return null;
     const pn = decodePacketNumber(largestPn, h.truncatedPn, h.pnLength);
@@ -114,17 +137,41 @@ export class OneRttKeys {
     if (phase === this.phase) {
       const opened = await decryptPayload(this.current.recv, packet, h, pn);
       if (opened && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) this.firstPnInPhase = pn;
-      return opened && { ...opened, peerInitiatedKeyUpdate: false };
+      return opened && oneRtt(opened, false);
     }
     if (this.previous && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) {
       const opened = await decryptPayload(this.previous.recv, packet, h, pn);
-      return opened && { ...opened, peerInitiatedKeyUpdate: false };
+      return opened && oneRtt(opened, false);
     }
     const opened = await decryptPayload(this.next.recv, packet, h, pn);
     if (!opened) return null;
     await this.rotate();
     this.firstPnInPhase = pn;
-    return { ...opened, peerInitiatedKeyUpdate: true };
+    return oneRtt(opened, true);
+  }
+
+  /**
+   * {@link open} on the calling thread, for keys that are {@link synchronous}:
+   * the same results, except that a packet that would start a key update (its
+   * success derives the next generation, which takes a promise) is left as it
+   * was and undefined is returned: open it with {@link open}.
+   */
+  openSync(packet: ProtectedPacket, largestPn: number): OpenedOneRttPacket | null | undefined {
+    const h = removeHeaderProtectionSync(this.recvHp, packet);
+    if (!h) return null;
+    const pn = decodePacketNumber(largestPn, h.truncatedPn, h.pnLength);
+    const phase = (h.firstByte >> 2) & 1;
+    if (phase === this.phase) {
+      const opened = decryptPayloadSync(this.current.recv, packet, h, pn);
+      if (opened && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) this.firstPnInPhase = pn;
+      return opened && oneRtt(opened, false);
+    }
+    if (this.previous && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) {
+      const opened = decryptPayloadSync(this.previous.recv, packet, h, pn);
+      return opened && oneRtt(opened, false);
+    }
+    restoreHeaderProtection(packet, h);
+    return undefined;
   }
 
   private async rotate(): Promise<void> {
@@ -134,6 +181,10 @@ export class OneRttKeys {
     this.generationCount++;
     this.next = await deriveNext(this.provider, this.version, this.suite, this.current);
   }
+}
+
+function oneRtt(p: OpenedPacket, peerInitiatedKeyUpdate: boolean): OpenedOneRttPacket {
+  return { packetNumber: p.packetNumber, payload: p.payload, keyPhase: p.keyPhase, spin: p.spin, peerInitiatedKeyUpdate };
 }
 
 async function deriveNext(

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { HeaderProtectionKey } from '../pq/provider.js';
+import type { AeadKey, HeaderProtectionKey } from '../pq/provider.js';
 import { QuicTransportError, TransportErrorCode } from './errors.js';
 import { headerLength, TAG_LENGTH, writeHeader, type OutgoingHeader, type ProtectedPacket } from './header.js';
 import type { DirectionalKeys, PacketKey } from './keys.js';
@@ -21,6 +21,11 @@ export interface PacketNumbering {
 /** The AEAD nonce: the IV XORed with the packet number, left-padded to 12 bytes (RFC 9001 §5.3). */
 export function packetNonce(iv: Uint8Array, pn: number): Uint8Array {
   const nonce = iv.slice();
+  xorPacketNumber(nonce, pn);
+  return nonce;
+}
+
+function xorPacketNumber(nonce: Uint8Array, pn: number): void {
   const lo = pn >>> 0;
   const hi = Math.floor(pn / 0x100000000);
   nonce[4] = (nonce[4] as number) ^ (hi >>> 24);
@@ -31,7 +36,6 @@ export function packetNonce(iv: Uint8Array, pn: number): Uint8Array {
   nonce[9] = (nonce[9] as number) ^ ((lo >>> 16) & 0xff);
   nonce[10] = (nonce[10] as number) ^ ((lo >>> 8) & 0xff);
   nonce[11] = (nonce[11] as number) ^ (lo & 0xff);
-  return nonce;
 }
 
 /**
@@ -39,29 +43,106 @@ export function packetNonce(iv: Uint8Array, pn: number): Uint8Array {
  * seals `payload` with the header as associated data, then masks the first
  * byte and packet number in place. A payload too short to leave a header
  * protection sample is padded with PADDING frames (zero bytes, RFC 9001 §5.4.2).
- * One allocation for the packet; the AEAD's own output is the only other.
+ * One allocation for the packet; with synchronous keys ({@link canSealSync})
+ * the AEAD seals in place, otherwise its output is the only other.
  */
 export async function sealPacket(
-  keys: { readonly packet: PacketKey; readonly header: HeaderProtectionKey },
-  header: OutgoingHeader, payload: Uint8Array, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
+  keys: PacketProtectionKeys, header: OutgoingHeader, payload: Uint8Array, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
 ): Promise<Uint8Array> {
+  const layout = layoutPacket(header, payload.length, numbering, keyPhase);
+  layout.bytes.set(payload, layout.payloadOffset);
+  if (canSealSync(keys)) {
+    protectSync(keys, layout);
+    return layout.bytes;
+  }
+  const { bytes, pnOffset, payloadOffset, payloadLength } = layout;
+  const sealed = await keys.packet.aead.seal(packetNonce(keys.packet.iv, layout.packetNumber), bytes.subarray(0, payloadOffset),
+    bytes.subarray(payloadOffset, payloadOffset + payloadLength));
+  bytes.set(sealed, payloadOffset);
+  applyMask(bytes, pnOffset, layout.pnLength, await keys.header.mask(sampleOf(bytes, pnOffset)));
+  return bytes;
+}
+
+/** The keys that protect packets in one direction: the AEAD with its IV, and header protection. */
+export interface PacketProtectionKeys {
+  readonly packet: PacketKey;
+  readonly header: HeaderProtectionKey;
+}
+
+/** Whether {@link sealPacketSync} may be used: the provider seals and masks on the calling thread. */
+export function canSealSync(keys: PacketProtectionKeys): boolean {
+  return keys.packet.aead.sealInto !== undefined && keys.header.maskSync !== undefined;
+}
+
+/** Whether {@link openPacketSync} may be used: the provider opens and masks on the calling thread. */
+export function canOpenSync(keys: PacketProtectionKeys): boolean {
+  return keys.packet.aead.openSync !== undefined && keys.header.maskSync !== undefined;
+}
+
+/**
+ * {@link sealPacket} without a promise, for keys that {@link canSealSync}:
+ * `writePayload` fills `bytes[offset, offset + payloadLength)` of the packet
+ * itself, so the frames are encoded straight into it, and the AEAD then seals
+ * them where they are. One allocation per packet, the AEAD's scratch aside.
+ */
+export function sealPacketSync(
+  keys: PacketProtectionKeys, header: OutgoingHeader, payloadLength: number,
+  writePayload: (bytes: Uint8Array, offset: number) => void, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
+): Uint8Array {
+  if (!canSealSync(keys)) throw new ConfigError('these keys have no synchronous seal and mask');
+  const layout = layoutPacket(header, payloadLength, numbering, keyPhase);
+  writePayload(layout.bytes, layout.payloadOffset);
+  protectSync(keys, layout);
+  return layout.bytes;
+}
+
+/** A packet being built: header written, the payload's place, then room for the tag. */
+interface PacketLayout {
+  readonly bytes: Uint8Array;
+  readonly packetNumber: number;
+  readonly pnOffset: number;
+  readonly pnLength: 1 | 2 | 3 | 4;
+  readonly payloadOffset: number;
+  /** At least the caller's payload; longer by zero bytes (PADDING) when a sample needs them. */
+  readonly payloadLength: number;
+}
+
+function layoutPacket(header: OutgoingHeader, payloadLength: number, numbering: PacketNumbering, keyPhase: 0 | 1): PacketLayout {
   const pn = numbering.packetNumber;
   const pnLength = numbering.pnLength ?? packetNumberLength(pn, numbering.largestAcked);
   if (!Number.isSafeInteger(pn) || pn < 0) throw new ConfigError(`packet number out of range: ${pn}`);
-  let body = payload;
-  if (pnLength + body.length < SAMPLE_OFFSET) {
-    body = new Uint8Array(SAMPLE_OFFSET - pnLength);
-    body.set(payload);
-  }
-  const length = pnLength + body.length + TAG_LENGTH;
-  const out = new Uint8Array(headerLength(header, length) + length);
-  const pnOffset = writeHeader(out, header, length, pnLength, truncatePacketNumber(pn, pnLength), keyPhase);
-  const headerEnd = pnOffset + pnLength;
-  const sealed = await keys.packet.aead.seal(packetNonce(keys.packet.iv, pn), out.subarray(0, headerEnd), body);
-  out.set(sealed, headerEnd);
-  const mask = await keys.header.mask(out.subarray(pnOffset + SAMPLE_OFFSET, pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH));
-  applyMask(out, pnOffset, pnLength, mask);
-  return out;
+  if (!Number.isInteger(payloadLength) || payloadLength < 0) throw new ConfigError(`payload length out of range: ${payloadLength}`);
+  const padded = Math.max(payloadLength, SAMPLE_OFFSET - pnLength);
+  const length = pnLength + padded + TAG_LENGTH;
+  const bytes = new Uint8Array(headerLength(header, length) + length);
+  const pnOffset = writeHeader(bytes, header, length, pnLength, truncatePacketNumber(pn, pnLength), keyPhase);
+  return { bytes, packetNumber: pn, pnOffset, pnLength, payloadOffset: pnOffset + pnLength, payloadLength: padded };
+}
+
+/** Seals the payload in place and masks the header (RFC 9001 §5.3, §5.4.1). */
+function protectSync(keys: PacketProtectionKeys, l: PacketLayout): void {
+  const { bytes, payloadOffset, payloadLength } = l;
+  const sealInto = keys.packet.aead.sealInto as NonNullable<AeadKey['sealInto']>;
+  const maskSync = keys.header.maskSync as NonNullable<HeaderProtectionKey['maskSync']>;
+  sealInto.call(keys.packet.aead, scratchNonce(keys.packet.iv, l.packetNumber), bytes.subarray(0, payloadOffset),
+    bytes.subarray(payloadOffset, payloadOffset + payloadLength), bytes.subarray(payloadOffset, payloadOffset + payloadLength + TAG_LENGTH));
+  applyMask(bytes, l.pnOffset, l.pnLength, maskSync.call(keys.header, sampleOf(bytes, l.pnOffset)));
+}
+
+function sampleOf(b: Uint8Array, pnOffset: number): Uint8Array {
+  return b.subarray(pnOffset + SAMPLE_OFFSET, pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH);
+}
+
+/**
+ * The nonce of the synchronous paths, written into one array that every call
+ * reuses: a synchronous AEAD is done with it when it returns, so nothing can
+ * see it change. The asynchronous paths get a fresh one ({@link packetNonce}).
+ */
+const NONCE = new Uint8Array(12);
+function scratchNonce(iv: Uint8Array, pn: number): Uint8Array {
+  NONCE.set(iv);
+  xorPacketNumber(NONCE, pn);
+  return NONCE;
 }
 
 function applyMask(b: Uint8Array, pnOffset: number, pnLength: number, mask: Uint8Array): void {
@@ -86,9 +167,21 @@ export interface UnmaskedHeader {
  */
 export async function removeHeaderProtection(hp: HeaderProtectionKey, packet: ProtectedPacket): Promise<UnmaskedHeader | null> {
   const b = packet.bytes;
+  if (b.length < packet.pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH) return null;
+  return unmask(packet, await hp.mask(sampleOf(b, packet.pnOffset)));
+}
+
+/** {@link removeHeaderProtection} on the calling thread, for a key with `maskSync`. */
+export function removeHeaderProtectionSync(hp: HeaderProtectionKey, packet: ProtectedPacket): UnmaskedHeader | null {
+  if (!hp.maskSync) throw new ConfigError('this header-protection key has no synchronous mask');
+  const b = packet.bytes;
+  if (b.length < packet.pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH) return null;
+  return unmask(packet, hp.maskSync(sampleOf(b, packet.pnOffset)));
+}
+
+function unmask(packet: ProtectedPacket, mask: Uint8Array): UnmaskedHeader {
+  const b = packet.bytes;
   const pnOffset = packet.pnOffset;
-  if (b.length < pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH) return null;
-  const mask = await hp.mask(b.subarray(pnOffset + SAMPLE_OFFSET, pnOffset + SAMPLE_OFFSET + SAMPLE_LENGTH));
   b[0] = (b[0] as number) ^ ((mask[0] as number) & ((b[0] as number) & 0x80 ? 0x0f : 0x1f));
   const pnLength = (((b[0] as number) & 3) + 1) as 1 | 2 | 3 | 4;
   let truncatedPn = 0;
@@ -125,6 +218,17 @@ export async function decryptPayload(
 ): Promise<OpenedPacket | null> {
   const b = packet.bytes;
   const payload = await key.aead.open(packetNonce(key.iv, packetNumber), b.subarray(0, h.headerEnd), b.subarray(h.headerEnd));
+  return opened(packet, h, packetNumber, payload);
+}
+
+/** {@link decryptPayload} on the calling thread, for an AEAD with `openSync`. */
+export function decryptPayloadSync(key: PacketKey, packet: ProtectedPacket, h: UnmaskedHeader, packetNumber: number): OpenedPacket | null {
+  if (!key.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
+  const b = packet.bytes;
+  return opened(packet, h, packetNumber, key.aead.openSync(scratchNonce(key.iv, packetNumber), b.subarray(0, h.headerEnd), b.subarray(h.headerEnd)));
+}
+
+function opened(packet: ProtectedPacket, h: UnmaskedHeader, packetNumber: number, payload: Uint8Array | null): OpenedPacket | null {
   if (payload === null) {
     restoreHeaderProtection(packet, h);
     return null;
@@ -150,7 +254,16 @@ export async function decryptPayload(
  * bytes of `packet.bytes` are left unprotected.
  */
 export async function openPacket(keys: DirectionalKeys, packet: ProtectedPacket, largestPn: number): Promise<OpenedPacket | null> {
+  if (canOpenSync(keys)) return openPacketSync(keys, packet, largestPn);
   const h = await removeHeaderProtection(keys.header, packet);
   if (!h) return null;
   return decryptPayload(keys.packet, packet, h, decodePacketNumber(largestPn, h.truncatedPn, h.pnLength));
+}
+
+/** {@link openPacket} without a promise, for keys that {@link canOpenSync}. */
+export function openPacketSync(keys: PacketProtectionKeys, packet: ProtectedPacket, largestPn: number): OpenedPacket | null {
+  if (!canOpenSync(keys)) throw new ConfigError('these keys have no synchronous open and mask');
+  const h = removeHeaderProtectionSync(keys.header, packet);
+  if (!h) return null;
+  return decryptPayloadSync(keys.packet, packet, h, decodePacketNumber(largestPn, h.truncatedPn, h.pnLength));
 }

@@ -238,8 +238,10 @@ describe('symmetric primitives equal noble', () => {
       const [a, b] = [await node.headerProtection(alg, key), await noble.headerProtection(alg, key)];
       await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 16, maxLength: 16 }), async (sample) => {
         expect(toHex(await a.mask(sample))).toBe(toHex(await b.mask(sample)));
+        expect(toHex(a.maskSync!(sample))).toBe(toHex(await b.mask(sample)));
       }), seeded(89505, { numRuns: 40 }));
       await expect(a.mask(new Uint8Array(15))).rejects.toBeInstanceOf(ConfigError);
+      expect(() => a.maskSync!(new Uint8Array(15))).toThrow(ConfigError);
     }
     await expect(node.headerProtection('AES-256-ECB', new Uint8Array(16))).rejects.toBeInstanceOf(ConfigError);
   });

@@ -5,6 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
+import { ConfigError } from '../../src/errors.js';
+import { encodeFramesInto, frameLength } from '../../src/quic/frames/encode.js';
 import {
   decodeFrames, encodeFrames, isFrameAllowed, QuicTransportError, TransportErrorCode, type Frame, type ProtectedPacketType,
 } from '../../src/quic/index.js';
@@ -29,6 +31,26 @@ describe('frame round trips (RFC 9000 §19)', () => {
     fc.assert(fc.property(payloadFrames(), (frames) => {
       expect(decodeFrames(encodeFrames(frames), '1rtt', DATAGRAMS)).toEqual(frames);
     }), seeded(22647, { numRuns: 400 }));
+  });
+
+  it('frameLength is the encoded size of every frame, and encodeFramesInto writes the same bytes in place', () => {
+    fc.assert(fc.property(payloadFrames(), fc.integer({ min: 0, max: 40 }), (frames, at) => {
+      const encoded = encodeFrames(frames);
+      for (const f of frames) expect(frameLength(f)).toBe(encodeFrames([f]).length);
+      const out = new Uint8Array(at + encoded.length + 3).fill(0xee);
+      expect(encodeFramesInto(frames, out, at)).toBe(at + encoded.length);
+      expect(toHex(out.subarray(at, at + encoded.length))).toBe(toHex(encoded));
+      expect([...out.subarray(0, at), ...out.subarray(at + encoded.length)].every((b) => b === 0xee)).toBe(true);
+    }), seeded(22648, { numRuns: 400 }));
+  });
+
+  it('encodeFramesInto refuses a buffer too short for the frames, and writes nothing past its end', () => {
+    const frames: Frame[] = [{ type: 'stream', streamId: 4, offset: 1000, data: new Uint8Array(100).fill(7), fin: false, hasLength: true }];
+    const n = encodeFrames(frames).length;
+    const backing = new Uint8Array(n + 8).fill(0xee);
+    expect(() => encodeFramesInto(frames, backing.subarray(0, n - 1), 0)).toThrow(ConfigError);
+    expect(backing.subarray(n - 1).every((b) => b === 0xee)).toBe(true);
+    expect(() => encodeFramesInto(frames, backing.subarray(0, n + 2), 3)).toThrow(ConfigError);
   });
 });
 

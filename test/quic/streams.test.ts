@@ -261,6 +261,42 @@ describe('§2.2 sending and receiving data', () => {
     expect(buf.capacity).toBe(0);
   });
 
+  it('in-order data reaching an empty buffer is held and read without a copy', () => {
+    const buf = new RecvBuffer(1000);
+    const packet = bytes(300);
+    const frameData = packet.subarray(20, 220);
+    expect(buf.insert(0, frameData)).toBe('ok');
+    expect(buf.capacity).toBe(200);
+    const out = buf.read(Infinity);
+    expect(out).toEqual(frameData);
+    expect(out.buffer).toBe(packet.buffer);
+    expect(out.byteOffset).toBe(20);
+    expect(buf.capacity).toBe(0);
+  });
+
+  it('the array a frame brought is never written, and views handed out by read never change', () => {
+    const buf = new RecvBuffer(1000);
+    const all = bytes(1000, 3);
+    const first = all.slice(0, 100);
+    const firstCopy = first.slice();
+    expect(buf.insert(0, first)).toBe('ok'); // held as it is
+    expect(buf.insert(150, all.subarray(150, 300))).toBe('ok'); // out of order: must not land in `first`
+    expect(buf.insert(100, all.subarray(100, 150))).toBe('ok');
+    expect(first).toEqual(firstCopy);
+    const a = buf.read(120);
+    const aCopy = a.slice();
+    // More data, more reads, and the buffer compacting or growing under them: `a` stays as it was handed out.
+    for (let o = 300; o < 1000; o += 100) {
+      expect(buf.insert(o, all.subarray(o, o + 100))).toBe('ok');
+      expect(buf.read(90)).toEqual(all.subarray(buf.readOffset - 90, buf.readOffset));
+      expect(buf.capacity).toBeLessThanOrEqual(1000);
+    }
+    expect(a).toEqual(aCopy);
+    expect(a).toEqual(all.subarray(0, 120));
+    expect(buf.read(Infinity)).toEqual(all.subarray(750));
+    expect(first).toEqual(firstCopy);
+  });
+
   it('frames returned by pollFrames never exceed the budget, sized by the encoder', () => {
     const ids = [0, 2];
     for (const budget of [1, 3, 4, 7, 10, 64, 70, 1200]) {

@@ -187,21 +187,17 @@ export function nodeHeaderProtection(alg: HeaderProtectionAlgorithm, key: Uint8A
   const k = createSecretKey(key);
   if (alg === 'CHACHA20') {
     const zeros = new Uint8Array(5);
-    return Object.freeze({
-      algorithm: alg,
-      mask: async (sample: Uint8Array) => {
-        if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-        return new Uint8Array(createCipheriv('chacha20', k, sample).update(zeros));
-      },
-    });
+    const maskSync = (sample: Uint8Array): Uint8Array => {
+      if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+      return new Uint8Array(createCipheriv('chacha20', k, sample).update(zeros));
+    };
+    return Object.freeze({ algorithm: alg, mask: async (sample: Uint8Array) => maskSync(sample), maskSync });
   }
   const ecb = createCipheriv(alg === 'AES-128-ECB' ? 'aes-128-ecb' : 'aes-256-ecb', k, null);
   ecb.setAutoPadding(false);
-  return Object.freeze({
-    algorithm: alg,
-    mask: async (sample: Uint8Array) => {
-      if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-      return new Uint8Array(ecb.update(sample).subarray(0, 5));
-    },
-  });
+  const maskSync = (sample: Uint8Array): Uint8Array => {
+    if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+    return new Uint8Array(ecb.update(sample).subarray(0, 5));
+  };
+  return Object.freeze({ algorithm: alg, mask: async (sample: Uint8Array) => maskSync(sample), maskSync });
 }

@@ -113,24 +113,20 @@ export function nobleHeaderProtection(alg: HeaderProtectionAlgorithm, key: Uint8
   const k = key.slice();
   if (alg === 'CHACHA20') {
     const zeros = new Uint8Array(5);
-    return Object.freeze({
-      algorithm: alg,
-      mask: async (sample: Uint8Array) => {
-        if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-        // counter = sample[0..3] little-endian, nonce = sample[4..15]
-        const counter = (sample[0] as number) | ((sample[1] as number) << 8) | ((sample[2] as number) << 16) | (((sample[3] as number) << 24) >>> 0);
-        return chacha20(k, sample.subarray(4, 16), zeros, undefined, counter >>> 0);
-      },
-    });
+    const maskSync = (sample: Uint8Array): Uint8Array => {
+      if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+      // counter = sample[0..3] little-endian, nonce = sample[4..15]
+      const counter = (sample[0] as number) | ((sample[1] as number) << 8) | ((sample[2] as number) << 16) | (((sample[3] as number) << 24) >>> 0);
+      return chacha20(k, sample.subarray(4, 16), zeros, undefined, counter >>> 0);
+    };
+    return Object.freeze({ algorithm: alg, mask: async (sample: Uint8Array) => maskSync(sample), maskSync });
   }
   // AES-ECB of one block is the raw block cipher: expand the key once and encrypt each sample
   // with noble's block primitive (its ecb() objects refuse a second encrypt()).
   const xk = aesUnsafe.expandKeyLE(k);
-  return Object.freeze({
-    algorithm: alg,
-    mask: async (sample: Uint8Array) => {
-      if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
-      return aesUnsafe.encryptBlock(xk, sample.slice()).subarray(0, 5);
-    },
-  });
+  const maskSync = (sample: Uint8Array): Uint8Array => {
+    if (sample.length !== 16) throw new ConfigError('header-protection sample must be 16 bytes');
+    return aesUnsafe.encryptBlock(xk, sample.slice()).subarray(0, 5);
+  };
+  return Object.freeze({ algorithm: alg, mask: async (sample: Uint8Array) => maskSync(sample), maskSync });
 }

@@ -10,12 +10,12 @@ import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
 import { decodeFrames } from '../frames/decode.js';
-import { encodeFrames } from '../frames/encode.js';
+import { FrameBudget, encodeFrames, encodeFramesInto, frameLength } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
 import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
 import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type DirectionalKeys, type QuicCipherSuite } from '../keys.js';
-import { openPacket, sealPacket } from '../protection.js';
+import { canSealSync, openPacket, sealPacket, sealPacketSync } from '../protection.js';
 import { packetNumberLength } from '../packet-number.js';
 import { verifyRetry } from '../retry.js';
 import { isStatelessReset, statelessResetToken } from '../stateless-reset.js';
@@ -580,7 +580,7 @@ export class QuicConnection {
   sendDatagram(data: Uint8Array): void {
     const max = this.peerParams?.maxDatagramFrameSize;
     if (!this.handshakeDone || max === undefined) throw new ConfigError('the peer does not accept DATAGRAM frames (RFC 9221 §3)');
-    const frameSize = encodeFrames([{ type: 'datagram', data, hasLength: true }]).length;
+    const frameSize = frameLength({ type: 'datagram', data, hasLength: true });
     // Against the base size: a black hole can take the datagram size back down to it (RFC 8899 §4.3).
     if (frameSize > max || frameSize > this.mtud.base - 64) throw new ConfigError(`a ${data.length}-byte datagram does not fit the peer's limit of ${max}`);
     this.datagrams.push(data.slice());
@@ -850,7 +850,9 @@ export class QuicConnection {
     let opened;
     if (pkt.type === '1rtt') {
       if (!this.oneRtt) return false;
-      opened = await this.oneRtt.open(pkt, space.largestReceived);
+      // Without a promise when the keys allow it; a packet starting a key update takes the asynchronous path.
+      opened = this.oneRtt.synchronous ? this.oneRtt.openSync(pkt, space.largestReceived) : undefined;
+      if (opened === undefined) opened = await this.oneRtt.open(pkt, space.largestReceived);
     } else if (pkt.type === '0rtt') {
       if (!this.zeroRttRead) {
         if (this.earlyUndecided()) this.earlyPackets.push(pkt.bytes);
@@ -911,20 +913,23 @@ export class QuicConnection {
     for (const f of frames) {
       if (pkt.type === '0rtt') checkZeroRttFrame(f);
       if (f.type !== 'ack' && f.type !== 'padding' && f.type !== 'connection_close') ackEliciting = true;
-      await this.onFrame(space, f, now, from);
+      const handled = this.onFrame(space, f, now, from);
+      if (handled) await handled;
       if (this.closeState) return true;
     }
     space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
     return true;
   }
 
-  private async onFrame(space: PacketSpace, f: Frame, now: number, from: PacketContext): Promise<void> {
+  /** Acts on one frame; returns a promise only for the frames whose handling waits on something (most return at once). */
+  private onFrame(space: PacketSpace, f: Frame, now: number, from: PacketContext): Promise<void> | undefined {
     switch (f.type) {
       case 'padding':
       case 'ping':
         return;
       case 'ack':
-        return this.onAck(space, f, now);
+        this.onAck(space, f, now);
+        return;
       case 'crypto':
         return this.onCrypto(space, f.offset, f.data);
       case 'handshake_done':
@@ -932,7 +937,7 @@ export class QuicConnection {
         if (this.role === 'server') throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from a client', { frameType: 0x1e });
         if (!this.confirmed) {
           this.confirm();
-          await this.probePreferredAddress(now);
+          return this.probePreferredAddress(now);
         }
         return;
       case 'connection_close':
@@ -1156,7 +1161,7 @@ export class QuicConnection {
     this.qlog?.keyDiscarded(undefined, name, 'read', 'tls');
   }
 
-  private async onAck(space: PacketSpace, f: Extract<Frame, { type: 'ack' }>, now: number): Promise<void> {
+  private onAck(space: PacketSpace, f: Extract<Frame, { type: 'ack' }>, now: number): void {
     const peer = this.peerParams ?? DEFAULT_TRANSPORT_PARAMETERS;
     const { acked, lost } = this.recovery.onAck(space.name, f, now, { ackDelayExponent: peer.ackDelayExponent, maxAckDelay: peer.maxAckDelay }, this.confirmed);
     for (const p of acked) this.onPacketAcked(p);
@@ -1499,7 +1504,7 @@ export class QuicConnection {
     if (plan.remote === this.paths.current.remote) frames.push({ type: 'ping' });
     const dcid = plan.dcid ?? this.remoteCid;
     const size = (n: number): number => headerLength(this.headerFor('application', dcid), n) + packetNumberLength(space.nextPn, undefined) + n + 16;
-    const payload = encodeFrames(frames).length;
+    const payload = payloadLength(frames);
     const target = Math.min(MIN_INITIAL_DATAGRAM, plan.budget);
     const pad = target - size(payload);
     if (pad > 0) frames.push({ type: 'padding', length: pad });
@@ -1532,7 +1537,7 @@ export class QuicConnection {
       if (!frames.length) continue;
       const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
       packets.push({ space, frames, ackEliciting });
-      used += this.overhead(name) + encodeFrames(frames).length;
+      used += this.overhead(name) + payloadLength(frames);
     }
     if (!packets.length) {
       // RFC 9002 §7.8: the window is under-used when we stop for want of data, not for want of window — and,
@@ -1548,7 +1553,7 @@ export class QuicConnection {
     const needsPadding = initialPacket !== undefined && (this.role === 'client' || initialPacket.ackEliciting);
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
       const last = initialPacket;
-      const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, encodeFrames(p.frames).length), 0);
+      const size = (): number => packets.reduce((n, p) => n + this.packetSize(p.space, payloadLength(p.frames)), 0);
       // A longer payload can lengthen the Length varint by a byte (a small Initial padded past 63 bytes):
       // then the padding gives that byte back, so the datagram is 1200 bytes, not 1201.
       for (let i = 0; i < 3; i++) {
@@ -1562,7 +1567,7 @@ export class QuicConnection {
     }
     const datagram: Uint8Array[] = [];
     for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
-    const out = concat(...datagram);
+    const out = datagram.length === 1 ? datagram[0] as Uint8Array : concat(...datagram);
     this.bytesSent += out.length;
     if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
     if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
@@ -1633,53 +1638,47 @@ export class QuicConnection {
   }
 
   private framesFor(space: PacketSpace, room: number, now: number, congestionOk: boolean): Frame[] {
-    const frames: Frame[] = [];
-    let left = room;
-    const add = (f: Frame): boolean => {
-      const n = encodeFrames([f]).length;
-      if (n > left) return false;
-      frames.push(f);
-      left -= n;
-      return true;
-    };
+    // A budget object rather than a closure: this runs for every packet.
+    const b = new FrameBudget(room);
+    const frames = b.frames;
     const peerExp = this.localParams.ackDelayExponent;
     // A client's application data before 1-RTT keys goes in 0-RTT packets, which carry no ACK (RFC 9000 §12.5).
     const zeroRtt = space.name === 'application' && !this.oneRtt;
     // An ACK rides along on a packet that goes anyway; one held back by the window or the pacer would go alone,
     // and an ACK-only packet is owed only for ack-eliciting ones, on the §13.2.1/§13.2.2 schedule, never for ACKs.
     const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk);
-    if (ack) add(ack);
+    if (ack) b.add(ack);
     if (!congestionOk) return frames;
-    while (space.cryptoSend.hasPending && left > 16) {
-      const chunk = space.cryptoSend.next(left - 12);
+    while (space.cryptoSend.hasPending && b.left > 16) {
+      const chunk = space.cryptoSend.next(b.left - 12);
       if (!chunk) break;
-      add({ type: 'crypto', offset: chunk.offset, data: chunk.data });
+      b.add({ type: 'crypto', offset: chunk.offset, data: chunk.data });
     }
     if (space.name === 'application') {
-      if (this.sendHandshakeDone && add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
+      if (this.sendHandshakeDone && b.add({ type: 'handshake_done' })) this.sendHandshakeDone = false;
       for (let n = this.localCids.pollFrame(); n; n = this.localCids.pollFrame()) {
-        if (!add(n)) {
+        if (!b.add(n)) {
           this.localCids.onLost(n);
           break;
         }
       }
       for (let r = this.peerCids?.pollRetire(); r; r = this.peerCids?.pollRetire()) {
-        if (!add(r)) {
+        if (!b.add(r)) {
           this.peerCids?.unpoll(r.sequenceNumber);
           break;
         }
       }
-      while (this.datagrams.length && add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
+      while (this.datagrams.length && b.add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone || zeroRtt) {
-        for (const f of this.streams.pollFrames(left, now, this.recovery.rtt.smoothed)) {
+        for (const f of this.streams.pollFrames(b.left, now, this.recovery.rtt.smoothed)) {
           frames.push(f);
-          left -= encodeFrames([f]).length;
+          b.left -= frameLength(f);
         }
       }
     }
     if (space.probes > 0) {
-      if (!frames.some((f) => f.type !== 'ack')) add({ type: 'ping' });
+      if (!frames.some((f) => f.type !== 'ack')) b.add({ type: 'ping' });
       space.probes--;
     }
     return frames;
@@ -1701,11 +1700,21 @@ export class QuicConnection {
 
   private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false, dcid?: Uint8Array): Promise<Uint8Array> {
     const pn = space.nextPn++;
-    const payload = encodeFrames(frames);
     const header = this.headerFor(space.name, dcid);
-    const bytes = header.type === '1rtt'
-      ? await (this.oneRtt as OneRttKeys).seal(header, payload, { packetNumber: pn })
-      : await sealPacket((header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys, header, payload, { packetNumber: pn });
+    let bytes: Uint8Array;
+    // With synchronous keys the frames are encoded into the packet itself and sealed there.
+    if (header.type === '1rtt' && this.oneRtt?.synchronous) {
+      const n = payloadLength(frames);
+      bytes = this.oneRtt.sealSync(header, n, frameWriter(frames, n), { packetNumber: pn });
+    } else if (header.type === '1rtt') {
+      bytes = await (this.oneRtt as OneRttKeys).seal(header, encodeFrames(frames), { packetNumber: pn });
+    } else {
+      const keys = (header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys;
+      const n = payloadLength(frames);
+      bytes = canSealSync(keys)
+        ? sealPacketSync(keys, header, n, frameWriter(frames, n), { packetNumber: pn })
+        : await sealPacket(keys, header, encodeFrames(frames), { packetNumber: pn });
+    }
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
@@ -1732,11 +1741,26 @@ export class QuicConnection {
     const frames: Frame[] = [frame];
     // A client's Initial datagram is at least 1200 bytes, closing ones included (RFC 9000 §14.1).
     if (name === 'initial' && this.role === 'client') {
-      const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, encodeFrames(frames).length);
+      const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, payloadLength(frames));
       if (short > 0) frames.push({ type: 'padding', length: short });
     }
     return this.seal(space, frames, false, now);
   }
+}
+
+/** The bytes `frames` take encoded: a packet's payload before any padding for the header-protection sample. */
+function payloadLength(frames: readonly Frame[]): number {
+  let n = 0;
+  for (const f of frames) n += frameLength(f);
+  return n;
+}
+
+/** Writes `frames`, whose {@link payloadLength} is `n`, where a packet's payload goes; never past those `n` bytes. */
+function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, offset: number) => void {
+  return (out, offset) => {
+    const end = encodeFramesInto(frames, out.subarray(0, offset + n), offset);
+    if (end !== offset + n) throw new ConfigError(`frames took ${end - offset} bytes, ${n} were reserved`);
+  };
 }
 
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */

@@ -29,13 +29,21 @@ export const DEFAULT_MAX_FRAGMENTS = 1024;
  * Data that would leave more than `maxFragments` disjoint runs is refused as
  * `'fragmented'` (and not stored): tiny frames at every other offset would
  * otherwise make each insertion cost time linear in the frames already held.
+ *
+ * In-order data reaching an empty buffer, the common case of a reader that
+ * keeps up, is not copied: the buffer holds the caller's array (a frame's view
+ * of its decrypted packet) and {@link read} hands out views of it. Such a
+ * shared array is never written: the first write after it copies what is held
+ * into an array of the buffer's own.
  */
 export class RecvBuffer {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   /** Index in `buf` of the byte at {@link readOffset}. */
   private start = 0;
   private received = new RangeSet();
   private offset = 0;
+  /** `buf` is the caller's array, or views of it were handed out by {@link read}: it must not be written. */
+  private shared = false;
 
   /**
    * @param capacityLimit the most bytes ever held beyond the read offset (the flow-control window).
@@ -92,6 +100,14 @@ export class RecvBuffer {
     if (gaps.length === 0) return 'ok';
     // A new run adds one to the count only if it touches nothing held.
     if (this.received.size >= this.maxFragments && this.isolated(from, end)) return 'fragmented';
+    if (this.received.isEmpty && from === this.offset && bytes.length <= this.capacityLimit) {
+      // In order into an empty buffer: keep the caller's bytes as they are (see the class comment).
+      this.buf = bytes;
+      this.start = 0;
+      this.shared = true;
+      this.received.add(from, end);
+      return 'ok';
+    }
     this.ensure(end - this.offset);
     for (const g of gaps) this.buf.set(bytes.subarray(g.start - from, g.end - from), this.start + g.start - this.offset);
     this.received.add(from, end);
@@ -104,26 +120,34 @@ export class RecvBuffer {
     return this.buf.subarray(this.start, this.start + n);
   }
 
-  /** Takes up to `max` in-order bytes (a copy). */
+  /**
+   * Takes up to `max` in-order bytes: a view that this buffer never writes
+   * again, which the caller may keep (it may share its array with the data
+   * given to {@link insert}).
+   */
   read(max: number): Uint8Array {
     const n = Math.max(0, Math.min(this.available, max));
-    const out = this.buf.slice(this.start, this.start + n);
+    if (n === 0) return EMPTY;
+    const out = this.buf.subarray(this.start, this.start + n);
     this.start += n;
     this.offset += n;
     this.received.remove(0, this.offset);
-    if (this.received.isEmpty) {
-      this.buf = new Uint8Array(0);
-      this.start = 0;
-    }
+    if (this.received.isEmpty) this.release();
+    else this.shared = true; // `out` lies in `buf`, which compaction would overwrite
     return out;
   }
 
   /** Drops everything held and moves the read offset to `offset` (a reset or STOP_SENDING discards the stream). */
   discard(offset: number): void {
-    this.buf = new Uint8Array(0);
-    this.start = 0;
+    this.release();
     this.received.clear();
     this.offset = Math.max(this.offset, offset);
+  }
+
+  private release(): void {
+    this.buf = EMPTY;
+    this.start = 0;
+    this.shared = false;
   }
 
   /** True if [from, end) neither overlaps nor touches anything held: storing it would add a run. */
@@ -133,8 +157,19 @@ export class RecvBuffer {
     return around.length === 1 && only !== undefined && only.start === from - 1 && only.end === end + 1;
   }
 
-  /** Makes room for `span` bytes from the read offset: compact first, grow only if needed. */
+  /**
+   * Makes room for `span` bytes from the read offset: compact first, grow only
+   * if needed. A shared array is left alone: what it holds moves to a new one.
+   */
   private ensure(span: number): void {
+    if (this.shared) {
+      const next = new Uint8Array(Math.min(Math.max(span, 2 * (this.buf.length - this.start)), Math.max(span, this.capacityLimit)));
+      next.set(this.buf.subarray(this.start, Math.min(this.buf.length, this.start + next.length)));
+      this.buf = next;
+      this.start = 0;
+      this.shared = false;
+      return;
+    }
     if (this.start + span <= this.buf.length) return;
     if (span <= this.buf.length) {
       this.buf.copyWithin(0, this.start);
@@ -148,3 +183,5 @@ export class RecvBuffer {
     this.start = 0;
   }
 }
+
+const EMPTY = new Uint8Array(0);

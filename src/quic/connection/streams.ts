@@ -1,6 +1,6 @@
 import { MAX_VARINT, varintLength } from '../../codec/writer.js';
 import { QuicTransportError, TransportErrorCode } from '../errors.js';
-import { encodeFrames } from '../frames/encode.js';
+import { FrameBudget, frameLength } from '../frames/encode.js';
 import { FrameType, MAX_STREAMS_LIMIT, type Frame } from '../frames/types.js';
 import { RecvStream } from './recv-stream.js';
 import { SendStream } from './send-stream.js';
@@ -96,7 +96,6 @@ const OFFSET_LIMIT = 2 ** 62;
 const dirOf = (bidirectional: boolean): Dir => (bidirectional ? 'bidi' : 'uni');
 
 /** Encoded size of one frame, by the frame encoder itself. */
-const frameSize = (f: Frame): number => encodeFrames([f]).length;
 
 /** The type byte of a STREAM frame as it would be encoded (RFC 9000 §19.8), for error reports. */
 function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }): number {
@@ -106,11 +105,11 @@ function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }
 /** Most data bytes a STREAM frame with a Length field can carry in `room` bytes after its type, ID and offset. */
 function maxStreamPayload(room: number): number {
   let best = -1;
-  for (const [len, limit] of [[1, 63], [2, 16383], [4, 2 ** 30 - 1], [8, MAX_VARINT]] as const) {
-    best = Math.max(best, Math.min(room - len, limit));
-  }
+  for (const [len, limit] of LENGTH_LIMITS) best = Math.max(best, Math.min(room - len, limit));
   return best;
 }
+/** Each varint length with the largest value it holds (a constant: this is read for every stream frame). */
+const LENGTH_LIMITS = [[1, 63], [2, 16383], [4, 2 ** 30 - 1], [8, MAX_VARINT]] as const;
 
 function checkErrorCode(id: number, code: number): void {
   if (!Number.isSafeInteger(code) || code < 0) throw new StreamUsageError(id, `error code ${code} is not a varint`);
@@ -428,20 +427,14 @@ export class StreamManager {
    * the ceilings of {@link ReceiveWindowLimits}.
    */
   pollFrames(budget: number, now?: number, rtt?: number): Frame[] {
-    const out: Frame[] = [];
-    let left = budget;
-    const add = (f: Frame): boolean => {
-      const n = frameSize(f);
-      if (n > left) return false;
-      out.push(f);
-      left -= n;
-      return true;
-    };
+    // A budget object rather than a closure: this runs for every packet.
+    const b = new FrameBudget(budget);
+    const out = b.frames;
 
     if (this.maxDataPending) {
       const window = tunedWindow(this.recvWindow, this.windows.maxConnectionWindow, this.lastMaxDataUpdate, now, rtt);
       const maximum = Math.max(this.recvMaxData, this.consumedData + window);
-      if (add({ type: 'max_data', maximum })) {
+      if (b.add({ type: 'max_data', maximum })) {
         this.recvMaxData = maximum;
         this.recvWindow = window;
         this.lastMaxDataUpdate = now;
@@ -456,7 +449,7 @@ export class StreamManager {
       }
       const window = tunedWindow(r.window, this.windows.maxStreamWindow, r.lastUpdate, now, rtt);
       const maximum = Math.max(r.maxData, r.buffer.readOffset + window);
-      if (add({ type: 'max_stream_data', streamId: id, maximum })) {
+      if (b.add({ type: 'max_stream_data', streamId: id, maximum })) {
         r.maxData = maximum;
         r.lastUpdate = now;
         if (window > r.window) {
@@ -474,7 +467,7 @@ export class StreamManager {
     for (const dir of ['bidi', 'uni'] as const) {
       if (!this.maxStreamsPending[dir]) continue;
       const maximum = Math.max(this.maxStreamsSent[dir], this.allowedPeerStreams(dir));
-      if (add({ type: 'max_streams', bidirectional: dir === 'bidi', maximum })) {
+      if (b.add({ type: 'max_streams', bidirectional: dir === 'bidi', maximum })) {
         this.maxStreamsSent[dir] = maximum;
         this.maxStreamsPending[dir] = false;
       }
@@ -483,13 +476,13 @@ export class StreamManager {
     for (const id of [...this.controlPending]) {
       const s = this.streams.get(id);
       const reset = s?.send?.reset;
-      if (reset?.state === 'pending' && add({ type: 'reset_stream', streamId: id, errorCode: reset.errorCode, finalSize: reset.finalSize })) {
+      if (reset?.state === 'pending' && b.add({ type: 'reset_stream', streamId: id, errorCode: reset.errorCode, finalSize: reset.finalSize })) {
         reset.state = 'sent';
       }
       const r = s?.recv;
       if (r?.stop?.state === 'pending') {
         if (!needsStopSending(r)) r.stop.state = 'acked';
-        else if (add({ type: 'stop_sending', streamId: id, errorCode: r.stop.errorCode })) r.stop.state = 'sent';
+        else if (b.add({ type: 'stop_sending', streamId: id, errorCode: r.stop.errorCode })) r.stop.state = 'sent';
       }
       if (!owesControl(s)) {
         this.controlPending.delete(id);
@@ -497,12 +490,12 @@ export class StreamManager {
       }
     }
 
-    left = this.pollStreamData(out, left, 'lost');
-    left = this.pollStreamData(out, left, 'new');
+    b.left = this.pollStreamData(out, b.left, 'lost');
+    b.left = this.pollStreamData(out, b.left, 'new');
 
     if (this.dataBlockedPending) {
       if (this.sentData < this.peerMaxData) this.dataBlockedPending = false;
-      else if (add({ type: 'data_blocked', limit: this.peerMaxData })) {
+      else if (b.add({ type: 'data_blocked', limit: this.peerMaxData })) {
         this.dataBlockedAt = this.peerMaxData;
         this.dataBlockedPending = false;
       }
@@ -513,7 +506,7 @@ export class StreamManager {
         this.streamDataBlockedPending.delete(id);
         continue;
       }
-      if (add({ type: 'stream_data_blocked', streamId: id, limit: w.maxData })) {
+      if (b.add({ type: 'stream_data_blocked', streamId: id, limit: w.maxData })) {
         w.blockedAt = w.maxData;
         this.streamDataBlockedPending.delete(id);
       }
@@ -522,7 +515,7 @@ export class StreamManager {
       if (!this.streamsBlockedPending[dir]) continue;
       const limit = this.peerMaxStreams[dir];
       if (this.nextLocal[dir] < limit) this.streamsBlockedPending[dir] = false;
-      else if (add({ type: 'streams_blocked', bidirectional: dir === 'bidi', limit })) {
+      else if (b.add({ type: 'streams_blocked', bidirectional: dir === 'bidi', limit })) {
         this.streamsBlockedAt[dir] = limit;
         this.streamsBlockedPending[dir] = false;
       }
@@ -838,6 +831,7 @@ export class StreamManager {
     for (let progress = true; progress && left > 0;) {
       progress = false;
       for (const id of [...this.sendQueue]) {
+        if (left <= 0) break; // a full packet: the streams left could not send a byte
         const w = this.streams.get(id)?.send;
         if (!w) {
           this.sendQueue.delete(id);

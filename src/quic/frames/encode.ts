@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors.js';
-import { Writer } from '../../codec/writer.js';
+import { Writer, varintLength } from '../../codec/writer.js';
 import { FrameType, MAX_STREAMS_LIMIT, type AckRange, type Frame } from './types.js';
 
 /** Appends the wire encoding of `f` (RFC 9000 §19) to `w`. */
@@ -93,12 +93,85 @@ function encodeAck(w: Writer, ackDelay: number, ranges: readonly AckRange[], ecn
 /** Encodes a packet payload: the frames in order. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   const w = new Writer(256);
-  frames.forEach((f, i) => {
+  writeFrames(w, frames);
+  return w.finish();
+}
+
+/**
+ * Encodes `frames` into `out` from `offset` (a packet being built) and returns
+ * the offset after them; throws {@link ConfigError} if they overrun `out`.
+ */
+export function encodeFramesInto(frames: readonly Frame[], out: Uint8Array, offset: number): number {
+  const w = Writer.into(out, offset);
+  writeFrames(w, frames);
+  return w.length;
+}
+
+function writeFrames(w: Writer, frames: readonly Frame[]): void {
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as Frame;
     // Without a Length field the data runs to the end of the packet (RFC 9000 §19.8).
     if ((f.type === 'stream' || f.type === 'datagram') && !f.hasLength && i !== frames.length - 1) {
       throw new ConfigError(`a ${f.type} frame without a Length field must be the last frame`);
     }
     encodeFrame(w, f);
-  });
-  return w.finish();
+  }
+}
+
+/**
+ * The number of bytes {@link encodeFrame} writes for `f`, without writing
+ * them: a packet is sized frame by frame before it is built. The frames every
+ * packet carries are counted here; the rare others are encoded and measured.
+ */
+export function frameLength(f: Frame): number {
+  switch (f.type) {
+    case 'padding': return f.length;
+    case 'ping':
+    case 'handshake_done':
+      return 1;
+    case 'stream': {
+      const n = f.data.length;
+      return 1 + varintLength(f.streamId) + (f.offset !== 0 ? varintLength(f.offset) : 0) + (f.hasLength ? varintLength(n) : 0) + n;
+    }
+    case 'crypto': return 1 + varintLength(f.offset) + varintLength(f.data.length) + f.data.length;
+    case 'datagram': return 1 + (f.hasLength ? varintLength(f.data.length) : 0) + f.data.length;
+    case 'max_data': return 1 + varintLength(f.maximum);
+    case 'max_stream_data': return 1 + varintLength(f.streamId) + varintLength(f.maximum);
+    case 'ack': {
+      const first = f.ranges[0];
+      if (!first) break; // encodeFrame reports it
+      let n = 1 + varintLength(first.largest) + varintLength(f.ackDelay) + varintLength(f.ranges.length - 1) + varintLength(first.largest - first.smallest);
+      let smallest = first.smallest;
+      for (let i = 1; i < f.ranges.length; i++) {
+        const r = f.ranges[i] as AckRange;
+        n += varintLength(Math.max(0, smallest - r.largest - 2)) + varintLength(Math.max(0, r.largest - r.smallest));
+        smallest = r.smallest;
+      }
+      if (f.ecn) n += varintLength(f.ecn.ect0) + varintLength(f.ecn.ect1) + varintLength(f.ecn.ce);
+      return n;
+    }
+    default:
+      break;
+  }
+  const w = new Writer(64);
+  encodeFrame(w, f);
+  return w.length;
+}
+
+/**
+ * Frames gathered for one packet's payload within a byte budget: each frame
+ * goes in only if it fits what is left.
+ */
+export class FrameBudget {
+  readonly frames: Frame[] = [];
+  constructor(public left: number) {}
+
+  /** Adds `f` if it fits; false, with nothing added, if it does not. */
+  add(f: Frame): boolean {
+    const n = frameLength(f);
+    if (n > this.left) return false;
+    this.frames.push(f);
+    this.left -= n;
+    return true;
+  }
 }

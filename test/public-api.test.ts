@@ -77,8 +77,8 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
       EndpointEvent FirstInitial Frame FrameName LongPacketType MtuDiscoveryOptions OpenedOneRttPacket OpenedPacket
       OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress ProtectedPacket
       ProtectedPacketType QlogData QlogSink QlogTraceStart QlogValue QuicCipherSuite QuicClientOptions
-      QuicCommonOptions QuicEndpointEvent QuicEndpointOptions QuicEndpointServerOptions QuicEvent QuicServerOptions ReceiveWindowLimits
-      QuicVersion QuicVersionTable RemoteAddress RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
+      QuicCommonOptions QuicEndpointEvent QuicEndpointOptions QuicEndpointServerOptions QuicEvent QuicServerOptions
+      QuicVersion QuicVersionTable ReceiveWindowLimits RemoteAddress RetryFields RetryPacket SplitDatagram StreamEvent StreamLimits
       Transmit TransportParameters UnmaskedHeader UnsupportedVersionPacket ValidatedAddress VersionInformation
       VersionNegotiationPacket
     `,

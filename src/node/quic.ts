@@ -193,8 +193,12 @@ class UdpDriver {
       else if (e.type === 'connection') this.accepted(e.connection);
       else this.sessions.get(e.connection)?.end(e.error);
     }
+    // Only connections the endpoint knows to have events are asked (its event queue): a server with many idle
+    // connections pays nothing for them per batch.
     let any = false;
-    for (const s of [...this.sessions.values()]) if (s.report()) any = true;
+    for (let ce = this.endpoint.pollConnectionEvent(); ce; ce = this.endpoint.pollConnectionEvent()) {
+      if (this.sessions.get(ce.connection)?.deliver(ce.event)) any = true;
+    }
     return any;
   }
 
@@ -281,24 +285,27 @@ export class QuicSession extends EventEmitter {
     await this.rebind();
   }
 
-  /** Reports the connection's events (after each batch); true if there were any. */
+  /** Reports every event the connection still has (its last ones, as the endpoint forgets it); true if there were any. */
   report(): boolean {
-    if (this.failed) return false;
     let any = false;
-    try {
-      for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) {
-        any = true;
-        if (e.type === 'stream') this.emit('stream', e.event);
-        else {
-          if (e.type === 'connected') this.handshake = e.info;
-          this.emit(e.type, e);
-        }
-      }
-    } catch (e) {
-      // A listener threw: this session ends.
-      this.fail(e);
-    }
+    for (let e: QuicEvent | undefined = this.connection.poll(); e; e = this.connection.poll()) if (this.deliver(e)) any = true;
     return any;
+  }
+
+  /** Emits one of the connection's events; false once this session has failed (its events are dropped). */
+  deliver(e: QuicEvent): boolean {
+    if (this.failed) return false;
+    try {
+      if (e.type === 'stream') this.emit('stream', e.event);
+      else {
+        if (e.type === 'connected') this.handshake = e.info;
+        this.emit(e.type, e);
+      }
+    } catch (err) {
+      // A listener threw: this session ends.
+      this.fail(err);
+    }
+    return true;
   }
 
   /** The endpoint forgot the connection: its last events, then `done`. */

@@ -4,7 +4,7 @@
  * with a Stateless Reset, and the client closes (RFC 9000 §10.3).
  */
 import { describe, expect, it } from 'vitest';
-import { createQuicServer, quicConnect } from '../../src/node/quic.js';
+import { createQuicServer, quicConnect, type QuicSession } from '../../src/node/quic.js';
 import type { QuicEvent } from '../../src/quic/connection/connection.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
@@ -130,6 +130,63 @@ describe('QUIC over UDP: credit handed back as the application reads', () => {
       expect(got).toBe(size);
       await session.close();
     } finally {
+      server.close();
+    }
+  }, 20_000);
+});
+
+describe('QUIC over UDP: a server with many connections', () => {
+  it('asks only connections with events for them: idle ones cost nothing per batch of another', async () => {
+    const provider = seededProvider('udp-idle');
+    const key = await testKey(provider, 'ed25519');
+    const size = 128 * 1024;
+    const accepted: QuicSession[] = [];
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['i'] } }, (s) => {
+      accepted.push(s);
+      s.on('stream', (ev: { type: string; id: number }) => {
+        if (ev.type !== 'readable') return;
+        for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
+          if (r.fin) void s.write(ev.id, new Uint8Array(size).fill(3), true);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const clients: QuicSession[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        clients.push(await quicConnect({
+          host: '127.0.0.1', port: server.address().port,
+          tls: { provider, now: clock, serverName: 'i', verifier: pinnedKeyVerifier(key), alpnProtocols: ['i'] },
+        }));
+      }
+      await new Promise((r) => setTimeout(r, 200)); // HANDSHAKE_DONE and its ACKs: every connection falls idle
+      expect(accepted).toHaveLength(4);
+      // Count how often the three idle server connections are asked for events while the fourth transfers.
+      let idlePolls = 0;
+      for (const s of accepted.slice(1)) {
+        const poll = s.connection.poll.bind(s.connection);
+        s.connection.poll = () => {
+          idlePolls++;
+          return poll();
+        };
+      }
+      const active = clients[0] as QuicSession;
+      const id = active.connection.openStream(true);
+      let got = 0;
+      const done = new Promise<void>((resolve) => active.on('stream', (ev: { type: string; id: number }) => {
+        if (ev.type !== 'readable' || ev.id !== id) return;
+        for (let r = active.connection.readStream(id); r && (r.data.length || r.fin); r = active.connection.readStream(id)) {
+          got += r.data.length;
+          if (r.fin) resolve();
+        }
+      }));
+      await active.write(id, new Uint8Array([1]), true);
+      await done;
+      expect(got).toBe(size);
+      // The transfer took a few dozen server batches; each used to ask every session (30 polls of the idle ones).
+      expect(idlePolls).toBe(0);
+    } finally {
+      for (const c of clients) await c.close();
       server.close();
     }
   }, 20_000);

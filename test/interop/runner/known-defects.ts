@@ -7,11 +7,11 @@
  * Keys are `case pairing` (client→server), reasons say what was seen in the last full run.
  */
 export const KNOWN_DEFECTS: Readonly<Record<string, string>> = {
-  // The two 50-handshake cases failed intermittently for the ngtcp2↔ngtcp2 anchor too (1 of 50 handshakes,
-  // in one of three full runs), and for pqtls↔pqtls (1 of 50, in two): the harness's loss pattern and
-  // budget, not one implementation, are at fault until shown otherwise. Every pairing waits for that fix.
-  'handshakeloss *': 'intermittent: 1 of 50 handshakes under 30% burst loss missing, the ngtcp2↔ngtcp2 anchor included',
-  'handshakecorruption *': 'intermittent: 1 of 50 handshakes under 30% corruption missing, the ngtcp2↔ngtcp2 anchor included',
+  // The pqtls server closed a handshake at its 10 s cap (--handshake-timeout) when PTO backoff under 30% loss
+  // took longer; the cases now give it 60 s (implementations.ts). ngtcp2's server has no cap: the anchor's
+  // own intermittent failure is not explained by that, and stays listed until it is.
+  'handshakeloss ngtcp2→ngtcp2': 'intermittent: 1 of 50 handshakes under 30% burst loss missing (one of three full runs)',
+  'handshakecorruption ngtcp2→ngtcp2': 'intermittent: 1 of 50 handshakes under 30% corruption missing (one of three full runs)',
   // The peers' own clients, not pqtls: intermittent with 2000 streams, their anchors included.
   'multiplexing openssl→pqtls': 'openssl-quic-client intermittently fails to open a request stream ("cannot send the request"), against openssl too',
   'multiplexing openssl→openssl': 'openssl-quic-client intermittently fails to open a request stream ("cannot send the request")',

@@ -167,6 +167,8 @@ export async function quicServe(
   o: {
     port: number; host: string; echo: boolean; www: string | undefined; maxConnections: number; retry: boolean;
     maxConcurrentHandshakes: number | undefined; qlogDir: string | undefined; versions: readonly QuicVersion[] | undefined;
+    /** --handshake-timeout, as over TCP: a QUIC handshake not complete after this long is closed (the endpoint's cap). */
+    handshakeTimeoutMs: number;
     tls: QuicListenOptions['tls']; describe(e: unknown): string; systemReason(e: unknown): string;
   },
 ): Promise<number> {
@@ -180,7 +182,8 @@ export async function quicServe(
   }
   return new Promise<number>((resolvePromise, reject) => {
     const sock = createQuicServer({
-      tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, qlogDir: o.qlogDir, ...(o.versions ? { versions: o.versions } : {}),
+      tls: o.tls, retry: o.retry, maxConcurrentHandshakes: o.maxConcurrentHandshakes, handshakeTimeoutMs: o.handshakeTimeoutMs, qlogDir: o.qlogDir,
+      ...(o.versions ? { versions: o.versions } : {}),
     }, (s) => {
       let served = false;
       /** Stream events before the handshake completed: requests in 0-RTT packets (RFC 9001 §4.6), served once it has. */

@@ -39,7 +39,7 @@ Runs a TLS 1.3 server (hybrid post-quantum key exchange by default).
   --early-data             accept 0-RTT early data on resumption (replay-protected by ClientHello recording)
   --keylog FILE            append NSS key-log lines to FILE
   --max-connections N      exit after N connections
-  --handshake-timeout MS   close connections whose handshake is not complete after MS milliseconds (default 10000)
+  --handshake-timeout MS   close connections (TCP and QUIC) whose handshake is not complete after MS milliseconds (default 10000)
   --max-handshakes N       connections in handshake at once; more are closed (TCP) or dropped (QUIC) (default 1024 / 256)
   --provider noble|node    crypto backend: pure TypeScript (default) or node:crypto (ML-KEM/ML-DSA native on Node >= 24.7)
   --quic                   serve QUIC v1 over UDP instead of TLS over TCP (needs --alpn); --echo echoes each
@@ -256,7 +256,7 @@ async function serve(
   if (values.quic) {
     return quicServe(io, {
       port, host: values.host ?? '127.0.0.1', echo: values.echo ?? false, www: values.www, maxConnections: remaining,
-      retry: values.retry ?? false, maxConcurrentHandshakes, describe, systemReason, qlogDir: values.qlog ?? qlogDirFromEnv(),
+      retry: values.retry ?? false, maxConcurrentHandshakes, handshakeTimeoutMs, describe, systemReason, qlogDir: values.qlog ?? qlogDirFromEnv(),
       versions: values['quic-versions'] === undefined ? undefined : parseQuicVersions(values['quic-versions']),
       tls: {
         provider, certificate, clientAuth, groups: list(values.groups), keyLog: fileKeyLog(values.keylog),

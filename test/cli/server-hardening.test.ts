@@ -9,7 +9,10 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
 import { main } from '../../src/cli/main.js';
+import { createNobleProvider } from '../../src/pq/index.js';
+import { QuicConnection } from '../../src/quic/connection/connection.js';
 import { captureIo, listeningPort } from '../helpers/cli-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pqtls-cli-hardening-'));
@@ -45,6 +48,33 @@ describe('pqtls server --handshake-timeout', () => {
     expect(await main(['server', ...files, '--retry'], b)).toBe(2);
     expect(b.errors()).toMatch(/--retry needs --quic/);
   });
+});
+
+describe('pqtls server --quic --handshake-timeout', () => {
+  // The interop matrix's 50 handshakes under 30% loss need it: PTO backoff (1 s, 2 s, 4 s, 8 s, RFC 9002 §6.2.1)
+  // can take a lossy handshake past the 10 s default, and --handshake-timeout was read only for TCP.
+  it('closes a QUIC connection whose client went silent after its first Initial once the timeout passes', async () => {
+    const srv = io();
+    const serving = main(['server', '--quic', '--port', '0', '--cert', join(leaf, 'chain.pem'), '--key', join(leaf, 'key.pem'), '--alpn', 'pq',
+      '--echo', '--handshake-timeout', '300', '--max-connections', '1'], srv);
+    const port = await listening(srv);
+    const provider = createNobleProvider();
+    const client = await QuicConnection.connect({
+      tls: { provider, now: Date.now, serverName: 'localhost', alpnProtocols: ['pq'], verifier: { verify: async () => { throw new Error('unused'); } } },
+    }, Date.now());
+    const first = await client.pollTransmit(Date.now());
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      sock.send(first?.data ?? new Uint8Array(0), port, '127.0.0.1');
+      // The connection ends at 300 ms plus its closing period (3 PTOs, ≈ 3 s before any RTT sample), not at the
+      // 10 s default: the server then has had its one connection and exits.
+      const ended = await Promise.race([serving.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 8000))]);
+      expect(ended).toBe(true);
+    } finally {
+      sock.close();
+    }
+  }, 20_000);
 });
 
 describe('pqtls server --quic --retry', () => {

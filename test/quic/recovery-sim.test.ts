@@ -116,6 +116,26 @@ describe('RFC 9002 §6.2.4: PTO probes carry data', () => {
   });
 });
 
+describe('RFC 9002 §6.2.4: a Handshake PTO probe repeats the ACK its lost predecessor carried', () => {
+  it('the server learns from the client\'s probe which datagram of its flight was lost, and the handshake ends in one round trip', async () => {
+    // A pattern from the interop case handshakeloss (30% loss): the client's first Initial datagram is lost (so
+    // no RTT sample yet: 1 s PTOs), then the server's fourth Handshake datagram, then the client's only ACK of
+    // the flight (its datagram 4) and its first probe. Its later probes reach the server; as bare PINGs they told
+    // it nothing, and the server resent only at its own PTO, a second later — in the interop case, whose loss
+    // went on hitting those copies and their ACKs, past the server's 10 s handshake cap.
+    const lostToServer = new Set([0, 4, 5]);
+    const lostToClient = new Set([0, 5]);
+    const { sim, client } = await setup('mc', {
+      delay: 5, drop: (d) => (d.toServer ? lostToServer : lostToClient).has(d.index),
+    });
+    const t0 = sim.now;
+    await sim.run(() => client.isHandshakeConfirmed, 60_000);
+    // The probe carries the lost ACK again: the server declares its missing datagram lost on time threshold
+    // (§6.1.2) and resends it at once, about 1.1 s in (the client's 1 s PTO plus a few round trips), not at 2 s.
+    expect(sim.now - t0).toBeLessThan(1500);
+  });
+});
+
 describe('RFC 9002 §6.2.2.1: no PTO at the anti-amplification limit', () => {
   it('a server that has sent 3× what it received arms no PTO until the client speaks again', async () => {
     let blackout = true;

@@ -91,6 +91,11 @@ export class AckTracker {
    * ack-eliciting packet (§13.2.1, §13.2.2). With `force` (a packet is being
    * sent anyway) any packet not yet acknowledged is included, even if none of
    * them were ack-eliciting (§13.2.1: "when sending a packet for any reason").
+   * With `repeat` (a PTO probe) the ranges go again even when every packet was
+   * acknowledged already: that ACK may be what was lost — the peer is probing
+   * because it heard nothing — and a probe without it leaves the peer with
+   * nothing to detect its own losses by (§13.2.4 keeps the ranges until an
+   * ACK of the ACK, for this).
    *
    * Initial and Handshake packets are acknowledged immediately (§13.2.1): pass
    * a `maxAckDelay` of 0 for those spaces.
@@ -98,11 +103,11 @@ export class AckTracker {
    * @param ackDelayExponent OUR ack_delay_exponent transport parameter: the ACK Delay field is scaled by it (§19.3).
    * @param maxAckDelay OUR max_ack_delay, in milliseconds.
    */
-  pollAck(now: number, ackDelayExponent: number, maxAckDelay: number, force = false): Frame | undefined {
-    if (!this.pending || this.ranges.length === 0) return undefined;
+  pollAck(now: number, ackDelayExponent: number, maxAckDelay: number, force = false, repeat = false): Frame | undefined {
+    if ((!this.pending && !repeat) || this.ranges.length === 0) return undefined;
     const deadline = this.ackDeadline(maxAckDelay);
     const due = deadline !== undefined && now >= deadline;
-    if (!due && !force) return undefined;
+    if (!due && !force && !repeat) return undefined;
     this.clearOwed();
     const delayMicros = Math.max(0, now - this.largestTime) * 1000;
     const ranges: AckRange[] = [];

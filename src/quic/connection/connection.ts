@@ -1646,7 +1646,14 @@ export class QuicConnection {
     const zeroRtt = space.name === 'application' && !this.oneRtt;
     // An ACK rides along on a packet that goes anyway; one held back by the window or the pacer would go alone,
     // and an ACK-only packet is owed only for ack-eliciting ones, on the §13.2.1/§13.2.2 schedule, never for ACKs.
-    const ack = zeroRtt ? undefined : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk);
+    // A Handshake PTO probe repeats the ACK ranges (RFC 9002 §6.2.4: it exists because acknowledgments went
+    // missing, ours perhaps among them). A client whose one Handshake ACK was lost otherwise probes with bare
+    // PINGs, and the server learns which datagrams of its flight to resend only from its own PTO, a second or
+    // more later (with backoff), instead of one round trip. Kept to the Handshake space, where the defect was seen:
+    // repeated Initial ACKs had servers declare losses that collapsed their window in the loss simulations, and
+    // 1-RTT recovery is not what this measured.
+    const ack = zeroRtt ? undefined
+      : space.acks.pollAck(now, peerExp, this.ackDelayFor(space.name), this.wantsToSend(space) && congestionOk, space.probes > 0 && space.name === 'handshake');
     if (ack) b.add(ack);
     if (!congestionOk) return frames;
     while (space.cryptoSend.hasPending && b.left > 16) {

@@ -4,7 +4,9 @@
  * trying the operations, not by version string: a Node built against another
  * OpenSSL, or a future runtime, gets whatever it really has.
  *
- * Keys reach OpenSSL through DER: PKCS #8 with the seed-only private key
+ * Keys reach OpenSSL as PEM text (node ≥ 24 checks an object argument by
+ * catching thrown TypeErrors, which costs more than decoding a PEM string), of
+ * DER: PKCS #8 with the seed-only private key
  * (RFC 9881 / draft-ietf-lamps-kyber-certificates: `seed [0] IMPLICIT OCTET
  * STRING`), so a key is the very seed the provider drew and generation is
  * byte-identical to noble's; SubjectPublicKeyInfo for a peer's key, whose
@@ -18,6 +20,7 @@ import type { MlDsaAlgorithm } from '../../pq/ids.js';
 import { requireLength, type KexPart, type PendingShare } from '../../pq/kex-part.js';
 import type { MlKemName } from '../../pq/mlkem.js';
 import type { RandomSource } from '../../pq/random.js';
+import { exportRawPublic, pem } from './key-objects.js';
 
 /** What Node 24 adds to node:crypto; absent from the type definitions of older Nodes. */
 interface KemFunctions {
@@ -42,17 +45,23 @@ const ML_DSA_SIGNATURE_LENGTH: Readonly<Record<MlDsaAlgorithm, number>> = { 'ml-
 /** PKCS #8 OneAsymmetricKey (RFC 5958) around a private key's own encoding. */
 function pkcs8(dottedOid: string, privateKey: Uint8Array): KeyObject {
   const der = sequence(integer(0), sequence(oid(dottedOid)), octets(privateKey));
-  return createPrivateKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'pkcs8' });
+  try {
+    return createPrivateKey(pem('PRIVATE KEY', der));
+  } finally {
+    der.fill(0);
+  }
 }
 
 function spki(dottedOid: string, raw: Uint8Array): KeyObject {
-  const der = sequence(sequence(oid(dottedOid)), bits(raw));
-  return createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'spki' });
+  return createPublicKey(pem('PUBLIC KEY', sequence(sequence(oid(dottedOid)), bits(raw))));
 }
 
-/** The raw key inside a public KeyObject's SubjectPublicKeyInfo: its last `length` bytes. */
+/** The raw public key of a KeyObject: exported as such where node can, else the last `length` bytes of its SubjectPublicKeyInfo. */
 function rawPublicKey(key: KeyObject, length: number): Uint8Array {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const pub = createPublicKey(key);
+  const raw = exportRawPublic(pub);
+  if (raw) return raw;
+  const der = pub.export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(der.length - length));
 }
 

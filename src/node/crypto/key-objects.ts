@@ -73,10 +73,13 @@ export function okpPublicKeyPem(curve: OkpCurve, raw: Uint8Array): KeyObject {
 }
 
 /**
- * Which of the two public-key imports is cheaper on this runtime, found once by
+ * Which of the two public-key imports to use on this runtime, found once by
  * timing both on RFC 7748 §6.1's key (best of a few rounds, so a busy machine
- * does not decide it): JWK by ~13× on Node 20, PEM by ~2.5× on Node 24. Both
- * give the same key, so the choice only moves CPU time.
+ * does not decide it): on Node 20 PEM costs ~10× JWK; on Node 24 less than
+ * JWK, whose thrown-and-caught checks capture a stack trace, which costs more
+ * the deeper the caller (in a handshake ~2× what this probe sees). So PEM,
+ * unless it measures over twice JWK's cost. Both give the same key: the
+ * choice only moves CPU time.
  */
 let publicImport: ((curve: OkpCurve, raw: Uint8Array) => KeyObject) | undefined;
 
@@ -96,7 +99,7 @@ function fasterPublicImport(): (curve: OkpCurve, raw: Uint8Array) => KeyObject {
     }
     return best;
   };
-  return cost(okpPublicKeyPem) < cost(okpPublicKeyJwk) ? okpPublicKeyPem : okpPublicKeyJwk;
+  return cost(okpPublicKeyPem) < 2 * cost(okpPublicKeyJwk) ? okpPublicKeyPem : okpPublicKeyJwk;
 }
 
 export function okpPublicKey(curve: OkpCurve, raw: Uint8Array): KeyObject {

@@ -19,6 +19,17 @@ import { nodeDigestName } from './symmetric.js';
 const BLOCK: Readonly<Record<HashAlgorithm, number>> = { 'SHA-256': 64, 'SHA-384': 128, 'SHA-512': 128 };
 
 /**
+ * Where the hash inputs are built. A Uint8Array over 64 bytes lives outside
+ * V8's heap (malloc, then freed by a GC sweep), and every HMAC needs two of
+ * ~100–250 bytes: these are reused instead, which is safe because `hash` is
+ * synchronous and they are zeroed before each function returns or throws. Inputs that do
+ * not fit (long HMAC messages, outside the key schedule) get fresh arrays.
+ */
+const SCRATCH_INNER = new Uint8Array(512);
+const SCRATCH_OUTER = new Uint8Array(128 + 64);
+const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
+
+/**
  * Writes K' ⊕ ipad into `inner` and K' ⊕ opad into `outer` (their first block
  * each), K' being the key, hashed first if longer than a block (RFC 2104 §2).
  */
@@ -37,16 +48,18 @@ function pads(alg: HashAlgorithm, key: Uint8Array, inner: Uint8Array, outer: Uin
 export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
   const block = BLOCK[alg];
   const name = nodeDigestName(alg);
-  const inner = new Uint8Array(block + data.length);
-  const outer = new Uint8Array(block + hashLength(alg));
-  pads(alg, key, inner, outer);
-  inner.set(data, block);
-  outer.set(hash(name, inner, 'buffer'), block);
-  const mac = plain(hash(name, outer, 'buffer'));
-  // The padded key is as secret as the key.
-  inner.fill(0, 0, block);
-  outer.fill(0, 0, block);
-  return mac;
+  const inner = scratch(SCRATCH_INNER, block + data.length);
+  const outer = scratch(SCRATCH_OUTER, block + hashLength(alg));
+  try {
+    pads(alg, key, inner, outer);
+    inner.set(data, block);
+    outer.set(hash(name, inner, 'buffer'), block);
+    return plain(hash(name, outer, 'buffer'));
+  } finally {
+    // The padded key is as secret as the key; the rest held the message and the inner hash.
+    inner.fill(0);
+    outer.fill(0);
+  }
 }
 
 /** HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM); an absent salt is HashLen zeros. */
@@ -67,22 +80,25 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
   const block = BLOCK[alg];
   const name = nodeDigestName(alg);
   // inner: ipad block ‖ T(i−1) (absent for i = 1) ‖ info ‖ i; outer: opad block ‖ inner hash.
-  const inner = new Uint8Array(block + hLen + info.length + 1);
-  const outer = new Uint8Array(block + hLen);
-  pads(alg, prk, inner, outer);
+  const inner = scratch(SCRATCH_INNER, block + hLen + info.length + 1);
+  const outer = scratch(SCRATCH_OUTER, block + hLen);
   const out = new Uint8Array(length);
-  let previous = 0;
-  for (let i = 1, o = 0; o < length; i++, o += hLen) {
-    const end = block + previous + info.length + 1;
-    inner.set(info, block + previous);
-    inner[end - 1] = i;
-    outer.set(hash(name, inner.subarray(0, end), 'buffer'), block);
-    const t = hash(name, outer, 'buffer');
-    out.set(t.subarray(0, Math.min(hLen, length - o)), o);
-    inner.set(t, block);
-    previous = hLen;
+  try {
+    pads(alg, prk, inner, outer);
+    let previous = 0;
+    for (let i = 1, o = 0; o < length; i++, o += hLen) {
+      const end = block + previous + info.length + 1;
+      inner.set(info, block + previous);
+      inner[end - 1] = i;
+      outer.set(hash(name, inner.subarray(0, end), 'buffer'), block);
+      const t = hash(name, outer, 'buffer');
+      out.set(t.subarray(0, Math.min(hLen, length - o)), o);
+      inner.set(t, block);
+      previous = hLen;
+    }
+    return out;
+  } finally {
+    inner.fill(0);
+    outer.fill(0);
   }
-  inner.fill(0);
-  outer.fill(0);
-  return out;
 }

@@ -189,18 +189,21 @@ export class NativeMlKemPart implements KexPart {
 
 /** Peer ML-DSA public keys seen recently, as KeyObjects: a client verifying the same chain again skips the import. */
 const PUBLIC_KEY_CACHE_SIZE = 32;
-const publicKeys = new Map<string, KeyObject>();
+const publicKeys = new Map<string, { readonly raw: Uint8Array; readonly key: KeyObject }>();
 
 function mlDsaPublicKey(alg: MlDsaAlgorithm, publicKey: Uint8Array): KeyObject {
-  const id = `${alg}:${Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64')}`;
+  // Indexed by the key's first 32 bytes (ρ, FIPS 204 §7.2: the seed of the key's matrix), then compared in full:
+  // no 2.6 KB base64 string per verification.
+  const id = `${alg}:${Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('base64')}`;
   const hit = publicKeys.get(id);
-  if (hit) {
+  if (hit && Buffer.from(hit.raw.buffer, hit.raw.byteOffset, hit.raw.byteLength).equals(publicKey)) {
     publicKeys.delete(id);
     publicKeys.set(id, hit);
-    return hit;
+    return hit.key;
   }
   const key = spki(DSA_OID[alg], publicKey);
-  publicKeys.set(id, key);
+  publicKeys.delete(id);
+  publicKeys.set(id, { raw: publicKey.slice(), key });
   if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value as string);
   return key;
 }

@@ -14,7 +14,8 @@ import type { RandomSource } from '../pq/random.js';
 import { NODE_GROUPS, nodeKeyExchanges } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
 import { nativePqSupport } from './crypto/native-pq.js';
-import { nodeAead, nodeHash, nodeHeaderProtection, nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/symmetric.js';
+import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/hmac.js';
+import { nodeAead, nodeHash, nodeHeaderProtection } from './crypto/symmetric.js';
 
 export interface NodeCryptoProviderOptions {
   /**

@@ -109,10 +109,10 @@ export function isSignatureScheme(s: number): s is SignatureScheme {
 }
 /** Parses a group name case-insensitively (`x25519mlkem768`, `X25519MLKEM768`); undefined if unknown. */
 export function parseGroupName(name: string): NamedGroup | undefined {
-  const want = name.toLowerCase();
-  for (const [k, v] of Object.entries(NamedGroup)) if (k.toLowerCase() === want) return v;
-  return undefined;
+  return GROUPS_BY_NAME.get(name.toLowerCase());
 }
+// Looked up per connection (options name groups as strings): a map, not a scan of the table.
+const GROUPS_BY_NAME: ReadonlyMap<string, NamedGroup> = new Map(Object.entries(NamedGroup).map(([k, v]) => [k.toLowerCase(), v]));
 /** Parses a signature scheme name case-insensitively; undefined if unknown. */
 export function parseSignatureSchemeName(name: string): SignatureScheme | undefined {
   const want = name.toLowerCase();

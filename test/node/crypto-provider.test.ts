@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
 import { AlertDescription, ConfigError, PqtlsError, UnsupportedAlgorithmError } from '../../src/errors.js';
-import { okpPrivateKey, okpPrivateKeyPkcs8, okpRawPublicKey } from '../../src/node/crypto/key-objects.js';
+import { okpPrivateKey, okpPrivateKeyPkcs8, okpPublicKey, okpPublicKeyJwk, okpPublicKeyPem, okpRawPublicKey } from '../../src/node/crypto/key-objects.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import {
   NamedGroup, SignatureScheme, createNobleProvider, groupName, schemeKeyAlgorithm, signatureSchemeName,
@@ -67,6 +67,40 @@ describe('raw key import', () => {
     fc.assert(fc.property(fc.constantFrom('X25519', 'Ed25519' as const), fc.uint8Array({ minLength: 32, maxLength: 32 }), (curve, d) => {
       expect(toHex(okpRawPublicKey(okpPrivateKey(curve, d)))).toBe(toHex(okpRawPublicKey(okpPrivateKeyPkcs8(curve, d))));
     }), seeded(653, { numRuns: 20 }));
+  });
+
+  it('a public key imported through PEM (RFC 7468 around RFC 8410\'s SubjectPublicKeyInfo) is the key JWK (RFC 8037) gives', () => {
+    fc.assert(fc.property(fc.constantFrom('X25519', 'Ed25519' as const), fc.uint8Array({ minLength: 32, maxLength: 32 }), (curve, d) => {
+      const raw = okpRawPublicKey(okpPrivateKey(curve, d));
+      expect(toHex(okpRawPublicKey(okpPublicKeyPem(curve, raw)))).toBe(toHex(raw));
+      expect(toHex(okpRawPublicKey(okpPublicKeyJwk(curve, raw)))).toBe(toHex(raw));
+      // Whichever import this runtime found cheaper.
+      expect(toHex(okpRawPublicKey(okpPublicKey(curve, raw)))).toBe(toHex(raw));
+    }), seeded(654, { numRuns: 20 }));
+  });
+});
+
+describe('X25519 on OpenSSL\'s own generator (the default provider: OpenSSL makes the key pairs)', () => {
+  it('shares agree with noble\'s both ways (RFC 7748 §6.1), and an all-zero secret is illegal_parameter (RFC 8446 §7.4.2)', async () => {
+    const node = createNodeCryptoProvider();
+    const noble = createNobleProvider({ random: seededRandom('own x25519') });
+    for (const group of [NamedGroup.x25519, NamedGroup.X25519MLKEM768]) {
+      const ours = await node.keyExchange(group).generate();
+      const theirs = await noble.keyExchange(group).encapsulate(ours.share);
+      expect(toHex(await ours.complete(theirs.share)), groupName(group)).toBe(toHex(theirs.secret));
+      const nobleShare = await noble.keyExchange(group).generate();
+      const reply = await node.keyExchange(group).encapsulate(nobleShare.share);
+      expect(toHex(await nobleShare.complete(reply.share)), groupName(group)).toBe(toHex(reply.secret));
+    }
+    // Fresh key pairs each time.
+    const [a, b] = [await node.keyExchange(NamedGroup.x25519).generate(), await node.keyExchange(NamedGroup.x25519).generate()];
+    expect(toHex(a.share)).not.toBe(toHex(b.share));
+    const illegal = `IllegalParameterError alert ${AlertDescription.illegal_parameter}`;
+    for (const lowOrder of [new Uint8Array(32), concat(Uint8Array.of(1), new Uint8Array(31))]) {
+      expect(await outcome(async () => (await node.keyExchange(NamedGroup.x25519).encapsulate(lowOrder)).secret)).toBe(illegal);
+      const pending = await node.keyExchange(NamedGroup.x25519).generate();
+      expect(await outcome(() => pending.complete(lowOrder))).toBe(illegal);
+    }
   });
 });
 

@@ -117,6 +117,20 @@ describe.runIf(support.mlDsa)('ML-DSA on node:crypto (FIPS 204, draft-ietf-tls-m
     expect(await noble.verify(scheme, nobleKey.publicKey, message, await native.sign(scheme, expandedOnly.privateKey, message))).toBe(true);
   });
 
+  it('the verifier\'s cache of imported public keys tells apart keys with the same ρ (their first 32 bytes)', async () => {
+    const native = createNodeCryptoProvider();
+    const noble = createNobleProvider({ random: seededRandom('dsa cache') });
+    const a = await noble.generateKeyPair('ml-dsa-65');
+    const message = utf8('TLS 1.3, server CertificateVerify');
+    const sig = await noble.sign(S.mldsa65, a.privateKey, message);
+    // Same ρ, another t1: a different key (FIPS 204 §7.2), which must not be served from the cache.
+    const b = a.publicKey.slice();
+    b[100] = (b[100] as number) ^ 1;
+    expect(await native.verify(S.mldsa65, a.publicKey, message, sig)).toBe(true);
+    expect(await native.verify(S.mldsa65, b, message, sig)).toBe(false);
+    expect(await native.verify(S.mldsa65, a.publicKey, message, sig)).toBe(true);
+  });
+
   it.each(ML_DSA.map(([, size, scheme]) => [size, scheme] as const))('Wycheproof mldsa_%s_verify_test.json through the native verifier', async (size, scheme) => {
     const native = createNodeCryptoProvider();
     let ran = 0;

@@ -1,14 +1,18 @@
 /**
  * node:crypto KeyObjects from raw key bytes: X25519 and Ed25519 through JWK
- * (RFC 8037), EC public keys through a DER SubjectPublicKeyInfo (RFC 5480).
+ * (RFC 8037) or PEM, EC public keys through a DER SubjectPublicKeyInfo (RFC 5480).
  *
  * Why JWK for the OKP curves: Node 20's OpenSSL 3.0 DER decoders take ~380 µs
  * per PKCS #8 import and ~80 µs per SPKI, against ~40 and ~7 µs for JWK, and
  * an X25519 exchange imports several keys. (For EC keys the two cost the same.)
+ * Node 24 turned that around for public keys: it asks whether an object
+ * argument is a KeyObject by catching a thrown TypeError (two per call), about
+ * 40 µs, while OpenSSL 3.5 decodes a PEM SubjectPublicKeyInfo in ~15 µs; a
+ * string argument skips those checks. See {@link okpPublicKey}.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { concat } from '../../bytes.js';
-import { base64url } from './buffers.js';
+import { base64url, plain } from './buffers.js';
 
 export type OkpCurve = 'X25519' | 'Ed25519';
 
@@ -46,13 +50,86 @@ export function okpPrivateKeyPkcs8(curve: OkpCurve, secret: Uint8Array): KeyObje
   return createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX[curve], secret)), format: 'der', type: 'pkcs8' });
 }
 
-export function okpPublicKey(curve: OkpCurve, raw: Uint8Array): KeyObject {
+/** RFC 8410 §4 SubjectPublicKeyInfo prefixes: the 32-byte public key follows. */
+const SPKI_PREFIX: Readonly<Record<OkpCurve, Uint8Array>> = {
+  X25519: Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00),
+  Ed25519: Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00),
+};
+
+/** RFC 7468 textual encoding of a DER structure: 64 base64 characters a line. */
+export function pem(label: 'PUBLIC KEY' | 'PRIVATE KEY', der: Uint8Array): string {
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}
+
+export function okpPublicKeyJwk(curve: OkpCurve, raw: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: curve, x: base64url(raw) }, format: 'jwk' });
 }
 
-/** The raw 32-byte public key of an X25519 or Ed25519 key. */
+export function okpPublicKeyPem(curve: OkpCurve, raw: Uint8Array): KeyObject {
+  return createPublicKey(pem('PUBLIC KEY', concat(SPKI_PREFIX[curve], raw)));
+}
+
+/**
+ * Which of the two public-key imports to use on this runtime, found once by
+ * timing both on RFC 7748 §6.1's key (best of a few rounds, so a busy machine
+ * does not decide it): on Node 20 PEM costs ~10× JWK; on Node 24 less than
+ * JWK, whose thrown-and-caught checks capture a stack trace, which costs more
+ * the deeper the caller (in a handshake ~2× what this probe sees). So PEM,
+ * unless it measures over twice JWK's cost. Both give the same key: the
+ * choice only moves CPU time.
+ */
+let publicImport: ((curve: OkpCurve, raw: Uint8Array) => KeyObject) | undefined;
+
+function fasterPublicImport(): (curve: OkpCurve, raw: Uint8Array) => KeyObject {
+  const alice = Uint8Array.from(Buffer.from('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a', 'hex'));
+  const cost = (f: (curve: OkpCurve, raw: Uint8Array) => KeyObject): number => {
+    try {
+      f('X25519', alice);
+    } catch {
+      return Infinity;
+    }
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 4; i++) f('X25519', alice);
+      best = Math.min(best, Number(process.hrtime.bigint() - t0));
+    }
+    return best;
+  };
+  return cost(okpPublicKeyPem) < 2 * cost(okpPublicKeyJwk) ? okpPublicKeyPem : okpPublicKeyJwk;
+}
+
+export function okpPublicKey(curve: OkpCurve, raw: Uint8Array): KeyObject {
+  publicImport ??= fasterPublicImport();
+  return publicImport(curve, raw);
+}
+
+/** `KeyObject#export` as newer Node 24 has it, beyond its type definitions. */
+const exportRaw = (key: KeyObject): Buffer => (key as unknown as { export(o: { format: 'raw-public' }): Buffer }).export({ format: 'raw-public' });
+
+/** Whether `KeyObject#export` writes `format: 'raw-public'` (newer Node 24): ~1 µs, against ~3 µs through a JWK and ~40 µs through an ML-KEM SubjectPublicKeyInfo. */
+const RAW_PUBLIC_EXPORT = ((): boolean => {
+  try {
+    return exportRaw(generateKeyPairSync('x25519').publicKey).length === 32;
+  } catch {
+    return false;
+  }
+})();
+
+/** A public KeyObject's raw key, where node exports it directly; undefined where it cannot. */
+export function exportRawPublic(publicKey: KeyObject): Uint8Array | undefined {
+  return RAW_PUBLIC_EXPORT ? plain(exportRaw(publicKey)) : undefined;
+}
+
+/** The raw 32-byte public key of an X25519 or Ed25519 key (private or public). */
 export function okpRawPublicKey(key: KeyObject): Uint8Array {
-  const { x } = createPublicKey(key).export({ format: 'jwk' });
+  const pub = key.type === 'public' ? key : createPublicKey(key);
+  const raw = exportRawPublic(pub);
+  if (raw) return raw;
+  const { x } = pub.export({ format: 'jwk' });
   if (typeof x !== 'string') throw new Error('node:crypto exported an OKP JWK without x');
   return Uint8Array.from(Buffer.from(x, 'base64url'));
 }

@@ -4,20 +4,23 @@
  * trying the operations, not by version string: a Node built against another
  * OpenSSL, or a future runtime, gets whatever it really has.
  *
- * Keys reach OpenSSL through DER: PKCS #8 with the seed-only private key
+ * Keys reach OpenSSL as PEM text (node ≥ 24 checks an object argument by
+ * catching thrown TypeErrors, which costs more than decoding a PEM string), of
+ * DER: PKCS #8 with the seed-only private key
  * (RFC 9881 / draft-ietf-lamps-kyber-certificates: `seed [0] IMPLICIT OCTET
  * STRING`), so a key is the very seed the provider drew and generation is
  * byte-identical to noble's; SubjectPublicKeyInfo for a peer's key, whose
  * import performs FIPS 203 §7.2's modulus check on an encapsulation key.
  */
 import * as nodeCrypto from 'node:crypto';
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { IllegalParameterError } from '../../errors.js';
 import { bits, integer, octets, oid, sequence, tlv } from '../../codec/der.js';
 import type { MlDsaAlgorithm } from '../../pq/ids.js';
 import { requireLength, type KexPart, type PendingShare } from '../../pq/kex-part.js';
 import type { MlKemName } from '../../pq/mlkem.js';
 import type { RandomSource } from '../../pq/random.js';
+import { exportRawPublic, pem } from './key-objects.js';
 
 /** What Node 24 adds to node:crypto; absent from the type definitions of older Nodes. */
 interface KemFunctions {
@@ -42,17 +45,23 @@ const ML_DSA_SIGNATURE_LENGTH: Readonly<Record<MlDsaAlgorithm, number>> = { 'ml-
 /** PKCS #8 OneAsymmetricKey (RFC 5958) around a private key's own encoding. */
 function pkcs8(dottedOid: string, privateKey: Uint8Array): KeyObject {
   const der = sequence(integer(0), sequence(oid(dottedOid)), octets(privateKey));
-  return createPrivateKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'pkcs8' });
+  try {
+    return createPrivateKey(pem('PRIVATE KEY', der));
+  } finally {
+    der.fill(0);
+  }
 }
 
 function spki(dottedOid: string, raw: Uint8Array): KeyObject {
-  const der = sequence(sequence(oid(dottedOid)), bits(raw));
-  return createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'spki' });
+  return createPublicKey(pem('PUBLIC KEY', sequence(sequence(oid(dottedOid)), bits(raw))));
 }
 
-/** The raw key inside a public KeyObject's SubjectPublicKeyInfo: its last `length` bytes. */
+/** The raw public key of a KeyObject: exported as such where node can, else the last `length` bytes of its SubjectPublicKeyInfo. */
 function rawPublicKey(key: KeyObject, length: number): Uint8Array {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const pub = createPublicKey(key);
+  const raw = exportRawPublic(pub);
+  if (raw) return raw;
+  const der = pub.export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(der.length - length));
 }
 
@@ -118,12 +127,13 @@ function probeMlDsa(): boolean {
  * ML-KEM as a TLS key exchange (draft-ietf-tls-mlkem) on OpenSSL, drop-in for
  * the noble {@link MlKemPart}: same shares, same checks, same draws.
  *
- * `generate` draws the 64-byte seed d ‖ z and makes it an OpenSSL key, so the
+ * With a random source of the caller's (`ownRandomness` false), `generate`
+ * draws the 64-byte seed d ‖ z and makes it an OpenSSL key, so the
  * encapsulation key is byte-identical to noble's from the same draw, and
- * decapsulation (deterministic) gives the same secret. Encapsulation draws its
- * 32-byte message inside OpenSSL; a provider given its own random source
- * (`ownRandomness` false) keeps every draw its own and encapsulates with the
- * noble part instead, on the draw it would have made.
+ * decapsulation (deterministic) gives the same secret; encapsulation runs on
+ * the noble part, on the draw it would have made, so every draw stays the
+ * caller's. On OpenSSL's own generator, OpenSSL draws the seed and
+ * encapsulation's 32-byte message itself.
  */
 export class NativeMlKemPart implements KexPart {
   readonly clientShareLength: number;
@@ -141,15 +151,24 @@ export class NativeMlKemPart implements KexPart {
     Object.freeze(this);
   }
 
-  generate(random: RandomSource): PendingShare {
-    const kem = kemFunctions() as KemFunctions;
+  /**
+   * The decapsulation key: on OpenSSL's own generator (`ownRandomness`) OpenSSL
+   * draws d ‖ z itself (~45 µs, against ~65 µs importing a seed as PEM, and the
+   * seed never becomes JavaScript bytes or strings); otherwise from one 64-byte draw.
+   */
+  private keyPair(random: RandomSource): KeyObject {
+    if (this.ownRandomness) return (generateKeyPairSync as unknown as (type: string) => { privateKey: KeyObject })(this.name.toLowerCase()).privateKey;
     const seed = random(64);
-    let key: KeyObject | undefined;
     try {
-      key = mlKemPrivateKey(this.name, seed);
+      return mlKemPrivateKey(this.name, seed);
     } finally {
       seed.fill(0);
     }
+  }
+
+  generate(random: RandomSource): PendingShare {
+    const kem = kemFunctions() as KemFunctions;
+    let key: KeyObject | undefined = this.keyPair(random);
     return {
       share: rawPublicKey(key, this.clientShareLength),
       complete: (serverShare: Uint8Array) => {
@@ -180,18 +199,21 @@ export class NativeMlKemPart implements KexPart {
 
 /** Peer ML-DSA public keys seen recently, as KeyObjects: a client verifying the same chain again skips the import. */
 const PUBLIC_KEY_CACHE_SIZE = 32;
-const publicKeys = new Map<string, KeyObject>();
+const publicKeys = new Map<string, { readonly raw: Uint8Array; readonly key: KeyObject }>();
 
 function mlDsaPublicKey(alg: MlDsaAlgorithm, publicKey: Uint8Array): KeyObject {
-  const id = `${alg}:${Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64')}`;
+  // Indexed by the key's first 32 bytes (ρ, FIPS 204 §7.2: the seed of the key's matrix), then compared in full:
+  // no 2.6 KB base64 string per verification.
+  const id = `${alg}:${Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('base64')}`;
   const hit = publicKeys.get(id);
-  if (hit) {
+  if (hit && Buffer.from(hit.raw.buffer, hit.raw.byteOffset, hit.raw.byteLength).equals(publicKey)) {
     publicKeys.delete(id);
     publicKeys.set(id, hit);
-    return hit;
+    return hit.key;
   }
   const key = spki(DSA_OID[alg], publicKey);
-  publicKeys.set(id, key);
+  publicKeys.delete(id);
+  publicKeys.set(id, { raw: publicKey.slice(), key });
   if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value as string);
   return key;
 }

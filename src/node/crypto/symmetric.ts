@@ -1,9 +1,9 @@
 /**
- * Hashes, HMAC, HKDF, the TLS 1.3 AEADs and QUIC header protection on
- * node:crypto (OpenSSL), with exactly the checks and error types of the noble
+ * Hashes, the TLS 1.3 AEADs and QUIC header protection on node:crypto
+ * (OpenSSL; HMAC and HKDF are in ./hmac.ts), with exactly the checks and error types of the noble
  * backend (src/pq/noble/symmetric.ts), so either can stand in for the other.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, type Hash, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, type Hash, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../../errors.js';
 import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
 import type { AeadKey, HashContext, HashFunction, HeaderProtectionKey } from '../../pq/provider.js';
@@ -47,40 +47,6 @@ const HASHES: Record<HashAlgorithm, HashFunction> = {
   'SHA-512': makeHash('SHA-512'),
 };
 export const nodeHash = (alg: HashAlgorithm): HashFunction => HASHES[alg];
-
-/**
- * The key goes in as a KeyObject: given raw bytes, node ≥ 24 first asks
- * whether they are a KeyObject by catching a thrown TypeError, which costs
- * more than the HMAC itself (a key schedule makes dozens per handshake).
- */
-export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
-  return plain(createHmac(DIGEST[alg], createSecretKey(key)).update(data).digest());
-}
-
-/**
- * HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM). node's `hkdfSync` only
- * offers Extract and Expand fused, while TLS 1.3's key schedule needs them apart.
- */
-export function nodeHkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return nodeHmac(alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm);
-}
-
-/** HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i), concatenated and truncated. */
-export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  const hLen = hashLength(alg);
-  if (!Number.isInteger(length) || length < 0 || length > 255 * hLen) {
-    throw new ConfigError(`HKDF-Expand length ${length} out of range for ${alg}`);
-  }
-  if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
-  const key = createSecretKey(prk);
-  const out = new Uint8Array(length);
-  let t: Uint8Array = new Uint8Array(0);
-  for (let i = 1, o = 0; o < length; i++, o += hLen) {
-    t = createHmac(DIGEST[alg], key).update(t).update(info).update(Uint8Array.of(i)).digest();
-    out.set(t.subarray(0, Math.min(hLen, length - o)), o);
-  }
-  return out;
-}
 
 function checkKey(what: string, key: Uint8Array, len: number): void {
   if (key.length !== len) throw new ConfigError(`${what} key must be ${len} bytes, got ${key.length}`);

@@ -1,0 +1,104 @@
+/**
+ * HMAC (RFC 2104) and HKDF (RFC 5869) for the node provider, on node:crypto's
+ * one-shot `hash`: HMAC(K, m) = H((K' ⊕ opad) ‖ H((K' ⊕ ipad) ‖ m)).
+ *
+ * Why not `createHmac`: a TLS 1.3 key schedule makes about 23 HMACs per
+ * handshake and side, each over a few dozen bytes. node's Hmac is a stream
+ * object keyed through a KeyObject (itself one more native object, since raw
+ * key bytes cost a thrown-and-caught TypeError on Node 24), and those objects,
+ * not the four compression-function calls, were most of the ~0.25 ms a server
+ * handshake spent in HKDF. Two one-shot hashes over buffers built here do the
+ * same arithmetic, in OpenSSL, with no object per call.
+ */
+import { hash } from 'node:crypto';
+import { ConfigError } from '../../errors.js';
+import { hashLength, type HashAlgorithm } from '../../pq/ids.js';
+import { plain } from './buffers.js';
+import { nodeDigestName } from './symmetric.js';
+
+const BLOCK: Readonly<Record<HashAlgorithm, number>> = { 'SHA-256': 64, 'SHA-384': 128, 'SHA-512': 128 };
+
+/**
+ * Where the hash inputs are built. A Uint8Array over 64 bytes lives outside
+ * V8's heap (malloc, then freed by a GC sweep), and every HMAC needs two of
+ * ~100–250 bytes: these are reused instead, which is safe because `hash` is
+ * synchronous and they are zeroed before each function returns or throws. Inputs that do
+ * not fit (long HMAC messages, outside the key schedule) get fresh arrays.
+ */
+const SCRATCH_INNER = new Uint8Array(512);
+const SCRATCH_OUTER = new Uint8Array(128 + 64);
+const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
+
+/**
+ * Writes K' ⊕ ipad into `inner` and K' ⊕ opad into `outer` (their first block
+ * each), K' being the key, hashed first if longer than a block (RFC 2104 §2).
+ */
+function pads(alg: HashAlgorithm, key: Uint8Array, inner: Uint8Array, outer: Uint8Array): void {
+  const block = BLOCK[alg];
+  const k = key.length > block ? hash(nodeDigestName(alg), key, 'buffer') : key;
+  inner.fill(0x36, 0, block);
+  outer.fill(0x5c, 0, block);
+  for (let i = 0; i < k.length; i++) {
+    const b = k[i] as number;
+    inner[i] = b ^ 0x36;
+    outer[i] = b ^ 0x5c;
+  }
+}
+
+export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+  const block = BLOCK[alg];
+  const name = nodeDigestName(alg);
+  const inner = scratch(SCRATCH_INNER, block + data.length);
+  const outer = scratch(SCRATCH_OUTER, block + hashLength(alg));
+  try {
+    pads(alg, key, inner, outer);
+    inner.set(data, block);
+    outer.set(hash(name, inner, 'buffer'), block);
+    return plain(hash(name, outer, 'buffer'));
+  } finally {
+    // The padded key is as secret as the key; the rest held the message and the inner hash.
+    inner.fill(0);
+    outer.fill(0);
+  }
+}
+
+/** HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM); an absent salt is HashLen zeros. */
+export function nodeHkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return nodeHmac(alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm);
+}
+
+/**
+ * HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i),
+ * concatenated and truncated; the pads are made once for all blocks.
+ */
+export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const hLen = hashLength(alg);
+  if (!Number.isInteger(length) || length < 0 || length > 255 * hLen) {
+    throw new ConfigError(`HKDF-Expand length ${length} out of range for ${alg}`);
+  }
+  if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
+  const block = BLOCK[alg];
+  const name = nodeDigestName(alg);
+  // inner: ipad block ‖ T(i−1) (absent for i = 1) ‖ info ‖ i; outer: opad block ‖ inner hash.
+  const inner = scratch(SCRATCH_INNER, block + hLen + info.length + 1);
+  const outer = scratch(SCRATCH_OUTER, block + hLen);
+  const out = new Uint8Array(length);
+  try {
+    pads(alg, prk, inner, outer);
+    let previous = 0;
+    for (let i = 1, o = 0; o < length; i++, o += hLen) {
+      const end = block + previous + info.length + 1;
+      inner.set(info, block + previous);
+      inner[end - 1] = i;
+      outer.set(hash(name, inner.subarray(0, end), 'buffer'), block);
+      const t = hash(name, outer, 'buffer');
+      out.set(t.subarray(0, Math.min(hLen, length - o)), o);
+      inner.set(t, block);
+      previous = hLen;
+    }
+    return out;
+  } finally {
+    inner.fill(0);
+    outer.fill(0);
+  }
+}

@@ -65,8 +65,10 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
     };
     const onDelivered = (d: SimDatagram): void => {
       const server = sim.server;
-      if (d.toServer && server?.isHandshakeComplete && finishedAt !== undefined && !served) {
-        const r = server.readStream(0);
+      if (d.toServer && server && !served) {
+        let readable = false;
+        for (let e = server.poll(); e; e = server.poll()) if (e.type === 'stream' && e.event.type === 'readable' && e.event.id === 0) readable = true;
+        const r = readable ? server.readStream(0) : undefined;
         if (r?.fin) {
           served = true;
           server.writeStream(0, new TextEncoder().encode('200 OK'), true);

@@ -110,6 +110,22 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
   });
 });
 
+describe('RFC 9001 §4.1.4: Handshake packets that reach the client before the server\'s Initial', () => {
+  it('are held until the ServerHello installs the Handshake keys: the handshake is late only by the Initial\'s own delay', async () => {
+    const LAG = 15;
+    const completion = async (extraDelay?: (d: SimDatagram) => number): Promise<number> => {
+      const { sim, client } = await setup('pending-handshake', extraDelay ? { extraDelay } : {});
+      const start = sim.now;
+      await sim.run(() => client.isHandshakeComplete, 10_000);
+      return sim.now - start;
+    };
+    const baseline = await completion();
+    // The server's first datagram (its Initial with the ServerHello) is overtaken by the rest of its flight.
+    const reordered = await completion((d) => (!d.toServer && d.index === 0 ? LAG : 0));
+    expect(reordered).toBeLessThanOrEqual(baseline + LAG);
+  });
+});
+
 describe('the pending-packet buffer', () => {
   it('is bounded in packets and bytes, first come first kept, and gives back only what became readable, in order', () => {
     const b = new PendingPackets<number>();

@@ -660,13 +660,14 @@ export class QuicConnection {
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now, from);
           if (processed === 'held') continue;
+          // Read what this packet's keys freed before the packets after it: arrival order.
+          if (processed && this.pendingPackets.size > 0) await this.replayPendingPackets(now, from);
           if (!processed) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, this.keysFor(pkt.type) ? 'decryption_failure' : 'key_unavailable');
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
         }
         if (this.closeState) return;
       }
       await this.replayEarlyPackets(now);
-      await this.replayPendingPackets(now, from);
     }
   }
 

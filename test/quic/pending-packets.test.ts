@@ -105,6 +105,11 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
     const events = serverQlog.events();
     const buffered = of(events, 'transport:packet_buffered', '1RTT');
     expect(buffered.length).toBe(MAX_PENDING_PACKETS);
+    // Those held were read at completion, before any retransmission could come (the client's PTO waits for confirmation).
+    const opened = new Set<number>();
+    for (let e = sim.server?.poll(); e; e = sim.server?.poll()) if (e.type === 'stream' && e.event.type === 'readable') opened.add(e.event.id);
+    // First come, first kept: the client's first MAX_PENDING_PACKETS bidirectional streams (IDs 0, 4, 8, …).
+    expect([...opened].sort((a, b) => a - b)).toEqual(Array.from({ length: MAX_PENDING_PACKETS }, (_, i) => 4 * i));
     // The rest of the flood was dropped for want of keys, as before buffering.
     expect(of(events, 'transport:packet_dropped', '1RTT').filter((e) => e.data.trigger === 'key_unavailable').length).toBeGreaterThanOrEqual(FLOOD - MAX_PENDING_PACKETS);
   });

@@ -884,7 +884,7 @@ export class QuicConnection {
     this.events.push({ type: 'closed', local: false, code: TransportErrorCode.NO_ERROR, application: false, reason: 'stateless reset' });
   }
 
-  /** Returns false if the packet could not be decrypted (or has no keys), true once processed. */
+  /** Returns false if the packet could not be decrypted (or has no keys), 'held' if kept until its keys come, true once processed. */
   private async onPacket(pkt: ProtectedPacket, now: number, from: PacketContext): Promise<boolean | 'held'> {
     const space = this.spaceOf(pkt.type);
     if (!space || space.discarded) return false;

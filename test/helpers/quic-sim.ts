@@ -39,6 +39,11 @@ export interface SimOptions {
    * side sent (from 0), `now` is the simulated time it was sent.
    */
   readonly drop?: (d: SimDatagram) => boolean;
+  /**
+   * Extra ms this datagram spends on the wire (reordering on purpose): called as it is sent,
+   * after `drop`; later datagrams may overtake it.
+   */
+  readonly extraDelay?: (d: SimDatagram) => number;
   /** Called after each delivered datagram was handled, before the next one (for exact per-datagram assertions). */
   readonly onDelivered?: (d: SimDatagram) => void;
   /** The path's MTU for UDP payloads: larger datagrams are dropped, as a router would (RFC 8899 §1). */
@@ -242,7 +247,7 @@ export class QuicSim {
     const data = this.o.alter ? this.o.alter(t.data, toServer, index) : t.data;
     if (!data) return;
     if (this.rnd() < (this.o.loss ?? 0)) return;
-    const extra = this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0;
+    const extra = (this.rnd() < (this.o.reorder ?? 0) ? (this.o.delay ?? 20) : 0) + (this.o.extraDelay?.(sent) ?? 0);
     const delay = this.o.delay ?? 20;
     this.queue.push({ at: this.now + delay + extra, toServer, data, from, ...(to !== undefined ? { to } : {}), sent });
     const copy = this.o.copyFromClient;

@@ -40,6 +40,7 @@ import {
   EarlyPacketBuffer, checkRememberedNotReduced, checkTicketEarlyData, checkZeroRttFrame, earlyDataContext, versionScopedSealer, versionScopedStore,
 } from './zero-rtt.js';
 import { LocalConnectionIds } from './local-cids.js';
+import { PendingPackets } from './pending-packets.js';
 import { Path, Paths, isProbingFrame, onlyPortChanged, validationTimeout } from './paths.js';
 import type { PreferredAddress } from '../transport-parameters.js';
 
@@ -268,6 +269,8 @@ export class QuicConnection {
   private earlyStatus: 'none' | 'attempted' | 'accepted' | 'rejected' = 'none';
   /** Server: 0-RTT packets that came before the ClientHello was complete. */
   private readonly earlyPackets = new EarlyPacketBuffer();
+  /** Handshake and 1-RTT packets that came before their keys (RFC 9001 §5.7), read once the keys are installed. */
+  private readonly pendingPackets = new PendingPackets<PacketContext>();
   private readonly mtud: MtuDiscovery;
   /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
   private readonly requeuedByProbe = new WeakSet<SentPacket>();
@@ -656,12 +659,56 @@ export class QuicConnection {
         else if (pkt.type === 'version-negotiation') await this.onVersionNegotiation(pkt, now);
         else if ('pnOffset' in pkt) {
           const processed = await this.onPacket(pkt, now, from);
+          if (processed === 'held') continue;
+          // Read what this packet's keys freed before the packets after it: arrival order.
+          if (processed && this.pendingPackets.size > 0) await this.replayPendingPackets(now, from);
           if (!processed) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, this.keysFor(pkt.type) ? 'decryption_failure' : 'key_unavailable');
           if (!processed && this.isResetFromPeer(datagram)) return this.onStatelessReset(now);
         }
         if (this.closeState) return;
       }
       await this.replayEarlyPackets(now);
+    }
+  }
+
+  /**
+   * Keeps a packet that came before its keys (RFC 9001 §5.7: a server MAY
+   * buffer 1-RTT packets until its handshake is complete; §4.1.4: likewise
+   * packets of a level whose keys are not yet installed). Full buffer: dropped.
+   */
+  private holdUntilKeys(type: 'handshake' | '1rtt', pkt: ProtectedPacket, now: number, from: PacketContext): 'held' | false {
+    if (!this.pendingPackets.push(type, pkt.bytes, from)) return false;
+    this.qlog?.packetBuffered(now, { type, dcid: pkt.dcid }, pkt.bytes.length);
+    return 'held';
+  }
+
+  /**
+   * Reads the held packets whose keys have come, in arrival order. A Handshake
+   * packet read here may bring the Finished that installs the 1-RTT keys, so
+   * this goes round until nothing more becomes readable.
+   */
+  private async replayPendingPackets(now: number, current: PacketContext): Promise<void> {
+    // A discarded Handshake space counts as ready: what was held for it is then dropped by onPacket.
+    const ready = (type: 'handshake' | '1rtt'): boolean => type === '1rtt' ? this.oneRtt !== undefined
+      : this.spaces.handshake.read !== undefined || this.spaces.handshake.discarded;
+    for (let batch = this.pendingPackets.take(ready); batch.length > 0; batch = this.pendingPackets.take(ready)) {
+      for (const p of batch) {
+        if (this.closeState) return;
+        let parsed;
+        try {
+          parsed = parsePacket(p.bytes, 0, { shortDcidLength: CID_LENGTH, versions: this.versions });
+        } catch (e) {
+          if (e instanceof InvalidPacketError) continue;
+          throw e;
+        }
+        const pkt = parsed.packet;
+        if (!('pnOffset' in pkt)) continue;
+        const credited = p.context.authenticated;
+        const processed = await this.onPacket(pkt, now, p.context);
+        if (processed === false) this.qlog?.packetDropped(now, { type: pkt.type, dcid: pkt.dcid }, pkt.bytes.length, 'decryption_failure');
+        // §8.1: the datagram it came in now counts toward the 3× limit, once (the current one is credited by our caller).
+        if (!credited && p.context.authenticated && p.context !== current) this.paths.onReceived(p.context.remote, p.context.datagramBytes);
+      }
     }
   }
 
@@ -837,8 +884,8 @@ export class QuicConnection {
     this.events.push({ type: 'closed', local: false, code: TransportErrorCode.NO_ERROR, application: false, reason: 'stateless reset' });
   }
 
-  /** Returns false if the packet could not be decrypted (or has no keys), true once processed. */
-  private async onPacket(pkt: ProtectedPacket, now: number, from: PacketContext): Promise<boolean> {
+  /** Returns false if the packet could not be decrypted (or has no keys), 'held' if kept until its keys come, true once processed. */
+  private async onPacket(pkt: ProtectedPacket, now: number, from: PacketContext): Promise<boolean | 'held'> {
     const space = this.spaceOf(pkt.type);
     if (!space || space.discarded) return false;
     // §9: a client discards, undecrypted, packets from a server address it did not choose (§9.6: its preferred one, once probed).
@@ -849,7 +896,8 @@ export class QuicConnection {
     if (this.role === 'client' && pkt.type !== '1rtt' && this.serverScid && !equalBytes(pkt.scid, this.serverScid)) return false;
     let opened;
     if (pkt.type === '1rtt') {
-      if (!this.oneRtt) return false;
+      // §5.7 of RFC 9001: a server installs its 1-RTT read keys at handshake completion; before then, as a client's before the server's Finished, held.
+      if (!this.oneRtt) return this.holdUntilKeys('1rtt', pkt, now, from);
       // Without a promise when the keys allow it; a packet starting a key update takes the asynchronous path.
       opened = this.oneRtt.synchronous ? this.oneRtt.openSync(pkt, space.largestReceived) : undefined;
       if (opened === undefined) opened = await this.oneRtt.open(pkt, space.largestReceived);
@@ -859,6 +907,8 @@ export class QuicConnection {
         return false;
       }
       opened = await openPacket(this.zeroRttRead, pkt, space.largestReceived);
+    } else if (pkt.type === 'handshake' && !space.read) {
+      return this.holdUntilKeys('handshake', pkt, now, from);
     } else if (pkt.version !== this.versionInUse) {
       opened = await this.openInOtherVersion(pkt, space);
     } else {

@@ -104,6 +104,11 @@ export class QlogTrace {
     this.emit(now, 'transport:packet_dropped', { header: h ? header(h) : undefined, raw: { length }, trigger });
   }
 
+  /** transport:packet_buffered: held until its keys are available. */
+  packetBuffered(now: number, h: QlogPacketHeader, length: number): void {
+    this.emit(now, 'transport:packet_buffered', { header: header(h), raw: { length }, trigger: 'keys_unavailable' });
+  }
+
   /** recovery:packet_lost for a packet loss detection gave up on. */
   packetLost(now: number | undefined, p: SentPacket): void {
     this.emit(now, 'recovery:packet_lost', {

@@ -108,6 +108,8 @@ const MAX_BATCH = 1024;
  */
 class UdpDriver {
   private timer: NodeJS.Timeout | undefined;
+  /** When {@link timer} fires (the deadline it was set for), or undefined with none set. */
+  private armedAt: number | undefined;
   private flushing = false;
   private again = false;
   private scheduled = false;
@@ -214,11 +216,16 @@ class UdpDriver {
   }
 
   private arm(): void {
+    const t = this.closed ? undefined : this.endpoint.pollTimeout();
+    // A timer already set to fire no later is kept: re-setting one per flush (each batch, each paced send) was a
+    // clearTimeout and a setTimeout every time. Firing early costs one handleTimeout that finds nothing due, and
+    // the flush after it re-arms for the deadline then current.
+    if (t !== undefined && this.armedAt !== undefined && this.armedAt <= t) return;
     clearTimeout(this.timer);
-    if (this.closed) return;
-    const t = this.endpoint.pollTimeout();
+    this.armedAt = t;
     if (t === undefined) return;
     this.timer = setTimeout(() => {
+      this.armedAt = undefined;
       this.endpoint.handleTimeout(now()).then(() => this.flush()).catch(() => undefined);
     }, Math.max(0, t - now()));
     this.timer.unref();
@@ -227,6 +234,7 @@ class UdpDriver {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    this.armedAt = undefined;
   }
 }
 

@@ -114,9 +114,32 @@ function layoutPacket(header: OutgoingHeader, payloadLength: number, numbering: 
   if (!Number.isInteger(payloadLength) || payloadLength < 0) throw new ConfigError(`payload length out of range: ${payloadLength}`);
   const padded = Math.max(payloadLength, SAMPLE_OFFSET - pnLength);
   const length = pnLength + padded + TAG_LENGTH;
-  const bytes = new Uint8Array(headerLength(header, length) + length);
+  const bytes = packetBytes(headerLength(header, length) + length);
   const pnOffset = writeHeader(bytes, header, length, pnLength, truncatePacketNumber(pn, pnLength), keyPhase);
   return { bytes, packetNumber: pn, pnOffset, pnLength, payloadOffset: pnOffset + pnLength, payloadLength: padded };
+}
+
+/**
+ * Packets are cut from shared slabs, as Buffer's pool does: a fresh zeroed
+ * typed array per packet costs a backing-store allocation and its GC
+ * bookkeeping each time, a subarray of a slab only a view. No byte of a slab
+ * is handed out twice, so a packet never changes under whoever still holds
+ * one, and zero bytes (the sample's PADDING, RFC 9001 §5.4.2) stay zero
+ * until written. A slab lives while any packet cut from it does: at most
+ * SLAB_SIZE bytes kept for one long-lived packet.
+ */
+const SLAB_SIZE = 64 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+function packetBytes(n: number): Uint8Array {
+  if (n > SLAB_SIZE >>> 3) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const b = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return b;
 }
 
 /** Seals the payload in place and masks the header (RFC 9001 §5.3, §5.4.1). */

@@ -88,6 +88,16 @@ export class RecvBuffer {
     }
     const end = from + bytes.length;
     if (bytes.length === 0) return 'ok';
+    // Nothing held: nothing to compare, and one run within any cap above zero. Checked before the gap search,
+    // which would only allocate in this, the common case of a reader that keeps up.
+    if (this.received.isEmpty && from === this.offset && bytes.length <= this.capacityLimit && this.maxFragments > 0) {
+      // In order into an empty buffer: keep the caller's bytes as they are (see the class comment).
+      this.buf = bytes;
+      this.start = 0;
+      this.shared = true;
+      this.received.add(from, end);
+      return 'ok';
+    }
     // Compare the overlap before changing anything, so a conflict leaves the buffer as it was.
     const gaps = this.received.gaps(from, end);
     let cursor = from;
@@ -100,14 +110,6 @@ export class RecvBuffer {
     if (gaps.length === 0) return 'ok';
     // A new run adds one to the count only if it touches nothing held.
     if (this.received.size >= this.maxFragments && this.isolated(from, end)) return 'fragmented';
-    if (this.received.isEmpty && from === this.offset && bytes.length <= this.capacityLimit) {
-      // In order into an empty buffer: keep the caller's bytes as they are (see the class comment).
-      this.buf = bytes;
-      this.start = 0;
-      this.shared = true;
-      this.received.add(from, end);
-      return 'ok';
-    }
     this.ensure(end - this.offset);
     for (const g of gaps) this.buf.set(bytes.subarray(g.start - from, g.end - from), this.start + g.start - this.offset);
     this.received.add(from, end);

@@ -173,13 +173,13 @@ class UdpDriver {
     try {
       do {
         this.again = false;
-        // Events first: what the application does on hearing them (reading a stream, above all) may owe the
-        // peer frames — the credit a read hands back, MAX_STREAM_DATA and MAX_DATA — which then leave with the
-        // ACKs, in the same packets. Held until the next datagram arrived, they would stall a sender that used
-        // its whole window: it sends nothing more until it hears of new credit.
-        this.report();
         for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) this.send(t);
-        // Events that sending raised (a close completing, say), and whatever the application then owes.
+        // Then the events, and once more round if there were any: what the application does on hearing them
+        // (reading a stream, above all) may owe the peer frames — the credit a read hands back, MAX_STREAM_DATA
+        // and MAX_DATA — which must leave now. Held until the next datagram arrived, they would stall a sender
+        // that used its whole window: it sends nothing more until it hears of new credit. (Reporting before the
+        // first transmits instead put a client's request in the datagram of its Finished, and quiche's server
+        // then reset that request stream, code 0, in the interop matrix.)
         if (this.report()) this.again = true;
       } while (this.again);
     } finally {

@@ -297,6 +297,32 @@ describe('§2.2 sending and receiving data', () => {
     expect(first).toEqual(firstCopy);
   });
 
+  it('bytes held beyond the limit the buffer was made with (a window auto-tuned upwards) survive a gap filled under a view', () => {
+    // Made for a 100-byte window that has since grown: held bytes reach 160 past the read offset when a read
+    // leaves views out and a gap is then filled. Copying what is held out of the shared array must keep all of it.
+    const buf = new RecvBuffer(100);
+    const all = bytes(300, 5);
+    expect(buf.insert(0, all.slice(0, 50))).toBe('ok'); // in order into an empty buffer: held as it came
+    expect(buf.insert(200, all.subarray(200, 210))).toBe('ok');
+    expect(buf.insert(60, all.subarray(60, 70))).toBe('ok');
+    expect(buf.read(50)).toEqual(all.subarray(0, 50)); // a view: the array is shared again
+    expect(buf.insert(50, all.subarray(50, 60))).toBe('ok');
+    expect(buf.insert(70, all.subarray(70, 200))).toBe('ok');
+    expect(buf.read(Infinity)).toEqual(all.subarray(50, 210));
+  });
+
+  it('a buffer raised to a grown window grows up to it, never beyond what it must', () => {
+    const buf = new RecvBuffer(100);
+    buf.raiseCapacityLimit(400);
+    const all = bytes(400, 6);
+    expect(buf.insert(10, all.subarray(10, 20))).toBe('ok');
+    expect(buf.insert(390, all.subarray(390, 400))).toBe('ok');
+    expect(buf.capacity).toBeLessThanOrEqual(400);
+    expect(buf.insert(0, all.subarray(0, 10))).toBe('ok');
+    expect(buf.insert(20, all.subarray(20, 390))).toBe('ok');
+    expect(buf.read(Infinity)).toEqual(all);
+  });
+
   it('frames returned by pollFrames never exceed the budget, sized by the encoder', () => {
     const ids = [0, 2];
     for (const budget of [1, 3, 4, 7, 10, 64, 70, 1200]) {

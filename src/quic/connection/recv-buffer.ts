@@ -49,7 +49,12 @@ export class RecvBuffer {
    * @param capacityLimit the most bytes ever held beyond the read offset (the flow-control window).
    * @param maxFragments the most disjoint runs of bytes held at once.
    */
-  constructor(private readonly capacityLimit: number, private readonly maxFragments = DEFAULT_MAX_FRAGMENTS) {}
+  constructor(private capacityLimit: number, private readonly maxFragments = DEFAULT_MAX_FRAGMENTS) {}
+
+  /** The flow-control window grew (auto-tuning): the buffer may now hold up to `limit` bytes beyond the read offset. */
+  raiseCapacityLimit(limit: number): void {
+    if (limit > this.capacityLimit) this.capacityLimit = limit;
+  }
 
   /** Stream offset of the next byte {@link read} returns. */
   get readOffset(): number {
@@ -165,8 +170,10 @@ export class RecvBuffer {
    */
   private ensure(span: number): void {
     if (this.shared) {
-      const next = new Uint8Array(Math.min(Math.max(span, 2 * (this.buf.length - this.start)), Math.max(span, this.capacityLimit)));
-      next.set(this.buf.subarray(this.start, Math.min(this.buf.length, this.start + next.length)));
+      // Everything from `start` may be held (bytes past a gap included): the new array never holds less.
+      const held = this.buf.length - this.start;
+      const next = new Uint8Array(Math.max(span, held, Math.min(2 * held, this.capacityLimit)));
+      next.set(this.buf.subarray(this.start));
       this.buf = next;
       this.start = 0;
       this.shared = false;

@@ -454,6 +454,7 @@ export class StreamManager {
         r.lastUpdate = now;
         if (window > r.window) {
           r.window = window;
+          r.buffer.raiseCapacityLimit(window);
           // Streams that grew need the connection's credit to grow with them, or it becomes the limit.
           const floor = Math.min(Math.floor(window * CONNECTION_WINDOW_FACTOR), Math.max(this.windows.maxConnectionWindow, this.local.initialMaxData));
           if (floor > this.recvWindow) {

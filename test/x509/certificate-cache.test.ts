@@ -48,7 +48,7 @@ describe('CertificateCache', () => {
     const cache = new CertificateCache();
     const buf = der.slice();
     const a = cache.parse(buf);
-    buf[buf.length - 1] ^= 0xff;
+    buf[buf.length - 1] = (buf[buf.length - 1] as number) ^ 0xff;
     expect(a.der).toEqual(der);
     const b = cache.parse(buf);
     expect(b).not.toBe(a);

@@ -6,14 +6,18 @@
  * in entries and in bytes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { webPkiVerifier } from '../../src/tls13/verifier.js';
 import { CertificateCache } from '../../src/x509/certificate-cache.js';
-import { parseCertificate } from '../../src/x509/index.js';
-import { makeChain, testProvider } from './pki.js';
+import { CertificateError, parseCertificate } from '../../src/x509/index.js';
+import { NOW, makeChain, testProvider, type Chain } from './pki.js';
 
+const provider = testProvider('certificate cache');
+let chain: Chain;
 let der: Uint8Array;
 
 beforeAll(async () => {
-  der = (await makeChain(testProvider('certificate cache'), ['ml-dsa-65', 'ml-dsa-65'])).leaf.certificate.der;
+  chain = await makeChain(provider, ['ml-dsa-65', 'ml-dsa-65']);
+  der = chain.leaf.certificate.der;
 });
 
 /** The same certificate with the last byte of its signature changed: same length, same prefix, still parses. */
@@ -92,5 +96,19 @@ describe('CertificateCache', () => {
     const bad = der.subarray(0, der.length - 1);
     expect(() => cache.parse(bad)).toThrow();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('webPkiVerifier with its cache (RFC 8446 §4.4.2.4: a bad certificate is refused)', () => {
+  it('accepts the same chain again, and refuses a leaf differing only in its signature\'s last byte after accepting the real one', async () => {
+    const verifier = webPkiVerifier({ provider, trustAnchors: [chain.root.certificate.der] });
+    const ctx = { serverName: 'localhost', purpose: 'serverAuth', now: NOW.getTime() } as const;
+    const first = await verifier.verify([der], ctx);
+    const again = await verifier.verify([der.slice()], ctx);
+    expect(again.publicKey).toEqual(first.publicKey);
+    expect(again.publicKey).not.toBe(first.publicKey);
+    const e = await verifier.verify([variant(1)], ctx).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(CertificateError);
+    expect((e as CertificateError).reason).toBe('bad_signature');
   });
 });

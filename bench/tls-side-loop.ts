@@ -126,7 +126,8 @@ function nextLine(): Promise<void> {
     const rl = createInterface({ input: process.stdin });
     rl.once('line', () => {
       rl.close();
-      process.stdin.pause();
+      // A paused stdin that is a socket (spawn's 'pipe') still holds the process open.
+      process.stdin.destroy();
       resolve();
     });
   });

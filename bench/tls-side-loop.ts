@@ -7,7 +7,11 @@
  * handshake count, `report` prints `{"handshakes","cpuMs"}`, `exit` ends it. In
  * bulk mode it prints `{"bytes","cpuMs","seconds"}` after each connection's
  * data has all arrived (it then closes that connection).
- * Client: runs the loop and prints one JSON line with its own CPU and time.
+ * Client: with `warmUp` > 0 it first runs that many handshakes in this
+ * process (so JIT compilation and tier-up fall outside the measured window, as
+ * in a long-running program), prints `{"warm"}` and waits for `go` on stdin —
+ * the driver marks the server in between; then it runs the loop and prints one
+ * JSON line with its own CPU and time.
  */
 import type { Duplex } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -19,6 +23,8 @@ export interface SideArgs<S extends Duplex> {
   readonly count: number;
   readonly inflight: number;
   readonly bytes: number;
+  /** Handshakes the client runs before its measured window (handshake mode). */
+  readonly warmUp?: number;
   /** Listens on loopback; `onSocket` gets each connection once its handshake completed. */
   listen(onSocket: (s: S) => void): Promise<number>;
   /** Resolves once the handshake completed. */
@@ -32,24 +38,32 @@ const cpuMs = (since: NodeJS.CpuUsage): number => {
 
 export async function sideLoop<S extends Duplex>(a: SideArgs<S>): Promise<void> {
   if (a.role === 'server') return serve(a);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
   if (a.mode === 'handshake') {
-    let left = a.count;
-    const worker = async (): Promise<void> => {
-      while (left-- > 0) {
-        const s = await a.connect(a.port);
-        // The server ends each connection once it has read our Finished: then both sides are done.
-        await new Promise<void>((resolve) => {
-          s.on('data', () => undefined);
-          s.once('end', resolve);
-          s.once('close', resolve);
-          s.once('error', resolve);
-        });
-        s.destroy();
-      }
+    const handshakes = async (count: number, inflight: number): Promise<void> => {
+      let left = count;
+      const worker = async (): Promise<void> => {
+        while (left-- > 0) {
+          const s = await a.connect(a.port);
+          // The server ends each connection once it has read our Finished: then both sides are done.
+          await new Promise<void>((resolve) => {
+            s.on('data', () => undefined);
+            s.once('end', resolve);
+            s.once('close', resolve);
+            s.once('error', resolve);
+          });
+          s.destroy();
+        }
+      };
+      await Promise.all(Array.from({ length: inflight }, worker));
     };
-    await Promise.all(Array.from({ length: a.inflight }, worker));
+    if (a.warmUp) {
+      await handshakes(a.warmUp, 1);
+      out({ warm: a.warmUp });
+      await nextLine();
+    }
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await handshakes(a.count, a.inflight);
     out({ handshakes: a.count, cpuMs: cpuMs(cpu0), seconds: (performance.now() - t0) / 1000 });
     return;
   }
@@ -104,6 +118,19 @@ async function serve<S extends Duplex>(a: SideArgs<S>): Promise<void> {
       process.exit(0);
     }
   }
+}
+
+/** The next line on stdin (the driver's `go`). */
+function nextLine(): Promise<void> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin });
+    rl.once('line', () => {
+      rl.close();
+      // A paused stdin that is a socket (spawn's 'pipe') still holds the process open.
+      process.stdin.destroy();
+      resolve();
+    });
+  });
 }
 
 function out(o: Record<string, number>): void {

@@ -15,7 +15,8 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     stack: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' },
-    count: { type: 'string' }, inflight: { type: 'string' }, bytes: { type: 'string' },
+    count: { type: 'string' }, inflight: { type: 'string' }, bytes: { type: 'string' }, warmup: { type: 'string' },
+    lib: { type: 'string' },
   },
 });
 const dir = values.dir ?? '';
@@ -28,6 +29,7 @@ await sideLoop<tls.TLSSocket>({
   count: Number(values.count ?? 100),
   inflight: Number(values.inflight ?? 1),
   bytes: Number(values.bytes ?? 64 * 2 ** 20),
+  warmUp: Number(values.warmup ?? 0),
   async listen(onSocket) {
     const server = tls.createServer({ ...common, key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'chain.pem')) }, onSocket);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

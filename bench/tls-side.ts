@@ -5,28 +5,37 @@
  * pure TypeScript). bench/tls-side-node.ts is the same for node:tls; the
  * protocol between them and bench/tls-native.ts is in that file's comment.
  *
+ * `--lib DIR` loads pqtls from DIR: bench/tls-native.ts passes the compiled
+ * package (`dist/`, what users run); without it the TypeScript sources (`src/`,
+ * through tsx, whose keep-names transform adds a call per closure created).
+ *
  *   node --import tsx bench/tls-side.ts server --stack S --dir PEMDIR --mode handshake|bulk
  *   node --import tsx bench/tls-side.ts client --stack S --dir PEMDIR --port P --mode handshake --count N --inflight K
  *   node --import tsx bench/tls-side.ts client --stack S --dir PEMDIR --port P --mode bulk --bytes B
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, createNodeCryptoProvider, createServer, type PqTlsSocket } from '../src/node/index.js';
-import { createNobleProvider } from '../src/pq/index.js';
+import type { PqTlsSocket } from '../src/node/index.js';
 import type { CryptoProvider } from '../src/pq/provider.js';
-import { CipherSuite } from '../src/tls13/cipher-suites.js';
-import { loadCertifiedKey, pemCertificates } from '../src/tls13/credentials.js';
-import { webPkiVerifier } from '../src/tls13/verifier.js';
 import { sideLoop, type SideArgs } from './tls-side-loop.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     stack: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, mode: { type: 'string' },
-    count: { type: 'string' }, inflight: { type: 'string' }, bytes: { type: 'string' },
+    count: { type: 'string' }, inflight: { type: 'string' }, bytes: { type: 'string' }, warmup: { type: 'string' },
+    lib: { type: 'string' },
   },
 });
+const lib = values.lib ?? fileURLToPath(new URL('../src', import.meta.url));
+const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(lib, path)).href) as Promise<T>;
+const { connect, createNodeCryptoProvider, createServer } = await load<typeof import('../src/node/index.js')>('node/index.js');
+const { createNobleProvider } = await load<typeof import('../src/pq/index.js')>('pq/index.js');
+const { CipherSuite } = await load<typeof import('../src/tls13/cipher-suites.js')>('tls13/cipher-suites.js');
+const { loadCertifiedKey, pemCertificates } = await load<typeof import('../src/tls13/credentials.js')>('tls13/credentials.js');
+const { webPkiVerifier } = await load<typeof import('../src/tls13/verifier.js')>('tls13/verifier.js');
 const dir = values.dir ?? '';
 const provider: CryptoProvider = values.stack === 'pqtls-noble' ? createNobleProvider() : createNodeCryptoProvider();
 const GROUP = 'X25519MLKEM768';
@@ -39,6 +48,7 @@ const args: SideArgs<PqTlsSocket> = {
   count: Number(values.count ?? 100),
   inflight: Number(values.inflight ?? 1),
   bytes: Number(values.bytes ?? 64 * 2 ** 20),
+  warmUp: Number(values.warmup ?? 0),
   async listen(onSocket) {
     const certificate = await loadCertifiedKey(provider, readFileSync(join(dir, 'chain.pem'), 'utf8'), readFileSync(join(dir, 'key.pem'), 'utf8'));
     const server = createServer({ provider, certificate, groups: [GROUP], cipherSuites: suites }, onSocket);

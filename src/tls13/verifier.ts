@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { CertificateCache } from '../x509/certificate-cache.js';
 import { decodePem } from '../x509/pem.js';
 import { verifyChain, type ChainLimits } from '../x509/verify.js';
 import type { CertificateVerifier } from './config.js';
@@ -26,6 +27,9 @@ export function webPkiVerifier(options: WebPkiVerifierOptions): CertificateVerif
     else anchors.push(parseCertificate(t));
   }
   if (anchors.length === 0) throw new ConfigError('webPkiVerifier: no trust anchors');
+  // A client meets the same server chain handshake after handshake. The cached
+  // certificates never leave this verifier: only a copy of the leaf key does.
+  const parseCache = new CertificateCache();
   return {
     async verify(chain, { serverName, purpose, now }) {
       const [leaf, ...intermediates] = chain;
@@ -42,10 +46,11 @@ export function webPkiVerifier(options: WebPkiVerifierOptions): CertificateVerif
         ...(serverName !== undefined ? (ip ? { ip: serverName } : { hostname: serverName }) : {}),
         purpose,
         limits: options.limits,
+        parseCache,
       });
       const key = verified.leaf.publicKey;
       if (key.algorithm === 'unsupported') throw new ConfigError('unreachable: verifyChain accepted an unsupported leaf key');
-      return { publicKey: key.publicKey, keyAlgorithm: key.algorithm, ...(key.rsaPss ? { rsaPss: key.rsaPss } : {}) };
+      return { publicKey: key.publicKey.slice(), keyAlgorithm: key.algorithm, ...(key.rsaPss ? { rsaPss: key.rsaPss } : {}) };
     },
   };
 }

@@ -3,6 +3,7 @@ import { ConfigError, IllegalParameterError } from '../errors.js';
 import type { CryptoProvider } from '../pq/provider.js';
 import { certificateSignatureScheme, isMlDsa, signatureVerificationCost } from './algorithms.js';
 import { isSelfIssued, parseCertificate, type Certificate } from './certificate.js';
+import type { CertificateCache } from './certificate-cache.js';
 import { CertificateError, type CertificateRef } from './errors.js';
 import type { KeyUsageBit } from './extensions.js';
 import { normalizeReferenceName, sanCoversDnsName, sanCoversIp } from './hostname.js';
@@ -78,6 +79,13 @@ export interface VerifyChainOptions {
   /** The extendedKeyUsage the leaf (and any constrained CA above it) must allow. */
   readonly purpose: KeyPurpose;
   readonly limits?: ChainLimits;
+  /**
+   * Where DER inputs are parsed: a verifier that meets the same chain on every
+   * handshake keeps one so it parses each certificate once. The certificates
+   * it returns are shared; the result's certificates then are too.
+   * @internal
+   */
+  readonly parseCache?: CertificateCache;
 }
 
 /** A validated certification path. */
@@ -115,10 +123,10 @@ function resolveLimits(given: ChainLimits | undefined): Required<ChainLimits> {
   };
 }
 
-function parseInput(c: CertificateInput, ref: CertificateRef): Certificate {
+function parseInput(c: CertificateInput, ref: CertificateRef, cache: CertificateCache | undefined): Certificate {
   if (!(c instanceof Uint8Array)) return c;
   try {
-    return parseCertificate(c);
+    return cache ? cache.parse(c) : parseCertificate(c);
   } catch (e) {
     if (e instanceof CertificateError) throw e.withCertificate(ref);
     throw e;
@@ -153,16 +161,16 @@ export async function verifyChain(options: VerifyChainOptions): Promise<Verified
     throw new CertificateError('chain_too_large', `${total} bytes of certificates presented, the limit is ${limits.maxTotalBytes}`, { index: 0 });
   }
 
-  const leafCert = parseInput(options.leaf, { index: 0 });
+  const leafCert = parseInput(options.leaf, { index: 0 }, options.parseCache);
   const leafNode: Node = { cert: leafCert, ref: { index: 0, subject: leafCert.subject.text } };
   const intermediates: Node[] = [];
   (options.intermediates ?? []).forEach((c, i) => {
-    const cert = parseInput(c, { index: i + 1 });
+    const cert = parseInput(c, { index: i + 1 }, options.parseCache);
     if (equalBytes(cert.der, leafNode.cert.der) || intermediates.some((n) => equalBytes(n.cert.der, cert.der))) return;
     intermediates.push({ cert, ref: { index: i + 1, subject: cert.subject.text } });
   });
   const anchors: Node[] = options.trustAnchors.map((c) => {
-    const cert = parseInput(c, { trustAnchor: true });
+    const cert = parseInput(c, { trustAnchor: true }, options.parseCache);
     return { cert, ref: { trustAnchor: true, subject: cert.subject.text } };
   });
 

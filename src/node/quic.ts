@@ -157,7 +157,7 @@ class UdpDriver {
       this.scheduled = false;
       const batch = this.batch;
       this.batch = [];
-      // The flush waits for the batch: its events are reported before anything is sent (see flush).
+      // The flush waits for the whole batch, so that one round of sending answers all of it (ACKs coalesce).
       const handled = batch.length ? this.endpoint.handleDatagrams(batch, now()) : Promise.resolve();
       handled.then(() => this.flush()).catch(() => undefined);
     });

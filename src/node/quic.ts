@@ -99,6 +99,15 @@ function sizeBuffers(sock: Socket): void {
 const MAX_BATCH = 1024;
 
 /**
+ * Datagrams libuv reads from a socket per readiness event (`uv__udp_io`): a
+ * turn that read a whole multiple of this likely left more in the socket.
+ */
+const UV_READS_PER_EVENT = 32;
+
+/** Turns of the event loop a batch waits for more datagrams (see {@link UdpDriver.schedule}). */
+const MAX_BATCH_TURNS = 4;
+
+/**
  * One UDP socket driving one {@link QuicEndpoint}: datagrams in, transmits
  * out, one timer. What the socket delivers in one turn of the event loop is
  * read first and handed to the endpoint as one batch (which it queues, bounded
@@ -113,6 +122,9 @@ class UdpDriver {
   private flushing = false;
   private again = false;
   private scheduled = false;
+  /** Turns the batch has waited, and its length at the last look (see {@link schedule}). */
+  private turns = 0;
+  private seen = 0;
   private closed = false;
   private batch: { data: Uint8Array; remote: RemoteAddress }[] = [];
   readonly sessions = new Map<QuicConnection, QuicSession>();
@@ -149,19 +161,36 @@ class UdpDriver {
     return old;
   }
 
-  /** The batch, then a flush, once this turn of the event loop has read what the socket had. */
+  /**
+   * The batch, then a flush, once this turn of the event loop has read what
+   * the socket had. A turn that read a whole multiple of what libuv reads per
+   * readiness event most likely left more queued in the socket (a sender's
+   * burst): the batch waits a turn for those, a few turns at most, so that one
+   * round of sending answers all of it — one ACK-only packet and one pass
+   * over the connection instead of one per 32 datagrams.
+   */
   schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const batch = this.batch;
-      this.batch = [];
-      // The flush waits for the whole batch, so that one round of sending answers all of it (ACKs coalesce).
-      const handled = batch.length ? this.endpoint.handleDatagrams(batch, now()) : Promise.resolve();
-      handled.then(() => this.flush()).catch(() => undefined);
-    });
+    this.turns = 0;
+    this.seen = 0;
+    setImmediate(this.handleBatch);
   }
+
+  private readonly handleBatch = (): void => {
+    const read = this.batch.length - this.seen;
+    this.seen = this.batch.length;
+    if (!this.closed && read > 0 && read % UV_READS_PER_EVENT === 0 && ++this.turns < MAX_BATCH_TURNS && this.batch.length < MAX_BATCH) {
+      setImmediate(this.handleBatch);
+      return;
+    }
+    this.scheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    // The flush waits for the whole batch, so that one round of sending answers all of it (ACKs coalesce).
+    const handled = batch.length ? this.endpoint.handleDatagrams(batch, now()) : Promise.resolve();
+    handled.then(() => this.flush()).catch(() => undefined);
+  };
 
   /** Sends what the endpoint has, reports events, re-arms the timer; one at a time, again if asked meanwhile. */
   async flush(): Promise<void> {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createQuicServer, quicConnect, type QuicSession } from '../../src/node/quic.js';
 import type { QuicEvent } from '../../src/quic/connection/connection.js';
+import { QuicEndpoint } from '../../src/quic/endpoint.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
 describe('QUIC over UDP', () => {
@@ -190,4 +191,43 @@ describe('QUIC over UDP: a server with many connections', () => {
       server.close();
     }
   }, 20_000);
+});
+
+describe('QUIC over UDP: what a burst brings is handled as one batch', () => {
+  it('96 datagrams queued at once reach the endpoint in one batch, not one per 32 libuv reads per readiness event', async () => {
+    const { createSocket } = await import('node:dgram');
+
+    const provider = seededProvider('udp-burst');
+    const key = await testKey(provider, 'ed25519');
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['b'] } }, () => undefined);
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const batches: number[] = [];
+    const handle = QuicEndpoint.prototype.handleDatagrams;
+    QuicEndpoint.prototype.handleDatagrams = function (this: QuicEndpoint, datagrams, now) {
+      batches.push([...datagrams].length);
+      return handle.call(this, datagrams, now);
+    };
+    const sender = createSocket('udp4');
+    try {
+      await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
+      // Not QUIC (fixed bit 0, RFC 9000 §17.2: discarded): only their arrival is of interest here. Sent in one
+      // turn, they are all in the server socket's queue before its event loop reads any.
+      const junk = new Uint8Array(100);
+      const arrived = async (n: number): Promise<void> => {
+        for (let t = 0; t < 100 && batches.reduce((a, b) => a + b, 0) < n; t++) await new Promise((r) => setTimeout(r, 10));
+      };
+      // One first, alone: the sending socket's first send takes a turn of its own.
+      sender.send(junk, server.address().port, '127.0.0.1');
+      await arrived(1);
+      batches.length = 0;
+      for (let i = 0; i < 96; i++) sender.send(junk, server.address().port, '127.0.0.1');
+      await arrived(96);
+      // Before: [32, 32, 32] — a flush, and an ACK-only packet per connection that had data, for each.
+      expect(batches).toEqual([96]);
+    } finally {
+      QuicEndpoint.prototype.handleDatagrams = handle;
+      sender.close();
+      server.close();
+    }
+  });
 });

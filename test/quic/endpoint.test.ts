@@ -398,6 +398,54 @@ describe('QuicEndpoint.pollTransmit asks only connections that may have somethin
   });
 });
 
+describe('a read gets the connection polled only when it owes the peer credit (RFC 9000 §4.2)', () => {
+  it('a read freeing less than half the stream window does not; the read that frees more does, and MAX_STREAM_DATA leaves', async () => {
+    const { serverOptions, clientOptions } = await setup('read-activity');
+    const client = await QuicConnection.connect(clientOptions(), T0);
+    const sim = new QuicSim(client, serverOptions, { seed: 'read-activity' });
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    const id = client.openStream(true);
+    client.writeStream(id, new Uint8Array([1]), true);
+    await sim.run(() => drain(sim.server).some((e) => e.type === 'stream' && e.event.type === 'readable'));
+    // More than the client's window for its own stream (initial_max_stream_data_bidi_local, 256 KiB): the server
+    // fills the window and waits for credit.
+    (sim.server as QuicConnection).writeStream(id, new Uint8Array(1 << 20).fill(9), true);
+    await sim.advance(1000);
+    drain(client);
+    const endpoint = (await sim.endpointPair()).client;
+    let cues = 0;
+    const cue = client.onActivity;
+    client.onActivity = () => {
+      cues++;
+      cue?.();
+    };
+    const small = client.readStream(id, 10_000);
+    expect(small?.data.length).toBe(10_000);
+    // Before: every read cued the endpoint, which then asked the connection for a datagram it did not have.
+    expect(cues).toBe(0);
+    expect(await endpoint.pollTransmit(sim.now)).toBeUndefined();
+    let read = 10_000;
+    for (let r = client.readStream(id); r && r.data.length; r = client.readStream(id)) read += r.data.length;
+    expect(read).toBe(1 << 18);
+    expect(cues).toBeGreaterThan(0);
+    const t = await endpoint.pollTransmit(sim.now);
+    expect(t).toBeDefined();
+    // The credit reaches the server and the rest of the body follows.
+    client.onActivity = cue;
+    let total = read;
+    let fin = false;
+    await sim.run(() => {
+      for (let r = client.readStream(id); r; r = client.readStream(id)) {
+        total += r.data.length;
+        if (r.fin) fin = true;
+        if (r.fin || !r.data.length) break;
+      }
+      return fin;
+    });
+    expect(total).toBe(1 << 20);
+  });
+});
+
 describe('routing keys (RFC 9000 §5.2: a datagram reaches the connection its DCID names)', () => {
   it('cidKey tells apart every two connection IDs of 0..20 bytes (RFC 9000 §17.2: up to 20), lengths included', () => {
     const cid = fc.uint8Array({ minLength: 0, maxLength: 20 });

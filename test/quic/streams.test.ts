@@ -274,6 +274,56 @@ describe('§2.2 sending and receiving data', () => {
     expect(buf.capacity).toBe(0);
   });
 
+  it('in-order packets of a batch are held as they came and read with one copy, not copied into a growing array', () => {
+    // A reader that keeps up reads what a batch of datagrams brought once the batch is handled: each packet's
+    // STREAM data continues the last, in its own decrypted packet (RFC 9000 §2.2: bytes leave in order).
+    const buf = new RecvBuffer(1 << 20);
+    const packets = Array.from({ length: 32 }, (_, i) => bytes(1452, i));
+    const frames = packets.map((p) => p.subarray(30, 1430));
+    let offset = 0;
+    for (const f of frames) {
+      expect(buf.insert(offset, f)).toBe('ok');
+      offset += f.length;
+    }
+    expect(buf.available).toBe(offset);
+    // Nothing of our own allocated while they were held: only the packets themselves are kept alive.
+    expect(buf.retainedBytes).toBe(32 * 1452);
+    const out = buf.read(Infinity);
+    expect(out).toEqual(concat(...frames));
+    expect(buf.capacity).toBe(0);
+    for (let i = 0; i < 32; i++) expect(packets[i]).toEqual(bytes(1452, i)); // never written
+  });
+
+  it('a read of part of what is held hands out views of whole pieces where it can, and the rest stays in order', () => {
+    const buf = new RecvBuffer(1000);
+    const all = bytes(600, 7);
+    for (let o = 0; o < 600; o += 100) expect(buf.insert(o, all.slice(o, o + 100))).toBe('ok');
+    expect(buf.read(50)).toEqual(all.subarray(0, 50));
+    expect(buf.read(50)).toEqual(all.subarray(50, 100));
+    expect(buf.read(250)).toEqual(all.subarray(100, 350));
+    // Out of order and overlapping data now: what is held moves into one array, and compares as before (§2.2).
+    expect(buf.insert(500, all.subarray(500, 600))).toBe('ok');
+    expect(buf.insert(300, bytes(10, 99))).toBe('ok'); // below the read offset: already read, ignored
+    expect(buf.insert(400, Uint8Array.from(all.subarray(400, 410), (b) => b ^ 1))).toBe('conflict');
+    expect(buf.insert(650, all.subarray(0, 50))).toBe('ok');
+    expect(buf.fragments).toBe(2);
+    expect(buf.read(Infinity)).toEqual(all.subarray(350));
+  });
+
+  it('one-byte pieces each in its own packet do not keep a window of packets alive', () => {
+    // Each array held as it came keeps its whole packet in memory: a peer sending one-byte STREAM frames in
+    // full-size packets must not turn a window of bytes into a window of packets.
+    const buf = new RecvBuffer(1 << 20);
+    const n = 3000;
+    for (let o = 0; o < n; o++) {
+      const packet = new Uint8Array(1452);
+      packet[100] = o & 0xff;
+      expect(buf.insert(o, packet.subarray(100, 101))).toBe('ok');
+      expect(buf.retainedBytes).toBeLessThanOrEqual(2 * (o + 1) + 64 * 1024 + 1452);
+    }
+    expect(buf.read(Infinity)).toEqual(Uint8Array.from({ length: n }, (_, o) => o & 0xff));
+  });
+
   it('the array a frame brought is never written, and views handed out by read never change', () => {
     const buf = new RecvBuffer(1000);
     const all = bytes(1000, 3);

@@ -528,9 +528,13 @@ export class QuicConnection {
     this.streams.write(id, data, fin);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
-    // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow.
-    this.onActivity?.();
-    return this.streams.read(id, max);
+    const r = this.streams.read(id, max);
+    // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow (or MAX_STREAMS, once a stream is
+    // done), and then there is something to send. Most reads free too little for an update (§4.2: one per half
+    // window), and a reader keeping up reads after every batch of datagrams: those leave the endpoint nothing to
+    // ask this connection for.
+    if (this.streams.hasPendingFrames) this.onActivity?.();
+    return r;
   }
   resetStream(id: number, errorCode: number): void {
     this.onActivity?.();

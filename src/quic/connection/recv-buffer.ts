@@ -31,10 +31,14 @@ export const DEFAULT_MAX_FRAGMENTS = 1024;
  * otherwise make each insertion cost time linear in the frames already held.
  *
  * In-order data reaching an empty buffer, the common case of a reader that
- * keeps up, is not copied: the buffer holds the caller's array (a frame's view
- * of its decrypted packet) and {@link read} hands out views of it. Such a
- * shared array is never written: the first write after it copies what is held
- * into an array of the buffer's own.
+ * keeps up, is not copied: the buffer holds the caller's arrays (frames' views
+ * of their decrypted packets) while each continues the one before and the
+ * packets they keep alive are not much more than the bytes held (see
+ * {@link CHUNK_SLACK}), and {@link read} hands out a view of one, or one copy
+ * of several. The packets of a batch (a few dozen, all read at its end)
+ * then cost one copy, not one per packet into an array that doubles as it
+ * fills. Such arrays are never written: anything but an in-order append
+ * copies what is held into an array of the buffer's own first.
  */
 export class RecvBuffer {
   private buf: Uint8Array = EMPTY;
@@ -44,6 +48,15 @@ export class RecvBuffer {
   private offset = 0;
   /** `buf` is the caller's array, or views of it were handed out by {@link read}: it must not be written. */
   private shared = false;
+  /**
+   * In-order bytes held as the caller's arrays, in stream order from the read
+   * offset; `buf` is unused while there are any. Then {@link received} is the
+   * single range [offset, offset + chunkBytes).
+   */
+  private chunks: Uint8Array[] = [];
+  private chunkBytes = 0;
+  /** What the arrays behind {@link chunks} take in memory (an array counted once per chunk in it). */
+  private chunkRetained = 0;
 
   /**
    * @param capacityLimit the most bytes ever held beyond the read offset (the flow-control window).
@@ -75,7 +88,12 @@ export class RecvBuffer {
 
   /** Allocated bytes (for tests of the memory bound). */
   get capacity(): number {
-    return this.buf.length;
+    return this.chunks.length > 0 ? this.chunkBytes : this.buf.length;
+  }
+
+  /** Memory this buffer keeps alive: its own array, or the arrays behind the caller's bytes it holds (for tests of the memory bound). */
+  get retainedBytes(): number {
+    return this.chunks.length > 0 ? this.chunkRetained : this.buf.buffer.byteLength;
   }
 
   /** Number of disjoint runs of held bytes. */
@@ -97,11 +115,29 @@ export class RecvBuffer {
     // which would only allocate in this, the common case of a reader that keeps up.
     if (this.received.isEmpty && from === this.offset && bytes.length <= this.capacityLimit && this.maxFragments > 0) {
       // In order into an empty buffer: keep the caller's bytes as they are (see the class comment).
-      this.buf = bytes;
+      this.buf = EMPTY;
       this.start = 0;
-      this.shared = true;
+      this.shared = false;
+      this.chunks.push(bytes);
+      this.chunkBytes = bytes.length;
+      this.chunkRetained = bytes.buffer.byteLength;
       this.received.add(from, end);
       return 'ok';
+    }
+    if (this.chunks.length > 0) {
+      // Continuing what is held, within the limits: kept as it came too.
+      const retained = this.chunkRetained + bytes.buffer.byteLength;
+      if (from === this.offset + this.chunkBytes && end - this.offset <= this.capacityLimit
+        && this.chunks.length < MAX_CHUNKS && retained <= 2 * (end - this.offset) + CHUNK_SLACK) {
+        this.chunks.push(bytes);
+        this.chunkBytes += bytes.length;
+        this.chunkRetained = retained;
+        this.received.add(from, end);
+        return 'ok';
+      }
+      // Anything else is compared with or placed among what is held: one array of our own, sized for it.
+      const span = Math.max(end - this.offset, this.chunkBytes);
+      this.flatten(Math.min(Math.max(span, 2 * this.chunkBytes), Math.max(span, this.capacityLimit)));
     }
     // Compare the overlap before changing anything, so a conflict leaves the buffer as it was.
     const gaps = this.received.gaps(from, end);
@@ -124,6 +160,11 @@ export class RecvBuffer {
   /** Up to `max` in-order bytes from {@link readOffset}, without taking them: a view valid until the next change. */
   peek(max: number): Uint8Array {
     const n = Math.max(0, Math.min(this.available, max));
+    const first = this.chunks[0];
+    if (first !== undefined) {
+      if (first.length >= n) return first.subarray(0, n);
+      this.flatten(this.chunkBytes);
+    }
     return this.buf.subarray(this.start, this.start + n);
   }
 
@@ -135,6 +176,7 @@ export class RecvBuffer {
   read(max: number): Uint8Array {
     const n = Math.max(0, Math.min(this.available, max));
     if (n === 0) return EMPTY;
+    if (this.chunks.length > 0) return this.readChunks(n);
     const out = this.buf.subarray(this.start, this.start + n);
     this.start += n;
     this.offset += n;
@@ -151,10 +193,63 @@ export class RecvBuffer {
     this.offset = Math.max(this.offset, offset);
   }
 
+  /** {@link read} of `n` held bytes, `n` > 0, from the caller's arrays: a view of the first if it has them all, else one copy. */
+  private readChunks(n: number): Uint8Array {
+    const first = this.chunks[0] as Uint8Array;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) {
+        this.chunks.shift();
+        this.chunkRetained -= first.buffer.byteLength;
+      } else this.chunks[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let o = 0;
+      let used = 0;
+      for (; o < n; used++) {
+        const c = this.chunks[used] as Uint8Array;
+        const k = Math.min(c.length, n - o);
+        out.set(k === c.length ? c : c.subarray(0, k), o);
+        o += k;
+        if (k < c.length) {
+          this.chunks[used] = c.subarray(k);
+          break;
+        }
+        this.chunkRetained -= c.buffer.byteLength;
+      }
+      this.chunks.splice(0, used);
+    }
+    this.chunkBytes -= n;
+    this.offset += n;
+    this.received.remove(0, this.offset);
+    if (this.received.isEmpty) this.release();
+    return out;
+  }
+
+  /** Copies the caller's arrays held into an array of our own of `size` (≥ what they hold) bytes. */
+  private flatten(size: number): void {
+    const next = new Uint8Array(size);
+    let o = 0;
+    for (const c of this.chunks) {
+      next.set(c, o);
+      o += c.length;
+    }
+    this.chunks = [];
+    this.chunkBytes = 0;
+    this.chunkRetained = 0;
+    this.buf = next;
+    this.start = 0;
+    this.shared = false;
+  }
+
   private release(): void {
     this.buf = EMPTY;
     this.start = 0;
     this.shared = false;
+    if (this.chunks.length > 0) this.chunks = [];
+    this.chunkBytes = 0;
+    this.chunkRetained = 0;
   }
 
   /** True if [from, end) neither overlaps nor touches anything held: storing it would add a run. */
@@ -194,3 +289,13 @@ export class RecvBuffer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Each array held uncopied keeps its whole packet alive: a peer sending
+ * one-byte frames would make a window of bytes hold a window of packets. So
+ * arrays are held only while they take at most twice the bytes held plus
+ * this much, and at most {@link MAX_CHUNKS} of them (each read walks them);
+ * past either, what is held is copied into one array of the buffer's own.
+ */
+const CHUNK_SLACK = 64 * 1024;
+const MAX_CHUNKS = 128;

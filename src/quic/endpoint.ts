@@ -493,8 +493,15 @@ export class QuicEndpoint {
       for (const entry of [...this.ready]) {
         // Out before the poll: a cue that comes while it runs (an application write) puts it back.
         this.ready.delete(entry);
+        // What `call` does, written out: this runs for every datagram, and its closure and promises were garbage each time.
         let t: Transmit | undefined;
-        await this.call(entry, async (c) => (t = await c.pollTransmit(now)), false);
+        try {
+          t = await entry.connection.pollTransmit(now);
+        } catch (e) {
+          this.finish(entry, e);
+          continue;
+        }
+        this.afterCall(entry, false);
         if (t) {
           if (this.table.get(entry.connection) === entry) this.ready.add(entry);
           return t;

@@ -1381,16 +1381,35 @@ export class QuicConnection {
 
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
   pollTransmit(now: number): Promise<Transmit | undefined> {
+    return this.serial(() => this.transmit(now));
+  }
+
+  /**
+   * Up to `max` datagrams, the ones that many calls of {@link pollTransmit} at
+   * `now` would give, in one call: fewer only when there is nothing more to send
+   * now. A transport sending a flight pays for one call, not one per datagram.
+   */
+  pollTransmits(now: number, max: number): Promise<Transmit[]> {
     return this.serial(async () => {
-      // Asked first, without an await when there is none: this runs for every datagram.
-      const probe = this.pathProbeDue(now) ? await this.probeDatagram(now) : undefined;
-      if (probe) return probe;
-      const data = await this.nextDatagram(now);
-      if (!data) return undefined;
-      const remote = this.paths.current.remote;
-      this.paths.onSent(remote, data.length);
-      return { data, remote };
+      const out: Transmit[] = [];
+      while (out.length < max) {
+        const t = await this.transmit(now);
+        if (!t) break;
+        out.push(t);
+      }
+      return out;
     });
+  }
+
+  private async transmit(now: number): Promise<Transmit | undefined> {
+    // Asked first, without an await when there is none: this runs for every datagram.
+    const probe = this.pathProbeDue(now) ? await this.probeDatagram(now) : undefined;
+    if (probe) return probe;
+    const data = await this.nextDatagram(now);
+    if (!data) return undefined;
+    const remote = this.paths.current.remote;
+    this.paths.onSent(remote, data.length);
+    return { data, remote };
   }
 
   /**

@@ -1381,7 +1381,7 @@ export class QuicConnection {
 
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
   pollTransmit(now: number): Promise<Transmit | undefined> {
-    return this.serial(() => this.transmit(now));
+    return this.serial(() => Promise.resolve(this.transmit(now)));
   }
 
   /**
@@ -1393,7 +1393,8 @@ export class QuicConnection {
     return this.serial(async () => {
       const out: Transmit[] = [];
       while (out.length < max) {
-        const t = await this.transmit(now);
+        const next = this.transmit(now);
+        const t = next instanceof Promise ? await next : next;
         if (!t) break;
         out.push(t);
       }
@@ -1401,11 +1402,22 @@ export class QuicConnection {
     });
   }
 
-  private async transmit(now: number): Promise<Transmit | undefined> {
-    // Asked first, without an await when there is none: this runs for every datagram.
-    const probe = this.pathProbeDue(now) ? await this.probeDatagram(now) : undefined;
-    if (probe) return probe;
-    const data = await this.nextDatagram(now);
+  /**
+   * The next datagram and where to. Synchronous — no promise, no await — when
+   * nothing in building it waits (keys that seal synchronously, no path probe):
+   * this runs for every datagram.
+   */
+  private transmit(now: number): Transmit | undefined | Promise<Transmit | undefined> {
+    if (this.pathProbeDue(now)) return this.probeDatagram(now).then((probe) => probe ?? this.transmitData(now));
+    return this.transmitData(now);
+  }
+
+  private transmitData(now: number): Transmit | undefined | Promise<Transmit | undefined> {
+    const data = this.nextDatagram(now);
+    return data instanceof Promise ? data.then((d) => this.transmitted(d)) : this.transmitted(data);
+  }
+
+  private transmitted(data: Uint8Array | undefined): Transmit | undefined {
     if (!data) return undefined;
     const remote = this.paths.current.remote;
     this.paths.onSent(remote, data.length);
@@ -1589,7 +1601,7 @@ export class QuicConnection {
     return { data, remote: plan.remote };
   }
 
-  private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
+  private nextDatagram(now: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     this.qlogState(now);
     if (this.closeState) return this.closeDatagram(now);
     const mtuProbe = this.pollMtuProbe(now);
@@ -1599,7 +1611,7 @@ export class QuicConnection {
     // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
     // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
     const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom(), this.paths.current.budget); // §8.1, §9.3
-    const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
+    const packets: PlannedPacket[] = [];
     let used = 0;
     this.pacingWake = undefined;
     const congestionOk = probing || this.congestionAllows(now);
@@ -1641,10 +1653,24 @@ export class QuicConnection {
       }
     }
     const datagram: Uint8Array[] = [];
-    for (const p of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i] as PlannedPacket;
       const sealed = this.seal(p.space, p.frames, p.ackEliciting, now);
-      datagram.push(sealed instanceof Uint8Array ? sealed : await sealed);
+      // Keys that seal asynchronously: the rest of the datagram is sealed in turn, each after the one before.
+      if (!(sealed instanceof Uint8Array)) return this.sealRest(sealed, packets, i + 1, datagram, needsPadding, now);
+      datagram.push(sealed);
     }
+    return this.datagramSealed(datagram, packets, needsPadding);
+  }
+
+  private async sealRest(first: Promise<Uint8Array>, packets: readonly PlannedPacket[], from: number, datagram: Uint8Array[], needsPadding: boolean, now: number): Promise<Uint8Array> {
+    datagram.push(await first);
+    for (const p of packets.slice(from)) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
+    return this.datagramSealed(datagram, packets, needsPadding);
+  }
+
+  /** The packets of a datagram are sealed: one datagram of them, counted for amplification and pacing. */
+  private datagramSealed(datagram: readonly Uint8Array[], packets: readonly PlannedPacket[], needsPadding: boolean): Uint8Array {
     const out = datagram.length === 1 ? datagram[0] as Uint8Array : concat(...datagram);
     this.bytesSent += out.length;
     if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
@@ -1864,6 +1890,13 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */
 function isRetransmittable(f: Frame): boolean {
   return f.type === 'crypto' || f.type === 'handshake_done' || f.type === 'retire_connection_id' || isStreamFrame(f);
+}
+
+/** A packet of the datagram being built, before it is sealed. */
+interface PlannedPacket {
+  readonly space: PacketSpace;
+  readonly frames: Frame[];
+  readonly ackEliciting: boolean;
 }
 
 /** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */

@@ -1,6 +1,8 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { createNobleProvider } from '../pq/index.js';
 import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } from '../quic/connection/connection.js';
 import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
@@ -40,18 +42,47 @@ function parseAddressKey(key: RemoteAddress): { address: string; port: number } 
   return { address: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(key.slice(i + 1)) };
 }
 
-/** UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash. */
+/**
+ * A socket's name resolution for `send`: a path key holds an IP literal, which
+ * is answered at once. dgram's default (`dns.lookup`) answers a literal on the
+ * next tick, so each datagram cost a tick, a closure and a second trip through
+ * dgram before it reached the kernel; anything else still goes to `dns.lookup`.
+ */
+function literalLookup(host: string, family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(host);
+  if (literal) callback(null, host, literal);
+  else dnsLookup(host, family as number, callback);
+}
+
+function udpSocket(family: 'udp4' | 'udp6'): Socket {
+  return createSocket({ type: family, lookup: literalLookup });
+}
+
+/** The last path key {@link sendQuietly} parsed: a connection sends thousands of datagrams to the same one. */
+let lastKey: { key: RemoteAddress; address: string; port: number; literal: boolean } | undefined;
+
+/**
+ * UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash.
+ * To an IP literal without a callback: dgram then neither makes nor schedules one per datagram, and a failed
+ * send is dropped as the callback did. A name keeps the callback, through which a failed lookup is reported
+ * (without one, dgram would emit it as the socket's `error`).
+ */
 function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
-  const { address, port } = parseAddressKey(to);
+  if (lastKey?.key !== to) {
+    const { address, port } = parseAddressKey(to);
+    lastKey = { key: to, address, port, literal: isIP(address) !== 0 };
+  }
+  const { address, port, literal } = lastKey;
   try {
-    sock.send(d, port, address, () => undefined);
+    if (literal) sock.send(d, port, address);
+    else sock.send(d, port, address, () => undefined);
   } catch {
     // lost
   }
 }
 
 async function boundSocket(family: 'udp4' | 'udp6'): Promise<Socket> {
-  const s = createSocket(family);
+  const s = udpSocket(family);
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
     s.bind(0, () => {
@@ -106,6 +137,14 @@ const UV_READS_PER_EVENT = 32;
 
 /** Turns of the event loop a batch waits for more datagrams (see {@link UdpDriver.schedule}). */
 const MAX_BATCH_TURNS = 4;
+
+/**
+ * Datagrams asked of the endpoint at a time. One call per datagram cost a chain
+ * of promises and their garbage each time; all of a batch is stamped with the
+ * time it was asked for, so it stays short: a few datagrams' work (tens of µs
+ * each), like the time the datagrams of one received batch share.
+ */
+const TRANSMIT_BATCH = 8;
 
 /**
  * One UDP socket driving one {@link QuicEndpoint}: datagrams in, transmits
@@ -202,7 +241,9 @@ class UdpDriver {
     try {
       do {
         this.again = false;
-        for (let t = await this.endpoint.pollTransmit(now()); t; t = await this.endpoint.pollTransmit(now())) this.send(t);
+        for (let ts = await this.endpoint.pollTransmits(now(), TRANSMIT_BATCH); ts.length; ts = await this.endpoint.pollTransmits(now(), TRANSMIT_BATCH)) {
+          for (const t of ts) this.send(t);
+        }
         // Then the events, and once more round if there were any: what the application does on hearing them
         // (reading a stream, above all) may owe the peer frames — the credit a read hands back, MAX_STREAM_DATA
         // and MAX_DATA — which must leave now. Held until the next datagram arrived, they would stall a sender
@@ -544,7 +585,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
     throw new ConfigError('maxConcurrentHandshakes must be a positive integer');
   }
   if (opts.handshakeTimeoutMs !== undefined && !(opts.handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
-  const sock = createSocket('udp4');
+  const sock = udpSocket('udp4');
   sock.once('listening', () => sizeBuffers(sock));
   let driver: UdpDriver | undefined;
   const early: [Buffer, RemoteInfo, string][] = [];
@@ -557,7 +598,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const pa = options.preferredAddress?.ipv4;
   let preferredSocket: Socket | undefined;
   if (pa) {
-    const ps = createSocket('udp4');
+    const ps = udpSocket('udp4');
     preferredSocket = ps;
     ps.on('message', onMessage(PREFERRED));
     ps.on('error', () => undefined);

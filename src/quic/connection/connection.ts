@@ -1385,15 +1385,47 @@ export class QuicConnection {
 
   /** The next datagram to send and where to, or undefined when there is nothing (or congestion control says wait). */
   pollTransmit(now: number): Promise<Transmit | undefined> {
+    return this.serial(() => Promise.resolve(this.transmit(now)));
+  }
+
+  /**
+   * Up to `max` datagrams, the ones that many calls of {@link pollTransmit} at
+   * `now` would give, in one call: fewer only when there is nothing more to send
+   * now. A transport sending a flight pays for one call, not one per datagram.
+   */
+  pollTransmits(now: number, max: number): Promise<Transmit[]> {
     return this.serial(async () => {
-      const probe = await this.probeDatagram(now);
-      if (probe) return probe;
-      const data = await this.nextDatagram(now);
-      if (!data) return undefined;
-      const remote = this.paths.current.remote;
-      this.paths.onSent(remote, data.length);
-      return { data, remote };
+      const out: Transmit[] = [];
+      while (out.length < max) {
+        const next = this.transmit(now);
+        const t = next instanceof Promise ? await next : next;
+        if (!t) break;
+        out.push(t);
+      }
+      return out;
     });
+  }
+
+  /**
+   * The next datagram and where to. Synchronous — no promise, no await — when
+   * nothing in building it waits (keys that seal synchronously, no path probe):
+   * this runs for every datagram.
+   */
+  private transmit(now: number): Transmit | undefined | Promise<Transmit | undefined> {
+    if (this.pathProbeDue(now)) return this.probeDatagram(now).then((probe) => probe ?? this.transmitData(now));
+    return this.transmitData(now);
+  }
+
+  private transmitData(now: number): Transmit | undefined | Promise<Transmit | undefined> {
+    const data = this.nextDatagram(now);
+    return data instanceof Promise ? data.then((d) => this.transmitted(d)) : this.transmitted(data);
+  }
+
+  private transmitted(data: Uint8Array | undefined): Transmit | undefined {
+    if (!data) return undefined;
+    const remote = this.paths.current.remote;
+    this.paths.onSent(remote, data.length);
+    return { data, remote };
   }
 
   /**
@@ -1548,8 +1580,13 @@ export class QuicConnection {
    * to 1200 bytes as §8.2.1 and §8.2.2 require unless the path's 3× limit
    * forbids, on the path it belongs to.
    */
+  /** Whether {@link probeDatagram} may have something to send. */
+  private pathProbeDue(now: number): boolean {
+    return !this.closeState && this.oneRtt !== undefined && this.confirmed && this.paths.hasProbe(now, MIN_PROBE_DATAGRAM);
+  }
+
   private async probeDatagram(now: number): Promise<Transmit | undefined> {
-    if (this.closeState || !this.oneRtt || !this.confirmed || !this.paths.hasProbe(now, MIN_PROBE_DATAGRAM)) return undefined;
+    if (!this.pathProbeDue(now)) return undefined;
     const space = this.spaces.application;
     const plan = this.paths.pollProbe(now, this.pto(), MIN_PROBE_DATAGRAM);
     if (!plan) return undefined;
@@ -1568,17 +1605,17 @@ export class QuicConnection {
     return { data, remote: plan.remote };
   }
 
-  private async nextDatagram(now: number): Promise<Uint8Array | undefined> {
+  private nextDatagram(now: number): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     this.qlogState(now);
     if (this.closeState) return this.closeDatagram(now);
-    const mtuProbe = await this.pollMtuProbe(now);
+    const mtuProbe = this.pollMtuProbe(now);
     if (mtuProbe) return mtuProbe;
     // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
     const probing = SPACES.some((n) => this.spaces[n].probes > 0);
     // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
     // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
     const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom(), this.paths.current.budget); // §8.1, §9.3
-    const packets: { space: PacketSpace; frames: Frame[]; ackEliciting: boolean }[] = [];
+    const packets: PlannedPacket[] = [];
     let used = 0;
     this.pacingWake = undefined;
     const congestionOk = probing || this.congestionAllows(now);
@@ -1620,7 +1657,24 @@ export class QuicConnection {
       }
     }
     const datagram: Uint8Array[] = [];
-    for (const p of packets) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i] as PlannedPacket;
+      const sealed = this.seal(p.space, p.frames, p.ackEliciting, now);
+      // Keys that seal asynchronously: the rest of the datagram is sealed in turn, each after the one before.
+      if (!(sealed instanceof Uint8Array)) return this.sealRest(sealed, packets, i + 1, datagram, needsPadding, now);
+      datagram.push(sealed);
+    }
+    return this.datagramSealed(datagram, packets, needsPadding);
+  }
+
+  private async sealRest(first: Promise<Uint8Array>, packets: readonly PlannedPacket[], from: number, datagram: Uint8Array[], needsPadding: boolean, now: number): Promise<Uint8Array> {
+    datagram.push(await first);
+    for (const p of packets.slice(from)) datagram.push(await this.seal(p.space, p.frames, p.ackEliciting, now));
+    return this.datagramSealed(datagram, packets, needsPadding);
+  }
+
+  /** The packets of a datagram are sealed: one datagram of them, counted for amplification and pacing. */
+  private datagramSealed(datagram: readonly Uint8Array[], packets: readonly PlannedPacket[], needsPadding: boolean): Uint8Array {
     const out = datagram.length === 1 ? datagram[0] as Uint8Array : concat(...datagram);
     this.bytesSent += out.length;
     if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
@@ -1634,7 +1688,7 @@ export class QuicConnection {
    * congestion window and the pacer. Not before the handshake is confirmed,
    * and not while PTO probes are owed.
    */
-  private async pollMtuProbe(now: number): Promise<Uint8Array | undefined> {
+  private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
     if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
     this.mtud.start(this.peerParams.maxUdpPayloadSize, now);
     const size = this.mtud.probeSize(now);
@@ -1647,10 +1701,11 @@ export class QuicConnection {
     // 1-RTT headers have no Length field: past the header-protection sample's minimum, a payload byte is a packet byte.
     const padding = size - (this.packetSize(space, 64) - 64) - 1;
     const frames: Frame[] = padding > 0 ? [{ type: 'ping' }, { type: 'padding', length: padding }] : [{ type: 'ping' }];
-    const out = await this.seal(space, frames, true, now, true);
-    this.bytesSent += out.length;
-    this.pacer.onTransmit(out.length);
-    return out;
+    return Promise.resolve(this.seal(space, frames, true, now, true)).then((out) => {
+      this.bytesSent += out.length;
+      this.pacer.onTransmit(out.length);
+      return out;
+    });
   }
 
   /** After a loss event: lost DPLPMTUD probes shrink the search; lost large datagrams may reveal a black hole (RFC 8899 §4.3). */
@@ -1759,23 +1814,35 @@ export class QuicConnection {
     return headerLength(this.headerFor(space.name), length) + length;
   }
 
-  private async seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false, dcid?: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Seals the next packet of `space` and records it as sent. Synchronous keys
+   * give the bytes at once, not a promise: this runs for every packet, and a
+   * promise (with the await of each caller) was a good part of the work and the
+   * garbage of a datagram.
+   */
+  private seal(space: PacketSpace, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe = false, dcid?: Uint8Array): Uint8Array | Promise<Uint8Array> {
     const pn = space.nextPn++;
     const header = this.headerFor(space.name, dcid);
-    let bytes: Uint8Array;
     // With synchronous keys the frames are encoded into the packet itself and sealed there.
     if (header.type === '1rtt' && this.oneRtt?.synchronous) {
       const n = payloadLength(frames);
-      bytes = this.oneRtt.sealSync(header, n, frameWriter(frames, n), { packetNumber: pn });
-    } else if (header.type === '1rtt') {
-      bytes = await (this.oneRtt as OneRttKeys).seal(header, encodeFrames(frames), { packetNumber: pn });
-    } else {
-      const keys = (header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys;
-      const n = payloadLength(frames);
-      bytes = canSealSync(keys)
-        ? sealPacketSync(keys, header, n, frameWriter(frames, n), { packetNumber: pn })
-        : await sealPacket(keys, header, encodeFrames(frames), { packetNumber: pn });
+      return this.onSealed(space, header, pn, frames, ackEliciting, now, mtuProbe, this.oneRtt.sealSync(header, n, frameWriter(frames, n), { packetNumber: pn }));
     }
+    if (header.type === '1rtt') {
+      return (this.oneRtt as OneRttKeys).seal(header, encodeFrames(frames), { packetNumber: pn })
+        .then((bytes) => this.onSealed(space, header, pn, frames, ackEliciting, now, mtuProbe, bytes));
+    }
+    const keys = (header.type === '0rtt' ? this.zeroRttWrite : space.write) as DirectionalKeys;
+    if (canSealSync(keys)) {
+      const n = payloadLength(frames);
+      return this.onSealed(space, header, pn, frames, ackEliciting, now, mtuProbe, sealPacketSync(keys, header, n, frameWriter(frames, n), { packetNumber: pn }));
+    }
+    return sealPacket(keys, header, encodeFrames(frames), { packetNumber: pn })
+      .then((bytes) => this.onSealed(space, header, pn, frames, ackEliciting, now, mtuProbe, bytes));
+  }
+
+  /** A packet left {@link seal}: the key update, recovery and qlog hear of it. */
+  private onSealed(space: PacketSpace, header: OutgoingHeader, pn: number, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe: boolean, bytes: Uint8Array): Uint8Array {
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
     if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
     const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
@@ -1827,6 +1894,13 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */
 function isRetransmittable(f: Frame): boolean {
   return f.type === 'crypto' || f.type === 'handshake_done' || f.type === 'retire_connection_id' || isStreamFrame(f);
+}
+
+/** A packet of the datagram being built, before it is sealed. */
+interface PlannedPacket {
+  readonly space: PacketSpace;
+  readonly frames: Frame[];
+  readonly ackEliciting: boolean;
 }
 
 /** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */

@@ -126,7 +126,8 @@ export class SendStream {
   onAcked(offset: number, length: number, fin: boolean): void {
     if (this.reset) return;
     this.acked.add(offset, offset + length);
-    this.lost.remove(offset, offset + length);
+    // Asked first: this runs for every acknowledged STREAM frame, and nothing is lost almost always.
+    if (!this.lost.isEmpty) this.lost.remove(offset, offset + length);
     if (fin) this.fin = 'acked';
     this.buffer.release(this.acked.contiguousFrom(0));
   }

@@ -105,7 +105,11 @@ function streamFrameType(f: { offset: number; fin: boolean; hasLength: boolean }
 /** Most data bytes a STREAM frame with a Length field can carry in `room` bytes after its type, ID and offset. */
 function maxStreamPayload(room: number): number {
   let best = -1;
-  for (const [len, limit] of LENGTH_LIMITS) best = Math.max(best, Math.min(room - len, limit));
+  // Indexed, not destructured: no iterator for each of four lengths, for every frame.
+  for (let i = 0; i < LENGTH_LIMITS.length; i++) {
+    const l = LENGTH_LIMITS[i] as (typeof LENGTH_LIMITS)[number];
+    best = Math.max(best, Math.min(room - l[0], l[1]));
+  }
   return best;
 }
 /** Each varint length with the largest value it holds (a constant: this is read for every stream frame). */
@@ -828,6 +832,7 @@ export class StreamManager {
 
   /** One pass kind over the round-robin queue: lost data, or new data within credit. */
   private pollStreamData(out: Frame[], budget: number, kind: 'lost' | 'new'): number {
+    if (this.sendQueue.size === 0) return budget;
     let left = budget;
     for (let progress = true; progress && left > 0;) {
       progress = false;
@@ -851,9 +856,11 @@ export class StreamManager {
         left -= header + varintLength(chunk.data.length) + chunk.data.length;
         if (kind === 'new') this.sentData += chunk.data.length;
         progress = true;
-        // Round-robin: a stream that sent waits behind the others.
-        this.sendQueue.delete(id);
-        this.sendQueue.add(id);
+        // Round-robin: a stream that sent waits behind the others (alone, it is where it would go).
+        if (this.sendQueue.size > 1) {
+          this.sendQueue.delete(id);
+          this.sendQueue.add(id);
+        }
       }
     }
     if (kind === 'new') this.pruneSendQueue();

@@ -97,6 +97,17 @@ describe('key imports without stack captures', () => {
     expect(Error.stackTraceLimit).toBe(before);
   });
 
+  it('withoutStackTraces still runs the call where Error.stackTraceLimit cannot be written (a hardened realm)', () => {
+    const before = Error.stackTraceLimit;
+    Object.defineProperty(Error, 'stackTraceLimit', { value: before, writable: false, configurable: true });
+    try {
+      expect(withoutStackTraces(() => 'done')).toBe('done');
+      expect(Error.stackTraceLimit).toBe(before);
+    } finally {
+      Object.defineProperty(Error, 'stackTraceLimit', { value: before, writable: true, configurable: true, enumerable: true });
+    }
+  });
+
   it('a raw public-key import, where the runtime has one (newer Node 24), is the key its SubjectPublicKeyInfo gives; refusals throw', () => {
     const { publicKey } = nodeCrypto.generateKeyPairSync('x25519');
     const raw = okpRawPublicKey(publicKey);

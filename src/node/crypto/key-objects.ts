@@ -120,7 +120,12 @@ export function okpPublicKey(curve: OkpCurve, raw: Uint8Array): KeyObject {
  */
 export function withoutStackTraces<T>(f: () => T): T {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
+  try {
+    Error.stackTraceLimit = 0;
+  } catch {
+    // A frozen Error (a hardened realm): the call simply costs what it costs.
+    return f();
+  }
   try {
     return f();
   } finally {

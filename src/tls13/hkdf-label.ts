@@ -3,11 +3,29 @@ import { Writer } from '../codec/writer.js';
 import type { HashAlgorithm } from '../pq/ids.js';
 import type { CryptoProvider } from '../pq/provider.js';
 
+/**
+ * "tls13 " + label, encoded, for the labels seen so far: a handshake expands
+ * about twenty labels from a fixed set, each once per secret. Bounded, since
+ * exporter labels come from the application; past the bound labels are
+ * encoded on every call.
+ */
+const LABELS = new Map<string, Uint8Array>();
+const MAX_CACHED_LABELS = 64;
+
+function fullLabel(label: string): Uint8Array {
+  let b = LABELS.get(label);
+  if (!b) {
+    b = utf8('tls13 ' + label);
+    if (LABELS.size < MAX_CACHED_LABELS) LABELS.set(label, b);
+  }
+  return b;
+}
+
 /** The HkdfLabel structure of RFC 8446 §7.1: length, "tls13 " + label, context. */
 export function hkdfLabel(label: string, context: Uint8Array, length: number): Uint8Array {
   return new Writer(10 + label.length + context.length)
     .u16(length)
-    .vecBytes(1, utf8('tls13 ' + label), 7, 255)
+    .vecBytes(1, fullLabel(label), 7, 255)
     .vecBytes(1, context, 0, 255)
     .finish();
 }

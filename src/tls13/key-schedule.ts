@@ -39,6 +39,44 @@ export function computeEarlySecret(provider: CryptoProvider, hash: HashAlgorithm
   return provider.hkdfExtract(hash, zeros(hash), psk ?? zeros(hash));
 }
 
+/** Without a PSK: the Early Secret and the salt it gives the next stage. */
+export interface PskLessSecrets {
+  /** HKDF-Extract(0, 0). */
+  readonly earlySecret: Uint8Array;
+  /** Derive-Secret(Early Secret, "derived", ""). */
+  readonly derived: Uint8Array;
+}
+
+const PSK_LESS = new WeakMap<CryptoProvider, Map<HashAlgorithm, Promise<PskLessSecrets>>>();
+
+/**
+ * Without a PSK the Early Secret and its "derived" salt are constants of the
+ * hash (RFC 8446 §7.1: HKDF-Extract over zeros, then Derive-Secret over the
+ * empty transcript): computed once per provider and hash, where a full
+ * handshake would otherwise spend an HKDF-Extract and an HKDF-Expand on each
+ * side recomputing them. Each caller gets its own copies; a failed derivation
+ * is not kept.
+ */
+export async function pskLessSecrets(provider: CryptoProvider, hash: HashAlgorithm): Promise<PskLessSecrets> {
+  let byHash = PSK_LESS.get(provider);
+  if (!byHash) PSK_LESS.set(provider, (byHash = new Map()));
+  let pending = byHash.get(hash);
+  if (!pending) {
+    const computed = (async (): Promise<PskLessSecrets> => {
+      const earlySecret = await computeEarlySecret(provider, hash);
+      return { earlySecret, derived: await deriveSecret(provider, hash, earlySecret, 'derived', emptyHash(provider, hash)) };
+    })();
+    const cache = byHash;
+    cache.set(hash, computed);
+    computed.catch(() => {
+      if (cache.get(hash) === computed) cache.delete(hash);
+    });
+    pending = computed;
+  }
+  const s = await pending;
+  return { earlySecret: s.earlySecret.slice(), derived: s.derived.slice() };
+}
+
 /** Whether a PSK came from a resumption ticket (`res binder`) or was provisioned externally (`ext binder`), §4.2.11. */
 export type PskKind = 'resumption' | 'external';
 
@@ -57,10 +95,15 @@ async function nextStage(provider: CryptoProvider, hash: HashAlgorithm, previous
   return provider.hkdfExtract(hash, salt, ikm ?? zeros(hash));
 }
 
-/** Handshake Secret from the Early Secret and the (EC)DHE or KEM shared secret (null in psk_ke mode). */
+/**
+ * Handshake Secret from the Early Secret and the (EC)DHE or KEM shared secret
+ * (null in psk_ke mode). `derived`, when the caller has it
+ * ({@link pskLessSecrets}), is Derive-Secret(Early Secret, "derived", "").
+ */
 export function computeHandshakeSecret(
-  provider: CryptoProvider, hash: HashAlgorithm, earlySecret: Uint8Array, sharedSecret: Uint8Array | null,
+  provider: CryptoProvider, hash: HashAlgorithm, earlySecret: Uint8Array, sharedSecret: Uint8Array | null, derived?: Uint8Array,
 ): Promise<Uint8Array> {
+  if (derived) return provider.hkdfExtract(hash, derived, sharedSecret ?? zeros(hash));
   return nextStage(provider, hash, earlySecret, sharedSecret);
 }
 

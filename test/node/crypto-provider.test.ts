@@ -5,11 +5,12 @@
  * shares, public keys and deterministic signatures; each must accept what the
  * other produces; and both must fail the same way on the same bad input.
  */
+import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
 import { AlertDescription, ConfigError, PqtlsError, UnsupportedAlgorithmError } from '../../src/errors.js';
-import { okpPrivateKey, okpPrivateKeyPkcs8, okpPublicKey, okpPublicKeyJwk, okpPublicKeyPem, okpRawPublicKey } from '../../src/node/crypto/key-objects.js';
+import { importRawPublic, okpPrivateKey, okpPrivateKeyPkcs8, okpPublicKey, okpPublicKeyJwk, okpPublicKeyPem, okpRawPublicKey, withoutStackTraces } from '../../src/node/crypto/key-objects.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import {
   NamedGroup, SignatureScheme, createNobleProvider, groupName, schemeKeyAlgorithm, signatureSchemeName,
@@ -77,6 +78,53 @@ describe('raw key import', () => {
       // Whichever import this runtime found cheaper.
       expect(toHex(okpRawPublicKey(okpPublicKey(curve, raw)))).toBe(toHex(raw));
     }), seeded(654, { numRuns: 20 }));
+  });
+});
+
+describe('key imports without stack captures', () => {
+  it('withoutStackTraces restores Error.stackTraceLimit after a return and after a throw; what it lets through has no frames', () => {
+    const before = Error.stackTraceLimit;
+    expect(withoutStackTraces(() => Error.stackTraceLimit)).toBe(0);
+    expect(Error.stackTraceLimit).toBe(before);
+    let thrown: unknown;
+    try {
+      withoutStackTraces(() => nodeCrypto.createPublicKey('not a key'));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(String((thrown as Error).stack).split('\n').filter((l) => /^\s+at /.test(l))).toEqual([]);
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it('withoutStackTraces still runs the call where Error.stackTraceLimit cannot be written (a hardened realm)', () => {
+    const before = Error.stackTraceLimit;
+    Object.defineProperty(Error, 'stackTraceLimit', { value: before, writable: false, configurable: true });
+    try {
+      expect(withoutStackTraces(() => 'done')).toBe('done');
+      expect(Error.stackTraceLimit).toBe(before);
+    } finally {
+      Object.defineProperty(Error, 'stackTraceLimit', { value: before, writable: true, configurable: true, enumerable: true });
+    }
+  });
+
+  it('a raw public-key import, where the runtime has one (newer Node 24), is the key its SubjectPublicKeyInfo gives; refusals throw', () => {
+    const { publicKey } = nodeCrypto.generateKeyPairSync('x25519');
+    const raw = okpRawPublicKey(publicKey);
+    const imported = importRawPublic('x25519', raw);
+    const runtimeHasIt = ((): boolean => {
+      try {
+        nodeCrypto.createPublicKey({ key: raw, format: 'raw-public', asymmetricKeyType: 'x25519' } as unknown as Parameters<typeof nodeCrypto.createPublicKey>[0]);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    // Node 20 has none: the PEM and JWK imports above serve it.
+    expect(imported !== undefined).toBe(runtimeHasIt);
+    if (!imported) return;
+    expect(imported.equals(publicKey)).toBe(true);
+    expect(() => importRawPublic('x25519', raw.subarray(1))).toThrow();
   });
 });
 

@@ -14,6 +14,7 @@ import {
   computeBinder, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, deriveBinderKey, deriveTrafficKeys,
   emptyHash, finishedKey, finishedVerifyData, KeySchedule, ticketPsk, verifyFinished,
 } from '../../src/tls13/key-schedule.js';
+import { HandshakeKeySchedule } from '../../src/tls13/handshake/secrets.js';
 import { Transcript } from '../../src/tls13/transcript.js';
 import { bytes, resumed0Rtt, SECRET_OF_KEYS, sharedSecretOf, simple1Rtt, type Rfc8448Trace } from '../helpers/rfc8448.js';
 
@@ -75,6 +76,27 @@ describe('RFC 8448 §3 Simple 1-RTT Handshake', () => {
     const hs = await computeHandshakeSecret(provider, H, early, sharedSecretOf(t));
     expect(hex(hs)).toBe(t.secrets.handshake);
     expect(hex(await computeMasterSecret(provider, H, hs))).toBe(t.secrets.master);
+  });
+
+  it('without a PSK the Early Secret and its "derived" salt are derived once per provider and hash, and the handshake secrets are RFC 8448\'s', async () => {
+    const counted = { extract: 0, expand: 0 };
+    const base = createNobleProvider({ random: seededRandom('psk-less constants') });
+    const p: typeof base = {
+      ...base,
+      hkdfExtract: (...a) => (counted.extract++, base.hkdfExtract(...a)),
+      hkdfExpand: (...a) => (counted.expand++, base.hkdfExpand(...a)),
+    };
+    const th = bytes(t.transcriptHashes, 'clientHelloToServerHello');
+    const first = await (await HandshakeKeySchedule.start(p, suite)).handshake(sharedSecretOf(t), th);
+    // Early Secret, the "derived" salt, the Handshake Secret, and its two traffic secrets.
+    expect(counted).toEqual({ extract: 2, expand: 3 });
+    const second = await (await HandshakeKeySchedule.start(p, suite)).handshake(sharedSecretOf(t), th);
+    // Only what depends on the handshake: the Handshake Secret and its two traffic secrets.
+    expect(counted).toEqual({ extract: 3, expand: 5 });
+    for (const stage of [first, second]) {
+      expect(hex(stage.clientSecret)).toBe(t.secrets.clientHandshakeTraffic);
+      expect(hex(stage.serverSecret)).toBe(t.secrets.serverHandshakeTraffic);
+    }
   });
 
   it('every secret through the KeySchedule class', async () => {

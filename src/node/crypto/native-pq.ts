@@ -4,13 +4,13 @@
  * trying the operations, not by version string: a Node built against another
  * OpenSSL, or a future runtime, gets whatever it really has.
  *
- * Keys reach OpenSSL as PEM text (node ≥ 24 checks an object argument by
- * catching thrown TypeErrors, which costs more than decoding a PEM string), of
- * DER: PKCS #8 with the seed-only private key
+ * Private keys reach OpenSSL as PEM text of PKCS #8 with the seed-only key
  * (RFC 9881 / draft-ietf-lamps-kyber-certificates: `seed [0] IMPLICIT OCTET
  * STRING`), so a key is the very seed the provider drew and generation is
- * byte-identical to noble's; SubjectPublicKeyInfo for a peer's key, whose
- * import performs FIPS 203 §7.2's modulus check on an encapsulation key.
+ * byte-identical to noble's. A peer's public key goes in raw where node
+ * imports that, with stack captures off (see `withoutStackTraces`), else as a
+ * PEM SubjectPublicKeyInfo; either import performs FIPS 203 §7.2's modulus
+ * check on an encapsulation key.
  */
 import * as nodeCrypto from 'node:crypto';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
@@ -20,7 +20,7 @@ import type { MlDsaAlgorithm } from '../../pq/ids.js';
 import { requireLength, type KexPart, type PendingShare } from '../../pq/kex-part.js';
 import type { MlKemName } from '../../pq/mlkem.js';
 import type { RandomSource } from '../../pq/random.js';
-import { exportRawPublic, pem } from './key-objects.js';
+import { exportRawPublic, importRawPublic, pem, withoutStackTraces } from './key-objects.js';
 
 /** What Node 24 adds to node:crypto; absent from the type definitions of older Nodes. */
 interface KemFunctions {
@@ -33,6 +33,7 @@ const KEM_OID: Readonly<Record<MlKemName, string>> = {
   'ML-KEM-768': '2.16.840.1.101.3.4.4.2',
   'ML-KEM-1024': '2.16.840.1.101.3.4.4.3',
 };
+const KEM_TYPE = { 'ML-KEM-512': 'ml-kem-512', 'ML-KEM-768': 'ml-kem-768', 'ML-KEM-1024': 'ml-kem-1024' } as const;
 const DSA_OID: Readonly<Record<MlDsaAlgorithm, string>> = {
   'ml-dsa-44': '2.16.840.1.101.3.4.3.17',
   'ml-dsa-65': '2.16.840.1.101.3.4.3.18',
@@ -52,8 +53,9 @@ function pkcs8(dottedOid: string, privateKey: Uint8Array): KeyObject {
   }
 }
 
-function spki(dottedOid: string, raw: Uint8Array): KeyObject {
-  return createPublicKey(pem('PUBLIC KEY', sequence(sequence(oid(dottedOid)), bits(raw))));
+/** A peer's ML-KEM or ML-DSA public key: raw where node imports that, else through a SubjectPublicKeyInfo. */
+function peerPublicKey(type: (typeof KEM_TYPE)[MlKemName] | MlDsaAlgorithm, dottedOid: string, raw: Uint8Array): KeyObject {
+  return importRawPublic(type, raw) ?? withoutStackTraces(() => createPublicKey(pem('PUBLIC KEY', sequence(sequence(oid(dottedOid)), bits(raw)))));
 }
 
 /** The raw public key of a KeyObject: exported as such where node can, else the last `length` bytes of its SubjectPublicKeyInfo. */
@@ -188,7 +190,7 @@ export class NativeMlKemPart implements KexPart {
     requireLength(clientShare, this.clientShareLength, `${this.name} encapsulation key`);
     let peer: KeyObject;
     try {
-      peer = spki(KEM_OID[this.name], clientShare);
+      peer = peerPublicKey(KEM_TYPE[this.name], KEM_OID[this.name], clientShare);
     } catch {
       throw new IllegalParameterError(`${this.name} encapsulation key fails the FIPS 203 §7.2 modulus check`);
     }
@@ -211,7 +213,7 @@ function mlDsaPublicKey(alg: MlDsaAlgorithm, publicKey: Uint8Array): KeyObject {
     publicKeys.set(id, hit);
     return hit.key;
   }
-  const key = spki(DSA_OID[alg], publicKey);
+  const key = peerPublicKey(alg, DSA_OID[alg], publicKey);
   publicKeys.delete(id);
   publicKeys.set(id, { raw: publicKey.slice(), key });
   if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value as string);

@@ -3,7 +3,7 @@ import type { CipherSuiteInfo } from '../cipher-suites.js';
 import { deriveSecret } from '../hkdf-label.js';
 import {
   computeBinder, deriveBinderKey, ticketPsk, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData, nextTrafficSecret as next,
-  tlsExporter,
+  pskLessSecrets, tlsExporter,
 } from '../key-schedule.js';
 
 /**
@@ -12,10 +12,20 @@ import {
  * those of key-schedule.ts, proven against RFC 8448.
  */
 export class HandshakeKeySchedule {
-  private constructor(private readonly p: CryptoProvider, readonly suite: CipherSuiteInfo, private readonly earlySecret: Uint8Array) {}
+  private constructor(
+    private readonly p: CryptoProvider,
+    readonly suite: CipherSuiteInfo,
+    private readonly earlySecret: Uint8Array,
+    /** Derive-Secret(Early Secret, "derived", ""), when known up front (no PSK). */
+    private readonly derived?: Uint8Array,
+  ) {}
 
-  /** Early Secret = HKDF-Extract(0, PSK or zeros). */
+  /** Early Secret = HKDF-Extract(0, PSK or zeros); without a PSK, a constant of the hash (see pskLessSecrets). */
   static async start(p: CryptoProvider, suite: CipherSuiteInfo, psk?: Uint8Array): Promise<HandshakeKeySchedule> {
+    if (psk === undefined) {
+      const { earlySecret, derived } = await pskLessSecrets(p, suite.hash);
+      return new HandshakeKeySchedule(p, suite, earlySecret, derived);
+    }
     return new HandshakeKeySchedule(p, suite, await computeEarlySecret(p, suite.hash, psk));
   }
 
@@ -33,7 +43,7 @@ export class HandshakeKeySchedule {
   /** Handshake Secret and both handshake traffic secrets; `th` = Hash(ClientHello..ServerHello). */
   async handshake(sharedSecret: Uint8Array | null, th: Uint8Array): Promise<HandshakeStage> {
     const { p, suite } = this;
-    const hs = await computeHandshakeSecret(p, suite.hash, this.earlySecret, sharedSecret);
+    const hs = await computeHandshakeSecret(p, suite.hash, this.earlySecret, sharedSecret, this.derived);
     const client = await deriveSecret(p, suite.hash, hs, 'c hs traffic', th);
     const server = await deriveSecret(p, suite.hash, hs, 's hs traffic', th);
     return new HandshakeStage(p, suite, hs, client, server);

@@ -139,10 +139,14 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const n = plaintext.length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
     const ctx = st.enc;
-    // EVP_EncryptUpdate allows `out` to be `in` exactly (sealing in place), and nothing else that overlaps: it fails then.
+    // OpenSSL may write `out` ahead of reading `in`: in place is fine, another overlap (outside the contract, but noble
+    // copes) would corrupt the plaintext mid-read, so it gets a copy. The offsets are compared first: in place is the hot path.
+    let input = plaintext;
+    if (plaintext.byteOffset !== output.byteOffset && n > 0 && plaintext.buffer === output.buffer &&
+      plaintext.byteOffset < output.byteOffset + output.length && output.byteOffset < plaintext.byteOffset + n) input = plaintext.slice();
     let ok = encInit(ctx, null, null, null, nonce) as number;
     if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
-    if (n > 0) ok &= encUpdate(ctx, output, outl, plaintext, n) as number;
+    if (n > 0) ok &= encUpdate(ctx, output, outl, input, n) as number;
     // GCM and ChaCha20-Poly1305 are stream modes: Final writes no byte, it computes the tag.
     const tag = output.subarray(n);
     ok &= encFinal(ctx, tag, outl) as number;

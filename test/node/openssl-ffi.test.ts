@@ -13,9 +13,10 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
+import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from '../../src/node/crypto/hmac.js';
 import { opensslFfi, opensslFfiStatus, selfTest, type OpensslFfi } from '../../src/node/crypto/openssl-ffi.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
-import { createNobleProvider, type AeadAlgorithm, type AeadKey, type HeaderProtectionAlgorithm } from '../../src/pq/index.js';
+import { createNobleProvider, type AeadAlgorithm, type AeadKey, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { seeded } from '../helpers/fc.js';
 import { loadWycheproof, str } from '../helpers/wycheproof.js';
@@ -55,7 +56,7 @@ describe('binding the process\'s OpenSSL through koffi', () => {
 
   it('the self-test catches a binding that seals a wrong byte, opens a forged record, or masks wrongly', () => {
     const real = backend();
-    const corrupt = (f: (k: AeadKey) => AeadKey): OpensslFfi => ({ aead: (alg, key) => f(real.aead(alg, key)), headerProtection: real.headerProtection });
+    const corrupt = (f: (k: AeadKey) => AeadKey): OpensslFfi => ({ ...real, aead: (alg, key) => f(real.aead(alg, key)) });
     expect(selfTest(real)).toBeUndefined();
     const flipsLastByte = corrupt((k) => ({
       ...k,
@@ -67,8 +68,10 @@ describe('binding the process\'s OpenSSL through koffi', () => {
     expect(selfTest(flipsLastByte)).toBe('AES-128-GCM seal');
     const acceptsForgery = corrupt((k) => ({ ...k, openSync: (n, a, c) => k.openSync!(n, a, c) ?? new Uint8Array(c.length - 16) }));
     expect(selfTest(acceptsForgery)).toBe('AES-128-GCM accepted a forged tag');
-    const badMask: OpensslFfi = { aead: real.aead, headerProtection: (alg, key) => ({ ...real.headerProtection(alg, key), maskSync: () => new Uint8Array(5) }) };
+    const badMask: OpensslFfi = { ...real, headerProtection: (alg, key) => ({ ...real.headerProtection(alg, key), maskSync: () => new Uint8Array(5) }) };
     expect(selfTest(badMask)).toBe('AES-128-ECB header protection');
+    const badDigest: OpensslFfi = { ...real, digestInto: (alg, data, out) => real.digestInto(alg === 'SHA-384' ? 'SHA-512' : alg, data, out) };
+    expect(selfTest(badDigest)).toBe('SHA-384 digest');
   });
 
   it('the node provider keys its AEADs and header protection here, and on node:crypto with ffi: false or PQTLS_FFI=0', async () => {
@@ -203,6 +206,29 @@ describe('equal to noble (fast-check, seeded)', () => {
         expect(toHex(await a.mask(sample))).toBe(want);
       }
     }), seeded(51817, { numRuns: 80 }));
+  });
+});
+
+describe('HMAC and HKDF on the FFI digest (RFC 2104, RFC 5869)', () => {
+  it('equal noble\'s and node:crypto\'s for any key, message and length, with keys longer than a block hashed first', async () => {
+    const digestInto = backend().digestInto;
+    const hashes: readonly HashAlgorithm[] = ['SHA-256', 'SHA-384', 'SHA-512'];
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...hashes), fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 40 }),
+      fc.integer({ min: 1, max: 600 }),
+      async (alg, key, data, info, length) => {
+        const want = toHex(await noble.hmac(alg, key, data));
+        expect([toHex(nodeHmac(alg, key, data, digestInto)), toHex(nodeHmac(alg, key, data))]).toEqual([want, want]);
+        const prk = nodeHkdfExtract(alg, key, data, digestInto);
+        expect(toHex(prk)).toBe(toHex(await noble.hkdfExtract(alg, key, data)));
+        const okm = toHex(await noble.hkdfExpand(alg, prk, info, length));
+        expect([toHex(nodeHkdfExpand(alg, prk, info, length, digestInto)), toHex(nodeHkdfExpand(alg, prk, info, length))]).toEqual([okm, okm]);
+      },
+    ), seeded(27733, { numRuns: 100 }));
+  });
+
+  it('a digest written into too small an output is ConfigError', () => {
+    expect(() => backend().digestInto('SHA-384', new Uint8Array(3), new Uint8Array(47))).toThrow(ConfigError);
   });
 });
 

@@ -16,14 +16,14 @@
  *
  * Safety: the binding is made once per process and used only after a
  * known-answer self-test of every function it offers (NIST GCM test cases,
- * RFC 8439 §2.8.2, RFC 9001 Appendix A, FIPS-197 Appendix C) has passed. A
+ * RFC 8439 §2.8.2, RFC 9001 Appendix A, FIPS-197 Appendix C, FIPS 180-4) has passed. A
  * missing koffi, a missing symbol or a wrong answer makes {@link opensslFfi}
  * return undefined and the provider keeps node:crypto: a broken binding can
  * never produce wrong bytes on the wire.
  */
 import { createRequire } from 'node:module';
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
-import { aeadKeyLength, type AeadAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
+import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
 import type { AeadKey, HeaderProtectionKey } from '../../pq/provider.js';
 
 type Koffi = typeof import('koffi');
@@ -49,6 +49,8 @@ const PROTOTYPES = {
   aes128ecb: 'const void *EVP_aes_128_ecb()',
   aes256ecb: 'const void *EVP_aes_256_ecb()',
   chacha20: 'const void *EVP_chacha20()',
+  mdFetch: 'const void *EVP_MD_fetch(void *libctx, const char *algorithm, const char *properties)',
+  digest: 'int EVP_Digest(const uint8_t *data, size_t count, uint8_t *md, void *size, const void *type, void *impl)',
 } as const;
 type Evp = { readonly [K in keyof typeof PROTOTYPES]: Fn };
 
@@ -61,11 +63,19 @@ const TAG = 16;
 export interface OpensslFfi {
   aead(alg: AeadAlgorithm, key: Uint8Array): AeadKey;
   headerProtection(alg: HeaderProtectionAlgorithm, key: Uint8Array): HeaderProtectionKey;
+  /**
+   * Writes the hash of `data` at the start of `out` (at least the hash's
+   * length): one FFI call, no allocation, for the key schedule's many short
+   * HMAC inputs (./hmac.ts), where node:crypto's one-shot `hash` costs more.
+   */
+  digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array): void;
 }
 
 interface Binding {
   readonly evp: Evp;
   readonly ciphers: Readonly<Record<AeadAlgorithm | HeaderProtectionAlgorithm, Pointer>>;
+  /** Digests fetched once: EVP_Digest with a legacy `EVP_sha256()` would fetch the implementation on every call (OpenSSL 3). */
+  readonly digests: Readonly<Record<HashAlgorithm, Pointer>>;
   /** `int *outl` for every call: one array, since the calls are synchronous and the value is never read back. */
   readonly outl: Int32Array;
   /** Frees a key's contexts once nothing can reach them (EVP_CIPHER_CTX_free cleanses the key schedule). */
@@ -95,8 +105,10 @@ function bind(): Binding {
     'AES-256-ECB': cipher(evp.aes256ecb, 'EVP_aes_256_ecb'),
     CHACHA20: cipher(evp.chacha20, 'EVP_chacha20'),
   };
+  const md = (name: string): Pointer => cipher(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
+  const digests = { 'SHA-256': md('SHA2-256'), 'SHA-384': md('SHA2-384'), 'SHA-512': md('SHA2-512') };
   const ctxFree = evp.ctxFree;
-  return { evp, ciphers, outl: new Int32Array(1), contexts: new FinalizationRegistry<Pointer>((ctx) => void ctxFree(ctx)) };
+  return { evp, ciphers, digests, outl: new Int32Array(1), contexts: new FinalizationRegistry<Pointer>((ctx) => void ctxFree(ctx)) };
 }
 
 function internal(what: string): PqtlsError {
@@ -238,6 +250,15 @@ function makeHeaderProtection(b: Binding, alg: HeaderProtectionAlgorithm, key: U
   return Object.freeze({ algorithm: alg, mask: async (sample: Uint8Array) => maskSync(sample), maskSync });
 }
 
+function makeDigestInto(b: Binding): OpensslFfi['digestInto'] {
+  const digest = b.evp.digest;
+  const md = b.digests;
+  return (alg, data, out) => {
+    if (out.length < hashLength(alg)) throw new ConfigError(`${alg} output must have room for ${hashLength(alg)} bytes, got ${out.length}`);
+    if (digest(data, data.length, out, null, md[alg], null) !== 1) throw internal(`${alg} digest`);
+  };
+}
+
 // ---- the self-test ------------------------------------------------------------------------------
 
 const hex = (s: string): Uint8Array => {
@@ -297,6 +318,12 @@ const HP_VECTORS: readonly { alg: HeaderProtectionAlgorithm; key: string; sample
   { alg: 'CHACHA20', key: '25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4', sample: '5e5cd55c41f69080575d7999c25a5bfb', mask: 'aefefe7d03' },
 ];
 
+const DIGEST_VECTORS: readonly [HashAlgorithm, string][] = [
+  ['SHA-256', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+  ['SHA-384', 'cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7'],
+  ['SHA-512', 'ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f'],
+];
+
 /**
  * Runs every vector through the binding, twice each (the second time on a
  * context already used, which is the path every record after the first
@@ -327,6 +354,12 @@ export function selfTest(backend: OpensslFfi): string | undefined {
       if (!same(k.maskSync?.(hex(v.sample)) ?? new Uint8Array(0), hex(v.mask))) return `${v.alg} header protection`;
     }
   }
+  // FIPS 180-4's "abc" examples, written at an offset into a larger buffer.
+  for (const [alg, want] of DIGEST_VECTORS) {
+    const buf = new Uint8Array(80);
+    backend.digestInto(alg, ascii('abc'), buf.subarray(3));
+    if (!same(buf.subarray(3, 3 + want.length / 2), hex(want)) || buf[2] !== 0 || buf.subarray(3 + want.length / 2).some((x) => x !== 0)) return `${alg} digest`;
+  }
   return undefined;
 }
 
@@ -350,6 +383,7 @@ function probe(): { backend?: OpensslFfi; status: OpensslFfiStatus } {
   const backend: OpensslFfi = {
     aead: (alg, key) => makeAead(b, alg, key),
     headerProtection: (alg, key) => makeHeaderProtection(b, alg, key),
+    digestInto: makeDigestInto(b),
   };
   let failure: string | undefined;
   try {

@@ -92,20 +92,20 @@ function bind(): Binding {
   const lib = koffi.load(null);
   const evp = {} as Record<keyof typeof PROTOTYPES, Fn>;
   for (const [name, proto] of Object.entries(PROTOTYPES) as [keyof typeof PROTOTYPES, string][]) evp[name] = lib.func(proto) as Fn;
-  const cipher = (f: Fn, what: string): Pointer => {
+  const nonNull = (f: Fn, what: string): Pointer => {
     const c = f();
-    if (typeof c !== 'bigint' || c === 0n) throw new Error(`${what} returned no cipher`);
+    if (typeof c !== 'bigint' || c === 0n) throw new Error(`${what} returned NULL`);
     return c;
   };
   const ciphers = {
-    'AES-128-GCM': cipher(evp.aes128gcm, 'EVP_aes_128_gcm'),
-    'AES-256-GCM': cipher(evp.aes256gcm, 'EVP_aes_256_gcm'),
-    'CHACHA20-POLY1305': cipher(evp.chacha20poly1305, 'EVP_chacha20_poly1305'),
-    'AES-128-ECB': cipher(evp.aes128ecb, 'EVP_aes_128_ecb'),
-    'AES-256-ECB': cipher(evp.aes256ecb, 'EVP_aes_256_ecb'),
-    CHACHA20: cipher(evp.chacha20, 'EVP_chacha20'),
+    'AES-128-GCM': nonNull(evp.aes128gcm, 'EVP_aes_128_gcm'),
+    'AES-256-GCM': nonNull(evp.aes256gcm, 'EVP_aes_256_gcm'),
+    'CHACHA20-POLY1305': nonNull(evp.chacha20poly1305, 'EVP_chacha20_poly1305'),
+    'AES-128-ECB': nonNull(evp.aes128ecb, 'EVP_aes_128_ecb'),
+    'AES-256-ECB': nonNull(evp.aes256ecb, 'EVP_aes_256_ecb'),
+    CHACHA20: nonNull(evp.chacha20, 'EVP_chacha20'),
   };
-  const md = (name: string): Pointer => cipher(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
+  const md = (name: string): Pointer => nonNull(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
   const digests = { 'SHA-256': md('SHA2-256'), 'SHA-384': md('SHA2-384'), 'SHA-512': md('SHA2-512') };
   const ctxFree = evp.ctxFree;
   return { evp, ciphers, digests, outl: new Int32Array(1), contexts: new FinalizationRegistry<Pointer>((ctx) => void ctxFree(ctx)) };

@@ -9,6 +9,8 @@
  * The suite's Node 20 (OpenSSL 3.0) runs this file, and
  * test/node/node24.test.ts runs it again under Node 24 (OpenSSL 3.5).
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
@@ -72,6 +74,20 @@ describe('binding the process\'s OpenSSL through koffi', () => {
     expect(selfTest(badMask)).toBe('AES-128-ECB header protection');
     const badDigest: OpensslFfi = { ...real, digestInto: (alg, data, out) => real.digestInto(alg === 'SHA-384' ? 'SHA-512' : alg, data, out) };
     expect(selfTest(badDigest)).toBe('SHA-384 digest');
+  });
+
+  it('a key\'s OpenSSL contexts are freed once the key is garbage, and not while any of its functions is reachable', () => {
+    // A child with --expose-gc: vitest's workers cannot collect on demand.
+    const script = fileURLToPath(new URL('./openssl-ffi-gc.mjs', import.meta.url));
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { made: number; left: number; kept: number; sealsRight: number };
+    // 2000 AEAD keys (two contexts each) and 2000 header-protection keys (one each); 20 AEAD keys kept through `sealInto` alone.
+    expect(r.made).toBe(6000);
+    expect(r.kept).toBe(20);
+    expect(r.left).toBeGreaterThanOrEqual(40);
+    // The last few keys may still sit in a register or a stack slot when the collector runs.
+    expect(r.left).toBeLessThan(60);
+    expect(r.sealsRight).toBe(20);
   });
 
   it('the node provider keys its AEADs and header protection here, and on node:crypto with ffi: false or PQTLS_FFI=0', async () => {

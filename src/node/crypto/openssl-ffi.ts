@@ -108,12 +108,19 @@ function bind(): Binding {
   const md = (name: string): Pointer => nonNull(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
   const digests = { 'SHA-256': md('SHA2-256'), 'SHA-384': md('SHA2-384'), 'SHA-512': md('SHA2-512') };
   const ctxFree = evp.ctxFree;
-  return { evp, ciphers, digests, outl: new Int32Array(1), contexts: new FinalizationRegistry<Pointer>((ctx) => void ctxFree(ctx)) };
+  const contexts = new FinalizationRegistry<Pointer>((ctx) => {
+    ctxFree(ctx);
+    live--;
+  });
+  return { evp, ciphers, digests, outl: new Int32Array(1), contexts };
 }
 
 function internal(what: string): PqtlsError {
   return new PqtlsError(`OpenSSL ${what} failed`, AlertDescription.internal_error);
 }
+
+/** Contexts allocated and not yet freed, for {@link opensslFfiLiveContexts}. */
+let live = 0;
 
 function newContext(b: Binding, init: Fn, cipher: Pointer, key: Uint8Array): Pointer {
   const ctx = b.evp.ctxNew();
@@ -122,6 +129,7 @@ function newContext(b: Binding, init: Fn, cipher: Pointer, key: Uint8Array): Poi
     b.evp.ctxFree(ctx);
     throw internal('cipher initialisation');
   }
+  live++;
   return ctx;
 }
 
@@ -141,6 +149,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     dec = newContext(b, decInit, b.ciphers[alg], key);
   } catch (e) {
     b.evp.ctxFree(enc);
+    live--;
     throw e;
   }
   const st: Contexts = { enc, dec };
@@ -411,4 +420,13 @@ export function opensslFfi(): OpensslFfi | undefined {
 export function opensslFfiStatus(): OpensslFfiStatus {
   state ??= probe();
   return state.status;
+}
+
+/**
+ * How many OpenSSL contexts this process's FFI keys hold now: each AEAD key
+ * two, each header-protection key one, until the key is garbage-collected.
+ * For tests and leak hunting.
+ */
+export function opensslFfiLiveContexts(): number {
+  return live;
 }

@@ -36,13 +36,13 @@ const SCRATCH_INNER = new Uint8Array(512);
 const SCRATCH_OUTER = new Uint8Array(128 + 64);
 /** Where a hash lands before it is copied out (FFI only: node's `hash` returns a new Buffer anyway). */
 const SCRATCH_DIGEST = new Uint8Array(64);
+const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
 
 /** H(input) written at `out[at]`. */
 function hashInto(alg: HashAlgorithm, input: Uint8Array, out: Uint8Array, at: number, digestInto: DigestInto | undefined): void {
   if (digestInto) digestInto(alg, input, at === 0 ? out : out.subarray(at));
   else out.set(hash(nodeDigestName(alg), input, 'buffer'), at);
 }
-const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
 
 /**
  * Writes K' ⊕ ipad into `inner` and K' ⊕ opad into `outer` (their first block

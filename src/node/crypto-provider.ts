@@ -16,6 +16,7 @@ import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
 import { nativePqSupport } from './crypto/native-pq.js';
 import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/hmac.js';
 import { nodeAead, nodeHash, nodeHeaderProtection } from './crypto/symmetric.js';
+import { opensslFfi, type OpensslFfi } from './crypto/openssl-ffi.js';
 
 export interface NodeCryptoProviderOptions {
   /**
@@ -37,6 +38,18 @@ export interface NodeCryptoProviderOptions {
    * draws itself, run on noble so that every draw is still yours.
    */
   nativePostQuantum?: boolean;
+  /**
+   * Run the AEADs, QUIC header protection and the hashes inside HMAC and
+   * HKDF on this process's OpenSSL called through koffi (see
+   * ./crypto/openssl-ffi.ts): one reused OpenSSL context per key instead of
+   * a node:crypto cipher object per record or packet, several times less CPU
+   * per record (most on Node 24), and one call per hash. Used when koffi (an
+   * optional dependency) loads, the runtime exports libcrypto's symbols and a
+   * known-answer self-test passes, all checked once per process on the first
+   * key; node:crypto otherwise, with the same results. Default true; false,
+   * or the environment variable `PQTLS_FFI=0`, keeps node:crypto.
+   */
+  ffi?: boolean;
 }
 
 /** OpenSSL's CSPRNG as a {@link RandomSource}. */
@@ -45,8 +58,12 @@ const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(le
 /**
  * A {@link CryptoProvider} named `node`, with the same groups, signature
  * schemes, encodings, randomness draws and errors as `createNobleProvider()`:
- * - node:crypto: SHA-2, HMAC, HKDF, AES-GCM, ChaCha20-Poly1305, AES-ECB and
- *   ChaCha20 header protection, X25519, P-256 and P-384 ECDH, Ed25519, ECDSA,
+ * - AES-GCM, ChaCha20-Poly1305, AES-ECB and ChaCha20 header protection on
+ *   the process's OpenSSL through koffi where it is available (option `ffi`),
+ *   on node:crypto otherwise;
+ * - HMAC and HKDF (RFC 2104 and RFC 5869 in ./crypto/hmac.ts) on the same
+ *   FFI's EVP_Digest where available, on node:crypto's one-shot hash otherwise;
+ * - node:crypto: SHA-2, X25519, P-256 and P-384 ECDH, Ed25519, ECDSA,
  *   RSA-PSS and RSA PKCS #1 v1.5;
  * - ML-KEM (alone and as the ML-KEM half of the hybrids, which come from the
  *   group table both backends share, src/pq/kex-groups.ts) and ML-DSA on
@@ -66,6 +83,9 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const ownRandomness = options.random === undefined;
   const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, { native: native.mlDsa, ownRandomness });
   const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness });
+  const wantFfi = options.ffi !== false && process.env['PQTLS_FFI'] !== '0';
+  // Probed on the first key, not here: a provider that never keys an AEAD never loads koffi.
+  const ffi = (): OpensslFfi | undefined => (wantFfi ? opensslFfi() : undefined);
 
   return Object.freeze({
     name,
@@ -73,11 +93,11 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
     signatureSchemes: NODE_SCHEMES,
     random: async (length: number) => random(length),
     hash: (alg: HashAlgorithm) => nodeHash(alg),
-    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nodeHmac(alg, key, data),
-    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nodeHkdfExtract(alg, salt, ikm),
-    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nodeHkdfExpand(alg, prk, info, length),
-    aead: async (alg: AeadAlgorithm, key: Uint8Array) => nodeAead(alg, key),
-    headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => nodeHeaderProtection(alg, key),
+    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nodeHmac(alg, key, data, ffi()?.digestInto),
+    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nodeHkdfExtract(alg, salt, ikm, ffi()?.digestInto),
+    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nodeHkdfExpand(alg, prk, info, length, ffi()?.digestInto),
+    aead: async (alg: AeadAlgorithm, key: Uint8Array) => ffi()?.aead(alg, key) ?? nodeAead(alg, key),
+    headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => ffi()?.headerProtection(alg, key) ?? nodeHeaderProtection(alg, key),
     keyExchange: (group: NamedGroup) => {
       const k = kex.get(group);
       if (!k) throw new UnsupportedAlgorithmError(`node provider has no key exchange for group ${groupName(group)}`);

@@ -23,7 +23,9 @@ import { connectPair, drain, pinnedKeyVerifier, seededProvider, testKey } from '
 const suites: CipherSuiteInfo[] = DEFAULT_CIPHER_SUITES.map((id) => cipherSuiteInfo(id)!);
 const providers: [string, CryptoProvider][] = [
   ['noble', seededProvider('fast path')],
-  ['node', createNodeCryptoProvider({ random: seededRandom('fast path node') })],
+  // node:crypto proper (sealParts); the provider's default, OpenSSL through koffi, seals into the record like noble.
+  ['node', createNodeCryptoProvider({ random: seededRandom('fast path node'), ffi: false })],
+  ['node-ffi', createNodeCryptoProvider({ random: seededRandom('fast path node ffi') })],
 ];
 
 /** The provider with another `aead` (providers are frozen: the new one shadows it on a derived object). */

@@ -8,13 +8,20 @@
  * key bytes cost a thrown-and-caught TypeError on Node 24), and those objects,
  * not the four compression-function calls, were most of the ~0.25 ms a server
  * handshake spent in HKDF. Two one-shot hashes over buffers built here do the
- * same arithmetic, in OpenSSL, with no object per call.
+ * same arithmetic, in OpenSSL, with no object per call. With the OpenSSL FFI
+ * backend (./openssl-ffi.ts) the hashes are EVP_Digest calls that write where
+ * the next step reads (the inner hash straight into the outer block), which
+ * costs less again than `hash` and its Buffer per call.
  */
 import { hash } from 'node:crypto';
 import { ConfigError } from '../../errors.js';
 import { hashLength, type HashAlgorithm } from '../../pq/ids.js';
 import { plain } from './buffers.js';
+import type { OpensslFfi } from './openssl-ffi.js';
 import { nodeDigestName } from './symmetric.js';
+
+/** The one-shot hash these functions use: node:crypto's, or the FFI backend's `digestInto`. */
+type DigestInto = OpensslFfi['digestInto'];
 
 const BLOCK: Readonly<Record<HashAlgorithm, number>> = { 'SHA-256': 64, 'SHA-384': 128, 'SHA-512': 128 };
 
@@ -27,7 +34,15 @@ const BLOCK: Readonly<Record<HashAlgorithm, number>> = { 'SHA-256': 64, 'SHA-384
  */
 const SCRATCH_INNER = new Uint8Array(512);
 const SCRATCH_OUTER = new Uint8Array(128 + 64);
+/** Where a hash lands before it is copied out (FFI only: node's `hash` returns a new Buffer anyway). */
+const SCRATCH_DIGEST = new Uint8Array(64);
 const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
+
+/** H(input) written at `out[at]`. */
+function hashInto(alg: HashAlgorithm, input: Uint8Array, out: Uint8Array, at: number, digestInto: DigestInto | undefined): void {
+  if (digestInto) digestInto(alg, input, at === 0 ? out : out.subarray(at));
+  else out.set(hash(nodeDigestName(alg), input, 'buffer'), at);
+}
 
 /**
  * Writes K' ⊕ ipad into `inner` and K' ⊕ opad into `outer` (their first block
@@ -45,33 +60,35 @@ function pads(alg: HashAlgorithm, key: Uint8Array, inner: Uint8Array, outer: Uin
   }
 }
 
-export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array, digestInto?: DigestInto): Uint8Array {
   const block = BLOCK[alg];
-  const name = nodeDigestName(alg);
   const inner = scratch(SCRATCH_INNER, block + data.length);
   const outer = scratch(SCRATCH_OUTER, block + hashLength(alg));
   try {
     pads(alg, key, inner, outer);
     inner.set(data, block);
-    outer.set(hash(name, inner, 'buffer'), block);
-    return plain(hash(name, outer, 'buffer'));
+    hashInto(alg, inner, outer, block, digestInto);
+    if (!digestInto) return plain(hash(nodeDigestName(alg), outer, 'buffer'));
+    digestInto(alg, outer, SCRATCH_DIGEST);
+    return SCRATCH_DIGEST.slice(0, hashLength(alg));
   } finally {
     // The padded key is as secret as the key; the rest held the message and the inner hash.
     inner.fill(0);
     outer.fill(0);
+    SCRATCH_DIGEST.fill(0);
   }
 }
 
 /** HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM); an absent salt is HashLen zeros. */
-export function nodeHkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return nodeHmac(alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm);
+export function nodeHkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array, digestInto?: DigestInto): Uint8Array {
+  return nodeHmac(alg, salt.length === 0 ? new Uint8Array(hashLength(alg)) : salt, ikm, digestInto);
 }
 
 /**
  * HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i),
  * concatenated and truncated; the pads are made once for all blocks.
  */
-export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number, digestInto?: DigestInto): Uint8Array {
   const hLen = hashLength(alg);
   if (!Number.isInteger(length) || length < 0 || length > 255 * hLen) {
     throw new ConfigError(`HKDF-Expand length ${length} out of range for ${alg}`);
@@ -90,8 +107,14 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
       const end = block + previous + info.length + 1;
       inner.set(info, block + previous);
       inner[end - 1] = i;
-      outer.set(hash(name, inner.subarray(0, end), 'buffer'), block);
-      const t = hash(name, outer, 'buffer');
+      hashInto(alg, inner.subarray(0, end), outer, block, digestInto);
+      let t: Uint8Array;
+      if (digestInto) {
+        digestInto(alg, outer, SCRATCH_DIGEST);
+        t = SCRATCH_DIGEST.subarray(0, hLen);
+      } else {
+        t = hash(name, outer, 'buffer');
+      }
       out.set(t.subarray(0, Math.min(hLen, length - o)), o);
       inner.set(t, block);
       previous = hLen;
@@ -100,5 +123,6 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
   } finally {
     inner.fill(0);
     outer.fill(0);
+    SCRATCH_DIGEST.fill(0);
   }
 }

@@ -90,6 +90,13 @@ export interface QuicCommonOptions {
    * holds unread.
    */
   readonly receiveWindowLimits?: Partial<ReceiveWindowLimits>;
+  /**
+   * The smoothed RTT (ms) a previous connection to the same peer over the same network ended with, assumed
+   * until this one's first sample instead of kInitialRtt's 333 ms (RFC 9002 §6.2.2). It sets the first PTO
+   * (three times it): a lost first flight goes again after a few round trips, not after a second and then
+   * two and four more, and many more probes fit in the idle timeout. A new path starts from kInitialRtt.
+   */
+  readonly initialRtt?: number;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -312,7 +319,9 @@ export class QuicConnection {
     this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
     const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
-    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
+    this.recovery = new Recovery({
+      maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}), ...(common.initialRtt !== undefined ? { previousRtt: common.initialRtt } : {}),
+    });
     this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams, receiveWindowLimits(common.receiveWindowLimits));
     this.lastActivity = now;

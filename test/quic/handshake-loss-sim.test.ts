@@ -165,3 +165,62 @@ describe('RFC 9002 §6.2.2: a connection starts from the RTT the previous one to
     expect(carriedRtt(900)).toBe(333);
   });
 });
+
+describe('RFC 9000 §10.2.1: an endpoint in the closing state answers packets with its CONNECTION_CLOSE', () => {
+  it('a client whose CONNECTION_CLOSE was lost sends it again when the server\'s retransmissions reach it', async () => {
+    // From the matrix's handshakecorruption case: the client's one CONNECTION_CLOSE was corrupted, the
+    // client's ACK of the response too, and the server went on resending the response to a client that
+    // received every copy and said nothing, for 30 s, until its idle timeout.
+    const c = await credentials('closing');
+    const start = 1_000_000;
+    let closedAt: number | undefined;
+    let closeLost = false;
+    const s = {
+      seed: 'closing', delay: 1,
+      // Everything the client sends once it has closed is lost up to 10 ms later: its CONNECTION_CLOSE, and
+      // with it the ACK of the response (sent together).
+      drop: (d: SimDatagram) => {
+        if (!d.toServer || closedAt === undefined || d.now > closedAt + 10) return false;
+        closeLost = true;
+        return true;
+      },
+    };
+    const serverOptions: QuicServerOptions = {
+      tls: { provider: c.provider, now: clock, certificate: { chain: c.chain, ...c.key }, alpnProtocols: ['hq-interop'] },
+    };
+    const client = await QuicConnection.connect({
+      tls: { provider: c.provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(c.key), alpnProtocols: ['hq-interop'] },
+      initialRtt: 2,
+    }, start);
+    const sim = new QuicSim(client, serverOptions, s);
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true);
+    drain(client);
+    drain(sim.server);
+    const id = client.openStream(true);
+    client.writeStream(id, new TextEncoder().encode('GET /file\r\n'), true);
+    let fin = false;
+    await sim.run(() => {
+      const server = sim.server as QuicConnection;
+      for (const e of drain(server)) {
+        if (e.type === 'stream' && e.event.type === 'finished') {
+          server.readStream(e.event.id);
+          server.writeStream(e.event.id, new Uint8Array(1024).fill(9), true);
+        }
+      }
+      for (let r = client.readStream(id); r && (r.data.length || r.fin); r = client.readStream(id)) fin ||= r.fin;
+      // The client closes as soon as it has the response, before it has acknowledged it.
+      if (fin && closedAt === undefined) {
+        closedAt = sim.now;
+        client.close(sim.now, 0, '');
+      }
+      return closedAt !== undefined;
+    });
+    const sentBefore = sim.sent.toClient.length;
+    await sim.run(() => sim.server?.isClosed === true, 40_000);
+    expect(closeLost).toBe(true);
+    // The server heard the CONNECTION_CLOSE again, drained, and was done within a second or two, not at its
+    // 30 s idle timeout; it sent a few retransmissions meanwhile, not a PTO's worth every doubling for 30 s.
+    expect(sim.now - (closedAt as number)).toBeLessThan(2_000);
+    expect(sim.sent.toClient.length - sentBefore).toBeLessThan(8);
+  });
+});

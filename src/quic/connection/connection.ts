@@ -634,6 +634,7 @@ export class QuicConnection {
 
   private async receiveDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
+    if (this.closeState?.kind === 'closing') this.answerWhileClosing(this.closeState);
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
     const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false };
@@ -644,6 +645,22 @@ export class QuicConnection {
     }
     // §8.1, §9.3.1: what a path may be sent grows with what authenticated packets brought from it.
     if (from.authenticated) this.paths.onReceived(remote, datagram.length);
+  }
+
+  /** Datagrams received in the closing state, and the count at which the CONNECTION_CLOSE goes again. */
+  private closingReceived = 0;
+  private closingAnswerAt = 1;
+
+  /**
+   * RFC 9000 §10.2.1: in the closing state, a packet from the peer is answered with the CONNECTION_CLOSE
+   * again — the peer is still sending because it has not heard it — at a rate that falls off: after 1, 2,
+   * 4, 8… datagrams. Unanswered, a peer whose CONNECTION_CLOSE was lost resends its data until its idle
+   * timeout (a pqtls server did for 30 s per connection in the interop case handshakecorruption).
+   */
+  private answerWhileClosing(c: NonNullable<QuicConnection['closeState']>): void {
+    if (++this.closingReceived < this.closingAnswerAt) return;
+    this.closingAnswerAt *= 2;
+    c.sent = false;
   }
 
   private async handlePackets(datagram: Uint8Array, now: number, from: PacketContext): Promise<void> {

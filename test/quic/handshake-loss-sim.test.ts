@@ -20,6 +20,7 @@ import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { QuicConnection, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { carriedRtt } from '../../src/cli/quic.js';
 import { QuicSim, type SimDatagram, type SimOptions } from '../helpers/quic-sim.js';
+import { parseDatagram } from '../helpers/quic-wire.js';
 import { clock, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
 
 function leafVerifier(key: TestKey): CertificateVerifier {
@@ -222,5 +223,45 @@ describe('RFC 9000 §10.2.1: an endpoint in the closing state answers packets wi
     // 30 s idle timeout; it sent a few retransmissions meanwhile, not a PTO's worth every doubling for 30 s.
     expect(sim.now - (closedAt as number)).toBeLessThan(2_000);
     expect(sim.sent.toClient.length - sentBefore).toBeLessThan(8);
+  });
+});
+
+describe('RFC 9000 §13.2.5: the ACK Delay includes the time a packet waited for its keys', () => {
+  it('a client whose Finished was corrupted keeps its RTT estimate when the server acknowledges the 1-RTT packet it held meanwhile', async () => {
+    // From the matrix's handshakecorruption case: one corrupted byte in the client's Finished (a Handshake
+    // packet, with a 1-RTT packet behind it in the datagram); the server held the 1-RTT packet until a later
+    // copy of the Finished brought the keys, then acknowledged it with an ACK Delay of zero. The client took
+    // the whole wait (6.5 s there) as one round trip, and its PTOs grew to 11 s.
+    const c = await credentials('held');
+    let corruptedAt: number | undefined;
+    const s = {
+      seed: 'held', delay: 20,
+      alter: (d: Uint8Array, toServer: boolean) => {
+        const packets = parseDatagram(d);
+        const first = packets[0];
+        if (!toServer || corruptedAt !== undefined || first?.form !== 'long' || first.type !== 'handshake' || !packets.some((p) => p.form === 'short')) return d;
+        corruptedAt = 0;
+        const out = d.slice();
+        out[first.size - 5] = (out[first.size - 5] as number) ^ 0x40; // inside the Handshake packet's tag
+        return out;
+      },
+      // The client's Handshake retransmissions of the next 2 s are lost too: the server holds the 1-RTT packet for 2 s.
+      drop: (d: SimDatagram) => {
+        if (corruptedAt === 0) corruptedAt = d.now;
+        return d.toServer && corruptedAt !== undefined && d.now < corruptedAt + 2000 && parseDatagram(d.data).some((p) => p.form === 'long');
+      },
+    };
+    const serverOptions: QuicServerOptions = {
+      tls: { provider: c.provider, now: clock, certificate: { chain: c.chain, ...c.key }, alpnProtocols: ['hq-interop'] },
+    };
+    const client = await QuicConnection.connect({
+      tls: { provider: c.provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(c.key), alpnProtocols: ['hq-interop'] },
+    }, 1_000_000);
+    const sim = new QuicSim(client, serverOptions, s);
+    await sim.run(() => client.isHandshakeConfirmed && sim.server?.isHandshakeConfirmed === true, 30_000);
+    await sim.advance(200);
+    expect(corruptedAt).toBeGreaterThan(0);
+    // The path's RTT is 40 ms; the sample of the held packet, less its reported delay, is about that too.
+    expect(client.rtt.smoothed).toBeLessThan(100);
   });
 });

@@ -637,7 +637,7 @@ export class QuicConnection {
     if (this.closeState?.kind === 'closing') this.answerWhileClosing(this.closeState);
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
-    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false };
+    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
     try {
       await this.handlePackets(datagram, now, from);
     } catch (e) {
@@ -756,7 +756,7 @@ export class QuicConnection {
         throw e;
       }
       // Held 0-RTT came on the handshake's path, before any migration could happen.
-      const from: PacketContext = { remote: this.paths.current.remote, datagramBytes: bytes.length, dcid: new Uint8Array(0), authenticated: false };
+      const from: PacketContext = { remote: this.paths.current.remote, datagramBytes: bytes.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
       if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now, from);
     }
   }
@@ -993,7 +993,10 @@ export class QuicConnection {
       if (handled) await handled;
       if (this.closeState) return true;
     }
-    space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
+    // RFC 9000 §13.2.5: the ACK Delay includes the time a packet waited for its keys. Left out, a client's
+    // 1-RTT request held while its lost Finished was resent gave the client an RTT sample of the whole wait
+    // (6.5 s in the interop case handshakecorruption), and PTOs of 11 s for the rest of the connection.
+    space.acks.onPacketReceived(opened.packetNumber, ackEliciting, from.receivedAt);
     return true;
   }
 
@@ -1858,6 +1861,8 @@ interface PacketContext {
   dcid: Uint8Array;
   /** Some packet of it decrypted: only then does it count toward the path's 3× limit. */
   authenticated: boolean;
+  /** When the datagram arrived (earlier than `now` for a packet held until its keys came). */
+  readonly receivedAt: number;
 }
 
 /** The preferred_address transport parameter (RFC 9000 §18.2): the server's option, a fresh connection ID and its reset token. */

@@ -90,6 +90,13 @@ export interface QuicCommonOptions {
    * holds unread.
    */
   readonly receiveWindowLimits?: Partial<ReceiveWindowLimits>;
+  /**
+   * The smoothed RTT (ms) a previous connection to the same peer over the same network ended with, assumed
+   * until this one's first sample instead of kInitialRtt's 333 ms (RFC 9002 §6.2.2). It sets the first PTO
+   * (three times it): a lost first flight goes again after a few round trips, not after a second and then
+   * two and four more, and many more probes fit in the idle timeout. A new path starts from kInitialRtt.
+   */
+  readonly initialRtt?: number;
 }
 export interface QuicClientOptions extends QuicCommonOptions {
   readonly tls: ClientOptions;
@@ -312,7 +319,9 @@ export class QuicConnection {
     this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
     const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
-    this.recovery = new Recovery({ maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}) });
+    this.recovery = new Recovery({
+      maxDatagramSize, isClient: tls.role === 'client', now, ...(congestionController ? { congestionController } : {}), ...(common.initialRtt !== undefined ? { previousRtt: common.initialRtt } : {}),
+    });
     this.pacer = new Pacer(this.recovery.rtt.smoothed, this.recovery.congestionWindow, maxDatagramSize, now);
     this.streams = new StreamManager(tls.role, localParams, receiveWindowLimits(common.receiveWindowLimits));
     this.lastActivity = now;
@@ -629,9 +638,10 @@ export class QuicConnection {
 
   private async receiveDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
     if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
+    if (this.closeState?.kind === 'closing') this.answerWhileClosing(this.closeState);
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
-    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false };
+    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
     try {
       await this.handlePackets(datagram, now, from);
     } catch (e) {
@@ -639,6 +649,22 @@ export class QuicConnection {
     }
     // §8.1, §9.3.1: what a path may be sent grows with what authenticated packets brought from it.
     if (from.authenticated) this.paths.onReceived(remote, datagram.length);
+  }
+
+  /** Datagrams received in the closing state, and the count at which the CONNECTION_CLOSE goes again. */
+  private closingReceived = 0;
+  private closingAnswerAt = 1;
+
+  /**
+   * RFC 9000 §10.2.1: in the closing state, a packet from the peer is answered with the CONNECTION_CLOSE
+   * again — the peer is still sending because it has not heard it — at a rate that falls off: after 1, 2,
+   * 4, 8… datagrams. Unanswered, a peer whose CONNECTION_CLOSE was lost resends its data until its idle
+   * timeout (a pqtls server did for 30 s per connection in the interop case handshakecorruption).
+   */
+  private answerWhileClosing(c: NonNullable<QuicConnection['closeState']>): void {
+    if (++this.closingReceived < this.closingAnswerAt) return;
+    this.closingAnswerAt *= 2;
+    c.sent = false;
   }
 
   private async handlePackets(datagram: Uint8Array, now: number, from: PacketContext): Promise<void> {
@@ -734,7 +760,7 @@ export class QuicConnection {
         throw e;
       }
       // Held 0-RTT came on the handshake's path, before any migration could happen.
-      const from: PacketContext = { remote: this.paths.current.remote, datagramBytes: bytes.length, dcid: new Uint8Array(0), authenticated: false };
+      const from: PacketContext = { remote: this.paths.current.remote, datagramBytes: bytes.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
       if (parsed.packet.type === '0rtt') await this.onPacket(parsed.packet, now, from);
     }
   }
@@ -971,7 +997,10 @@ export class QuicConnection {
       if (handled) await handled;
       if (this.closeState) return true;
     }
-    space.acks.onPacketReceived(opened.packetNumber, ackEliciting, now);
+    // RFC 9000 §13.2.5: the ACK Delay includes the time a packet waited for its keys. Left out, a client's
+    // 1-RTT request held while its lost Finished was resent gave the client an RTT sample of the whole wait
+    // (6.5 s in the interop case handshakecorruption), and PTOs of 11 s for the rest of the connection.
+    space.acks.onPacketReceived(opened.packetNumber, ackEliciting, from.receivedAt);
     return true;
   }
 
@@ -1910,6 +1939,8 @@ interface PacketContext {
   dcid: Uint8Array;
   /** Some packet of it decrypted: only then does it count toward the path's 3× limit. */
   authenticated: boolean;
+  /** When the datagram arrived (earlier than `now` for a packet held until its keys came). */
+  readonly receivedAt: number;
 }
 
 /** The preferred_address transport parameter (RFC 9000 §18.2): the server's option, a fresh connection ID and its reset token. */

@@ -142,12 +142,17 @@ export class Recovery {
    */
   private readonly pathStart: Record<Space, number> = { initial: 0, handshake: 0, application: 0 };
 
-  constructor(opts: { maxDatagramSize: number; initialRtt?: number; isClient: boolean; congestionController?: CongestionControllerFactory; now?: number }) {
+  /**
+   * `initialRtt` is the estimate of every path before its first sample (kInitialRtt by default);
+   * `previousRtt`, the first path's alone: what a previous connection over the same network measured (§6.2.2).
+   */
+  constructor(opts: { maxDatagramSize: number; initialRtt?: number; previousRtt?: number; isClient: boolean; congestionController?: CongestionControllerFactory; now?: number }) {
     const initialRtt = opts.initialRtt ?? K_INITIAL_RTT;
-    if (!(initialRtt > 0) || !Number.isFinite(initialRtt)) throw new ConfigError('initialRtt must be a positive number of milliseconds');
+    const firstRtt = opts.previousRtt ?? initialRtt;
+    for (const rtt of [initialRtt, firstRtt]) if (!(rtt > 0) || !Number.isFinite(rtt)) throw new ConfigError('an initial RTT must be a positive number of milliseconds');
     this.isClient = opts.isClient;
     this.initialRtt = initialRtt;
-    this.rttEstimator = new RttEstimator(initialRtt);
+    this.rttEstimator = new RttEstimator(firstRtt);
     this.ccFactory = opts.congestionController ?? cubic;
     this.cc = this.ccFactory({ now: opts.now ?? 0, maxDatagramSize: opts.maxDatagramSize });
   }

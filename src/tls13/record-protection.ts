@@ -323,7 +323,10 @@ export class RecordProtector {
       return this.opened(null);
     }
     this.slabAt += n;
-    return this.opened(inner);
+    const record = this.opened(inner);
+    // Handshake messages and alerts are rare and may be kept for long (a session ticket's parts view their
+    // message): they get arrays of their own rather than hold a slab alive.
+    return record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
   }
 
   private checkOpen(header: Uint8Array, payload: Uint8Array): void {

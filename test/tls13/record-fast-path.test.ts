@@ -447,6 +447,7 @@ describe('TlsConnection.receiveSync and writevSync', () => {
 
 describe('opening into a slab (openInto, RFC 8446 §5.2)', () => {
   const ffi = providers[2]![1];
+  const split = (record: Uint8Array): [Uint8Array, Uint8Array] => [record.subarray(0, 5), record.subarray(5)];
 
   for (const s of suites) {
     it(`node-ffi ${s.name}: every record's content stays as opened while later records (and forgeries) are opened after it`, async () => {
@@ -479,6 +480,21 @@ describe('opening into a slab (openInto, RFC 8446 §5.2)', () => {
       expect(slabs.size).toBeLessThan(views.length / 4);
     });
   }
+
+  it('handshake and alert content gets an array of its own, so a kept ticket does not hold a slab alive', async () => {
+    const s = suites[0]!;
+    const secret = seededRandom('slab own arrays')(s.hashLength);
+    const [sealer, opener] = await Promise.all([0, 1].map(() => RecordProtector.create(ffi, s, secret)));
+    const data = opener!.openSync(...split(sealer!.sealSync(ContentType.application_data, new Uint8Array(100).fill(1))));
+    expect(data.content.buffer.byteLength).toBeGreaterThan(100_000);
+    for (const type of [ContentType.handshake, ContentType.alert]) {
+      const content = seededRandom(`own ${type}`)(type === ContentType.alert ? 2 : 600);
+      const opened = opener!.openSync(...split(sealer!.sealSync(type, content)));
+      expect(opened.contentType).toBe(type);
+      expect(equalBytes(opened.content, content)).toBe(true);
+      expect(opened.content.buffer.byteLength).toBe(content.length);
+    }
+  });
 
   it('a TlsConnection hands out data events that later records never overwrite', async () => {
     const { client, server } = await connected(ffi);

@@ -138,6 +138,16 @@ export interface AeadKey {
    * the caller may reuse as soon as this returns).
    */
   openSync?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
+  /**
+   * Optional, with {@link openSync}: decrypts into `output` (exactly
+   * `ciphertext.length - 16` bytes, not overlapping `ciphertext`) and returns
+   * whether the tag verified. When it returns false `output` holds nothing
+   * usable (the backend zeroes it) and must not be read. The record layer
+   * uses it to open records into slices of a slab it never reuses, so each
+   * record costs no array of its own (a fresh 16 KiB array costs more than
+   * decrypting it).
+   */
+  openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, output: Uint8Array): boolean;
 }
 
 /** QUIC header protection keyed once: maps a 16-byte sample to a 5-byte mask. */

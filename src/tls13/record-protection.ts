@@ -30,6 +30,8 @@ export interface RecordProtectorOptions {
 }
 
 const AEAD_TAG_LENGTH = 16;
+/** Bytes of each slab {@link RecordProtector.openSync} decrypts into: sixteen full records, at least one of any size. */
+const OPEN_SLAB_BYTES = 256 * 1024;
 
 /**
  * Record protection for one direction under one traffic secret (RFC 8446
@@ -50,6 +52,14 @@ export class RecordProtector {
   private hi: number;
   private lo: number;
   private opening = false;
+  /**
+   * Where {@link openSync} decrypts with `openInto`: records take consecutive
+   * slices and the slab is never written again once a slice is handed out, so
+   * every record's content stays the caller's; a full slab is dropped for a
+   * new one (the old lives on as long as any content still viewing it).
+   */
+  private slab: Uint8Array | undefined;
+  private slabAt = 0;
   /** write_iv's last 8 bytes as two 32-bit halves, XORed with the sequence number's. */
   private readonly ivHi: number;
   private readonly ivLo: number;
@@ -298,7 +308,25 @@ export class RecordProtector {
   openSync(header: Uint8Array, payload: Uint8Array): OpenedRecord {
     if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
     this.checkOpen(header, payload);
-    return this.opened(this.aead.openSync(this.nonce(), header, payload));
+    const openInto = this.aead.openInto;
+    if (openInto === undefined || payload.length < AEAD_TAG_LENGTH) return this.opened(this.aead.openSync(this.nonce(), header, payload));
+    const n = payload.length - AEAD_TAG_LENGTH;
+    let slab = this.slab;
+    if (slab === undefined || slab.length - this.slabAt < n) {
+      // checkOpen capped n at 2^14 + 256 - 16, so a record always fits a new slab.
+      slab = this.slab = new Uint8Array(OPEN_SLAB_BYTES);
+      this.slabAt = 0;
+    }
+    const inner = slab.subarray(this.slabAt, this.slabAt + n);
+    if (!openInto.call(this.aead, this.nonce(), header, payload, inner)) {
+      // Nothing was handed out: the next record may take the same (zeroed) slice.
+      return this.opened(null);
+    }
+    this.slabAt += n;
+    const record = this.opened(inner);
+    // Handshake messages and alerts are rare and may be kept for long (a session ticket's parts view their
+    // message): they get arrays of their own rather than hold a slab alive.
+    return record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
   }
 
   private checkOpen(header: Uint8Array, payload: Uint8Array): void {

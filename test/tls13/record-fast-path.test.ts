@@ -444,3 +444,78 @@ describe('TlsConnection.receiveSync and writevSync', () => {
     expect(server.error).toBeUndefined();
   });
 });
+
+describe('opening into a slab (openInto, RFC 8446 §5.2)', () => {
+  const ffi = providers[2]![1];
+  const split = (record: Uint8Array): [Uint8Array, Uint8Array] => [record.subarray(0, 5), record.subarray(5)];
+
+  for (const s of suites) {
+    it(`node-ffi ${s.name}: every record's content stays as opened while later records (and forgeries) are opened after it`, async () => {
+      const secret = seededRandom(`slab ${s.name}`)(s.hashLength);
+      const [sealer, opener] = await Promise.all([0, 1].map(() => RecordProtector.create(ffi, s, secret)));
+      expect((await ffi.aead(s.aead, new Uint8Array(s.keyLength))).openInto).toBeTypeOf('function');
+      const rand = seededRandom(`slab contents ${s.name}`);
+      const sizes = [MAX_PLAINTEXT, 1, 0, 5000, MAX_PLAINTEXT - 1, 300];
+      const sent: Uint8Array[] = [];
+      const views: Uint8Array[] = [];
+      // 150 records, about 950 KB: several slabs, each filled up to its edge.
+      for (let i = 0; i < 150; i++) {
+        const content = rand(sizes[i % sizes.length] as number);
+        const record = sealer!.sealSync(ContentType.application_data, content);
+        if (i % 7 === 3) {
+          // A forgery between records: refused, and the slice it was opened into handed to no one.
+          const forged = record.slice();
+          forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+          expect(() => opener!.openSync(forged.subarray(0, 5), forged.subarray(5))).toThrow(BadRecordMacError);
+        }
+        const opened = opener!.openSync(record.subarray(0, 5), record.subarray(5));
+        // The receive buffer is reused at once.
+        record.fill(0xee);
+        sent.push(content);
+        views.push(opened.content);
+      }
+      views.forEach((v, i) => expect(equalBytes(v, sent[i]!), `record ${i}`).toBe(true));
+      const slabs = new Set(views.map((v) => v.buffer));
+      expect(slabs.size).toBeGreaterThan(2);
+      expect(slabs.size).toBeLessThan(views.length / 4);
+    });
+  }
+
+  it('handshake and alert content gets an array of its own, so a kept ticket does not hold a slab alive', async () => {
+    const s = suites[0]!;
+    const secret = seededRandom('slab own arrays')(s.hashLength);
+    const [sealer, opener] = await Promise.all([0, 1].map(() => RecordProtector.create(ffi, s, secret)));
+    const data = opener!.openSync(...split(sealer!.sealSync(ContentType.application_data, new Uint8Array(100).fill(1))));
+    expect(data.content.buffer.byteLength).toBeGreaterThan(100_000);
+    for (const type of [ContentType.handshake, ContentType.alert]) {
+      const content = seededRandom(`own ${type}`)(type === ContentType.alert ? 2 : 600);
+      const opened = opener!.openSync(...split(sealer!.sealSync(type, content)));
+      expect(opened.contentType).toBe(type);
+      expect(equalBytes(opened.content, content)).toBe(true);
+      expect(opened.content.buffer.byteLength).toBe(content.length);
+    }
+  });
+
+  it('a TlsConnection hands out data events that later records never overwrite', async () => {
+    const { client, server } = await connected(ffi);
+    const data = seededRandom('slab stream')(3 * 2 ** 20);
+    const events: Uint8Array[] = [];
+    for (let o = 0, i = 0; o < data.length; i++) {
+      const n = Math.min(data.length - o, [100_000, 1, 17_000, 40_000][i % 4] as number);
+      expect(client.writevSync([data.subarray(o, o + n)])).toBeUndefined();
+      o += n;
+      const stream = concat(...client.takeOutputChunks());
+      // Read in two parts through one reused buffer, as a socket does.
+      const buf = new Uint8Array(stream.length);
+      for (const [a, b] of [[0, stream.length >> 1], [stream.length >> 1, stream.length]] as const) {
+        buf.set(stream.subarray(a, b));
+        expect(server.receiveSync(buf.subarray(0, b - a))).toBeUndefined();
+        buf.fill(0);
+        for (const e of drain(server)) if (e.type === 'data') events.push(e.data);
+      }
+    }
+    expect(equalBytes(concat(...events), data)).toBe(true);
+    expect(new Set(events.map((e) => e.buffer)).size).toBeLessThan(events.length / 4);
+    expect(server.error).toBeUndefined();
+  });
+});

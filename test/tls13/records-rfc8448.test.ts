@@ -8,7 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
+import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, CipherSuite } from '../../src/tls13/cipher-suites.js';
 import type { ContentType } from '../../src/tls13/content-type.js';
@@ -16,7 +18,7 @@ import { encodeRecords, RecordReader } from '../../src/tls13/record-layer.js';
 import { RecordProtector } from '../../src/tls13/record-protection.js';
 import { bytes, helloRetry, resumed0Rtt, SECRET_OF_KEYS, simple1Rtt, type Rfc8448Record, type Rfc8448Trace } from '../helpers/rfc8448.js';
 
-const provider = createNobleProvider({ random: seededRandom('rfc8448 records') });
+const noble = createNobleProvider({ random: seededRandom('rfc8448 records') });
 const suite = cipherSuiteInfo(CipherSuite.TLS_AES_128_GCM_SHA256)!;
 
 function protectedRecords(t: Rfc8448Trace): [string, Rfc8448Record][] {
@@ -24,7 +26,7 @@ function protectedRecords(t: Rfc8448Trace): [string, Rfc8448Record][] {
 }
 
 /** One opener and one sealer per set of traffic keys, as each direction of a connection holds. */
-async function protectors(t: Rfc8448Trace, fromSecret: boolean): Promise<Map<string, { opener: RecordProtector; sealer: RecordProtector }>> {
+async function protectors(t: Rfc8448Trace, fromSecret: boolean, provider: CryptoProvider = noble): Promise<Map<string, { opener: RecordProtector; sealer: RecordProtector }>> {
   const out = new Map<string, { opener: RecordProtector; sealer: RecordProtector }>();
   for (const name of Object.keys(t.trafficKeys)) {
     const make = (): Promise<RecordProtector> => fromSecret
@@ -35,16 +37,17 @@ async function protectors(t: Rfc8448Trace, fromSecret: boolean): Promise<Map<str
   return out;
 }
 
-async function replay(t: Rfc8448Trace, fromSecret: boolean): Promise<number> {
-  const ps = await protectors(t, fromSecret);
+/** With `sync`, records are opened by `openSync` (with the OpenSSL provider: `openInto`, into a slab) and sealed by `sealSync`. */
+async function replay(t: Rfc8448Trace, fromSecret: boolean, provider: CryptoProvider = noble, sync = false): Promise<number> {
+  const ps = await protectors(t, fromSecret, provider);
   let n = 0;
   for (const [name, r] of protectedRecords(t)) {
     const { opener, sealer } = ps.get(r.keys!)!;
     const wire = fromHex(r.record);
     expect({ name, seq: opener.sequenceNumber }).toEqual({ name, seq: BigInt(r.sequenceNumber!) });
-    const opened = await opener.open(wire.subarray(0, 5), wire.subarray(5));
+    const opened = sync ? opener.openSync(wire.subarray(0, 5), wire.subarray(5)) : await opener.open(wire.subarray(0, 5), wire.subarray(5));
     expect({ name, type: opened.contentType, content: toHex(opened.content) }).toEqual({ name, type: r.innerContentType, content: r.payload });
-    const sealed = await sealer.seal(r.innerContentType as ContentType, fromHex(r.payload));
+    const sealed = sync ? sealer.sealSync(r.innerContentType as ContentType, fromHex(r.payload)) : await sealer.seal(r.innerContentType as ContentType, fromHex(r.payload));
     expect({ name, record: toHex(sealed) }).toEqual({ name, record: r.record });
     n++;
   }
@@ -107,5 +110,16 @@ describe('RFC 8448 record framing (§5.1)', () => {
     expect(toHex(encodeRecords(22, bytes(simple1Rtt.messages, 'clientHello'), { legacyVersion: 0x0301 })[0]!)).toBe(ch.record);
     const sh = simple1Rtt.records.serverHello!;
     expect(toHex(encodeRecords(22, bytes(simple1Rtt.messages, 'serverHello'))[0]!)).toBe(sh.record);
+  });
+});
+
+describe('RFC 8448 records through the synchronous path of the OpenSSL provider (openInto into a slab)', () => {
+  const ffi = createNodeCryptoProvider({ random: seededRandom('rfc8448 records ffi') });
+
+  it('opens and re-seals every protected record of §3, §4 and §5', async () => {
+    expect((await ffi.aead('AES-128-GCM', new Uint8Array(16))).openInto).toBeTypeOf('function');
+    expect(await replay(simple1Rtt, false, ffi, true)).toBe(7);
+    expect(await replay(resumed0Rtt, true, ffi, true)).toBe(8);
+    expect(await replay(helloRetry, true, ffi, true)).toBe(4);
   });
 });

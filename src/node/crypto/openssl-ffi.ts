@@ -218,6 +218,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     sealInto,
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => openSync(nonce, aad, ciphertext),
     openSync,
+    openInto,
   });
   b.contexts.register(st, enc);
   b.contexts.register(st, dec);

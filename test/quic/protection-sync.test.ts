@@ -11,33 +11,18 @@ import { fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { createNobleProvider } from '../../src/pq/noble/index.js';
-import type { AeadKey, CryptoProvider, HeaderProtectionKey } from '../../src/pq/provider.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
 import {
   AES_128_GCM_SHA256, CHACHA20_POLY1305_SHA256, OneRttKeys, QUIC_V1, QUIC_V2, deriveDirectionalKeys, initialKeys, openPacket, parsePacket,
   sealPacket, type DirectionalKeys, type OutgoingHeader, type ProtectedPacket, type QuicVersion,
 } from '../../src/quic/index.js';
 import { canOpenSync, canSealSync, openPacketSync, sealPacketSync } from '../../src/quic/protection.js';
+import { promisesOnly } from '../helpers/promises-only.js';
 import { loadAppendixA } from './rfc-vectors.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** A provider whose symmetric keys only have the promise-returning operations, as a device or SubtleCrypto backend. */
-function promisesOnly(p: CryptoProvider): CryptoProvider {
-  return {
-    ...p,
-    aead: async (alg, key) => {
-      const k = await p.aead(alg, key);
-      const bare: AeadKey = { algorithm: k.algorithm, tagLength: 16, nonceLength: 12, seal: (n, a, m) => k.seal(n, a, m), open: (n, a, c) => k.open(n, a, c) };
-      return bare;
-    },
-    headerProtection: async (alg, key) => {
-      const k = await p.headerProtection(alg, key);
-      const bare: HeaderProtectionKey = { algorithm: k.algorithm, mask: (s) => k.mask(s) };
-      return bare;
-    },
-  };
-}
 
 const providers: [string, CryptoProvider, boolean][] = [
   ['noble', createNobleProvider({ random: seededRandom('protection sync') }), true],

@@ -5,29 +5,14 @@
  * silent on how a transport drains its sender; the wire must not change).
  */
 import { describe, expect, it } from 'vitest';
-import type { AeadKey, CryptoProvider, HeaderProtectionKey } from '../../src/pq/provider.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import { QuicConnection, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import type { Transmit } from '../../src/quic/connection/path.js';
 import type { QuicEndpoint } from '../../src/quic/endpoint.js';
+import { promisesOnly } from '../helpers/promises-only.js';
 import { QuicSim } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
-/** A provider whose symmetric keys only have the promise-returning operations (a device or SubtleCrypto backend). */
-function promisesOnly(p: CryptoProvider): CryptoProvider {
-  return {
-    ...p,
-    aead: async (alg, key) => {
-      const k = await p.aead(alg, key);
-      const bare: AeadKey = { algorithm: k.algorithm, tagLength: 16, nonceLength: 12, seal: (n, a, m) => k.seal(n, a, m), open: (n, a, c) => k.open(n, a, c) };
-      return bare;
-    },
-    headerProtection: async (alg, key) => {
-      const k = await p.headerProtection(alg, key);
-      const bare: HeaderProtectionKey = { algorithm: k.algorithm, mask: (s) => k.mask(s) };
-      return bare;
-    },
-  };
-}
 
 /** A confirmed connection on the simulator whose server has 60 000 bytes queued on a stream of its own and two more streams' worth. */
 async function loaded(seed: string, wrap: (p: CryptoProvider) => CryptoProvider = (p) => p): Promise<{ sim: QuicSim; server: QuicEndpoint; now: number }> {

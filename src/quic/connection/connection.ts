@@ -1604,16 +1604,16 @@ export class QuicConnection {
     this.paths.probe = path;
   }
 
-  /**
-   * A datagram of path probing frames (PATH_CHALLENGE, PATH_RESPONSE), padded
-   * to 1200 bytes as §8.2.1 and §8.2.2 require unless the path's 3× limit
-   * forbids, on the path it belongs to.
-   */
   /** Whether {@link probeDatagram} may have something to send. */
   private pathProbeDue(now: number): boolean {
     return !this.closeState && this.oneRtt !== undefined && this.confirmed && this.paths.hasProbe(now, MIN_PROBE_DATAGRAM);
   }
 
+  /**
+   * A datagram of path probing frames (PATH_CHALLENGE, PATH_RESPONSE), padded
+   * to 1200 bytes as §8.2.1 and §8.2.2 require unless the path's 3× limit
+   * forbids, on the path it belongs to.
+   */
   private async probeDatagram(now: number): Promise<Transmit | undefined> {
     if (!this.pathProbeDue(now)) return undefined;
     const space = this.spaces.application;

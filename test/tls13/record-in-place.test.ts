@@ -60,7 +60,7 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
         expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
         for (const d of dataOf(server)) {
           // A view of the chunk itself: no slab, no copy.
-          expect(d.buffer).toBe(chunk.buffer);
+          expect(d.buffer === chunk.buffer).toBe(true);
           expect(d.byteOffset).toBeGreaterThanOrEqual(chunk.byteOffset + 5);
           expect(d.byteOffset + d.length).toBeLessThanOrEqual(chunk.byteOffset + chunk.length);
           got.push(d);
@@ -111,7 +111,7 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
     const kept = chunk.slice();
     expect(server.receiveSync(chunk)).toBeUndefined();
     const [d] = dataOf(server);
-    expect(d!.buffer).not.toBe(chunk.buffer);
+    expect(d!.buffer === chunk.buffer).toBe(false);
     expect(equalBytes(chunk, kept)).toBe(true);
   });
 });

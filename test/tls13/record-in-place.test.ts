@@ -17,9 +17,9 @@ import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import type { TlsConnection } from '../../src/tls13/connection.js';
 import { connectPair, drain, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
 
-const suites = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256];
+const suites: CipherSuite[] = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256];
 
-async function connected(provider: CryptoProvider, suite: number): Promise<{ client: TlsConnection; server: TlsConnection }> {
+async function connected(provider: CryptoProvider, suite: CipherSuite): Promise<{ client: TlsConnection; server: TlsConnection }> {
   const key = await testKey(provider, 'ed25519');
   const pair = await connectPair(
     { provider, verifier: pinnedKeyVerifier(key), cipherSuites: [suite] },

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { appendFileSync } from 'node:fs';
 import type { PqtlsError } from '../errors.js';
 import { groupName, signatureSchemeName } from '../pq/ids.js';
@@ -39,10 +39,13 @@ export class PqTlsSocket extends Duplex {
     // ends too, after the writes already queued (our close_notify, then FIN). The TCP socket below is
     // half-open capable, so a peer's FIN never cuts off a reply still being produced.
     super({ allowHalfOpen: false });
+    // A net.Socket (exactly, not a subclass or another Duplex, whose chunks may be shared or reused) hands
+    // each read over in a buffer of its own that it never touches again: records are decrypted in place in it.
+    const receive = { consumable: Object.getPrototypeOf(socket) === Socket.prototype };
     socket.on('data', (d: Buffer) => {
       let pending: Promise<unknown> | undefined;
       try {
-        pending = this.conn.receiveSync(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        pending = this.conn.receiveSync(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), receive);
         if (!pending) {
           // Processed at once (application data under a synchronous AEAD): the socket keeps flowing,
           // with no pause and resume per read, unless our reader or the socket's output is full.

@@ -140,12 +140,14 @@ export interface AeadKey {
   openSync?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
   /**
    * Optional, with {@link openSync}: decrypts into `output` (exactly
-   * `ciphertext.length - 16` bytes, not overlapping `ciphertext`) and returns
-   * whether the tag verified. When it returns false `output` holds nothing
-   * usable (the backend zeroes it) and must not be read. The record layer
-   * uses it to open records into slices of a slab it never reuses, so each
-   * record costs no array of its own (a fresh 16 KiB array costs more than
-   * decrypting it).
+   * `ciphertext.length - 16` bytes, either not overlapping `ciphertext` or
+   * exactly its first bytes, `ciphertext.subarray(0, length - 16)`: an
+   * in-place open, which the backend must support; no other overlap) and
+   * returns whether the tag verified. When it returns false `output` holds
+   * nothing usable (the backend zeroes it) and must not be read. The record
+   * layer uses it to open records into slices of a slab it never reuses, so
+   * each record costs no array of its own (a fresh 16 KiB array costs more
+   * than decrypting it), or in place in a receive buffer the transport gave up.
    */
   openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, output: Uint8Array): boolean;
 }

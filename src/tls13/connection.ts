@@ -226,12 +226,18 @@ export class TlsConnection {
    * undefined when all of `data` was processed that way (events are ready to
    * poll); otherwise a promise like receive's, for the rest. Either way
    * `data` must stay unchanged until then.
+   *
+   * With `consumable`, the caller gives `data` up for good (a transport that
+   * never reuses its read buffers, as net.Socket): records lying wholly inside
+   * it are decrypted in place and application data events view `data`, with
+   * no copy and no slab. Without it `data` is only read.
    */
-  receiveSync(data: Uint8Array): Promise<void | undefined> | undefined {
+  receiveSync(data: Uint8Array, options?: { readonly consumable?: boolean }): Promise<void | undefined> | undefined {
     if (this.queued > 0) return this.receive(data);
+    const consumable = options?.consumable === true;
     let more: Resume | undefined;
     try {
-      more = this.receiveSome(data, 0);
+      more = this.receiveSome(data, 0, consumable);
     } catch (e) {
       this.reader.release();
       return this.serial(() => Promise.reject(e), true);
@@ -239,13 +245,13 @@ export class TlsConnection {
     if (!more) return undefined;
     // A record needs asynchronous work (a handshake message, say), already started: the rest waits for it.
     more.wait.catch(() => undefined);
-    return this.serial(() => this.receiveFrom(data, more), true);
+    return this.serial(() => this.receiveFrom(data, more, consumable), true);
   }
 
   /** Processes `data` from where `resume` says (from its start if undefined), waiting for each record that needs it. */
-  private async receiveFrom(data: Uint8Array, resume: Resume | undefined): Promise<void> {
+  private async receiveFrom(data: Uint8Array, resume: Resume | undefined, consumable = false): Promise<void> {
     try {
-      for (let r = resume ?? this.receiveSome(data, 0); r; r = this.receiveSome(data, r.at)) await r.wait;
+      for (let r = resume ?? this.receiveSome(data, 0, consumable); r; r = this.receiveSome(data, r.at, consumable)) await r.wait;
     } finally {
       this.reader.release();
     }
@@ -259,11 +265,12 @@ export class TlsConnection {
    * they lie, and only a record cut across two reads is copied, while the
    * bytes the reader holds stay within its limit whatever the transport hands over.
    */
-  private receiveSome(data: Uint8Array, o: number): Resume | undefined {
+  private receiveSome(data: Uint8Array, o: number, consumable: boolean): Resume | undefined {
     for (;;) {
       for (let rec = this.done() ? undefined : this.reader.nextView(); rec; rec = this.done() ? undefined : this.reader.nextView()) {
-        // Application data under a synchronous AEAD is handled without a promise per record.
-        const pending = this.onRecord(rec.type, rec.header, rec.fragment);
+        // Application data under a synchronous AEAD is handled without a promise per record; one lying in
+        // bytes given up to us is opened in place (one assembled in the reader's buffer keeps the slab).
+        const pending = this.onRecord(rec.type, rec.header, rec.fragment, consumable && this.reader.lastInFed);
         if (pending) return { at: o, wait: pending };
       }
       this.reader.release();
@@ -401,7 +408,7 @@ export class TlsConnection {
   }
 
   /** Returns a promise only when the record needs asynchronous work (an asynchronous AEAD, a handshake message). */
-  private onRecord(type: number, header: Uint8Array, payload: Uint8Array): Promise<void> | void {
+  private onRecord(type: number, header: Uint8Array, payload: Uint8Array, inPlace = false): Promise<void> | void {
     if (type === ContentType.change_cipher_spec) {
       // §5: one byte 0x01, between the first ClientHello and the peer's Finished, is dropped.
       if (payload.length !== 1 || payload[0] !== 1 || this.peerFinishedSeen || this.beforeFirstClientHello()) {
@@ -418,7 +425,7 @@ export class TlsConnection {
       if (rp.isSync) {
         let opened;
         try {
-          opened = rp.openSync(header, payload);
+          opened = rp.openSync(header, payload, inPlace);
         } catch (e) {
           if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
           throw e;

@@ -57,6 +57,8 @@ export class RecordReader {
   /** Bytes handed over by {@link feed}, read in place until {@link release}; `at` is the next unread byte. */
   private view: Uint8Array | undefined;
   private at = 0;
+  /** Whether the record {@link nextView} last returned lies in the fed bytes (not in the reader's own buffer). */
+  lastInFed = false;
 
   constructor(options: RecordReaderOptions = {}) {
     this.max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
@@ -168,12 +170,14 @@ export class RecordReader {
       const length = this.headerAt(v, p, v.length - p);
       if (length < 0) return undefined;
       this.at = p + RECORD_HEADER_LENGTH + length;
+      this.lastInFed = true;
       return record(v, p, length);
     }
     if (v) this.complete(v);
     const p = this.start;
     const length = this.headerAt(this.buf, p, this.end - p);
     if (length < 0) return undefined;
+    this.lastInFed = false;
     this.start += RECORD_HEADER_LENGTH + length;
     if (this.start === this.end) this.start = this.end = 0;
     return record(this.buf, p, length);

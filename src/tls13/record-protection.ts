@@ -309,13 +309,25 @@ export class RecordProtector {
     return this.opened(inner);
   }
 
-  /** {@link open} without a promise, for an AEAD that is synchronous ({@link isSync}); a ConfigError otherwise. */
-  openSync(header: Uint8Array, payload: Uint8Array): OpenedRecord {
+  /**
+   * {@link open} without a promise, for an AEAD that is synchronous
+   * ({@link isSync}); a ConfigError otherwise. With `inPlace`, the caller
+   * gives up `payload`: an AEAD with `openInto` decrypts it over itself and
+   * the content views `payload` (no slab slice, so no zeroed allocation per
+   * few records); when the tag fails, `payload` is left zeroed.
+   */
+  openSync(header: Uint8Array, payload: Uint8Array, inPlace = false): OpenedRecord {
     if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
     this.checkOpen(header, payload);
     const openInto = this.aead.openInto;
     if (openInto === undefined || payload.length < AEAD_TAG_LENGTH) return this.opened(this.aead.openSync(this.nonce(), header, payload));
     const n = payload.length - AEAD_TAG_LENGTH;
+    if (inPlace) {
+      const inner = payload.subarray(0, n);
+      if (!openInto.call(this.aead, this.nonce(), header, payload, inner)) return this.opened(null);
+      const record = this.opened(inner);
+      return record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
+    }
     let slab = this.slab;
     if (slab === undefined || slab.length - this.slabAt < n) {
       // checkOpen capped n at 2^14 + 256 - 16, so a record always fits a new slab.

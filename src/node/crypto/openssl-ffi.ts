@@ -185,7 +185,8 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     if (output.length !== n) return false;
     const ctx = st.dec;
     let ok = decInit(ctx, null, null, null, nonce) as number;
-    // The context copies the expected tag now; `ciphertext` may be the caller's receive buffer.
+    // The context copies the expected tag now; `ciphertext` may be the caller's receive buffer, and `output`
+    // may be its first n bytes (EVP decrypts in place when out == in exactly; the tag lies after them).
     ok &= ctxCtrl(ctx, SET_TAG, TAG, ciphertext.subarray(n)) as number;
     if (aad.length > 0) ok &= decUpdate(ctx, null, outl, aad, aad.length) as number;
     // The length bounds what is read: the ciphertext is passed whole, without a view of its first n bytes.

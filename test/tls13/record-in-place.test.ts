@@ -1,0 +1,117 @@
+/**
+ * Records opened in place (issue 13): when the transport gives its receive
+ * buffers up (`receiveSync(data, { consumable: true })`, as the Node adapter
+ * does for a net.Socket), a record lying wholly inside one buffer is decrypted
+ * over itself and its application data is handed out as a view of that buffer;
+ * a record cut across buffers is assembled and opened as before. RFC 8446 §5.2
+ * is unchanged: every record must authenticate, a forgery is bad_record_mac and
+ * nothing of it is delivered.
+ */
+import { describe, expect, it } from 'vitest';
+import { concat, equalBytes } from '../../src/bytes.js';
+import { AlertDescription } from '../../src/errors.js';
+import { createNodeCryptoProvider } from '../../src/node/index.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
+import { seededRandom } from '../../src/testing/index.js';
+import { CipherSuite } from '../../src/tls13/cipher-suites.js';
+import type { TlsConnection } from '../../src/tls13/connection.js';
+import { connectPair, drain, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+
+const suites: CipherSuite[] = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384, CipherSuite.TLS_CHACHA20_POLY1305_SHA256];
+
+async function connected(provider: CryptoProvider, suite: CipherSuite): Promise<{ client: TlsConnection; server: TlsConnection }> {
+  const key = await testKey(provider, 'ed25519');
+  const pair = await connectPair(
+    { provider, verifier: pinnedKeyVerifier(key), cipherSuites: [suite] },
+    { provider, certificate: { chain: [key.publicKey], privateKey: key.privateKey, keyAlgorithm: key.keyAlgorithm }, cipherSuites: [suite] },
+  );
+  expect(pair.client.handshakeInfo?.cipherSuite.id).toBe(suite);
+  drain(pair.client);
+  drain(pair.server);
+  return pair;
+}
+
+const dataOf = (c: TlsConnection): Uint8Array[] => drain(c).flatMap((e) => (e.type === 'data' ? [e.data] : []));
+
+/** Splits a stream of TLSCiphertext records at their boundaries (§5.1 framing). */
+function records(stream: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < stream.length; ) {
+    const end = o + 5 + (((stream[o + 3] as number) << 8) | (stream[o + 4] as number));
+    out.push(stream.slice(o, end));
+    o = end;
+  }
+  return out;
+}
+
+describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)', () => {
+  for (const suite of suites) {
+    const provider = createNodeCryptoProvider({ random: seededRandom(`in place ${suite}`) });
+
+    it(`suite ${suite.toString(16)}: application data from whole records views the chunk it came in, byte for byte what was sent`, async () => {
+      const { client, server } = await connected(provider, suite);
+      const msgs = [seededRandom('a')(16384), seededRandom('b')(1), seededRandom('c')(5000), seededRandom('d')(16384)];
+      for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+      // Two records per chunk: each chunk a buffer of its own, as net.Socket hands over.
+      const recs = records(concat(...client.takeOutputChunks()));
+      const chunks = [concat(recs[0]!, recs[1]!), concat(recs[2]!, recs[3]!)];
+      const got: Uint8Array[] = [];
+      for (const chunk of chunks) {
+        expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
+        for (const d of dataOf(server)) {
+          // A view of the chunk itself: no slab, no copy.
+          expect(d.buffer === chunk.buffer).toBe(true);
+          expect(d.byteOffset).toBeGreaterThanOrEqual(chunk.byteOffset + 5);
+          expect(d.byteOffset + d.length).toBeLessThanOrEqual(chunk.byteOffset + chunk.length);
+          got.push(d);
+        }
+      }
+      expect(got.map((d) => d.length)).toEqual(msgs.map((m) => m.length));
+      expect(got.every((d, i) => equalBytes(d, msgs[i]!))).toBe(true);
+      expect(server.error).toBeUndefined();
+    });
+
+    it(`suite ${suite.toString(16)}: records cut across chunks at every offset still arrive whole and in order`, async () => {
+      const { client, server } = await connected(provider, suite);
+      const msgs = [seededRandom('x')(300), seededRandom('y')(20), seededRandom('z')(700)];
+      for (let cut = 0; ; cut += 7) {
+        for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        if (cut > stream.length) break;
+        expect(server.receiveSync(stream.slice(0, cut), { consumable: true })).toBeUndefined();
+        expect(server.receiveSync(stream.slice(cut), { consumable: true })).toBeUndefined();
+        expect(equalBytes(concat(...dataOf(server)), concat(...msgs))).toBe(true);
+      }
+      expect(server.error).toBeUndefined();
+    });
+
+    it(`suite ${suite.toString(16)}: a forged record in a consumable chunk is bad_record_mac and nothing of it is delivered`, async () => {
+      const { client, server } = await connected(provider, suite);
+      expect(client.writevSync([seededRandom('ok')(3000)])).toBeUndefined();
+      expect(client.writevSync([new Uint8Array(100).fill(7)])).toBeUndefined();
+      const stream = concat(...client.takeOutputChunks());
+      // The second record's first ciphertext byte flipped.
+      const second = records(stream)[0]!.length + 5;
+      stream[second] = (stream[second] as number) ^ 1;
+      await server.receiveSync(stream, { consumable: true });
+      const events = drain(server);
+      expect(events.filter((e) => e.type === 'data').map((e) => (e.type === 'data' ? e.data.length : 0))).toEqual([3000]);
+      expect(events.at(-1)?.type).toBe('error');
+      expect(server.error?.alert).toBe(AlertDescription.bad_record_mac);
+      // The forged record's bytes were opened over: no plaintext of it is left in the chunk.
+      expect(stream.subarray(second, second + 100).includes(7)).toBe(false);
+    });
+  }
+
+  it('without consumable the chunk is only read: the data is not a view of it and the chunk is unchanged', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('read only') });
+    const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
+    expect(client.writevSync([seededRandom('ro')(10_000)])).toBeUndefined();
+    const chunk = concat(...client.takeOutputChunks());
+    const kept = chunk.slice();
+    expect(server.receiveSync(chunk)).toBeUndefined();
+    const [d] = dataOf(server);
+    expect(d!.buffer === chunk.buffer).toBe(false);
+    expect(equalBytes(chunk, kept)).toBe(true);
+  });
+});

@@ -5,46 +5,19 @@
  * those very chunks; any other transport (a user's Duplex, whose chunks may be
  * shared or reused) has its chunks only read, never written.
  */
-import { EventEmitter } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { connect, createNodeCryptoProvider, createServer, type PqTlsSocket } from '../../src/node/index.js';
+import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { PqTlsSocket as PqTlsSocketClass } from '../../src/node/socket.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { TlsConnection } from '../../src/tls13/connection.js';
+import { FakeSocket, tcpPair } from '../helpers/node-sockets.js';
 import { clock, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
-
-/** The parts of net.Socket PqTlsSocket uses, as a plain emitter (not a net.Socket); writes are collected. */
-class FakeSocket extends EventEmitter {
-  readonly written: Uint8Array[] = [];
-  destroyed = false;
-  writableNeedDrain = false;
-  write(d: Uint8Array): boolean {
-    this.written.push(d);
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  end(): void {}
-  pause(): void {}
-  resume(): void {}
-  destroy(): void {
-    this.destroyed = true;
-  }
-}
 
 describe('PqTlsSocket: in-place decryption only in a net.Socket\'s own chunks', () => {
   it('over a real TCP connection 4 MiB arrive intact, as views of the chunks the net.Socket delivered', async () => {
-    const provider = createNodeCryptoProvider({ random: seededRandom('in place tcp') });
-    const key = await testKey(provider, 'ed25519');
-    let accepted: (s: PqTlsSocket) => void = () => undefined;
-    const serverSocket = new Promise<PqTlsSocket>((r) => (accepted = r));
-    const server = createServer({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } }, (s) => accepted(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
-    const sock = await connect({ host: '127.0.0.1', port, provider, now: clock, verifier: pinnedKeyVerifier(key) });
-    const peer = await serverSocket;
+    const { server, sock, peer } = await tcpPair('in place tcp');
     try {
       const raw = new Set<ArrayBufferLike>();
       peer.socket.prependListener('data', (d: Buffer) => raw.add(d.buffer));

@@ -6,24 +6,11 @@
  * adapter-hardening.test.ts), or while a record needs asynchronous work (a
  * KeyUpdate, RFC 8446 §4.6.3), after which the data behind it arrives in order.
  */
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { connect, createNodeCryptoProvider, createServer, type PqTlsSocket } from '../../src/node/index.js';
+import type { PqTlsSocket } from '../../src/node/index.js';
 import { seededRandom } from '../../src/testing/index.js';
-import { clock, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
-
-async function setup(seed: string) {
-  const provider = createNodeCryptoProvider({ random: seededRandom(seed) });
-  const key = await testKey(provider, 'ed25519');
-  let accepted: (s: PqTlsSocket) => void = () => undefined;
-  const serverSocket = new Promise<PqTlsSocket>((r) => (accepted = r));
-  const server = createServer({ provider, now: clock, certificate: { chain: [key.publicKey], ...key } }, (s) => accepted(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  const sock = await connect({ host: '127.0.0.1', port, provider, now: clock, verifier: pinnedKeyVerifier(key) });
-  return { server, sock, peer: await serverSocket };
-}
+import { tcpPair } from '../helpers/node-sockets.js';
 
 /** Reads `n` bytes from `s`, counting how often its TCP socket was paused meanwhile. */
 function receive(s: PqTlsSocket, n: number): { done: Promise<Uint8Array>; pauses: () => number } {
@@ -48,7 +35,7 @@ function receive(s: PqTlsSocket, n: number): { done: Promise<Uint8Array>; pauses
 
 describe('PqTlsSocket read path', () => {
   it('4 MiB of application data arrive without the TCP socket being paused once', async () => {
-    const { server, sock, peer } = await setup('read path');
+    const { server, sock, peer } = await tcpPair('read path');
     try {
       const data = seededRandom('read path data')(4 << 20);
       const r = receive(peer, data.length);
@@ -62,7 +49,7 @@ describe('PqTlsSocket read path', () => {
   });
 
   it('a KeyUpdate among the data pauses reading while it is processed; everything arrives in order (§4.6.3)', async () => {
-    const { server, sock, peer } = await setup('read path key update');
+    const { server, sock, peer } = await tcpPair('read path key update');
     try {
       const data = seededRandom('read path ku data')(1 << 20);
       const r = receive(peer, data.length);

@@ -6,33 +6,14 @@
  * the peer completed must complete here too ('secure', then end and close),
  * not be taken for a truncation (RFC 8446 §6.1) or vanish without 'secure'.
  */
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { PqTlsSocket } from '../../src/node/socket.js';
 import type { CryptoProvider } from '../../src/pq/index.js';
 import { TlsConnection } from '../../src/tls13/connection.js';
 import { TicketKeyRing } from '../../src/tls13/tickets.js';
+import { FakeSocket } from '../helpers/node-sockets.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
-
-/** The parts of net.Socket PqTlsSocket uses; writes are collected. */
-class FakeSocket extends EventEmitter {
-  readonly written: Uint8Array[] = [];
-  destroyed = false;
-  writableNeedDrain = false;
-  write(d: Uint8Array): boolean {
-    this.written.push(d);
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  end(): void {}
-  pause(): void {}
-  resume(): void {}
-  destroy(): void {
-    this.destroyed = true;
-  }
-}
 
 describe('EOF and close right behind the client Finished, while the server is still processing it', () => {
   it('the handshake completes: secure, then end and close, and no error', async () => {

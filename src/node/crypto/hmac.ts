@@ -44,6 +44,13 @@ function hashInto(alg: HashAlgorithm, input: Uint8Array, out: Uint8Array, at: nu
   else out.set(hash(nodeDigestName(alg), input, 'buffer'), at);
 }
 
+/** H(outer): a view of scratch memory under the FFI (valid until the next call here), node's own Buffer otherwise. */
+function outerHash(alg: HashAlgorithm, outer: Uint8Array, digestInto: DigestInto | undefined): Uint8Array {
+  if (!digestInto) return plain(hash(nodeDigestName(alg), outer, 'buffer'));
+  digestInto(alg, outer, SCRATCH_DIGEST);
+  return SCRATCH_DIGEST.subarray(0, hashLength(alg));
+}
+
 /**
  * Writes K' ⊕ ipad into `inner` and K' ⊕ opad into `outer` (their first block
  * each), K' being the key, hashed first if longer than a block (RFC 2104 §2).
@@ -68,9 +75,7 @@ export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array, 
     pads(alg, key, inner, outer);
     inner.set(data, block);
     hashInto(alg, inner, outer, block, digestInto);
-    if (!digestInto) return plain(hash(nodeDigestName(alg), outer, 'buffer'));
-    digestInto(alg, outer, SCRATCH_DIGEST);
-    return SCRATCH_DIGEST.slice(0, hashLength(alg));
+    return outerHash(alg, outer, digestInto).slice();
   } finally {
     // The padded key is as secret as the key; the rest held the message and the inner hash.
     inner.fill(0);
@@ -95,7 +100,6 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
   }
   if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
   const block = BLOCK[alg];
-  const name = nodeDigestName(alg);
   // inner: ipad block ‖ T(i−1) (absent for i = 1) ‖ info ‖ i; outer: opad block ‖ inner hash.
   const inner = scratch(SCRATCH_INNER, block + hLen + info.length + 1);
   const outer = scratch(SCRATCH_OUTER, block + hLen);
@@ -108,13 +112,7 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
       inner.set(info, block + previous);
       inner[end - 1] = i;
       hashInto(alg, inner.subarray(0, end), outer, block, digestInto);
-      let t: Uint8Array;
-      if (digestInto) {
-        digestInto(alg, outer, SCRATCH_DIGEST);
-        t = SCRATCH_DIGEST.subarray(0, hLen);
-      } else {
-        t = hash(name, outer, 'buffer');
-      }
+      const t = outerHash(alg, outer, digestInto);
       out.set(t.subarray(0, Math.min(hLen, length - o)), o);
       inner.set(t, block);
       previous = hLen;

@@ -17,6 +17,7 @@ import { nativePqSupport } from './crypto/native-pq.js';
 import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/hmac.js';
 import { nodeAead, nodeHash, nodeHeaderProtection } from './crypto/symmetric.js';
 import { opensslFfi, type OpensslFfi } from './crypto/openssl-ffi.js';
+import { opensslPkey, type OpensslPkey } from './crypto/openssl-pkey.js';
 
 export interface NodeCryptoProviderOptions {
   /**
@@ -81,11 +82,17 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
   const native = options.nativePostQuantum === false ? { mlKem: false, mlDsa: false } : nativePqSupport();
   const ownRandomness = options.random === undefined;
-  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, { native: native.mlDsa, ownRandomness });
-  const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness });
   const wantFfi = options.ffi !== false && process.env['PQTLS_FFI'] !== '0';
   // Probed on the first key, not here: a provider that never keys an AEAD never loads koffi.
   const ffi = (): OpensslFfi | undefined => (wantFfi ? opensslFfi() : undefined);
+  // X25519, ML-KEM and ML-DSA on the same FFI (OpenSSL ≥ 3.5), probed on the first key exchange or ML-DSA key;
+  // ML-KEM and ML-DSA only where native post-quantum is not turned off.
+  const pkey = wantFfi ? (): OpensslPkey | undefined => opensslPkey() : undefined;
+  const pqPkey = options.nativePostQuantum === false ? undefined : pkey;
+  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, {
+    native: native.mlDsa, ownRandomness, ...(pqPkey ? { pkey: pqPkey } : {}),
+  });
+  const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness, ...(pkey ? { pkey, mlKemFfi: pqPkey !== undefined } : {}) });
 
   return Object.freeze({
     name,

@@ -47,8 +47,12 @@ export interface NodeCryptoProviderOptions {
    * per record (most on Node 24), and one call per hash. Used when koffi (an
    * optional dependency) loads, the runtime exports libcrypto's symbols and a
    * known-answer self-test passes, all checked once per process on the first
-   * key; node:crypto otherwise, with the same results. Default true; false,
-   * or the environment variable `PQTLS_FFI=0`, keeps node:crypto.
+   * key; node:crypto otherwise, with the same results. Where that OpenSSL is
+   * 3.5 or later (Node 24), X25519, ML-KEM and ML-DSA also run on it through
+   * its EVP_PKEY API (./crypto/openssl-pkey.ts, self-tested likewise; ML-KEM
+   * and ML-DSA not when `nativePostQuantum` is false), sparing node:crypto's
+   * argument handling around each operation. Default true; false, or the
+   * environment variable `PQTLS_FFI=0`, keeps node:crypto.
    */
   ffi?: boolean;
 }
@@ -69,6 +73,8 @@ const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(le
  * - ML-KEM (alone and as the ML-KEM half of the hybrids, which come from the
  *   group table both backends share, src/pq/kex-groups.ts) and ML-DSA on
  *   node:crypto where the runtime has them (Node ≥ 24.7), on noble otherwise;
+ * - X25519, ML-KEM and ML-DSA on OpenSSL ≥ 3.5 through koffi where available
+ *   (option `ffi`), ahead of node:crypto;
  * - an internal `createNobleProvider` on the same random source: SLH-DSA, the
  *   ML-DSA keys' exportable half, and the strict decoding of an Ed25519 key
  *   that failed to verify.

@@ -69,8 +69,7 @@ export function ffiX25519Part(pkey: () => OpensslPkey | undefined, ownRandomness
     encapsulate(clientShare: Uint8Array, random: RandomSource): { share: Uint8Array; secret: Uint8Array } {
       const p = pkey();
       if (!p) return fallback.encapsulate(clientShare, random);
-      // Validate before drawing, as the other parts do, so a bad share costs no randomness.
-      requireLength(clientShare, 32, 'X25519 share');
+      // The draw first, then the secret before the share, as noble and the node:crypto part.
       const key = keyPair(p, random);
       try {
         return { secret: x25519Secret(p, key, clientShare), share: p.publicKey(key) };

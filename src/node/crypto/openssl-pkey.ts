@@ -53,7 +53,6 @@ const PROTOTYPES = {
 } as const;
 type Evp = { readonly [K in keyof typeof PROTOTYPES]: Fn };
 
-export type KemName = MlKemName;
 type KeyType = 'X25519' | MlKemName | 'ML-DSA-44' | 'ML-DSA-65' | 'ML-DSA-87';
 const dsaType = (alg: MlDsaAlgorithm): KeyType => alg.toUpperCase() as KeyType;
 
@@ -249,11 +248,12 @@ function bind(): OpensslPkey {
       return wrap(t, out[0]);
     },
     publicKey(key) {
+      const ptr = ptrOf(key);
       const type = (key as Key).type;
       const n = PUBLIC_LENGTH[type];
       const pub = new Uint8Array(n);
       len[0] = BigInt(n);
-      if (evp.rawPublic(ptrOf(key), pub, len) !== 1 || len[0] !== BigInt(n)) {
+      if (evp.rawPublic(ptr, pub, len) !== 1 || len[0] !== BigInt(n)) {
         clearErrors();
         throw internal(`${type} public key export`);
       }

@@ -120,8 +120,10 @@ function internal(what: string): PqtlsError {
   return new PqtlsError(`OpenSSL ${what} failed`, AlertDescription.internal_error);
 }
 
-/** Keys allocated and not yet freed, for {@link opensslPkeyLiveKeys}. */
+/** Keys allocated and not yet freed, and monotonic counts of keys made and of keys freed by `free()`, for {@link opensslPkeyKeys}. */
 let live = 0;
+let created = 0;
+let freedExplicitly = 0;
 
 function bind(): OpensslPkey {
   const koffi = loadKoffi();
@@ -140,6 +142,7 @@ function bind(): OpensslPkey {
       throw internal(`${type} key`);
     }
     live++;
+    created++;
     const key = new Key(type, ptr);
     keys.register(key, ptr, key);
     return key;
@@ -154,6 +157,7 @@ function bind(): OpensslPkey {
     keys.unregister(key);
     pkeyFree(key.ptr);
     live--;
+    freedExplicitly++;
     key.ptr = 0n;
   };
   /** A context on `key` for one operation, freed after `f` whatever it returns or throws. */
@@ -404,7 +408,11 @@ export function opensslPkeyStatus(): OpensslPkeyStatus {
   return state.status;
 }
 
-/** How many keys this process's binding holds now (freed ones and collected ones excluded). For tests and leak hunting. */
-export function opensslPkeyLiveKeys(): number {
-  return live;
+/**
+ * Keys this process's binding holds now (`live`: made, less those freed or
+ * collected), and, unaffected by when the garbage collector runs, how many it
+ * has made and how many `free()` has freed. For tests and leak hunting.
+ */
+export function opensslPkeyKeys(): { readonly live: number; readonly created: number; readonly freed: number } {
+  return { live, created, freed: freedExplicitly };
 }

@@ -17,6 +17,7 @@ import { nativePqSupport } from './crypto/native-pq.js';
 import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from './crypto/hmac.js';
 import { nodeAead, nodeHash, nodeHeaderProtection } from './crypto/symmetric.js';
 import { opensslFfi, type OpensslFfi } from './crypto/openssl-ffi.js';
+import { opensslPkey, type OpensslPkey } from './crypto/openssl-pkey.js';
 
 export interface NodeCryptoProviderOptions {
   /**
@@ -46,8 +47,12 @@ export interface NodeCryptoProviderOptions {
    * per record (most on Node 24), and one call per hash. Used when koffi (an
    * optional dependency) loads, the runtime exports libcrypto's symbols and a
    * known-answer self-test passes, all checked once per process on the first
-   * key; node:crypto otherwise, with the same results. Default true; false,
-   * or the environment variable `PQTLS_FFI=0`, keeps node:crypto.
+   * key; node:crypto otherwise, with the same results. Where that OpenSSL is
+   * 3.5 or later (Node 24), X25519, ML-KEM and ML-DSA also run on it through
+   * its EVP_PKEY API (./crypto/openssl-pkey.ts, self-tested likewise; ML-KEM
+   * and ML-DSA not when `nativePostQuantum` is false), sparing node:crypto's
+   * argument handling around each operation. Default true; false, or the
+   * environment variable `PQTLS_FFI=0`, keeps node:crypto.
    */
   ffi?: boolean;
 }
@@ -68,6 +73,8 @@ const opensslRandom: RandomSource = (length) => randomFillSync(new Uint8Array(le
  * - ML-KEM (alone and as the ML-KEM half of the hybrids, which come from the
  *   group table both backends share, src/pq/kex-groups.ts) and ML-DSA on
  *   node:crypto where the runtime has them (Node ≥ 24.7), on noble otherwise;
+ * - X25519, ML-KEM and ML-DSA on OpenSSL ≥ 3.5 through koffi where available
+ *   (option `ffi`), ahead of node:crypto;
  * - an internal `createNobleProvider` on the same random source: SLH-DSA, the
  *   ML-DSA keys' exportable half, and the strict decoding of an Ed25519 key
  *   that failed to verify.
@@ -81,11 +88,17 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   const noble = createNobleProvider({ random, ...(options.minRsaSigningBits !== undefined ? { minRsaSigningBits: options.minRsaSigningBits } : {}) });
   const native = options.nativePostQuantum === false ? { mlKem: false, mlDsa: false } : nativePqSupport();
   const ownRandomness = options.random === undefined;
-  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, { native: native.mlDsa, ownRandomness });
-  const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness });
   const wantFfi = options.ffi !== false && process.env['PQTLS_FFI'] !== '0';
   // Probed on the first key, not here: a provider that never keys an AEAD never loads koffi.
   const ffi = (): OpensslFfi | undefined => (wantFfi ? opensslFfi() : undefined);
+  // X25519, ML-KEM and ML-DSA on the same FFI (OpenSSL ≥ 3.5), probed on the first key exchange or ML-DSA key;
+  // ML-KEM and ML-DSA only where native post-quantum is not turned off.
+  const pkey = wantFfi ? (): OpensslPkey | undefined => opensslPkey() : undefined;
+  const pqPkey = options.nativePostQuantum === false ? undefined : pkey;
+  const signer = new NodeSigner(name, random, options.minRsaSigningBits ?? RSA_MIN_SIGN_BITS, noble, {
+    native: native.mlDsa, ownRandomness, ...(pqPkey ? { pkey: pqPkey } : {}),
+  });
+  const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness, ...(pkey ? { pkey, mlKemFfi: pqPkey !== undefined } : {}) });
 
   return Object.freeze({
     name,

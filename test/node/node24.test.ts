@@ -19,11 +19,11 @@ import { interopDisabled, requirePeer, runPeer } from '../helpers/peers.js';
 
 const FILES = [
   'test/node/native-pq.test.ts', 'test/node/crypto-provider.test.ts', 'test/node/wycheproof-node.test.ts', 'test/tls13/record-fast-path.test.ts',
-  'test/node/openssl-ffi.test.ts',
+  'test/node/openssl-ffi.test.ts', 'test/node/openssl-pkey.test.ts',
 ];
 
 describe.runIf(!interopDisabled)('the node:crypto provider under Node 24 (native ML-KEM and ML-DSA)', () => {
-  it('passes native-pq, crypto-provider, wycheproof-node, openssl-ffi and the record fast paths with both algorithms detected', async () => {
+  it('passes native-pq, crypto-provider, wycheproof-node, openssl-ffi, openssl-pkey and the record fast paths with both algorithms detected', async () => {
     const node24 = requirePeer('node24');
     const report = join(mkdtempSync(join(tmpdir(), 'pqtls-node24-report-')), 'report.json');
     const vitest = join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
@@ -59,6 +59,12 @@ describe.runIf(!interopDisabled)('the node:crypto provider under Node 24 (native
       // The AEADs on OpenSSL 3.5 through koffi (openssl-ffi.test.ts fails its first case where the binding is unavailable).
       'binding the process\'s OpenSSL through koffi is available on this runtime (koffi installed, libcrypto\'s symbols exported by node) and passed its self-test',
       'Wycheproof through the FFI keys: in place, at an offset, and on reused contexts aes_gcm_test.json',
+      // X25519, ML-KEM and ML-DSA on OpenSSL 3.5's EVP_PKEY API through koffi (openssl-pkey.test.ts).
+      'binding OpenSSL\'s EVP_PKEY API through koffi is available exactly where OpenSSL has ML-KEM and ML-DSA (3.5: Node 24), and passed its self-test there',
+      'X25519, ML-KEM and ML-DSA on OpenSSL through koffi ML-KEM-768, Wycheproof mlkem_*_test.json: keygen from the seed gives the encapsulation key and decapsulation the secret, byte for byte',
+      'X25519, ML-KEM and ML-DSA on OpenSSL through koffi ml-dsa-65, Wycheproof verify and sign-from-seed vectors (empty context): the same verdicts, and the deterministic signatures',
+      'the node provider on the EVP_PKEY binding X25519MLKEM768: both halves of a key share are OpenSSL keys, freed when the share completes; ffi: false keeps node:crypto',
     ]) expect(names).toContain(expected);
-  });
+    // The inner run's own bound (runPeer's timeoutMs above): on a loaded machine it outlasts the default test timeout.
+  }, 250_000);
 });

@@ -23,6 +23,8 @@ import type { KeyExchange } from '../../pq/provider.js';
 import type { RandomSource } from '../../pq/random.js';
 import { okpPrivateKey, okpPublicKey, okpRawPublicKey } from './key-objects.js';
 import { NativeMlKemPart } from './native-pq.js';
+import { ffiMlKemPart, ffiX25519Part } from './ffi-kex.js';
+import type { OpensslPkey } from './openssl-pkey.js';
 import type { MlKemName } from '../../pq/mlkem.js';
 
 /**
@@ -202,12 +204,24 @@ const SOFTWARE_MLKEM = mlKemParts({ 'ML-KEM-512': ml_kem512, 'ML-KEM-768': ml_ke
 export interface NodeMlKem {
   readonly native: boolean;
   readonly ownRandomness: boolean;
+  /**
+   * X25519 (and ML-KEM, unless `mlKemFfi` is false) on OpenSSL through koffi
+   * (./ffi-kex.ts) whenever this returns the binding; absent or undefined: the
+   * parts above. Called per operation: the binding is probed on first use.
+   */
+  readonly pkey?: () => OpensslPkey | undefined;
+  readonly mlKemFfi?: boolean;
 }
 
 function components(mlKem: NodeMlKem): Readonly<Record<KexComponent, KexPart>> {
-  const kem = (name: MlKemName): KexPart => (mlKem.native ? new NativeMlKemPart(name, SOFTWARE_MLKEM[name], mlKem.ownRandomness) : SOFTWARE_MLKEM[name]);
+  const { pkey } = mlKem;
+  const kem = (name: MlKemName): KexPart => {
+    const part = mlKem.native ? new NativeMlKemPart(name, SOFTWARE_MLKEM[name], mlKem.ownRandomness) : SOFTWARE_MLKEM[name];
+    return pkey && mlKem.mlKemFfi !== false ? ffiMlKemPart(pkey, name, SOFTWARE_MLKEM[name], mlKem.ownRandomness, part) : part;
+  };
+  const x25519 = mlKem.ownRandomness ? OWN_RANDOMNESS_X25519_PART : NODE_X25519_PART;
   return Object.freeze({
-    'X25519': mlKem.ownRandomness ? OWN_RANDOMNESS_X25519_PART : NODE_X25519_PART,
+    'X25519': pkey ? ffiX25519Part(pkey, mlKem.ownRandomness, x25519) : x25519,
     'secp256r1': NODE_P256_PART,
     'secp384r1': NODE_P384_PART,
     'ML-KEM-512': kem('ML-KEM-512'),

@@ -82,7 +82,8 @@ interface Binding {
   readonly contexts: FinalizationRegistry<Pointer>;
 }
 
-function loadKoffi(): Koffi {
+/** koffi, an optional dependency (throws where it is not installed); also used by ./openssl-pkey.ts. */
+export function loadKoffi(): Koffi {
   const mod = createRequire(import.meta.url)('koffi') as Koffi & { default?: Koffi };
   return mod.default ?? mod;
 }

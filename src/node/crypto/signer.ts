@@ -26,7 +26,7 @@
  * signatures as noble; ECDSA signatures differ but verify on either.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { ConfigError, UnsupportedAlgorithmError } from '../../errors.js';
+import { ConfigError, IllegalParameterError, UnsupportedAlgorithmError } from '../../errors.js';
 import {
   SignatureScheme, hashLength, isSlhDsa, pssSchemeAllowed, schemeKeyAlgorithm, signatureSchemeName, type KeyAlgorithm,
   type MlDsaAlgorithm, type SigningScheme, type SlhDsaAlgorithm,
@@ -42,7 +42,8 @@ import { parseRsaPublicKey } from '../../pq/rsa-keys.js';
 import { EXPONENT_BLINDING_BYTES, checkPssRestriction, rsaPssVerify } from '../../pq/rsa-pss.js';
 import { SIGNATURE_SCHEMES, rsaMode } from '../../pq/schemes.js';
 import { nodePssParams, rsaImport, rsaPkcs1Sign, rsaPssSign, rsaVerify, type NodeRsaKey } from './rsa.js';
-import { mlDsaPrivateKey, nativeMlDsaSign, nativeMlDsaVerify } from './native-pq.js';
+import { ML_DSA_PUBLIC_KEY_LENGTH, mlDsaPrivateKey, nativeMlDsaSign, nativeMlDsaVerify } from './native-pq.js';
+import type { NativeKey, OpensslPkey } from './openssl-pkey.js';
 
 /** The same schemes, in the same preference order, as the noble backend. */
 export const NODE_SCHEMES: readonly SignatureScheme[] = SIGNATURE_SCHEMES;
@@ -53,12 +54,16 @@ interface DelegatedKey {
   readonly ref: PrivateKeyRef;
   readonly publicKey: Uint8Array;
   readonly native?: KeyObject;
+  /** The key in OpenSSL through koffi (./openssl-pkey.ts), loaded once from the seed; preferred over `native`. */
+  readonly ffi?: { readonly p: OpensslPkey; readonly key: NativeKey };
 }
 
 /** How ML-DSA runs: on OpenSSL or not, and whether OpenSSL may draw the signing hedge itself. */
 export interface NodeMlDsa {
   readonly native: boolean;
   readonly ownRandomness: boolean;
+  /** ML-DSA on OpenSSL through koffi whenever this returns the binding (probed on the first key or verification). */
+  readonly pkey?: () => OpensslPkey | undefined;
 }
 
 const isMlDsa = (alg: KeyAlgorithm): alg is MlDsaAlgorithm => alg === 'ml-dsa-44' || alg === 'ml-dsa-65' || alg === 'ml-dsa-87';
@@ -96,20 +101,39 @@ export class NodeSigner {
   }
 
   private async delegated(pair: KeyPair, algorithm: MlDsaAlgorithm | SlhDsaAlgorithm): Promise<KeyPair> {
-    if (!this.native.native || !isMlDsa(algorithm)) return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
+    const p = isMlDsa(algorithm) ? this.native.pkey?.() : undefined;
+    if (!isMlDsa(algorithm) || (!this.native.native && !p)) return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
     const material = await this.mlDsa.exportPrivateKey(pair.privateKey);
     if (!('seed' in material || 'expanded' in material)) throw new ConfigError(`${algorithm} key material has neither seed nor expanded key`);
-    const native = mlDsaPrivateKey(algorithm, material as { seed?: Uint8Array; expanded?: Uint8Array });
+    const { seed, expanded } = material as { seed?: Uint8Array; expanded?: Uint8Array };
+    // On the FFI from the seed only (an expanded key stays on node:crypto), and only if OpenSSL derives noble's public key from it.
+    if (p && seed) {
+      const key = p.fromSeed(algorithm, seed);
+      const pub = p.publicKey(key);
+      if (pub.length === ML_DSA_PUBLIC_KEY_LENGTH[algorithm] && pub.every((b, i) => b === pair.publicKey[i])) {
+        return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey, ffi: { p, key } });
+      }
+      p.free(key);
+    }
+    if (!this.native.native) return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey });
+    const native = mlDsaPrivateKey(algorithm, seed ? { seed } : { ...(expanded ? { expanded } : {}) });
     return this.wrap({ algorithm, ref: pair.privateKey, publicKey: pair.publicKey, native });
   }
 
   /** ML-DSA signing: on OpenSSL when it may pick the hedge, else the delegate draws it from our source. */
   private mlDsaSign(scheme: SigningScheme, key: DelegatedKey, message: Uint8Array): Promise<Uint8Array> {
+    if (key.ffi && this.native.ownRandomness) return Promise.resolve(key.ffi.p.sign(key.algorithm as MlDsaAlgorithm, key.ffi.key, message));
     if (key.native && this.native.ownRandomness) return Promise.resolve(nativeMlDsaSign(key.native, message));
     return this.mlDsa.sign(scheme, key.ref, message);
   }
 
   private mlDsaVerify(scheme: SigningScheme, alg: MlDsaAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const p = this.native.pkey?.();
+    if (p) {
+      const want = ML_DSA_PUBLIC_KEY_LENGTH[alg];
+      if (publicKey.length !== want) return Promise.reject(new IllegalParameterError(`${alg} public key must be ${want} bytes, got ${publicKey.length}`));
+      return Promise.resolve(p.verify(alg, publicKey, message, signature));
+    }
     if (this.native.native) return Promise.resolve(nativeMlDsaVerify(alg, publicKey, message, signature));
     return this.mlDsa.verify(scheme, publicKey, message, signature);
   }

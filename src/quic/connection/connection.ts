@@ -629,7 +629,9 @@ export class QuicConnection {
   /**
    * Processes one UDP datagram from the peer, received from `remote` (default:
    * the current path's address). Errors close the connection; nothing is
-   * thrown for bad input.
+   * thrown for bad input. The datagram is given up: packets are unprotected
+   * and decrypted over it, and received stream data may stay views of it
+   * until read, so the caller must not reuse or change it afterwards.
    */
   handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
     this.onActivity?.();

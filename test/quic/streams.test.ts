@@ -294,6 +294,40 @@ describe('§2.2 sending and receiving data', () => {
     for (let i = 0; i < 32; i++) expect(packets[i]).toEqual(bytes(1452, i)); // never written
   });
 
+  it('a chunk read takes what one frame brought, as a view of its packet, however much is readable; FIN with the last', () => {
+    // A reader that consumes piece by piece (a hash, a file) need not have a batch of packets copied together.
+    const s = manager('server');
+    const packets = [bytes(120, 1), bytes(120, 2), bytes(120, 3)];
+    const frames = packets.map((p) => p.subarray(10, 70));
+    frames.forEach((f, i) => s.onFrame(stream(0, 60 * i, f, i === 2)));
+    const reads: { data: Uint8Array; fin: boolean }[] = [];
+    for (let r = s.read(0, Infinity, true); r; r = s.read(0, Infinity, true)) reads.push(r);
+    expect(reads.map((r) => r.fin)).toEqual([false, false, true]);
+    reads.forEach((r, i) => {
+      expect(r.data).toEqual(frames[i]);
+      expect(r.data.buffer).toBe(packets[i]!.buffer);
+      expect(r.data.byteOffset).toBe(10);
+    });
+    // `max` still bounds a chunk read; a plain read of several pieces is one new array.
+    const t = manager('server');
+    frames.forEach((f, i) => t.onFrame(stream(0, 60 * i, f)));
+    expect(t.read(0, 25, true)!.data).toEqual(frames[0]!.subarray(0, 25));
+    expect(t.read(0, Infinity, true)!.data).toEqual(frames[0]!.subarray(25));
+    const rest = t.read(0)!.data;
+    expect(rest).toEqual(concat(frames[1]!, frames[2]!));
+    expect(packets.some((p) => p.buffer === rest.buffer)).toBe(false);
+  });
+
+  it('a chunk read after reordering returns a view of the reassembly buffer: all that is in order, still without a copy', () => {
+    const s = manager('server');
+    const all = bytes(150, 9);
+    s.onFrame(stream(0, 100, all.slice(100)));
+    s.onFrame(stream(0, 0, all.slice(0, 100)));
+    const first = s.read(0, Infinity, true)!;
+    expect(first.data).toEqual(all);
+    expect(s.read(0, Infinity, true)).toBeUndefined();
+  });
+
   it('a read of part of what is held hands out views of whole pieces where it can, and the rest stays in order', () => {
     const buf = new RecvBuffer(1000);
     const all = bytes(600, 7);

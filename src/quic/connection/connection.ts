@@ -537,7 +537,20 @@ export class QuicConnection {
     this.streams.write(id, data, fin);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
-    const r = this.streams.read(id, max);
+    return this.readFrom(id, max, false);
+  }
+  /**
+   * {@link readStream}, but at most the bytes one received STREAM frame
+   * brought, as a view (of the packet they came in, or of the reassembly
+   * buffer once frames arrived out of order): never a copy, however much is
+   * readable. A reader that takes the bytes piece by piece (a hash, a file, a
+   * socket) calls it until it returns undefined; each piece costs no array.
+   */
+  readStreamChunk(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
+    return this.readFrom(id, max, true);
+  }
+  private readFrom(id: number, max: number | undefined, chunk: boolean): { data: Uint8Array; fin: boolean } | undefined {
+    const r = this.streams.read(id, max, chunk);
     // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow (or MAX_STREAMS, once a stream is
     // done), and then there is something to send. Most reads free too little for an update (§4.2: one per half
     // window), and a reader keeping up reads after every batch of datagrams: those leave the endpoint nothing to

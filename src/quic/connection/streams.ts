@@ -305,14 +305,16 @@ export class StreamManager {
    * when the returned bytes end the stream (then `data` may be empty).
    * Undefined when nothing is readable now, or the stream is closed, reset or
    * stopped. Reading hands credit back to the peer: MAX_STREAM_DATA and
-   * MAX_DATA are queued once half of a window is consumed.
+   * MAX_DATA are queued once half of a window is consumed. With `chunk`, at
+   * most what one received frame brought (see {@link RecvBuffer.nextChunkLength}):
+   * a view of the packet it came in, never a copy (quinn's `read_chunk`).
    * @throws StreamUsageError for a send-only or unopened stream.
    */
-  read(id: number, max = Number.POSITIVE_INFINITY): { data: Uint8Array; fin: boolean } | undefined {
+  read(id: number, max = Number.POSITIVE_INFINITY, chunk = false): { data: Uint8Array; fin: boolean } | undefined {
     this.checkLocalId(id, 'recv');
     const r = this.streams.get(id)?.recv;
     if (!r || r.discarding || r.state === 'data_read') return undefined;
-    const n = Math.min(r.buffer.available, max);
+    const n = Math.min(chunk ? r.buffer.nextChunkLength : r.buffer.available, max);
     const atEnd = r.finalSize !== undefined && r.buffer.readOffset + n === r.finalSize;
     if (n <= 0 && !atEnd) return undefined;
     const data = r.buffer.read(n);

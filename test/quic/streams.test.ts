@@ -640,6 +640,33 @@ describe('§4.1 flow control', () => {
       expect(maxData.at(-1)).toBeLessThanOrEqual(consumed + 1500);
     });
 
+    it('by default a lone stream grows to the connection\'s ceiling, 2 MiB, not half of it; no window passes it', () => {
+      // One download over a 10 ms RTT, read as fast as it comes: the sender uses all its credit every 5 ms.
+      // A stream ceiling below the connection's capped such a stream at half the credit many streams get.
+      const limits = { ...LIMITS, initialMaxData: 1 << 20, initialMaxStreamDataBidiLocal: 256 << 10, initialMaxStreamDataBidiRemote: 256 << 10 };
+      const c = manager('client', limits, limits);
+      const s = new StreamManager('server', limits); // the default ceilings
+      s.setPeerLimits(limits);
+      const id = c.open(true);
+      const block = new Uint8Array(4 << 20);
+      let read = 0;
+      const streamWindows: number[] = [];
+      const connectionWindows: number[] = [];
+      for (let now = 0; now <= 150; now += 5) {
+        c.write(id, block);
+        for (const f of c.pollFrames(16 << 20)) s.onFrame(f); // beyond its credit the peer cannot go: that would throw
+        for (let r = s.read(id, Infinity, true); r; r = s.read(id, Infinity, true)) read += r.data.length;
+        const frames = s.pollFrames(1200, now, RTT);
+        for (const f of ofType(frames, 'max_stream_data')) streamWindows.push(f.maximum - read);
+        for (const f of ofType(frames, 'max_data')) connectionWindows.push(f.maximum - read);
+        for (const f of frames) c.onFrame(f);
+      }
+      expect(Math.max(...streamWindows)).toBe(2 << 20);
+      expect(Math.max(...connectionWindows)).toBe(2 << 20);
+      expect(streamWindows.filter((w) => w === 2 << 20).length).toBeGreaterThan(10); // it stays there
+      expect(read).toBeGreaterThan(30 * (1 << 20) * 0.9);
+    });
+
     it('ceilings at or below the initial windows keep them fixed', () => {
       const { round } = tuned({ maxStreamWindow: 0, maxConnectionWindow: 0 });
       expect(streamMax(round(0))).toBe(400);

@@ -82,8 +82,8 @@ export interface QuicCommonOptions {
    */
   readonly mtuDiscovery?: MtuDiscoveryOptions | false;
   /**
-   * How far receive windows may grow (bytes, default 1 MiB per stream and
-   * 2 MiB per connection). They start at the initial_max_stream_data_* and
+   * How far receive windows may grow (bytes, default 2 MiB, per stream and
+   * per connection). They start at the initial_max_stream_data_* and
    * initial_max_data we advertise and double while the application reads a
    * half-window within two RTTs (auto-tuning); a ceiling no larger than the
    * initial window keeps that window fixed. This bounds what one connection

@@ -57,7 +57,7 @@ const cpuMs = (): number => {
 
 /** Reads what stream `id` has now; `fin` once its end was read. */
 function drain(session: QuicSession, id: number, sink: (data: Uint8Array) => void): boolean {
-  for (let r = session.connection.readStream(id); r; r = session.connection.readStream(id)) {
+  for (let r = session.connection.readStreamChunk(id); r; r = session.connection.readStreamChunk(id)) {
     sink(r.data);
     if (r.fin) return true;
     if (r.data.length === 0) break;

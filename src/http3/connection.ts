@@ -297,7 +297,9 @@ export class Http3Connection {
     if (bidi && peerInitiated && this.role === 'client') {
       throw new Http3Error(H3ErrorCode.H3_STREAM_CREATION_ERROR, `server-initiated bidirectional stream ${id} (RFC 9114 §6.1)`);
     }
-    for (let r = this.quic.readStream(id); r; r = this.quic.readStream(id)) {
+    // What each frame brought, as it came: the frame parsers take any split, and a read of several packets'
+    // bytes at once would first copy them together.
+    for (let r = this.quic.readStreamChunk(id); r; r = this.quic.readStreamChunk(id)) {
       if (bidi) this.onMessageBytes(id, r.data, r.fin);
       else this.onUniBytes(id, r.data, r.fin);
       if (r.fin || this.closed) return;

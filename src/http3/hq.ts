@@ -94,7 +94,8 @@ export class HqConnection {
       this.quic.stopSending(id, HQ_REQUEST_ERROR);
       return;
     }
-    for (let r = this.quic.readStream(id); r; r = this.quic.readStream(id)) {
+    // A body piece per frame as it came, never copied together first.
+    for (let r = this.quic.readStreamChunk(id); r; r = this.quic.readStreamChunk(id)) {
       if (r.data.length) this.events.push({ type: 'data', streamId: id, data: r.data });
       if (r.fin) {
         this.requests.delete(id);

@@ -245,6 +245,8 @@ export class QuicEndpoint {
    * Takes one UDP datagram received from `remote`. Never rejects: whatever
    * the bytes, the worst outcome is a closed connection. Datagrams beyond a
    * connection's queue bound are dropped here, as the network could have.
+   * The datagram is given up, as to {@link QuicConnection.handleDatagram}:
+   * it is decrypted in place and may be kept, so it must not be reused.
    */
   handleDatagram(datagram: Uint8Array, remote: RemoteAddress, now: number): Promise<void> {
     return this.handleDatagrams([{ data: datagram, remote }], now);

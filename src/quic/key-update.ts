@@ -3,7 +3,7 @@ import type { OutgoingHeader, ProtectedPacket } from './header.js';
 import { deriveDirectionalKeys, derivePacketKey, nextTrafficSecret, type PacketKey, type QuicCipherSuite } from './keys.js';
 import { decodePacketNumber } from './packet-number.js';
 import {
-  canOpenSync, canSealSync, decryptPayload, decryptPayloadSync, removeHeaderProtection, removeHeaderProtectionSync, restoreHeaderProtection,
+  canOpenSync, canSealSync, decryptPayload, decryptPayloadInPlace, removeHeaderProtection, removeHeaderProtectionSync, restoreHeaderProtection,
   sealPacket, sealPacketSync, type OpenedPacket, type PacketNumbering,
 } from './protection.js';
 import type { QuicVersion } from './versions.js';
@@ -123,7 +123,8 @@ export class OneRttKeys {
    * current one means either a reordered packet from before the last update
    * (packet number below the first of this phase: previous keys) or the peer
    * starting an update (next keys; on success the keys rotate). Returns null
-   * when the packet does not authenticate, with the caller's bytes unchanged.
+   * when the packet does not authenticate; the caller's bytes are then
+   * unchanged, except the ciphertext that {@link openSync} decrypts in place.
    */
   async open(packet: ProtectedPacket, largestPn: number): Promise<OpenedOneRttPacket | null> {
     if (this.synchronous) {
@@ -154,7 +155,10 @@ export class OneRttKeys {
    * {@link open} on the calling thread, for keys that are {@link synchronous}:
    * the same results, except that a packet that would start a key update (its
    * success derives the next generation, which takes a promise) is left as it
-   * was and undefined is returned: open it with {@link open}.
+   * was and undefined is returned: open it with {@link open}. The packet's
+   * bytes are given up: an AEAD with `openInto` decrypts over them (the
+   * payload is a view of them), and a packet that does not authenticate keeps
+   * its header but not its ciphertext (see {@link decryptPayloadInPlace}).
    */
   openSync(packet: ProtectedPacket, largestPn: number): OpenedOneRttPacket | null | undefined {
     const h = removeHeaderProtectionSync(this.recvHp, packet);
@@ -162,12 +166,12 @@ export class OneRttKeys {
     const pn = decodePacketNumber(largestPn, h.truncatedPn, h.pnLength);
     const phase = (h.firstByte >> 2) & 1;
     if (phase === this.phase) {
-      const opened = decryptPayloadSync(this.current.recv, packet, h, pn);
+      const opened = decryptPayloadInPlace(this.current.recv, packet, h, pn);
       if (opened && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) this.firstPnInPhase = pn;
       return opened && oneRtt(opened, false);
     }
     if (this.previous && (this.firstPnInPhase === undefined || pn < this.firstPnInPhase)) {
-      const opened = decryptPayloadSync(this.previous.recv, packet, h, pn);
+      const opened = decryptPayloadInPlace(this.previous.recv, packet, h, pn);
       return opened && oneRtt(opened, false);
     }
     restoreHeaderProtection(packet, h);

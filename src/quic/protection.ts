@@ -251,6 +251,28 @@ export function decryptPayloadSync(key: PacketKey, packet: ProtectedPacket, h: U
   return opened(packet, h, packetNumber, key.aead.openSync(scratchNonce(key.iv, packetNumber), b.subarray(0, h.headerEnd), b.subarray(h.headerEnd)));
 }
 
+/**
+ * {@link decryptPayloadSync} over the packet's own bytes, for a caller that
+ * gives them up (the 1-RTT path: the datagram is the transport's to keep).
+ * With the AEAD's `openInto` the plaintext is written over the ciphertext and
+ * the payload is a view of `packet.bytes`: no array per packet, which for a
+ * 64 KB datagram costs more to allocate (zeroed) and collect than to decrypt.
+ * Without `openInto`, as {@link decryptPayloadSync}. When authentication
+ * fails the header is re-masked but the payload bytes are not kept (the
+ * backend zeroes them); the tag, and so a Stateless Reset token ending the
+ * datagram (RFC 9000 §10.3.1), is never written.
+ */
+export function decryptPayloadInPlace(key: PacketKey, packet: ProtectedPacket, h: UnmaskedHeader, packetNumber: number): OpenedPacket | null {
+  const openInto = key.aead.openInto;
+  if (openInto === undefined) return decryptPayloadSync(key, packet, h, packetNumber);
+  const b = packet.bytes;
+  const ciphertext = b.subarray(h.headerEnd);
+  if (ciphertext.length < TAG_LENGTH) return opened(packet, h, packetNumber, null);
+  const payload = ciphertext.subarray(0, ciphertext.length - TAG_LENGTH);
+  const ok = openInto.call(key.aead, scratchNonce(key.iv, packetNumber), b.subarray(0, h.headerEnd), ciphertext, payload);
+  return opened(packet, h, packetNumber, ok ? payload : null);
+}
+
 function opened(packet: ProtectedPacket, h: UnmaskedHeader, packetNumber: number, payload: Uint8Array | null): OpenedPacket | null {
   if (payload === null) {
     restoreHeaderProtection(packet, h);

@@ -41,6 +41,15 @@ class FakeQuic {
     if (fin) this.incoming.delete(id);
     return { data, fin };
   }
+  /** One delivered piece at a time, as the connection's chunk read gives what one frame brought. */
+  readStreamChunk(id: number): { data: Uint8Array; fin: boolean } | undefined {
+    const s = this.incoming.get(id);
+    if (!s || s.stopped || (s.data.length === 0 && !s.fin)) return undefined;
+    const data = s.data.shift() ?? new Uint8Array(0);
+    const fin = s.fin && s.data.length === 0;
+    if (fin) this.incoming.delete(id);
+    return { data, fin };
+  }
   resetStream(): void {}
   stopSending(id: number): void {
     const s = this.incoming.get(id);

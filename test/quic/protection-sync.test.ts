@@ -170,6 +170,27 @@ describe.each(providers)('%s provider', (_name, provider, synchronous) => {
       expect(server.openSync(parse(forged), 3)).toBeNull();
     });
 
+    it.runIf(synchronous)('openSync decrypts over the packet when the AEAD can (openInto): the payload is a view of the datagram; a forgery gives null, header re-masked, tag kept', async () => {
+      const { client, server } = await endpoints();
+      const inPlace = (await provider.aead('AES-128-GCM', new Uint8Array(16))).openInto !== undefined;
+      // A datagram holding a packet after some other bytes: the view must be of this datagram, at the packet's payload.
+      const packet = await send(client, 3);
+      const datagram = new Uint8Array(5 + packet.length);
+      datagram.set(packet, 5);
+      const opened = server.openSync(parse(datagram.subarray(5)), 2);
+      expect(opened).toMatchObject({ packetNumber: 3, payload: body });
+      expect(opened!.payload.buffer === datagram.buffer).toBe(inPlace);
+      if (inPlace) expect(opened!.payload.byteOffset).toBe(5 + 1 + dcid.length + 2);
+
+      const forged = (await send(client, 4)).slice();
+      forged[forged.length - 1] = forged[forged.length - 1]! ^ 1;
+      const before = forged.slice();
+      expect(server.openSync(parse(forged), 3)).toBeNull();
+      // The header is protected again and the tag (where a Stateless Reset token would be, §10.3.1) untouched.
+      expect(toHex(forged.subarray(0, 1 + dcid.length + 2))).toBe(toHex(before.subarray(0, 1 + dcid.length + 2)));
+      expect(toHex(forged.subarray(forged.length - 16))).toBe(toHex(before.subarray(before.length - 16)));
+    });
+
     it.runIf(synchronous)('openSync leaves a packet that starts a key update untouched (undefined), for open to take; reordered ones from before it open', async () => {
       const { client, server } = await endpoints();
       const before = await send(client, 5);

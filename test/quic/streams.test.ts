@@ -294,6 +294,40 @@ describe('§2.2 sending and receiving data', () => {
     for (let i = 0; i < 32; i++) expect(packets[i]).toEqual(bytes(1452, i)); // never written
   });
 
+  it('a chunk read takes what one frame brought, as a view of its packet, however much is readable; FIN with the last', () => {
+    // A reader that consumes piece by piece (a hash, a file) need not have a batch of packets copied together.
+    const s = manager('server');
+    const packets = [bytes(120, 1), bytes(120, 2), bytes(120, 3)];
+    const frames = packets.map((p) => p.subarray(10, 70));
+    frames.forEach((f, i) => s.onFrame(stream(0, 60 * i, f, i === 2)));
+    const reads: { data: Uint8Array; fin: boolean }[] = [];
+    for (let r = s.read(0, Infinity, true); r; r = s.read(0, Infinity, true)) reads.push(r);
+    expect(reads.map((r) => r.fin)).toEqual([false, false, true]);
+    reads.forEach((r, i) => {
+      expect(r.data).toEqual(frames[i]);
+      expect(r.data.buffer).toBe(packets[i]!.buffer);
+      expect(r.data.byteOffset).toBe(10);
+    });
+    // `max` still bounds a chunk read; a plain read of several pieces is one new array.
+    const t = manager('server');
+    frames.forEach((f, i) => t.onFrame(stream(0, 60 * i, f)));
+    expect(t.read(0, 25, true)!.data).toEqual(frames[0]!.subarray(0, 25));
+    expect(t.read(0, Infinity, true)!.data).toEqual(frames[0]!.subarray(25));
+    const rest = t.read(0)!.data;
+    expect(rest).toEqual(concat(frames[1]!, frames[2]!));
+    expect(packets.some((p) => p.buffer === rest.buffer)).toBe(false);
+  });
+
+  it('a chunk read after reordering returns a view of the reassembly buffer: all that is in order, still without a copy', () => {
+    const s = manager('server');
+    const all = bytes(150, 9);
+    s.onFrame(stream(0, 100, all.slice(100)));
+    s.onFrame(stream(0, 0, all.slice(0, 100)));
+    const first = s.read(0, Infinity, true)!;
+    expect(first.data).toEqual(all);
+    expect(s.read(0, Infinity, true)).toBeUndefined();
+  });
+
   it('a read of part of what is held hands out views of whole pieces where it can, and the rest stays in order', () => {
     const buf = new RecvBuffer(1000);
     const all = bytes(600, 7);
@@ -604,6 +638,33 @@ describe('§4.1 flow control', () => {
       const consumed = 200 + 200 + 400 + 800 + 800 + 800;
       expect(maxData.at(-1)).toBeGreaterThanOrEqual(consumed - 800 + 1200);
       expect(maxData.at(-1)).toBeLessThanOrEqual(consumed + 1500);
+    });
+
+    it('by default a lone stream grows to the connection\'s ceiling, 2 MiB, not half of it; no window passes it', () => {
+      // One download over a 10 ms RTT, read as fast as it comes: the sender uses all its credit every 5 ms.
+      // A stream ceiling below the connection's capped such a stream at half the credit many streams get.
+      const limits = { ...LIMITS, initialMaxData: 1 << 20, initialMaxStreamDataBidiLocal: 256 << 10, initialMaxStreamDataBidiRemote: 256 << 10 };
+      const c = manager('client', limits, limits);
+      const s = new StreamManager('server', limits); // the default ceilings
+      s.setPeerLimits(limits);
+      const id = c.open(true);
+      const block = new Uint8Array(4 << 20);
+      let read = 0;
+      const streamWindows: number[] = [];
+      const connectionWindows: number[] = [];
+      for (let now = 0; now <= 150; now += 5) {
+        c.write(id, block);
+        for (const f of c.pollFrames(16 << 20)) s.onFrame(f); // beyond its credit the peer cannot go: that would throw
+        for (let r = s.read(id, Infinity, true); r; r = s.read(id, Infinity, true)) read += r.data.length;
+        const frames = s.pollFrames(1200, now, RTT);
+        for (const f of ofType(frames, 'max_stream_data')) streamWindows.push(f.maximum - read);
+        for (const f of ofType(frames, 'max_data')) connectionWindows.push(f.maximum - read);
+        for (const f of frames) c.onFrame(f);
+      }
+      expect(Math.max(...streamWindows)).toBe(2 << 20);
+      expect(Math.max(...connectionWindows)).toBe(2 << 20);
+      expect(streamWindows.filter((w) => w === 2 << 20).length).toBeGreaterThan(10); // it stays there
+      expect(read).toBeGreaterThan(30 * (1 << 20) * 0.9);
     });
 
     it('ceilings at or below the initial windows keep them fixed', () => {

@@ -82,8 +82,8 @@ export interface QuicCommonOptions {
    */
   readonly mtuDiscovery?: MtuDiscoveryOptions | false;
   /**
-   * How far receive windows may grow (bytes, default 1 MiB per stream and
-   * 2 MiB per connection). They start at the initial_max_stream_data_* and
+   * How far receive windows may grow (bytes, default 2 MiB, per stream and
+   * per connection). They start at the initial_max_stream_data_* and
    * initial_max_data we advertise and double while the application reads a
    * half-window within two RTTs (auto-tuning); a ceiling no larger than the
    * initial window keeps that window fixed. This bounds what one connection
@@ -537,7 +537,20 @@ export class QuicConnection {
     this.streams.write(id, data, fin);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
-    const r = this.streams.read(id, max);
+    return this.readFrom(id, max, false);
+  }
+  /**
+   * {@link readStream}, but at most the bytes one received STREAM frame
+   * brought, as a view (of the packet they came in, or of the reassembly
+   * buffer once frames arrived out of order): never a copy, however much is
+   * readable. A reader that takes the bytes piece by piece (a hash, a file, a
+   * socket) calls it until it returns undefined; each piece costs no array.
+   */
+  readStreamChunk(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
+    return this.readFrom(id, max, true);
+  }
+  private readFrom(id: number, max: number | undefined, chunk: boolean): { data: Uint8Array; fin: boolean } | undefined {
+    const r = this.streams.read(id, max, chunk);
     // Reading frees flow-control credit: a MAX_STREAM_DATA/MAX_DATA may follow (or MAX_STREAMS, once a stream is
     // done), and then there is something to send. Most reads free too little for an update (§4.2: one per half
     // window), and a reader keeping up reads after every batch of datagrams: those leave the endpoint nothing to
@@ -629,7 +642,9 @@ export class QuicConnection {
   /**
    * Processes one UDP datagram from the peer, received from `remote` (default:
    * the current path's address). Errors close the connection; nothing is
-   * thrown for bad input.
+   * thrown for bad input. The datagram is given up: packets are unprotected
+   * and decrypted over it, and received stream data may stay views of it
+   * until read, so the caller must not reuse or change it afterwards.
    */
   handleDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress = this.paths.current.remote): Promise<void> {
     this.onActivity?.();

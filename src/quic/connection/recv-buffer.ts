@@ -79,6 +79,15 @@ export class RecvBuffer {
     return this.received.contiguousFrom(this.offset) - this.offset;
   }
 
+  /**
+   * How many bytes a {@link read} returns as a view, without a copy: the
+   * length of the first array held (one frame's data, as it came), or all
+   * that is readable when the bytes are in an array of the buffer's own.
+   */
+  get nextChunkLength(): number {
+    return this.chunks[0]?.length ?? this.available;
+  }
+
   /** Bytes held, in order or not. */
   get buffered(): number {
     let n = 0;

@@ -62,8 +62,12 @@ export const MAX_STREAM_EVENT_BACKLOG = 4096;
 
 /**
  * How far receive windows may grow (see {@link StreamManager}'s auto-tuning):
- * 4 × the default 256 KiB stream window, 2 × the default 1 MiB connection
- * window. The connection's is what one connection may hold unread and what a
+ * 2 × the default 1 MiB connection window, for the connection and for one
+ * stream alike. A stream's ceiling adds no memory (every stream's unread bytes
+ * count against the connection's window), and one below the connection's held
+ * a lone stream — a download — to half the bytes in flight that many streams
+ * together get: 1 MiB per RTT, 87 against 136 MB/s over a simulated 10 ms RTT.
+ * The connection's is what one connection may hold unread and what a
  * sender may have in flight: kept below what a UDP socket buffer holds (the
  * Node adapter asks for 4 MiB), a receiver that falls behind makes the sender
  * wait instead of overflowing the kernel's queue — larger ceilings let a
@@ -71,8 +75,8 @@ export const MAX_STREAM_EVENT_BACKLOG = 4096;
  * with seconds of data and then lose hundreds of packets at once. Paths with a
  * larger bandwidth-delay product raise them with `receiveWindowLimits`.
  */
-export const DEFAULT_MAX_STREAM_WINDOW = 1 << 20;
 export const DEFAULT_MAX_CONNECTION_WINDOW = 2 << 20;
+export const DEFAULT_MAX_STREAM_WINDOW = DEFAULT_MAX_CONNECTION_WINDOW;
 
 /** Ceilings for receive-window auto-tuning; a ceiling at or below the initial window turns tuning off. */
 export interface ReceiveWindowLimits {
@@ -305,14 +309,16 @@ export class StreamManager {
    * when the returned bytes end the stream (then `data` may be empty).
    * Undefined when nothing is readable now, or the stream is closed, reset or
    * stopped. Reading hands credit back to the peer: MAX_STREAM_DATA and
-   * MAX_DATA are queued once half of a window is consumed.
+   * MAX_DATA are queued once half of a window is consumed. With `chunk`, at
+   * most what one received frame brought (see {@link RecvBuffer.nextChunkLength}):
+   * a view of the packet it came in, never a copy (quinn's `read_chunk`).
    * @throws StreamUsageError for a send-only or unopened stream.
    */
-  read(id: number, max = Number.POSITIVE_INFINITY): { data: Uint8Array; fin: boolean } | undefined {
+  read(id: number, max = Number.POSITIVE_INFINITY, chunk = false): { data: Uint8Array; fin: boolean } | undefined {
     this.checkLocalId(id, 'recv');
     const r = this.streams.get(id)?.recv;
     if (!r || r.discarding || r.state === 'data_read') return undefined;
-    const n = Math.min(r.buffer.available, max);
+    const n = Math.min(chunk ? r.buffer.nextChunkLength : r.buffer.available, max);
     const atEnd = r.finalSize !== undefined && r.buffer.readOffset + n === r.finalSize;
     if (n <= 0 && !atEnd) return undefined;
     const data = r.buffer.read(n);

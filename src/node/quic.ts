@@ -433,9 +433,9 @@ export class QuicSession extends EventEmitter {
     }
   }
 
-  /** Opens a stream, writes `data` and optionally FIN. */
-  write(id: number, data: Uint8Array, fin = false): Promise<void> {
-    return this.run(() => this.connection.writeStream(id, data, fin));
+  /** Writes `data` and optionally FIN on stream `id`; `options` as {@link QuicConnection.writeStream}'s (`copy: false`: zero-copy). */
+  write(id: number, data: Uint8Array, fin = false, options?: { readonly copy?: boolean }): Promise<void> {
+    return this.run(() => this.connection.writeStream(id, data, fin, options));
   }
 
   close(errorCode = 0, reason = ''): Promise<void> {

@@ -532,9 +532,17 @@ export class QuicConnection {
     this.onActivity?.();
     return this.streams.open(bidirectional);
   }
-  writeStream(id: number, data: Uint8Array, fin = false): void {
+  /**
+   * Queues `data` (and with `fin` the stream's end) on stream `id`. The bytes
+   * are copied, so the caller may reuse `data` at once. With `copy: false` the
+   * connection keeps `data` itself until the peer acknowledged it — quinn's
+   * `write_chunk`, quiche's zero-copy send: for a large body (a file read into
+   * memory, a fixed response) the copy and its fresh allocation are most of
+   * what a write costs. The caller must then never change those bytes again.
+   */
+  writeStream(id: number, data: Uint8Array, fin = false, options?: { readonly copy?: boolean }): void {
     this.onActivity?.();
-    this.streams.write(id, data, fin);
+    this.streams.write(id, data, fin, options?.copy !== false);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
     const r = this.streams.read(id, max);

@@ -80,18 +80,38 @@ export function canOpenSync(keys: PacketProtectionKeys): boolean {
 }
 
 /**
+ * Bytes of a payload that its writer left out: `data` belongs at `at` in the
+ * packet. The AEAD reads it from where it is ({@link AeadKey.sealGather}), so
+ * STREAM data goes from the application's write to the packet in one pass.
+ */
+export interface PayloadHole {
+  readonly at: number;
+  readonly data: Uint8Array;
+}
+
+/**
  * {@link sealPacket} without a promise, for keys that {@link canSealSync}:
  * `writePayload` fills `bytes[offset, offset + payloadLength)` of the packet
  * itself, so the frames are encoded straight into it, and the AEAD then seals
  * them where they are. One allocation per packet, the AEAD's scratch aside.
+ * The writer may leave holes (in ascending order, within the payload) and
+ * return them: they are sealed from where their data lies, or copied in
+ * first when the AEAD cannot gather.
  */
 export function sealPacketSync(
   keys: PacketProtectionKeys, header: OutgoingHeader, payloadLength: number,
-  writePayload: (bytes: Uint8Array, offset: number) => void, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
+  writePayload: (bytes: Uint8Array, offset: number) => void | readonly PayloadHole[], numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
 ): Uint8Array {
   if (!canSealSync(keys)) throw new ConfigError('these keys have no synchronous seal and mask');
   const layout = layoutPacket(header, payloadLength, numbering, keyPhase);
-  writePayload(layout.bytes, layout.payloadOffset);
+  const holes = writePayload(layout.bytes, layout.payloadOffset);
+  if (holes && holes.length > 0) {
+    if (keys.packet.aead.sealGather) {
+      protectGathered(keys, layout, holes);
+      return layout.bytes;
+    }
+    for (const h of holes) layout.bytes.set(h.data, h.at);
+  }
   protectSync(keys, layout);
   return layout.bytes;
 }
@@ -199,6 +219,25 @@ function protectSync(keys: PacketProtectionKeys, l: PacketLayout): void {
   const maskSync = keys.header.maskSync as NonNullable<HeaderProtectionKey['maskSync']>;
   sealInto.call(keys.packet.aead, scratchNonce(keys.packet.iv, l.packetNumber), bytes.subarray(0, payloadOffset),
     bytes.subarray(payloadOffset, payloadOffset + payloadLength), bytes.subarray(payloadOffset, payloadOffset + payloadLength + TAG_LENGTH));
+  applyMask(bytes, l.pnOffset, l.pnLength, maskSync.call(keys.header, sampleOf(bytes, l.pnOffset)));
+}
+
+/** {@link protectSync} for a payload with holes: the parts between them in place, each hole's data from where it lies. */
+function protectGathered(keys: PacketProtectionKeys, l: PacketLayout, holes: readonly PayloadHole[]): void {
+  const { bytes, payloadOffset, payloadLength } = l;
+  const end = payloadOffset + payloadLength;
+  const parts: Uint8Array[] = [];
+  let at = payloadOffset;
+  for (const h of holes) {
+    if (h.at < at || h.at + h.data.length > end) throw new ConfigError('payload holes must be in order and within the payload');
+    if (h.at > at) parts.push(bytes.subarray(at, h.at));
+    parts.push(h.data);
+    at = h.at + h.data.length;
+  }
+  if (at < end) parts.push(bytes.subarray(at, end));
+  const sealGather = keys.packet.aead.sealGather as NonNullable<AeadKey['sealGather']>;
+  sealGather.call(keys.packet.aead, scratchNonce(keys.packet.iv, l.packetNumber), bytes.subarray(0, payloadOffset), parts, bytes.subarray(payloadOffset, end + TAG_LENGTH));
+  const maskSync = keys.header.maskSync as NonNullable<HeaderProtectionKey['maskSync']>;
   applyMask(bytes, l.pnOffset, l.pnLength, maskSync.call(keys.header, sampleOf(bytes, l.pnOffset)));
 }
 

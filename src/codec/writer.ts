@@ -42,6 +42,13 @@ export class Writer {
     return this.pos;
   }
 
+  /** Moves past `n` bytes without writing them: a fixed writer's caller fills them in later. */
+  skip(n: number): this {
+    this.reserve(n);
+    this.pos += n;
+    return this;
+  }
+
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     if (this.fixed) throw new ConfigError(`writing ${n} bytes at ${this.pos} overruns the ${this.buf.length}-byte buffer`);

@@ -8,6 +8,7 @@ import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } 
 import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
 import type { PreferredAddress } from '../quic/transport-parameters.js';
 import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
+import { releaseDatagram } from '../quic/protection.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { ConfigError } from '../errors.js';
@@ -61,11 +62,16 @@ function udpSocket(family: 'udp4' | 'udp6'): Socket {
 /** The last path key {@link sendQuietly} parsed: a connection sends thousands of datagrams to the same one. */
 let lastKey: { key: RemoteAddress; address: string; port: number; literal: boolean } | undefined;
 
+/** Datagrams at least this long are given back to the core's packet pool once sent (see {@link sendQuietly}). */
+const RELEASE_FROM = 8 * 1024;
+
 /**
  * UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash.
  * To an IP literal without a callback: dgram then neither makes nor schedules one per datagram, and a failed
  * send is dropped as the callback did. A name keeps the callback, through which a failed lookup is reported
- * (without one, dgram would emit it as the socket's `error`).
+ * (without one, dgram would emit it as the socket's `error`). A large datagram (a large path MTU) gets a
+ * callback too: dgram holds the bytes until it runs, and then they go back to the core to build a later packet
+ * in (`releaseDatagram`) instead of a fresh 64 KiB buffer; for such datagrams the callback costs little.
  */
 function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   if (lastKey?.key !== to) {
@@ -74,7 +80,8 @@ function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   }
   const { address, port, literal } = lastKey;
   try {
-    if (literal) sock.send(d, port, address);
+    if (d.length >= RELEASE_FROM) sock.send(d, port, address, () => releaseDatagram(d));
+    else if (literal) sock.send(d, port, address);
     else sock.send(d, port, address, () => undefined);
   } catch {
     // lost
@@ -426,9 +433,9 @@ export class QuicSession extends EventEmitter {
     }
   }
 
-  /** Opens a stream, writes `data` and optionally FIN. */
-  write(id: number, data: Uint8Array, fin = false): Promise<void> {
-    return this.run(() => this.connection.writeStream(id, data, fin));
+  /** Writes `data` and optionally FIN on stream `id`; `options` as {@link QuicConnection.writeStream}'s (`copy: false`: zero-copy). */
+  write(id: number, data: Uint8Array, fin = false, options?: { readonly copy?: boolean }): Promise<void> {
+    return this.run(() => this.connection.writeStream(id, data, fin, options));
   }
 
   close(errorCode = 0, reason = ''): Promise<void> {

@@ -128,6 +128,15 @@ export interface AeadKey {
    * of being copied into a record that was itself copied together.
    */
   sealParts?(nonce: Uint8Array, aad: Uint8Array, plaintext: readonly Uint8Array[]): Uint8Array[];
+  /**
+   * Optional, like {@link sealInto}: seals the concatenation of `parts` into
+   * `output` (exactly their total length + 16 bytes, ciphertext ‖ tag). Each
+   * part is either the very bytes of `output` its ciphertext goes to (sealed
+   * in place) or lies outside `output`. A QUIC packet's frame headers are
+   * written in the packet and its STREAM data left where the application's
+   * write put it: encrypting is then the only time that data is copied.
+   */
+  sealGather?(nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], output: Uint8Array): void;
   /** Returns the plaintext, or null if authentication fails (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
   /**

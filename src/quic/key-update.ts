@@ -4,7 +4,7 @@ import { deriveDirectionalKeys, derivePacketKey, nextTrafficSecret, type PacketK
 import { decodePacketNumber } from './packet-number.js';
 import {
   canOpenSync, canSealSync, decryptPayload, decryptPayloadInPlace, removeHeaderProtection, removeHeaderProtectionSync, restoreHeaderProtection,
-  sealPacket, sealPacketSync, type OpenedPacket, type PacketNumbering,
+  sealPacket, sealPacketSync, type OpenedPacket, type PacketNumbering, type PayloadHole,
 } from './protection.js';
 import type { QuicVersion } from './versions.js';
 
@@ -97,7 +97,7 @@ export class OneRttKeys {
 
   /** {@link seal} without a promise, the payload written in place by `writePayload` (see {@link sealPacketSync}). */
   sealSync(
-    header: OutgoingHeader & { readonly type: '1rtt' }, payloadLength: number, writePayload: (bytes: Uint8Array, offset: number) => void,
+    header: OutgoingHeader & { readonly type: '1rtt' }, payloadLength: number, writePayload: (bytes: Uint8Array, offset: number) => void | readonly PayloadHole[],
     numbering: PacketNumbering,
   ): Uint8Array {
     return sealPacketSync({ packet: this.current.send, header: this.sendHp }, header, payloadLength, writePayload, numbering, this.phase);

@@ -80,18 +80,38 @@ export function canOpenSync(keys: PacketProtectionKeys): boolean {
 }
 
 /**
+ * Bytes of a payload that its writer left out: `data` belongs at `at` in the
+ * packet. The AEAD reads it from where it is ({@link AeadKey.sealGather}), so
+ * STREAM data goes from the application's write to the packet in one pass.
+ */
+export interface PayloadHole {
+  readonly at: number;
+  readonly data: Uint8Array;
+}
+
+/**
  * {@link sealPacket} without a promise, for keys that {@link canSealSync}:
  * `writePayload` fills `bytes[offset, offset + payloadLength)` of the packet
  * itself, so the frames are encoded straight into it, and the AEAD then seals
  * them where they are. One allocation per packet, the AEAD's scratch aside.
+ * The writer may leave holes (in ascending order, within the payload) and
+ * return them: they are sealed from where their data lies, or copied in
+ * first when the AEAD cannot gather.
  */
 export function sealPacketSync(
   keys: PacketProtectionKeys, header: OutgoingHeader, payloadLength: number,
-  writePayload: (bytes: Uint8Array, offset: number) => void, numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
+  writePayload: (bytes: Uint8Array, offset: number) => void | readonly PayloadHole[], numbering: PacketNumbering, keyPhase: 0 | 1 = 0,
 ): Uint8Array {
   if (!canSealSync(keys)) throw new ConfigError('these keys have no synchronous seal and mask');
   const layout = layoutPacket(header, payloadLength, numbering, keyPhase);
-  writePayload(layout.bytes, layout.payloadOffset);
+  const holes = writePayload(layout.bytes, layout.payloadOffset);
+  if (holes && holes.length > 0) {
+    if (keys.packet.aead.sealGather) {
+      protectGathered(keys, layout, holes);
+      return layout.bytes;
+    }
+    for (const h of holes) layout.bytes.set(h.data, h.at);
+  }
   protectSync(keys, layout);
   return layout.bytes;
 }
@@ -116,7 +136,10 @@ function layoutPacket(header: OutgoingHeader, payloadLength: number, numbering: 
   const length = pnLength + padded + TAG_LENGTH;
   const bytes = packetBytes(headerLength(header, length) + length);
   const pnOffset = writeHeader(bytes, header, length, pnLength, truncatePacketNumber(pn, pnLength), keyPhase);
-  return { bytes, packetNumber: pn, pnOffset, pnLength, payloadOffset: pnOffset + pnLength, payloadLength: padded };
+  const payloadOffset = pnOffset + pnLength;
+  // A recycled buffer holds an old packet: the sample's PADDING must still be zero bytes (RFC 9001 §5.4.2).
+  if (padded > payloadLength) bytes.fill(0, payloadOffset + payloadLength, payloadOffset + padded);
+  return { bytes, packetNumber: pn, pnOffset, pnLength, payloadOffset, payloadLength: padded };
 }
 
 /**
@@ -127,12 +150,18 @@ function layoutPacket(header: OutgoingHeader, payloadLength: number, numbering: 
  * one, and zero bytes (the sample's PADDING, RFC 9001 §5.4.2) stay zero
  * until written. A slab lives while any packet cut from it does: at most
  * SLAB_SIZE bytes kept for one long-lived packet.
+ *
+ * Larger packets (DPLPMTUD on a path with a large MTU, up to 64 KiB) each
+ * get a whole buffer: from the pool of buffers a transport gave back with
+ * {@link releaseDatagram}, else a new one. A new one costs about as much per
+ * byte as sealing it (zeroed pages, and V8 counts the external bytes towards
+ * its next full collection); a released one is reused as it is.
  */
 const SLAB_SIZE = 64 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 function packetBytes(n: number): Uint8Array {
-  if (n > SLAB_SIZE >>> 3) return new Uint8Array(n);
+  if (n > SLAB_SIZE >>> 3) return pooledBytes(n);
   if (slabUsed + n > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
@@ -142,6 +171,47 @@ function packetBytes(n: number): Uint8Array {
   return b;
 }
 
+/**
+ * Buffers given back and not yet reused. Bounded: a transport sends a burst
+ * (a congestion window's worth) before the first send completes, and what
+ * comes back beyond the bound is left to the collector.
+ */
+const POOL_LIMIT = 32;
+const pool: ArrayBuffer[] = [];
+/** Buffers handed out for large packets and not given back: only these are taken back, each once. */
+const lent = new WeakSet<ArrayBuffer>();
+
+function pooledBytes(n: number): Uint8Array {
+  let buffer: ArrayBuffer | undefined;
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const b = pool[i] as ArrayBuffer;
+    if (b.byteLength < n) continue;
+    pool[i] = pool[pool.length - 1] as ArrayBuffer;
+    pool.pop();
+    buffer = b;
+    break;
+  }
+  buffer ??= new ArrayBuffer(n);
+  lent.add(buffer);
+  return new Uint8Array(buffer, 0, n);
+}
+
+/**
+ * Gives back a datagram's bytes once the transport is done with them (the
+ * socket has sent them, or failed to): a later large packet may be built in
+ * the same memory. Only the whole of a datagram from `pollTransmit` may be
+ * given back, and only when nothing will read it again. Datagrams not built
+ * in a buffer of their own (small packets cut from a slab, coalesced
+ * packets), and a second release of the same one, are ignored: releasing is
+ * never required, and never makes two packets share memory.
+ */
+export function releaseDatagram(data: Uint8Array): void {
+  const buffer = data.buffer;
+  if (data.byteOffset !== 0 || !(buffer instanceof ArrayBuffer) || !lent.has(buffer)) return;
+  lent.delete(buffer);
+  if (pool.length < POOL_LIMIT) pool.push(buffer);
+}
+
 /** Seals the payload in place and masks the header (RFC 9001 §5.3, §5.4.1). */
 function protectSync(keys: PacketProtectionKeys, l: PacketLayout): void {
   const { bytes, payloadOffset, payloadLength } = l;
@@ -149,6 +219,25 @@ function protectSync(keys: PacketProtectionKeys, l: PacketLayout): void {
   const maskSync = keys.header.maskSync as NonNullable<HeaderProtectionKey['maskSync']>;
   sealInto.call(keys.packet.aead, scratchNonce(keys.packet.iv, l.packetNumber), bytes.subarray(0, payloadOffset),
     bytes.subarray(payloadOffset, payloadOffset + payloadLength), bytes.subarray(payloadOffset, payloadOffset + payloadLength + TAG_LENGTH));
+  applyMask(bytes, l.pnOffset, l.pnLength, maskSync.call(keys.header, sampleOf(bytes, l.pnOffset)));
+}
+
+/** {@link protectSync} for a payload with holes: the parts between them in place, each hole's data from where it lies. */
+function protectGathered(keys: PacketProtectionKeys, l: PacketLayout, holes: readonly PayloadHole[]): void {
+  const { bytes, payloadOffset, payloadLength } = l;
+  const end = payloadOffset + payloadLength;
+  const parts: Uint8Array[] = [];
+  let at = payloadOffset;
+  for (const h of holes) {
+    if (h.at < at || h.at + h.data.length > end) throw new ConfigError('payload holes must be in order and within the payload');
+    if (h.at > at) parts.push(bytes.subarray(at, h.at));
+    parts.push(h.data);
+    at = h.at + h.data.length;
+  }
+  if (at < end) parts.push(bytes.subarray(at, end));
+  const sealGather = keys.packet.aead.sealGather as NonNullable<AeadKey['sealGather']>;
+  sealGather.call(keys.packet.aead, scratchNonce(keys.packet.iv, l.packetNumber), bytes.subarray(0, payloadOffset), parts, bytes.subarray(payloadOffset, end + TAG_LENGTH));
+  const maskSync = keys.header.maskSync as NonNullable<HeaderProtectionKey['maskSync']>;
   applyMask(bytes, l.pnOffset, l.pnLength, maskSync.call(keys.header, sampleOf(bytes, l.pnOffset)));
 }
 

@@ -68,6 +68,15 @@ describe('binding the process\'s OpenSSL through koffi', () => {
       },
     }));
     expect(selfTest(flipsLastByte)).toBe('AES-128-GCM seal');
+    // A gather that drops a part's ciphertext (as if each update restarted the stream) is caught too.
+    const gathersWrongly = corrupt((k) => ({
+      ...k,
+      sealGather: (n, a, parts, o) => {
+        k.sealGather!(n, a, parts, o);
+        o[0] = (o[0] as number) ^ 1;
+      },
+    }));
+    expect(selfTest(gathersWrongly)).toBe('AES-128-GCM gathered seal');
     const acceptsForgery = corrupt((k) => ({ ...k, openSync: (n, a, c) => k.openSync!(n, a, c) ?? new Uint8Array(c.length - 16) }));
     expect(selfTest(acceptsForgery)).toBe('AES-128-GCM accepted a forged tag');
     const badMask: OpensslFfi = { ...real, headerProtection: (alg, key) => ({ ...real.headerProtection(alg, key), maskSync: () => new Uint8Array(5) }) };
@@ -208,6 +217,40 @@ describe('equal to noble (fast-check, seeded)', () => {
         }
       }
     }), seeded(90341, { numRuns: 120 }));
+  });
+
+  it('a seal gathered from parts (some in place in the output, some apart, any lengths) is noble\'s seal of their concatenation', async () => {
+    const ffi = backend();
+    const op = fc.record({
+      nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      aad: fc.uint8Array({ maxLength: 40 }),
+      parts: fc.array(fc.record({ bytes: fc.uint8Array({ maxLength: 300 }), inPlace: fc.boolean() }), { maxLength: 6 }),
+      offset: fc.integer({ min: 0, max: 15 }),
+    });
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...AEADS), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.array(op, { minLength: 1, maxLength: 6 }), async (alg, keyBytes, ops) => {
+      const key = keyBytes.subarray(0, keyLength(alg));
+      const [a, b] = [ffi.aead(alg, key), await noble.aead(alg, key)];
+      for (const o of ops) {
+        const plaintext = concat(...o.parts.map((p) => p.bytes));
+        const want = await b.seal(o.nonce, o.aad, plaintext);
+        const buf = new Uint8Array(o.offset + plaintext.length + 16 + 3).fill(0x5a);
+        const output = buf.subarray(o.offset, o.offset + plaintext.length + 16);
+        const parts: Uint8Array[] = [];
+        let pos = 0;
+        for (const p of o.parts) {
+          if (p.inPlace) {
+            output.set(p.bytes, pos);
+            parts.push(output.subarray(pos, pos + p.bytes.length));
+          } else {
+            parts.push(at(p.bytes, 5));
+          }
+          pos += p.bytes.length;
+        }
+        a.sealGather!(o.nonce, o.aad, parts, output);
+        expect(toHex(output)).toBe(toHex(want));
+        expect(buf.subarray(0, o.offset).every((x) => x === 0x5a) && buf.subarray(o.offset + output.length).every((x) => x === 0x5a)).toBe(true);
+      }
+    }), seeded(90342, { numRuns: 120 }));
   });
 
   it('header-protection masks are noble\'s for any sample, at any offset, many per key (RFC 9001 §5.4.3, §5.4.4)', async () => {

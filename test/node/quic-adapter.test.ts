@@ -3,10 +3,13 @@
  * stateless reset key, no connection state) answers the old client's packets
  * with a Stateless Reset, and the client closes (RFC 9000 §10.3).
  */
+import { Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { createQuicServer, quicConnect, type QuicSession } from '../../src/node/quic.js';
 import type { QuicEvent } from '../../src/quic/connection/connection.js';
 import { QuicEndpoint } from '../../src/quic/endpoint.js';
+import { createNodeCryptoProvider } from '../../src/node/index.js';
+import { seededRandom } from '../../src/testing/index.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
 describe('QUIC over UDP', () => {
@@ -230,4 +233,69 @@ describe('QUIC over UDP: what a burst brings is handled as one batch', () => {
       server.close();
     }
   });
+});
+
+describe('QUIC over UDP: datagrams of a large path MTU', () => {
+  it('a datagram of up to 64 KiB (DPLPMTUD on loopback) is given back for reuse only once dgram has sent it', async () => {
+    // Each large datagram goes back to the packet pool when dgram's send completes, and a later one is built in
+    // its memory. On loopback the kernel takes each datagram at once; here every send is put off a turn, as
+    // libuv queues one the socket cannot take yet, and the bytes it then sends must still be those it was given.
+    const sent = { large: 0, changed: 0 };
+    const send = Socket.prototype.send;
+    const deferred = function (this: Socket, msg: Uint8Array, ...rest: unknown[]): void {
+      const callback = typeof rest[rest.length - 1] === 'function' ? rest.pop() as () => void : undefined;
+      const copy = msg.slice();
+      setImmediate(() => {
+        if (msg.length > 8192) sent.large++;
+        if (Buffer.compare(msg, copy) !== 0) sent.changed++;
+        (send as (...a: unknown[]) => void).call(this, msg, ...rest, callback ?? (() => undefined));
+      });
+    };
+    Socket.prototype.send = deferred as typeof Socket.prototype.send;
+    const provider = createNodeCryptoProvider({ random: seededRandom('udp-large-mtu') });
+    const key = await testKey(provider, 'ed25519');
+    const body = new Uint8Array(8 << 20);
+    for (let i = 0, x = 1; i < body.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      body[i] = x >>> 24;
+    }
+    const mtuDiscovery = { ceiling: 65_000 };
+    const server = createQuicServer({ mtuDiscovery, tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['m'] } }, (s) => {
+      s.on('stream', (ev: { type: string; id: number }) => {
+        if (ev.type !== 'readable') return;
+        for (let r = s.connection.readStream(ev.id); r && (r.data.length || r.fin); r = s.connection.readStream(ev.id)) {
+          if (!r.fin) continue;
+          for (let at = 0; at < body.length; at += 1 << 20) void s.write(ev.id, body.subarray(at, at + (1 << 20)), at + (1 << 20) >= body.length);
+        }
+      });
+    });
+    try {
+      await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+      const session = await quicConnect({
+        host: '127.0.0.1', port: server.address().port, mtuDiscovery,
+        tls: { provider, now: clock, serverName: 'm', verifier: pinnedKeyVerifier(key), alpnProtocols: ['m'] },
+      });
+      const id = session.connection.openStream(true);
+      const got: Uint8Array[] = [];
+      const done = new Promise<string>((resolve) => {
+        session.on('closed', (e: QuicEvent) => resolve(e.type === 'closed' ? e.reason : 'closed'));
+        session.on('stream', (ev: { type: string; id: number }) => {
+          if (ev.type !== 'readable' || ev.id !== id) return;
+          for (let r = session.connection.readStream(id); r && (r.data.length || r.fin); r = session.connection.readStream(id)) {
+            got.push(r.data.slice());
+            if (r.fin) resolve('fin');
+          }
+        });
+      });
+      await session.write(id, new Uint8Array([1]), true);
+      expect(await done).toBe('fin');
+      expect(Buffer.compare(Buffer.concat(got), body)).toBe(0);
+      expect(sent.large).toBeGreaterThan(50);
+      expect(sent.changed).toBe(0);
+      await session.close();
+    } finally {
+      Socket.prototype.send = send;
+      server.close();
+    }
+  }, 30_000);
 });

@@ -273,3 +273,38 @@ describe('stateless reset (RFC 9000 §10.3)', () => {
     expect((await client.pollTransmit(sim.now))?.data).toBeUndefined();
   });
 });
+
+describe('stream writes: copied, or kept as written with copy: false', () => {
+  /** The server reads stream `id` to its end; `change` runs after the client's write, before anything is sent. */
+  async function sendAndChange(seed: string, options: { copy?: boolean } | undefined): Promise<Uint8Array> {
+    const { sim, client } = await setup(seed);
+    await sim.run(() => client.isHandshakeComplete && sim.server?.isHandshakeComplete === true);
+    const id = client.openStream(true);
+    const data = new Uint8Array(5000).fill(1);
+    client.writeStream(id, data, true, options);
+    data.fill(2);
+    const got: Uint8Array[] = [];
+    let fin = false;
+    await sim.run(() => {
+      for (const e of drain(sim.server)) {
+        if (e.type !== 'stream' || (e.event.type !== 'readable' && e.event.type !== 'finished') || e.event.id !== id) continue;
+        for (let r = sim.server?.readStream(id); r && (r.data.length || r.fin); r = sim.server?.readStream(id)) {
+          got.push(r.data.slice());
+          if (r.fin) fin = true;
+        }
+      }
+      return fin;
+    });
+    const out = new Uint8Array(got.reduce((n, c) => n + c.length, 0));
+    got.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+    return out;
+  }
+
+  it('by default the bytes are copied: what the writer does to its array afterwards is not sent', async () => {
+    expect(await sendAndChange('write-copy', undefined)).toEqual(new Uint8Array(5000).fill(1));
+  });
+
+  it('with copy: false the connection keeps the writer\'s array: it is what goes out, as it is when sent', async () => {
+    expect(await sendAndChange('write-no-copy', { copy: false })).toEqual(new Uint8Array(5000).fill(2));
+  });
+});

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
-import { encodeFramesInto, frameLength } from '../../src/quic/frames/encode.js';
+import { encodeFramesGather, encodeFramesInto, frameLength } from '../../src/quic/frames/encode.js';
 import {
   decodeFrames, encodeFrames, isFrameAllowed, QuicTransportError, TransportErrorCode, type Frame, type ProtectedPacketType,
 } from '../../src/quic/index.js';
@@ -42,6 +42,29 @@ describe('frame round trips (RFC 9000 §19)', () => {
       expect(toHex(out.subarray(at, at + encoded.length))).toBe(toHex(encoded));
       expect([...out.subarray(0, at), ...out.subarray(at + encoded.length)].every((b) => b === 0xee)).toBe(true);
     }), seeded(22648, { numRuns: 400 }));
+  });
+
+  it('encodeFramesGather writes the same bytes except the data of long STREAM frames, which it leaves for the AEAD to read where it lies', () => {
+    const long = fc.record({
+      streamId: fc.integer({ min: 0, max: 2 ** 20 }), offset: fc.integer({ min: 0, max: 2 ** 40 }),
+      length: fc.integer({ min: 1024, max: 5000 }), fin: fc.boolean(),
+    }).map(({ length, ...f }): Frame => ({ type: 'stream', ...f, data: new Uint8Array(length).map((_, i) => i * 7 + 1), hasLength: true }));
+    fc.assert(fc.property(payloadFrames(), fc.array(long, { maxLength: 3 }), fc.integer({ min: 0, max: 40 }), fc.boolean(), (small, longs, at, lastWithoutLength) => {
+      // The long ones go first, so that the small frames' own last-frame rules still hold; the last may drop its Length.
+      const frames: Frame[] = [...longs, ...small];
+      const last = frames[frames.length - 1];
+      if (lastWithoutLength && last?.type === 'stream' && last.data.length >= 1024) frames[frames.length - 1] = { ...last, hasLength: false };
+      const encoded = encodeFrames(frames);
+      const out = new Uint8Array(at + encoded.length + 3).fill(0xee);
+      const { end, holes } = encodeFramesGather(frames, out, at);
+      expect(end).toBe(at + encoded.length);
+      expect(holes.map((h) => h.data)).toEqual(frames.filter((f) => f.type === 'stream' && f.data.length >= 1024).map((f) => f.type === 'stream' && f.data));
+      for (const h of holes) {
+        expect(out.subarray(h.at, h.at + h.data.length).every((b) => b === 0xee)).toBe(true);
+        out.set(h.data, h.at);
+      }
+      expect(toHex(out.subarray(at, end))).toBe(toHex(encoded));
+    }), seeded(22649, { numRuns: 200 }));
   });
 
   it('encodeFramesInto refuses a buffer too short for the frames, and writes nothing past its end', () => {

@@ -208,3 +208,37 @@ describe.each(providers)('%s provider', (_name, provider, synchronous) => {
     });
   });
 });
+
+describe('a payload written with holes (STREAM data the AEAD reads from where it lies)', () => {
+  // The node provider gathers (sealGather on the FFI keys); noble has no gather, and the holes are copied in first.
+  it.each([
+    ['node:crypto', createNodeCryptoProvider({ random: seededRandom('holes') }), true],
+    ['noble', createNobleProvider({ random: seededRandom('holes') }), false],
+  ] as const)('%s: the packet is the one written whole, byte for byte', async (_name, provider, gathers) => {
+    const keys = await deriveDirectionalKeys(provider, QUIC_V1, AES_128_GCM_SHA256, seededRandom('holes secret')(32));
+    expect(keys.packet.aead.sealGather !== undefined).toBe(gathers);
+    const header = { type: '1rtt', dcid: fromHex('8394c8f03e515708') } as const;
+    const rnd = seededRandom('holes payload');
+    const payload = rnd(5000);
+    // Two holes and the bytes around them: [0,10) written, [10,2010) hole, [2010,2020) written, [2020,4990) hole, the rest written.
+    const holes = [{ from: 10, to: 2010 }, { from: 2020, to: 4990 }];
+    const whole = sealPacketSync(keys, header, payload.length, (out, offset) => out.set(payload, offset), { packetNumber: 9, pnLength: 2 });
+    const gathered = sealPacketSync(keys, header, payload.length, (out, offset) => {
+      out.set(payload, offset);
+      for (const h of holes) out.fill(0xee, offset + h.from, offset + h.to);
+      return holes.map((h) => ({ at: offset + h.from, data: payload.slice(h.from, h.to) }));
+    }, { packetNumber: 9, pnLength: 2 });
+    expect(toHex(gathered)).toBe(toHex(whole));
+  });
+
+  it('holes out of order or past the payload are ConfigError', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('holes') });
+    const keys = await deriveDirectionalKeys(provider, QUIC_V1, AES_128_GCM_SHA256, seededRandom('holes secret')(32));
+    const header = { type: '1rtt', dcid: EMPTY } as const;
+    const seal = (holes: { at: number; len: number }[]) => () => sealPacketSync(keys, header, 100, (_out, offset) =>
+      holes.map((h) => ({ at: offset + h.at, data: new Uint8Array(h.len) })), { packetNumber: 1 });
+    expect(seal([{ at: 50, len: 10 }, { at: 20, len: 10 }])).toThrow(ConfigError);
+    expect(seal([{ at: 95, len: 10 }])).toThrow(ConfigError);
+    expect(seal([{ at: 0, len: 100 }])).not.toThrow();
+  });
+});

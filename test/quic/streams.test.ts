@@ -204,6 +204,28 @@ describe('§2.2 sending and receiving data', () => {
     expect(s.read(id)).toBeUndefined();
   });
 
+  it('a write is copied: the writer may reuse its array at once, and what goes out is what it held when written', () => {
+    const { c } = pair();
+    const id = c.open(true);
+    const data = bytes(50);
+    c.write(id, data);
+    data.fill(0xee);
+    const [f] = c.pollFrames(1200);
+    expect(f).toMatchObject({ type: 'stream', streamId: id, offset: 0, data: bytes(50) });
+    expect(f?.type === 'stream' && f.data.buffer).not.toBe(data.buffer);
+  });
+
+  it('a write with copy: false keeps the writer\'s array itself: frames are views of it, not of a copy', () => {
+    const { c, s } = pair();
+    const id = c.open(true);
+    const data = bytes(150);
+    c.write(id, data, true, false);
+    const frames = c.pollFrames(1200);
+    expect(frames.map((f) => f.type === 'stream' && f.data.buffer === data.buffer)).toEqual([true]);
+    for (const f of frames) s.onFrame(f);
+    expect(readAll(s, id)).toEqual({ data: bytes(150), fin: true });
+  });
+
   it('out-of-order and overlapping frames are reassembled; readable only once the gap fills', () => {
     const s = manager('server');
     const all = bytes(100);

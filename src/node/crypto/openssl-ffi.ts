@@ -179,6 +179,37 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     }
   };
 
+  const sealGather = (nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], output: Uint8Array): void => {
+    if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) n += (parts[i] as Uint8Array).length;
+    if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
+    const ctx = st.enc;
+    let ok = encInit(ctx, null, null, null, nonce) as number;
+    if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
+    // GCM and ChaCha20-Poly1305 are stream modes: updates of any lengths, one after another, are one message.
+    let at = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as Uint8Array;
+      const len = part.length;
+      if (len === 0) continue;
+      const out = output.subarray(at, at + len);
+      // In place, or apart: any other overlap (outside the contract) gets a copy, as in sealInto.
+      let input = part;
+      if (part.buffer === output.buffer && part.byteOffset !== out.byteOffset &&
+        part.byteOffset < output.byteOffset + output.length && output.byteOffset < part.byteOffset + len) input = part.slice();
+      ok &= encUpdate(ctx, out, outl, input, len) as number;
+      at += len;
+    }
+    const tag = output.subarray(n);
+    ok &= encFinal(ctx, tag, outl) as number;
+    ok &= ctxCtrl(ctx, GET_TAG, TAG, tag) as number;
+    if (ok !== 1) {
+      output.fill(0);
+      throw internal(`${alg} seal`);
+    }
+  };
+
   /** Decrypts into `output` (exactly ciphertext.length − 16 bytes); false, with `output` zeroed, unless the tag verifies. */
   const openInto = (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, output: Uint8Array): boolean => {
     if (nonce.length !== 12 || ciphertext.length < TAG) return false;
@@ -218,6 +249,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       return out;
     },
     sealInto,
+    sealGather,
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => openSync(nonce, aad, ciphertext),
     openSync,
     openInto,
@@ -355,6 +387,14 @@ export function selfTest(backend: OpensslFfi): string | undefined {
       view.set(v.pt);
       k.sealInto?.(nonce, aad, view.subarray(0, v.pt.length), view);
       if (!same(view, want) || buf[0] !== 0 || buf[buf.length - 1] !== 0) return `${v.alg} seal`;
+      // The same message gathered: a part in place, one from elsewhere (not a multiple of the block), one in place.
+      const gathered = new Uint8Array(want.length + 2).subarray(1, 1 + want.length);
+      const cut1 = Math.min(5, v.pt.length);
+      const cut2 = Math.min(cut1 + 19, v.pt.length);
+      gathered.set(v.pt.subarray(0, cut1));
+      gathered.set(v.pt.subarray(cut2), cut2);
+      k.sealGather?.(nonce, aad, [gathered.subarray(0, cut1), v.pt.slice(cut1, cut2), gathered.subarray(cut2, v.pt.length)], gathered);
+      if (!same(gathered, want)) return `${v.alg} gathered seal`;
       const opened = k.openSync?.(nonce, aad, view);
       if (!opened || !same(opened, v.pt)) return `${v.alg} open`;
       view[view.length - 1] = (view[view.length - 1] as number) ^ 1;

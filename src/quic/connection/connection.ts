@@ -10,12 +10,12 @@ import { HandshakeType } from '../../tls13/constants.js';
 import type { HandshakeMessage } from '../../tls13/messages/handshake.js';
 import { QuicTransportError, TransportErrorCode, InvalidPacketError } from '../errors.js';
 import { decodeFrames } from '../frames/decode.js';
-import { FrameBudget, encodeFrames, encodeFramesInto, frameLength } from '../frames/encode.js';
+import { FrameBudget, encodeFrames, encodeFramesGather, frameLength } from '../frames/encode.js';
 import type { Frame } from '../frames/types.js';
 import { headerLength, parsePacket, type OutgoingHeader, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../header.js';
 import { OneRttKeys } from '../key-update.js';
 import { deriveDirectionalKeys, initialKeys, quicCipherSuite, type DirectionalKeys, type QuicCipherSuite } from '../keys.js';
-import { canSealSync, openPacket, sealPacket, sealPacketSync } from '../protection.js';
+import { canSealSync, openPacket, sealPacket, sealPacketSync, type PayloadHole } from '../protection.js';
 import { packetNumberLength } from '../packet-number.js';
 import { verifyRetry } from '../retry.js';
 import { isStatelessReset, statelessResetToken } from '../stateless-reset.js';
@@ -532,9 +532,17 @@ export class QuicConnection {
     this.onActivity?.();
     return this.streams.open(bidirectional);
   }
-  writeStream(id: number, data: Uint8Array, fin = false): void {
+  /**
+   * Queues `data` (and with `fin` the stream's end) on stream `id`. The bytes
+   * are copied, so the caller may reuse `data` at once. With `copy: false` the
+   * connection keeps `data` itself until the peer acknowledged it — quinn's
+   * `write_chunk`, quiche's zero-copy send: for a large body (a file read into
+   * memory, a fixed response) the copy and its fresh allocation are most of
+   * what a write costs. The caller must then never change those bytes again.
+   */
+  writeStream(id: number, data: Uint8Array, fin = false, options?: { readonly copy?: boolean }): void {
     this.onActivity?.();
-    this.streams.write(id, data, fin);
+    this.streams.write(id, data, fin, options?.copy !== false);
   }
   readStream(id: number, max?: number): { data: Uint8Array; fin: boolean } | undefined {
     return this.readFrom(id, max, false);
@@ -1927,11 +1935,16 @@ function payloadLength(frames: readonly Frame[]): number {
   return n;
 }
 
-/** Writes `frames`, whose {@link payloadLength} is `n`, where a packet's payload goes; never past those `n` bytes. */
-function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, offset: number) => void {
+/**
+ * Writes `frames`, whose {@link payloadLength} is `n`, where a packet's payload goes; never past those `n` bytes.
+ * Long STREAM data is left for the AEAD to read from the send buffer (the holes returned): it is copied once,
+ * encrypted, instead of copied into the packet and then encrypted there.
+ */
+function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, offset: number) => readonly PayloadHole[] {
   return (out, offset) => {
-    const end = encodeFramesInto(frames, out.subarray(0, offset + n), offset);
+    const { end, holes } = encodeFramesGather(frames, out.subarray(0, offset + n), offset);
     if (end !== offset + n) throw new ConfigError(`frames took ${end - offset} bytes, ${n} were reserved`);
+    return holes;
   };
 }
 

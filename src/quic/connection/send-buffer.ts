@@ -3,8 +3,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * The bytes an application wrote to one stream and the peer has not yet
  * acknowledged (RFC 9000 §2.2, §13.3: data is kept until acknowledged so a
- * lost frame can be rebuilt from it). Writes are copied once into chunks;
- * frames are sliced from them; chunks are dropped as the acknowledged prefix
+ * lost frame can be rebuilt from it). Writes are copied once into chunks (or
+ * kept as they are, when their writer gives them up); frames are sliced from them; chunks are dropped as the acknowledged prefix
  * grows past them.
  */
 export class SendBuffer {
@@ -30,10 +30,13 @@ export class SendBuffer {
     return this.endOffset - this.base;
   }
 
-  /** Appends a copy of `data`. */
-  push(data: Uint8Array): void {
+  /**
+   * Appends `data`: a copy of it, or with `copy` false the array itself, which
+   * its writer has promised never to change again (a zero-copy write).
+   */
+  push(data: Uint8Array, copy = true): void {
     if (data.length === 0) return;
-    this.chunks.push(data.slice());
+    this.chunks.push(copy ? data.slice() : data);
     this.offsets.push(this.endOffset);
     this.endOffset += data.length;
   }

@@ -68,8 +68,8 @@ export class SendStream {
     return this.fin === 'none' && !this.reset;
   }
 
-  write(data: Uint8Array, fin: boolean): void {
-    this.buffer.push(data);
+  write(data: Uint8Array, fin: boolean, copy = true): void {
+    this.buffer.push(data, copy);
     if (fin) this.fin = 'queued';
   }
 

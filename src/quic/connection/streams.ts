@@ -283,14 +283,14 @@ export class StreamManager {
    * blocks: flow control decides when it leaves in {@link pollFrames}.
    * @throws StreamUsageError for a receive-only, unopened or closed stream, or after FIN or a reset.
    */
-  write(id: number, data: Uint8Array, fin = false): void {
+  write(id: number, data: Uint8Array, fin = false, copy = true): void {
     const w = this.sendPart(id);
     if (w.reset) {
       throw new StreamUsageError(id, w.stoppedBy !== undefined ? `the peer sent STOP_SENDING (error ${w.stoppedBy})` : 'the stream was reset');
     }
     if (!w.writable) throw new StreamUsageError(id, 'written after FIN');
     if (w.written + data.length >= OFFSET_LIMIT) throw new StreamUsageError(id, 'stream offsets cannot exceed 2^62-1');
-    w.write(data, fin);
+    w.write(data, fin, copy);
     if (data.length > 0 || fin) this.sendQueue.add(id);
   }
 

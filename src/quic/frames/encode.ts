@@ -18,14 +18,10 @@ export function encodeFrame(w: Writer, f: Frame): void {
       if (f.token.length === 0) throw new ConfigError('NEW_TOKEN token must not be empty');
       w.u8(FrameType.NEW_TOKEN).varintBytes(f.token);
       return;
-    case 'stream': {
-      const off = f.offset !== 0;
-      w.u8(FrameType.STREAM | (off ? 0x04 : 0) | (f.hasLength ? 0x02 : 0) | (f.fin ? 0x01 : 0)).varint(f.streamId);
-      if (off) w.varint(f.offset);
-      if (f.hasLength) w.varint(f.data.length);
+    case 'stream':
+      writeStreamHeader(w, f);
       w.bytes(f.data);
       return;
-    }
     case 'max_data': w.u8(FrameType.MAX_DATA).varint(f.maximum); return;
     case 'max_stream_data': w.u8(FrameType.MAX_STREAM_DATA).varint(f.streamId).varint(f.maximum); return;
     case 'max_streams':
@@ -90,6 +86,14 @@ function encodeAck(w: Writer, ackDelay: number, ranges: readonly AckRange[], ecn
   if (ecn) w.varint(ecn.ect0).varint(ecn.ect1).varint(ecn.ce);
 }
 
+/** A STREAM frame up to its data (RFC 9000 §19.8). */
+function writeStreamHeader(w: Writer, f: Extract<Frame, { type: 'stream' }>): void {
+  const off = f.offset !== 0;
+  w.u8(FrameType.STREAM | (off ? 0x04 : 0) | (f.hasLength ? 0x02 : 0) | (f.fin ? 0x01 : 0)).varint(f.streamId);
+  if (off) w.varint(f.offset);
+  if (f.hasLength) w.varint(f.data.length);
+}
+
 /** Encodes a packet payload: the frames in order. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   const w = new Writer(256);
@@ -105,6 +109,34 @@ export function encodeFramesInto(frames: readonly Frame[], out: Uint8Array, offs
   const w = Writer.into(out, offset);
   writeFrames(w, frames);
   return w.length;
+}
+
+/** STREAM data at least this long is left out by {@link encodeFramesGather}: below it, a copy costs less than a part of its own. */
+const GATHER_MIN = 1024;
+
+/**
+ * {@link encodeFramesInto}, except that the data of long STREAM frames is
+ * not copied: its place in `out` is skipped, and each such piece is returned
+ * with the offset it belongs at, for the AEAD to read from where it lies.
+ */
+export function encodeFramesGather(frames: readonly Frame[], out: Uint8Array, offset: number): { end: number; holes: { at: number; data: Uint8Array }[] } {
+  const w = Writer.into(out, offset);
+  const holes: { at: number; data: Uint8Array }[] = [];
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as Frame;
+    // Without a Length field the data runs to the end of the packet (RFC 9000 §19.8).
+    if ((f.type === 'stream' || f.type === 'datagram') && !f.hasLength && i !== frames.length - 1) {
+      throw new ConfigError(`a ${f.type} frame without a Length field must be the last frame`);
+    }
+    if (f.type !== 'stream' || f.data.length < GATHER_MIN) {
+      encodeFrame(w, f);
+      continue;
+    }
+    writeStreamHeader(w, f);
+    holes.push({ at: w.length, data: f.data });
+    w.skip(f.data.length);
+  }
+  return { end: w.length, holes };
 }
 
 function writeFrames(w: Writer, frames: readonly Frame[]): void {

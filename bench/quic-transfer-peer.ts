@@ -98,7 +98,8 @@ async function server(args: string[]): Promise<void> {
       void session.run(() => {
         for (let sent = 0; sent < size; sent += CHUNK) {
           const n = Math.min(CHUNK, size - sent);
-          session.connection.writeStream(ev.id, pattern.subarray(0, n), sent + n >= size);
+          // `pattern` never changes: the stream may keep it rather than a copy (quinn's write_chunk).
+          session.connection.writeStream(ev.id, pattern.subarray(0, n), sent + n >= size, { copy: false });
         }
         if (size === 0) session.connection.writeStream(ev.id, new Uint8Array(0), true);
       });

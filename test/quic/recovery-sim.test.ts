@@ -278,6 +278,34 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
   });
 });
 
+describe('RFC 8899 §5.1.2: a DPLPMTUD ceiling per path', () => {
+  it('is asked of each path when its search starts: a client moving from a loopback address to another gets 1452 again (RFC 9000 §9.4)', async () => {
+    // What the Node adapter does: a loopback path may probe up to the largest UDP payload, others keep 1452.
+    const asked: string[] = [];
+    const ceiling = (remote: string): number => (asked.push(remote), remote.startsWith('127.') ? 65_507 : 1452);
+    // A loopback's round trip (0.5 ms): the pacer's bucket, a window's worth of 2 ms, soon holds a 64 KiB probe.
+    const { sim, client } = await setup('pmtud-per-path', { pathMtu: 65_535, delay: 0.25 }, { server: { mtuDiscovery: { ceiling } } });
+    sim.rebindClient('127.0.0.2:50000'); // before the first datagram: the client comes from a loopback address
+    await handshake(sim, client);
+    expect(await download(sim, client, 2_000_000)).toBe(2_000_000);
+    const server = sim.server as QuicConnection;
+    expect(asked).toEqual(['127.0.0.2:50000']);
+    expect(server.maxDatagramSize).toBe(65_507);
+    expect(Math.max(...sim.sent.toClient.map((d) => d.data.length))).toBe(65_507);
+    const before = sim.sent.toClient.length;
+    sim.rebindClient('192.0.2.9:6000');
+    expect(await download(sim, client, 600_000)).toBe(600_000);
+    expect(asked).toEqual(['127.0.0.2:50000', '192.0.2.9:6000']);
+    expect(server.maxDatagramSize).toBe(1452);
+    // Validated, the new path starts from 1200 bytes and searches up to its own ceiling only.
+    const after = sim.sent.toClient.slice(before).map((d) => d.data.length);
+    const late = Math.max(...after.slice(after.length / 2));
+    expect(late).toBeLessThanOrEqual(1452);
+    expect(late).toBeGreaterThan(1440); // data datagrams come a few bytes short (room for a 4-byte packet number)
+    expect(sim.tooBig).toBe(0);
+  });
+});
+
 describe('RFC 9000 §13.2: acknowledgment frequency', () => {
   it('a download is acknowledged every second packet, and ACK-only packets are not answered with ACK-only packets', async () => {
     // A short path with some reordering: the client's immediate ACKs (§13.2.1) often reach a server held by its

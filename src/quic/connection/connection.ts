@@ -77,8 +77,9 @@ export interface QuicCommonOptions {
   readonly congestionController?: CongestionControllerFactory;
   /**
    * DPLPMTUD (RFC 9000 §14.3): once the handshake is confirmed, probe for
-   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452) and
-   * the peer's max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
+   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452; a
+   * number, or a function of each path's remote address) and the peer's
+   * max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
    */
   readonly mtuDiscovery?: MtuDiscoveryOptions | false;
   /**
@@ -316,7 +317,8 @@ export class QuicConnection {
     this.versionInUse = version;
     this.initialDcid = originalDcid;
     const mtu = common.mtuDiscovery;
-    this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
+    const ceiling = mtu === false ? undefined : mtu?.ceiling ?? DEFAULT_MTU_CEILING;
+    this.mtud = new MtuDiscovery(maxDatagramSize, typeof ceiling === 'number' ? Math.max(maxDatagramSize, ceiling) : ceiling);
     const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({
@@ -1719,7 +1721,7 @@ export class QuicConnection {
    */
   private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
     if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
-    this.mtud.start(this.peerParams.maxUdpPayloadSize, now);
+    this.mtud.start(this.peerParams.maxUdpPayloadSize, now, this.paths.current.remote);
     const size = this.mtud.probeSize(now);
     if (size === undefined) return undefined;
     if (!this.recovery.canSend(size) || this.pacer.delay(this.recovery.rtt.smoothed, size, this.maxDatagramSize, this.recovery.congestionWindow, now) !== undefined) {

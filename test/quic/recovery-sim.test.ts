@@ -265,6 +265,18 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
     expect(withProbes).toBeLessThanOrEqual(without * 1.1);
   });
 
+  it('a probe far larger than the datagrams in use is not starved by the pacer (a 65507-byte ceiling over a 40 ms RTT)', async () => {
+    // The pacer's bucket holds 2 ms of the window in datagrams of the current size, and a transfer drains it as
+    // it refills: a 64 KiB probe that waited for the pacer never went, and the datagrams stayed at 1200 bytes.
+    const o = { mtuDiscovery: { ceiling: 65_507 } };
+    const { sim, client } = await setup('pmtud-large', { pathMtu: 65_535 }, { client: o, server: o });
+    await handshake(sim, client);
+    expect(await download(sim, client, 2_000_000)).toBe(2_000_000);
+    expect(sim.server?.maxDatagramSize).toBe(65_507);
+    expect(Math.max(...sizes(sim.sent.toClient))).toBe(65_507);
+    expect(sim.tooBig).toBe(0);
+  });
+
   it('a path whose MTU drops back to 1200 after the search is detected as a black hole (RFC 8899 §4.3)', async () => {
     const { sim, client } = await setup('pmtud-blackhole', { pathMtu: 1500 });
     await handshake(sim, client);
@@ -283,8 +295,7 @@ describe('RFC 8899 §5.1.2: a DPLPMTUD ceiling per path', () => {
     // What the Node adapter does: a loopback path may probe up to the largest UDP payload, others keep 1452.
     const asked: string[] = [];
     const ceiling = (remote: string): number => (asked.push(remote), remote.startsWith('127.') ? 65_507 : 1452);
-    // A loopback's round trip (0.5 ms): the pacer's bucket, a window's worth of 2 ms, soon holds a 64 KiB probe.
-    const { sim, client } = await setup('pmtud-per-path', { pathMtu: 65_535, delay: 0.25 }, { server: { mtuDiscovery: { ceiling } } });
+    const { sim, client } = await setup('pmtud-per-path', { pathMtu: 65_535 }, { server: { mtuDiscovery: { ceiling } } });
     sim.rebindClient('127.0.0.2:50000'); // before the first datagram: the client comes from a loopback address
     await handshake(sim, client);
     expect(await download(sim, client, 2_000_000)).toBe(2_000_000);

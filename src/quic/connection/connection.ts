@@ -1716,15 +1716,21 @@ export class QuicConnection {
   /**
    * A DPLPMTUD probe, if one is due (RFC 9000 §14.4): a 1-RTT packet of PING
    * and PADDING of the size to try, alone in its datagram, within the
-   * congestion window and the pacer. Not before the handshake is confirmed,
-   * and not while PTO probes are owed.
+   * congestion window ("PMTU probes consume congestion window"). Not before
+   * the handshake is confirmed, and not while PTO probes are owed. The pacer
+   * does not hold it back (as in quinn, whose probes go outside pacing): its
+   * bucket holds a few milliseconds of the window, in datagrams of the current
+   * size, and data drains it as it refills, so a probe far larger than the
+   * current size (64 KiB on a loopback path) waited for a bucket it never
+   * found full and the search never began. One probe at a time, at most a few
+   * per size: its bytes are still charged to the pacer.
    */
   private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
     if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
     this.mtud.start(this.peerParams.maxUdpPayloadSize, now, this.paths.current.remote);
     const size = this.mtud.probeSize(now);
     if (size === undefined) return undefined;
-    if (!this.recovery.canSend(size) || this.pacer.delay(this.recovery.rtt.smoothed, size, this.maxDatagramSize, this.recovery.congestionWindow, now) !== undefined) {
+    if (!this.recovery.canSend(size)) {
       this.mtud.cancelProbe();
       return undefined;
     }

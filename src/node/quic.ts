@@ -2,12 +2,13 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { createNobleProvider } from '../pq/index.js';
 import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } from '../quic/connection/connection.js';
 import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
 import type { PreferredAddress } from '../quic/transport-parameters.js';
 import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
+import { DEFAULT_MTU_CEILING, type MtuDiscoveryOptions } from '../quic/connection/mtud.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { ConfigError } from '../errors.js';
@@ -30,6 +31,47 @@ export const MAX_QUEUED_DATAGRAMS = DEFAULT_MAX_QUEUED_DATAGRAMS;
  * `net.core.rmem_max` / `wmem_max`.
  */
 const SOCKET_BUFFER_BYTES = 4 << 20;
+
+/** The largest UDP payload over IPv4: 65535 less the IPv4 (20) and UDP (8) headers; a larger send fails with EMSGSIZE. */
+export const MAX_UDP_PAYLOAD_IPV4 = 65_535 - 20 - 8;
+/** The largest UDP payload over IPv6 that a 65536-byte loopback MTU carries unfragmented: less the IPv6 (40) and UDP (8) headers. */
+export const MAX_UDP_PAYLOAD_IPV6_LOOPBACK = 65_536 - 40 - 8;
+
+const LOOPBACK_V4 = new BlockList();
+LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
+const LOOPBACK_V6 = new BlockList();
+LOOPBACK_V6.addAddress('::1', 'ipv6');
+
+/**
+ * DPLPMTUD's ceiling for the path to `remote` (a path key), the default of
+ * {@link quicConnect} and {@link createQuicServer}. RFC 8899 §5.1.2 bounds
+ * MAX_PLPMTU by the MTU of the local interface the path leaves through.
+ * Node cannot tell which interface that is, nor its MTU, so an ordinary path
+ * keeps 1452 (1500-byte Ethernet less IPv6 and UDP headers, quinn's default);
+ * but a datagram to a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x)
+ * stays on the loopback interface, whose MTU is large (65536 on Linux, 16384
+ * on macOS), so the search may go up to the largest UDP payload of the family.
+ * Where the interface carries less, the probes are lost (a send over the
+ * interface's MTU fails locally with EMSGSIZE, which is dropped like any
+ * lost datagram) and the search settles below it. On loopback each datagram
+ * costs the same few µs in Node whatever its size, and a bulk transfer
+ * moves several times more data per CPU second in 64 KiB datagrams than in
+ * 1452-byte ones.
+ */
+export function udpPathMtuCeiling(remote: RemoteAddress): number {
+  const { address } = parseAddressKey(remote.startsWith(PREFERRED) ? remote.slice(PREFERRED.length) : remote);
+  const family = isIP(address);
+  // An IPv4-mapped IPv6 address is checked against the IPv4 rules and leaves as IPv4.
+  if (family !== 0 && LOOPBACK_V4.check(address, family === 4 ? 'ipv4' : 'ipv6')) return MAX_UDP_PAYLOAD_IPV4;
+  if (family === 6 && LOOPBACK_V6.check(address, 'ipv6')) return MAX_UDP_PAYLOAD_IPV6_LOOPBACK;
+  return DEFAULT_MTU_CEILING;
+}
+
+/** `mtuDiscovery` with the adapter's per-path ceiling, unless the application chose a ceiling or turned discovery off. */
+function withPathMtuCeiling(mtu: MtuDiscoveryOptions | false | undefined): MtuDiscoveryOptions | false {
+  if (mtu === false || mtu?.ceiling !== undefined) return mtu;
+  return { ...mtu, ceiling: udpPathMtuCeiling };
+}
 
 /** A datagram's source as the core sees it: `host:port`, `[v6]:port`. */
 function addressKey(from: Pick<RemoteInfo, 'address' | 'port'>): RemoteAddress {
@@ -79,6 +121,20 @@ function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   } catch {
     // lost
   }
+}
+
+/**
+ * A failed send reported as the socket's `error` event. dgram documents that a
+ * send without a callback (ours, to an IP literal) reports its failure that
+ * way; Node 20 and 24 in fact drop a failed send of a literal silently, but
+ * whichever it does, a datagram the kernel refused (EMSGSIZE for a DPLPMTUD
+ * probe larger than the interface carries, ENOBUFS, an unreachable network)
+ * is a lost datagram, which QUIC's loss detection deals with (RFC 8899 §4.1:
+ * a probe too big for the path is simply lost). It must not end the socket's
+ * connection, nor any other on the socket.
+ */
+function isSendError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { syscall?: unknown }).syscall === 'send';
 }
 
 async function boundSocket(family: 'udp4' | 'udp6'): Promise<Socket> {
@@ -477,7 +533,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   const listen = (s: Socket): void => {
     s.on('message', (msg: Buffer, from: RemoteInfo) => driver.receive(msg, from));
     s.on('error', (e) => {
-      if (s === sock) session.fail(e);
+      if (s === sock && !isSendError(e)) session.fail(e);
     });
   };
   try {
@@ -485,7 +541,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
     driver = new UdpDriver(sock, endpoint);
     const { host: _h, port: _p, onSession: _s, onEarlyData: _e, qlogDir: _q, ...rest } = withQlogDir(options);
     const remote = addressKey({ address, port: options.port });
-    const conn = await endpoint.connect({ ...rest, preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
+    const conn = await endpoint.connect({ ...rest, mtuDiscovery: withPathMtuCeiling(rest.mtuDiscovery), preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
     session = new QuicSession(conn, driver, () => {
       driver.close();
       closeQuietly(sock);
@@ -575,7 +631,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
   const { qlogDir, ...rest } = options;
   let opts: QuicEndpointServerOptions = {
-    ...rest, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
+    ...rest, mtuDiscovery: withPathMtuCeiling(rest.mtuDiscovery), statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
     // Paths through the preferred-address socket are keyed `pref|host:port` (below): RFC 9000 §9.6.2 needs to know them.
     ...(options.preferredAddress && !options.viaPreferredAddress ? { viaPreferredAddress: (r: string) => r.startsWith(PREFERRED) } : {}),
     ...(qlogDir !== undefined && !options.qlog ? { qlogPerConnection: () => new QlogFileSink(qlogDir) } : {}),
@@ -586,6 +642,12 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   }
   if (opts.handshakeTimeoutMs !== undefined && !(opts.handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
   const sock = udpSocket('udp4');
+  // A failed send is a lost datagram (see isSendError). Any other error is the application's, as on any socket:
+  // with no listener of its own it is thrown, as an unheard `error` event would be.
+  const onError = (e: unknown): void => {
+    if (!isSendError(e) && sock.listenerCount('error') === 1) throw e;
+  };
+  sock.on('error', onError);
   sock.once('listening', () => sizeBuffers(sock));
   let driver: UdpDriver | undefined;
   const early: [Buffer, RemoteInfo, string][] = [];

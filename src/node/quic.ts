@@ -28,7 +28,12 @@ export const MAX_QUEUED_DATAGRAMS = DEFAULT_MAX_QUEUED_DATAGRAMS;
  * a fraction of a flow-control window: a burst from a fast sender would
  * overflow it while a handshake or a batch is being processed, and every
  * datagram the kernel drops costs a retransmission. The kernel caps it at
- * `net.core.rmem_max` / `wmem_max`.
+ * `net.core.rmem_max` / `wmem_max`. It counts a datagram's buffer, not the
+ * datagram: about 66 KB for a 64 KiB loopback datagram, 2.3 KB for a
+ * 1452-byte one, so what it holds in payload bytes is no less with the large
+ * datagrams of a loopback path (default 212992: three 65507-byte datagrams,
+ * ninety 1452-byte ones; this size: 126 of 65507 bytes, 8 MB, more than a
+ * connection's default receive window of 2 MiB).
  */
 const SOCKET_BUFFER_BYTES = 4 << 20;
 
@@ -234,6 +239,12 @@ class UdpDriver {
     private readonly onRetry?: (remote: RemoteAddress) => void,
   ) {}
 
+  /**
+   * One datagram from the socket. libuv reads each into a 64 KiB buffer, so
+   * every UDP payload (65507 bytes at most over IPv4, 65527 over IPv6) arrives
+   * whole: the max_udp_payload_size we advertise by default, 65527 (RFC 9000
+   * §18.2), is what we can receive.
+   */
   receive(msg: Buffer, from: RemoteInfo, via = ''): void {
     if (this.closed || this.batch.length >= MAX_BATCH) return;
     this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: via + addressKey(from) });

@@ -526,7 +526,11 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
 };
 
-/** Connects over UDP; resolves once the handshake completes. */
+/**
+ * Connects over UDP; resolves once the handshake completes. Without an
+ * `mtuDiscovery` ceiling of the application's, DPLPMTUD searches up to
+ * {@link udpPathMtuCeiling} of the path (the largest UDP payload to a loopback address).
+ */
 export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
   const provider = options.tls.provider ?? createNobleProvider();
   // The server's address as the socket will report its datagrams' source: a name would look like another path.
@@ -634,7 +638,10 @@ const MAX_EARLY_DATAGRAMS = 64;
  * datagrams by destination connection ID, accepts new connections from
  * Initial packets that decrypt, and hands each session to `onConnection` as
  * soon as it exists (listen for `connected`). With `retry`, the socket emits
- * `retry` (with the client's address) for each Retry it sends.
+ * `retry` (with the client's address) for each Retry it sends. Without an
+ * `mtuDiscovery` ceiling of the application's, DPLPMTUD searches up to
+ * {@link udpPathMtuCeiling} of each client's path. A failed send is a lost
+ * datagram, not an `error` of the socket.
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): QuicServerSocket {
   const provider = options.tls.provider ?? createNobleProvider();

@@ -27,8 +27,8 @@ export interface MtuDiscoveryOptions {
    * max_udp_payload_size caps it further. RFC 8899 §5.1.2 bounds MAX_PLPMTU
    * by the local interface's MTU, which only the transport knows: a function
    * lets it give each path its own (the Node adapter gives a loopback path
-   * the largest UDP payload). A result below the base size, or not a finite
-   * number, means no search on that path; a fraction is rounded down.
+   * the largest UDP payload). A result below the base size (or NaN) means no
+   * search on that path; a fraction is rounded down.
    */
   readonly ceiling?: MtuCeiling;
 }

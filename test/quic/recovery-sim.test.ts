@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { newReno } from '../../src/quic/connection/congestion/new-reno.js';
-import { QuicSim, type SimOptions } from '../helpers/quic-sim.js';
+import { QuicSim, type SimDatagram, type SimOptions } from '../helpers/quic-sim.js';
 import { clock, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
 
 const PARAMS = { maxIdleTimeout: 30_000, initialMaxData: 1 << 22, initialMaxStreamDataBidiRemote: 1 << 22, initialMaxStreamDataBidiLocal: 1 << 22, initialMaxStreamsBidi: 10 };
@@ -274,6 +274,24 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
     expect(await download(sim, client, 2_000_000)).toBe(2_000_000);
     expect(sim.server?.maxDatagramSize).toBe(65_507);
     expect(Math.max(...sizes(sim.sent.toClient))).toBe(65_507);
+    expect(sim.tooBig).toBe(0);
+  });
+
+  it('a sender that keeps its window full still probes: data waits for the room a due probe needs', async () => {
+    // A 10 MB/s bottleneck towards the client (a queue, so nothing is lost or reordered): the server's window
+    // stays full, and each ACK, spaced by the bottleneck, frees a datagram or two that new data takes at once.
+    // The window never had 64 KiB free for a probe, and the datagrams stayed at 1200 bytes for the whole transfer.
+    let free = 0;
+    const bottleneck = (d: SimDatagram): number => {
+      if (d.toServer) return 0;
+      free = Math.max(free, d.now) + d.data.length / 10_000;
+      return free - d.now;
+    };
+    const o = { mtuDiscovery: { ceiling: 65_507 } };
+    const { sim, client } = await setup('pmtud-full-window', { pathMtu: 65_535, delay: 1, extraDelay: bottleneck }, { client: o, server: o });
+    await handshake(sim, client);
+    expect(await download(sim, client, 3_000_000)).toBe(3_000_000);
+    expect(sim.server?.maxDatagramSize).toBe(65_507);
     expect(sim.tooBig).toBe(0);
   });
 

@@ -20,7 +20,7 @@ export { PqTlsSocket } from './socket.js';
 export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './crypto-provider.js';
 export { nativePqSupport, type NativePqSupport } from './crypto/native-pq.js';
 export { FileSessionStore } from './session-file.js';
-export { QuicSession, quicConnect, createQuicServer, type QuicConnectOptions, type QuicListenOptions, type QuicServerSocket } from './quic.js';
+export { QuicSession, quicConnect, createQuicServer, udpPathMtuCeiling, type QuicConnectOptions, type QuicListenOptions, type QuicServerSocket } from './quic.js';
 export { nativeQuacLibrary, NativeQuac100, type NativeQuacOptions } from '../hw/quac100/native.js';
 export { fileQuacStorage } from './quac-state.js';
 export { QlogFileSink, qlogDirFromEnv } from './qlog-file.js';

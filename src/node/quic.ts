@@ -2,13 +2,14 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { createNobleProvider } from '../pq/index.js';
 import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } from '../quic/connection/connection.js';
 import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
 import type { PreferredAddress } from '../quic/transport-parameters.js';
 import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
 import { releaseDatagram } from '../quic/protection.js';
+import { DEFAULT_MTU_CEILING, type MtuDiscoveryOptions } from '../quic/connection/mtud.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
 import { resolveServerOptions } from '../tls13/config.js';
 import { ConfigError } from '../errors.js';
@@ -28,9 +29,56 @@ export const MAX_QUEUED_DATAGRAMS = DEFAULT_MAX_QUEUED_DATAGRAMS;
  * a fraction of a flow-control window: a burst from a fast sender would
  * overflow it while a handshake or a batch is being processed, and every
  * datagram the kernel drops costs a retransmission. The kernel caps it at
- * `net.core.rmem_max` / `wmem_max`.
+ * `net.core.rmem_max` / `wmem_max`. It counts a datagram's buffer, not the
+ * datagram: about 66 KB for a 64 KiB loopback datagram, 2.3 KB for a
+ * 1452-byte one, so what it holds in payload bytes is no less with the large
+ * datagrams of a loopback path (default 212992: three 65507-byte datagrams,
+ * ninety 1452-byte ones; this size: 126 of 65507 bytes, 8 MB, more than a
+ * connection's default receive window of 2 MiB).
  */
 const SOCKET_BUFFER_BYTES = 4 << 20;
+
+/** The largest UDP payload over IPv4: 65535 less the IPv4 (20) and UDP (8) headers; a larger send fails with EMSGSIZE. */
+export const MAX_UDP_PAYLOAD_IPV4 = 65_535 - 20 - 8;
+/** The largest UDP payload over IPv6 that a 65536-byte loopback MTU carries unfragmented: less the IPv6 (40) and UDP (8) headers. */
+export const MAX_UDP_PAYLOAD_IPV6_LOOPBACK = 65_536 - 40 - 8;
+
+const LOOPBACK_V4 = new BlockList();
+LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
+const LOOPBACK_V6 = new BlockList();
+LOOPBACK_V6.addAddress('::1', 'ipv6');
+
+/**
+ * DPLPMTUD's ceiling for the path to `remote` (a path key), the default of
+ * {@link quicConnect} and {@link createQuicServer}. RFC 8899 §5.1.2 bounds
+ * MAX_PLPMTU by the MTU of the local interface the path leaves through.
+ * Node cannot tell which interface that is, nor its MTU, so an ordinary path
+ * keeps 1452 (1500-byte Ethernet less IPv6 and UDP headers, quinn's default);
+ * but a datagram to a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x)
+ * stays on the loopback interface, whose MTU is large (65536 on Linux, 16384
+ * on macOS), so the search may go up to the largest UDP payload of the family.
+ * Where the interface carries less, the probes are lost (a send over the
+ * interface's MTU fails locally with EMSGSIZE, which is dropped like any
+ * lost datagram) and the search settles below it. What a datagram costs in
+ * Node hardly depends on its size (≈ 10 µs to receive one; no GSO, GRO or
+ * recvmmsg), so a bulk transfer over loopback in 64 KiB datagrams takes about
+ * a third of the CPU per MB that it takes in 1452-byte ones (bench
+ * quic-transfer: ≈ 15 against ≈ 45 ms/MB, client and server together).
+ */
+export function udpPathMtuCeiling(remote: RemoteAddress): number {
+  const { address } = parseAddressKey(remote.startsWith(PREFERRED) ? remote.slice(PREFERRED.length) : remote);
+  const family = isIP(address);
+  // An IPv4-mapped IPv6 address is checked against the IPv4 rules and leaves as IPv4.
+  if (family !== 0 && LOOPBACK_V4.check(address, family === 4 ? 'ipv4' : 'ipv6')) return MAX_UDP_PAYLOAD_IPV4;
+  if (family === 6 && LOOPBACK_V6.check(address, 'ipv6')) return MAX_UDP_PAYLOAD_IPV6_LOOPBACK;
+  return DEFAULT_MTU_CEILING;
+}
+
+/** `mtuDiscovery` with the adapter's per-path ceiling, unless the application chose a ceiling or turned discovery off. */
+function withPathMtuCeiling(mtu: MtuDiscoveryOptions | false | undefined): MtuDiscoveryOptions | false {
+  if (mtu === false || mtu?.ceiling !== undefined) return mtu;
+  return { ...mtu, ceiling: udpPathMtuCeiling };
+}
 
 /** A datagram's source as the core sees it: `host:port`, `[v6]:port`. */
 function addressKey(from: Pick<RemoteInfo, 'address' | 'port'>): RemoteAddress {
@@ -86,6 +134,20 @@ function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   } catch {
     // lost
   }
+}
+
+/**
+ * A failed send reported as the socket's `error` event. dgram documents that a
+ * send without a callback (ours, to an IP literal) reports its failure that
+ * way; Node 20 and 24 in fact drop a failed send of a literal silently, but
+ * whichever it does, a datagram the kernel refused (EMSGSIZE for a DPLPMTUD
+ * probe larger than the interface carries, ENOBUFS, an unreachable network)
+ * is a lost datagram, which QUIC's loss detection deals with (RFC 8899 §4.1:
+ * a probe too big for the path is simply lost). It must not end the socket's
+ * connection, nor any other on the socket.
+ */
+function isSendError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { syscall?: unknown }).syscall === 'send';
 }
 
 async function boundSocket(family: 'udp4' | 'udp6'): Promise<Socket> {
@@ -185,6 +247,12 @@ class UdpDriver {
     private readonly onRetry?: (remote: RemoteAddress) => void,
   ) {}
 
+  /**
+   * One datagram from the socket. libuv reads each into a 64 KiB buffer, so
+   * every UDP payload (65507 bytes at most over IPv4, 65527 over IPv6) arrives
+   * whole: the max_udp_payload_size we advertise by default, 65527 (RFC 9000
+   * §18.2), is what we can receive.
+   */
   receive(msg: Buffer, from: RemoteInfo, via = ''): void {
     if (this.closed || this.batch.length >= MAX_BATCH) return;
     this.batch.push({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), remote: via + addressKey(from) });
@@ -466,7 +534,11 @@ export type QuicConnectOptions = Omit<QuicClientOptions, 'tls'> & {
   readonly tls: Omit<QuicClientOptions['tls'], 'provider' | 'now'> & Partial<Pick<QuicClientOptions['tls'], 'provider' | 'now'>>;
 };
 
-/** Connects over UDP; resolves once the handshake completes. */
+/**
+ * Connects over UDP; resolves once the handshake completes. Without an
+ * `mtuDiscovery` ceiling of the application's, DPLPMTUD searches up to
+ * {@link udpPathMtuCeiling} of the path (the largest UDP payload to a loopback address).
+ */
 export async function quicConnect(options: QuicConnectOptions): Promise<QuicSession> {
   const provider = options.tls.provider ?? createNobleProvider();
   // The server's address as the socket will report its datagrams' source: a name would look like another path.
@@ -484,7 +556,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
   const listen = (s: Socket): void => {
     s.on('message', (msg: Buffer, from: RemoteInfo) => driver.receive(msg, from));
     s.on('error', (e) => {
-      if (s === sock) session.fail(e);
+      if (s === sock && !isSendError(e)) session.fail(e);
     });
   };
   try {
@@ -492,7 +564,7 @@ export async function quicConnect(options: QuicConnectOptions): Promise<QuicSess
     driver = new UdpDriver(sock, endpoint);
     const { host: _h, port: _p, onSession: _s, onEarlyData: _e, qlogDir: _q, ...rest } = withQlogDir(options);
     const remote = addressKey({ address, port: options.port });
-    const conn = await endpoint.connect({ ...rest, preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
+    const conn = await endpoint.connect({ ...rest, mtuDiscovery: withPathMtuCeiling(rest.mtuDiscovery), preferredAddressRemote, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now } }, remote, now());
     session = new QuicSession(conn, driver, () => {
       driver.close();
       closeQuietly(sock);
@@ -574,7 +646,10 @@ const MAX_EARLY_DATAGRAMS = 64;
  * datagrams by destination connection ID, accepts new connections from
  * Initial packets that decrypt, and hands each session to `onConnection` as
  * soon as it exists (listen for `connected`). With `retry`, the socket emits
- * `retry` (with the client's address) for each Retry it sends.
+ * `retry` (with the client's address) for each Retry it sends. Without an
+ * `mtuDiscovery` ceiling of the application's, DPLPMTUD searches up to
+ * {@link udpPathMtuCeiling} of each client's path. A failed send is a lost
+ * datagram, not an `error` of the socket.
  */
 export function createQuicServer(options: QuicListenOptions, onConnection: (s: QuicSession) => void): QuicServerSocket {
   const provider = options.tls.provider ?? createNobleProvider();
@@ -582,7 +657,7 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const resetKey = options.statelessResetKey ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
   const { qlogDir, ...rest } = options;
   let opts: QuicEndpointServerOptions = {
-    ...rest, statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
+    ...rest, mtuDiscovery: withPathMtuCeiling(rest.mtuDiscovery), statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
     // Paths through the preferred-address socket are keyed `pref|host:port` (below): RFC 9000 §9.6.2 needs to know them.
     ...(options.preferredAddress && !options.viaPreferredAddress ? { viaPreferredAddress: (r: string) => r.startsWith(PREFERRED) } : {}),
     ...(qlogDir !== undefined && !options.qlog ? { qlogPerConnection: () => new QlogFileSink(qlogDir) } : {}),
@@ -593,6 +668,12 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   }
   if (opts.handshakeTimeoutMs !== undefined && !(opts.handshakeTimeoutMs > 0)) throw new ConfigError('handshakeTimeoutMs must be positive');
   const sock = udpSocket('udp4');
+  // A failed send is a lost datagram (see isSendError). Any other error is the application's, as on any socket:
+  // with no listener of its own it is thrown, as an unheard `error` event would be.
+  const onError = (e: unknown): void => {
+    if (!isSendError(e) && sock.listenerCount('error') === 1) throw e;
+  };
+  sock.on('error', onError);
   sock.once('listening', () => sizeBuffers(sock));
   let driver: UdpDriver | undefined;
   const early: [Buffer, RemoteInfo, string][] = [];

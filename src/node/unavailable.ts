@@ -13,7 +13,7 @@ export {
   unavailable as FileSessionStore, unavailable as NativeQuac100, unavailable as PqTlsSocket, unavailable as QlogFileSink,
   unavailable as QuicSession, unavailable as connect, unavailable as createNodeCryptoProvider, unavailable as createQuicServer,
   unavailable as createServer, unavailable as createWebSocketRelay, unavailable as fileQuacStorage, unavailable as nativePqSupport,
-  unavailable as nativeQuacLibrary, unavailable as qlogDirFromEnv, unavailable as quicConnect,
+  unavailable as nativeQuacLibrary, unavailable as qlogDirFromEnv, unavailable as quicConnect, unavailable as udpPathMtuCeiling,
 };
 
 throw new Error(

@@ -62,4 +62,4 @@ export { quicSessionKey } from './connection/zero-rtt.js';
 export { type CongestionController, type CongestionControllerFactory } from './connection/congestion/controller.js';
 export { NewReno, newReno } from './connection/congestion/new-reno.js';
 export { Cubic, cubic } from './connection/congestion/cubic.js';
-export { type MtuDiscoveryOptions } from './connection/mtud.js';
+export { type MtuCeiling, type MtuDiscoveryOptions } from './connection/mtud.js';

@@ -89,3 +89,59 @@ describe('RFC 9000 §14.3: a new path', () => {
     expect(m.probeSize(2)).toBe(1452);
   });
 });
+
+describe('RFC 8899 §5.1.2: a ceiling per path (MAX_PLPMTU is bounded by the local interface\'s MTU)', () => {
+  /** A transport that knows one interface with a large MTU (a loopback), and nothing about the others. */
+  const ceiling = (remote: string): number => (remote.startsWith('127.') ? 65_507 : 1452);
+
+  it('is asked of the path\'s remote address when the search starts, and caps it as a number would', () => {
+    const asked: string[] = [];
+    const m = new MtuDiscovery(1200, (r) => (asked.push(r), ceiling(r)));
+    expect(asked).toEqual([]);
+    m.start(65_527, 0, '127.0.0.1:4433');
+    expect(asked).toEqual(['127.0.0.1:4433']);
+    expect(search(m, 65_535)).toEqual([65_507]);
+    expect(m.current).toBe(65_507);
+    const far = new MtuDiscovery(1200, ceiling);
+    far.start(65_527, 0, '192.0.2.1:4433');
+    expect(search(far, 65_535)).toEqual([1452]);
+  });
+
+  it('a path that drops datagrams above N converges to at most N, from a 65507 ceiling too', () => {
+    for (const n of [1500, 9000, 16_384 - 28, 40_000]) {
+      const m = new MtuDiscovery(1200, ceiling);
+      m.start(65_527, 0, '127.0.0.1:1');
+      const probed = search(m, n);
+      expect(m.current).toBeLessThanOrEqual(n);
+      expect(m.current).toBeGreaterThan(n - 20 - 1); // quinn's minimum_change
+      // Binary search over 64 000 bytes down to 20: 12 sizes at most, each acknowledged once or lost MAX_PROBES times.
+      expect(probed.length).toBeLessThanOrEqual(MAX_PROBES * 12);
+    }
+  });
+
+  it('a new path (reset) asks again: a move from loopback to another address is back to 1452 (RFC 9000 §9.4)', () => {
+    const m = new MtuDiscovery(1200, ceiling);
+    m.start(65_527, 0, '127.0.0.1:1');
+    search(m, 65_535);
+    expect(m.current).toBe(65_507);
+    m.reset();
+    m.start(65_527, 0, '198.51.100.7:443');
+    expect(search(m, 65_535)).toEqual([1452]);
+    expect(m.current).toBe(1452);
+  });
+
+  it('the peer\'s max_udp_payload_size still caps it, and a result below the base (or NaN) means no search', () => {
+    const m = new MtuDiscovery(1200, () => 65_507);
+    m.start(9000, 0, 'x');
+    expect(search(m, 65_535)).toEqual([9000]);
+    for (const bad of [1000, Number.NaN, -Infinity]) {
+      const off = new MtuDiscovery(1200, () => bad);
+      off.start(65_527, 0, 'x');
+      expect(off.probeSize(0)).toBeUndefined();
+      expect(off.current).toBe(1200);
+    }
+    const odd = new MtuDiscovery(1200, () => 1452.7);
+    odd.start(65_527, 0, 'x');
+    expect(search(odd, 65_535)).toEqual([1452]);
+  });
+});

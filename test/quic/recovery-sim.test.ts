@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { QuicConnection, type QuicClientOptions, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { newReno } from '../../src/quic/connection/congestion/new-reno.js';
-import { QuicSim, type SimOptions } from '../helpers/quic-sim.js';
+import { QuicSim, type SimDatagram, type SimOptions } from '../helpers/quic-sim.js';
 import { clock, seededProvider, testKey, type TestKey } from '../helpers/tls-pair.js';
 
 const PARAMS = { maxIdleTimeout: 30_000, initialMaxData: 1 << 22, initialMaxStreamDataBidiRemote: 1 << 22, initialMaxStreamDataBidiLocal: 1 << 22, initialMaxStreamsBidi: 10 };
@@ -265,6 +265,36 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
     expect(withProbes).toBeLessThanOrEqual(without * 1.1);
   });
 
+  it('a probe far larger than the datagrams in use is not starved by the pacer (a 65507-byte ceiling over a 40 ms RTT)', async () => {
+    // The pacer's bucket holds 2 ms of the window in datagrams of the current size, and a transfer drains it as
+    // it refills: a 64 KiB probe that waited for the pacer never went, and the datagrams stayed at 1200 bytes.
+    const o = { mtuDiscovery: { ceiling: 65_507 } };
+    const { sim, client } = await setup('pmtud-large', { pathMtu: 65_535 }, { client: o, server: o });
+    await handshake(sim, client);
+    expect(await download(sim, client, 2_000_000)).toBe(2_000_000);
+    expect(sim.server?.maxDatagramSize).toBe(65_507);
+    expect(Math.max(...sizes(sim.sent.toClient))).toBe(65_507);
+    expect(sim.tooBig).toBe(0);
+  });
+
+  it('a sender that keeps its window full still probes: data waits for the room a due probe needs', async () => {
+    // A 10 MB/s bottleneck towards the client (a queue, so nothing is lost or reordered): the server's window
+    // stays full, and each ACK, spaced by the bottleneck, frees a datagram or two that new data takes at once.
+    // The window never had 64 KiB free for a probe, and the datagrams stayed at 1200 bytes for the whole transfer.
+    let free = 0;
+    const bottleneck = (d: SimDatagram): number => {
+      if (d.toServer) return 0;
+      free = Math.max(free, d.now) + d.data.length / 10_000;
+      return free - d.now;
+    };
+    const o = { mtuDiscovery: { ceiling: 65_507 } };
+    const { sim, client } = await setup('pmtud-full-window', { pathMtu: 65_535, delay: 1, extraDelay: bottleneck }, { client: o, server: o });
+    await handshake(sim, client);
+    expect(await download(sim, client, 3_000_000)).toBe(3_000_000);
+    expect(sim.server?.maxDatagramSize).toBe(65_507);
+    expect(sim.tooBig).toBe(0);
+  });
+
   it('a path whose MTU drops back to 1200 after the search is detected as a black hole (RFC 8899 §4.3)', async () => {
     const { sim, client } = await setup('pmtud-blackhole', { pathMtu: 1500 });
     await handshake(sim, client);
@@ -275,6 +305,33 @@ describe('DPLPMTUD (RFC 9000 §14.3, RFC 8899)', () => {
     expect(await download(sim, client, 300_000)).toBe(300_000);
     expect(sim.now - t0).toBeLessThan(10_000);
     expect(sim.server?.maxDatagramSize).toBe(1200);
+  });
+});
+
+describe('RFC 8899 §5.1.2: a DPLPMTUD ceiling per path', () => {
+  it('is asked of each path when its search starts: a client moving from a loopback address to another gets 1452 again (RFC 9000 §9.4)', async () => {
+    // What the Node adapter does: a loopback path may probe up to the largest UDP payload, others keep 1452.
+    const asked: string[] = [];
+    const ceiling = (remote: string): number => (asked.push(remote), remote.startsWith('127.') ? 65_507 : 1452);
+    const { sim, client } = await setup('pmtud-per-path', { pathMtu: 65_535 }, { server: { mtuDiscovery: { ceiling } } });
+    sim.rebindClient('127.0.0.2:50000'); // before the first datagram: the client comes from a loopback address
+    await handshake(sim, client);
+    expect(await download(sim, client, 2_000_000)).toBe(2_000_000);
+    const server = sim.server as QuicConnection;
+    expect(asked).toEqual(['127.0.0.2:50000']);
+    expect(server.maxDatagramSize).toBe(65_507);
+    expect(Math.max(...sim.sent.toClient.map((d) => d.data.length))).toBe(65_507);
+    const before = sim.sent.toClient.length;
+    sim.rebindClient('192.0.2.9:6000');
+    expect(await download(sim, client, 600_000)).toBe(600_000);
+    expect(asked).toEqual(['127.0.0.2:50000', '192.0.2.9:6000']);
+    expect(server.maxDatagramSize).toBe(1452);
+    // Validated, the new path starts from 1200 bytes and searches up to its own ceiling only.
+    const after = sim.sent.toClient.slice(before).map((d) => d.data.length);
+    const late = Math.max(...after.slice(after.length / 2));
+    expect(late).toBeLessThanOrEqual(1452);
+    expect(late).toBeGreaterThan(1440); // data datagrams come a few bytes short (room for a 4-byte packet number)
+    expect(sim.tooBig).toBe(0);
   });
 });
 

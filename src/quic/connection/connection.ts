@@ -77,8 +77,9 @@ export interface QuicCommonOptions {
   readonly congestionController?: CongestionControllerFactory;
   /**
    * DPLPMTUD (RFC 9000 §14.3): once the handshake is confirmed, probe for
-   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452) and
-   * the peer's max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
+   * datagrams larger than `maxDatagramSize`, up to `ceiling` (default 1452; a
+   * number, or a function of each path's remote address) and the peer's
+   * max_udp_payload_size. `false` keeps every datagram at `maxDatagramSize`.
    */
   readonly mtuDiscovery?: MtuDiscoveryOptions | false;
   /**
@@ -279,6 +280,11 @@ export class QuicConnection {
   /** Handshake and 1-RTT packets that came before their keys (RFC 9001 §5.7), read once the keys are installed. */
   private readonly pendingPackets = new PendingPackets<PacketContext>();
   private readonly mtud: MtuDiscovery;
+  /**
+   * A DPLPMTUD probe is due that the window could hold but has no room for
+   * now: new data waits until in-flight bytes leave it room (see {@link pollMtuProbe}).
+   */
+  private mtuProbeHeld = false;
   /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
   private readonly requeuedByProbe = new WeakSet<SentPacket>();
   private readonly pacer: Pacer;
@@ -316,7 +322,8 @@ export class QuicConnection {
     this.versionInUse = version;
     this.initialDcid = originalDcid;
     const mtu = common.mtuDiscovery;
-    this.mtud = new MtuDiscovery(maxDatagramSize, mtu === false ? undefined : Math.max(maxDatagramSize, mtu?.ceiling ?? DEFAULT_MTU_CEILING));
+    const ceiling = mtu === false ? undefined : mtu?.ceiling ?? DEFAULT_MTU_CEILING;
+    this.mtud = new MtuDiscovery(maxDatagramSize, typeof ceiling === 'number' ? Math.max(maxDatagramSize, ceiling) : ceiling);
     const congestionController = common.congestionController;
     this.addressValidated = tls.role === 'client';
     this.recovery = new Recovery({
@@ -1670,7 +1677,7 @@ export class QuicConnection {
     const packets: PlannedPacket[] = [];
     let used = 0;
     this.pacingWake = undefined;
-    const congestionOk = probing || this.congestionAllows(now);
+    const congestionOk = probing || (!this.mtuProbeHeld && this.congestionAllows(now));
     for (const name of SPACES) {
       const space = this.spaces[name];
       if (space.discarded || !(name === 'application' ? this.oneRtt ?? this.zeroRttWrite : space.write)) continue;
@@ -1737,16 +1744,32 @@ export class QuicConnection {
   /**
    * A DPLPMTUD probe, if one is due (RFC 9000 §14.4): a 1-RTT packet of PING
    * and PADDING of the size to try, alone in its datagram, within the
-   * congestion window and the pacer. Not before the handshake is confirmed,
-   * and not while PTO probes are owed.
+   * congestion window ("PMTU probes consume congestion window"). Not before
+   * the handshake is confirmed, and not while PTO probes are owed. The pacer
+   * does not hold it back (as in quinn, whose probes go outside pacing): its
+   * bucket holds a few milliseconds of the window, in datagrams of the current
+   * size, and data drains it as it refills, so a probe far larger than the
+   * current size (64 KiB on a loopback path) waited for a bucket it never
+   * found full and the search never began. One probe at a time, at most a few
+   * per size: its bytes are still charged to the pacer.
+   *
+   * Nor does data take the room the probe waits for: a sender that keeps its
+   * window full (every ACK's room refilled at once, 1200 bytes at a time)
+   * never has 64 KiB free, and a 16-stream transfer over loopback never
+   * probed. While a due probe fits the window but not the room left in it,
+   * new data waits (ACKs still go) until in-flight bytes drop by its size,
+   * some fraction of a round trip, once per probe.
    */
   private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
+    this.mtuProbeHeld = false;
     if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
-    this.mtud.start(this.peerParams.maxUdpPayloadSize, now);
+    this.mtud.start(this.peerParams.maxUdpPayloadSize, now, this.paths.current.remote);
     const size = this.mtud.probeSize(now);
     if (size === undefined) return undefined;
-    if (!this.recovery.canSend(size) || this.pacer.delay(this.recovery.rtt.smoothed, size, this.maxDatagramSize, this.recovery.congestionWindow, now) !== undefined) {
+    if (!this.recovery.canSend(size)) {
       this.mtud.cancelProbe();
+      // With nothing in flight the room is the whole window: holding data back could then wait for nothing.
+      this.mtuProbeHeld = size <= this.recovery.congestionWindow && this.recovery.bytesInFlight > 0;
       return undefined;
     }
     const space = this.spaces.application;

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../errors.js';
+import type { RemoteAddress } from './path.js';
 
 /** Where the search stops by default: 1500-byte Ethernet less IPv6 and UDP headers (quinn's default upper bound). */
 export const DEFAULT_MTU_CEILING = 1452;
@@ -13,9 +14,23 @@ const BLACK_HOLE_COOLDOWN_MS = 60_000;
 /** Loss events of datagrams above the base size, none of them acknowledged in between, that mean a black hole (RFC 8899 §4.3). */
 const BLACK_HOLE_THRESHOLD = 3;
 
+/**
+ * The largest UDP payload to probe for: one number for every path, or one per
+ * path, asked of the path's remote address each time a search starts on it
+ * (after the handshake, and again after a migration, RFC 9000 §9.4).
+ */
+export type MtuCeiling = number | ((remote: RemoteAddress) => number);
+
 export interface MtuDiscoveryOptions {
-  /** The largest UDP payload to probe for (default 1452); the peer's max_udp_payload_size caps it further. */
-  readonly ceiling?: number;
+  /**
+   * The largest UDP payload to probe for (default 1452); the peer's
+   * max_udp_payload_size caps it further. RFC 8899 §5.1.2 bounds MAX_PLPMTU
+   * by the local interface's MTU, which only the transport knows: a function
+   * lets it give each path its own (the Node adapter gives a loopback path
+   * the largest UDP payload). A result below the base size (or NaN) means no
+   * search on that path; a fraction is rounded down.
+   */
+  readonly ceiling?: MtuCeiling;
 }
 
 /**
@@ -45,19 +60,30 @@ export class MtuDiscovery {
   /** `nextSearchAt` is a wait (the raise timer, a black-hole cooldown) that only a timer ends on an idle connection. */
   private waiting = false;
 
-  /** @param ceiling the largest size to probe for; undefined: no discovery, every datagram stays at `base`. */
-  constructor(readonly base: number, private readonly ceiling: number | undefined) {
-    if (ceiling !== undefined && (!Number.isInteger(ceiling) || ceiling < base)) throw new ConfigError(`the MTU ceiling must be an integer of at least ${base}`);
+  /**
+   * @param ceiling the largest size to probe for, or a function of the path's
+   * remote address that says it when a search starts; undefined: no
+   * discovery, every datagram stays at `base`.
+   */
+  constructor(readonly base: number, private readonly ceiling: MtuCeiling | undefined) {
+    if (typeof ceiling === 'number' && (!Number.isInteger(ceiling) || ceiling < base)) throw new ConfigError(`the MTU ceiling must be an integer of at least ${base}`);
     this.current = base;
     this.limit = base;
     this.lower = base;
     this.upper = base;
   }
 
-  /** The handshake is confirmed and the peer's max_udp_payload_size known (RFC 9000 §14.3, §18.2): the search may start. */
-  start(peerMaxUdpPayload: number, now: number): void {
+  /**
+   * The handshake is confirmed and the peer's max_udp_payload_size known (RFC
+   * 9000 §14.3, §18.2): the search may start, on the path to `remote` (which
+   * a per-path ceiling is asked about). After a {@link reset} it starts
+   * again, with that path's ceiling.
+   */
+  start(peerMaxUdpPayload: number, now: number, remote: RemoteAddress = ''): void {
     if (this.ceiling === undefined || this.nextSearchAt !== undefined) return;
-    this.limit = Math.max(this.base, Math.min(this.ceiling, peerMaxUdpPayload));
+    const ceiling = typeof this.ceiling === 'number' ? this.ceiling : Math.floor(this.ceiling(remote));
+    // NaN and -Infinity fail the comparison, +Infinity is left to the peer's limit.
+    this.limit = ceiling >= this.base ? Math.max(this.base, Math.min(ceiling, peerMaxUdpPayload)) : this.base;
     this.restart(now);
   }
 

@@ -74,7 +74,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
     `,
     types: `
       AckRange CongestionController CongestionControllerFactory DecodeFramesOptions DirectionalKeys EcnCounts
-      EndpointEvent FirstInitial Frame FrameName LongPacketType MtuDiscoveryOptions OpenedOneRttPacket OpenedPacket
+      EndpointEvent FirstInitial Frame FrameName LongPacketType MtuCeiling MtuDiscoveryOptions OpenedOneRttPacket OpenedPacket
       OutgoingHeader Packet PacketKey PacketNumbering ParseOptions PreferredAddress ProtectedPacket
       ProtectedPacketType QlogData QlogSink QlogTraceStart QlogValue QuicCipherSuite QuicClientOptions
       QuicCommonOptions QuicEndpointEvent QuicEndpointOptions QuicEndpointServerOptions QuicEvent QuicServerOptions
@@ -120,7 +120,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
   'node': {
     values: `
       FileSessionStore NativeQuac100 PqTlsSocket QlogFileSink QuicSession connect createNodeCryptoProvider createQuicServer
-      createServer createWebSocketRelay fileQuacStorage nativePqSupport nativeQuacLibrary qlogDirFromEnv quicConnect
+      createServer createWebSocketRelay fileQuacStorage nativePqSupport nativeQuacLibrary qlogDirFromEnv quicConnect udpPathMtuCeiling
     `,
     types: `
       ConnectOptions NativePqSupport NativeQuacOptions NodeCryptoProviderOptions PqTlsServer PqTlsServerOptions QuicConnectOptions

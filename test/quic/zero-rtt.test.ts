@@ -162,6 +162,18 @@ describe('0-RTT over QUIC (RFC 9001 §4.6)', () => {
     expect(c?.type === 'connected' && c.info.earlyData).toBe('accepted');
   });
 
+  it('accepted by a server that acknowledges the ClientHello before answering it: the 0-RTT packets wait for that step and are read', async () => {
+    const w = await world('zrtt-ack-first');
+    const client = await w.connect(true);
+    const id = client.openStream(true);
+    client.writeStream(id, REQUEST, true);
+    const sim = new QuicSim(client, { ...w.server(), ackClientHelloFirst: true }, { seed: 'zrtt-ack-first-2' });
+    const r = await deliverRequest(sim, client, id);
+    expect(r.got).toEqual(REQUEST);
+    expect(r.beforeServerHandshake).toBe(true);
+    expect([client.earlyData, sim.server?.earlyData]).toEqual(['accepted', 'accepted']);
+  });
+
   it('0-RTT packets that outrun a lost first Initial are held and read once the ClientHello is whole', async () => {
     const w = await world('zrtt-held');
     const client = await w.connect(true);

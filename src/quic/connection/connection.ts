@@ -1363,6 +1363,10 @@ export class QuicConnection {
     const pathBlocked = this.paths.current.budget < MIN_PROBE_DATAGRAM;
     for (const n of SPACES) {
       const s = this.spaces[n];
+      // 0-RTT packets are acknowledged in 1-RTT packets (RFC 9000 §12.5): a server that has read 0-RTT owes that ACK
+      // only once its 1-RTT keys are complete, at the client's Finished. A deadline before then was one no call could
+      // act on, and a driver woke for it in a busy loop until that Finished came (for as long as it was lost).
+      if (n === 'application' && !this.oneRtt) continue;
       const d = s.discarded || pathBlocked ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
       if (d !== undefined) times.push(d);
     }

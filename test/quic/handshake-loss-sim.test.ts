@@ -314,3 +314,26 @@ describe('RFC 9000 §13.2.1, RFC 9002 §5.3: a server acknowledges the ClientHel
     expect(client.rtt.smoothed).toBeLessThan(60);
   });
 });
+
+describe('RFC 9002 §6.2.3: a server that acknowledged the ClientHello first resends its lost ServerHello on the client\'s probe', () => {
+  it('the datagrams with the ServerHello lost once: the handshake completes on the client\'s first probe, not the server\'s 1 s PTO', async () => {
+    const c = await credentials('speedup');
+    const serverOptions: QuicServerOptions = {
+      tls: { provider: c.provider, now: clock, certificate: { chain: c.chain, ...c.key }, alpnProtocols: ['hq-interop'] },
+      ackClientHelloFirst: true,
+    };
+    const t0 = 1_000_000;
+    const client = await QuicConnection.connect({
+      tls: { provider: c.provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(c.key), alpnProtocols: ['hq-interop'] },
+    }, t0);
+    // The server's first datagram is its ACK of the ClientHello; the two after it carry the ServerHello.
+    const sim = new QuicSim(client, serverOptions, {
+      seed: 'speedup', delay: 10,
+      drop: (d) => !d.toServer && (d.index === 1 || d.index === 2),
+    });
+    await sim.run(() => client.isHandshakeComplete, 10_000);
+    expect(parseDatagram(sim.sent.toClient[1]?.data ?? new Uint8Array(0))[0]).toMatchObject({ form: 'long', type: 'initial' });
+    // Path RTT 20 ms, so the client's PTO is about 60 ms; the server has no RTT sample and would wait 1 s.
+    expect(sim.now - t0).toBeLessThan(300);
+  });
+});

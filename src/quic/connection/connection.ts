@@ -297,6 +297,8 @@ export class QuicConnection {
   private heldTls: { readonly messages: HandshakeMessage[]; since: number } | undefined;
   /** Server: QuicServerOptions.ackClientHelloFirst. */
   private ackClientHelloFirst = false;
+  /** Server: whether a client Initial already made us resend our Initial CRYPTO data before the PTO (RFC 9002 §6.2.3). */
+  private initialSpedUp = false;
   private readonly pacer: Pacer;
   /** When the pacer lets waiting data go (RFC 9002 §7.7); a {@link pollTimeout} wake-up to send it. */
   private pacingWake: number | undefined;
@@ -1019,7 +1021,23 @@ export class QuicConnection {
     // 1-RTT request held while its lost Finished was resent gave the client an RTT sample of the whole wait
     // (6.5 s in the interop case handshakecorruption), and PTOs of 11 s for the rest of the connection.
     space.acks.onPacketReceived(opened.packetNumber, ackEliciting, from.receivedAt);
+    if (pkt.type === 'initial' && ackEliciting) this.speedUpHandshake();
     return true;
+  }
+
+  /**
+   * RFC 9002 §6.2.3: once per connection, a server resends its unacknowledged Initial CRYPTO data (the
+   * ServerHello) when the client sends an ack-eliciting Initial, rather than at its PTO — a second or more on,
+   * from kInitialRtt, with no RTT sample yet. The RFC's cue is duplicate CRYPTO data; a server that acknowledged
+   * the ClientHello first (ackClientHelloFirst) gets none, as the client has nothing left to resend: its Initial
+   * probe then (RFC 9002 §6.2.2.1: a client without Handshake keys probes with an Initial) says the same.
+   */
+  private speedUpHandshake(): void {
+    if (!this.ackClientHelloFirst || this.initialSpedUp || this.heldTls) return;
+    const crypto = this.spaces.initial.cryptoSend;
+    if (crypto.hasPending) return;
+    crypto.retransmitUnacked();
+    this.initialSpedUp = crypto.hasPending;
   }
 
   /** Acts on one frame; returns a promise only for the frames whose handling waits on something (most return at once). */

@@ -658,6 +658,8 @@ export function createQuicServer(options: QuicListenOptions, onConnection: (s: Q
   const { qlogDir, ...rest } = options;
   let opts: QuicEndpointServerOptions = {
     ...rest, mtuDiscovery: withPathMtuCeiling(rest.mtuDiscovery), statelessResetKey: resetKey, tls: { ...options.tls, provider, now: options.tls.now ?? Date.now },
+    // The driver below follows pollTimeout, which the TLS step held behind the ClientHello's ACK needs.
+    ackClientHelloFirst: options.ackClientHelloFirst ?? true,
     // Paths through the preferred-address socket are keyed `pref|host:port` (below): RFC 9000 §9.6.2 needs to know them.
     ...(options.preferredAddress && !options.viaPreferredAddress ? { viaPreferredAddress: (r: string) => r.startsWith(PREFERRED) } : {}),
     ...(qlogDir !== undefined && !options.qlog ? { qlogPerConnection: () => new QlogFileSink(qlogDir) } : {}),

@@ -136,6 +136,9 @@ export class QuicSim {
   /** Every endpoint event of the server, in order. */
   readonly serverEvents: QuicEndpointEvent[] = [];
   private endpoints: Promise<{ client: QuicEndpoint; server: QuicEndpoint }> | undefined;
+  /** Server time spent in the call now running ({@link spendServerTime}), and until when the server is busy. */
+  private serverSpent = 0;
+  private serverFreeAt = -Infinity;
   private adoptedServer: QuicConnection | undefined;
   private firstServer: QuicConnection | undefined;
 
@@ -143,6 +146,27 @@ export class QuicSim {
     this.pathMtu = o.pathMtu;
     const bytes = seededRandom(o.seed ?? 'sim');
     this.rnd = () => (bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) / 2 ** 32;
+  }
+
+  /**
+   * Simulated time the server spends on the work it is doing now (a slow signature, a loaded machine): a
+   * test's provider calls this from inside the server call. That call then ends `ms` later: the server sends
+   * what it produced, and takes its next datagram or timer, only then, while the network and the client go on.
+   */
+  spendServerTime(ms: number): void {
+    this.serverSpent += ms;
+  }
+
+  /** The server is still busy with work of {@link spendServerTime}. */
+  private get serverBusy(): boolean {
+    return this.now < this.serverFreeAt;
+  }
+
+  /** Ends a server call: the time it spent makes the server busy from `now`. */
+  private settleServer(): void {
+    if (this.serverSpent <= 0) return;
+    this.serverFreeAt = this.now + this.serverSpent;
+    this.serverSpent = 0;
   }
 
   /** The first connection the server endpoint accepted (or the one a test set). */
@@ -293,22 +317,32 @@ export class QuicSim {
     const end = this.now + limitMs;
     while (!done()) {
       await this.flush(client, true);
-      await this.flush(server, false);
+      if (!this.serverBusy) await this.flush(server, false);
       if (done()) return;
-      const timers = [client.pollTimeout(), server.pollTimeout(), this.client.pollTimeout(), this.firstServer?.pollTimeout(), this.wakeAt, ...this.queue.map((q) => q.at)]
-        .filter((t): t is number => t !== undefined);
+      // A busy server takes nothing before it is free (its timers and datagrams wait for then).
+      const serverSide = (t: number | undefined): number | undefined => t === undefined ? undefined : Math.max(t, this.serverFreeAt);
+      const timers = [
+        client.pollTimeout(), serverSide(server.pollTimeout()), this.client.pollTimeout(), serverSide(this.firstServer?.pollTimeout()),
+        this.serverBusy ? this.serverFreeAt : undefined, this.wakeAt, ...this.queue.map((q) => q.toServer ? serverSide(q.at) : q.at),
+      ].filter((t): t is number => t !== undefined);
       if (!timers.length) return;
       this.now = Math.max(this.now, Math.min(...timers));
       if (this.now > end) throw new Error('simulation time limit reached');
       const due = this.queue.filter((q) => q.at <= this.now);
       this.queue = this.queue.filter((q) => q.at > this.now);
+      const waiting: InFlight[] = [];
       for (const q of due) {
+        if (q.toServer && this.serverBusy) {
+          waiting.push(q);
+          continue;
+        }
         if (q.toServer) {
           this.count(this.bytesFrom, q.from.split('@')[0] as string, q.data.length);
           this.delivered.toServer++;
           this.deliveredBytes.toServer += q.data.length;
           this.lastDelivered.toServer = q.sent;
           await server.handleDatagram(q.data, q.from, this.now);
+          this.settleServer();
           this.collect(server);
         } else {
           // A client address given up (or the attacker's) reaches no one.
@@ -320,12 +354,19 @@ export class QuicSim {
         }
         this.o.onDelivered?.(q.sent);
       }
+      // Datagrams that reached a busy server stay in its socket, in order, ahead of later ones.
+      this.queue = [...waiting, ...this.queue];
       await client.handleTimeout(this.now);
-      await server.handleTimeout(this.now);
+      if (!this.serverBusy) {
+        await server.handleTimeout(this.now);
+        this.settleServer();
+      }
       // A connection the endpoint no longer routes (it ended) still runs its timers, as it did before endpoints.
       for (const c of [this.client, this.firstServer]) {
+        if (c !== this.client && this.serverBusy) continue;
         const t = c?.pollTimeout();
         if (c && t !== undefined && t <= this.now) await c.handleTimeout(this.now);
+        if (c !== this.client) this.settleServer();
       }
       this.collect(server);
     }

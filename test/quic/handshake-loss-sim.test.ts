@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
 import { seededRandom } from '../../src/testing/index.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import type { CertificateVerifier } from '../../src/tls13/config.js';
 import { QuicConnection, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { carriedRtt } from '../../src/cli/quic.js';
@@ -263,5 +264,76 @@ describe('RFC 9000 §13.2.5: the ACK Delay includes the time a packet waited for
     expect(corruptedAt).toBeGreaterThan(0);
     // The path's RTT is 40 ms; the sample of the held packet, less its reported delay, is about that too.
     expect(client.rtt.smoothed).toBeLessThan(100);
+  });
+});
+
+describe('RFC 9000 §13.2.1, RFC 9002 §5.3: a server acknowledges the ClientHello before its TLS step', () => {
+  /** The server's provider, whose every signature takes `ms` of the server's simulated time. */
+  function slowSigner(provider: CryptoProvider, ms: number, sim: () => QuicSim | undefined): { provider: CryptoProvider; signatures: () => number } {
+    let signatures = 0;
+    const slow: CryptoProvider = Object.create(provider) as CryptoProvider;
+    Object.defineProperty(slow, 'sign', {
+      value: (...args: Parameters<CryptoProvider['sign']>) => {
+        signatures++;
+        sim()?.spendServerTime(ms);
+        return provider.sign(...args);
+      },
+    });
+    return { provider: slow, signatures: () => signatures };
+  }
+
+  it('a server whose ML-DSA signature takes 300 ms: the client\'s first RTT sample is the path\'s 40 ms, the server\'s too', async () => {
+    // From the matrix's handshakeloss and handshakecorruption cases on a loaded machine: the server's ACK of the
+    // ClientHello went with its first flight, after the CertificateVerify was signed, so the client's first RTT
+    // sample — which §5.3 takes as it is — was the signing time, and its PTOs grew from that for the connection.
+    const c = await credentials('slow-sign');
+    let sim: QuicSim | undefined;
+    const slow = slowSigner(c.provider, 300, () => sim);
+    const serverOptions: QuicServerOptions = {
+      tls: { provider: slow.provider, now: clock, certificate: { chain: c.chain, ...c.key }, alpnProtocols: ['hq-interop'] },
+      ackClientHelloFirst: true,
+    };
+    const t0 = 1_000_000;
+    const client = await QuicConnection.connect({
+      tls: { provider: c.provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(c.key), alpnProtocols: ['hq-interop'] },
+    }, t0);
+    sim = new QuicSim(client, serverOptions, { seed: 'slow-sign', delay: 20 });
+    await sim.run(() => client.rtt.latest > 0, 5_000);
+    // The first sample: the ACK left when the ClientHello arrived (t0 + 20) and came back at t0 + 40.
+    expect(sim.now).toBe(t0 + 40);
+    expect(client.rtt.latest).toBe(40);
+    await sim.run(() => client.isHandshakeConfirmed && sim?.server?.isHandshakeConfirmed === true, 10_000);
+    expect(slow.signatures()).toBe(1);
+    // The ACK went alone and at once; the flight 300 ms later, when the signature was done.
+    const [ack, flight] = sim.sent.toClient;
+    expect(ack?.now).toBe(t0 + 20);
+    expect(ack?.data.length).toBeLessThan(100);
+    expect(flight?.now).toBe(t0 + 320);
+    // The server's flight carries the time it was sent, after the signing: its own first sample is the path's.
+    expect((sim.server as QuicConnection).rtt.min).toBeLessThanOrEqual(45);
+    expect(client.rtt.smoothed).toBeLessThan(60);
+  });
+});
+
+describe('RFC 9002 §6.2.3: a server that acknowledged the ClientHello first resends its lost ServerHello on the client\'s probe', () => {
+  it('the datagrams with the ServerHello lost once: the handshake completes on the client\'s first probe, not the server\'s 1 s PTO', async () => {
+    const c = await credentials('speedup');
+    const serverOptions: QuicServerOptions = {
+      tls: { provider: c.provider, now: clock, certificate: { chain: c.chain, ...c.key }, alpnProtocols: ['hq-interop'] },
+      ackClientHelloFirst: true,
+    };
+    const t0 = 1_000_000;
+    const client = await QuicConnection.connect({
+      tls: { provider: c.provider, now: clock, serverName: 'quic.test', verifier: leafVerifier(c.key), alpnProtocols: ['hq-interop'] },
+    }, t0);
+    // The server's first datagram is its ACK of the ClientHello; the two after it carry the ServerHello.
+    const sim = new QuicSim(client, serverOptions, {
+      seed: 'speedup', delay: 10,
+      drop: (d) => !d.toServer && (d.index === 1 || d.index === 2),
+    });
+    await sim.run(() => client.isHandshakeComplete, 10_000);
+    expect(parseDatagram(sim.sent.toClient[1]?.data ?? new Uint8Array(0))[0]).toMatchObject({ form: 'long', type: 'initial' });
+    // Path RTT 20 ms, so the client's PTO is about 60 ms; the server has no RTT sample and would wait 1 s.
+    expect(sim.now - t0).toBeLessThan(300);
   });
 });

@@ -19,7 +19,7 @@ const T0 = 1_000_000;
 
 interface Sides {
   readonly client: { versions?: readonly QuicVersion[]; version?: QuicVersion; transportParameters?: Partial<TransportParameters> };
-  readonly server: { versions?: readonly QuicVersion[] };
+  readonly server: { versions?: readonly QuicVersion[]; ackClientHelloFirst?: boolean };
 }
 
 async function pair(seed: string, o: Sides) {
@@ -28,6 +28,7 @@ async function pair(seed: string, o: Sides) {
   const serverOptions: QuicServerOptions = {
     tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['hq-interop'] },
     ...(o.server.versions ? { versions: o.server.versions } : {}),
+    ...(o.server.ackClientHelloFirst ? { ackClientHelloFirst: true } : {}),
   };
   const client = await QuicConnection.connect({
     tls: { provider, now: clock, serverName: 'quic.test', verifier: pinnedKeyVerifier(key), alpnProtocols: ['hq-interop'] },
@@ -69,6 +70,21 @@ describe('compatible version negotiation (RFC 9368 §2.3, RFC 9369)', () => {
     // The server may acknowledge the first half of the post-quantum ClientHello in v1; from its ServerHello on, v2 only.
     const firstV2 = fromServer.indexOf(QUIC_V2.number);
     expect(firstV2).toBeGreaterThanOrEqual(0);
+    expect(fromServer.slice(firstV2).every((v) => v === QUIC_V2.number)).toBe(true);
+  });
+
+  it('a server that acknowledges the ClientHello before answering it does so in v1, the version it has not yet switched from (RFC 9369 §4.1)', async () => {
+    const { client, serverOptions, fromServer } = await pair('cvn-ack-first', { client: {}, server: { versions: [QUIC_V2, QUIC_V1], ackClientHelloFirst: true } });
+    const sim = new QuicSim(client, serverOptions, { seed: 'cvn-ack-first' });
+    await handshake(sim, client);
+    expect(client.error).toBeUndefined();
+    expect(sim.server?.error).toBeUndefined();
+    expect([client.version, sim.server?.version]).toEqual([QUIC_V2, QUIC_V2]);
+    // "Before the server is able to process transport parameters from the client, it might need to respond to
+    // Initial packets from the client. For these packets, the server uses the original version."
+    const firstV2 = fromServer.indexOf(QUIC_V2.number);
+    expect(firstV2).toBeGreaterThan(0);
+    expect(fromServer.slice(0, firstV2).every((v) => v === QUIC_V1.number)).toBe(true);
     expect(fromServer.slice(firstV2).every((v) => v === QUIC_V2.number)).toBe(true);
   });
 

@@ -147,6 +147,15 @@ export interface QuicServerOptions extends QuicCommonOptions {
    * it a move through the preferred address is handled as any migration (§9.3).
    */
   readonly viaPreferredAddress?: (remote: RemoteAddress) => boolean;
+  /**
+   * Acknowledge the client's Initial before the TLS step that answers its ClientHello (RFC 9000 §13.2.1: at
+   * once), rather than with the first flight after it. That step signs the CertificateVerify, which with ML-DSA
+   * in JavaScript takes tens of ms, and seconds on a loaded machine; the client's first RTT sample (RFC 9002
+   * §5.3 takes it as it is) then measures the network, not the signing. The step runs from
+   * {@link QuicConnection.handleTimeout}, which {@link QuicConnection.pollTimeout} asks for at once after the
+   * ACK was polled: only for a driver that follows pollTimeout, as the Node adapter (which turns this on) does.
+   */
+  readonly ackClientHelloFirst?: boolean;
   // 0-RTT is accepted when `tls.earlyData` is given (its AntiReplay is the TLS one; its maxSize is
   // replaced by 0xffffffff, the only value QUIC allows in tickets, RFC 9001 §4.6.1).
 }
@@ -287,6 +296,15 @@ export class QuicConnection {
   private mtuProbeHeld = false;
   /** Outstanding packets whose frames a PTO probe queued again (RFC 9002 §6.2.4); their loss adds nothing. */
   private readonly requeuedByProbe = new WeakSet<SentPacket>();
+  /**
+   * Server: the client's Initial-level handshake messages (its ClientHello) whose TLS step waits until the ACK
+   * of the Initial packets that brought them is out, and when the last of them came (see {@link onCrypto}).
+   */
+  private heldTls: { readonly messages: HandshakeMessage[]; since: number } | undefined;
+  /** Server: QuicServerOptions.ackClientHelloFirst. */
+  private ackClientHelloFirst = false;
+  /** Server: whether a client Initial already made us resend our Initial CRYPTO data before the PTO (RFC 9002 §6.2.3). */
+  private initialSpedUp = false;
   private readonly pacer: Pacer;
   /** When the pacer lets waiting data go (RFC 9002 §7.7); a {@link pollTimeout} wake-up to send it. */
   private pacingWake: number | undefined;
@@ -457,6 +475,7 @@ export class QuicConnection {
     );
     // A returned Retry token proves the address: no amplification limit (RFC 9000 §8.1).
     if (validated) s.addressValidated = true;
+    s.ackClientHelloFirst = options.ackClientHelloFirst === true;
     s.paths = new Paths(remote, true);
     if (preferred) s.paths.viaPreferred = options.viaPreferredAddress;
     s.statelessResetKey = options.statelessResetKey;
@@ -673,6 +692,7 @@ export class QuicConnection {
     this.qlog?.tick(now);
     const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
     try {
+      await this.runHeldTls(now);
       await this.handlePackets(datagram, now, from);
     } catch (e) {
       this.fail(e, now);
@@ -1031,7 +1051,23 @@ export class QuicConnection {
     // 1-RTT request held while its lost Finished was resent gave the client an RTT sample of the whole wait
     // (6.5 s in the interop case handshakecorruption), and PTOs of 11 s for the rest of the connection.
     space.acks.onPacketReceived(opened.packetNumber, ackEliciting, from.receivedAt);
+    if (pkt.type === 'initial' && ackEliciting) this.speedUpHandshake();
     return true;
+  }
+
+  /**
+   * RFC 9002 §6.2.3: once per connection, a server resends its unacknowledged Initial CRYPTO data (the
+   * ServerHello) when the client sends an ack-eliciting Initial, rather than at its PTO — a second or more on,
+   * from kInitialRtt, with no RTT sample yet. The RFC's cue is duplicate CRYPTO data; a server that acknowledged
+   * the ClientHello first (ackClientHelloFirst) gets none, as the client has nothing left to resend: its Initial
+   * probe then (RFC 9002 §6.2.2.1: a client without Handshake keys probes with an Initial) says the same.
+   */
+  private speedUpHandshake(): void {
+    if (!this.ackClientHelloFirst || this.initialSpedUp || this.heldTls) return;
+    const crypto = this.spaces.initial.cryptoSend;
+    if (crypto.hasPending) return;
+    crypto.retransmitUnacked();
+    this.initialSpedUp = crypto.hasPending;
   }
 
   /** Acts on one frame; returns a promise only for the frames whose handling waits on something (most return at once). */
@@ -1044,7 +1080,7 @@ export class QuicConnection {
         this.onAck(space, f, now);
         return;
       case 'crypto':
-        return this.onCrypto(space, f.offset, f.data);
+        return this.onCrypto(space, f.offset, f.data, now);
       case 'handshake_done':
         // §19.20: only a server sends it.
         if (this.role === 'server') throw new QuicTransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from a client', { frameType: 0x1e });
@@ -1094,10 +1130,23 @@ export class QuicConnection {
     return this.peerCids;
   }
 
-  private async onCrypto(space: PacketSpace, offset: number, data: Uint8Array): Promise<void> {
+  private async onCrypto(space: PacketSpace, offset: number, data: Uint8Array, now: number): Promise<void> {
     space.cryptoRecv.push(offset, data);
     // Whole messages only: the TLS layer never sees (or copies) a fragment.
-    for (let m = space.cryptoRecv.nextMessage(); m; m = space.cryptoRecv.nextMessage()) await this.tlsStep(LEVEL_OF[space.name], m);
+    for (let m = space.cryptoRecv.nextMessage(); m; m = space.cryptoRecv.nextMessage()) {
+      // A server acknowledges the client's Initial before the TLS step that answers it (RFC 9000 §13.2.1: at
+      // once): that step signs the CertificateVerify, tens of ms with ML-DSA in JavaScript, seconds on a loaded
+      // machine. With the ACK behind it, the client's first RTT sample — taken as it is, ACK Delay ignored
+      // (RFC 9002 §5.3: Initial ACK Delay may be ignored, and min_rtt is the first sample, below which no delay
+      // is subtracted) — measured the signing, and its PTOs were seconds long for the rest of the connection.
+      if (this.ackClientHelloFirst && space.name === 'initial') {
+        this.heldTls ??= { messages: [], since: now };
+        this.heldTls.messages.push(m);
+        this.heldTls.since = now;
+        continue;
+      }
+      await this.tlsStep(LEVEL_OF[space.name], m);
+    }
   }
 
   private async tlsStep(level: Level, msg: HandshakeMessage): Promise<void> {
@@ -1112,6 +1161,30 @@ export class QuicConnection {
     // RFC 8446 §4.1.2: no early data after a HelloRetryRequest, which the client now answers afresh.
     if (this.tls.role === 'client' && this.zeroRttWrite && this.tls.s.kind === 'ExpectServerHello' && !earlyDataSession(this.tls.s)) this.zeroRttWrite = undefined;
     await this.applyTls();
+  }
+
+  /**
+   * Server: whether the held TLS step may run — once no ACK of an Initial is owed, i.e. the one for the packets
+   * that brought its messages was polled (it is due at once, §13.2.1), so the driver sent it before this work.
+   */
+  private heldTlsDue(): boolean {
+    return this.heldTls !== undefined && this.spaces.initial.acks.ackDeadline(0) === undefined;
+  }
+
+  /**
+   * Runs the held TLS step (see {@link onCrypto}) if its ACK is out: from {@link handleTimeout}, which
+   * {@link pollTimeout} asks for at once, or before the next datagram. Not from {@link pollTransmit}: the
+   * flight it makes must carry the time after the step, which only the driver's next call brings (the
+   * server's own first RTT sample would otherwise hold the signing).
+   */
+  private async runHeldTls(now: number): Promise<void> {
+    const held = this.heldTls;
+    if (!held || !this.heldTlsDue()) return;
+    this.heldTls = undefined;
+    if (this.closeState) return;
+    for (const m of held.messages) await this.tlsStep('initial', m);
+    // 0-RTT that came with or after the ClientHello waited for these keys (earlyUndecided).
+    await this.replayEarlyPackets(now);
   }
 
   /**
@@ -1333,10 +1406,15 @@ export class QuicConnection {
     if (path !== undefined) times.push(path);
     const r = this.recovery.timeout(this.lastActivity, this.recoveryState());
     if (r !== undefined) times.push(r);
+    if (this.heldTlsDue()) times.push((this.heldTls as { since: number }).since);
     // A path held back by its 3× limit (§8.1) sends no ACK until more arrives from it: no timer for one.
     const pathBlocked = this.paths.current.budget < MIN_PROBE_DATAGRAM;
     for (const n of SPACES) {
       const s = this.spaces[n];
+      // 0-RTT packets are acknowledged in 1-RTT packets (RFC 9000 §12.5): a server that has read 0-RTT owes that ACK
+      // only once its 1-RTT keys are complete, at the client's Finished. A deadline before then was one no call could
+      // act on, and a driver woke for it in a busy loop until that Finished came (for as long as it was lost).
+      if (n === 'application' && !this.oneRtt) continue;
       const d = s.discarded || pathBlocked ? undefined : s.acks.ackDeadline(this.ackDelayFor(n));
       if (d !== undefined) times.push(d);
     }
@@ -1376,7 +1454,16 @@ export class QuicConnection {
 
   handleTimeout(now: number): Promise<void> {
     this.onActivity?.();
-    return this.serial(async () => this.onTimeout(now));
+    return this.serial(async () => {
+      if (this.heldTls && !this.closeState) {
+        try {
+          await this.runHeldTls(now);
+        } catch (e) {
+          this.fail(e, now);
+        }
+      }
+      this.onTimeout(now);
+    });
   }
 
   private onTimeout(now: number): void {

@@ -377,10 +377,15 @@ export async function run(): Promise<string> {
     const pqtlsClient = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode) => async (port: number, names: readonly string[]) => {
       const name = `pqtls client (${prov}, ${alpn})`;
       const args = alpn === 'h3' ? ['--alpn', 'h3', '--groups', 'x25519', '--ca', ecdsa.root] : ['--ca', root];
-      const r = await runClient(nodePeer(node, ['client', '--provider', prov, '--port', String(port), ...args, ...names], name), runTimeoutMs(opts.mib));
-      checkNegotiated(name, r.out, alpn === 'h3' ? 'x25519' : 'X25519MLKEM768');
-      if (!r.out.includes(`sha256=${sha256(names.map((n) => digests.get(n)!).join(''))}`)) throw new Error(`${name}: the bodies differ from the served files (SHA-256)`);
-      return r;
+      const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
+      try {
+        const r = await runClient(nodePeer(node, ['client', '--provider', prov, '--port', String(port), '--download', dl, ...args, ...names], name), runTimeoutMs(opts.mib));
+        checkNegotiated(name, r.out, alpn === 'h3' ? 'x25519' : 'X25519MLKEM768');
+        if (checkDownloads(dl, names, digests) !== r.bytes) throw new Error(`${name} counted ${r.bytes} bytes, saved others`);
+        return r;
+      } finally {
+        rmSync(dl, { recursive: true, force: true });
+      }
     };
     const osslClient = async (port: number, names: readonly string[]) => {
       const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));

@@ -54,6 +54,8 @@ export interface DirectionCounters {
   blackedOut: number;
   /** Server datagrams that arrived on an abandoned (rebound) mapping and were not forwarded. */
   stale: number;
+  /** Dropped because they were larger than the link carries (`linkMtu`): a DPLPMTUD probe, typically. */
+  tooBig: number;
 }
 
 /** One client address and its upstream socket toward the server. */
@@ -99,6 +101,16 @@ export interface RelayOptions {
   readonly maxRecords?: number;
   /** Keep up to this many short-header (1-RTT) datagrams as delivered, for checks that decrypt them (default 0). */
   readonly keepShortHeaders?: number;
+  /**
+   * The MTU of the simulated link, IP header included (default 1500, as the
+   * interop runner's simulated links have): a datagram whose IPv4 packet would
+   * not fit is dropped, as a router with DF set would drop it. Without it a
+   * loopback relay would carry 64 KiB datagrams, which no real path does: a
+   * QUIC stack's DPLPMTUD would find them, and a loss or corruption rate per
+   * datagram would then touch a few dozen datagrams per transfer, too few
+   * for a case to be sure of hitting any.
+   */
+  readonly linkMtu?: number;
 }
 
 /** The short-header (1-RTT) packet of a delivered datagram: the datagram's tail after any long-header packets. */
@@ -126,6 +138,9 @@ export function seededUnit(seed: string): () => number {
 }
 
 const DEFAULT_MAX_QUEUE = 4096;
+const DEFAULT_LINK_MTU = 1500;
+/** IPv4 (20) and UDP (8) headers: what a datagram adds to its payload on the link. */
+const IPV4_UDP_HEADERS = 28;
 const DEFAULT_MAX_RECORDS = 200_000;
 
 interface LiveMapping extends Mapping {
@@ -139,7 +154,7 @@ function key(address: string, port: number): string {
 }
 
 function emptyCounters(): DirectionCounters {
-  return { datagrams: 0, bytes: 0, delivered: 0, deliveredBytes: 0, dropped: 0, corrupted: 0, queueDrops: 0, blackedOut: 0, stale: 0 };
+  return { datagrams: 0, bytes: 0, delivered: 0, deliveredBytes: 0, dropped: 0, corrupted: 0, queueDrops: 0, blackedOut: 0, stale: 0, tooBig: 0 };
 }
 
 export class UdpRelay {
@@ -275,7 +290,10 @@ export class UdpRelay {
     const imp = this.impairment[dir];
     const packets = parseDatagram(data);
     let fate: WireRecord['fate'] = 'delivered';
-    if (Date.now() < this.blackoutUntil) {
+    if (data.length + IPV4_UDP_HEADERS > (this.options.linkMtu ?? DEFAULT_LINK_MTU)) {
+      c.tooBig++;
+      fate = 'dropped';
+    } else if (Date.now() < this.blackoutUntil) {
       c.blackedOut++;
       fate = 'dropped';
     } else if (imp.dropIndices?.includes(index)) {

@@ -158,6 +158,33 @@ describe('UDP impairment relay', () => {
     expect(server.got.map((g) => g.data[0])).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('carries what a 1500-byte link carries (the interop runner\'s), no more: a larger datagram is dropped as too big', async () => {
+    const server = await udp();
+    const relay = await relayTo(server.port);
+    const client = await udp();
+    // 1472 bytes of UDP payload + 28 bytes of IPv4 and UDP headers = 1500.
+    await sendNumbered(client.socket, relay.port, 1, 1472);
+    await sendNumbered(client.socket, relay.port, 1, 1473);
+    await sendNumbered(client.socket, relay.port, 1, 65_000);
+    await sendNumbered(client.socket, relay.port, 1, 100);
+    await until(() => server.got.length === 2);
+    await tick();
+    expect(server.got.map((g) => g.data.length)).toEqual([1472, 100]);
+    expect(relay.counters.toServer).toMatchObject({ datagrams: 4, delivered: 2, tooBig: 2, dropped: 0 });
+  });
+
+  it('takes another link MTU when told', async () => {
+    const server = await udp();
+    const relay = await relayTo(server.port, { linkMtu: 9000 });
+    const client = await udp();
+    await sendNumbered(client.socket, relay.port, 1, 8972);
+    await sendNumbered(client.socket, relay.port, 1, 8973);
+    await until(() => server.got.length === 1);
+    await tick();
+    expect(server.got[0]?.data.length).toBe(8972);
+    expect(relay.counters.toServer.tooBig).toBe(1);
+  });
+
   it('blacks out both directions for a while, then forwards again', async () => {
     const server = await udp(true);
     const relay = await relayTo(server.port);
@@ -219,18 +246,18 @@ describe('UDP impairment relay', () => {
     await new Promise<void>((r) => client.socket.send(initial, relay.port, '127.0.0.1', () => r()));
     await until(() => server.got.length === 1);
     const upstream = server.got[0]?.from as RemoteInfo;
-    server.socket.send(new Uint8Array(3000), upstream.port, upstream.address);
+    server.socket.send(new Uint8Array(1000), upstream.port, upstream.address);
     await until(() => client.got.length === 1);
     // A datagram with an Initial coalesced before a Handshake packet validates (RFC 9000 §8.1).
     const coalesced = new Uint8Array([...longPacket(QUIC_V1_NUMBER, 0, [9], 100), ...longPacket(QUIC_V1_NUMBER, 2, [9], 50)]);
     await new Promise<void>((r) => client.socket.send(coalesced, relay.port, '127.0.0.1', () => r()));
     await until(() => server.got.length === 2);
-    server.socket.send(new Uint8Array(5000), upstream.port, upstream.address);
+    server.socket.send(new Uint8Array(1400), upstream.port, upstream.address);
     await until(() => client.got.length === 2);
     const m = relay.mappings[0];
     expect(m?.validated).toBe(true);
     expect(m?.toServerBeforeValidation).toBe(initial.length + coalesced.length);
-    expect(m?.toClientBeforeValidation).toBe(3000);
+    expect(m?.toClientBeforeValidation).toBe(1000);
     const types = relay.records.filter((r) => r.dir === 'toServer').map((r) => r.packets.map((p) => (p.form === 'long' ? p.type : 'short')));
     expect(types).toEqual([['initial'], ['initial', 'handshake']]);
   });

@@ -609,12 +609,18 @@ export class TlsConnection {
       case 'changeCipherSpec':
         this.output.push(encodeRecord(ContentType.change_cipher_spec, new Uint8Array([1])));
         return;
-      case 'readSecret':
+      case 'readSecret': {
         // §5.1: handshake messages must not span a key change.
         if (this.reassembler.hasPartial) throw new PqtlsError('handshake message spans a key change', AlertDescription.unexpected_message);
-        return this.installReadKey(a);
-      case 'writeSecret':
-        return this.installWriteKey(a);
+        const rp = RecordProtector.createSync(this.stateProvider(), a.suite, a.secret);
+        if (!rp) return this.installReadKeyAsync(a);
+        this.installReadKey(a, rp);
+        return;
+      }
+      case 'writeSecret': {
+        const wp = RecordProtector.createSync(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
+        return wp ? this.installWriteKey(a, wp) : this.installWriteKeyAsync(a);
+      }
       case 'complete':
         this.info = a.info;
         this.events.push({ type: 'handshake', info: a.info });
@@ -626,20 +632,31 @@ export class TlsConnection {
     }
   }
 
-  private async installReadKey(a: Extract<HandshakeAction, { kind: 'readSecret' }>): Promise<void> {
-    this.readProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret);
+  /** A provider without synchronous key derivation: the protector is keyed through promises. */
+  private async installReadKeyAsync(a: Extract<HandshakeAction, { kind: 'readSecret' }>): Promise<void> {
+    this.installReadKey(a, await RecordProtector.create(this.stateProvider(), a.suite, a.secret));
+  }
+
+  private installReadKey(a: Extract<HandshakeAction, { kind: 'readSecret' }>, rp: RecordProtector): void {
+    this.readProtector = rp;
     if (a.level === 'application' && this.readLevel === 'handshake') this.peerFinishedSeen = true;
     this.readLevel = a.level;
   }
 
-  private async installWriteKey(a: Extract<HandshakeAction, { kind: 'writeSecret' }>): Promise<void> {
-    this.writeProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
+  private async installWriteKeyAsync(a: Extract<HandshakeAction, { kind: 'writeSecret' }>): Promise<void> {
+    const done = this.installWriteKey(a, await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding }));
+    if (done) await done;
+  }
+
+  /** Switches the write key and sends what waited for it: a promise only when that sealing is asynchronous. */
+  private installWriteKey(a: Extract<HandshakeAction, { kind: 'writeSecret' }>, wp: RecordProtector): Promise<void> | void {
+    this.writeProtector = wp;
     this.writeLevel = a.level;
-    if (a.level === 'early' && this.earlyDataToSend) await this.sendAppData(this.earlyDataToSend);
+    if (a.level === 'early' && this.earlyDataToSend) return this.sendAppData(this.earlyDataToSend);
     if (a.level === 'application' && this.pendingWrites.length) {
       const queued = this.pendingWrites;
       this.pendingWrites = [];
-      await this.sendAppData(queued);
+      return this.sendAppData(queued);
     }
   }
 

@@ -37,6 +37,25 @@ describe('TLS 1.3 full handshake in memory (RFC 8446 §2)', () => {
     expect(a).toEqual(b);
   });
 
+  it('a provider keying its AEADs only through promises (a device, SubtleCrypto) handshakes, updates keys and carries data alike', async () => {
+    const base = seededProvider('hs-async-aead');
+    // A wrapper has no `sync` on the functions it replaces: the connection keys every record protector through promises.
+    const provider = { ...base, aead: async (...a: Parameters<typeof base.aead>) => base.aead(...a) };
+    expect(provider.aead.sync).toBeUndefined();
+    const key = await testKey(base, 'ed25519');
+    const { client, server } = await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key) },
+      { provider, certificate: { chain: [key.publicKey], ...key } },
+    );
+    await client.keyUpdate(true);
+    await client.write(utf8('ping'));
+    await pump(client, server);
+    await server.write(utf8('pong'));
+    await pump(client, server);
+    expect(drain(server).filter((e) => e.type === 'data').map((e) => e.type === 'data' && fromUtf8(e.data))).toEqual(['ping']);
+    expect(drain(client).filter((e) => e.type === 'data').map((e) => e.type === 'data' && fromUtf8(e.data))).toEqual(['pong']);
+  });
+
   const groups = [
     NamedGroup.X25519MLKEM768, NamedGroup.SecP256r1MLKEM768, NamedGroup.SecP384r1MLKEM1024, NamedGroup.MLKEM512,
     NamedGroup.MLKEM768, NamedGroup.MLKEM1024, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NamedGroup, SignatureScheme, groupName, type KeyAlgorithm } from '../../src/pq/index.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { utf8, fromUtf8 } from '../../src/bytes.js';
 import { connectPair, drain, pinnedKeyVerifier, pump, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -37,11 +38,17 @@ describe('TLS 1.3 full handshake in memory (RFC 8446 §2)', () => {
     expect(a).toEqual(b);
   });
 
-  it('a provider keying its AEADs only through promises (a device, SubtleCrypto) handshakes, updates keys and carries data alike', async () => {
+  it('a provider whose HMAC, HKDF and AEAD keying are only promises (a device, SubtleCrypto) handshakes, updates keys and carries data alike', async () => {
     const base = seededProvider('hs-async-aead');
-    // A wrapper has no `sync` on the functions it replaces: the connection keys every record protector through promises.
-    const provider = { ...base, aead: async (...a: Parameters<typeof base.aead>) => base.aead(...a) };
-    expect(provider.aead.sync).toBeUndefined();
+    // A wrapper has no `sync` on the functions it replaces: the key schedule and every record protector go through promises.
+    const provider: CryptoProvider = {
+      ...base,
+      aead: async (...a: Parameters<typeof base.aead>) => base.aead(...a),
+      hmac: async (...a: Parameters<typeof base.hmac>) => base.hmac(...a),
+      hkdfExtract: async (...a: Parameters<typeof base.hkdfExtract>) => base.hkdfExtract(...a),
+      hkdfExpand: async (...a: Parameters<typeof base.hkdfExpand>) => base.hkdfExpand(...a),
+    };
+    expect(provider.aead.sync ?? provider.hmac.sync ?? provider.hkdfExtract.sync ?? provider.hkdfExpand.sync).toBeUndefined();
     const key = await testKey(base, 'ed25519');
     const { client, server } = await connectPair(
       { provider, verifier: pinnedKeyVerifier(key) },

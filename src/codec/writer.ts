@@ -52,7 +52,8 @@ export class Writer {
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     if (this.fixed) throw new ConfigError(`writing ${n} bytes at ${this.pos} overruns the ${this.buf.length}-byte buffer`);
-    let cap = this.buf.length * 2;
+    // At least 16: doubling a zero capacity would never reach the size needed.
+    let cap = Math.max(this.buf.length * 2, 16);
     while (cap < this.pos + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.pos));
@@ -108,9 +109,19 @@ export class Writer {
     return this;
   }
 
-  /** Shorthand for a length-prefixed byte string. */
-  vecBytes(prefixBytes: 1 | 2 | 3 | 4, b: Uint8Array, min = 0, max?: number): this {
-    return this.vec(prefixBytes, (w) => w.bytes(b), min, max);
+  /**
+   * A length-prefixed byte string: {@link vec} around {@link bytes}, with the
+   * same checks, written directly (no closure per call: message encoders call
+   * it for every field).
+   */
+  vecBytes(prefixBytes: 1 | 2 | 3 | 4, b: Uint8Array, min = 0, max = 2 ** (8 * prefixBytes) - 1): this {
+    const len = b.length;
+    if (len < min || len > max) throw new SizeOverflowError(`vector length ${len} outside [${min}, ${max}]`);
+    this.reserve(prefixBytes + len);
+    for (let i = prefixBytes - 1, v = len; i >= 0; i--, v = Math.floor(v / 256)) this.buf[this.pos + i] = v & 0xff;
+    this.buf.set(b, this.pos + prefixBytes);
+    this.pos += prefixBytes + len;
+    return this;
   }
 
   /** QUIC variable-length integer (RFC 9000 §16), shortest encoding unless `len` forces a longer one. */
@@ -134,8 +145,15 @@ export class Writer {
     return this.varint(b.length).bytes(b);
   }
 
-  /** The bytes written so far (a copy sized exactly). */
+  /**
+   * The bytes written so far, sized exactly: the writer's own array when the
+   * writes filled it exactly (an encoder that sized its writer right pays no
+   * copy; any later write would move to a new array, so the one returned is
+   * never written again), a copy otherwise, and always a copy for a writer
+   * over a caller's array ({@link Writer.into}).
+   */
   finish(): Uint8Array {
+    if (this.pos === this.buf.length && !this.fixed) return this.buf;
     return this.buf.slice(0, this.pos);
   }
 }

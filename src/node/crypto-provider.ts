@@ -9,7 +9,7 @@ import { UnsupportedAlgorithmError } from '../errors.js';
 import { groupName, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm, type KeyAlgorithm, type NamedGroup, type SigningScheme } from '../pq/ids.js';
 import { createNobleProvider } from '../pq/index.js';
 import { RSA_MIN_SIGN_BITS } from '../pq/rsa-keys.js';
-import type { CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
+import type { AeadKey, CryptoProvider, KeyPair, PrivateKeyMaterial, PrivateKeyRef, VerifyOptions } from '../pq/provider.js';
 import type { RandomSource } from '../pq/random.js';
 import { NODE_GROUPS, nodeKeyExchanges } from './crypto/kex.js';
 import { NODE_SCHEMES, NodeSigner } from './crypto/signer.js';
@@ -100,16 +100,25 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
   });
   const kex = nodeKeyExchanges(name, random, { native: native.mlKem, ownRandomness, ...(pkey ? { pkey, mlKemFfi: pqPkey !== undefined } : {}) });
 
+  // Everything symmetric runs on this thread, so each is also offered synchronously (MaybeSync in src/pq/provider.ts).
+  const hmac = (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array => nodeHmac(alg, key, data, ffi()?.digestInto);
+  const hkdfExtract = (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array => nodeHkdfExtract(alg, salt, ikm, ffi()?.digestInto);
+  const hkdfExpand = (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array =>
+    nodeHkdfExpand(alg, prk, info, length, ffi()?.digestInto);
+  const aead = (alg: AeadAlgorithm, key: Uint8Array): AeadKey => ffi()?.aead(alg, key) ?? nodeAead(alg, key);
+
   return Object.freeze({
     name,
     groups: NODE_GROUPS,
     signatureSchemes: NODE_SCHEMES,
     random: async (length: number) => random(length),
     hash: (alg: HashAlgorithm) => nodeHash(alg),
-    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nodeHmac(alg, key, data, ffi()?.digestInto),
-    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nodeHkdfExtract(alg, salt, ikm, ffi()?.digestInto),
-    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nodeHkdfExpand(alg, prk, info, length, ffi()?.digestInto),
-    aead: async (alg: AeadAlgorithm, key: Uint8Array) => ffi()?.aead(alg, key) ?? nodeAead(alg, key),
+    hmac: Object.assign(async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => hmac(alg, key, data), { sync: hmac }),
+    hkdfExtract: Object.assign(async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => hkdfExtract(alg, salt, ikm), { sync: hkdfExtract }),
+    hkdfExpand: Object.assign(
+      async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => hkdfExpand(alg, prk, info, length), { sync: hkdfExpand },
+    ),
+    aead: Object.assign(async (alg: AeadAlgorithm, key: Uint8Array) => aead(alg, key), { sync: aead }),
     headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => ffi()?.headerProtection(alg, key) ?? nodeHeaderProtection(alg, key),
     keyExchange: (group: NamedGroup) => {
       const k = kex.get(group);

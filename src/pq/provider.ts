@@ -24,14 +24,14 @@ export interface CryptoProvider {
 
   /** Hash function; throws {@link UnsupportedAlgorithmError} for one the backend lacks. */
   hash(alg: HashAlgorithm): HashFunction;
-  hmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  readonly hmac: MaybeSync<[alg: HashAlgorithm, key: Uint8Array, data: Uint8Array], Uint8Array>;
   /** HKDF-Extract (RFC 5869 §2.2). An empty salt means HashLen zero bytes. */
-  hkdfExtract(alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Promise<Uint8Array>;
+  readonly hkdfExtract: MaybeSync<[alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array], Uint8Array>;
   /** HKDF-Expand (RFC 5869 §2.3); `length` ≤ 255·HashLen. */
-  hkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array>;
+  readonly hkdfExpand: MaybeSync<[alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number], Uint8Array>;
 
   /** Keys an AEAD once, for many records or packets. */
-  aead(alg: AeadAlgorithm, key: Uint8Array): Promise<AeadKey>;
+  readonly aead: MaybeSync<[alg: AeadAlgorithm, key: Uint8Array], AeadKey>;
   /** Keys a QUIC header-protection mask function once (RFC 9001 §5.4). */
   headerProtection(alg: HeaderProtectionAlgorithm, key: Uint8Array): Promise<HeaderProtectionKey>;
 
@@ -101,6 +101,23 @@ export interface HashContext {
   digest(): Uint8Array;
   clone(): HashContext;
 }
+
+/**
+ * An operation that may be offloaded, and so returns a Promise, which a
+ * backend that computes on the calling thread may also offer synchronously.
+ */
+export type MaybeSync<A extends unknown[], R> = ((...args: A) => Promise<R>) & {
+  /**
+   * Optional: the same operation on the calling thread, with the same results
+   * and errors (thrown). Its presence declares the operation synchronous, so a
+   * caller may skip the promise (a microtask and an allocation, about a dozen
+   * per record protector keyed). It is a property of the function itself, so
+   * it travels with it (a provider copied with `{ ...provider }`) and is gone
+   * from a wrapper that replaces the function: a decorated operation is never
+   * bypassed. It is called without a meaningful `this`.
+   */
+  readonly sync?: (...args: A) => R;
+};
 
 /** An AEAD keyed once. Nonces are 12 bytes and tags 16 for all three TLS 1.3 suites. */
 export interface AeadKey {

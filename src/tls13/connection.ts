@@ -321,7 +321,8 @@ export class TlsConnection {
         for (const c of chunks) if (c.length) this.pendingWrites.push(c.slice());
         return;
       }
-      await this.sendAppData(chunks);
+      const sealed = this.sendAppData(chunks);
+      if (sealed) await sealed;
     });
   }
 
@@ -334,7 +335,8 @@ export class TlsConnection {
   close(): Promise<void | undefined> {
     return this.serial(async () => {
       if (this.sentClose || this.failed) return;
-      await this.sendAlert(AlertDescription.close_notify);
+      const sent = this.sendAlert(AlertDescription.close_notify);
+      if (sent) await sent;
       this.sentClose = true;
     });
   }
@@ -400,7 +402,8 @@ export class TlsConnection {
     if (this.failed) return;
     this.failed = err;
     try {
-      await this.sendAlert(err.alert);
+      const sent = this.sendAlert(err.alert);
+      if (sent) await sent;
     } catch {
       // The alert is best effort; the error event below is what the owner acts on.
     }
@@ -553,33 +556,45 @@ export class TlsConnection {
   /**
    * Carries out the handshake's actions in order. Consecutive handshake
    * messages for the same level share records, as a flight is usually sent.
+   * Only the actions that are really asynchronous (keying a record protector,
+   * an asynchronous AEAD) are awaited: an `await` of nothing still costs a
+   * microtask, and a handshake carries out a dozen actions.
    */
   private async apply(): Promise<void> {
     const actions = this.outbox.actions.splice(0);
     let flight: Uint8Array[] = [];
     let flightLevel: Level = 'initial';
-    const flush = async (): Promise<void> => {
-      if (flight.length) await this.sendRecords(ContentType.handshake, flight, flightLevel === 'initial');
-      flight = [];
-    };
     for (const a of actions) {
       if (a.kind === 'send') {
         // Initial-level messages are plaintext whatever key is current: a ClientHello2 may follow early data.
         if (a.level !== 'initial' && a.level !== this.writeLevel) {
           throw new PqtlsError(`send at ${a.level} while writing at ${this.writeLevel}`, AlertDescription.internal_error);
         }
-        if (a.level !== flightLevel) await flush();
+        if (a.level !== flightLevel && flight.length) {
+          const sent = this.sendRecords(ContentType.handshake, flight, flightLevel === 'initial');
+          flight = [];
+          if (sent) await sent;
+        }
         flightLevel = a.level;
         flight.push(a.data);
         continue;
       }
-      await flush();
-      await this.applyOne(a);
+      if (flight.length) {
+        const sent = this.sendRecords(ContentType.handshake, flight, flightLevel === 'initial');
+        flight = [];
+        if (sent) await sent;
+      }
+      const done = this.applyOne(a);
+      if (done) await done;
     }
-    await flush();
+    if (flight.length) {
+      const sent = this.sendRecords(ContentType.handshake, flight, flightLevel === 'initial');
+      if (sent) await sent;
+    }
   }
 
-  private async applyOne(a: Exclude<HandshakeAction, { kind: 'send' }>): Promise<void> {
+  /** One non-send action; a promise only when it has asynchronous work. */
+  private applyOne(a: Exclude<HandshakeAction, { kind: 'send' }>): Promise<void> | void {
     switch (a.kind) {
       case 'acceptEarlyData':
         this.earlyBudget = a.maxBytes;
@@ -594,31 +609,54 @@ export class TlsConnection {
       case 'changeCipherSpec':
         this.output.push(encodeRecord(ContentType.change_cipher_spec, new Uint8Array([1])));
         return;
-      case 'readSecret':
+      case 'readSecret': {
         // §5.1: handshake messages must not span a key change.
         if (this.reassembler.hasPartial) throw new PqtlsError('handshake message spans a key change', AlertDescription.unexpected_message);
-        this.readProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret);
-        if (a.level === 'application' && this.readLevel === 'handshake') this.peerFinishedSeen = true;
-        this.readLevel = a.level;
+        const rp = RecordProtector.createSync(this.stateProvider(), a.suite, a.secret);
+        if (!rp) return this.installReadKeyAsync(a);
+        this.installReadKey(a, rp);
         return;
-      case 'writeSecret':
-        this.writeProtector = await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
-        this.writeLevel = a.level;
-        if (a.level === 'early' && this.earlyDataToSend) await this.sendAppData(this.earlyDataToSend);
-        if (a.level === 'application' && this.pendingWrites.length) {
-          const queued = this.pendingWrites;
-          this.pendingWrites = [];
-          await this.sendAppData(queued);
-        }
-        return;
+      }
+      case 'writeSecret': {
+        const wp = RecordProtector.createSync(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding });
+        return wp ? this.installWriteKey(a, wp) : this.installWriteKeyAsync(a);
+      }
       case 'complete':
         this.info = a.info;
         this.events.push({ type: 'handshake', info: a.info });
-        if (a.info.earlyData === 'rejected' && this.replayEarlyData && this.earlyDataToSend) await this.sendAppData(this.earlyDataToSend);
+        if (a.info.earlyData === 'rejected' && this.replayEarlyData && this.earlyDataToSend) return this.sendAppData(this.earlyDataToSend);
         return;
       case 'ticket':
         this.events.push({ type: 'ticket', body: a.body });
         return;
+    }
+  }
+
+  /** A provider without synchronous key derivation: the protector is keyed through promises. */
+  private async installReadKeyAsync(a: Extract<HandshakeAction, { kind: 'readSecret' }>): Promise<void> {
+    this.installReadKey(a, await RecordProtector.create(this.stateProvider(), a.suite, a.secret));
+  }
+
+  private installReadKey(a: Extract<HandshakeAction, { kind: 'readSecret' }>, rp: RecordProtector): void {
+    this.readProtector = rp;
+    if (a.level === 'application' && this.readLevel === 'handshake') this.peerFinishedSeen = true;
+    this.readLevel = a.level;
+  }
+
+  private async installWriteKeyAsync(a: Extract<HandshakeAction, { kind: 'writeSecret' }>): Promise<void> {
+    const done = this.installWriteKey(a, await RecordProtector.create(this.stateProvider(), a.suite, a.secret, { padding: this.limits.padding }));
+    if (done) await done;
+  }
+
+  /** Switches the write key and sends what waited for it: a promise only when that sealing is asynchronous. */
+  private installWriteKey(a: Extract<HandshakeAction, { kind: 'writeSecret' }>, wp: RecordProtector): Promise<void> | void {
+    this.writeProtector = wp;
+    this.writeLevel = a.level;
+    if (a.level === 'early' && this.earlyDataToSend) return this.sendAppData(this.earlyDataToSend);
+    if (a.level === 'application' && this.pendingWrites.length) {
+      const queued = this.pendingWrites;
+      this.pendingWrites = [];
+      return this.sendAppData(queued);
     }
   }
 
@@ -633,7 +671,8 @@ export class TlsConnection {
     return v.kind === 'ExpectClientHello' ? v.cfg.provider : v.n.cfg.provider;
   }
 
-  private async sendRecords(type: ContentType, data: Uint8Array | readonly Uint8Array[], plaintext = false): Promise<void> {
+  /** A promise only when the records need asynchronous work (an asynchronous AEAD). */
+  private sendRecords(type: ContentType, data: Uint8Array | readonly Uint8Array[], plaintext = false): Promise<void> | void {
     if (!this.writeProtector || plaintext) {
       if (!(data instanceof Uint8Array)) data = concat(...data);
       // §5.1: the initial ClientHello may say 0x0301, as most stacks do, for old middleboxes.
@@ -642,7 +681,7 @@ export class TlsConnection {
       for (const r of encodeRecords(type, data, { legacyVersion })) this.output.push(r);
       return;
     }
-    await this.sealRecords(type, data instanceof Uint8Array ? [data] : data);
+    return this.sealRecords(type, data instanceof Uint8Array ? [data] : data);
   }
 
   /**
@@ -706,13 +745,13 @@ export class TlsConnection {
     return this.limits.padding ? this.limits.padding(type, length) : 0;
   }
 
-  private async sendAppData(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    await this.sealRecords(ContentType.application_data, data instanceof Uint8Array ? [data] : data);
+  private sendAppData(data: Uint8Array | readonly Uint8Array[]): Promise<void> | void {
+    return this.sealRecords(ContentType.application_data, data instanceof Uint8Array ? [data] : data);
   }
 
-  private async sendAlert(description: number): Promise<void> {
+  private sendAlert(description: number): Promise<void> | void {
     // §6: alerts are sent under the current write key; level is ignored in TLS 1.3 but 1 (warning) for close_notify.
     const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? 1 : 2;
-    await this.sendRecords(ContentType.alert, new Uint8Array([level, description]));
+    return this.sendRecords(ContentType.alert, new Uint8Array([level, description]));
   }
 }

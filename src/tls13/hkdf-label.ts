@@ -43,3 +43,11 @@ export function deriveSecret(
 ): Promise<Uint8Array> {
   return hkdfExpandLabel(provider, hash, secret, label, transcriptHash, transcriptHash.length);
 }
+
+/** HKDF-Expand on the calling thread, as a provider may offer it (MaybeSync in src/pq/provider.ts). */
+export type ExpandSync = NonNullable<CryptoProvider['hkdfExpand']['sync']>;
+
+/** {@link deriveSecret} through a synchronous HKDF-Expand: the same bytes, no promise. */
+export function deriveSecretSync(expand: ExpandSync, hash: HashAlgorithm, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Uint8Array {
+  return expand(hash, secret, hkdfLabel(label, transcriptHash, transcriptHash.length), transcriptHash.length);
+}

@@ -5,6 +5,7 @@ import {
   ContentType, isInnerContentType, LEGACY_RECORD_VERSION, MAX_CIPHERTEXT, MAX_INNER_PLAINTEXT, MAX_PLAINTEXT,
   RECORD_HEADER_LENGTH,
 } from './content-type.js';
+import { hkdfLabel } from './hkdf-label.js';
 import { deriveTrafficKeys } from './key-schedule.js';
 import { maxPaddingFor, noPadding, type PaddingPolicy } from './padding.js';
 
@@ -97,16 +98,43 @@ export class RecordProtector {
     return RecordProtector.fromKeys(provider, suite, key, iv, options);
   }
 
+  /**
+   * {@link create} on the calling thread, when the provider offers HKDF-Expand
+   * and AEAD keying synchronously (their `sync`, see MaybeSync in
+   * src/pq/provider.ts); undefined when it does not. Same derivation, same
+   * checks: a handshake keys four protectors per side, and this spares each
+   * the chain of promises of the asynchronous path.
+   */
+  static createSync(
+    provider: CryptoProvider, suite: CipherSuiteInfo, trafficSecret: Uint8Array, options: RecordProtectorOptions = {},
+  ): RecordProtector | undefined {
+    const expand = provider.hkdfExpand.sync;
+    const keyAead = provider.aead.sync;
+    if (!expand || !keyAead) return undefined;
+    const empty = new Uint8Array(0);
+    // §7.3: write_key = HKDF-Expand-Label(Secret, "key", "", key_length); write_iv likewise with "iv".
+    const key = expand(suite.hash, trafficSecret, hkdfLabel('key', empty, suite.keyLength), suite.keyLength);
+    const iv = expand(suite.hash, trafficSecret, hkdfLabel('iv', empty, suite.ivLength), suite.ivLength);
+    const seq = RecordProtector.checkKeys(suite, key, iv, options);
+    return new RecordProtector(keyAead(suite.aead, key), iv, suite, options.padding ?? noPadding, seq);
+  }
+
   /** Keys the AEAD from an explicit key and IV. */
   static async fromKeys(
     provider: CryptoProvider, suite: CipherSuiteInfo, key: Uint8Array, iv: Uint8Array, options: RecordProtectorOptions = {},
   ): Promise<RecordProtector> {
+    const seq = RecordProtector.checkKeys(suite, key, iv, options);
+    const aead = await provider.aead(suite.aead, key);
+    return new RecordProtector(aead, iv, suite, options.padding ?? noPadding, seq);
+  }
+
+  /** The key and IV sizes the suite needs, and the first sequence number, which it returns. */
+  private static checkKeys(suite: CipherSuiteInfo, key: Uint8Array, iv: Uint8Array, options: RecordProtectorOptions): bigint {
     if (key.length !== suite.keyLength) throw new ConfigError(`${suite.name} key must be ${suite.keyLength} bytes`);
     if (iv.length !== suite.ivLength) throw new ConfigError(`${suite.name} IV must be ${suite.ivLength} bytes`);
     const seq = options.sequenceNumber ?? 0n;
     if (seq < 0n || seq > MAX_SEQUENCE_NUMBER) throw new ConfigError('sequence number out of range');
-    const aead = await provider.aead(suite.aead, key);
-    return new RecordProtector(aead, iv, suite, options.padding ?? noPadding, seq);
+    return seq;
   }
 
   /** Sequence number of the next record. */

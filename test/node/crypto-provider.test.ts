@@ -152,6 +152,29 @@ describe('X25519 on OpenSSL\'s own generator (the default provider: OpenSSL make
   });
 });
 
+describe('symmetric operations offered on the calling thread (MaybeSync)', () => {
+  it('hmac, hkdfExtract, hkdfExpand and aead each have a sync giving what the promise gives, on both backends (RFC 2104, RFC 5869)', async () => {
+    for (const ffi of [true, false]) {
+      const p = createNodeCryptoProvider({ ffi });
+      const { hmac, hkdfExtract, hkdfExpand, aead } = p;
+      if (!hmac.sync || !hkdfExtract.sync || !hkdfExpand.sync || !aead.sync) throw new Error('the node provider offers its symmetric operations synchronously');
+      const key = seededRandom(`sync ${ffi}`)(48);
+      const data = utf8('tls13 c hs traffic');
+      for (const alg of ['SHA-256', 'SHA-384'] as const) {
+        expect(toHex(hmac.sync(alg, key, data))).toBe(toHex(await hmac(alg, key, data)));
+        expect(toHex(hkdfExtract.sync(alg, key, data))).toBe(toHex(await hkdfExtract(alg, key, data)));
+        expect(toHex(hkdfExpand.sync(alg, key, data, 100))).toBe(toHex(await hkdfExpand(alg, key, data, 100)));
+      }
+      // Refusals throw from sync where the promise rejects.
+      expect(() => hkdfExpand.sync?.('SHA-256', key, data, 255 * 32 + 1)).toThrow(ConfigError);
+      await expect(hkdfExpand('SHA-256', key, data, 255 * 32 + 1)).rejects.toThrow(ConfigError);
+      const nonce = new Uint8Array(12);
+      const sealed = await (await aead('AES-128-GCM', key.subarray(0, 16))).seal(nonce, data, data);
+      expect(toHex(await aead.sync('AES-128-GCM', key.subarray(0, 16)).seal(nonce, data, data))).toBe(toHex(sealed));
+    }
+  });
+});
+
 describe('same seeded stream, same bytes as noble', () => {
   it('key shares, server shares and secrets for every group (draw order of src/pq/kex-groups.ts)', async () => {
     const { node, noble } = twins('kex equivalence');

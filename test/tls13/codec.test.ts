@@ -64,6 +64,34 @@ describe('Reader/Writer round trips', () => {
     ]);
   });
 
+  it('an array finish() returned is never written again: later writes go elsewhere, exactly sized writer or not', () => {
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 8 }), fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.boolean(), (first, more, exact) => {
+      const sized = new Writer(1);
+      for (const op of first) write(sized, op);
+      // A writer whose capacity is exactly what it will hold returns its own array, without a copy.
+      const w = new Writer(exact ? sized.length : sized.length + 7);
+      for (const op of first) write(w, op);
+      const out = w.finish();
+      const before = [...out];
+      for (const op of more) write(w, op);
+      expect([...out]).toEqual(before);
+      const r = new Reader(w.finish());
+      for (const op of [...first, ...more]) expect(read(r, op)).toEqual(op.value);
+      r.end();
+    }), RUNS);
+  });
+
+  it('a writer created with no capacity grows like any other', () => {
+    expect([...new Writer(0).u8(1).u32(0x02030405).finish()]).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('a writer over a caller\'s array returns a copy, which later writes to that array leave alone', () => {
+    const buf = new Uint8Array(4);
+    const out = Writer.into(buf).u16(0x0102).u16(0x0304).finish();
+    buf.fill(0);
+    expect([...out]).toEqual([1, 2, 3, 4]);
+  });
+
   it('every truncation of a valid encoding is a DecodeError', () => {
     fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.nat(), (ops, cut) => {
       const w = new Writer();
@@ -105,6 +133,13 @@ describe('vectors with <min..max> bounds (RFC 8446 §3.4)', () => {
       else expect(() => new Writer().vecBytes(prefix, data, min, max)).toThrow(SizeOverflowError);
     }), RUNS);
     expect(() => new Writer().vecBytes(1, new Uint8Array(256))).toThrow(SizeOverflowError);
+  });
+
+  it('a refused vector writes nothing: the writer holds what it held before', () => {
+    const w = new Writer(4).u8(7);
+    expect(() => w.vecBytes(1, new Uint8Array(3), 4, 10)).toThrow(SizeOverflowError);
+    expect(() => w.vecBytes(1, new Uint8Array(256))).toThrow(SizeOverflowError);
+    expect([...w.u8(8).finish()]).toEqual([7, 8]);
   });
 
   it('a declared length past the end of the input is a DecodeError, never an over-read', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NamedGroup, SignatureScheme, groupName, type KeyAlgorithm } from '../../src/pq/index.js';
+import type { CryptoProvider } from '../../src/pq/provider.js';
 import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { utf8, fromUtf8 } from '../../src/bytes.js';
 import { connectPair, drain, pinnedKeyVerifier, pump, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -35,6 +36,31 @@ describe('TLS 1.3 full handshake in memory (RFC 8446 §2)', () => {
     const a = await client.exportKeyingMaterial('EXPORTER-test', utf8('ctx'), 32);
     const b = await server.exportKeyingMaterial('EXPORTER-test', utf8('ctx'), 32);
     expect(a).toEqual(b);
+  });
+
+  it('a provider whose HMAC, HKDF and AEAD keying are only promises (a device, SubtleCrypto) handshakes, updates keys and carries data alike', async () => {
+    const base = seededProvider('hs-async-aead');
+    // A wrapper has no `sync` on the functions it replaces: the key schedule and every record protector go through promises.
+    const provider: CryptoProvider = {
+      ...base,
+      aead: async (...a: Parameters<typeof base.aead>) => base.aead(...a),
+      hmac: async (...a: Parameters<typeof base.hmac>) => base.hmac(...a),
+      hkdfExtract: async (...a: Parameters<typeof base.hkdfExtract>) => base.hkdfExtract(...a),
+      hkdfExpand: async (...a: Parameters<typeof base.hkdfExpand>) => base.hkdfExpand(...a),
+    };
+    expect(provider.aead.sync ?? provider.hmac.sync ?? provider.hkdfExtract.sync ?? provider.hkdfExpand.sync).toBeUndefined();
+    const key = await testKey(base, 'ed25519');
+    const { client, server } = await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key) },
+      { provider, certificate: { chain: [key.publicKey], ...key } },
+    );
+    await client.keyUpdate(true);
+    await client.write(utf8('ping'));
+    await pump(client, server);
+    await server.write(utf8('pong'));
+    await pump(client, server);
+    expect(drain(server).filter((e) => e.type === 'data').map((e) => e.type === 'data' && fromUtf8(e.data))).toEqual(['ping']);
+    expect(drain(client).filter((e) => e.type === 'data').map((e) => e.type === 'data' && fromUtf8(e.data))).toEqual(['pong']);
   });
 
   const groups = [

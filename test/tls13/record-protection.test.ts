@@ -256,3 +256,37 @@ describe('padding policies (§5.4)', () => {
     expect(() => padToBlockSize(MAX_PLAINTEXT + 2)).toThrow(ConfigError);
   });
 });
+
+describe('keying on the calling thread (RecordProtector.createSync)', () => {
+  it('a provider offering HKDF-Expand and AEAD keying synchronously keys the same protector as create() (§7.3), for every suite', async () => {
+    for (const s of suites) {
+      const viaPromises = await RecordProtector.create(provider, s, secret(s));
+      const onThread = RecordProtector.createSync(provider, s, secret(s));
+      expect(onThread).toBeDefined();
+      const content = seededRandom(`content ${s.name}`)(300);
+      const a = await viaPromises.seal(ContentType.application_data, content);
+      const b = await (onThread as RecordProtector).seal(ContentType.application_data, content);
+      expect(b).toEqual(a);
+      const opener = RecordProtector.createSync(provider, s, secret(s), { sequenceNumber: 0n }) as RecordProtector;
+      expect((await open(opener, b)).content).toEqual(content);
+    }
+  });
+
+  it('a provider whose HKDF or AEAD keying was replaced by a wrapper is keyed through the wrapper, never around it', async () => {
+    const s = suites[0] as CipherSuiteInfo;
+    let keyed = 0;
+    const wrapped = { ...provider, aead: async (...a: Parameters<typeof provider.aead>) => { keyed++; return provider.aead(...a); } };
+    expect(provider.aead.sync).toBeDefined();
+    expect(RecordProtector.createSync(wrapped, s, secret(s))).toBeUndefined();
+    expect(RecordProtector.createSync({ ...provider, hkdfExpand: async (...a: Parameters<typeof provider.hkdfExpand>) => provider.hkdfExpand(...a) }, s, secret(s)))
+      .toBeUndefined();
+    await RecordProtector.create(wrapped, s, secret(s));
+    expect(keyed).toBe(1);
+  });
+
+  it('checks the sequence number as create() does', () => {
+    const s = suites[0] as CipherSuiteInfo;
+    expect(() => RecordProtector.createSync(provider, s, secret(s), { sequenceNumber: -1n })).toThrow(ConfigError);
+    expect(() => RecordProtector.createSync(provider, s, secret(s), { sequenceNumber: MAX_SEQUENCE_NUMBER + 1n })).toThrow(ConfigError);
+  });
+});

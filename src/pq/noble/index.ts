@@ -50,11 +50,13 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     signatureSchemes: NOBLE_SCHEMES,
     random: async (length: number) => random(length),
     hash: (alg: HashAlgorithm) => nobleHash(alg),
-    hmac: async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nobleHmac(alg, key, data),
-    hkdfExtract: async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nobleHkdfExtract(alg, salt, ikm),
-    hkdfExpand: async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) =>
-      nobleHkdfExpand(alg, prk, info, length),
-    aead: async (alg: AeadAlgorithm, key: Uint8Array) => nobleAead(alg, key),
+    // Pure TypeScript on this thread: the symmetric operations are offered synchronously too (MaybeSync in ../provider.ts).
+    hmac: Object.assign(async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => nobleHmac(alg, key, data), { sync: nobleHmac }),
+    hkdfExtract: Object.assign(async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => nobleHkdfExtract(alg, salt, ikm), { sync: nobleHkdfExtract }),
+    hkdfExpand: Object.assign(
+      async (alg: HashAlgorithm, prk: Uint8Array, info: Uint8Array, length: number) => nobleHkdfExpand(alg, prk, info, length), { sync: nobleHkdfExpand },
+    ),
+    aead: Object.assign(async (alg: AeadAlgorithm, key: Uint8Array) => nobleAead(alg, key), { sync: nobleAead }),
     headerProtection: async (alg: HeaderProtectionAlgorithm, key: Uint8Array) => nobleHeaderProtection(alg, key),
     keyExchange: (group: NamedGroup) => {
       const k = kex.get(group);

@@ -1,9 +1,10 @@
+import { hashLength } from '../../pq/ids.js';
 import type { CryptoProvider } from '../../pq/provider.js';
 import type { CipherSuiteInfo } from '../cipher-suites.js';
-import { deriveSecret } from '../hkdf-label.js';
+import { deriveSecret, deriveSecretSync, hkdfLabel } from '../hkdf-label.js';
 import {
-  computeBinder, deriveBinderKey, ticketPsk, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData, nextTrafficSecret as next,
-  pskLessSecrets, tlsExporter,
+  computeBinder, deriveBinderKey, emptyHash, ticketPsk, computeEarlySecret, computeHandshakeSecret, computeMasterSecret, finishedVerifyData as verifyData,
+  nextTrafficSecret as next, pskLessSecrets, tlsExporter,
 } from '../key-schedule.js';
 
 /**
@@ -43,6 +44,14 @@ export class HandshakeKeySchedule {
   /** Handshake Secret and both handshake traffic secrets; `th` = Hash(ClientHello..ServerHello). */
   async handshake(sharedSecret: Uint8Array | null, th: Uint8Array): Promise<HandshakeStage> {
     const { p, suite } = this;
+    const extract = p.hkdfExtract.sync;
+    const expand = p.hkdfExpand.sync;
+    if (extract && expand && this.derived) {
+      // The same steps on the calling thread (see MaybeSync): HKDF-Extract(derived, shared secret), then Derive-Secret twice.
+      const secret = extract(suite.hash, this.derived, sharedSecret ?? new Uint8Array(hashLength(suite.hash)));
+      return new HandshakeStage(p, suite, secret, deriveSecretSync(expand, suite.hash, secret, 'c hs traffic', th),
+        deriveSecretSync(expand, suite.hash, secret, 's hs traffic', th));
+    }
     const hs = await computeHandshakeSecret(p, suite.hash, this.earlySecret, sharedSecret, this.derived);
     const client = await deriveSecret(p, suite.hash, hs, 'c hs traffic', th);
     const server = await deriveSecret(p, suite.hash, hs, 's hs traffic', th);
@@ -62,6 +71,19 @@ export class HandshakeStage {
   /** Master Secret and the application secrets; `th` = Hash(ClientHello..server Finished). */
   async master(th: Uint8Array): Promise<MasterStage> {
     const { p, suite } = this;
+    const extract = p.hkdfExtract.sync;
+    const expand = p.hkdfExpand.sync;
+    if (extract && expand) {
+      // computeMasterSecret and four Derive-Secrets on the calling thread (see MaybeSync).
+      const salt = deriveSecretSync(expand, suite.hash, this.handshakeSecret, 'derived', emptyHash(p, suite.hash));
+      const master = extract(suite.hash, salt, new Uint8Array(hashLength(suite.hash)));
+      return {
+        master,
+        clientSecret: deriveSecretSync(expand, suite.hash, master, 'c ap traffic', th),
+        serverSecret: deriveSecretSync(expand, suite.hash, master, 's ap traffic', th),
+        exporterSecret: deriveSecretSync(expand, suite.hash, master, 'exp master', th),
+      };
+    }
     const master = await computeMasterSecret(p, suite.hash, this.handshakeSecret);
     return {
       master,
@@ -86,6 +108,17 @@ export function resumptionMasterSecret(p: CryptoProvider, suite: CipherSuiteInfo
 
 /** Finished.verify_data (RFC 8446 §4.4.4). */
 export function finishedVerifyData(p: CryptoProvider, suite: CipherSuiteInfo, baseKey: Uint8Array, th: Uint8Array): Promise<Uint8Array> {
+  const expand = p.hkdfExpand.sync;
+  const hmac = p.hmac.sync;
+  if (expand && hmac) {
+    // HMAC(finished_key, th), finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length), on the calling thread.
+    const n = hashLength(suite.hash);
+    try {
+      return Promise.resolve(hmac(suite.hash, expand(suite.hash, baseKey, hkdfLabel('finished', new Uint8Array(0), n), n), th));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
   return verifyData(p, suite.hash, baseKey, th);
 }
 

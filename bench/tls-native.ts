@@ -15,7 +15,11 @@
  * than `src/`; the TypeScript sources through tsx only if that build fails,
  * which the output says), and every measured client process first runs the
  * same WARM_UP handshakes itself, for every stack, so JIT compilation and
- * tier-up fall outside its measured window. The bench's own loop scripts
+ * tier-up fall outside its measured window: V8 (Node 24) optimises a function
+ * with Maglev after about 400 calls and with Turbofan after about 3000, so a
+ * function called once per handshake runs unoptimised for the first few
+ * hundred; 20 handshakes of warm-up measured that start, not a running
+ * server. `PQTLS_BENCH_WARMUP=N` sets another warm-up. The bench's own loop scripts
  * (bench/tls-side-loop.ts) run through tsx for all stacks alike.
  *
  * Run alone: node --import tsx bench/tls-native.ts
@@ -32,7 +36,7 @@ import { mintPki, writePem } from './tls-fixtures.js';
 
 const ROUNDS = Number(process.env["PQTLS_BENCH_ROUNDS"] ?? 5);
 const HANDSHAKES = 100;
-const WARM_UP = 20;
+const WARM_UP = Number(process.env['PQTLS_BENCH_WARMUP'] ?? 500);
 const BULK_BYTES = 64 * 2 ** 20;
 const NODE24 = fileURLToPath(new URL('../.peers/bin/node24', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

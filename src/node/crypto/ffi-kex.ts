@@ -55,11 +55,10 @@ export function ffiX25519Part(pkey: () => OpensslPkey | undefined, ownRandomness
       d.fill(0);
     }
   };
+  // The same part on the wire as the node:crypto one it falls back to.
+  const { name, clientShareLength, serverShareLength, secretLength } = fallback;
   return Object.freeze({
-    name: 'X25519',
-    clientShareLength: 32,
-    serverShareLength: 32,
-    secretLength: 32,
+    name, clientShareLength, serverShareLength, secretLength,
     generate(random: RandomSource): PendingShare {
       const p = pkey();
       if (!p) return fallback.generate(random);

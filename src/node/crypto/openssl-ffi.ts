@@ -155,6 +155,17 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   }
   const st: Contexts = { enc, dec };
 
+  /** The tag after the last update; `ok` carries the earlier calls' results, and a failure leaves no output. */
+  const finishSeal = (ctx: unknown, ok: number, output: Uint8Array, n: number): void => {
+    const tag = output.subarray(n);
+    ok &= encFinal(ctx, tag, outl) as number;
+    ok &= ctxCtrl(ctx, GET_TAG, TAG, tag) as number;
+    if (ok !== 1) {
+      output.fill(0);
+      throw internal(`${alg} seal`);
+    }
+  };
+
   const sealInto = (nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void => {
     // TLS 1.3 and QUIC always use 96-bit nonces (RFC 8446 §5.3); anything else is a caller bug.
     if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
@@ -170,13 +181,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
     if (n > 0) ok &= encUpdate(ctx, output, outl, input, n) as number;
     // GCM and ChaCha20-Poly1305 are stream modes: Final writes no byte, it computes the tag.
-    const tag = output.subarray(n);
-    ok &= encFinal(ctx, tag, outl) as number;
-    ok &= ctxCtrl(ctx, GET_TAG, TAG, tag) as number;
-    if (ok !== 1) {
-      output.fill(0);
-      throw internal(`${alg} seal`);
-    }
+    finishSeal(ctx, ok, output, n);
   };
 
   const sealGather = (nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], output: Uint8Array): void => {
@@ -201,13 +206,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
       ok &= encUpdate(ctx, out, outl, input, len) as number;
       at += len;
     }
-    const tag = output.subarray(n);
-    ok &= encFinal(ctx, tag, outl) as number;
-    ok &= ctxCtrl(ctx, GET_TAG, TAG, tag) as number;
-    if (ok !== 1) {
-      output.fill(0);
-      throw internal(`${alg} seal`);
-    }
+    finishSeal(ctx, ok, output, n);
   };
 
   /** Decrypts into `output` (exactly ciphertext.length − 16 bytes); false, with `output` zeroed, unless the tag verifies. */

@@ -6,6 +6,8 @@
  * with `--alpn h3` they speak HTTP/3 instead (`pqtls/http3`), for ngtcp2's
  * examples, which know nothing else.
  *
+ * Either mode takes `--lib DIR`: load pqtls from DIR (default `src/`).
+ *
  *   quic-transfer-peer.ts server --provider noble|node [--alpn hq-interop|h3] --cert CHAIN --key KEY --files NAME=BYTES,...
  *     prints `listening PORT`; each body is NAME's size in bytes of a fixed pattern
  *   quic-transfer-peer.ts client --provider noble|node [--alpn hq-interop|h3] [--groups G,...] --port P --ca ROOT --download DIR NAME...
@@ -16,17 +18,26 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { concat, fromUtf8, utf8 } from '../src/bytes.js';
-import { Http3Connection, type Http3Event } from '../src/http3/connection.js';
-import { H3ErrorCode } from '../src/http3/errors.js';
-import { createNodeCryptoProvider } from '../src/node/crypto-provider.js';
-import { createQuicServer, quicConnect, type QuicSession } from '../src/node/quic.js';
-import { groupName } from '../src/pq/ids.js';
-import { createNobleProvider } from '../src/pq/index.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Http3Connection as Http3ConnectionT, Http3Event } from '../src/http3/connection.js';
+import type { QuicSession } from '../src/node/quic.js';
 import type { CryptoProvider } from '../src/pq/provider.js';
 import type { StreamEvent } from '../src/quic/connection/streams.js';
-import { loadCertifiedKey, pemCertificates } from '../src/tls13/credentials.js';
-import { webPkiVerifier } from '../src/tls13/verifier.js';
+
+// `--lib DIR` (anywhere in the arguments): load pqtls from DIR, which the bench makes its compiled `dist/`
+// (what users run); `src/` otherwise.
+const libAt = process.argv.indexOf('--lib');
+const lib = libAt >= 0 ? process.argv.splice(libAt, 2)[1]! : fileURLToPath(new URL('../src', import.meta.url));
+const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(lib, path)).href) as Promise<T>;
+const { concat, fromUtf8, utf8 } = await load<typeof import('../src/bytes.js')>('bytes.js');
+const { Http3Connection } = await load<typeof import('../src/http3/connection.js')>('http3/connection.js');
+const { H3ErrorCode } = await load<typeof import('../src/http3/errors.js')>('http3/errors.js');
+const { createNodeCryptoProvider } = await load<typeof import('../src/node/crypto-provider.js')>('node/crypto-provider.js');
+const { createQuicServer, quicConnect } = await load<typeof import('../src/node/quic.js')>('node/quic.js');
+const { groupName } = await load<typeof import('../src/pq/ids.js')>('pq/ids.js');
+const { createNobleProvider } = await load<typeof import('../src/pq/index.js')>('pq/index.js');
+const { loadCertifiedKey, pemCertificates } = await load<typeof import('../src/tls13/credentials.js')>('tls13/credentials.js');
+const { webPkiVerifier } = await load<typeof import('../src/tls13/verifier.js')>('tls13/verifier.js');
 
 const CHUNK = 1 << 20;
 const MAX_REQUEST = 4096;
@@ -117,7 +128,7 @@ async function server(args: string[]): Promise<void> {
  * with its content-length, then the body in 1 MiB DATA frames and FIN.
  */
 function serveH3(session: QuicSession, sizes: ReadonlyMap<string, number>, pattern: Uint8Array): void {
-  let h3: Http3Connection | undefined;
+  let h3: Http3ConnectionT | undefined;
   /** Stream events before `connected` (a request can arrive with the client's Finished), fed in once it is. */
   const early: StreamEvent[] = [];
   session.on('error', () => undefined);
@@ -171,7 +182,7 @@ async function client(args: string[]): Promise<void> {
   const names = args;
   const cpu0 = cpuMs();
   const t0 = performance.now();
-  let h3: Http3Connection | undefined;
+  let h3: Http3ConnectionT | undefined;
   /** Stream events until the requests are sent; replayed once they are known. */
   const early: StreamEvent[] = [];
   let onStream = (ev: StreamEvent): void => void early.push(ev);

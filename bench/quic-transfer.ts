@@ -54,6 +54,7 @@ import { createNobleProvider, type CryptoProvider } from '../src/pq/index.js';
 import { generateRoot, issueLeaf } from '../src/x509/ca.js';
 import { certificateToPem } from '../src/x509/pem-certificates.js';
 import { exportPrivateKeyPem } from '../src/x509/pkcs8.js';
+import { pqtlsLib } from './pqtls-lib.js';
 import { mintPki, SERVER_NAME, writePem } from './tls-fixtures.js';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -156,7 +157,12 @@ function start(command: string, args: readonly string[], name: string, group = f
   return new Child(spawn(command, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: group }), name, group);
 }
 
-const nodePeer = (node: string, args: readonly string[], name: string): Child => start(node, ['--import', 'tsx', PEER_SCRIPT, ...args], name);
+/** pqtls as the peers load it: its compiled package where it builds (see bench/pqtls-lib.ts). */
+let LIB: { dir: string; note: string } | undefined;
+const nodePeer = (node: string, args: readonly string[], name: string): Child => {
+  LIB ??= pqtlsLib();
+  return start(node, ['--import', 'tsx', PEER_SCRIPT, '--lib', LIB.dir, ...args], name);
+};
 
 /** User + system CPU of a live process, in ms. */
 function procCpuMs(pid: number): number {
@@ -490,7 +496,8 @@ export async function run(): Promise<string> {
         `median of ${opts.runs} run(s) per cell; MB = 10^6 bytes. CPU/MB is client + server process CPU per MB moved. ` +
         `Both sides run as separate processes on this machine (${cpus().length} cores, shared with whatever else runs). ` +
         `The pqtls peers run on Node ${nodeVersion(peerNode)}` +
-        (peerNode === process.execPath ? ' (Node 24 is not installed in the interop peers). ' : ` (${peerNode}); the '(this Node)' row on Node ${process.version}, which runs the bench. `) +
+        (peerNode === process.execPath ? ' (Node 24 is not installed in the interop peers)' : ` (${peerNode}; the '(this Node)' row on Node ${process.version}, which runs the bench)`) +
+        `, ${(LIB ??= pqtlsLib()).note}. ` +
         'Over loopback pqtls\'s UDP adapter lets DPLPMTUD probe up to the interface\'s size, so its datagrams grow to ~64 KB; ' +
         'ngtcp2\'s examples stay near 1450 bytes unless told otherwise, hence the ngtcp2 row with 65000-byte datagrams, ' +
         'which the "× fastest default" column leaves out of its reference. ' +

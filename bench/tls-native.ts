@@ -24,14 +24,14 @@
  *
  * Run alone: node --import tsx bench/tls-native.ts
  */
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createNobleProvider } from '../src/pq/index.js';
 import { median } from './compare.js';
 import { f1, f2 } from './side.js';
+import { pqtlsLib } from './pqtls-lib.js';
 import { mintPki, writePem } from './tls-fixtures.js';
 
 const ROUNDS = Number(process.env["PQTLS_BENCH_ROUNDS"] ?? 5);
@@ -40,35 +40,6 @@ const WARM_UP = Number(process.env['PQTLS_BENCH_WARMUP'] ?? 500);
 const BULK_BYTES = 64 * 2 ** 20;
 const NODE24 = fileURLToPath(new URL('../.peers/bin/node24', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Newest modification time of any file under `dir`. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return t;
-}
-
-/**
- * The directory pqtls's side processes load it from: `dist/` (what users run),
- * compiled first when it is missing or older than `src/`. If the build fails,
- * `src/` through tsx, with a note in the output.
- */
-function pqtlsLib(): { dir: string; note: string } {
-  const dist = join(ROOT, 'dist');
-  const entry = join(dist, 'node', 'index.js');
-  try {
-    if (!existsSync(entry) || statSync(entry).mtimeMs < newest(join(ROOT, 'src'))) {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
-    }
-    return { dir: dist, note: 'pqtls from the compiled package (dist/)' };
-  } catch (e) {
-    const msg = `could not build dist/ (${String((e as { stdout?: unknown }).stdout ?? e).slice(0, 400)}): pqtls runs from src/ through tsx, which costs it CPU a user does not pay`;
-    process.stderr.write(`tls-native: ${msg}\n`);
-    return { dir: join(ROOT, 'src'), note: `NOTE: ${msg}` };
-  }
-}
 
 interface Stack {
   readonly label: string;

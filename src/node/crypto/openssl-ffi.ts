@@ -437,13 +437,22 @@ function probe(): { backend?: OpensslFfi; status: OpensslFfiStatus } {
     headerProtection: (alg, key) => makeHeaderProtection(b, alg, key),
     digestInto: makeDigestInto(b),
   };
+  return selfTested(backend, selfTest, 'OpenSSL through koffi');
+}
+
+/**
+ * A bound backend once its known-answer `test` ran: frozen and available if
+ * the test found nothing wrong, else unavailable with what it found (or what
+ * it threw), under `what`'s name.
+ */
+export function selfTested<B extends object>(backend: B, test: (b: B) => string | undefined, what: string): { backend?: Readonly<B>; status: OpensslFfiStatus } {
   let failure: string | undefined;
   try {
-    failure = selfTest(backend);
+    failure = test(backend);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
-  if (failure !== undefined) return { status: { available: false, reason: `OpenSSL through koffi failed its self-test: ${failure}` } };
+  if (failure !== undefined) return { status: { available: false, reason: `${what} failed its self-test: ${failure}` } };
   return { backend: Object.freeze(backend), status: { available: true } };
 }
 

@@ -20,7 +20,7 @@
 import { AlertDescription, PqtlsError } from '../../errors.js';
 import type { MlDsaAlgorithm } from '../../pq/ids.js';
 import type { MlKemName } from '../../pq/mlkem.js';
-import { loadKoffi } from './openssl-ffi.js';
+import { loadKoffi, selfTested } from './openssl-ffi.js';
 import { pkeySelfTest } from './openssl-pkey-selftest.js';
 
 type Pointer = bigint;
@@ -383,14 +383,7 @@ function probe(): { backend?: OpensslPkey; status: OpensslPkeyStatus } {
   } catch (e) {
     return { status: { available: false, reason: `cannot bind OpenSSL's EVP_PKEY API through koffi: ${e instanceof Error ? e.message : String(e)}` } };
   }
-  let failure: string | undefined;
-  try {
-    failure = pkeySelfTest(backend);
-  } catch (e) {
-    failure = e instanceof Error ? e.message : String(e);
-  }
-  if (failure !== undefined) return { status: { available: false, reason: `OpenSSL's EVP_PKEY API through koffi failed its self-test: ${failure}` } };
-  return { backend: Object.freeze(backend), status: { available: true } };
+  return selfTested(backend, pkeySelfTest, "OpenSSL's EVP_PKEY API through koffi");
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Alpn, Feature, Pairing } from './implementations.js';
 import { pairingName } from './implementations.js';
 import type { CellResult } from './matrix.js';
 import { interopOutput } from './pqtls-build.js';
+import { qlogSummary } from './qlog-summary.js';
 import type { CasePki } from './pki.js';
 
 /** Deterministic file contents: AES-128-CTR keystream under a key derived from the name. */
@@ -73,6 +74,9 @@ export async function runCell(c: CaseSpec, p: Pairing, pki: CasePki): Promise<Ce
   const family = p.client.certFamily === 'mldsa' && p.server.certFamily === 'mldsa' ? 'mldsa' : 'ecdsa';
   const cert = (c.longChain ? pki.long : pki.short)[family];
   const keylogFile = join(dir, 'client.keys');
+  const qlog = { server: join(dir, 'qlog-server'), client: join(dir, 'qlog-client') };
+  mkdirSync(qlog.server);
+  mkdirSync(qlog.client);
   let server: PeerProcess | undefined;
   let relay: UdpRelay | undefined;
   const actions: string[] = [];
@@ -81,7 +85,7 @@ export async function runCell(c: CaseSpec, p: Pairing, pki: CasePki): Promise<Ce
     const port = await freePort('udp');
     server = await (p.server.server as NonNullable<Pairing['server']['server']>).start({
       port, www, cert, alpn, retry: c.server?.retry ?? false, earlyData: c.server?.earlyData ?? false,
-      preferV2: c.server?.preferV2 ?? false, keylogFile: join(dir, 'server.keys'), lifetimeMs: c.timeoutMs + SETUP_MS,
+      preferV2: c.server?.preferV2 ?? false, keylogFile: join(dir, 'server.keys'), qlogDir: qlog.server, lifetimeMs: c.timeoutMs + SETUP_MS,
     });
     await waitForPort(port, { protocol: 'udp', process: server, timeoutMs: SETUP_MS });
     relay = await UdpRelay.start({
@@ -92,7 +96,7 @@ export async function runCell(c: CaseSpec, p: Pairing, pki: CasePki): Promise<Ce
     const outcome = await (p.client.client as NonNullable<Pairing['client']['client']>).run({
       port: relay.port, paths: files.map((f) => f.name), downloadDir: downloads, caFile: cert.caFile, alpn, mode: c.mode,
       chacha20: c.client?.chacha20 ?? false, keyUpdate: c.client?.keyUpdate ?? false, version: c.client?.version ?? 'v1',
-      migrate: c.client?.migrate ?? false, keylogFile, lifetimeMs: c.timeoutMs, workDir: dir,
+      migrate: c.client?.migrate ?? false, keylogFile, qlogDir: qlog.client, lifetimeMs: c.timeoutMs, workDir: dir,
     });
     const problems: string[] = [];
     if (!outcome.ok) problems.push(outcome.detail);
@@ -109,7 +113,8 @@ export async function runCell(c: CaseSpec, p: Pairing, pki: CasePki): Promise<Ce
     if (problems.length) {
       const counters = `relay: to server ${JSON.stringify(relay.counters.toServer)}, to client ${JSON.stringify(relay.counters.toClient)}`;
       const serverTail = server.output.split('\n').filter((l) => l.trim()).slice(-8).join('\n');
-      return { ...base, status: 'fail', ms, detail: `${problems.join('\n')}\n${counters}\nserver output (tail):\n${serverTail}\n(work directory ${dir})` };
+      const wire = qlogSummary(qlog);
+      return { ...base, status: 'fail', ms, detail: `${problems.join('\n')}\n${counters}\nserver output (tail):\n${serverTail}\n${wire ? `${wire}\n` : ''}(work directory ${dir})` };
     }
     passed = true;
     return { ...base, status: 'pass', ms, detail: '' };

@@ -41,6 +41,8 @@ export interface ServerLaunch {
   /** Switch to QUIC v2 when the client offers it (RFC 9368 compatible version negotiation). */
   readonly preferV2: boolean;
   readonly keylogFile: string;
+  /** Where the server writes its qlog (JSON-SEQ, one file per connection), for a failed cell's diagnosis. */
+  readonly qlogDir: string;
   readonly lifetimeMs: number;
 }
 
@@ -65,6 +67,8 @@ export interface ClientLaunch {
   /** Move to a new local address after the handshake (active migration, RFC 9000 §9). */
   readonly migrate: boolean;
   readonly keylogFile: string;
+  /** Where the client writes its qlog, as {@link ServerLaunch.qlogDir}. */
+  readonly qlogDir: string;
   readonly lifetimeMs: number;
   readonly workDir: string;
 }
@@ -154,7 +158,7 @@ const pqtls: Implementation = {
     async start(l) {
       return spawnPqtls([
         'server', '--quic', '--host', '127.0.0.1', '--port', String(l.port), '--cert', l.cert.chainFile, '--key', l.cert.keyFile,
-        '--alpn', 'h3,hq-interop', '--www', l.www, '--keylog', l.keylogFile, '--handshake-timeout', String(SERVER_HANDSHAKE_TIMEOUT_MS),
+        '--alpn', 'h3,hq-interop', '--www', l.www, '--keylog', l.keylogFile, '--qlog', l.qlogDir, '--handshake-timeout', String(SERVER_HANDSHAKE_TIMEOUT_MS),
         ...(l.retry ? ['--retry'] : []), ...(l.earlyData ? ['--early-data'] : []), ...(l.preferV2 ? ['--quic-versions', 'v2,v1'] : []),
       ], l.lifetimeMs);
     },
@@ -164,7 +168,7 @@ const pqtls: Implementation = {
     async run(l) {
       const args = [
         'client', '--quic', ...l.paths.map((p) => url(l.port, p)), '--alpn', l.alpn, '--download', l.downloadDir,
-        '--ca', l.caFile, '--servername', 'localhost', '--keylog', l.keylogFile,
+        '--ca', l.caFile, '--servername', 'localhost', '--keylog', l.keylogFile, '--qlog', l.qlogDir,
         ...(l.mode === 'resumption' ? ['--resumption'] : []),
         ...(l.mode === 'zerortt' ? ['--resumption', '--0rtt'] : []),
         ...(l.mode === 'multiconnect' ? ['--multiconnect'] : []),
@@ -283,7 +287,7 @@ const openssl: Implementation = {
       return spawnPeer(join(peersBinDir, 'openssl-quic-server'), [
         '-www', l.www, '-alpn', l.alpn, '-keylog', l.keylogFile, ...(l.retry ? [] : ['-no-retry']),
         String(l.port), l.cert.chainFile, l.cert.keyFile,
-      ], { timeoutMs: l.lifetimeMs, killWithTest: false });
+      ], { timeoutMs: l.lifetimeMs, env: { QLOGDIR: l.qlogDir }, killWithTest: false });
     },
   },
   client: {
@@ -297,7 +301,7 @@ const openssl: Implementation = {
       ];
       const run = async (paths: readonly string[], extra: readonly string[] = []): Promise<ClientOutcome> => outcome(
         await spawnPeer(join(peersBinDir, 'openssl-quic-client'), [...common, ...extra, ...paths.map((p) => url(l.port, p))], {
-          timeoutMs: l.lifetimeMs, killWithTest: false,
+          timeoutMs: l.lifetimeMs, env: { QLOGDIR: l.qlogDir }, killWithTest: false,
         }).exited, 'openssl-quic-client');
       if (l.mode === 'single') return run(l.paths);
       if (l.mode === 'multiconnect') {

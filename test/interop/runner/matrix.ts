@@ -19,6 +19,8 @@ export interface CellResult {
   readonly ms: number;
   /** Why it failed or is unsupported. */
   readonly detail: string;
+  /** Why the first attempt failed, when the cell was run a second time (see suite.ts). */
+  readonly firstAttempt?: string;
 }
 
 export const cellsDir: string = join(interopOutput, 'cells');
@@ -51,7 +53,7 @@ function mark(r: CellResult | undefined): string {
   if (!r) return '';
   if (r.status === 'unsupported') return '—';
   if (r.status === 'known') return '✗ known';
-  return `${r.status === 'pass' ? '✓' : '✗'} ${seconds(r.ms)}`;
+  return `${r.status === 'pass' ? '✓' : '✗'} ${seconds(r.ms)}${r.firstAttempt !== undefined ? ' (2nd)' : ''}`;
 }
 
 /** Orders rows and columns as the cases and pairings were declared (the first cells written decide). */
@@ -83,10 +85,14 @@ export function renderMatrix(cells: readonly CellResult[], caseOrder: readonly s
   const failed = cells.filter((c) => c.status === 'fail');
   const unsupported = cells.filter((c) => c.status === 'unsupported').length;
   const known = cells.filter((c) => c.status === 'known');
-  const summary = `${passed} passed, ${failed.length} failed, ${known.length} known defects, ${unsupported} unsupported ` +
-    '(client → server; ✓ pass, ✗ fail, ✗ known: a listed defect, not run, — the pairing cannot do the case)';
+  const retried = cells.filter((c) => c.firstAttempt !== undefined);
+  const second = retried.filter((c) => c.status === 'pass').length;
+  const summary = `${passed} passed${second ? ` (${second} at the second attempt)` : ''}, ${failed.length} failed, ${known.length} known defects, ` +
+    `${unsupported} unsupported (client → server; ✓ pass, ✗ fail, (2nd): the first attempt failed, ✗ known: a listed defect, not run, ` +
+    '— the pairing cannot do the case)';
   const failures = [
     ...failed.map((c) => `- ${c.case}, ${c.pairing}: ${c.detail.split('\n')[0] ?? ''}`),
+    ...retried.map((c) => `- ${c.case}, ${c.pairing}, first attempt: ${c.firstAttempt?.split('\n')[0] ?? ''}`),
     ...known.map((c) => `- ${c.case}, ${c.pairing} (known defect): ${c.detail}`),
   ];
   return {

@@ -79,10 +79,20 @@ export function matrixSuite(title: string, names: readonly CaseName[]): void {
             continue;
           }
           it(pairingName(p), async () => {
-            const result = await slot(() => runCell(c, p, pki as CasePki));
+            const first = await slot(() => runCell(c, p, pki as CasePki));
+            // One more attempt, never more: these are real processes on a shared 2-core machine, where a peer can
+            // be starved past a case's timeout. The first failure is not hidden: its whole message is printed here,
+            // and the matrix marks the cell "(2nd)" and lists the first failure under it.
+            let result = first;
+            if (first.status === 'fail') {
+              console.warn(`${c.name} ${pairingName(p)}: first attempt failed, running it again:\n${first.detail}`);
+              result = { ...(await slot(() => runCell(c, p, pki as CasePki))), firstAttempt: first.detail };
+            }
             recordCell(result);
-            if (result.status === 'fail') throw new Error(`${c.name} ${pairingName(p)} failed:\n${result.detail}`);
-          }, budget);
+            if (result.status === 'fail') {
+              throw new Error(`${c.name} ${pairingName(p)} failed twice:\n${result.detail}\nfirst attempt:\n${first.detail}`);
+            }
+          }, 2 * budget);
         }
       });
     }

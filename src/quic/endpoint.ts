@@ -437,7 +437,7 @@ export class QuicEndpoint {
   private syncResetTokens(entry: ConnectionEntry): void {
     const now = entry.connection.peerResetTokens();
     const was = entry.resetTokens;
-    if (now.length === was.length && now.every((t, i) => t === was[i])) return;
+    if (now === was || (now.length === was.length && now.every((t, i) => t === was[i]))) return;
     this.dropResetTokens(entry);
     for (const t of now) {
       const key = tokenKey(t, 0);

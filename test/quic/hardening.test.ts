@@ -372,4 +372,24 @@ describe('PeerConnectionIds (RFC 9000 §5.1)', () => {
     ids.onRetireAcked(1);
     expect(ids.retiring).toBe(0);
   });
+
+  it('the reset tokens recognised are those of the IDs held, asked again after every change (§10.3.1)', async () => {
+    const { PeerConnectionIds } = await import('../../src/quic/connection/connection-ids.js');
+    const ids = new PeerConnectionIds(new Uint8Array([9]), 4);
+    const token = (seq: number) => new Uint8Array(16).fill(seq);
+    expect(ids.resetTokens()).toEqual([]);
+    ids.onNewConnectionId(frame(1, 0));
+    const once = ids.resetTokens();
+    expect(once).toEqual([token(1)]);
+    // Asked after every datagram: the same list while nothing changed.
+    expect(ids.resetTokens()).toBe(once);
+    ids.onNewConnectionId(frame(2, 0));
+    expect(ids.resetTokens()).toEqual([token(1), token(2)]);
+    ids.onNewConnectionId(frame(3, 2)); // retires 0 and 1
+    expect(ids.resetTokens()).toEqual([token(2), token(3)]);
+    ids.switchTo(3); // retires 2
+    expect(ids.resetTokens()).toEqual([token(3)]);
+    ids.addPreferred(new Uint8Array(4).fill(7), token(7)); // sequence 1 is below Retire Prior To: not added
+    expect(ids.resetTokens()).toEqual([token(3)]);
+  });
 });

@@ -25,6 +25,8 @@ export class PeerConnectionIds {
   private currentSeq = 0;
   private readonly owed = new Set<number>();
   private readonly inFlight = new Set<number>();
+  /** {@link resetTokens} until `active` next changes: asked after every datagram, it changes only with NEW_CONNECTION_ID and retirement. */
+  private tokens: readonly Uint8Array[] | undefined;
 
   /**
    * @param initial the peer's connection ID from the handshake (sequence 0)
@@ -76,12 +78,14 @@ export class PeerConnectionIds {
         }
       }
       this.active.set(f.sequenceNumber, { cid: f.connectionId.slice(), resetToken: f.statelessResetToken.slice() });
+      this.tokens = undefined;
     }
     if (f.retirePriorTo > this.retirePriorTo) {
       this.retirePriorTo = f.retirePriorTo;
       for (const seq of [...this.active.keys()]) {
         if (seq < f.retirePriorTo) {
           this.active.delete(seq);
+          this.tokens = undefined;
           this.retire(seq);
         }
       }
@@ -100,7 +104,10 @@ export class PeerConnectionIds {
    * (RFC 9000 §5.1.1), which counts toward our limit like any other (§18.2).
    */
   addPreferred(cid: Uint8Array, resetToken: Uint8Array): void {
-    if (!this.active.has(1) && 1 >= this.retirePriorTo) this.active.set(1, { cid: cid.slice(), resetToken: resetToken.slice() });
+    if (!this.active.has(1) && 1 >= this.retirePriorTo) {
+      this.active.set(1, { cid: cid.slice(), resetToken: resetToken.slice() });
+      this.tokens = undefined;
+    }
   }
 
   /** The connection ID of `seq`, if it is active. */
@@ -133,13 +140,16 @@ export class PeerConnectionIds {
     const old = this.currentSeq;
     this.currentSeq = seq;
     this.active.delete(old);
+    this.tokens = undefined;
     this.retire(old);
   }
 
   /** The stateless reset tokens of the IDs we hold, for recognising a reset (§10.3.1). */
-  resetTokens(): Uint8Array[] {
+  resetTokens(): readonly Uint8Array[] {
+    if (this.tokens) return this.tokens;
     const out: Uint8Array[] = [];
     for (const e of this.active.values()) if (e.resetToken) out.push(e.resetToken);
+    this.tokens = out;
     return out;
   }
 

@@ -301,6 +301,8 @@ export class QuicConnection {
    * of the Initial packets that brought them is out, and when the last of them came (see {@link onCrypto}).
    */
   private heldTls: { readonly messages: HandshakeMessage[]; since: number } | undefined;
+  /** {@link peerResetTokens}' last answer and what it was made of. */
+  private lastResetTokens: { readonly token: Uint8Array | undefined; readonly issued: readonly Uint8Array[]; readonly all: readonly Uint8Array[] } | undefined;
   /** Server: QuicServerOptions.ackClientHelloFirst. */
   private ackClientHelloFirst = false;
   /** Server: whether a client Initial already made us resend our Initial CRYPTO data before the PTO (RFC 9002 §6.2.3). */
@@ -690,9 +692,10 @@ export class QuicConnection {
     if (this.closeState?.kind === 'closing') this.answerWhileClosing(this.closeState);
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
-    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: new Uint8Array(0), authenticated: false, receivedAt: now };
+    const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: NO_DCID, authenticated: false, receivedAt: now };
     try {
-      await this.runHeldTls(now);
+      // Each async call costs a promise and a saved frame per datagram: made only when there is something held.
+      if (this.heldTls) await this.runHeldTls(now);
       await this.handlePackets(datagram, now, from);
     } catch (e) {
       this.fail(e, now);
@@ -747,7 +750,7 @@ export class QuicConnection {
         }
         if (this.closeState) return;
       }
-      await this.replayEarlyPackets(now);
+      if (this.earlyPackets.size > 0) await this.replayEarlyPackets(now);
     }
   }
 
@@ -946,10 +949,16 @@ export class QuicConnection {
    * an endpoint indexes them to find, for a datagram to no connection ID it
    * routes, the one connection it may reset.
    */
-  peerResetTokens(): Uint8Array[] {
+  peerResetTokens(): readonly Uint8Array[] {
     const token = this.role === 'client' ? this.peerParams?.statelessResetToken : undefined;
     // §10.3.1: the token of any connection ID the peer issued us (§19.15) counts, as does the handshake's.
-    return [...(token ? [token] : []), ...(this.peerCids?.resetTokens() ?? [])];
+    const issued = this.peerCids?.resetTokens() ?? NO_TOKENS;
+    // The endpoint asks after every datagram: the same list while neither part changed (no allocation).
+    const last = this.lastResetTokens;
+    if (last && last.token === token && last.issued === issued) return last.all;
+    const all = token ? [token, ...issued] : issued;
+    this.lastResetTokens = { token, issued, all };
+    return all;
   }
 
   /** A datagram we could not use whose tail is the peer's stateless reset token (RFC 9000 §10.3.1). */
@@ -2071,6 +2080,10 @@ interface PlannedPacket {
 }
 
 /** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */
+/** A context's DCID before a packet of its datagram is parsed: never written into, so one array serves every datagram. */
+const NO_DCID = new Uint8Array(0);
+const NO_TOKENS: readonly Uint8Array[] = [];
+
 interface PacketContext {
   readonly remote: RemoteAddress;
   readonly datagramBytes: number;

@@ -123,6 +123,9 @@ function checkErrorCode(id: number, code: number): void {
   if (!Number.isSafeInteger(code) || code < 0) throw new StreamUsageError(id, `error code ${code} is not a varint`);
 }
 
+const DIRECTIONS = ['bidi', 'uni'] as const;
+const NO_IDS: readonly number[] = [];
+
 /**
  * All application streams of one QUIC connection (RFC 9000 §2–§4), sans-IO:
  * the connection feeds it received frames ({@link onFrame}), asks it for
@@ -484,7 +487,7 @@ export class StreamManager {
       }
     }
 
-    for (const id of [...this.controlPending]) {
+    for (const id of this.controlPending.size > 0 ? [...this.controlPending] : NO_IDS) {
       const s = this.streams.get(id);
       const reset = s?.send?.reset;
       if (reset?.state === 'pending' && b.add({ type: 'reset_stream', streamId: id, errorCode: reset.errorCode, finalSize: reset.finalSize })) {
@@ -511,7 +514,7 @@ export class StreamManager {
         this.dataBlockedPending = false;
       }
     }
-    for (const id of [...this.streamDataBlockedPending]) {
+    for (const id of this.streamDataBlockedPending.size > 0 ? [...this.streamDataBlockedPending] : NO_IDS) {
       const w = this.streams.get(id)?.send;
       if (!w || !isStreamBlocked(w)) {
         this.streamDataBlockedPending.delete(id);
@@ -541,23 +544,31 @@ export class StreamManager {
   get hasPendingFrames(): boolean {
     if (this.maxDataPending) return true;
     if (this.dataBlockedPending && this.sentData >= this.peerMaxData) return true;
-    for (const dir of ['bidi', 'uni'] as const) {
+    // Asked for every packet built: no iterator is made over an empty set (most are, most of the time).
+    for (const dir of DIRECTIONS) {
       if (this.maxStreamsPending[dir]) return true;
       if (this.streamsBlockedPending[dir] && this.nextLocal[dir] >= this.peerMaxStreams[dir]) return true;
     }
-    for (const id of this.maxStreamDataPending) {
-      const r = this.streams.get(id)?.recv;
-      if (r && needsMaxStreamData(r)) return true;
+    if (this.maxStreamDataPending.size > 0) {
+      for (const id of this.maxStreamDataPending) {
+        const r = this.streams.get(id)?.recv;
+        if (r && needsMaxStreamData(r)) return true;
+      }
     }
-    for (const id of this.streamDataBlockedPending) {
-      const w = this.streams.get(id)?.send;
-      if (w && isStreamBlocked(w)) return true;
+    if (this.streamDataBlockedPending.size > 0) {
+      for (const id of this.streamDataBlockedPending) {
+        const w = this.streams.get(id)?.send;
+        if (w && isStreamBlocked(w)) return true;
+      }
     }
-    for (const id of this.controlPending) {
-      const s = this.streams.get(id);
-      if (s?.send?.reset?.state === 'pending') return true;
-      if (s?.recv?.stop?.state === 'pending' && needsStopSending(s.recv)) return true;
+    if (this.controlPending.size > 0) {
+      for (const id of this.controlPending) {
+        const s = this.streams.get(id);
+        if (s?.send?.reset?.state === 'pending') return true;
+        if (s?.recv?.stop?.state === 'pending' && needsStopSending(s.recv)) return true;
+      }
     }
+    if (this.sendQueue.size === 0) return false;
     for (const id of this.sendQueue) {
       const w = this.streams.get(id)?.send;
       if (!w) continue;

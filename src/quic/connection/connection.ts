@@ -2079,11 +2079,11 @@ interface PlannedPacket {
   readonly ackEliciting: boolean;
 }
 
-/** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */
 /** A context's DCID before a packet of its datagram is parsed: never written into, so one array serves every datagram. */
 const NO_DCID = new Uint8Array(0);
 const NO_TOKENS: readonly Uint8Array[] = [];
 
+/** What the packets of one datagram share: where it came from, its size, its Destination Connection ID. */
 interface PacketContext {
   readonly remote: RemoteAddress;
   readonly datagramBytes: number;

@@ -240,6 +240,9 @@ export class PqTlsSocket extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.socket.destroy();
+    // Nothing is read or written on this connection again: its keys' OpenSSL contexts are freed now, not at
+    // some later full garbage collection (until which they would hold native memory, a few KiB per connection).
+    this.conn.dispose();
     cb(err);
   }
 

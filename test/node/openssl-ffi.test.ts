@@ -13,14 +13,16 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { concat, fromHex, toHex } from '../../src/bytes.js';
-import { ConfigError } from '../../src/errors.js';
+import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
+import { AlertDescription, ConfigError } from '../../src/errors.js';
 import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from '../../src/node/crypto/hmac.js';
-import { opensslFfi, opensslFfiStatus, selfTest, type OpensslFfi } from '../../src/node/crypto/openssl-ffi.js';
+import { opensslFfi, opensslFfiLiveContexts, opensslFfiStatus, selfTest, type OpensslFfi } from '../../src/node/crypto/openssl-ffi.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { createNobleProvider, type AeadAlgorithm, type AeadKey, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { seeded } from '../helpers/fc.js';
+import { connectPair, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { loadWycheproof, str } from '../helpers/wycheproof.js';
 import { loadAppendixA } from '../quic/rfc-vectors.js';
 
@@ -324,5 +326,42 @@ describe('misuse and bad input, as on node:crypto and noble', () => {
       k.sealInto!(new Uint8Array(12), new Uint8Array(0), buf.subarray(50, 350), output);
       expect(toHex(output), `shift ${shift}`).toBe(want);
     }
+  });
+});
+
+describe('record keys give their OpenSSL contexts back at once (AeadKey.dispose), not at some later full GC', () => {
+  it('dispose frees both contexts, is idempotent, and every later seal or open throws rather than touch freed memory', () => {
+    const b = backend();
+    const before = opensslFfiLiveContexts();
+    const k = b.aead('AES-128-GCM', new Uint8Array(16));
+    expect(opensslFfiLiveContexts() - before).toBe(2);
+    k.dispose?.();
+    k.dispose?.();
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    const nonce = new Uint8Array(12);
+    expect(() => k.sealInto!(nonce, new Uint8Array(0), new Uint8Array(4), new Uint8Array(20))).toThrow(/after dispose/);
+    expect(() => k.sealGather!(nonce, new Uint8Array(0), [new Uint8Array(4)], new Uint8Array(20))).toThrow(/after dispose/);
+    expect(() => k.openInto!(nonce, new Uint8Array(0), new Uint8Array(20), new Uint8Array(4))).toThrow(/after dispose/);
+  });
+
+  it('a TLS connection frees its handshake keys when the application keys replace them (RFC 8446 §7.3), and the rest on dispose()', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('ffi dispose') });
+    const key = await testKey(provider, 'ed25519');
+    const before = opensslFfiLiveContexts();
+    const { client, server } = await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key), cipherSuites: [CipherSuite.TLS_AES_128_GCM_SHA256] },
+      { provider, certificate: { chain: [key.publicKey], ...key } },
+    );
+    expect(client.handshakeInfo).toBeDefined();
+    expect(server.handshakeInfo).toBeDefined();
+    // Each side now holds one read and one write key (two contexts each): the handshake keys are gone.
+    expect(opensslFfiLiveContexts() - before).toBe(8);
+    client.dispose();
+    server.dispose();
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    // A disposed connection never falls back to plaintext: the write fails and nothing goes out.
+    await client.write(utf8('after dispose'));
+    expect(client.error?.alert).toBe(AlertDescription.internal_error);
+    expect(client.takeOutput().length).toBe(0);
   });
 });

@@ -43,13 +43,8 @@ const PROTOTYPES = {
   decInit: 'int EVP_DecryptInit_ex(void *ctx, const void *cipher, void *impl, const uint8_t *key, const uint8_t *iv)',
   decUpdate: 'int EVP_DecryptUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)',
   decFinal: 'int EVP_DecryptFinal_ex(void *ctx, uint8_t *out, int *outl)',
-  aes128gcm: 'const void *EVP_aes_128_gcm()',
-  aes256gcm: 'const void *EVP_aes_256_gcm()',
-  chacha20poly1305: 'const void *EVP_chacha20_poly1305()',
-  aes128ecb: 'const void *EVP_aes_128_ecb()',
-  aes256ecb: 'const void *EVP_aes_256_ecb()',
-  chacha20: 'const void *EVP_chacha20()',
   mdFetch: 'const void *EVP_MD_fetch(void *libctx, const char *algorithm, const char *properties)',
+  cipherFetch: 'const void *EVP_CIPHER_fetch(void *libctx, const char *algorithm, const char *properties)',
   digest: 'int EVP_Digest(const uint8_t *data, size_t count, uint8_t *md, void *size, const void *type, void *impl)',
 } as const;
 type Evp = { readonly [K in keyof typeof PROTOTYPES]: Fn };
@@ -98,13 +93,16 @@ function bind(): Binding {
     if (typeof c !== 'bigint' || c === 0n) throw new Error(`${what} returned NULL`);
     return c;
   };
+  // Fetched once: an EVP_EncryptInit_ex given a legacy `EVP_aes_128_gcm()` fetches the provider's implementation
+  // on every call (OpenSSL 3), a method-store lookup per context, and a connection keys eight of them.
+  const cipher = (name: string): Pointer => nonNull(() => evp.cipherFetch(null, name, null), `EVP_CIPHER_fetch(${name})`);
   const ciphers = {
-    'AES-128-GCM': nonNull(evp.aes128gcm, 'EVP_aes_128_gcm'),
-    'AES-256-GCM': nonNull(evp.aes256gcm, 'EVP_aes_256_gcm'),
-    'CHACHA20-POLY1305': nonNull(evp.chacha20poly1305, 'EVP_chacha20_poly1305'),
-    'AES-128-ECB': nonNull(evp.aes128ecb, 'EVP_aes_128_ecb'),
-    'AES-256-ECB': nonNull(evp.aes256ecb, 'EVP_aes_256_ecb'),
-    CHACHA20: nonNull(evp.chacha20, 'EVP_chacha20'),
+    'AES-128-GCM': cipher('AES-128-GCM'),
+    'AES-256-GCM': cipher('AES-256-GCM'),
+    'CHACHA20-POLY1305': cipher('ChaCha20-Poly1305'),
+    'AES-128-ECB': cipher('AES-128-ECB'),
+    'AES-256-ECB': cipher('AES-256-ECB'),
+    CHACHA20: cipher('ChaCha20'),
   };
   const md = (name: string): Pointer => nonNull(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
   const digests = { 'SHA-256': md('SHA2-256'), 'SHA-384': md('SHA2-384'), 'SHA-512': md('SHA2-512') };
@@ -134,10 +132,17 @@ function newContext(b: Binding, init: Fn, cipher: Pointer, key: Uint8Array): Poi
   return ctx;
 }
 
-/** A key's contexts. The closures reach them only through this object, so it is what the registry watches. */
+/**
+ * A key's contexts. The closures reach them only through this object, so it is what the registry watches;
+ * `dispose` frees them sooner and zeroes both, which every operation checks first.
+ */
 interface Contexts {
-  readonly enc: Pointer;
-  readonly dec: Pointer;
+  enc: Pointer;
+  dec: Pointer;
+}
+
+function disposed(alg: string): PqtlsError {
+  return new PqtlsError(`${alg} key used after dispose()`, AlertDescription.internal_error);
 }
 
 function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
@@ -172,6 +177,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const n = plaintext.length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
     const ctx = st.enc;
+    if (ctx === 0n) throw disposed(alg);
     // OpenSSL may write `out` ahead of reading `in`: in place is fine, another overlap (outside the contract, but noble
     // copes) would corrupt the plaintext mid-read, so it gets a copy. The offsets are compared first: in place is the hot path.
     let input = plaintext;
@@ -190,6 +196,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     for (let i = 0; i < parts.length; i++) n += (parts[i] as Uint8Array).length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
     const ctx = st.enc;
+    if (ctx === 0n) throw disposed(alg);
     let ok = encInit(ctx, null, null, null, nonce) as number;
     if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
     // GCM and ChaCha20-Poly1305 are stream modes: updates of any lengths, one after another, are one message.
@@ -215,6 +222,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const n = ciphertext.length - TAG;
     if (output.length !== n) return false;
     const ctx = st.dec;
+    if (ctx === 0n) throw disposed(alg);
     let ok = decInit(ctx, null, null, null, nonce) as number;
     // The context copies the expected tag now; `ciphertext` may be the caller's receive buffer, and `output`
     // may be its first n bytes (EVP decrypts in place when out == in exactly; the tag lies after them).
@@ -252,9 +260,19 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => openSync(nonce, aad, ciphertext),
     openSync,
     openInto,
+    dispose: () => {
+      if (st.enc === 0n) return;
+      b.contexts.unregister(st);
+      b.evp.ctxFree(st.enc);
+      b.evp.ctxFree(st.dec);
+      live -= 2;
+      st.enc = 0n;
+      st.dec = 0n;
+    },
   });
-  b.contexts.register(st, enc);
-  b.contexts.register(st, dec);
+  // `st` is also the unregister token: dispose() takes both registrations back.
+  b.contexts.register(st, enc, st);
+  b.contexts.register(st, dec, st);
   return aead;
 }
 

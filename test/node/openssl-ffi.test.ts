@@ -85,6 +85,15 @@ describe('binding the process\'s OpenSSL through koffi', () => {
     expect(selfTest(badMask)).toBe('AES-128-ECB header protection');
     const badDigest: OpensslFfi = { ...real, digestInto: (alg, data, out) => real.digestInto(alg === 'SHA-384' ? 'SHA-512' : alg, data, out) };
     expect(selfTest(badDigest)).toBe('SHA-384 digest');
+    // An incremental hash whose read finalises the context itself (a second read then differs) is caught.
+    const finalisingRead: OpensslFfi = {
+      ...real,
+      hash: (alg) => {
+        const fn = real.hash(alg);
+        return { ...fn, create: () => { const h = fn.create(); let read = false; return { ...h, update(d) { h.update(d); return this; }, clone: () => h.clone(), digest: () => (read ? new Uint8Array(fn.outputLength) : ((read = true), h.digest())) }; } };
+      },
+    };
+    expect(selfTest(finalisingRead)).toBe('SHA-256 incremental digest');
   });
 
   it('a key\'s OpenSSL contexts are freed once the key is garbage, and not while any of its functions is reachable', () => {
@@ -286,6 +295,36 @@ describe('HMAC and HKDF on the FFI digest (RFC 2104, RFC 5869)', () => {
         expect([toHex(nodeHkdfExpand(alg, prk, info, length, digestInto)), toHex(nodeHkdfExpand(alg, prk, info, length))]).toEqual([okm, okm]);
       },
     ), seeded(27733, { numRuns: 100 }));
+  });
+
+  it('incremental hashing (a transcript: updates, reads mid-way, forks) equals noble\'s for any sequence of messages', () => {
+    const hashes: readonly HashAlgorithm[] = ['SHA-256', 'SHA-384', 'SHA-512'];
+    fc.assert(fc.property(
+      fc.constantFrom(...hashes),
+      fc.array(fc.tuple(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('update', 'read', 'fork')), { maxLength: 12 }),
+      (alg, steps) => {
+        const ours = backend().hash(alg).create();
+        const theirs = noble.hash(alg).create();
+        const forks: [ReturnType<typeof ours.clone>, ReturnType<typeof theirs.clone>][] = [];
+        for (const [msg, op] of steps) {
+          ours.update(msg);
+          theirs.update(msg);
+          if (op === 'read') expect(toHex(ours.digest())).toBe(toHex(theirs.digest()));
+          if (op === 'fork') forks.push([ours.clone(), theirs.clone()]);
+        }
+        expect(toHex(ours.digest())).toBe(toHex(theirs.digest()));
+        // A fork goes its own way: what the original took after it is not in it.
+        for (const [a, b] of forks) expect(toHex(a.update(Uint8Array.of(1)).digest())).toBe(toHex(b.update(Uint8Array.of(1)).digest()));
+        const all = concat(...steps.map(([m]) => m));
+        expect(toHex(backend().hash(alg).digest(all))).toBe(toHex(noble.hash(alg).digest(all)));
+      },
+    ), seeded(27734, { numRuns: 100 }));
+  });
+
+  it('the node provider\'s transcript hashes are these', () => {
+    const h = createNodeCryptoProvider().hash('SHA-256');
+    expect(h).toBe(backend().hash('SHA-256'));
+    expect(createNodeCryptoProvider({ ffi: false }).hash('SHA-256')).not.toBe(h);
   });
 
   it('a digest written into too small an output is ConfigError', () => {

@@ -24,7 +24,7 @@
 import { createRequire } from 'node:module';
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
-import type { AeadKey, HeaderProtectionKey } from '../../pq/provider.js';
+import type { AeadKey, HashContext, HashFunction, HeaderProtectionKey } from '../../pq/provider.js';
 
 type Koffi = typeof import('koffi');
 /** koffi 3 hands C pointers to JavaScript as bigints (addresses), and takes them back as such. */
@@ -46,6 +46,12 @@ const PROTOTYPES = {
   mdFetch: 'const void *EVP_MD_fetch(void *libctx, const char *algorithm, const char *properties)',
   cipherFetch: 'const void *EVP_CIPHER_fetch(void *libctx, const char *algorithm, const char *properties)',
   digest: 'int EVP_Digest(const uint8_t *data, size_t count, uint8_t *md, void *size, const void *type, void *impl)',
+  mdCtxNew: 'void *EVP_MD_CTX_new()',
+  mdCtxFree: 'void EVP_MD_CTX_free(void *ctx)',
+  mdCtxCopy: 'int EVP_MD_CTX_copy_ex(void *out, const void *in)',
+  digestInit: 'int EVP_DigestInit_ex(void *ctx, const void *type, void *impl)',
+  digestUpdate: 'int EVP_DigestUpdate(void *ctx, const uint8_t *data, size_t count)',
+  digestFinal: 'int EVP_DigestFinal_ex(void *ctx, uint8_t *md, void *size)',
 } as const;
 type Evp = { readonly [K in keyof typeof PROTOTYPES]: Fn };
 
@@ -64,6 +70,14 @@ export interface OpensslFfi {
    * HMAC inputs (./hmac.ts), where node:crypto's one-shot `hash` costs more.
    */
   digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array): void;
+  /**
+   * Incremental hashing (a TLS transcript) on one EVP_MD_CTX per context:
+   * node:crypto's `Hash` is a stream object, and reading a transcript hash
+   * mid-handshake costs it a `copy()`, a whole new Hash (JavaScript object,
+   * native wrapper and context) per read, six or so per handshake and side.
+   * Here a read copies the state into one scratch context and finalises that.
+   */
+  hash(alg: HashAlgorithm): HashFunction;
 }
 
 interface Binding {
@@ -75,6 +89,10 @@ interface Binding {
   readonly outl: Int32Array;
   /** Frees a key's contexts once nothing can reach them (EVP_CIPHER_CTX_free cleanses the key schedule). */
   readonly contexts: FinalizationRegistry<Pointer>;
+  /** Frees a hash context's EVP_MD_CTX once nothing can reach it. */
+  readonly mdContexts: FinalizationRegistry<Pointer>;
+  /** Where a digest is finalised: a copy of the context read, so that context goes on (synchronous, so one is enough). */
+  readonly scratchMd: Pointer;
 }
 
 /** koffi, an optional dependency (throws where it is not installed); also used by ./openssl-pkey.ts. */
@@ -111,7 +129,10 @@ function bind(): Binding {
     ctxFree(ctx);
     live--;
   });
-  return { evp, ciphers, digests, outl: new Int32Array(1), contexts };
+  const mdCtxFree = evp.mdCtxFree;
+  const mdContexts = new FinalizationRegistry<Pointer>((ctx) => mdCtxFree(ctx));
+  const scratchMd = nonNull(evp.mdCtxNew, 'EVP_MD_CTX_new');
+  return { evp, ciphers, digests, outl: new Int32Array(1), contexts, mdContexts, scratchMd };
 }
 
 function internal(what: string): PqtlsError {
@@ -321,6 +342,56 @@ function makeDigestInto(b: Binding): OpensslFfi['digestInto'] {
   };
 }
 
+/** The context {@link makeHash}'s contexts keep their EVP_MD_CTX in: what the registry watches. */
+interface MdState {
+  readonly ctx: Pointer;
+}
+
+function makeHash(b: Binding, alg: HashAlgorithm): HashFunction {
+  const { mdCtxNew, mdCtxCopy, digestInit, digestUpdate, digestFinal } = b.evp;
+  const md = b.digests[alg];
+  const outputLength = hashLength(alg);
+  const scratch = b.scratchMd;
+  const digestInto = makeDigestInto(b);
+  /** A new EVP_MD_CTX, initialised for `md` or a copy of `from`'s state, freed when `st` is garbage. */
+  const context = (from?: Pointer): HashContext => {
+    const ctx = mdCtxNew();
+    if (typeof ctx !== 'bigint' || ctx === 0n) throw internal('EVP_MD_CTX_new');
+    if ((from === undefined ? digestInit(ctx, md, null) : mdCtxCopy(ctx, from)) !== 1) {
+      b.evp.mdCtxFree(ctx);
+      throw internal(`${alg} context`);
+    }
+    const st: MdState = { ctx };
+    b.mdContexts.register(st, ctx);
+    const h: HashContext = {
+      update(data: Uint8Array) {
+        if (data.length > 0 && digestUpdate(st.ctx, data, data.length) !== 1) throw internal(`${alg} update`);
+        return h;
+      },
+      digest() {
+        const out = new Uint8Array(outputLength);
+        // Finalised on a copy: this context goes on taking messages.
+        const ok = (mdCtxCopy(scratch, st.ctx) as number) === 1 && (digestFinal(scratch, out, null) as number) === 1;
+        if (!ok) throw internal(`${alg} digest`);
+        return out;
+      },
+      clone: () => context(st.ctx),
+    };
+    return h;
+  };
+  return Object.freeze({
+    algorithm: alg,
+    outputLength,
+    blockLength: alg === 'SHA-256' ? 64 : 128,
+    create: () => context(),
+    digest: (data: Uint8Array) => {
+      const out = new Uint8Array(outputLength);
+      digestInto(alg, data, out);
+      return out;
+    },
+  });
+}
+
 // ---- the self-test ------------------------------------------------------------------------------
 
 const hex = (s: string): Uint8Array => {
@@ -429,6 +500,13 @@ export function selfTest(backend: OpensslFfi): string | undefined {
     const buf = new Uint8Array(80);
     backend.digestInto(alg, ascii('abc'), buf.subarray(3));
     if (!same(buf.subarray(3, 3 + want.length / 2), hex(want)) || buf[2] !== 0 || buf.subarray(3 + want.length / 2).some((x) => x !== 0)) return `${alg} digest`;
+    // Incrementally, read twice mid-way, and forked: "ab" then "c" is H("abc"), and reading it changes nothing.
+    const h = backend.hash(alg).create().update(ascii('ab'));
+    const fork = h.clone();
+    h.update(ascii('c'));
+    if (!same(h.digest(), hex(want)) || !same(h.digest(), hex(want))) return `${alg} incremental digest`;
+    if (!same(fork.update(ascii('c')).digest(), hex(want))) return `${alg} cloned digest`;
+    if (!same(backend.hash(alg).digest(ascii('abc')), hex(want))) return `${alg} one-shot digest`;
   }
   return undefined;
 }
@@ -454,6 +532,10 @@ function probe(): { backend?: OpensslFfi; status: OpensslFfiStatus } {
     aead: (alg, key) => makeAead(b, alg, key),
     headerProtection: (alg, key) => makeHeaderProtection(b, alg, key),
     digestInto: makeDigestInto(b),
+    hash: (() => {
+      const hashes = { 'SHA-256': makeHash(b, 'SHA-256'), 'SHA-384': makeHash(b, 'SHA-384'), 'SHA-512': makeHash(b, 'SHA-512') };
+      return (alg: HashAlgorithm) => hashes[alg];
+    })(),
   };
   return selfTested(backend, selfTest, 'OpenSSL through koffi');
 }

@@ -242,7 +242,12 @@ export class PqTlsSocket extends Duplex {
     this.socket.destroy();
     // Nothing is read or written on this connection again: its keys' OpenSSL contexts are freed now, not at
     // some later full garbage collection (until which they would hold native memory, a few KiB per connection).
-    this.conn.dispose();
+    try {
+      this.conn.dispose();
+    } catch (e) {
+      // A provider whose dispose throws must not hide why this connection ended.
+      err ??= e instanceof Error ? e : new Error(String(e));
+    }
     cb(err);
   }
 

@@ -330,6 +330,15 @@ describe('HMAC and HKDF on the FFI digest (RFC 2104, RFC 5869)', () => {
   it('a digest written into too small an output is ConfigError', () => {
     expect(() => backend().digestInto('SHA-384', new Uint8Array(3), new Uint8Array(47))).toThrow(ConfigError);
   });
+
+  it('a digest of the first `length` bytes is the digest of those bytes; a length past the array (read by C as is) is ConfigError', async () => {
+    const { digestInto } = backend();
+    const data = at(utf8('abcdefgh'), 5);
+    const out = new Uint8Array(32);
+    digestInto('SHA-256', data, out, 3);
+    expect(toHex(out)).toBe(toHex(await noble.hash('SHA-256').digest(utf8('abc'))));
+    for (const bad of [9, -1, 1.5, Number.NaN]) expect(() => digestInto('SHA-256', data, out, bad)).toThrow(ConfigError);
+  });
 });
 
 describe('misuse and bad input, as on node:crypto and noble', () => {

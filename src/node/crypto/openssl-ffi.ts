@@ -68,8 +68,10 @@ export interface OpensslFfi {
    * Writes the hash of `data` at the start of `out` (at least the hash's
    * length): one FFI call, no allocation, for the key schedule's many short
    * HMAC inputs (./hmac.ts), where node:crypto's one-shot `hash` costs more.
+   * With `length`, only `data`'s first `length` bytes: a scratch buffer is
+   * hashed without a view of its used part.
    */
-  digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array): void;
+  digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array, length?: number): void;
   /**
    * Incremental hashing (a TLS transcript) on one EVP_MD_CTX per context:
    * node:crypto's `Hash` is a stream object, and reading a transcript hash
@@ -336,9 +338,11 @@ function makeHeaderProtection(b: Binding, alg: HeaderProtectionAlgorithm, key: U
 function makeDigestInto(b: Binding): OpensslFfi['digestInto'] {
   const digest = b.evp.digest;
   const md = b.digests;
-  return (alg, data, out) => {
+  return (alg, data, out, length = data.length) => {
     if (out.length < hashLength(alg)) throw new ConfigError(`${alg} output must have room for ${hashLength(alg)} bytes, got ${out.length}`);
-    if (digest(data, data.length, out, null, md[alg], null) !== 1) throw internal(`${alg} digest`);
+    // The count goes to C as is: it must stay within the array.
+    if (!Number.isInteger(length) || length < 0 || length > data.length) throw new ConfigError(`${alg} input length ${length} outside 0..${data.length}`);
+    if (digest(data, length, out, null, md[alg], null) !== 1) throw internal(`${alg} digest`);
   };
 }
 

@@ -112,7 +112,7 @@ export function createNodeCryptoProvider(options: NodeCryptoProviderOptions = {}
     groups: NODE_GROUPS,
     signatureSchemes: NODE_SCHEMES,
     random: async (length: number) => random(length),
-    hash: (alg: HashAlgorithm) => nodeHash(alg),
+    hash: (alg: HashAlgorithm) => ffi()?.hash(alg) ?? nodeHash(alg),
     hmac: Object.assign(async (alg: HashAlgorithm, key: Uint8Array, data: Uint8Array) => hmac(alg, key, data), { sync: hmac }),
     hkdfExtract: Object.assign(async (alg: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array) => hkdfExtract(alg, salt, ikm), { sync: hkdfExtract }),
     hkdfExpand: Object.assign(

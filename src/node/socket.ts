@@ -240,6 +240,14 @@ export class PqTlsSocket extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.socket.destroy();
+    // Nothing is read or written on this connection again: its keys' OpenSSL contexts are freed now, not at
+    // some later full garbage collection (until which they would hold native memory, a few KiB per connection).
+    try {
+      this.conn.dispose();
+    } catch (e) {
+      // A provider whose dispose throws must not hide why this connection ended.
+      err ??= e instanceof Error ? e : new Error(String(e));
+    }
     cb(err);
   }
 

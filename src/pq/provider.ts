@@ -176,6 +176,13 @@ export interface AeadKey {
    * than decrypting it), or in place in a receive buffer the transport gave up.
    */
   openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, output: Uint8Array): boolean;
+  /**
+   * Optional: releases what the key holds outside the JavaScript heap (a
+   * native cipher context) now, rather than whenever the garbage collector
+   * gets to it; the record layer calls it once a key is replaced or its
+   * connection is done. Every operation afterwards throws. Idempotent.
+   */
+  dispose?(): void;
 }
 
 /** QUIC header protection keyed once: maps a 16-byte sample to a 5-byte mask. */

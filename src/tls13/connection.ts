@@ -326,6 +326,18 @@ export class TlsConnection {
     });
   }
 
+  /**
+   * Releases the record keys' native state (a provider's cipher contexts) now
+   * rather than when the garbage collector finds this connection: for a
+   * transport done with it, closed or destroyed. The keys stay in place,
+   * disposed, so anything sealed or opened afterwards fails (as an error
+   * event, like any failure), never falls back to plaintext.
+   */
+  dispose(): void {
+    this.readProtector?.dispose();
+    this.writeProtector?.dispose();
+  }
+
   /** Nothing more is read after a failure or the peer's close_notify. */
   private done(): boolean {
     return this.failed !== undefined || this.receivedClose;
@@ -638,6 +650,8 @@ export class TlsConnection {
   }
 
   private installReadKey(a: Extract<HandshakeAction, { kind: 'readSecret' }>, rp: RecordProtector): void {
+    // The key it replaces opens nothing more (§5.1: no message spans a key change): its native state goes now.
+    this.readProtector?.dispose();
     this.readProtector = rp;
     if (a.level === 'application' && this.readLevel === 'handshake') this.peerFinishedSeen = true;
     this.readLevel = a.level;
@@ -650,6 +664,8 @@ export class TlsConnection {
 
   /** Switches the write key and sends what waited for it: a promise only when that sealing is asynchronous. */
   private installWriteKey(a: Extract<HandshakeAction, { kind: 'writeSecret' }>, wp: RecordProtector): Promise<void> | void {
+    // Everything sealed under the old key is already in the output: nothing seals with it again.
+    this.writeProtector?.dispose();
     this.writeProtector = wp;
     this.writeLevel = a.level;
     if (a.level === 'early' && this.earlyDataToSend) return this.sendAppData(this.earlyDataToSend);

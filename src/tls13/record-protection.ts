@@ -119,6 +119,14 @@ export class RecordProtector {
     return new RecordProtector(keyAead(suite.aead, key), iv, suite, options.padding ?? noPadding, seq);
   }
 
+  /**
+   * Frees the AEAD's native state now (see AeadKey.dispose) once this key is
+   * replaced or its connection is done; sealing or opening afterwards throws.
+   */
+  dispose(): void {
+    this.aead.dispose?.();
+  }
+
   /** Keys the AEAD from an explicit key and IV. */
   static async fromKeys(
     provider: CryptoProvider, suite: CipherSuiteInfo, key: Uint8Array, iv: Uint8Array, options: RecordProtectorOptions = {},

@@ -4,10 +4,16 @@ import { opensslFfi, opensslFfiLiveContexts } from '../../src/node/crypto/openss
 
 const ffi = opensslFfi();
 if (!ffi) throw new Error('FFI backend unavailable');
-/** Collects until the count stops falling (a few rounds: finalizers run after the GC, on a later task). */
+/**
+ * Collects until the count stops falling (a few rounds: finalizers run after the GC, on a later task, and
+ * each FinalizationRegistry's cleanup is a task of its own, so one round may see none of this registry's):
+ * until three rounds in a row free nothing.
+ */
 async function settle() {
-  for (let i = 0, last = -1; i < 20 && opensslFfiLiveContexts() !== last; i++) {
-    last = opensslFfiLiveContexts();
+  for (let i = 0, last = -1, still = 0; i < 40 && still < 3; i++) {
+    const now = opensslFfiLiveContexts();
+    still = now === last ? still + 1 : 0;
+    last = now;
     globalThis.gc();
     await tick();
     await tick();

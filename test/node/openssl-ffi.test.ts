@@ -13,14 +13,16 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { concat, fromHex, toHex } from '../../src/bytes.js';
-import { ConfigError } from '../../src/errors.js';
+import { concat, fromHex, toHex, utf8 } from '../../src/bytes.js';
+import { AlertDescription, ConfigError } from '../../src/errors.js';
 import { nodeHkdfExpand, nodeHkdfExtract, nodeHmac } from '../../src/node/crypto/hmac.js';
-import { opensslFfi, opensslFfiStatus, selfTest, type OpensslFfi } from '../../src/node/crypto/openssl-ffi.js';
+import { opensslFfi, opensslFfiLiveContexts, opensslFfiStatus, selfTest, type OpensslFfi } from '../../src/node/crypto/openssl-ffi.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { createNobleProvider, type AeadAlgorithm, type AeadKey, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { seeded } from '../helpers/fc.js';
+import { connectPair, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { loadWycheproof, str } from '../helpers/wycheproof.js';
 import { loadAppendixA } from '../quic/rfc-vectors.js';
 
@@ -83,6 +85,15 @@ describe('binding the process\'s OpenSSL through koffi', () => {
     expect(selfTest(badMask)).toBe('AES-128-ECB header protection');
     const badDigest: OpensslFfi = { ...real, digestInto: (alg, data, out) => real.digestInto(alg === 'SHA-384' ? 'SHA-512' : alg, data, out) };
     expect(selfTest(badDigest)).toBe('SHA-384 digest');
+    // An incremental hash whose read finalises the context itself (a second read then differs) is caught.
+    const finalisingRead: OpensslFfi = {
+      ...real,
+      hash: (alg) => {
+        const fn = real.hash(alg);
+        return { ...fn, create: () => { const h = fn.create(); let read = false; return { ...h, update(d) { h.update(d); return this; }, clone: () => h.clone(), digest: () => (read ? new Uint8Array(fn.outputLength) : ((read = true), h.digest())) }; } };
+      },
+    };
+    expect(selfTest(finalisingRead)).toBe('SHA-256 incremental digest');
   });
 
   it('a key\'s OpenSSL contexts are freed once the key is garbage, and not while any of its functions is reachable', () => {
@@ -286,8 +297,47 @@ describe('HMAC and HKDF on the FFI digest (RFC 2104, RFC 5869)', () => {
     ), seeded(27733, { numRuns: 100 }));
   });
 
+  it('incremental hashing (a transcript: updates, reads mid-way, forks) equals noble\'s for any sequence of messages', () => {
+    const hashes: readonly HashAlgorithm[] = ['SHA-256', 'SHA-384', 'SHA-512'];
+    fc.assert(fc.property(
+      fc.constantFrom(...hashes),
+      fc.array(fc.tuple(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('update', 'read', 'fork')), { maxLength: 12 }),
+      (alg, steps) => {
+        const ours = backend().hash(alg).create();
+        const theirs = noble.hash(alg).create();
+        const forks: [ReturnType<typeof ours.clone>, ReturnType<typeof theirs.clone>][] = [];
+        for (const [msg, op] of steps) {
+          ours.update(msg);
+          theirs.update(msg);
+          if (op === 'read') expect(toHex(ours.digest())).toBe(toHex(theirs.digest()));
+          if (op === 'fork') forks.push([ours.clone(), theirs.clone()]);
+        }
+        expect(toHex(ours.digest())).toBe(toHex(theirs.digest()));
+        // A fork goes its own way: what the original took after it is not in it.
+        for (const [a, b] of forks) expect(toHex(a.update(Uint8Array.of(1)).digest())).toBe(toHex(b.update(Uint8Array.of(1)).digest()));
+        const all = concat(...steps.map(([m]) => m));
+        expect(toHex(backend().hash(alg).digest(all))).toBe(toHex(noble.hash(alg).digest(all)));
+      },
+    ), seeded(27734, { numRuns: 100 }));
+  });
+
+  it('the node provider\'s transcript hashes are these', () => {
+    const h = createNodeCryptoProvider().hash('SHA-256');
+    expect(h).toBe(backend().hash('SHA-256'));
+    expect(createNodeCryptoProvider({ ffi: false }).hash('SHA-256')).not.toBe(h);
+  });
+
   it('a digest written into too small an output is ConfigError', () => {
     expect(() => backend().digestInto('SHA-384', new Uint8Array(3), new Uint8Array(47))).toThrow(ConfigError);
+  });
+
+  it('a digest of the first `length` bytes is the digest of those bytes; a length past the array (read by C as is) is ConfigError', async () => {
+    const { digestInto } = backend();
+    const data = at(utf8('abcdefgh'), 5);
+    const out = new Uint8Array(32);
+    digestInto('SHA-256', data, out, 3);
+    expect(toHex(out)).toBe(toHex(await noble.hash('SHA-256').digest(utf8('abc'))));
+    for (const bad of [9, -1, 1.5, Number.NaN]) expect(() => digestInto('SHA-256', data, out, bad)).toThrow(ConfigError);
   });
 });
 
@@ -324,5 +374,42 @@ describe('misuse and bad input, as on node:crypto and noble', () => {
       k.sealInto!(new Uint8Array(12), new Uint8Array(0), buf.subarray(50, 350), output);
       expect(toHex(output), `shift ${shift}`).toBe(want);
     }
+  });
+});
+
+describe('record keys give their OpenSSL contexts back at once (AeadKey.dispose), not at some later full GC', () => {
+  it('dispose frees both contexts, is idempotent, and every later seal or open throws rather than touch freed memory', () => {
+    const b = backend();
+    const before = opensslFfiLiveContexts();
+    const k = b.aead('AES-128-GCM', new Uint8Array(16));
+    expect(opensslFfiLiveContexts() - before).toBe(2);
+    k.dispose?.();
+    k.dispose?.();
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    const nonce = new Uint8Array(12);
+    expect(() => k.sealInto!(nonce, new Uint8Array(0), new Uint8Array(4), new Uint8Array(20))).toThrow(/after dispose/);
+    expect(() => k.sealGather!(nonce, new Uint8Array(0), [new Uint8Array(4)], new Uint8Array(20))).toThrow(/after dispose/);
+    expect(() => k.openInto!(nonce, new Uint8Array(0), new Uint8Array(20), new Uint8Array(4))).toThrow(/after dispose/);
+  });
+
+  it('a TLS connection frees its handshake keys when the application keys replace them (RFC 8446 §7.3), and the rest on dispose()', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('ffi dispose') });
+    const key = await testKey(provider, 'ed25519');
+    const before = opensslFfiLiveContexts();
+    const { client, server } = await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key), cipherSuites: [CipherSuite.TLS_AES_128_GCM_SHA256] },
+      { provider, certificate: { chain: [key.publicKey], ...key } },
+    );
+    expect(client.handshakeInfo).toBeDefined();
+    expect(server.handshakeInfo).toBeDefined();
+    // Each side now holds one read and one write key (two contexts each): the handshake keys are gone.
+    expect(opensslFfiLiveContexts() - before).toBe(8);
+    client.dispose();
+    server.dispose();
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    // A disposed connection never falls back to plaintext: the write fails and nothing goes out.
+    await client.write(utf8('after dispose'));
+    expect(client.error?.alert).toBe(AlertDescription.internal_error);
+    expect(client.takeOutput().length).toBe(0);
   });
 });

@@ -36,19 +36,39 @@ const SCRATCH_INNER = new Uint8Array(512);
 const SCRATCH_OUTER = new Uint8Array(128 + 64);
 /** Where a hash lands before it is copied out (FFI only: node's `hash` returns a new Buffer anyway). */
 const SCRATCH_DIGEST = new Uint8Array(64);
-const scratch = (pool: Uint8Array, length: number): Uint8Array => (length <= pool.length ? pool.subarray(0, length) : new Uint8Array(length));
+/**
+ * Views made once, not per call: where in SCRATCH_OUTER the inner hash lands
+ * (after the pad block), and SCRATCH_DIGEST cut to each hash's length. With
+ * them and explicit input lengths, the FFI path allocates nothing per HMAC but
+ * its result (a key schedule makes dozens; each view was an object to collect).
+ */
+const OUTER_TAIL: Readonly<Record<HashAlgorithm, Uint8Array>> = {
+  'SHA-256': SCRATCH_OUTER.subarray(64), 'SHA-384': SCRATCH_OUTER.subarray(128), 'SHA-512': SCRATCH_OUTER.subarray(128),
+};
+const DIGEST_VIEW: Readonly<Record<HashAlgorithm, Uint8Array>> = {
+  'SHA-256': SCRATCH_DIGEST.subarray(0, 32), 'SHA-384': SCRATCH_DIGEST.subarray(0, 48), 'SHA-512': SCRATCH_DIGEST,
+};
 
-/** H(input) written at `out[at]`. */
-function hashInto(alg: HashAlgorithm, input: Uint8Array, out: Uint8Array, at: number, digestInto: DigestInto | undefined): void {
-  if (digestInto) digestInto(alg, input, at === 0 ? out : out.subarray(at));
-  else out.set(hash(nodeDigestName(alg), input, 'buffer'), at);
-}
+/** SCRATCH_INNER when `length` bytes fit in it, else a fresh array of that length. */
+const innerBuffer = (length: number): Uint8Array => (length <= SCRATCH_INNER.length ? SCRATCH_INNER : new Uint8Array(length));
 
-/** H(outer): a view of scratch memory under the FFI (valid until the next call here), node's own Buffer otherwise. */
-function outerHash(alg: HashAlgorithm, outer: Uint8Array, digestInto: DigestInto | undefined): Uint8Array {
-  if (!digestInto) return plain(hash(nodeDigestName(alg), outer, 'buffer'));
-  digestInto(alg, outer, SCRATCH_DIGEST);
-  return SCRATCH_DIGEST.subarray(0, hashLength(alg));
+/**
+ * HMAC's two hashes, once the pads are in place: H(inner[0..innerLength))
+ * goes after the pad block of SCRATCH_OUTER, and H(that outer input) is
+ * returned, a view of scratch memory under the FFI (valid until the next call
+ * here), node's own Buffer otherwise.
+ */
+function hmacHashes(alg: HashAlgorithm, inner: Uint8Array, innerLength: number, digestInto: DigestInto | undefined): Uint8Array {
+  const block = BLOCK[alg];
+  const outerLength = block + hashLength(alg);
+  if (digestInto) {
+    digestInto(alg, inner, OUTER_TAIL[alg], innerLength);
+    digestInto(alg, SCRATCH_OUTER, SCRATCH_DIGEST, outerLength);
+    return DIGEST_VIEW[alg];
+  }
+  const name = nodeDigestName(alg);
+  SCRATCH_OUTER.set(hash(name, inner.subarray(0, innerLength), 'buffer'), block);
+  return plain(hash(name, SCRATCH_OUTER.subarray(0, outerLength), 'buffer'));
 }
 
 /**
@@ -69,17 +89,16 @@ function pads(alg: HashAlgorithm, key: Uint8Array, inner: Uint8Array, outer: Uin
 
 export function nodeHmac(alg: HashAlgorithm, key: Uint8Array, data: Uint8Array, digestInto?: DigestInto): Uint8Array {
   const block = BLOCK[alg];
-  const inner = scratch(SCRATCH_INNER, block + data.length);
-  const outer = scratch(SCRATCH_OUTER, block + hashLength(alg));
+  const innerLength = block + data.length;
+  const inner = innerBuffer(innerLength);
   try {
-    pads(alg, key, inner, outer);
+    pads(alg, key, inner, SCRATCH_OUTER);
     inner.set(data, block);
-    hashInto(alg, inner, outer, block, digestInto);
-    return outerHash(alg, outer, digestInto).slice();
+    return hmacHashes(alg, inner, innerLength, digestInto).slice();
   } finally {
     // The padded key is as secret as the key; the rest held the message and the inner hash.
-    inner.fill(0);
-    outer.fill(0);
+    inner.fill(0, 0, innerLength);
+    SCRATCH_OUTER.fill(0);
     SCRATCH_DIGEST.fill(0);
   }
 }
@@ -101,26 +120,26 @@ export function nodeHkdfExpand(alg: HashAlgorithm, prk: Uint8Array, info: Uint8A
   if (prk.length < hLen) throw new ConfigError(`HKDF-Expand PRK shorter than ${alg} output`);
   const block = BLOCK[alg];
   // inner: ipad block ‖ T(i−1) (absent for i = 1) ‖ info ‖ i; outer: opad block ‖ inner hash.
-  const inner = scratch(SCRATCH_INNER, block + hLen + info.length + 1);
-  const outer = scratch(SCRATCH_OUTER, block + hLen);
+  const innerMax = block + hLen + info.length + 1;
+  const inner = innerBuffer(innerMax);
   const out = new Uint8Array(length);
   try {
-    pads(alg, prk, inner, outer);
+    pads(alg, prk, inner, SCRATCH_OUTER);
     let previous = 0;
     for (let i = 1, o = 0; o < length; i++, o += hLen) {
       const end = block + previous + info.length + 1;
       inner.set(info, block + previous);
       inner[end - 1] = i;
-      hashInto(alg, inner.subarray(0, end), outer, block, digestInto);
-      const t = outerHash(alg, outer, digestInto);
-      out.set(t.subarray(0, Math.min(hLen, length - o)), o);
+      const t = hmacHashes(alg, inner, end, digestInto);
+      if (length - o >= hLen) out.set(t, o);
+      else for (let j = 0; o + j < length; j++) out[o + j] = t[j] as number;
       inner.set(t, block);
       previous = hLen;
     }
     return out;
   } finally {
-    inner.fill(0);
-    outer.fill(0);
+    inner.fill(0, 0, innerMax);
+    SCRATCH_OUTER.fill(0);
     SCRATCH_DIGEST.fill(0);
   }
 }

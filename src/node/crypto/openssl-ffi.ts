@@ -24,7 +24,7 @@
 import { createRequire } from 'node:module';
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
-import type { AeadKey, HeaderProtectionKey } from '../../pq/provider.js';
+import type { AeadKey, HashContext, HashFunction, HeaderProtectionKey } from '../../pq/provider.js';
 
 type Koffi = typeof import('koffi');
 /** koffi 3 hands C pointers to JavaScript as bigints (addresses), and takes them back as such. */
@@ -43,14 +43,15 @@ const PROTOTYPES = {
   decInit: 'int EVP_DecryptInit_ex(void *ctx, const void *cipher, void *impl, const uint8_t *key, const uint8_t *iv)',
   decUpdate: 'int EVP_DecryptUpdate(void *ctx, uint8_t *out, int *outl, const uint8_t *in, int inl)',
   decFinal: 'int EVP_DecryptFinal_ex(void *ctx, uint8_t *out, int *outl)',
-  aes128gcm: 'const void *EVP_aes_128_gcm()',
-  aes256gcm: 'const void *EVP_aes_256_gcm()',
-  chacha20poly1305: 'const void *EVP_chacha20_poly1305()',
-  aes128ecb: 'const void *EVP_aes_128_ecb()',
-  aes256ecb: 'const void *EVP_aes_256_ecb()',
-  chacha20: 'const void *EVP_chacha20()',
   mdFetch: 'const void *EVP_MD_fetch(void *libctx, const char *algorithm, const char *properties)',
+  cipherFetch: 'const void *EVP_CIPHER_fetch(void *libctx, const char *algorithm, const char *properties)',
   digest: 'int EVP_Digest(const uint8_t *data, size_t count, uint8_t *md, void *size, const void *type, void *impl)',
+  mdCtxNew: 'void *EVP_MD_CTX_new()',
+  mdCtxFree: 'void EVP_MD_CTX_free(void *ctx)',
+  mdCtxCopy: 'int EVP_MD_CTX_copy_ex(void *out, const void *in)',
+  digestInit: 'int EVP_DigestInit_ex(void *ctx, const void *type, void *impl)',
+  digestUpdate: 'int EVP_DigestUpdate(void *ctx, const uint8_t *data, size_t count)',
+  digestFinal: 'int EVP_DigestFinal_ex(void *ctx, uint8_t *md, void *size)',
 } as const;
 type Evp = { readonly [K in keyof typeof PROTOTYPES]: Fn };
 
@@ -67,8 +68,18 @@ export interface OpensslFfi {
    * Writes the hash of `data` at the start of `out` (at least the hash's
    * length): one FFI call, no allocation, for the key schedule's many short
    * HMAC inputs (./hmac.ts), where node:crypto's one-shot `hash` costs more.
+   * With `length`, only `data`'s first `length` bytes: a scratch buffer is
+   * hashed without a view of its used part.
    */
-  digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array): void;
+  digestInto(alg: HashAlgorithm, data: Uint8Array, out: Uint8Array, length?: number): void;
+  /**
+   * Incremental hashing (a TLS transcript) on one EVP_MD_CTX per context:
+   * node:crypto's `Hash` is a stream object, and reading a transcript hash
+   * mid-handshake costs it a `copy()`, a whole new Hash (JavaScript object,
+   * native wrapper and context) per read, six or so per handshake and side.
+   * Here a read copies the state into one scratch context and finalises that.
+   */
+  hash(alg: HashAlgorithm): HashFunction;
 }
 
 interface Binding {
@@ -80,6 +91,10 @@ interface Binding {
   readonly outl: Int32Array;
   /** Frees a key's contexts once nothing can reach them (EVP_CIPHER_CTX_free cleanses the key schedule). */
   readonly contexts: FinalizationRegistry<Pointer>;
+  /** Frees a hash context's EVP_MD_CTX once nothing can reach it. */
+  readonly mdContexts: FinalizationRegistry<Pointer>;
+  /** Where a digest is finalised: a copy of the context read, so that context goes on (synchronous, so one is enough). */
+  readonly scratchMd: Pointer;
 }
 
 /** koffi, an optional dependency (throws where it is not installed); also used by ./openssl-pkey.ts. */
@@ -98,13 +113,16 @@ function bind(): Binding {
     if (typeof c !== 'bigint' || c === 0n) throw new Error(`${what} returned NULL`);
     return c;
   };
+  // Fetched once: an EVP_EncryptInit_ex given a legacy `EVP_aes_128_gcm()` fetches the provider's implementation
+  // on every call (OpenSSL 3), a method-store lookup per context, and a connection keys eight of them.
+  const cipher = (name: string): Pointer => nonNull(() => evp.cipherFetch(null, name, null), `EVP_CIPHER_fetch(${name})`);
   const ciphers = {
-    'AES-128-GCM': nonNull(evp.aes128gcm, 'EVP_aes_128_gcm'),
-    'AES-256-GCM': nonNull(evp.aes256gcm, 'EVP_aes_256_gcm'),
-    'CHACHA20-POLY1305': nonNull(evp.chacha20poly1305, 'EVP_chacha20_poly1305'),
-    'AES-128-ECB': nonNull(evp.aes128ecb, 'EVP_aes_128_ecb'),
-    'AES-256-ECB': nonNull(evp.aes256ecb, 'EVP_aes_256_ecb'),
-    CHACHA20: nonNull(evp.chacha20, 'EVP_chacha20'),
+    'AES-128-GCM': cipher('AES-128-GCM'),
+    'AES-256-GCM': cipher('AES-256-GCM'),
+    'CHACHA20-POLY1305': cipher('ChaCha20-Poly1305'),
+    'AES-128-ECB': cipher('AES-128-ECB'),
+    'AES-256-ECB': cipher('AES-256-ECB'),
+    CHACHA20: cipher('ChaCha20'),
   };
   const md = (name: string): Pointer => nonNull(() => evp.mdFetch(null, name, null), `EVP_MD_fetch(${name})`);
   const digests = { 'SHA-256': md('SHA2-256'), 'SHA-384': md('SHA2-384'), 'SHA-512': md('SHA2-512') };
@@ -113,7 +131,10 @@ function bind(): Binding {
     ctxFree(ctx);
     live--;
   });
-  return { evp, ciphers, digests, outl: new Int32Array(1), contexts };
+  const mdCtxFree = evp.mdCtxFree;
+  const mdContexts = new FinalizationRegistry<Pointer>((ctx) => mdCtxFree(ctx));
+  const scratchMd = nonNull(evp.mdCtxNew, 'EVP_MD_CTX_new');
+  return { evp, ciphers, digests, outl: new Int32Array(1), contexts, mdContexts, scratchMd };
 }
 
 function internal(what: string): PqtlsError {
@@ -134,10 +155,17 @@ function newContext(b: Binding, init: Fn, cipher: Pointer, key: Uint8Array): Poi
   return ctx;
 }
 
-/** A key's contexts. The closures reach them only through this object, so it is what the registry watches. */
+/**
+ * A key's contexts. The closures reach them only through this object, so it is what the registry watches;
+ * `dispose` frees them sooner and zeroes both, which every operation checks first.
+ */
 interface Contexts {
-  readonly enc: Pointer;
-  readonly dec: Pointer;
+  enc: Pointer;
+  dec: Pointer;
+}
+
+function disposed(alg: string): PqtlsError {
+  return new PqtlsError(`${alg} key used after dispose()`, AlertDescription.internal_error);
 }
 
 function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
@@ -172,6 +200,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const n = plaintext.length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
     const ctx = st.enc;
+    if (ctx === 0n) throw disposed(alg);
     // OpenSSL may write `out` ahead of reading `in`: in place is fine, another overlap (outside the contract, but noble
     // copes) would corrupt the plaintext mid-read, so it gets a copy. The offsets are compared first: in place is the hot path.
     let input = plaintext;
@@ -190,6 +219,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     for (let i = 0; i < parts.length; i++) n += (parts[i] as Uint8Array).length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
     const ctx = st.enc;
+    if (ctx === 0n) throw disposed(alg);
     let ok = encInit(ctx, null, null, null, nonce) as number;
     if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
     // GCM and ChaCha20-Poly1305 are stream modes: updates of any lengths, one after another, are one message.
@@ -215,6 +245,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     const n = ciphertext.length - TAG;
     if (output.length !== n) return false;
     const ctx = st.dec;
+    if (ctx === 0n) throw disposed(alg);
     let ok = decInit(ctx, null, null, null, nonce) as number;
     // The context copies the expected tag now; `ciphertext` may be the caller's receive buffer, and `output`
     // may be its first n bytes (EVP decrypts in place when out == in exactly; the tag lies after them).
@@ -252,9 +283,19 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     open: async (nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) => openSync(nonce, aad, ciphertext),
     openSync,
     openInto,
+    dispose: () => {
+      if (st.enc === 0n) return;
+      b.contexts.unregister(st);
+      b.evp.ctxFree(st.enc);
+      b.evp.ctxFree(st.dec);
+      live -= 2;
+      st.enc = 0n;
+      st.dec = 0n;
+    },
   });
-  b.contexts.register(st, enc);
-  b.contexts.register(st, dec);
+  // `st` is also the unregister token: dispose() takes both registrations back.
+  b.contexts.register(st, enc, st);
+  b.contexts.register(st, dec, st);
   return aead;
 }
 
@@ -297,10 +338,62 @@ function makeHeaderProtection(b: Binding, alg: HeaderProtectionAlgorithm, key: U
 function makeDigestInto(b: Binding): OpensslFfi['digestInto'] {
   const digest = b.evp.digest;
   const md = b.digests;
-  return (alg, data, out) => {
+  return (alg, data, out, length = data.length) => {
     if (out.length < hashLength(alg)) throw new ConfigError(`${alg} output must have room for ${hashLength(alg)} bytes, got ${out.length}`);
-    if (digest(data, data.length, out, null, md[alg], null) !== 1) throw internal(`${alg} digest`);
+    // The count goes to C as is: it must stay within the array.
+    if (!Number.isInteger(length) || length < 0 || length > data.length) throw new ConfigError(`${alg} input length ${length} outside 0..${data.length}`);
+    if (digest(data, length, out, null, md[alg], null) !== 1) throw internal(`${alg} digest`);
   };
+}
+
+/** The context {@link makeHash}'s contexts keep their EVP_MD_CTX in: what the registry watches. */
+interface MdState {
+  readonly ctx: Pointer;
+}
+
+function makeHash(b: Binding, alg: HashAlgorithm): HashFunction {
+  const { mdCtxNew, mdCtxCopy, digestInit, digestUpdate, digestFinal } = b.evp;
+  const md = b.digests[alg];
+  const outputLength = hashLength(alg);
+  const scratch = b.scratchMd;
+  const digestInto = makeDigestInto(b);
+  /** A new EVP_MD_CTX, initialised for `md` or a copy of `from`'s state, freed when `st` is garbage. */
+  const context = (from?: Pointer): HashContext => {
+    const ctx = mdCtxNew();
+    if (typeof ctx !== 'bigint' || ctx === 0n) throw internal('EVP_MD_CTX_new');
+    if ((from === undefined ? digestInit(ctx, md, null) : mdCtxCopy(ctx, from)) !== 1) {
+      b.evp.mdCtxFree(ctx);
+      throw internal(`${alg} context`);
+    }
+    const st: MdState = { ctx };
+    b.mdContexts.register(st, ctx);
+    const h: HashContext = {
+      update(data: Uint8Array) {
+        if (data.length > 0 && digestUpdate(st.ctx, data, data.length) !== 1) throw internal(`${alg} update`);
+        return h;
+      },
+      digest() {
+        const out = new Uint8Array(outputLength);
+        // Finalised on a copy: this context goes on taking messages.
+        const ok = (mdCtxCopy(scratch, st.ctx) as number) === 1 && (digestFinal(scratch, out, null) as number) === 1;
+        if (!ok) throw internal(`${alg} digest`);
+        return out;
+      },
+      clone: () => context(st.ctx),
+    };
+    return h;
+  };
+  return Object.freeze({
+    algorithm: alg,
+    outputLength,
+    blockLength: alg === 'SHA-256' ? 64 : 128,
+    create: () => context(),
+    digest: (data: Uint8Array) => {
+      const out = new Uint8Array(outputLength);
+      digestInto(alg, data, out);
+      return out;
+    },
+  });
 }
 
 // ---- the self-test ------------------------------------------------------------------------------
@@ -411,6 +504,13 @@ export function selfTest(backend: OpensslFfi): string | undefined {
     const buf = new Uint8Array(80);
     backend.digestInto(alg, ascii('abc'), buf.subarray(3));
     if (!same(buf.subarray(3, 3 + want.length / 2), hex(want)) || buf[2] !== 0 || buf.subarray(3 + want.length / 2).some((x) => x !== 0)) return `${alg} digest`;
+    // Incrementally, read twice mid-way, and forked: "ab" then "c" is H("abc"), and reading it changes nothing.
+    const h = backend.hash(alg).create().update(ascii('ab'));
+    const fork = h.clone();
+    h.update(ascii('c'));
+    if (!same(h.digest(), hex(want)) || !same(h.digest(), hex(want))) return `${alg} incremental digest`;
+    if (!same(fork.update(ascii('c')).digest(), hex(want))) return `${alg} cloned digest`;
+    if (!same(backend.hash(alg).digest(ascii('abc')), hex(want))) return `${alg} one-shot digest`;
   }
   return undefined;
 }
@@ -436,6 +536,10 @@ function probe(): { backend?: OpensslFfi; status: OpensslFfiStatus } {
     aead: (alg, key) => makeAead(b, alg, key),
     headerProtection: (alg, key) => makeHeaderProtection(b, alg, key),
     digestInto: makeDigestInto(b),
+    hash: (() => {
+      const hashes = { 'SHA-256': makeHash(b, 'SHA-256'), 'SHA-384': makeHash(b, 'SHA-384'), 'SHA-512': makeHash(b, 'SHA-512') };
+      return (alg: HashAlgorithm) => hashes[alg];
+    })(),
   };
   return selfTested(backend, selfTest, 'OpenSSL through koffi');
 }

@@ -300,7 +300,7 @@ async function sendCertificateFlight(cfg: ResolvedServer, transcript: Transcript
       ],
     }));
   }
-  sendHs(out, transcript, encodeCertificate({ context: new Uint8Array(0), entries: cfg.certificate.chain.map((c) => ({ certData: c, extensions: [] })) }));
+  sendHs(out, transcript, certificateMessage(cfg.certificate));
   const sig = await cfg.provider.sign(scheme, cfg.certificate.privateKey, certificateVerifyContent('server', transcript.hash()));
   sendHs(out, transcript, encodeCertificateVerify({ scheme, signature: sig }));
 }
@@ -316,6 +316,26 @@ async function sendServerFinished(
   out.log(KeyLogLabel.exporter, master.exporterSecret);
   out.write('application', suite, master.serverSecret);
   return master;
+}
+
+/**
+ * A server's Certificate message is the same in every full handshake (empty
+ * request context, no per-entry extensions), so each configured certificate's
+ * is encoded once, not per handshake (an ML-DSA-65 chain of two is 11 KB,
+ * which the encoder grew and copied several times over). Keyed by the
+ * certificate object, and checked against the chain it was made from, entry by
+ * entry, so a chain swapped in place is encoded afresh. Sent and hashed as is,
+ * never written to.
+ */
+const CERTIFICATE_MESSAGES = new WeakMap<ResolvedServer['certificate'], { readonly chain: readonly Uint8Array[]; readonly message: Uint8Array }>();
+
+function certificateMessage(certificate: ResolvedServer['certificate']): Uint8Array {
+  const { chain } = certificate;
+  const cached = CERTIFICATE_MESSAGES.get(certificate);
+  if (cached && cached.chain.length === chain.length && cached.chain.every((c, i) => c === chain[i])) return cached.message;
+  const message = encodeCertificate({ context: new Uint8Array(0), entries: chain.map((c) => ({ certData: c, extensions: [] })) });
+  CERTIFICATE_MESSAGES.set(certificate, { chain: [...chain], message });
+  return message;
 }
 
 function sendHs(out: Outbox, transcript: Transcript, msg: Uint8Array): void {

@@ -11,6 +11,9 @@
  *   quic-transfer-peer.ts server --provider noble|node [--alpn hq-interop|h3] --cert CHAIN --key KEY --files NAME=BYTES,...
  *     prints `listening PORT`; each body is NAME's size in bytes of a fixed pattern
  *   quic-transfer-peer.ts client --provider noble|node [--alpn hq-interop|h3] [--groups G,...] --port P --ca ROOT --download DIR NAME...
+ *
+ * Both modes take `--max-datagram N`: DPLPMTUD searches up to N bytes of UDP payload, not the loopback
+ * interface's size (the like-for-like row beside ngtcp2's ~1450-byte default).
  *     saves each body as DIR/NAME, prints `stats: bytes=B seconds=S cpu_ms=MS group=G suite=S alpn=A`
  *     and exits 0 once every body ended with FIN. Like openssl-quic-client and ngtcp2-client it writes
  *     what it receives to files, which the bench then checks against the served ones (SHA-256): the
@@ -56,6 +59,12 @@ function alpnFlag(args: string[]): 'hq-interop' | 'h3' {
   return alpn;
 }
 
+/** `mtuDiscovery` for `--max-datagram N`, or nothing (the adapter's own ceiling). */
+function mtuFlag(args: string[]): { mtuDiscovery?: { ceiling: number } } {
+  const n = Number(flag(args, '--max-datagram', '0'));
+  return n > 0 ? { mtuDiscovery: { ceiling: n } } : {};
+}
+
 function providerNamed(name: string): CryptoProvider {
   if (name === 'noble') return createNobleProvider();
   if (name === 'node') return createNodeCryptoProvider();
@@ -80,13 +89,14 @@ function drain(session: QuicSession, id: number, sink: (data: Uint8Array) => voi
 async function server(args: string[]): Promise<void> {
   const provider = providerNamed(flag(args, '--provider'));
   const alpn = alpnFlag(args);
+  const mtu = mtuFlag(args);
   const certificate = await loadCertifiedKey(provider, readFileSync(flag(args, '--cert'), 'utf8'), readFileSync(flag(args, '--key'), 'utf8'));
   const sizes = new Map(flag(args, '--files').split(',').map((kv) => {
     const [name, bytes] = kv.split('=');
     return [name!, Number(bytes)] as const;
   }));
   const pattern = new Uint8Array(CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
-  const sock = createQuicServer({ tls: { provider, certificate, alpnProtocols: [alpn] } }, (session) => {
+  const sock = createQuicServer({ ...mtu, tls: { provider, certificate, alpnProtocols: [alpn] } }, (session) => {
     if (alpn === 'h3') return serveH3(session, sizes, pattern);
     const requests = new Map<number, Uint8Array[]>();
     const answered = new Set<number>();
@@ -176,6 +186,7 @@ async function client(args: string[]): Promise<void> {
   const provider = providerNamed(flag(args, '--provider'));
   const alpn = alpnFlag(args);
   const groups = flag(args, '--groups', '');
+  const mtu = mtuFlag(args);
   const port = Number(flag(args, '--port'));
   const root = pemCertificates(readFileSync(flag(args, '--ca'), 'utf8'));
   const download = flag(args, '--download');
@@ -187,7 +198,7 @@ async function client(args: string[]): Promise<void> {
   const early: StreamEvent[] = [];
   let onStream = (ev: StreamEvent): void => void early.push(ev);
   const session = await quicConnect({
-    host: '127.0.0.1', port,
+    host: '127.0.0.1', port, ...mtu,
     tls: {
       provider, serverName: 'localhost', alpnProtocols: [alpn], verifier: webPkiVerifier({ provider, trustAnchors: root }),
       ...(groups ? { groups: groups.split(',') } : {}),

@@ -73,6 +73,7 @@ const PAIRINGS = [
   { name: 'pqtls noble ↔ pqtls noble' },
   { name: 'pqtls node ↔ pqtls node' },
   { name: 'pqtls node ↔ pqtls node (this Node)' },
+  { name: 'pqtls node ↔ pqtls node (1452-byte datagrams)' },
   { name: 'OpenSSL ↔ OpenSSL', peer: 'openssl' },
   { name: 'pqtls node client → OpenSSL server', peer: 'openssl' },
   { name: 'OpenSSL client → pqtls node server', peer: 'openssl' },
@@ -91,6 +92,8 @@ const STREAM_COUNTS = [1, 16] as const;
  */
 const NGTCP2_BIG = ['--max-udp-payload-size=65000'] as const;
 const NGTCP2_BIG_ROW = (name: string): boolean => name.includes('65000-byte');
+/** pqtls kept to quinn's default datagram size, near ngtcp2's default: the like-for-like row of ngtcp2 ↔ ngtcp2 (h3). */
+const PQTLS_SMALL = ['--max-datagram', '1452'] as const;
 /** A run that has not finished by then is a stall (pqtls has shown them), reported as failed. */
 const runTimeoutMs = (mib: number): number => Math.max(120, 4 * mib) * 1000;
 /** A pairing whose run took longer than this is not run again: one slow sample beats a bench that takes an hour. */
@@ -353,9 +356,9 @@ export async function run(): Promise<string> {
       }
       return s;
     };
-    const pqtlsServer = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode) => once(`pqtls-${prov}-${alpn}-${node}`, async () => {
+    const pqtlsServer = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode, extra: readonly string[] = []) => once(`pqtls-${prov}-${alpn}-${node}${extra.join(' ')}`, async () => {
       const [c, k] = alpn === 'h3' ? [ecdsa.chain, ecdsa.key] : [chain, key];
-      const child = nodePeer(node, ['server', '--provider', prov, '--alpn', alpn, '--cert', c, '--key', k, '--files', fileList], `pqtls server (${prov}, ${alpn})`);
+      const child = nodePeer(node, ['server', '--provider', prov, '--alpn', alpn, '--cert', c, '--key', k, '--files', fileList, ...extra], `pqtls server (${prov}, ${alpn})`);
       children.push(child);
       const m = await child.line(/listening (\d+)/, 60_000);
       return { child, port: Number(m[1]) };
@@ -380,9 +383,9 @@ export async function run(): Promise<string> {
     });
     const ngServer = ngServerWith([]);
     /** `group`: what the client must have negotiated (it prints it). */
-    const pqtlsClient = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode) => async (port: number, names: readonly string[]) => {
+    const pqtlsClient = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode, extra: readonly string[] = []) => async (port: number, names: readonly string[]) => {
       const name = `pqtls client (${prov}, ${alpn})`;
-      const args = alpn === 'h3' ? ['--alpn', 'h3', '--groups', 'x25519', '--ca', ecdsa.root] : ['--ca', root];
+      const args = [...(alpn === 'h3' ? ['--alpn', 'h3', '--groups', 'x25519', '--ca', ecdsa.root] : ['--ca', root]), ...extra];
       const dl = mkdtempSync(join(tmpdir(), 'pqtls-bench-dl-'));
       try {
         const r = await runClient(nodePeer(node, ['client', '--provider', prov, '--port', String(port), '--download', dl, ...args, ...names], name), runTimeoutMs(opts.mib));
@@ -432,6 +435,9 @@ export async function run(): Promise<string> {
       'pqtls noble ↔ pqtls noble': { server: pqtlsServer('noble'), client: pqtlsClient('noble') },
       'pqtls node ↔ pqtls node': { server: pqtlsServer('node'), client: pqtlsClient('node') },
       'pqtls node ↔ pqtls node (this Node)': { server: pqtlsServer('node', 'hq-interop', process.execPath), client: pqtlsClient('node', 'hq-interop', process.execPath) },
+      'pqtls node ↔ pqtls node (1452-byte datagrams)': {
+        server: pqtlsServer('node', 'hq-interop', peerNode, PQTLS_SMALL), client: pqtlsClient('node', 'hq-interop', peerNode, PQTLS_SMALL),
+      },
       'OpenSSL ↔ OpenSSL': { server: osslServer, client: osslClient },
       'pqtls node client → OpenSSL server': { server: osslServer, client: pqtlsClient('node') },
       'OpenSSL client → pqtls node server': { server: pqtlsServer('node'), client: osslClient },
@@ -499,7 +505,8 @@ export async function run(): Promise<string> {
         (peerNode === process.execPath ? ' (Node 24 is not installed in the interop peers)' : ` (${peerNode}; the '(this Node)' row on Node ${process.version}, which runs the bench)`) +
         `, ${(LIB ??= pqtlsLib()).note}. ` +
         'Over loopback pqtls\'s UDP adapter lets DPLPMTUD probe up to the interface\'s size, so its datagrams grow to ~64 KB; ' +
-        'ngtcp2\'s examples stay near 1450 bytes unless told otherwise, hence the ngtcp2 row with 65000-byte datagrams, ' +
+        'ngtcp2\'s examples stay near 1450 bytes unless told otherwise, hence the ngtcp2 row with 65000-byte datagrams ' +
+        'and the pqtls row kept to 1452-byte ones (like for like with ngtcp2\'s default), ' +
         'which the "× fastest default" column leaves out of its reference. ' +
         'Every body received is checked against the served file (SHA-256), and the group and suite against the row\'s ' +
         'where the client prints them (pqtls, OpenSSL).',

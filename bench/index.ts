@@ -16,6 +16,7 @@ const MODULES: readonly string[] = [
   'quic-protection',
   'quic-loopback',
   'quic-transfer',
+  'quic-receive',
   'tls-handshake',
   'tls-resumption',
   'tls-native',

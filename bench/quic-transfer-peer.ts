@@ -19,7 +19,7 @@
  *     what it receives to files, which the bench then checks against the served ones (SHA-256): the
  *     check costs none of the client's CPU, as it costs the peers' clients none.
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Http3Connection as Http3ConnectionT, Http3Event } from '../src/http3/connection.js';
@@ -209,8 +209,24 @@ async function client(args: string[]): Promise<void> {
   let bytes = 0;
   /** Per request stream: the file its body goes to. */
   const open = new Map<number, number>();
-  const save = (id: number, data: Uint8Array): void => {
-    for (let off = 0; off < data.length;) off += writeSync(open.get(id)!, data, off);
+  /**
+   * Writes what one pass over a stream read (a piece per packet, views of the packets) with one writev, not one
+   * write per piece: a write from Node costs several µs more than write(2) from C, and per 1452-byte packet that
+   * was a tenth of the client's CPU (≈ 3.6 ms/MB of ≈ 35). The file gets every byte still, as the peers' clients write theirs.
+   */
+  const save = (id: number, pieces: Uint8Array[]): void => {
+    if (pieces.length === 0) return;
+    const fd = open.get(id)!;
+    let total = 0;
+    for (const p of pieces) total += p.length;
+    let done = writevSync(fd, pieces);
+    if (done === total) return;
+    // A short write (a full disk, a signal): the rest piece by piece.
+    for (const p of pieces) {
+      const skip = Math.min(done, p.length);
+      done -= skip;
+      for (let off = skip; off < p.length;) off += writeSync(fd, p, off);
+    }
   };
   const ended = (id: number): boolean => {
     closeSync(open.get(id)!);
@@ -230,17 +246,20 @@ async function client(args: string[]): Promise<void> {
           else if (e.type === 'reset') reject(new Error(`stream ${e.streamId} reset (${e.errorCode})`));
           else if (e.type === 'data') {
             bytes += e.data.length;
-            save(e.streamId, e.data);
+            save(e.streamId, [e.data]);
           } else if (e.type === 'end' && ended(e.streamId)) resolve();
         }
       }
       : (ev) => {
         if (ev.type === 'reset') reject(new Error(`stream ${ev.id} reset by the server (${ev.errorCode})`));
         if (ev.type !== 'readable' || !open.has(ev.id)) return;
-        if (drain(session, ev.id, (d) => {
+        const pieces: Uint8Array[] = [];
+        const fin = drain(session, ev.id, (d) => {
           bytes += d.length;
-          save(ev.id, d);
-        }) && ended(ev.id)) resolve();
+          if (d.length > 0) pieces.push(d);
+        });
+        save(ev.id, pieces);
+        if (fin && ended(ev.id)) resolve();
       };
   });
   await session.run(() => {

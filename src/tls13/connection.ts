@@ -5,7 +5,7 @@ import { HandshakeType } from './constants.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from './config.js';
 import { Outbox, type HandshakeAction, type HandshakeInfo, type Level } from './handshake/common.js';
 import { handleClient, startClient, type ClientState } from './handshake/client.js';
-import { exporter, updateWriteKey, type Connected } from './handshake/post-handshake.js';
+import { detachedExporter, exporter, updateWriteKey, type Connected, type KeyingMaterialExporter } from './handshake/post-handshake.js';
 import { handleServer, startServer, type ServerState } from './handshake/server.js';
 import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
 import { RecordReader, encodeRecord, encodeRecords, joinSmallPieces } from './record-layer.js';
@@ -366,6 +366,15 @@ export class TlsConnection {
   /** TLS-Exporter (RFC 8446 §7.5, RFC 5705 interface). */
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
     return exporter(this.connected(), label, context, length);
+  }
+
+  /**
+   * The exporter of {@link exportKeyingMaterial} on its own, undefined before the handshake completes: for a
+   * transport that lets go of this connection once closed but still answers exporter calls, as
+   * `tls.TLSSocket` does after close.
+   */
+  keyingMaterialExporter(): KeyingMaterialExporter | undefined {
+    return this.state.s.kind === 'Connected' ? detachedExporter(this.state.s) : undefined;
   }
 
   private connected(): Connected {

@@ -19,5 +19,6 @@ export { webPkiVerifier, type WebPkiVerifierOptions } from './verifier.js';
 export { loadCertifiedKey, pemCertificates } from './credentials.js';
 export { CipherSuite, cipherSuiteInfo, cipherSuiteName, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo, type CipherSuiteName } from './cipher-suites.js';
 export type { HandshakeInfo, HandshakeAction, Level } from './handshake/common.js';
+export type { KeyingMaterialExporter } from './handshake/post-handshake.js';
 export { noPadding, padToBlockSize, padToMaximum, type PaddingPolicy } from './record-protection.js';
 export { hkdfExpandLabel, deriveSecret } from './hkdf-label.js';

@@ -50,6 +50,7 @@ describe('adapters never leave a promise unhandled', () => {
       close: () => Promise.resolve(),
       poll: () => undefined,
       takeOutput: () => new Uint8Array(0),
+      keyingMaterialExporter: () => undefined,
       wantsWrite: false,
       error: undefined,
     } as unknown as TlsConnection;

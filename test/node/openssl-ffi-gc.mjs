@@ -25,6 +25,9 @@ const before = opensslFfiLiveContexts();
 const keep = [];
 for (let i = 0; i < 2000; i++) {
   const k = ffi.aead('AES-128-GCM', new Uint8Array(16).fill(i & 255));
+  // Each direction's context is made on first use: one seal and one (failing) open make both.
+  k.sealInto(new Uint8Array(12), new Uint8Array(0), new Uint8Array(5), new Uint8Array(21));
+  k.openInto(new Uint8Array(12), new Uint8Array(0), new Uint8Array(21), new Uint8Array(5));
   const hp = ffi.headerProtection('CHACHA20', new Uint8Array(32));
   // One key in a hundred stays reachable, through its seal function alone.
   if (i % 100 === 0) keep.push([i & 255, k.sealInto]);

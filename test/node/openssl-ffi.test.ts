@@ -21,7 +21,7 @@ import { createNodeCryptoProvider } from '../../src/node/index.js';
 import { createNobleProvider, type AeadAlgorithm, type AeadKey, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../src/pq/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { seeded } from '../helpers/fc.js';
-import { connectPair, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { connectPair, drain, pinnedKeyVerifier, pump, testKey } from '../helpers/tls-pair.js';
 import { CipherSuite } from '../../src/tls13/cipher-suites.js';
 import { loadWycheproof, str } from '../helpers/wycheproof.js';
 import { loadAppendixA } from '../quic/rfc-vectors.js';
@@ -382,6 +382,9 @@ describe('record keys give their OpenSSL contexts back at once (AeadKey.dispose)
     const b = backend();
     const before = opensslFfiLiveContexts();
     const k = b.aead('AES-128-GCM', new Uint8Array(16));
+    const nonce0 = new Uint8Array(12);
+    k.sealInto!(nonce0, new Uint8Array(0), new Uint8Array(4), new Uint8Array(20));
+    k.openInto!(nonce0, new Uint8Array(0), new Uint8Array(20), new Uint8Array(4));
     expect(opensslFfiLiveContexts() - before).toBe(2);
     k.dispose?.();
     k.dispose?.();
@@ -390,6 +393,34 @@ describe('record keys give their OpenSSL contexts back at once (AeadKey.dispose)
     expect(() => k.sealInto!(nonce, new Uint8Array(0), new Uint8Array(4), new Uint8Array(20))).toThrow(/after dispose/);
     expect(() => k.sealGather!(nonce, new Uint8Array(0), [new Uint8Array(4)], new Uint8Array(20))).toThrow(/after dispose/);
     expect(() => k.openInto!(nonce, new Uint8Array(0), new Uint8Array(20), new Uint8Array(4))).toThrow(/after dispose/);
+  });
+
+  it('keys a direction\'s context only on its first use: a record key that only seals (or only opens) holds one', () => {
+    const b = backend();
+    const before = opensslFfiLiveContexts();
+    const key = new Uint8Array(16).fill(7);
+    const nonce = new Uint8Array(12).fill(1);
+    const aad = new Uint8Array([23, 3, 3, 0, 21]);
+    const sealer = b.aead('AES-128-GCM', key);
+    const opener = b.aead('AES-128-GCM', key);
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    const sealed = new Uint8Array(21);
+    sealer.sealInto!(nonce, aad, utf8('hello'), sealed);
+    sealer.sealInto!(nonce, aad, utf8('hello'), new Uint8Array(21));
+    expect(opensslFfiLiveContexts() - before).toBe(1);
+    const opened = new Uint8Array(5);
+    expect(opener.openInto!(nonce, aad, sealed, opened)).toBe(true);
+    expect(opened).toEqual(utf8('hello'));
+    expect(opensslFfiLiveContexts() - before).toBe(2);
+    sealer.dispose?.();
+    opener.dispose?.();
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    // Disposed before it was ever used: no context is made afterwards either.
+    const unused = b.aead('AES-128-GCM', key);
+    unused.dispose?.();
+    expect(() => unused.sealInto!(nonce, aad, utf8('hello'), new Uint8Array(21))).toThrow(/after dispose/);
+    expect(() => unused.openInto!(nonce, aad, sealed, new Uint8Array(5))).toThrow(/after dispose/);
+    expect(opensslFfiLiveContexts() - before).toBe(0);
   });
 
   it('a TLS connection frees its handshake keys when the application keys replace them (RFC 8446 §7.3), and the rest on dispose()', async () => {
@@ -402,8 +433,16 @@ describe('record keys give their OpenSSL contexts back at once (AeadKey.dispose)
     );
     expect(client.handshakeInfo).toBeDefined();
     expect(server.handshakeInfo).toBeDefined();
-    // Each side now holds one read and one write key (two contexts each): the handshake keys are gone.
-    expect(opensslFfiLiveContexts() - before).toBe(8);
+    // The handshake keys' contexts are gone; the application keys make theirs on first use (none yet).
+    expect(opensslFfiLiveContexts() - before).toBe(0);
+    await client.write(utf8('ping'));
+    await pump(client, server);
+    await server.write(utf8('pong'));
+    await pump(server, client);
+    expect(drain(server)).toContainEqual({ type: 'data', data: utf8('ping') });
+    expect(drain(client)).toContainEqual({ type: 'data', data: utf8('pong') });
+    // Each side now holds one read and one write key, with one context each: its only direction.
+    expect(opensslFfiLiveContexts() - before).toBe(4);
     client.dispose();
     server.dispose();
     expect(opensslFfiLiveContexts() - before).toBe(0);

@@ -156,12 +156,18 @@ function newContext(b: Binding, init: Fn, cipher: Pointer, key: Uint8Array): Poi
 }
 
 /**
- * A key's contexts. The closures reach them only through this object, so it is what the registry watches;
- * `dispose` frees them sooner and zeroes both, which every operation checks first.
+ * A key's contexts, each made on first use: a TLS record key only ever seals or only ever opens, so a
+ * context for the other direction would be keyed, registered and freed for nothing (four per handshake
+ * and side). The closures reach them only through this object, so it is what the registry watches;
+ * `dispose` frees them sooner, zeroes the key kept for the context not made yet and marks the object
+ * disposed, which every operation checks first.
  */
 interface Contexts {
   enc: Pointer;
   dec: Pointer;
+  /** Until both contexts exist: what the missing one is keyed with. */
+  key: Uint8Array | undefined;
+  disposed: boolean;
 }
 
 function disposed(alg: string): PqtlsError {
@@ -172,16 +178,32 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   if (key.length !== aeadKeyLength(alg)) throw new ConfigError(`${alg} key must be ${aeadKeyLength(alg)} bytes, got ${key.length}`);
   const { encInit, encUpdate, encFinal, decInit, decUpdate, decFinal, ctxCtrl } = b.evp;
   const outl = b.outl;
-  const enc = newContext(b, encInit, b.ciphers[alg], key);
-  let dec: Pointer;
-  try {
-    dec = newContext(b, decInit, b.ciphers[alg], key);
-  } catch (e) {
-    b.evp.ctxFree(enc);
-    live--;
-    throw e;
-  }
-  const st: Contexts = { enc, dec };
+  const st: Contexts = { enc: 0n, dec: 0n, key: key.slice(), disposed: false };
+
+  /** The sealing context, made and registered on first use. */
+  const encContext = (): Pointer => {
+    if (st.enc !== 0n) return st.enc;
+    if (st.disposed) throw disposed(alg);
+    const ctx = newContext(b, encInit, b.ciphers[alg], st.key as Uint8Array);
+    st.enc = ctx;
+    b.contexts.register(st, ctx, st);
+    if (st.dec !== 0n) forgetKey();
+    return ctx;
+  };
+  /** The opening context, made and registered on first use. */
+  const decContext = (): Pointer => {
+    if (st.dec !== 0n) return st.dec;
+    if (st.disposed) throw disposed(alg);
+    const ctx = newContext(b, decInit, b.ciphers[alg], st.key as Uint8Array);
+    st.dec = ctx;
+    b.contexts.register(st, ctx, st);
+    if (st.enc !== 0n) forgetKey();
+    return ctx;
+  };
+  const forgetKey = (): void => {
+    st.key?.fill(0);
+    st.key = undefined;
+  };
 
   /** The tag after the last update; `ok` carries the earlier calls' results, and a failure leaves no output. */
   const finishSeal = (ctx: unknown, ok: number, output: Uint8Array, n: number): void => {
@@ -199,8 +221,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     if (nonce.length !== 12) throw new ConfigError(`${alg} nonce must be 12 bytes, got ${nonce.length}`);
     const n = plaintext.length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
-    const ctx = st.enc;
-    if (ctx === 0n) throw disposed(alg);
+    const ctx = encContext();
     // OpenSSL may write `out` ahead of reading `in`: in place is fine, another overlap (outside the contract, but noble
     // copes) would corrupt the plaintext mid-read, so it gets a copy. The offsets are compared first: in place is the hot path.
     let input = plaintext;
@@ -218,8 +239,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     let n = 0;
     for (let i = 0; i < parts.length; i++) n += (parts[i] as Uint8Array).length;
     if (output.length !== n + TAG) throw new ConfigError(`${alg} output must be ${n + TAG} bytes, got ${output.length}`);
-    const ctx = st.enc;
-    if (ctx === 0n) throw disposed(alg);
+    const ctx = encContext();
     let ok = encInit(ctx, null, null, null, nonce) as number;
     if (aad.length > 0) ok &= encUpdate(ctx, null, outl, aad, aad.length) as number;
     // GCM and ChaCha20-Poly1305 are stream modes: updates of any lengths, one after another, are one message.
@@ -244,8 +264,7 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     if (nonce.length !== 12 || ciphertext.length < TAG) return false;
     const n = ciphertext.length - TAG;
     if (output.length !== n) return false;
-    const ctx = st.dec;
-    if (ctx === 0n) throw disposed(alg);
+    const ctx = decContext();
     let ok = decInit(ctx, null, null, null, nonce) as number;
     // The context copies the expected tag now; `ciphertext` may be the caller's receive buffer, and `output`
     // may be its first n bytes (EVP decrypts in place when out == in exactly; the tag lies after them).
@@ -284,18 +303,20 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     openSync,
     openInto,
     dispose: () => {
-      if (st.enc === 0n) return;
+      if (st.disposed) return;
+      st.disposed = true;
+      forgetKey();
+      // `st` is also the unregister token: this takes back the registrations of both contexts, made or not.
       b.contexts.unregister(st);
-      b.evp.ctxFree(st.enc);
-      b.evp.ctxFree(st.dec);
-      live -= 2;
+      for (const ctx of [st.enc, st.dec]) {
+        if (ctx === 0n) continue;
+        b.evp.ctxFree(ctx);
+        live--;
+      }
       st.enc = 0n;
       st.dec = 0n;
     },
   });
-  // `st` is also the unregister token: dispose() takes both registrations back.
-  b.contexts.register(st, enc, st);
-  b.contexts.register(st, dec, st);
   return aead;
 }
 

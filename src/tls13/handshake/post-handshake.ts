@@ -63,3 +63,12 @@ export async function updateWriteKey(s: Connected, requestPeer: boolean, out: Ou
 export function exporter(s: Connected, label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
   return exportKeyingMaterial(s.provider, s.suite, s.exporterSecret, label, context, length);
 }
+
+/** A TLS-Exporter (RFC 8446 §7.5) holding only the exporter master secret, the provider and the suite. */
+export type KeyingMaterialExporter = (label: string, context: Uint8Array, length: number) => Promise<Uint8Array>;
+
+/** What {@link exporter} needs of a connection, and nothing else of it (its keys, transcript or state). */
+export function detachedExporter(s: Connected): KeyingMaterialExporter {
+  const { provider, suite, exporterSecret } = s;
+  return (label, context, length) => exportKeyingMaterial(provider, suite, exporterSecret, label, context, length);
+}

@@ -48,7 +48,7 @@ const SURFACE: Record<Entry, { readonly values: string; readonly types: string }
     `,
     types: `
       AntiReplay CertificateVerifier CertifiedKey CipherSuiteInfo CipherSuiteName ClientOptions CommonOptions
-      ConnectionLimits EarlyDataOptions HandshakeAction HandshakeInfo Level PaddingPolicy PeerIdentity PskModeName
+      ConnectionLimits EarlyDataOptions HandshakeAction HandshakeInfo KeyingMaterialExporter Level PaddingPolicy PeerIdentity PskModeName
       ServerOptions Session SessionStore TicketKeyMaterial TicketOptions TicketSealer TicketState TlsEvent
       WebPkiVerifierOptions
     `,

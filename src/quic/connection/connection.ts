@@ -1766,7 +1766,7 @@ export class QuicConnection {
     const mtuProbe = this.pollMtuProbe(now);
     if (mtuProbe) return mtuProbe;
     // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
-    const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    const probing = this.probesOwed();
     // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
     // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
     const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom(), this.paths.current.budget); // §8.1, §9.3
@@ -1858,7 +1858,7 @@ export class QuicConnection {
    */
   private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
     this.mtuProbeHeld = false;
-    if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
+    if (!this.confirmed || !this.peerParams || !this.oneRtt || this.probesOwed()) return undefined;
     this.mtud.start(this.peerParams.maxUdpPayloadSize, now, this.paths.current.remote);
     const size = this.mtud.probeSize(now);
     if (size === undefined) return undefined;
@@ -1890,6 +1890,12 @@ export class QuicConnection {
     if (sizes.length && this.mtud.onLost(sizes, now) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
   }
 
+  /** PTO probes are owed in some space (RFC 9002 §6.2.4). A loop, not `SPACES.some` and a closure: asked for every packet. */
+  private probesOwed(): boolean {
+    const sp = this.spaces;
+    return sp.initial.probes > 0 || sp.handshake.probes > 0 || sp.application.probes > 0;
+  }
+
   /** Upper bound on a packet's bytes beyond its frames: header with a 4-byte packet number and 2-byte length, and the tag. */
   private overhead(name: SpaceName): number {
     return headerLength(this.headerFor(name), 0x3fff) + 4 + 16;
@@ -1904,7 +1910,7 @@ export class QuicConnection {
     if (!this.recovery.canSend(this.maxDatagramSize)) return false;
     const window = this.recovery.congestionWindow;
     const gain = window < this.recovery.ssthresh ? SLOW_START_PACING_GAIN : PACING_GAIN;
-    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
+    const until = this.pacer.delay(this.recovery.smoothedRtt, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
     if (until === undefined) return true;
     if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
     else this.pacer.cancelRelease();
@@ -1958,7 +1964,7 @@ export class QuicConnection {
       while (this.datagrams.length && b.add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone || zeroRtt) {
-        for (const f of this.streams.pollFrames(b.left, now, this.recovery.rtt.smoothed)) {
+        for (const f of this.streams.pollFrames(b.left, now, this.recovery.smoothedRtt)) {
           frames.push(f);
           b.left -= frameLength(f);
         }

@@ -61,13 +61,14 @@ function bind(): Binding | null {
   try {
     const koffi = loadKoffi();
     const libc = koffi.load(null);
-    const iovec = koffi.struct('pqtls_iovec', { iov_base: 'void *', iov_len: 'size_t' });
-    koffi.struct('pqtls_msghdr', {
+    // Unnamed types: koffi's names are process-wide, and a second copy of this module (a test runner's) must not clash.
+    const iovec = koffi.struct({ iov_base: 'void *', iov_len: 'size_t' });
+    const msghdr = koffi.struct({
       msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: koffi.pointer(iovec), msg_iovlen: 'size_t',
       msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int',
     });
     binding = {
-      sendmsg: libc.func('long sendmsg(int fd, const pqtls_msghdr *msg, int flags)') as Fn,
+      sendmsg: libc.func('sendmsg', 'long', ['int', koffi.pointer(msghdr), 'int']) as Fn,
       getsockname: libc.func('int getsockname(int fd, _Out_ uint8_t *addr, _Inout_ uint32_t *len)') as Fn,
       getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ int32_t *value, _Inout_ uint32_t *len)') as Fn,
       errno: () => koffi.errno(),
@@ -78,15 +79,24 @@ function bind(): Binding | null {
   return binding;
 }
 
-/** The file descriptor under a bound dgram socket: Node keeps it in the socket's internal state, which has no public accessor. */
-function socketFd(sock: Socket): number | undefined {
+/** Where Node keeps a dgram socket's handle (its internal state, which has no public accessor); `handle` is null once closed. */
+interface SocketState {
+  readonly handle?: { readonly fd?: unknown } | null;
+}
+
+function socketState(sock: Socket): SocketState | undefined {
   const holder = sock as unknown as Record<symbol, unknown>;
   for (const s of Object.getOwnPropertySymbols(sock)) {
-    if (s.description !== 'state symbol') continue;
-    const fd = ((holder[s] as { handle?: { fd?: unknown } } | undefined)?.handle)?.fd;
-    return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+    const v = holder[s];
+    if (s.description === 'state symbol' && typeof v === 'object' && v !== null) return v as SocketState;
   }
   return undefined;
+}
+
+/** The file descriptor under a socket's handle while it is open. */
+function openFd(state: SocketState): number | undefined {
+  const fd = state.handle?.fd;
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
 }
 
 /** The port a socket's fd is bound to (getsockname), to check that {@link socketFd} found this socket's descriptor. */
@@ -156,13 +166,14 @@ export function gsoSender(sock: Socket): GsoSender | undefined {
   } catch {
     return undefined; // not bound yet: asked again later
   }
-  const fd = b && address.family === 'IPv4' ? socketFd(sock) : undefined;
-  const sender = b && fd !== undefined && boundPort(b, fd) === address.port ? makeSender(b, fd) : null;
+  const state = b && address.family === 'IPv4' ? socketState(sock) : undefined;
+  const fd = state && openFd(state);
+  const sender = b && state && fd !== undefined && boundPort(b, fd) === address.port ? makeSender(b, state, fd) : null;
   senders.set(sock, sender);
   return sender ?? undefined;
 }
 
-function makeSender(b: Binding, fd: number): GsoSender | null {
+function makeSender(b: Binding, state: SocketState, fd: number): GsoSender | null {
   // The kernel knows the option (4.18 and later): an older one would ignore the control message and send the
   // whole run as one datagram, so a socket whose kernel does not answer for UDP_SEGMENT gets no sender.
   if (b.getsockopt(fd, SOL_UDP, UDP_SEGMENT, new Int32Array(1), [4]) !== 0) return null;
@@ -180,6 +191,8 @@ function makeSender(b: Binding, fd: number): GsoSender | null {
   return {
     send(datagrams, from, count, address, port) {
       if (failures >= MAX_FAILURES || count < 1 || count > GSO_MAX_SEGMENTS) return false;
+      // Closed (the handle is gone): its descriptor's number may be another file's by now. dgram reports the closed socket.
+      if (openFd(state) !== fd) return false;
       const key = `${address}:${port}`;
       if (key !== nameKey) {
         if (!isIPv4(address)) return false;

@@ -95,6 +95,24 @@ describe.runIf(linux)('gsoSender over loopback (Linux UDP_SEGMENT)', () => {
     expect(gso?.send(many, 0, many.length, '127.0.0.1', port)).toBe(false);
   });
 
+  it('a closed socket\'s sender sends nothing: its descriptor\'s number may belong to another socket by then', async () => {
+    const rx = await bound();
+    let got = 0;
+    rx.on('message', () => got++);
+    const tx = createSocket('udp4');
+    await new Promise<void>((r) => tx.bind(0, '127.0.0.1', r));
+    const gso = gsoSender(tx);
+    expect(gso).toBeDefined();
+    await new Promise<void>((r) => tx.close(r));
+    // The kernel hands out the lowest free descriptor: most likely the one tx had.
+    await bound();
+    const before = { ...gsoCounters };
+    expect(gso?.send([{ data: new Uint8Array(100) }, { data: new Uint8Array(100) }], 0, 2, '127.0.0.1', rx.address().port)).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toBe(0);
+    expect(gsoCounters).toEqual(before);
+  });
+
   it('no sender for an unbound socket, an IPv6 one, or with PQTLS_UDP_GSO=0', async () => {
     const unbound = createSocket('udp4');
     expect(gsoSender(unbound)).toBeUndefined();

@@ -1781,7 +1781,7 @@ export class QuicConnection {
       if (room < MIN_FRAME_ROOM) break;
       const frames = this.framesFor(space, room, now, congestionOk);
       if (!frames.length) continue;
-      const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
+      const ackEliciting = frames.some(isAckEliciting);
       packets.push({ space, frames, ackEliciting });
       used += this.overhead(name) + payloadLength(frames);
     }
@@ -1795,7 +1795,7 @@ export class QuicConnection {
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
     // 1200 bytes with PADDING frames in the Initial packet: a coalesced Handshake packet then carries only
     // its own frames, so a resumed handshake (no Certificate) looks as small on the wire as it is.
-    const initialPacket = packets.find((p) => p.space.name === 'initial');
+    const initialPacket = packets.find(inInitial);
     const needsPadding = initialPacket !== undefined && (this.role === 'client' || initialPacket.ackEliciting);
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
       const last = initialPacket;
@@ -1832,8 +1832,8 @@ export class QuicConnection {
   private datagramSealed(datagram: readonly Uint8Array[], packets: readonly PlannedPacket[], needsPadding: boolean): Uint8Array {
     const out = datagram.length === 1 ? datagram[0] as Uint8Array : concat(...datagram);
     this.bytesSent += out.length;
-    if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
-    if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
+    if (needsPadding || packets.some(carriesAckEliciting)) this.pacer.onTransmit(out.length);
+    if (this.role === 'client' && packets.some(inHandshake)) this.discardSpace('initial'); // RFC 9001 §4.9.1
     return out;
   }
 
@@ -2021,9 +2021,12 @@ export class QuicConnection {
   /** A packet left {@link seal}: the key update, recovery and qlog hear of it. */
   private onSealed(space: PacketSpace, header: OutgoingHeader, pn: number, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe: boolean, bytes: Uint8Array): Uint8Array {
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
-    if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
-    const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
-    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, ...(mtuProbe ? { mtuProbe } : {}) });
+    if (header.type === '1rtt' && frames.some(isAck)) this.peerUpdateUnacked = false;
+    const inFlight = ackEliciting || frames.some(isPadding);
+    // Without a spread of a temporary object: this runs for every packet.
+    this.recovery.onPacketSent(mtuProbe
+      ? { pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, mtuProbe }
+      : { pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
     this.qlog?.packetSent(now, { type: header.type, packetNumber: pn, dcid: header.dcid, scid: header.type === '1rtt' ? undefined : header.scid },
       frames, bytes.length, this.localParams.ackDelayExponent);
     this.qlogMetrics(now);
@@ -2072,6 +2075,14 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
     return holes;
   };
 }
+
+// Predicates of the per-packet checks, made once rather than a closure per call.
+const isAck = (f: Frame): boolean => f.type === 'ack';
+const isPadding = (f: Frame): boolean => f.type === 'padding';
+const isAckEliciting = (f: Frame): boolean => f.type !== 'ack' && f.type !== 'padding';
+const carriesAckEliciting = (p: PlannedPacket): boolean => p.ackEliciting;
+const inInitial = (p: PlannedPacket): boolean => p.space.name === 'initial';
+const inHandshake = (p: PlannedPacket): boolean => p.space.name === 'handshake';
 
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */
 function isRetransmittable(f: Frame): boolean {

@@ -61,10 +61,11 @@ LOOPBACK_V6.addAddress('::1', 'ipv6');
  * Where the interface carries less, the probes are lost (a send over the
  * interface's MTU fails locally with EMSGSIZE, which is dropped like any
  * lost datagram) and the search settles below it. What a datagram costs in
- * Node hardly depends on its size (≈ 10 µs to receive one; no GSO, GRO or
- * recvmmsg), so a bulk transfer over loopback in 64 KiB datagrams takes about
- * a third of the CPU per MB that it takes in 1452-byte ones (bench
- * quic-transfer: ≈ 15 against ≈ 45 ms/MB, client and server together).
+ * Node hardly depends on its size (≈ 10 µs to receive one; no GRO or
+ * recvmmsg; sending has GSO on Linux, ./udp-gso.ts), so a bulk transfer over
+ * loopback in 64 KiB datagrams takes about a third of the CPU per MB that it
+ * takes in 1452-byte ones (bench quic-transfer: ≈ 15 against ≈ 45 ms/MB,
+ * client and server together, before GSO).
  */
 export function udpPathMtuCeiling(remote: RemoteAddress): number {
   const { address } = parseAddressKey(remote.startsWith(PREFERRED) ? remote.slice(PREFERRED.length) : remote);

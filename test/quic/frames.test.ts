@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { ConfigError } from '../../src/errors.js';
-import { encodeFramesGather, encodeFramesInto, frameLength } from '../../src/quic/frames/encode.js';
+import { encodeFramesGather, encodeFramesInto, frameLength, GATHER_MIN } from '../../src/quic/frames/encode.js';
 import {
   decodeFrames, encodeFrames, isFrameAllowed, QuicTransportError, TransportErrorCode, type Frame, type ProtectedPacketType,
 } from '../../src/quic/index.js';
@@ -47,24 +47,37 @@ describe('frame round trips (RFC 9000 §19)', () => {
   it('encodeFramesGather writes the same bytes except the data of long STREAM frames, which it leaves for the AEAD to read where it lies', () => {
     const long = fc.record({
       streamId: fc.integer({ min: 0, max: 2 ** 20 }), offset: fc.integer({ min: 0, max: 2 ** 40 }),
-      length: fc.integer({ min: 1024, max: 5000 }), fin: fc.boolean(),
+      length: fc.integer({ min: GATHER_MIN, max: GATHER_MIN + 4000 }), fin: fc.boolean(),
     }).map(({ length, ...f }): Frame => ({ type: 'stream', ...f, data: new Uint8Array(length).map((_, i) => i * 7 + 1), hasLength: true }));
     fc.assert(fc.property(payloadFrames(), fc.array(long, { maxLength: 3 }), fc.integer({ min: 0, max: 40 }), fc.boolean(), (small, longs, at, lastWithoutLength) => {
       // The long ones go first, so that the small frames' own last-frame rules still hold; the last may drop its Length.
       const frames: Frame[] = [...longs, ...small];
       const last = frames[frames.length - 1];
-      if (lastWithoutLength && last?.type === 'stream' && last.data.length >= 1024) frames[frames.length - 1] = { ...last, hasLength: false };
+      if (lastWithoutLength && last?.type === 'stream' && last.data.length >= GATHER_MIN) frames[frames.length - 1] = { ...last, hasLength: false };
       const encoded = encodeFrames(frames);
       const out = new Uint8Array(at + encoded.length + 3).fill(0xee);
       const { end, holes } = encodeFramesGather(frames, out, at);
       expect(end).toBe(at + encoded.length);
-      expect(holes.map((h) => h.data)).toEqual(frames.filter((f) => f.type === 'stream' && f.data.length >= 1024).map((f) => f.type === 'stream' && f.data));
+      expect(holes.map((h) => h.data)).toEqual(frames.filter((f) => f.type === 'stream' && f.data.length >= GATHER_MIN).map((f) => f.type === 'stream' && f.data));
       for (const h of holes) {
         expect(out.subarray(h.at, h.at + h.data.length).every((b) => b === 0xee)).toBe(true);
         out.set(h.data, h.at);
       }
       expect(toHex(out.subarray(at, end))).toBe(toHex(encoded));
     }), seeded(22649, { numRuns: 200 }));
+  });
+
+  it('the data of a packet of an ordinary path (1452 bytes) is copied in, not left as a hole: one AEAD call seals it', () => {
+    const frames: Frame[] = [
+      { type: 'ack', ackDelay: 3, ranges: [{ largest: 90, smallest: 80 }] },
+      { type: 'stream', streamId: 0, offset: 1 << 20, data: new Uint8Array(1400).fill(9), fin: false, hasLength: false },
+    ];
+    const encoded = encodeFrames(frames);
+    const out = new Uint8Array(encoded.length + 10);
+    const { end, holes } = encodeFramesGather(frames, out, 10);
+    expect(holes).toEqual([]);
+    expect(toHex(out.subarray(10, end))).toBe(toHex(encoded));
+    expect(GATHER_MIN).toBeGreaterThan(1452);
   });
 
   it('encodeFramesInto refuses a buffer too short for the frames, and writes nothing past its end', () => {

@@ -1766,7 +1766,7 @@ export class QuicConnection {
     const mtuProbe = this.pollMtuProbe(now);
     if (mtuProbe) return mtuProbe;
     // A datagram that carries a probe is exempt from congestion control (RFC 9002 §7.5) and pacing, all of it.
-    const probing = SPACES.some((n) => this.spaces[n].probes > 0);
+    const probing = this.probesOwed();
     // PTO probes keep to the base size: if the path's MTU shrank, they still get through, and their ACKs declare
     // the large packets lost, which is how the black hole shows (RFC 8899 §4.3).
     const budget = Math.min(probing ? this.mtud.base : this.maxDatagramSize, this.amplificationRoom(), this.paths.current.budget); // §8.1, §9.3
@@ -1781,7 +1781,7 @@ export class QuicConnection {
       if (room < MIN_FRAME_ROOM) break;
       const frames = this.framesFor(space, room, now, congestionOk);
       if (!frames.length) continue;
-      const ackEliciting = frames.some((f) => f.type !== 'ack' && f.type !== 'padding');
+      const ackEliciting = frames.some(isAckEliciting);
       packets.push({ space, frames, ackEliciting });
       used += this.overhead(name) + payloadLength(frames);
     }
@@ -1795,7 +1795,7 @@ export class QuicConnection {
     // §14.1: datagrams carrying a client Initial, or an ack-eliciting server Initial, are padded to
     // 1200 bytes with PADDING frames in the Initial packet: a coalesced Handshake packet then carries only
     // its own frames, so a resumed handshake (no Certificate) looks as small on the wire as it is.
-    const initialPacket = packets.find((p) => p.space.name === 'initial');
+    const initialPacket = packets.find(inInitial);
     const needsPadding = initialPacket !== undefined && (this.role === 'client' || initialPacket.ackEliciting);
     if (needsPadding && budget >= MIN_INITIAL_DATAGRAM) {
       const last = initialPacket;
@@ -1832,8 +1832,8 @@ export class QuicConnection {
   private datagramSealed(datagram: readonly Uint8Array[], packets: readonly PlannedPacket[], needsPadding: boolean): Uint8Array {
     const out = datagram.length === 1 ? datagram[0] as Uint8Array : concat(...datagram);
     this.bytesSent += out.length;
-    if (packets.some((p) => p.ackEliciting) || needsPadding) this.pacer.onTransmit(out.length);
-    if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace('initial'); // RFC 9001 §4.9.1
+    if (needsPadding || packets.some(carriesAckEliciting)) this.pacer.onTransmit(out.length);
+    if (this.role === 'client' && packets.some(inHandshake)) this.discardSpace('initial'); // RFC 9001 §4.9.1
     return out;
   }
 
@@ -1858,7 +1858,7 @@ export class QuicConnection {
    */
   private pollMtuProbe(now: number): Promise<Uint8Array> | undefined {
     this.mtuProbeHeld = false;
-    if (!this.confirmed || !this.peerParams || !this.oneRtt || SPACES.some((n) => this.spaces[n].probes > 0)) return undefined;
+    if (!this.confirmed || !this.peerParams || !this.oneRtt || this.probesOwed()) return undefined;
     this.mtud.start(this.peerParams.maxUdpPayloadSize, now, this.paths.current.remote);
     const size = this.mtud.probeSize(now);
     if (size === undefined) return undefined;
@@ -1890,6 +1890,12 @@ export class QuicConnection {
     if (sizes.length && this.mtud.onLost(sizes, now) !== undefined) this.recovery.controller.onMtuUpdate(this.mtud.current);
   }
 
+  /** PTO probes are owed in some space (RFC 9002 §6.2.4). A loop, not `SPACES.some` and a closure: asked for every packet. */
+  private probesOwed(): boolean {
+    const sp = this.spaces;
+    return sp.initial.probes > 0 || sp.handshake.probes > 0 || sp.application.probes > 0;
+  }
+
   /** Upper bound on a packet's bytes beyond its frames: header with a 4-byte packet number and 2-byte length, and the tag. */
   private overhead(name: SpaceName): number {
     return headerLength(this.headerFor(name), 0x3fff) + 4 + 16;
@@ -1904,7 +1910,7 @@ export class QuicConnection {
     if (!this.recovery.canSend(this.maxDatagramSize)) return false;
     const window = this.recovery.congestionWindow;
     const gain = window < this.recovery.ssthresh ? SLOW_START_PACING_GAIN : PACING_GAIN;
-    const until = this.pacer.delay(this.recovery.rtt.smoothed, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
+    const until = this.pacer.delay(this.recovery.smoothedRtt, this.maxDatagramSize, this.maxDatagramSize, window, now, gain);
     if (until === undefined) return true;
     if (SPACES.some((n) => !this.spaces[n].discarded && this.wantsToSend(this.spaces[n]))) this.pacingWake = until;
     else this.pacer.cancelRelease();
@@ -1958,7 +1964,7 @@ export class QuicConnection {
       while (this.datagrams.length && b.add({ type: 'datagram', data: this.datagrams[0] as Uint8Array, hasLength: true })) this.datagrams.shift();
       // pollFrames sizes its frames to the budget and tracks them as sent, so every one goes in.
       if (this.handshakeDone || zeroRtt) {
-        for (const f of this.streams.pollFrames(b.left, now, this.recovery.rtt.smoothed)) {
+        for (const f of this.streams.pollFrames(b.left, now, this.recovery.smoothedRtt)) {
           frames.push(f);
           b.left -= frameLength(f);
         }
@@ -2015,9 +2021,12 @@ export class QuicConnection {
   /** A packet left {@link seal}: the key update, recovery and qlog hear of it. */
   private onSealed(space: PacketSpace, header: OutgoingHeader, pn: number, frames: Frame[], ackEliciting: boolean, now: number, mtuProbe: boolean, bytes: Uint8Array): Uint8Array {
     // Sent under the current keys, an ACK completes the peer's key update (RFC 9001 §6.2).
-    if (header.type === '1rtt' && frames.some((f) => f.type === 'ack')) this.peerUpdateUnacked = false;
-    const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
-    this.recovery.onPacketSent({ pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, ...(mtuProbe ? { mtuProbe } : {}) });
+    if (header.type === '1rtt' && frames.some(isAck)) this.peerUpdateUnacked = false;
+    const inFlight = ackEliciting || frames.some(isPadding);
+    // Without a spread of a temporary object: this runs for every packet.
+    this.recovery.onPacketSent(mtuProbe
+      ? { pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames, mtuProbe }
+      : { pn, space: space.name, timeSent: now, size: bytes.length, ackEliciting, inFlight, frames });
     this.qlog?.packetSent(now, { type: header.type, packetNumber: pn, dcid: header.dcid, scid: header.type === '1rtt' ? undefined : header.scid },
       frames, bytes.length, this.localParams.ackDelayExponent);
     this.qlogMetrics(now);
@@ -2066,6 +2075,14 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
     return holes;
   };
 }
+
+// Predicates of the per-packet checks, made once rather than a closure per call.
+const isAck = (f: Frame): boolean => f.type === 'ack';
+const isPadding = (f: Frame): boolean => f.type === 'padding';
+const isAckEliciting = (f: Frame): boolean => f.type !== 'ack' && f.type !== 'padding';
+const carriesAckEliciting = (p: PlannedPacket): boolean => p.ackEliciting;
+const inInitial = (p: PlannedPacket): boolean => p.space.name === 'initial';
+const inHandshake = (p: PlannedPacket): boolean => p.space.name === 'handshake';
 
 /** Frames whose loss makes us send something again (RFC 9000 §13.3). */
 function isRetransmittable(f: Frame): boolean {

@@ -50,7 +50,16 @@ export class RangeSet {
       e = Math.max(e, this.r[j + 1] as number);
       j += 2;
     }
-    this.r.splice(i, j - i, s, e);
+    // The usual cases without a splice (and the array of removed items it returns): data acknowledged in order
+    // grows the one range it touches, and a range past all others goes at the end.
+    if (j - i === 2) {
+      this.r[i] = s;
+      this.r[i + 1] = e;
+    } else if (j === i && i === this.r.length) {
+      this.r.push(s, e);
+    } else {
+      this.r.splice(i, j - i, s, e);
+    }
   }
 
   /** Removes [start, end). */

@@ -194,6 +194,11 @@ export class Recovery {
     return this.rttEstimator.snapshot();
   }
 
+  /** smoothed_rtt (ms) without a snapshot: read for every packet built (pacing, receive-window tuning). */
+  get smoothedRtt(): number {
+    return this.rttEstimator.smoothed;
+  }
+
   get congestionWindow(): number {
     return this.cc.window;
   }

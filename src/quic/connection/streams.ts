@@ -198,6 +198,8 @@ export class StreamManager {
   private readonly controlPending = new Set<number>();
   /** Streams with data to send, in round-robin order: a stream that sent goes to the back. */
   private readonly sendQueue = new Set<number>();
+  /** {@link queueSnapshot}'s array for a queue of one. */
+  private readonly oneQueued: number[] = [0];
 
   /**
    * @param role which end we are: decides which stream IDs are ours (§2.1)
@@ -454,7 +456,7 @@ export class StreamManager {
         this.maxDataPending = false;
       }
     }
-    for (const id of [...this.maxStreamDataPending]) {
+    for (const id of this.maxStreamDataPending.size > 0 ? [...this.maxStreamDataPending] : NO_IDS) {
       const r = this.streams.get(id)?.recv;
       if (!r || !needsMaxStreamData(r)) {
         this.maxStreamDataPending.delete(id);
@@ -478,7 +480,7 @@ export class StreamManager {
         this.maxStreamDataPending.delete(id);
       }
     }
-    for (const dir of ['bidi', 'uni'] as const) {
+    for (const dir of DIRECTIONS) {
       if (!this.maxStreamsPending[dir]) continue;
       const maximum = Math.max(this.maxStreamsSent[dir], this.allowedPeerStreams(dir));
       if (b.add({ type: 'max_streams', bidirectional: dir === 'bidi', maximum })) {
@@ -525,7 +527,7 @@ export class StreamManager {
         this.streamDataBlockedPending.delete(id);
       }
     }
-    for (const dir of ['bidi', 'uni'] as const) {
+    for (const dir of DIRECTIONS) {
       if (!this.streamsBlockedPending[dir]) continue;
       const limit = this.peerMaxStreams[dir];
       if (this.nextLocal[dir] < limit) this.streamsBlockedPending[dir] = false;
@@ -679,7 +681,7 @@ export class StreamManager {
     if (ev.type === 'writable') this.writableQueued.delete(ev.id);
     // Half the backlog drained: the peer may open streams again.
     if (this.eventBacklog <= MAX_STREAM_EVENT_BACKLOG / 2) {
-      for (const dir of ['bidi', 'uni'] as const) {
+      for (const dir of DIRECTIONS) {
         if (this.withheldCredit[dir] === 0) continue;
         this.closedPeer[dir] += this.withheldCredit[dir];
         this.withheldCredit[dir] = 0;
@@ -853,7 +855,7 @@ export class StreamManager {
     let left = budget;
     for (let progress = true; progress && left > 0;) {
       progress = false;
-      for (const id of [...this.sendQueue]) {
+      for (const id of this.queueSnapshot()) {
         if (left <= 0) break; // a full packet: the streams left could not send a byte
         const w = this.streams.get(id)?.send;
         if (!w) {
@@ -884,9 +886,21 @@ export class StreamManager {
     return left;
   }
 
+  /**
+   * The send queue's streams, in order, to walk while the queue changes under the walk (a stream that sent goes to
+   * the back, one with nothing left leaves). Asked two or three times per packet: one stream, the common case of a
+   * bulk transfer, is handed back in an array kept for the purpose, not a fresh copy of the set.
+   */
+  private queueSnapshot(): readonly number[] {
+    if (this.sendQueue.size !== 1) return [...this.sendQueue];
+    const one = this.oneQueued;
+    for (const id of this.sendQueue) one[0] = id;
+    return one;
+  }
+
   /** Drops streams with nothing left to send; those out of credit are marked blocked first. */
   private pruneSendQueue(): void {
-    for (const id of [...this.sendQueue]) {
+    for (const id of this.queueSnapshot()) {
       const w = this.streams.get(id)?.send;
       if (w && !w.reset && (w.hasLost || w.finOnlyReady)) continue;
       if (w && !w.reset && w.unsent > 0) {

@@ -19,7 +19,7 @@ import { TicketKeyRing, decodeTicketState, encodeTicketState, type TicketState }
 import { fromHex } from '../../src/bytes.js';
 import { RetryTokens } from '../../src/quic/connection/address-validation.js';
 import {
-  MAX_PENDING_0RTT_CONNECTIONS, MAX_PENDING_0RTT_DATAGRAMS, PENDING_0RTT_LIFETIME_MS, PendingZeroRtt, checkTicketEarlyData, quicSessionKey,
+  MAX_PENDING_0RTT_BYTES, MAX_PENDING_0RTT_CONNECTIONS, MAX_PENDING_0RTT_DATAGRAMS, PENDING_0RTT_LIFETIME_MS, PendingZeroRtt, checkTicketEarlyData, quicSessionKey,
 } from '../../src/quic/connection/zero-rtt.js';
 import { decodeSession, encodeSession } from '../../src/tls13/session.js';
 import { encodeMaxEarlyData, encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
@@ -479,6 +479,25 @@ describe('an endpoint\'s 0-RTT datagrams ahead of their Initial are bounded', ()
     expect(p.take('c0', 0)).toEqual([]); // the oldest went first
     p.add('late', new Uint8Array(1), 0);
     expect(p.take('late', PENDING_0RTT_LIFETIME_MS + 1)).toEqual([]);
+  });
+
+  it('holds a bounded number of bytes, whatever the datagrams\' size: the oldest connection IDs go first', () => {
+    // 64 IDs × 4 datagrams of 64 KB would be 16 MB of an attacker's choosing; real 0-RTT datagrams are Initial-sized.
+    const p = new PendingZeroRtt();
+    const big = new Uint8Array(65_000);
+    for (let i = 0; i < MAX_PENDING_0RTT_CONNECTIONS; i++) for (let k = 0; k < MAX_PENDING_0RTT_DATAGRAMS; k++) p.add(`c${i}`, big, 0);
+    expect(p.bytes).toBeLessThanOrEqual(MAX_PENDING_0RTT_BYTES);
+    expect(p.take('c0', 0)).toEqual([]); // let go to make room
+    const last = p.take(`c${MAX_PENDING_0RTT_CONNECTIONS - 1}`, 0);
+    expect(last.length).toBeGreaterThan(0);
+    expect(last.every((d) => d.length === big.length)).toBe(true);
+    // Initial-sized datagrams of a real client still all fit.
+    const q = new PendingZeroRtt();
+    for (let i = 0; i < MAX_PENDING_0RTT_CONNECTIONS; i++) for (let k = 0; k < MAX_PENDING_0RTT_DATAGRAMS; k++) q.add(`c${i}`, new Uint8Array(1452), 0);
+    expect(q.size).toBe(MAX_PENDING_0RTT_CONNECTIONS);
+    expect(q.bytes).toBe(MAX_PENDING_0RTT_CONNECTIONS * MAX_PENDING_0RTT_DATAGRAMS * 1452);
+    expect(q.take('c0', 0)).toHaveLength(MAX_PENDING_0RTT_DATAGRAMS);
+    expect(q.bytes).toBe((MAX_PENDING_0RTT_CONNECTIONS - 1) * MAX_PENDING_0RTT_DATAGRAMS * 1452);
   });
 });
 

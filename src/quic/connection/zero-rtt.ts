@@ -161,6 +161,11 @@ export function versionScopedSealer(sealer: TicketSealer, openVersion: QuicVersi
 export const MAX_PENDING_0RTT_CONNECTIONS = 64;
 export const MAX_PENDING_0RTT_DATAGRAMS = 4;
 export const PENDING_0RTT_LIFETIME_MS = 1000;
+/**
+ * Bytes held in all: the counts above allow 256 datagrams of up to 64 KB (16 MB); a client's 0-RTT datagrams
+ * before its first Initial is answered are the size of that Initial's, ~1200–1500 bytes, so real ones fit.
+ */
+export const MAX_PENDING_0RTT_BYTES = 384 * 1024;
 
 /**
  * An endpoint's 0-RTT datagrams that overtook the client's first Initial, so
@@ -171,25 +176,48 @@ export const PENDING_0RTT_LIFETIME_MS = 1000;
  * retransmission they would have made anyway.
  */
 export class PendingZeroRtt {
-  private readonly byCid = new Map<string, { readonly at: number; readonly datagrams: Uint8Array[] }>();
+  private readonly byCid = new Map<string, { readonly at: number; readonly datagrams: Uint8Array[]; bytes: number }>();
+  /** Bytes of all the datagrams held, at most {@link MAX_PENDING_0RTT_BYTES}. */
+  private held = 0;
 
   /** Holds a copy of `datagram`, whose first packet is 0-RTT to connection ID `cid` (hex). */
   add(cid: string, datagram: Uint8Array, now: number): void {
     let entry = this.byCid.get(cid);
     if (!entry || now - entry.at > PENDING_0RTT_LIFETIME_MS) {
-      this.byCid.delete(cid);
-      entry = { at: now, datagrams: [] };
+      this.remove(cid);
+      entry = { at: now, datagrams: [], bytes: 0 };
       this.byCid.set(cid, entry);
-      while (this.byCid.size > MAX_PENDING_0RTT_CONNECTIONS) this.byCid.delete(this.byCid.keys().next().value as string);
+      while (this.byCid.size > MAX_PENDING_0RTT_CONNECTIONS) this.remove(this.byCid.keys().next().value as string);
     }
-    if (entry.datagrams.length < MAX_PENDING_0RTT_DATAGRAMS) entry.datagrams.push(datagram.slice());
+    if (entry.datagrams.length >= MAX_PENDING_0RTT_DATAGRAMS || datagram.length > MAX_PENDING_0RTT_BYTES) return;
+    // Room is made by letting the oldest connection IDs go, as the count does; never this ID's own datagrams.
+    for (const oldest of this.byCid.keys()) {
+      if (this.held + datagram.length <= MAX_PENDING_0RTT_BYTES) break;
+      if (oldest !== cid) this.remove(oldest);
+    }
+    if (this.held + datagram.length > MAX_PENDING_0RTT_BYTES) return;
+    entry.datagrams.push(datagram.slice());
+    entry.bytes += datagram.length;
+    this.held += datagram.length;
   }
 
   /** Takes what is held for `cid`, if still fresh, in arrival order. */
   take(cid: string, now: number): Uint8Array[] {
     const entry = this.byCid.get(cid);
-    this.byCid.delete(cid);
+    this.remove(cid);
     return entry && now - entry.at <= PENDING_0RTT_LIFETIME_MS ? entry.datagrams : [];
+  }
+
+  private remove(cid: string): void {
+    const entry = this.byCid.get(cid);
+    if (!entry) return;
+    this.held -= entry.bytes;
+    this.byCid.delete(cid);
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.held;
   }
 
   get size(): number {

@@ -1,0 +1,148 @@
+/**
+ * RFC 9000 §10.2: the closing and draining states. After an immediate close an
+ * endpoint keeps only what identifies its packets and makes its
+ * CONNECTION_CLOSE (§10.2.1); the one frame of the peer that still matters is
+ * the peer's own CONNECTION_CLOSE, which moves it to draining (§10.2.2), where
+ * it sends nothing. Both end at the timer set on closing, three PTOs.
+ *
+ * The peer here is the test, speaking 1-RTT to a server with the keys from the
+ * client's key log (test/helpers/quic-attacker.ts): it can send the closing
+ * server any frame an authenticated peer could.
+ */
+import { describe, expect, it } from 'vitest';
+import { equalBytes } from '../../src/bytes.js';
+import type { QuicConnection, QuicEvent } from '../../src/quic/connection/connection.js';
+import { encodeFrames } from '../../src/quic/frames/encode.js';
+import type { Frame } from '../../src/quic/frames/types.js';
+import { deriveDirectionalKeys, nextTrafficSecret } from '../../src/quic/keys.js';
+import { sealPacket } from '../../src/quic/protection.js';
+import { QUIC_V1 } from '../../src/quic/versions.js';
+import { established } from '../helpers/quic-attacker.js';
+import { SIM_CLIENT_ADDRESS } from '../helpers/quic-sim.js';
+import { seededProvider } from '../helpers/tls-pair.js';
+
+function drain(c: QuicConnection): QuicEvent[] {
+  const out: QuicEvent[] = [];
+  for (let e = c.poll(); e; e = c.poll()) out.push(e);
+  return out;
+}
+
+/** Everything an authenticated peer might send on a live connection: data, credit, a new connection ID, a path challenge. */
+function busyFrames(i: number): Frame[] {
+  return [
+    { type: 'stream', streamId: 0, offset: i * 100, data: new Uint8Array(100).fill(i), fin: false, hasLength: true },
+    { type: 'max_data', maximum: 10_000_000 + i },
+    { type: 'max_stream_data', streamId: 0, maximum: 10_000_000 + i },
+    { type: 'max_streams', bidirectional: true, maximum: 1000 + i },
+    { type: 'new_connection_id', sequenceNumber: 10 + i, retirePriorTo: 10 + i, connectionId: new Uint8Array(8).fill(0xe0 + i), statelessResetToken: new Uint8Array(16).fill(0xa0 + i) },
+    { type: 'path_challenge', data: new Uint8Array(8).fill(0x30 + i) },
+    { type: 'ping' },
+  ];
+}
+
+/** Closes the server with an application error and takes its first CONNECTION_CLOSE. */
+async function closeServer(seed: string) {
+  const e = await established(seed);
+  e.server.close(e.now, 7, 'bye');
+  const first = await e.collect();
+  expect(first.frames).toMatchObject([{ type: 'connection_close', application: true, errorCode: 7 }]);
+  const closed = drain(e.server);
+  expect(closed).toMatchObject([{ type: 'closed', local: true, code: 7, application: true }]);
+  return { ...e, closeDcid: first.dcids[0] as Uint8Array, until: e.server.pollTimeout() as number };
+}
+
+describe('RFC 9000 §10.2.1: in the closing state only the CONNECTION_CLOSE is made', () => {
+  it('a peer\'s STREAM, MAX_DATA, NEW_CONNECTION_ID and PATH_CHALLENGE have no effect: no event, no PATH_RESPONSE, no new connection ID; each is answered only by the CONNECTION_CLOSE, after 1, 2, 4, 8 datagrams', async () => {
+    const e = await closeServer('closing-frames');
+    const answeredAt: number[] = [];
+    for (let i = 1; i <= 8; i++) {
+      await e.send(busyFrames(i));
+      const out = await e.collect();
+      // "An endpoint that is closing is not required to process any received frame": nothing reaches the application.
+      expect(drain(e.server)).toEqual([]);
+      if (out.datagrams.length === 0) continue;
+      answeredAt.push(i);
+      // One packet with the same CONNECTION_CLOSE, to the connection ID the close used: the peer's
+      // NEW_CONNECTION_ID (retiring every earlier one) was not taken up, its PATH_CHALLENGE not answered.
+      expect(out.datagrams).toHaveLength(1);
+      expect(out.frames).toMatchObject([{ type: 'connection_close', application: true, errorCode: 7 }]);
+      expect(out.dcids.every((d) => equalBytes(d, e.closeDcid))).toBe(true);
+    }
+    // "An endpoint SHOULD limit the rate at which it generates packets in the closing state."
+    expect(answeredAt).toEqual([1, 2, 4, 8]);
+    // No stream came into being from the peer's data.
+    expect(() => e.server.readStream(0)).toThrow(/has not been opened/);
+    // The closing state ends at its timer, three PTOs from the close (§10.2), and the connection is gone.
+    expect(e.server.pollTimeout()).toBe(e.until);
+    await e.server.handleTimeout(e.until - 1);
+    expect(e.server.isClosed).toBe(false);
+    await e.server.handleTimeout(e.until);
+    expect(e.server.isClosed).toBe(true);
+    expect(drain(e.server)).toEqual([]);
+  });
+
+  it('a peer\'s ACK changes nothing: no loss or congestion state, no RTT sample', async () => {
+    const e = await established('closing-acks');
+    const id = e.server.openStream(true);
+    e.server.writeStream(id, new Uint8Array(4000).fill(1));
+    const sent = await e.collect();
+    expect(sent.packetNumbers.length).toBeGreaterThan(0);
+    e.server.close(e.now, 0, '');
+    await e.collect();
+    const before = { congestion: e.server.congestion, rtt: e.server.rtt };
+    expect(before.congestion.bytesInFlight).toBeGreaterThan(0);
+    const largest = Math.max(...sent.packetNumbers);
+    const smallest = Math.min(...sent.packetNumbers);
+    await e.send([{ type: 'ack', ackDelay: 0, ranges: [{ largest, smallest }] }]);
+    expect(e.server.congestion).toEqual(before.congestion);
+    expect(e.server.rtt).toEqual(before.rtt);
+  });
+
+  it('a peer\'s packet from a new address is discarded: no migration, no answer to it (§10.2.1, §9)', async () => {
+    const e = await closeServer('closing-new-address');
+    await e.deliver(await e.seal(busyFrames(1)), 'elsewhere:4433');
+    expect((await e.collect()).datagrams).toEqual([]);
+    // The path in use still gets the answer to the peer's next packet there.
+    await e.send([{ type: 'ping' }]);
+    const out = await e.collect();
+    expect(out.datagrams.map((d) => d.remote)).toEqual([SIM_CLIENT_ADDRESS]);
+    expect(out.frames).toMatchObject([{ type: 'connection_close' }]);
+  });
+});
+
+describe('RFC 9000 §10.2.2: a CONNECTION_CLOSE received in the closing state leads to draining', () => {
+  it('nothing more is sent, the application gets no second `closed`, and the draining state ends when the closing state would have', async () => {
+    const e = await closeServer('closing-to-draining');
+    await e.send([...busyFrames(1), { type: 'connection_close', application: true, errorCode: 9, frameType: 0, reason: new TextEncoder().encode('me too') }]);
+    expect((await e.collect()).datagrams).toEqual([]);
+    expect(drain(e.server)).toEqual([]);
+    // "the draining state ends when the closing state would have ended": the same end time.
+    expect(e.server.pollTimeout()).toBe(e.until);
+    // "An endpoint in the draining state MUST NOT send any packets", whatever arrives.
+    for (let i = 2; i <= 5; i++) {
+      await e.send(busyFrames(i));
+      expect((await e.collect()).datagrams).toEqual([]);
+    }
+    expect(drain(e.server)).toEqual([]);
+    await e.server.handleTimeout(e.until - 1);
+    expect(e.server.isClosed).toBe(false);
+    await e.server.handleTimeout(e.until);
+    expect(e.server.isClosed).toBe(true);
+  });
+
+  it('a CONNECTION_CLOSE sent after the peer updated its keys is read without following the update (§10.2.1: no key update is handled)', async () => {
+    const e = await closeServer('closing-key-update');
+    // The peer's next key generation (RFC 9001 §6.1), and the flipped key phase.
+    const provider = seededProvider('closing-key-update');
+    const current = await deriveDirectionalKeys(provider, QUIC_V1, e.suite, e.secrets.client);
+    const updated = await deriveDirectionalKeys(provider, QUIC_V1, e.suite, await nextTrafficSecret(provider, QUIC_V1, e.suite, e.secrets.client));
+    // Header protection keys do not change with a key update (RFC 9001 §6).
+    const next = { ...updated, header: current.header };
+    const close: Frame = { type: 'connection_close', application: false, errorCode: 0, frameType: 0, reason: new Uint8Array(0) };
+    await e.deliver(await sealPacket(next, { type: '1rtt', dcid: e.server.localCid }, encodeFrames([close]), { packetNumber: 20_000 }, 1));
+    expect(e.server.keyPhase).toEqual({ phase: 0, updates: 0 });
+    expect((await e.collect()).datagrams).toEqual([]);
+    expect(e.server.pollTimeout()).toBe(e.until);
+    expect(drain(e.server)).toEqual([]);
+  });
+});

@@ -146,3 +146,23 @@ describe('RFC 9000 §10.2.2: a CONNECTION_CLOSE received in the closing state le
     expect(drain(e.server)).toEqual([]);
   });
 });
+
+describe('RFC 9000 §10.3.1: a stateless reset received in the closing state', () => {
+  it('moves the connection to draining: nothing more is sent, no second `closed`, the same end time', async () => {
+    const e = await closeServer('closing-reset');
+    const token = e.server.peerResetTokens()[0];
+    if (!token) throw new Error('the client issued no connection ID with a reset token');
+    // §10.3: a short-header-looking datagram of unpredictable bits ending in the token.
+    const reset = new Uint8Array(40).fill(0x5a);
+    reset[0] = 0x40 | 0x1a;
+    reset.set(token, reset.length - token.length);
+    await e.deliver(reset);
+    expect((await e.collect()).datagrams).toEqual([]);
+    expect(drain(e.server)).toEqual([]);
+    expect(e.server.pollTimeout()).toBe(e.until);
+    await e.send([{ type: 'ping' }]);
+    expect((await e.collect()).datagrams).toEqual([]);
+    await e.server.handleTimeout(e.until);
+    expect(e.server.isClosed).toBe(true);
+  });
+});

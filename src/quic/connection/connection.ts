@@ -666,6 +666,23 @@ export class QuicConnection {
   private enterClosing(now: number, frame: Frame, report: Omit<Extract<QuicEvent, { type: 'closed' }>, 'type'>): void {
     this.closeState = { kind: 'closing', until: now + 3 * this.pto(), frame };
     this.events.push({ type: 'closed', ...report });
+    this.dropHeld(now);
+  }
+
+  /**
+   * Once the connection closes, nothing held for keys or for its turn will be read (RFC 9000 §10.2.1 keeps
+   * only what makes the CONNECTION_CLOSE; RFC 9001 §4.9, §5.7): packets kept until their keys came, 0-RTT
+   * kept for the ClientHello's answer, and a TLS step kept behind its ACK are let go now, each packet
+   * logged as dropped, rather than held for as long as the application keeps the connection object.
+   */
+  private dropHeld(now: number): void {
+    if (this.pendingPackets.size > 0) {
+      for (const p of this.pendingPackets.take(takeAll)) this.qlog?.packetDropped(now, { type: p.type }, p.bytes.length, 'key_unavailable');
+    }
+    if (this.earlyPackets.size > 0) {
+      for (const bytes of this.earlyPackets.drain()) this.qlog?.packetDropped(now, { type: '0rtt' }, bytes.length, 'key_unavailable');
+    }
+    this.heldTls = undefined;
   }
 
   private pto(): number {
@@ -919,6 +936,7 @@ export class QuicConnection {
     if (next && this.clientConfig) return this.restartIn(next);
     // §6.2: a client that gets no version it supports gives up.
     this.closeState = { kind: 'closed', until: now };
+    this.dropHeld(now);
     this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
   }
 
@@ -1017,6 +1035,7 @@ export class QuicConnection {
   private onStatelessReset(now: number): void {
     // §10.3.1: the peer lost the connection; enter draining without sending anything.
     this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+    this.dropHeld(now);
     this.events.push({ type: 'closed', local: false, code: TransportErrorCode.NO_ERROR, application: false, reason: 'stateless reset' });
   }
 
@@ -1147,6 +1166,7 @@ export class QuicConnection {
         return;
       case 'connection_close':
         this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+        this.dropHeld(now);
         this.events.push({ type: 'closed', local: false, code: f.errorCode, application: f.application, reason: new TextDecoder().decode(f.reason) });
         return;
       case 'path_challenge':
@@ -1532,6 +1552,7 @@ export class QuicConnection {
     if (idle !== undefined && now >= this.lastActivity + idle) {
       // §10.1: an idle timeout closes silently.
       this.closeState = { kind: 'closed', until: now };
+      this.dropHeld(now);
       this.events.push({ type: 'closed', local: true, code: TransportErrorCode.NO_ERROR, application: false, reason: 'idle timeout' });
       return;
     }
@@ -2127,6 +2148,7 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
 const isAck = (f: Frame): boolean => f.type === 'ack';
 const isPadding = (f: Frame): boolean => f.type === 'padding';
 const isConnectionClose = (f: Frame): boolean => f.type === 'connection_close';
+const takeAll = (): boolean => true;
 const isAckEliciting = (f: Frame): boolean => f.type !== 'ack' && f.type !== 'padding';
 const carriesAckEliciting = (p: PlannedPacket): boolean => p.ackEliciting;
 const inInitial = (p: PlannedPacket): boolean => p.space.name === 'initial';

@@ -11,15 +11,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { equalBytes } from '../../src/bytes.js';
-import type { QuicConnection, QuicEvent } from '../../src/quic/connection/connection.js';
+import { QuicConnection, type QuicEvent, type QuicServerOptions } from '../../src/quic/connection/connection.js';
 import { encodeFrames } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/types.js';
 import { deriveDirectionalKeys, nextTrafficSecret } from '../../src/quic/keys.js';
 import { sealPacket } from '../../src/quic/protection.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
 import { established } from '../helpers/quic-attacker.js';
-import { SIM_CLIENT_ADDRESS } from '../helpers/quic-sim.js';
-import { seededProvider } from '../helpers/tls-pair.js';
+import { QuicSim, SIM_CLIENT_ADDRESS } from '../helpers/quic-sim.js';
+import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
 
 function drain(c: QuicConnection): QuicEvent[] {
   const out: QuicEvent[] = [];
@@ -164,5 +164,39 @@ describe('RFC 9000 §10.3.1: a stateless reset received in the closing state', (
     expect((await e.collect()).datagrams).toEqual([]);
     await e.server.handleTimeout(e.until);
     expect(e.server.isClosed).toBe(true);
+  });
+});
+
+describe('RFC 9000 §8.1, §10.2.1: the CONNECTION_CLOSE of a server that has not validated the client\'s address', () => {
+  it('keeps to three times what was received, like everything else it sends', async () => {
+    const provider = seededProvider('closing-amplification');
+    const key = await testKey(provider, 'ml-dsa-65');
+    // A chain large enough that the server's first flight fills its 3× allowance.
+    const serverOptions: QuicServerOptions = { tls: { provider, now: clock, certificate: { chain: [key.publicKey, new Uint8Array(6000).fill(1)], ...key }, alpnProtocols: ['q'] } };
+    const client = await QuicConnection.connect({ tls: { provider, now: clock, serverName: 'q', verifier: pinnedKeyVerifier(key), alpnProtocols: ['q'] } }, 1_000_000);
+    // Nothing from the client reaches the server once the server has answered: its address stays unvalidated.
+    const sim: QuicSim = new QuicSim(client, serverOptions, { seed: 'closing-amplification', drop: (d) => d.toServer && sim.sent.toClient.length > 0 });
+    await sim.run(() => sim.server !== undefined && sim.sent.toClient.length > 0);
+    await sim.advance(200);
+    const server = sim.server as QuicConnection;
+    expect(server.isHandshakeComplete).toBe(false);
+    let received = sim.bytesFrom.get(SIM_CLIENT_ADDRESS) ?? 0;
+    const sent = (): number => sim.bytesTo.get(SIM_CLIENT_ADDRESS) ?? 0;
+    expect(sent()).toBeLessThanOrEqual(3 * received);
+    const datagramsBefore = sim.sent.toClient.length;
+    server.close(sim.now, 0, 'going away');
+    await sim.advance(50);
+    expect(sent()).toBeLessThanOrEqual(3 * received);
+    // Each datagram the server attributes to the connection raises the allowance by three times its size, and no more;
+    // the CONNECTION_CLOSE goes again (at the falling rate) once the allowance holds it.
+    for (let i = 0; i < 16; i++) {
+      const d = new Uint8Array(1 + 8 + 16).fill(0x41);
+      d.set(server.localCid, 1);
+      await server.handleDatagram(d, sim.now);
+      received += d.length;
+      await sim.advance(1);
+      expect(sent()).toBeLessThanOrEqual(3 * received);
+    }
+    expect(sim.sent.toClient.length).toBeGreaterThan(datagramsBefore);
   });
 });

@@ -2120,7 +2120,12 @@ export class QuicConnection {
       const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, payloadLength(frames));
       if (short > 0) frames.push({ type: 'padding', length: short });
     }
-    return this.seal(space, frames, false, now);
+    // §8.1 holds in the closing state too (§10.2.1): a server whose first flight used up its 3× allowance sends
+    // its CONNECTION_CLOSE once more has come from the client's address, when it answers that.
+    if (this.packetSize(space, payloadLength(frames)) > this.amplificationRoom()) return undefined;
+    const bytes = await this.seal(space, frames, false, now);
+    this.bytesSent += bytes.length;
+    return bytes;
   }
 }
 

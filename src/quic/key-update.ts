@@ -125,8 +125,14 @@ export class OneRttKeys {
    * starting an update (next keys; on success the keys rotate). Returns null
    * when the packet does not authenticate; the caller's bytes are then
    * unchanged, except the ciphertext that {@link openSync} decrypts in place.
+   *
+   * With `update` false the next keys are tried but the keys do not rotate: a
+   * closing connection reads a CONNECTION_CLOSE sent after the peer's update
+   * without deriving anything (RFC 9000 §10.2.1 does not ask it to follow
+   * updates, and a peer flipping the phase on every packet would make every
+   * packet cost a derivation).
    */
-  async open(packet: ProtectedPacket, largestPn: number): Promise<OpenedOneRttPacket | null> {
+  async open(packet: ProtectedPacket, largestPn: number, update = true): Promise<OpenedOneRttPacket | null> {
     if (this.synchronous) {
       const opened = this.openSync(packet, largestPn);
       if (opened !== undefined) return opened;
@@ -146,6 +152,7 @@ export class OneRttKeys {
     }
     const opened = await decryptPayload(this.next.recv, packet, h, pn);
     if (!opened) return null;
+    if (!update) return oneRtt(opened, false);
     await this.rotate();
     this.firstPnInPhase = pn;
     return oneRtt(opened, true);

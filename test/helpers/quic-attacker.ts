@@ -105,8 +105,9 @@ export async function established(
       await this.deliver(await this.seal(frames));
     },
     /** Everything the server sends now, decrypted: its frames, and the DCIDs it used. */
-    async collect(): Promise<{ frames: Frame[]; dcids: Uint8Array[]; datagrams: { remote: string; size: number; frames: Frame[] }[] }> {
+    async collect(): Promise<{ frames: Frame[]; dcids: Uint8Array[]; datagrams: { remote: string; size: number; frames: Frame[] }[]; packetNumbers: number[] }> {
       const frames: Frame[] = [];
+      const packetNumbers: number[] = [];
       const dcids: Uint8Array[] = [];
       const datagrams: { remote: string; size: number; frames: Frame[] }[] = [];
       let largest = 0;
@@ -117,12 +118,13 @@ export async function established(
         const opened = await openPacket(toClient, pkt, largest);
         if (!opened) throw new Error('server packet did not decrypt');
         largest = Math.max(largest, opened.packetNumber);
+        packetNumbers.push(opened.packetNumber);
         dcids.push(pkt.dcid);
         const fs = decodeFrames(opened.payload, '1rtt');
         frames.push(...fs);
         datagrams.push({ remote: t.remote, size: d.length, frames: fs });
       }
-      return { frames, dcids, datagrams };
+      return { frames, dcids, datagrams, packetNumbers };
     },
   };
 }

@@ -117,6 +117,39 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
   });
 });
 
+describe('RFC 9000 §10.2.1: packets held for keys when the connection closes', () => {
+  it('are let go and logged as dropped: a server that closes before the client\'s Finished will never read them', async () => {
+    const HELD = 3;
+    let finishedSeen = false;
+    let written = 0;
+    // As above: the Finished is held back on the wire, and the 1-RTT datagrams behind it overtake it.
+    const extraDelay = (d: SimDatagram): number => {
+      if (!d.toServer || !client.isHandshakeComplete || written >= HELD) return 0;
+      const first = !finishedSeen;
+      finishedSeen = true;
+      client.writeStream(client.openStream(), new Uint8Array([written++]), true);
+      return first ? 200 : 0;
+    };
+    const { sim, client, serverQlog } = await setup('pending-close', { extraDelay });
+    const buffered = (): number => of(serverQlog.events(), 'transport:packet_buffered', '1RTT').length;
+    await sim.run(() => buffered() >= HELD, 10_000);
+    const server = sim.server as QuicConnection;
+    expect(server.isHandshakeComplete).toBe(false);
+    expect(of(serverQlog.events(), 'transport:packet_dropped', '1RTT')).toEqual([]);
+    const held = buffered();
+
+    server.close(sim.now, 0, '');
+    // "In the closing state, an endpoint retains only enough information to generate a packet containing a
+    // CONNECTION_CLOSE frame": what waited for the 1-RTT keys goes at once.
+    const dropped = of(serverQlog.events(), 'transport:packet_dropped', '1RTT');
+    expect(dropped.map((e) => e.data.trigger)).toEqual(Array.from({ length: held }, () => 'key_unavailable'));
+    // The Finished still arrives, and reads nothing: the closing server processes no frame but CONNECTION_CLOSE.
+    await sim.run(() => server.isClosed, 10_000);
+    expect(of(serverQlog.events(), 'transport:packet_received', '1RTT')).toEqual([]);
+    expect(server.isHandshakeComplete).toBe(false);
+  });
+});
+
 describe('RFC 9001 §4.1.4: Handshake packets that reach the client before the server\'s Initial', () => {
   it('are held until the ServerHello installs the Handshake keys: the handshake is late only by the Initial\'s own delay', async () => {
     const LAG = 15;

@@ -666,6 +666,23 @@ export class QuicConnection {
   private enterClosing(now: number, frame: Frame, report: Omit<Extract<QuicEvent, { type: 'closed' }>, 'type'>): void {
     this.closeState = { kind: 'closing', until: now + 3 * this.pto(), frame };
     this.events.push({ type: 'closed', ...report });
+    this.dropHeld(now);
+  }
+
+  /**
+   * Once the connection closes, nothing held for keys or for its turn will be read (RFC 9000 §10.2.1 keeps
+   * only what makes the CONNECTION_CLOSE; RFC 9001 §4.9, §5.7): packets kept until their keys came, 0-RTT
+   * kept for the ClientHello's answer, and a TLS step kept behind its ACK are let go now, each packet
+   * logged as dropped, rather than held for as long as the application keeps the connection object.
+   */
+  private dropHeld(now: number): void {
+    if (this.pendingPackets.size > 0) {
+      for (const p of this.pendingPackets.take(takeAll)) this.qlog?.packetDropped(now, { type: p.type }, p.bytes.length, 'key_unavailable');
+    }
+    if (this.earlyPackets.size > 0) {
+      for (const bytes of this.earlyPackets.drain()) this.qlog?.packetDropped(now, { type: '0rtt' }, bytes.length, 'key_unavailable');
+    }
+    this.heldTls = undefined;
   }
 
   private pto(): number {
@@ -688,8 +705,8 @@ export class QuicConnection {
   }
 
   private async receiveDatagram(datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
-    if (this.closeState?.kind === 'draining' || this.closeState?.kind === 'closed') return;
-    if (this.closeState?.kind === 'closing') this.answerWhileClosing(this.closeState);
+    // §10.2.2: a draining (or closed) connection reads nothing and sends nothing.
+    if (this.closeState) return this.closeState.kind === 'closing' ? this.receiveWhileClosing(this.closeState, datagram, now, remote) : undefined;
     this.bytesReceived += datagram.length;
     this.qlog?.tick(now);
     const from: PacketContext = { remote, datagramBytes: datagram.length, dcid: NO_DCID, authenticated: false, receivedAt: now };
@@ -718,6 +735,53 @@ export class QuicConnection {
     if (++this.closingReceived < this.closingAnswerAt) return;
     this.closingAnswerAt *= 2;
     c.sent = false;
+  }
+
+  /**
+   * RFC 9000 §10.2.1: the closing state keeps only what identifies the connection's packets and makes
+   * its CONNECTION_CLOSE. A packet is still opened, with the keys already held, for one thing: the peer's
+   * own CONNECTION_CLOSE, which moves the connection to draining (§10.2.2). Every other frame is left
+   * unread — no stream data, no events, no ACK, loss or congestion processing, no connection IDs, no path
+   * validation — and nothing new is made: no key update is followed (§10.2.1), no packet is held for
+   * keys that will not come, no version is switched to. What a datagram costs is opening its packets,
+   * as before the close.
+   */
+  private async receiveWhileClosing(c: NonNullable<QuicConnection['closeState']>, datagram: Uint8Array, now: number, remote: RemoteAddress): Promise<void> {
+    // §10.2.1: packets from an unvalidated address are discarded (the CONNECTION_CLOSE goes on the path in
+    // use, the only one this connection vouches for), and any other path is one we stopped validating.
+    if (remote !== this.paths.current.remote) return;
+    this.bytesReceived += datagram.length;
+    this.qlog?.tick(now);
+    this.answerWhileClosing(c);
+    let closedByPeer = false;
+    try {
+      for (let offset = 0; offset < datagram.length && !closedByPeer;) {
+        const parsed = parsePacket(datagram, offset, { shortDcidLength: CID_LENGTH, versions: this.versions });
+        offset = parsed.next;
+        if ('pnOffset' in parsed.packet) closedByPeer = await this.carriesConnectionClose(parsed.packet);
+      }
+    } catch {
+      // §12.2: the rest of a datagram that does not parse is dropped. A frame that does not decode, or any
+      // other failure, has no one to go to: the connection already closed, and §10.2.1 asks for no frame.
+    }
+    if (!closedByPeer && !this.isResetFromPeer(datagram)) return;
+    // §10.2.2: from closing to draining, the end time stays the closing state's; the application had its
+    // `closed` event when the connection closed, and gets no second.
+    this.closeState = { kind: 'draining', until: c.until };
+    this.qlogState(now);
+  }
+
+  /** Whether `pkt` opens with the keys held and carries a CONNECTION_CLOSE (for {@link receiveWhileClosing}: nothing else is acted on). */
+  private async carriesConnectionClose(pkt: ProtectedPacket): Promise<boolean> {
+    const space = this.spaceOf(pkt.type);
+    if (!space || space.discarded) return false;
+    let opened;
+    if (pkt.type === '1rtt') opened = this.oneRtt && await this.oneRtt.open(pkt, space.largestReceived, false);
+    else if (pkt.type === '0rtt') opened = this.zeroRttRead && await openPacket(this.zeroRttRead, pkt, space.largestReceived);
+    else opened = space.read && pkt.version === this.versionInUse && await openPacket(space.read, pkt, space.largestReceived);
+    if (!opened) return false;
+    const frames = decodeFrames(opened.payload, pkt.type, { maxDatagramFrameSize: this.localParams.maxDatagramFrameSize });
+    return frames.some(isConnectionClose);
   }
 
   private async handlePackets(datagram: Uint8Array, now: number, from: PacketContext): Promise<void> {
@@ -872,6 +936,7 @@ export class QuicConnection {
     if (next && this.clientConfig) return this.restartIn(next);
     // §6.2: a client that gets no version it supports gives up.
     this.closeState = { kind: 'closed', until: now };
+    this.dropHeld(now);
     this.events.push({ type: 'closed', local: false, code: 0, application: false, reason: `version negotiation: server offers ${pkt.versions.map((v) => v.toString(16)).join(', ')}` });
   }
 
@@ -970,6 +1035,7 @@ export class QuicConnection {
   private onStatelessReset(now: number): void {
     // §10.3.1: the peer lost the connection; enter draining without sending anything.
     this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+    this.dropHeld(now);
     this.events.push({ type: 'closed', local: false, code: TransportErrorCode.NO_ERROR, application: false, reason: 'stateless reset' });
   }
 
@@ -1100,6 +1166,7 @@ export class QuicConnection {
         return;
       case 'connection_close':
         this.closeState = { kind: 'draining', until: now + 3 * this.pto() };
+        this.dropHeld(now);
         this.events.push({ type: 'closed', local: false, code: f.errorCode, application: f.application, reason: new TextDecoder().decode(f.reason) });
         return;
       case 'path_challenge':
@@ -1485,6 +1552,7 @@ export class QuicConnection {
     if (idle !== undefined && now >= this.lastActivity + idle) {
       // §10.1: an idle timeout closes silently.
       this.closeState = { kind: 'closed', until: now };
+      this.dropHeld(now);
       this.events.push({ type: 'closed', local: true, code: TransportErrorCode.NO_ERROR, application: false, reason: 'idle timeout' });
       return;
     }
@@ -2052,7 +2120,12 @@ export class QuicConnection {
       const short = MIN_INITIAL_DATAGRAM - this.packetSize(space, payloadLength(frames));
       if (short > 0) frames.push({ type: 'padding', length: short });
     }
-    return this.seal(space, frames, false, now);
+    // §8.1 holds in the closing state too (§10.2.1): a server whose first flight used up its 3× allowance sends
+    // its CONNECTION_CLOSE once more has come from the client's address, when it answers that.
+    if (this.packetSize(space, payloadLength(frames)) > this.amplificationRoom()) return undefined;
+    const bytes = await this.seal(space, frames, false, now);
+    this.bytesSent += bytes.length;
+    return bytes;
   }
 }
 
@@ -2079,6 +2152,8 @@ function frameWriter(frames: readonly Frame[], n: number): (out: Uint8Array, off
 // Predicates of the per-packet checks, made once rather than a closure per call.
 const isAck = (f: Frame): boolean => f.type === 'ack';
 const isPadding = (f: Frame): boolean => f.type === 'padding';
+const isConnectionClose = (f: Frame): boolean => f.type === 'connection_close';
+const takeAll = (): boolean => true;
 const isAckEliciting = (f: Frame): boolean => f.type !== 'ack' && f.type !== 'padding';
 const carriesAckEliciting = (p: PlannedPacket): boolean => p.ackEliciting;
 const inInitial = (p: PlannedPacket): boolean => p.space.name === 'initial';

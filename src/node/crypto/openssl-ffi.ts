@@ -180,26 +180,19 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   const outl = b.outl;
   const st: Contexts = { enc: 0n, dec: 0n, key: key.slice(), disposed: false };
 
-  /** The sealing context, made and registered on first use. */
-  const encContext = (): Pointer => {
-    if (st.enc !== 0n) return st.enc;
+  /** A direction's context, made and registered on first use; once both exist the key copy is forgotten. */
+  const context = (dir: 'enc' | 'dec'): Pointer => {
+    const have = st[dir];
+    if (have !== 0n) return have;
     if (st.disposed) throw disposed(alg);
-    const ctx = newContext(b, encInit, b.ciphers[alg], st.key as Uint8Array);
-    st.enc = ctx;
+    const ctx = newContext(b, dir === 'enc' ? encInit : decInit, b.ciphers[alg], st.key as Uint8Array);
+    st[dir] = ctx;
     b.contexts.register(st, ctx, st);
-    if (st.dec !== 0n) forgetKey();
+    if (st[dir === 'enc' ? 'dec' : 'enc'] !== 0n) forgetKey();
     return ctx;
   };
-  /** The opening context, made and registered on first use. */
-  const decContext = (): Pointer => {
-    if (st.dec !== 0n) return st.dec;
-    if (st.disposed) throw disposed(alg);
-    const ctx = newContext(b, decInit, b.ciphers[alg], st.key as Uint8Array);
-    st.dec = ctx;
-    b.contexts.register(st, ctx, st);
-    if (st.enc !== 0n) forgetKey();
-    return ctx;
-  };
+  const encContext = (): Pointer => context('enc');
+  const decContext = (): Pointer => context('dec');
   const forgetKey = (): void => {
     st.key?.fill(0);
     st.key = undefined;

@@ -505,9 +505,9 @@ export async function run(): Promise<string> {
         (peerNode === process.execPath ? ' (Node 24 is not installed in the interop peers)' : ` (${peerNode}; the '(this Node)' row on Node ${process.version}, which runs the bench)`) +
         `, ${(LIB ??= pqtlsLib()).note}. ` +
         'Over loopback pqtls\'s UDP adapter lets DPLPMTUD probe up to the interface\'s size, so its datagrams grow to ~64 KB; ' +
-        'ngtcp2\'s examples stay near 1450 bytes unless told otherwise, hence the ngtcp2 row with 65000-byte datagrams ' +
-        'and the pqtls row kept to 1452-byte ones (like for like with ngtcp2\'s default), ' +
-        'which the "× fastest default" column leaves out of its reference. ' +
+        'ngtcp2\'s examples stay near 1450 bytes unless told otherwise, hence the ngtcp2 row with 65000-byte datagrams, ' +
+        'which the "× fastest default" column leaves out of its reference, and the pqtls row kept to 1452-byte ones ' +
+        '(like for like with ngtcp2\'s default). ' +
         'Every body received is checked against the served file (SHA-256), and the group and suite against the row\'s ' +
         'where the client prints them (pqtls, OpenSSL).',
     );

@@ -88,18 +88,9 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
 
   it('at most MAX_PENDING_PACKETS are held: a flood before completion keeps the first ones and drops the rest', async () => {
     const FLOOD = 3 * MAX_PENDING_PACKETS;
-    let finishedSeen = false;
-    let written = 0;
-    // Each client datagram after its Finished writes one more small stream, so each goes alone in the next datagram.
-    const extraDelay = (d: SimDatagram): number => {
-      if (!d.toServer || !client.isHandshakeComplete || written >= FLOOD) return 0;
-      const first = !finishedSeen;
-      finishedSeen = true;
-      client.writeStream(client.openStream(), new Uint8Array([written++]), true);
-      return first ? 200 : 0;
-    };
-    const { sim, client, serverQlog } = await setup('pending-flood', { extraDelay });
-    await sim.run(() => written >= FLOOD && sim.server?.isHandshakeComplete === true, 10_000);
+    const flood = finishedOvertaken(FLOOD, () => client);
+    const { sim, client, serverQlog } = await setup('pending-flood', { extraDelay: flood.extraDelay });
+    await sim.run(() => flood.written() >= FLOOD && sim.server?.isHandshakeComplete === true, 10_000);
     await sim.advance(1);
 
     const events = serverQlog.events();
@@ -120,17 +111,7 @@ describe('RFC 9001 §5.7: 1-RTT packets that reach the server before the client\
 describe('RFC 9000 §10.2.1: packets held for keys when the connection closes', () => {
   it('are let go and logged as dropped: a server that closes before the client\'s Finished will never read them', async () => {
     const HELD = 3;
-    let finishedSeen = false;
-    let written = 0;
-    // As above: the Finished is held back on the wire, and the 1-RTT datagrams behind it overtake it.
-    const extraDelay = (d: SimDatagram): number => {
-      if (!d.toServer || !client.isHandshakeComplete || written >= HELD) return 0;
-      const first = !finishedSeen;
-      finishedSeen = true;
-      client.writeStream(client.openStream(), new Uint8Array([written++]), true);
-      return first ? 200 : 0;
-    };
-    const { sim, client, serverQlog } = await setup('pending-close', { extraDelay });
+    const { sim, client, serverQlog } = await setup('pending-close', { extraDelay: finishedOvertaken(HELD, () => client).extraDelay });
     const buffered = (): number => of(serverQlog.events(), 'transport:packet_buffered', '1RTT').length;
     await sim.run(() => buffered() >= HELD, 10_000);
     const server = sim.server as QuicConnection;
@@ -181,3 +162,21 @@ describe('the pending-packet buffer', () => {
     expect(b.push('1rtt', new Uint8Array(100), 2)).toBe(true);
   });
 });
+
+/**
+ * The client's Finished held back 200 ms on the wire, and each client datagram after it writing one more small
+ * stream (each alone in the next datagram), `count` of them: 1-RTT packets that reach the server before its keys.
+ */
+function finishedOvertaken(count: number, client: () => QuicConnection): { extraDelay: (d: SimDatagram) => number; written: () => number } {
+  let finishedSeen = false;
+  let written = 0;
+  const extraDelay = (d: SimDatagram): number => {
+    const c = client();
+    if (!d.toServer || !c.isHandshakeComplete || written >= count) return 0;
+    const first = !finishedSeen;
+    finishedSeen = true;
+    c.writeStream(c.openStream(), new Uint8Array([written++]), true);
+    return first ? 200 : 0;
+  };
+  return { extraDelay, written: () => written };
+}

@@ -8,6 +8,7 @@ import type { QuicClientOptions, QuicEvent, QuicServerOptions, QuicConnection } 
 import type { RemoteAddress, Transmit } from '../quic/connection/path.js';
 import type { PreferredAddress } from '../quic/transport-parameters.js';
 import { DEFAULT_MAX_QUEUED_DATAGRAMS, QuicEndpoint, type QuicEndpointServerOptions } from '../quic/endpoint.js';
+import { LEND_FROM } from '../buffer-pool.js';
 import { releaseDatagram } from '../quic/protection.js';
 import { DEFAULT_MTU_CEILING, type MtuDiscoveryOptions } from '../quic/connection/mtud.js';
 import type { HandshakeInfo } from '../tls13/handshake/common.js';
@@ -121,9 +122,6 @@ function destination(to: RemoteAddress): { address: string; port: number; litera
   return lastKey;
 }
 
-/** Datagrams at least this long are given back to the core's packet pool once sent (see {@link sendQuietly}). */
-const RELEASE_FROM = 8 * 1024;
-
 /**
  * UDP is best effort: a send that fails (socket closed, unroutable address) is a lost datagram, not a crash.
  * To an IP literal without a callback: dgram then neither makes nor schedules one per datagram, and a failed
@@ -135,7 +133,7 @@ const RELEASE_FROM = 8 * 1024;
 function sendQuietly(sock: Socket, d: Uint8Array, to: RemoteAddress): void {
   const { address, port, literal } = destination(to);
   try {
-    if (d.length >= RELEASE_FROM) sock.send(d, port, address, () => releaseDatagram(d));
+    if (d.length >= LEND_FROM) sock.send(d, port, address, () => releaseDatagram(d));
     else if (literal) sock.send(d, port, address);
     else sock.send(d, port, address, () => undefined);
   } catch {

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
 import { appendFileSync } from 'node:fs';
+import { LEND_FROM } from '../buffer-pool.js';
 import { ConfigError, type PqtlsError } from '../errors.js';
 import { groupName, signatureSchemeName } from '../pq/ids.js';
 import type { TlsConnection } from '../tls13/connection.js';
@@ -30,6 +31,8 @@ export class PqTlsSocket extends Duplex {
   private socketEnded = false;
   /** The transport closed. */
   private socketClosed = false;
+  /** Large chunks whose write the socket has not reported done; each is given back once (see {@link writeChunks}). */
+  private unreturned: { chunk: Uint8Array; given: boolean }[] = [];
 
   /**
    * Released when this stream is destroyed: whatever still holds a destroyed socket then holds this wrapper
@@ -107,13 +110,54 @@ export class PqTlsSocket extends Duplex {
     const conn = this.conn;
     if (!conn?.wantsWrite || this.socket.destroyed) return true;
     const chunks = conn.takeOutputChunks();
-    if (chunks.length === 1) return this.socket.write(chunks[0] as Uint8Array);
+    if (chunks.length === 1) return this.writeChunks(conn, chunks);
     // Records go to the kernel together (one writev) without being joined first.
     this.socket.cork();
-    let ok = true;
-    for (const c of chunks) ok = this.socket.write(c);
+    const ok = this.writeChunks(conn, chunks);
     this.socket.uncork();
+    this.giveBackWritten(conn);
     return ok;
+  }
+
+  /**
+   * Large chunks (a bulk write's records) go back to the connection once the socket is done with them, sent or
+   * failed: the next write is sealed in their memory instead of a fresh 64 KiB buffer, whose allocation cost
+   * as much as sealing it. Node reports a write the kernel took at once only after this turn's microtasks, and
+   * the application's next write is often one of them: such chunks are given back as soon as the socket's
+   * queue is seen empty (see {@link giveBackWritten}); each chunk goes back once, whichever comes first.
+   */
+  private writeChunks(conn: TlsConnection, chunks: readonly Uint8Array[]): boolean {
+    let ok = true;
+    for (const chunk of chunks) {
+      if (chunk.length < LEND_FROM) {
+        ok = this.socket.write(chunk);
+        continue;
+      }
+      const entry = { chunk, given: false };
+      this.unreturned.push(entry);
+      ok = this.socket.write(chunk, () => this.giveBack(conn, entry));
+    }
+    this.giveBackWritten(conn);
+    return ok;
+  }
+
+  private giveBack(conn: TlsConnection, entry: { chunk: Uint8Array; given: boolean }): void {
+    if (entry.given) return;
+    entry.given = true;
+    conn.releaseOutput(entry.chunk);
+    const i = this.unreturned.indexOf(entry);
+    if (i >= 0) this.unreturned.splice(i, 1);
+  }
+
+  /** An empty queue means libuv wrote everything to the kernel already: nothing refers to those chunks' memory now. */
+  private giveBackWritten(conn: TlsConnection): void {
+    if (this.unreturned.length === 0 || this.socket.writableLength !== 0) return;
+    for (const entry of this.unreturned) {
+      if (entry.given) continue;
+      entry.given = true;
+      conn.releaseOutput(entry.chunk);
+    }
+    this.unreturned.length = 0;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { lendBuffer, releaseBuffer } from '../buffer-pool.js';
 import { ConfigError } from '../errors.js';
 import type { AeadKey, HeaderProtectionKey } from '../pq/provider.js';
 import { QuicTransportError, TransportErrorCode } from './errors.js';
@@ -152,16 +153,14 @@ function layoutPacket(header: OutgoingHeader, payloadLength: number, numbering: 
  * SLAB_SIZE bytes kept for one long-lived packet.
  *
  * Larger packets (DPLPMTUD on a path with a large MTU, up to 64 KiB) each
- * get a whole buffer: from the pool of buffers a transport gave back with
- * {@link releaseDatagram}, else a new one. A new one costs about as much per
- * byte as sealing it (zeroed pages, and V8 counts the external bytes towards
- * its next full collection); a released one is reused as it is.
+ * get a whole buffer from ../buffer-pool.ts, which a transport gives back with
+ * {@link releaseDatagram} once the datagram left.
  */
 const SLAB_SIZE = 64 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 function packetBytes(n: number): Uint8Array {
-  if (n > SLAB_SIZE >>> 3) return pooledBytes(n);
+  if (n > SLAB_SIZE >>> 3) return lendBuffer(n);
   if (slabUsed + n > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
@@ -169,31 +168,6 @@ function packetBytes(n: number): Uint8Array {
   const b = slab.subarray(slabUsed, slabUsed + n);
   slabUsed += n;
   return b;
-}
-
-/**
- * Buffers given back and not yet reused. Bounded: a transport sends a burst
- * (a congestion window's worth) before the first send completes, and what
- * comes back beyond the bound is left to the collector.
- */
-const POOL_LIMIT = 32;
-const pool: ArrayBuffer[] = [];
-/** Buffers handed out for large packets and not given back: only these are taken back, each once. */
-const lent = new WeakSet<ArrayBuffer>();
-
-function pooledBytes(n: number): Uint8Array {
-  let buffer: ArrayBuffer | undefined;
-  for (let i = pool.length - 1; i >= 0; i--) {
-    const b = pool[i] as ArrayBuffer;
-    if (b.byteLength < n) continue;
-    pool[i] = pool[pool.length - 1] as ArrayBuffer;
-    pool.pop();
-    buffer = b;
-    break;
-  }
-  buffer ??= new ArrayBuffer(n);
-  lent.add(buffer);
-  return new Uint8Array(buffer, 0, n);
 }
 
 /**
@@ -205,12 +179,7 @@ function pooledBytes(n: number): Uint8Array {
  * packets), and a second release of the same one, are ignored: releasing is
  * never required, and never makes two packets share memory.
  */
-export function releaseDatagram(data: Uint8Array): void {
-  const buffer = data.buffer;
-  if (data.byteOffset !== 0 || !(buffer instanceof ArrayBuffer) || !lent.has(buffer)) return;
-  lent.delete(buffer);
-  if (pool.length < POOL_LIMIT) pool.push(buffer);
-}
+export const releaseDatagram: (data: Uint8Array) => void = releaseBuffer;
 
 /** Seals the payload in place and masks the header (RFC 9001 §5.3, §5.4.1). */
 function protectSync(keys: PacketProtectionKeys, l: PacketLayout): void {

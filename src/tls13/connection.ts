@@ -1,5 +1,6 @@
 import { AlertDescription, BadRecordMacError, ConfigError, PqtlsError, alertName } from '../errors.js';
 import { concat } from '../bytes.js';
+import { LEND_FROM, lendBuffer, releaseBuffer } from '../buffer-pool.js';
 import { ContentType, MAX_PLAINTEXT } from './content-type.js';
 import { HandshakeType } from './constants.js';
 import { resolveClientOptions, resolveServerOptions, type ClientOptions, type ServerOptions } from './config.js';
@@ -201,6 +202,18 @@ export class TlsConnection {
     const out = this.output;
     this.output = [];
     return out;
+  }
+
+  /**
+   * Optional: gives back a chunk from {@link takeOutputChunks} once the
+   * transport is done with it (the socket took its bytes, or failed): a later
+   * bulk write's records may then be sealed in the same memory instead of a
+   * fresh buffer (see ../buffer-pool.ts). Only call it when nothing reads the
+   * chunk again; chunks that were not lent (small ones, parts of one, copies)
+   * and second calls are ignored.
+   */
+  releaseOutput(chunk: Uint8Array): void {
+    releaseBuffer(chunk);
   }
 
   /** Whether {@link takeOutput} has something. */
@@ -751,8 +764,10 @@ export class TlsConnection {
       return;
     }
     if (!wp.isSync) return this.sealEach(wp, type, plan);
-    // Every record of this write in one array: one allocation, and one chunk for the transport.
-    const out = new Uint8Array(total);
+    // Every record of this write in one array: one allocation, and one chunk for the transport. A large one (a
+    // bulk write: 64 KiB and more) is lent by ../buffer-pool.ts, which the transport may give back once it was
+    // sent; the records tile it exactly and every byte of each is written, so what it held before never shows.
+    const out = total >= LEND_FROM ? lendBuffer(total) : new Uint8Array(total);
     let o = 0;
     for (const r of plan) {
       wp.sealSync(type, r.content, r.pad, out.subarray(o, o + r.size));

@@ -223,9 +223,37 @@ export class RecordProtector {
    */
   sealSync(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength?: number, into?: Uint8Array): Uint8Array {
     if (!this.aead.sealInto) throw new ConfigError('this AEAD has no synchronous seal');
+    if (into && this.aead.sealGather) return this.sealGathered(contentType, content, paddingLength, into);
     const out = this.frame(contentType, content, paddingLength, into);
     const sealed = out.subarray(RECORD_HEADER_LENGTH);
     this.aead.sealInto(this.nonce(), out.subarray(0, RECORD_HEADER_LENGTH), sealed.subarray(0, sealed.length - AEAD_TAG_LENGTH), sealed);
+    this.advance();
+    return out;
+  }
+
+  /**
+   * {@link sealSync} into `into` with an AEAD that gathers its input
+   * (`sealGather`): the content is encrypted from where it lies, straight
+   * into the record, instead of being copied there first and encrypted in
+   * place: one pass over a bulk write's bytes, not two. Only the header and
+   * the TLSInnerPlaintext's tail (type, zeros) are written beforehand.
+   */
+  private sealGathered(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into: Uint8Array): Uint8Array {
+    const sealGather = this.aead.sealGather as NonNullable<AeadKey['sealGather']>;
+    const length = contentLength(contentType, content);
+    const pad = this.paddingFor(contentType, length, paddingLength);
+    const sealedLength = length + 1 + pad + AEAD_TAG_LENGTH;
+    const total = RECORD_HEADER_LENGTH + sealedLength;
+    if (into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
+    const out = into.subarray(0, total);
+    writeHeader(out, sealedLength);
+    const tailAt = RECORD_HEADER_LENGTH + length;
+    out[tailAt] = contentType;
+    out.fill(0, tailAt + 1, tailAt + 1 + pad);
+    // The tail is sealed in place; the content's parts, outside `out`, are read where they are.
+    const tail = out.subarray(tailAt, tailAt + 1 + pad);
+    const parts = content instanceof Uint8Array ? [content, tail] : [...content, tail];
+    sealGather.call(this.aead, this.nonce(), out.subarray(0, RECORD_HEADER_LENGTH), parts, out.subarray(RECORD_HEADER_LENGTH));
     this.advance();
     return out;
   }

@@ -33,6 +33,8 @@ export class PqTlsSocket extends Duplex {
   private socketClosed = false;
   /** Large chunks whose write the socket has not reported done; each is given back once (see {@link writeChunks}). */
   private unreturned: { chunk: Uint8Array; given: boolean }[] = [];
+  /** Whether written chunks are given back at all: only over a plain net.Socket (see the constructor). */
+  private readonly givesBack: boolean;
 
   /**
    * Released when this stream is destroyed: whatever still holds a destroyed socket then holds this wrapper
@@ -56,7 +58,11 @@ export class PqTlsSocket extends Duplex {
     this.conn = conn;
     // A net.Socket (exactly, not a subclass or another Duplex, whose chunks may be shared or reused) hands
     // each read over in a buffer of its own that it never touches again: records are decrypted in place in it.
-    const receive = { consumable: Object.getPrototypeOf(socket) === Socket.prototype };
+    const plainSocket = Object.getPrototypeOf(socket) === Socket.prototype;
+    const receive = { consumable: plainSocket };
+    // Likewise only a net.Socket is known to be done with a chunk once it reports the write (libuv has handed
+    // the bytes to the kernel): another Duplex may call back while it still holds the chunk, queued further on.
+    this.givesBack = plainSocket;
     socket.on('data', (d: Buffer) => {
       const conn = this.conn;
       if (!conn) return;
@@ -129,7 +135,7 @@ export class PqTlsSocket extends Duplex {
   private writeChunks(conn: TlsConnection, chunks: readonly Uint8Array[]): boolean {
     let ok = true;
     for (const chunk of chunks) {
-      if (chunk.length < LEND_FROM) {
+      if (chunk.length < LEND_FROM || !this.givesBack) {
         ok = this.socket.write(chunk);
         continue;
       }

@@ -8,13 +8,14 @@
  * must never be sealed into: the peer would read corrupted records
  * (bad_record_mac, RFC 8446 §5.2), so every test checks each byte arrived.
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { equalBytes } from '../../src/bytes.js';
-import { connect, createNodeCryptoProvider, createServer, type PqTlsSocket } from '../../src/node/index.js';
+import { connect, createNodeCryptoProvider, createServer, PqTlsSocket } from '../../src/node/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { TlsConnection } from '../../src/tls13/connection.js';
-import { clock, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { clock, connectPair, drain, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CHUNK = 64 * 1024;
@@ -95,5 +96,41 @@ describe('PqTlsSocket gives sent records back to be sealed into again', () => {
     expect(new Set(released).size).toBe(released.length);
     // Buffers did come back while writes were pending, and were reused: fewer buffers than writes.
     expect(new Set(written.map((c) => c.buffer)).size).toBeLessThan(written.length);
+  });
+
+  it('over another Duplex, which may hold a chunk after its callback, nothing is given back', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('pool duplex') });
+    const key = await testKey(provider, 'ed25519');
+    const { client } = await connectPair(
+      { provider, verifier: pinnedKeyVerifier(key) },
+      { provider, certificate: { chain: [key.publicKey], privateKey: key.privateKey, keyAlgorithm: key.keyAlgorithm } },
+    );
+    drain(client);
+    // A transport that queues what it is given and reports it written at once, as a message-based one may.
+    const queued: Uint8Array[] = [];
+    const transport = new Duplex({
+      read() {},
+      write(chunk: Uint8Array, _enc, cb) {
+        queued.push(chunk);
+        cb();
+      },
+    });
+    const released: Uint8Array[] = [];
+    const original = TlsConnection.prototype.releaseOutput;
+    vi.spyOn(TlsConnection.prototype, 'releaseOutput').mockImplementation(function (this: TlsConnection, chunk: Uint8Array) {
+      released.push(chunk);
+      original.call(this, chunk);
+    });
+    const sock = new PqTlsSocket(client, transport as unknown as Socket, 'client');
+    const snapshots: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) {
+      await new Promise<void>((r) => sock.write(seededRandom(`duplex ${i}`)(CHUNK), () => r()));
+      snapshots.push(queued[queued.length - 1]!.slice());
+    }
+    expect(released).toHaveLength(0);
+    // Every chunk the transport still holds is as it was handed over.
+    const held = queued.slice(-4);
+    for (let i = 0; i < 4; i++) expect(equalBytes(held[i]!, snapshots[i]!)).toBe(true);
+    sock.destroy();
   });
 });

@@ -15,10 +15,10 @@ import { createNodeCryptoProvider } from '../../src/node/index.js';
 import type { CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
 import { cipherSuiteInfo, DEFAULT_CIPHER_SUITES, type CipherSuiteInfo } from '../../src/tls13/cipher-suites.js';
-import type { TlsConnection } from '../../src/tls13/connection.js';
+import { TlsConnection } from '../../src/tls13/connection.js';
 import { ContentType, MAX_PLAINTEXT } from '../../src/tls13/content-type.js';
 import { RecordProtector } from '../../src/tls13/record-protection.js';
-import { connectPair, drain, pinnedKeyVerifier, testKey } from '../helpers/tls-pair.js';
+import { clock, connectPair, drain, pinnedKeyVerifier, pump, testKey } from '../helpers/tls-pair.js';
 
 const suites: CipherSuiteInfo[] = DEFAULT_CIPHER_SUITES.map((id) => cipherSuiteInfo(id)!);
 /** OpenSSL through koffi: synchronous, and it gathers (`sealGather`). */
@@ -75,10 +75,13 @@ describe('bulk writes sealed in buffers the transport gave back (RFC 8446 §5.2)
 
   it('§5.4: a short last record\'s zero padding is written as zeros into a reused buffer', async () => {
     const key = await testKey(ffi, 'ed25519');
-    const pair = await connectPair(
-      { provider: ffi, verifier: pinnedKeyVerifier(key), padding: () => 200 },
-      { provider: ffi, certificate: { chain: [key.publicKey], privateKey: key.privateKey, keyAlgorithm: key.keyAlgorithm } },
-    );
+    // Every record the client seals asks for 200 bytes of padding (capped to what fits the record, §5.4).
+    const pair = {
+      client: await TlsConnection.client({ provider: ffi, now: clock, verifier: pinnedKeyVerifier(key) }, { padding: () => 200 }),
+      server: TlsConnection.server({ provider: ffi, now: clock, certificate: { chain: [key.publicKey], privateKey: key.privateKey, keyAlgorithm: key.keyAlgorithm } }),
+    };
+    await pump(pair.client, pair.server);
+    expect(pair.client.handshakeInfo && pair.server.handshakeInfo).toBeTruthy();
     drain(pair.client);
     drain(pair.server);
     const first = await sealed(pair.client, bulk('padded first'));
@@ -88,6 +91,9 @@ describe('bulk writes sealed in buffers the transport gave back (RFC 8446 §5.2)
     const data = bulk('padded second').subarray(0, 40_000);
     const second = await sealed(pair.client, data);
     expect(second.buffer).toBe(first.buffer);
+    // Records of 16,384, 16,384 and 7,232 content bytes; the last has room for its 200 zeros (type, zeros, tag).
+    const last = second.subarray(2 * (5 + MAX_PLAINTEXT + 1 + 16));
+    expect(((last[3] as number) << 8) | (last[4] as number)).toBe(7232 + 1 + 200 + 16);
     await received(pair.server, sent);
     // A nonzero padding byte would be unexpected_message on the peer (§5.4): it reads the data instead.
     expect(equalBytes(await received(pair.server, second), data)).toBe(true);

@@ -240,18 +240,9 @@ export class RecordProtector {
    */
   private sealGathered(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into: Uint8Array): Uint8Array {
     const sealGather = this.aead.sealGather as NonNullable<AeadKey['sealGather']>;
-    const length = contentLength(contentType, content);
-    const pad = this.paddingFor(contentType, length, paddingLength);
-    const sealedLength = length + 1 + pad + AEAD_TAG_LENGTH;
-    const total = RECORD_HEADER_LENGTH + sealedLength;
-    if (into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
-    const out = into.subarray(0, total);
-    writeHeader(out, sealedLength);
-    const tailAt = RECORD_HEADER_LENGTH + length;
-    out[tailAt] = contentType;
-    out.fill(0, tailAt + 1, tailAt + 1 + pad);
+    const { out, tailAt } = this.layout(contentType, content, paddingLength, into);
     // The tail is sealed in place; the content's parts, outside `out`, are read where they are.
-    const tail = out.subarray(tailAt, tailAt + 1 + pad);
+    const tail = out.subarray(tailAt, out.length - AEAD_TAG_LENGTH);
     const parts = content instanceof Uint8Array ? [content, tail] : [...content, tail];
     sealGather.call(this.aead, this.nonce(), out.subarray(0, RECORD_HEADER_LENGTH), parts, out.subarray(RECORD_HEADER_LENGTH));
     this.advance();
@@ -326,6 +317,25 @@ export class RecordProtector {
    * (content ‖ type ‖ zeros), then room for the tag, so the AEAD can seal in place.
    */
   private frame(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array): Uint8Array {
+    const { out } = this.layout(contentType, content, paddingLength, into);
+    if (content instanceof Uint8Array) {
+      out.set(content, RECORD_HEADER_LENGTH);
+      return out;
+    }
+    let o = RECORD_HEADER_LENGTH;
+    for (const p of content) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * The record's array (`into`'s start, or a new one) with its header and the
+   * TLSInnerPlaintext's tail (content type, zero padding) written; the content
+   * goes at RECORD_HEADER_LENGTH, the tail at `tailAt`, the tag after it.
+   */
+  private layout(contentType: ContentType, content: Uint8Array | readonly Uint8Array[], paddingLength: number | undefined, into?: Uint8Array): { out: Uint8Array; tailAt: number } {
     const length = contentLength(contentType, content);
     const pad = this.paddingFor(contentType, length, paddingLength);
     const sealedLength = length + 1 + pad + AEAD_TAG_LENGTH;
@@ -333,20 +343,11 @@ export class RecordProtector {
     if (into && into.length < total) throw new ConfigError(`record of ${total} bytes does not fit ${into.length}`);
     const out = into ? into.subarray(0, total) : new Uint8Array(total);
     writeHeader(out, sealedLength);
-    let o = RECORD_HEADER_LENGTH;
-    if (content instanceof Uint8Array) {
-      out.set(content, o);
-      o += content.length;
-    } else {
-      for (const p of content) {
-        out.set(p, o);
-        o += p.length;
-      }
-    }
-    out[o] = contentType;
+    const tailAt = RECORD_HEADER_LENGTH + length;
+    out[tailAt] = contentType;
     // A fresh array is already zero; a caller's may not be.
-    if (into) out.fill(0, o + 1, o + 1 + pad);
-    return out;
+    if (into) out.fill(0, tailAt + 1, tailAt + 1 + pad);
+    return { out, tailAt };
   }
 
   /**

@@ -147,10 +147,9 @@ export class PqTlsSocket extends Duplex {
     return ok;
   }
 
+  /** The socket's callback for one chunk: given back unless that already happened. */
   private giveBack(conn: TlsConnection, entry: { chunk: Uint8Array; given: boolean }): void {
-    if (entry.given) return;
-    entry.given = true;
-    conn.releaseOutput(entry.chunk);
+    if (!release(conn, entry)) return;
     const i = this.unreturned.indexOf(entry);
     if (i >= 0) this.unreturned.splice(i, 1);
   }
@@ -158,11 +157,7 @@ export class PqTlsSocket extends Duplex {
   /** An empty queue means libuv wrote everything to the kernel already: nothing refers to those chunks' memory now. */
   private giveBackWritten(conn: TlsConnection): void {
     if (this.unreturned.length === 0 || this.socket.writableLength !== 0) return;
-    for (const entry of this.unreturned) {
-      if (entry.given) continue;
-      entry.given = true;
-      conn.releaseOutput(entry.chunk);
-    }
+    for (const entry of this.unreturned) release(conn, entry);
     this.unreturned.length = 0;
   }
 
@@ -383,6 +378,14 @@ export class PqTlsSocket extends Duplex {
     await this.conn.keyUpdate(requestPeer);
     this.flush();
   }
+}
+
+/** Gives a written chunk back to its connection, once: false if it already was. */
+function release(conn: TlsConnection, entry: { chunk: Uint8Array; given: boolean }): boolean {
+  if (entry.given) return false;
+  entry.given = true;
+  conn.releaseOutput(entry.chunk);
+  return true;
 }
 
 /** A key-log sink appending to `SSLKEYLOGFILE` when it is set, as OpenSSL and browsers do. */

@@ -32,6 +32,17 @@ function watchWrites(sock: PqTlsSocket): Uint8Array[] {
   return seen;
 }
 
+/** The chunks given back through `TlsConnection.releaseOutput` from now on, in order (they still go back). */
+function watchReleases(): Uint8Array[] {
+  const released: Uint8Array[] = [];
+  const original = TlsConnection.prototype.releaseOutput;
+  vi.spyOn(TlsConnection.prototype, 'releaseOutput').mockImplementation(function (this: TlsConnection, chunk: Uint8Array) {
+    released.push(chunk);
+    original.call(this, chunk);
+  });
+  return released;
+}
+
 /** A client sends `total` bytes in 64 KiB writes; the server holds its reading back for `stallMs` first. */
 async function transfer(seed: string, total: number, stallMs: number) {
   const provider = createNodeCryptoProvider({ random: seededRandom(seed) });
@@ -52,12 +63,7 @@ async function transfer(seed: string, total: number, stallMs: number) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  const released: Uint8Array[] = [];
-  const original = TlsConnection.prototype.releaseOutput;
-  vi.spyOn(TlsConnection.prototype, 'releaseOutput').mockImplementation(function (this: TlsConnection, chunk: Uint8Array) {
-    released.push(chunk);
-    original.call(this, chunk);
-  });
+  const released = watchReleases();
   const sock = await connect({ host: '127.0.0.1', port, provider, now: clock, verifier: pinnedKeyVerifier(key) });
   try {
     const written = watchWrites(sock);
@@ -115,12 +121,7 @@ describe('PqTlsSocket gives sent records back to be sealed into again', () => {
         cb();
       },
     });
-    const released: Uint8Array[] = [];
-    const original = TlsConnection.prototype.releaseOutput;
-    vi.spyOn(TlsConnection.prototype, 'releaseOutput').mockImplementation(function (this: TlsConnection, chunk: Uint8Array) {
-      released.push(chunk);
-      original.call(this, chunk);
-    });
+    const released = watchReleases();
     const sock = new PqTlsSocket(client, transport as unknown as Socket, 'client');
     const snapshots: Uint8Array[] = [];
     for (let i = 0; i < 4; i++) {

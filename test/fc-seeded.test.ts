@@ -8,7 +8,7 @@ import { join, relative, sep } from 'node:path';
 import fc from 'fast-check';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { seeded } from './helpers/fc.js';
+import { seeded, soakFromEnv } from './helpers/fc.js';
 
 const testDir = new URL('./', import.meta.url).pathname;
 
@@ -116,7 +116,20 @@ other.assert(p);
     } catch (e) {
       message = e instanceof Error ? e.message : String(e);
     }
-    expect(message).toMatch(/seed: 1234, path: "[0-9:]+"/);
+    // 1234 itself, unless a soak run (PQTLS_FC_SOAK) moved it: the message names the seed that ran.
+    expect(message).toContain(`seed: ${seeded(1234).seed}, path: "`);
     expect(message).toMatch(/Counterexample: \[500\]/);
+  });
+
+  it('PQTLS_FC_SOAK multiplies the runs and moves the seed; without it nothing changes', () => {
+    expect(soakFromEnv(undefined)).toBeUndefined();
+    expect(soakFromEnv('')).toBeUndefined();
+    expect(soakFromEnv('20')).toEqual({ factor: 20, salt: 1 });
+    expect(soakFromEnv('5:99')).toEqual({ factor: 5, salt: 99 });
+    for (const bad of ['x', '0', '3:', '-2', '2:y']) expect(() => soakFromEnv(bad), bad).toThrow(/PQTLS_FC_SOAK/);
+    if (process.env['PQTLS_FC_SOAK'] === undefined) {
+      expect(seeded(77, { numRuns: 30 })).toMatchObject({ seed: 77, numRuns: 30 });
+      expect(seeded(77)).not.toHaveProperty('numRuns');
+    }
   });
 });

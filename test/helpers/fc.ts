@@ -16,5 +16,26 @@ export type RunOptions = Pick<
 >;
 
 export function seeded(seed: number, options: RunOptions = {}): RunOptions & { readonly seed: number; readonly verbose: fc.VerbosityLevel } {
-  return { ...options, seed, verbose: fc.VerbosityLevel.Verbose };
+  const soak = soakFromEnv(process.env['PQTLS_FC_SOAK']);
+  if (soak === undefined || options.path !== undefined) return { ...options, seed, verbose: fc.VerbosityLevel.Verbose };
+  // A soak run explores cases the suite never sees; the seed it ran with is in fast-check's failure message.
+  return { ...options, seed: (seed ^ soak.salt) >>> 0, numRuns: (options.numRuns ?? DEFAULT_RUNS) * soak.factor, verbose: fc.VerbosityLevel.Verbose };
+}
+
+/** fast-check's own default number of runs. */
+const DEFAULT_RUNS = 100;
+
+/**
+ * `PQTLS_FC_SOAK=FACTOR[:SALT]`: a deliberate, long fuzzing run for developers (never the default `npm test`):
+ * every property runs FACTOR times its cases, from its seed XOR SALT (default 1), so each soak with a new
+ * salt checks new cases and any failure still reproduces from the seed fast-check prints.
+ */
+export function soakFromEnv(value: string | undefined): { readonly factor: number; readonly salt: number } | undefined {
+  if (!value) return undefined;
+  const m = /^(\d+)(?::(\d+))?$/.exec(value);
+  if (!m) throw new Error(`PQTLS_FC_SOAK: expected FACTOR[:SALT] (integers), not ${JSON.stringify(value)}`);
+  const factor = Number(m[1]);
+  const salt = m[2] === undefined ? 1 : Number(m[2]);
+  if (!(factor >= 1 && Number.isSafeInteger(salt))) throw new Error(`PQTLS_FC_SOAK: FACTOR must be at least 1, not ${m[1]}`);
+  return { factor, salt };
 }

@@ -22,6 +22,11 @@ export function seeded(seed: number, options: RunOptions = {}): RunOptions & { r
   return { ...options, seed: (seed ^ soak.salt) >>> 0, numRuns: (options.numRuns ?? DEFAULT_RUNS) * soak.factor, verbose: fc.VerbosityLevel.Verbose };
 }
 
+/** A test's own timeout (ms) for a property run through {@link seeded}: stretched by the soak factor when soaking. */
+export function soakTimeout(ms: number): number {
+  return ms * (soakFromEnv(process.env['PQTLS_FC_SOAK'])?.factor ?? 1);
+}
+
 /** fast-check's own default number of runs. */
 const DEFAULT_RUNS = 100;
 

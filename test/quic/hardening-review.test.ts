@@ -20,7 +20,7 @@ import { encodeRetry } from '../../src/quic/retry.js';
 import { QUIC_V1 } from '../../src/quic/versions.js';
 import { encodeNewSessionTicket } from '../../src/tls13/messages/psk.js';
 import { MemorySessionStore, type Session } from '../../src/tls13/session.js';
-import { seeded } from '../helpers/fc.js';
+import { seeded, soakTimeout } from '../helpers/fc.js';
 import { attackerInitials, established, groups } from '../helpers/quic-attacker.js';
 import { QuicSim } from '../helpers/quic-sim.js';
 import { clock, pinnedKeyVerifier, seededProvider, testKey } from '../helpers/tls-pair.js';
@@ -101,7 +101,7 @@ describe('random frames from an authenticated peer (issue 9: never an exception,
         if (s.error) expect(s.error.code).not.toBe(TransportErrorCode.INTERNAL_ERROR);
       },
     ), seeded(90901, { numRuns: 200 }));
-  }, 120_000);
+  }, soakTimeout(120_000));
 });
 
 describe('a server discards client Initials in datagrams under 1200 bytes (RFC 9000 §14.1)', () => {

@@ -7,6 +7,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { ml_kem1024, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { describe, expect, it } from 'vitest';
 import { concat, fromHex, toHex } from '../../src/bytes.js';
 import { AlertDescription, ConfigError, IllegalParameterError, PqtlsError, UnsupportedAlgorithmError } from '../../src/errors.js';
@@ -434,7 +435,7 @@ describe('arbitrary bytes from the peer only ever raise PqtlsError', () => {
         const client = await kex.generate();
         await outcome(client.complete(serverShare));
       }),
-      { numRuns: 25, seed: 0x8446 },
+      seeded(0x8446, { numRuns: 25 }),
     );
   });
 });

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { concat } from '../../src/bytes.js';
 import { AlertDescription, ConfigError } from '../../src/errors.js';
 import type { CertificateVerifier } from '../../src/tls13/config.js';
@@ -224,7 +225,7 @@ describe('A: peer-sized encodings end the connection with an alert, never a reje
         const events = drain(target);
         if (target.error && !events.some((e) => e.type === 'alertReceived')) expect(errorEvent(events)).toBeDefined();
       }),
-      { numRuns: 150, seed: 0x9a11 },
+      seeded(0x9a11, { numRuns: 150 }),
     );
   });
 });
@@ -254,7 +255,7 @@ describe('property: random protected records after the handshake', () => {
           expect(events.some((e) => e.type === 'data' && e.data.length === 0)).toBe(false);
         }
       }),
-      { numRuns: 40, seed: 0x5eed },
+      seeded(0x5eed, { numRuns: 40 }),
     );
   });
 });

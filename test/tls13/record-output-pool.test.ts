@@ -9,6 +9,7 @@
  * where it lies, into the same bytes a copy would have produced.
  */
 import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
@@ -161,7 +162,7 @@ describe('records sealed from where the content lies (sealGather)', () => {
             expect(equalBytes(opened.content, whole)).toBe(true);
           },
         ),
-        { seed: 1207, numRuns: 60 },
+        seeded(1207, { numRuns: 60 }),
       );
     });
   }

@@ -4,6 +4,7 @@
  * length, no TypeError from a missing field, no provider exception leaking.
  */
 import fc from 'fast-check';
+import { seeded } from '../helpers/fc.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CertificateError, parseCertificate, parsePkcs8, verifyChain, decodePem, exportPrivateKeyPem } from '../../src/x509/index.js';
 import { NOW, makeChain, testProvider, type Chain } from './pki.js';
@@ -59,7 +60,7 @@ describe('mutated certificates', () => {
   it('parseCertificate throws only CertificateError', () => {
     for (const chain of chains) {
       for (const der of [chain.leaf.certificate.der, chain.intermediates[0]?.certificate.der as Uint8Array]) {
-        fc.assert(fc.property(fc.oneof(headEdits, anyEdits), (edits) => onlyCertificateErrors(() => parseCertificate(apply(der, edits)))), { numRuns: 400, seed: 9881 });
+        fc.assert(fc.property(fc.oneof(headEdits, anyEdits), (edits) => onlyCertificateErrors(() => parseCertificate(apply(der, edits)))), seeded(9881, { numRuns: 400 }));
       }
     }
   });
@@ -81,7 +82,7 @@ describe('mutated certificates', () => {
         } else if (!(outcome instanceof CertificateError)) {
           throw outcome;
         }
-      }), { numRuns: 150, seed: 9525 });
+      }), seeded(9525, { numRuns: 150 }));
     }
   });
 
@@ -93,14 +94,14 @@ describe('mutated certificates', () => {
         provider, leaf: chain.leaf.certificate.der, intermediates: [apply(inter, edits)], trustAnchors: [chain.root.certificate], now: NOW, purpose: 'serverAuth',
       }).then(() => 'accepted', (e: unknown) => e);
       if (outcome !== 'accepted' && !(outcome instanceof CertificateError)) throw outcome;
-    }), { numRuns: 100, seed: 5280 });
+    }), seeded(5280, { numRuns: 100 }));
   });
 
   it('mutated PKCS #8 keys throw only CertificateError from the parser', async () => {
     for (const alg of ['ml-dsa-65', 'ecdsa-p256', 'ed25519'] as const) {
       const pair = await provider.generateKeyPair(alg);
       const der = decodePem(await exportPrivateKeyPem(provider, pair.privateKey))[0]?.bytes as Uint8Array;
-      fc.assert(fc.property(anyEdits, (edits) => onlyCertificateErrors(() => parsePkcs8(apply(der, edits)))), { numRuns: 300, seed: 5958 });
+      fc.assert(fc.property(anyEdits, (edits) => onlyCertificateErrors(() => parsePkcs8(apply(der, edits)))), seeded(5958, { numRuns: 300 }));
     }
   });
 });

@@ -1,5 +1,5 @@
 import { toHex } from '../bytes.js';
-import { contents, DerReader, oid, oidValue, sequence, set, stringValue, Tag, tlv, type Tlv } from '../codec/der.js';
+import { bitString, booleanValue, contents, DerReader, integerBytes, nullValue, oid, oidValue, sequence, set, stringValue, Tag, timeValue, tlv, type Tlv } from '../codec/der.js';
 import { malformed } from './errors.js';
 import { Oid } from './oids.js';
 
@@ -37,6 +37,8 @@ const shortNames: Record<string, string> = {
   [Oid.givenName]: 'GN',
   [Oid.title]: 'title',
 };
+/** The string types {@link stringValue} decodes (DirectoryString's, IA5String and UniversalString). */
+const STRING_TAGS: ReadonlySet<number> = new Set([Tag.UTF8String, Tag.PrintableString, Tag.TeletexString, Tag.IA5String, Tag.UniversalString, Tag.BMPString]);
 const oidByShortName = new Map(Object.entries(shortNames).map(([k, v]) => [v.toLowerCase(), k]));
 
 export function parseName(t: Tlv, what: string): DistinguishedName {
@@ -50,12 +52,14 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
       const id = oidValue(atv.expect(Tag.OID, 'type'), `${what} attribute type`);
       const v = atv.read();
       atv.end();
+      const label = `${what} ${shortNames[id] ?? id}`;
       let value: string;
-      try {
-        value = stringValue(v, `${what} ${shortNames[id] ?? id}`);
-      } catch {
-        // Not a string: kept as `#hex`, but it must still be an encoding of something.
-        wellFormed(v, `${what} ${shortNames[id] ?? id} value`, 0);
+      if (STRING_TAGS.has(v.tag)) {
+        // A string type holds that type's characters (X.680), or the name is refused (as Go's x509 and PKI.js do).
+        value = stringValue(v, label);
+      } else {
+        // Not a string: kept as `#hex`, but it must still be DER.
+        wellFormed(v, `${label} value`, 0);
         value = `#${toHex(v.raw)}`;
       }
       attrs.push({ oid: id, type: shortNames[id] ?? id, value });
@@ -66,9 +70,36 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
   return { der: t.raw, rdns, text: formatRdns(rdns) };
 }
 
-/** X.690 §8.1.1: the contents of a constructed encoding are themselves encodings, all the way down. */
+/**
+ * The universal primitive types whose DER contents have one valid form, checked wherever they appear in a
+ * value: BOOLEAN (§11.1), INTEGER (§8.3.2), BIT STRING (§8.6.2, §11.2), NULL (§8.8), OBJECT IDENTIFIER
+ * (§8.19), and UTCTime and GeneralizedTime in RFC 5280's form (§4.1.2.5). OpenSSL and asn1js decode the first
+ * five inside an attribute value too and refuse the certificate; asn1js the times as well.
+ */
+const primitiveChecks: Readonly<Record<number, (t: Tlv, what: string) => unknown>> = {
+  [Tag.BOOLEAN]: booleanValue,
+  [Tag.INTEGER]: integerBytes,
+  [Tag.BIT_STRING]: bitString,
+  [Tag.NULL]: nullValue,
+  [Tag.OID]: oidValue,
+  [Tag.UTCTime]: timeValue,
+  [Tag.GeneralizedTime]: timeValue,
+};
+
+/**
+ * X.690 §8.1.1: the contents of a constructed encoding are themselves encodings, all the way down; and the
+ * primitive ones among them of a type in {@link primitiveChecks} hold a valid encoding of it.
+ */
 function wellFormed(t: Tlv, what: string, depth: number): void {
-  if ((t.tag & 0x20) === 0) return;
+  // X.680 §8.6: universal tag 0 is BER's end-of-contents and 15 is reserved; no value is encoded with either.
+  const universal = (t.tag & 0xc0) === 0;
+  if (universal && ((t.tag & 0x1f) === 0 || (t.tag & 0x1f) === 15)) throw t.fail(`${what}: reserved universal tag 0x${t.tag.toString(16)}`);
+  // X.690 §8.9.1, §8.11.1: SEQUENCE (16) and SET (17) are always constructed.
+  if (t.tag === 0x10 || t.tag === 0x11) throw t.fail(`${what}: primitive ${t.tag === 0x10 ? 'SEQUENCE' : 'SET'}`);
+  if ((t.tag & 0x20) === 0) {
+    primitiveChecks[t.tag]?.(t, what);
+    return;
+  }
   if (depth > 8) throw malformed(`${what}: nested more than 8 levels deep`);
   const r = new DerReader(t.value, what, t.fail);
   while (!r.done) wellFormed(r.read(), what, depth + 1);

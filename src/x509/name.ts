@@ -55,7 +55,7 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
       const label = `${what} ${shortNames[id] ?? id}`;
       let value: string;
       if (STRING_TAGS.has(v.tag)) {
-        // A string type holds that type's characters (X.680), or the name is refused (as Go's x509 and PKI.js do).
+        // A string type holds that type's characters (X.680), or the name is refused (PKI.js refuses it too).
         value = stringValue(v, label);
       } else {
         // Not a string: kept as `#hex`, but it must still be DER.
@@ -73,8 +73,8 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
 /**
  * The universal primitive types whose DER contents have one valid form, checked wherever they appear in a
  * value: BOOLEAN (§11.1), INTEGER (§8.3.2), BIT STRING (§8.6.2, §11.2), NULL (§8.8), OBJECT IDENTIFIER
- * (§8.19), and UTCTime and GeneralizedTime in RFC 5280's form (§4.1.2.5). OpenSSL and asn1js decode the first
- * five inside an attribute value too and refuse the certificate; asn1js the times as well.
+ * (§8.19), and UTCTime and GeneralizedTime in RFC 5280's form (§4.1.2.5). PKI.js (asn1js) decodes these inside an
+ * attribute value too and refuses the certificate, and OpenSSL does for a BIT STRING with more than 7 unused bits.
  */
 const primitiveChecks: Readonly<Record<number, (t: Tlv, what: string) => unknown>> = {
   [Tag.BOOLEAN]: booleanValue,

@@ -73,8 +73,10 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
 /**
  * The universal primitive types whose DER contents have one valid form, checked wherever they appear in a
  * value: BOOLEAN (§11.1), INTEGER (§8.3.2), BIT STRING (§8.6.2, §11.2), NULL (§8.8), OBJECT IDENTIFIER
- * (§8.19), and UTCTime and GeneralizedTime in RFC 5280's form (§4.1.2.5). PKI.js (asn1js) decodes these inside an
- * attribute value too and refuses the certificate, and OpenSSL does for a BIT STRING with more than 7 unused bits.
+ * (§8.19), and UTCTime and GeneralizedTime in RFC 5280's form (§4.1.2.5). PKI.js (asn1js) refuses a certificate
+ * for some of these inside a name (a BIT STRING with more than 7 unused bits, a time that is not one), OpenSSL for
+ * the BIT STRING; for the others (a longer NULL, a non-minimal INTEGER) this is the stricter DER reading, as
+ * everywhere else in this parser.
  */
 const primitiveChecks: Readonly<Record<number, (t: Tlv, what: string) => unknown>> = {
   [Tag.BOOLEAN]: booleanValue,

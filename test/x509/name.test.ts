@@ -2,8 +2,9 @@
  * RFC 5280 §4.1.2.4 names: an AttributeValue is ANY DEFINED BY its type, so a value of a type we do not know is
  * kept as `#hex` of its DER (RFC 4514 §2.4). It must still be DER (X.690): constructed contents are encodings
  * all the way down, and BOOLEAN, INTEGER, BIT STRING, NULL, OBJECT IDENTIFIER and the two time types hold their
- * one valid form wherever they appear. PKI.js refuses a certificate whose name breaks that, and so does OpenSSL
- * for the first case a soak of the PKI.js differential found: a BIT STRING with 11 unused bits, which we kept.
+ * one valid form wherever they appear. Soaks of the PKI.js differential found values we kept and PKI.js refused
+ * (OpenSSL too, for the first): a BIT STRING with 11 unused bits, a string retagged GeneralizedTime, UniversalString,
+ * universal 15 or a primitive SET.
  */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/bytes.js';

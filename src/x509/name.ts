@@ -37,7 +37,7 @@ const shortNames: Record<string, string> = {
   [Oid.givenName]: 'GN',
   [Oid.title]: 'title',
 };
-/** The string types {@link stringValue} decodes (DirectoryString's, IA5String and UniversalString). */
+/** The string types {@link stringValue} decodes: DirectoryString's five (RFC 5280 §4.1.2.4) and IA5String. */
 const STRING_TAGS: ReadonlySet<number> = new Set([Tag.UTF8String, Tag.PrintableString, Tag.TeletexString, Tag.IA5String, Tag.UniversalString, Tag.BMPString]);
 const oidByShortName = new Map(Object.entries(shortNames).map(([k, v]) => [v.toLowerCase(), k]));
 

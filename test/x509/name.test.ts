@@ -68,7 +68,7 @@ describe('names: values of unknown attribute types (RFC 5280 §4.1.2.4, X.690)',
       [tlv(Tag.SEQUENCE, tlv(Tag.SET, tlv(Tag.INTEGER, bytes(0xff, 0x80)))), /non-minimal INTEGER/],
       [tlv(0x0f, bytes(0x54, 0x65)), /reserved universal tag 0xf/], // UTF8String 0x0c with two bits flipped, as a soak found
       [tlv(Tag.SEQUENCE, tlv(0x00)), /reserved universal tag 0x0/],
-      [tlv(0x11, new TextEncoder().encode('pqtls')), /primitive SET/], // UTF8String 0x0c with three bits flipped, as a soak found
+      [tlv(0x11, new TextEncoder().encode('pqtls')), /primitive SET/], // UTF8String 0x0c with four bits flipped, as a soak found
       [tlv(0x10), /primitive SEQUENCE/],
     ];
     for (const [value, reason] of cases) expect(refusal(nameWith(UNKNOWN, value)), toHex(value)).toMatch(reason);

@@ -52,7 +52,8 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
       const id = oidValue(atv.expect(Tag.OID, 'type'), `${what} attribute type`);
       const v = atv.read();
       atv.end();
-      const label = `${what} ${shortNames[id] ?? id}`;
+      const type = shortNames[id] ?? id;
+      const label = `${what} ${type}`;
       let value: string;
       if (STRING_TAGS.has(v.tag)) {
         // A string type holds that type's characters (X.680), or the name is refused (PKI.js refuses it too).
@@ -62,7 +63,7 @@ export function parseName(t: Tlv, what: string): DistinguishedName {
         wellFormed(v, `${label} value`, 0);
         value = `#${toHex(v.raw)}`;
       }
-      attrs.push({ oid: id, type: shortNames[id] ?? id, value });
+      attrs.push({ oid: id, type, value });
     }
     if (attrs.length === 0) throw malformed(`${what}: empty RelativeDistinguishedName`);
     rdns.push(attrs);

@@ -16,10 +16,11 @@ export type RunOptions = Pick<
 >;
 
 export function seeded(seed: number, options: RunOptions = {}): RunOptions & { readonly seed: number; readonly verbose: fc.VerbosityLevel } {
-  const soak = soakFromEnv(process.env['PQTLS_FC_SOAK']);
-  if (soak === undefined || options.path !== undefined) return { ...options, seed, verbose: fc.VerbosityLevel.Verbose };
-  // A soak run explores cases the suite never sees; the seed it ran with is in fast-check's failure message.
-  return { ...options, seed: (seed ^ soak.salt) >>> 0, numRuns: (options.numRuns ?? DEFAULT_RUNS) * soak.factor, verbose: fc.VerbosityLevel.Verbose };
+  // A soak run explores cases the suite never sees (a replay of a reported `path` keeps its seed); the seed it ran
+  // with is in fast-check's failure message.
+  const soak = options.path === undefined ? soakFromEnv(process.env['PQTLS_FC_SOAK']) : undefined;
+  const run = soak ? { seed: (seed ^ soak.salt) >>> 0, numRuns: (options.numRuns ?? DEFAULT_RUNS) * soak.factor } : { seed };
+  return { ...options, ...run, verbose: fc.VerbosityLevel.Verbose };
 }
 
 /** A test's own timeout (ms) for a property run through {@link seeded}: stretched by the soak factor when soaking. */

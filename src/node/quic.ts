@@ -224,12 +224,29 @@ const TRANSMIT_BATCH = 8;
 const OUTBOX_BYTES = 48 * 1024;
 
 /**
+ * Bytes of a batch handed to the endpoint before each flush (see
+ * {@link UdpDriver.handleSlices}). A batch can be a whole receive window: 31
+ * datagrams of 64 KB from a sender that then waits, blocked, for the credit
+ * that the application's reads hand back, which left only after the whole
+ * batch, so the two sides took turns. A flush per 256 KiB (quinn reads 32
+ * datagrams per batch) lets credit and ACKs out while the rest is worked on.
+ */
+export const SLICE_BYTES = 256 * 1024;
+
+/** Where the slice of `batch` that starts at `from` ends: once it holds `bytes`, or at the batch's end. */
+export function sliceEnd(batch: readonly { readonly data: Uint8Array }[], from: number, bytes: number): number {
+  let end = from;
+  for (let n = 0; end < batch.length && n < bytes; end++) n += (batch[end] as { data: Uint8Array }).data.length;
+  return end;
+}
+
+/**
  * One UDP socket driving one {@link QuicEndpoint}: datagrams in, transmits
  * out, one timer. What the socket delivers in one turn of the event loop is
  * read first and handed to the endpoint as one batch (which it queues, bounded
  * per connection, and runs in order); the sending, the events and the timer run
- * once per batch, not once per datagram, so acknowledgments are coalesced and
- * the socket is read again sooner.
+ * once per batch, or per {@link SLICE_BYTES} of a large one, not once per
+ * datagram, so acknowledgments are coalesced and the socket is read again sooner.
  */
 class UdpDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -339,10 +356,25 @@ class UdpDriver {
     this.scheduled = false;
     const batch = this.batch;
     this.batch = [];
-    // The flush waits for the whole batch, so that one round of sending answers all of it (ACKs coalesce).
-    const handled = batch.length ? this.endpoint.handleDatagrams(batch, now()) : Promise.resolve();
-    handled.then(() => this.flush()).catch(() => undefined);
+    this.handleSlices(batch).catch(() => undefined);
   };
+
+  /**
+   * The batch, {@link SLICE_BYTES} at a time, each slice followed by a flush:
+   * one round of sending answers a whole slice (ACKs coalesce), and the
+   * application reads what a slice brought before the next one is opened.
+   * Over loopback in 64 KB datagrams, where a batch was a whole 2 MiB window,
+   * 64 MiB took a median 0.46 s instead of 0.51 s (8 interleaved runs each).
+   */
+  private async handleSlices(batch: readonly { data: Uint8Array; remote: RemoteAddress }[]): Promise<void> {
+    let from = 0;
+    do {
+      const end = sliceEnd(batch, from, SLICE_BYTES);
+      if (end > from) await this.endpoint.handleDatagrams(end - from === batch.length ? batch : batch.slice(from, end), now());
+      from = end;
+      await this.flush();
+    } while (from < batch.length && !this.closed);
+  }
 
   /** Sends what the endpoint has, reports events, re-arms the timer; one at a time, again if asked meanwhile. */
   async flush(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { createQuicServer, quicConnect, type QuicSession } from '../../src/node/quic.js';
+import { SLICE_BYTES, createQuicServer, quicConnect, sliceEnd, type QuicSession } from '../../src/node/quic.js';
 import type { QuicEvent } from '../../src/quic/connection/connection.js';
 import { QuicEndpoint } from '../../src/quic/endpoint.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
@@ -229,6 +229,66 @@ describe('QUIC over UDP: what a burst brings is handled as one batch', () => {
       expect(batches).toEqual([96]);
     } finally {
       QuicEndpoint.prototype.handleDatagrams = handle;
+      sender.close();
+      server.close();
+    }
+  });
+});
+
+describe('QUIC over UDP: a large batch a slice at a time', () => {
+  it('slices end once they hold SLICE_BYTES, or at the batch end', () => {
+    const of = (...sizes: number[]) => sizes.map((n) => ({ data: new Uint8Array(n) }));
+    expect(sliceEnd(of(), 0, 10)).toBe(0);
+    expect(sliceEnd(of(4, 4, 4), 0, 10)).toBe(3);
+    expect(sliceEnd(of(4, 6, 4), 0, 10)).toBe(2);
+    expect(sliceEnd(of(4, 6, 4), 2, 10)).toBe(3);
+    expect(sliceEnd(of(20, 1), 0, 10)).toBe(1);
+  });
+
+  it('a burst of 12 × SLICE_BYTES/8 reaches the endpoint as slices of 8 and 4, with a flush after each', async () => {
+    // The flush after a slice sends its ACKs and lets the application read, which hands credit back: before,
+    // one flush answered the whole batch, and a sender blocked on a window this size waited for all of it.
+    const { createSocket } = await import('node:dgram');
+    const provider = seededProvider('udp-slices');
+    const key = await testKey(provider, 'ed25519');
+    const server = createQuicServer({ tls: { provider, now: clock, certificate: { chain: [key.publicKey], ...key }, alpnProtocols: ['b'] } }, () => undefined);
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    const log: string[] = [];
+    let arrived = 0;
+    const handle = QuicEndpoint.prototype.handleDatagrams;
+    const poll = QuicEndpoint.prototype.pollTransmits;
+    QuicEndpoint.prototype.handleDatagrams = function (this: QuicEndpoint, datagrams, now) {
+      const n = [...datagrams].length;
+      arrived += n;
+      log.push(`handle ${n}`);
+      return handle.call(this, datagrams, now);
+    };
+    QuicEndpoint.prototype.pollTransmits = function (this: QuicEndpoint, now, max) {
+      if (log[log.length - 1] !== 'flush') log.push('flush');
+      return poll.call(this, now, max);
+    };
+    const sender = createSocket('udp4');
+    try {
+      await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
+      const until = async (n: number): Promise<void> => {
+        for (let t = 0; t < 100 && arrived < n; t++) await new Promise((r) => setTimeout(r, 10));
+      };
+      // Not QUIC (fixed bit 0, RFC 9000 §17.2: discarded), so nothing answers them; sent in one turn, all are in
+      // the server socket's queue (4 MiB asked for) before its event loop reads any.
+      const junk = new Uint8Array(SLICE_BYTES / 8);
+      sender.send(junk, server.address().port, '127.0.0.1');
+      await until(1);
+      await new Promise((r) => setTimeout(r, 20));
+      log.length = 0;
+      arrived = 0;
+      for (let i = 0; i < 12; i++) sender.send(junk, server.address().port, '127.0.0.1');
+      await until(12);
+      await new Promise((r) => setTimeout(r, 20));
+      // Before: ['handle 12', 'flush'].
+      expect(log).toEqual(['handle 8', 'flush', 'handle 4', 'flush']);
+    } finally {
+      QuicEndpoint.prototype.handleDatagrams = handle;
+      QuicEndpoint.prototype.pollTransmits = poll;
       sender.close();
       server.close();
     }

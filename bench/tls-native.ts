@@ -4,8 +4,8 @@
  * - full handshakes, X25519MLKEM768 + an ML-DSA-65 chain of two validated by
  *   the client, AES-128-GCM: CPU per handshake per side, handshakes/s with 1
  *   and with 8 in flight;
- * - bulk: 64 MiB from client to server through one connection: MB/s and CPU
- *   per MiB per side.
+ * - bulk: 64 MiB from client to server through one connection, and 64 MiB
+ *   from server to client (a download): MB/s and CPU per MiB per side.
  * Stacks: pqtls with the node:crypto provider (ML-KEM and ML-DSA native on
  * Node 24), pqtls on noble (pure TypeScript: the price of no native crypto),
  * and node:tls. Rounds are interleaved; figures are medians.
@@ -159,15 +159,17 @@ async function handshakeRound(s: Stack, dir: string, lib: string): Promise<Hands
   }
 }
 
-async function bulkRound(s: Stack, dir: string, lib: string): Promise<BulkFigures> {
-  const server = new Side([s.script, 'server', '--stack', s.stack, '--dir', dir, '--lib', lib, '--mode', 'bulk']);
+/** One connection moving BULK_BYTES: `bulk` from client to server, `download` from server to client. */
+async function bulkRound(s: Stack, dir: string, lib: string, mode: 'bulk' | 'download'): Promise<BulkFigures> {
+  const server = new Side([s.script, 'server', '--stack', s.stack, '--dir', dir, '--lib', lib, '--mode', mode, '--bytes', String(BULK_BYTES)]);
   try {
     const port = (await server.line()).replace(/^port /, '');
-    const c = new Side([s.script, 'client', '--stack', s.stack, '--dir', dir, '--lib', lib, '--port', port, '--mode', 'bulk', '--bytes', String(BULK_BYTES)]);
+    const c = new Side([s.script, 'client', '--stack', s.stack, '--dir', dir, '--lib', lib, '--port', port, '--mode', mode, '--bytes', String(BULK_BYTES)]);
     const cr = await c.json<{ bytes: number; cpuMs: number; seconds: number }>();
     await c.done();
     const sr = await server.json<{ bytes: number; cpuMs: number; seconds: number }>();
-    if (sr.bytes !== BULK_BYTES) throw new Error(`${s.label}: the server received ${sr.bytes} bytes, not ${BULK_BYTES}`);
+    const received = mode === 'bulk' ? sr.bytes : cr.bytes;
+    if (received !== BULK_BYTES) throw new Error(`${s.label}: ${mode === 'bulk' ? 'the server' : 'the client'} received ${received} bytes, not ${BULK_BYTES}`);
     const mib = BULK_BYTES / 2 ** 20;
     return { mbps: mib / cr.seconds, clientCpuPerMiB: cr.cpuMs / mib, serverCpuPerMiB: sr.cpuMs / mib };
   } finally {
@@ -182,11 +184,13 @@ export async function run(): Promise<string> {
   const pem = await writePem(provider, await mintPki(provider));
   const hs = new Map<Stack, HandshakeFigures[]>(STACKS.map((s) => [s, []]));
   const bulk = new Map<Stack, BulkFigures[]>(STACKS.map((s) => [s, []]));
+  const download = new Map<Stack, BulkFigures[]>(STACKS.map((s) => [s, []]));
   try {
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of STACKS) {
         hs.get(s)?.push(await handshakeRound(s, pem.dir, lib.dir));
-        bulk.get(s)?.push(await bulkRound(s, pem.dir, lib.dir));
+        bulk.get(s)?.push(await bulkRound(s, pem.dir, lib.dir, 'bulk'));
+        download.get(s)?.push(await bulkRound(s, pem.dir, lib.dir, 'download'));
       }
     }
   } finally {
@@ -195,11 +199,10 @@ export async function run(): Promise<string> {
   const med = <T>(xs: readonly T[] | undefined, f: (x: T) => number): number => median((xs ?? []).map(f));
   const node = STACKS[2] as Stack;
   const nodeHs = hs.get(node);
-  const nodeBulk = bulk.get(node);
   const out = [
     `Node 24 (${NODE24}), loopback TCP, each side in its own process. X25519MLKEM768, ML-DSA-65 chain of two validated by the client, ` +
       `TLS_AES_128_GCM_SHA256. Medians of ${ROUNDS} interleaved rounds; ${HANDSHAKES} handshakes per round and setting, each measured client process ` +
-      `first running ${WARM_UP} handshakes itself (every stack); ${BULK_BYTES / 2 ** 20} MiB bulk. ${lib.note}.`,
+      `first running ${WARM_UP} handshakes itself (every stack); ${BULK_BYTES / 2 ** 20} MiB each way in bulk. ${lib.note}.`,
     '',
     '| stack | handshakes/s (1 in flight) | handshakes/s (8 in flight) | client CPU ms / hs | server CPU ms / hs | client × node:tls | server × node:tls |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -211,12 +214,17 @@ export async function run(): Promise<string> {
     out.push(`| ${s.label} | ${f1(med(h, (x) => x.hps1))} | ${f1(med(h, (x) => x.hps8))} | ${f2(c)} | ${f2(sv)} | ` +
       `${f2(c / med(nodeHs, (x) => x.clientCpu))} | ${f2(sv / med(nodeHs, (x) => x.serverCpu))} |`);
   }
-  out.push('', '| stack | bulk MB/s | × node:tls | client CPU ms / MiB | server CPU ms / MiB |', '| --- | ---: | ---: | ---: | ---: |');
-  for (const s of STACKS) {
-    const b = bulk.get(s);
-    const mbps = med(b, (x) => x.mbps);
-    out.push(`| ${s.label} | ${f1(mbps)} | ${f2(mbps / med(nodeBulk, (x) => x.mbps))} | ${f2(med(b, (x) => x.clientCpuPerMiB))} | ${f2(med(b, (x) => x.serverCpuPerMiB))} |`);
-  }
+  const bulkTable = (title: string, figures: Map<Stack, BulkFigures[]>): void => {
+    const nodeFigures = figures.get(node);
+    out.push('', `| stack | ${title} MB/s | × node:tls | client CPU ms / MiB | server CPU ms / MiB |`, '| --- | ---: | ---: | ---: | ---: |');
+    for (const s of STACKS) {
+      const b = figures.get(s);
+      const mbps = med(b, (x) => x.mbps);
+      out.push(`| ${s.label} | ${f1(mbps)} | ${f2(mbps / med(nodeFigures, (x) => x.mbps))} | ${f2(med(b, (x) => x.clientCpuPerMiB))} | ${f2(med(b, (x) => x.serverCpuPerMiB))} |`);
+    }
+  };
+  bulkTable('bulk (client → server)', bulk);
+  bulkTable('download (server → client)', download);
   return out.join('\n');
 }
 

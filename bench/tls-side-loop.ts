@@ -6,7 +6,9 @@
  * Server: prints `port N`, then on stdin `mark` restarts its CPU clock and
  * handshake count, `report` prints `{"handshakes","cpuMs"}`, `exit` ends it. In
  * bulk mode it prints `{"bytes","cpuMs","seconds"}` after each connection's
- * data has all arrived (it then closes that connection).
+ * data has all arrived (it then closes that connection). In download mode it
+ * sends `bytes` to each connection, ends it, and prints the same line once
+ * the client has closed its side too.
  * Client: with `warmUp` > 0 it first runs that many handshakes in this
  * process (so JIT compilation and tier-up fall outside the measured window, as
  * in a long-running program), prints `{"warm"}` and waits for `go` on stdin —
@@ -18,7 +20,8 @@ import { createInterface } from 'node:readline';
 
 export interface SideArgs<S extends Duplex> {
   readonly role: 'client' | 'server';
-  readonly mode: 'handshake' | 'bulk';
+  /** bulk: the client sends `bytes` to the server; download: the server sends them to the client. */
+  readonly mode: 'handshake' | 'bulk' | 'download';
   readonly port: number;
   readonly count: number;
   readonly inflight: number;
@@ -70,16 +73,25 @@ export async function sideLoop<S extends Duplex>(a: SideArgs<S>): Promise<void> 
   const s = await a.connect(a.port);
   const c1 = process.cpuUsage();
   const t1 = performance.now();
-  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  if (a.mode === 'download') {
+    let bytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      s.on('data', (d: Uint8Array) => {
+        bytes += d.length;
+      });
+      s.once('end', resolve);
+      s.once('error', reject);
+    });
+    out({ bytes, cpuMs: cpuMs(c1), seconds: (performance.now() - t1) / 1000 });
+    s.end();
+    return;
+  }
   const done = new Promise<void>((resolve, reject) => {
     s.on('data', () => undefined);
     s.once('end', resolve);
     s.once('error', reject);
   });
-  for (let sent = 0; sent < a.bytes; sent += chunk.length) {
-    if (!s.write(chunk)) await new Promise((resolve) => s.once('drain', resolve));
-  }
-  s.end();
+  await sendAll(s, a.bytes);
   await done;
   out({ bytes: a.bytes, cpuMs: cpuMs(c1), seconds: (performance.now() - t1) / 1000 });
   s.destroy();
@@ -98,6 +110,13 @@ async function serve<S extends Duplex>(a: SideArgs<S>): Promise<void> {
     }
     const c0 = process.cpuUsage();
     const t0 = performance.now();
+    if (a.mode === 'download') {
+      void sendAll(s, a.bytes).then(() => {
+        s.once('close', () => out({ bytes: a.bytes, cpuMs: cpuMs(c0), seconds: (performance.now() - t0) / 1000 }));
+        s.resume();
+      }, () => s.destroy());
+      return;
+    }
     let bytes = 0;
     s.on('data', (d: Uint8Array) => {
       bytes += d.length;
@@ -118,6 +137,15 @@ async function serve<S extends Duplex>(a: SideArgs<S>): Promise<void> {
       process.exit(0);
     }
   }
+}
+
+/** Writes `bytes` in 64 KiB writes, waiting for `drain` whenever the stream asks to, then ends it. */
+async function sendAll(s: Duplex, bytes: number): Promise<void> {
+  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  for (let sent = 0; sent < bytes; sent += chunk.length) {
+    if (!s.write(chunk)) await new Promise((resolve) => s.once('drain', resolve));
+  }
+  s.end();
 }
 
 /** The next line on stdin (the driver's `go`). */

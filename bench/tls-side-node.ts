@@ -3,7 +3,7 @@
  * X25519MLKEM768 and ML-DSA), with the same loops and line protocol as the
  * pqtls side (bench/tls-side-loop.ts). Same certificates, group and suite.
  *
- *   node24 --import tsx bench/tls-side-node.ts server|client --dir PEMDIR [--port P] --mode handshake|bulk [...]
+ *   node24 --import tsx bench/tls-side-node.ts server|client --dir PEMDIR [--port P] --mode handshake|bulk|download [...]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ const common = { minVersion: 'TLSv1.3', ecdhCurve: 'X25519MLKEM768', ciphers: 'T
 
 await sideLoop<tls.TLSSocket>({
   role: positionals[0] === 'client' ? 'client' : 'server',
-  mode: values.mode === 'bulk' ? 'bulk' : 'handshake',
+  mode: values.mode === 'bulk' || values.mode === 'download' ? values.mode : 'handshake',
   port: Number(values.port ?? 0),
   count: Number(values.count ?? 100),
   inflight: Number(values.inflight ?? 1),

@@ -9,7 +9,7 @@
  * package (`dist/`, what users run); without it the TypeScript sources (`src/`,
  * through tsx, whose keep-names transform adds a call per closure created).
  *
- *   node --import tsx bench/tls-side.ts server --stack S --dir PEMDIR --mode handshake|bulk
+ *   node --import tsx bench/tls-side.ts server --stack S --dir PEMDIR --mode handshake|bulk|download
  *   node --import tsx bench/tls-side.ts client --stack S --dir PEMDIR --port P --mode handshake --count N --inflight K
  *   node --import tsx bench/tls-side.ts client --stack S --dir PEMDIR --port P --mode bulk --bytes B
  */
@@ -43,7 +43,7 @@ const suites = [CipherSuite.TLS_AES_128_GCM_SHA256];
 
 const args: SideArgs<PqTlsSocket> = {
   role: positionals[0] === 'client' ? 'client' : 'server',
-  mode: values.mode === 'bulk' ? 'bulk' : 'handshake',
+  mode: values.mode === 'bulk' || values.mode === 'download' ? values.mode : 'handshake',
   port: Number(values.port ?? 0),
   count: Number(values.count ?? 100),
   inflight: Number(values.inflight ?? 1),

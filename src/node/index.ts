@@ -15,6 +15,7 @@ import type { ClientOptions, ServerOptions } from '../tls13/config.js';
 import { TlsConnection, type ConnectionLimits } from '../tls13/connection.js';
 import { ConfigError } from '../errors.js';
 import { PqTlsSocket, envKeyLog } from './socket.js';
+import { SocketReader } from './socket-reader.js';
 
 export { PqTlsSocket } from './socket.js';
 export { createNodeCryptoProvider, type NodeCryptoProviderOptions } from './crypto-provider.js';
@@ -62,7 +63,8 @@ export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     // Half-open capable: a peer's FIN ends its direction only; ours ends with close_notify when the application ends it.
-    const sock: Socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true });
+    const reader = SocketReader.supported ? new SocketReader() : undefined;
+    const sock: Socket = netConnect({ host: options.host, port: options.port, allowHalfOpen: true, ...(reader && { onread: reader.onread }) });
     let s: PqTlsSocket | undefined;
     // A server that accepts the connection and then says nothing must not hold the caller forever.
     const timer = setTimeout(() => {
@@ -77,10 +79,12 @@ export function connect(options: ConnectOptions): Promise<PqTlsSocket> {
       reject(err);
     };
     sock.once('error', fail);
+    // Closed before a PqTlsSocket took the reader over (which then gives its buffer back): nothing reads it.
+    if (reader) sock.once('close', () => s === undefined && reader.release());
     sock.once('connect', () => {
       TlsConnection.client({ ...options, provider, now: options.now ?? Date.now, keyLog: options.keyLog ?? envKeyLog() }, options.limits).then(
         (conn) => {
-          s = new PqTlsSocket(conn, sock, 'client');
+          s = new PqTlsSocket(conn, sock, 'client', reader);
           sock.off('error', fail);
           s.once('secureConnect', () => {
             clearTimeout(timer);

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
 import { appendFileSync } from 'node:fs';
 import { LEND_FROM } from '../buffer-pool.js';
+import type { SocketReader } from './socket-reader.js';
 import { ConfigError, type PqtlsError } from '../errors.js';
 import { groupName, signatureSchemeName } from '../pq/ids.js';
 import type { TlsConnection } from '../tls13/connection.js';
@@ -35,6 +36,8 @@ export class PqTlsSocket extends Duplex {
   private unreturned: { chunk: Uint8Array; given: boolean }[] = [];
   /** Whether written chunks are given back at all: only over a plain net.Socket (see the constructor). */
   private readonly givesBack: boolean;
+  /** Where the socket reads into, when it is a {@link SocketReader}'s: given back once the socket is closed and idle. */
+  private readonly reader: SocketReader | undefined;
 
   /**
    * Released when this stream is destroyed: whatever still holds a destroyed socket then holds this wrapper
@@ -46,10 +49,15 @@ export class PqTlsSocket extends Duplex {
   /** What the exporter needs of the released connection: tls.TLSSocket answers exportKeyingMaterial after close too. */
   private exporter: KeyingMaterialExporter | undefined;
 
+  /**
+   * @param reader - set when `socket` was opened with a {@link SocketReader}'s `onread`: each read then arrives
+   *   in that reader's one buffer, not as a 'data' event.
+   */
   constructor(
     conn: TlsConnection,
     readonly socket: Socket,
     readonly role: 'client' | 'server',
+    reader?: SocketReader,
   ) {
     // As tls.TLSSocket: once the peer has closed its direction and everything it sent was read, this side
     // ends too, after the writes already queued (our close_notify, then FIN). The TCP socket below is
@@ -59,37 +67,16 @@ export class PqTlsSocket extends Duplex {
     // A net.Socket (exactly, not a subclass or another Duplex, whose chunks may be shared or reused) hands
     // each read over in a buffer of its own that it never touches again: records are decrypted in place in it.
     const plainSocket = Object.getPrototypeOf(socket) === Socket.prototype;
-    const receive = { consumable: plainSocket };
     // Likewise only a net.Socket is known to be done with a chunk once it reports the write (libuv has handed
     // the bytes to the kernel): another Duplex may call back while it still holds the chunk, queued further on.
     this.givesBack = plainSocket;
-    socket.on('data', (d: Buffer) => {
-      const conn = this.conn;
-      if (!conn) return;
-      let pending: Promise<unknown> | undefined;
-      try {
-        pending = conn.receiveSync(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), receive);
-        if (!pending) {
-          // Processed at once (application data under a synchronous AEAD): the socket keeps flowing,
-          // with no pause and resume per read, unless our reader or the socket's output is full.
-          this.afterProcessing();
-          if (this.readerFull || socket.writableNeedDrain) socket.pause();
-          return;
-        }
-      } catch (e) {
-        this.fail(e);
-        return;
-      }
-      socket.pause();
-      this.receiving = true;
-      pending.then(() => {
-        this.receiving = false;
-        this.afterProcessing();
-        if (this.socketEnded) this.peerEnded();
-        if (this.socketClosed) this.transportClosed();
-        else if (!this.socketEnded) this.resumeReading();
-      }).catch((e: unknown) => this.fail(e));
-    });
+    this.reader = reader;
+    // A reader's buffer is read again and again: records are opened out of it, never in place.
+    if (reader) {
+      reader.attach((chunk) => this.onChunk(chunk, false));
+      // A read that came before this stream existed stopped the socket's reads.
+      this.resumeReading();
+    } else socket.on('data', (d: Buffer) => this.onChunk(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), plainSocket));
     // What we answer by ourselves (a KeyUpdate for each one the peer requests) is written whatever the
     // peer reads: reading waits while that output backs up, so a peer that never reads cannot grow it.
     socket.on('drain', () => this.resumeReading());
@@ -106,6 +93,39 @@ export class PqTlsSocket extends Duplex {
       if (!this.receiving) this.transportClosed();
     });
     this.flush();
+  }
+
+  /**
+   * Hands one read to the connection. `chunk` stays untouched until its processing is done: a transport
+   * that reuses its buffer (a {@link SocketReader}) reads again only once the socket is resumed.
+   */
+  private onChunk(chunk: Uint8Array, consumable: boolean): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const socket = this.socket;
+    let pending: Promise<unknown> | undefined;
+    try {
+      pending = conn.receiveSync(chunk, { consumable });
+      if (!pending) {
+        // Processed at once (application data under a synchronous AEAD): the socket keeps flowing,
+        // with no pause and resume per read, unless our reader or the socket's output is full.
+        this.afterProcessing();
+        if (this.readerFull || socket.writableNeedDrain) socket.pause();
+        return;
+      }
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    socket.pause();
+    this.receiving = true;
+    pending.then(() => {
+      this.receiving = false;
+      this.afterProcessing();
+      if (this.socketEnded) this.peerEnded();
+      if (this.socketClosed) this.transportClosed();
+      else if (!this.socketEnded) this.resumeReading();
+    }).catch((e: unknown) => this.fail(e));
   }
 
   /**
@@ -213,7 +233,9 @@ export class PqTlsSocket extends Duplex {
     }
   }
 
+  /** The socket has closed and no read is being processed: nothing refers to the read buffer any more. */
   private transportClosed(): void {
+    this.reader?.release();
     if (!this.destroyed) this.destroy();
   }
 

@@ -394,9 +394,13 @@ export class RecordProtector {
       return record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
     }
     let slab = this.slab;
+    // A protector's first record gets an array of its own size, not a slab: the handshake's protectors open
+    // a record or two, and with a 64 KiB slab each a client reading through a reused buffer (src/node/socket-reader.ts)
+    // collected garbage every few hundred handshakes.
+    const own = slab === undefined;
     if (slab === undefined || slab.length - this.slabAt < n) {
       // checkOpen capped n at 2^14 + 256 - 16, so a record always fits a new slab.
-      slab = this.slab = new Uint8Array(OPEN_SLAB_BYTES);
+      slab = this.slab = new Uint8Array(own ? n : OPEN_SLAB_BYTES);
       this.slabAt = 0;
     }
     const inner = slab.subarray(this.slabAt, this.slabAt + n);
@@ -407,8 +411,8 @@ export class RecordProtector {
     this.slabAt += n;
     const record = this.opened(inner);
     // Handshake messages and alerts are rare and may be kept for long (a session ticket's parts view their
-    // message): they get arrays of their own rather than hold a slab alive.
-    return record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
+    // message): they get arrays of their own rather than hold a slab alive (a record's own array is one).
+    return own || record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
   }
 
   private checkOpen(header: Uint8Array, payload: Uint8Array): void {

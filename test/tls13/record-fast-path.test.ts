@@ -482,10 +482,13 @@ describe('opening into a slab (openInto, RFC 8446 §5.2)', () => {
     });
   }
 
-  it('handshake and alert content gets an array of its own, so a kept ticket does not hold a slab alive', async () => {
+  it('a protector\'s first record gets an array of its own size, later ones share slabs; handshake and alert content gets an array of its own, so a kept ticket does not hold a slab alive', async () => {
     const s = suites[0]!;
     const secret = seededRandom('slab own arrays')(s.hashLength);
     const [sealer, opener] = await Promise.all([0, 1].map(() => RecordProtector.create(ffi, s, secret)));
+    // The first: its 100 bytes and the inner content type (a handshake's protector opens a record or two).
+    const first = opener!.openSync(...split(sealer!.sealSync(ContentType.application_data, new Uint8Array(100).fill(1))));
+    expect(first.content.buffer.byteLength).toBe(101);
     const data = opener!.openSync(...split(sealer!.sealSync(ContentType.application_data, new Uint8Array(100).fill(1))));
     expect(data.content.buffer.byteLength).toBeGreaterThan(50_000);
     for (const type of [ContentType.handshake, ContentType.alert]) {

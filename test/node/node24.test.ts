@@ -3,7 +3,9 @@
  * `node24`, OpenSSL 3.5 inside), where ML-KEM and ML-DSA run on OpenSSL and
  * the AEADs on that OpenSSL through koffi (openssl-ffi.test.ts):
  * the suite's own Node is 20, whose OpenSSL 3.0 has neither, so without this
- * run the native post-quantum path would only ever be benchmarked.
+ * run the native post-quantum path would only ever be benchmarked. With them,
+ * the TLS client's reads through one reused buffer (adapter-socket-reader.test.ts):
+ * they rest on `net.connect`'s `onread`, which is Node's own, on 24 as on 20.
  *
  * A second vitest runs the files below in node24 with
  * PQTLS_EXPECT_NATIVE_PQ=1 (native-pq.test.ts then fails unless both are
@@ -19,11 +21,11 @@ import { interopDisabled, requirePeer, runPeer } from '../helpers/peers.js';
 
 const FILES = [
   'test/node/native-pq.test.ts', 'test/node/crypto-provider.test.ts', 'test/node/wycheproof-node.test.ts', 'test/tls13/record-fast-path.test.ts',
-  'test/node/openssl-ffi.test.ts', 'test/node/openssl-pkey.test.ts',
+  'test/node/openssl-ffi.test.ts', 'test/node/openssl-pkey.test.ts', 'test/node/adapter-socket-reader.test.ts',
 ];
 
 describe.runIf(!interopDisabled)('the node:crypto provider under Node 24 (native ML-KEM and ML-DSA)', () => {
-  it('passes native-pq, crypto-provider, wycheproof-node, openssl-ffi, openssl-pkey and the record fast paths with both algorithms detected', async () => {
+  it('passes native-pq, crypto-provider, wycheproof-node, openssl-ffi, openssl-pkey, the record fast paths and the client\'s reused read buffer with both algorithms detected', async () => {
     const node24 = requirePeer('node24');
     const report = join(mkdtempSync(join(tmpdir(), 'pqtls-node24-report-')), 'report.json');
     const vitest = join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
@@ -64,6 +66,8 @@ describe.runIf(!interopDisabled)('the node:crypto provider under Node 24 (native
       'X25519, ML-KEM and ML-DSA on OpenSSL through koffi ML-KEM-768, Wycheproof mlkem_*_test.json: keygen from the seed gives the encapsulation key and decapsulation the secret, byte for byte',
       'X25519, ML-KEM and ML-DSA on OpenSSL through koffi ml-dsa-65, Wycheproof verify and sign-from-seed vectors (empty context): the same verdicts, and the deterministic signatures',
       'the node provider on the EVP_PKEY binding X25519MLKEM768: both halves of a key share are OpenSSL keys, freed when the share completes; ffi: false keeps node:crypto',
+      // The client's read path through onread on Node 24's net.
+      'connect() reads into one buffer of its own 8 MiB from the server arrive intact with no data event on the TCP socket; every chunk the application kept is still right at the end',
     ]) expect(names).toContain(expected);
     // The inner run's own bound (runPeer's timeoutMs above): on a loaded machine it outlasts the default test timeout.
   }, 250_000);

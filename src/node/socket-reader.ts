@@ -1,20 +1,8 @@
 import type { OnReadOpts } from 'node:net';
+import { lendBuffer, releaseBuffer } from '../buffer-pool.js';
 
 /** Bytes one read may bring: what Node's own reads take. */
 export const READ_BUFFER_BYTES = 64 * 1024;
-
-/**
- * Buffers of connections that closed, kept for the next ones: a fresh 64 KiB
- * per connection added a garbage collection every few hundred handshakes.
- * Bounded, so a burst of connections leaves at most this many behind.
- */
-const spare: Uint8Array[] = [];
-export const MAX_SPARE_BUFFERS = 16;
-
-/** Read buffers kept for reuse now (for tests). */
-export function spareReadBuffers(): number {
-  return spare.length;
-}
 
 /**
  * One buffer that a socket {@link connect} opens reads into, through
@@ -31,15 +19,17 @@ export function spareReadBuffers(): number {
  *
  * The buffer is read again only once the socket reads again: while a read is
  * being processed the socket stays paused (see PqTlsSocket), and a read that
- * arrives before anyone listens pauses it until {@link attach}.
+ * arrives before anyone listens pauses it until {@link attach}. It comes from
+ * the pool of large buffers (../buffer-pool.ts) and goes back there when the
+ * connection is done with it: a fresh 64 KiB per connection made a garbage
+ * collection every few hundred handshakes.
  *
  * A server's sockets cannot be given `onread` (`net.Server` makes them), so
  * they keep 'data' events; on Bun and Deno, whose `onread` is their own, so
  * does a client.
  */
 export class SocketReader {
-  private readonly buffer = spare.pop() ?? new Uint8Array(READ_BUFFER_BYTES);
-  private released = false;
+  private readonly buffer = lendBuffer(READ_BUFFER_BYTES);
   private deliver: ((chunk: Uint8Array) => void) | undefined;
   /** Bytes read before {@link attach}, held in the buffer while the socket is paused. */
   private early = 0;
@@ -76,14 +66,12 @@ export class SocketReader {
   }
 
   /**
-   * The buffer goes back for another connection. Call it once nothing will
-   * read from or write to it again: the socket has closed (Node reads into it
-   * no more) and no read of it is still being processed. Later calls do nothing.
+   * The buffer goes back to the pool. Call it once nothing will read from or
+   * write to it again: the socket has closed (Node reads into it no more) and
+   * no read of it is still being processed. Later calls do nothing.
    */
   release(): void {
-    if (this.released) return;
-    this.released = true;
     this.deliver = undefined;
-    if (spare.length < MAX_SPARE_BUFFERS) spare.push(this.buffer);
+    releaseBuffer(this.buffer);
   }
 }

@@ -2,11 +2,11 @@
  * Buffers for large outgoing byte strings (QUIC datagrams on a path with a
  * large MTU, TLS records of a bulk write) that a transport may give back once
  * the kernel has the bytes, and for the one buffer a TLS client's socket reads
- * into (src/node/socket-reader.ts), given back when it closes. A fresh typed array of tens of KiB costs about as
- * much as sealing it: a zeroed backing store from the allocator, its pages
- * touched for the first time, and V8 counting the external bytes towards its
- * next full collection (15–30 µs for 64 KiB on Node 24, against 2 µs to copy
- * it). A buffer given back is reused as it is, so whoever fills one writes
+ * into (src/node/socket-reader.ts), given back when it closes. A fresh typed
+ * array of tens of KiB costs about as much as sealing it: a zeroed backing
+ * store from the allocator, its pages touched for the first time, and V8
+ * counting the external bytes towards its next full collection (15–30 µs for
+ * 64 KiB on Node 24, against 2 µs to copy it). A buffer given back is reused as it is, so whoever fills one writes
  * every byte of the view it gets.
  *
  * Giving back is never required, and never makes two holders share memory:

@@ -5,7 +5,7 @@ import { lendBuffer, releaseBuffer } from '../buffer-pool.js';
 export const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
- * One buffer that a socket {@link connect} opens reads into, through
+ * One buffer that a socket `connect()` (./index.ts) opens reads into, through
  * `net.connect`'s `onread`, in place of the 'data' events of a plain socket.
  *
  * Why: for each 'data' event Node reads into a buffer of its own, allocated

@@ -177,6 +177,15 @@ export interface AeadKey {
    */
   openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, output: Uint8Array): boolean;
   /**
+   * Optional, with {@link openInto}: the concatenation of `parts` is
+   * ciphertext ‖ tag; decrypts it in place, each plaintext byte over its
+   * ciphertext byte (the tag's bytes are left as they are), and returns
+   * whether the tag verified; when it did not, the plaintext bytes are zeroed.
+   * A TLS record cut across two reads of a transport that gave them up is
+   * opened where its parts lie, with no copy and no array of its own.
+   */
+  openGather?(nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[]): boolean;
+  /**
    * Optional: releases what the key holds outside the JavaScript heap (a
    * native cipher context) now, rather than whenever the garbage collector
    * gets to it; the record layer calls it once a key is replaced or its

@@ -283,13 +283,16 @@ export class TlsConnection {
       for (let rec = this.done() ? undefined : this.reader.nextView(); rec; rec = this.done() ? undefined : this.reader.nextView()) {
         // Application data under a synchronous AEAD is handled without a promise per record; one lying in
         // bytes given up to us is opened in place (one assembled in the reader's buffer keeps the slab).
-        const pending = this.onRecord(rec.type, rec.header, rec.fragment, consumable && this.reader.lastInFed);
+        const pending = rec.fragmentTail
+          ? this.onSplitRecord(rec.type, rec.header, rec.fragment, rec.fragmentTail)
+          : this.onRecord(rec.type, rec.header, rec.fragment, consumable && this.reader.lastInFed);
         if (pending) return { at: o, wait: pending };
       }
       this.reader.release();
       if (this.done() || o >= data.length) return undefined;
       const n = Math.min(this.reader.room, data.length - o);
-      this.reader.feed(data.subarray(o, o + n));
+      // Given up, a record cut across two reads is opened where its two parts lie (RecordReader.feed).
+      this.reader.feed(data.subarray(o, o + n), consumable);
       o += n;
     }
   }
@@ -464,7 +467,7 @@ export class TlsConnection {
         try {
           opened = rp.openSync(header, payload, inPlace);
         } catch (e) {
-          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
+          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload.length);
           throw e;
         }
         return this.onOpened(opened.contentType, opened.content);
@@ -472,13 +475,13 @@ export class TlsConnection {
       return rp.open(header, payload).then(
         (opened) => this.onOpened(opened.contentType, opened.content),
         (e: unknown) => {
-          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload);
+          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload.length);
           throw e;
         },
       );
     }
     if (type === ContentType.application_data) {
-      if (this.skipBudget !== undefined) return this.skipEarly(payload);
+      if (this.skipBudget !== undefined) return this.skipEarly(payload.length);
       throw new PqtlsError('application data before the handshake keys', AlertDescription.unexpected_message);
     } else if (type === ContentType.handshake) {
       // §4.2.10: after a HelloRetryRequest, 0-RTT records are skipped only until ClientHello2 (which
@@ -488,13 +491,35 @@ export class TlsConnection {
     return this.onContent(type, payload);
   }
 
+  /**
+   * A record whose fragment is `head ‖ tail`, cut across two reads the
+   * transport gave up. Application data under an AEAD that opens in place is
+   * opened where the parts lie; anything else is joined first, and is then
+   * like any record (a protected one opened in place in the joined array).
+   */
+  private onSplitRecord(type: number, header: Uint8Array, head: Uint8Array, tail: Uint8Array): Promise<void> | void {
+    const rp = this.readProtector;
+    if (!rp || !rp.isSync || type !== ContentType.application_data) return this.onRecord(type, header, concat(head, tail), true);
+    let opened;
+    try {
+      opened = rp.openSplitSync(header, head, tail);
+    } catch (e) {
+      if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(head.length + tail.length);
+      throw e;
+    }
+    return this.onOpened(opened.contentType, opened.content, opened.contentTail);
+  }
+
   /** A record that authenticated: its content is a fresh array (see RecordProtector.open), handed out as is. */
-  private onOpened(contentType: number, content: Uint8Array): Promise<void> | void {
+  private onOpened(contentType: number, content: Uint8Array, contentTail?: Uint8Array): Promise<void> | void {
     this.skipBudget = undefined;
     // An empty record costs a decryption and yields nothing: a run of them is a flood (§5.4 allows them, not unboundedly).
-    if (content.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
+    if (content.length === 0 && contentTail === undefined) this.count('maxEmptyRecords', 'consecutive empty records');
     else this.counts.maxEmptyRecords = 0;
-    return this.onContent(contentType, content);
+    if (contentTail === undefined) return this.onContent(contentType, content);
+    // Only application data comes in two parts (RecordProtector.openSplitSync), and it needs no promise.
+    void this.onContent(contentType, content);
+    return this.onContent(contentType, contentTail);
   }
 
   private onContent(contentType: number, content: Uint8Array): Promise<void> | void {
@@ -535,13 +560,13 @@ export class TlsConnection {
   }
 
   /** §4.2.10: a server that rejected 0-RTT skips the early data it cannot decrypt, within a bound. */
-  private skipEarly(payload: Uint8Array): void {
+  private skipEarly(payloadLength: number): void {
     // An empty record would barely use up the budget, so it is counted like any empty record.
-    if (payload.length === 0) this.count('maxEmptyRecords', 'consecutive empty records');
+    if (payloadLength === 0) this.count('maxEmptyRecords', 'consecutive empty records');
     else this.counts.maxEmptyRecords = 0;
     // max_early_data_size counts plaintext; a 0-RTT record adds at least a 16-byte AEAD tag and the
     // content-type byte to it. Each record costs at least 1, so the skipping always ends.
-    this.skipBudget = (this.skipBudget ?? 0) - Math.max(1, payload.length - 17);
+    this.skipBudget = (this.skipBudget ?? 0) - Math.max(1, payloadLength - 17);
     if (this.skipBudget < 0) throw new PqtlsError('too much rejected early data', AlertDescription.unexpected_message);
   }
 

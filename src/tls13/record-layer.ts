@@ -1,3 +1,4 @@
+import { concat } from '../bytes.js';
 import { AlertDescription, ConfigError, PqtlsError, RecordOverflowError, SizeOverflowError } from '../errors.js';
 import {
   ContentType, isRecordContentType, type RecordContentType, LEGACY_RECORD_VERSION, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH,
@@ -21,6 +22,16 @@ export interface TlsRecord {
   readonly header: Uint8Array;
   /** TLSPlaintext.fragment or TLSCiphertext.encrypted_record. */
   readonly fragment: Uint8Array;
+}
+
+/**
+ * A record as {@link RecordReader.nextView} returns it. Its fragment goes on
+ * in `fragmentTail` when the record was cut across two reads the caller gave
+ * up (see {@link RecordReader.feed}) and both parts were left where they lie:
+ * the fragment is then `fragment ‖ fragmentTail`.
+ */
+export interface RecordView extends TlsRecord {
+  readonly fragmentTail?: Uint8Array;
 }
 
 export interface RecordReaderOptions {
@@ -57,6 +68,14 @@ export class RecordReader {
   /** Bytes handed over by {@link feed}, read in place until {@link release}; `at` is the next unread byte. */
   private view: Uint8Array | undefined;
   private at = 0;
+  /** Whether the caller gave {@link view} up for good. */
+  private viewGivenUp = false;
+  /**
+   * The beginning of a record, at the end of bytes the caller gave up, kept
+   * where it lies instead of copied: with the next bytes given up, the record
+   * is returned in two parts. Set only while `buf` holds nothing.
+   */
+  private held: Uint8Array | undefined;
   /** Whether the record {@link nextView} last returned lies in the fed bytes (not in the reader's own buffer). */
   lastInFed = false;
 
@@ -76,7 +95,7 @@ export class RecordReader {
 
   /** Bytes received but not yet returned as records. */
   get bufferedBytes(): number {
-    return this.end - this.start + (this.view ? this.view.length - this.at : 0);
+    return this.end - this.start + (this.held ? this.held.length : 0) + (this.view ? this.view.length - this.at : 0);
   }
 
   /**
@@ -97,6 +116,7 @@ export class RecordReader {
   push(data: Uint8Array): void {
     if (this.failure) throw this.failure;
     if (this.view) throw new ConfigError('RecordReader.push while fed bytes are not released');
+    this.unhold();
     this.append(data);
   }
 
@@ -108,24 +128,51 @@ export class RecordReader {
    * record, once every complete record was taken), so `data` must stay as it
    * is until then. The same limit as {@link push} applies: at most
    * {@link room} bytes.
+   *
+   * With `givenUp`, the caller gives `data` up for good (a transport that
+   * never reuses its read buffers): a record begun at its end is not copied
+   * at {@link release} but kept where it lies, and when the next bytes,
+   * given up too, complete it, {@link nextView} returns it in two parts
+   * (`fragment` and `fragmentTail`) that the caller may then write over
+   * (decrypt in place). Without it, and for a record cut across more than two
+   * reads, what is held is copied.
    */
-  feed(data: Uint8Array): void {
+  feed(data: Uint8Array, givenUp = false): void {
     if (this.failure) throw this.failure;
     if (this.view) throw new ConfigError('RecordReader.feed while fed bytes are not released');
-    const held = this.end - this.start;
+    const held = this.bufferedBytes;
     if (held + data.length > this.max) {
       throw new SizeOverflowError(`record reader would buffer ${held + data.length} bytes (limit ${this.max}); drain records before pushing more`);
     }
+    if (!givenUp) this.unhold();
     this.view = data;
+    this.viewGivenUp = givenUp;
     this.at = 0;
   }
 
-  /** Ends a {@link feed}: the bytes not yet returned as records are copied, and `data` is the caller's again. */
+  /**
+   * Ends a {@link feed}: the bytes not yet returned as records are copied
+   * (or, given up, kept where they lie), and `data` is the caller's again.
+   */
   release(): void {
     const v = this.view;
     if (!v) return;
     this.view = undefined;
-    if (this.at < v.length) this.append(v.subarray(this.at));
+    if (this.at >= v.length) return;
+    const rest = v.subarray(this.at);
+    if (this.viewGivenUp && this.held === undefined && this.end === this.start) this.held = rest;
+    else {
+      this.unhold();
+      this.append(rest);
+    }
+  }
+
+  /** Copies what {@link held} views into the reader's own buffer. */
+  private unhold(): void {
+    const h = this.held;
+    if (h === undefined) return;
+    this.held = undefined;
+    this.append(h);
   }
 
   private append(data: Uint8Array): void {
@@ -152,18 +199,25 @@ export class RecordReader {
   /** The next complete record (its own copy), or undefined until more bytes arrive. */
   next(): TlsRecord | undefined {
     const r = this.nextView();
-    return r && { ...r, header: r.header.slice(), fragment: r.fragment.slice() };
+    if (!r) return undefined;
+    const { fragmentTail, ...rest } = r;
+    return { ...rest, header: r.header.slice(), fragment: fragmentTail ? concat(r.fragment, fragmentTail) : r.fragment.slice() };
   }
 
   /**
    * {@link next} without copying: header and fragment are views of the
    * reader's buffer, valid until the next {@link push} (the only call that
    * moves or overwrites bytes). For a caller that consumes each record before
-   * pushing more, as TlsConnection does.
+   * pushing more, as TlsConnection does. A record may come in two parts
+   * (see {@link feed}).
    */
-  nextView(): TlsRecord | undefined {
+  nextView(): RecordView | undefined {
     if (this.failure) throw this.failure;
     const v = this.view;
+    if (v && this.held) {
+      const r = this.split(v);
+      if (r) return r;
+    }
     if (v && this.end === this.start) {
       // Nothing held: a record wholly inside the fed bytes is returned where it lies.
       const p = this.at;
@@ -181,6 +235,40 @@ export class RecordReader {
     this.start += RECORD_HEADER_LENGTH + length;
     if (this.start === this.end) this.start = this.end = 0;
     return record(this.buf, p, length);
+  }
+
+  /**
+   * The record begun in {@link held} and completed by `v`, both given up, in
+   * two parts where they lie; undefined when `v` does not complete it. Its
+   * header, if cut, is copied. Otherwise what is held is copied into the
+   * reader's buffer (undefined), as for any record cut across three reads.
+   */
+  private split(v: Uint8Array): RecordView | undefined {
+    const h = this.held as Uint8Array;
+    const avail = v.length - this.at;
+    let header: Uint8Array;
+    if (h.length >= RECORD_HEADER_LENGTH) header = h.subarray(0, RECORD_HEADER_LENGTH);
+    else if (h.length + avail >= RECORD_HEADER_LENGTH) header = concat(h, v.subarray(this.at, this.at + RECORD_HEADER_LENGTH - h.length));
+    else {
+      this.unhold();
+      return undefined;
+    }
+    const length = this.headerAt(header, 0, Infinity);
+    const fromView = RECORD_HEADER_LENGTH + length - h.length;
+    // Whole in what is held (left unread by a caller that stopped early), or not completed by `v` either.
+    if (fromView <= 0 || fromView > avail) {
+      this.unhold();
+      return undefined;
+    }
+    this.held = undefined;
+    const tailAt = this.at + Math.max(0, RECORD_HEADER_LENGTH - h.length);
+    const tail = v.subarray(tailAt, this.at + fromView);
+    this.at += fromView;
+    this.lastInFed = true;
+    const base = { type: header[0] as TlsRecord['type'], legacyVersion: ((header[1] as number) << 8) | (header[2] as number), header };
+    // A record whose header alone was cut lies whole in `v`.
+    if (h.length <= RECORD_HEADER_LENGTH) return { ...base, fragment: tail };
+    return { ...base, fragment: h.subarray(RECORD_HEADER_LENGTH), fragmentTail: tail };
   }
 
   /**

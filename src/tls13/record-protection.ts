@@ -1,3 +1,4 @@
+import { concat } from '../bytes.js';
 import { AlertDescription, BadRecordMacError, ConfigError, DecodeError, PqtlsError, RecordOverflowError } from '../errors.js';
 import type { AeadKey, CryptoProvider } from '../pq/provider.js';
 import type { CipherSuiteInfo } from './cipher-suites.js';
@@ -18,6 +19,12 @@ export const MAX_SEQUENCE_NUMBER = 2n ** 64n - 1n;
 export interface OpenedRecord {
   readonly contentType: ContentType;
   readonly content: Uint8Array;
+  /**
+   * The rest of the content, for application data opened in two parts
+   * ({@link RecordProtector.openSplitSync}): the content is then
+   * `content ‖ contentTail`.
+   */
+  readonly contentTail?: Uint8Array;
 }
 
 export interface RecordProtectorOptions {
@@ -31,6 +38,7 @@ export interface RecordProtectorOptions {
 }
 
 const AEAD_TAG_LENGTH = 16;
+const EMPTY: Uint8Array = new Uint8Array(0);
 /**
  * Bytes of each slab {@link RecordProtector.openSync} decrypts into: four full
  * records, at least one of any size. An application that keeps a small chunk
@@ -362,7 +370,7 @@ export class RecordProtector {
    * receive buffer. The returned content is a view of a fresh array.
    */
   async open(header: Uint8Array, payload: Uint8Array): Promise<OpenedRecord> {
-    this.checkOpen(header, payload);
+    this.checkOpen(header, payload.length);
     const nonce = this.nonce().slice();
     this.opening = true;
     let inner: Uint8Array | null;
@@ -383,7 +391,7 @@ export class RecordProtector {
    */
   openSync(header: Uint8Array, payload: Uint8Array, inPlace = false): OpenedRecord {
     if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
-    this.checkOpen(header, payload);
+    this.checkOpen(header, payload.length);
     const openInto = this.aead.openInto;
     if (openInto === undefined || payload.length < AEAD_TAG_LENGTH) return this.opened(this.aead.openSync(this.nonce(), header, payload));
     const n = payload.length - AEAD_TAG_LENGTH;
@@ -415,37 +423,80 @@ export class RecordProtector {
     return own || record.contentType === ContentType.application_data ? record : { contentType: record.contentType, content: record.content.slice() };
   }
 
-  private checkOpen(header: Uint8Array, payload: Uint8Array): void {
+  /**
+   * {@link openSync} in place, for a record whose encrypted_record is
+   * `head ‖ tail`, cut across two reads the caller gave up: an AEAD with
+   * `openGather` decrypts each part over itself, so a record cut by a read
+   * costs no copy and no slab either. Application data comes back in two
+   * parts (`content` and `contentTail`); any other content type as one array
+   * of its own. Without `openGather` the parts are joined into an array of
+   * their own first.
+   */
+  openSplitSync(header: Uint8Array, head: Uint8Array, tail: Uint8Array): OpenedRecord {
+    const total = head.length + tail.length;
+    const gather = this.aead.openGather;
+    if (gather === undefined || total < AEAD_TAG_LENGTH) return this.openSync(header, concat(head, tail), true);
+    if (!this.aead.openSync) throw new ConfigError('this AEAD has no synchronous open');
+    this.checkOpen(header, total);
+    if (!gather.call(this.aead, this.nonce(), header, [head, tail])) return this.opened(null);
+    const n = total - AEAD_TAG_LENGTH;
+    const h = Math.min(head.length, n);
+    return this.openedParts(head.subarray(0, h), tail.subarray(0, n - h));
+  }
+
+  private checkOpen(header: Uint8Array, payloadLength: number): void {
     if (header.length !== RECORD_HEADER_LENGTH) throw new DecodeError(`record header must be 5 bytes, got ${header.length}`);
     if (header[0] !== ContentType.application_data) {
       throw new PqtlsError(`protected record has outer type ${header[0] as number}, not application_data`, AlertDescription.unexpected_message);
     }
     const declared = ((header[3] as number) << 8) | (header[4] as number);
-    if (declared > MAX_CIPHERTEXT || payload.length > MAX_CIPHERTEXT) {
-      throw new RecordOverflowError(`protected record of ${Math.max(declared, payload.length)} bytes exceeds 2^14 + 256`);
+    if (declared > MAX_CIPHERTEXT || payloadLength > MAX_CIPHERTEXT) {
+      throw new RecordOverflowError(`protected record of ${Math.max(declared, payloadLength)} bytes exceeds 2^14 + 256`);
     }
-    if (declared !== payload.length) throw new DecodeError(`record header says ${declared} bytes, got ${payload.length}`);
+    if (declared !== payloadLength) throw new DecodeError(`record header says ${declared} bytes, got ${payloadLength}`);
     if (this.opening) throw new ConfigError('RecordProtector.open called while another open is in progress');
   }
 
   /** Consumes the sequence number of an authenticated record and strips its padding (§5.4). */
   private opened(inner: Uint8Array | null): OpenedRecord {
     if (inner === null) throw new BadRecordMacError();
+    return this.openedParts(inner, EMPTY);
+  }
+
+  /**
+   * {@link opened} for an inner plaintext `head ‖ tail`: the content type is
+   * its last non-zero byte, in `tail` or else in `head`.
+   */
+  private openedParts(head: Uint8Array, tail: Uint8Array): OpenedRecord {
     this.advance();
-    if (inner.length > MAX_INNER_PLAINTEXT) {
-      throw new RecordOverflowError(`inner plaintext of ${inner.length} bytes exceeds 2^14 + 1`);
+    if (head.length + tail.length > MAX_INNER_PLAINTEXT) {
+      throw new RecordOverflowError(`inner plaintext of ${head.length + tail.length} bytes exceeds 2^14 + 1`);
     }
-    let end = inner.length - 1;
-    while (end >= 0 && inner[end] === 0) end--;
-    if (end < 0) throw new PqtlsError('protected record has no content type (all zeros)', AlertDescription.unexpected_message);
-    const type = inner[end] as number;
+    let end = tail.length - 1;
+    while (end >= 0 && tail[end] === 0) end--;
+    let type: number;
+    let content = head;
+    let contentTail = EMPTY;
+    if (end >= 0) {
+      type = tail[end] as number;
+      contentTail = tail.subarray(0, end);
+    } else {
+      end = head.length - 1;
+      while (end >= 0 && head[end] === 0) end--;
+      if (end < 0) throw new PqtlsError('protected record has no content type (all zeros)', AlertDescription.unexpected_message);
+      type = head[end] as number;
+      content = head.subarray(0, end);
+    }
     if (!isInnerContentType(type)) {
       throw new PqtlsError(`protected record has inner content type ${type}`, AlertDescription.unexpected_message);
     }
-    if (end === 0 && type !== ContentType.application_data) {
+    if (content.length + contentTail.length === 0 && type !== ContentType.application_data) {
       throw new PqtlsError('empty handshake or alert record (RFC 8446 §5.4)', AlertDescription.unexpected_message);
     }
-    return { contentType: type, content: inner.subarray(0, end) };
+    if (contentTail.length === 0) return { contentType: type, content };
+    // Handshake messages and alerts are parsed as one array.
+    if (type !== ContentType.application_data) return { contentType: type, content: concat(content, contentTail) };
+    return { contentType: type, content, contentTail };
   }
 }
 

@@ -346,17 +346,69 @@ describe('RecordReader.feed: records read where they lie (§5.1)', () => {
     }), seeded(13, { numRuns: 300 }));
   });
 
+  /**
+   * Feeds `stream` cut at `cuts`, each piece given up (never touched again, as net.Socket's reads):
+   * the records, and how many came in two parts, each a view of the piece it lies in.
+   */
+  function readGivenUp(cuts: number[]): { got: Uint8Array[]; split: number; copied: number } {
+    const reader = new RecordReader();
+    const got: Uint8Array[] = [];
+    let split = 0;
+    let copied = 0;
+    const bounds = [0, ...cuts, stream.length];
+    let previous: Uint8Array | undefined;
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const piece = stream.slice(bounds[i], bounds[i + 1]);
+      reader.feed(piece, true);
+      for (let r = reader.nextView(); r; r = reader.nextView()) {
+        if (r.fragmentTail) {
+          split++;
+          if (r.fragment.buffer !== previous?.buffer || r.fragmentTail.buffer !== piece.buffer) throw new Error('a part not where it lay');
+        } else if (r.fragment.length > 0 && r.fragment.buffer !== piece.buffer) copied++;
+        got.push(concat(r.header, r.fragment, r.fragmentTail ?? new Uint8Array(0)));
+      }
+      reader.release();
+      if (reader.bufferedBytes >= longest) throw new Error(`${reader.bufferedBytes} bytes held after a release`);
+      previous = piece;
+    }
+    if (reader.hasPartialRecord) throw new Error('a partial record left at the end of the stream');
+    return { got, split, copied };
+  }
+
+  it('given up, a record cut across two pieces comes in two parts where they lie; across three it is copied', () => {
+    const starts = records.map((_, i) => records.slice(0, i).reduce((n, r) => n + r.length, 0));
+    for (let cut = 1; cut < stream.length; cut++) {
+      const { got, split, copied } = readGivenUp([cut]);
+      expect(same(got)).toBe(true);
+      // Cut after a record's header and before its end: two parts. Cut within a header: the fragment lies whole in the second piece.
+      const i = starts.findIndex((o, k) => cut > o && cut < o + records[k]!.length);
+      expect(split).toBe(i >= 0 && cut - starts[i]! > 5 ? 1 : 0);
+      expect(copied).toBe(0);
+    }
+    // The 1000-byte record cut twice.
+    const last = starts[3]!;
+    const { got, split, copied } = readGivenUp([last + 100, last + 600]);
+    expect(same(got)).toBe(true);
+    expect([split, copied]).toEqual([0, 1]);
+  });
+
+  it('given up, any cutting into many pieces yields the same records', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), (cuts) => {
+      expect(same(readGivenUp(cuts.sort((a, b) => a - b)).got)).toBe(true);
+    }), seeded(14, { numRuns: 300 }));
+  });
+
   it('a bad header is refused as soon as it is in, fed or held, and for good; push and feed wait for release', () => {
     const bad = encodeRecord(ContentType.application_data, new Uint8Array(4));
     bad[0] = 0x63;
-    for (const cut of [0, 2, 5, 7]) {
+    for (const [cut, givenUp] of [0, 2, 5, 7].flatMap((c) => [[c, false], [c, true]] as const)) {
       const reader = new RecordReader();
-      reader.feed(concat(records[0]!, bad).subarray(0, records[0]!.length + cut));
+      reader.feed(concat(records[0]!, bad).subarray(0, records[0]!.length + cut), givenUp);
       expect(reader.nextView()).toBeDefined();
       if (cut < 5) {
         expect(reader.nextView()).toBeUndefined();
         reader.release();
-        reader.feed(bad.subarray(cut));
+        reader.feed(bad.slice(cut), givenUp);
       }
       expect(() => reader.nextView()).toThrow(PqtlsError);
       expect(() => reader.nextView()).toThrow(PqtlsError);

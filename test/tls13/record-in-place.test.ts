@@ -3,9 +3,11 @@
  * buffers up (`receiveSync(data, { consumable: true })`, as the Node adapter
  * does for a net.Socket), a record lying wholly inside one buffer is decrypted
  * over itself and its application data is handed out as a view of that buffer;
- * a record cut across buffers is assembled and opened as before. RFC 8446 §5.2
- * is unchanged: every record must authenticate, a forgery is bad_record_mac and
- * nothing of it is delivered.
+ * a record cut across two such buffers is decrypted over itself in its two
+ * parts (`openGather`) and its data handed out as a view of each; one cut
+ * across three is assembled and opened as before. RFC 8446 §5.2 is unchanged:
+ * every record must authenticate, a forgery is bad_record_mac and nothing of it
+ * is delivered.
  */
 import { describe, expect, it } from 'vitest';
 import { concat, equalBytes } from '../../src/bytes.js';
@@ -85,6 +87,46 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
       expect(server.error).toBeUndefined();
     });
 
+    it(`suite ${suite.toString(16)}: a record cut across two chunks at any offset is opened where its parts lie: its data views the chunks`, async () => {
+      const { client, server } = await connected(provider, suite);
+      const msgs = [seededRandom('p')(300), seededRandom('q')(20), seededRandom('r')(700)];
+      for (let cut = 0; ; cut++) {
+        for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        if (cut > stream.length) break;
+        const chunks = [stream.slice(0, cut), stream.slice(cut)];
+        const got: Uint8Array[] = [];
+        for (const chunk of chunks) {
+          expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
+          got.push(...dataOf(server));
+        }
+        expect(equalBytes(concat(...got), concat(...msgs))).toBe(true);
+        // Header, content, content type or tag cut: every byte delivered is where it arrived, none copied.
+        expect(got.every((d) => d.buffer === chunks[0]!.buffer || d.buffer === chunks[1]!.buffer)).toBe(true);
+      }
+      expect(server.error).toBeUndefined();
+    });
+
+    it(`suite ${suite.toString(16)}: a forged record cut across two chunks is bad_record_mac; neither part keeps any of its plaintext`, async () => {
+      for (const into of [3, 150, 290, 312]) {
+        const { client, server } = await connected(provider, suite);
+        expect(client.writevSync([new Uint8Array(100).fill(1)])).toBeUndefined();
+        expect(client.writevSync([new Uint8Array(300).fill(7)])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        const second = records(stream)[0]!.length;
+        // The second record's last tag byte flipped, and the record cut `into` bytes after its start (tag cut at 312).
+        stream[stream.length - 1] = (stream[stream.length - 1] as number) ^ 1;
+        const chunks = [stream.slice(0, second + into), stream.slice(second + into)];
+        expect(server.receiveSync(chunks[0]!, { consumable: true })).toBeUndefined();
+        await server.receiveSync(chunks[1]!, { consumable: true });
+        const events = drain(server);
+        expect(events.filter((e) => e.type === 'data').map((e) => (e.type === 'data' ? e.data.length : 0))).toEqual([100]);
+        expect(server.error?.alert).toBe(AlertDescription.bad_record_mac);
+        // Its inner plaintext (300 bytes of content and the type byte), in either part, was zeroed.
+        expect(concat(...chunks).subarray(second + 5, second + 5 + 301).every((x) => x === 0)).toBe(true);
+      }
+    });
+
     it(`suite ${suite.toString(16)}: a forged record in a consumable chunk is bad_record_mac and nothing of it is delivered`, async () => {
       const { client, server } = await connected(provider, suite);
       expect(client.writevSync([seededRandom('ok')(3000)])).toBeUndefined();
@@ -102,6 +144,32 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
       expect(stream.subarray(second, second + 100).includes(7)).toBe(false);
     });
   }
+
+  it('a record begun in a consumable chunk and ended in one that is not: the second is only read, the record still opens', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('mixed') });
+    const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
+    const msg = seededRandom('mixed msg')(5000);
+    expect(client.writevSync([msg])).toBeUndefined();
+    const stream = concat(...client.takeOutputChunks());
+    const second = stream.slice(2000);
+    const kept = second.slice();
+    expect(server.receiveSync(stream.slice(0, 2000), { consumable: true })).toBeUndefined();
+    expect(server.receiveSync(second)).toBeUndefined();
+    expect(equalBytes(concat(...dataOf(server)), msg)).toBe(true);
+    expect(equalBytes(second, kept)).toBe(true);
+  });
+
+  it('a record cut across three consumable chunks is assembled, then opened: the same data', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('three') });
+    const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
+    const msg = seededRandom('three msg')(16384);
+    expect(client.writevSync([msg])).toBeUndefined();
+    const stream = concat(...client.takeOutputChunks());
+    for (const chunk of [stream.slice(0, 6000), stream.slice(6000, 12000), stream.slice(12000)]) {
+      expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
+    }
+    expect(equalBytes(concat(...dataOf(server)), msg)).toBe(true);
+  });
 
   it('without consumable the chunk is only read: the data is not a view of it and the chunk is unchanged', async () => {
     const provider = createNodeCryptoProvider({ random: seededRandom('read only') });

@@ -9,9 +9,11 @@
  * every record must authenticate, a forgery is bad_record_mac and nothing of it
  * is delivered.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { seeded } from '../helpers/fc.js';
 import { concat, equalBytes } from '../../src/bytes.js';
-import { AlertDescription } from '../../src/errors.js';
+import { AlertDescription, PqtlsError } from '../../src/errors.js';
 import { createNodeCryptoProvider } from '../../src/node/index.js';
 import type { CryptoProvider } from '../../src/pq/provider.js';
 import { seededRandom } from '../../src/testing/index.js';
@@ -169,6 +171,41 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
       expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
     }
     expect(equalBytes(concat(...dataOf(server)), msg)).toBe(true);
+  });
+
+  it('any cutting into consumable chunks, any one byte flipped: exactly the data sent, or only an unaltered part of it (§5.2)', async () => {
+    const provider = createNodeCryptoProvider({ random: seededRandom('fuzz cut') });
+    const msgs = [seededRandom('f1')(3000), seededRandom('f2')(1), seededRandom('f3')(16384), seededRandom('f4')(700)];
+    const sent = concat(...msgs);
+    await fc.assert(fc.asyncProperty(
+      fc.uniqueArray(fc.integer({ min: 1, max: 20_000 }), { maxLength: 6 }),
+      fc.option(fc.record({ at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) })),
+      async (cuts, flip) => {
+        const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
+        for (const m of msgs) expect(client.writevSync([m])).toBeUndefined();
+        const stream = concat(...client.takeOutputChunks());
+        if (flip) stream[flip.at % stream.length] = (stream[flip.at % stream.length] as number) ^ (1 << flip.bit);
+        const bounds = [0, ...cuts.filter((c) => c < stream.length).sort((a, b) => a - b), stream.length];
+        const got: Uint8Array[] = [];
+        for (let i = 0; i + 1 < bounds.length; i++) {
+          // Never a throw, whatever the bytes: a failure is an alert and an error event.
+          await server.receiveSync(stream.slice(bounds[i], bounds[i + 1]), { consumable: true });
+          // Copied at once: a later chunk must not change what was delivered.
+          got.push(...dataOf(server).map((d) => d.slice()));
+        }
+        const received = concat(...got);
+        if (!flip) {
+          expect(server.error).toBeUndefined();
+          expect(equalBytes(received, sent)).toBe(true);
+        } else {
+          // No altered byte is ever delivered, nor all of the data: the header is the tag's additional data, so
+          // a flip anywhere fails its record (or, raising its length, leaves it waiting for bytes that never come).
+          expect(received.length).toBeLessThan(sent.length);
+          expect(equalBytes(received, sent.subarray(0, received.length))).toBe(true);
+          if (server.error) expect(server.error).toBeInstanceOf(PqtlsError);
+        }
+      },
+    ), seeded(15, { numRuns: 60 }));
   });
 
   it('without consumable the chunk is only read: the data is not a view of it and the chunk is unchanged', async () => {

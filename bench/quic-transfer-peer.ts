@@ -10,14 +10,16 @@
  *
  *   quic-transfer-peer.ts server --provider noble|node [--alpn hq-interop|h3] --cert CHAIN --key KEY --files NAME=BYTES,...
  *     prints `listening PORT`; each body is NAME's size in bytes of a fixed pattern
- *   quic-transfer-peer.ts client --provider noble|node [--alpn hq-interop|h3] [--groups G,...] --port P --ca ROOT --download DIR NAME...
- *
- * Both modes take `--max-datagram N`: DPLPMTUD searches up to N bytes of UDP payload, not the loopback
- * interface's size (the like-for-like row beside ngtcp2's ~1450-byte default).
+ *   quic-transfer-peer.ts client --provider noble|node [--alpn hq-interop|h3] [--groups G,...] [--warmup NAME,...] --port P --ca ROOT --download DIR NAME...
  *     saves each body as DIR/NAME, prints `stats: bytes=B seconds=S cpu_ms=MS group=G suite=S alpn=A`
  *     and exits 0 once every body ended with FIN. Like openssl-quic-client and ngtcp2-client it writes
  *     what it receives to files, which the bench then checks against the served ones (SHA-256): the
- *     check costs none of the client's CPU, as it costs the peers' clients none.
+ *     check costs none of the client's CPU, as it costs the peers' clients none. With `--warmup`, it
+ *     first fetches those names on a connection of its own and prints a `warmup:` line like the stats
+ *     line, so that the measured connection runs in a process that has run its code before.
+ *
+ * Both modes take `--max-datagram N`: DPLPMTUD searches up to N bytes of UDP payload, not the loopback
+ * interface's size (the like-for-like row beside ngtcp2's ~1450-byte default).
  */
 import { closeSync, openSync, readFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,7 +8,13 @@
  *
  * Options may be written with one dash or two (--download DIR). Every URL is https://HOST:PORT/PATH with
  * the same HOST:PORT (IPv4 address or name); one connection carries them all, one bidirectional stream
- * per URL, up to 64 of them in flight at once (more wait for stream credit, MAX_STREAMS). Each stream
+ * per URL, up to 64 of them in flight at once (more wait for stream credit, MAX_STREAMS). One thread
+ * drives them all with the connection in non-blocking mode, waiting in poll(2) for the socket or
+ * OpenSSL's next timer. An earlier version ran a thread per stream in blocking mode: a thread whose
+ * stream had received everything could sleep until an unrelated timer fired (a 64 MiB fetch on 16
+ * streams took 15.7 s where it takes 0.5; the server's qlog showed every byte acknowledged after
+ * 0.7 s), and the interop runner's multiplexing case (2000 files) failed intermittently with "cannot
+ * send the request", against OpenSSL's own server too (4 of 5 runs here). Each stream
  * sends `GET /PATH\r\n`, concludes, and the whole response is written to DIR/PATH (subdirectories are
  * not created; a `..` segment is refused). Exit 0 only when every file
  * arrived complete (the server concluded the stream); 1 otherwise, with a line per failure on stderr.
@@ -27,7 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +59,6 @@ struct options {
 
 static struct options opts;
 static FILE *keylog_file;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int next_url, failures;
 static unsigned long long total_bytes;
 static SSL *conn;
@@ -139,10 +144,8 @@ static int safe_path(const char *path) {
 
 static void write_keylog(const SSL *ssl, const char *line) {
     (void)ssl;
-    pthread_mutex_lock(&lock);
     fprintf(keylog_file, "%s\n", line);
     fflush(keylog_file);
-    pthread_mutex_unlock(&lock);
 }
 
 static SSL_SESSION *last_session;
@@ -150,64 +153,131 @@ static SSL_SESSION *last_session;
 /* Tickets arrive after the handshake; keep the newest for -session-out. */
 static int new_session(SSL *ssl, SSL_SESSION *session) {
     (void)ssl;
-    pthread_mutex_lock(&lock);
     if (last_session) SSL_SESSION_free(last_session);
     last_session = session;
-    pthread_mutex_unlock(&lock);
     return 1; /* we keep the reference */
 }
 
 static void fail(const char *url, const char *why) {
-    pthread_mutex_lock(&lock);
     failures++;
     fprintf(stderr, "openssl-quic-client: %s: %s\n", url, why);
     ERR_print_errors_fp(stderr);
-    pthread_mutex_unlock(&lock);
 }
 
-static void fetch(const char *text) {
+/* One URL's transfer: its stream, the request still to send, the file its response goes to. */
+struct xfer {
+    const char *url;
+    SSL *stream;
+    int fd;
+    char file[8192], request[8300];
+    size_t request_len, request_sent;
+    int concluded;
+    unsigned long long bytes;
+};
+
+static void finish(struct xfer *x, const char *why) {
+    if (x->fd >= 0) close(x->fd);
+    if (x->stream) SSL_free(x->stream);
+    if (why) {
+        fail(x->url, why);
+        unlink(x->file);
+    } else {
+        total_bytes += x->bytes;
+    }
+    x->stream = NULL;
+    x->fd = -1;
+}
+
+/* Opens the stream for `text`: 1 when it is open, 0 when it failed (reported), -1 when stream credit
+ * (MAX_STREAMS) is exhausted for now. */
+static int start(struct xfer *x, const char *text) {
     struct url u;
-    char file[8192];
-    if (!parse_url(text, &u) || !safe_path(u.path)) { fail(text, "bad URL or path"); return; }
-    if (snprintf(file, sizeof file, "%s/%s", opts.download, u.path) >= (int)sizeof file) { fail(text, "path too long"); return; }
-    SSL *stream = SSL_new_stream(conn, 0);
-    if (!stream) { fail(text, "cannot open a stream"); return; }
-    char request[8300];
-    int len = snprintf(request, sizeof request, "GET /%s\r\n", u.path);
-    size_t put = 0;
-    if (len >= (int)sizeof request || !SSL_write_ex(stream, request, (size_t)len, &put) || !SSL_stream_conclude(stream, 0)) {
-        fail(text, "cannot send the request");
-        SSL_free(stream);
-        return;
+    memset(x, 0, sizeof *x);
+    x->url = text;
+    x->fd = -1;
+    if (!parse_url(text, &u) || !safe_path(u.path)) { fail(text, "bad URL or path"); return 0; }
+    if (snprintf(x->file, sizeof x->file, "%s/%s", opts.download, u.path) >= (int)sizeof x->file) { fail(text, "path too long"); return 0; }
+    int len = snprintf(x->request, sizeof x->request, "GET /%s\r\n", u.path);
+    if (len >= (int)sizeof x->request) { fail(text, "path too long"); return 0; }
+    x->request_len = (size_t)len;
+    x->stream = SSL_new_stream(conn, SSL_STREAM_FLAG_NO_BLOCK);
+    if (!x->stream) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_STREAM_COUNT_LIMITED) { ERR_clear_error(); return -1; }
+        fail(text, "cannot open a stream");
+        return 0;
     }
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) { fail(text, strerror(errno)); SSL_free(stream); return; }
-    static __thread unsigned char buf[65536];
-    size_t got = 0;
-    unsigned long long bytes = 0;
-    int ok = 1;
-    while (SSL_read_ex(stream, buf, sizeof buf, &got)) {
-        if (write(fd, buf, got) != (ssize_t)got) { ok = 0; break; }
-        bytes += got;
-    }
-    /* The body is complete only if the server concluded the stream (FIN), not on a reset or close. */
-    if (ok && SSL_get_error(stream, 0) != SSL_ERROR_ZERO_RETURN) ok = 0;
-    close(fd);
-    SSL_free(stream);
-    if (!ok) { fail(text, "the response did not end with the stream's FIN"); unlink(file); return; }
-    pthread_mutex_lock(&lock);
-    total_bytes += bytes;
-    pthread_mutex_unlock(&lock);
+    x->fd = open(x->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (x->fd < 0) { fail(text, strerror(errno)); SSL_free(x->stream); x->stream = NULL; return 0; }
+    return 1;
 }
 
-static void *worker(void *arg) {
-    (void)arg;
+/* Moves one transfer on as far as it can without waiting: 1 if it did anything. Done or failed, its
+ * stream is freed. */
+static int step(struct xfer *x) {
+    static unsigned char buf[65536];
+    int moved = 0;
+    while (!x->concluded) {
+        if (x->request_sent < x->request_len) {
+            size_t put = 0;
+            if (!SSL_write_ex(x->stream, x->request + x->request_sent, x->request_len - x->request_sent, &put)) {
+                int e = SSL_get_error(x->stream, 0);
+                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) { ERR_clear_error(); return moved; }
+                finish(x, "cannot send the request");
+                return 1;
+            }
+            x->request_sent += put;
+            moved = 1;
+            continue;
+        }
+        if (!SSL_stream_conclude(x->stream, 0)) { finish(x, "cannot send the request"); return 1; }
+        x->concluded = 1;
+        moved = 1;
+    }
     for (;;) {
-        pthread_mutex_lock(&lock);
-        int i = next_url < opts.n_urls ? next_url++ : -1;
-        pthread_mutex_unlock(&lock);
-        if (i < 0) return NULL;
-        fetch(opts.urls[i]);
+        size_t got = 0;
+        if (SSL_read_ex(x->stream, buf, sizeof buf, &got)) {
+            if (write(x->fd, buf, got) != (ssize_t)got) { finish(x, strerror(errno)); return 1; }
+            x->bytes += got;
+            moved = 1;
+            continue;
+        }
+        int e = SSL_get_error(x->stream, 0);
+        if (e == SSL_ERROR_WANT_READ) { ERR_clear_error(); return moved; }
+        /* The body is complete only if the server concluded the stream (FIN), not on a reset or close. */
+        finish(x, e == SSL_ERROR_ZERO_RETURN ? NULL : "the response did not end with the stream's FIN");
+        ERR_clear_error();
+        return 1;
+    }
+}
+
+/* Until every URL is fetched or failed: up to MAX_IN_FLIGHT streams at once, in one thread. */
+static void fetch_all(int fd) {
+    static struct xfer xfers[MAX_IN_FLIGHT];
+    int active = 0;
+    while (next_url < opts.n_urls || active > 0) {
+        int moved = 0;
+        for (int i = 0; i < MAX_IN_FLIGHT && next_url < opts.n_urls; i++) {
+            if (xfers[i].stream) continue;
+            int r = start(&xfers[i], opts.urls[next_url]);
+            if (r < 0) break;
+            next_url++;
+            moved = 1;
+            active += r;
+        }
+        for (int i = 0; i < MAX_IN_FLIGHT; i++) {
+            if (!xfers[i].stream) continue;
+            moved |= step(&xfers[i]);
+            if (!xfers[i].stream) active--;
+        }
+        if (moved) continue;
+        /* Nothing to do until a datagram arrives, the socket can take more, or OpenSSL's next timer. */
+        struct timeval tv;
+        int infinite = 0;
+        int timeout_ms = 1000;
+        if (SSL_get_event_timeout(conn, &tv, &infinite) && !infinite) timeout_ms = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+        struct pollfd p = { .fd = fd, .events = (short)((SSL_net_read_desired(conn) ? POLLIN : 0) | (SSL_net_write_desired(conn) ? POLLOUT : 0)) };
+        if (timeout_ms > 0) poll(&p, 1, timeout_ms);
+        SSL_handle_events(conn);
         ERR_clear_error();
     }
 }
@@ -301,15 +371,8 @@ int main(int argc, char **argv) {
         if (!done) return die("the key update was refused");
     }
 
-    int n_threads = opts.n_urls < MAX_IN_FLIGHT ? opts.n_urls : MAX_IN_FLIGHT;
-    pthread_t threads[MAX_IN_FLIGHT];
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    int started_threads = 0;
-    for (int i = 0; i < n_threads; i++) started_threads += pthread_create(&threads[started_threads], &attr, worker, NULL) == 0;
-    if (started_threads == 0) return die("cannot start a thread");
-    for (int i = 0; i < started_threads; i++) pthread_join(threads[i], NULL);
+    if (!SSL_set_blocking_mode(conn, 0)) return die("cannot make the connection non-blocking");
+    fetch_all(fd);
     double seconds = now_s() - started;
 
     const unsigned char *sel = NULL;
@@ -337,6 +400,7 @@ int main(int argc, char **argv) {
         BIO_free(out);
     }
     /* Rapid: CONNECTION_CLOSE goes out, but the closing period (3 PTO, RFC 9000 §10.2) is not waited out. */
+    SSL_set_blocking_mode(conn, 1);
     while (SSL_shutdown_ex(conn, SSL_SHUTDOWN_FLAG_RAPID, NULL, 0) == 0) {}
     SSL_free(conn);
     SSL_CTX_free(ctx);

@@ -14,8 +14,6 @@ export const KNOWN_DEFECTS: Readonly<Record<string, string>> = {
   'handshakeloss ngtcp2→ngtcp2': 'intermittent: 1 of 50 handshakes under 30% burst loss missing (one of three full runs)',
   'handshakecorruption ngtcp2→ngtcp2': 'intermittent: 1 of 50 handshakes under 30% corruption missing (one of three full runs)',
   // The peers' own clients, not pqtls: intermittent with 2000 streams, their anchors included.
-  'multiplexing openssl→pqtls': 'openssl-quic-client intermittently fails to open a request stream ("cannot send the request"), against openssl too',
-  'multiplexing openssl→openssl': 'openssl-quic-client intermittently fails to open a request stream ("cannot send the request")',
   'multiplexing quiche→pqtls': 'the quiche-peer client intermittently reuses stream IDs ("We should never repeat streamIds"), against quiche too',
   'multiplexing quiche→quiche': 'the quiche-peer client intermittently reuses stream IDs ("We should never repeat streamIds")',
   'blackhole quiche→quiche': 'the quiche anchor intermittently outlasts the case after the 2 s outages (66 s in one run, 11 s in another)',

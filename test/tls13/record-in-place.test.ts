@@ -147,12 +147,16 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
     });
   }
 
-  it('a record begun in a consumable chunk and ended in one that is not: the second is only read, the record still opens', async () => {
-    const provider = createNodeCryptoProvider({ random: seededRandom('mixed') });
-    const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
-    const msg = seededRandom('mixed msg')(5000);
+  /** A connected pair (AES-128-GCM) whose client sent `size` bytes of `seed` in one record: the server and the record stream. */
+  async function oneRecord(seed: string, size: number): Promise<{ server: TlsConnection; msg: Uint8Array; stream: Uint8Array }> {
+    const { client, server } = await connected(createNodeCryptoProvider({ random: seededRandom(seed) }), CipherSuite.TLS_AES_128_GCM_SHA256);
+    const msg = seededRandom(`${seed} msg`)(size);
     expect(client.writevSync([msg])).toBeUndefined();
-    const stream = concat(...client.takeOutputChunks());
+    return { server, msg, stream: concat(...client.takeOutputChunks()) };
+  }
+
+  it('a record begun in a consumable chunk and ended in one that is not: the second is only read, the record still opens', async () => {
+    const { server, msg, stream } = await oneRecord('mixed', 5000);
     const second = stream.slice(2000);
     const kept = second.slice();
     expect(server.receiveSync(stream.slice(0, 2000), { consumable: true })).toBeUndefined();
@@ -162,11 +166,7 @@ describe('records opened in place in consumable receive buffers (RFC 8446 §5.2)
   });
 
   it('a record cut across three consumable chunks is assembled, then opened: the same data', async () => {
-    const provider = createNodeCryptoProvider({ random: seededRandom('three') });
-    const { client, server } = await connected(provider, CipherSuite.TLS_AES_128_GCM_SHA256);
-    const msg = seededRandom('three msg')(16384);
-    expect(client.writevSync([msg])).toBeUndefined();
-    const stream = concat(...client.takeOutputChunks());
+    const { server, msg, stream } = await oneRecord('three', 16384);
     for (const chunk of [stream.slice(0, 6000), stream.slice(6000, 12000), stream.slice(12000)]) {
       expect(server.receiveSync(chunk, { consumable: true })).toBeUndefined();
     }

@@ -392,8 +392,10 @@ export async function run(): Promise<string> {
       return { child, port };
     });
     const ngServer = ngServerWith([]);
-    /** `group`: what the client must have negotiated (it prints it). */
-    /** `warm`: files the client fetches first, on a connection of its own, before the measured one. */
+    /**
+     * A run of the pqtls peer's client, checked for what it negotiated and saved; `warm`: files (16 MiB
+     * each) it fetches first, on a connection of its own, before the measured one.
+     */
     const pqtlsClient = (prov: string, alpn: 'hq-interop' | 'h3' = 'hq-interop', node = peerNode, extra: readonly string[] = [], warm: readonly string[] = []) => async (port: number, names: readonly string[]) => {
       const name = `pqtls client (${prov}, ${alpn})`;
       const args = [...(alpn === 'h3' ? ['--alpn', 'h3', '--groups', 'x25519', '--ca', ecdsa.root] : ['--ca', root]), ...extra];

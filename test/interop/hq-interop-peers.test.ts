@@ -24,6 +24,11 @@ import { createTestPki, type TestPki } from '../helpers/test-pki.js';
 
 // quiche-peer is JavaScript around quiche: ~2.4 MB took it 26 s on a loaded 2-core machine.
 const CASE_TIMEOUT_MS = 120_000;
+/**
+ * Each peer process is stopped before its case times out, so that a case that does not finish fails with
+ * the peers' output (what each printed, its exit) rather than a bare timeout of the test.
+ */
+const PEER_TIMEOUT_MS = CASE_TIMEOUT_MS - 15_000;
 /** Sizes chosen to cross flow-control windows and packet boundaries; one empty file. */
 const FILES: Readonly<Record<string, number>> = { 'one-mb': 1 << 20, 'odd': 1_234_567, 'small.txt': 1_200, 'empty': 0 };
 
@@ -75,14 +80,14 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
 
   async function opensslServer(cert: string, key: string, extra: readonly string[] = []): Promise<{ port: number; peer: ReturnType<typeof spawnPeer> }> {
     const port = await freePort('udp');
-    const peer = spawnPeer('openssl-quic-server', ['-www', www, ...extra, String(port), cert, key], { timeoutMs: CASE_TIMEOUT_MS });
+    const peer = spawnPeer('openssl-quic-server', ['-www', www, ...extra, String(port), cert, key], { timeoutMs: PEER_TIMEOUT_MS });
     await waitForPort(port, { protocol: 'udp', process: peer });
     return { port, peer };
   }
 
   async function quicheServer(): Promise<{ port: number; peer: ReturnType<typeof spawnPeer> }> {
     const port = await freePort('udp');
-    const peer = spawnPeer('quiche-peer', ['server', '--www', www, String(port), pki.ecCert, pki.ecKey], { timeoutMs: CASE_TIMEOUT_MS });
+    const peer = spawnPeer('quiche-peer', ['server', '--www', www, String(port), pki.ecCert, pki.ecKey], { timeoutMs: PEER_TIMEOUT_MS });
     await peer.waitForLine(`listening on 127.0.0.1:${port} alpn=hq-interop`, 15_000);
     return { port, peer };
   }
@@ -92,7 +97,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const downloads = downloadDir('openssl-openssl');
     const client = await runPeer('openssl-quic-client', [
       '--ca', pki.caCert, '--servername', 'localhost', '--download', downloads, ...urls(port),
-    ], { timeoutMs: CASE_TIMEOUT_MS });
+    ], { timeoutMs: PEER_TIMEOUT_MS });
     expect(client.code, client.stdout + client.stderr).toBe(0);
     expect(client.stdout).toMatch(/^connection: group=X25519MLKEM768 cipher=\S+ alpn=hq-interop resumed=no verified=yes$/m);
     expectFiles(downloads);
@@ -105,13 +110,13 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const session = join(dir, 'openssl-session.pem');
     const first = await runPeer('openssl-quic-client', [
       '--ca', pki.caCert, '--servername', 'localhost', '--session-out', session, '--download', downloadDir('resume-1'), urls(port)[0]!,
-    ], { timeoutMs: CASE_TIMEOUT_MS });
+    ], { timeoutMs: PEER_TIMEOUT_MS });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('resumed=no');
     const downloads = downloadDir('resume-2');
     const second = await runPeer('openssl-quic-client', [
       '--ca', pki.caCert, '--servername', 'localhost', '--session-in', session, '--key-update', '--download', downloads, ...urls(port),
-    ], { timeoutMs: CASE_TIMEOUT_MS });
+    ], { timeoutMs: PEER_TIMEOUT_MS });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('resumed=yes');
     expectFiles(downloads);
@@ -121,7 +126,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const third = await runPeer('openssl-quic-client', [
       '--ca', pki.caCert, '--servername', 'localhost', '--ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256',
       '--download', downloadDir('chacha'), urls(chacha.port)[0]!,
-    ], { timeoutMs: CASE_TIMEOUT_MS });
+    ], { timeoutMs: PEER_TIMEOUT_MS });
     expect(third.code, third.stderr).toBe(0);
     expect(third.stdout).toContain('cipher=TLS_CHACHA20_POLY1305_SHA256');
   }, CASE_TIMEOUT_MS);
@@ -167,7 +172,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const downloads = downloadDir('key-update');
     const client = await runPeer('openssl-quic-client', [
       '--ca', pki.caCert, '--servername', 'localhost', '--key-update', '--download', downloads, `https://127.0.0.1:${ours.port}/x`,
-    ], { timeoutMs: CASE_TIMEOUT_MS });
+    ], { timeoutMs: PEER_TIMEOUT_MS });
     expect(client.code, client.stdout + client.stderr).toBe(0);
     expect(readFileSync(join(downloads, 'x'), 'utf8')).toBe('GET /x\r\n');
     expect(ours.sessions[0]?.session.connection.keyPhase.updates).toBeGreaterThanOrEqual(1);
@@ -190,7 +195,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const { port } = await quicheServer();
     const downloads = downloadDir('quiche-quiche');
     const client = await runPeer('quiche-peer', ['client', '--download', downloads, '--ca', pki.ecCert, '--servername', 'localhost', ...urls(port)], {
-      timeoutMs: CASE_TIMEOUT_MS,
+      timeoutMs: PEER_TIMEOUT_MS,
     });
     expect(client.code, client.stdout + client.stderr).toBe(0);
     expect(client.stdout).toContain(`downloaded: files=${Object.keys(FILES).length}/${Object.keys(FILES).length}`);
@@ -201,7 +206,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
     const quiche = await quicheServer();
     const toQuiche = downloadDir('openssl-quiche');
     const a = await runPeer('openssl-quic-client', ['--ca', pki.ecCert, '--servername', 'localhost', '--download', toQuiche, ...urls(quiche.port)], {
-      timeoutMs: CASE_TIMEOUT_MS,
+      timeoutMs: PEER_TIMEOUT_MS,
     });
     expect(a.code, a.stdout + a.stderr).toBe(0);
     expect(a.stdout).toContain('group=x25519');
@@ -209,7 +214,7 @@ describe.runIf(!interopDisabled)('hq-interop between the installed QUIC peers (O
 
     const openssl = await opensslServer(pki.ecCert, pki.ecKey, ['-n', '1']);
     const toOpenssl = downloadDir('quiche-openssl');
-    const b = await runPeer('quiche-peer', ['client', '--download', toOpenssl, ...urls(openssl.port)], { timeoutMs: CASE_TIMEOUT_MS });
+    const b = await runPeer('quiche-peer', ['client', '--download', toOpenssl, ...urls(openssl.port)], { timeoutMs: PEER_TIMEOUT_MS });
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expectFiles(toOpenssl);
   }, CASE_TIMEOUT_MS);

@@ -10,7 +10,7 @@ import { detachedExporter, exporter, updateWriteKey, type Connected, type Keying
 import { handleServer, startServer, type ServerState } from './handshake/server.js';
 import { HandshakeReassembler, type HandshakeMessage } from './messages/handshake.js';
 import { RecordReader, encodeRecord, encodeRecords, joinSmallPieces } from './record-layer.js';
-import { RecordProtector, type PaddingPolicy } from './record-protection.js';
+import { RecordProtector, type OpenedRecord, type PaddingPolicy } from './record-protection.js';
 
 /** Something the connection reports to its owner; read them with {@link TlsConnection.poll}. */
 export type TlsEvent =
@@ -462,16 +462,7 @@ export class TlsConnection {
         throw new PqtlsError(`plaintext record of type ${type} after keys were established`, AlertDescription.unexpected_message);
       }
       const rp = this.readProtector;
-      if (rp.isSync) {
-        let opened;
-        try {
-          opened = rp.openSync(header, payload, inPlace);
-        } catch (e) {
-          if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload.length);
-          throw e;
-        }
-        return this.onOpened(opened.contentType, opened.content);
-      }
+      if (rp.isSync) return this.openSyncOrSkip(rp, header, payload, undefined, inPlace);
       return rp.open(header, payload).then(
         (opened) => this.onOpened(opened.contentType, opened.content),
         (e: unknown) => {
@@ -500,11 +491,20 @@ export class TlsConnection {
   private onSplitRecord(type: number, header: Uint8Array, head: Uint8Array, tail: Uint8Array): Promise<void> | void {
     const rp = this.readProtector;
     if (!rp || !rp.isSync || type !== ContentType.application_data) return this.onRecord(type, header, concat(head, tail), true);
-    let opened;
+    return this.openSyncOrSkip(rp, header, head, tail, true);
+  }
+
+  /**
+   * Opens a record under a synchronous AEAD, in two parts when `tail` is
+   * given; one that fails to authenticate while rejected 0-RTT is being
+   * skipped is skipped (§4.2.10).
+   */
+  private openSyncOrSkip(rp: RecordProtector, header: Uint8Array, payload: Uint8Array, tail: Uint8Array | undefined, inPlace: boolean): Promise<void> | void {
+    let opened: OpenedRecord;
     try {
-      opened = rp.openSplitSync(header, head, tail);
+      opened = tail ? rp.openSplitSync(header, payload, tail) : rp.openSync(header, payload, inPlace);
     } catch (e) {
-      if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(head.length + tail.length);
+      if (e instanceof BadRecordMacError && this.skipBudget !== undefined) return this.skipEarly(payload.length + (tail?.length ?? 0));
       throw e;
     }
     return this.onOpened(opened.contentType, opened.content, opened.contentTail);

@@ -22,6 +22,7 @@
  * never produce wrong bytes on the wire.
  */
 import { createRequire } from 'node:module';
+import { concat } from '../../bytes.js';
 import { AlertDescription, ConfigError, PqtlsError } from '../../errors.js';
 import { aeadKeyLength, hashLength, type AeadAlgorithm, type HashAlgorithm, type HeaderProtectionAlgorithm } from '../../pq/ids.js';
 import type { AeadKey, HashContext, HashFunction, HeaderProtectionKey } from '../../pq/provider.js';
@@ -174,19 +175,6 @@ function disposed(alg: string): PqtlsError {
   return new PqtlsError(`${alg} key used after dispose()`, AlertDescription.internal_error);
 }
 
-/** The last `n` bytes of the concatenation of `parts` (at least `n` bytes in all), in an array of their own. */
-function lastBytes(parts: readonly Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let need = n;
-  for (let i = parts.length - 1; i >= 0 && need > 0; i--) {
-    const p = parts[i] as Uint8Array;
-    const k = Math.min(p.length, need);
-    out.set(p.subarray(p.length - k), need - k);
-    need -= k;
-  }
-  return out;
-}
-
 function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
   if (key.length !== aeadKeyLength(alg)) throw new ConfigError(`${alg} key must be ${aeadKeyLength(alg)} bytes, got ${key.length}`);
   const { encInit, encUpdate, encFinal, decInit, decUpdate, decFinal, ctxCtrl } = b.evp;
@@ -294,7 +282,8 @@ function makeAead(b: Binding, alg: AeadAlgorithm, key: Uint8Array): AeadKey {
     for (let i = 0; i < parts.length; i++) total += (parts[i] as Uint8Array).length;
     if (nonce.length !== 12 || total < TAG || parts.length === 0) return false;
     const last = parts[parts.length - 1] as Uint8Array;
-    const tag = last.length >= TAG ? last.subarray(last.length - TAG) : lastBytes(parts, TAG);
+    // A tag cut across parts (rare: a read ending inside it) is gathered from a copy of the whole.
+    const tag = last.length >= TAG ? last.subarray(last.length - TAG) : concat(...parts).subarray(total - TAG);
     const ctx = decContext();
     let ok = decInit(ctx, null, null, null, nonce) as number;
     // The context copies the expected tag now, before any part is written over.
